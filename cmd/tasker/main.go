@@ -1,0 +1,258 @@
+// Command tasker runs and inspects Tasker for Go workflows: task commands,
+// workers, migrations and template tools. Configuration comes from flags,
+// then environment variables (TASKER_DATABASE_URL, TASKER_TEMPLATES,
+// TASKER_ENV, TASKER_CONFIG), then an optional YAML config file, then defaults.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/dburl"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+// fileConfig is the optional YAML config file.
+type fileConfig struct {
+	Database  string `yaml:"database"`
+	Templates string `yaml:"templates"`
+	Env       string `yaml:"env"`
+	LogLevel  string `yaml:"log_level"`
+	Worker    struct {
+		Concurrency   int    `yaml:"concurrency"`
+		LeaseDuration string `yaml:"lease_duration"`
+		PollInterval  string `yaml:"poll_interval"`
+		StepTimeout   string `yaml:"step_timeout"`
+	} `yaml:"worker"`
+}
+
+// settings are the resolved global options.
+type settings struct {
+	database    string
+	templates   string
+	env         string
+	configFile  string
+	logLevel    string
+	concurrency int
+	lease       time.Duration
+	poll        time.Duration
+	stepTimeout time.Duration
+}
+
+type app struct {
+	out, errOut io.Writer
+	s           settings
+	flags       *pflag.FlagSet
+}
+
+func newRoot(out, errOut io.Writer) *cobra.Command {
+	a := &app{out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:           "tasker",
+		Short:         "Tasker for Go: resilient multi-step workflows",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.flags = cmd.Flags()
+			return a.resolve()
+		},
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.s.database, "database", dburl.Default, "database URL: sqlite://FILE (relative), sqlite:///ABS/PATH [$TASKER_DATABASE_URL]")
+	pf.StringVar(&a.s.templates, "templates", "", "directory of YAML task templates loaded at start [$TASKER_TEMPLATES]")
+	pf.StringVar(&a.s.env, "env", "", "environment whose template overrides apply [$TASKER_ENV]")
+	pf.StringVar(&a.s.configFile, "config", "", "YAML config file (database, templates, env, log_level, worker.*) [$TASKER_CONFIG]")
+	pf.StringVar(&a.s.logLevel, "log-level", "warn", "log level: debug, info, warn, error [$TASKER_LOG_LEVEL]")
+	pf.IntVar(&a.s.concurrency, "concurrency", 16, "maximum steps run at once by this process's worker")
+	pf.DurationVar(&a.s.lease, "lease", 30*time.Second, "step lease; a step whose worker died is re-run after it expires")
+	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
+	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
+	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd())
+	return root
+}
+
+// resolve applies environment variables and the config file to every flag
+// the user did not set.
+func (a *app) resolve() error {
+	setFromEnv := func(name, env string) {
+		if a.flags.Changed(name) {
+			return
+		}
+		if v, ok := os.LookupEnv(env); ok && v != "" {
+			_ = a.flags.Set(name, v)
+		}
+	}
+	setFromEnv("config", "TASKER_CONFIG")
+	setFromEnv("database", "TASKER_DATABASE_URL")
+	setFromEnv("templates", "TASKER_TEMPLATES")
+	setFromEnv("env", "TASKER_ENV")
+	setFromEnv("log-level", "TASKER_LOG_LEVEL")
+	if a.s.configFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(a.s.configFile)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var fc fileConfig
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout)", a.s.configFile, err)
+	}
+	setFromFile := func(name, v string) error {
+		if v == "" || a.flags.Changed(name) {
+			return nil
+		}
+		if _, envSet := os.LookupEnv(envFor[name]); envSet && envFor[name] != "" {
+			return nil
+		}
+		if err := a.flags.Set(name, v); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", a.s.configFile, name, err)
+		}
+		return nil
+	}
+	for name, v := range map[string]string{
+		"database": fc.Database, "templates": fc.Templates, "env": fc.Env, "log-level": fc.LogLevel,
+		"lease": fc.Worker.LeaseDuration, "poll-interval": fc.Worker.PollInterval, "step-timeout": fc.Worker.StepTimeout,
+	} {
+		if err := setFromFile(name, v); err != nil {
+			return err
+		}
+	}
+	if fc.Worker.Concurrency > 0 {
+		if err := setFromFile("concurrency", fmt.Sprint(fc.Worker.Concurrency)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var envFor = map[string]string{
+	"database": "TASKER_DATABASE_URL", "templates": "TASKER_TEMPLATES", "env": "TASKER_ENV", "log-level": "TASKER_LOG_LEVEL",
+}
+
+func (a *app) logger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.s.logLevel)); err != nil {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+}
+
+// client opens the database, loads the templates and returns a client.
+func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
+	drv, err := dburl.Open(a.s.database)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := tasker.NewRegistry()
+	if a.s.templates != "" {
+		if err := reg.LoadDir(a.s.templates, tasker.LoadOptions{Env: a.s.env}); err != nil {
+			_ = drv.Close()
+			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
+		}
+	}
+	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
+		Registry: reg, Logger: a.logger(),
+		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll, StepTimeout: a.s.stepTimeout},
+	})
+	if err != nil {
+		_ = drv.Close()
+		return nil, nil, err
+	}
+	return c, func() { _ = drv.Close() }, nil
+}
+
+func (a *app) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			drv, err := dburl.Open(a.s.database)
+			if err != nil {
+				return err
+			}
+			defer drv.Close()
+			if err := drv.Migrate(cmd.Context()); err != nil {
+				return err
+			}
+			v, err := drv.MigrationVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "database %s is at migration version %d\n", a.s.database, v)
+			return nil
+		},
+	}
+}
+
+func (a *app) workerCmd() *cobra.Command {
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker that claims and runs steps until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, closeFn, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := c.Start(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "tasker worker running on %s (%d templates, concurrency %d); Ctrl-C to stop\n",
+				a.s.database, len(c.Registry().Templates("")), a.s.concurrency)
+			<-ctx.Done()
+			fmt.Fprintf(a.out, "stopping: finishing running steps for up to %s\n", drain)
+			stopCtx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			return c.Stop(stopCtx)
+		},
+	}
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long running steps may finish on shutdown before they are released")
+	return cmd
+}

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+func (a *app) taskCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "task", Short: "Create, inspect, cancel and retry tasks"}
+	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd())
+	return cmd
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("task id %q is not a positive integer", s)
+	}
+	return id, nil
+}
+
+func (a *app) taskCreateCmd() *cobra.Command {
+	var req tasker.TaskRequest
+	var contextJSON string
+	var wait bool
+	var output string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a task from a registered template; --wait runs it here and shows progress",
+		Args:  cobra.ExactArgs(1),
+		Example: `  tasker task create diamond_workflow --templates examples --context '{"value": 3}' --wait
+  tasker task create process_order --namespace ecommerce --version 1.0.0 --context @order.json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			req.Name = args[0]
+			raw, err := readContextArg(contextJSON)
+			if err != nil {
+				return err
+			}
+			req.Context = raw
+			c, closeFn, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var events <-chan *tasker.Event
+			unsub := func() {}
+			if wait {
+				events, unsub = c.Subscribe("task.*", "step.*")
+				defer unsub()
+			}
+			res, err := c.CreateTask(ctx, &req)
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if output == "json" {
+					return a.printJSON(res.Task)
+				}
+				verb := "created"
+				if res.Duplicate {
+					verb = "found existing"
+				}
+				fmt.Fprintf(a.out, "%s task %d (%s), status %s\n", verb, res.Task.ID, res.Task.FullName(), res.Task.State)
+				return nil
+			}
+			return a.runAndWatch(ctx, c, res.Task, events, unsub, output, timeout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&contextJSON, "context", "{}", "task context as a JSON object, or @FILE to read it from a file")
+	f.StringVar(&req.Namespace, "namespace", "", "template namespace (default \"default\")")
+	f.StringVar(&req.Version, "version", "", "template version (default: the highest registered)")
+	f.StringVar(&req.Initiator, "initiator", "cli", "who asked for the task")
+	f.StringVar(&req.SourceSystem, "source-system", "tasker-cli", "system the request came from")
+	f.StringVar(&req.Reason, "reason", "", "why the task runs")
+	f.StringSliceVar(&req.Tags, "tag", nil, "tag the task (repeatable)")
+	f.BoolVar(&wait, "wait", false, "run the task in this process and wait for it to finish, showing each step")
+	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0: no limit)")
+	return cmd
+}
+
+func readContextArg(s string) (json.RawMessage, error) {
+	if strings.HasPrefix(s, "@") {
+		b, err := readFile(strings.TrimPrefix(s, "@"))
+		if err != nil {
+			return nil, fmt.Errorf("--context: %w", err)
+		}
+		s = string(b)
+	}
+	if !json.Valid([]byte(s)) {
+		return nil, fmt.Errorf("--context %q is not valid JSON: give an object such as '{\"order_id\": 1}'", s)
+	}
+	return json.RawMessage(s), nil
+}
+
+// runAndWatch runs the task's steps in this process, printing progress, and
+// reports the outcome. The exit status is 0 for complete, 2 otherwise.
+func (a *app) runAndWatch(ctx context.Context, c *tasker.Client, task *tasker.Task, events <-chan *tasker.Event, unsub func(), output string, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if output != "json" {
+		fmt.Fprintf(a.out, "task %d (%s) created; running steps here\n", task.ID, task.FullName())
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			if ev.Task == nil || ev.Task.ID != task.ID || output == "json" {
+				continue
+			}
+			a.printEvent(ev, start)
+		}
+	}()
+	final, waitErr := c.WaitTask(ctx, task.ID)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = c.Stop(stopCtx)
+	unsub() // every event is published once the worker stopped
+	<-done
+	if waitErr != nil {
+		return fmt.Errorf("task %d did not finish: %w", task.ID, waitErr)
+	}
+	steps, err := c.ListSteps(context.WithoutCancel(ctx), task.ID)
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		if err := a.printJSON(map[string]any{"task": final, "steps": steps}); err != nil {
+			return err
+		}
+	} else {
+		a.printSummary(final, steps, time.Since(start))
+	}
+	if final.State != taskertype.StateComplete {
+		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", task.ID, final.State)}
+	}
+	return nil
+}
+
+func (a *app) printEvent(ev *tasker.Event, start time.Time) {
+	at := time.Since(start).Round(time.Millisecond)
+	switch ev.Name {
+	case "step.execution_requested":
+		fmt.Fprintf(a.out, "%8s  ▶ %-28s started (attempt %d/%d)\n", at, ev.Step.Name, ev.Attempt, ev.Step.RetryLimit)
+	case "step.completed":
+		fmt.Fprintf(a.out, "%8s  ✓ %-28s complete in %s\n", at, ev.Step.Name, ev.Duration.Round(time.Millisecond))
+	case "step.failed":
+		next := "no retry"
+		if !ev.Step.Blocked && !ev.Step.NextAttemptAt.IsZero() {
+			next = "retry in " + time.Until(ev.Step.NextAttemptAt).Round(100*time.Millisecond).String()
+		}
+		fmt.Fprintf(a.out, "%8s  ✗ %-28s failed (attempt %d/%d, %s): %s\n", at, ev.Step.Name, ev.Attempt, ev.Step.RetryLimit, next, firstLine(ev.Error.Message))
+	case "task.completed", "task.failed", "task.cancelled", "task.resolved_manually":
+		fmt.Fprintf(a.out, "%8s  task %s\n", at, ev.Task.State)
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Duration) {
+	fmt.Fprintf(a.out, "\ntask %d %s: %s in %s\n", t.ID, t.FullName(), t.State, took.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tSTATUS\tATTEMPTS\tRESULT")
+	for _, s := range steps {
+		result := string(s.Results)
+		if s.LastError != nil && s.State != taskertype.StateComplete {
+			result = "error: " + firstLine(s.LastError.Message)
+		}
+		if len(result) > 80 {
+			result = result[:80] + "…"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, result)
+	}
+	_ = tw.Flush()
+}
+
+func (a *app) taskGetCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "get ID",
+		Short: "Show a task and its steps",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, closeFn, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			t, err := c.GetTask(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			steps, err := c.ListSteps(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return a.printJSON(map[string]any{"task": t, "steps": steps})
+			}
+			a.printSummary(t, steps, t.UpdatedAt.Sub(t.CreatedAt))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (a *app) taskListCmd() *cobra.Command {
+	var p tasker.TaskListParams
+	var states []string
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tasks, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range states {
+				st := taskertype.State(s)
+				if !st.Valid() {
+					return fmt.Errorf("--status %q is not a state: use one of %v", s, taskertype.States)
+				}
+				p.States = append(p.States, st)
+			}
+			c, closeFn, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			list, err := c.ListTasks(cmd.Context(), &p)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return a.printJSON(map[string]any{"tasks": list.Tasks, "total": list.Total, "limit": list.Limit, "offset": list.Offset})
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTASK\tSTATUS\tCREATED")
+			for _, t := range list.Tasks {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, t.CreatedAt.Format(time.RFC3339))
+			}
+			_ = tw.Flush()
+			fmt.Fprintf(a.out, "%d of %d tasks\n", len(list.Tasks), list.Total)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&states, "status", nil, "only tasks in these states")
+	f.StringVar(&p.Namespace, "namespace", "", "only this namespace")
+	f.StringVar(&p.Name, "name", "", "only this template name")
+	f.StringVar(&p.Version, "version", "", "only this template version")
+	f.StringSliceVar(&p.Tags, "tag", nil, "only tasks with these tags")
+	f.IntVar(&p.Limit, "limit", 50, "page size")
+	f.IntVar(&p.Offset, "offset", 0, "tasks to skip")
+	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	p.OrderBy, p.Desc = "task_id", true
+	return cmd
+}
+
+func (a *app) taskCancelCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a task that has not finished",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, closeFn, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			t, err := c.CancelTask(cmd.Context(), id, reason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "task %d %s\n", t.ID, t.State)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the task is cancelled (kept in the audit trail)")
+	return cmd
+}
+
+func (a *app) taskRetryCmd() *cobra.Command {
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Retry a task in error: its failed steps start again with fresh attempts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, closeFn, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			events, unsub := c.Subscribe("task.*", "step.*")
+			defer unsub()
+			t, err := c.RetryTask(ctx, id)
+			if err != nil {
+				if errors.Is(err, tasker.ErrInvalidState) {
+					return &exitError{code: 2, err: err}
+				}
+				return err
+			}
+			if !wait {
+				fmt.Fprintf(a.out, "task %d is %s again; a worker will run its failed steps\n", t.ID, t.State)
+				return nil
+			}
+			return a.runAndWatch(ctx, c, t, events, unsub, "text", 0)
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "run the task here and wait for it to finish")
+	return cmd
+}

@@ -1,0 +1,129 @@
+package tasker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// StepHandler runs one attempt of a step. It returns a JSON-encodable result
+// (stored as the step's results and given to its children) or an error. A
+// plain error is retried under the step's retry policy; wrap it with
+// PermanentError to stop retrying or with RetryAfter to ask for a delay.
+//
+// Handlers run at least once per attempt and may run again after a worker is
+// lost mid-step: make them idempotent (StepContext.IdempotencyKey helps).
+type StepHandler interface {
+	Handle(ctx context.Context, step *StepContext) (any, error)
+}
+
+// StepHandlerFunc adapts a function to StepHandler.
+type StepHandlerFunc func(ctx context.Context, step *StepContext) (any, error)
+
+// Handle implements StepHandler.
+func (f StepHandlerFunc) Handle(ctx context.Context, step *StepContext) (any, error) {
+	return f(ctx, step)
+}
+
+// StepContext is what a handler sees of the step it runs.
+type StepContext struct {
+	// Task is the step's task, with its context.
+	Task *taskertype.Task
+	// Step is the step, in_progress, with Attempts counting this attempt.
+	Step *taskertype.Step
+	// Attempt is this attempt's number, starting at 1.
+	Attempt int
+	// Config is the step template's handler_config (nil when none).
+	Config map[string]any
+	// Logger is the client's logger with task and step attributes.
+	Logger *slog.Logger
+
+	deps map[string]json.RawMessage
+}
+
+// DecodeContext decodes the task context into v.
+func (s *StepContext) DecodeContext(v any) error {
+	if err := json.Unmarshal(s.Task.Context, v); err != nil {
+		return fmt.Errorf("decode task context: %w", err)
+	}
+	return nil
+}
+
+// DependencyResult decodes the results of the parent step name into v.
+func (s *StepContext) DependencyResult(name string, v any) error {
+	raw, ok := s.deps[name]
+	if !ok {
+		return fmt.Errorf("%w: step %q is not a dependency of %q (dependencies: %v)", ErrNotFound, name, s.Step.Name, s.DependencyNames())
+	}
+	if len(raw) == 0 {
+		raw = json.RawMessage("null")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decode result of %q: %w", name, err)
+	}
+	return nil
+}
+
+// DependencyResults returns the raw JSON results of the parent steps by name.
+func (s *StepContext) DependencyResults() map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(s.deps))
+	for k, v := range s.deps {
+		out[k] = v
+	}
+	return out
+}
+
+// DependencyNames lists the parent steps, sorted.
+func (s *StepContext) DependencyNames() []string {
+	out := make([]string, 0, len(s.deps))
+	for k := range s.deps {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DecodeConfig decodes the handler_config into v (through JSON).
+func (s *StepContext) DecodeConfig(v any) error {
+	b, err := json.Marshal(s.Config)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode handler_config: %w", err)
+	}
+	return nil
+}
+
+// IdempotencyKey is stable across the attempts of this step: "task-<id>/<step
+// name>". Pass it to outside systems so a repeated attempt does not repeat
+// side effects.
+func (s *StepContext) IdempotencyKey() string {
+	return "task-" + strconv.FormatInt(s.Task.ID, 10) + "/" + s.Step.Name
+}
+
+// encodeResult turns a handler's result into JSON.
+func encodeResult(v any) (json.RawMessage, error) {
+	switch r := v.(type) {
+	case nil:
+		return json.RawMessage("null"), nil
+	case json.RawMessage:
+		if json.Valid(r) {
+			return r, nil
+		}
+	case []byte:
+		if json.Valid(r) {
+			return json.RawMessage(r), nil
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, PermanentError(fmt.Errorf("encode step result as JSON: %w", err))
+	}
+	return b, nil
+}

@@ -1,0 +1,209 @@
+package dag
+
+// Analysis is the static dependency report of a template, the Go form of
+// the original engine's dependency_graph (spec §7 "Template analysis").
+// It is computed by Analyze and marshals to the original JSON shape.
+type Analysis struct {
+	// Nodes lists each distinct step once, in declaration order.
+	Nodes []AnalysisNode `json:"nodes"`
+	// Edges lists one parent-to-child edge per known dependency, ordered by
+	// child (declaration order) and then by its dependency list.
+	Edges []AnalysisEdge `json:"edges"`
+	// Topology is a topological order (Kahn's algorithm, declaration order
+	// among ready steps), or empty (never nil) when there is any cycle.
+	Topology []string `json:"topology"`
+	// Cycles lists the cycles found by a depth-first search, each as a
+	// path in parent-to-child direction returning to its start (e.g.
+	// [a b a]); empty (never nil) when there is none.
+	Cycles [][]string `json:"cycles"`
+	// Levels maps each step to its level: 0 for a root, otherwise one more
+	// than its highest parent. In a cyclic graph the edges that close the
+	// cycles found are left out of this computation.
+	Levels map[string]int `json:"levels"`
+	// Roots lists the steps without known parents, in declaration order.
+	Roots []string `json:"roots"`
+	// Leaves lists the steps without children, in declaration order.
+	Leaves []string `json:"leaves"`
+	// Summary holds the headline numbers.
+	Summary AnalysisSummary `json:"summary"`
+}
+
+// AnalysisNode is one step of an Analysis.
+type AnalysisNode struct {
+	// Name is the step name.
+	Name string `json:"name"`
+	// Dependencies lists the declared dependencies (repeats removed),
+	// including unknown names; never nil.
+	Dependencies []string `json:"dependencies"`
+	// DependencyCount is len(Dependencies).
+	DependencyCount int `json:"dependency_count"`
+}
+
+// AnalysisEdge is one dependency of an Analysis, from parent to child.
+type AnalysisEdge struct {
+	// From is the parent step.
+	From string `json:"from"`
+	// To is the child step, the one that depends on From.
+	To string `json:"to"`
+	// Type is "single" when the child has exactly one known parent and
+	// "multiple" otherwise.
+	Type string `json:"type"`
+}
+
+// AnalysisSummary holds the headline numbers of an Analysis.
+type AnalysisSummary struct {
+	// TotalSteps is the number of distinct steps.
+	TotalSteps int `json:"total_steps"`
+	// TotalDependencies is the number of edges.
+	TotalDependencies int `json:"total_dependencies"`
+	// HasCycles reports whether any cycle was found.
+	HasCycles bool `json:"has_cycles"`
+	// MaxDepth is the highest level (0 for a graph without edges or steps).
+	MaxDepth int `json:"max_depth"`
+	// ParallelBranches is the largest number of steps on one level.
+	ParallelBranches int `json:"parallel_branches"`
+}
+
+// Analyze reports on the dependency structure of nodes. Unlike New it
+// never fails: it accepts cycles and self-dependencies (reported in
+// Cycles), ignores unknown dependencies when drawing edges (they still
+// appear in the node's Dependencies), and merges the dependencies of a
+// repeated step name into its first declaration. All slices in the result
+// are non-nil, so they marshal as [] rather than null.
+func Analyze(nodes []Node) *Analysis {
+	index := make(map[string]int, len(nodes))
+	var names []string
+	var deps [][]string
+	for _, nd := range nodes {
+		i, ok := index[nd.Name]
+		if !ok {
+			i = len(names)
+			index[nd.Name] = i
+			names = append(names, nd.Name)
+			deps = append(deps, []string{})
+		}
+		for _, d := range nd.DependsOn {
+			if !contains(deps[i], d) {
+				deps[i] = append(deps[i], d)
+			}
+		}
+	}
+	n := len(names)
+	parents := make([][]int, n)
+	children := make([][]int, n)
+	for i := range names {
+		for _, d := range deps[i] {
+			if p, ok := index[d]; ok {
+				parents[i] = append(parents[i], p)
+			}
+		}
+	}
+	for i := range names {
+		for _, p := range parents[i] {
+			children[p] = append(children[p], i)
+		}
+	}
+
+	a := &Analysis{
+		Nodes:    make([]AnalysisNode, n),
+		Edges:    []AnalysisEdge{},
+		Topology: []string{},
+		Cycles:   [][]string{},
+		Levels:   make(map[string]int, n),
+		Roots:    []string{},
+		Leaves:   []string{},
+	}
+	for i, name := range names {
+		a.Nodes[i] = AnalysisNode{Name: name, Dependencies: deps[i], DependencyCount: len(deps[i])}
+		typ := "multiple"
+		if len(parents[i]) == 1 {
+			typ = "single"
+		}
+		for _, p := range parents[i] {
+			a.Edges = append(a.Edges, AnalysisEdge{From: names[p], To: name, Type: typ})
+		}
+		if len(parents[i]) == 0 {
+			a.Roots = append(a.Roots, name)
+		}
+		if len(children[i]) == 0 {
+			a.Leaves = append(a.Leaves, name)
+		}
+	}
+
+	childrenOf := func(i int) []int { return children[i] }
+	cycles := findCycles(n, childrenOf, false)
+	for _, c := range cycles {
+		path := make([]string, len(c))
+		for k, v := range c {
+			path[k] = names[v]
+		}
+		a.Cycles = append(a.Cycles, path)
+	}
+	if len(cycles) == 0 {
+		for _, i := range kahnMinOrder(n, func(i int) int { return len(parents[i]) }, childrenOf) {
+			a.Topology = append(a.Topology, names[i])
+		}
+	}
+
+	// Levels over the graph without the cycle-closing edges.
+	closing := make(map[[2]int]bool, len(cycles))
+	for _, c := range cycles {
+		closing[[2]int{c[len(c)-2], c[len(c)-1]}] = true
+	}
+	levels := longestLevels(n, children, closing)
+	perLevel := map[int]int{}
+	for i, name := range names {
+		a.Levels[name] = levels[i]
+		perLevel[levels[i]]++
+		a.Summary.MaxDepth = max(a.Summary.MaxDepth, levels[i])
+	}
+	for _, count := range perLevel {
+		a.Summary.ParallelBranches = max(a.Summary.ParallelBranches, count)
+	}
+	a.Summary.TotalSteps = n
+	a.Summary.TotalDependencies = len(a.Edges)
+	a.Summary.HasCycles = len(cycles) > 0
+	return a
+}
+
+// longestLevels returns each node's longest distance from a root over the
+// edges not listed in skip (which must leave an acyclic graph).
+func longestLevels(n int, children [][]int, skip map[[2]int]bool) []int {
+	indeg := make([]int, n)
+	for u := range children {
+		for _, c := range children[u] {
+			if !skip[[2]int{u, c}] {
+				indeg[c]++
+			}
+		}
+	}
+	levels := make([]int, n)
+	queue := make([]int, 0, n)
+	for i := range indeg {
+		if indeg[i] == 0 {
+			queue = append(queue, i)
+		}
+	}
+	for head := 0; head < len(queue); head++ {
+		u := queue[head]
+		for _, c := range children[u] {
+			if skip[[2]int{u, c}] {
+				continue
+			}
+			levels[c] = max(levels[c], levels[u]+1)
+			if indeg[c]--; indeg[c] == 0 {
+				queue = append(queue, c)
+			}
+		}
+	}
+	return levels
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

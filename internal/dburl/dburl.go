@@ -1,0 +1,41 @@
+// Package dburl opens a taskerdriver.Driver from a database URL:
+// sqlite://relative/path.db, sqlite:///absolute/path.db (or a bare file path)
+// and, once its driver exists, postgres://.
+package dburl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+)
+
+// Default is the database used when none is configured: an embedded SQLite
+// file in the working directory.
+const Default = "sqlite://tasker.db"
+
+// Open opens the driver for url.
+func Open(url string) (taskerdriver.Driver, error) {
+	if url == "" {
+		url = Default
+	}
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		path := strings.TrimPrefix(url, "sqlite://")
+		path, _, _ = strings.Cut(path, "?")
+		if path == "" {
+			return nil, errors.New("database URL " + url + " has no file: use sqlite://tasker.db (relative) or sqlite:///abs/path.db")
+		}
+		return taskersqlite.Open(path)
+	case strings.HasPrefix(url, "file:"):
+		return taskersqlite.Open(strings.TrimPrefix(url, "file:"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return nil, errors.New("the PostgreSQL driver is not part of this build yet: use a sqlite:// database URL")
+	case !strings.Contains(url, "://"):
+		return taskersqlite.Open(url)
+	}
+	scheme, _, _ := strings.Cut(url, "://")
+	return nil, fmt.Errorf("database URL scheme %q is not supported: use sqlite://FILE", scheme)
+}

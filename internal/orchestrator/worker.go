@@ -1,0 +1,628 @@
+package orchestrator
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/tasker-go/tasker/internal/retrypolicy"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// Result is the outcome of running one step's handler.
+type Result struct {
+	// Results is the JSON result of a successful attempt.
+	Results json.RawMessage
+	// Err is nil on success.
+	Err error
+	// Permanent marks a failure that must not be retried.
+	Permanent bool
+	// RetryAfter is a delay requested by the handler or a server.
+	RetryAfter time.Duration
+	// Kind overrides the error kind ("retryable" or "permanent" by default).
+	Kind string
+	// Stack holds a panic's stack or other detail such as a stderr tail.
+	Stack string
+}
+
+// RunFunc runs the handler of a claimed step.
+type RunFunc func(ctx context.Context, c *taskerdriver.ClaimedStep) Result
+
+// Config configures a Worker. Zero values mean the documented defaults.
+type Config struct {
+	Driver taskerdriver.Driver
+	Run    RunFunc
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to a discarding logger.
+	Logger *slog.Logger
+	// ID names the worker in leases. Defaults to a random id.
+	ID string
+	// Concurrency is the maximum number of handlers running at once.
+	// Defaults to 16.
+	Concurrency int
+	// LeaseDuration is how long a claim is valid without a heartbeat.
+	// Defaults to 30s; heartbeats run every LeaseDuration/3.
+	LeaseDuration time.Duration
+	// PollInterval is the longest the worker sleeps without a notification.
+	// Defaults to 1s.
+	PollInterval time.Duration
+	// RescueInterval is how often the worker looks for steps whose lease
+	// expired (by the injected clock). Defaults to 5s.
+	RescueInterval time.Duration
+	// StepTimeout is the default timeout of one attempt. Defaults to 5m.
+	StepTimeout time.Duration
+	// Retry is the default backoff policy (see retrypolicy.Policy defaults).
+	Retry retrypolicy.Policy
+	// Handlers restricts claims to these handler names (empty: all).
+	Handlers []string
+	// Publish receives events after their transaction commits; it must not
+	// block. Defaults to dropping them.
+	Publish func(*taskertype.Event)
+	// Rand returns numbers in [0,1) for jitter. Defaults to math/rand/v2.
+	Rand func() float64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ID == "" {
+		c.ID = fmt.Sprintf("worker-%08x", rand.Uint32())
+	}
+	c.Concurrency = cmp.Or(c.Concurrency, 16)
+	c.LeaseDuration = cmp.Or(c.LeaseDuration, 30*time.Second)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	c.RescueInterval = cmp.Or(c.RescueInterval, 5*time.Second)
+	c.StepTimeout = cmp.Or(c.StepTimeout, 5*time.Minute)
+	c.Retry = c.Retry.WithDefaults()
+	if c.Publish == nil {
+		c.Publish = func(*taskertype.Event) {}
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	return c
+}
+
+// flight is one step being executed.
+type flight struct {
+	claim   *taskerdriver.ClaimedStep
+	cancel  context.CancelFunc
+	started time.Time
+	// abandoned: the step is no longer ours (cancelled, rescued); drop the result.
+	abandoned bool
+	// release: the worker is shutting down; a cancelled attempt is given back.
+	release bool
+}
+
+type finished struct {
+	f      *flight
+	res    Result
+	endsAt time.Time
+}
+
+// Worker claims and executes steps. Use Start/Stop for a background worker or
+// Drain to run synchronously until nothing is ready (tests, scripts).
+type Worker struct {
+	cfg  Config
+	exec taskerdriver.Executor
+
+	mu       sync.Mutex
+	inflight map[int64]*flight
+	done     []finished
+	stopping bool
+
+	wake       chan struct{}
+	nextRescue time.Time
+	nextBeat   time.Time
+
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	loopDone  chan struct{}
+	handlers  sync.WaitGroup
+}
+
+// New returns a Worker.
+func New(cfg Config) *Worker {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Worker{
+		cfg:       cfg,
+		exec:      cfg.Driver.Executor(),
+		inflight:  map[int64]*flight{},
+		wake:      make(chan struct{}, 1),
+		runCtx:    ctx,
+		runCancel: cancel,
+	}
+}
+
+// ID returns the worker's lease owner id.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+func (w *Worker) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// InFlight returns the number of steps being executed.
+func (w *Worker) InFlight() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.inflight)
+}
+
+// CancelTask cancels the contexts of the task's running handlers; their
+// results are dropped (the task's steps were already cancelled in the store).
+func (w *Worker) CancelTask(taskID int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range w.inflight {
+		if f.claim.Step.TaskID == taskID {
+			f.abandoned = true
+			f.cancel()
+		}
+	}
+}
+
+// Start runs the worker loop in the background until Stop.
+func (w *Worker) Start(ctx context.Context) error {
+	w.mu.Lock()
+	if w.loopDone != nil {
+		w.mu.Unlock()
+		return errors.New("worker already started")
+	}
+	w.loopDone = make(chan struct{})
+	w.mu.Unlock()
+	go w.loop(ctx)
+	return nil
+}
+
+// Stop stops claiming, waits for running handlers until ctx is done, then
+// cancels the rest and gives their steps back (in_progress → pending, the
+// attempt not counted), records every result and returns.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	if w.loopDone == nil || w.stopping {
+		done := w.loopDone
+		w.mu.Unlock()
+		if done != nil {
+			<-done
+		}
+		return nil
+	}
+	w.stopping = true
+	w.mu.Unlock()
+	w.signal()
+	waited := make(chan struct{})
+	go func() { w.handlers.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		w.mu.Lock()
+		for _, f := range w.inflight {
+			f.release = true
+			f.cancel()
+		}
+		w.mu.Unlock()
+		<-waited
+	}
+	w.signal()
+	<-w.loopDone
+	w.runCancel()
+	return nil
+}
+
+func (w *Worker) loop(ctx context.Context) {
+	defer close(w.loopDone)
+	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
+	failures := 0
+	for {
+		claimed, err := w.runOnce(ctx)
+		w.mu.Lock()
+		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
+		w.mu.Unlock()
+		if stopping && inflight == 0 && pending == 0 {
+			if err == nil {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil && stopping {
+				return
+			}
+			failures++
+			delay := min(time.Duration(1<<min(failures, 6))*50*time.Millisecond, 5*time.Second)
+			w.cfg.Logger.WarnContext(ctx, "orchestrator: worker pass failed; retrying", "error", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-w.wake:
+			}
+			continue
+		}
+		failures = 0
+		w.heartbeat(ctx)
+		if claimed > 0 && inflight < w.cfg.Concurrency {
+			continue // there may be more ready work
+		}
+		wait := w.cfg.PollInterval
+		if !stopping {
+			if next, err := w.exec.StepNextWake(ctx, w.cfg.Now()); err == nil && !next.IsZero() {
+				wait = min(wait, max(next.Sub(w.cfg.Now()), time.Millisecond))
+			}
+		}
+		if inflight > 0 {
+			wait = min(wait, w.cfg.LeaseDuration/3)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-w.wake:
+		case <-ready:
+		case <-timer.C:
+		case <-ctx.Done():
+			w.mu.Lock()
+			w.stopping = true
+			w.mu.Unlock()
+		}
+		timer.Stop()
+	}
+}
+
+// Drain runs passes until no step is ready at the current clock and no
+// handler is running: "one pass with the clock frozen". It must not be used
+// while the worker runs in the background.
+func (w *Worker) Drain(ctx context.Context) error {
+	for {
+		claimed, err := w.runOnce(ctx)
+		if err != nil {
+			return err
+		}
+		w.mu.Lock()
+		idle := len(w.inflight) == 0 && len(w.done) == 0
+		w.mu.Unlock()
+		if claimed == 0 && idle {
+			return nil
+		}
+		if claimed == 0 {
+			select {
+			case <-w.wake:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// runOnce records finished attempts, rescues lost steps, finalizes the
+// affected tasks and claims new steps, all in one transaction, then starts
+// the claimed handlers. It returns the number of steps claimed.
+func (w *Worker) runOnce(ctx context.Context) (int, error) {
+	now := w.cfg.Now()
+	w.mu.Lock()
+	done := w.done
+	w.done = nil
+	free := w.cfg.Concurrency - len(w.inflight)
+	stopping := w.stopping
+	w.mu.Unlock()
+	rescue := !now.Before(w.nextRescue)
+
+	var events []*taskertype.Event
+	var claims []*taskerdriver.ClaimedStep
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		events = events[:0]
+		affected := map[int64]bool{}
+		for _, d := range done {
+			if err := w.record(ctx, tx, d, now, &events); err != nil {
+				if errors.Is(err, taskerdriver.ErrLeaseLost) {
+					w.cfg.Logger.InfoContext(ctx, "orchestrator: result of a step no longer owned dropped",
+						"step_id", d.f.claim.Step.ID, "attempt", d.f.claim.Step.Attempts)
+					continue
+				}
+				return err
+			}
+			affected[d.f.claim.Step.TaskID] = true
+		}
+		if rescue {
+			ids, err := w.rescue(ctx, tx, now, &events)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				affected[id] = true
+			}
+		}
+		for id := range affected {
+			if _, err := Finalize(ctx, tx, id, now, &events); err != nil {
+				return err
+			}
+		}
+		claims = nil
+		if !stopping && free > 0 {
+			var err error
+			claims, err = tx.StepClaim(ctx, &taskerdriver.StepClaimParams{
+				Now: now, Limit: free, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.cfg.Handlers,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Put the results back so that nothing is lost; the next pass retries.
+		w.mu.Lock()
+		w.done = append(done, w.done...)
+		w.mu.Unlock()
+		return 0, err
+	}
+	if rescue {
+		w.nextRescue = now.Add(w.cfg.RescueInterval)
+	}
+	for _, c := range claims {
+		events = append(events, &taskertype.Event{Name: "step.execution_requested", Task: c.Task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
+	}
+	for _, ev := range events {
+		w.cfg.Publish(ev)
+	}
+	for _, c := range claims {
+		w.dispatch(c)
+	}
+	return len(claims), nil
+}
+
+func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) error) error {
+	tx, err := w.exec.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
+	pol := DecodePolicy(c.Step.Policy)
+	timeout := cmp.Or(pol.Timeout, w.cfg.StepTimeout)
+	ctx, cancel := context.WithCancel(w.runCtx)
+	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now()}
+	w.mu.Lock()
+	w.inflight[c.Step.ID] = f
+	w.mu.Unlock()
+	w.handlers.Add(1)
+	go func() {
+		defer w.handlers.Done()
+		defer cancel()
+		tctx, tcancel := context.WithTimeout(ctx, timeout)
+		defer tcancel()
+		out := make(chan Result, 1)
+		go func() { out <- w.safeRun(tctx, c) }()
+		var res Result
+		select {
+		case res = <-out:
+		case <-tctx.Done():
+			if ctx.Err() == nil {
+				res = Result{Err: fmt.Errorf("step timed out after %s", timeout), Kind: "timeout"}
+			} else {
+				// Cancelled: give the handler a moment to return its own result.
+				select {
+				case res = <-out:
+				case <-time.After(100 * time.Millisecond):
+					res = Result{Err: ctx.Err(), Kind: "cancelled"}
+				}
+			}
+		}
+		w.mu.Lock()
+		delete(w.inflight, c.Step.ID)
+		w.done = append(w.done, finished{f: f, res: res, endsAt: w.cfg.Now()})
+		w.mu.Unlock()
+		w.signal()
+	}()
+}
+
+func (w *Worker) safeRun(ctx context.Context, c *taskerdriver.ClaimedStep) (res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = Result{Err: fmt.Errorf("handler panic: %v", r), Kind: "panic", Stack: string(debug.Stack())}
+		}
+	}()
+	return w.cfg.Run(ctx, c)
+}
+
+// record writes one finished attempt.
+func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, d finished, now time.Time, events *[]*taskertype.Event) error {
+	step := d.f.claim.Step
+	task := d.f.claim.Task
+	if d.f.abandoned {
+		return nil
+	}
+	duration := d.endsAt.Sub(d.f.started)
+	if d.f.release && d.res.Err != nil {
+		_, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
+			IDs: []int64{step.ID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
+			Owner: w.cfg.ID, DecrementAttempt: true, Now: now,
+			Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID}),
+		})
+		return err
+	}
+	if d.res.Err == nil {
+		results := d.res.Results
+		if len(results) == 0 {
+			results = json.RawMessage(`null`)
+		}
+		r, err := tx.StepFinish(ctx, &taskerdriver.StepFinishParams{
+			StepID: step.ID, Owner: w.cfg.ID, Attempt: step.Attempts, State: taskertype.StateComplete,
+			Results: results, Now: now,
+			Metadata: json.RawMessage(fmt.Sprintf(`{"attempt":%d,"duration_ms":%d}`, step.Attempts, duration.Milliseconds())),
+		})
+		if err != nil {
+			return err
+		}
+		*events = append(*events, &taskertype.Event{Name: "step.completed", Task: task, Step: r.Step, Attempt: step.Attempts, Duration: duration, At: now})
+		return nil
+	}
+	return w.fail(ctx, tx, task, step, w.cfg.ID, d.res, duration, now, events)
+}
+
+// fail records a failed attempt of step (owned by owner) and schedules its
+// retry or blocks it.
+func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task, step *taskertype.Step, owner string,
+	res Result, duration time.Duration, now time.Time, events *[]*taskertype.Event,
+) error {
+	kind := res.Kind
+	if kind == "" {
+		kind = "retryable"
+		if res.Permanent {
+			kind = "permanent"
+		}
+	}
+	serr := &taskertype.StepError{
+		Message: res.Err.Error(), Kind: kind, Class: errorClass(res.Err), Stack: res.Stack,
+		RetryAfter: res.RetryAfter, Attempt: step.Attempts, At: now,
+	}
+	exhausted := step.Attempts >= step.RetryLimit
+	blocked := res.Permanent || exhausted || !step.Retryable
+	var next time.Time
+	if !blocked {
+		next = retrypolicy.NextAttemptAt(now, step.Attempts, DecodePolicy(step.Policy).Retry(w.cfg.Retry), res.RetryAfter, w.cfg.Rand)
+	}
+	meta := map[string]any{"attempt": step.Attempts, "error": serr.Message, "error_kind": kind}
+	if !next.IsZero() {
+		meta["next_attempt_at"] = next.UTC().Format(time.RFC3339Nano)
+	}
+	r, err := tx.StepFinish(ctx, &taskerdriver.StepFinishParams{
+		StepID: step.ID, Owner: owner, Attempt: step.Attempts, State: taskertype.StateError,
+		Error: serr, Blocked: blocked, NextAttemptAt: next, Now: now, Metadata: reasonMeta("attempt_failed", meta),
+	})
+	if err != nil {
+		return err
+	}
+	*events = append(*events, &taskertype.Event{Name: "step.failed", Task: task, Step: r.Step, Attempt: step.Attempts, Duration: duration, Error: serr, At: now})
+	if blocked && exhausted && !res.Permanent {
+		*events = append(*events, &taskertype.Event{Name: "step.max_retries_reached", Task: task, Step: r.Step, Attempt: step.Attempts, Error: serr, At: now})
+	}
+	return nil
+}
+
+// rescue fails the attempts of steps whose lease expired (their worker died
+// or hung) so that the normal retry policy re-runs them.
+func (w *Worker) rescue(ctx context.Context, tx taskerdriver.ExecutorTx, now time.Time, events *[]*taskertype.Event) ([]int64, error) {
+	lost, err := tx.StepListExpired(ctx, &taskerdriver.StepListExpiredParams{Now: now, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	var tasks []int64
+	for _, s := range lost {
+		task, err := tx.TaskGet(ctx, s.TaskID)
+		if err != nil {
+			return nil, err
+		}
+		res := Result{Err: fmt.Errorf("worker %s lost: lease expired at %s", s.LeaseOwner, s.LeaseExpiresAt.UTC().Format(time.RFC3339)), Kind: "worker_lost"}
+		if err := w.fail(ctx, tx, task, s, s.LeaseOwner, res, now.Sub(s.LastAttemptedAt), now, events); err != nil {
+			if errors.Is(err, taskerdriver.ErrLeaseLost) {
+				continue
+			}
+			return nil, err
+		}
+		w.cfg.Logger.WarnContext(ctx, "orchestrator: rescued step whose worker was lost", "step_id", s.ID, "task_id", s.TaskID, "worker", s.LeaseOwner)
+		tasks = append(tasks, s.TaskID)
+	}
+	return tasks, nil
+}
+
+// heartbeat extends the leases of running steps when due and abandons those
+// the worker no longer owns.
+func (w *Worker) heartbeat(ctx context.Context) {
+	now := w.cfg.Now()
+	if now.Before(w.nextBeat) {
+		return
+	}
+	w.nextBeat = now.Add(w.cfg.LeaseDuration / 3)
+	w.mu.Lock()
+	ids := make([]int64, 0, len(w.inflight))
+	for id := range w.inflight {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	kept, err := w.exec.StepHeartbeat(ctx, &taskerdriver.StepHeartbeatParams{
+		Owner: w.cfg.ID, IDs: ids, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Now: now,
+	})
+	if err != nil {
+		w.cfg.Logger.WarnContext(ctx, "orchestrator: heartbeat failed", "error", err)
+		return
+	}
+	keep := make(map[int64]bool, len(kept))
+	for _, id := range kept {
+		keep[id] = true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		if f := w.inflight[id]; f != nil && !keep[id] {
+			f.abandoned = true
+			f.cancel()
+		}
+	}
+}
+
+// Finalize applies the task outcome rule to the task after a change of its
+// steps, inside tx, and appends the resulting events. It returns the task.
+func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now time.Time, events *[]*taskertype.Event) (*taskertype.Task, error) {
+	task, err := tx.TaskGet(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := tx.TaskProgress(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	d := Decide(task.State, prog)
+	if d.To == "" {
+		return task, nil
+	}
+	meta := reasonMeta(d.Reason, map[string]any{"total_steps": prog.Total, "done_steps": prog.Done, "blocked_steps": prog.Blocked})
+	if d.Via != "" {
+		if task, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
+			return nil, err
+		}
+	}
+	if task, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.To, Metadata: meta, Now: now}); err != nil {
+		return nil, err
+	}
+	name := map[taskertype.State]string{
+		taskertype.StateComplete: "task.completed", taskertype.StateError: "task.failed",
+		taskertype.StateResolvedManually: "task.resolved_manually", taskertype.StatePending: "task.retry_requested",
+	}[d.To]
+	*events = append(*events, &taskertype.Event{Name: name, Task: task, At: now})
+	return task, nil
+}
+
+func errorClass(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			break
+		}
+		err = u
+	}
+	return reflect.TypeOf(err).String()
+}

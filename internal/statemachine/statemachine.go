@@ -1,0 +1,250 @@
+// Package statemachine holds the pure transition tables of tasks and
+// steps: which state changes are legal, which guards apply and which event
+// each change fires.
+//
+// Both machines use the states of taskertype: pending (initial),
+// in_progress, complete, error, cancelled and resolved_manually. The tables
+// follow spec §4 with these deliberate differences (ARCHITECTURE §1):
+//
+//   - error -> pending is the retry move that the original engine forgot
+//     (spec §5.7); it fires "task.retry_requested" / "step.retry_requested".
+//   - error -> cancelled is allowed for tasks and steps, so a failed task
+//     can be cancelled.
+//   - A finished task cannot be cancelled: spec §4 allows complete ->
+//     cancelled and resolved_manually -> cancelled, we do not (the REST API
+//     answers 409 Conflict). complete, cancelled and resolved_manually are
+//     terminal for both machines.
+//   - step in_progress -> pending is allowed: a graceful shutdown releases
+//     a claimed step that has not run its handler back to pending.
+//
+// A move to the current state is rejected with ErrSameState (the original
+// engine treats it as a no-op that writes no transition row).
+package statemachine
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrInvalidTransition is wrapped by every *TransitionError for a move
+	// the machine does not allow and by every *GuardError.
+	ErrInvalidTransition = errors.New("invalid state transition")
+	// ErrSameState is wrapped by a *TransitionError for a move to the
+	// current state; callers usually treat it as a no-op.
+	ErrSameState = errors.New("already in the target state")
+)
+
+// Entity names used in errors.
+const (
+	EntityTask = "task"
+	EntityStep = "step"
+)
+
+// TransitionError reports a move that the machine rejects.
+type TransitionError struct {
+	// Entity is "task" or "step".
+	Entity string
+	// From is the current state.
+	From taskertype.State
+	// To is the requested state.
+	To taskertype.State
+}
+
+func (e *TransitionError) Error() string {
+	if e.From == e.To {
+		return e.Entity + " is already " + strconv.Quote(string(e.To))
+	}
+	return e.Entity + " cannot move from " + strconv.Quote(string(e.From)) + " to " + strconv.Quote(string(e.To))
+}
+
+// Unwrap returns ErrSameState when From == To and ErrInvalidTransition
+// otherwise.
+func (e *TransitionError) Unwrap() error {
+	if e.From == e.To {
+		return ErrSameState
+	}
+	return ErrInvalidTransition
+}
+
+// GuardError reports a legal move whose guard does not hold (spec §4): a
+// task may complete only when all its steps are done, a step may start only
+// when all its parents are done.
+type GuardError struct {
+	// Entity is "task" or "step".
+	Entity string
+	// From is the current state.
+	From taskertype.State
+	// To is the requested state.
+	To taskertype.State
+	// Reason says which condition failed.
+	Reason string
+}
+
+func (e *GuardError) Error() string {
+	return e.Entity + " cannot move from " + strconv.Quote(string(e.From)) + " to " +
+		strconv.Quote(string(e.To)) + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalidTransition.
+func (e *GuardError) Unwrap() error { return ErrInvalidTransition }
+
+// The guard reasons.
+const (
+	reasonStepsNotDone   = "not every step is complete or resolved_manually"
+	reasonParentsNotDone = "not every parent step is complete or resolved_manually"
+)
+
+// table maps a from-state to its allowed targets, in taskertype.States order.
+type table map[taskertype.State][]taskertype.State
+
+var (
+	taskMoves = table{
+		taskertype.StatePending:    {taskertype.StateInProgress, taskertype.StateError, taskertype.StateCancelled},
+		taskertype.StateInProgress: {taskertype.StatePending, taskertype.StateComplete, taskertype.StateError, taskertype.StateCancelled},
+		taskertype.StateError:      {taskertype.StatePending, taskertype.StateCancelled, taskertype.StateResolvedManually},
+		// complete, cancelled and resolved_manually are terminal. Spec §4
+		// allows complete and resolved_manually -> cancelled; we do not.
+	}
+	stepMoves = table{
+		taskertype.StatePending: {taskertype.StateInProgress, taskertype.StateError, taskertype.StateCancelled, taskertype.StateResolvedManually},
+		// in_progress -> pending: a graceful-shutdown release returns a
+		// claimed step to the queue without counting an attempt.
+		taskertype.StateInProgress: {taskertype.StatePending, taskertype.StateComplete, taskertype.StateError, taskertype.StateCancelled},
+		taskertype.StateError:      {taskertype.StatePending, taskertype.StateCancelled, taskertype.StateResolvedManually},
+		// complete, cancelled and resolved_manually are terminal.
+	}
+)
+
+func (t table) check(entity string, from, to taskertype.State) error {
+	if from == to {
+		return &TransitionError{Entity: entity, From: from, To: to}
+	}
+	for _, s := range t[from] {
+		if s == to {
+			return nil
+		}
+	}
+	return &TransitionError{Entity: entity, From: from, To: to}
+}
+
+func (t table) targets(from taskertype.State) []taskertype.State {
+	return append([]taskertype.State{}, t[from]...)
+}
+
+// Task reports whether a task may move from one state to another: nil if
+// it may, otherwise a *TransitionError wrapping ErrSameState (from == to)
+// or ErrInvalidTransition. Unknown states are invalid. Task does not apply
+// the completion guard; see TaskGuarded.
+func Task(from, to taskertype.State) error { return taskMoves.check(EntityTask, from, to) }
+
+// Step reports whether a step may move from one state to another: nil if
+// it may, otherwise a *TransitionError wrapping ErrSameState (from == to)
+// or ErrInvalidTransition. Unknown states are invalid. Step does not apply
+// the dependency guard; see StepGuarded.
+func Step(from, to taskertype.State) error { return stepMoves.check(EntityStep, from, to) }
+
+// TaskGuarded is Task plus the guard of spec §4: a task may move to
+// complete only when allStepsDone (every step is complete or
+// resolved_manually). A failed guard is a *GuardError wrapping
+// ErrInvalidTransition.
+func TaskGuarded(from, to taskertype.State, allStepsDone bool) error {
+	if err := Task(from, to); err != nil {
+		return err
+	}
+	if to == taskertype.StateComplete && !allStepsDone {
+		return &GuardError{Entity: EntityTask, From: from, To: to, Reason: reasonStepsNotDone}
+	}
+	return nil
+}
+
+// StepGuarded is Step plus the guard of spec §4: a step may move to
+// in_progress only when parentsDone (every parent is complete or
+// resolved_manually). Unlike the original engine, a guard that cannot be
+// evaluated is not treated as satisfied: the caller must supply the fact.
+// A failed guard is a *GuardError wrapping ErrInvalidTransition.
+func StepGuarded(from, to taskertype.State, parentsDone bool) error {
+	if err := Step(from, to); err != nil {
+		return err
+	}
+	if to == taskertype.StateInProgress && !parentsDone {
+		return &GuardError{Entity: EntityStep, From: from, To: to, Reason: reasonParentsNotDone}
+	}
+	return nil
+}
+
+// TaskTargets returns the states a task may move to from from, in the
+// order of taskertype.States; empty (never nil) for terminal or unknown
+// states.
+func TaskTargets(from taskertype.State) []taskertype.State { return taskMoves.targets(from) }
+
+// StepTargets returns the states a step may move to from from, in the
+// order of taskertype.States; empty (never nil) for terminal or unknown
+// states.
+func StepTargets(from taskertype.State) []taskertype.State { return stepMoves.targets(from) }
+
+// move is a (from, to) pair; from "" is the initial transition.
+type move struct{ from, to taskertype.State }
+
+// taskEvents is the task column of the event table of spec §4, plus
+// error -> cancelled (our addition, same event as other cancellations).
+var taskEvents = map[move]string{
+	{"", taskertype.StatePending}:                                 "task.initialize_requested",
+	{taskertype.StateInProgress, taskertype.StatePending}:         "task.initialize_requested",
+	{"", taskertype.StateInProgress}:                              "task.start_requested",
+	{taskertype.StatePending, taskertype.StateInProgress}:         "task.start_requested",
+	{"", taskertype.StateComplete}:                                "task.completed",
+	{taskertype.StateInProgress, taskertype.StateComplete}:        "task.completed",
+	{"", taskertype.StateError}:                                   "task.failed",
+	{taskertype.StatePending, taskertype.StateError}:              "task.failed",
+	{taskertype.StateInProgress, taskertype.StateError}:           "task.failed",
+	{taskertype.StateError, taskertype.StatePending}:              "task.retry_requested",
+	{"", taskertype.StateCancelled}:                               "task.cancelled",
+	{taskertype.StatePending, taskertype.StateCancelled}:          "task.cancelled",
+	{taskertype.StateInProgress, taskertype.StateCancelled}:       "task.cancelled",
+	{taskertype.StateComplete, taskertype.StateCancelled}:         "task.cancelled",
+	{taskertype.StateResolvedManually, taskertype.StateCancelled}: "task.cancelled",
+	{taskertype.StateError, taskertype.StateCancelled}:            "task.cancelled",
+	{"", taskertype.StateResolvedManually}:                        "task.resolved_manually",
+	{taskertype.StateError, taskertype.StateResolvedManually}:     "task.resolved_manually",
+}
+
+// stepEvents is the step column of the event table of spec §4, plus our
+// additions error -> cancelled ("step.cancelled") and in_progress ->
+// pending ("step.initialize_requested", as the task's in_progress ->
+// pending).
+var stepEvents = map[move]string{
+	{"", taskertype.StatePending}:                               "step.initialize_requested",
+	{taskertype.StateInProgress, taskertype.StatePending}:       "step.initialize_requested",
+	{"", taskertype.StateInProgress}:                            "step.execution_requested",
+	{taskertype.StatePending, taskertype.StateInProgress}:       "step.execution_requested",
+	{"", taskertype.StateComplete}:                              "step.completed",
+	{taskertype.StateInProgress, taskertype.StateComplete}:      "step.completed",
+	{"", taskertype.StateError}:                                 "step.failed",
+	{taskertype.StatePending, taskertype.StateError}:            "step.failed",
+	{taskertype.StateInProgress, taskertype.StateError}:         "step.failed",
+	{taskertype.StateError, taskertype.StatePending}:            "step.retry_requested",
+	{"", taskertype.StateCancelled}:                             "step.cancelled",
+	{taskertype.StatePending, taskertype.StateCancelled}:        "step.cancelled",
+	{taskertype.StateInProgress, taskertype.StateCancelled}:     "step.cancelled",
+	{taskertype.StateError, taskertype.StateCancelled}:          "step.cancelled",
+	{"", taskertype.StateResolvedManually}:                      "step.resolved_manually",
+	{taskertype.StatePending, taskertype.StateResolvedManually}: "step.resolved_manually",
+	{taskertype.StateError, taskertype.StateResolvedManually}:   "step.resolved_manually",
+}
+
+// TaskEvent returns the name of the event fired when a task moves from
+// from to to (from "" is the initial transition), following the table of
+// spec §4 plus error -> cancelled; "" when the pair is unmapped. It does
+// not check legality: the table still maps complete and resolved_manually
+// -> cancelled, which Task rejects.
+func TaskEvent(from, to taskertype.State) string { return taskEvents[move{from, to}] }
+
+// StepEvent returns the name of the event fired when a step moves from
+// from to to (from "" is the initial transition), following the table of
+// spec §4 plus error -> cancelled and in_progress -> pending; "" when the
+// pair is unmapped. It does not check legality.
+func StepEvent(from, to taskertype.State) string { return stepEvents[move{from, to}] }

@@ -1,0 +1,81 @@
+package tmplfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// LoadDir parses every *.yaml and *.yml file under dir, recursing into
+// subdirectories but skipping hidden files and directories (names starting
+// with "."). Templates are returned sorted by file path.
+//
+// The problems of all files are returned together (errors.Join), each naming
+// its file; the templates that did parse are returned alongside. Two files
+// defining the same namespace, name and version are also an error. An error
+// reading dir itself is returned as is.
+func LoadDir(dir string, opts Options) ([]*Template, error) {
+	var files []string
+	var errs []error
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == dir {
+				return err
+			}
+			errs = append(errs, &Error{File: path, Problem: "cannot read: " + err.Error()})
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if path != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load templates from %s: %w", dir, err)
+	}
+	sort.Strings(files)
+
+	var templates []*Template
+	defined := make(map[string]string) // namespace/name@version → file
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			errs = append(errs, &Error{File: file, Problem: "cannot read: " + err.Error()})
+			continue
+		}
+		t, err := Parse(file, data, opts)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		key := t.NamespaceName + "/" + t.Name + "@" + t.Version
+		if first, dup := defined[key]; dup {
+			errs = append(errs, &Error{
+				File: file, Field: "name",
+				Problem: fmt.Sprintf("template %q (namespace %q, version %s) is also defined in %s", t.Name, t.NamespaceName, t.Version, first),
+				Fix:     "change the name, namespace_name or version of one of them",
+			})
+			continue
+		}
+		defined[key] = file
+		templates = append(templates, t)
+	}
+	return templates, errors.Join(errs...)
+}

@@ -1,0 +1,76 @@
+package tmplfile_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/tmplfile"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+func TestLoadDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "good.yaml"), "name: good\nstep_templates:\n  - name: a\n    handler: h\n")
+	writeFile(t, filepath.Join(dir, "nested", "also_good.yml"), "name: also_good\nversion: 2.0.0\n")
+	writeFile(t, filepath.Join(dir, "bad_version.yaml"), "name: bad\nversion: \"1.0\"\n")
+	writeFile(t, filepath.Join(dir, "nested", "deeper", "bad_step.yml"), "name: bad_step\nstep_templates:\n  - name: a\n    handler: h\n    depends_on: b\n")
+	// Hidden directories and files, and other extensions, are skipped.
+	writeFile(t, filepath.Join(dir, ".git", "broken.yaml"), "{{{")
+	writeFile(t, filepath.Join(dir, ".hidden.yaml"), "{{{")
+	writeFile(t, filepath.Join(dir, "README.md"), "# not a template")
+
+	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{LookupEnv: noEnv})
+	require.EqualError(t, err,
+		filepath.Join(dir, "bad_version.yaml")+`:2: version "1.0" is not semantic versioning; use MAJOR.MINOR.PATCH such as "1.0.0"`+"\n"+
+			filepath.Join(dir, "nested", "deeper", "bad_step.yml")+`:5: step "a": unknown key "depends_on"; did you mean "depends_on_step"?`)
+	errs := tmplfile.Errors(err)
+	require.Len(t, errs, 2)
+	require.Equal(t, filepath.Join(dir, "bad_version.yaml"), errs[0].File)
+	require.Equal(t, filepath.Join(dir, "nested", "deeper", "bad_step.yml"), errs[1].File)
+
+	// The templates that parsed are returned, sorted by path.
+	require.Len(t, templates, 2)
+	require.Equal(t, filepath.Join(dir, "good.yaml"), templates[0].File)
+	require.Equal(t, "good", templates[0].Name)
+	require.Equal(t, filepath.Join(dir, "nested", "also_good.yml"), templates[1].File)
+	require.Equal(t, "2.0.0", templates[1].Version)
+}
+
+func TestLoadDirAllGood(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "b.yaml"), "name: b\n")
+	writeFile(t, filepath.Join(dir, "a.yml"), "name: a\nenvironments:\n  test:\n    step_templates: []\n")
+	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{Env: "test"})
+	require.NoError(t, err)
+	require.Len(t, templates, 2)
+	require.Equal(t, "a", templates[0].Name)
+	require.Equal(t, "b", templates[1].Name)
+}
+
+func TestLoadDirRejectsDuplicateTemplates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.yaml"), "name: same\nnamespace_name: shop\n")
+	writeFile(t, filepath.Join(dir, "b.yaml"), "name: same\nnamespace_name: shop\n")
+	writeFile(t, filepath.Join(dir, "c.yaml"), "name: same\nnamespace_name: shop\nversion: 1.0.0\n")
+	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{})
+	require.EqualError(t, err, filepath.Join(dir, "b.yaml")+`: template "same" (namespace "shop", version 0.1.0) is also defined in `+
+		filepath.Join(dir, "a.yaml")+"; change the name, namespace_name or version of one of them")
+	require.Len(t, templates, 2)
+}
+
+func TestLoadDirMissingDirectory(t *testing.T) {
+	t.Parallel()
+	_, err := tmplfile.LoadDir(filepath.Join(t.TempDir(), "absent"), tmplfile.Options{})
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -1,0 +1,294 @@
+package tasker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/tasker-go/tasker/internal/tmplfile"
+)
+
+// Registry holds task templates, keyed by namespace, name and version, and
+// step handlers, keyed by name. It is safe for concurrent use. A new registry
+// has the built-in handlers ("exec") registered.
+type Registry struct {
+	mu        sync.RWMutex
+	templates map[string]map[string]map[string]*TaskTemplate // namespace → name → version
+	handlers  map[string]StepHandler
+}
+
+// NewRegistry returns a registry with the built-in handlers.
+func NewRegistry() *Registry {
+	r := &Registry{templates: map[string]map[string]map[string]*TaskTemplate{}, handlers: map[string]StepHandler{}}
+	r.handlers["exec"] = execHandler{}
+	return r
+}
+
+// RegisterHandler registers a step handler under name. Registering a name
+// twice is an error unless replace is true.
+func (r *Registry) RegisterHandler(name string, h StepHandler, replace bool) error {
+	if name == "" {
+		return errors.New("register handler: empty name")
+	}
+	if h == nil {
+		return fmt.Errorf("register handler %q: nil handler", name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.handlers[name]; ok && !replace {
+		return fmt.Errorf("register handler %q: already registered; pass replace=true to replace it", name)
+	}
+	r.handlers[name] = h
+	return nil
+}
+
+// MustRegisterHandler is RegisterHandler that panics on error, for program
+// set-up.
+func (r *Registry) MustRegisterHandler(name string, h StepHandler) {
+	if err := r.RegisterHandler(name, h, false); err != nil {
+		panic(err)
+	}
+}
+
+// Handler returns the handler registered under name.
+func (r *Registry) Handler(name string) (StepHandler, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	h, ok := r.handlers[name]
+	return h, ok
+}
+
+// HandlerNames lists the registered handler names, sorted.
+func (r *Registry) HandlerNames() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.handlerNamesLocked()
+}
+
+func (r *Registry) handlerNamesLocked() []string {
+	out := make([]string, 0, len(r.handlers))
+	for n := range r.handlers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RegisterOptions modify template registration.
+type RegisterOptions struct {
+	// Replace allows replacing a template with the same namespace, name and
+	// version.
+	Replace bool
+	// AllowUnknownHandlers skips the check that every step's handler is
+	// registered (useful to validate templates outside the program that
+	// registers their Go handlers).
+	AllowUnknownHandlers bool
+}
+
+// RegisterTemplate validates t and registers it. The registry keeps t (do not
+// modify it afterwards).
+func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var known func(string) bool
+	if !opts.AllowUnknownHandlers {
+		known = func(n string) bool { _, ok := r.handlers[n]; return ok }
+	}
+	if err := t.prepare(known, r.handlerNamesLocked); err != nil {
+		return err
+	}
+	byName := r.templates[t.Namespace]
+	if byName == nil {
+		byName = map[string]map[string]*TaskTemplate{}
+		r.templates[t.Namespace] = byName
+	}
+	versions := byName[t.Name]
+	if versions == nil {
+		versions = map[string]*TaskTemplate{}
+		byName[t.Name] = versions
+	}
+	if _, ok := versions[t.Version]; ok && !opts.Replace {
+		return &TemplateError{File: t.File, Template: t.Name, Problem: fmt.Sprintf("%s is already registered", t.FullName()),
+			Fix: "bump the version, or register with Replace to replace it"}
+	}
+	versions[t.Version] = t
+	return nil
+}
+
+// Template returns the template namespace.name@version; an empty version or
+// "latest" selects the highest registered version. An empty namespace means
+// "default".
+func (r *Registry) Template(namespace, name, version string) (*TaskTemplate, error) {
+	namespace = cmpOr(namespace, "default")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	versions := r.templates[namespace][name]
+	if len(versions) == 0 {
+		if len(r.templates[namespace]) == 0 {
+			return nil, fmt.Errorf("%w: no task template %q in namespace %q (namespace unknown)", ErrNotFound, name, namespace)
+		}
+		return nil, fmt.Errorf("%w: no task template %q in namespace %q", ErrNotFound, name, namespace)
+	}
+	if version == "" || version == "latest" {
+		var best *TaskTemplate
+		for _, t := range versions {
+			if best == nil || compareSemver(t.Version, best.Version) > 0 {
+				best = t
+			}
+		}
+		return best, nil
+	}
+	t, ok := versions[version]
+	if !ok {
+		return nil, fmt.Errorf("%w: no version %q of task template %s.%s", ErrNotFound, version, namespace, name)
+	}
+	return t, nil
+}
+
+// Namespaces lists the namespaces that have templates, sorted.
+func (r *Registry) Namespaces() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.templates))
+	for ns := range r.templates {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Templates lists the templates of a namespace (all namespaces when empty),
+// sorted by namespace, name and version.
+func (r *Registry) Templates(namespace string) []*TaskTemplate {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*TaskTemplate
+	for ns, byName := range r.templates {
+		if namespace != "" && ns != namespace {
+			continue
+		}
+		for _, versions := range byName {
+			for _, t := range versions {
+				out = append(out, t)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return compareSemver(a.Version, b.Version) < 0
+	})
+	return out
+}
+
+// Versions lists the registered versions of namespace.name, lowest first.
+func (r *Registry) Versions(namespace, name string) []string {
+	namespace = cmpOr(namespace, "default")
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	for v := range r.templates[namespace][name] {
+		out = append(out, v)
+	}
+	sortVersions(out)
+	return out
+}
+
+// LoadOptions configure loading YAML templates.
+type LoadOptions struct {
+	RegisterOptions
+	// Env selects the environments.<env> overrides. Defaults to $TASKER_ENV.
+	Env string
+	// LookupEnv resolves ${VAR} references. Defaults to os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+func (o LoadOptions) fileOptions() tmplfile.Options {
+	env := o.Env
+	if env == "" {
+		env = os.Getenv("TASKER_ENV")
+	}
+	return tmplfile.Options{Env: env, LookupEnv: o.LookupEnv}
+}
+
+// LoadDir loads and registers every *.yaml and *.yml template under dir. It
+// reports every file's errors together; templates without errors are
+// registered even when others fail.
+func (r *Registry) LoadDir(dir string, opts LoadOptions) error {
+	files, err := tmplfile.LoadDir(dir, opts.fileOptions())
+	errs := []error{err}
+	for _, f := range files {
+		errs = append(errs, r.RegisterTemplate(fromFile(f), opts.RegisterOptions))
+	}
+	return errors.Join(errs...)
+}
+
+// LoadFile loads and registers one YAML template file.
+func (r *Registry) LoadFile(path string, opts LoadOptions) (*TaskTemplate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	return r.LoadYAML(path, data, opts)
+}
+
+// LoadYAML parses, validates and registers one YAML template; file names it
+// in error messages.
+func (r *Registry) LoadYAML(file string, data []byte, opts LoadOptions) (*TaskTemplate, error) {
+	f, err := tmplfile.Parse(file, data, opts.fileOptions())
+	if err != nil {
+		return nil, err
+	}
+	t := fromFile(f)
+	if err := r.RegisterTemplate(t, opts.RegisterOptions); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ParseTemplate parses and validates a YAML template without registering it.
+// Handlers are not checked.
+func ParseTemplate(file string, data []byte, opts LoadOptions) (*TaskTemplate, error) {
+	f, err := tmplfile.Parse(file, data, opts.fileOptions())
+	if err != nil {
+		return nil, err
+	}
+	t := fromFile(f)
+	if err := t.prepare(nil, nil); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func fromFile(f *tmplfile.Template) *TaskTemplate {
+	t := &TaskTemplate{
+		Name: f.Name, Namespace: f.NamespaceName, Version: f.Version, Description: f.Description,
+		Schema: f.Schema, DefaultDependentSystem: f.DefaultDependentSystem,
+		IdentityStrategy: IdentityStrategy(f.IdentityStrategy), File: f.File,
+	}
+	for _, s := range f.Steps {
+		st := StepTemplate{
+			Name: s.Name, Description: s.Description, Handler: s.Handler, HandlerConfig: s.HandlerConfig,
+			DependsOn: s.Dependencies(), Retryable: s.DefaultRetryable, Skippable: s.Skippable,
+			DependentSystem: s.DependentSystem, Timeout: s.Timeout,
+		}
+		if s.DefaultRetryLimit != nil {
+			st.RetryLimit = *s.DefaultRetryLimit
+		}
+		for _, ce := range s.CustomEvents {
+			st.CustomEvents = append(st.CustomEvents, CustomEvent{Name: ce.Name, Description: ce.Description})
+		}
+		if b := s.Backoff; b != nil {
+			st.Backoff = &Backoff{Base: b.Base, Max: b.Max, MaxRequested: b.MaxRequested, Jitter: b.Jitter}
+		}
+		t.Steps = append(t.Steps, st)
+	}
+	return t
+}

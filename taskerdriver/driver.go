@@ -1,0 +1,324 @@
+// Package taskerdriver is the storage seam of Tasker for Go: a small set of
+// interfaces, with one *Params struct per operation, that each database driver
+// (SQLite in taskerdriver/taskersqlite, PostgreSQL in a sibling package)
+// implements with its own SQL and migrations. Nothing above this seam knows
+// which database it talks to.
+//
+// Every driver must pass the shared conformance suite in
+// taskerdriver/taskerdrivertest; a new method lands with a case there.
+//
+// API is not stable. DO NOT IMPLEMENT outside this module.
+package taskerdriver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// Sentinel errors returned by drivers.
+var (
+	// ErrNotFound is taskertype.ErrNotFound, re-exported for drivers.
+	ErrNotFound = taskertype.ErrNotFound
+	// ErrLeaseLost is returned when a step result is written by a worker that no
+	// longer owns the step (its lease expired and the step was rescued, the task
+	// was cancelled, or a newer attempt started).
+	ErrLeaseLost = errors.New("step lease lost")
+	// ErrStateConflict is returned when a state change expected the entity in
+	// another state than the one it is in.
+	ErrStateConflict = errors.New("state conflict")
+	// ErrUnsupportedTx is returned by UnwrapTx for a transaction type the
+	// driver does not know.
+	ErrUnsupportedTx = errors.New("unsupported transaction type")
+)
+
+// Driver is one database backend.
+type Driver interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// Executor runs operations outside an explicit transaction.
+	Executor() Executor
+	// UnwrapTx wraps a caller's own transaction (*sql.Tx for SQLite, pgx.Tx for
+	// PostgreSQL) so that a task can be created atomically with the caller's
+	// data. Commit and Rollback on the result are no-ops: the caller owns the
+	// transaction. Notifications are sent only if the caller commits (for
+	// drivers without transactional NOTIFY, workers find the work on their next
+	// wake-up instead).
+	UnwrapTx(tx any) (ExecutorTx, error)
+	// Migrate applies the embedded migrations that are not applied yet.
+	Migrate(ctx context.Context) error
+	// MigrationVersion returns the newest applied migration version.
+	MigrationVersion(ctx context.Context) (int, error)
+	// Listener returns the driver's notification capability.
+	Listener() Listener
+	// Close releases the driver's connections.
+	Close() error
+}
+
+// Listener delivers wake-up signals between workers. PostgreSQL implements it
+// with LISTEN/NOTIFY across processes; SQLite, an embedded database, delivers
+// in-process only (other processes on the same file find work by their
+// fallback poll).
+type Listener interface {
+	// CrossProcess reports whether notifications reach other processes.
+	CrossProcess() bool
+	// Subscribe returns a channel that receives a value (coalesced, never
+	// blocking the sender) whenever Notify(topic) was committed.
+	Subscribe(topic string) (<-chan struct{}, func())
+}
+
+// Notification topics.
+const (
+	// TopicStepsReady is notified when steps become ready to claim.
+	TopicStepsReady = "tasker_steps_ready"
+	// TopicTaskChanged is notified when a task reaches a final state.
+	TopicTaskChanged = "tasker_task_changed"
+)
+
+// Executor is the set of storage operations. Methods take a *Params pointer
+// so that fields can be added without breaking callers.
+type Executor interface {
+	// Begin starts a transaction. On SQLite it takes the write lock at once.
+	Begin(ctx context.Context) (ExecutorTx, error)
+
+	// TaskCreate inserts a task, its steps, their edges and the initial
+	// transitions. With a non-empty IdentityHash that already exists, it
+	// inserts nothing and returns the existing task with Existing set.
+	TaskCreate(ctx context.Context, p *TaskCreateParams) (*TaskCreateResult, error)
+	TaskGet(ctx context.Context, id int64) (*taskertype.Task, error)
+	TaskList(ctx context.Context, p *TaskListParams) ([]*taskertype.Task, int, error)
+	// TaskSetState moves a task to To if its state is one of From (any state
+	// when From is empty) and writes the transition row.
+	TaskSetState(ctx context.Context, p *TaskSetStateParams) (*taskertype.Task, error)
+	// TaskProgress counts the task's steps for the outcome decision.
+	TaskProgress(ctx context.Context, taskID int64) (*TaskProgress, error)
+	TaskUpdate(ctx context.Context, p *TaskUpdateParams) (*taskertype.Task, error)
+
+	StepGet(ctx context.Context, id int64) (*taskertype.Step, error)
+	StepList(ctx context.Context, p *StepListParams) ([]*taskertype.Step, error)
+	// StepClaim claims up to Limit ready steps (pending or retry-eligible
+	// error, no unfinished parent, backoff elapsed), moves them to in_progress
+	// with Attempts+1 and a lease, writes their transitions (error → pending →
+	// in_progress for retries) and moves their pending tasks to in_progress.
+	// Two concurrent claims never return the same step.
+	StepClaim(ctx context.Context, p *StepClaimParams) ([]*ClaimedStep, error)
+	// StepFinish records the outcome of one attempt, guarded by the lease
+	// (owner and attempt). On completion it decrements the children's
+	// unfinished-parent counts. ErrLeaseLost when the guard fails.
+	StepFinish(ctx context.Context, p *StepFinishParams) (*StepFinishResult, error)
+	// StepSetState moves steps (by IDs, or all of a task's steps) that are in
+	// one of From to To, with transitions; used for cancel, manual resolution
+	// and retry. Moves to complete or resolved_manually decrement children.
+	StepSetState(ctx context.Context, p *StepSetStateParams) ([]*taskertype.Step, error)
+	StepUpdate(ctx context.Context, p *StepUpdateParams) (*taskertype.Step, error)
+	// StepHeartbeat extends the leases of the given steps that Owner still
+	// holds and returns the IDs it extended.
+	StepHeartbeat(ctx context.Context, p *StepHeartbeatParams) ([]int64, error)
+	// StepListExpired returns in_progress steps whose lease expired before Now.
+	StepListExpired(ctx context.Context, p *StepListExpiredParams) ([]*taskertype.Step, error)
+	// StepNextWake returns the earliest future time at which a waiting step
+	// becomes ready or a lease expires; zero when there is none.
+	StepNextWake(ctx context.Context, now time.Time) (time.Time, error)
+
+	TransitionList(ctx context.Context, p *TransitionListParams) ([]*taskertype.Transition, error)
+
+	// Notify sends topic to listeners when the surrounding transaction commits
+	// (at once outside a transaction).
+	Notify(ctx context.Context, topic string) error
+}
+
+// ExecutorTx is an Executor inside a transaction.
+type ExecutorTx interface {
+	Executor
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// TaskCreateParams describes a new task.
+type TaskCreateParams struct {
+	Namespace, Name, Version string
+	Context                  json.RawMessage
+	Initiator                string
+	SourceSystem             string
+	Reason                   string
+	Tags                     []string
+	// IdentityHash is unique across tasks; drivers reject nothing on conflict
+	// but return the existing task.
+	IdentityHash string
+	RequestedAt  time.Time
+	Now          time.Time
+	Steps        []StepCreateParams
+}
+
+// StepCreateParams describes one step of a new task.
+type StepCreateParams struct {
+	Name          string
+	Handler       string
+	HandlerConfig json.RawMessage
+	Policy        json.RawMessage
+	RetryLimit    int
+	Retryable     bool
+	Skippable     bool
+	Inputs        json.RawMessage
+	// Parents are indexes into TaskCreateParams.Steps.
+	Parents []int
+}
+
+// TaskCreateResult is the outcome of TaskCreate.
+type TaskCreateResult struct {
+	Task     *taskertype.Task
+	Steps    []*taskertype.Step
+	Existing bool
+}
+
+// TaskListParams filters and pages tasks. Zero values do not filter.
+type TaskListParams struct {
+	States       []taskertype.State
+	Namespace    string
+	Name         string
+	Version      string
+	Initiator    string
+	SourceSystem string
+	Tags         []string // tasks having all of these tags
+	CreatedAfter time.Time
+	CreatedUntil time.Time
+	// OrderBy is one of "task_id", "created_at", "requested_at", "name",
+	// "status"; default "task_id". Desc reverses it.
+	OrderBy string
+	Desc    bool
+	Limit   int // default 50
+	Offset  int
+}
+
+// TaskSetStateParams moves a task.
+type TaskSetStateParams struct {
+	ID       int64
+	From     []taskertype.State
+	To       taskertype.State
+	Metadata json.RawMessage
+	Now      time.Time
+}
+
+// TaskUpdateParams updates a task's mutable fields (nil = unchanged).
+type TaskUpdateParams struct {
+	ID     int64
+	Reason *string
+	Tags   []string
+	Now    time.Time
+}
+
+// TaskProgress counts a task's steps by what they can still do.
+type TaskProgress struct {
+	Total      int
+	Done       int // complete or resolved_manually
+	Resolved   int // resolved_manually
+	InProgress int
+	// Runnable counts pending or retry-eligible error steps with no
+	// unfinished parent, whatever their backoff.
+	Runnable  int
+	Blocked   int
+	Cancelled int
+}
+
+// StepListParams selects steps.
+type StepListParams struct {
+	TaskID int64
+	IDs    []int64
+	States []taskertype.State
+}
+
+// StepClaimParams claims ready steps.
+type StepClaimParams struct {
+	Now   time.Time
+	Limit int
+	// Owner identifies the claiming worker; it must hold the lease to finish.
+	Owner          string
+	LeaseExpiresAt time.Time
+	// Handlers, when not empty, restricts the claim to steps of these handlers.
+	Handlers []string
+}
+
+// ClaimedStep is a step claimed for execution, with what its handler needs.
+type ClaimedStep struct {
+	Step *taskertype.Step
+	Task *taskertype.Task
+	// Dependencies are the results of the step's parents by step name.
+	Dependencies map[string]json.RawMessage
+}
+
+// StepFinishParams records one attempt's outcome.
+type StepFinishParams struct {
+	StepID  int64
+	Owner   string
+	Attempt int
+	// State is complete or error.
+	State   taskertype.State
+	Results json.RawMessage
+	Error   *taskertype.StepError
+	// Blocked marks an error step as not retryable any more.
+	Blocked       bool
+	NextAttemptAt time.Time
+	Metadata      json.RawMessage
+	Now           time.Time
+}
+
+// StepFinishResult reports what StepFinish changed.
+type StepFinishResult struct {
+	Step *taskertype.Step
+	// ChildrenReady counts children whose last unfinished parent this was.
+	ChildrenReady int
+}
+
+// StepSetStateParams moves steps.
+type StepSetStateParams struct {
+	TaskID int64
+	IDs    []int64
+	From   []taskertype.State
+	To     taskertype.State
+	// Results replaces the results when not nil (manual resolution).
+	Results json.RawMessage
+	// ResetAttempts sets attempts to zero and clears the error and the block
+	// (task retry).
+	ResetAttempts bool
+	// DecrementAttempt gives back the attempt of a released in_progress step.
+	DecrementAttempt bool
+	// Owner, when set, restricts the move to steps leased by Owner.
+	Owner    string
+	Metadata json.RawMessage
+	Now      time.Time
+}
+
+// StepUpdateParams updates a step's mutable fields (nil = unchanged).
+type StepUpdateParams struct {
+	ID         int64
+	RetryLimit *int
+	Retryable  *bool
+	Inputs     json.RawMessage
+	Now        time.Time
+}
+
+// StepHeartbeatParams extends leases.
+type StepHeartbeatParams struct {
+	Owner          string
+	IDs            []int64
+	LeaseExpiresAt time.Time
+	Now            time.Time
+}
+
+// StepListExpiredParams finds lost steps.
+type StepListExpiredParams struct {
+	Now   time.Time
+	Limit int
+}
+
+// TransitionListParams selects audit rows of a task (StepID zero: the task's
+// own transitions; AllSteps: every step's transitions of the task) or of a
+// step.
+type TransitionListParams struct {
+	TaskID   int64
+	StepID   int64
+	AllSteps bool
+}

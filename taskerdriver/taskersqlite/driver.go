@@ -1,0 +1,240 @@
+// Package taskersqlite is the embedded SQLite driver of Tasker for Go, built on
+// modernc.org/sqlite (pure Go, no cgo). It runs the database in WAL mode with
+// one writer connection (SQLite allows one writer at a time, so writes queue in
+// Go instead of spinning on SQLITE_BUSY) and a small pool of readers.
+//
+// Notifications are delivered in-process: workers in other processes that
+// share the file find new work by their fallback poll.
+package taskersqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/tasker-go/tasker/taskerdriver"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// Driver is the SQLite implementation of taskerdriver.Driver.
+type Driver struct {
+	r, w   *sql.DB
+	hub    *hub
+	ownsDB bool
+}
+
+var _ taskerdriver.Driver = (*Driver)(nil)
+
+// Open opens (creating if needed) the SQLite database file at path, in WAL
+// mode, with a busy timeout and foreign keys on. It does not migrate: call
+// Migrate (the engine does so at start).
+func Open(path string) (*Driver, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path: give a file path such as tasker.db")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if _, err := filepathStat(dir); err != nil {
+			return nil, fmt.Errorf("sqlite: directory of database %q: %w", path, err)
+		}
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.Ping(); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	return &Driver{r: r, w: w, hub: newHub(), ownsDB: true}, nil
+}
+
+// New wraps a caller's *sql.DB opened with the "sqlite" driver. Use it to
+// create tasks inside your own transactions (Driver.UnwrapTx with a *sql.Tx of
+// db). The database should be in WAL mode with a busy timeout, and db should
+// have SetMaxOpenConns(1) unless you handle SQLITE_BUSY yourself. Close does
+// not close db.
+func New(db *sql.DB) *Driver {
+	return &Driver{r: db, w: db, hub: newHub()}
+}
+
+// Name implements taskerdriver.Driver.
+func (d *Driver) Name() string { return "sqlite" }
+
+// Executor implements taskerdriver.Driver.
+func (d *Driver) Executor() taskerdriver.Executor {
+	return &executor{d: d, r: d.r}
+}
+
+// UnwrapTx implements taskerdriver.Driver for a *sql.Tx.
+func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
+	t, ok := tx.(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("%w: the SQLite driver takes a *sql.Tx, got %T", taskerdriver.ErrUnsupportedTx, tx)
+	}
+	// Notifications fire at once: the caller's commit is not observable, and a
+	// worker woken early that finds nothing waits for its fallback poll.
+	return &executor{d: d, r: t, tx: t, borrowed: true}, nil
+}
+
+// Listener implements taskerdriver.Driver.
+func (d *Driver) Listener() taskerdriver.Listener { return d.hub }
+
+// Close implements taskerdriver.Driver.
+func (d *Driver) Close() error {
+	if !d.ownsDB {
+		return nil
+	}
+	return errors.Join(d.r.Close(), d.w.Close())
+}
+
+// migrations returns the embedded migrations sorted by version.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migration")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		if !ok {
+			return nil, fmt.Errorf("migration %s: name must be NNN_description.sql", e.Name())
+		}
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", e.Name(), err)
+		}
+		body, err := fs.ReadFile(migrationFS, "migration/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// Migrate implements taskerdriver.Driver: it applies every embedded migration
+// newer than the database's version, each in its own transaction.
+func (d *Driver) Migrate(ctx context.Context) error {
+	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tasker_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: create migrations table: %w", err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := d.apply(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Driver) apply(ctx context.Context, m migration) error {
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasker_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tasker_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// MigrationVersion implements taskerdriver.Driver.
+func (d *Driver) MigrationVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := d.r.QueryRowContext(ctx, `SELECT max(version) FROM tasker_migrations`).Scan(&v)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return int(v.Int64), nil
+}
+
+// hub is the in-process notification fan-out.
+type hub struct {
+	mu   sync.Mutex
+	subs map[string]map[chan struct{}]struct{}
+}
+
+func newHub() *hub { return &hub{subs: map[string]map[chan struct{}]struct{}{}} }
+
+func (h *hub) CrossProcess() bool { return false }
+
+func (h *hub) Subscribe(topic string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	if h.subs[topic] == nil {
+		h.subs[topic] = map[chan struct{}]struct{}{}
+	}
+	h.subs[topic][ch] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(h.subs[topic], ch)
+			h.mu.Unlock()
+		})
+	}
+}
+
+func (h *hub) notify(topic string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[topic] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,517 @@
+package taskersqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// executor runs operations. Outside a transaction (tx nil) reads use the reader
+// pool and every write opens its own short transaction on the writer.
+type executor struct {
+	d        *Driver
+	r        querier // reads
+	tx       *sql.Tx // nil outside a transaction
+	borrowed bool    // tx belongs to the caller
+	topics   []string
+}
+
+func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
+	if e.tx != nil {
+		return nil, errors.New("sqlite: nested transactions are not supported")
+	}
+	tx, err := e.d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	return &executor{d: e.d, r: tx, tx: tx}, nil
+}
+
+func (e *executor) Commit(ctx context.Context) error {
+	if e.tx == nil {
+		return errors.New("sqlite: commit outside a transaction")
+	}
+	if e.borrowed {
+		e.flush()
+		return nil
+	}
+	if err := e.tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	e.flush()
+	return nil
+}
+
+func (e *executor) Rollback(ctx context.Context) error {
+	if e.tx == nil || e.borrowed {
+		return nil
+	}
+	e.topics = nil
+	if err := e.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
+
+func (e *executor) flush() {
+	seen := map[string]bool{}
+	for _, t := range e.topics {
+		if !seen[t] {
+			seen[t] = true
+			e.d.hub.notify(t)
+		}
+	}
+	e.topics = nil
+}
+
+func (e *executor) Notify(ctx context.Context, topic string) error {
+	if e.tx == nil || e.borrowed {
+		e.d.hub.notify(topic)
+		return nil
+	}
+	e.topics = append(e.topics, topic)
+	return nil
+}
+
+// write runs fn in the current transaction, or in a new one committed at the
+// end when the executor is not in a transaction.
+func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
+	if e.tx != nil {
+		return fn(e)
+	}
+	txe, err := e.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	x := txe.(*executor)
+	if err := fn(x); err != nil {
+		_ = x.Rollback(ctx)
+		return err
+	}
+	return x.Commit(ctx)
+}
+
+// --- time and JSON helpers -------------------------------------------------
+
+func us(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func nullUS(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromUS(v sql.NullInt64) time.Time {
+	if !v.Valid || v.Int64 == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}
+
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func rawOrNil(s sql.NullString) json.RawMessage {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	return json.RawMessage(s.String)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
+
+func int64Args(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+func stateArgs(states []taskertype.State) []any {
+	out := make([]any, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// --- tasks -----------------------------------------------------------------
+
+const taskCols = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
+	identity_hash, requested_at, created_at, updated_at, completed_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanTask(s rowScanner) (*taskertype.Task, error) {
+	var (
+		t                           taskertype.Task
+		state, ctxJSON, tags        string
+		requested, created, updated int64
+		completed                   sql.NullInt64
+	)
+	if err := s.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
+		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, taskerdriver.ErrNotFound
+		}
+		return nil, err
+	}
+	t.State = taskertype.State(state)
+	t.Context = json.RawMessage(ctxJSON)
+	if err := json.Unmarshal([]byte(tags), &t.Tags); err != nil {
+		return nil, fmt.Errorf("sqlite: task %d tags: %w", t.ID, err)
+	}
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	t.RequestedAt = time.UnixMicro(requested).UTC()
+	t.CreatedAt = time.UnixMicro(created).UTC()
+	t.UpdatedAt = time.UnixMicro(updated).UTC()
+	t.CompletedAt = fromUS(completed)
+	return &t, nil
+}
+
+func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
+	var res *taskerdriver.TaskCreateResult
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		res, err = x.taskCreate(ctx, p)
+		return err
+	})
+	return res, err
+}
+
+func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
+	tags := p.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	tagsJSON, err := json.Marshal(tags)
+	if err != nil {
+		return nil, err
+	}
+	ctxJSON := p.Context
+	if len(ctxJSON) == 0 {
+		ctxJSON = json.RawMessage(`{}`)
+	}
+	now := us(p.Now)
+	row := x.tx.QueryRowContext(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
+		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (identity_hash) DO NOTHING
+		RETURNING `+taskCols,
+		p.Namespace, p.Name, p.Version, string(ctxJSON), p.Initiator, p.SourceSystem, p.Reason, string(tagsJSON),
+		p.IdentityHash, us(p.RequestedAt), now, now)
+	task, err := scanTask(row)
+	if errors.Is(err, taskerdriver.ErrNotFound) {
+		existing, err := scanTask(x.tx.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: load task by identity: %w", err)
+		}
+		return &taskerdriver.TaskCreateResult{Task: existing, Existing: true}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: insert task: %w", err)
+	}
+	if _, err := x.tx.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		VALUES (?, NULL, 'pending', '{"initialized_by":"task_create"}', 0, 1, ?)`, task.ID, now); err != nil {
+		return nil, fmt.Errorf("sqlite: insert task transition: %w", err)
+	}
+
+	// Steps, in chunks to stay under SQLite's variable limit.
+	ids := make([]int64, len(p.Steps))
+	const chunk = 400
+	for start := 0; start < len(p.Steps); start += chunk {
+		end := min(start+chunk, len(p.Steps))
+		var sb strings.Builder
+		args := make([]any, 0, (end-start)*13)
+		sb.WriteString(`INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
+			retry_limit, retryable, skippable, pending_parents, inputs, created_at, updated_at) VALUES `)
+		for i := start; i < end; i++ {
+			s := &p.Steps[i]
+			if i > start {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, task.ID, s.Name, i, s.Handler, nullJSON(s.HandlerConfig), nullJSON(s.Policy),
+				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), nullJSON(s.Inputs), now, now)
+		}
+		sb.WriteString(" RETURNING workflow_step_id, position")
+		rows, err := x.tx.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: insert steps: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var pos int
+			if err := rows.Scan(&id, &pos); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			ids[pos] = id
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	// Edges and the initial step transitions.
+	type edge struct{ from, to int64 }
+	var edges []edge
+	for i, s := range p.Steps {
+		for _, parent := range s.Parents {
+			edges = append(edges, edge{ids[parent], ids[i]})
+		}
+	}
+	for start := 0; start < len(edges); start += chunk {
+		end := min(start+chunk, len(edges))
+		args := make([]any, 0, (end-start)*3)
+		for _, ed := range edges[start:end] {
+			args = append(args, ed.from, ed.to, task.ID)
+		}
+		q := `INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?,?,?),", end-start), ",")
+		if _, err := x.tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, fmt.Errorf("sqlite: insert edges: %w", err)
+		}
+	}
+	for start := 0; start < len(ids); start += chunk {
+		end := min(start+chunk, len(ids))
+		args := make([]any, 0, (end-start)*3)
+		for _, id := range ids[start:end] {
+			args = append(args, id, task.ID, now)
+		}
+		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(`(?,?,NULL,'pending','{"initialized_by":"task_create"}',0,1,?),`, end-start), ",")
+		if _, err := x.tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
+		}
+	}
+	steps, err := x.stepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) > 0 {
+		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
+	}
+	return &taskerdriver.TaskCreateResult{Task: task, Steps: steps}, nil
+}
+
+func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, error) {
+	return scanTask(e.r.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ?`, id))
+}
+
+var taskOrderColumns = map[string]string{
+	"": "task_id", "task_id": "task_id", "created_at": "created_at", "requested_at": "requested_at",
+	"name": "name", "status": "state", "state": "state", "namespace": "namespace", "updated_at": "updated_at",
+}
+
+func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams) ([]*taskertype.Task, int, error) {
+	var where []string
+	var args []any
+	if len(p.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(p.States))+")")
+		args = append(args, stateArgs(p.States)...)
+	}
+	for col, v := range map[string]string{"namespace": p.Namespace, "name": p.Name, "version": p.Version,
+		"initiator": p.Initiator, "source_system": p.SourceSystem} {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	for _, tag := range p.Tags {
+		where = append(where, "EXISTS (SELECT 1 FROM json_each(tasker_tasks.tags) WHERE value = ?)")
+		args = append(args, tag)
+	}
+	if !p.CreatedAfter.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, us(p.CreatedAfter))
+	}
+	if !p.CreatedUntil.IsZero() {
+		where = append(where, "created_at <= ?")
+		args = append(args, us(p.CreatedUntil))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: count tasks: %w", err)
+	}
+	col, ok := taskOrderColumns[p.OrderBy]
+	if !ok {
+		return nil, 0, fmt.Errorf("sqlite: cannot order tasks by %q", p.OrderBy)
+	}
+	dir := "ASC"
+	if p.Desc {
+		dir = "DESC"
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + ` ORDER BY ` + col + ` ` + dir + `, task_id ` + dir + ` LIMIT ? OFFSET ?`
+	rows, err := e.r.QueryContext(ctx, q, append(args, limit, max(p.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list tasks: %w", err)
+	}
+	defer rows.Close()
+	out := []*taskertype.Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, t)
+	}
+	return out, total, rows.Err()
+}
+
+func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
+	var task *taskertype.Task
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		task, err = x.taskSetState(ctx, p)
+		return err
+	})
+	return task, err
+}
+
+func (x *executor) taskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
+	var from string
+	var seq int
+	err := x.tx.QueryRowContext(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = ?`, p.ID).Scan(&from, &seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, taskerdriver.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.From) > 0 && !containsState(p.From, taskertype.State(from)) {
+		return nil, fmt.Errorf("%w: task %d is %s", taskerdriver.ErrStateConflict, p.ID, from)
+	}
+	now := us(p.Now)
+	completed := any(nil)
+	if p.To.Final() {
+		completed = now
+	}
+	task, err := scanTask(x.tx.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
+		updated_at = ?, completed_at = ? WHERE task_id = ? RETURNING `+taskCols, string(p.To), now, completed, p.ID))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update task state: %w", err)
+	}
+	if err := x.taskTransition(ctx, p.ID, from, p.To, p.Metadata, seq+1, now); err != nil {
+		return nil, err
+	}
+	if p.To.Final() {
+		x.topics = append(x.topics, taskerdriver.TopicTaskChanged)
+	}
+	return task, nil
+}
+
+func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now int64) error {
+	if _, err := x.tx.ExecContext(ctx, `UPDATE tasker_task_transitions SET most_recent = 0 WHERE task_id = ? AND most_recent = 1`, taskID); err != nil {
+		return fmt.Errorf("sqlite: task transition: %w", err)
+	}
+	if len(meta) == 0 {
+		meta = json.RawMessage(`{}`)
+	}
+	if _, err := x.tx.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?)`, taskID, from, string(to), string(meta), seq*10, now); err != nil {
+		return fmt.Errorf("sqlite: task transition: %w", err)
+	}
+	return nil
+}
+
+func containsState(states []taskertype.State, s taskertype.State) bool {
+	for _, x := range states {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
+	var task *taskertype.Task
+	err := e.write(ctx, func(x *executor) error {
+		sets := []string{"updated_at = ?"}
+		args := []any{us(p.Now)}
+		if p.Reason != nil {
+			sets = append(sets, "reason = ?")
+			args = append(args, *p.Reason)
+		}
+		if p.Tags != nil {
+			b, err := json.Marshal(p.Tags)
+			if err != nil {
+				return err
+			}
+			sets = append(sets, "tags = ?")
+			args = append(args, string(b))
+		}
+		var err error
+		task, err = scanTask(x.tx.QueryRowContext(ctx, `UPDATE tasker_tasks SET `+strings.Join(sets, ", ")+
+			` WHERE task_id = ? RETURNING `+taskCols, append(args, p.ID)...))
+		return err
+	})
+	return task, err
+}
+
+func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
+	var p taskerdriver.TaskProgress
+	err := e.r.QueryRowContext(ctx, `SELECT count(*),
+		coalesce(sum(state IN ('complete','resolved_manually')), 0),
+		coalesce(sum(state = 'resolved_manually'), 0),
+		coalesce(sum(state = 'in_progress'), 0),
+		coalesce(sum(state IN ('pending','error') AND blocked = 0 AND pending_parents = 0), 0),
+		coalesce(sum(blocked), 0),
+		coalesce(sum(state = 'cancelled'), 0)
+		FROM tasker_workflow_steps WHERE task_id = ?`, taskID).
+		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: task progress: %w", err)
+	}
+	return &p, nil
+}

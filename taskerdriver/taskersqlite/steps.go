@@ -1,0 +1,668 @@
+package taskersqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
+	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
+	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, transition_seq`
+
+// scanStep scans stepCols; the transition sequence is returned separately.
+func scanStep(s rowScanner) (*taskertype.Step, int, error) {
+	var (
+		st                                     taskertype.Step
+		state                                  string
+		hcfg, policy, inputs, results, lastErr sql.NullString
+		retryable, skippable, blocked          int
+		next                                   int64
+		lastAttempted, processed, leaseExp     sql.NullInt64
+		owner                                  sql.NullString
+		created, updated                       int64
+		seq                                    int
+	)
+	if err := s.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
+		&st.RetryLimit, &retryable, &skippable, &blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
+		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &seq); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, taskerdriver.ErrNotFound
+		}
+		return nil, 0, err
+	}
+	st.State = taskertype.State(state)
+	st.HandlerConfig = rawOrNil(hcfg)
+	st.Policy = rawOrNil(policy)
+	st.Inputs = rawOrNil(inputs)
+	st.Results = rawOrNil(results)
+	if lastErr.Valid && lastErr.String != "" {
+		st.LastError = &taskertype.StepError{}
+		if err := json.Unmarshal([]byte(lastErr.String), st.LastError); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: step %d last_error: %w", st.ID, err)
+		}
+	}
+	st.Retryable = retryable != 0
+	st.Skippable = skippable != 0
+	st.Blocked = blocked != 0
+	st.NextAttemptAt = fromUS(sql.NullInt64{Int64: next, Valid: true})
+	st.LastAttemptedAt = fromUS(lastAttempted)
+	st.ProcessedAt = fromUS(processed)
+	st.LeaseOwner = owner.String
+	st.LeaseExpiresAt = fromUS(leaseExp)
+	st.CreatedAt = time.UnixMicro(created).UTC()
+	st.UpdatedAt = time.UnixMicro(updated).UTC()
+	st.ParentIDs = []int64{}
+	st.ChildIDs = []int64{}
+	return &st, seq, nil
+}
+
+func collectSteps(rows *sql.Rows) ([]*taskertype.Step, []int, error) {
+	defer rows.Close()
+	var out []*taskertype.Step
+	var seqs []int
+	for rows.Next() {
+		s, seq, err := scanStep(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, s)
+		seqs = append(seqs, seq)
+	}
+	return out, seqs, rows.Err()
+}
+
+func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
+	steps, err := e.stepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}})
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		return nil, taskerdriver.ErrNotFound
+	}
+	return steps[0], nil
+}
+
+func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
+	return e.stepList(ctx, p)
+}
+
+func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
+	var where []string
+	var args []any
+	if p.TaskID != 0 {
+		where = append(where, "task_id = ?")
+		args = append(args, p.TaskID)
+	}
+	if len(p.IDs) > 0 {
+		where = append(where, "workflow_step_id IN ("+placeholders(len(p.IDs))+")")
+		args = append(args, int64Args(p.IDs)...)
+	}
+	if len(p.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(p.States))+")")
+		args = append(args, stateArgs(p.States)...)
+	}
+	if len(where) == 0 {
+		return nil, errors.New("sqlite: step list needs a task or step ids")
+	}
+	rows, err := e.r.QueryContext(ctx, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list steps: %w", err)
+	}
+	steps, _, err := collectSteps(rows)
+	if err != nil || len(steps) == 0 {
+		return steps, err
+	}
+	// Parent and child ids.
+	byID := make(map[int64]*taskertype.Step, len(steps))
+	ids := make([]int64, len(steps))
+	for i, s := range steps {
+		byID[s.ID] = s
+		ids[i] = s.ID
+	}
+	in := placeholders(len(ids))
+	eargs := append(int64Args(ids), int64Args(ids)...)
+	erows, err := e.r.QueryContext(ctx, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, eargs...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list edges: %w", err)
+	}
+	defer erows.Close()
+	for erows.Next() {
+		var from, to int64
+		if err := erows.Scan(&from, &to); err != nil {
+			return nil, err
+		}
+		if s := byID[from]; s != nil {
+			s.ChildIDs = append(s.ChildIDs, to)
+		}
+		if s := byID[to]; s != nil {
+			s.ParentIDs = append(s.ParentIDs, from)
+		}
+	}
+	return steps, erows.Err()
+}
+
+// stepTransition writes one step transition row, demoting the previous one.
+func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(rows))
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		if !seen[r.stepID] {
+			seen[r.stepID] = true
+			ids = append(ids, r.stepID)
+		}
+	}
+	if _, err := x.tx.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
+		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) AND most_recent = 1`, int64Args(ids)...); err != nil {
+		return fmt.Errorf("sqlite: step transitions: %w", err)
+	}
+	// Only the last row of each step is most recent.
+	last := map[int64]int{}
+	for i, r := range rows {
+		last[r.stepID] = i
+	}
+	const chunk = 400
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		args := make([]any, 0, (end-start)*8)
+		for i := start; i < end; i++ {
+			r := rows[i]
+			meta := r.meta
+			if len(meta) == 0 {
+				meta = json.RawMessage(`{}`)
+			}
+			var from any
+			if r.from != "" {
+				from = string(r.from)
+			}
+			args = append(args, r.stepID, r.taskID, from, string(r.to), string(meta), r.seq*10, boolInt(last[r.stepID] == i), r.now)
+		}
+		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
+			sort_key, most_recent, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
+		if _, err := x.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("sqlite: step transitions: %w", err)
+		}
+	}
+	return nil
+}
+
+type stepTransitionRow struct {
+	stepID, taskID int64
+	from, to       taskertype.State
+	meta           json.RawMessage
+	seq            int
+	now            int64
+}
+
+func (e *executor) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+	var out []*taskerdriver.ClaimedStep
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		out, err = x.stepClaim(ctx, p)
+		return err
+	})
+	return out, err
+}
+
+func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := us(p.Now)
+	q := `SELECT workflow_step_id, state FROM tasker_workflow_steps
+		WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0 AND next_attempt_at <= ?`
+	args := []any{now}
+	if len(p.Handlers) > 0 {
+		q += ` AND handler IN (` + placeholders(len(p.Handlers)) + `)`
+		for _, h := range p.Handlers {
+			args = append(args, h)
+		}
+	}
+	q += ` ORDER BY next_attempt_at, workflow_step_id LIMIT ?`
+	rows, err := x.tx.QueryContext(ctx, q, append(args, p.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find ready steps: %w", err)
+	}
+	var ids []int64
+	wasError := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		var state string
+		if err := rows.Scan(&id, &state); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+		wasError[id] = state == string(taskertype.StateError)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	urows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
+		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
+		transition_seq = transition_seq + CASE WHEN state = 'error' THEN 2 ELSE 1 END
+		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols,
+		append([]any{p.Owner, us(p.LeaseExpiresAt), now, now}, int64Args(ids)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim steps: %w", err)
+	}
+	steps, seqs, err := collectSteps(urows)
+	if err != nil {
+		return nil, err
+	}
+	trans := make([]stepTransitionRow, 0, len(steps)+2)
+	taskIDs := []int64{}
+	seenTask := map[int64]bool{}
+	for i, s := range steps {
+		meta := json.RawMessage(fmt.Sprintf(`{"attempt":%d,"worker":%q}`, s.Attempts, p.Owner))
+		if wasError[s.ID] {
+			trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StateError, taskertype.StatePending,
+				json.RawMessage(fmt.Sprintf(`{"retry_attempt":%d}`, s.Attempts)), seqs[i] - 1, now})
+		}
+		trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StatePending, taskertype.StateInProgress, meta, seqs[i], now})
+		if !seenTask[s.TaskID] {
+			seenTask[s.TaskID] = true
+			taskIDs = append(taskIDs, s.TaskID)
+		}
+	}
+	if err := x.stepTransitions(ctx, trans); err != nil {
+		return nil, err
+	}
+	// Start the tasks that were pending.
+	trows, err := x.tx.QueryContext(ctx, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
+		updated_at = ? WHERE task_id IN (`+placeholders(len(taskIDs))+`) AND state = 'pending' RETURNING task_id, transition_seq`,
+		append([]any{now}, int64Args(taskIDs)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: start tasks: %w", err)
+	}
+	type started struct {
+		id  int64
+		seq int
+	}
+	var starts []started
+	for trows.Next() {
+		var s started
+		if err := trows.Scan(&s.id, &s.seq); err != nil {
+			_ = trows.Close()
+			return nil, err
+		}
+		starts = append(starts, s)
+	}
+	if err := trows.Close(); err != nil {
+		return nil, err
+	}
+	for _, s := range starts {
+		if err := x.taskTransition(ctx, s.id, string(taskertype.StatePending), taskertype.StateInProgress,
+			json.RawMessage(`{"reason":"steps_claimed"}`), s.seq, now); err != nil {
+			return nil, err
+		}
+	}
+	tasks := map[int64]*taskertype.Task{}
+	qrows, err := x.tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (`+placeholders(len(taskIDs))+`)`, int64Args(taskIDs)...)
+	if err != nil {
+		return nil, err
+	}
+	for qrows.Next() {
+		t, err := scanTask(qrows)
+		if err != nil {
+			_ = qrows.Close()
+			return nil, err
+		}
+		tasks[t.ID] = t
+	}
+	if err := qrows.Close(); err != nil {
+		return nil, err
+	}
+	out := make([]*taskerdriver.ClaimedStep, len(steps))
+	byID := map[int64]*taskerdriver.ClaimedStep{}
+	for i, s := range steps {
+		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}}
+		byID[s.ID] = out[i]
+	}
+	drows, err := x.tx.QueryContext(ctx, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
+		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
+		WHERE e.to_step_id IN (`+placeholders(len(ids))+`)`, int64Args(ids)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
+	}
+	defer drows.Close()
+	for drows.Next() {
+		var to, from int64
+		var name string
+		var results sql.NullString
+		if err := drows.Scan(&to, &from, &name, &results); err != nil {
+			return nil, err
+		}
+		c := byID[to]
+		c.Dependencies[name] = rawOrNil(results)
+		c.Step.ParentIDs = append(c.Step.ParentIDs, from)
+	}
+	return out, drows.Err()
+}
+
+func (e *executor) StepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
+	var res *taskerdriver.StepFinishResult
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		res, err = x.stepFinish(ctx, p)
+		return err
+	})
+	return res, err
+}
+
+func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
+	if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
+		return nil, fmt.Errorf("sqlite: finish step in state %q: want complete or error", p.State)
+	}
+	now := us(p.Now)
+	var errJSON any
+	if p.Error != nil {
+		b, err := json.Marshal(p.Error)
+		if err != nil {
+			return nil, err
+		}
+		errJSON = string(b)
+	}
+	var processed any
+	if p.State == taskertype.StateComplete {
+		processed = now
+	}
+	step, seq, err := scanStep(x.tx.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET state = ?,
+		results = coalesce(?, results), last_error = ?, blocked = ?, next_attempt_at = ?, processed_at = coalesce(?, processed_at),
+		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
+		WHERE workflow_step_id = ? AND state = 'in_progress' AND lease_owner = ? AND attempts = ?
+		RETURNING `+stepCols,
+		string(p.State), nullJSON(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt), processed, now,
+		p.StepID, p.Owner, p.Attempt))
+	if errors.Is(err, taskerdriver.ErrNotFound) {
+		return nil, fmt.Errorf("%w: step %d attempt %d by %s", taskerdriver.ErrLeaseLost, p.StepID, p.Attempt, p.Owner)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: finish step: %w", err)
+	}
+	if err := x.stepTransitions(ctx, []stepTransitionRow{{step.ID, step.TaskID, taskertype.StateInProgress, p.State, p.Metadata, seq, now}}); err != nil {
+		return nil, err
+	}
+	res := &taskerdriver.StepFinishResult{Step: step}
+	if p.State == taskertype.StateComplete {
+		n, err := x.satisfyChildren(ctx, []int64{step.ID}, now)
+		if err != nil {
+			return nil, err
+		}
+		res.ChildrenReady = n
+	} else if !p.Blocked {
+		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
+	}
+	return res, nil
+}
+
+// satisfyChildren decrements the unfinished-parent count of the children of
+// the given (now done) steps and returns how many became ready.
+func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now int64) (int, error) {
+	if len(parents) == 0 {
+		return 0, nil
+	}
+	rows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
+			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
+			AND e.from_step_id IN (`+placeholders(len(parents))+`)), updated_at = ?
+		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (`+placeholders(len(parents))+`))
+		RETURNING pending_parents, state`,
+		append(append(int64Args(parents), now), int64Args(parents)...)...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: satisfy children: %w", err)
+	}
+	defer rows.Close()
+	ready := 0
+	for rows.Next() {
+		var pp int
+		var state string
+		if err := rows.Scan(&pp, &state); err != nil {
+			return 0, err
+		}
+		if pp == 0 && state == string(taskertype.StatePending) {
+			ready++
+		}
+	}
+	if ready > 0 {
+		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
+	}
+	return ready, rows.Err()
+}
+
+func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
+	var out []*taskertype.Step
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		out, err = x.stepSetState(ctx, p)
+		return err
+	})
+	return out, err
+}
+
+func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
+	var where []string
+	var args []any
+	if p.TaskID != 0 {
+		where = append(where, "task_id = ?")
+		args = append(args, p.TaskID)
+	}
+	if len(p.IDs) > 0 {
+		where = append(where, "workflow_step_id IN ("+placeholders(len(p.IDs))+")")
+		args = append(args, int64Args(p.IDs)...)
+	}
+	if len(where) == 0 {
+		return nil, errors.New("sqlite: step state change needs a task or step ids")
+	}
+	if len(p.From) > 0 {
+		where = append(where, "state IN ("+placeholders(len(p.From))+")")
+		args = append(args, stateArgs(p.From)...)
+	}
+	if p.Owner != "" {
+		where = append(where, "lease_owner = ?")
+		args = append(args, p.Owner)
+	}
+	rows, err := x.tx.QueryContext(ctx, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	from := map[int64]taskertype.State{}
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+		from[id] = taskertype.State(st)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	now := us(p.Now)
+	sets := []string{"state = ?", "updated_at = ?", "transition_seq = transition_seq + 1", "blocked = 0",
+		"lease_owner = NULL", "lease_expires_at = NULL"}
+	uargs := []any{string(p.To), now}
+	if p.Results != nil {
+		sets = append(sets, "results = ?")
+		uargs = append(uargs, string(p.Results))
+	}
+	if p.To.Done() {
+		sets = append(sets, "processed_at = ?")
+		uargs = append(uargs, now)
+	}
+	if p.ResetAttempts {
+		sets = append(sets, "attempts = 0", "last_error = NULL", "next_attempt_at = ?")
+		uargs = append(uargs, now)
+	}
+	if p.DecrementAttempt {
+		sets = append(sets, "attempts = max(attempts - 1, 0)")
+	}
+	urows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+		` WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols, append(uargs, int64Args(ids)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: set step state: %w", err)
+	}
+	steps, seqs, err := collectSteps(urows)
+	if err != nil {
+		return nil, err
+	}
+	trans := make([]stepTransitionRow, len(steps))
+	for i, s := range steps {
+		trans[i] = stepTransitionRow{s.ID, s.TaskID, from[s.ID], p.To, p.Metadata, seqs[i], now}
+	}
+	if err := x.stepTransitions(ctx, trans); err != nil {
+		return nil, err
+	}
+	if p.To.Done() {
+		if _, err := x.satisfyChildren(ctx, ids, now); err != nil {
+			return nil, err
+		}
+	}
+	if p.To == taskertype.StatePending {
+		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
+	}
+	return steps, nil
+}
+
+func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
+	var step *taskertype.Step
+	err := e.write(ctx, func(x *executor) error {
+		sets := []string{"updated_at = ?"}
+		args := []any{us(p.Now)}
+		if p.RetryLimit != nil {
+			sets = append(sets, "retry_limit = ?")
+			args = append(args, *p.RetryLimit)
+		}
+		if p.Retryable != nil {
+			sets = append(sets, "retryable = ?")
+			args = append(args, boolInt(*p.Retryable))
+		}
+		if p.Inputs != nil {
+			sets = append(sets, "inputs = ?")
+			args = append(args, string(p.Inputs))
+		}
+		var err error
+		step, _, err = scanStep(x.tx.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+			` WHERE workflow_step_id = ? RETURNING `+stepCols, append(args, p.ID)...))
+		return err
+	})
+	return step, err
+}
+
+func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {
+	if len(p.IDs) == 0 {
+		return nil, nil
+	}
+	var out []int64
+	err := e.write(ctx, func(x *executor) error {
+		rows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET lease_expires_at = ?
+			WHERE workflow_step_id IN (`+placeholders(len(p.IDs))+`) AND lease_owner = ? AND state = 'in_progress'
+			RETURNING workflow_step_id`, append(append([]any{us(p.LeaseExpiresAt)}, int64Args(p.IDs)...), p.Owner)...)
+		if err != nil {
+			return fmt.Errorf("sqlite: heartbeat: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out = append(out, id)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepListExpiredParams) ([]*taskertype.Step, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := e.r.QueryContext(ctx, `SELECT `+stepCols+` FROM tasker_workflow_steps
+		WHERE state = 'in_progress' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`, us(p.Now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list expired steps: %w", err)
+	}
+	steps, _, err := collectSteps(rows)
+	return steps, err
+}
+
+func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, error) {
+	var a, b sql.NullInt64
+	if err := e.r.QueryRowContext(ctx, `SELECT
+		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0 AND next_attempt_at > ?),
+		(SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress')`, us(now)).Scan(&a, &b); err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: next wake: %w", err)
+	}
+	ta, tb := fromUS(a), fromUS(b)
+	switch {
+	case ta.IsZero():
+		return tb, nil
+	case tb.IsZero() || ta.Before(tb):
+		return ta, nil
+	default:
+		return tb, nil
+	}
+}
+
+func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
+	var rows *sql.Rows
+	var err error
+	switch {
+	case p.StepID != 0:
+		rows, err = e.r.QueryContext(ctx, `SELECT id, task_id, workflow_step_id, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at
+			FROM tasker_workflow_step_transitions WHERE workflow_step_id = ? ORDER BY sort_key`, p.StepID)
+	case p.AllSteps:
+		rows, err = e.r.QueryContext(ctx, `SELECT id, task_id, workflow_step_id, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at
+			FROM tasker_workflow_step_transitions WHERE task_id = ? ORDER BY workflow_step_id, sort_key`, p.TaskID)
+	default:
+		rows, err = e.r.QueryContext(ctx, `SELECT id, task_id, 0, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at
+			FROM tasker_task_transitions WHERE task_id = ? ORDER BY sort_key`, p.TaskID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list transitions: %w", err)
+	}
+	defer rows.Close()
+	out := []*taskertype.Transition{}
+	for rows.Next() {
+		var t taskertype.Transition
+		var from, to, meta string
+		var mostRecent int
+		var created int64
+		if err := rows.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
+			return nil, err
+		}
+		t.FromState = taskertype.State(from)
+		t.ToState = taskertype.State(to)
+		t.Metadata = json.RawMessage(meta)
+		t.MostRecent = mostRecent != 0
+		t.CreatedAt = time.UnixMicro(created).UTC()
+		out = append(out, &t)
+	}
+	return out, rows.Err()
+}
+
+var _ taskerdriver.ExecutorTx = (*executor)(nil)
