@@ -347,7 +347,7 @@ func (c *Client) identity(t *TaskTemplate, req *TaskRequest, p *taskerdriver.Tas
 func IdentityHashOf(namespace, name, version, initiator, sourceSystem, reason string, context json.RawMessage) string {
 	h := sha256.New()
 	for _, s := range []string{namespace, name, version, initiator, sourceSystem, reason} {
-		fmt.Fprintf(h, "%d:%s|", len(s), s)
+		_, _ = fmt.Fprintf(h, "%d:%s|", len(s), s)
 	}
 	h.Write(canonicalJSON(context))
 	return hex.EncodeToString(h.Sum(nil))

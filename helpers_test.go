@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,8 +46,7 @@ type failer struct {
 	fails     map[string]int  // step name → failures before success
 	permanent map[string]bool // step name → fail with PermanentError
 	calls     map[string]int
-	order     []string // step names in start order
-	running   atomic.Int32
+	order     []string                                         // step names in start order
 	hook      func(ctx context.Context, s *tasker.StepContext) // optional, runs first
 }
 
@@ -120,7 +119,7 @@ func newEnv(t *testing.T, templates ...*tasker.TaskTemplate) *env {
 	}
 	clock := newFakeClock()
 	c, err := tasker.NewClient(t.Context(), d, &tasker.Config{
-		Registry: reg, Now: clock.Now, Backoff: tasker.Backoff{Jitter: new(0.0)},
+		Registry: reg, Now: clock.Now, Logger: slog.New(slog.DiscardHandler), Backoff: tasker.Backoff{Jitter: new(0.0)},
 		Worker: tasker.WorkerConfig{Concurrency: 8},
 	})
 	require.NoError(t, err)

@@ -214,7 +214,7 @@ func (a *app) migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer drv.Close()
+			defer func() { _ = drv.Close() }()
 			if err := drv.Migrate(cmd.Context()); err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ type EmptyNameError struct {
 	Index int
 }
 
+// Error returns the message, which says how to fix the problem.
 func (e *EmptyNameError) Error() string {
 	return "step at index " + strconv.Itoa(e.Index) +
 		" has an empty name; give every step a unique, non-empty name"
@@ -31,6 +32,7 @@ type DuplicateStepError struct {
 	Name string
 }
 
+// Error returns the message, which says how to fix the problem.
 func (e *DuplicateStepError) Error() string {
 	return "step " + strconv.Quote(e.Name) +
 		" is declared twice; step names must be unique within a template: rename one of them"
@@ -45,6 +47,7 @@ type SelfDependencyError struct {
 	Step string
 }
 
+// Error returns the message, which says how to fix the problem.
 func (e *SelfDependencyError) Error() string {
 	q := strconv.Quote(e.Step)
 	return "step " + q + " depends on itself; remove " + q + " from its own dependencies"
@@ -65,6 +68,7 @@ type UnknownDependencyError struct {
 	Known []string
 }
 
+// Error returns the message, which says how to fix the problem.
 func (e *UnknownDependencyError) Error() string {
 	var b strings.Builder
 	b.WriteString("step ")
@@ -144,6 +148,7 @@ type CycleError struct {
 	Path []string
 }
 
+// Error returns the message, which says how to fix the problem.
 func (e *CycleError) Error() string {
 	return "dependency cycle: " + strings.Join(e.Path, " -> ") +
 		"; remove one of these dependencies"

@@ -169,8 +169,8 @@ func Run(ctx context.Context, cfg *Config, in *Input) (json.RawMessage, error) {
 
 // canceled wraps ctx.Err(), adding the cancellation cause when it differs.
 func canceled(ctx context.Context) error {
-	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
-		return fmt.Errorf("command canceled: %w (%v)", ctx.Err(), cause)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+		return fmt.Errorf("command canceled: %w (%w)", ctx.Err(), cause)
 	}
 	return fmt.Errorf("command canceled: %w", ctx.Err())
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/internal/retrypolicy"
+	"github.com/tasker-go/tasker/internal/statemachine"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -600,8 +601,18 @@ func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now t
 		return task, nil
 	}
 	meta := reasonMeta(d.Reason, map[string]any{"total_steps": prog.Total, "done_steps": prog.Done, "blocked_steps": prog.Blocked})
+	from := task.State
+	for _, to := range []taskertype.State{d.Via, d.To} {
+		if to == "" {
+			continue
+		}
+		if err := statemachine.Task(from, to); err != nil {
+			return nil, fmt.Errorf("finalize task %d: %w", taskID, err)
+		}
+		from = to
+	}
 	if d.Via != "" {
-		if task, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
+		if _, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
 			return nil, err
 		}
 	}

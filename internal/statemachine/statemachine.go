@@ -54,6 +54,7 @@ type TransitionError struct {
 	To taskertype.State
 }
 
+// Error implements error.
 func (e *TransitionError) Error() string {
 	if e.From == e.To {
 		return e.Entity + " is already " + strconv.Quote(string(e.To))
@@ -84,6 +85,7 @@ type GuardError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *GuardError) Error() string {
 	return e.Entity + " cannot move from " + strconv.Quote(string(e.From)) + " to " +
 		strconv.Quote(string(e.To)) + ": " + e.Reason

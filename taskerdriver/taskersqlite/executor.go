@@ -114,13 +114,6 @@ func us(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-func nullUS(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
 func fromUS(v sql.NullInt64) time.Time {
 	if !v.Valid || v.Int64 == 0 {
 		return time.Time{}
@@ -274,24 +267,19 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), nullJSON(s.Inputs), now, now)
 		}
 		sb.WriteString(" RETURNING workflow_step_id, position")
-		rows, err := x.tx.QueryContext(ctx, sb.String(), args...)
+		type idPos struct {
+			id  int64
+			pos int
+		}
+		got, err := queryAll(ctx, x.tx, sb.String(), args, func(r rowScanner) (idPos, error) {
+			var v idPos
+			return v, r.Scan(&v.id, &v.pos)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: insert steps: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			var pos int
-			if err := rows.Scan(&id, &pos); err != nil {
-				_ = rows.Close()
-				return nil, err
-			}
-			ids[pos] = id
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
+		for _, v := range got {
+			ids[v.pos] = v.id
 		}
 	}
 
@@ -393,20 +381,14 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		limit = 50
 	}
 	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + ` ORDER BY ` + col + ` ` + dir + `, task_id ` + dir + ` LIMIT ? OFFSET ?`
-	rows, err := e.r.QueryContext(ctx, q, append(args, limit, max(p.Offset, 0))...)
+	out, err := queryAll(ctx, e.r, q, append(args, limit, max(p.Offset, 0)), scanTask)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list tasks: %w", err)
 	}
-	defer rows.Close()
-	out := []*taskertype.Task{}
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, t)
+	if out == nil {
+		out = []*taskertype.Task{}
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
@@ -514,4 +496,27 @@ func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdrive
 		return nil, fmt.Errorf("sqlite: task progress: %w", err)
 	}
 	return &p, nil
+}
+
+// queryAll runs a query and scans every row with scan, closing the rows and
+// checking their error before it returns (so that the single write
+// connection is free for the next statement of the transaction).
+func queryAll[T any](ctx context.Context, q querier, query string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
 }

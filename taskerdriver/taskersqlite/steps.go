@@ -64,19 +64,28 @@ func scanStep(s rowScanner) (*taskertype.Step, int, error) {
 	return &st, seq, nil
 }
 
-func collectSteps(rows *sql.Rows) ([]*taskertype.Step, []int, error) {
-	defer rows.Close()
-	var out []*taskertype.Step
-	var seqs []int
-	for rows.Next() {
-		s, seq, err := scanStep(rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, s)
-		seqs = append(seqs, seq)
+type seqStep struct {
+	step *taskertype.Step
+	seq  int
+}
+
+func scanSeqStep(r rowScanner) (seqStep, error) {
+	s, seq, err := scanStep(r)
+	return seqStep{s, seq}, err
+}
+
+// querySteps runs a query returning stepCols and the transition sequences.
+func querySteps(ctx context.Context, q querier, query string, args []any) ([]*taskertype.Step, []int, error) {
+	rows, err := queryAll(ctx, q, query, args, scanSeqStep)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, seqs, rows.Err()
+	steps := make([]*taskertype.Step, len(rows))
+	seqs := make([]int, len(rows))
+	for i, r := range rows {
+		steps[i], seqs[i] = r.step, r.seq
+	}
+	return steps, seqs, nil
 }
 
 func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
@@ -112,14 +121,13 @@ func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams)
 	if len(where) == 0 {
 		return nil, errors.New("sqlite: step list needs a task or step ids")
 	}
-	rows, err := e.r.QueryContext(ctx, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args...)
+	steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list steps: %w", err)
 	}
-	steps, _, err := collectSteps(rows)
-	if err != nil || len(steps) == 0 {
-		return steps, err
+	if len(steps) == 0 {
+		return steps, nil
 	}
 	// Parent and child ids.
 	byID := make(map[int64]*taskertype.Step, len(steps))
@@ -130,26 +138,39 @@ func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams)
 	}
 	in := placeholders(len(ids))
 	eargs := append(int64Args(ids), int64Args(ids)...)
-	erows, err := e.r.QueryContext(ctx, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+	edges, err := queryAll(ctx, e.r, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
 		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, eargs...)
+		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, eargs, scanPair)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list edges: %w", err)
 	}
-	defer erows.Close()
-	for erows.Next() {
-		var from, to int64
-		if err := erows.Scan(&from, &to); err != nil {
-			return nil, err
+	for _, ed := range edges {
+		if s := byID[ed[0]]; s != nil {
+			s.ChildIDs = append(s.ChildIDs, ed[1])
 		}
-		if s := byID[from]; s != nil {
-			s.ChildIDs = append(s.ChildIDs, to)
-		}
-		if s := byID[to]; s != nil {
-			s.ParentIDs = append(s.ParentIDs, from)
+		if s := byID[ed[1]]; s != nil {
+			s.ParentIDs = append(s.ParentIDs, ed[0])
 		}
 	}
-	return steps, erows.Err()
+	return steps, nil
+}
+
+func scanPair(r rowScanner) ([2]int64, error) {
+	var v [2]int64
+	return v, r.Scan(&v[0], &v[1])
+}
+
+type idState struct {
+	id    int64
+	state taskertype.State
+}
+
+func scanIDState(r rowScanner) (idState, error) {
+	var v idState
+	var st string
+	err := r.Scan(&v.id, &st)
+	v.state = taskertype.State(st)
+	return v, err
 }
 
 // stepTransition writes one step transition row, demoting the previous one.
@@ -232,39 +253,26 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		}
 	}
 	q += ` ORDER BY next_attempt_at, workflow_step_id LIMIT ?`
-	rows, err := x.tx.QueryContext(ctx, q, append(args, p.Limit)...)
+	ready, err := queryAll(ctx, x.tx, q, append(args, p.Limit), scanIDState)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find ready steps: %w", err)
 	}
-	var ids []int64
-	wasError := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		var state string
-		if err := rows.Scan(&id, &state); err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-		wasError[id] = state == string(taskertype.StateError)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
+	if len(ready) == 0 {
 		return nil, nil
 	}
-	urows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
+	ids := make([]int64, len(ready))
+	wasError := map[int64]bool{}
+	for i, r := range ready {
+		ids[i] = r.id
+		wasError[r.id] = r.state == taskertype.StateError
+	}
+	steps, seqs, err := querySteps(ctx, x.tx, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
 		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
 		transition_seq = transition_seq + CASE WHEN state = 'error' THEN 2 ELSE 1 END
 		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols,
-		append([]any{p.Owner, us(p.LeaseExpiresAt), now, now}, int64Args(ids)...)...)
+		append([]any{p.Owner, us(p.LeaseExpiresAt), now, now}, int64Args(ids)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim steps: %w", err)
-	}
-	steps, seqs, err := collectSteps(urows)
-	if err != nil {
-		return nil, err
 	}
 	trans := make([]stepTransitionRow, 0, len(steps)+2)
 	taskIDs := []int64{}
@@ -285,49 +293,26 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, err
 	}
 	// Start the tasks that were pending.
-	trows, err := x.tx.QueryContext(ctx, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
+	starts, err := queryAll(ctx, x.tx, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
 		updated_at = ? WHERE task_id IN (`+placeholders(len(taskIDs))+`) AND state = 'pending' RETURNING task_id, transition_seq`,
-		append([]any{now}, int64Args(taskIDs)...)...)
+		append([]any{now}, int64Args(taskIDs)...), scanPair)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: start tasks: %w", err)
 	}
-	type started struct {
-		id  int64
-		seq int
-	}
-	var starts []started
-	for trows.Next() {
-		var s started
-		if err := trows.Scan(&s.id, &s.seq); err != nil {
-			_ = trows.Close()
-			return nil, err
-		}
-		starts = append(starts, s)
-	}
-	if err := trows.Close(); err != nil {
-		return nil, err
-	}
 	for _, s := range starts {
-		if err := x.taskTransition(ctx, s.id, string(taskertype.StatePending), taskertype.StateInProgress,
-			json.RawMessage(`{"reason":"steps_claimed"}`), s.seq, now); err != nil {
+		if err := x.taskTransition(ctx, s[0], string(taskertype.StatePending), taskertype.StateInProgress,
+			json.RawMessage(`{"reason":"steps_claimed"}`), int(s[1]), now); err != nil {
 			return nil, err
 		}
 	}
-	tasks := map[int64]*taskertype.Task{}
-	qrows, err := x.tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (`+placeholders(len(taskIDs))+`)`, int64Args(taskIDs)...)
+	taskList, err := queryAll(ctx, x.tx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (`+placeholders(len(taskIDs))+`)`,
+		int64Args(taskIDs), scanTask)
 	if err != nil {
 		return nil, err
 	}
-	for qrows.Next() {
-		t, err := scanTask(qrows)
-		if err != nil {
-			_ = qrows.Close()
-			return nil, err
-		}
+	tasks := make(map[int64]*taskertype.Task, len(taskList))
+	for _, t := range taskList {
 		tasks[t.ID] = t
-	}
-	if err := qrows.Close(); err != nil {
-		return nil, err
 	}
 	out := make([]*taskerdriver.ClaimedStep, len(steps))
 	byID := map[int64]*taskerdriver.ClaimedStep{}
@@ -335,25 +320,26 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}}
 		byID[s.ID] = out[i]
 	}
-	drows, err := x.tx.QueryContext(ctx, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
+	type dep struct {
+		to, from int64
+		name     string
+		results  sql.NullString
+	}
+	deps, err := queryAll(ctx, x.tx, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
 		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-		WHERE e.to_step_id IN (`+placeholders(len(ids))+`)`, int64Args(ids)...)
+		WHERE e.to_step_id IN (`+placeholders(len(ids))+`)`, int64Args(ids), func(r rowScanner) (dep, error) {
+		var d dep
+		return d, r.Scan(&d.to, &d.from, &d.name, &d.results)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
 	}
-	defer drows.Close()
-	for drows.Next() {
-		var to, from int64
-		var name string
-		var results sql.NullString
-		if err := drows.Scan(&to, &from, &name, &results); err != nil {
-			return nil, err
-		}
-		c := byID[to]
-		c.Dependencies[name] = rawOrNil(results)
-		c.Step.ParentIDs = append(c.Step.ParentIDs, from)
+	for _, d := range deps {
+		c := byID[d.to]
+		c.Dependencies[d.name] = rawOrNil(d.results)
+		c.Step.ParentIDs = append(c.Step.ParentIDs, d.from)
 	}
-	return out, drows.Err()
+	return out, nil
 }
 
 func (e *executor) StepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
@@ -418,31 +404,25 @@ func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now int
 	if len(parents) == 0 {
 		return 0, nil
 	}
-	rows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
+	children, err := queryAll(ctx, x.tx, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
 			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
 			AND e.from_step_id IN (`+placeholders(len(parents))+`)), updated_at = ?
 		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (`+placeholders(len(parents))+`))
 		RETURNING pending_parents, state`,
-		append(append(int64Args(parents), now), int64Args(parents)...)...)
+		append(append(int64Args(parents), now), int64Args(parents)...), scanIDState) // id holds pending_parents
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: satisfy children: %w", err)
 	}
-	defer rows.Close()
 	ready := 0
-	for rows.Next() {
-		var pp int
-		var state string
-		if err := rows.Scan(&pp, &state); err != nil {
-			return 0, err
-		}
-		if pp == 0 && state == string(taskertype.StatePending) {
+	for _, c := range children {
+		if pendingParents := c.id; pendingParents == 0 && c.state == taskertype.StatePending {
 			ready++
 		}
 	}
 	if ready > 0 {
 		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
 	}
-	return ready, rows.Err()
+	return ready, nil
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
@@ -477,27 +457,18 @@ func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 		where = append(where, "lease_owner = ?")
 		args = append(args, p.Owner)
 	}
-	rows, err := x.tx.QueryContext(ctx, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args...)
+	found, err := queryAll(ctx, x.tx, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args, scanIDState)
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	from := map[int64]taskertype.State{}
-	for rows.Next() {
-		var id int64
-		var st string
-		if err := rows.Scan(&id, &st); err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-		from[id] = taskertype.State(st)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
+	if len(found) == 0 {
 		return nil, nil
+	}
+	ids := make([]int64, len(found))
+	from := make(map[int64]taskertype.State, len(found))
+	for i, f := range found {
+		ids[i] = f.id
+		from[f.id] = f.state
 	}
 	now := us(p.Now)
 	sets := []string{"state = ?", "updated_at = ?", "transition_seq = transition_seq + 1", "blocked = 0",
@@ -518,14 +489,10 @@ func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 	if p.DecrementAttempt {
 		sets = append(sets, "attempts = max(attempts - 1, 0)")
 	}
-	urows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
-		` WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols, append(uargs, int64Args(ids)...)...)
+	steps, seqs, err := querySteps(ctx, x.tx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+		` WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols, append(uargs, int64Args(ids)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: set step state: %w", err)
-	}
-	steps, seqs, err := collectSteps(urows)
-	if err != nil {
-		return nil, err
 	}
 	trans := make([]stepTransitionRow, len(steps))
 	for i, s := range steps {
@@ -576,23 +543,21 @@ func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartb
 	}
 	var out []int64
 	err := e.write(ctx, func(x *executor) error {
-		rows, err := x.tx.QueryContext(ctx, `UPDATE tasker_workflow_steps SET lease_expires_at = ?
+		var err error
+		out, err = queryAll(ctx, x.tx, `UPDATE tasker_workflow_steps SET lease_expires_at = ?
 			WHERE workflow_step_id IN (`+placeholders(len(p.IDs))+`) AND lease_owner = ? AND state = 'in_progress'
-			RETURNING workflow_step_id`, append(append([]any{us(p.LeaseExpiresAt)}, int64Args(p.IDs)...), p.Owner)...)
+			RETURNING workflow_step_id`, append(append([]any{us(p.LeaseExpiresAt)}, int64Args(p.IDs)...), p.Owner), scanID)
 		if err != nil {
 			return fmt.Errorf("sqlite: heartbeat: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			out = append(out, id)
-		}
-		return rows.Err()
+		return nil
 	})
 	return out, err
+}
+
+func scanID(r rowScanner) (int64, error) {
+	var id int64
+	return id, r.Scan(&id)
 }
 
 func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepListExpiredParams) ([]*taskertype.Step, error) {
@@ -600,13 +565,12 @@ func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepList
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := e.r.QueryContext(ctx, `SELECT `+stepCols+` FROM tasker_workflow_steps
-		WHERE state = 'in_progress' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`, us(p.Now), limit)
+	steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps
+		WHERE state = 'in_progress' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`, []any{us(p.Now), limit})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list expired steps: %w", err)
 	}
-	steps, _, err := collectSteps(rows)
-	return steps, err
+	return steps, nil
 }
 
 func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, error) {
@@ -629,30 +593,26 @@ func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, 
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
-	var rows *sql.Rows
-	var err error
+	const cols = `id, task_id, %s, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at`
+	var q string
+	var arg int64
 	switch {
 	case p.StepID != 0:
-		rows, err = e.r.QueryContext(ctx, `SELECT id, task_id, workflow_step_id, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at
-			FROM tasker_workflow_step_transitions WHERE workflow_step_id = ? ORDER BY sort_key`, p.StepID)
+		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = ? ORDER BY sort_key`, "workflow_step_id")
+		arg = p.StepID
 	case p.AllSteps:
-		rows, err = e.r.QueryContext(ctx, `SELECT id, task_id, workflow_step_id, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at
-			FROM tasker_workflow_step_transitions WHERE task_id = ? ORDER BY workflow_step_id, sort_key`, p.TaskID)
+		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE task_id = ? ORDER BY workflow_step_id, sort_key`, "workflow_step_id")
+		arg = p.TaskID
 	default:
-		rows, err = e.r.QueryContext(ctx, `SELECT id, task_id, 0, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at
-			FROM tasker_task_transitions WHERE task_id = ? ORDER BY sort_key`, p.TaskID)
+		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_task_transitions WHERE task_id = ? ORDER BY sort_key`, "0")
+		arg = p.TaskID
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list transitions: %w", err)
-	}
-	defer rows.Close()
-	out := []*taskertype.Transition{}
-	for rows.Next() {
+	out, err := queryAll(ctx, e.r, q, []any{arg}, func(r rowScanner) (*taskertype.Transition, error) {
 		var t taskertype.Transition
 		var from, to, meta string
 		var mostRecent int
 		var created int64
-		if err := rows.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
+		if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
 			return nil, err
 		}
 		t.FromState = taskertype.State(from)
@@ -660,9 +620,15 @@ func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.Transitio
 		t.Metadata = json.RawMessage(meta)
 		t.MostRecent = mostRecent != 0
 		t.CreatedAt = time.UnixMicro(created).UTC()
-		out = append(out, &t)
+		return &t, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list transitions: %w", err)
 	}
-	return out, rows.Err()
+	if out == nil {
+		out = []*taskertype.Transition{}
+	}
+	return out, nil
 }
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
