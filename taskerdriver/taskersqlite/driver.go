@@ -32,9 +32,10 @@ var migrationFS embed.FS
 
 // Driver is the SQLite implementation of taskerdriver.Driver.
 type Driver struct {
-	r, w   *sql.DB
-	hub    *hub
-	ownsDB bool
+	r, w           *sql.DB
+	rcache, wcache *stmtCache
+	hub            *hub
+	ownsDB         bool
 }
 
 var _ taskerdriver.Driver = (*Driver)(nil)
@@ -71,7 +72,7 @@ func Open(path string) (*Driver, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return &Driver{r: r, w: w, hub: newHub(), ownsDB: true}, nil
+	return &Driver{r: r, w: w, rcache: newStmtCache(r), wcache: newStmtCache(w), hub: newHub(), ownsDB: true}, nil
 }
 
 // New wraps a caller's *sql.DB opened with the "sqlite" driver. Use it to
@@ -80,7 +81,7 @@ func Open(path string) (*Driver, error) {
 // have SetMaxOpenConns(1) unless you handle SQLITE_BUSY yourself. Close does
 // not close db.
 func New(db *sql.DB) *Driver {
-	return &Driver{r: db, w: db, hub: newHub()}
+	return &Driver{r: db, w: db, rcache: newStmtCache(db), wcache: newStmtCache(db), hub: newHub()}
 }
 
 // Name implements taskerdriver.Driver.
@@ -88,7 +89,7 @@ func (d *Driver) Name() string { return "sqlite" }
 
 // Executor implements taskerdriver.Driver.
 func (d *Driver) Executor() taskerdriver.Executor {
-	return &executor{d: d, r: d.r}
+	return &executor{d: d, r: dbQuerier{d.rcache}}
 }
 
 // UnwrapTx implements taskerdriver.Driver for a *sql.Tx.
@@ -99,7 +100,8 @@ func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
 	}
 	// Notifications fire at once: the caller's commit is not observable, and a
 	// worker woken early that finds nothing waits for its fallback poll.
-	return &executor{d: d, r: t, tx: t, borrowed: true}, nil
+	q := txQuerier{d.wcache, t}
+	return &executor{d: d, r: q, w: q, tx: t, borrowed: true}, nil
 }
 
 // Listener implements taskerdriver.Driver.
@@ -107,6 +109,8 @@ func (d *Driver) Listener() taskerdriver.Listener { return d.hub }
 
 // Close implements taskerdriver.Driver.
 func (d *Driver) Close() error {
+	d.rcache.close()
+	d.wcache.close()
 	if !d.ownsDB {
 		return nil
 	}

@@ -25,6 +25,7 @@ type querier interface {
 type executor struct {
 	d        *Driver
 	r        querier // reads
+	w        querier // writes, in tx; nil outside a transaction
 	tx       *sql.Tx // nil outside a transaction
 	borrowed bool    // tx belongs to the caller
 	topics   []string
@@ -34,11 +35,13 @@ func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if e.tx != nil {
 		return nil, errors.New("sqlite: nested transactions are not supported")
 	}
+	e.d.wcache.prepareWanted(ctx)
 	tx, err := e.d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
-	return &executor{d: e.d, r: tx, tx: tx}, nil
+	q := txQuerier{e.d.wcache, tx}
+	return &executor{d: e.d, r: q, w: q, tx: tx}, nil
 }
 
 func (e *executor) Commit(ctx context.Context) error {
@@ -225,7 +228,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		ctxJSON = json.RawMessage(`{}`)
 	}
 	now := us(p.Now)
-	row := x.tx.QueryRowContext(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
+	row := x.w.QueryRowContext(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
 		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (identity_hash) DO NOTHING
@@ -234,7 +237,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		p.IdentityHash, us(p.RequestedAt), now, now)
 	task, err := scanTask(row)
 	if errors.Is(err, taskerdriver.ErrNotFound) {
-		existing, err := scanTask(x.tx.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
+		existing, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: load task by identity: %w", err)
 		}
@@ -243,7 +246,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: insert task: %w", err)
 	}
-	if _, err := x.tx.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
 		VALUES (?, NULL, 'pending', '{"initialized_by":"task_create"}', 0, 1, ?)`, task.ID, now); err != nil {
 		return nil, fmt.Errorf("sqlite: insert task transition: %w", err)
 	}
@@ -271,7 +274,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 			id  int64
 			pos int
 		}
-		got, err := queryAll(ctx, x.tx, sb.String(), args, func(r rowScanner) (idPos, error) {
+		got, err := queryAll(ctx, x.w, sb.String(), args, func(r rowScanner) (idPos, error) {
 			var v idPos
 			return v, r.Scan(&v.id, &v.pos)
 		})
@@ -299,7 +302,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		}
 		q := `INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id) VALUES ` +
 			strings.TrimSuffix(strings.Repeat("(?,?,?),", end-start), ",")
-		if _, err := x.tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
 			return nil, fmt.Errorf("sqlite: insert edges: %w", err)
 		}
 	}
@@ -311,7 +314,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		}
 		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at) VALUES ` +
 			strings.TrimSuffix(strings.Repeat(`(?,?,NULL,'pending','{"initialized_by":"task_create"}',0,1,?),`, end-start), ",")
-		if _, err := x.tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
 			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
 		}
 	}
@@ -404,7 +407,7 @@ func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStat
 func (x *executor) taskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
 	var from string
 	var seq int
-	err := x.tx.QueryRowContext(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = ?`, p.ID).Scan(&from, &seq)
+	err := x.w.QueryRowContext(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = ?`, p.ID).Scan(&from, &seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, taskerdriver.ErrNotFound
 	}
@@ -419,7 +422,7 @@ func (x *executor) taskSetState(ctx context.Context, p *taskerdriver.TaskSetStat
 	if p.To.Final() {
 		completed = now
 	}
-	task, err := scanTask(x.tx.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
+	task, err := scanTask(x.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
 		updated_at = ?, completed_at = ? WHERE task_id = ? RETURNING `+taskCols, string(p.To), now, completed, p.ID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update task state: %w", err)
@@ -434,13 +437,13 @@ func (x *executor) taskSetState(ctx context.Context, p *taskerdriver.TaskSetStat
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now int64) error {
-	if _, err := x.tx.ExecContext(ctx, `UPDATE tasker_task_transitions SET most_recent = 0 WHERE task_id = ? AND most_recent = 1`, taskID); err != nil {
+	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_task_transitions SET most_recent = 0 WHERE task_id = ? AND most_recent = 1`, taskID); err != nil {
 		return fmt.Errorf("sqlite: task transition: %w", err)
 	}
 	if len(meta) == 0 {
 		meta = json.RawMessage(`{}`)
 	}
-	if _, err := x.tx.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
 		VALUES (?, ?, ?, ?, ?, 1, ?)`, taskID, from, string(to), string(meta), seq*10, now); err != nil {
 		return fmt.Errorf("sqlite: task transition: %w", err)
 	}
@@ -474,7 +477,7 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 			args = append(args, string(b))
 		}
 		var err error
-		task, err = scanTask(x.tx.QueryRowContext(ctx, `UPDATE tasker_tasks SET `+strings.Join(sets, ", ")+
+		task, err = scanTask(x.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET `+strings.Join(sets, ", ")+
 			` WHERE task_id = ? RETURNING `+taskCols, append(args, p.ID)...))
 		return err
 	})

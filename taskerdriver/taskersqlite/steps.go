@@ -186,7 +186,7 @@ func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow
 			ids = append(ids, r.stepID)
 		}
 	}
-	if _, err := x.tx.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
+	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
 		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) AND most_recent = 1`, int64Args(ids)...); err != nil {
 		return fmt.Errorf("sqlite: step transitions: %w", err)
 	}
@@ -213,7 +213,7 @@ func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow
 		}
 		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
 			sort_key, most_recent, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
-		if _, err := x.tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("sqlite: step transitions: %w", err)
 		}
 	}
@@ -253,7 +253,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		}
 	}
 	q += ` ORDER BY next_attempt_at, workflow_step_id LIMIT ?`
-	ready, err := queryAll(ctx, x.tx, q, append(args, p.Limit), scanIDState)
+	ready, err := queryAll(ctx, x.w, q, append(args, p.Limit), scanIDState)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find ready steps: %w", err)
 	}
@@ -266,7 +266,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		ids[i] = r.id
 		wasError[r.id] = r.state == taskertype.StateError
 	}
-	steps, seqs, err := querySteps(ctx, x.tx, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
+	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
 		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
 		transition_seq = transition_seq + CASE WHEN state = 'error' THEN 2 ELSE 1 END
 		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols,
@@ -293,7 +293,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, err
 	}
 	// Start the tasks that were pending.
-	starts, err := queryAll(ctx, x.tx, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
+	starts, err := queryAll(ctx, x.w, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
 		updated_at = ? WHERE task_id IN (`+placeholders(len(taskIDs))+`) AND state = 'pending' RETURNING task_id, transition_seq`,
 		append([]any{now}, int64Args(taskIDs)...), scanPair)
 	if err != nil {
@@ -305,7 +305,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			return nil, err
 		}
 	}
-	taskList, err := queryAll(ctx, x.tx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (`+placeholders(len(taskIDs))+`)`,
+	taskList, err := queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (`+placeholders(len(taskIDs))+`)`,
 		int64Args(taskIDs), scanTask)
 	if err != nil {
 		return nil, err
@@ -325,7 +325,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		name     string
 		results  sql.NullString
 	}
-	deps, err := queryAll(ctx, x.tx, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
+	deps, err := queryAll(ctx, x.w, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
 		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
 		WHERE e.to_step_id IN (`+placeholders(len(ids))+`)`, int64Args(ids), func(r rowScanner) (dep, error) {
 		var d dep
@@ -369,7 +369,7 @@ func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishPar
 	if p.State == taskertype.StateComplete {
 		processed = now
 	}
-	step, seq, err := scanStep(x.tx.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET state = ?,
+	step, seq, err := scanStep(x.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET state = ?,
 		results = coalesce(?, results), last_error = ?, blocked = ?, next_attempt_at = ?, processed_at = coalesce(?, processed_at),
 		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
 		WHERE workflow_step_id = ? AND state = 'in_progress' AND lease_owner = ? AND attempts = ?
@@ -404,7 +404,7 @@ func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now int
 	if len(parents) == 0 {
 		return 0, nil
 	}
-	children, err := queryAll(ctx, x.tx, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
+	children, err := queryAll(ctx, x.w, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
 			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
 			AND e.from_step_id IN (`+placeholders(len(parents))+`)), updated_at = ?
 		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (`+placeholders(len(parents))+`))
@@ -457,7 +457,7 @@ func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 		where = append(where, "lease_owner = ?")
 		args = append(args, p.Owner)
 	}
-	found, err := queryAll(ctx, x.tx, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args, scanIDState)
+	found, err := queryAll(ctx, x.w, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args, scanIDState)
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +489,7 @@ func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 	if p.DecrementAttempt {
 		sets = append(sets, "attempts = max(attempts - 1, 0)")
 	}
-	steps, seqs, err := querySteps(ctx, x.tx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
 		` WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols, append(uargs, int64Args(ids)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: set step state: %w", err)
@@ -530,7 +530,7 @@ func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdatePar
 			args = append(args, string(p.Inputs))
 		}
 		var err error
-		step, _, err = scanStep(x.tx.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+		step, _, err = scanStep(x.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
 			` WHERE workflow_step_id = ? RETURNING `+stepCols, append(args, p.ID)...))
 		return err
 	})
@@ -544,7 +544,7 @@ func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartb
 	var out []int64
 	err := e.write(ctx, func(x *executor) error {
 		var err error
-		out, err = queryAll(ctx, x.tx, `UPDATE tasker_workflow_steps SET lease_expires_at = ?
+		out, err = queryAll(ctx, x.w, `UPDATE tasker_workflow_steps SET lease_expires_at = ?
 			WHERE workflow_step_id IN (`+placeholders(len(p.IDs))+`) AND lease_owner = ? AND state = 'in_progress'
 			RETURNING workflow_step_id`, append(append([]any{us(p.LeaseExpiresAt)}, int64Args(p.IDs)...), p.Owner), scanID)
 		if err != nil {

@@ -1,0 +1,129 @@
+package tasker_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+)
+
+// Benchmarks of the targets in ARCHITECTURE §5 on the embedded SQLite driver.
+// Run: go test -run x -bench . -benchtime 3s .   (results: docs/benchmarks.md)
+
+func benchClient(b *testing.B, concurrency int) *tasker.Client {
+	b.Helper()
+	d, err := taskersqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = d.Close() })
+	reg := tasker.NewRegistry()
+	reg.MustRegisterHandler("noop", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) { return nil, nil }))
+	if err := reg.RegisterTemplate(&tasker.TaskTemplate{Name: "diamond", Steps: []tasker.StepTemplate{
+		{Name: "a", Handler: "noop"}, {Name: "b", Handler: "noop", DependsOn: []string{"a"}},
+		{Name: "c", Handler: "noop", DependsOn: []string{"a"}}, {Name: "d", Handler: "noop", DependsOn: []string{"b", "c"}},
+	}}, tasker.RegisterOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := tasker.NewClient(b.Context(), d, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler),
+		Worker: tasker.WorkerConfig{Concurrency: concurrency}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
+}
+
+// BenchmarkCreateTask measures creating a 4-step diamond task through the Go
+// API (one transaction: task, steps, edges, transitions).
+func BenchmarkCreateTask(b *testing.B) {
+	c := benchClient(b, 1)
+	ctx := b.Context()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if _, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "diamond", Context: map[string]int{"n": 1}}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
+}
+
+// BenchmarkDiamondLatency measures one 4-step diamond task (A → B, C → D)
+// with no-op steps end to end, created one at a time against a running
+// worker: from CreateTask to the task being complete.
+func BenchmarkDiamondLatency(b *testing.B) {
+	c := benchClient(b, 16)
+	ctx := b.Context()
+	if err := c.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Stop(context.Background()) }()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		res, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "diamond"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := c.WaitTask(ctx, res.Task.ID)
+		if err != nil || !t.Complete() {
+			b.Fatalf("task %d: %v %v", res.Task.ID, t.State, err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
+}
+
+// BenchmarkThroughput measures sustained steps per second: a backlog of
+// diamond tasks with no-op steps drained by one worker process.
+func BenchmarkThroughput(b *testing.B) {
+	for _, tasks := range []int{500} {
+		b.Run(fmt.Sprintf("tasks=%d", tasks), func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				c := benchClient(b, 64)
+				ctx := b.Context()
+				ids := make([]int64, tasks)
+				for i := range ids {
+					res, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "diamond"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ids[i] = res.Task.ID
+				}
+				b.StartTimer()
+				start := time.Now()
+				if err := c.Start(ctx); err != nil {
+					b.Fatal(err)
+				}
+				for _, id := range ids {
+					if t, err := c.WaitTask(ctx, id); err != nil || !t.Complete() {
+						b.Fatalf("task %d: %v", id, err)
+					}
+				}
+				total += time.Since(start)
+				b.StopTimer()
+				_ = c.Stop(context.Background())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(tasks*4*b.N)/total.Seconds(), "steps/s")
+		})
+	}
+}
