@@ -119,8 +119,10 @@ type Executor interface {
 	StepHeartbeat(ctx context.Context, p *StepHeartbeatParams) ([]int64, error)
 	// StepListExpired returns in_progress steps whose lease expired before Now.
 	StepListExpired(ctx context.Context, p *StepListExpiredParams) ([]*taskertype.Step, error)
-	// StepNextWake returns the earliest future time at which a waiting step
-	// becomes ready or a lease expires; zero when there is none.
+	// StepNextWake returns the earliest time at which a runnable step is or
+	// becomes ready (at or before now when one is ready now) or a lease
+	// expires; zero when there is none. Workers use it to skip a write
+	// transaction when nothing is ready and to sleep until work is due.
 	StepNextWake(ctx context.Context, now time.Time) (time.Time, error)
 
 	TransitionList(ctx context.Context, p *TransitionListParams) ([]*taskertype.Transition, error)

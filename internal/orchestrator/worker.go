@@ -234,14 +234,12 @@ func (w *Worker) loop(ctx context.Context) {
 	defer unsub()
 	failures := 0
 	for {
-		claimed, err := w.runOnce(ctx)
+		pass, err := w.runOnce(ctx)
 		w.mu.Lock()
 		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
 		w.mu.Unlock()
-		if stopping && inflight == 0 && pending == 0 {
-			if err == nil {
-				return
-			}
+		if stopping && inflight == 0 && pending == 0 && err == nil {
+			return
 		}
 		if err != nil {
 			if ctx.Err() != nil && stopping {
@@ -258,14 +256,12 @@ func (w *Worker) loop(ctx context.Context) {
 		}
 		failures = 0
 		w.heartbeat(ctx)
-		if claimed > 0 && inflight < w.cfg.Concurrency {
-			continue // there may be more ready work
+		if pass.saturated || pending > 0 {
+			continue // there may be more ready work, or results to record
 		}
 		wait := w.cfg.PollInterval
-		if !stopping {
-			if next, err := w.exec.StepNextWake(ctx, w.cfg.Now()); err == nil && !next.IsZero() {
-				wait = min(wait, max(next.Sub(w.cfg.Now()), time.Millisecond))
-			}
+		if !stopping && !pass.nextWake.IsZero() {
+			wait = min(wait, max(pass.nextWake.Sub(w.cfg.Now()), time.Millisecond))
 		}
 		if inflight > 0 {
 			wait = min(wait, w.cfg.LeaseDuration/3)
@@ -289,17 +285,17 @@ func (w *Worker) loop(ctx context.Context) {
 // while the worker runs in the background.
 func (w *Worker) Drain(ctx context.Context) error {
 	for {
-		claimed, err := w.runOnce(ctx)
+		pass, err := w.runOnce(ctx)
 		if err != nil {
 			return err
 		}
 		w.mu.Lock()
 		idle := len(w.inflight) == 0 && len(w.done) == 0
 		w.mu.Unlock()
-		if claimed == 0 && idle {
+		if pass.claimed == 0 && idle {
 			return nil
 		}
-		if claimed == 0 {
+		if pass.claimed == 0 {
 			select {
 			case <-w.wake:
 			case <-ctx.Done():
@@ -309,10 +305,22 @@ func (w *Worker) Drain(ctx context.Context) error {
 	}
 }
 
+// passResult is what one pass did.
+type passResult struct {
+	claimed int
+	// saturated: the pass claimed as many steps as it had room for, so more
+	// may be ready.
+	saturated bool
+	// nextWake is when the next step becomes ready or lease expires, when
+	// the pass found nothing to claim (zero otherwise or when unknown).
+	nextWake time.Time
+}
+
 // runOnce records finished attempts, rescues lost steps, finalizes the
 // affected tasks and claims new steps, all in one transaction, then starts
-// the claimed handlers. It returns the number of steps claimed.
-func (w *Worker) runOnce(ctx context.Context) (int, error) {
+// the claimed handlers. When there is nothing to record and nothing is
+// ready, it only reads (no write transaction).
+func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	now := w.cfg.Now()
 	w.mu.Lock()
 	done := w.done
@@ -322,13 +330,27 @@ func (w *Worker) runOnce(ctx context.Context) (int, error) {
 	w.mu.Unlock()
 	rescue := !now.Before(w.nextRescue)
 
+	if len(done) == 0 && !rescue {
+		if stopping || free <= 0 {
+			return passResult{}, nil
+		}
+		next, err := w.exec.StepNextWake(ctx, now)
+		if err != nil {
+			return passResult{}, err
+		}
+		if next.IsZero() || next.After(now) {
+			return passResult{nextWake: next}, nil
+		}
+	}
+
 	var events []*taskertype.Event
 	var claims []*taskerdriver.ClaimedStep
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		events = events[:0]
 		affected := map[int64]bool{}
 		for _, d := range done {
-			if err := w.record(ctx, tx, d, now, &events); err != nil {
+			decides, err := w.record(ctx, tx, d, now, &events)
+			if err != nil {
 				if errors.Is(err, taskerdriver.ErrLeaseLost) {
 					w.cfg.Logger.InfoContext(ctx, "orchestrator: result of a step no longer owned dropped",
 						"step_id", d.f.claim.Step.ID, "attempt", d.f.claim.Step.Attempts)
@@ -336,7 +358,9 @@ func (w *Worker) runOnce(ctx context.Context) (int, error) {
 				}
 				return err
 			}
-			affected[d.f.claim.Step.TaskID] = true
+			if decides {
+				affected[d.f.claim.Step.TaskID] = true
+			}
 		}
 		if rescue {
 			ids, err := w.rescue(ctx, tx, now, &events)
@@ -369,7 +393,7 @@ func (w *Worker) runOnce(ctx context.Context) (int, error) {
 		w.mu.Lock()
 		w.done = append(done, w.done...)
 		w.mu.Unlock()
-		return 0, err
+		return passResult{}, err
 	}
 	if rescue {
 		w.nextRescue = now.Add(w.cfg.RescueInterval)
@@ -383,7 +407,7 @@ func (w *Worker) runOnce(ctx context.Context) (int, error) {
 	for _, c := range claims {
 		w.dispatch(c)
 	}
-	return len(claims), nil
+	return passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}, nil
 }
 
 func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) error) error {
@@ -446,12 +470,15 @@ func (w *Worker) safeRun(ctx context.Context, c *taskerdriver.ClaimedStep) (res 
 	return w.cfg.Run(ctx, c)
 }
 
-// record writes one finished attempt.
-func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, d finished, now time.Time, events *[]*taskertype.Event) error {
+// record writes one finished attempt. It reports whether the attempt may
+// decide its task's outcome: a completion that made no child ready, or a
+// failure that blocks the step. (A completion that readied children, or a
+// failure that will be retried, leaves the task running.)
+func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, d finished, now time.Time, events *[]*taskertype.Event) (bool, error) {
 	step := d.f.claim.Step
 	task := d.f.claim.Task
 	if d.f.abandoned {
-		return nil
+		return false, nil
 	}
 	duration := d.endsAt.Sub(d.f.started)
 	if d.f.release && d.res.Err != nil {
@@ -460,7 +487,7 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, d finishe
 			Owner: w.cfg.ID, DecrementAttempt: true, Now: now,
 			Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID}),
 		})
-		return err
+		return false, err
 	}
 	if d.res.Err == nil {
 		results := d.res.Results
@@ -473,19 +500,20 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, d finishe
 			Metadata: json.RawMessage(fmt.Sprintf(`{"attempt":%d,"duration_ms":%d}`, step.Attempts, duration.Milliseconds())),
 		})
 		if err != nil {
-			return err
+			return false, err
 		}
 		*events = append(*events, &taskertype.Event{Name: "step.completed", Task: task, Step: r.Step, Attempt: step.Attempts, Duration: duration, At: now})
-		return nil
+		return r.ChildrenReady == 0, nil
 	}
-	return w.fail(ctx, tx, task, step, w.cfg.ID, d.res, duration, now, events)
+	blocked, err := w.fail(ctx, tx, task, step, w.cfg.ID, d.res, duration, now, events)
+	return blocked, err
 }
 
 // fail records a failed attempt of step (owned by owner) and schedules its
 // retry or blocks it.
 func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task, step *taskertype.Step, owner string,
 	res Result, duration time.Duration, now time.Time, events *[]*taskertype.Event,
-) error {
+) (blocked bool, err error) {
 	kind := res.Kind
 	if kind == "" {
 		kind = "retryable"
@@ -498,7 +526,7 @@ func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taske
 		RetryAfter: res.RetryAfter, Attempt: step.Attempts, At: now,
 	}
 	exhausted := step.Attempts >= step.RetryLimit
-	blocked := res.Permanent || exhausted || !step.Retryable
+	blocked = res.Permanent || exhausted || !step.Retryable
 	var next time.Time
 	if !blocked {
 		next = retrypolicy.NextAttemptAt(now, step.Attempts, DecodePolicy(step.Policy).Retry(w.cfg.Retry), res.RetryAfter, w.cfg.Rand)
@@ -512,13 +540,13 @@ func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taske
 		Error: serr, Blocked: blocked, NextAttemptAt: next, Now: now, Metadata: reasonMeta("attempt_failed", meta),
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	*events = append(*events, &taskertype.Event{Name: "step.failed", Task: task, Step: r.Step, Attempt: step.Attempts, Duration: duration, Error: serr, At: now})
 	if blocked && exhausted && !res.Permanent {
 		*events = append(*events, &taskertype.Event{Name: "step.max_retries_reached", Task: task, Step: r.Step, Attempt: step.Attempts, Error: serr, At: now})
 	}
-	return nil
+	return blocked, nil
 }
 
 // rescue fails the attempts of steps whose lease expired (their worker died
@@ -535,7 +563,7 @@ func (w *Worker) rescue(ctx context.Context, tx taskerdriver.ExecutorTx, now tim
 			return nil, err
 		}
 		res := Result{Err: fmt.Errorf("worker %s lost: lease expired at %s", s.LeaseOwner, s.LeaseExpiresAt.UTC().Format(time.RFC3339)), Kind: "worker_lost"}
-		if err := w.fail(ctx, tx, task, s, s.LeaseOwner, res, now.Sub(s.LastAttemptedAt), now, events); err != nil {
+		if _, err := w.fail(ctx, tx, task, s, s.LeaseOwner, res, now.Sub(s.LastAttemptedAt), now, events); err != nil {
 			if errors.Is(err, taskerdriver.ErrLeaseLost) {
 				continue
 			}

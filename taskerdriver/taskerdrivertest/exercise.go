@@ -283,6 +283,23 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.Equal(t, []string{">pending", "pending>in_progress", "in_progress>error", "error>pending", "pending>in_progress"}, moves)
 	})
 
+	t.Run("NextWake", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		wake, err := b.ex.StepNextWake(b.ctx, base)
+		require.NoError(t, err)
+		require.True(t, wake.IsZero(), "nothing to wait for in an empty database")
+		diamond(t, b, "")
+		wake, err = b.ex.StepNextWake(b.ctx, base)
+		require.NoError(t, err)
+		require.False(t, wake.IsZero())
+		require.False(t, wake.After(base), "a ready step makes the wake time now or earlier")
+		c := claim(t, b, base, "w", 1)[0]
+		wake, err = b.ex.StepNextWake(b.ctx, base)
+		require.NoError(t, err)
+		require.Equal(t, c.Step.LeaseExpiresAt, wake, "the lease expiry of the running step")
+	})
+
 	t.Run("BlockedStepIsNeverClaimedAndCounts", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -577,11 +577,14 @@ func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, 
 	var a, b sql.NullInt64
 	if err := e.r.QueryRowContext(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
-			WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0 AND next_attempt_at > ?),
-		(SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress')`, us(now)).Scan(&a, &b); err != nil {
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0),
+		(SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress')`).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next wake: %w", err)
 	}
 	ta, tb := fromUS(a), fromUS(b)
+	if a.Valid && a.Int64 == 0 {
+		ta = time.Unix(0, 0).UTC() // ready since creation
+	}
 	switch {
 	case ta.IsZero():
 		return tb, nil
