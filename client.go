@@ -202,7 +202,7 @@ type CreateResult struct {
 // CreateTask validates req against its template and creates the task, its
 // steps and their dependencies in one transaction.
 func (c *Client) CreateTask(ctx context.Context, req *TaskRequest) (*CreateResult, error) {
-	return c.createTask(ctx, c.exec, req)
+	return c.createTask(ctx, c.exec, req, true)
 }
 
 // CreateTaskTx creates the task inside the caller's own database transaction
@@ -214,10 +214,12 @@ func (c *Client) CreateTaskTx(ctx context.Context, tx any, req *TaskRequest) (*C
 	if err != nil {
 		return nil, err
 	}
-	return c.createTask(ctx, etx, req)
+	return c.createTask(ctx, etx, req, false)
 }
 
-func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *TaskRequest) (*CreateResult, error) {
+// createTask creates the task through ex; committed says whether ex commits
+// by itself (so that events may be published now).
+func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *TaskRequest, committed bool) (*CreateResult, error) {
 	if req == nil {
 		return nil, &ValidationError{Message: "invalid task request", Fields: map[string]string{"name": "is required"}}
 	}
@@ -280,7 +282,7 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	if res.Existing {
 		return &CreateResult{Task: res.Task, Duplicate: true}, nil
 	}
-	if _, isTx := ex.(taskerdriver.ExecutorTx); !isTx {
+	if committed {
 		c.publish([]*Event{{Name: "task.initialize_requested", Task: res.Task, At: now}})
 	}
 	return &CreateResult{Task: res.Task, Steps: res.Steps}, nil
@@ -332,7 +334,7 @@ func (c *Client) identity(t *TaskTemplate, req *TaskRequest, p *taskerdriver.Tas
 		return c.cfg.IdentityFunc(req)
 	}
 	strategy := t.IdentityStrategy
-	if strategy == IdentityDefault && c.cfg.IdentityStrategy != "" {
+	if strategy == "" {
 		strategy = c.cfg.IdentityStrategy
 	}
 	if strategy != IdentityHash {
@@ -387,12 +389,16 @@ type TaskList struct {
 	Offset int
 }
 
-// ListTasks lists tasks matching p, newest first unless p orders otherwise.
+// ListTasks lists tasks matching p, newest first unless p.OrderBy says
+// otherwise (then ascending unless p.Desc).
 func (c *Client) ListTasks(ctx context.Context, p *TaskListParams) (*TaskList, error) {
 	if p == nil {
 		p = &TaskListParams{}
 	}
 	q := *p
+	if q.OrderBy == "" {
+		q.OrderBy, q.Desc = "task_id", true
+	}
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}

@@ -277,7 +277,7 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 		st := StepTemplate{
 			Name: s.Name, Description: s.Description, Handler: s.Handler, HandlerConfig: s.HandlerConfig,
 			DependsOn: s.Dependencies(), Retryable: s.DefaultRetryable, Skippable: s.Skippable,
-			DependentSystem: s.DependentSystem, Timeout: s.Timeout,
+			DependentSystem: s.DependentSystem, Timeout: s.Timeout, line: s.Line,
 		}
 		if s.DefaultRetryLimit != nil {
 			st.RetryLimit = *s.DefaultRetryLimit

@@ -2,7 +2,6 @@ package tasker
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/ctxschema"
 	"github.com/tasker-go/tasker/internal/dag"
+	"github.com/tasker-go/tasker/internal/tmplfile"
 )
 
 // IdentityStrategy decides when two task requests are the same task.
@@ -41,7 +41,9 @@ type TaskTemplate struct {
 	// DefaultDependentSystem names the outside system the steps talk to
 	// (informational). Defaults to "unknown".
 	DefaultDependentSystem string
-	// IdentityStrategy defaults to the client's (IdentityDefault).
+	// IdentityStrategy overrides the client's Config.IdentityStrategy for
+	// this template; empty means the client's (which defaults to
+	// IdentityDefault).
 	IdentityStrategy IdentityStrategy
 	// Steps of the workflow (at least one).
 	Steps []StepTemplate
@@ -77,6 +79,8 @@ type StepTemplate struct {
 	Timeout time.Duration
 	// Backoff overrides the retry backoff of this step.
 	Backoff *Backoff
+
+	line int // line in the template file, for error messages
 }
 
 // CustomEvent declares a business event a step may publish.
@@ -140,7 +144,9 @@ func (t *TaskTemplate) nodes() []dag.Node {
 // TemplateError is a template that cannot be loaded: it names the file, the
 // template, the step, what is wrong and how to fix it.
 type TemplateError struct {
-	File     string
+	File string
+	// Line is the line in File, when known (YAML templates).
+	Line     int
 	Template string
 	Step     string
 	Problem  string
@@ -152,6 +158,9 @@ func (e *TemplateError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
 		b.WriteString(": ")
 	}
 	if e.Template != "" {
@@ -170,40 +179,36 @@ func (e *TemplateError) Error() string {
 
 func (e *TemplateError) Unwrap() error { return e.Err }
 
-var (
-	nameRe   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	semverRe = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-)
-
 // prepare applies defaults and validates t; handlerKnown reports whether a
 // handler name is registered (nil: do not check).
 func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func() []string) error {
 	t.Namespace = cmpOr(t.Namespace, "default")
 	t.Version = cmpOr(t.Version, "0.1.0")
 	t.DefaultDependentSystem = cmpOr(t.DefaultDependentSystem, "unknown")
-	if t.IdentityStrategy == "" {
-		t.IdentityStrategy = IdentityDefault
-	}
 	fail := func(step, problem, fix string, err error) error {
-		return &TemplateError{File: t.File, Template: t.Name, Step: step, Problem: problem, Fix: fix, Err: err}
+		line := 0
+		if s, ok := t.Step(step); ok {
+			line = s.line
+		}
+		return &TemplateError{File: t.File, Line: line, Template: t.Name, Step: step, Problem: problem, Fix: fix, Err: err}
 	}
 	switch {
 	case t.Name == "":
 		return fail("", "name is missing", "give the template a name", nil)
-	case !nameRe.MatchString(t.Name):
+	case !tmplfile.ValidName(t.Name):
 		return fail("", fmt.Sprintf("name %q has invalid characters", t.Name), "use letters, digits, _, . and -", nil)
-	case !nameRe.MatchString(t.Namespace):
+	case !tmplfile.ValidName(t.Namespace):
 		return fail("", fmt.Sprintf("namespace %q has invalid characters", t.Namespace), "use letters, digits, _, . and -", nil)
-	case !semverRe.MatchString(t.Version):
+	case !tmplfile.ValidVersion(t.Version):
 		return fail("", fmt.Sprintf("version %q is not semantic versioning", t.Version), `use MAJOR.MINOR.PATCH such as "1.0.0"`, nil)
-	case t.IdentityStrategy != IdentityDefault && t.IdentityStrategy != IdentityHash:
+	case t.IdentityStrategy != "" && t.IdentityStrategy != IdentityDefault && t.IdentityStrategy != IdentityHash:
 		return fail("", fmt.Sprintf("identity_strategy %q is unknown", t.IdentityStrategy), `use "default" or "hash"`, nil)
 	case len(t.Steps) == 0:
 		return fail("", "the template has no steps", "declare at least one step under step_templates", nil)
 	}
 	for i := range t.Steps {
 		s := &t.Steps[i]
-		if s.Name == "" {
+		if strings.TrimSpace(s.Name) == "" {
 			return fail("", fmt.Sprintf("step #%d has no name", i+1), "give every step a unique name", nil)
 		}
 		if s.Handler == "" {
@@ -228,16 +233,20 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 		if b := s.Backoff; b != nil && (b.Base < 0 || b.Max < 0 || b.MaxRequested < 0 || (b.Jitter != nil && (*b.Jitter < 0 || *b.Jitter > 1))) {
 			return fail(s.Name, "backoff has a negative duration or a jitter outside [0,1]", "use positive durations and a jitter such as 0.1", nil)
 		}
+		if b := s.Backoff; b != nil && b.Base > 0 && b.Max > 0 && b.Max < b.Base {
+			return fail(s.Name, fmt.Sprintf("backoff max %s is below backoff base %s", b.Max, b.Base), "make max at least base", nil)
+		}
 		s.DependentSystem = cmpOr(s.DependentSystem, t.DefaultDependentSystem)
 		s.Description = cmpOr(s.Description, s.Name)
 	}
 	g, err := dag.New(t.nodes())
 	if err != nil {
-		step := ""
-		fix := ""
+		// The graph's messages name the step themselves; only the line is added.
+		te := &TemplateError{File: t.File, Template: t.Name, Problem: err.Error(), Err: err}
 		var dup *dag.DuplicateStepError
 		var unk *dag.UnknownDependencyError
 		var self *dag.SelfDependencyError
+		var step string
 		switch {
 		case asErr(err, &dup):
 			step = dup.Name
@@ -246,12 +255,15 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 		case asErr(err, &self):
 			step = self.Step
 		}
-		return fail(step, err.Error(), fix, err)
+		if s, ok := t.Step(step); ok {
+			te.Line = s.line
+		}
+		return te
 	}
 	t.graph = g
 	sch, err := ctxschema.Compile(t.Schema)
 	if err != nil {
-		return fail("", "schema is not a valid JSON Schema: "+err.Error(), "fix the schema (see https://json-schema.org)", err)
+		return fail("", "schema is not a valid JSON Schema: "+err.Error(), "", err)
 	}
 	t.schema = sch
 	return nil

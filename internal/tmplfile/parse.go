@@ -483,9 +483,16 @@ func (p *parser) freeValue(n *yaml.Node, step, field string, depth int) any {
 	}
 }
 
+// ValidVersion reports whether v is a semantic version (semver.org, without
+// a leading "v").
+func ValidVersion(v string) bool { return semverRE.MatchString(v) }
+
+// ValidName reports whether s is a valid template or namespace name.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
 // template decodes the top-level mapping.
 func (p *parser) template(root *yaml.Node) *Template {
-	t := &Template{File: p.file, NamespaceName: DefaultNamespace, Version: DefaultVersion, IdentityStrategy: IdentityDefault}
+	t := &Template{File: p.file, NamespaceName: DefaultNamespace, Version: DefaultVersion}
 	var (
 		nameSet                   bool
 		stepsNode, envNode        *yaml.Node

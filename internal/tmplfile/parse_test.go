@@ -162,7 +162,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		Name:             "minimal",
 		NamespaceName:    "default",
 		Version:          "0.1.0",
-		IdentityStrategy: "default",
+		IdentityStrategy: "",
 		Steps:            []tmplfile.Step{{Name: "only", Handler: "Only", Line: 3}},
 	}, got)
 }

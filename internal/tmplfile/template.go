@@ -57,7 +57,8 @@ type Template struct {
 	// Schema is the JSON Schema of the task context (nil when none). Parse
 	// has checked that it compiles with internal/ctxschema.
 	Schema map[string]any `json:"schema,omitempty"`
-	// IdentityStrategy is IdentityDefault or IdentityHash (a Go extension).
+	// IdentityStrategy is IdentityDefault or IdentityHash (a Go extension);
+	// empty when the file does not say, leaving the choice to the client.
 	IdentityStrategy string `json:"identity_strategy"`
 	// Steps are the step templates in file order (YAML key step_templates),
 	// with the overrides of the selected environment already merged in.
