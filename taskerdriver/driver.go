@@ -249,6 +249,9 @@ type ClaimedStep struct {
 	Task *taskertype.Task
 	// Dependencies are the results of the step's parents by step name.
 	Dependencies map[string]json.RawMessage
+	// TaskStarted is true for the claimed steps of a task that this claim
+	// moved from pending to in_progress.
+	TaskStarted bool
 }
 
 // StepFinishParams records one attempt's outcome.

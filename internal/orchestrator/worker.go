@@ -398,7 +398,12 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	if rescue {
 		w.nextRescue = now.Add(w.cfg.RescueInterval)
 	}
+	startedTasks := map[int64]bool{}
 	for _, c := range claims {
+		if c.TaskStarted && !startedTasks[c.Task.ID] {
+			startedTasks[c.Task.ID] = true
+			events = append(events, &taskertype.Event{Name: "task.start_requested", Task: c.Task, At: now})
+		}
 		events = append(events, &taskertype.Event{Name: "step.execution_requested", Task: c.Task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
 	}
 	for _, ev := range events {

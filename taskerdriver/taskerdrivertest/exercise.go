@@ -161,6 +161,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.Equal(t, "w1", cs[0].Step.LeaseOwner)
 		require.Equal(t, res.Task.ID, cs[0].Task.ID)
 		require.Equal(t, taskertype.StateInProgress, cs[0].Task.State)
+		require.True(t, cs[0].TaskStarted)
 		require.Empty(t, cs[0].Dependencies)
 		require.Empty(t, claim(t, b, base, "w2", 10), "nothing else is ready")
 
@@ -171,6 +172,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 
 		cs = claim(t, b, base, "w1", 10)
 		require.Equal(t, []string{"b", "c"}, names(cs))
+		require.False(t, cs[0].TaskStarted, "the task was already in progress")
 		for _, c := range cs {
 			require.JSONEq(t, `{"from":"a"}`, string(c.Dependencies["a"]))
 		}

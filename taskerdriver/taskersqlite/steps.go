@@ -187,7 +187,7 @@ func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow
 		}
 	}
 	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
-		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) AND most_recent = 1`, int64Args(ids)...); err != nil {
+		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) AND most_recent = 1`, idsJSON(ids)); err != nil {
 		return fmt.Errorf("sqlite: step transitions: %w", err)
 	}
 	// Only the last row of each step is most recent.
@@ -247,10 +247,12 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0 AND next_attempt_at <= ?`
 	args := []any{now}
 	if len(p.Handlers) > 0 {
-		q += ` AND handler IN (` + placeholders(len(p.Handlers)) + `)`
-		for _, h := range p.Handlers {
-			args = append(args, h)
+		handlers, err := json.Marshal(p.Handlers)
+		if err != nil {
+			return nil, err
 		}
+		q += ` AND handler IN (SELECT value FROM json_each(?))`
+		args = append(args, string(handlers))
 	}
 	q += ` ORDER BY next_attempt_at, workflow_step_id LIMIT ?`
 	ready, err := queryAll(ctx, x.w, q, append(args, p.Limit), scanIDState)
@@ -269,8 +271,8 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
 		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
 		transition_seq = transition_seq + CASE WHEN state = 'error' THEN 2 ELSE 1 END
-		WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols,
-		append([]any{p.Owner, us(p.LeaseExpiresAt), now, now}, int64Args(ids)...))
+		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols,
+		[]any{p.Owner, us(p.LeaseExpiresAt), now, now, idsJSON(ids)})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim steps: %w", err)
 	}
@@ -294,19 +296,21 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	// Start the tasks that were pending.
 	starts, err := queryAll(ctx, x.w, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
-		updated_at = ? WHERE task_id IN (`+placeholders(len(taskIDs))+`) AND state = 'pending' RETURNING task_id, transition_seq`,
-		append([]any{now}, int64Args(taskIDs)...), scanPair)
+		updated_at = ? WHERE task_id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING task_id, transition_seq`,
+		[]any{now, idsJSON(taskIDs)}, scanPair)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: start tasks: %w", err)
 	}
+	started := make(map[int64]bool, len(starts))
 	for _, s := range starts {
+		started[s[0]] = true
 		if err := x.taskTransition(ctx, s[0], string(taskertype.StatePending), taskertype.StateInProgress,
 			json.RawMessage(`{"reason":"steps_claimed"}`), int(s[1]), now); err != nil {
 			return nil, err
 		}
 	}
-	taskList, err := queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (`+placeholders(len(taskIDs))+`)`,
-		int64Args(taskIDs), scanTask)
+	taskList, err := queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`,
+		[]any{idsJSON(taskIDs)}, scanTask)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +321,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	out := make([]*taskerdriver.ClaimedStep, len(steps))
 	byID := map[int64]*taskerdriver.ClaimedStep{}
 	for i, s := range steps {
-		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}}
+		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}, TaskStarted: started[s.TaskID]}
 		byID[s.ID] = out[i]
 	}
 	type dep struct {
@@ -327,7 +331,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	deps, err := queryAll(ctx, x.w, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
 		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-		WHERE e.to_step_id IN (`+placeholders(len(ids))+`)`, int64Args(ids), func(r rowScanner) (dep, error) {
+		WHERE e.to_step_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, func(r rowScanner) (dep, error) {
 		var d dep
 		return d, r.Scan(&d.to, &d.from, &d.name, &d.results)
 	})
@@ -406,10 +410,10 @@ func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now int
 	}
 	children, err := queryAll(ctx, x.w, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
 			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
-			AND e.from_step_id IN (`+placeholders(len(parents))+`)), updated_at = ?
-		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (`+placeholders(len(parents))+`))
+			AND e.from_step_id IN (SELECT value FROM json_each(?))), updated_at = ?
+		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (SELECT value FROM json_each(?)))
 		RETURNING pending_parents, state`,
-		append(append(int64Args(parents), now), int64Args(parents)...), scanIDState) // id holds pending_parents
+		[]any{idsJSON(parents), now, idsJSON(parents)}, scanIDState) // id holds pending_parents
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: satisfy children: %w", err)
 	}
@@ -490,7 +494,7 @@ func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 		sets = append(sets, "attempts = max(attempts - 1, 0)")
 	}
 	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
-		` WHERE workflow_step_id IN (`+placeholders(len(ids))+`) RETURNING `+stepCols, append(uargs, int64Args(ids)...))
+		` WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols, append(uargs, idsJSON(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: set step state: %w", err)
 	}
@@ -545,8 +549,8 @@ func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartb
 	err := e.write(ctx, func(x *executor) error {
 		var err error
 		out, err = queryAll(ctx, x.w, `UPDATE tasker_workflow_steps SET lease_expires_at = ?
-			WHERE workflow_step_id IN (`+placeholders(len(p.IDs))+`) AND lease_owner = ? AND state = 'in_progress'
-			RETURNING workflow_step_id`, append(append([]any{us(p.LeaseExpiresAt)}, int64Args(p.IDs)...), p.Owner), scanID)
+			WHERE workflow_step_id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND state = 'in_progress'
+			RETURNING workflow_step_id`, []any{us(p.LeaseExpiresAt), idsJSON(p.IDs), p.Owner}, scanID)
 		if err != nil {
 			return fmt.Errorf("sqlite: heartbeat: %w", err)
 		}
