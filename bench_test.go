@@ -17,6 +17,10 @@ import (
 // Run: go test -run x -bench . -benchtime 3s .   (results: docs/benchmarks.md)
 
 func benchClient(b *testing.B, concurrency int) *tasker.Client {
+	return newBenchClient(b, concurrency)
+}
+
+func newBenchClient(b testing.TB, concurrency int) *tasker.Client {
 	b.Helper()
 	d, err := taskersqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -31,7 +35,7 @@ func benchClient(b *testing.B, concurrency int) *tasker.Client {
 	}}, tasker.RegisterOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	c, err := tasker.NewClient(b.Context(), d, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler),
+	c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler),
 		Worker: tasker.WorkerConfig{Concurrency: concurrency}})
 	if err != nil {
 		b.Fatal(err)
