@@ -74,9 +74,12 @@ type WorkerConfig struct {
 	RescueInterval time.Duration
 	// StepTimeout is the default timeout of one attempt. Defaults to 5m.
 	StepTimeout time.Duration
-	// Handlers restricts the worker to steps of these handlers (default all
-	// registered handlers... of any name: empty means no restriction).
+	// Handlers restricts the worker to steps of these handlers (empty: any).
 	Handlers []string
+	// Retention deletes tasks that finished (complete, cancelled or
+	// resolved_manually) longer ago than this; the maintenance leader does
+	// it. Zero (the default) keeps every task.
+	Retention time.Duration
 }
 
 // Client is the entry point of Tasker for Go: it creates and inspects tasks
@@ -726,6 +729,7 @@ func (c *Client) newWorker() *orchestrator.Worker {
 		Driver: c.driver, Run: c.run, Now: c.cfg.Now, Logger: c.logger, ID: id,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
 		RescueInterval: wc.RescueInterval, StepTimeout: wc.StepTimeout, Retry: c.retry, Handlers: wc.Handlers,
+		Retention: wc.Retention,
 		Publish: c.bus.publish,
 	})
 }

@@ -127,6 +127,21 @@ type Executor interface {
 
 	TransitionList(ctx context.Context, p *TransitionListParams) ([]*taskertype.Transition, error)
 
+	// TaskLock returns the task and, on databases with row locks, locks its
+	// row until the transaction ends, so that concurrent finalizations of one
+	// task see each other's step changes.
+	TaskLock(ctx context.Context, id int64) (*taskertype.Task, error)
+	// TaskDeleteFinished deletes up to Limit tasks (with their steps, edges
+	// and transitions) that reached one of States before Before, and returns
+	// how many it deleted.
+	TaskDeleteFinished(ctx context.Context, p *TaskDeleteFinishedParams) (int, error)
+	// LeaderAttempt makes ID the leader of Name until Now+TTL when there is
+	// no leader, the leader's term expired, or ID already leads (renewal). It
+	// reports whether ID leads.
+	LeaderAttempt(ctx context.Context, p *LeaderAttemptParams) (bool, error)
+	// LeaderResign ends ID's leadership of Name, if it has it.
+	LeaderResign(ctx context.Context, p *LeaderAttemptParams) error
+
 	// Notify sends topic to listeners when the surrounding transaction commits
 	// (at once outside a transaction).
 	Notify(ctx context.Context, topic string) error
@@ -317,6 +332,21 @@ type StepHeartbeatParams struct {
 type StepListExpiredParams struct {
 	Now   time.Time
 	Limit int
+}
+
+// TaskDeleteFinishedParams selects finished tasks to delete.
+type TaskDeleteFinishedParams struct {
+	States []taskertype.State
+	Before time.Time
+	Limit  int
+}
+
+// LeaderAttemptParams names a leadership and a candidate.
+type LeaderAttemptParams struct {
+	Name string
+	ID   string
+	Now  time.Time
+	TTL  time.Duration
 }
 
 // TransitionListParams selects audit rows of a task (StepID zero: the task's

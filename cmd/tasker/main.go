@@ -182,7 +182,7 @@ func (a *app) logger() *slog.Logger {
 
 // client opens the database, loads the templates and returns a client.
 func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
-	drv, err := dburl.Open(a.s.database)
+	drv, err := dburl.Open(ctx, a.s.database)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,7 +210,7 @@ func (a *app) migrateCmd() *cobra.Command {
 		Short: "Apply the database migrations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			drv, err := dburl.Open(a.s.database)
+			drv, err := dburl.Open(cmd.Context(), a.s.database)
 			if err != nil {
 				return err
 			}

@@ -1,14 +1,16 @@
 // Package dburl opens a taskerdriver.Driver from a database URL:
 // sqlite://relative/path.db, sqlite:///absolute/path.db (or a bare file path)
-// and, once its driver exists, postgres://.
+// and postgres://user@host:port/db (or postgresql://).
 package dburl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 )
 
@@ -17,7 +19,7 @@ import (
 const Default = "sqlite://tasker.db"
 
 // Open opens the driver for url.
-func Open(url string) (taskerdriver.Driver, error) {
+func Open(ctx context.Context, url string) (taskerdriver.Driver, error) {
 	if url == "" {
 		url = Default
 	}
@@ -32,10 +34,10 @@ func Open(url string) (taskerdriver.Driver, error) {
 	case strings.HasPrefix(url, "file:"):
 		return taskersqlite.Open(strings.TrimPrefix(url, "file:"))
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, errors.New("the PostgreSQL driver is not part of this build yet: use a sqlite:// database URL")
+		return taskerpgx.Open(ctx, url)
 	case !strings.Contains(url, "://"):
 		return taskersqlite.Open(url)
 	}
 	scheme, _, _ := strings.Cut(url, "://")
-	return nil, fmt.Errorf("database URL scheme %q is not supported: use sqlite://FILE", scheme)
+	return nil, fmt.Errorf("database URL scheme %q is not supported: use sqlite://FILE or postgres://USER@HOST/DB", scheme)
 }

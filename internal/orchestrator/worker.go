@@ -71,7 +71,19 @@ type Config struct {
 	Publish func(*taskertype.Event)
 	// Rand returns numbers in [0,1) for jitter. Defaults to math/rand/v2.
 	Rand func() float64
+	// Retention deletes tasks that finished (complete, cancelled or
+	// resolved_manually; tasks in error are kept for retry) longer ago than
+	// this. Zero keeps every task.
+	Retention time.Duration
+	// LeaderTTL is how long a maintenance leader's term lasts without
+	// renewal: when the leader dies, another worker takes over after at most
+	// this long. Defaults to 3 × RescueInterval.
+	LeaderTTL time.Duration
 }
+
+// maintenanceLeadership names the leadership that runs lease rescue and
+// retention.
+const maintenanceLeadership = "maintenance"
 
 func (c Config) withDefaults() Config {
 	if c.Now == nil {
@@ -88,6 +100,7 @@ func (c Config) withDefaults() Config {
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	c.RescueInterval = cmp.Or(c.RescueInterval, 5*time.Second)
 	c.StepTimeout = cmp.Or(c.StepTimeout, 5*time.Minute)
+	c.LeaderTTL = cmp.Or(c.LeaderTTL, 3*c.RescueInterval)
 	c.Retry = c.Retry.WithDefaults()
 	if c.Publish == nil {
 		c.Publish = func(*taskertype.Event) {}
@@ -125,6 +138,7 @@ type Worker struct {
 	inflight map[int64]*flight
 	done     []finished
 	stopping bool
+	leader   bool
 
 	wake       chan struct{}
 	nextRescue time.Time
@@ -230,6 +244,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 
 func (w *Worker) loop(ctx context.Context) {
 	defer close(w.loopDone)
+	defer w.resign()
 	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	failures := 0
@@ -277,6 +292,23 @@ func (w *Worker) loop(ctx context.Context) {
 			w.mu.Unlock()
 		}
 		timer.Stop()
+	}
+}
+
+// resign gives up the maintenance leadership so that another worker takes
+// it over at once instead of after the term expires.
+func (w *Worker) resign() {
+	w.mu.Lock()
+	leads := w.leader
+	w.leader = false
+	w.mu.Unlock()
+	if !leads {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.exec.LeaderResign(ctx, &taskerdriver.LeaderAttemptParams{Name: maintenanceLeadership, ID: w.cfg.ID}); err != nil {
+		w.cfg.Logger.WarnContext(ctx, "orchestrator: resign maintenance leadership", "error", err)
 	}
 }
 
@@ -363,7 +395,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 			}
 		}
 		if rescue {
-			ids, err := w.rescue(ctx, tx, now, &events)
+			ids, err := w.maintain(ctx, tx, now, &events)
 			if err != nil {
 				return err
 			}
@@ -554,6 +586,51 @@ func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taske
 	return blocked, nil
 }
 
+// maintain runs the leader's maintenance when this worker is (or becomes)
+// the maintenance leader: lease rescue and retention. It returns the tasks
+// whose steps it changed.
+func (w *Worker) maintain(ctx context.Context, tx taskerdriver.ExecutorTx, now time.Time, events *[]*taskertype.Event) ([]int64, error) {
+	leads, err := tx.LeaderAttempt(ctx, &taskerdriver.LeaderAttemptParams{Name: maintenanceLeadership, ID: w.cfg.ID, Now: now, TTL: w.cfg.LeaderTTL})
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	changed := leads != w.leader
+	w.leader = leads
+	w.mu.Unlock()
+	if changed {
+		w.cfg.Logger.InfoContext(ctx, "orchestrator: maintenance leadership changed", "worker", w.cfg.ID, "leader", leads)
+	}
+	if !leads {
+		return nil, nil
+	}
+	tasks, err := w.rescue(ctx, tx, now, events)
+	if err != nil {
+		return nil, err
+	}
+	if w.cfg.Retention > 0 {
+		n, err := tx.TaskDeleteFinished(ctx, &taskerdriver.TaskDeleteFinishedParams{
+			States: []taskertype.State{taskertype.StateComplete, taskertype.StateCancelled, taskertype.StateResolvedManually},
+			Before: now.Add(-w.cfg.Retention), Limit: 1000,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			w.cfg.Logger.InfoContext(ctx, "orchestrator: deleted finished tasks past retention", "count", n, "retention", w.cfg.Retention)
+		}
+	}
+	return tasks, nil
+}
+
+// IsLeader reports whether this worker was the maintenance leader at its
+// last maintenance pass.
+func (w *Worker) IsLeader() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.leader
+}
+
 // rescue fails the attempts of steps whose lease expired (their worker died
 // or hung) so that the normal retry policy re-runs them.
 func (w *Worker) rescue(ctx context.Context, tx taskerdriver.ExecutorTx, now time.Time, events *[]*taskertype.Event) ([]int64, error) {
@@ -621,7 +698,9 @@ func (w *Worker) heartbeat(ctx context.Context) {
 // Finalize applies the task outcome rule to the task after a change of its
 // steps, inside tx, and appends the resulting events. It returns the task.
 func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now time.Time, events *[]*taskertype.Event) (*taskertype.Task, error) {
-	task, err := tx.TaskGet(ctx, taskID)
+	// Lock the task first: two workers finishing the task's last steps at
+	// once must not both count the other's step as still running.
+	task, err := tx.TaskLock(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}

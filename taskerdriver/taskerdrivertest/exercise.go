@@ -470,6 +470,74 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		}
 	})
 
+	t.Run("LeaderElection", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		attempt := func(id string, now time.Time) bool {
+			t.Helper()
+			ok, err := b.ex.LeaderAttempt(b.ctx, &taskerdriver.LeaderAttemptParams{Name: "maintenance", ID: id, Now: now, TTL: 15 * time.Second})
+			require.NoError(t, err)
+			return ok
+		}
+		require.True(t, attempt("a", base), "no leader yet")
+		require.False(t, attempt("b", base.Add(time.Second)), "a leads")
+		require.True(t, attempt("a", base.Add(10*time.Second)), "a renews")
+		require.False(t, attempt("b", base.Add(20*time.Second)), "the renewed term lasts until +25s")
+		require.True(t, attempt("b", base.Add(26*time.Second)), "a's term expired: leadership moves")
+		require.False(t, attempt("a", base.Add(27*time.Second)))
+		require.NoError(t, b.ex.LeaderResign(b.ctx, &taskerdriver.LeaderAttemptParams{Name: "maintenance", ID: "b"}))
+		require.True(t, attempt("a", base.Add(28*time.Second)), "b resigned")
+		ok, err := b.ex.LeaderAttempt(b.ctx, &taskerdriver.LeaderAttemptParams{Name: "other", ID: "b", Now: base, TTL: time.Second})
+		require.NoError(t, err)
+		require.True(t, ok, "leaderships are independent")
+	})
+
+	t.Run("TaskDeleteFinished", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		old := diamond(t, b, "")
+		running := diamond(t, b, "")
+		failed := diamond(t, b, "")
+		recent := diamond(t, b, "")
+		set := func(id int64, to taskertype.State, at time.Time) {
+			t.Helper()
+			_, err := b.ex.TaskSetState(b.ctx, &taskerdriver.TaskSetStateParams{ID: id, To: to, Now: at})
+			require.NoError(t, err)
+		}
+		set(old.Task.ID, taskertype.StateCancelled, base)
+		set(failed.Task.ID, taskertype.StateError, base)
+		set(recent.Task.ID, taskertype.StateCancelled, base.Add(time.Hour))
+		n, err := b.ex.TaskDeleteFinished(b.ctx, &taskerdriver.TaskDeleteFinishedParams{
+			States: []taskertype.State{taskertype.StateComplete, taskertype.StateCancelled}, Before: base.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = b.ex.TaskGet(b.ctx, old.Task.ID)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+		_, err = b.ex.StepGet(b.ctx, old.Steps[0].ID)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound, "steps go with their task")
+		tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: old.Task.ID, AllSteps: true})
+		require.NoError(t, err)
+		require.Empty(t, tr, "and their transitions")
+		for _, keep := range []int64{running.Task.ID, failed.Task.ID, recent.Task.ID} {
+			_, err := b.ex.TaskGet(b.ctx, keep)
+			require.NoError(t, err)
+		}
+	})
+
+	t.Run("TaskLockReturnsTheTask", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res := diamond(t, b, "")
+		tx, err := b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(b.ctx) }()
+		got, err := tx.TaskLock(b.ctx, res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, res.Task.ID, got.ID)
+		_, err = tx.TaskLock(b.ctx, 424242)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+	})
+
 	t.Run("UnwrapTxRejectsForeignTypes", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

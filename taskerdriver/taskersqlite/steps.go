@@ -639,3 +639,64 @@ func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.Transitio
 }
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
+
+func (e *executor) TaskLock(ctx context.Context, id int64) (*taskertype.Task, error) {
+	// SQLite has one writer: a transaction already excludes every other.
+	return e.TaskGet(ctx, id)
+}
+
+func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {
+	if len(p.States) == 0 {
+		return 0, nil
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	states, err := json.Marshal(p.States)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = e.write(ctx, func(x *executor) error {
+		res, err := x.w.ExecContext(ctx, `DELETE FROM tasker_tasks WHERE task_id IN (
+			SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < ?
+			AND state IN (SELECT value FROM json_each(?)) ORDER BY completed_at LIMIT ?)`, us(p.Before), string(states), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete finished tasks: %w", err)
+		}
+		affected, err := res.RowsAffected()
+		n = int(affected)
+		return err
+	})
+	return n, err
+}
+
+func (e *executor) LeaderAttempt(ctx context.Context, p *taskerdriver.LeaderAttemptParams) (bool, error) {
+	var leads bool
+	err := e.write(ctx, func(x *executor) error {
+		now := us(p.Now)
+		var leader string
+		err := x.w.QueryRowContext(ctx, `INSERT INTO tasker_leaders (name, leader_id, elected_at, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET leader_id = excluded.leader_id, expires_at = excluded.expires_at,
+				elected_at = CASE WHEN tasker_leaders.leader_id = excluded.leader_id THEN tasker_leaders.elected_at ELSE excluded.elected_at END
+			WHERE tasker_leaders.expires_at < ? OR tasker_leaders.leader_id = excluded.leader_id
+			RETURNING leader_id`, p.Name, p.ID, now, us(p.Now.Add(p.TTL)), now).Scan(&leader)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: leader election: %w", err)
+		}
+		leads = leader == p.ID
+		return nil
+	})
+	return leads, err
+}
+
+func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttemptParams) error {
+	return e.write(ctx, func(x *executor) error {
+		_, err := x.w.ExecContext(ctx, `DELETE FROM tasker_leaders WHERE name = ? AND leader_id = ?`, p.Name, p.ID)
+		return err
+	})
+}

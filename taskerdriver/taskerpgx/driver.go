@@ -1,0 +1,201 @@
+// Package taskerpgx is the PostgreSQL driver of Tasker for Go, built on pgx v5
+// (pgxpool). Many worker processes on many machines share the work through
+// one database: ready steps are claimed with FOR UPDATE SKIP LOCKED, workers
+// wake on LISTEN/NOTIFY, and migrations run under an advisory lock so that
+// many processes may start at once.
+package taskerpgx
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// migrationLockKey is the advisory lock held while migrating.
+const migrationLockKey = 0x7461736b6572 // "tasker"
+
+// Driver is the PostgreSQL implementation of taskerdriver.Driver.
+type Driver struct {
+	pool     *pgxpool.Pool
+	ownsPool bool
+	listener *listener
+}
+
+var _ taskerdriver.Driver = (*Driver)(nil)
+
+// Open connects to the database at connString (a postgres:// URL or a
+// key=value DSN) with a pgxpool. It does not migrate: call Migrate (the
+// engine does so at start).
+func Open(ctx context.Context, connString string) (*Driver, error) {
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse connection string: %w", err)
+	}
+	if cfg.MaxConns < 8 {
+		cfg.MaxConns = 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	d := New(pool)
+	d.ownsPool = true
+	return d, nil
+}
+
+// New wraps a caller's pool. Use it to create tasks inside your own
+// transactions (Driver.UnwrapTx with a pgx.Tx of pool). Close does not close
+// the pool.
+func New(pool *pgxpool.Pool) *Driver {
+	d := &Driver{pool: pool}
+	d.listener = newListener(pool)
+	return d
+}
+
+// Pool returns the driver's pool.
+func (d *Driver) Pool() *pgxpool.Pool { return d.pool }
+
+// Name implements taskerdriver.Driver.
+func (d *Driver) Name() string { return "postgres" }
+
+// Executor implements taskerdriver.Driver.
+func (d *Driver) Executor() taskerdriver.Executor { return &executor{d: d, q: d.pool} }
+
+// UnwrapTx implements taskerdriver.Driver for a pgx.Tx.
+func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
+	t, ok := tx.(pgx.Tx)
+	if !ok {
+		return nil, fmt.Errorf("%w: the PostgreSQL driver takes a pgx.Tx, got %T", taskerdriver.ErrUnsupportedTx, tx)
+	}
+	// pg_notify inside the caller's transaction is delivered only if it commits.
+	return &executor{d: d, q: t, tx: t, borrowed: true}, nil
+}
+
+// Listener implements taskerdriver.Driver.
+func (d *Driver) Listener() taskerdriver.Listener { return d.listener }
+
+// Close implements taskerdriver.Driver.
+func (d *Driver) Close() error {
+	d.listener.close()
+	if d.ownsPool {
+		d.pool.Close()
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migration")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		if !ok {
+			return nil, fmt.Errorf("migration %s: name must be NNN_description.sql", e.Name())
+		}
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", e.Name(), err)
+		}
+		body, err := fs.ReadFile(migrationFS, "migration/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// Migrate implements taskerdriver.Driver. It holds a session advisory lock
+// while it works, so processes starting together migrate one at a time, and
+// applies each pending migration in its own transaction.
+func (d *Driver) Migrate(ctx context.Context) error {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLockKey)); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLockKey))
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS tasker_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("postgres: create migrations table: %w", err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM tasker_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO tasker_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MigrationVersion implements taskerdriver.Driver.
+func (d *Driver) MigrationVersion(ctx context.Context) (int, error) {
+	var exists bool
+	if err := d.pool.QueryRow(ctx, `SELECT to_regclass('tasker_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v *int
+	if err := d.pool.QueryRow(ctx, `SELECT max(version) FROM tasker_migrations`).Scan(&v); err != nil {
+		return 0, err
+	}
+	if v == nil {
+		return 0, nil
+	}
+	return *v, nil
+}
+
+// Reconnect backoff of the listener.
+const (
+	listenRetryMin = 100 * time.Millisecond
+	listenRetryMax = 5 * time.Second
+)
+
+var errClosed = errors.New("postgres: driver closed")

@@ -1,0 +1,543 @@
+package taskerpgx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// querier is what *pgxpool.Pool and pgx.Tx have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// executor runs operations on the pool, or in a transaction (tx set).
+// pgx prepares and caches statements per connection by itself.
+type executor struct {
+	d        *Driver
+	q        querier
+	tx       pgx.Tx
+	borrowed bool
+	topics   []string
+}
+
+func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
+	if e.tx != nil {
+		return nil, errors.New("postgres: nested transactions are not supported")
+	}
+	tx, err := e.d.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	return &executor{d: e.d, q: tx, tx: tx}, nil
+}
+
+func (e *executor) Commit(ctx context.Context) error {
+	if e.tx == nil {
+		return errors.New("postgres: commit outside a transaction")
+	}
+	if e.borrowed {
+		return nil
+	}
+	if err := e.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	// NOTIFY reached other processes at commit; wake this one at once too.
+	for _, t := range e.topics {
+		e.d.listener.notify(t)
+	}
+	e.topics = nil
+	return nil
+}
+
+func (e *executor) Rollback(ctx context.Context) error {
+	if e.tx == nil || e.borrowed {
+		return nil
+	}
+	e.topics = nil
+	if err := e.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return nil
+}
+
+// Notify sends topic with pg_notify, which PostgreSQL delivers when the
+// surrounding transaction commits.
+func (e *executor) Notify(ctx context.Context, topic string) error {
+	for _, t := range e.topics {
+		if t == topic {
+			return nil
+		}
+	}
+	if _, err := e.q.Exec(ctx, `SELECT pg_notify($1, '')`, topic); err != nil {
+		return fmt.Errorf("postgres: notify: %w", err)
+	}
+	if e.tx == nil {
+		e.d.listener.notify(topic)
+		return nil
+	}
+	e.topics = append(e.topics, topic)
+	return nil
+}
+
+// write runs fn in the current transaction, or in a new one.
+func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
+	if e.tx != nil {
+		return fn(e)
+	}
+	txe, err := e.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	x := txe.(*executor)
+	if err := fn(x); err != nil {
+		_ = x.Rollback(ctx)
+		return err
+	}
+	return x.Commit(ctx)
+}
+
+// --- helpers ---------------------------------------------------------------
+
+var epoch = time.Unix(0, 0).UTC()
+
+// pgTime maps the zero time to the epoch, which stands for "no time".
+func pgTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return epoch
+	}
+	return t.UTC()
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func fromPG(t time.Time) time.Time {
+	if t.IsZero() || t.Equal(epoch) {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func fromPGPtr(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return fromPG(*t)
+}
+
+// jsonArg passes raw JSON as text for a jsonb parameter (nil → NULL).
+func jsonArg(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func rawJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.RawMessage(b)
+}
+
+func stateStrings(states []taskertype.State) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// queryAll runs a query and scans every row.
+func queryAll[T any](ctx context.Context, q querier, sql string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// --- tasks -----------------------------------------------------------------
+
+const taskCols = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
+	identity_hash, requested_at, created_at, updated_at, completed_at`
+
+func scanTask(r pgx.Row) (*taskertype.Task, error) {
+	var (
+		t                  taskertype.Task
+		state              string
+		ctxJSON, tags      []byte
+		requested, created time.Time
+		updated            time.Time
+		completed          *time.Time
+	)
+	if err := r.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
+		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, taskerdriver.ErrNotFound
+		}
+		return nil, err
+	}
+	t.State = taskertype.State(state)
+	t.Context = json.RawMessage(ctxJSON)
+	if err := json.Unmarshal(tags, &t.Tags); err != nil {
+		return nil, fmt.Errorf("postgres: task %d tags: %w", t.ID, err)
+	}
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	t.RequestedAt = requested.UTC()
+	t.CreatedAt = created.UTC()
+	t.UpdatedAt = updated.UTC()
+	t.CompletedAt = fromPGPtr(completed)
+	return &t, nil
+}
+
+func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
+	var res *taskerdriver.TaskCreateResult
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		res, err = x.taskCreate(ctx, p)
+		return err
+	})
+	return res, err
+}
+
+type stepRow struct {
+	Name          string          `json:"n"`
+	Position      int             `json:"p"`
+	Handler       string          `json:"h"`
+	HandlerConfig json.RawMessage `json:"c,omitempty"`
+	Policy        json.RawMessage `json:"o,omitempty"`
+	RetryLimit    int             `json:"l"`
+	Retryable     bool            `json:"r"`
+	Skippable     bool            `json:"s"`
+	Parents       int             `json:"pp"`
+	Inputs        json.RawMessage `json:"i,omitempty"`
+}
+
+func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
+	tags := p.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	tagsJSON, err := json.Marshal(tags)
+	if err != nil {
+		return nil, err
+	}
+	ctxJSON := p.Context
+	if len(ctxJSON) == 0 {
+		ctxJSON = json.RawMessage(`{}`)
+	}
+	now := p.Now.UTC()
+	task, err := scanTask(x.q.QueryRow(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
+		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+		ON CONFLICT (identity_hash) DO NOTHING
+		RETURNING `+taskCols,
+		p.Namespace, p.Name, p.Version, string(ctxJSON), p.Initiator, p.SourceSystem, p.Reason, string(tagsJSON),
+		p.IdentityHash, p.RequestedAt.UTC(), now))
+	if errors.Is(err, taskerdriver.ErrNotFound) {
+		existing, err := scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: load task by identity: %w", err)
+		}
+		return &taskerdriver.TaskCreateResult{Task: existing, Existing: true}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: insert task: %w", err)
+	}
+	if _, err := x.q.Exec(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		VALUES ($1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $2)`, task.ID, now); err != nil {
+		return nil, fmt.Errorf("postgres: insert task transition: %w", err)
+	}
+	rows := make([]stepRow, len(p.Steps))
+	for i, s := range p.Steps {
+		rows[i] = stepRow{Name: s.Name, Position: i, Handler: s.Handler, HandlerConfig: s.HandlerConfig, Policy: s.Policy,
+			RetryLimit: s.RetryLimit, Retryable: s.Retryable, Skippable: s.Skippable, Parents: len(s.Parents), Inputs: s.Inputs}
+	}
+	rowsJSON, err := json.Marshal(rows)
+	if err != nil {
+		return nil, err
+	}
+	type idPos struct {
+		id  int64
+		pos int
+	}
+	got, err := queryAll(ctx, x.q, `INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
+			retry_limit, retryable, skippable, pending_parents, inputs, created_at, updated_at)
+		SELECT $1, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, $3, $3
+		FROM jsonb_to_recordset($2::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb)
+		ORDER BY r.p
+		RETURNING workflow_step_id, position`, []any{task.ID, string(rowsJSON), now}, func(r pgx.Row) (idPos, error) {
+		var v idPos
+		return v, r.Scan(&v.id, &v.pos)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: insert steps: %w", err)
+	}
+	ids := make([]int64, len(p.Steps))
+	for _, v := range got {
+		ids[v.pos] = v.id
+	}
+	var from, to []int64
+	for i, s := range p.Steps {
+		for _, parent := range s.Parents {
+			from = append(from, ids[parent])
+			to = append(to, ids[i])
+		}
+	}
+	if len(from) > 0 {
+		if _, err := x.q.Exec(ctx, `INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id)
+			SELECT f, t, $3 FROM unnest($1::bigint[], $2::bigint[]) AS u(f, t)`, from, to, task.ID); err != nil {
+			return nil, fmt.Errorf("postgres: insert edges: %w", err)
+		}
+	}
+	if len(ids) > 0 {
+		if _, err := x.q.Exec(ctx, `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+			SELECT id, $2, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $3 FROM unnest($1::bigint[]) AS u(id)`, ids, task.ID, now); err != nil {
+			return nil, fmt.Errorf("postgres: insert step transitions: %w", err)
+		}
+		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return nil, err
+		}
+	}
+	steps, err := x.stepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
+	if err != nil {
+		return nil, err
+	}
+	return &taskerdriver.TaskCreateResult{Task: task, Steps: steps}, nil
+}
+
+func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, error) {
+	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))
+}
+
+func (e *executor) TaskLock(ctx context.Context, id int64) (*taskertype.Task, error) {
+	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, id))
+}
+
+var taskOrderColumns = map[string]string{
+	"": "task_id", "task_id": "task_id", "created_at": "created_at", "requested_at": "requested_at",
+	"name": "name", "status": "state", "state": "state", "namespace": "namespace", "updated_at": "updated_at",
+}
+
+func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams) ([]*taskertype.Task, int, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if len(p.States) > 0 {
+		where = append(where, "state = ANY("+arg(stateStrings(p.States))+")")
+	}
+	for _, f := range []struct{ col, v string }{{"namespace", p.Namespace}, {"name", p.Name}, {"version", p.Version},
+		{"initiator", p.Initiator}, {"source_system", p.SourceSystem}} {
+		if f.v != "" {
+			where = append(where, f.col+" = "+arg(f.v))
+		}
+	}
+	if len(p.Tags) > 0 {
+		b, err := json.Marshal(p.Tags)
+		if err != nil {
+			return nil, 0, err
+		}
+		where = append(where, "tags @> "+arg(string(b))+"::jsonb")
+	}
+	if !p.CreatedAfter.IsZero() {
+		where = append(where, "created_at >= "+arg(p.CreatedAfter.UTC()))
+	}
+	if !p.CreatedUntil.IsZero() {
+		where = append(where, "created_at <= "+arg(p.CreatedUntil.UTC()))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("postgres: count tasks: %w", err)
+	}
+	col, ok := taskOrderColumns[p.OrderBy]
+	if !ok {
+		return nil, 0, fmt.Errorf("postgres: cannot order tasks by %q", p.OrderBy)
+	}
+	dir := "ASC"
+	if p.Desc {
+		dir = "DESC"
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + ` ORDER BY ` + col + ` ` + dir + `, task_id ` + dir +
+		` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(p.Offset, 0))
+	out, err := queryAll(ctx, e.q, q, args, scanTask)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: list tasks: %w", err)
+	}
+	if out == nil {
+		out = []*taskertype.Task{}
+	}
+	return out, total, nil
+}
+
+func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
+	var task *taskertype.Task
+	err := e.write(ctx, func(x *executor) error {
+		var from string
+		var seq int
+		err := x.q.QueryRow(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, p.ID).Scan(&from, &seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return taskerdriver.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if len(p.From) > 0 && !containsState(p.From, taskertype.State(from)) {
+			return fmt.Errorf("%w: task %d is %s", taskerdriver.ErrStateConflict, p.ID, from)
+		}
+		now := p.Now.UTC()
+		var completed *time.Time
+		if p.To.Final() {
+			completed = &now
+		}
+		task, err = scanTask(x.q.QueryRow(ctx, `UPDATE tasker_tasks SET state = $1, transition_seq = transition_seq + 1,
+			updated_at = $2, completed_at = $3 WHERE task_id = $4 RETURNING `+taskCols, string(p.To), now, completed, p.ID))
+		if err != nil {
+			return fmt.Errorf("postgres: update task state: %w", err)
+		}
+		if err := x.taskTransition(ctx, p.ID, from, p.To, p.Metadata, seq+1, now); err != nil {
+			return err
+		}
+		if p.To.Final() {
+			return x.Notify(ctx, taskerdriver.TopicTaskChanged)
+		}
+		return nil
+	})
+	return task, err
+}
+
+func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now time.Time) error {
+	if len(meta) == 0 {
+		meta = json.RawMessage(`{}`)
+	}
+	var fromArg *string
+	if from != "" {
+		fromArg = &from
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = $1 AND most_recent`, taskID)
+	b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		VALUES ($1, $2, $3, $4, $5, true, $6)`, taskID, fromArg, string(to), string(meta), seq*10, now)
+	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: task transition: %w", err)
+	}
+	return nil
+}
+
+func containsState(states []taskertype.State, s taskertype.State) bool {
+	for _, x := range states {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
+	var tags any
+	if p.Tags != nil {
+		b, err := json.Marshal(p.Tags)
+		if err != nil {
+			return nil, err
+		}
+		tags = string(b)
+	}
+	return scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
+		tags = coalesce($3::jsonb, tags) WHERE task_id = $4 RETURNING `+taskCols, p.Now.UTC(), p.Reason, tags, p.ID))
+}
+
+func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
+	var p taskerdriver.TaskProgress
+	err := e.q.QueryRow(ctx, `SELECT count(*),
+		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
+		count(*) FILTER (WHERE state = 'resolved_manually'),
+		count(*) FILTER (WHERE state = 'in_progress'),
+		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
+		count(*) FILTER (WHERE blocked),
+		count(*) FILTER (WHERE state = 'cancelled')
+		FROM tasker_workflow_steps WHERE task_id = $1`, taskID).
+		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: task progress: %w", err)
+	}
+	return &p, nil
+}
+
+func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {
+	if len(p.States) == 0 {
+		return 0, nil
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	tag, err := e.q.Exec(ctx, `DELETE FROM tasker_tasks WHERE task_id IN (
+		SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < $1 AND state = ANY($2)
+		ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, p.Before.UTC(), stateStrings(p.States), limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete finished tasks: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (e *executor) LeaderAttempt(ctx context.Context, p *taskerdriver.LeaderAttemptParams) (bool, error) {
+	var leader string
+	err := e.q.QueryRow(ctx, `INSERT INTO tasker_leaders (name, leader_id, elected_at, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET leader_id = excluded.leader_id, expires_at = excluded.expires_at,
+			elected_at = CASE WHEN tasker_leaders.leader_id = excluded.leader_id THEN tasker_leaders.elected_at ELSE excluded.elected_at END
+		WHERE tasker_leaders.expires_at < $3 OR tasker_leaders.leader_id = excluded.leader_id
+		RETURNING leader_id`, p.Name, p.ID, p.Now.UTC(), p.Now.Add(p.TTL).UTC()).Scan(&leader)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: leader election: %w", err)
+	}
+	return leader == p.ID, nil
+}
+
+func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttemptParams) error {
+	_, err := e.q.Exec(ctx, `DELETE FROM tasker_leaders WHERE name = $1 AND leader_id = $2`, p.Name, p.ID)
+	return err
+}

@@ -1,0 +1,628 @@
+package taskerpgx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
+	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
+	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, transition_seq`
+
+type seqStep struct {
+	step *taskertype.Step
+	seq  int
+}
+
+func scanStep(r pgx.Row) (seqStep, error) {
+	var (
+		st                                     taskertype.Step
+		state                                  string
+		hcfg, policy, inputs, results, lastErr []byte
+		next                                   time.Time
+		lastAttempted, processed, leaseExp     *time.Time
+		owner                                  *string
+		created, updated                       time.Time
+		seq                                    int
+	)
+	if err := r.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
+		&st.RetryLimit, &st.Retryable, &st.Skippable, &st.Blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
+		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &seq); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return seqStep{}, taskerdriver.ErrNotFound
+		}
+		return seqStep{}, err
+	}
+	st.State = taskertype.State(state)
+	st.HandlerConfig = rawJSON(hcfg)
+	st.Policy = rawJSON(policy)
+	st.Inputs = rawJSON(inputs)
+	st.Results = rawJSON(results)
+	if len(lastErr) > 0 && string(lastErr) != "null" {
+		st.LastError = &taskertype.StepError{}
+		if err := json.Unmarshal(lastErr, st.LastError); err != nil {
+			return seqStep{}, fmt.Errorf("postgres: step %d last_error: %w", st.ID, err)
+		}
+	}
+	st.NextAttemptAt = fromPG(next)
+	st.LastAttemptedAt = fromPGPtr(lastAttempted)
+	st.ProcessedAt = fromPGPtr(processed)
+	if owner != nil {
+		st.LeaseOwner = *owner
+	}
+	st.LeaseExpiresAt = fromPGPtr(leaseExp)
+	st.CreatedAt = created.UTC()
+	st.UpdatedAt = updated.UTC()
+	st.ParentIDs = []int64{}
+	st.ChildIDs = []int64{}
+	return seqStep{&st, seq}, nil
+}
+
+func querySteps(ctx context.Context, q querier, sql string, args []any) ([]*taskertype.Step, []int, error) {
+	rows, err := queryAll(ctx, q, sql, args, scanStep)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := make([]*taskertype.Step, len(rows))
+	seqs := make([]int, len(rows))
+	for i, r := range rows {
+		steps[i], seqs[i] = r.step, r.seq
+	}
+	return steps, seqs, nil
+}
+
+func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
+	steps, err := e.stepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}})
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		return nil, taskerdriver.ErrNotFound
+	}
+	return steps[0], nil
+}
+
+func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
+	return e.stepList(ctx, p)
+}
+
+func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if p.TaskID != 0 {
+		where = append(where, "task_id = "+arg(p.TaskID))
+	}
+	if len(p.IDs) > 0 {
+		where = append(where, "workflow_step_id = ANY("+arg(p.IDs)+")")
+	}
+	if len(p.States) > 0 {
+		where = append(where, "state = ANY("+arg(stateStrings(p.States))+")")
+	}
+	if len(where) == 0 {
+		return nil, errors.New("postgres: step list needs a task or step ids")
+	}
+	steps, _, err := querySteps(ctx, e.q, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list steps: %w", err)
+	}
+	if len(steps) == 0 {
+		return steps, nil
+	}
+	byID := make(map[int64]*taskertype.Step, len(steps))
+	ids := make([]int64, len(steps))
+	for i, s := range steps {
+		byID[s.ID] = s
+		ids[i] = s.ID
+	}
+	edges, err := queryAll(ctx, e.q, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE from_step_id = ANY($1) OR to_step_id = ANY($1) ORDER BY 1, 2`, []any{ids}, scanPair)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list edges: %w", err)
+	}
+	for _, ed := range edges {
+		if s := byID[ed[0]]; s != nil {
+			s.ChildIDs = append(s.ChildIDs, ed[1])
+		}
+		if s := byID[ed[1]]; s != nil {
+			s.ParentIDs = append(s.ParentIDs, ed[0])
+		}
+	}
+	return steps, nil
+}
+
+func scanPair(r pgx.Row) ([2]int64, error) {
+	var v [2]int64
+	return v, r.Scan(&v[0], &v[1])
+}
+
+type stepTransitionRow struct {
+	stepID, taskID int64
+	from, to       taskertype.State
+	meta           json.RawMessage
+	seq            int
+}
+
+// stepTransitions writes step transition rows (the last row of each step is
+// the most recent), demoting the previous most recent rows.
+func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow, now time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	last := map[int64]int{}
+	for i, r := range rows {
+		last[r.stepID] = i
+	}
+	n := len(rows)
+	stepIDs, taskIDs := make([]int64, n), make([]int64, n)
+	froms, tos, metas := make([]*string, n), make([]string, n), make([]string, n)
+	keys, recent := make([]int32, n), make([]bool, n)
+	distinct := make([]int64, 0, len(last))
+	for id := range last {
+		distinct = append(distinct, id)
+	}
+	for i, r := range rows {
+		stepIDs[i], taskIDs[i] = r.stepID, r.taskID
+		if r.from != "" {
+			f := string(r.from)
+			froms[i] = &f
+		}
+		tos[i] = string(r.to)
+		meta := r.meta
+		if len(meta) == 0 {
+			meta = json.RawMessage(`{}`)
+		}
+		metas[i] = string(meta)
+		keys[i] = int32(r.seq * 10)
+		recent[i] = last[r.stepID] == i
+	}
+	// Demote, then insert: two statements (the partial unique index on the
+	// most recent row is checked row by row), sent in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE tasker_workflow_step_transitions SET most_recent = false
+		WHERE workflow_step_id = ANY($1) AND most_recent`, distinct)
+	b.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		SELECT s, t, f, o, m::jsonb, k, r, $8 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])
+			AS u(s, t, f, o, m, k, r)`, stepIDs, taskIDs, froms, tos, metas, keys, recent, now)
+	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: step transitions: %w", err)
+	}
+	return nil
+}
+
+func (e *executor) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+	var out []*taskerdriver.ClaimedStep
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		out, err = x.stepClaim(ctx, p)
+		return err
+	})
+	return out, err
+}
+
+func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := p.Now.UTC()
+	var handlers []string
+	if len(p.Handlers) > 0 {
+		handlers = p.Handlers
+	}
+	type claimed struct {
+		old string
+		seqStep
+	}
+	rows, err := queryAll(ctx, x.q, `WITH ready AS (
+			SELECT workflow_step_id, state AS old_state FROM tasker_workflow_steps
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
+				AND ($5::text[] IS NULL OR handler = ANY($5))
+			ORDER BY next_attempt_at, workflow_step_id
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		UPDATE tasker_workflow_steps s SET state = 'in_progress', attempts = s.attempts + 1,
+			lease_owner = $3, lease_expires_at = $4, last_attempted_at = $1, updated_at = $1,
+			transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
+		FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
+		RETURNING ready.old_state, `+prefixed("s.", stepCols),
+		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlers}, func(r pgx.Row) (claimed, error) {
+			var c claimed
+			var old string
+			ss, err := scanStep(prependScan{r, &old})
+			c.old, c.seqStep = old, ss
+			return c, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim steps: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	trans := make([]stepTransitionRow, 0, len(rows)+2)
+	ids := make([]int64, len(rows))
+	var taskIDs []int64
+	seenTask := map[int64]bool{}
+	for i, c := range rows {
+		s := c.step
+		ids[i] = s.ID
+		if c.old == string(taskertype.StateError) {
+			trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StateError, taskertype.StatePending,
+				json.RawMessage(fmt.Sprintf(`{"retry_attempt":%d}`, s.Attempts)), c.seq - 1})
+		}
+		trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StatePending, taskertype.StateInProgress,
+			json.RawMessage(fmt.Sprintf(`{"attempt":%d,"worker":%q}`, s.Attempts, p.Owner)), c.seq})
+		if !seenTask[s.TaskID] {
+			seenTask[s.TaskID] = true
+			taskIDs = append(taskIDs, s.TaskID)
+		}
+	}
+	if err := x.stepTransitions(ctx, trans, now); err != nil {
+		return nil, err
+	}
+	starts, err := queryAll(ctx, x.q, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
+		updated_at = $1 WHERE task_id = ANY($2) AND state = 'pending' RETURNING task_id, transition_seq`,
+		[]any{now, taskIDs}, func(r pgx.Row) ([2]int64, error) {
+			var v [2]int64
+			var seq int32
+			err := r.Scan(&v[0], &seq)
+			v[1] = int64(seq)
+			return v, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: start tasks: %w", err)
+	}
+	started := make(map[int64]bool, len(starts))
+	for _, s := range starts {
+		started[s[0]] = true
+		if err := x.taskTransition(ctx, s[0], string(taskertype.StatePending), taskertype.StateInProgress,
+			json.RawMessage(`{"reason":"steps_claimed"}`), int(s[1]), now); err != nil {
+			return nil, err
+		}
+	}
+	taskList, err := queryAll(ctx, x.q, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1)`, []any{taskIDs}, scanTask)
+	if err != nil {
+		return nil, err
+	}
+	tasks := make(map[int64]*taskertype.Task, len(taskList))
+	for _, t := range taskList {
+		tasks[t.ID] = t
+	}
+	out := make([]*taskerdriver.ClaimedStep, len(rows))
+	byID := map[int64]*taskerdriver.ClaimedStep{}
+	for i, c := range rows {
+		s := c.step
+		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}, TaskStarted: started[s.TaskID]}
+		byID[s.ID] = out[i]
+	}
+	type dep struct {
+		to, from int64
+		name     string
+		results  []byte
+	}
+	deps, err := queryAll(ctx, x.q, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
+		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
+		WHERE e.to_step_id = ANY($1)`, []any{ids}, func(r pgx.Row) (dep, error) {
+		var d dep
+		return d, r.Scan(&d.to, &d.from, &d.name, &d.results)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: dependency results: %w", err)
+	}
+	for _, d := range deps {
+		c := byID[d.to]
+		c.Dependencies[d.name] = rawJSON(d.results)
+		c.Step.ParentIDs = append(c.Step.ParentIDs, d.from)
+	}
+	return out, nil
+}
+
+// prependScan scans a leading column into first, then the rest into the
+// caller's destinations.
+type prependScan struct {
+	r     pgx.Row
+	first *string
+}
+
+func (p prependScan) Scan(dest ...any) error { return p.r.Scan(append([]any{p.first}, dest...)...) }
+
+func prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (e *executor) StepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
+	var res *taskerdriver.StepFinishResult
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		res, err = x.stepFinish(ctx, p)
+		return err
+	})
+	return res, err
+}
+
+func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
+	if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
+		return nil, fmt.Errorf("postgres: finish step in state %q: want complete or error", p.State)
+	}
+	now := p.Now.UTC()
+	var errJSON any
+	if p.Error != nil {
+		b, err := json.Marshal(p.Error)
+		if err != nil {
+			return nil, err
+		}
+		errJSON = string(b)
+	}
+	var processed *time.Time
+	if p.State == taskertype.StateComplete {
+		processed = &now
+	}
+	ss, err := scanStep(x.q.QueryRow(ctx, `UPDATE tasker_workflow_steps SET state = $1,
+		results = coalesce($2::jsonb, results), last_error = $3, blocked = $4, next_attempt_at = $5,
+		processed_at = coalesce($6, processed_at), lease_owner = NULL, lease_expires_at = NULL, updated_at = $7,
+		transition_seq = transition_seq + 1
+		WHERE workflow_step_id = $8 AND state = 'in_progress' AND lease_owner = $9 AND attempts = $10
+		RETURNING `+stepCols,
+		string(p.State), jsonArg(p.Results), errJSON, p.Blocked, pgTime(p.NextAttemptAt), processed, now,
+		p.StepID, p.Owner, p.Attempt))
+	if errors.Is(err, taskerdriver.ErrNotFound) {
+		return nil, fmt.Errorf("%w: step %d attempt %d by %s", taskerdriver.ErrLeaseLost, p.StepID, p.Attempt, p.Owner)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finish step: %w", err)
+	}
+	step := ss.step
+	if err := x.stepTransitions(ctx, []stepTransitionRow{{step.ID, step.TaskID, taskertype.StateInProgress, p.State, p.Metadata, ss.seq}}, now); err != nil {
+		return nil, err
+	}
+	res := &taskerdriver.StepFinishResult{Step: step}
+	if p.State == taskertype.StateComplete {
+		n, err := x.satisfyChildren(ctx, []int64{step.ID}, now)
+		if err != nil {
+			return nil, err
+		}
+		res.ChildrenReady = n
+	} else if !p.Blocked {
+		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// satisfyChildren decrements the unfinished-parent count of the children of
+// the given (now done) steps and returns how many became ready.
+func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now time.Time) (int, error) {
+	if len(parents) == 0 {
+		return 0, nil
+	}
+	var ready int
+	err := x.q.QueryRow(ctx, `WITH counts AS (
+			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
+			WHERE from_step_id = ANY($1) GROUP BY to_step_id),
+		updated AS (
+			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = $2
+			FROM counts WHERE s.workflow_step_id = counts.id
+			RETURNING s.pending_parents, s.state)
+		SELECT count(*) FILTER (WHERE pending_parents = 0 AND state = 'pending') FROM updated`, parents, now).Scan(&ready)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: satisfy children: %w", err)
+	}
+	if ready > 0 {
+		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return 0, err
+		}
+	}
+	return ready, nil
+}
+
+func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
+	var out []*taskertype.Step
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		out, err = x.stepSetState(ctx, p)
+		return err
+	})
+	return out, err
+}
+
+func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if p.TaskID != 0 {
+		where = append(where, "task_id = "+arg(p.TaskID))
+	}
+	if len(p.IDs) > 0 {
+		where = append(where, "workflow_step_id = ANY("+arg(p.IDs)+")")
+	}
+	if len(where) == 0 {
+		return nil, errors.New("postgres: step state change needs a task or step ids")
+	}
+	if len(p.From) > 0 {
+		where = append(where, "state = ANY("+arg(stateStrings(p.From))+")")
+	}
+	if p.Owner != "" {
+		where = append(where, "lease_owner = "+arg(p.Owner))
+	}
+	type idState struct {
+		id    int64
+		state string
+	}
+	found, err := queryAll(ctx, x.q, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY workflow_step_id FOR UPDATE`, args, func(r pgx.Row) (idState, error) {
+		var v idState
+		return v, r.Scan(&v.id, &v.state)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(found))
+	from := make(map[int64]taskertype.State, len(found))
+	for i, f := range found {
+		ids[i] = f.id
+		from[f.id] = taskertype.State(f.state)
+	}
+	now := p.Now.UTC()
+	args = nil
+	sets := []string{"state = " + arg(string(p.To)), "updated_at = " + arg(now), "transition_seq = transition_seq + 1",
+		"blocked = false", "lease_owner = NULL", "lease_expires_at = NULL"}
+	if p.Results != nil {
+		sets = append(sets, "results = "+arg(string(p.Results))+"::jsonb")
+	}
+	if p.To.Done() {
+		sets = append(sets, "processed_at = "+arg(now))
+	}
+	if p.ResetAttempts {
+		sets = append(sets, "attempts = 0", "last_error = NULL", "next_attempt_at = "+arg(now))
+	}
+	if p.DecrementAttempt {
+		sets = append(sets, "attempts = greatest(attempts - 1, 0)")
+	}
+	steps, seqs, err := querySteps(ctx, x.q, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+		` WHERE workflow_step_id = ANY(`+arg(ids)+`) RETURNING `+stepCols, args)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: set step state: %w", err)
+	}
+	trans := make([]stepTransitionRow, len(steps))
+	for i, s := range steps {
+		trans[i] = stepTransitionRow{s.ID, s.TaskID, from[s.ID], p.To, p.Metadata, seqs[i]}
+	}
+	if err := x.stepTransitions(ctx, trans, now); err != nil {
+		return nil, err
+	}
+	if p.To.Done() {
+		if _, err := x.satisfyChildren(ctx, ids, now); err != nil {
+			return nil, err
+		}
+	}
+	if p.To == taskertype.StatePending {
+		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return nil, err
+		}
+	}
+	return steps, nil
+}
+
+func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
+	ss, err := scanStep(e.q.QueryRow(ctx, `UPDATE tasker_workflow_steps SET updated_at = $1,
+		retry_limit = coalesce($2, retry_limit), retryable = coalesce($3, retryable), inputs = coalesce($4::jsonb, inputs)
+		WHERE workflow_step_id = $5 RETURNING `+stepCols, p.Now.UTC(), p.RetryLimit, p.Retryable, jsonArg(p.Inputs), p.ID))
+	return ss.step, err
+}
+
+func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {
+	if len(p.IDs) == 0 {
+		return nil, nil
+	}
+	out, err := queryAll(ctx, e.q, `UPDATE tasker_workflow_steps SET lease_expires_at = $1
+		WHERE workflow_step_id = ANY($2) AND lease_owner = $3 AND state = 'in_progress'
+		RETURNING workflow_step_id`, []any{p.LeaseExpiresAt.UTC(), p.IDs, p.Owner}, func(r pgx.Row) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: heartbeat: %w", err)
+	}
+	return out, nil
+}
+
+func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepListExpiredParams) ([]*taskertype.Step, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	steps, _, err := querySteps(ctx, e.q, `SELECT `+stepCols+` FROM tasker_workflow_steps
+		WHERE state = 'in_progress' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2`, []any{p.Now.UTC(), limit})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list expired steps: %w", err)
+	}
+	return steps, nil
+}
+
+func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, error) {
+	var a, b *time.Time
+	if err := e.q.QueryRow(ctx, `SELECT
+		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked),
+		(SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress')`).Scan(&a, &b); err != nil {
+		return time.Time{}, fmt.Errorf("postgres: next wake: %w", err)
+	}
+	var ta, tb time.Time
+	if a != nil {
+		ta = a.UTC() // the epoch (a new step) is a real "ready since" time here
+	}
+	if b != nil {
+		tb = b.UTC()
+	}
+	switch {
+	case ta.IsZero():
+		return tb, nil
+	case tb.IsZero() || ta.Before(tb):
+		return ta, nil
+	default:
+		return tb, nil
+	}
+}
+
+func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
+	const cols = `id, task_id, %s, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at`
+	var q string
+	var arg int64
+	switch {
+	case p.StepID != 0:
+		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = $1 ORDER BY sort_key`, "workflow_step_id")
+		arg = p.StepID
+	case p.AllSteps:
+		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE task_id = $1 ORDER BY workflow_step_id, sort_key`, "workflow_step_id")
+		arg = p.TaskID
+	default:
+		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_task_transitions WHERE task_id = $1 ORDER BY sort_key`, "0::bigint")
+		arg = p.TaskID
+	}
+	out, err := queryAll(ctx, e.q, q, []any{arg}, func(r pgx.Row) (*taskertype.Transition, error) {
+		var t taskertype.Transition
+		var from, to string
+		var meta []byte
+		var created time.Time
+		if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &t.MostRecent, &created); err != nil {
+			return nil, err
+		}
+		t.FromState = taskertype.State(from)
+		t.ToState = taskertype.State(to)
+		t.Metadata = json.RawMessage(meta)
+		t.CreatedAt = created.UTC()
+		return &t, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list transitions: %w", err)
+	}
+	if out == nil {
+		out = []*taskertype.Transition{}
+	}
+	return out, nil
+}
+
+var _ taskerdriver.ExecutorTx = (*executor)(nil)
