@@ -730,7 +730,7 @@ func (c *Client) newWorker() *orchestrator.Worker {
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
 		RescueInterval: wc.RescueInterval, StepTimeout: wc.StepTimeout, Retry: c.retry, Handlers: wc.Handlers,
 		Retention: wc.Retention,
-		Publish: c.bus.publish,
+		Publish:   c.bus.publish,
 	})
 }
 
