@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -104,13 +102,12 @@ type env struct {
 	reg    *tasker.Registry
 }
 
-// newEnv returns a client on a fresh SQLite database with a fake clock, no
-// backoff jitter and the failer registered as handler "test".
+// newEnv returns a client on a fresh database of the test's driver (see
+// eachDriver) with a fake clock, no backoff jitter and the failer registered
+// as handler "test".
 func newEnv(t *testing.T, templates ...*tasker.TaskTemplate) *env {
 	t.Helper()
-	d, err := taskersqlite.Open(filepath.Join(t.TempDir(), "tasker.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
+	d := openTestDriver(t)
 	reg := tasker.NewRegistry()
 	h := newFailer()
 	require.NoError(t, reg.RegisterHandler("test", h, false))

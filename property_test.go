@@ -83,110 +83,112 @@ func modelOutcome(steps []randomStep) ([]stepWant, taskertype.State) {
 // starts before all of its parents are complete.
 func TestPropertyRandomDAGs(t *testing.T) {
 	t.Parallel()
-	const seeds, maxSteps = 60, 200
-	// -short skips the workflows above 40 steps (seed 0 included).
-	sizeCap := maxSteps
-	if testing.Short() {
-		sizeCap = 40
-	}
-	for seed := range uint64(seeds) {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(seed, 0x7a5c3e))
-			// Sizes are log-uniform over 1..maxSteps: mostly small
-			// workflows, a few large ones.
-			n := min(max(int(math.Exp(r.Float64()*math.Log(maxSteps+1))), 1), maxSteps)
-			if seed == 0 {
-				n = maxSteps
-			}
-			failRate := []float64{0, 0.05, 0.15, 0.4}[r.IntN(4)]
-			steps := randomDAG(r, n, failRate)
-			if n > sizeCap && (seed != 0 || testing.Short()) {
-				t.Skipf("seed %d: %d steps; workflows above %d steps run without -short", seed, n, sizeCap)
-			}
-			t.Parallel()
-			t.Logf("seed %d: %d steps, fail rate %.2f (reproduce: go test -run 'TestPropertyRandomDAGs/seed=%d$')", seed, len(steps), failRate, seed)
-
-			tmpl := &tasker.TaskTemplate{Name: "random_dag", Version: "1.0.0"}
-			for _, s := range steps {
-				st := tasker.StepTemplate{Name: s.name, Handler: "test", RetryLimit: s.limit}
-				for _, p := range s.parents {
-					st.DependsOn = append(st.DependsOn, steps[p].name)
+	eachDriver(t, func(t *testing.T) {
+		const seeds, maxSteps = 60, 200
+		// -short skips the workflows above 40 steps (seed 0 included).
+		sizeCap := maxSteps
+		if testing.Short() {
+			sizeCap = 40
+		}
+		for seed := range uint64(seeds) {
+			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(seed, 0x7a5c3e))
+				// Sizes are log-uniform over 1..maxSteps: mostly small
+				// workflows, a few large ones.
+				n := min(max(int(math.Exp(r.Float64()*math.Log(maxSteps+1))), 1), maxSteps)
+				if seed == 0 {
+					n = maxSteps
 				}
-				tmpl.Steps = append(tmpl.Steps, st)
-			}
-			e := newEnv(t, tmpl)
-			for _, s := range steps {
-				e.h.fails[s.name] = s.fails
-				e.h.permanent[s.name] = s.permanent
-			}
+				failRate := []float64{0, 0.05, 0.15, 0.4}[r.IntN(4)]
+				steps := randomDAG(r, n, failRate)
+				if n > sizeCap && (seed != 0 || testing.Short()) {
+					t.Skipf("seed %d: %d steps; workflows above %d steps run without -short", seed, n, sizeCap)
+				}
+				t.Parallel()
+				t.Logf("seed %d: %d steps, fail rate %.2f (reproduce: go test -run 'TestPropertyRandomDAGs/seed=%d$')", seed, len(steps), failRate, seed)
 
-			// The handler checks that every parent is done when it starts. It
-			// runs on worker goroutines: record violations, assert afterwards.
-			var mu sync.Mutex
-			var violations []string
-			e.h.hook = func(ctx context.Context, s *tasker.StepContext) {
-				for _, pid := range s.Step.ParentIDs {
-					p, err := e.client.GetStep(ctx, pid)
-					mu.Lock()
-					switch {
-					case err != nil:
-						violations = append(violations, fmt.Sprintf("%s: get parent %d: %v", s.Step.Name, pid, err))
-					case !p.State.Done():
-						violations = append(violations, fmt.Sprintf("%s (attempt %d) started while its parent %s is %s", s.Step.Name, s.Attempt, p.Name, p.State))
+				tmpl := &tasker.TaskTemplate{Name: "random_dag", Version: "1.0.0"}
+				for _, s := range steps {
+					st := tasker.StepTemplate{Name: s.name, Handler: "test", RetryLimit: s.limit}
+					for _, p := range s.parents {
+						st.DependsOn = append(st.DependsOn, steps[p].name)
 					}
-					mu.Unlock()
+					tmpl.Steps = append(tmpl.Steps, st)
 				}
-			}
-
-			task := e.create("random_dag", nil)
-			// Each pass runs with the clock frozen until nothing is ready; the
-			// clock then jumps past every backoff (at most 30 s). Every pass
-			// but the last finishes at least one attempt, so 5 passes per step
-			// are plenty.
-			var final *tasker.Task
-			for range 5*len(steps) + 10 {
-				e.singlePass()
-				if final = e.task(task.ID); final.State.Final() {
-					break
+				e := newEnv(t, tmpl)
+				for _, s := range steps {
+					e.h.fails[s.name] = s.fails
+					e.h.permanent[s.name] = s.permanent
 				}
-				e.clock.Advance(31 * time.Second)
-			}
-			require.True(t, final.State.Final(), "seed %d: task did not finish: %s", seed, final.State)
 
-			mu.Lock()
-			require.Empty(t, violations, "seed %d", seed)
-			mu.Unlock()
-
-			want, wantTask := modelOutcome(steps)
-			got := e.steps(task.ID)
-			require.Len(t, got, len(steps), "seed %d", seed)
-			for i, s := range steps {
-				g := got[s.name]
-				require.NotNil(t, g, "seed %d: step %s", seed, s.name)
-				require.Equal(t, want[i].state, g.State, "seed %d: state of %s (%+v)", seed, s.name, s)
-				require.Equal(t, want[i].attempts, g.Attempts, "seed %d: attempts of %s (%+v)", seed, s.name, s)
-				require.Equal(t, want[i].attempts, e.h.Calls(s.name), "seed %d: handler calls of %s (%+v)", seed, s.name, s)
-				require.Equal(t, s.limit, g.RetryLimit, "seed %d: retry limit of %s", seed, s.name)
-				switch g.State {
-				case taskertype.StateError:
-					require.True(t, g.Blocked, "seed %d: failed step %s is blocked", seed, s.name)
-					require.NotNil(t, g.LastError, "seed %d: %s", seed, s.name)
-					if s.permanent {
-						require.Equal(t, "permanent", g.LastError.Kind, "seed %d: %s", seed, s.name)
-					} else {
-						require.Equal(t, "retryable", g.LastError.Kind, "seed %d: %s", seed, s.name)
+				// The handler checks that every parent is done when it starts. It
+				// runs on worker goroutines: record violations, assert afterwards.
+				var mu sync.Mutex
+				var violations []string
+				e.h.hook = func(ctx context.Context, s *tasker.StepContext) {
+					for _, pid := range s.Step.ParentIDs {
+						p, err := e.client.GetStep(ctx, pid)
+						mu.Lock()
+						switch {
+						case err != nil:
+							violations = append(violations, fmt.Sprintf("%s: get parent %d: %v", s.Step.Name, pid, err))
+						case !p.State.Done():
+							violations = append(violations, fmt.Sprintf("%s (attempt %d) started while its parent %s is %s", s.Step.Name, s.Attempt, p.Name, p.State))
+						}
+						mu.Unlock()
 					}
-				case taskertype.StateComplete:
-					require.JSONEq(t, fmt.Sprintf(`{"step": %q, "attempt": %d}`, s.name, s.fails+1), string(g.Results), "seed %d: %s", seed, s.name)
-				case taskertype.StatePending:
-					require.False(t, g.Blocked, "seed %d: %s", seed, s.name)
-					require.Nil(t, g.LastError, "seed %d: %s", seed, s.name)
 				}
-			}
-			require.Equal(t, wantTask, final.State, "seed %d: task state", seed)
-			if len(steps) <= 30 {
-				e.checkAudit(task.ID)
-			}
-		})
-	}
+
+				task := e.create("random_dag", nil)
+				// Each pass runs with the clock frozen until nothing is ready; the
+				// clock then jumps past every backoff (at most 30 s). Every pass
+				// but the last finishes at least one attempt, so 5 passes per step
+				// are plenty.
+				var final *tasker.Task
+				for range 5*len(steps) + 10 {
+					e.singlePass()
+					if final = e.task(task.ID); final.State.Final() {
+						break
+					}
+					e.clock.Advance(31 * time.Second)
+				}
+				require.True(t, final.State.Final(), "seed %d: task did not finish: %s", seed, final.State)
+
+				mu.Lock()
+				require.Empty(t, violations, "seed %d", seed)
+				mu.Unlock()
+
+				want, wantTask := modelOutcome(steps)
+				got := e.steps(task.ID)
+				require.Len(t, got, len(steps), "seed %d", seed)
+				for i, s := range steps {
+					g := got[s.name]
+					require.NotNil(t, g, "seed %d: step %s", seed, s.name)
+					require.Equal(t, want[i].state, g.State, "seed %d: state of %s (%+v)", seed, s.name, s)
+					require.Equal(t, want[i].attempts, g.Attempts, "seed %d: attempts of %s (%+v)", seed, s.name, s)
+					require.Equal(t, want[i].attempts, e.h.Calls(s.name), "seed %d: handler calls of %s (%+v)", seed, s.name, s)
+					require.Equal(t, s.limit, g.RetryLimit, "seed %d: retry limit of %s", seed, s.name)
+					switch g.State {
+					case taskertype.StateError:
+						require.True(t, g.Blocked, "seed %d: failed step %s is blocked", seed, s.name)
+						require.NotNil(t, g.LastError, "seed %d: %s", seed, s.name)
+						if s.permanent {
+							require.Equal(t, "permanent", g.LastError.Kind, "seed %d: %s", seed, s.name)
+						} else {
+							require.Equal(t, "retryable", g.LastError.Kind, "seed %d: %s", seed, s.name)
+						}
+					case taskertype.StateComplete:
+						require.JSONEq(t, fmt.Sprintf(`{"step": %q, "attempt": %d}`, s.name, s.fails+1), string(g.Results), "seed %d: %s", seed, s.name)
+					case taskertype.StatePending:
+						require.False(t, g.Blocked, "seed %d: %s", seed, s.name)
+						require.Nil(t, g.LastError, "seed %d: %s", seed, s.name)
+					}
+				}
+				require.Equal(t, wantTask, final.State, "seed %d: task state", seed)
+				if len(steps) <= 30 {
+					e.checkAudit(task.ID)
+				}
+			})
+		}
+	})
 }

@@ -1,0 +1,127 @@
+package taskerpgx_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerdrivertest"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.SetMigrate(func(ctx context.Context, url string) error {
+		d, err := taskerpgx.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = d.Close() }()
+		return d.Migrate(ctx)
+	})
+	pgtest.Main(m)
+}
+
+func open(t *testing.T) *taskerpgx.Driver {
+	t.Helper()
+	d, err := taskerpgx.Open(t.Context(), pgtest.URL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	taskerdrivertest.Exercise(t, func(t *testing.T) taskerdriver.Driver { return open(t) })
+}
+
+// Many processes may start at once: concurrent migrations of one database
+// serialize on the advisory lock and all succeed.
+func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t) // already migrated: migrating again must be a no-op
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Go(func() {
+			d, err := taskerpgx.Open(t.Context(), url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer func() { _ = d.Close() }()
+			errs <- d.Migrate(t.Context())
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	d := open(t)
+	v, err := d.MigrationVersion(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+}
+
+// A fresh, empty database migrates from nothing, concurrently.
+func TestConcurrentMigrationsFromScratch(t *testing.T) {
+	t.Parallel()
+	admin := pgtest.Server(t)
+	ctx := t.Context()
+	d0, err := taskerpgx.Open(ctx, admin)
+	require.NoError(t, err)
+	name := "tasker_migrate_" + randomSuffix(t)
+	_, err = d0.Pool().Exec(ctx, `CREATE DATABASE `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = d0.Pool().Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		_ = d0.Close()
+	})
+	url := withDatabase(t, admin, name)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			d, err := taskerpgx.Open(ctx, url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer func() { _ = d.Close() }()
+			errs <- d.Migrate(ctx)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func randomSuffix(t *testing.T) string {
+	t.Helper()
+	return strings.ToLower(strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
+}
+
+// withDatabase points a connection string (URL or key=value DSN) at db.
+func withDatabase(t *testing.T, conn, db string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(conn)
+	require.NoError(t, err)
+	if strings.Contains(conn, "://") {
+		u, err := url.Parse(conn)
+		require.NoError(t, err)
+		u.Path = "/" + db
+		return u.String()
+	}
+	_ = cfg
+	return conn + " dbname=" + db
+}
