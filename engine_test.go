@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -14,7 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -448,4 +451,47 @@ func TestCreateTaskValidation(t *testing.T) {
 		require.Equal(t, "unknown", res.Task.Initiator)
 		require.False(t, errors.Is(err, tasker.ErrNotFound))
 	})
+}
+
+// On PostgreSQL, a task created inside the caller's pgx transaction exists
+// only if it commits, and workers see it only after the commit.
+func TestCreateTaskInCallerPgxTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d, err := taskerpgx.Open(ctx, pgtest.URL(t))
+	require.NoError(t, err)
+	defer d.Close()
+	reg := tasker.NewRegistry()
+	reg.MustRegisterHandler("noop", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) { return nil, nil }))
+	require.NoError(t, reg.RegisterTemplate(&tasker.TaskTemplate{Name: "t", Steps: []tasker.StepTemplate{{Name: "s", Handler: "noop"}}}, tasker.RegisterOptions{}))
+	c, err := tasker.NewClient(ctx, d, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	_, err = d.Pool().Exec(ctx, `CREATE TABLE orders (id bigserial PRIMARY KEY, task_id bigint)`)
+	require.NoError(t, err)
+
+	tx, err := d.Pool().Begin(ctx)
+	require.NoError(t, err)
+	res, err := c.CreateTaskTx(ctx, tx, &tasker.TaskRequest{Name: "t"})
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO orders (task_id) VALUES ($1)`, res.Task.ID)
+	require.NoError(t, err)
+	// Not committed: a worker pass finds nothing to run.
+	require.NoError(t, c.RunUntilIdle(ctx))
+	require.NoError(t, tx.Rollback(ctx))
+	_, err = c.GetTask(ctx, res.Task.ID)
+	require.ErrorIs(t, err, tasker.ErrNotFound, "rolled back with the caller's data")
+
+	tx, err = d.Pool().Begin(ctx)
+	require.NoError(t, err)
+	res, err = c.CreateTaskTx(ctx, tx, &tasker.TaskRequest{Name: "t"})
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO orders (task_id) VALUES ($1)`, res.Task.ID)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, c.RunUntilIdle(ctx))
+	task, err := c.GetTask(ctx, res.Task.ID)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateComplete, task.State)
+	_, err = c.CreateTaskTx(ctx, "not a tx", &tasker.TaskRequest{Name: "t"})
+	require.ErrorIs(t, err, taskerdriver.ErrUnsupportedTx)
 }
