@@ -61,6 +61,7 @@ type fileConfig struct {
 		LeaseDuration string `yaml:"lease_duration"`
 		PollInterval  string `yaml:"poll_interval"`
 		StepTimeout   string `yaml:"step_timeout"`
+		Retention     string `yaml:"retention"`
 	} `yaml:"worker"`
 }
 
@@ -75,6 +76,7 @@ type settings struct {
 	lease       time.Duration
 	poll        time.Duration
 	stepTimeout time.Duration
+	retention   time.Duration
 }
 
 type app struct {
@@ -98,7 +100,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.SetOut(out)
 	root.SetErr(errOut)
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.s.database, "database", dburl.Default, "database URL: sqlite://FILE (relative), sqlite:///ABS/PATH [$TASKER_DATABASE_URL]")
+	pf.StringVar(&a.s.database, "database", dburl.Default, "database URL: sqlite://FILE (relative), sqlite:///ABS/PATH or postgres://USER@HOST:PORT/DB [$TASKER_DATABASE_URL]")
 	pf.StringVar(&a.s.templates, "templates", "", "directory of YAML task templates loaded at start [$TASKER_TEMPLATES]")
 	pf.StringVar(&a.s.env, "env", "", "environment whose template overrides apply [$TASKER_ENV]")
 	pf.StringVar(&a.s.configFile, "config", "", "YAML config file (database, templates, env, log_level, worker.*) [$TASKER_CONFIG]")
@@ -107,6 +109,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.lease, "lease", 30*time.Second, "step lease; a step whose worker died is re-run after it expires")
 	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
+	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
 	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd())
 	return root
 }
@@ -138,7 +141,7 @@ func (a *app) resolve() error {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout)", a.s.configFile, err)
+		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout, worker.retention)", a.s.configFile, err)
 	}
 	setFromFile := func(name, v string) error {
 		if v == "" || a.flags.Changed(name) {
@@ -155,6 +158,7 @@ func (a *app) resolve() error {
 	for name, v := range map[string]string{
 		"database": fc.Database, "templates": fc.Templates, "env": fc.Env, "log-level": fc.LogLevel,
 		"lease": fc.Worker.LeaseDuration, "poll-interval": fc.Worker.PollInterval, "step-timeout": fc.Worker.StepTimeout,
+		"retention": fc.Worker.Retention,
 	} {
 		if err := setFromFile(name, v); err != nil {
 			return err
@@ -195,7 +199,8 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	}
 	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
 		Registry: reg, Logger: a.logger(),
-		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll, StepTimeout: a.s.stepTimeout},
+		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
+			StepTimeout: a.s.stepTimeout, Retention: a.s.retention},
 	})
 	if err != nil {
 		_ = drv.Close()
