@@ -8,7 +8,6 @@ package taskerpgx
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -197,5 +196,3 @@ const (
 	listenRetryMin = 100 * time.Millisecond
 	listenRetryMax = 5 * time.Second
 )
-
-var errClosed = errors.New("postgres: driver closed")

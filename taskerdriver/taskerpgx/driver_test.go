@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -124,4 +125,52 @@ func withDatabase(t *testing.T, conn, db string) string {
 	}
 	_ = cfg
 	return conn + " dbname=" + db
+}
+
+// A notification committed through one driver (process) wakes the
+// subscribers of another, and the listener survives losing its connection.
+func TestNotifyCrossesProcessesAndSurvivesReconnect(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a, err := taskerpgx.Open(t.Context(), url)
+	require.NoError(t, err)
+	defer func() { _ = a.Close() }()
+	b, err := taskerpgx.Open(t.Context(), url)
+	require.NoError(t, err)
+	defer func() { _ = b.Close() }()
+	ready, unsub := b.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
+	require.True(t, b.Listener().CrossProcess())
+
+	// Wait until b listens: notify from a until a wake-up arrives.
+	waitWake := func(send func()) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			send()
+			select {
+			case <-ready:
+				return
+			case <-tick.C:
+			case <-deadline:
+				t.Fatal("no notification arrived")
+			}
+		}
+	}
+	notify := func() {
+		require.NoError(t, a.Executor().Notify(t.Context(), taskerdriver.TopicStepsReady))
+	}
+	waitWake(notify)
+
+	// Kill b's listening connection: b reconnects and still hears a.
+	tag, err := a.Pool().Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected(), "b's listening connection was terminated")
+	for len(ready) > 0 {
+		<-ready
+	}
+	waitWake(notify)
 }

@@ -122,14 +122,6 @@ func pgTime(t time.Time) time.Time {
 	return t.UTC()
 }
 
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 func fromPG(t time.Time) time.Time {
 	if t.IsZero() || t.Equal(epoch) {
 		return time.Time{}

@@ -80,11 +80,13 @@ func (l *listener) run(ctx context.Context) {
 	defer close(l.done)
 	delay := listenRetryMin
 	for first := true; ctx.Err() == nil; first = false {
-		err := l.listen(ctx, !first)
+		listened, _ := l.listen(ctx, !first) // the error is the lost connection; workers log their own failures
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // the connection was lost; retry after a pause (workers log their own failures)
+		if listened {
+			delay = listenRetryMin // it worked for a while: retry soon
+		}
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -97,10 +99,10 @@ func (l *listener) run(ctx context.Context) {
 // listen LISTENs on one connection until it fails or ctx ends. After a
 // reconnection it wakes every subscriber: notifications sent while the
 // connection was down are lost.
-func (l *listener) listen(ctx context.Context, reconnected bool) error {
+func (l *listener) listen(ctx context.Context, reconnected bool) (listened bool, err error) {
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() {
 		// A connection that LISTENed must not go back to the pool.
@@ -109,7 +111,7 @@ func (l *listener) listen(ctx context.Context, reconnected bool) error {
 	}()
 	for _, t := range topics {
 		if _, err := conn.Exec(ctx, `LISTEN `+t); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if reconnected {
@@ -118,7 +120,7 @@ func (l *listener) listen(ctx context.Context, reconnected bool) error {
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		l.notify(n.Channel)
 	}
