@@ -33,6 +33,16 @@ type (
 	State      = taskertype.State
 )
 
+// The states of tasks and steps.
+const (
+	StatePending          = taskertype.StatePending
+	StateInProgress       = taskertype.StateInProgress
+	StateComplete         = taskertype.StateComplete
+	StateError            = taskertype.StateError
+	StateCancelled        = taskertype.StateCancelled
+	StateResolvedManually = taskertype.StateResolvedManually
+)
+
 // Config configures a Client. The zero value of every field means its
 // documented default.
 type Config struct {

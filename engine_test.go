@@ -495,3 +495,27 @@ func TestCreateTaskInCallerPgxTransaction(t *testing.T) {
 	_, err = c.CreateTaskTx(ctx, "not a tx", &tasker.TaskRequest{Name: "t"})
 	require.ErrorIs(t, err, taskerdriver.ErrUnsupportedTx)
 }
+
+// Health counts tasks and steps and turns unhealthy when more than half of
+// the tasks are in error.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		e := newEnv(t, template("default", "h", "1.0.0", stepDef{name: "a", limit: 1}))
+		require.NoError(t, e.client.Ping(e.ctx))
+		h, err := e.client.Health(e.ctx)
+		require.NoError(t, err)
+		require.True(t, h.Healthy)
+		require.Equal(t, "healthy", h.Status)
+		e.h.permanent["a"] = true
+		task := e.create("h", nil)
+		e.singlePass()
+		require.Equal(t, taskertype.StateError, e.task(task.ID).State)
+		h, err = e.client.Health(e.ctx)
+		require.NoError(t, err)
+		require.False(t, h.Healthy)
+		require.Equal(t, 1, h.Tasks[taskertype.StateError])
+		require.Equal(t, 1, h.Retries.ExhaustedRetries)
+		require.Contains(t, h.Reasons, "100.0% of tasks are in error (above 50%)")
+	})
+}

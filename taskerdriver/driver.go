@@ -141,6 +141,9 @@ type Executor interface {
 	LeaderAttempt(ctx context.Context, p *LeaderAttemptParams) (bool, error)
 	// LeaderResign ends ID's leadership of Name, if it has it.
 	LeaderResign(ctx context.Context, p *LeaderAttemptParams) error
+	// HealthCounts counts tasks and steps by state for health reporting, and
+	// checks that the database answers.
+	HealthCounts(ctx context.Context, now time.Time) (*HealthCounts, error)
 
 	// Notify sends topic to listeners when the surrounding transaction commits
 	// (at once outside a transaction).
@@ -332,6 +335,22 @@ type StepHeartbeatParams struct {
 type StepListExpiredParams struct {
 	Now   time.Time
 	Limit int
+}
+
+// HealthCounts are the counts behind the health status.
+type HealthCounts struct {
+	Tasks map[taskertype.State]int
+	Steps map[taskertype.State]int
+	// RetryableErrors are error steps that will be retried; InBackoff are
+	// those still waiting for their retry time; ExhaustedRetries are blocked
+	// error steps.
+	RetryableErrors  int
+	InBackoff        int
+	ExhaustedRetries int
+	// ActiveConnections and MaxConnections describe the database server's
+	// connections (zero for an embedded database).
+	ActiveConnections int
+	MaxConnections    int
 }
 
 // TaskDeleteFinishedParams selects finished tasks to delete.

@@ -538,6 +538,31 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
 	})
 
+	t.Run("HealthCounts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		h, err := b.ex.HealthCounts(b.ctx, base)
+		require.NoError(t, err)
+		require.Zero(t, h.Tasks[taskertype.StatePending])
+		diamond(t, b, "")
+		diamond(t, b, "")
+		cs := claim(t, b, base, "w", 2)
+		_, err = b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
+			Error: &taskertype.StepError{Message: "x"}, NextAttemptAt: base.Add(time.Minute), Now: base})
+		require.NoError(t, err)
+		_, err = b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: cs[1].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
+			Error: &taskertype.StepError{Message: "x"}, Blocked: true, Now: base})
+		require.NoError(t, err)
+		h, err = b.ex.HealthCounts(b.ctx, base)
+		require.NoError(t, err)
+		require.Equal(t, 2, h.Tasks[taskertype.StateInProgress])
+		require.Equal(t, 6, h.Steps[taskertype.StatePending])
+		require.Equal(t, 2, h.Steps[taskertype.StateError])
+		require.Equal(t, 1, h.RetryableErrors)
+		require.Equal(t, 1, h.InBackoff)
+		require.Equal(t, 1, h.ExhaustedRetries)
+	})
+
 	t.Run("UnwrapTxRejectsForeignTypes", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

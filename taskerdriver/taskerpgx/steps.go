@@ -626,3 +626,45 @@ func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.Transitio
 }
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
+
+func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
+	h := &taskerdriver.HealthCounts{Tasks: map[taskertype.State]int{}, Steps: map[taskertype.State]int{}}
+	for _, s := range taskertype.States {
+		h.Tasks[s], h.Steps[s] = 0, 0
+	}
+	type count struct {
+		state string
+		n     int
+	}
+	scan := func(r pgx.Row) (count, error) {
+		var c count
+		return c, r.Scan(&c.state, &c.n)
+	}
+	tasks, err := queryAll(ctx, e.q, `SELECT state, count(*) FROM tasker_tasks GROUP BY state`, nil, scan)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	for _, c := range tasks {
+		h.Tasks[taskertype.State(c.state)] = c.n
+	}
+	steps, err := queryAll(ctx, e.q, `SELECT state, count(*) FROM tasker_workflow_steps GROUP BY state`, nil, scan)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	for _, c := range steps {
+		h.Steps[taskertype.State(c.state)] = c.n
+	}
+	if err := e.q.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE NOT blocked),
+		count(*) FILTER (WHERE NOT blocked AND next_attempt_at > $1),
+		count(*) FILTER (WHERE blocked)
+		FROM tasker_workflow_steps WHERE state = 'error'`, now.UTC()).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	if err := e.q.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'),
+		current_setting('max_connections')::int`).Scan(&h.ActiveConnections, &h.MaxConnections); err != nil {
+		return nil, fmt.Errorf("postgres: connection counts: %w", err)
+	}
+	return h, nil
+}

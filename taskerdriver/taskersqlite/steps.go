@@ -700,3 +700,40 @@ func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttem
 		return err
 	})
 }
+
+func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
+	h := &taskerdriver.HealthCounts{Tasks: map[taskertype.State]int{}, Steps: map[taskertype.State]int{}}
+	for _, s := range taskertype.States {
+		h.Tasks[s], h.Steps[s] = 0, 0
+	}
+	type count struct {
+		state string
+		n     int
+	}
+	scan := func(r rowScanner) (count, error) {
+		var c count
+		return c, r.Scan(&c.state, &c.n)
+	}
+	tasks, err := queryAll(ctx, e.r, `SELECT state, count(*) FROM tasker_tasks GROUP BY state`, nil, scan)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: health counts: %w", err)
+	}
+	for _, c := range tasks {
+		h.Tasks[taskertype.State(c.state)] = c.n
+	}
+	steps, err := queryAll(ctx, e.r, `SELECT state, count(*) FROM tasker_workflow_steps GROUP BY state`, nil, scan)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: health counts: %w", err)
+	}
+	for _, c := range steps {
+		h.Steps[taskertype.State(c.state)] = c.n
+	}
+	if err := e.r.QueryRowContext(ctx, `SELECT
+		coalesce(sum(state = 'error' AND blocked = 0), 0),
+		coalesce(sum(state = 'error' AND blocked = 0 AND next_attempt_at > ?), 0),
+		coalesce(sum(state = 'error' AND blocked = 1), 0)
+		FROM tasker_workflow_steps WHERE state = 'error'`, us(now)).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
+		return nil, fmt.Errorf("sqlite: health counts: %w", err)
+	}
+	return h, nil
+}
