@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -122,10 +123,8 @@ func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams)
 	if len(steps) == 0 {
 		return steps, nil
 	}
-	byID := make(map[int64]*taskertype.Step, len(steps))
 	ids := make([]int64, len(steps))
 	for i, s := range steps {
-		byID[s.ID] = s
 		ids[i] = s.ID
 	}
 	edges, err := queryAll(ctx, e.q, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
@@ -133,14 +132,7 @@ func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list edges: %w", err)
 	}
-	for _, ed := range edges {
-		if s := byID[ed[0]]; s != nil {
-			s.ChildIDs = append(s.ChildIDs, ed[1])
-		}
-		if s := byID[ed[1]]; s != nil {
-			s.ParentIDs = append(s.ParentIDs, ed[0])
-		}
-	}
+	driverkit.LinkEdges(steps, edges)
 	return steps, nil
 }
 
@@ -577,14 +569,7 @@ func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, 
 	if b != nil {
 		tb = b.UTC()
 	}
-	switch {
-	case ta.IsZero():
-		return tb, nil
-	case tb.IsZero() || ta.Before(tb):
-		return ta, nil
-	default:
-		return tb, nil
-	}
+	return driverkit.Earliest(ta, tb), nil
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {

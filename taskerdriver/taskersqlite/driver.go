@@ -13,17 +13,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
@@ -117,38 +115,6 @@ func (d *Driver) Close() error {
 	return errors.Join(d.r.Close(), d.w.Close())
 }
 
-// migrations returns the embedded migrations sorted by version.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migration")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		if !ok {
-			return nil, fmt.Errorf("migration %s: name must be NNN_description.sql", e.Name())
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", e.Name(), err)
-		}
-		body, err := fs.ReadFile(migrationFS, "migration/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // Migrate implements taskerdriver.Driver: it applies every embedded migration
 // newer than the database's version, each in its own transaction.
 func (d *Driver) Migrate(ctx context.Context) error {
@@ -156,7 +122,7 @@ func (d *Driver) Migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlite: create migrations table: %w", err)
 	}
-	ms, err := migrations()
+	ms, err := driverkit.Migrations(migrationFS, "migration")
 	if err != nil {
 		return err
 	}
@@ -168,24 +134,24 @@ func (d *Driver) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (d *Driver) apply(ctx context.Context, m migration) error {
+func (d *Driver) apply(ctx context.Context, m driverkit.Migration) error {
 	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasker_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tasker_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tasker_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UnixMicro()); err != nil {
+		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -130,10 +131,8 @@ func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams)
 		return steps, nil
 	}
 	// Parent and child ids.
-	byID := make(map[int64]*taskertype.Step, len(steps))
 	ids := make([]int64, len(steps))
 	for i, s := range steps {
-		byID[s.ID] = s
 		ids[i] = s.ID
 	}
 	in := placeholders(len(ids))
@@ -144,14 +143,7 @@ func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list edges: %w", err)
 	}
-	for _, ed := range edges {
-		if s := byID[ed[0]]; s != nil {
-			s.ChildIDs = append(s.ChildIDs, ed[1])
-		}
-		if s := byID[ed[1]]; s != nil {
-			s.ParentIDs = append(s.ParentIDs, ed[0])
-		}
-	}
+	driverkit.LinkEdges(steps, edges)
 	return steps, nil
 }
 
@@ -589,14 +581,7 @@ func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, 
 	if a.Valid && a.Int64 == 0 {
 		ta = time.Unix(0, 0).UTC() // ready since creation
 	}
-	switch {
-	case ta.IsZero():
-		return tb, nil
-	case tb.IsZero() || ta.Before(tb):
-		return ta, nil
-	default:
-		return tb, nil
-	}
+	return driverkit.Earliest(ta, tb), nil
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
