@@ -519,3 +519,24 @@ func TestHealth(t *testing.T) {
 		require.Contains(t, h.Reasons, "100.0% of tasks are in error (above 50%)")
 	})
 }
+
+// Cancelling the context given to Start stops claiming but still records
+// the results of the handlers that were running.
+func TestStartContextCancelRecordsRunningResults(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, template("default", "startctx", "1.0.0", stepDef{name: "a"}, stepDef{name: "b", deps: []string{"a"}}))
+	started, proceed := make(chan struct{}), make(chan struct{})
+	require.NoError(t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
+		close(started)
+		<-proceed
+		return "done", nil
+	}), true))
+	task := e.create("startctx", nil)
+	runCtx, cancel := context.WithCancel(e.ctx)
+	require.NoError(t, e.client.Start(runCtx))
+	<-started
+	cancel()
+	close(proceed)
+	require.NoError(t, e.client.Stop(e.ctx))
+	e.expect(task.ID, map[string]stepWant{"a": complete(1), "b": pending(0)})
+}

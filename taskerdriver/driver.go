@@ -109,6 +109,11 @@ type Executor interface {
 	// (owner and attempt). On completion it decrements the children's
 	// unfinished-parent counts. ErrLeaseLost when the guard fails.
 	StepFinish(ctx context.Context, p *StepFinishParams) (*StepFinishResult, error)
+	// StepFinishMany records several attempts at once (a worker's finished
+	// steps of one pass), with the same guard and effects as StepFinish.
+	// Results are in the order of ps; a step whose lease was lost has Err
+	// ErrLeaseLost and the others are still recorded.
+	StepFinishMany(ctx context.Context, ps []*StepFinishParams) ([]StepFinishOutcome, error)
 	// StepSetState moves steps (by IDs, or all of a task's steps) that are in
 	// one of From to To, with transitions; used for cancel, manual resolution
 	// and retry. Moves to complete or resolved_manually decrement children.
@@ -131,6 +136,10 @@ type Executor interface {
 	// row until the transaction ends, so that concurrent finalizations of one
 	// task see each other's step changes.
 	TaskLock(ctx context.Context, id int64) (*taskertype.Task, error)
+	// TaskProgressMany is TaskProgress for several tasks, after locking them
+	// (in id order) like TaskLock. It returns the tasks and their progress
+	// by task id.
+	TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*TaskWithProgress, error)
 	// TaskDeleteFinished deletes up to Limit tasks (with their steps, edges
 	// and transitions) that reached one of States before Before, and returns
 	// how many it deleted.
@@ -293,6 +302,18 @@ type StepFinishResult struct {
 	Step *taskertype.Step
 	// ChildrenReady counts children whose last unfinished parent this was.
 	ChildrenReady int
+}
+
+// StepFinishOutcome is one result of StepFinishMany.
+type StepFinishOutcome struct {
+	Result *StepFinishResult
+	Err    error
+}
+
+// TaskWithProgress is a locked task and its step counts.
+type TaskWithProgress struct {
+	Task     *taskertype.Task
+	Progress *TaskProgress
 }
 
 // StepSetStateParams moves steps.

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -212,12 +213,9 @@ func (w *Worker) Start(ctx context.Context) error {
 // attempt not counted), records every result and returns.
 func (w *Worker) Stop(ctx context.Context) error {
 	w.mu.Lock()
-	if w.loopDone == nil || w.stopping {
-		done := w.loopDone
+	done := w.loopDone
+	if done == nil {
 		w.mu.Unlock()
-		if done != nil {
-			<-done
-		}
 		return nil
 	}
 	w.stopping = true
@@ -237,14 +235,20 @@ func (w *Worker) Stop(ctx context.Context) error {
 		<-waited
 	}
 	w.signal()
-	<-w.loopDone
+	<-done
 	w.runCancel()
 	return nil
 }
 
-func (w *Worker) loop(ctx context.Context) {
+// loop runs passes until stopped. Cancelling startCtx stops claiming and
+// lets running handlers finish, like Stop without a deadline; database work
+// uses a context without that cancellation so that results are still
+// recorded.
+func (w *Worker) loop(startCtx context.Context) {
 	defer close(w.loopDone)
 	defer w.resign()
+	ctx := context.WithoutCancel(startCtx)
+	startDone := startCtx.Done()
 	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	failures := 0
@@ -257,10 +261,12 @@ func (w *Worker) loop(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			if ctx.Err() != nil && stopping {
+			failures++
+			if stopping && failures > 5 {
+				w.cfg.Logger.ErrorContext(ctx, "orchestrator: cannot record results while stopping; giving up (their steps will be rescued when their leases expire)",
+					"error", err, "results", pending+inflight)
 				return
 			}
-			failures++
 			delay := min(time.Duration(1<<min(failures, 6))*50*time.Millisecond, 5*time.Second)
 			w.cfg.Logger.WarnContext(ctx, "orchestrator: worker pass failed; retrying", "error", err, "retry_in", delay)
 			select {
@@ -286,7 +292,8 @@ func (w *Worker) loop(ctx context.Context) {
 		case <-w.wake:
 		case <-ready:
 		case <-timer.C:
-		case <-ctx.Done():
+		case <-startDone:
+			startDone = nil
 			w.mu.Lock()
 			w.stopping = true
 			w.mu.Unlock()
@@ -380,19 +387,12 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		events = events[:0]
 		affected := map[int64]bool{}
-		for _, d := range done {
-			decides, err := w.record(ctx, tx, d, now, &events)
-			if err != nil {
-				if errors.Is(err, taskerdriver.ErrLeaseLost) {
-					w.cfg.Logger.InfoContext(ctx, "orchestrator: result of a step no longer owned dropped",
-						"step_id", d.f.claim.Step.ID, "attempt", d.f.claim.Step.Attempts)
-					continue
-				}
-				return err
-			}
-			if decides {
-				affected[d.f.claim.Step.TaskID] = true
-			}
+		decided, err := w.record(ctx, tx, done, now, &events)
+		if err != nil {
+			return err
+		}
+		for _, id := range decided {
+			affected[id] = true
 		}
 		if rescue {
 			ids, err := w.maintain(ctx, tx, now, &events)
@@ -403,8 +403,12 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 				affected[id] = true
 			}
 		}
-		for id := range affected {
-			if _, err := Finalize(ctx, tx, id, now, &events); err != nil {
+		if len(affected) > 0 {
+			ids := make([]int64, 0, len(affected))
+			for id := range affected {
+				ids = append(ids, id)
+			}
+			if err := FinalizeMany(ctx, tx, ids, now, &events); err != nil {
 				return err
 			}
 		}
@@ -438,13 +442,38 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		}
 		events = append(events, &taskertype.Event{Name: "step.execution_requested", Task: c.Task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
 	}
-	for _, ev := range events {
-		w.cfg.Publish(ev)
+	// Register the claims as running under the lock that Stop takes to set
+	// stopping: once Stop waits for the handlers, no new one can start. Steps
+	// claimed by a pass that raced with Stop are given back unrun.
+	w.mu.Lock()
+	if w.stopping && len(claims) > 0 {
+		w.mu.Unlock()
+		return passResult{}, w.giveBack(ctx, claims)
 	}
+	w.handlers.Add(len(claims))
 	for _, c := range claims {
 		w.dispatch(c)
 	}
+	w.mu.Unlock()
+	for _, ev := range events {
+		w.cfg.Publish(ev)
+	}
 	return passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}, nil
+}
+
+// giveBack returns claimed steps that were never started to pending, the
+// attempt not counted.
+func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedStep) error {
+	ids := make([]int64, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Step.ID
+	}
+	_, err := w.exec.StepSetState(ctx, &taskerdriver.StepSetStateParams{
+		IDs: ids, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
+		Owner: w.cfg.ID, DecrementAttempt: true, Now: w.cfg.Now(),
+		Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID, "started": false}),
+	})
+	return err
 }
 
 func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) error) error {
@@ -459,15 +488,14 @@ func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) e
 	return tx.Commit(ctx)
 }
 
+// dispatch starts the handler of a claimed step. The caller holds w.mu and
+// has added the step to w.handlers.
 func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
 	pol := DecodePolicy(c.Step.Policy)
 	timeout := cmp.Or(pol.Timeout, w.cfg.StepTimeout)
 	ctx, cancel := context.WithCancel(w.runCtx)
 	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now()}
-	w.mu.Lock()
 	w.inflight[c.Step.ID] = f
-	w.mu.Unlock()
-	w.handlers.Add(1)
 	go func() {
 		defer w.handlers.Done()
 		defer cancel()
@@ -507,50 +535,95 @@ func (w *Worker) safeRun(ctx context.Context, c *taskerdriver.ClaimedStep) (res 
 	return w.cfg.Run(ctx, c)
 }
 
-// record writes one finished attempt. It reports whether the attempt may
-// decide its task's outcome: a completion that made no child ready, or a
-// failure that blocks the step. (A completion that readied children, or a
-// failure that will be retried, leaves the task running.)
-func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, d finished, now time.Time, events *[]*taskertype.Event) (bool, error) {
-	step := d.f.claim.Step
-	task := d.f.claim.Task
-	if d.f.abandoned {
-		return false, nil
+// record writes a pass's finished attempts with one StepFinishMany and
+// returns the tasks whose outcome they may decide: a completion that made no
+// child ready, or a failure that blocks its step. (A completion that readied
+// children, or a failure that will be retried, leaves its task running.)
+func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []finished, now time.Time, events *[]*taskertype.Event) ([]int64, error) {
+	type item struct {
+		d    finished
+		fail *failure
 	}
-	duration := d.endsAt.Sub(d.f.started)
-	if d.f.release && d.res.Err != nil {
-		_, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
-			IDs: []int64{step.ID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
+	var items []item
+	var params []*taskerdriver.StepFinishParams
+	var released []int64
+	for _, d := range done {
+		step := d.f.claim.Step
+		switch {
+		case d.f.abandoned:
+			continue
+		case d.f.release && d.res.Err != nil:
+			released = append(released, step.ID)
+			continue
+		case d.res.Err == nil:
+			results := d.res.Results
+			if len(results) == 0 {
+				results = json.RawMessage(`null`)
+			}
+			params = append(params, &taskerdriver.StepFinishParams{
+				StepID: step.ID, Owner: w.cfg.ID, Attempt: step.Attempts, State: taskertype.StateComplete,
+				Results: results, Now: now,
+				Metadata: json.RawMessage(fmt.Sprintf(`{"attempt":%d,"duration_ms":%d}`, step.Attempts, d.endsAt.Sub(d.f.started).Milliseconds())),
+			})
+			items = append(items, item{d: d})
+		default:
+			f := w.failure(step, w.cfg.ID, d.res, now)
+			params = append(params, f.params)
+			items = append(items, item{d: d, fail: f})
+		}
+	}
+	if len(released) > 0 {
+		if _, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
+			IDs: released, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
 			Owner: w.cfg.ID, DecrementAttempt: true, Now: now,
 			Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID}),
-		})
-		return false, err
-	}
-	if d.res.Err == nil {
-		results := d.res.Results
-		if len(results) == 0 {
-			results = json.RawMessage(`null`)
+		}); err != nil {
+			return nil, err
 		}
-		r, err := tx.StepFinish(ctx, &taskerdriver.StepFinishParams{
-			StepID: step.ID, Owner: w.cfg.ID, Attempt: step.Attempts, State: taskertype.StateComplete,
-			Results: results, Now: now,
-			Metadata: json.RawMessage(fmt.Sprintf(`{"attempt":%d,"duration_ms":%d}`, step.Attempts, duration.Milliseconds())),
-		})
-		if err != nil {
-			return false, err
-		}
-		*events = append(*events, &taskertype.Event{Name: "step.completed", Task: task, Step: r.Step, Attempt: step.Attempts, Duration: duration, At: now})
-		return r.ChildrenReady == 0, nil
 	}
-	blocked, err := w.fail(ctx, tx, task, step, w.cfg.ID, d.res, duration, now, events)
-	return blocked, err
+	if len(params) == 0 {
+		return nil, nil
+	}
+	outs, err := tx.StepFinishMany(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	var decided []int64
+	for i, o := range outs {
+		it := items[i]
+		step, task := it.d.f.claim.Step, it.d.f.claim.Task
+		if o.Err != nil {
+			w.cfg.Logger.InfoContext(ctx, "orchestrator: result of a step no longer owned dropped",
+				"step_id", step.ID, "attempt", step.Attempts, "error", o.Err)
+			continue
+		}
+		duration := it.d.endsAt.Sub(it.d.f.started)
+		if it.fail == nil {
+			*events = append(*events, &taskertype.Event{Name: "step.completed", Task: task, Step: o.Result.Step, Attempt: step.Attempts, Duration: duration, At: now})
+			if o.Result.ChildrenReady == 0 {
+				decided = append(decided, step.TaskID)
+			}
+			continue
+		}
+		it.fail.events(task, o.Result.Step, duration, now, events)
+		if it.fail.blocked {
+			decided = append(decided, step.TaskID)
+		}
+	}
+	return decided, nil
 }
 
-// fail records a failed attempt of step (owned by owner) and schedules its
-// retry or blocks it.
-func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task, step *taskertype.Step, owner string,
-	res Result, duration time.Duration, now time.Time, events *[]*taskertype.Event,
-) (blocked bool, err error) {
+// failure is a failed attempt about to be recorded.
+type failure struct {
+	params             *taskerdriver.StepFinishParams
+	serr               *taskertype.StepError
+	blocked, exhausted bool
+	permanent          bool
+}
+
+// failure computes how a failed attempt of step (owned by owner) is
+// recorded: its error, and its retry time or block.
+func (w *Worker) failure(step *taskertype.Step, owner string, res Result, now time.Time) *failure {
 	kind := res.Kind
 	if kind == "" {
 		kind = "retryable"
@@ -558,32 +631,48 @@ func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taske
 			kind = "permanent"
 		}
 	}
-	serr := &taskertype.StepError{
+	f := &failure{permanent: res.Permanent}
+	f.serr = &taskertype.StepError{
 		Message: res.Err.Error(), Kind: kind, Class: errorClass(res.Err), Stack: res.Stack,
 		RetryAfter: res.RetryAfter, Attempt: step.Attempts, At: now,
 	}
-	exhausted := step.Attempts >= step.RetryLimit
-	blocked = res.Permanent || exhausted || !step.Retryable
+	f.exhausted = step.Attempts >= step.RetryLimit
+	f.blocked = res.Permanent || f.exhausted || !step.Retryable
 	var next time.Time
-	if !blocked {
+	if !f.blocked {
 		next = retrypolicy.NextAttemptAt(now, step.Attempts, DecodePolicy(step.Policy).Retry(w.cfg.Retry), res.RetryAfter, w.cfg.Rand)
 	}
-	meta := map[string]any{"attempt": step.Attempts, "error": serr.Message, "error_kind": kind}
+	meta := map[string]any{"attempt": step.Attempts, "error": f.serr.Message, "error_kind": kind}
 	if !next.IsZero() {
 		meta["next_attempt_at"] = next.UTC().Format(time.RFC3339Nano)
 	}
-	r, err := tx.StepFinish(ctx, &taskerdriver.StepFinishParams{
+	f.params = &taskerdriver.StepFinishParams{
 		StepID: step.ID, Owner: owner, Attempt: step.Attempts, State: taskertype.StateError,
-		Error: serr, Blocked: blocked, NextAttemptAt: next, Now: now, Metadata: reasonMeta("attempt_failed", meta),
-	})
+		Error: f.serr, Blocked: f.blocked, NextAttemptAt: next, Now: now, Metadata: reasonMeta("attempt_failed", meta),
+	}
+	return f
+}
+
+// events appends the events of a recorded failure.
+func (f *failure) events(task *taskertype.Task, step *taskertype.Step, duration time.Duration, now time.Time, events *[]*taskertype.Event) {
+	*events = append(*events, &taskertype.Event{Name: "step.failed", Task: task, Step: step, Attempt: f.serr.Attempt, Duration: duration, Error: f.serr, At: now})
+	if f.blocked && f.exhausted && !f.permanent {
+		*events = append(*events, &taskertype.Event{Name: "step.max_retries_reached", Task: task, Step: step, Attempt: f.serr.Attempt, Error: f.serr, At: now})
+	}
+}
+
+// fail records one failed attempt of step (owned by owner) and schedules
+// its retry or blocks it.
+func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task, step *taskertype.Step, owner string,
+	res Result, duration time.Duration, now time.Time, events *[]*taskertype.Event,
+) (blocked bool, err error) {
+	f := w.failure(step, owner, res, now)
+	r, err := tx.StepFinish(ctx, f.params)
 	if err != nil {
 		return false, err
 	}
-	*events = append(*events, &taskertype.Event{Name: "step.failed", Task: task, Step: r.Step, Attempt: step.Attempts, Duration: duration, Error: serr, At: now})
-	if blocked && exhausted && !res.Permanent {
-		*events = append(*events, &taskertype.Event{Name: "step.max_retries_reached", Task: task, Step: r.Step, Attempt: step.Attempts, Error: serr, At: now})
-	}
-	return blocked, nil
+	f.events(task, r.Step, duration, now, events)
+	return f.blocked, nil
 }
 
 // maintain runs the leader's maintenance when this worker is (or becomes)
@@ -695,6 +784,26 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	}
 }
 
+// FinalizeMany applies the task outcome rule to several tasks (locked in id
+// order, with one progress query) inside tx, and appends the events.
+func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, now time.Time, events *[]*taskertype.Event) error {
+	slices.Sort(ids)
+	all, err := tx.TaskProgressMany(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		tp := all[id]
+		if tp == nil {
+			continue // deleted meanwhile
+		}
+		if _, err := decide(ctx, tx, tp.Task, tp.Progress, now, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Finalize applies the task outcome rule to the task after a change of its
 // steps, inside tx, and appends the resulting events. It returns the task.
 func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now time.Time, events *[]*taskertype.Event) (*taskertype.Task, error) {
@@ -708,6 +817,12 @@ func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now t
 	if err != nil {
 		return nil, err
 	}
+	return decide(ctx, tx, task, prog, now, events)
+}
+
+// decide moves a locked task as Decide says.
+func decide(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task, prog *taskerdriver.TaskProgress, now time.Time, events *[]*taskertype.Event) (*taskertype.Task, error) {
+	taskID := task.ID
 	d := Decide(task.State, prog)
 	if d.To == "" {
 		return task, nil
@@ -724,11 +839,12 @@ func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now t
 		from = to
 	}
 	if d.Via != "" {
-		if _, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
+		if _, err := tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
 			return nil, err
 		}
 	}
-	if task, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.To, Metadata: meta, Now: now}); err != nil {
+	task, err := tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.To, Metadata: meta, Now: now})
+	if err != nil {
 		return nil, err
 	}
 	name := map[taskertype.State]string{

@@ -398,30 +398,21 @@ func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishPar
 	return res, nil
 }
 
-// satisfyChildren decrements the unfinished-parent count of the children of
-// the given (now done) steps and returns how many became ready.
+// satisfyChildren decrements the unfinished-parent counts of the children
+// of parents and returns how many became ready.
 func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now time.Time) (int, error) {
 	if len(parents) == 0 {
 		return 0, nil
 	}
-	var ready int
-	err := x.q.QueryRow(ctx, `WITH counts AS (
-			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
-			WHERE from_step_id = ANY($1) GROUP BY to_step_id),
-		updated AS (
-			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = $2
-			FROM counts WHERE s.workflow_step_id = counts.id
-			RETURNING s.pending_parents, s.state)
-		SELECT count(*) FILTER (WHERE pending_parents = 0 AND state = 'pending') FROM updated`, parents, now).Scan(&ready)
+	ready, err := x.satisfyChildrenOf(ctx, parents, now)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: satisfy children: %w", err)
+		return 0, err
 	}
-	if ready > 0 {
-		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
-			return 0, err
-		}
+	n := 0
+	for _, r := range ready {
+		n += r
 	}
-	return ready, nil
+	return n, nil
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
@@ -652,4 +643,176 @@ func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriv
 		return nil, fmt.Errorf("postgres: connection counts: %w", err)
 	}
 	return h, nil
+}
+
+// StepFinishMany records a pass's finished attempts with set-based
+// statements: one guarded update of every step, one batch of transitions,
+// one decrement of the children, whatever the number of steps.
+func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
+	out := make([]taskerdriver.StepFinishOutcome, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	err := e.write(ctx, func(x *executor) error {
+		return x.stepFinishMany(ctx, ps, out)
+	})
+	return out, err
+}
+
+func (x *executor) stepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams, out []taskerdriver.StepFinishOutcome) error {
+	n := len(ps)
+	ids, attempts := make([]int64, n), make([]int32, n)
+	states, owners := make([]string, n), make([]string, n)
+	results, errs := make([]*string, n), make([]*string, n)
+	blocked, next := make([]bool, n), make([]time.Time, n)
+	now := ps[0].Now.UTC()
+	for i, p := range ps {
+		if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
+			return fmt.Errorf("postgres: finish step in state %q: want complete or error", p.State)
+		}
+		ids[i], attempts[i], states[i], owners[i] = p.StepID, int32(p.Attempt), string(p.State), p.Owner
+		if len(p.Results) > 0 {
+			r := string(p.Results)
+			results[i] = &r
+		}
+		if p.Error != nil {
+			b, err := json.Marshal(p.Error)
+			if err != nil {
+				return err
+			}
+			s := string(b)
+			errs[i] = &s
+		}
+		blocked[i], next[i] = p.Blocked, pgTime(p.NextAttemptAt)
+	}
+	steps, seqs, err := querySteps(ctx, x.q, `UPDATE tasker_workflow_steps s SET state = u.state,
+			results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
+			next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
+			lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[])
+			AS u(id, state, results, err, blocked, next, owner, attempt)
+		WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
+		RETURNING `+prefixed("s.", stepCols), []any{ids, states, results, errs, blocked, next, owners, attempts, now})
+	if err != nil {
+		return fmt.Errorf("postgres: finish steps: %w", err)
+	}
+	byID := make(map[int64]int, len(steps))
+	for i, s := range steps {
+		byID[s.ID] = i
+	}
+	trans := make([]stepTransitionRow, 0, len(steps))
+	var completed []int64
+	retrying := false
+	for i, p := range ps {
+		j, ok := byID[p.StepID]
+		if !ok {
+			out[i].Err = fmt.Errorf("%w: step %d attempt %d by %s", taskerdriver.ErrLeaseLost, p.StepID, p.Attempt, p.Owner)
+			continue
+		}
+		s := steps[j]
+		out[i].Result = &taskerdriver.StepFinishResult{Step: s}
+		trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StateInProgress, p.State, p.Metadata, seqs[j]})
+		if p.State == taskertype.StateComplete {
+			completed = append(completed, s.ID)
+		} else if !p.Blocked {
+			retrying = true
+		}
+	}
+	if err := x.stepTransitions(ctx, trans, now); err != nil {
+		return err
+	}
+	if len(completed) > 0 {
+		ready, err := x.satisfyChildrenOf(ctx, completed, now)
+		if err != nil {
+			return err
+		}
+		for i, p := range ps {
+			if out[i].Result != nil && p.State == taskertype.StateComplete {
+				out[i].Result.ChildrenReady = ready[p.StepID]
+			}
+		}
+	}
+	if retrying {
+		return x.Notify(ctx, taskerdriver.TopicStepsReady)
+	}
+	return nil
+}
+
+// satisfyChildrenOf decrements the unfinished-parent counts of the children
+// of parents (locking the children in id order, so that workers finishing
+// parents of the same children cannot deadlock) and returns, per parent, how
+// many of its children became ready.
+func (x *executor) satisfyChildrenOf(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
+	if _, err := x.q.Exec(ctx, `SELECT 1 FROM tasker_workflow_steps WHERE workflow_step_id IN (
+			SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id = ANY($1))
+		ORDER BY workflow_step_id FOR UPDATE`, parents); err != nil {
+		return nil, fmt.Errorf("postgres: lock children: %w", err)
+	}
+	type readied struct{ parent, n int64 }
+	rows, err := queryAll(ctx, x.q, `WITH counts AS (
+			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
+			WHERE from_step_id = ANY($1) GROUP BY to_step_id),
+		updated AS (
+			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = $2
+			FROM counts WHERE s.workflow_step_id = counts.id
+			RETURNING s.workflow_step_id, s.pending_parents, s.state)
+		SELECT e.from_step_id, count(*) FROM updated u
+		JOIN tasker_workflow_step_edges e ON e.to_step_id = u.workflow_step_id AND e.from_step_id = ANY($1)
+		WHERE u.pending_parents = 0 AND u.state = 'pending'
+		GROUP BY e.from_step_id`, []any{parents, now}, func(r pgx.Row) (readied, error) {
+		var v readied
+		return v, r.Scan(&v.parent, &v.n)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: satisfy children: %w", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.parent] = int(r.n)
+	}
+	if len(rows) > 0 {
+		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
+	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	tasks, err := queryAll(ctx, e.q, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, []any{ids}, scanTask)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock tasks: %w", err)
+	}
+	for _, t := range tasks {
+		out[t.ID] = &taskerdriver.TaskWithProgress{Task: t, Progress: &taskerdriver.TaskProgress{}}
+	}
+	type row struct {
+		id int64
+		p  taskerdriver.TaskProgress
+	}
+	rows, err := queryAll(ctx, e.q, `SELECT task_id, count(*),
+		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
+		count(*) FILTER (WHERE state = 'resolved_manually'),
+		count(*) FILTER (WHERE state = 'in_progress'),
+		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
+		count(*) FILTER (WHERE blocked),
+		count(*) FILTER (WHERE state = 'cancelled')
+		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`, []any{ids}, func(r pgx.Row) (row, error) {
+		var v row
+		return v, r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: task progress: %w", err)
+	}
+	for _, r := range rows {
+		if t := out[r.id]; t != nil {
+			p := r.p
+			t.Progress = &p
+		}
+	}
+	return out, nil
 }

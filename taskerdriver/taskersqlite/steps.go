@@ -722,3 +722,34 @@ func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriv
 	}
 	return h, nil
 }
+
+func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
+	out := make([]taskerdriver.StepFinishOutcome, len(ps))
+	err := e.write(ctx, func(x *executor) error {
+		for i, p := range ps {
+			r, err := x.stepFinish(ctx, p)
+			if err != nil && !errors.Is(err, taskerdriver.ErrLeaseLost) {
+				return err
+			}
+			out[i] = taskerdriver.StepFinishOutcome{Result: r, Err: err}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
+	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
+	for _, id := range ids {
+		t, err := e.TaskLock(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		p, err := e.TaskProgress(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = &taskerdriver.TaskWithProgress{Task: t, Progress: p}
+	}
+	return out, nil
+}

@@ -1,0 +1,247 @@
+// Command tbench measures Tasker for Go on PostgreSQL against the targets of
+// ARCHITECTURE.md §5, with River measured on the same database in the same
+// run as a peer.
+//
+// It creates a fresh database on the server named by -database (an
+// administrative connection: a role that may create databases), migrates
+// Tasker's and River's schemas into it, runs the selected measurements -reps
+// times, prints one line per measurement and a summary table, and drops the
+// database (unless -keep). The measurements:
+//
+//   - create: p50/p99 of -n sequential creations of a 4-step diamond task
+//     (A → B, C → D) through the Go API, with no worker running.
+//   - diamond: p50/p99 of -n diamond tasks end to end, one at a time, against
+//     an in-process worker: from CreateTask until WaitTask returns it
+//     complete. Also the join latency of D (D's start minus the later of B's
+//     and C's ends).
+//   - chain: the dependent-step start latency: for -n tasks of a chain A → B,
+//     the time from A's handler returning to B's handler starting.
+//   - throughput: sustained steps/s: a backlog of -tasks diamond tasks is
+//     created, then k worker processes (k from -procs) are started (this
+//     program re-executed with -worker tasker) and the time until every task
+//     is complete is measured by polling the tasks table.
+//   - river: the same with River: 4 × -tasks single no-op jobs inserted, then
+//     k River worker processes (k from -river-procs) with the same worker
+//     count; jobs/s, and Tasker's steps/s as a ratio of it.
+//
+// See bench/README.md and docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const defaultDatabase = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// allModes is the order in which the measurements run within a repetition.
+var allModes = []string{"create", "diamond", "chain", "throughput", "river"}
+
+// options are the command-line flags.
+type options struct {
+	database    string
+	modes       []string
+	n           int
+	warmup      int
+	tasks       int
+	workers     int
+	procs       []int
+	riverProcs  []int
+	reps        int
+	keep        bool
+	pollEvery   time.Duration
+	riverCool   time.Duration
+	riverPoll   time.Duration
+	worker      string
+	workerDBURL string
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tbench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if o.worker != "" {
+		err = runWorker(ctx, o)
+	} else {
+		err = run(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tbench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*options, error) {
+	fs := flag.NewFlagSet("tbench", flag.ContinueOnError)
+	o := &options{}
+	var modes, procs, riverProcs string
+	fs.StringVar(&o.database, "database", defaultDatabase,
+		"administrative postgres:// URL; a fresh database is created on that server and dropped at the end")
+	fs.StringVar(&modes, "mode", "all", "comma-separated measurements: "+strings.Join(allModes, ", ")+", or all")
+	fs.IntVar(&o.n, "n", 1000, "measured iterations of the latency modes (create, diamond, chain)")
+	fs.IntVar(&o.warmup, "warmup", 200, "unmeasured iterations before each latency mode")
+	fs.IntVar(&o.tasks, "tasks", 2000, "backlog of the throughput modes: diamond tasks for Tasker (4 steps each), 4× as many jobs for River")
+	fs.IntVar(&o.workers, "workers", 64, "worker concurrency of each worker process (Tasker Concurrency, River MaxWorkers) and of the in-process worker")
+	fs.StringVar(&procs, "procs", "1,2,4", "comma-separated numbers of Tasker worker processes for the throughput mode")
+	fs.StringVar(&riverProcs, "river-procs", "1", "comma-separated numbers of River worker processes for the river mode")
+	fs.IntVar(&o.reps, "reps", 3, "repetitions of every selected measurement")
+	fs.BoolVar(&o.keep, "keep", false, "keep the benchmark database instead of dropping it")
+	fs.DurationVar(&o.pollEvery, "poll", 10*time.Millisecond, "how often the throughput modes count finished tasks or jobs")
+	fs.DurationVar(&o.riverCool, "river-fetch-cooldown", time.Millisecond, "River QueueConfig.FetchCooldown (River's default: 100ms)")
+	fs.DurationVar(&o.riverPoll, "river-fetch-poll", 50*time.Millisecond, "River QueueConfig.FetchPollInterval (River's default: 1s)")
+	fs.StringVar(&o.worker, "worker", "", "internal: run as a worker subprocess (tasker or river) on the database -worker-db")
+	fs.StringVar(&o.workerDBURL, "worker-db", "", "internal: database URL of a worker subprocess")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if o.procs, err = parseInts(procs); err != nil {
+		return nil, fmt.Errorf("-procs: %w", err)
+	}
+	if o.riverProcs, err = parseInts(riverProcs); err != nil {
+		return nil, fmt.Errorf("-river-procs: %w", err)
+	}
+	for m := range strings.SplitSeq(modes, ",") {
+		m = strings.TrimSpace(m)
+		switch {
+		case m == "all":
+			o.modes = allModes
+		case slices.Contains(allModes, m):
+			if !slices.Contains(o.modes, m) {
+				o.modes = append(o.modes, m)
+			}
+		default:
+			return nil, fmt.Errorf("-mode: unknown measurement %q (want %s or all)", m, strings.Join(allModes, ", "))
+		}
+	}
+	if o.n < 1 || o.tasks < 1 || o.workers < 1 || o.reps < 1 || o.warmup < 0 {
+		return nil, fmt.Errorf("-n, -tasks, -workers and -reps must be positive, -warmup not negative")
+	}
+	return o, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// run is the coordinator: it owns the benchmark database and runs the
+// selected measurements.
+func run(ctx context.Context, o *options) error {
+	db, err := createDatabase(ctx, o.database)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if o.keep {
+			fmt.Printf("kept database %s\n", db.name)
+			return
+		}
+		if err := db.drop(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintln(os.Stderr, "tbench: drop database:", err)
+		}
+	}()
+	fmt.Printf("tbench: database %s, GOMAXPROCS=%d, %d CPUs, %s, workers=%d, n=%d, tasks=%d, reps=%d\n",
+		db.name, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), o.workers, o.n, o.tasks, o.reps)
+	if v, err := db.serverInfo(ctx); err == nil {
+		fmt.Println("tbench: server", v)
+	}
+	if err := db.migrate(ctx, slices.Contains(o.modes, "river")); err != nil {
+		return err
+	}
+	res := newResults()
+	for rep := 1; rep <= o.reps; rep++ {
+		fmt.Printf("rep %d  (load average before: %s)\n", rep, loadAverage())
+		for _, mode := range allModes {
+			if !slices.Contains(o.modes, mode) {
+				continue
+			}
+			if err := db.reset(ctx); err != nil {
+				return err
+			}
+			if err := runMode(ctx, o, db, mode, rep, res); err != nil {
+				return fmt.Errorf("rep %d, %s: %w", rep, mode, err)
+			}
+		}
+	}
+	fmt.Printf("tbench: load average at the end: %s\n", loadAverage())
+	res.addRatios(o)
+	res.print(os.Stdout)
+	return nil
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages (Linux), to show
+// whether other work shared the machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func runMode(ctx context.Context, o *options, db *benchDB, mode string, rep int, res *results) error {
+	switch mode {
+	case "create":
+		return measureCreate(ctx, o, db, rep, res)
+	case "diamond":
+		return measureDiamond(ctx, o, db, rep, res)
+	case "chain":
+		return measureChain(ctx, o, db, rep, res)
+	case "throughput":
+		for _, k := range o.procs {
+			if err := db.reset(ctx); err != nil {
+				return err
+			}
+			if err := measureTaskerThroughput(ctx, o, db, k, rep, res); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "river":
+		for _, k := range o.riverProcs {
+			if err := db.reset(ctx); err != nil {
+				return err
+			}
+			if err := measureRiverThroughput(ctx, o, db, k, rep, res); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// runWorker is the body of a worker subprocess: build the worker, print
+// "ready", start on the first line of stdin, stop when stdin closes.
+func runWorker(ctx context.Context, o *options) error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	switch o.worker {
+	case "tasker":
+		return taskerWorkerProcess(ctx, o, logger)
+	case "river":
+		return riverWorkerProcess(ctx, o, logger)
+	}
+	return fmt.Errorf("-worker: unknown worker %q (want tasker or river)", o.worker)
+}

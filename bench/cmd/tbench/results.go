@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// percentiles returns the p50 and p99 of ds (nearest rank; ds is sorted).
+func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(ds)
+	at := func(p float64) time.Duration { return ds[min(len(ds)-1, int(float64(len(ds))*p))] }
+	return at(0.50), at(0.99)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// results collects one value per repetition of every metric, in the order
+// the metrics were first reported.
+type results struct {
+	order  []string
+	units  map[string]string
+	values map[string][]float64
+}
+
+func newResults() *results {
+	return &results{units: map[string]string{}, values: map[string][]float64{}}
+}
+
+func (r *results) add(metric, unit string, v float64) {
+	if _, ok := r.values[metric]; !ok {
+		r.order = append(r.order, metric)
+		r.units[metric] = unit
+	}
+	r.values[metric] = append(r.values[metric], v)
+}
+
+// addLatency reports the p50 and p99 of ds under name, and prints them.
+func (r *results) addLatency(rep int, name string, ds []time.Duration) {
+	p50, p99 := percentiles(ds)
+	fmt.Printf("rep %d  %-34s n=%-5d p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", rep, name, len(ds), ms(p50), ms(p99), ms(ds[len(ds)-1]))
+	r.add(name+" p50", "ms", ms(p50))
+	r.add(name+" p99", "ms", ms(p99))
+}
+
+// addRatios adds, per repetition, Tasker's steps/s with k processes over
+// River's jobs/s with one process (the two measured in the same repetition).
+func (r *results) addRatios(o *options) {
+	river := r.values[riverMetric(1)]
+	for _, k := range o.procs {
+		tasker := r.values[taskerMetric(k)]
+		for i := range min(len(tasker), len(river)) {
+			r.add(fmt.Sprintf("ratio: Tasker %d proc steps/s ÷ River 1 proc jobs/s", k), "×", tasker[i]/river[i])
+		}
+	}
+}
+
+func taskerMetric(procs int) string { return fmt.Sprintf("Tasker throughput, %d proc", procs) }
+func riverMetric(procs int) string  { return fmt.Sprintf("River throughput, %d proc", procs) }
+
+// print writes a Markdown table: every repetition's value and the median.
+func (r *results) print(w io.Writer) {
+	fmt.Fprintln(w, "\n| metric | runs | median |\n|---|---|---|")
+	for _, m := range r.order {
+		vs := r.values[m]
+		runs := make([]string, len(vs))
+		for i, v := range vs {
+			runs[i] = format(v, r.units[m])
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", m, strings.Join(runs, " / "), format(median(vs), r.units[m]))
+	}
+}
+
+func format(v float64, unit string) string {
+	switch unit {
+	case "ms":
+		return fmt.Sprintf("%.3f ms", v)
+	case "×":
+		return fmt.Sprintf("%.2f×", v)
+	default:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	}
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,254 @@
+// Command testworker is a worker process for the multi-process tests of the
+// root package (multiprocess_test.go): it is not installed and not part of
+// the public API.
+//
+// It connects to the PostgreSQL database named by TASKER_DATABASE_URL,
+// registers the "mixed_dag" template and its handler "testworker_step", and
+// runs an in-process worker (tasker.Client.Start) until SIGTERM or SIGINT,
+// when it stops gracefully: running handlers get TESTWORKER_DRAIN to finish,
+// then they are cancelled and their steps given back.
+//
+// Every run of the handler is recorded in the table testworker_runs, which
+// the test creates:
+//
+//	CREATE TABLE testworker_runs (
+//	    id         bigserial   PRIMARY KEY,
+//	    step_id    bigint      NOT NULL,
+//	    task_id    bigint      NOT NULL,
+//	    step_name  text        NOT NULL,
+//	    attempt    integer     NOT NULL,
+//	    worker     text        NOT NULL,
+//	    started_at timestamptz NOT NULL,
+//	    ended_at   timestamptz,
+//	    outcome    text        -- ok, fail, permanent, cancelled; NULL while running
+//	);
+//
+// A row is inserted when a run starts and completed when it ends; a run
+// whose process was killed keeps ended_at NULL. Times come from the
+// database clock (clock_timestamp()).
+//
+// The handler's rules, which the test predicts:
+//
+//   - steps "branch_a" and "join" fail (retryable) on their first attempt;
+//   - step "branch_c" fails permanently when the task context has
+//     {"fail_c": true};
+//   - otherwise a step succeeds, after sleeping TESTWORKER_SLEEP;
+//   - a run whose context is cancelled before it ends (graceful stop) records
+//     outcome "cancelled" and returns the context's error.
+//
+// Configuration (flags override the environment):
+//
+//	-id / TESTWORKER_ID                   worker id (lease owner), required
+//	TASKER_DATABASE_URL                   database
+//	TESTWORKER_SLEEP (100ms)              time each run takes
+//	TESTWORKER_DRAIN (5s)                 drain timeout of the graceful stop
+//	TESTWORKER_CONCURRENCY (8)            handlers at once
+//	TESTWORKER_LEASE (2s), TESTWORKER_RESCUE (500ms), TESTWORKER_POLL (200ms)
+//
+// It prints "READY <id>" on stdout once the worker runs and "STOPPED <id>"
+// after a graceful stop, then exits 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+)
+
+// Names shared with multiprocess_test.go.
+const (
+	TemplateName = "mixed_dag"
+	HandlerName  = "testworker_step"
+)
+
+// Template is the mixed DAG: a fan-out of three branches from start, a
+// fan-in of two of them into join, and a final fan-in of the third branch
+// and join.
+//
+//	start ─┬─ branch_a ─┬─ join ─┬─ finish
+//	       ├─ branch_b ─┘        │
+//	       └─ branch_c ──────────┘
+func Template() *tasker.TaskTemplate {
+	step := func(name string, deps ...string) tasker.StepTemplate {
+		return tasker.StepTemplate{Name: name, Handler: HandlerName, DependsOn: deps, RetryLimit: 5}
+	}
+	return &tasker.TaskTemplate{Name: TemplateName, Version: "1.0.0", Steps: []tasker.StepTemplate{
+		step("start"),
+		step("branch_a", "start"), step("branch_b", "start"), step("branch_c", "start"),
+		step("join", "branch_a", "branch_b"),
+		step("finish", "join", "branch_c"),
+	}}
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "testworker:", err)
+		os.Exit(1)
+	}
+}
+
+func durationEnv(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
+}
+
+type handler struct {
+	pool   *pgxpool.Pool
+	worker string
+	sleep  time.Duration
+	logger *slog.Logger
+	// running counts handler calls, so that the process exits only after
+	// each has recorded its end.
+	running sync.WaitGroup
+}
+
+func (h *handler) Handle(ctx context.Context, s *tasker.StepContext) (any, error) {
+	h.running.Add(1)
+	defer h.running.Done()
+	// The records must be written even when ctx is cancelled: a run that
+	// started is always recorded, and so is its end.
+	db := context.WithoutCancel(ctx)
+	var runID int64
+	if err := h.pool.QueryRow(db, `INSERT INTO testworker_runs (step_id, task_id, step_name, attempt, worker, started_at)
+		VALUES ($1, $2, $3, $4, $5, clock_timestamp()) RETURNING id`,
+		s.Step.ID, s.Task.ID, s.Step.Name, s.Attempt, h.worker).Scan(&runID); err != nil {
+		return nil, fmt.Errorf("record run start: %w", err)
+	}
+	end := func(outcome string) error {
+		_, err := h.pool.Exec(db, `UPDATE testworker_runs SET ended_at = clock_timestamp(), outcome = $2 WHERE id = $1`, runID, outcome)
+		if err != nil {
+			h.logger.Error("testworker: record run end", "run", runID, "error", err)
+		}
+		return err
+	}
+	timer := time.NewTimer(h.sleep)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	if err := ctx.Err(); err != nil {
+		_ = end("cancelled")
+		return nil, err
+	}
+	var in struct {
+		FailC bool `json:"fail_c"`
+	}
+	if err := s.DecodeContext(&in); err != nil {
+		_ = end("permanent")
+		return nil, tasker.PermanentError(err)
+	}
+	switch {
+	case s.Step.Name == "branch_c" && in.FailC:
+		_ = end("permanent")
+		return nil, tasker.PermanentError(errors.New("branch_c: the task asks for a permanent failure"))
+	case (s.Step.Name == "branch_a" || s.Step.Name == "join") && s.Attempt == 1:
+		_ = end("fail")
+		return nil, fmt.Errorf("%s: fails on its first attempt", s.Step.Name)
+	}
+	if err := end("ok"); err != nil {
+		return nil, err
+	}
+	return map[string]any{"step": s.Step.Name, "attempt": s.Attempt, "worker": h.worker}, nil
+}
+
+func run() error {
+	id := flag.String("id", os.Getenv("TESTWORKER_ID"), "worker id")
+	flag.Parse()
+	if *id == "" {
+		return errors.New("no worker id: give -id or TESTWORKER_ID")
+	}
+	url := os.Getenv("TASKER_DATABASE_URL")
+	if url == "" {
+		return errors.New("TASKER_DATABASE_URL is not set")
+	}
+	sleep, err := durationEnv("TESTWORKER_SLEEP", 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	drain, err := durationEnv("TESTWORKER_DRAIN", 5*time.Second)
+	if err != nil {
+		return err
+	}
+	lease, err := durationEnv("TESTWORKER_LEASE", 2*time.Second)
+	if err != nil {
+		return err
+	}
+	rescue, err := durationEnv("TESTWORKER_RESCUE", 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	poll, err := durationEnv("TESTWORKER_POLL", 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	concurrency := 8
+	if v := os.Getenv("TESTWORKER_CONCURRENCY"); v != "" {
+		if concurrency, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("TESTWORKER_CONCURRENCY: %w", err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", *id)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	drv, err := taskerpgx.Open(context.Background(), url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = drv.Close() }()
+	h := &handler{pool: drv.Pool(), worker: *id, sleep: sleep, logger: logger}
+	reg := tasker.NewRegistry()
+	if err := reg.RegisterHandler(HandlerName, h, false); err != nil {
+		return err
+	}
+	if err := reg.RegisterTemplate(Template(), tasker.RegisterOptions{}); err != nil {
+		return err
+	}
+	client, err := tasker.NewClient(context.Background(), drv, &tasker.Config{
+		Registry: reg, Logger: logger,
+		Backoff: tasker.Backoff{Base: 50 * time.Millisecond, Max: 500 * time.Millisecond},
+		Worker: tasker.WorkerConfig{
+			ID: *id, Concurrency: concurrency, LeaseDuration: lease, RescueInterval: rescue, PollInterval: poll,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	// The worker's own context is not ctx: the signal must lead to Stop
+	// with a drain timeout, not to an abrupt end of the loop.
+	if err := client.Start(context.Background()); err != nil {
+		return err
+	}
+	fmt.Printf("READY %s\n", *id)
+	<-ctx.Done()
+	logger.Info("testworker: stopping", "drain", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := client.Stop(sctx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	h.running.Wait()
+	fmt.Printf("STOPPED %s\n", *id)
+	return nil
+}
