@@ -1,7 +1,10 @@
 // Command tasker runs and inspects Tasker for Go workflows: task commands,
 // workers, migrations and template tools. Configuration comes from flags,
 // then environment variables (TASKER_DATABASE_URL, TASKER_TEMPLATES,
-// TASKER_ENV, TASKER_CONFIG), then an optional YAML config file, then defaults.
+// TASKER_ENV, TASKER_CONFIG, TASKER_SERVER, TASKER_ADDR), then an optional
+// YAML config file, then defaults. `tasker serve` runs the REST API; with
+// --server URL the task and handlers commands talk to it instead of the
+// database.
 package main
 
 import (
@@ -77,6 +80,7 @@ type settings struct {
 	poll        time.Duration
 	stepTimeout time.Duration
 	retention   time.Duration
+	server      string // --server: the task and handlers commands use this REST API
 }
 
 type app struct {
@@ -110,7 +114,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
-	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd())
+	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd())
 	return root
 }
 
@@ -130,6 +134,8 @@ func (a *app) resolve() error {
 	setFromEnv("templates", "TASKER_TEMPLATES")
 	setFromEnv("env", "TASKER_ENV")
 	setFromEnv("log-level", "TASKER_LOG_LEVEL")
+	setFromEnv("server", "TASKER_SERVER") // only the task and handlers commands have --server
+	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
 	if a.s.configFile == "" {
 		return nil
 	}

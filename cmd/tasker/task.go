@@ -18,6 +18,7 @@ import (
 
 func (a *app) taskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Create, inspect, cancel and retry tasks"}
+	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
 	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd())
 	return cmd
 }
@@ -56,6 +57,9 @@ func (a *app) taskCreateCmd() *cobra.Command {
 				return err
 			}
 			req.Context = raw
+			if a.s.server != "" {
+				return a.remoteCreate(ctx, &req, raw, wait, output, timeout)
+			}
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
 				return err
@@ -93,7 +97,7 @@ func (a *app) taskCreateCmd() *cobra.Command {
 	f.StringVar(&req.SourceSystem, "source-system", "tasker-cli", "system the request came from")
 	f.StringVar(&req.Reason, "reason", "", "why the task runs")
 	f.StringSliceVar(&req.Tags, "tag", nil, "tag the task (repeatable)")
-	f.BoolVar(&wait, "wait", false, "run the task in this process and wait for it to finish, showing each step")
+	f.BoolVar(&wait, "wait", false, "run the task in this process (with --server: poll the server) and wait for it to finish, showing each step")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	f.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0: no limit)")
 	return cmd
@@ -218,6 +222,9 @@ func (a *app) taskGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if a.s.server != "" {
+				return a.remoteGet(cmd.Context(), id, output)
+			}
 			c, closeFn, err := a.client(cmd.Context())
 			if err != nil {
 				return err
@@ -258,6 +265,9 @@ func (a *app) taskListCmd() *cobra.Command {
 				}
 				p.States = append(p.States, st)
 			}
+			if a.s.server != "" {
+				return a.remoteList(cmd.Context(), &p, output)
+			}
 			c, closeFn, err := a.client(cmd.Context())
 			if err != nil {
 				return err
@@ -270,13 +280,7 @@ func (a *app) taskListCmd() *cobra.Command {
 			if output == "json" {
 				return a.printJSON(map[string]any{"tasks": list.Tasks, "total": list.Total, "limit": list.Limit, "offset": list.Offset})
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTASK\tSTATUS\tCREATED")
-			for _, t := range list.Tasks {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, t.CreatedAt.Format(time.RFC3339))
-			}
-			_ = tw.Flush()
-			fmt.Fprintf(a.out, "%d of %d tasks\n", len(list.Tasks), list.Total)
+			a.printTaskTable(list.Tasks, list.Total)
 			return nil
 		},
 	}
@@ -293,6 +297,21 @@ func (a *app) taskListCmd() *cobra.Command {
 	return cmd
 }
 
+// printTaskTable prints a page of tasks as `task list` does.
+func (a *app) printTaskTable(tasks []*tasker.Task, total int) {
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTASK\tSTATUS\tCREATED")
+	for _, t := range tasks {
+		created := t.CreatedAt
+		if created.IsZero() { // the REST API reports requested_at
+			created = t.RequestedAt
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, created.Format(time.RFC3339))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(a.out, "%d of %d tasks\n", len(tasks), total)
+}
+
 func (a *app) taskCancelCmd() *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
@@ -303,6 +322,9 @@ func (a *app) taskCancelCmd() *cobra.Command {
 			id, err := parseID(args[0])
 			if err != nil {
 				return err
+			}
+			if a.s.server != "" {
+				return a.remoteCancel(cmd.Context(), id, reason)
 			}
 			c, closeFn, err := a.client(cmd.Context())
 			if err != nil {
@@ -333,6 +355,9 @@ func (a *app) taskRetryCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			if a.s.server != "" {
+				return a.remoteRetry(ctx, id, wait)
+			}
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
 				return err

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker"
+)
+
+func (a *app) handlersCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "handlers [NAMESPACE]",
+		Short: "List the task handlers (templates) by namespace, or the handlers of one namespace",
+		Long: `Without a namespace, lists the namespaces and how many task handlers
+(templates) each has; with one, lists its handlers and their versions. With
+--server it asks a running tasker serve; otherwise it lists the templates
+loaded with --templates.`,
+		Example: `  tasker handlers --templates examples
+  tasker handlers ecommerce --server http://127.0.0.1:8080`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ns := ""
+			if len(args) == 1 {
+				ns = args[0]
+			}
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output %q is unknown: use text or json", output)
+			}
+			if ns == "" {
+				list, err := a.namespaceList(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					return a.printJSON(list)
+				}
+				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAMESPACE\tHANDLERS")
+				for _, n := range list.Namespaces {
+					fmt.Fprintf(tw, "%s\t%d\n", n.Name, n.HandlerCount)
+				}
+				_ = tw.Flush()
+				fmt.Fprintf(a.out, "%d namespaces\n", list.Total)
+				return nil
+			}
+			hs, err := a.namespaceHandlers(cmd.Context(), ns)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return a.printJSON(hs)
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "HANDLER\tLATEST\tVERSIONS")
+			for _, h := range hs.Handlers {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.LatestVersion, strings.Join(h.Versions, ", "))
+			}
+			_ = tw.Flush()
+			fmt.Fprintf(a.out, "%d handlers in namespace %s\n", len(hs.Handlers), hs.Namespace)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// localRegistry loads --templates without opening the database.
+func (a *app) localRegistry() (*tasker.Registry, error) {
+	reg := tasker.NewRegistry()
+	if a.s.templates != "" {
+		if err := reg.LoadDir(a.s.templates, tasker.LoadOptions{Env: a.s.env}); err != nil {
+			return nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
+		}
+	}
+	return reg, nil
+}
+
+func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
+	if a.s.server != "" {
+		r, err := a.remote()
+		if err != nil {
+			return nil, err
+		}
+		list, err := r.namespaces(ctx)
+		return list, exitErr(err)
+	}
+	reg, err := a.localRegistry()
+	if err != nil {
+		return nil, err
+	}
+	list := &namespaceList{Namespaces: []namespaceCount{}}
+	for _, ns := range reg.Namespaces() {
+		list.Namespaces = append(list.Namespaces, namespaceCount{Name: ns, HandlerCount: len(localHandlers(reg, ns))})
+	}
+	list.Total = len(list.Namespaces)
+	return list, nil
+}
+
+func (a *app) namespaceHandlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
+	if a.s.server != "" {
+		r, err := a.remote()
+		if err != nil {
+			return nil, err
+		}
+		hs, err := r.handlers(ctx, ns)
+		return hs, exitErr(err)
+	}
+	reg, err := a.localRegistry()
+	if err != nil {
+		return nil, err
+	}
+	hs := localHandlers(reg, ns)
+	if len(hs) == 0 {
+		hint := ""
+		if a.s.templates == "" {
+			hint = " (no templates loaded: give --templates DIR, or --server URL)"
+		}
+		return nil, fmt.Errorf("namespace %q not found: it has no task templates%s", ns, hint)
+	}
+	return &namespaceHandlers{Namespace: ns, Handlers: hs}, nil
+}
+
+// localHandlers lists the handlers (one per template name) of a namespace,
+// sorted by name, with their versions lowest first.
+func localHandlers(reg *tasker.Registry, ns string) []handlerInfo {
+	out := []handlerInfo{}
+	for _, t := range reg.Templates(ns) {
+		if len(out) > 0 && out[len(out)-1].Name == t.Name {
+			continue // Templates is sorted by name, then version
+		}
+		vs := reg.Versions(ns, t.Name)
+		out = append(out, handlerInfo{Name: t.Name, Namespace: ns, Versions: vs, LatestVersion: vs[len(vs)-1]})
+	}
+	return out
+}

@@ -1,0 +1,609 @@
+package main
+
+// The CLI as a client of `tasker serve`: with --server URL (or
+// $TASKER_SERVER) the task and handlers commands call the REST API under
+// /tasker instead of opening the database. Output formats are the local
+// ones; the API's task and step JSON share most field names with
+// tasker.Task and tasker.Step, so they decode into them directly.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// remote is a client of the REST API of one server.
+type remote struct {
+	base string // scheme://host[:port], no trailing slash
+	hc   *http.Client
+}
+
+// remoteRequestTimeout bounds one API call (not a whole --wait).
+const remoteRequestTimeout = 30 * time.Second
+
+// remotePollInterval is how often --wait asks the server for the task.
+const remotePollInterval = 200 * time.Millisecond
+
+// newRemote parses a --server value: http(s)://HOST:PORT, optionally with a
+// path prefix and a trailing /tasker, or HOST:PORT alone.
+func newRemote(server string) (*remote, error) {
+	s := strings.TrimSpace(server)
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("--server %q is not a server URL: give http://HOST:PORT", server)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	base := strings.TrimSuffix(strings.TrimSuffix(u.String(), "/"), "/tasker")
+	return &remote{base: base, hc: &http.Client{Timeout: remoteRequestTimeout}}, nil
+}
+
+// apiError is an error response of the API:
+// {"error": {"code", "message", "fields"}}.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Fields  map[string]string
+}
+
+func (e *apiError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Message)
+	if e.Message == "" {
+		b.WriteString(http.StatusText(e.Status))
+	}
+	fmt.Fprintf(&b, " (HTTP %d", e.Status)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	b.WriteString(")")
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		// The message often lists the fields already; repeat only new ones.
+		if !strings.Contains(e.Message, e.Fields[k]) || e.Fields[k] == "" {
+			fmt.Fprintf(&b, "\n  %s: %s", k, e.Fields[k])
+		}
+	}
+	return b.String()
+}
+
+// exitErr gives API errors the CLI's exit statuses: 2 for a conflict with
+// the task's state (as the local retry does), 1 otherwise.
+func exitErr(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		return &exitError{code: 2, err: err}
+	}
+	return err
+}
+
+// decodeAPIError reads an error body; any JSON shape or plain text works.
+func decodeAPIError(status int, body []byte) *apiError {
+	e := &apiError{Status: status}
+	var env struct {
+		Error struct {
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Fields  json.RawMessage `json:"fields"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil && (env.Error.Message != "" || env.Error.Code != "") {
+		e.Code, e.Message = env.Error.Code, env.Error.Message
+		e.Fields = decodeFields(env.Error.Fields)
+		return e
+	}
+	e.Message = strings.TrimSpace(firstLine(string(body)))
+	return e
+}
+
+// decodeFields accepts {"field": "problem"}, {"field": ["problems"]} or
+// [{"field", "message"}].
+func decodeFields(raw json.RawMessage) map[string]string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var m map[string]string
+	if json.Unmarshal(raw, &m) == nil {
+		return m
+	}
+	var ml map[string][]string
+	if json.Unmarshal(raw, &ml) == nil {
+		m = map[string]string{}
+		for k, v := range ml {
+			m[k] = strings.Join(v, "; ")
+		}
+		return m
+	}
+	var list []struct {
+		Field   string `json:"field"`
+		Name    string `json:"name"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &list) == nil {
+		m = map[string]string{}
+		for _, f := range list {
+			m[cmpOr(f.Field, f.Name)] = f.Message
+		}
+		return m
+	}
+	return map[string]string{"fields": string(raw)}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// do calls method path (under the base URL) with an optional JSON body and
+// decodes a 2xx JSON answer into out. It returns the status code.
+func (r *remote) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
+	u := r.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("cannot reach the tasker server at %s: %w", r.base, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, decodeAPIError(resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: the server's answer is not the expected JSON: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// apiTask is a task as the API sends it: tasker.Task's fields plus
+// full_name, complete and, from GET /tasker/tasks/{id}, workflow_steps.
+type apiTask struct {
+	tasker.Task
+	FullNameField string         `json:"full_name"`
+	CompleteField bool           `json:"complete"`
+	Steps         []*tasker.Step `json:"workflow_steps"`
+}
+
+type taskEnvelope struct {
+	Task *apiTask `json:"task"`
+}
+
+func (e *taskEnvelope) task(what string) (*apiTask, error) {
+	if e.Task == nil {
+		return nil, fmt.Errorf("%s: the server's answer has no task", what)
+	}
+	return e.Task, nil
+}
+
+func taskPath(id int64) string { return "/tasker/tasks/" + strconv.FormatInt(id, 10) }
+
+// createRequest is the flat body of POST /tasker/tasks.
+type createRequest struct {
+	Name         string          `json:"name"`
+	Namespace    string          `json:"namespace,omitempty"`
+	Version      string          `json:"version,omitempty"`
+	Context      json.RawMessage `json:"context,omitempty"`
+	Initiator    string          `json:"initiator,omitempty"`
+	SourceSystem string          `json:"source_system,omitempty"`
+	Reason       string          `json:"reason,omitempty"`
+	Tags         []string        `json:"tags,omitempty"`
+}
+
+// createTask returns the task and whether it already existed (200 instead
+// of 201: a duplicate under the hash identity).
+func (r *remote) createTask(ctx context.Context, req *createRequest) (*apiTask, bool, error) {
+	var env taskEnvelope
+	status, err := r.do(ctx, http.MethodPost, "/tasker/tasks", nil, req, &env)
+	if err != nil {
+		return nil, false, err
+	}
+	t, err := env.task("create")
+	return t, status == http.StatusOK, err
+}
+
+func (r *remote) getTask(ctx context.Context, id int64) (*apiTask, error) {
+	var env taskEnvelope
+	if _, err := r.do(ctx, http.MethodGet, taskPath(id), nil, nil, &env); err != nil {
+		return nil, err
+	}
+	return env.task("get")
+}
+
+func (r *remote) cancelTask(ctx context.Context, id int64, reason string) (*apiTask, error) {
+	var q url.Values
+	if reason != "" {
+		q = url.Values{"reason": {reason}}
+	}
+	var env taskEnvelope
+	if _, err := r.do(ctx, http.MethodDelete, taskPath(id), q, nil, &env); err != nil {
+		return nil, err
+	}
+	return env.task("cancel")
+}
+
+func (r *remote) retryTask(ctx context.Context, id int64) (*apiTask, error) {
+	var env taskEnvelope
+	if _, err := r.do(ctx, http.MethodPost, taskPath(id)+"/retry", nil, nil, &env); err != nil {
+		return nil, err
+	}
+	return env.task("retry")
+}
+
+type taskPage struct {
+	Tasks      []*apiTask `json:"tasks"`
+	Pagination struct {
+		Total   int  `json:"total"`
+		Limit   int  `json:"limit"`
+		Offset  int  `json:"offset"`
+		HasMore bool `json:"has_more"`
+	} `json:"pagination"`
+}
+
+func (r *remote) listTasks(ctx context.Context, p *tasker.TaskListParams) (*taskPage, error) {
+	q := url.Values{}
+	if len(p.States) > 0 {
+		s := make([]string, len(p.States))
+		for i, st := range p.States {
+			s[i] = string(st)
+		}
+		q.Set("status", strings.Join(s, ","))
+	}
+	if p.Namespace != "" {
+		q.Set("namespace", p.Namespace)
+	}
+	if p.Name != "" {
+		q.Set("name", p.Name)
+	}
+	if p.Version != "" {
+		q.Set("version", p.Version)
+	}
+	if len(p.Tags) > 0 {
+		q.Set("tags", strings.Join(p.Tags, ","))
+	}
+	q.Set("limit", strconv.Itoa(p.Limit))
+	q.Set("offset", strconv.Itoa(p.Offset))
+	q.Set("sort_by", cmpOr(p.OrderBy, "task_id"))
+	if p.Desc {
+		q.Set("sort_order", "desc")
+	} else {
+		q.Set("sort_order", "asc")
+	}
+	var page taskPage
+	if _, err := r.do(ctx, http.MethodGet, "/tasker/tasks", q, nil, &page); err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+// namespaceList is GET /tasker/handlers; namespaceHandlers is
+// GET /tasker/handlers/{ns}. The local mode prints the same shapes.
+type namespaceList struct {
+	Namespaces []namespaceCount `json:"namespaces"`
+	Total      int              `json:"total_namespaces"`
+}
+
+type namespaceCount struct {
+	Name         string `json:"name"`
+	HandlerCount int    `json:"handler_count"`
+}
+
+type namespaceHandlers struct {
+	Namespace string        `json:"namespace"`
+	Handlers  []handlerInfo `json:"handlers"`
+}
+
+type handlerInfo struct {
+	Name          string   `json:"name"`
+	Namespace     string   `json:"namespace"`
+	Versions      []string `json:"versions"`
+	LatestVersion string   `json:"latest_version"`
+}
+
+func (r *remote) namespaces(ctx context.Context) (*namespaceList, error) {
+	var out namespaceList
+	_, err := r.do(ctx, http.MethodGet, "/tasker/handlers", nil, nil, &out)
+	return &out, err
+}
+
+func (r *remote) handlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
+	var out namespaceHandlers
+	_, err := r.do(ctx, http.MethodGet, "/tasker/handlers/"+url.PathEscape(ns), nil, nil, &out)
+	return &out, err
+}
+
+// remoteTook is how long a task ran, from what the API tells: the task's
+// own timestamps when present, else its request time to its last step.
+func remoteTook(t *apiTask) time.Duration {
+	if !t.CreatedAt.IsZero() && !t.UpdatedAt.IsZero() {
+		return t.UpdatedAt.Sub(t.CreatedAt)
+	}
+	if !t.CompletedAt.IsZero() && !t.RequestedAt.IsZero() {
+		return t.CompletedAt.Sub(t.RequestedAt)
+	}
+	var last time.Time
+	for _, s := range t.Steps {
+		for _, at := range []time.Time{s.ProcessedAt, s.LastAttemptedAt} {
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	if last.IsZero() || t.RequestedAt.IsZero() || last.Before(t.RequestedAt) {
+		return 0
+	}
+	return last.Sub(t.RequestedAt)
+}
+
+// ---- the commands' remote halves ----
+
+func (a *app) remote() (*remote, error) { return newRemote(a.s.server) }
+
+func (a *app) remoteCreate(ctx context.Context, req *tasker.TaskRequest, raw json.RawMessage, wait bool, output string, timeout time.Duration) error {
+	r, err := a.remote()
+	if err != nil {
+		return err
+	}
+	t, dup, err := r.createTask(ctx, &createRequest{Name: req.Name, Namespace: req.Namespace, Version: req.Version, Context: raw,
+		Initiator: req.Initiator, SourceSystem: req.SourceSystem, Reason: req.Reason, Tags: req.Tags})
+	if err != nil {
+		return exitErr(err)
+	}
+	if !wait {
+		if output == "json" {
+			return a.printJSON(&t.Task)
+		}
+		verb := "created"
+		if dup {
+			verb = "found existing"
+		}
+		fmt.Fprintf(a.out, "%s task %d (%s), status %s\n", verb, t.ID, t.FullName(), t.State)
+		return nil
+	}
+	if output != "json" {
+		verb := "created"
+		if dup {
+			verb = "found existing"
+		}
+		fmt.Fprintf(a.out, "task %d (%s) %s; waiting for %s to run it\n", t.ID, t.FullName(), verb, r.base)
+	}
+	return a.remoteWatch(ctx, r, t.ID, output, timeout)
+}
+
+func (a *app) remoteGet(ctx context.Context, id int64, output string) error {
+	r, err := a.remote()
+	if err != nil {
+		return err
+	}
+	t, err := r.getTask(ctx, id)
+	if err != nil {
+		return exitErr(err)
+	}
+	if output == "json" {
+		return a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps)})
+	}
+	a.printSummary(&t.Task, t.Steps, remoteTook(t))
+	return nil
+}
+
+func nonNilSteps(s []*tasker.Step) []*tasker.Step {
+	if s == nil {
+		return []*tasker.Step{}
+	}
+	return s
+}
+
+func (a *app) remoteList(ctx context.Context, p *tasker.TaskListParams, output string) error {
+	r, err := a.remote()
+	if err != nil {
+		return err
+	}
+	page, err := r.listTasks(ctx, p)
+	if err != nil {
+		return exitErr(err)
+	}
+	tasks := make([]*tasker.Task, len(page.Tasks))
+	for i, t := range page.Tasks {
+		tasks[i] = &t.Task
+	}
+	if output == "json" {
+		return a.printJSON(map[string]any{"tasks": tasks, "total": page.Pagination.Total, "limit": page.Pagination.Limit, "offset": page.Pagination.Offset})
+	}
+	a.printTaskTable(tasks, page.Pagination.Total)
+	return nil
+}
+
+func (a *app) remoteCancel(ctx context.Context, id int64, reason string) error {
+	r, err := a.remote()
+	if err != nil {
+		return err
+	}
+	t, err := r.cancelTask(ctx, id, reason)
+	if err != nil {
+		return exitErr(err)
+	}
+	fmt.Fprintf(a.out, "task %d %s\n", t.ID, t.State)
+	return nil
+}
+
+func (a *app) remoteRetry(ctx context.Context, id int64, wait bool) error {
+	r, err := a.remote()
+	if err != nil {
+		return err
+	}
+	t, err := r.retryTask(ctx, id)
+	if err != nil {
+		return exitErr(err)
+	}
+	if !wait {
+		fmt.Fprintf(a.out, "task %d is %s again; a worker will run its failed steps\n", t.ID, t.State)
+		return nil
+	}
+	fmt.Fprintf(a.out, "task %d (%s) is %s again; waiting for %s to run it\n", t.ID, t.FullName(), t.State, r.base)
+	return a.remoteWatch(ctx, r, t.ID, "text", 0)
+}
+
+// stepSeen is what --wait last saw of a step.
+type stepSeen struct {
+	state    taskertype.State
+	attempts int
+}
+
+// remoteWatch polls the task until it is final, printing every step change
+// it sees (the server runs the steps; a change between two polls that
+// undoes itself is not seen), then the summary as the local --wait does.
+// The exit status is 0 for complete, 2 otherwise.
+func (a *app) remoteWatch(ctx context.Context, r *remote, id int64, output string, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	seen := map[int64]stepSeen{}
+	var t *apiTask
+	for first := true; ; first = false {
+		cur, err := r.getTask(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("task %d did not finish: %w", id, ctx.Err())
+			}
+			return exitErr(err)
+		}
+		t = cur
+		if output != "json" {
+			for _, s := range t.Steps {
+				prev, ok := seen[s.ID]
+				if !ok {
+					prev = stepSeen{state: taskertype.StatePending}
+				}
+				a.printStepChange(s, prev, first, start)
+			}
+		}
+		for _, s := range t.Steps {
+			seen[s.ID] = stepSeen{state: s.State, attempts: s.Attempts}
+		}
+		if t.State.Final() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("task %d did not finish: %w (it is %s on the server)", id, ctx.Err(), t.State)
+		case <-time.After(remotePollInterval):
+		}
+	}
+	if output == "json" {
+		if err := a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps)}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.out, "%8s  task %s\n", time.Since(start).Round(time.Millisecond), t.State)
+		a.printSummary(&t.Task, t.Steps, time.Since(start))
+	}
+	if t.State != taskertype.StateComplete {
+		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", id, t.State)}
+	}
+	return nil
+}
+
+// printStepChange prints a step's change since prev in the format of the
+// local --wait's progress lines. On the first poll, steps that already
+// finished before the watch began are listed too.
+func (a *app) printStepChange(s *tasker.Step, prev stepSeen, first bool, start time.Time) {
+	at := time.Since(start).Round(time.Millisecond)
+	if s.State == prev.state && s.Attempts == prev.attempts && !first {
+		return
+	}
+	if first && s.State == taskertype.StatePending && s.Attempts == 0 {
+		return
+	}
+	attempt := max(s.Attempts, 1)
+	switch s.State {
+	case taskertype.StateInProgress:
+		if prev.state != taskertype.StateInProgress || s.Attempts != prev.attempts {
+			if s.Attempts > prev.attempts+1 || (prev.state == taskertype.StateInProgress && s.Attempts > prev.attempts) {
+				a.printFailed(at, s, s.Attempts-1, "retried")
+			}
+			fmt.Fprintf(a.out, "%8s  ▶ %-28s started (attempt %d/%d)\n", at, s.Name, attempt, s.RetryLimit)
+		}
+	case taskertype.StateComplete:
+		took := ""
+		if !s.ProcessedAt.IsZero() && !s.LastAttemptedAt.IsZero() && !s.ProcessedAt.Before(s.LastAttemptedAt) {
+			took = " in " + s.ProcessedAt.Sub(s.LastAttemptedAt).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(a.out, "%8s  ✓ %-28s complete%s\n", at, s.Name, took)
+	case taskertype.StateError:
+		next := "no retry"
+		if !s.Blocked && !s.NextAttemptAt.IsZero() {
+			next = "retry in " + time.Until(s.NextAttemptAt).Round(100*time.Millisecond).String()
+		}
+		a.printFailed(at, s, attempt, next)
+	case taskertype.StatePending:
+		if s.Attempts > 0 && s.Attempts >= prev.attempts {
+			// Back to pending after an attempt: it failed and waits for
+			// its retry.
+			next := "retry"
+			if !s.NextAttemptAt.IsZero() {
+				next = "retry in " + max(time.Until(s.NextAttemptAt), 0).Round(100*time.Millisecond).String()
+			}
+			a.printFailed(at, s, s.Attempts, next)
+		} else if s.Attempts < prev.attempts {
+			fmt.Fprintf(a.out, "%8s  ↺ %-28s pending again (attempts reset)\n", at, s.Name)
+		}
+	default: // cancelled, resolved_manually
+		fmt.Fprintf(a.out, "%8s  • %-28s %s\n", at, s.Name, s.State)
+	}
+}
+
+func (a *app) printFailed(at time.Duration, s *tasker.Step, attempt int, next string) {
+	msg := ""
+	if s.LastError != nil && s.LastError.Message != "" {
+		msg = ": " + firstLine(s.LastError.Message)
+	}
+	fmt.Fprintf(a.out, "%8s  ✗ %-28s failed (attempt %d/%d, %s)%s\n", at, s.Name, attempt, s.RetryLimit, next, msg)
+}

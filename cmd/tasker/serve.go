@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/taskerhttp"
+)
+
+// The HTTP server's timeouts. WriteTimeout bounds one response, so it must
+// exceed the slowest request (a large task list on a busy database).
+const (
+	serveReadHeaderTimeout = 5 * time.Second
+	serveReadTimeout       = 30 * time.Second
+	serveWriteTimeout      = 60 * time.Second
+	serveIdleTimeout       = 2 * time.Minute
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var (
+		addr             string
+		maxBody          int64
+		drain            time.Duration
+		shutdownTimeout  time.Duration
+		readinessTimeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the REST API under /tasker and run a worker until interrupted",
+		Long: `Opens the database, loads the templates, starts a worker in this process and
+serves the REST API (tasks, handlers, health) under /tasker on --addr. One
+request log line per request goes to stderr (level info unless --log-level is
+given). On SIGINT or SIGTERM it stops accepting requests, lets the running
+ones finish for up to --shutdown-timeout, then lets running steps finish for
+up to --drain-timeout before releasing them to other workers.`,
+		Example: `  tasker serve --templates examples --database sqlite://tasker.db
+  tasker serve --addr 0.0.0.0:8080 --database postgres://tasker@db:5432/tasker
+  tasker task list --server http://127.0.0.1:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if maxBody <= 0 {
+				return fmt.Errorf("--max-body %d must be positive", maxBody)
+			}
+			c, closeFn, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("--addr %s: %w", addr, err)
+			}
+			// The worker must outlive the signal: Stop alone ends it, after
+			// the drain (a cancelled context would end its loop at once and
+			// leave the results of running steps unrecorded).
+			if err := c.Start(context.WithoutCancel(ctx)); err != nil {
+				_ = ln.Close()
+				return err
+			}
+			reqLog := a.requestLogger()
+			srv := &http.Server{
+				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
+					Logger: reqLog, MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
+				}),
+				ReadHeaderTimeout: serveReadHeaderTimeout,
+				ReadTimeout:       serveReadTimeout,
+				WriteTimeout:      serveWriteTimeout,
+				IdleTimeout:       serveIdleTimeout,
+				MaxHeaderBytes:    64 << 10,
+				ErrorLog:          slog.NewLogLogger(reqLog.Handler(), slog.LevelWarn),
+				// Requests keep running while the server shuts down.
+				BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			fmt.Fprintf(a.out, "tasker serve listening on http://%s (database %s, %d templates)\n",
+				ln.Addr(), redactURL(a.s.database), len(c.Registry().Templates("")))
+
+			var serveErr error
+			select {
+			case <-ctx.Done():
+			case serveErr = <-served:
+				serveErr = fmt.Errorf("http server: %w", serveErr)
+			}
+			fmt.Fprintf(a.errOut, "tasker serve: shutting down: finishing requests for up to %s, then running steps for up to %s\n",
+				shutdownTimeout, drain)
+			shCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(shCtx); err != nil {
+				_ = srv.Close()
+				serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
+			}
+			stopCtx, cancelStop := context.WithTimeout(context.Background(), drain)
+			defer cancelStop()
+			if err := c.Stop(stopCtx); err != nil {
+				serveErr = errors.Join(serveErr, fmt.Errorf("stopping the worker: %w", err))
+			}
+			if serveErr == nil {
+				fmt.Fprintln(a.errOut, "tasker serve: stopped")
+			}
+			return serveErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT (port 0 picks a free port) [$TASKER_ADDR]")
+	f.Int64Var(&maxBody, "max-body", 1<<20, "largest request body accepted, in bytes")
+	f.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long running steps may finish on shutdown before they are released")
+	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight HTTP requests may finish on shutdown")
+	f.DurationVar(&readinessTimeout, "readiness-timeout", 2*time.Second, "how long /tasker/health/ready waits for the database")
+	return cmd
+}
+
+// requestLogger is the HTTP request log: --log-level when it was given (by
+// flag, environment or config file), else info so that requests show.
+func (a *app) requestLogger() *slog.Logger {
+	if a.flags != nil && a.flags.Changed("log-level") {
+		return a.logger()
+	}
+	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,75 @@
+package taskerhttp_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+	"github.com/tasker-go/tasker/taskerhttp"
+)
+
+// fuzzHandler is one handler on SQLite shared by the fuzz iterations, with a
+// task and a step to update.
+func fuzzHandler(f *testing.F) (http.Handler, string, string) {
+	d, err := taskersqlite.Open(filepath.Join(f.TempDir(), "t.db"))
+	require.NoError(f, err)
+	f.Cleanup(func() { _ = d.Close() })
+	c, err := tasker.NewClient(f.Context(), d, &tasker.Config{Registry: testRegistry(f)})
+	require.NoError(f, err)
+	res, err := c.CreateTask(f.Context(), &tasker.TaskRequest{Name: "dummy_task", Context: `{"dummy": true}`})
+	require.NoError(f, err)
+	task := "/tasker/tasks/" + itoa(res.Task.ID)
+	return taskerhttp.NewHandler(c, nil), task, task + "/workflow_steps/" + itoa(res.Steps[3].ID)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+var fuzzSeeds = []string{
+	`{"name": "dummy_task", "context": {"dummy": true}}`,
+	`{"task": {"name": "dummy_task", "namespace": "testing", "version": "1.0.0", "tags": ["a"]}}`,
+	`{"task": {"name": "dummy_task"}, "x": 1}`,
+	`{"reason": "r", "tags": ["a", "b"]}`,
+	`{"task": {"reason": null}}`,
+	`{"retry_limit": 3, "inputs": {"a": 1}}`,
+	`{"workflow_step": {"retry_limit": -1}}`,
+	`{"results": [1, 2], "reason": "x"}`,
+	`{"name": 1, "context": "x", "tags": {}}`,
+	`{"task": []}`, `null`, `[]`, `"x"`, `{`, ``, `{"context": {"dummy": true}}`,
+	`{"name": "unique", "context": {"a": {"b": [1e400]}}}`,
+}
+
+// FuzzBodies sends arbitrary bodies to every JSON decoder: the answer is
+// never a 500 and the handler never panics.
+func FuzzBodies(f *testing.F) {
+	h, task, step := fuzzHandler(f)
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	targets := []struct{ method, path string }{
+		{"POST", "/tasker/tasks"},
+		{"PATCH", task},
+		{"PUT", step},
+		{"POST", step + "/resolve"},
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, tg := range targets {
+			req := httptest.NewRequest(tg.method, tg.path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("%s %s with %q: %d %s", tg.method, tg.path, body, rec.Code, rec.Body)
+			}
+			if !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+				t.Fatalf("%s %s with %q: not JSON: %s", tg.method, tg.path, body, rec.Header().Get("Content-Type"))
+			}
+		}
+	})
+}

@@ -1,0 +1,292 @@
+// Package taskerhttp is the REST API of Tasker for Go: JSON over HTTP under
+// /tasker, with the original engine's routes and shapes (tasks, workflow
+// steps, handlers, task diagrams, health) and an OpenAPI 3.0.3 document at
+// GET /tasker/openapi.json.
+//
+// The handler calls only the public methods of *tasker.Client and
+// *tasker.Registry. Every error is JSON of one shape:
+//
+//	{"error": {"code": "validation_failed", "message": "...", "fields": {"name": "..."}}}
+package taskerhttp
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker"
+)
+
+// Options configure the handler; the zero value (or nil) means the defaults.
+type Options struct {
+	// Logger receives one record per request (method, path, status,
+	// duration_ms, request_id). Default: discard.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; larger bodies are refused with 413.
+	// Default 1 MiB.
+	MaxBodyBytes int64
+	// ReadinessTimeout bounds the database check of /tasker/health/ready.
+	// Default 2s.
+	ReadinessTimeout time.Duration
+}
+
+// defaults.
+const (
+	defaultMaxBodyBytes     = 1 << 20
+	defaultReadinessTimeout = 2 * time.Second
+)
+
+type server struct {
+	c    *tasker.Client
+	opts Options
+	mux  *http.ServeMux
+}
+
+// NewHandler returns the REST API of c: every route under /tasker.
+func NewHandler(c *tasker.Client, opts *Options) http.Handler {
+	s := &server{c: c, mux: http.NewServeMux()}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.MaxBodyBytes <= 0 {
+		s.opts.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if s.opts.ReadinessTimeout <= 0 {
+		s.opts.ReadinessTimeout = defaultReadinessTimeout
+	}
+	s.routes()
+	return s
+}
+
+func (s *server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /tasker/tasks", s.listTasks)
+	m.HandleFunc("POST /tasker/tasks", s.createTask)
+	m.HandleFunc("GET /tasker/tasks/{task_id}", s.getTask)
+	m.HandleFunc("PATCH /tasker/tasks/{task_id}", s.updateTask)
+	m.HandleFunc("PUT /tasker/tasks/{task_id}", s.updateTask)
+	m.HandleFunc("DELETE /tasker/tasks/{task_id}", s.cancelTask)
+	m.HandleFunc("POST /tasker/tasks/{task_id}/retry", s.retryTask)
+	m.HandleFunc("GET /tasker/tasks/{task_id}/diagram", s.taskDiagram)
+	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps", s.listSteps)
+	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.getStep)
+	m.HandleFunc("PATCH /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.updateStep)
+	m.HandleFunc("PUT /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.updateStep)
+	m.HandleFunc("DELETE /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.cancelStep)
+	m.HandleFunc("POST /tasker/tasks/{task_id}/workflow_steps/{step_id}/resolve", s.resolveStep)
+	m.HandleFunc("GET /tasker/handlers", s.listNamespaces)
+	m.HandleFunc("GET /tasker/handlers/{namespace}", s.listHandlers)
+	m.HandleFunc("GET /tasker/handlers/{namespace}/{name}", s.getHandler)
+	m.HandleFunc("GET /tasker/health/live", s.healthLive)
+	m.HandleFunc("GET /tasker/health/ready", s.healthReady)
+	m.HandleFunc("GET /tasker/health/status", s.healthStatus)
+	m.HandleFunc("GET /tasker/openapi.json", s.openAPI)
+}
+
+// ServeHTTP adds the request id, the request log and panic recovery, and
+// turns the mux's own 404 and 405 answers into JSON errors.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := requestID(r.Header.Get("X-Request-Id"))
+	w.Header().Set("X-Request-Id", id)
+	rec := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+				panic(v)
+			}
+			s.opts.Logger.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "request_id", id,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				writeError(rec, http.StatusInternalServerError, "internal", "internal error: the server failed to handle the request; see the server log for request "+id, nil)
+			}
+		}
+		s.opts.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "status", rec.statusCode(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id)
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(rec, r)
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// noRoute answers a request that no route matches: 405 (with Allow) when the
+// path exists for other methods, else 404.
+func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
+	probe := &probeWriter{header: http.Header{}}
+	h, _ := s.mux.Handler(r)
+	h.ServeHTTP(probe, r)
+	switch probe.code {
+	case http.StatusMethodNotAllowed:
+		allow := probe.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow), nil)
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		w.Header().Set("Location", probe.header.Get("Location"))
+		w.WriteHeader(probe.code)
+	default:
+		writeError(w, http.StatusNotFound, "not_found",
+			fmt.Sprintf("no route %s %s; see GET /tasker/openapi.json for the routes", r.Method, r.URL.Path), nil)
+	}
+}
+
+// probeWriter records the status and headers of the mux's fallback answer.
+type probeWriter struct {
+	header http.Header
+	code   int
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.code == 0 {
+		p.code = http.StatusOK
+	}
+	return len(b), nil
+}
+func (p *probeWriter) WriteHeader(code int) {
+	if p.code == 0 {
+		p.code = code
+	}
+}
+
+// requestID keeps a client's X-Request-Id when it is short and printable,
+// else makes a new one.
+func requestID(in string) string {
+	if in != "" && len(in) <= 128 {
+		ok := true
+		for i := 0; i < len(in); i++ {
+			if in[i] < 0x21 || in[i] > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return in
+		}
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) statusCode() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// apiError is an error answer.
+type apiError struct {
+	Status  int               `json:"-"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func badParam(name, format string, args ...any) *apiError {
+	msg := fmt.Sprintf(format, args...)
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_parameter",
+		Message: fmt.Sprintf("invalid parameter %s: %s", name, msg), Fields: map[string]string{name: msg}}
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, fields map[string]string) {
+	writeJSON(w, status, map[string]any{"error": &apiError{Code: code, Message: msg, Fields: fields}})
+}
+
+// fail writes err as a JSON error: an *apiError as is, a
+// *tasker.ValidationError as 400, tasker.ErrNotFound as 404,
+// tasker.ErrInvalidState as 409 and anything else as 500.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	var ve *tasker.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		writeError(w, ae.Status, ae.Code, ae.Message, ae.Fields)
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
+			fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), nil)
+	case errors.As(err, &ve):
+		writeError(w, http.StatusBadRequest, "validation_failed", ve.Error(), ve.Fields)
+	case errors.Is(err, tasker.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
+	case errors.Is(err, tasker.ErrInvalidState):
+		writeError(w, http.StatusConflict, "conflict", err.Error(), nil)
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled: "+err.Error(), nil)
+	default:
+		s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path,
+			"request_id", w.Header().Get("X-Request-Id"), "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error: "+err.Error(), nil)
+	}
+}
+
+// readBody reads the request body (bounded by MaxBodyBytes). When required
+// is false an empty body is allowed without a Content-Type; any non-empty
+// body must be JSON.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read the request body: " + err.Error()}
+	}
+	if len(strings.TrimSpace(string(body))) == 0 && !required {
+		return nil, nil
+	}
+	if !isJSONContentType(r.Header.Get("Content-Type")) {
+		ct := r.Header.Get("Content-Type")
+		if ct == "" {
+			ct = "none"
+		}
+		return nil, &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			Message: fmt.Sprintf("Content-Type %s is not supported: send the body as application/json", ct)}
+	}
+	return body, nil
+}
+
+func isJSONContentType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}

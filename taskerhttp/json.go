@@ -1,0 +1,289 @@
+package taskerhttp
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		fmt.Fprintf(&buf, `{"error":{"code":"internal","message":%q}}`+"\n", "encode response: "+err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// decodeObject decodes a JSON object body into its members, refusing
+// members outside allowed (all of them named in one 400). When envelope is
+// not empty, a body {"<envelope>": {...}} is unwrapped first.
+func decodeObject(body []byte, envelope string, allowed ...string) (map[string]json.RawMessage, error) {
+	m, err := objectMembers(body, "")
+	if err != nil {
+		return nil, err
+	}
+	if inner, ok := m[envelope]; ok && envelope != "" {
+		if len(m) > 1 {
+			var others []string
+			for k := range m {
+				if k != envelope {
+					others = append(others, k)
+				}
+			}
+			sort.Strings(others)
+			return nil, unknownFields(others, fmt.Sprintf("a body with %q may hold nothing else; put the fields inside it", envelope))
+		}
+		if m, err = objectMembers(inner, envelope); err != nil {
+			return nil, err
+		}
+	}
+	var unknown []string
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, unknownFields(unknown, "allowed fields: "+strings.Join(allowed, ", "))
+	}
+	return m, nil
+}
+
+func unknownFields(names []string, hint string) *apiError {
+	fields := make(map[string]string, len(names))
+	for _, n := range names {
+		fields[n] = "unknown field"
+	}
+	return &apiError{Status: http.StatusBadRequest, Code: "unknown_fields",
+		Message: fmt.Sprintf("unknown field(s) %s; %s", strings.Join(names, ", "), hint), Fields: fields}
+}
+
+func objectMembers(raw []byte, where string) (map[string]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if !json.Valid(raw) {
+		var v any
+		err := json.Unmarshal(raw, &v)
+		msg := "the request body is not valid JSON"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: msg}
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		if where != "" {
+			return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json",
+				Message: fmt.Sprintf("%q must be a JSON object", where), Fields: map[string]string{where: "must be a JSON object"}}
+		}
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the request body must be a JSON object"}
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the request body is not valid JSON: " + err.Error()}
+	}
+	return m, nil
+}
+
+// fieldDecoder decodes members of an object, collecting type errors by field.
+type fieldDecoder struct {
+	m      map[string]json.RawMessage
+	fields map[string]string
+}
+
+func (d *fieldDecoder) has(name string) bool {
+	raw, ok := d.m[name]
+	return ok && string(bytes.TrimSpace(raw)) != "null"
+}
+
+func (d *fieldDecoder) problem(name, msg string) {
+	if d.fields == nil {
+		d.fields = map[string]string{}
+	}
+	d.fields[name] = msg
+}
+
+func (d *fieldDecoder) str(name string) string {
+	if !d.has(name) {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(d.m[name], &s); err != nil {
+		d.problem(name, "must be a string")
+	}
+	return s
+}
+
+func (d *fieldDecoder) strPtr(name string) *string {
+	if !d.has(name) {
+		return nil
+	}
+	s := d.str(name)
+	return &s
+}
+
+func (d *fieldDecoder) strings(name string) ([]string, bool) {
+	if !d.has(name) {
+		_, present := d.m[name]
+		if present {
+			return []string{}, true
+		}
+		return nil, false
+	}
+	var s []string
+	if err := json.Unmarshal(d.m[name], &s); err != nil {
+		d.problem(name, "must be an array of strings")
+		return nil, false
+	}
+	if s == nil {
+		s = []string{}
+	}
+	return s, true
+}
+
+func (d *fieldDecoder) intPtr(name string) *int {
+	if !d.has(name) {
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(d.m[name], &n); err != nil {
+		d.problem(name, "must be an integer")
+		return nil
+	}
+	return &n
+}
+
+// object returns a member that must be a JSON object (nil when absent or null).
+func (d *fieldDecoder) object(name string) json.RawMessage {
+	if !d.has(name) {
+		return nil
+	}
+	raw := bytes.TrimSpace(d.m[name])
+	if raw[0] != '{' {
+		d.problem(name, "must be a JSON object")
+		return nil
+	}
+	return json.RawMessage(raw)
+}
+
+// raw returns a member as any JSON value (nil when absent or null).
+func (d *fieldDecoder) raw(name string) json.RawMessage {
+	if !d.has(name) {
+		return nil
+	}
+	return json.RawMessage(bytes.TrimSpace(d.m[name]))
+}
+
+func (d *fieldDecoder) err() error {
+	if len(d.fields) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(d.fields))
+	for k := range d.fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + d.fields[k]
+	}
+	return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+		Message: "invalid request body: " + strings.Join(parts, "; "), Fields: d.fields}
+}
+
+// pathID parses a positive integer path value.
+func pathID(r *http.Request, name string) (int64, error) {
+	v := r.PathValue(name)
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badParam(name, "must be a positive integer, not %q", v)
+	}
+	return id, nil
+}
+
+// utc returns t in UTC (zero stays zero).
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// taskView is the serialized task: the persisted fields plus the original
+// engine's full_name and complete, and optionally its steps.
+type taskView struct {
+	*tasker.Task
+	FullName           string              `json:"full_name"`
+	Complete           bool                `json:"complete"`
+	WorkflowSteps      []*stepView         `json:"workflow_steps,omitempty"`
+	DependencyAnalysis *dependencyAnalysis `json:"dependency_analysis,omitempty"`
+}
+
+func newTaskView(t *tasker.Task, steps []*tasker.Step) *taskView {
+	c := *t
+	c.RequestedAt, c.CreatedAt, c.UpdatedAt, c.CompletedAt = utc(c.RequestedAt), utc(c.CreatedAt), utc(c.UpdatedAt), utc(c.CompletedAt)
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	if len(c.Context) == 0 {
+		c.Context = json.RawMessage(`{}`)
+	}
+	v := &taskView{Task: &c, FullName: c.FullName(), Complete: c.Complete()}
+	if steps != nil {
+		v.WorkflowSteps = make([]*stepView, len(steps))
+		for i, s := range steps {
+			v.WorkflowSteps[i] = newStepView(s, nil)
+		}
+	}
+	return v
+}
+
+// stepView is the serialized step: the persisted fields plus the original
+// engine's processed flag and, for one step, its transitions.
+type stepView struct {
+	*tasker.Step
+	Processed   bool                 `json:"processed"`
+	Transitions []*tasker.Transition `json:"transitions,omitempty"`
+}
+
+func newStepView(s *tasker.Step, transitions []*tasker.Transition) *stepView {
+	c := *s
+	c.NextAttemptAt, c.LastAttemptedAt, c.ProcessedAt = utc(c.NextAttemptAt), utc(c.LastAttemptedAt), utc(c.ProcessedAt)
+	c.LeaseExpiresAt, c.CreatedAt, c.UpdatedAt = utc(c.LeaseExpiresAt), utc(c.CreatedAt), utc(c.UpdatedAt)
+	if c.LastError != nil {
+		le := *c.LastError
+		le.At = utc(le.At)
+		c.LastError = &le
+	}
+	if c.ParentIDs == nil {
+		c.ParentIDs = []int64{}
+	}
+	if c.ChildIDs == nil {
+		c.ChildIDs = []int64{}
+	}
+	v := &stepView{Step: &c, Processed: c.Processed()}
+	if transitions != nil {
+		v.Transitions = make([]*tasker.Transition, len(transitions))
+		for i, tr := range transitions {
+			t := *tr
+			t.CreatedAt = utc(t.CreatedAt)
+			v.Transitions[i] = &t
+		}
+	}
+	return v
+}

@@ -1,0 +1,180 @@
+package taskerhttp
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/tasker-go/tasker"
+)
+
+func (s *server) listSteps(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	steps, err := s.c.ListSteps(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]*stepView, len(steps))
+	for i, st := range steps {
+		out[i] = newStepView(st, nil)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"steps": out})
+}
+
+// taskStep parses {task_id} and {step_id} and returns the step, 404 when the
+// task or the step is missing or the step belongs to another task.
+func (s *server) taskStep(r *http.Request) (*tasker.Step, error) {
+	taskID, err := pathID(r, "task_id")
+	if err != nil {
+		return nil, err
+	}
+	stepID, err := pathID(r, "step_id")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.c.GetTask(r.Context(), taskID); err != nil {
+		return nil, err
+	}
+	st, err := s.c.GetStep(r.Context(), stepID)
+	if err != nil {
+		return nil, err
+	}
+	if st.TaskID != taskID {
+		return nil, fmt.Errorf("%w: step %d of task %d (it belongs to task %d)", tasker.ErrNotFound, stepID, taskID, st.TaskID)
+	}
+	return st, nil
+}
+
+func (s *server) getStep(w http.ResponseWriter, r *http.Request) {
+	st, err := s.taskStep(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	trs, err := s.c.StepTransitions(r.Context(), st.TaskID, st.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if trs == nil {
+		trs = []*tasker.Transition{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, trs)})
+}
+
+// decodeStepUpdate decodes {"retry_limit", "inputs"} or {"workflow_step": {...}}.
+func decodeStepUpdate(body []byte) (*int, json.RawMessage, error) {
+	m, err := decodeObject(body, "workflow_step", "retry_limit", "inputs")
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &fieldDecoder{m: m}
+	limit := d.intPtr("retry_limit")
+	inputs := d.object("inputs")
+	if err := d.err(); err != nil {
+		return nil, nil, err
+	}
+	if limit == nil && inputs == nil {
+		return nil, nil, &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+			Message: "nothing to update: give retry_limit and/or inputs", Fields: map[string]string{"retry_limit": "give retry_limit and/or inputs", "inputs": "give retry_limit and/or inputs"}}
+	}
+	return limit, inputs, nil
+}
+
+func (s *server) updateStep(w http.ResponseWriter, r *http.Request) {
+	st, err := s.taskStep(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	limit, inputs, err := decodeStepUpdate(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err = s.c.UpdateStep(r.Context(), st.ID, limit, inputs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st = s.reload(r, st)
+	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, nil)})
+}
+
+func (s *server) cancelStep(w http.ResponseWriter, r *http.Request) {
+	st, err := s.taskStep(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err = s.c.CancelStep(r.Context(), st.ID, r.URL.Query().Get("reason"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st = s.reload(r, st)
+	writeJSON(w, http.StatusOK, map[string]any{"cancelled": true, "step": newStepView(st, nil)})
+}
+
+// decodeResolve decodes the optional {"results", "reason"} body.
+func decodeResolve(body []byte) (json.RawMessage, string, error) {
+	if len(body) == 0 {
+		return nil, "", nil
+	}
+	m, err := decodeObject(body, "", "results", "reason")
+	if err != nil {
+		return nil, "", err
+	}
+	d := &fieldDecoder{m: m}
+	results := d.raw("results")
+	reason := d.str("reason")
+	return results, reason, d.err()
+}
+
+func (s *server) resolveStep(w http.ResponseWriter, r *http.Request) {
+	st, err := s.taskStep(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r, false)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	results, reason, err := decodeResolve(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var res any
+	if results != nil {
+		res = results
+	}
+	st, err = s.c.ResolveStep(r.Context(), st.ID, res, reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st = s.reload(r, st)
+	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, nil)})
+}
+
+// reload re-reads a step after a change: the steps returned by UpdateStep,
+// CancelStep and ResolveStep lack their parents_ids and children_ids.
+func (s *server) reload(r *http.Request, st *tasker.Step) *tasker.Step {
+	if fresh, err := s.c.GetStep(r.Context(), st.ID); err == nil {
+		return fresh
+	}
+	return st
+}

@@ -1,0 +1,347 @@
+package taskerhttp
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/dag"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// sortColumns are the allowed values of sort_by.
+var sortColumns = []string{"task_id", "created_at", "requested_at", "name", "status", "namespace", "updated_at"}
+
+const (
+	defaultListLimit = 20
+	maxListLimit     = 1000
+)
+
+func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
+	p, err := taskListParams(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, err := s.c.ListTasks(r.Context(), p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tasks := make([]*taskView, len(list.Tasks))
+	for i, t := range list.Tasks {
+		tasks[i] = newTaskView(t, nil)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tasks": tasks,
+		"pagination": map[string]any{
+			"total": list.Total, "limit": p.Limit, "offset": p.Offset,
+			"has_more": p.Offset+len(list.Tasks) < list.Total,
+		},
+	})
+}
+
+func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
+	q := r.URL.Query()
+	p := &tasker.TaskListParams{Limit: defaultListLimit, OrderBy: "task_id", Desc: true}
+	if v := q.Get("status"); v != "" {
+		for _, st := range strings.Split(v, ",") {
+			state := taskertype.State(strings.TrimSpace(st))
+			if !state.Valid() {
+				return nil, badParam("status", "%q is not a state; allowed: %s", st, statesList())
+			}
+			p.States = append(p.States, state)
+		}
+	}
+	p.Namespace, p.Name, p.Version = q.Get("namespace"), q.Get("name"), q.Get("version")
+	p.Initiator, p.SourceSystem = q.Get("initiator"), q.Get("source_system")
+	if v := q.Get("tags"); v != "" {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				p.Tags = append(p.Tags, tag)
+			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created_since", &p.CreatedAfter}, {"created_until", &p.CreatedUntil}} {
+		if v := q.Get(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return nil, badParam(f.name, "%q is not an RFC 3339 timestamp such as 2025-01-02T15:04:05Z", v)
+			}
+			*f.dst = t.UTC()
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			return nil, badParam("limit", "must be an integer from 1 to %d, not %q", maxListLimit, v)
+		}
+		p.Limit = n
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, badParam("offset", "must be an integer 0 or more, not %q", v)
+		}
+		p.Offset = n
+	}
+	if v := q.Get("sort_by"); v != "" {
+		found := false
+		for _, c := range sortColumns {
+			if v == c {
+				found = true
+			}
+		}
+		if !found {
+			return nil, badParam("sort_by", "%q is not allowed; allowed: %s", v, strings.Join(sortColumns, ", "))
+		}
+		p.OrderBy = v
+	}
+	switch v := q.Get("sort_order"); v {
+	case "":
+	case "asc":
+		p.Desc = false
+	case "desc":
+		p.Desc = true
+	default:
+		return nil, badParam("sort_order", "%q is not allowed; allowed: asc, desc", v)
+	}
+	return p, nil
+}
+
+func statesList() string {
+	out := make([]string, len(taskertype.States))
+	for i, s := range taskertype.States {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+// createFields are the members of a task creation body (flat or inside
+// {"task": {...}}).
+var createFields = []string{"name", "namespace", "version", "context", "initiator", "source_system", "reason", "tags"}
+
+// decodeCreate decodes a task creation body.
+func decodeCreate(body []byte) (*tasker.TaskRequest, error) {
+	m, err := decodeObject(body, "task", createFields...)
+	if err != nil {
+		return nil, err
+	}
+	d := &fieldDecoder{m: m}
+	req := &tasker.TaskRequest{
+		Name: d.str("name"), Namespace: d.str("namespace"), Version: d.str("version"),
+		Initiator: d.str("initiator"), SourceSystem: d.str("source_system"), Reason: d.str("reason"),
+	}
+	req.Tags, _ = d.strings("tags")
+	if ctx := d.object("context"); ctx != nil {
+		req.Context = ctx
+	}
+	if strings.TrimSpace(req.Name) == "" && d.fields["name"] == "" {
+		d.problem("name", "is required: give the name of a registered task template")
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := decodeCreate(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.c.CreateTask(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	steps := res.Steps
+	status := http.StatusCreated
+	if res.Duplicate {
+		status = http.StatusOK
+		if steps, err = s.c.ListSteps(r.Context(), res.Task.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if steps == nil {
+		steps = []*tasker.Step{}
+	}
+	w.Header().Set("Location", fmt.Sprintf("/tasker/tasks/%d", res.Task.ID))
+	writeJSON(w, status, map[string]any{"task": newTaskView(res.Task, steps)})
+}
+
+func (s *server) getTask(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	withDeps := false
+	if v := r.URL.Query().Get("include_dependencies"); v != "" {
+		if withDeps, err = strconv.ParseBool(v); err != nil {
+			s.fail(w, r, badParam("include_dependencies", "must be true or false, not %q", v))
+			return
+		}
+	}
+	task, err := s.c.GetTask(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	steps, err := s.c.ListSteps(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if steps == nil {
+		steps = []*tasker.Step{}
+	}
+	v := newTaskView(task, steps)
+	if withDeps {
+		ec, err := s.c.TaskExecutionContext(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v.DependencyAnalysis = s.dependencyAnalysis(task, steps, ec)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": v})
+}
+
+// dependencyAnalysis is the runtime dependency analysis of a task: the
+// execution context, each step's readiness, and the structure of its graph.
+type dependencyAnalysis struct {
+	*tasker.ExecutionContext
+	Steps []stepReadinessView `json:"steps"`
+	// Source is "template" when the structure comes from the registered
+	// template, "steps" when it was rebuilt from the task's own steps.
+	Source         string         `json:"graph_source"`
+	Levels         map[string]int `json:"levels"`
+	Roots          []string       `json:"roots"`
+	Leaves         []string       `json:"leaves"`
+	ExecutionOrder []string       `json:"execution_order"`
+}
+
+type stepReadinessView struct {
+	tasker.StepReadiness
+	// TimeUntilReady is in seconds (the Go field is a duration).
+	TimeUntilReady float64 `json:"time_until_ready"`
+}
+
+func (s *server) dependencyAnalysis(task *tasker.Task, steps []*tasker.Step, ec *tasker.ExecutionContext) *dependencyAnalysis {
+	da := &dependencyAnalysis{ExecutionContext: ec, Steps: make([]stepReadinessView, len(ec.Steps))}
+	for i, sr := range ec.Steps {
+		sr.NextRetryAt = utc(sr.NextRetryAt)
+		da.Steps[i] = stepReadinessView{StepReadiness: sr, TimeUntilReady: sr.TimeUntilReady.Seconds()}
+	}
+	var a *dag.Analysis
+	if tmpl, err := s.c.Registry().Template(task.Namespace, task.Name, task.Version); err == nil {
+		a, da.Source = tmpl.Analyze(), "template"
+	} else {
+		a, da.Source = dag.Analyze(stepNodes(steps)), "steps"
+	}
+	da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = a.Levels, a.Roots, a.Leaves, a.Topology
+	return da
+}
+
+// stepNodes rebuilds the dependency graph of a task from its steps.
+func stepNodes(steps []*tasker.Step) []dag.Node {
+	names := make(map[int64]string, len(steps))
+	for _, st := range steps {
+		names[st.ID] = st.Name
+	}
+	nodes := make([]dag.Node, len(steps))
+	for i, st := range steps {
+		nodes[i] = dag.Node{Name: st.Name}
+		for _, p := range st.ParentIDs {
+			if n, ok := names[p]; ok {
+				nodes[i].DependsOn = append(nodes[i].DependsOn, n)
+			}
+		}
+	}
+	return nodes
+}
+
+func (s *server) updateTask(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	reason, tags, err := decodeTaskUpdate(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	task, err := s.c.UpdateTask(r.Context(), id, reason, tags)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
+}
+
+// decodeTaskUpdate decodes {"reason", "tags"} or {"task": {...}}.
+func decodeTaskUpdate(body []byte) (*string, []string, error) {
+	m, err := decodeObject(body, "task", "reason", "tags")
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &fieldDecoder{m: m}
+	reason := d.strPtr("reason")
+	tags, _ := d.strings("tags")
+	if err := d.err(); err != nil {
+		return nil, nil, err
+	}
+	if reason == nil && tags == nil {
+		return nil, nil, &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+			Message: "nothing to update: give reason and/or tags", Fields: map[string]string{"reason": "give reason and/or tags", "tags": "give reason and/or tags"}}
+	}
+	return reason, tags, nil
+}
+
+func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	task, err := s.c.CancelTask(r.Context(), id, r.URL.Query().Get("reason"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cancelled": true, "task": newTaskView(task, nil)})
+}
+
+func (s *server) retryTask(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	task, err := s.c.RetryTask(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
+}
