@@ -559,7 +559,8 @@ func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to 
 		c.mu.Unlock()
 	}
 	c.publish(events)
-	return step, nil
+	// Re-read for the parent and child ids, which state changes do not load.
+	return c.GetStep(ctx, step.ID)
 }
 
 // RetryTask gives a task in error a fresh start: its blocked and cancelled
@@ -613,8 +614,10 @@ func (c *Client) UpdateStep(ctx context.Context, stepID int64, retryLimit *int, 
 	if retryLimit != nil && *retryLimit < 1 {
 		return nil, &ValidationError{Message: "invalid step update", Fields: map[string]string{"retry_limit": "must be 1 or more (it counts all attempts)"}}
 	}
-	s, err := c.exec.StepUpdate(ctx, &taskerdriver.StepUpdateParams{ID: stepID, RetryLimit: retryLimit, Inputs: inputs, Now: c.cfg.Now().UTC()})
-	return s, c.notFound(err, "step", stepID)
+	if _, err := c.exec.StepUpdate(ctx, &taskerdriver.StepUpdateParams{ID: stepID, RetryLimit: retryLimit, Inputs: inputs, Now: c.cfg.Now().UTC()}); err != nil {
+		return nil, c.notFound(err, "step", stepID)
+	}
+	return c.GetStep(ctx, stepID)
 }
 
 func (c *Client) notFound(err error, what string, id int64) error {

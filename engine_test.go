@@ -540,3 +540,24 @@ func TestStartContextCancelRecordsRunningResults(t *testing.T) {
 	require.NoError(t, e.client.Stop(e.ctx))
 	e.expect(task.ID, map[string]stepWant{"a": complete(1), "b": pending(0)})
 }
+
+// Steps returned by state changes and updates carry their parent and child
+// ids, like GetStep.
+func TestChangedStepsCarryEdges(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		e := newEnv(t, template("default", "edges", "1.0.0", stepDef{name: "a"}, stepDef{name: "b", deps: []string{"a"}}))
+		task := e.create("edges", nil)
+		steps := e.steps(task.ID)
+		limit := 5
+		got, err := e.client.UpdateStep(e.ctx, steps["b"].ID, &limit, nil)
+		require.NoError(t, err)
+		require.Equal(t, []int64{steps["a"].ID}, got.ParentIDs)
+		got, err = e.client.ResolveStep(e.ctx, steps["a"].ID, nil, "")
+		require.NoError(t, err)
+		require.Equal(t, []int64{steps["b"].ID}, got.ChildIDs)
+		got, err = e.client.CancelStep(e.ctx, steps["b"].ID, "")
+		require.NoError(t, err)
+		require.Equal(t, []int64{steps["a"].ID}, got.ParentIDs)
+	})
+}
