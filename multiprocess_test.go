@@ -350,8 +350,10 @@ type mpStats struct{ lost, released, cancelled, claimsWithoutRun, killed int }
 
 // mpClaims reads a step's trail: its claims (pending→in_progress, with
 // attempt and worker), the attempts rescued as worker_lost (with the lost
-// worker's error message) and the claims given back on shutdown.
-func mpClaims(s *mpStep) (claims []mpClaim, lost map[int]string, released []mpClaim, other []string) {
+// worker's error message) and the claims given back on shutdown: released
+// after their handler started (and was cancelled), or unrun (claimed by a
+// pass that raced with the stop, given back before any handler started).
+func mpClaims(s *mpStep) (claims []mpClaim, lost map[int]string, released, unrun []mpClaim, other []string) {
 	lost = map[int]string{}
 	var current mpClaim
 	for _, r := range s.trail {
@@ -366,15 +368,19 @@ func mpClaims(s *mpStep) (claims []mpClaim, lost map[int]string, released []mpCl
 			if metaString(m, "reason") != "released_on_shutdown" || metaString(m, "worker") != current.worker {
 				other = append(other, fmt.Sprintf("in_progress→pending that is not a release by the claiming worker %s: %s", current.worker, r.meta))
 			}
-			released = append(released, current)
+			if started, ok := m["started"].(bool); ok && !started {
+				unrun = append(unrun, current)
+			} else {
+				released = append(released, current)
+			}
 		}
 	}
-	return claims, lost, released, other
+	return claims, lost, released, unrun, other
 }
 
 func mpStepStats(s *mpStep) mpStats {
-	claims, lost, released, _ := mpClaims(s)
-	st := mpStats{lost: len(lost), released: len(released)}
+	claims, lost, released, unrun, _ := mpClaims(s)
+	st := mpStats{lost: len(lost), released: len(released) + len(unrun)}
 	have := map[mpClaim]int{}
 	for _, r := range s.runs {
 		have[mpClaim{r.attempt, r.worker}]++
@@ -416,8 +422,12 @@ func mpStepProblems(s *mpStep, failC bool) []string {
 		}
 	}
 
-	claims, lost, released, other := mpClaims(s)
+	claims, lost, released, unrun, other := mpClaims(s)
 	p = append(p, other...)
+	isUnrun := map[mpClaim]bool{}
+	for _, c := range unrun {
+		isUnrun[c] = true
+	}
 
 	// Runs never overlap.
 	for i := 1; i < len(s.runs); i++ {
@@ -436,6 +446,8 @@ func mpStepProblems(s *mpStep, failC bool) []string {
 		switch {
 		case have[c] > 0:
 			have[c]--
+		case isUnrun[c]:
+			// given back before its handler started: no run, by design
 		case c.worker == "A":
 			if _, ok := lost[c.attempt]; !ok {
 				add("attempt %d claimed by A has no run and was not rescued as worker_lost", c.attempt)
@@ -452,8 +464,8 @@ func mpStepProblems(s *mpStep, failC bool) []string {
 
 	// Attempts: every claim counts, except those given back on shutdown;
 	// those are exactly the runs B's handlers saw cancelled.
-	if want := len(claims) - len(released); s.attempts != want {
-		add("attempts %d, want %d (%d claims − %d given back)", s.attempts, want, len(claims), len(released))
+	if want := len(claims) - len(released) - len(unrun); s.attempts != want {
+		add("attempts %d, want %d (%d claims − %d given back)", s.attempts, want, len(claims), len(released)+len(unrun))
 	}
 	var cancelled []mpClaim
 	for _, r := range s.runs {
@@ -464,7 +476,7 @@ func mpStepProblems(s *mpStep, failC bool) []string {
 	if fmt.Sprint(cancelled) != fmt.Sprint(released) {
 		add("runs cancelled %v but attempts given back %v", cancelled, released)
 	}
-	for _, c := range released {
+	for _, c := range append(released, unrun...) {
 		if c.worker != "B" {
 			add("attempt %d given back by %s, which was not stopped", c.attempt, c.worker)
 		}

@@ -154,6 +154,18 @@ func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow
 	if len(rows) == 0 {
 		return nil
 	}
+	b := &pgx.Batch{}
+	queueStepTransitions(b, rows, now)
+	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: step transitions: %w", err)
+	}
+	return nil
+}
+
+// queueStepTransitions queues the two statements that write step
+// transition rows: demote, then insert (the partial unique index on the most
+// recent row is checked row by row, so they cannot be one statement).
+func queueStepTransitions(b *pgx.Batch, rows []stepTransitionRow, now time.Time) {
 	last := map[int64]int{}
 	for i, r := range rows {
 		last[r.stepID] = i
@@ -181,18 +193,11 @@ func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow
 		keys[i] = int32(r.seq * 10)
 		recent[i] = last[r.stepID] == i
 	}
-	// Demote, then insert: two statements (the partial unique index on the
-	// most recent row is checked row by row), sent in one round trip.
-	b := &pgx.Batch{}
 	b.Queue(`UPDATE tasker_workflow_step_transitions SET most_recent = false
 		WHERE workflow_step_id = ANY($1) AND most_recent`, distinct)
 	b.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
 		SELECT s, t, f, o, m::jsonb, k, r, $8 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])
 			AS u(s, t, f, o, m, k, r)`, stepIDs, taskIDs, froms, tos, metas, keys, recent, now)
-	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("postgres: step transitions: %w", err)
-	}
-	return nil
 }
 
 func (e *executor) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
@@ -261,32 +266,65 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			taskIDs = append(taskIDs, s.TaskID)
 		}
 	}
-	if err := x.stepTransitions(ctx, trans, now); err != nil {
-		return nil, err
+	// Everything else of the claim goes in one round trip: the transitions,
+	// starting the pending tasks, loading the tasks and the parents' results.
+	b := &pgx.Batch{}
+	queueStepTransitions(b, trans, now)
+	b.Queue(`UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
+		updated_at = $1 WHERE task_id = ANY($2) AND state = 'pending' RETURNING task_id, transition_seq`, now, taskIDs)
+	b.Queue(`SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1)`, taskIDs)
+	b.Queue(`SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
+		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
+		WHERE e.to_step_id = ANY($1)`, ids)
+	type dep struct {
+		to, from int64
+		name     string
+		results  []byte
 	}
-	starts, err := queryAll(ctx, x.q, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
-		updated_at = $1 WHERE task_id = ANY($2) AND state = 'pending' RETURNING task_id, transition_seq`,
-		[]any{now, taskIDs}, func(r pgx.Row) ([2]int64, error) {
+	var (
+		starts   [][2]int64
+		taskList []*taskertype.Task
+		deps     []dep
+	)
+	br := x.q.SendBatch(ctx, b)
+	err = func() error {
+		defer func() { _ = br.Close() }()
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("step transitions: %w", err)
+			}
+		}
+		var err error
+		if starts, err = collect(br, func(r pgx.Row) ([2]int64, error) {
 			var v [2]int64
 			var seq int32
 			err := r.Scan(&v[0], &seq)
 			v[1] = int64(seq)
 			return v, err
-		})
+		}); err != nil {
+			return fmt.Errorf("start tasks: %w", err)
+		}
+		if taskList, err = collect(br, scanTask); err != nil {
+			return fmt.Errorf("load tasks: %w", err)
+		}
+		if deps, err = collect(br, func(r pgx.Row) (dep, error) {
+			var d dep
+			return d, r.Scan(&d.to, &d.from, &d.name, &d.results)
+		}); err != nil {
+			return fmt.Errorf("dependency results: %w", err)
+		}
+		return br.Close()
+	}()
 	if err != nil {
-		return nil, fmt.Errorf("postgres: start tasks: %w", err)
+		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
 	started := make(map[int64]bool, len(starts))
-	for _, s := range starts {
-		started[s[0]] = true
-		if err := x.taskTransition(ctx, s[0], string(taskertype.StatePending), taskertype.StateInProgress,
-			json.RawMessage(`{"reason":"steps_claimed"}`), int(s[1]), now); err != nil {
+	for _, st := range starts {
+		started[st[0]] = true
+		if err := x.taskTransition(ctx, st[0], string(taskertype.StatePending), taskertype.StateInProgress,
+			json.RawMessage(`{"reason":"steps_claimed"}`), int(st[1]), now); err != nil {
 			return nil, err
 		}
-	}
-	taskList, err := queryAll(ctx, x.q, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1)`, []any{taskIDs}, scanTask)
-	if err != nil {
-		return nil, err
 	}
 	tasks := make(map[int64]*taskertype.Task, len(taskList))
 	for _, t := range taskList {
@@ -299,26 +337,30 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}, TaskStarted: started[s.TaskID]}
 		byID[s.ID] = out[i]
 	}
-	type dep struct {
-		to, from int64
-		name     string
-		results  []byte
-	}
-	deps, err := queryAll(ctx, x.q, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
-		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-		WHERE e.to_step_id = ANY($1)`, []any{ids}, func(r pgx.Row) (dep, error) {
-		var d dep
-		return d, r.Scan(&d.to, &d.from, &d.name, &d.results)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: dependency results: %w", err)
-	}
 	for _, d := range deps {
 		c := byID[d.to]
 		c.Dependencies[d.name] = rawJSON(d.results)
 		c.Step.ParentIDs = append(c.Step.ParentIDs, d.from)
 	}
 	return out, nil
+}
+
+// collect reads the next result of a batch as rows.
+func collect[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // prependScan scans a leading column into first, then the rest into the
