@@ -93,6 +93,12 @@ type Executor interface {
 	// TaskSetState moves a task to To if its state is one of From (any state
 	// when From is empty) and writes the transition row.
 	TaskSetState(ctx context.Context, p *TaskSetStateParams) (*taskertype.Task, error)
+	// TaskSetStateMany moves several tasks, each from the state it is in
+	// (From must hold exactly that state), with their transitions, in few
+	// statements. The tasks should be locked already (TaskProgressMany). It
+	// returns the moved tasks in the order of ps; a task not in its From state
+	// is an ErrStateConflict for the whole call.
+	TaskSetStateMany(ctx context.Context, ps []*TaskSetStateParams) ([]*taskertype.Task, error)
 	// TaskProgress counts the task's steps for the outcome decision.
 	TaskProgress(ctx context.Context, taskID int64) (*TaskProgress, error)
 	TaskUpdate(ctx context.Context, p *TaskUpdateParams) (*taskertype.Task, error)

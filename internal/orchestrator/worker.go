@@ -785,21 +785,72 @@ func (w *Worker) heartbeat(ctx context.Context) {
 }
 
 // FinalizeMany applies the task outcome rule to several tasks (locked in id
-// order, with one progress query) inside tx, and appends the events.
+// order, with one progress query, moved with one update per target state)
+// inside tx, and appends the events.
 func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, now time.Time, events *[]*taskertype.Event) error {
 	slices.Sort(ids)
 	all, err := tx.TaskProgressMany(ctx, ids)
 	if err != nil {
 		return err
 	}
+	var via, final []*taskerdriver.TaskSetStateParams
+	var decisions []Decision
 	for _, id := range ids {
 		tp := all[id]
 		if tp == nil {
 			continue // deleted meanwhile
 		}
-		if _, err := decide(ctx, tx, tp.Task, tp.Progress, now, events); err != nil {
+		d := Decide(tp.Task.State, tp.Progress)
+		if d.To == "" {
+			continue
+		}
+		if err := checkMoves(tp.Task, d); err != nil {
 			return err
 		}
+		meta := reasonMeta(d.Reason, map[string]any{"total_steps": tp.Progress.Total, "done_steps": tp.Progress.Done, "blocked_steps": tp.Progress.Blocked})
+		from := tp.Task.State
+		if d.Via != "" {
+			via = append(via, &taskerdriver.TaskSetStateParams{ID: id, From: []taskertype.State{from}, To: d.Via, Metadata: meta, Now: now})
+			from = d.Via
+		}
+		final = append(final, &taskerdriver.TaskSetStateParams{ID: id, From: []taskertype.State{from}, To: d.To, Metadata: meta, Now: now})
+		decisions = append(decisions, d)
+	}
+	if len(via) > 0 {
+		if _, err := tx.TaskSetStateMany(ctx, via); err != nil {
+			return err
+		}
+	}
+	if len(final) == 0 {
+		return nil
+	}
+	tasks, err := tx.TaskSetStateMany(ctx, final)
+	if err != nil {
+		return err
+	}
+	for i, t := range tasks {
+		*events = append(*events, &taskertype.Event{Name: taskEventName[decisions[i].To], Task: t, At: now})
+	}
+	return nil
+}
+
+// taskEventName names the event of a finalization's target state.
+var taskEventName = map[taskertype.State]string{
+	taskertype.StateComplete: "task.completed", taskertype.StateError: "task.failed",
+	taskertype.StateResolvedManually: "task.resolved_manually", taskertype.StatePending: "task.retry_requested",
+}
+
+// checkMoves checks a decision's moves against the task state machine.
+func checkMoves(task *taskertype.Task, d Decision) error {
+	from := task.State
+	for _, to := range []taskertype.State{d.Via, d.To} {
+		if to == "" {
+			continue
+		}
+		if err := statemachine.Task(from, to); err != nil {
+			return fmt.Errorf("finalize task %d: %w", task.ID, err)
+		}
+		from = to
 	}
 	return nil
 }
@@ -827,17 +878,10 @@ func decide(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task
 	if d.To == "" {
 		return task, nil
 	}
-	meta := reasonMeta(d.Reason, map[string]any{"total_steps": prog.Total, "done_steps": prog.Done, "blocked_steps": prog.Blocked})
-	from := task.State
-	for _, to := range []taskertype.State{d.Via, d.To} {
-		if to == "" {
-			continue
-		}
-		if err := statemachine.Task(from, to); err != nil {
-			return nil, fmt.Errorf("finalize task %d: %w", taskID, err)
-		}
-		from = to
+	if err := checkMoves(task, d); err != nil {
+		return nil, err
 	}
+	meta := reasonMeta(d.Reason, map[string]any{"total_steps": prog.Total, "done_steps": prog.Done, "blocked_steps": prog.Blocked})
 	if d.Via != "" {
 		if _, err := tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
 			return nil, err
@@ -847,11 +891,7 @@ func decide(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task
 	if err != nil {
 		return nil, err
 	}
-	name := map[taskertype.State]string{
-		taskertype.StateComplete: "task.completed", taskertype.StateError: "task.failed",
-		taskertype.StateResolvedManually: "task.resolved_manually", taskertype.StatePending: "task.retry_requested",
-	}[d.To]
-	*events = append(*events, &taskertype.Event{Name: name, Task: task, At: now})
+	*events = append(*events, &taskertype.Event{Name: taskEventName[d.To], Task: task, At: now})
 	return task, nil
 }
 

@@ -524,6 +524,35 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		}
 	})
 
+	t.Run("TaskSetStateMany", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		x, y := diamond(t, b, ""), diamond(t, b, "")
+		tasks, err := b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: y.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateCancelled, Now: base},
+			{ID: x.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateInProgress, Metadata: json.RawMessage(`{"why":"x"}`), Now: base},
+		})
+		require.NoError(t, err)
+		require.Len(t, tasks, 2)
+		require.Equal(t, y.Task.ID, tasks[0].ID)
+		require.Equal(t, taskertype.StateCancelled, tasks[0].State)
+		require.Equal(t, base, tasks[0].CompletedAt)
+		require.Equal(t, taskertype.StateInProgress, tasks[1].State)
+		require.True(t, tasks[1].CompletedAt.IsZero())
+		tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: x.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tr, 2)
+		require.Equal(t, taskertype.StatePending, tr[1].FromState)
+		require.Equal(t, 10, tr[1].SortKey)
+		require.True(t, tr[1].MostRecent)
+		require.False(t, tr[0].MostRecent)
+		require.JSONEq(t, `{"why":"x"}`, string(tr[1].Metadata))
+		_, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: x.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateError, Now: base},
+		})
+		require.ErrorIs(t, err, taskerdriver.ErrStateConflict, "x is no longer pending")
+	})
+
 	t.Run("TaskLockReturnsTheTask", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

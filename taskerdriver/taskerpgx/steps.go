@@ -858,3 +858,84 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 	}
 	return out, nil
 }
+
+// TaskSetStateMany moves tasks with one update and one batch of transitions.
+func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	var out []*taskertype.Task
+	err := e.write(ctx, func(x *executor) error {
+		n := len(ps)
+		ids, froms, tos, metas := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		finals := make([]bool, n)
+		now := ps[0].Now.UTC()
+		for i, p := range ps {
+			if len(p.From) != 1 {
+				return fmt.Errorf("postgres: task %d: TaskSetStateMany needs exactly one From state", p.ID)
+			}
+			ids[i], froms[i], tos[i], finals[i] = p.ID, string(p.From[0]), string(p.To), p.To.Final()
+			meta := p.Metadata
+			if len(meta) == 0 {
+				meta = json.RawMessage(`{}`)
+			}
+			metas[i] = string(meta)
+		}
+		tasks, err := queryAll(ctx, x.q, `UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
+				updated_at = $5, completed_at = CASE WHEN u.final THEN $5 ELSE t.completed_at END
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(id, from_state, to_state, final)
+			WHERE t.task_id = u.id AND t.state = u.from_state
+			RETURNING `+prefixed("t.", taskCols)+`, t.transition_seq`, []any{ids, froms, tos, finals, now},
+			func(r pgx.Row) (seqTask, error) {
+				var st seqTask
+				t, err := scanTask(appendScan{r, &st.seq})
+				st.task = t
+				return st, err
+			})
+		if err != nil {
+			return fmt.Errorf("postgres: set task states: %w", err)
+		}
+		if len(tasks) != n {
+			return fmt.Errorf("%w: %d of %d tasks were not in their expected state", taskerdriver.ErrStateConflict, n-len(tasks), n)
+		}
+		byID := make(map[int64]seqTask, n)
+		for _, t := range tasks {
+			byID[t.task.ID] = t
+		}
+		seqs := make([]int32, n)
+		out = make([]*taskertype.Task, n)
+		anyFinal := false
+		for i, id := range ids {
+			seqs[i] = int32(byID[id].seq * 10)
+			out[i] = byID[id].task
+			anyFinal = anyFinal || finals[i]
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = ANY($1) AND most_recent`, ids)
+		b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+			SELECT id, f, o, m::jsonb, k, true, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(id, f, o, m, k)`,
+			ids, froms, tos, metas, seqs, now)
+		if err := x.q.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("postgres: task transitions: %w", err)
+		}
+		if anyFinal {
+			return x.Notify(ctx, taskerdriver.TopicTaskChanged)
+		}
+		return nil
+	})
+	return out, err
+}
+
+type seqTask struct {
+	task *taskertype.Task
+	seq  int
+}
+
+// appendScan scans the caller's destinations, then one trailing column into
+// last.
+type appendScan struct {
+	r    pgx.Row
+	last *int
+}
+
+func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }

@@ -753,3 +753,18 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 	}
 	return out, nil
 }
+
+func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
+	out := make([]*taskertype.Task, len(ps))
+	err := e.write(ctx, func(x *executor) error {
+		for i, p := range ps {
+			t, err := x.taskSetState(ctx, p)
+			if err != nil {
+				return err
+			}
+			out[i] = t
+		}
+		return nil
+	})
+	return out, err
+}
