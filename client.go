@@ -116,9 +116,10 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	c := &Client{driver: driver, exec: driver.Executor(), cfg: *cfg, bus: newEventBus()}
+	c := &Client{driver: driver, exec: driver.Executor(), cfg: *cfg}
 	c.registry = cmp.Or(cfg.Registry, NewRegistry())
 	c.logger = cmp.Or(cfg.Logger, slog.Default())
+	c.bus = newEventBus(c.logger)
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 	}
@@ -757,7 +758,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		}
 	}
 	sc := &StepContext{
-		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies,
+		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies, registry: c.registry, now: c.cfg.Now,
 		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step_name", cs.Step.Name, "attempt", cs.Step.Attempts),
 	}
 	if len(cs.Step.HandlerConfig) > 0 {
@@ -766,8 +767,11 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		}
 	}
 	out, err := h.Handle(ctx, sc)
+	sc.mu.Lock()
+	published := sc.published
+	sc.mu.Unlock()
 	if err != nil {
-		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Stack: execDetail(err)}
+		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Stack: execDetail(err), Events: published}
 		if d, ok := RetryAfterDelay(err); ok {
 			res.RetryAfter = d
 		}
@@ -778,7 +782,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	}
 	raw, err := encodeResult(out)
 	if err != nil {
-		return orchestrator.Result{Err: err, Permanent: true}
+		return orchestrator.Result{Err: err, Permanent: true, Events: published}
 	}
-	return orchestrator.Result{Results: raw}
+	return orchestrator.Result{Results: raw, Events: published}
 }

@@ -1,7 +1,11 @@
 package tasker
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"path"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +24,7 @@ type eventBus struct {
 	mu      sync.RWMutex
 	subs    map[*subscription]struct{}
 	dropped atomic.Int64
+	logger  *slog.Logger
 }
 
 type subscription struct {
@@ -39,7 +44,9 @@ func (s *subscription) matches(name string) bool {
 	return false
 }
 
-func newEventBus() *eventBus { return &eventBus{subs: map[*subscription]struct{}{}} }
+func newEventBus(logger *slog.Logger) *eventBus {
+	return &eventBus{subs: map[*subscription]struct{}{}, logger: logger}
+}
 
 // publish never blocks: a subscriber whose buffer is full loses the event.
 func (b *eventBus) publish(ev *Event) {
@@ -52,7 +59,12 @@ func (b *eventBus) publish(ev *Event) {
 		select {
 		case s.ch <- ev:
 		default:
-			b.dropped.Add(1)
+			// Log the first loss and then every 1,000th, so that a stuck
+			// subscriber cannot flood the log.
+			if n := b.dropped.Add(1); n == 1 || n%1000 == 0 {
+				b.logger.Warn("tasker: a slow event subscriber lost events (its buffer of 1,024 is full)",
+					"event", ev.Name, "dropped_total", n)
+			}
 		}
 	}
 }
@@ -71,4 +83,39 @@ func (b *eventBus) subscribe(patterns []string) (<-chan *Event, func()) {
 			close(s.ch)
 		})
 	}
+}
+
+// SubscribeFunc calls fn, in a goroutine of its own, for every event whose
+// name matches one of patterns (as Subscribe). An error returned by fn, or a
+// panic in it, is logged and does not affect the engine or later events.
+// The returned function ends the subscription and waits for fn to return.
+func (c *Client) SubscribeFunc(fn func(ctx context.Context, ev *Event) error, patterns ...string) func() {
+	ch, unsub := c.bus.subscribe(patterns)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if err := c.callSubscriber(ctx, fn, ev); err != nil {
+				c.logger.Warn("tasker: event subscriber failed", "event", ev.Name, "error", err)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			unsub()
+			<-done
+			cancel()
+		})
+	}
+}
+
+func (c *Client) callSubscriber(ctx context.Context, fn func(context.Context, *Event) error, ev *Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return fn(ctx, ev)
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -43,7 +45,11 @@ type StepContext struct {
 	// Logger is the client's logger with task and step attributes.
 	Logger *slog.Logger
 
-	deps map[string]json.RawMessage
+	deps      map[string]json.RawMessage
+	registry  *Registry
+	now       func() time.Time
+	mu        sync.Mutex
+	published []*Event
 }
 
 // DecodeContext decodes the task context into v.

@@ -17,6 +17,7 @@ type Registry struct {
 	mu        sync.RWMutex
 	templates map[string]map[string]map[string]*TaskTemplate // namespace → name → version
 	handlers  map[string]StepHandler
+	goEvents  map[string]string // custom events registered by Go code: name → description
 }
 
 // NewRegistry returns a registry with the built-in handlers.

@@ -236,6 +236,11 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 		if b := s.Backoff; b != nil && b.Base > 0 && b.Max > 0 && b.Max < b.Base {
 			return fail(s.Name, fmt.Sprintf("backoff max %s is below backoff base %s", b.Max, b.Base), "make max at least base", nil)
 		}
+		for _, ce := range s.CustomEvents {
+			if err := ValidateCustomEventName(ce.Name); err != nil {
+				return fail(s.Name, "custom_events: "+err.Error(), "", err)
+			}
+		}
 		s.DependentSystem = cmpOr(s.DependentSystem, t.DefaultDependentSystem)
 		s.Description = cmpOr(s.Description, s.Name)
 	}

@@ -159,6 +159,10 @@ type Event struct {
 	Duration time.Duration `json:"duration,omitempty"`
 	// Error describes the failure of a failed step.
 	Error *StepError `json:"error,omitempty"`
+	// Payload holds the event's own data: a custom event's payload, or the
+	// extra facts of a system event (such as the next attempt time of
+	// step.backoff or the steps of workflow.viable_steps_discovered).
+	Payload json.RawMessage `json:"payload,omitempty"`
 	// At is when the fact was recorded.
 	At time.Time `json:"timestamp"`
 }

@@ -34,6 +34,9 @@ type Result struct {
 	Kind string
 	// Stack holds a panic's stack or other detail such as a stderr tail.
 	Stack string
+	// Events are custom events the handler published; they are delivered
+	// after the attempt's result is recorded (and dropped if it is not).
+	Events []*taskertype.Event
 }
 
 // RunFunc runs the handler of a claimed step.
@@ -434,13 +437,32 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	if rescue {
 		w.nextRescue = now.Add(w.cfg.RescueInterval)
 	}
-	startedTasks := map[int64]bool{}
+	// Per task: task.start_requested when the claim started it, then
+	// workflow.viable_steps_discovered with the claimed steps, then one
+	// step.execution_requested per step.
+	byTask := map[int64][]*taskerdriver.ClaimedStep{}
+	var order []int64
 	for _, c := range claims {
-		if c.TaskStarted && !startedTasks[c.Task.ID] {
-			startedTasks[c.Task.ID] = true
-			events = append(events, &taskertype.Event{Name: "task.start_requested", Task: c.Task, At: now})
+		if byTask[c.Task.ID] == nil {
+			order = append(order, c.Task.ID)
 		}
-		events = append(events, &taskertype.Event{Name: "step.execution_requested", Task: c.Task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
+		byTask[c.Task.ID] = append(byTask[c.Task.ID], c)
+	}
+	for _, id := range order {
+		cs := byTask[id]
+		task := cs[0].Task
+		if cs[0].TaskStarted {
+			events = append(events, &taskertype.Event{Name: "task.start_requested", Task: task, At: now})
+		}
+		names := make([]string, len(cs))
+		for i, c := range cs {
+			names[i] = c.Step.Name
+		}
+		payload, _ := json.Marshal(map[string]any{"step_names": names, "processing_mode": "concurrent"})
+		events = append(events, &taskertype.Event{Name: "workflow.viable_steps_discovered", Task: task, Payload: payload, At: now})
+		for _, c := range cs {
+			events = append(events, &taskertype.Event{Name: "step.execution_requested", Task: task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
+		}
 	}
 	// Register the claims as running under the lock that Stop takes to set
 	// stopping: once Stop waits for the handlers, no new one can start. Steps
@@ -598,6 +620,7 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 			continue
 		}
 		duration := it.d.endsAt.Sub(it.d.f.started)
+		*events = append(*events, it.d.res.Events...)
 		if it.fail == nil {
 			*events = append(*events, &taskertype.Event{Name: "step.completed", Task: task, Step: o.Result.Step, Attempt: step.Attempts, Duration: duration, At: now})
 			if o.Result.ChildrenReady == 0 {
@@ -656,6 +679,14 @@ func (w *Worker) failure(step *taskertype.Step, owner string, res Result, now ti
 // events appends the events of a recorded failure.
 func (f *failure) events(task *taskertype.Task, step *taskertype.Step, duration time.Duration, now time.Time, events *[]*taskertype.Event) {
 	*events = append(*events, &taskertype.Event{Name: "step.failed", Task: task, Step: step, Attempt: f.serr.Attempt, Duration: duration, Error: f.serr, At: now})
+	if !f.blocked {
+		backoff := f.params.NextAttemptAt.Sub(now)
+		payload, _ := json.Marshal(map[string]any{
+			"next_attempt_at": f.params.NextAttemptAt.UTC().Format(time.RFC3339Nano), "backoff_ms": backoff.Milliseconds(),
+			"backoff_type": map[bool]string{true: "server_requested", false: "exponential"}[f.serr.RetryAfter > 0],
+		})
+		*events = append(*events, &taskertype.Event{Name: "step.backoff", Task: task, Step: step, Attempt: f.serr.Attempt, Error: f.serr, Payload: payload, At: now})
+	}
 	if f.blocked && f.exhausted && !f.permanent {
 		*events = append(*events, &taskertype.Event{Name: "step.max_retries_reached", Task: task, Step: step, Attempt: f.serr.Attempt, Error: f.serr, At: now})
 	}
