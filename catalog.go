@@ -68,7 +68,7 @@ func ValidateCustomEventName(name string) error {
 // stepEventSchema and taskEventSchema describe the JSON form of Event.
 var (
 	taskObjectSchema = map[string]any{
-		"type": "object",
+		"type":     "object",
 		"required": []any{"task_id", "namespace", "name", "version", "status"},
 		"properties": map[string]any{
 			"task_id": map[string]any{"type": "integer"}, "namespace": map[string]any{"type": "string"},
@@ -77,7 +77,7 @@ var (
 		},
 	}
 	stepObjectSchema = map[string]any{
-		"type": "object",
+		"type":     "object",
 		"required": []any{"workflow_step_id", "task_id", "name", "status", "attempts", "retry_limit"},
 		"properties": map[string]any{
 			"workflow_step_id": map[string]any{"type": "integer"}, "task_id": map[string]any{"type": "integer"},
