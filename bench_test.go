@@ -95,16 +95,21 @@ func BenchmarkDiamondLatency(b *testing.B) {
 }
 
 // BenchmarkThroughput measures sustained steps per second: a backlog of
-// diamond tasks with no-op steps drained by one worker process.
+// diamond tasks with no-op steps drained by one worker process, with 0 and
+// with 10 event subscribers (each receiving every event).
 func BenchmarkThroughput(b *testing.B) {
-	for _, tasks := range []int{500} {
-		b.Run(fmt.Sprintf("tasks=%d", tasks), func(b *testing.B) {
+	for _, subs := range []int{0, 10} {
+		b.Run(fmt.Sprintf("tasks=500/subscribers=%d", subs), func(b *testing.B) {
 			var total time.Duration
 			for b.Loop() {
 				b.StopTimer()
 				c := benchClient(b, 64)
 				ctx := b.Context()
-				ids := make([]int64, tasks)
+				var stops []func()
+				for range subs {
+					stops = append(stops, c.SubscribeFunc(func(context.Context, *tasker.Event) error { return nil }, "*"))
+				}
+				ids := make([]int64, 500)
 				for i := range ids {
 					res, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "diamond"})
 					if err != nil {
@@ -125,9 +130,15 @@ func BenchmarkThroughput(b *testing.B) {
 				total += time.Since(start)
 				b.StopTimer()
 				_ = c.Stop(context.Background())
+				for _, stop := range stops {
+					stop()
+				}
+				if n := c.DroppedEvents(); n > 0 {
+					b.Fatalf("%d events dropped", n)
+				}
 				b.StartTimer()
 			}
-			b.ReportMetric(float64(tasks*4*b.N)/total.Seconds(), "steps/s")
+			b.ReportMetric(float64(500*4*b.N)/total.Seconds(), "steps/s")
 		})
 	}
 }
