@@ -90,6 +90,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /tasker/health/live", s.healthLive)
 	m.HandleFunc("GET /tasker/health/ready", s.healthReady)
 	m.HandleFunc("GET /tasker/health/status", s.healthStatus)
+	m.HandleFunc("GET /tasker/events", s.listEvents)
 	m.HandleFunc("GET /tasker/openapi.json", s.openAPI)
 }
 

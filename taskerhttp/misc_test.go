@@ -221,6 +221,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/health/ready":                                     {"get"},
 		"/tasker/health/status":                                    {"get"},
 		"/tasker/openapi.json":                                     {"get"},
+		"/tasker/events":                                           {"get"},
 	}
 	require.Len(t, doc.Paths, len(want))
 	for p, methods := range want {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker"
+)
+
+func (a *app) eventsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Inspect the events the engine and the templates' steps publish",
+	}
+	cmd.AddCommand(a.eventsCatalogCmd())
+	return cmd
+}
+
+func (a *app) eventsCatalogCmd() *cobra.Command {
+	var (
+		search, namespace string
+		asJSON            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "catalog",
+		Short: "List the system events and the custom events declared by the templates",
+		Long: `Lists the events a subscriber (Client.Subscribe) may receive: the system
+events the engine publishes and the custom events declared under
+custom_events by the templates loaded with --templates (no database is
+needed). --search keeps the events whose name or description contains TEXT
+(case-insensitive); --namespace keeps only the custom events declared by the
+templates of that namespace.`,
+		Example: `  tasker events catalog --templates examples
+  tasker events catalog --templates examples --search step.
+  tasker events catalog --templates examples --namespace ecommerce --json`,
+		Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			reg, err := a.localRegistry()
+			if err != nil {
+				return err
+			}
+			all := append(tasker.SystemEvents(), reg.CustomEvents()...)
+			sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name }) // as Client.EventCatalog
+			events := filterEvents(all, search, namespace)
+			if asJSON {
+				return a.printJSON(events)
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION")
+			for _, e := range events {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
+			}
+			_ = tw.Flush()
+			fmt.Fprintf(a.out, "%d events\n", len(events))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&search, "search", "", "keep events whose name or description contains TEXT (case-insensitive)")
+	f.StringVar(&namespace, "namespace", "", "keep only the custom events declared by templates of this namespace")
+	f.BoolVar(&asJSON, "json", false, "print a JSON array of event specs (with payload schemas and examples)")
+	return cmd
+}
+
+// filterEvents keeps the events matching search (name or description,
+// case-insensitive) and, with a namespace, only that namespace's custom
+// events. It never returns nil, so that JSON output is an array.
+func filterEvents(all []tasker.EventSpec, search, namespace string) []tasker.EventSpec {
+	search = strings.ToLower(search)
+	out := []tasker.EventSpec{}
+	for _, e := range all {
+		if namespace != "" && (!e.Custom || e.Namespace != namespace) {
+			continue
+		}
+		if search != "" && !strings.Contains(strings.ToLower(e.Name), search) && !strings.Contains(strings.ToLower(e.Description), search) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
