@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,68 +19,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
-	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
-	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
 func TestMain(m *testing.M) {
-	pgtest.SetMigrate(func(ctx context.Context, url string) error {
-		d, err := taskerpgx.Open(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = d.Close() }()
-		return d.Migrate(ctx)
-	})
 	for _, ct := range []string{"image/svg+xml", "text/html", "text/vnd.mermaid"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
-	pgtest.Main(m)
+	testdb.Main(m)
 }
 
-var drivers = []string{"sqlite", "postgres"}
+func eachDriver(t *testing.T, fn func(t *testing.T)) { t.Helper(); testdb.EachDriver(t, fn) }
 
-// eachDriver runs fn as a parallel subtest per driver.
-func eachDriver(t *testing.T, fn func(t *testing.T)) {
-	t.Helper()
-	for _, name := range drivers {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			fn(t)
-		})
-	}
-}
-
-func driverOf(t testing.TB) string {
-	for _, part := range strings.Split(t.Name(), "/") {
-		for _, d := range drivers {
-			if part == d {
-				return d
-			}
-		}
-	}
-	return "sqlite"
-}
-
-func openTestDriver(t testing.TB) taskerdriver.Driver {
-	t.Helper()
-	var (
-		d   taskerdriver.Driver
-		err error
-	)
-	switch driverOf(t) {
-	case "postgres":
-		d, err = taskerpgx.Open(context.Background(), pgtest.URL(t))
-	default:
-		d, err = taskersqlite.Open(filepath.Join(t.TempDir(), "t.db"))
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
-	return d
-}
+func openTestDriver(t testing.TB) taskerdriver.Driver { t.Helper(); return testdb.Open(t) }
 
 // env is a client on a fresh database, its REST API on an httptest.Server,
 // and the OpenAPI router that checks every answer.

@@ -13,22 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerdrivertest"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
 
-func TestMain(m *testing.M) {
-	pgtest.SetMigrate(func(ctx context.Context, url string) error {
-		d, err := taskerpgx.Open(ctx, url)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = d.Close() }()
-		return d.Migrate(ctx)
-	})
-	pgtest.Main(m)
-}
+func TestMain(m *testing.M) { testdb.Main(m) }
 
 func open(t *testing.T) *taskerpgx.Driver {
 	t.Helper()

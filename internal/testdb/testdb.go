@@ -1,0 +1,79 @@
+// Package testdb gives tests a fresh database of each driver, so that every
+// engine test runs on SQLite and on PostgreSQL. It is imported only by tests.
+package testdb
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+)
+
+// Drivers are the databases every engine test runs on.
+var Drivers = []string{"sqlite", "postgres"}
+
+// Main runs a package's tests (call it from TestMain): PostgreSQL test
+// databases are cloned from a template migrated by the PostgreSQL driver.
+func Main(m *testing.M) {
+	pgtest.SetMigrate(func(ctx context.Context, url string) error {
+		d, err := taskerpgx.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = d.Close() }()
+		return d.Migrate(ctx)
+	})
+	pgtest.Main(m)
+}
+
+// EachDriver runs fn as a parallel subtest per driver; Open inside fn opens
+// that subtest's driver. Without PostgreSQL the postgres subtests skip (or
+// fail, with TASKER_TEST_REQUIRE_POSTGRES=1).
+func EachDriver(t *testing.T, fn func(t *testing.T)) {
+	t.Helper()
+	for _, name := range Drivers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t)
+		})
+	}
+}
+
+// DriverOf tells which driver a test runs on, from the EachDriver subtest in
+// its name ("sqlite" outside EachDriver).
+func DriverOf(t testing.TB) string {
+	for _, part := range strings.Split(t.Name(), "/") {
+		for _, d := range Drivers {
+			if part == d {
+				return d
+			}
+		}
+	}
+	return "sqlite"
+}
+
+// Open opens a fresh, migrated, empty database of the test's driver, closed
+// when the test ends.
+func Open(t testing.TB) taskerdriver.Driver {
+	t.Helper()
+	var (
+		d   taskerdriver.Driver
+		err error
+	)
+	switch DriverOf(t) {
+	case "postgres":
+		d, err = taskerpgx.Open(context.Background(), pgtest.URL(t))
+	default:
+		d, err = taskersqlite.Open(filepath.Join(t.TempDir(), "tasker.db"))
+	}
+	if err != nil {
+		t.Fatalf("testdb: open %s: %v", DriverOf(t), err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
