@@ -85,26 +85,22 @@ type diagram struct {
 	edges []diagramEdge
 }
 
-func (s *server) taskDiagram(w http.ResponseWriter, r *http.Request) {
+func (s *server) taskDiagram(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "task_id")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	format, err := diagramFormat(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	task, err := s.c.GetTask(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	steps, err := s.c.ListSteps(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	d := newDiagram(task, steps)
 	w.Header().Set("Vary", "Accept")
@@ -121,6 +117,7 @@ func (s *server) taskDiagram(w http.ResponseWriter, r *http.Request) {
 			"nodes": d.nodes, "edges": d.edges,
 		})
 	}
+	return nil
 }
 
 func writeText(w http.ResponseWriter, contentType, body string) {

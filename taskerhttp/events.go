@@ -15,12 +15,11 @@ var eventCategories = []string{"task", "step", "workflow", "custom"}
 // (Client.EventCatalog), optionally filtered by search (a case-insensitive
 // substring of the name or description), category and namespace (the
 // custom events declared by that namespace's templates).
-func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	search, category, namespace := strings.ToLower(q.Get("search")), q.Get("category"), q.Get("namespace")
 	if category != "" && !slices.Contains(eventCategories, category) {
-		s.fail(w, r, badParam("category", "%q is not a category; allowed: %s", category, strings.Join(eventCategories, ", ")))
-		return
+		return badParam("category", "%q is not a category; allowed: %s", category, strings.Join(eventCategories, ", "))
 	}
 	events := []tasker.EventSpec{}
 	for _, e := range s.c.EventCatalog() {
@@ -33,4 +32,5 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 		events = append(events, e)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": events, "total": len(events)})
+	return nil
 }

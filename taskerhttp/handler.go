@@ -70,27 +70,27 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 
 func (s *server) routes() {
 	m := s.mux
-	m.HandleFunc("GET /tasker/tasks", s.listTasks)
-	m.HandleFunc("POST /tasker/tasks", s.createTask)
-	m.HandleFunc("GET /tasker/tasks/{task_id}", s.getTask)
-	m.HandleFunc("PATCH /tasker/tasks/{task_id}", s.updateTask)
-	m.HandleFunc("PUT /tasker/tasks/{task_id}", s.updateTask)
-	m.HandleFunc("DELETE /tasker/tasks/{task_id}", s.cancelTask)
-	m.HandleFunc("POST /tasker/tasks/{task_id}/retry", s.retryTask)
-	m.HandleFunc("GET /tasker/tasks/{task_id}/diagram", s.taskDiagram)
-	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps", s.listSteps)
-	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.getStep)
-	m.HandleFunc("PATCH /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.updateStep)
-	m.HandleFunc("PUT /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.updateStep)
-	m.HandleFunc("DELETE /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.cancelStep)
-	m.HandleFunc("POST /tasker/tasks/{task_id}/workflow_steps/{step_id}/resolve", s.resolveStep)
+	m.HandleFunc("GET /tasker/tasks", s.h(s.listTasks))
+	m.HandleFunc("POST /tasker/tasks", s.h(s.createTask))
+	m.HandleFunc("GET /tasker/tasks/{task_id}", s.h(s.getTask))
+	m.HandleFunc("PATCH /tasker/tasks/{task_id}", s.h(s.updateTask))
+	m.HandleFunc("PUT /tasker/tasks/{task_id}", s.h(s.updateTask))
+	m.HandleFunc("DELETE /tasker/tasks/{task_id}", s.h(s.cancelTask))
+	m.HandleFunc("POST /tasker/tasks/{task_id}/retry", s.h(s.retryTask))
+	m.HandleFunc("GET /tasker/tasks/{task_id}/diagram", s.h(s.taskDiagram))
+	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps", s.h(s.listSteps))
+	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.getStep))
+	m.HandleFunc("PATCH /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.updateStep))
+	m.HandleFunc("PUT /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.updateStep))
+	m.HandleFunc("DELETE /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.cancelStep))
+	m.HandleFunc("POST /tasker/tasks/{task_id}/workflow_steps/{step_id}/resolve", s.h(s.resolveStep))
 	m.HandleFunc("GET /tasker/handlers", s.listNamespaces)
-	m.HandleFunc("GET /tasker/handlers/{namespace}", s.listHandlers)
-	m.HandleFunc("GET /tasker/handlers/{namespace}/{name}", s.getHandler)
+	m.HandleFunc("GET /tasker/handlers/{namespace}", s.h(s.listHandlers))
+	m.HandleFunc("GET /tasker/handlers/{namespace}/{name}", s.h(s.getHandler))
 	m.HandleFunc("GET /tasker/health/live", s.healthLive)
 	m.HandleFunc("GET /tasker/health/ready", s.healthReady)
 	m.HandleFunc("GET /tasker/health/status", s.healthStatus)
-	m.HandleFunc("GET /tasker/events", s.listEvents)
+	m.HandleFunc("GET /tasker/events", s.h(s.listEvents))
 	m.HandleFunc("GET /tasker/openapi.json", s.openAPI)
 }
 
@@ -234,6 +234,16 @@ func writeError(w http.ResponseWriter, status int, code, msg string, fields map[
 // fail writes err as a JSON error: an *apiError as is, a
 // *tasker.ValidationError as 400, tasker.ErrNotFound as 404,
 // tasker.ErrInvalidState as 409 and anything else as 500.
+// h adapts a handler that returns its error: the error becomes the JSON
+// error response.
+func (s *server) h(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *tasker.ValidationError

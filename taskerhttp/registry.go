@@ -31,13 +31,12 @@ func templateNames(reg *tasker.Registry, ns string) []string {
 	return names
 }
 
-func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) {
+func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) error {
 	ns := r.PathValue("namespace")
 	reg := s.c.Registry()
 	names := templateNames(reg, ns)
 	if len(names) == 0 {
-		s.fail(w, r, fmt.Errorf("%w: namespace %q has no task templates", tasker.ErrNotFound, ns))
-		return
+		return fmt.Errorf("%w: namespace %q has no task templates", tasker.ErrNotFound, ns)
 	}
 	handlers := make([]map[string]any, len(names))
 	for i, name := range names {
@@ -45,6 +44,7 @@ func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) {
 		handlers[i] = map[string]any{"name": name, "namespace": ns, "versions": versions, "latest_version": versions[len(versions)-1]}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"namespace": ns, "handlers": handlers, "total_handlers": len(handlers)})
+	return nil
 }
 
 type stepTemplateView struct {
@@ -80,12 +80,11 @@ type graphEdgeView struct {
 	Type string `json:"type"`
 }
 
-func (s *server) getHandler(w http.ResponseWriter, r *http.Request) {
+func (s *server) getHandler(w http.ResponseWriter, r *http.Request) error {
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
 	tmpl, err := s.c.Registry().Template(ns, name, r.URL.Query().Get("version"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	a := tmpl.Analyze()
 	steps := make([]stepTemplateView, len(tmpl.Steps))
@@ -122,6 +121,7 @@ func (s *server) getHandler(w http.ResponseWriter, r *http.Request) {
 			"roots": a.Roots, "leaves": a.Leaves, "summary": a.Summary,
 		},
 	}, "generated_at": time.Now().UTC()})
+	return nil
 }
 
 //go:embed openapi.json

@@ -8,22 +8,21 @@ import (
 	"github.com/tasker-go/tasker"
 )
 
-func (s *server) listSteps(w http.ResponseWriter, r *http.Request) {
+func (s *server) listSteps(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "task_id")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	steps, err := s.c.ListSteps(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]*stepView, len(steps))
 	for i, st := range steps {
 		out[i] = newStepView(st, nil)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"steps": out})
+	return nil
 }
 
 // taskStep parses {task_id} and {step_id} and returns the step, 404 when the
@@ -50,21 +49,20 @@ func (s *server) taskStep(r *http.Request) (*tasker.Step, error) {
 	return st, nil
 }
 
-func (s *server) getStep(w http.ResponseWriter, r *http.Request) {
+func (s *server) getStep(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.taskStep(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	trs, err := s.c.StepTransitions(r.Context(), st.TaskID, st.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if trs == nil {
 		trs = []*tasker.Transition{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, trs)})
+	return nil
 }
 
 // decodeStepUpdate decodes {"retry_limit", "inputs"} or {"workflow_step": {...}}.
@@ -86,44 +84,40 @@ func decodeStepUpdate(body []byte) (*int, json.RawMessage, error) {
 	return limit, inputs, nil
 }
 
-func (s *server) updateStep(w http.ResponseWriter, r *http.Request) {
+func (s *server) updateStep(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.taskStep(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := s.readBody(w, r, true)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	limit, inputs, err := decodeStepUpdate(body)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st, err = s.c.UpdateStep(r.Context(), st.ID, limit, inputs)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st = s.reload(r, st)
 	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, nil)})
+	return nil
 }
 
-func (s *server) cancelStep(w http.ResponseWriter, r *http.Request) {
+func (s *server) cancelStep(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.taskStep(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st, err = s.c.CancelStep(r.Context(), st.ID, r.URL.Query().Get("reason"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st = s.reload(r, st)
 	writeJSON(w, http.StatusOK, map[string]any{"cancelled": true, "step": newStepView(st, nil)})
+	return nil
 }
 
 // decodeResolve decodes the optional {"results", "reason"} body.
@@ -141,21 +135,18 @@ func decodeResolve(body []byte) (json.RawMessage, string, error) {
 	return results, reason, d.err()
 }
 
-func (s *server) resolveStep(w http.ResponseWriter, r *http.Request) {
+func (s *server) resolveStep(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.taskStep(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := s.readBody(w, r, false)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	results, reason, err := decodeResolve(body)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var res any
 	if results != nil {
@@ -163,11 +154,11 @@ func (s *server) resolveStep(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err = s.c.ResolveStep(r.Context(), st.ID, res, reason)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	st = s.reload(r, st)
 	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, nil)})
+	return nil
 }
 
 // reload re-reads a step after a change: the steps returned by UpdateStep,

@@ -20,16 +20,14 @@ const (
 	maxListLimit     = 1000
 )
 
-func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
+func (s *server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	p, err := taskListParams(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	list, err := s.c.ListTasks(r.Context(), p)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	tasks := make([]*taskView, len(list.Tasks))
 	for i, t := range list.Tasks {
@@ -42,6 +40,7 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) {
 			"has_more": p.Offset+len(list.Tasks) < list.Total,
 		},
 	})
+	return nil
 }
 
 func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
@@ -151,29 +150,25 @@ func decodeCreate(body []byte) (*tasker.TaskRequest, error) {
 	return req, nil
 }
 
-func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
+func (s *server) createTask(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.readBody(w, r, true)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	req, err := decodeCreate(body)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := s.c.CreateTask(r.Context(), req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	steps := res.Steps
 	status := http.StatusCreated
 	if res.Duplicate {
 		status = http.StatusOK
 		if steps, err = s.c.ListSteps(r.Context(), res.Task.ID); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	if steps == nil {
@@ -181,30 +176,27 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", fmt.Sprintf("/tasker/tasks/%d", res.Task.ID))
 	writeJSON(w, status, map[string]any{"task": newTaskView(res.Task, steps)})
+	return nil
 }
 
-func (s *server) getTask(w http.ResponseWriter, r *http.Request) {
+func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "task_id")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	withDeps := false
 	if v := r.URL.Query().Get("include_dependencies"); v != "" {
 		if withDeps, err = strconv.ParseBool(v); err != nil {
-			s.fail(w, r, badParam("include_dependencies", "must be true or false, not %q", v))
-			return
+			return badParam("include_dependencies", "must be true or false, not %q", v)
 		}
 	}
 	task, err := s.c.GetTask(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	steps, err := s.c.ListSteps(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if steps == nil {
 		steps = []*tasker.Step{}
@@ -213,12 +205,12 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) {
 	if withDeps {
 		ec, err := s.c.TaskExecutionContext(r.Context(), id)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		v.DependencyAnalysis = s.dependencyAnalysis(task, steps, ec)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": v})
+	return nil
 }
 
 // dependencyAnalysis is the runtime dependency analysis of a task: the
@@ -275,28 +267,25 @@ func stepNodes(steps []*tasker.Step) []dag.Node {
 	return nodes
 }
 
-func (s *server) updateTask(w http.ResponseWriter, r *http.Request) {
+func (s *server) updateTask(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "task_id")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := s.readBody(w, r, true)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	reason, tags, err := decodeTaskUpdate(body)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	task, err := s.c.UpdateTask(r.Context(), id, reason, tags)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
+	return nil
 }
 
 // decodeTaskUpdate decodes {"reason", "tags"} or {"task": {...}}.
@@ -318,30 +307,28 @@ func decodeTaskUpdate(body []byte) (*string, []string, error) {
 	return reason, tags, nil
 }
 
-func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) {
+func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "task_id")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	task, err := s.c.CancelTask(r.Context(), id, r.URL.Query().Get("reason"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cancelled": true, "task": newTaskView(task, nil)})
+	return nil
 }
 
-func (s *server) retryTask(w http.ResponseWriter, r *http.Request) {
+func (s *server) retryTask(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "task_id")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	task, err := s.c.RetryTask(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
+	return nil
 }
