@@ -561,3 +561,27 @@ func TestChangedStepsCarryEdges(t *testing.T) {
 		require.Equal(t, []int64{steps["a"].ID}, got.ParentIDs)
 	})
 }
+
+// A handler that fails on its own while the worker is stopping has its
+// failure recorded (the attempt counts); only attempts cut short by the
+// cancellation are given back.
+func TestShutdownRecordsGenuineFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, template("default", "genuine", "1.0.0", stepDef{name: "s", limit: 3}))
+	started := make(chan struct{})
+	require.NoError(t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, errors.New("lost the connection to the bank") // not the cancellation itself
+	}), true))
+	task := e.create("genuine", nil)
+	require.NoError(t, e.client.Start(e.ctx))
+	<-started
+	stopCtx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	require.NoError(t, e.client.Stop(stopCtx))
+	s := e.steps(task.ID)["s"]
+	require.Equal(t, taskertype.StateError, s.State)
+	require.Equal(t, 1, s.Attempts)
+	require.Equal(t, "lost the connection to the bank", s.LastError.Message)
+}

@@ -574,7 +574,10 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 		switch {
 		case d.f.abandoned:
 			continue
-		case d.f.release && d.res.Err != nil:
+		case d.f.release && (d.res.Kind == "cancelled" || errors.Is(d.res.Err, context.Canceled)):
+			// Cancelled by the shutdown: give the attempt back. (A handler
+			// that failed on its own while the worker was stopping is a
+			// real failure, recorded below.)
 			released = append(released, step.ID)
 			continue
 		case d.res.Err == nil:
