@@ -156,6 +156,19 @@ type Executor interface {
 	LeaderAttempt(ctx context.Context, p *LeaderAttemptParams) (bool, error)
 	// LeaderResign ends ID's leadership of Name, if it has it.
 	LeaderResign(ctx context.Context, p *LeaderAttemptParams) error
+	// OutboxInsert writes events for outside subscribers, in the surrounding
+	// transaction (so they exist if and only if the fact commits).
+	OutboxInsert(ctx context.Context, ps []*OutboxInsertParams) error
+	// OutboxClaim leases up to Limit pending messages that are due.
+	OutboxClaim(ctx context.Context, p *OutboxClaimParams) ([]*OutboxMessage, error)
+	// OutboxFinish records a delivery attempt of a leased message: delivered,
+	// retried at NextAttemptAt, or dead.
+	OutboxFinish(ctx context.Context, p *OutboxFinishParams) error
+	// OutboxList lists messages in a state (newest first).
+	OutboxList(ctx context.Context, p *OutboxListParams) ([]*OutboxMessage, error)
+	// OutboxReplay moves dead messages (IDs, or all when empty) back to
+	// pending with fresh attempts and returns how many it moved.
+	OutboxReplay(ctx context.Context, p *OutboxReplayParams) (int, error)
 	// HealthCounts counts tasks and steps by state for health reporting, and
 	// checks that the database answers.
 	HealthCounts(ctx context.Context, now time.Time) (*HealthCounts, error)
@@ -362,6 +375,65 @@ type StepHeartbeatParams struct {
 type StepListExpiredParams struct {
 	Now   time.Time
 	Limit int
+}
+
+// Topic of new outbox messages.
+const TopicOutbox = "tasker_outbox"
+
+// OutboxMessage is one event for one outside subscriber.
+type OutboxMessage struct {
+	ID            int64           `json:"id"`
+	Subscription  string          `json:"subscription"`
+	EventName     string          `json:"event_name"`
+	Payload       json.RawMessage `json:"payload"`
+	State         string          `json:"state"`
+	Attempts      int             `json:"attempts"`
+	NextAttemptAt time.Time       `json:"next_attempt_at"`
+	LastError     string          `json:"last_error,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	DeliveredAt   time.Time       `json:"delivered_at,omitzero"`
+}
+
+// OutboxInsertParams is one message to write.
+type OutboxInsertParams struct {
+	Subscription string
+	EventName    string
+	Payload      json.RawMessage
+	Now          time.Time
+}
+
+// OutboxClaimParams leases due messages.
+type OutboxClaimParams struct {
+	Now            time.Time
+	Limit          int
+	Owner          string
+	LeaseExpiresAt time.Time
+	// Subscriptions, when not empty, restricts the claim to these.
+	Subscriptions []string
+}
+
+// OutboxFinishParams records a delivery attempt.
+type OutboxFinishParams struct {
+	ID            int64
+	Owner         string
+	Delivered     bool
+	Dead          bool
+	Error         string
+	NextAttemptAt time.Time
+	Now           time.Time
+}
+
+// OutboxListParams selects messages.
+type OutboxListParams struct {
+	State        string // pending, delivered or dead
+	Subscription string
+	Limit        int // default 100
+}
+
+// OutboxReplayParams selects dead messages to retry.
+type OutboxReplayParams struct {
+	IDs []int64
+	Now time.Time
 }
 
 // HealthCounts are the counts behind the health status.

@@ -29,7 +29,7 @@ func newListener(pool *pgxpool.Pool) *listener {
 	return &listener{pool: pool, subs: map[string]map[chan struct{}]struct{}{}}
 }
 
-var topics = []string{taskerdriver.TopicStepsReady, taskerdriver.TopicTaskChanged}
+var topics = []string{taskerdriver.TopicStepsReady, taskerdriver.TopicTaskChanged, taskerdriver.TopicOutbox}
 
 func (l *listener) CrossProcess() bool { return true }
 
