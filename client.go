@@ -65,6 +65,10 @@ type Config struct {
 	Worker WorkerConfig
 	// Backoff is the default retry backoff of every step.
 	Backoff Backoff
+	// Subscriptions send events to outside systems (see Subscription and
+	// LoadSubscriptions). Durable ones (webhook) are delivered by the
+	// workers started with Start.
+	Subscriptions []Subscription
 }
 
 // WorkerConfig configures in-process workers.
@@ -103,8 +107,9 @@ type Client struct {
 	bus      *eventBus
 	retry    retrypolicy.Policy
 
-	mu     sync.Mutex
-	worker *orchestrator.Worker
+	mu       sync.Mutex
+	worker   *orchestrator.Worker
+	stopSubs func()
 }
 
 // NewClient returns a client on driver, applying its migrations unless
@@ -129,6 +134,9 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	c.retry = backoffPolicy(cfg.Backoff, retrypolicy.Policy{}).WithDefaults()
 	if err := c.retry.Validate(); err != nil {
 		return nil, fmt.Errorf("tasker: config Backoff: %w", err)
+	}
+	if err := ValidateSubscriptions(cfg.Subscriptions); err != nil {
+		return nil, fmt.Errorf("tasker: config Subscriptions: %w", err)
 	}
 	if !cfg.SkipMigrate {
 		if err := driver.Migrate(ctx); err != nil {
@@ -289,9 +297,25 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		sp.Parents = append(sp.Parents, tmpl.graph.Parents(i)...)
 		p.Steps = append(p.Steps, sp)
 	}
-	res, err := ex.TaskCreate(ctx, p)
-	if err != nil {
-		return nil, err
+	var res *taskerdriver.TaskCreateResult
+	create := func(ex taskerdriver.Executor) error {
+		var err error
+		if res, err = ex.TaskCreate(ctx, p); err != nil {
+			return err
+		}
+		if res.Existing {
+			return nil
+		}
+		return c.writeOutbox(ctx, ex, []*Event{{Name: "task.initialize_requested", Task: res.Task, At: now}})
+	}
+	var err2 error
+	if committed && len(c.durable()) > 0 {
+		err2 = c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error { return create(tx) })
+	} else {
+		err2 = create(ex)
+	}
+	if err2 != nil {
+		return nil, err2
 	}
 	if res.Existing {
 		return &CreateResult{Task: res.Task, Duplicate: true}, nil
@@ -486,7 +510,7 @@ func (c *Client) CancelTask(ctx context.Context, taskID int64, reason string) (*
 			events = append(events, &Event{Name: "step.cancelled", Task: task, Step: s, At: now})
 		}
 		events = append(events, &Event{Name: "task.cancelled", Task: task, At: now})
-		return nil
+		return c.writeOutbox(ctx, tx, events)
 	})
 	if err != nil {
 		return nil, c.notFound(err, "task", taskID)
@@ -547,7 +571,7 @@ func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to 
 			return err
 		}
 		events = append([]*Event{{Name: event, Task: task, Step: step, At: now}}, events...)
-		return nil
+		return c.writeOutbox(ctx, tx, events)
 	})
 	if err != nil {
 		return nil, c.notFound(err, "step", stepID)
@@ -593,6 +617,9 @@ func (c *Client) RetryTask(ctx context.Context, taskID int64) (*Task, error) {
 			events = append(events, &Event{Name: "step.retry_requested", Task: task, Step: s, At: now})
 		}
 		events = append(events, &Event{Name: "task.retry_requested", Task: task, At: now})
+		if err := c.writeOutbox(ctx, tx, events); err != nil {
+			return err
+		}
 		return tx.Notify(ctx, taskerdriver.TopicStepsReady)
 	})
 	if err != nil {
@@ -690,6 +717,7 @@ func (c *Client) Start(ctx context.Context) error {
 		return errors.New("tasker: client already started")
 	}
 	c.worker = c.newWorker()
+	c.stopSubs = c.startSubscriptions(c.worker.ID())
 	return c.worker.Start(ctx)
 }
 
@@ -706,7 +734,12 @@ func (c *Client) Stop(ctx context.Context) error {
 	err := w.Stop(ctx)
 	c.mu.Lock()
 	c.worker = nil
+	stopSubs := c.stopSubs
+	c.stopSubs = nil
 	c.mu.Unlock()
+	if stopSubs != nil {
+		stopSubs()
+	}
 	return err
 }
 
@@ -743,8 +776,8 @@ func (c *Client) newWorker() *orchestrator.Worker {
 		Driver: c.driver, Run: c.run, Now: c.cfg.Now, Logger: c.logger, ID: id,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
 		RescueInterval: wc.RescueInterval, StepTimeout: wc.StepTimeout, Retry: c.retry, Handlers: wc.Handlers,
-		Retention: wc.Retention,
-		Publish:   c.bus.publish,
+		Retention: wc.Retention, Outbox: c.outboxFor,
+		Publish: c.bus.publish,
 	})
 }
 

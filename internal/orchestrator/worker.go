@@ -79,6 +79,9 @@ type Config struct {
 	// resolved_manually; tasks in error are kept for retry) longer ago than
 	// this. Zero keeps every task.
 	Retention time.Duration
+	// Outbox maps the events of a pass to outbox messages for durable
+	// subscribers; they are written in the pass's transaction. Nil: none.
+	Outbox func(events []*taskertype.Event) []*taskerdriver.OutboxInsertParams
 	// LeaderTTL is how long a maintenance leader's term lasts without
 	// renewal: when the leader dies, another worker takes over after at most
 	// this long. Defaults to 3 × RescueInterval.
@@ -424,6 +427,12 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 			if err != nil {
 				return err
 			}
+			claimEvents(claims, now, &events)
+		}
+		if w.cfg.Outbox != nil {
+			if rows := w.cfg.Outbox(events); len(rows) > 0 {
+				return tx.OutboxInsert(ctx, rows)
+			}
 		}
 		return nil
 	})
@@ -437,9 +446,32 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	if rescue {
 		w.nextRescue = now.Add(w.cfg.RescueInterval)
 	}
-	// Per task: task.start_requested when the claim started it, then
-	// workflow.viable_steps_discovered with the claimed steps, then one
-	// step.execution_requested per step.
+	// Register the claims as running under the lock that Stop takes to set
+	// stopping: once Stop waits for the handlers, no new one can start. Steps
+	// claimed by a pass that raced with Stop are given back unrun.
+	w.mu.Lock()
+	if w.stopping && len(claims) > 0 {
+		w.mu.Unlock()
+		for _, ev := range events {
+			w.cfg.Publish(ev) // what the pass recorded did happen
+		}
+		return passResult{}, w.giveBack(ctx, claims)
+	}
+	w.handlers.Add(len(claims))
+	for _, c := range claims {
+		w.dispatch(c)
+	}
+	w.mu.Unlock()
+	for _, ev := range events {
+		w.cfg.Publish(ev)
+	}
+	return passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}, nil
+}
+
+// claimEvents appends the events of a claim: per task, task.start_requested
+// when the claim started it, then workflow.viable_steps_discovered with the
+// claimed steps, then one step.execution_requested per step.
+func claimEvents(claims []*taskerdriver.ClaimedStep, now time.Time, events *[]*taskertype.Event) {
 	byTask := map[int64][]*taskerdriver.ClaimedStep{}
 	var order []int64
 	for _, c := range claims {
@@ -452,35 +484,18 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		cs := byTask[id]
 		task := cs[0].Task
 		if cs[0].TaskStarted {
-			events = append(events, &taskertype.Event{Name: "task.start_requested", Task: task, At: now})
+			*events = append(*events, &taskertype.Event{Name: "task.start_requested", Task: task, At: now})
 		}
 		names := make([]string, len(cs))
 		for i, c := range cs {
 			names[i] = c.Step.Name
 		}
 		payload, _ := json.Marshal(map[string]any{"step_names": names, "processing_mode": "concurrent"})
-		events = append(events, &taskertype.Event{Name: "workflow.viable_steps_discovered", Task: task, Payload: payload, At: now})
+		*events = append(*events, &taskertype.Event{Name: "workflow.viable_steps_discovered", Task: task, Payload: payload, At: now})
 		for _, c := range cs {
-			events = append(events, &taskertype.Event{Name: "step.execution_requested", Task: task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
+			*events = append(*events, &taskertype.Event{Name: "step.execution_requested", Task: task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
 		}
 	}
-	// Register the claims as running under the lock that Stop takes to set
-	// stopping: once Stop waits for the handlers, no new one can start. Steps
-	// claimed by a pass that raced with Stop are given back unrun.
-	w.mu.Lock()
-	if w.stopping && len(claims) > 0 {
-		w.mu.Unlock()
-		return passResult{}, w.giveBack(ctx, claims)
-	}
-	w.handlers.Add(len(claims))
-	for _, c := range claims {
-		w.dispatch(c)
-	}
-	w.mu.Unlock()
-	for _, ev := range events {
-		w.cfg.Publish(ev)
-	}
-	return passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}, nil
 }
 
 // giveBack returns claimed steps that were never started to pending, the
