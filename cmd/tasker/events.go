@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerdriver"
 )
 
 func (a *app) eventsCmd() *cobra.Command {
@@ -16,7 +19,7 @@ func (a *app) eventsCmd() *cobra.Command {
 		Use:   "events",
 		Short: "Inspect the events the engine and the templates' steps publish",
 	}
-	cmd.AddCommand(a.eventsCatalogCmd())
+	cmd.AddCommand(a.eventsCatalogCmd(), a.eventsDeadLettersCmd(), a.eventsReplayCmd())
 	return cmd
 }
 
@@ -82,4 +85,75 @@ func filterEvents(all []tasker.EventSpec, search, namespace string) []tasker.Eve
 		out = append(out, e)
 	}
 	return out
+}
+
+func (a *app) eventsDeadLettersCmd() *cobra.Command {
+	var (
+		subscription string
+		limit        int
+		asJSON       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "dead-letters",
+		Short: "List the events durable subscriptions gave up delivering",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, closeFn, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			dead, err := c.DeadLetters(cmd.Context(), subscription, limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if dead == nil {
+					dead = []*taskerdriver.OutboxMessage{}
+				}
+				return a.printJSON(dead)
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR")
+			for _, m := range dead {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
+					m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
+			}
+			_ = tw.Flush()
+			fmt.Fprintf(a.out, "%d dead letters; replay them with: tasker events replay [ID...]\n", len(dead))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&subscription, "subscription", "", "only this subscription")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *app) eventsReplayCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "replay [ID...]",
+		Short: "Deliver dead letters again (the given ids, or all), with fresh attempts",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids := make([]int64, len(args))
+			for i, arg := range args {
+				id, err := strconv.ParseInt(arg, 10, 64)
+				if err != nil || id <= 0 {
+					return fmt.Errorf("dead letter id %q is not a positive integer", arg)
+				}
+				ids[i] = id
+			}
+			c, closeFn, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			n, err := c.ReplayDeadLetters(cmd.Context(), ids...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "%d dead letters queued for delivery again; a running worker or server with the subscriptions delivers them\n", n)
+			return nil
+		},
+	}
 }

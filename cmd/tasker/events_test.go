@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -136,4 +138,47 @@ func TestEventsCatalogErrors(t *testing.T) {
 	require.Contains(t, err.Error(), "load templates from")
 	_, _, err = run(t, "events", "catalog", "extra")
 	require.Error(t, err)
+}
+
+// Dead letters are listed and replayed from the CLI; a subscriptions file
+// is validated when the client opens.
+func TestEventsDeadLettersAndReplay(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "x.db")
+	subs := filepath.Join(dir, "subs.yaml")
+	require.NoError(t, os.WriteFile(subs, []byte(`subscriptions:
+  - name: ops
+    type: webhook
+    config: {url: "http://127.0.0.1:1/unreachable", max_attempts: 1, timeout: 1s}
+`), 0o600))
+	run := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		root := newRoot(&out, &errOut)
+		root.SetArgs(append([]string{"--database", db, "--templates", "../../examples", "--subscriptions", subs}, args...))
+		err := root.ExecuteContext(context.Background())
+		return out.String(), err
+	}
+	_, err := run("task", "create", "diamond_workflow", "--wait")
+	require.NoError(t, err)
+	// The deliverer started with the --wait worker makes its first pass at
+	// once: task.initialize_requested (written at creation) failed its only
+	// attempt against the unreachable receiver and is dead.
+	out, err := run("events", "dead-letters")
+	require.NoError(t, err)
+	require.NotContains(t, out, "\n0 dead letters")
+	require.Contains(t, out, "ops")
+	require.Contains(t, out, "task.initialize_requested")
+	out, err = run("events", "replay")
+	require.NoError(t, err)
+	require.Regexp(t, `^[1-9][0-9]* dead letters queued for delivery again`, out)
+	out, err = run("events", "dead-letters", "--json")
+	require.NoError(t, err)
+	require.Equal(t, "[]\n", out)
+	_, err = run("events", "replay", "x")
+	require.EqualError(t, err, `dead letter id "x" is not a positive integer`)
+
+	require.NoError(t, os.WriteFile(subs, []byte("subscriptions:\n  - {name: a, type: smtp}\n"), 0o600))
+	_, err = run("task", "list")
+	require.ErrorContains(t, err, `type "smtp" is unknown: use log or webhook`)
 }

@@ -80,6 +80,7 @@ type settings struct {
 	poll        time.Duration
 	stepTimeout time.Duration
 	retention   time.Duration
+	subsFile    string
 	server      string // --server: the task and handlers commands use this REST API
 }
 
@@ -114,6 +115,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
+	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook) [$TASKER_SUBSCRIPTIONS]")
 	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd())
 	return root
 }
@@ -134,6 +136,7 @@ func (a *app) resolve() error {
 	setFromEnv("templates", "TASKER_TEMPLATES")
 	setFromEnv("env", "TASKER_ENV")
 	setFromEnv("log-level", "TASKER_LOG_LEVEL")
+	setFromEnv("subscriptions", "TASKER_SUBSCRIPTIONS")
 	setFromEnv("server", "TASKER_SERVER") // only the task and handlers commands have --server
 	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
 	if a.s.configFile == "" {
@@ -203,10 +206,18 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
 		}
 	}
+	var subs []tasker.Subscription
+	if a.s.subsFile != "" {
+		if subs, err = tasker.LoadSubscriptions(a.s.subsFile); err != nil {
+			_ = drv.Close()
+			return nil, nil, err
+		}
+	}
 	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
 		Registry: reg, Logger: a.logger(),
 		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
 			StepTimeout: a.s.stepTimeout, Retention: a.s.retention},
+		Subscriptions: subs,
 	})
 	if err != nil {
 		_ = drv.Close()

@@ -634,7 +634,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.Len(t, dead, 1)
 		require.Equal(t, "gave up", dead[0].LastError)
 		require.Equal(t, 2, dead[0].Attempts)
-		n, err := b.ex.OutboxReplay(b.ctx, &taskerdriver.OutboxReplayParams{Now: base.Add(time.Hour)})
+		n, err := b.ex.OutboxReplay(b.ctx, &taskerdriver.OutboxReplayParams{IDs: []int64{}, Now: base.Add(time.Hour)})
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		got, err = b.ex.OutboxClaim(b.ctx, &taskerdriver.OutboxClaimParams{Now: base.Add(time.Hour), Limit: 10, Owner: "d", LeaseExpiresAt: base.Add(2 * time.Hour), Subscriptions: []string{"hook"}})

@@ -47,7 +47,7 @@ func (e *executor) OutboxInsert(ctx context.Context, ps []*taskerdriver.OutboxIn
 func (e *executor) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskerdriver.OutboxMessage, error) {
 	var out []*taskerdriver.OutboxMessage
 	err := e.write(ctx, func(x *executor) error {
-		subs, err := json.Marshal(p.Subscriptions)
+		subs, err := jsonListOrNull(p.Subscriptions)
 		if err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListPar
 func (e *executor) OutboxReplay(ctx context.Context, p *taskerdriver.OutboxReplayParams) (int, error) {
 	var n int
 	err := e.write(ctx, func(x *executor) error {
-		ids, err := json.Marshal(p.IDs)
+		ids, err := jsonListOrNull(p.IDs)
 		if err != nil {
 			return err
 		}
@@ -129,4 +129,13 @@ func (e *executor) OutboxReplay(ctx context.Context, p *taskerdriver.OutboxRepla
 		return err
 	})
 	return n, err
+}
+
+// jsonListOrNull encodes a list for json_each, or "null" when it is empty
+// (meaning: no filter).
+func jsonListOrNull[T any](list []T) ([]byte, error) {
+	if len(list) == 0 {
+		return []byte("null"), nil
+	}
+	return json.Marshal(list)
 }
