@@ -57,10 +57,15 @@ func TestConcurrentMigrations(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	d := open(t)
+	d, err := taskerpgx.Open(t.Context(), url)
+	require.NoError(t, err)
+	defer func() { _ = d.Close() }()
 	v, err := d.MigrationVersion(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, 2, v, "every embedded migration applied once (001, 002)")
+	var rows int
+	require.NoError(t, d.Pool().QueryRow(t.Context(), `SELECT count(*) FROM tasker_migrations`).Scan(&rows))
+	require.Equal(t, 2, rows, "no migration recorded twice")
 }
 
 // A fresh, empty database migrates from nothing, concurrently.
