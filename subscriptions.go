@@ -20,14 +20,14 @@ import (
 )
 
 // Subscription sends events to an outside system. "log" subscriptions log
-// events in-process; "webhook" subscriptions are durable: their events are
+// events in-process; "webhook" and "nats" subscriptions are durable: their events are
 // written to an outbox in the same transaction as the facts, delivered at
 // least once, retried with backoff, and kept as dead letters after
 // max_attempts (see Client.DeadLetters and Client.ReplayDeadLetters).
 type Subscription struct {
 	// Name identifies the subscription (required, unique).
 	Name string `yaml:"name" json:"name"`
-	// Type is "log" or "webhook".
+	// Type is "log", "webhook" or "nats".
 	Type string `yaml:"type" json:"type"`
 	// Enabled defaults to true.
 	Enabled *bool `yaml:"enabled" json:"enabled,omitempty"`
@@ -35,7 +35,10 @@ type Subscription struct {
 	Events []string `yaml:"events" json:"events,omitempty"`
 	// Config of the type. webhook: url (required), secret, timeout (Go
 	// duration, default 10s), headers (map), max_attempts (default 10),
-	// backoff (default 1s, doubling up to 5m). log: level (info, warn).
+	// backoff (default 1s, doubling up to 5m). nats: url (default
+	// nats://127.0.0.1:4222), subject ("{name}" is the event name; default
+	// tasker.events.{name}), stream (created if set), timeout, max_attempts,
+	// backoff. log: no config.
 	Config map[string]any `yaml:"config" json:"config,omitempty"`
 }
 
@@ -83,8 +86,8 @@ func ValidateSubscriptions(subs []Subscription) error {
 			return fmt.Errorf("%s: name is missing", where)
 		case seen[s.Name]:
 			return fmt.Errorf("%s is declared twice: names must be unique", where)
-		case s.Type != "log" && s.Type != "webhook":
-			return fmt.Errorf("%s: type %q is unknown: use log or webhook", where, s.Type)
+		case s.Type != "log" && s.Type != "webhook" && s.Type != "nats":
+			return fmt.Errorf("%s: type %q is unknown: use log, webhook or nats", where, s.Type)
 		}
 		seen[s.Name] = true
 		for _, p := range s.Events {
@@ -92,8 +95,8 @@ func ValidateSubscriptions(subs []Subscription) error {
 				return fmt.Errorf("%s: event pattern %q is malformed: %w", where, p, err)
 			}
 		}
-		if s.Type == "webhook" {
-			if _, err := webhookTarget(s); err != nil {
+		if s.Type != "log" {
+			if _, err := durableTarget(s); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 		}
@@ -133,6 +136,55 @@ func configDuration(cfg map[string]any, key string) (time.Duration, error) {
 	return 0, fmt.Errorf("config.%s must be a duration such as \"10s\"", key)
 }
 
+// durableTarget builds the sender of a webhook or nats subscription.
+func durableTarget(s Subscription) (delivery.Target, error) {
+	if s.Type == "nats" {
+		return natsTarget(s)
+	}
+	return webhookTarget(s)
+}
+
+func natsTarget(s Subscription) (delivery.Target, error) {
+	cfg := s.Config
+	for k := range cfg {
+		switch k {
+		case "url", "subject", "stream", "timeout", "max_attempts", "backoff":
+		default:
+			return delivery.Target{}, fmt.Errorf("config.%s is unknown: use url, subject, stream, timeout, max_attempts, backoff", k)
+		}
+	}
+	n := &delivery.NATS{}
+	n.URL, _ = cfg["url"].(string)
+	n.Subject, _ = cfg["subject"].(string)
+	n.Stream, _ = cfg["stream"].(string)
+	if n.URL != "" && !strings.HasPrefix(n.URL, "nats://") && !strings.HasPrefix(n.URL, "tls://") {
+		return delivery.Target{}, errors.New("config.url must be a nats:// or tls:// URL")
+	}
+	var err error
+	if n.Timeout, err = configDuration(cfg, "timeout"); err != nil {
+		return delivery.Target{}, err
+	}
+	t := delivery.Target{Sender: n}
+	if err := limits(cfg, &t); err != nil {
+		return delivery.Target{}, err
+	}
+	return t, nil
+}
+
+// limits reads max_attempts and backoff.
+func limits(cfg map[string]any, t *delivery.Target) error {
+	if v, ok := cfg["max_attempts"]; ok {
+		n, ok := v.(int)
+		if !ok || n < 1 {
+			return errors.New("config.max_attempts must be a whole number, 1 or more")
+		}
+		t.MaxAttempts = n
+	}
+	var err error
+	t.Backoff, err = configDuration(cfg, "backoff")
+	return err
+}
+
 func webhookTarget(s Subscription) (delivery.Target, error) {
 	cfg := s.Config
 	url, _ := cfg["url"].(string)
@@ -158,23 +210,17 @@ func webhookTarget(s Subscription) (delivery.Target, error) {
 		}
 	}
 	t := delivery.Target{Sender: wh}
-	if n, ok := cfg["max_attempts"].(int); ok {
-		if n < 1 {
-			return delivery.Target{}, errors.New("config.max_attempts must be 1 or more")
-		}
-		t.MaxAttempts = n
-	}
-	if t.Backoff, err = configDuration(cfg, "backoff"); err != nil {
+	if err := limits(cfg, &t); err != nil {
 		return delivery.Target{}, err
 	}
 	return t, nil
 }
 
-// durable returns the enabled webhook subscriptions.
+// durable returns the enabled webhook and nats subscriptions.
 func (c *Client) durable() []Subscription {
 	var out []Subscription
 	for _, s := range c.cfg.Subscriptions {
-		if s.enabled() && s.Type == "webhook" {
+		if s.enabled() && (s.Type == "webhook" || s.Type == "nats") {
 			out = append(out, s)
 		}
 	}
@@ -242,8 +288,8 @@ func (c *Client) startSubscriptions(workerID string) func() {
 				c.logger.InfoContext(ctx, "tasker event", attrs...)
 				return nil
 			}, s.Events...))
-		case "webhook":
-			t, err := webhookTarget(s)
+		case "webhook", "nats":
+			t, err := durableTarget(s)
 			if err != nil {
 				c.logger.Error("tasker: subscription not started", "subscription", s.Name, "error", err)
 				continue

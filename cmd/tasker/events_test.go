@@ -180,5 +180,5 @@ func TestEventsDeadLettersAndReplay(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(subs, []byte("subscriptions:\n  - {name: a, type: smtp}\n"), 0o600))
 	_, err = run("task", "list")
-	require.ErrorContains(t, err, `type "smtp" is unknown: use log or webhook`)
+	require.ErrorContains(t, err, `type "smtp" is unknown: use log, webhook or nats`)
 }

@@ -91,11 +91,17 @@ func (d *Deliverer) Start() {
 }
 
 // Stop ends the loop and waits for it; messages being sent finish first.
+// Senders that are io.Closers are closed.
 func (d *Deliverer) Stop() {
 	d.once.Do(func() {
 		if d.cancel != nil {
 			d.cancel()
 			<-d.done
+		}
+		for _, t := range d.cfg.Targets {
+			if c, ok := t.Sender.(io.Closer); ok {
+				_ = c.Close()
+			}
 		}
 	})
 }
