@@ -170,6 +170,14 @@ func buildSystemEvents() []EventSpec {
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"step_names": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}, "processing_mode": map[string]any{"type": "string"}}},
 			extra: map[string]any{"payload": map[string]any{"step_names": []any{"process_payment"}, "processing_mode": "concurrent"}}},
+		{name: "workflow.no_viable_steps", category: "workflow", desc: "Nothing of the task runs and its runnable steps all wait for a retry time; the payload says until when.", firedBy: worker,
+			payload: map[string]any{"type": "object", "properties": map[string]any{
+				"next_attempt_at": map[string]any{"type": "string", "format": "date-time"}, "waiting_steps": map[string]any{"type": "integer"}}},
+			extra: map[string]any{"payload": map[string]any{"next_attempt_at": "2026-11-23T12:00:02Z", "waiting_steps": 1}}},
+		{name: "task.blocked", category: "task", desc: "A step of the task was blocked while other steps can still progress: the task can no longer complete, and fails once nothing else runs.", firedBy: worker,
+			payload: map[string]any{"type": "object", "properties": map[string]any{
+				"blocked_steps": map[string]any{"type": "integer"}, "runnable_steps": map[string]any{"type": "integer"}, "in_progress_steps": map[string]any{"type": "integer"}}},
+			extra: map[string]any{"payload": map[string]any{"blocked_steps": 1, "runnable_steps": 0, "in_progress_steps": 1}}},
 		{name: "step.execution_requested", category: "step", desc: "A worker claimed the step and starts its handler (attempt counted).", firedBy: worker, step: true},
 		{name: "step.completed", category: "step", desc: "The step's handler succeeded; its results are recorded.", firedBy: worker, step: true,
 			extra: map[string]any{"duration": 12000000}},

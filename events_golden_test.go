@@ -193,8 +193,9 @@ func TestEventGoldenDiamondRetries(t *testing.T) {
 			anyOrder("step.execution_requested left", "step.execution_requested right"),
 			// Both fail and back off, in the order their handlers return.
 			anyOrder("step.failed left", "step.backoff left", "step.failed right", "step.backoff right"),
+			// Then nothing runs until the retries are due.
 			// After the backoff both are claimed again by one pass.
-			inOrder("workflow.viable_steps_discovered"),
+			inOrder("workflow.no_viable_steps", "workflow.viable_steps_discovered"),
 			anyOrder("step.execution_requested left", "step.execution_requested right"),
 			// The second completion readies the join.
 			anyOrder("step.completed left", "step.completed right"),
@@ -220,7 +221,7 @@ func TestEventGoldenRetryExhaustion(t *testing.T) {
 			inOrder(
 				"task.initialize_requested",
 				"task.start_requested", "workflow.viable_steps_discovered", "step.execution_requested a",
-				"step.failed a", "step.backoff a",
+				"step.failed a", "step.backoff a", "workflow.no_viable_steps",
 				"workflow.viable_steps_discovered", "step.execution_requested a",
 				"step.failed a", "step.max_retries_reached a", "task.failed",
 			))

@@ -3,12 +3,15 @@ package tasker_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/ctxschema"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 func TestValidateCustomEventName(t *testing.T) {
@@ -141,4 +144,33 @@ func TestSubscribeFuncIsolatesFailures(t *testing.T) {
 	stop()
 	require.Equal(t, tasker.StateComplete, e.task(task.ID).State)
 	require.Equal(t, []string{"a", "b"}, seen, "the subscriber kept receiving after its panic")
+}
+
+// A step blocked while other steps still progress publishes task.blocked;
+// the task fails (task.failed) once nothing else can run.
+func TestTaskBlockedEvent(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		e := newEnv(t, template("default", "branches", "1.0.0",
+			stepDef{name: "a"}, stepDef{name: "b"}, stepDef{name: "c", deps: []string{"b"}}))
+		e.h.permanent["a"] = true
+		events, unsub := e.client.Subscribe("task.blocked", "task.failed", "step.completed")
+		task := e.create("branches", nil)
+		e.singlePass()
+		unsub()
+		var names []string
+		for ev := range events {
+			n := ev.Name
+			if ev.Step != nil {
+				n += " " + ev.Step.Name
+			}
+			names = append(names, n)
+		}
+		require.Equal(t, taskertype.StateError, e.task(task.ID).State)
+		require.Contains(t, names, "task.blocked")
+		require.Equal(t, "task.failed", names[len(names)-1])
+		blockedAt := slices.Index(names, "task.blocked")
+		require.Less(t, blockedAt, slices.Index(names, "step.completed c"), "blocked while c could still run")
+		require.Equal(t, 1, strings.Count(strings.Join(names, ","), "task.blocked"))
+	})
 }

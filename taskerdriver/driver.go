@@ -269,6 +269,9 @@ type TaskProgress struct {
 	Runnable  int
 	Blocked   int
 	Cancelled int
+	// NextRunnableAt is the earliest next_attempt_at of the runnable steps
+	// (zero when none, or when one was ready since its creation).
+	NextRunnableAt time.Time
 }
 
 // StepListParams selects steps.

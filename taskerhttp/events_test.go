@@ -46,7 +46,7 @@ func TestEventsCatalogRoute(t *testing.T) {
 	require.NotEmpty(t, ev["payload_schema"])
 
 	// Filters.
-	require.Equal(t, []string{"workflow.viable_steps_discovered"}, eventNames(t, e.do("GET", "/tasker/events?category=workflow", nil)))
+	require.Equal(t, []string{"workflow.no_viable_steps", "workflow.viable_steps_discovered"}, eventNames(t, e.do("GET", "/tasker/events?category=workflow", nil)))
 	require.Equal(t, []string{"order.fulfilled"}, eventNames(t, e.do("GET", "/tasker/events?namespace=ecommerce", nil)))
 	require.Empty(t, eventNames(t, e.do("GET", "/tasker/events?namespace=testing", nil)))
 	require.Equal(t, []string{"step.backoff", "step.failed", "step.max_retries_reached", "step.retry_requested", "task.failed"},

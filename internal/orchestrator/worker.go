@@ -393,7 +393,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		events = events[:0]
 		affected := map[int64]bool{}
-		decided, err := w.record(ctx, tx, done, now, &events)
+		decided, blocked, err := w.record(ctx, tx, done, now, &events)
 		if err != nil {
 			return err
 		}
@@ -414,7 +414,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 			for id := range affected {
 				ids = append(ids, id)
 			}
-			if err := FinalizeMany(ctx, tx, ids, now, &events); err != nil {
+			if err := FinalizeMany(ctx, tx, ids, blocked, now, &events); err != nil {
 				return err
 			}
 		}
@@ -573,10 +573,11 @@ func (w *Worker) safeRun(ctx context.Context, c *taskerdriver.ClaimedStep) (res 
 }
 
 // record writes a pass's finished attempts with one StepFinishMany and
-// returns the tasks whose outcome they may decide: a completion that made no
-// child ready, or a failure that blocks its step. (A completion that readied
-// children, or a failure that will be retried, leaves its task running.)
-func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []finished, now time.Time, events *[]*taskertype.Event) ([]int64, error) {
+// returns the tasks to finalize: those whose outcome a result may decide (a
+// completion that made no child ready, a failure) and, among them, those
+// with a step blocked by this pass. (A completion that readied children
+// leaves its task running with work to do.)
+func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []finished, now time.Time, events *[]*taskertype.Event) ([]int64, map[int64]bool, error) {
 	type item struct {
 		d    finished
 		fail *failure
@@ -618,17 +619,18 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 			Owner: w.cfg.ID, DecrementAttempt: true, Now: now,
 			Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID}),
 		}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(params) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	outs, err := tx.StepFinishMany(ctx, params)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var decided []int64
+	blocked := map[int64]bool{}
 	for i, o := range outs {
 		it := items[i]
 		step, task := it.d.f.claim.Step, it.d.f.claim.Task
@@ -647,11 +649,12 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 			continue
 		}
 		it.fail.events(task, o.Result.Step, duration, now, events)
+		decided = append(decided, step.TaskID)
 		if it.fail.blocked {
-			decided = append(decided, step.TaskID)
+			blocked[step.TaskID] = true
 		}
 	}
-	return decided, nil
+	return decided, blocked, nil
 }
 
 // failure is a failed attempt about to be recorded.
@@ -836,7 +839,12 @@ func (w *Worker) heartbeat(ctx context.Context) {
 // FinalizeMany applies the task outcome rule to several tasks (locked in id
 // order, with one progress query, moved with one update per target state)
 // inside tx, and appends the events.
-func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, now time.Time, events *[]*taskertype.Event) error {
+//
+// A task that stays running gets workflow.no_viable_steps when nothing of it
+// runs and its runnable steps all wait for a retry time, and task.blocked
+// when a step of it was blocked (blocked[id]) while other steps can still
+// progress: it can no longer complete.
+func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, blocked map[int64]bool, now time.Time, events *[]*taskertype.Event) error {
 	slices.Sort(ids)
 	all, err := tx.TaskProgressMany(ctx, ids)
 	if err != nil {
@@ -851,6 +859,7 @@ func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, no
 		}
 		d := Decide(tp.Task.State, tp.Progress)
 		if d.To == "" {
+			runningEvents(tp.Task, tp.Progress, blocked[id], now, events)
 			continue
 		}
 		if err := checkMoves(tp.Task, d); err != nil {
@@ -881,6 +890,22 @@ func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, no
 		*events = append(*events, &taskertype.Event{Name: taskEventName[decisions[i].To], Task: t, At: now})
 	}
 	return nil
+}
+
+// runningEvents appends the events of a task that stays running after a
+// pass: task.blocked and workflow.no_viable_steps (see FinalizeMany).
+func runningEvents(task *taskertype.Task, p *taskerdriver.TaskProgress, stepBlocked bool, now time.Time, events *[]*taskertype.Event) {
+	if task.State.Final() {
+		return
+	}
+	if stepBlocked && p.Blocked > 0 {
+		payload, _ := json.Marshal(map[string]any{"blocked_steps": p.Blocked, "runnable_steps": p.Runnable, "in_progress_steps": p.InProgress})
+		*events = append(*events, &taskertype.Event{Name: "task.blocked", Task: task, Payload: payload, At: now})
+	}
+	if p.InProgress == 0 && p.Runnable > 0 && p.NextRunnableAt.After(now) {
+		payload, _ := json.Marshal(map[string]any{"next_attempt_at": p.NextRunnableAt.UTC().Format(time.RFC3339Nano), "waiting_steps": p.Runnable})
+		*events = append(*events, &taskertype.Event{Name: "workflow.no_viable_steps", Task: task, Payload: payload, At: now})
+	}
 }
 
 // taskEventName names the event of a finalization's target state.

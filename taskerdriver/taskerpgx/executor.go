@@ -481,18 +481,21 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 
 func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
 	var p taskerdriver.TaskProgress
+	var next *time.Time
 	err := e.q.QueryRow(ctx, `SELECT count(*),
 		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
 		count(*) FILTER (WHERE state = 'resolved_manually'),
 		count(*) FILTER (WHERE state = 'in_progress'),
 		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
 		count(*) FILTER (WHERE blocked),
-		count(*) FILTER (WHERE state = 'cancelled')
+		count(*) FILTER (WHERE state = 'cancelled'),
+		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
 		FROM tasker_workflow_steps WHERE task_id = $1`, taskID).
-		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled)
+		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: task progress: %w", err)
 	}
+	p.NextRunnableAt = fromPGPtr(next)
 	return &p, nil
 }
 

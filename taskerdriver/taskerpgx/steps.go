@@ -842,10 +842,14 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 		count(*) FILTER (WHERE state = 'in_progress'),
 		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
 		count(*) FILTER (WHERE blocked),
-		count(*) FILTER (WHERE state = 'cancelled')
+		count(*) FILTER (WHERE state = 'cancelled'),
+		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
 		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`, []any{ids}, func(r pgx.Row) (row, error) {
 		var v row
-		return v, r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled)
+		var next *time.Time
+		err := r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled, &next)
+		v.p.NextRunnableAt = fromPGPtr(next)
+		return v, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: task progress: %w", err)
