@@ -12,7 +12,7 @@ import (
 
 // Registry holds task templates, keyed by namespace, name and version, and
 // step handlers, keyed by name. It is safe for concurrent use. A new registry
-// has the built-in handlers ("exec") registered.
+// has the built-in handlers ("exec" and "http") registered.
 type Registry struct {
 	mu        sync.RWMutex
 	templates map[string]map[string]map[string]*TaskTemplate // namespace → name → version
@@ -24,6 +24,7 @@ type Registry struct {
 func NewRegistry() *Registry {
 	r := &Registry{templates: map[string]map[string]map[string]*TaskTemplate{}, handlers: map[string]StepHandler{}}
 	r.handlers["exec"] = execHandler{}
+	r.handlers["http"] = httpHandler{}
 	return r
 }
 
