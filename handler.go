@@ -24,6 +24,14 @@ type StepHandler interface {
 	Handle(ctx context.Context, step *StepContext) (any, error)
 }
 
+// ConfigValidator is implemented by handlers that can check a step's
+// handler_config when its template is registered, so that a bad
+// configuration is a loading error instead of a failure at run time. The
+// built-in exec and http handlers implement it.
+type ConfigValidator interface {
+	ValidateConfig(config map[string]any) error
+}
+
 // StepHandlerFunc adapts a function to StepHandler.
 type StepHandlerFunc func(ctx context.Context, step *StepContext) (any, error)
 

@@ -12,6 +12,12 @@ import (
 // JSON on stdout as the step result. See docs/handlers.md.
 type execHandler struct{}
 
+// ValidateConfig implements ConfigValidator.
+func (execHandler) ValidateConfig(config map[string]any) error {
+	_, err := exechandler.ParseConfig(config)
+	return err
+}
+
 func (execHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
 	cfg, err := exechandler.ParseConfig(s.Config)
 	if err != nil {

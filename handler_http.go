@@ -17,6 +17,12 @@ import (
 // docs/handlers.md.
 type httpHandler struct{}
 
+// ValidateConfig implements ConfigValidator.
+func (httpHandler) ValidateConfig(config map[string]any) error {
+	_, err := httpstep.ParseConfig(config)
+	return err
+}
+
 func (httpHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
 	cfg, err := httpstep.ParseConfig(s.Config)
 	if err != nil {

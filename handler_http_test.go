@@ -71,3 +71,13 @@ func TestHTTPStep(t *testing.T) {
 		require.Equal(t, "HTTP 404 Not Found: 404 page not found", f.LastError.Message)
 	})
 }
+
+// A bad handler_config of a built-in handler is a loading error naming the
+// file, the step and the key.
+func TestBuiltinHandlerConfigValidatedAtLoad(t *testing.T) {
+	t.Parallel()
+	_, err := tasker.NewRegistry().LoadYAML("api.yaml", []byte("name: api\nstep_templates:\n  - name: call\n    handler: http\n    handler_config: {url: \"https://x.example\", verb: GET}\n"), tasker.LoadOptions{})
+	require.EqualError(t, err, `api.yaml:3: template "api": step "call": handler_config.verb is unknown: use method, url, headers, params, body, timeout, max_response_bytes, follow_redirects`)
+	_, err = tasker.NewRegistry().LoadYAML("run.yaml", []byte("name: run\nstep_templates:\n  - name: go\n    handler: exec\n    handler_config: {}\n"), tasker.LoadOptions{})
+	require.ErrorContains(t, err, `run.yaml:3: template "run": step "go": handler_config.command is required`)
+}

@@ -101,6 +101,13 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 	if err := t.prepare(known, r.handlerNamesLocked); err != nil {
 		return err
 	}
+	for _, s := range t.Steps {
+		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
+			if err := v.ValidateConfig(s.HandlerConfig); err != nil {
+				return &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err}
+			}
+		}
+	}
 	byName := r.templates[t.Namespace]
 	if byName == nil {
 		byName = map[string]map[string]*TaskTemplate{}

@@ -212,7 +212,7 @@ func TestTemplateErrorUnknownHandlerListsRegistered(t *testing.T) {
 	reg.MustRegisterHandler("charge", noop)
 	_, err := reg.LoadYAML("bad.yaml", []byte("name: t\nstep_templates:\n  - name: a\n    handler: charge_card\n"), tasker.LoadOptions{})
 	require.EqualError(t, err, `bad.yaml:3: template "t": step "a": handler "charge_card" is not registered; `+
-		`register it with Registry.RegisterHandler before loading templates, or use one of: charge, exec, ship`)
+		`register it with Registry.RegisterHandler before loading templates, or use one of: charge, exec, http, ship`)
 	var te *tasker.TemplateError
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, "bad.yaml", te.File)
@@ -246,7 +246,7 @@ func TestTemplateErrorUnsetVariable(t *testing.T) {
 func TestTemplateErrorDuplicateRegistration(t *testing.T) {
 	t.Parallel()
 	reg := tasker.NewRegistry()
-	const y = "name: t\nversion: 1.2.0\nstep_templates:\n  - name: a\n    handler: exec\n"
+	const y = "name: t\nversion: 1.2.0\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config: {command: [\"true\"]}\n"
 	_, err := reg.LoadYAML("first.yaml", []byte(y), tasker.LoadOptions{})
 	require.NoError(t, err)
 	_, err = reg.LoadYAML("second.yaml", []byte(y), tasker.LoadOptions{})
@@ -266,7 +266,7 @@ func TestTemplateErrorLoadDirReportsEveryFile(t *testing.T) {
 	}
 	badVersion := write("a_bad.yaml", "name: bad_version\nversion: x\nstep_templates:\n  - name: a\n    handler: exec\n")
 	badDep := write("sub/b_bad.yml", "name: bad_dep\nstep_templates:\n  - name: a\n    handler: exec\n    depends_on_step: zz\n")
-	good := write("c_good.yaml", "name: good\nversion: 1.0.0\nstep_templates:\n  - name: a\n    handler: exec\n")
+	good := write("c_good.yaml", "name: good\nversion: 1.0.0\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config: {command: [\"true\"]}\n")
 	write(".hidden.yaml", "this: [is not loaded\n")
 	write("notes.txt", "not a template\n")
 
@@ -312,7 +312,7 @@ func TestTemplateErrorGoDefined(t *testing.T) {
 			name: "unknown handler",
 			tmpl: &tasker.TaskTemplate{Name: "g", Steps: []tasker.StepTemplate{{Name: "a", Handler: "charge"}}},
 			want: `template "g": step "a": handler "charge" is not registered; ` +
-				`register it with Registry.RegisterHandler before loading templates, or use one of: exec`,
+				`register it with Registry.RegisterHandler before loading templates, or use one of: exec, http`,
 		},
 		{
 			name: "bad version",
