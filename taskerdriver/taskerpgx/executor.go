@@ -165,6 +165,11 @@ func queryAll[T any](ctx context.Context, q querier, sql string, args []any, sca
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows, scan)
+}
+
+// scanAll scans every row of rows and closes them.
+func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -175,6 +180,15 @@ func queryAll[T any](ctx context.Context, q querier, sql string, args []any, sca
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// sqlArgs collects the arguments of a query built from optional filters.
+type sqlArgs []any
+
+// add appends v and returns its placeholder ($n).
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return fmt.Sprintf("$%d", len(*a))
 }
 
 // --- tasks -----------------------------------------------------------------
@@ -344,11 +358,8 @@ var taskOrderColumns = map[string]string{
 
 func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams) ([]*taskertype.Task, int, error) {
 	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var args sqlArgs
+	arg := args.add
 	if len(p.States) > 0 {
 		where = append(where, "state = ANY("+arg(stateStrings(p.States))+")")
 	}

@@ -98,11 +98,8 @@ func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams)
 
 func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
 	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var args sqlArgs
+	arg := args.add
 	if p.TaskID != 0 {
 		where = append(where, "task_id = "+arg(p.TaskID))
 	}
@@ -351,16 +348,7 @@ func collect[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error)) ([]T, er
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scan)
 }
 
 // prependScan scans a leading column into first, then the rest into the
@@ -469,11 +457,8 @@ func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 
 func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
 	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var args sqlArgs
+	arg := args.add
 	if p.TaskID != 0 {
 		where = append(where, "task_id = "+arg(p.TaskID))
 	}
