@@ -130,11 +130,12 @@ type Executor interface {
 	StepHeartbeat(ctx context.Context, p *StepHeartbeatParams) ([]int64, error)
 	// StepListExpired returns in_progress steps whose lease expired before Now.
 	StepListExpired(ctx context.Context, p *StepListExpiredParams) ([]*taskertype.Step, error)
-	// StepNextWake returns the earliest time at which a runnable step is or
-	// becomes ready (at or before now when one is ready now) or a lease
-	// expires; zero when there is none. Workers use it to skip a write
-	// transaction when nothing is ready and to sleep until work is due.
-	StepNextWake(ctx context.Context, now time.Time) (time.Time, error)
+	// StepNextWake returns the earliest time at which a runnable step of the
+	// given queues is or becomes ready (at or before Now when one is ready
+	// now) or, with Leases, a lease of any step expires; zero when there is
+	// none. Workers use it to skip a write transaction when nothing is ready
+	// and to sleep until work is due.
+	StepNextWake(ctx context.Context, p *StepNextWakeParams) (time.Time, error)
 
 	TransitionList(ctx context.Context, p *TransitionListParams) ([]*taskertype.Transition, error)
 
@@ -211,6 +212,9 @@ type StepCreateParams struct {
 	Retryable     bool
 	Skippable     bool
 	Inputs        json.RawMessage
+	// Queue routes the step to remote workers polling it; empty for steps
+	// run by in-process workers.
+	Queue string
 	// Parents are indexes into TaskCreateParams.Steps.
 	Parents []int
 }
@@ -290,6 +294,18 @@ type StepClaimParams struct {
 	LeaseExpiresAt time.Time
 	// Handlers, when not empty, restricts the claim to steps of these handlers.
 	Handlers []string
+	// Queues selects the steps of these remote queues; when empty the claim
+	// takes only steps without a queue (those of in-process workers).
+	Queues []string
+}
+
+// StepNextWakeParams selects what StepNextWake looks at.
+type StepNextWakeParams struct {
+	Now time.Time
+	// Queues as in StepClaimParams: empty means the steps without a queue.
+	Queues []string
+	// Leases includes the expiry of every in_progress step's lease.
+	Leases bool
 }
 
 // ClaimedStep is a step claimed for execution, with what its handler needs.

@@ -84,6 +84,9 @@ type StepError struct {
 	Class string `json:"class,omitempty"`
 	// Stack is the stack trace of a panic, or extra detail (stderr tail).
 	Stack string `json:"stack,omitempty"`
+	// Details is structured detail of the failure, such as the status, a
+	// bounded body excerpt and headers of interest of an HTTP answer.
+	Details json.RawMessage `json:"details,omitempty"`
 	// RetryAfter is the delay the handler or the server asked for, if any.
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	Attempt    int           `json:"attempt"`
@@ -109,6 +112,9 @@ type Step struct {
 	// resolved_manually. The step is runnable only when it is zero.
 	PendingParents int             `json:"pending_parents"`
 	HandlerConfig  json.RawMessage `json:"handler_config,omitempty"`
+	// Queue is the remote queue of a step run by remote workers (handler
+	// "remote"); empty for steps run in-process.
+	Queue string `json:"queue,omitempty"`
 	// Policy is the step's retry/timeout policy snapshot as JSON, taken from
 	// its template when the task was created.
 	Policy          json.RawMessage `json:"policy,omitempty"`

@@ -84,3 +84,13 @@ func Earliest(a, b time.Time) time.Time {
 		return b
 	}
 }
+
+// Queues is the set of step queues a claim or wake-up query looks at: the
+// given remote queues, or the empty queue of in-process steps when none is
+// given.
+func Queues(queues []string) []string {
+	if len(queues) == 0 {
+		return []string{""}
+	}
+	return queues
+}

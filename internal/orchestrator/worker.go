@@ -34,6 +34,11 @@ type Result struct {
 	Kind string
 	// Stack holds a panic's stack or other detail such as a stderr tail.
 	Stack string
+	// Details is structured detail of a failure (stored on the step error).
+	Details json.RawMessage
+	// Class overrides the error class (by default the Go type of Err), for
+	// errors reported by remote workers in other languages.
+	Class string
 	// Events are custom events the handler published; they are delivered
 	// after the attempt's result is recorded (and dropped if it is not).
 	Events []*taskertype.Event
@@ -127,6 +132,17 @@ type flight struct {
 	abandoned bool
 	// release: the worker is shutting down; a cancelled attempt is given back.
 	release bool
+	// owner holds the lease when it is not this worker (a remote worker's
+	// result recorded through Remote).
+	owner string
+	// lost is set by record when the result was dropped because the lease
+	// was lost.
+	lost bool
+}
+
+// leaseOwner is the lease owner the attempt of f ran under.
+func (w *Worker) leaseOwner(f *flight) string {
+	return cmp.Or(f.owner, w.cfg.ID)
 }
 
 type finished struct {
@@ -379,7 +395,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		if stopping || free <= 0 {
 			return passResult{}, nil
 		}
-		next, err := w.exec.StepNextWake(ctx, now)
+		next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Leases: true})
 		if err != nil {
 			return passResult{}, err
 		}
@@ -602,13 +618,13 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 				results = json.RawMessage(`null`)
 			}
 			params = append(params, &taskerdriver.StepFinishParams{
-				StepID: step.ID, Owner: w.cfg.ID, Attempt: step.Attempts, State: taskertype.StateComplete,
+				StepID: step.ID, Owner: w.leaseOwner(d.f), Attempt: step.Attempts, State: taskertype.StateComplete,
 				Results: results, Now: now,
 				Metadata: json.RawMessage(fmt.Sprintf(`{"attempt":%d,"duration_ms":%d}`, step.Attempts, d.endsAt.Sub(d.f.started).Milliseconds())),
 			})
 			items = append(items, item{d: d})
 		default:
-			f := w.failure(step, w.cfg.ID, d.res, now)
+			f := w.failure(step, w.leaseOwner(d.f), d.res, now)
 			params = append(params, f.params)
 			items = append(items, item{d: d, fail: f})
 		}
@@ -635,6 +651,7 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 		it := items[i]
 		step, task := it.d.f.claim.Step, it.d.f.claim.Task
 		if o.Err != nil {
+			it.d.f.lost = true
 			w.cfg.Logger.InfoContext(ctx, "orchestrator: result of a step no longer owned dropped",
 				"step_id", step.ID, "attempt", step.Attempts, "error", o.Err)
 			continue
@@ -677,7 +694,7 @@ func (w *Worker) failure(step *taskertype.Step, owner string, res Result, now ti
 	}
 	f := &failure{permanent: res.Permanent}
 	f.serr = &taskertype.StepError{
-		Message: res.Err.Error(), Kind: kind, Class: errorClass(res.Err), Stack: res.Stack,
+		Message: res.Err.Error(), Kind: kind, Class: cmp.Or(res.Class, errorClass(res.Err)), Stack: res.Stack, Details: res.Details,
 		RetryAfter: res.RetryAfter, Attempt: step.Attempts, At: now,
 	}
 	f.exhausted = step.Attempts >= step.RetryLimit

@@ -265,7 +265,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.False(t, r.Step.Blocked)
 
 		require.Empty(t, claim(t, b, base.Add(time.Second), "w1", 1), "backoff not elapsed")
-		wake, err := b.ex.StepNextWake(b.ctx, base.Add(time.Second))
+		wake, err := b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base.Add(time.Second), Leases: true})
 		require.NoError(t, err)
 		require.Equal(t, next, wake)
 
@@ -288,18 +288,64 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 	t.Run("NextWake", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		wake, err := b.ex.StepNextWake(b.ctx, base)
+		wake, err := b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Leases: true})
 		require.NoError(t, err)
 		require.True(t, wake.IsZero(), "nothing to wait for in an empty database")
 		diamond(t, b, "")
-		wake, err = b.ex.StepNextWake(b.ctx, base)
+		wake, err = b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Leases: true})
 		require.NoError(t, err)
 		require.False(t, wake.IsZero())
 		require.False(t, wake.After(base), "a ready step makes the wake time now or earlier")
 		c := claim(t, b, base, "w", 1)[0]
-		wake, err = b.ex.StepNextWake(b.ctx, base)
+		wake, err = b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Leases: true})
 		require.NoError(t, err)
 		require.Equal(t, c.Step.LeaseExpiresAt, wake, "the lease expiry of the running step")
+	})
+
+	t.Run("QueuesRouteClaims", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+			Namespace: "default", Name: "queues", Version: "1.0.0", Context: json.RawMessage(`{}`),
+			IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: base, Now: base,
+			Steps: []taskerdriver.StepCreateParams{
+				{Name: "local", Handler: "h", RetryLimit: 1, Retryable: true},
+				{Name: "billing", Handler: "remote", Queue: "billing", RetryLimit: 1, Retryable: true},
+				{Name: "mail", Handler: "remote", Queue: "mail", RetryLimit: 1, Retryable: true},
+			},
+		})
+		require.NoError(t, err)
+		require.Equal(t, "billing", byName(res.Steps)["billing"].Queue)
+		got, err := b.ex.StepGet(b.ctx, byName(res.Steps)["mail"].ID)
+		require.NoError(t, err)
+		require.Equal(t, "mail", got.Queue)
+
+		wake, err := b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Queues: []string{"nothing-here"}})
+		require.NoError(t, err)
+		require.True(t, wake.IsZero(), "no step in that queue")
+		wake, err = b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Queues: []string{"mail"}})
+		require.NoError(t, err)
+		require.False(t, wake.After(base), "the mail step is ready")
+
+		local := claim(t, b, base, "w", 10)
+		require.Equal(t, []string{"local"}, names(local), "in-process claims take only steps without a queue")
+		wake, err = b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base})
+		require.NoError(t, err)
+		require.True(t, wake.IsZero(), "remote steps do not wake in-process workers")
+		wake, err = b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Leases: true})
+		require.NoError(t, err)
+		require.Equal(t, local[0].Step.LeaseExpiresAt, wake, "with Leases, the running step's lease expiry")
+
+		remote, err := b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "r",
+			LeaseExpiresAt: base.Add(time.Minute), Queues: []string{"billing", "other"}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"billing"}, names(remote))
+		require.Equal(t, "billing", remote[0].Step.Queue)
+		require.False(t, remote[0].TaskStarted, "the local claim started the task")
+		remote, err = b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "r",
+			LeaseExpiresAt: base.Add(time.Minute), Queues: []string{"billing", "mail"}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"mail"}, names(remote))
 	})
 
 	t.Run("BlockedStepIsNeverClaimedAndCounts", func(t *testing.T) {

@@ -248,6 +248,7 @@ type stepRow struct {
 	Skippable     bool            `json:"s"`
 	Parents       int             `json:"pp"`
 	Inputs        json.RawMessage `json:"i,omitempty"`
+	Queue         string          `json:"q"`
 }
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
@@ -288,7 +289,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 	rows := make([]stepRow, len(p.Steps))
 	for i, s := range p.Steps {
 		rows[i] = stepRow{Name: s.Name, Position: i, Handler: s.Handler, HandlerConfig: s.HandlerConfig, Policy: s.Policy,
-			RetryLimit: s.RetryLimit, Retryable: s.Retryable, Skippable: s.Skippable, Parents: len(s.Parents), Inputs: s.Inputs}
+			RetryLimit: s.RetryLimit, Retryable: s.Retryable, Skippable: s.Skippable, Parents: len(s.Parents), Inputs: s.Inputs, Queue: s.Queue}
 	}
 	rowsJSON, err := json.Marshal(rows)
 	if err != nil {
@@ -299,9 +300,9 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		pos int
 	}
 	got, err := queryAll(ctx, x.q, `INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
-			retry_limit, retryable, skippable, pending_parents, inputs, created_at, updated_at)
-		SELECT $1, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, $3, $3
-		FROM jsonb_to_recordset($2::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb)
+			retry_limit, retryable, skippable, pending_parents, inputs, queue, created_at, updated_at)
+		SELECT $1, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, r.q, $3, $3
+		FROM jsonb_to_recordset($2::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb, q text)
 		ORDER BY r.p
 		RETURNING workflow_step_id, position`, []any{task.ID, string(rowsJSON), now}, func(r pgx.Row) (idPos, error) {
 		var v idPos

@@ -17,7 +17,7 @@ import (
 
 const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
 	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
-	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, transition_seq`
+	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, queue, transition_seq`
 
 type seqStep struct {
 	step *taskertype.Step
@@ -37,7 +37,7 @@ func scanStep(r pgx.Row) (seqStep, error) {
 	)
 	if err := r.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
 		&st.RetryLimit, &st.Retryable, &st.Skippable, &st.Blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
-		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &seq); err != nil {
+		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &st.Queue, &seq); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return seqStep{}, taskerdriver.ErrNotFound
 		}
@@ -223,7 +223,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	rows, err := queryAll(ctx, x.q, `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
-				AND ($5::text[] IS NULL OR handler = ANY($5))
+				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6)
 			ORDER BY next_attempt_at, workflow_step_id
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
@@ -232,7 +232,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
 		FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
 		RETURNING ready.old_state, `+prefixed("s.", stepCols),
-		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlers}, func(r pgx.Row) (claimed, error) {
+		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlers, driverkit.Queues(p.Queues)}, func(r pgx.Row) (claimed, error) {
 			var c claimed
 			var old string
 			ss, err := scanStep(prependScan{r, &old})
@@ -572,12 +572,13 @@ func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepList
 	return steps, nil
 }
 
-func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, error) {
+func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWakeParams) (time.Time, error) {
 	var a, b *time.Time
 	if err := e.q.QueryRow(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
-			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked),
-		(SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress')`).Scan(&a, &b); err != nil {
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND queue = ANY($1)),
+		CASE WHEN $2 THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
+		driverkit.Queues(p.Queues), p.Leases).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("postgres: next wake: %w", err)
 	}
 	var ta, tb time.Time

@@ -257,17 +257,17 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 	for start := 0; start < len(p.Steps); start += chunk {
 		end := min(start+chunk, len(p.Steps))
 		var sb strings.Builder
-		args := make([]any, 0, (end-start)*13)
+		args := make([]any, 0, (end-start)*14)
 		sb.WriteString(`INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
-			retry_limit, retryable, skippable, pending_parents, inputs, created_at, updated_at) VALUES `)
+			retry_limit, retryable, skippable, pending_parents, inputs, queue, created_at, updated_at) VALUES `)
 		for i := start; i < end; i++ {
 			s := &p.Steps[i]
 			if i > start {
 				sb.WriteString(",")
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, task.ID, s.Name, i, s.Handler, nullJSON(s.HandlerConfig), nullJSON(s.Policy),
-				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), nullJSON(s.Inputs), now, now)
+				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), nullJSON(s.Inputs), s.Queue, now, now)
 		}
 		sb.WriteString(" RETURNING workflow_step_id, position")
 		type idPos struct {

@@ -16,7 +16,7 @@ import (
 
 const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
 	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
-	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, transition_seq`
+	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, queue, transition_seq`
 
 // scanStep scans stepCols; the transition sequence is returned separately.
 func scanStep(s rowScanner) (*taskertype.Step, int, error) {
@@ -33,7 +33,7 @@ func scanStep(s rowScanner) (*taskertype.Step, int, error) {
 	)
 	if err := s.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
 		&st.RetryLimit, &retryable, &skippable, &blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
-		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &seq); err != nil {
+		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &st.Queue, &seq); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, 0, taskerdriver.ErrNotFound
 		}
@@ -236,8 +236,9 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	now := us(p.Now)
 	q := `SELECT workflow_step_id, state FROM tasker_workflow_steps
-		WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0 AND next_attempt_at <= ?`
-	args := []any{now}
+		WHERE queue IN (SELECT value FROM json_each(?)) AND state IN ('pending','error') AND pending_parents = 0 AND blocked = 0
+			AND next_attempt_at <= ?`
+	args := []any{queuesJSON(p.Queues), now}
 	if len(p.Handlers) > 0 {
 		handlers, err := json.Marshal(p.Handlers)
 		if err != nil {
@@ -569,12 +570,13 @@ func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepList
 	return steps, nil
 }
 
-func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, error) {
+func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWakeParams) (time.Time, error) {
 	var a, b sql.NullInt64
 	if err := e.r.QueryRowContext(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
-			WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0),
-		(SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress')`).Scan(&a, &b); err != nil {
+			WHERE queue IN (SELECT value FROM json_each(?)) AND state IN ('pending','error') AND pending_parents = 0 AND blocked = 0),
+		CASE WHEN ? THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
+		queuesJSON(p.Queues), boolInt(p.Leases)).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next wake: %w", err)
 	}
 	ta, tb := fromUS(a), fromUS(b)
@@ -582,6 +584,13 @@ func (e *executor) StepNextWake(ctx context.Context, now time.Time) (time.Time, 
 		ta = time.Unix(0, 0).UTC() // ready since creation
 	}
 	return driverkit.Earliest(ta, tb), nil
+}
+
+// queuesJSON is the JSON array of the queues a claim looks at: the empty
+// queue (in-process steps) when none is given.
+func queuesJSON(queues []string) string {
+	b, _ := json.Marshal(driverkit.Queues(queues))
+	return string(b)
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {

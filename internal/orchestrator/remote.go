@@ -1,0 +1,229 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// Remote serves the steps of remote queues to workers outside the process
+// (over the REST API). It shares the Worker's recording code, so a remote
+// attempt is claimed, leased, failed, retried, rescued and finalized exactly
+// like an in-process one; only the handler runs elsewhere. It keeps no state
+// between calls: any number of API servers may serve the same queues.
+type Remote struct {
+	w *Worker
+}
+
+// NewRemote returns a Remote. cfg is a Worker configuration; ID, Run,
+// Concurrency and Handlers are not used.
+func NewRemote(cfg Config) *Remote {
+	return &Remote{w: New(cfg)}
+}
+
+// RemoteClaim asks for steps of remote queues.
+type RemoteClaim struct {
+	// WorkerID names the remote worker; it holds the leases.
+	WorkerID string
+	// Queues are the queues to take steps from (at least one).
+	Queues []string
+	// Limit is the most steps to return (at least 1).
+	Limit int
+	// Lease is how long the worker holds a step without a heartbeat.
+	Lease time.Duration
+	// Wait is how long to wait for a step when none is ready (long polling);
+	// zero returns at once.
+	Wait time.Duration
+}
+
+// Errors of remote results.
+var (
+	// ErrNotRemote is returned when a remote worker reports on a step that
+	// is not in a remote queue.
+	ErrNotRemote = errors.New("step is not in a remote queue")
+)
+
+// LeaseLostError explains why a remote worker's report on a step was
+// rejected: the worker no longer holds the attempt it reports on.
+type LeaseLostError struct {
+	StepID   int64
+	WorkerID string
+	Attempt  int
+	// Step is the step as it is now.
+	Step *taskertype.Step
+}
+
+func (e *LeaseLostError) Error() string {
+	s := e.Step
+	why := ""
+	switch {
+	case s.State != taskertype.StateInProgress:
+		why = fmt.Sprintf("the step is %s now (attempt %d)", s.State, s.Attempts)
+		if s.LastError != nil && s.LastError.Kind == "worker_lost" && s.LastError.Attempt == e.Attempt {
+			why = fmt.Sprintf("the lease expired and attempt %d was failed as worker_lost; the step is %s now", e.Attempt, s.State)
+		}
+	case s.Attempts != e.Attempt:
+		why = fmt.Sprintf("the lease expired and attempt %d is running on worker %s", s.Attempts, s.LeaseOwner)
+	default:
+		why = fmt.Sprintf("attempt %d is leased by worker %s", s.Attempts, s.LeaseOwner)
+	}
+	return fmt.Sprintf("step %d attempt %d is no longer held by worker %s: %s; the result was not recorded", e.StepID, e.Attempt, e.WorkerID, why)
+}
+
+// Unwrap makes the error match taskerdriver.ErrLeaseLost.
+func (e *LeaseLostError) Unwrap() error { return taskerdriver.ErrLeaseLost }
+
+// Claim leases up to p.Limit ready steps of p.Queues to p.WorkerID. With
+// p.Wait it waits, woken by new ready steps, until a step is claimed, the
+// wait ends or ctx is done; it then returns what it claimed (possibly
+// nothing, without error).
+func (r *Remote) Claim(ctx context.Context, p RemoteClaim) ([]*taskerdriver.ClaimedStep, error) {
+	w := r.w
+	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
+	deadline := time.Now().Add(p.Wait)
+	for {
+		claims, err := r.claimOnce(ctx, p)
+		if err != nil || len(claims) > 0 {
+			return claims, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		wait := min(left, w.cfg.PollInterval)
+		now := w.cfg.Now()
+		next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Queues: p.Queues})
+		if err != nil {
+			return nil, err
+		}
+		if next.After(now) {
+			wait = min(wait, next.Sub(now))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ready:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, nil // the caller went away or the wait was cut short: nothing claimed
+		}
+		timer.Stop()
+	}
+}
+
+// claimOnce claims in one transaction, with the claim's events.
+func (r *Remote) claimOnce(ctx context.Context, p RemoteClaim) ([]*taskerdriver.ClaimedStep, error) {
+	w := r.w
+	now := w.cfg.Now()
+	var claims []*taskerdriver.ClaimedStep
+	var events []*taskertype.Event
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		var err error
+		claims, err = tx.StepClaim(ctx, &taskerdriver.StepClaimParams{
+			Now: now, Limit: p.Limit, Owner: p.WorkerID, LeaseExpiresAt: now.Add(p.Lease), Queues: p.Queues,
+		})
+		if err != nil {
+			return err
+		}
+		events = events[:0]
+		claimEvents(claims, now, &events)
+		return r.outbox(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.publish(events)
+	return claims, nil
+}
+
+// Heartbeat extends the leases workerID holds on stepIDs by lease and
+// returns the ids it extended; a step missing from the answer is lost to
+// the worker (rescued, cancelled or finished) and its work should stop.
+func (r *Remote) Heartbeat(ctx context.Context, workerID string, stepIDs []int64, lease time.Duration) ([]int64, error) {
+	now := r.w.cfg.Now()
+	kept, err := r.w.exec.StepHeartbeat(ctx, &taskerdriver.StepHeartbeatParams{
+		Owner: workerID, IDs: stepIDs, LeaseExpiresAt: now.Add(lease), Now: now,
+	})
+	if kept == nil && err == nil {
+		kept = []int64{}
+	}
+	return kept, err
+}
+
+// Finish records the outcome of attempt of stepID that workerID ran, with
+// its effects (children made ready, retry scheduled or step blocked, task
+// finalized) in one transaction, as the in-process worker does. A worker
+// that no longer holds the attempt gets a *LeaseLostError and nothing is
+// written.
+func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, attempt int, res Result) (*taskertype.Step, error) {
+	w := r.w
+	now := w.cfg.Now()
+	var events []*taskertype.Event
+	var step *taskertype.Step
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		events = events[:0]
+		s, err := tx.StepGet(ctx, stepID)
+		if err != nil {
+			return err
+		}
+		if s.Queue == "" {
+			return fmt.Errorf("step %d (%s): %w: it is run by in-process workers", stepID, s.Name, ErrNotRemote)
+		}
+		if s.State != taskertype.StateInProgress || s.LeaseOwner != workerID || s.Attempts != attempt {
+			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: s}
+		}
+		task, err := tx.TaskGet(ctx, s.TaskID)
+		if err != nil {
+			return err
+		}
+		f := &flight{claim: &taskerdriver.ClaimedStep{Step: s, Task: task}, started: s.LastAttemptedAt, owner: workerID}
+		decided, blocked, err := w.record(ctx, tx, []finished{{f: f, res: res, endsAt: now}}, now, &events)
+		if err != nil {
+			return err
+		}
+		if f.lost {
+			// The guard failed between the read and the write (a rescue in
+			// another transaction): report the step as it is now.
+			cur, err := tx.StepGet(ctx, stepID)
+			if err != nil {
+				return err
+			}
+			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: cur}
+		}
+		if len(decided) > 0 {
+			if err := FinalizeMany(ctx, tx, decided, blocked, now, &events); err != nil {
+				return err
+			}
+		}
+		if step, err = tx.StepGet(ctx, stepID); err != nil {
+			return err
+		}
+		return r.outbox(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.publish(events)
+	return step, nil
+}
+
+func (r *Remote) outbox(ctx context.Context, tx taskerdriver.ExecutorTx, events []*taskertype.Event) error {
+	if r.w.cfg.Outbox == nil {
+		return nil
+	}
+	if rows := r.w.cfg.Outbox(events); len(rows) > 0 {
+		return tx.OutboxInsert(ctx, rows)
+	}
+	return nil
+}
+
+func (r *Remote) publish(events []*taskertype.Event) {
+	for _, ev := range events {
+		r.w.cfg.Publish(ev)
+	}
+}
