@@ -110,6 +110,13 @@ type Client struct {
 	mu       sync.Mutex
 	worker   *orchestrator.Worker
 	stopSubs func()
+
+	remoteOnce sync.Once
+	remoteSvc  *orchestrator.Remote
+	// workerID is the lease owner of the client's worker (WorkerConfig.ID
+	// or a generated id), the same across Start and RunUntilIdle so that a
+	// later run keeps the maintenance leadership of an earlier one.
+	workerID string
 }
 
 // NewClient returns a client on driver, applying its migrations unless
@@ -130,6 +137,11 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	}
 	if c.cfg.IdentityStrategy == "" {
 		c.cfg.IdentityStrategy = IdentityDefault
+	}
+	c.workerID = cfg.Worker.ID
+	if c.workerID == "" {
+		host, _ := os.Hostname()
+		c.workerID = fmt.Sprintf("%s-%d-%s", cmpOr(host, "worker"), os.Getpid(), uuid.NewString()[:8])
 	}
 	c.retry = backoffPolicy(cfg.Backoff, retrypolicy.Policy{}).WithDefaults()
 	if err := c.retry.Validate(); err != nil {
@@ -292,6 +304,11 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		if s.HandlerConfig != nil {
 			if sp.HandlerConfig, err = json.Marshal(s.HandlerConfig); err != nil {
 				return nil, fmt.Errorf("encode handler_config of step %q: %w", s.Name, err)
+			}
+		}
+		if s.Handler == RemoteHandler {
+			if sp.Queue, err = remoteQueue(s.HandlerConfig); err != nil {
+				return nil, fmt.Errorf("step %q: %w", s.Name, err)
 			}
 		}
 		sp.Parents = append(sp.Parents, tmpl.graph.Parents(i)...)
@@ -767,13 +784,8 @@ func (c *Client) RunUntilIdle(ctx context.Context) error {
 
 func (c *Client) newWorker() *orchestrator.Worker {
 	wc := c.cfg.Worker
-	id := wc.ID
-	if id == "" {
-		host, _ := os.Hostname()
-		id = fmt.Sprintf("%s-%d-%s", cmpOr(host, "worker"), os.Getpid(), uuid.NewString()[:8])
-	}
 	return orchestrator.New(orchestrator.Config{
-		Driver: c.driver, Run: c.run, Now: c.cfg.Now, Logger: c.logger, ID: id,
+		Driver: c.driver, Run: c.run, Now: c.cfg.Now, Logger: c.logger, ID: c.workerID,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
 		RescueInterval: wc.RescueInterval, StepTimeout: wc.StepTimeout, Retry: c.retry, Handlers: wc.Handlers,
 		Retention: wc.Retention, Outbox: c.outboxFor,
@@ -786,7 +798,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	h, ok := c.registry.Handler(cs.Step.Handler)
 	if !ok {
 		return orchestrator.Result{
-			Err:       fmt.Errorf("no handler %q is registered in worker %s: register it, or run the step on a worker that has it", cs.Step.Handler, c.cfg.Worker.ID),
+			Err:       fmt.Errorf("no handler %q is registered in worker %s: register it, or run the step on a worker that has it", cs.Step.Handler, c.workerID),
 			Permanent: false, Kind: "handler_not_found",
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 // Registry holds task templates, keyed by namespace, name and version, and
 // step handlers, keyed by name. It is safe for concurrent use. A new registry
-// has the built-in handlers ("exec" and "http") registered.
+// has the built-in handlers ("exec", "http" and "remote") registered.
 type Registry struct {
 	mu        sync.RWMutex
 	templates map[string]map[string]map[string]*TaskTemplate // namespace → name → version
@@ -25,6 +25,7 @@ func NewRegistry() *Registry {
 	r := &Registry{templates: map[string]map[string]map[string]*TaskTemplate{}, handlers: map[string]StepHandler{}}
 	r.handlers["exec"] = execHandler{}
 	r.handlers["http"] = httpHandler{}
+	r.handlers[RemoteHandler] = remoteHandler{}
 	return r
 }
 

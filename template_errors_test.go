@@ -212,7 +212,7 @@ func TestTemplateErrorUnknownHandlerListsRegistered(t *testing.T) {
 	reg.MustRegisterHandler("charge", noop)
 	_, err := reg.LoadYAML("bad.yaml", []byte("name: t\nstep_templates:\n  - name: a\n    handler: charge_card\n"), tasker.LoadOptions{})
 	require.EqualError(t, err, `bad.yaml:3: template "t": step "a": handler "charge_card" is not registered; `+
-		`register it with Registry.RegisterHandler before loading templates, or use one of: charge, exec, http, ship`)
+		`register it with Registry.RegisterHandler before loading templates, or use one of: charge, exec, http, remote, ship`)
 	var te *tasker.TemplateError
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, "bad.yaml", te.File)
@@ -312,7 +312,7 @@ func TestTemplateErrorGoDefined(t *testing.T) {
 			name: "unknown handler",
 			tmpl: &tasker.TaskTemplate{Name: "g", Steps: []tasker.StepTemplate{{Name: "a", Handler: "charge"}}},
 			want: `template "g": step "a": handler "charge" is not registered; ` +
-				`register it with Registry.RegisterHandler before loading templates, or use one of: exec, http`,
+				`register it with Registry.RegisterHandler before loading templates, or use one of: exec, http, remote`,
 		},
 		{
 			name: "bad version",

@@ -1,12 +1,14 @@
 package taskerhttp_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -26,7 +28,7 @@ func fuzzHandler(f *testing.F) (http.Handler, string, string) {
 	res, err := c.CreateTask(f.Context(), &tasker.TaskRequest{Name: "dummy_task", Context: `{"dummy": true}`})
 	require.NoError(f, err)
 	task := "/tasker/tasks/" + itoa(res.Task.ID)
-	return taskerhttp.NewHandler(c, nil), task, task + "/workflow_steps/" + itoa(res.Steps[3].ID)
+	return taskerhttp.NewHandler(c, &taskerhttp.Options{WorkerToken: "t"}), task, task + "/workflow_steps/" + itoa(res.Steps[3].ID)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -43,6 +45,11 @@ var fuzzSeeds = []string{
 	`{"name": 1, "context": "x", "tags": {}}`,
 	`{"task": []}`, `null`, `[]`, `"x"`, `{`, ``, `{"context": {"dummy": true}}`,
 	`{"name": "unique", "context": {"a": {"b": [1e400]}}}`,
+	`{"worker_id": "w", "queues": ["billing"], "limit": 2, "lease_seconds": 10, "wait_seconds": 0}`,
+	`{"worker_id": "w", "step_ids": [1, 2], "lease_seconds": 1e300}`,
+	`{"worker_id": "w", "attempt": 1, "results": {"a": 1}}`,
+	`{"worker_id": "w", "attempt": 1, "error": {"message": "m", "kind": "permanent", "retry_after_seconds": 2, "details": {}}}`,
+	`{"worker_id": "w", "attempt": 1, "error": {"details": []}}`,
 }
 
 // FuzzBodies sends arbitrary bodies to every JSON decoder: the answer is
@@ -57,13 +64,20 @@ func FuzzBodies(f *testing.F) {
 		{"PATCH", task},
 		{"PUT", step},
 		{"POST", step + "/resolve"},
+		{"POST", "/tasker/workers/claim"},
+		{"POST", "/tasker/workers/heartbeat"},
+		{"POST", "/tasker/workers/steps/1/result"},
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, tg := range targets {
-			req := httptest.NewRequest(tg.method, tg.path, strings.NewReader(body))
+			// A claim may wait (wait_seconds): cut it short.
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			req := httptest.NewRequestWithContext(ctx, tg.method, tg.path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer t")
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
+			cancel()
 			if rec.Code >= 500 {
 				t.Fatalf("%s %s with %q: %d %s", tg.method, tg.path, body, rec.Code, rec.Body)
 			}

@@ -35,6 +35,13 @@ type Options struct {
 	// ReadinessTimeout bounds the database check of /tasker/health/ready.
 	// Default 2s.
 	ReadinessTimeout time.Duration
+	// WorkerToken is the shared secret remote workers send as
+	// "Authorization: Bearer <token>" on the /tasker/workers routes. Empty
+	// disables those routes (403).
+	WorkerToken string
+	// Stopping, when closed, makes waiting remote claims return at once (a
+	// server shutting down closes it; see http.Server.RegisterOnShutdown).
+	Stopping <-chan struct{}
 }
 
 // defaults.
@@ -92,6 +99,9 @@ func (s *server) routes() {
 	m.HandleFunc("GET /tasker/health/status", s.healthStatus)
 	m.HandleFunc("GET /tasker/events", s.h(s.listEvents))
 	m.HandleFunc("GET /tasker/openapi.json", s.openAPI)
+	m.HandleFunc("POST /tasker/workers/claim", s.workerAuth(s.claimSteps))
+	m.HandleFunc("POST /tasker/workers/heartbeat", s.workerAuth(s.heartbeat))
+	m.HandleFunc("POST /tasker/workers/steps/{step_id}/result", s.workerAuth(s.stepResult))
 }
 
 // ServeHTTP adds the request id, the request log and panic recovery, and

@@ -222,6 +222,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/health/status":                                    {"get"},
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
+		"/tasker/workers/claim":                                    {"post"},
+		"/tasker/workers/heartbeat":                                {"post"},
+		"/tasker/workers/steps/{step_id}/result":                   {"post"},
 	}
 	require.Len(t, doc.Paths, len(want))
 	for p, methods := range want {

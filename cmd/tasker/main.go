@@ -1,7 +1,7 @@
 // Command tasker runs and inspects Tasker for Go workflows: task commands,
 // workers, migrations and template tools. Configuration comes from flags,
 // then environment variables (TASKER_DATABASE_URL, TASKER_TEMPLATES,
-// TASKER_ENV, TASKER_CONFIG, TASKER_SERVER, TASKER_ADDR), then an optional
+// TASKER_ENV, TASKER_CONFIG, TASKER_SERVER, TASKER_ADDR, TASKER_WORKER_TOKEN), then an optional
 // YAML config file, then defaults. `tasker serve` runs the REST API; with
 // --server URL the task and handlers commands talk to it instead of the
 // database.
@@ -139,6 +139,7 @@ func (a *app) resolve() error {
 	setFromEnv("subscriptions", "TASKER_SUBSCRIPTIONS")
 	setFromEnv("server", "TASKER_SERVER") // only the task and handlers commands have --server
 	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
+	setFromEnv("worker-token", "TASKER_WORKER_TOKEN")
 	if a.s.configFile == "" {
 		return nil
 	}

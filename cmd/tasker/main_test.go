@@ -55,10 +55,10 @@ func TestTemplateValidateExamples(t *testing.T) {
 	t.Parallel()
 	out := mustRun(t, "template", "validate", filepath.Join("..", "..", "examples"))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 5, out)
+	require.Len(t, lines, 6, out)
 	for _, name := range []string{
 		"default.diamond_workflow@1.0.0 (4 steps)", "default.linear_workflow@1.0.0 (4 steps)", "default.parallel_merge@1.0.0 (4 steps)",
-		"default.tree_workflow@1.0.0 (8 steps)", "ecommerce.process_order@1.0.0 (5 steps)",
+		"default.tree_workflow@1.0.0 (8 steps)", "ecommerce.process_order@1.0.0 (5 steps)", "default.remote_billing@1.0.0 (3 steps)",
 	} {
 		require.Contains(t, out, "ok  "+name, out)
 	}

@@ -260,22 +260,22 @@ func TestRemoteHandlers(t *testing.T) {
 	for _, mode := range [][]string{{"--server", url}, {"--templates", dir}} {
 		out := mustRun(t, append([]string{"handlers"}, mode...)...)
 		require.Regexp(t, `(?m)^NAMESPACE +HANDLERS$`, out, mode)
-		require.Regexp(t, `(?m)^default +4$`, out, mode)
+		require.Regexp(t, `(?m)^default +5$`, out, mode)
 		require.Regexp(t, `(?m)^ecommerce +1$`, out, mode)
 		require.Contains(t, out, "2 namespaces\n", mode)
 
 		out = mustRun(t, append([]string{"handlers", "default"}, mode...)...)
 		require.Regexp(t, `(?m)^HANDLER +LATEST +VERSIONS$`, out, mode)
-		for _, n := range []string{"diamond_workflow", "linear_workflow", "parallel_merge", "tree_workflow"} {
+		for _, n := range []string{"diamond_workflow", "linear_workflow", "parallel_merge", "remote_billing", "tree_workflow"} {
 			require.Regexp(t, `(?m)^`+n+` +1\.0\.0 +1\.0\.0$`, out, mode)
 		}
-		require.Contains(t, out, "4 handlers in namespace default", mode)
+		require.Contains(t, out, "5 handlers in namespace default", mode)
 
 		raw := mustRun(t, append([]string{"handlers", "-o", "json"}, mode...)...)
 		var list namespaceList
 		require.NoError(t, json.Unmarshal([]byte(raw), &list), raw)
 		require.Equal(t, 2, list.Total)
-		require.Equal(t, []namespaceCount{{"default", 4}, {"ecommerce", 1}}, list.Namespaces)
+		require.Equal(t, []namespaceCount{{"default", 5}, {"ecommerce", 1}}, list.Namespaces)
 
 		raw = mustRun(t, append([]string{"handlers", "ecommerce", "-o", "json"}, mode...)...)
 		var hs namespaceHandlers

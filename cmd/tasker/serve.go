@@ -22,6 +22,8 @@ const (
 	serveReadTimeout       = 30 * time.Second
 	serveWriteTimeout      = 60 * time.Second
 	serveIdleTimeout       = 2 * time.Minute
+	// minWorkerToken is the shortest accepted worker token.
+	minWorkerToken = 16
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -31,12 +33,14 @@ func (a *app) serveCmd() *cobra.Command {
 		drain            time.Duration
 		shutdownTimeout  time.Duration
 		readinessTimeout time.Duration
+		workerToken      string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST API under /tasker and run a worker until interrupted",
 		Long: `Opens the database, loads the templates, starts a worker in this process and
-serves the REST API (tasks, handlers, health) under /tasker on --addr. One
+serves the REST API (tasks, handlers, health, and with --worker-token the
+remote worker routes) under /tasker on --addr. One
 request log line per request goes to stderr (level info unless --log-level is
 given). On SIGINT or SIGTERM it stops accepting requests, lets the running
 ones finish for up to --shutdown-timeout, then lets running steps finish for
@@ -49,6 +53,10 @@ up to --drain-timeout before releasing them to other workers.`,
 			ctx := cmd.Context()
 			if maxBody <= 0 {
 				return fmt.Errorf("--max-body %d must be positive", maxBody)
+			}
+			if workerToken != "" && len(workerToken) < minWorkerToken {
+				return fmt.Errorf("--worker-token (or $TASKER_WORKER_TOKEN) has %d characters: use at least %d random ones, such as the output of `openssl rand -hex 16`",
+					len(workerToken), minWorkerToken)
 			}
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
@@ -67,9 +75,11 @@ up to --drain-timeout before releasing them to other workers.`,
 				return err
 			}
 			reqLog := a.requestLogger()
+			stopping := make(chan struct{})
 			srv := &http.Server{
 				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
 					Logger: reqLog, MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
+					WorkerToken: workerToken, Stopping: stopping,
 				}),
 				ReadHeaderTimeout: serveReadHeaderTimeout,
 				ReadTimeout:       serveReadTimeout,
@@ -80,6 +90,8 @@ up to --drain-timeout before releasing them to other workers.`,
 				// Requests keep running while the server shuts down.
 				BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 			}
+			// Remote workers' waiting claims end at once on shutdown.
+			srv.RegisterOnShutdown(func() { close(stopping) })
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
 			fmt.Fprintf(a.out, "tasker serve listening on http://%s (database %s, %d templates)\n",
@@ -116,6 +128,7 @@ up to --drain-timeout before releasing them to other workers.`,
 	f.DurationVar(&drain, "drain-timeout", 30*time.Second, "how long running steps may finish on shutdown before they are released")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight HTTP requests may finish on shutdown")
 	f.DurationVar(&readinessTimeout, "readiness-timeout", 2*time.Second, "how long /tasker/health/ready waits for the database")
+	f.StringVar(&workerToken, "worker-token", "", "shared token remote workers send as \"Authorization: Bearer <token>\" on /tasker/workers (at least 16 characters; prefer the environment variable); empty disables remote workers [$TASKER_WORKER_TOKEN]")
 	return cmd
 }
 

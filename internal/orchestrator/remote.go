@@ -59,17 +59,20 @@ type LeaseLostError struct {
 
 func (e *LeaseLostError) Error() string {
 	s := e.Step
-	why := ""
+	var why string
 	switch {
-	case s.State != taskertype.StateInProgress:
-		why = fmt.Sprintf("the step is %s now (attempt %d)", s.State, s.Attempts)
-		if s.LastError != nil && s.LastError.Kind == "worker_lost" && s.LastError.Attempt == e.Attempt {
-			why = fmt.Sprintf("the lease expired and attempt %d was failed as worker_lost; the step is %s now", e.Attempt, s.State)
-		}
-	case s.Attempts != e.Attempt:
-		why = fmt.Sprintf("the lease expired and attempt %d is running on worker %s", s.Attempts, s.LeaseOwner)
-	default:
+	case s.State == taskertype.StateInProgress && s.Attempts != e.Attempt:
+		why = fmt.Sprintf("attempt %d is now running on worker %s", s.Attempts, s.LeaseOwner)
+	case s.State == taskertype.StateInProgress:
 		why = fmt.Sprintf("attempt %d is leased by worker %s", s.Attempts, s.LeaseOwner)
+	case s.LastError != nil && s.LastError.Kind == "worker_lost" && s.LastError.Attempt == e.Attempt:
+		why = fmt.Sprintf("the lease expired and attempt %d was failed as worker_lost; the step is %s now", e.Attempt, s.State)
+	case s.State == taskertype.StateCancelled:
+		why = "the step is cancelled now"
+	case s.Attempts == e.Attempt:
+		why = fmt.Sprintf("attempt %d was already recorded; the step is %s now", e.Attempt, s.State)
+	default:
+		why = fmt.Sprintf("the step is %s now, after attempt %d", s.State, s.Attempts)
 	}
 	return fmt.Sprintf("step %d attempt %d is no longer held by worker %s: %s; the result was not recorded", e.StepID, e.Attempt, e.WorkerID, why)
 }

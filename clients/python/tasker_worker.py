@@ -1,0 +1,310 @@
+"""A Tasker for Go remote worker in one file, standard library only (Python 3.8+).
+
+It claims steps of remote queues from a Tasker server (long polling), runs a
+handler for each in a thread pool, heartbeats their leases while they run and
+reports results or failures. See docs/remote-workers.md.
+
+    from tasker_worker import Worker, PermanentError, RetryAfterError
+
+    def charge(step):
+        order = step.context
+        if order["amount"] <= 0:
+            raise PermanentError("amount must be positive")
+        return {"charge_id": "ch_%d" % order["order_id"]}
+
+    Worker("http://127.0.0.1:8080", token, ["billing"], charge).run()
+
+A handler returns a JSON-serialisable result. An exception is a retryable
+failure; PermanentError stops the retries; RetryAfterError(message, seconds)
+asks for the next attempt after a delay. A step whose lease is lost (the task
+was cancelled, or the worker could not heartbeat in time) has step.lost set;
+its result is dropped by the server.
+"""
+
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["Worker", "Step", "PermanentError", "RetryAfterError", "LeaseLostError", "TaskerError"]
+
+log = logging.getLogger("tasker_worker")
+
+
+class PermanentError(Exception):
+    """A failure that retrying will not fix: the step is blocked at once."""
+
+
+class RetryAfterError(Exception):
+    """A retryable failure whose next attempt must wait `seconds`."""
+
+    def __init__(self, message, seconds):
+        super().__init__(message)
+        self.seconds = float(seconds)
+
+
+class TaskerError(Exception):
+    """An error answer of the server: status, code and message."""
+
+    def __init__(self, status, code, message):
+        super().__init__("HTTP %d %s: %s" % (status, code, message))
+        self.status, self.code, self.message = status, code, message
+
+
+class LeaseLostError(TaskerError):
+    """The server refused a result: the worker no longer holds the attempt."""
+
+
+class Step:
+    """A claimed step: its input document as attributes."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.task_id = doc["task_id"]
+        self.step_id = doc["step_id"]
+        self.step_name = doc["step_name"]
+        self.namespace = doc["namespace"]
+        self.task_name = doc["task_name"]
+        self.version = doc["version"]
+        self.queue = doc["queue"]
+        self.attempt = doc["attempt"]
+        self.retry_limit = doc["retry_limit"]
+        self.timeout_ms = doc["timeout_ms"]
+        self.idempotency_key = doc["idempotency_key"]
+        self.context = doc.get("context") or {}
+        self.dependencies = doc.get("dependencies") or {}
+        self.config = doc.get("handler_config") or {}
+        self.inputs = doc.get("inputs")
+        self.started = time.monotonic()
+        # Set when the lease is lost: stop working, the result will be refused.
+        self.lost = threading.Event()
+
+    def __repr__(self):
+        return "Step(%s/%s task=%d step=%d attempt=%d)" % (
+            self.task_name, self.step_name, self.task_id, self.step_id, self.attempt)
+
+
+class Worker:
+    """Claims and runs steps of `queues` until stop() (or SIGINT/SIGTERM)."""
+
+    def __init__(self, url, token, queues, handler, worker_id=None, concurrency=4,
+                 lease_seconds=30.0, poll_wait_seconds=20.0, shutdown_grace_seconds=30.0):
+        url = url.rstrip("/")
+        if url.endswith("/tasker"):
+            url = url[: -len("/tasker")]
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("url %r must start with http:// or https://" % url)
+        if not token:
+            raise ValueError("token is required: the server's --worker-token")
+        if not queues:
+            raise ValueError("queues is required: name the queues to serve")
+        self.url = url
+        self.token = token
+        self.queues = list(queues)
+        self.handler = handler
+        self.worker_id = worker_id or "%s-%d-%08x" % (socket.gethostname() or "worker", os.getpid(),
+                                                       random.getrandbits(32))
+        self.concurrency = int(concurrency)
+        self.lease_seconds = float(lease_seconds)
+        self.poll_wait_seconds = min(float(poll_wait_seconds), 30.0)
+        self.shutdown_grace_seconds = float(shutdown_grace_seconds)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running = {}  # step_id -> Step
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+
+    # --- public -----------------------------------------------------------
+
+    def run(self):
+        """Run until stop() is called or the process gets SIGINT/SIGTERM."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self.stop())
+        log.info("worker %s serving %s on %s", self.worker_id, self.queues, self.url)
+        beat = threading.Thread(target=self._heartbeats, name="tasker-heartbeat", daemon=True)
+        beat.start()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="tasker-step")
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                free = self._take_slots()
+                if free == 0:
+                    continue
+                try:
+                    steps = self.claim(free)
+                    failures = 0
+                except Exception as e:  # network or server trouble: back off
+                    for _ in range(free):
+                        self._slots.release()
+                    failures += 1
+                    delay = min(0.1 * 2 ** min(failures, 6), 10.0)
+                    log.warning("claim failed (%s); retrying in %.1fs", e, delay)
+                    self._stop.wait(delay)
+                    continue
+                for _ in range(free - len(steps)):
+                    self._slots.release()
+                for step in steps:
+                    with self._lock:
+                        self._running[step.step_id] = step
+                    pool.submit(self._run_step, step)
+        finally:
+            deadline = time.monotonic() + self.shutdown_grace_seconds
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if not self._running:
+                        break
+                time.sleep(0.05)
+            pool.shutdown(wait=False)
+            self._stop.set()
+            log.info("worker %s stopped", self.worker_id)
+
+    def stop(self):
+        """Stop claiming; running steps may finish for shutdown_grace_seconds."""
+        self._stop.set()
+
+    def claim(self, limit=1):
+        """One claim request: returns the claimed Steps (maybe none)."""
+        out = self._post("/tasker/workers/claim", {
+            "worker_id": self.worker_id, "queues": self.queues, "limit": limit,
+            "lease_seconds": self.lease_seconds, "wait_seconds": self.poll_wait_seconds,
+        }, timeout=self.poll_wait_seconds + 30)
+        return [Step(d) for d in out["steps"]]
+
+    def heartbeat(self, step_ids):
+        """Extend the leases of step_ids; returns the ids that were lost."""
+        out = self._post("/tasker/workers/heartbeat", {
+            "worker_id": self.worker_id, "step_ids": list(step_ids), "lease_seconds": self.lease_seconds})
+        return out["lost_step_ids"]
+
+    def complete(self, step, results):
+        """Report a successful attempt."""
+        return self._post("/tasker/workers/steps/%d/result" % step.step_id,
+                          {"worker_id": self.worker_id, "attempt": step.attempt, "results": results})
+
+    def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None):
+        """Report a failed attempt."""
+        err = {"message": message or "error", "kind": kind}
+        if retry_after_seconds is not None:
+            err["retry_after_seconds"] = retry_after_seconds
+        if error_class:
+            err["class"] = error_class
+        if detail:
+            err["detail"] = detail
+        return self._post("/tasker/workers/steps/%d/result" % step.step_id,
+                          {"worker_id": self.worker_id, "attempt": step.attempt, "error": err})
+
+    # --- internals --------------------------------------------------------
+
+    def _take_slots(self):
+        # Wait for one free slot (checking for stop), then take what is free.
+        while not self._slots.acquire(timeout=0.2):
+            if self._stop.is_set():
+                return 0
+        free = 1
+        while free < self.concurrency and self._slots.acquire(blocking=False):
+            free += 1
+        return free
+
+    def _run_step(self, step):
+        try:
+            report = self._execute(step)
+            with self._lock:
+                held = self._running.pop(step.step_id, None) is not None
+            if not held or step.lost.is_set():
+                log.info("%r lost its lease; result dropped", step)
+                return
+            self._report(step, report)
+        finally:
+            self._slots.release()
+
+    def _execute(self, step):
+        try:
+            result = self.handler(step)
+            json.dumps(result)  # must be JSON
+            return lambda: self.complete(step, result)
+        except PermanentError as e:
+            return lambda: self.fail(step, str(e), kind="permanent", error_class=type(e).__name__)
+        except RetryAfterError as e:
+            return lambda: self.fail(step, str(e), retry_after_seconds=e.seconds, error_class=type(e).__name__)
+        except Exception as e:  # any other exception is retryable, with its traceback
+            detail = traceback.format_exc()
+            return lambda: self.fail(step, str(e) or type(e).__name__, error_class=type(e).__name__, detail=detail)
+
+    def _report(self, step, send):
+        deadline = time.monotonic() + self.lease_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                send()
+                return
+            except LeaseLostError as e:
+                log.warning("%r: result refused: %s", step, e.message)
+                return
+            except TaskerError as e:
+                if e.status < 500:
+                    log.error("%r: result refused: %s", step, e)
+                    return
+                err = e
+            except (urllib.error.URLError, OSError) as e:
+                err = e
+            if time.monotonic() > deadline:
+                log.error("%r: giving up reporting (%s); the step will be rescued when its lease expires", step, err)
+                return
+            time.sleep(min(0.2 * attempt, 2.0))
+
+    def _heartbeats(self):
+        while not self._stop.wait(self.lease_seconds / 3):
+            self._beat_once()
+        # Keep steps that finish during the shutdown grace alive.
+        while True:
+            with self._lock:
+                if not self._running:
+                    return
+            self._beat_once()
+            time.sleep(self.lease_seconds / 3)
+
+    def _beat_once(self):
+        now = time.monotonic()
+        with self._lock:
+            # A step past its timeout is not extended: its lease runs out and
+            # the server rescues it.
+            ids = [s.step_id for s in self._running.values()
+                   if now - s.started < s.timeout_ms / 1000.0]
+        if not ids:
+            return
+        try:
+            lost = self.heartbeat(ids)
+        except Exception as e:
+            log.warning("heartbeat failed: %s", e)
+            return
+        with self._lock:
+            for sid in lost:
+                step = self._running.pop(sid, None)
+                if step is not None:
+                    step.lost.set()
+
+    def _post(self, path, body, timeout=30):
+        data = json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(self.url + path, data=data, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": "Bearer " + self.token})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as res:
+                return json.loads(res.read().decode("utf-8"))
+        except urllib.error.HTTPError as e:
+            raw = e.read().decode("utf-8", "replace")
+            try:
+                err = json.loads(raw)["error"]
+                code, message = err.get("code", ""), err.get("message", raw)
+            except (ValueError, KeyError, TypeError):
+                code, message = "", raw.strip()
+            cls = LeaseLostError if code == "lease_lost" else TaskerError
+            raise cls(e.code, code, message) from None

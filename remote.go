@@ -1,0 +1,333 @@
+package tasker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/tasker-go/tasker/internal/orchestrator"
+	"github.com/tasker-go/tasker/taskerdriver"
+)
+
+// Remote workers run the steps of remote queues outside the engine's
+// process, in any language: a step template says `handler: remote` with
+// `handler_config: {queue: NAME}`, in-process workers never claim it, and a
+// remote worker claims it (ClaimRemoteSteps, or POST /tasker/workers/claim),
+// heartbeats while it works and reports the outcome (FinishRemoteStep). The
+// lease, retry, rescue and finalization rules are those of in-process steps.
+
+// RemoteHandler is the name of the built-in handler of remote steps.
+const RemoteHandler = "remote"
+
+// Limits of remote worker requests.
+const (
+	// MaxRemoteClaim is the most steps one claim returns.
+	MaxRemoteClaim = 100
+	// MaxRemoteWait is the longest a claim waits for a step.
+	MaxRemoteWait = 30 * time.Second
+	// MinRemoteLease and MaxRemoteLease bound a remote lease.
+	MinRemoteLease = time.Second
+	MaxRemoteLease = time.Hour
+	// DefaultRemoteLease is the lease of a claim that gives none.
+	DefaultRemoteLease = 30 * time.Second
+)
+
+var (
+	queueName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+	remoteWorker = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
+)
+
+// remoteHandler is the built-in "remote" handler: it only checks the
+// configuration. Its steps carry a queue, so in-process workers never claim
+// them; Handle runs only if such a step somehow reaches one.
+type remoteHandler struct{}
+
+// ValidateConfig implements ConfigValidator: queue is required; the other
+// keys are passed to the remote worker as they are.
+func (remoteHandler) ValidateConfig(config map[string]any) error {
+	_, err := remoteQueue(config)
+	return err
+}
+
+func remoteQueue(config map[string]any) (string, error) {
+	v, ok := config["queue"]
+	if !ok {
+		return "", errors.New("handler_config.queue is required for handler remote: name the queue its remote workers poll, such as \"billing\"")
+	}
+	q, _ := v.(string)
+	if !queueName.MatchString(q) {
+		return "", fmt.Errorf("handler_config.queue %v is not a queue name: use 1 to 128 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", v)
+	}
+	return q, nil
+}
+
+func (remoteHandler) Handle(_ context.Context, s *StepContext) (any, error) {
+	return nil, PermanentError(fmt.Errorf("step %q is a remote step: it runs on remote workers polling its queue, not in-process", s.Step.Name))
+}
+
+// RemoteClaimRequest asks for steps of remote queues.
+type RemoteClaimRequest struct {
+	// WorkerID names the remote worker (1 to 200 printable ASCII
+	// characters, unique per worker process); it holds the leases.
+	WorkerID string
+	// Queues are the queues to take steps from.
+	Queues []string
+	// Limit is the most steps to return: 1 (the default) to MaxRemoteClaim.
+	Limit int
+	// Lease is how long the worker holds a claimed step without a
+	// heartbeat; DefaultRemoteLease when zero.
+	Lease time.Duration
+	// Wait is how long to wait for a step when none is ready (long
+	// polling), at most MaxRemoteWait; zero returns at once.
+	Wait time.Duration
+}
+
+// RemoteStep is a claimed remote step: everything its worker needs to run
+// it and report back.
+type RemoteStep struct {
+	TaskID    int64  `json:"task_id"`
+	StepID    int64  `json:"step_id"`
+	StepName  string `json:"step_name"`
+	Namespace string `json:"namespace"`
+	TaskName  string `json:"task_name"`
+	Version   string `json:"version"`
+	Queue     string `json:"queue"`
+	// Attempt is this attempt's number, starting at 1; the report must give
+	// it back.
+	Attempt    int `json:"attempt"`
+	RetryLimit int `json:"retry_limit"`
+	// LeaseExpiresAt is when the step is taken from the worker unless it
+	// heartbeats.
+	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+	// TimeoutMS is the attempt's time limit (the step's timeout) in
+	// milliseconds; the worker should give up after it.
+	TimeoutMS int64 `json:"timeout_ms"`
+	// IdempotencyKey is stable across the step's attempts.
+	IdempotencyKey string `json:"idempotency_key"`
+	// Context is the task context.
+	Context json.RawMessage `json:"context"`
+	// Dependencies are the results of the parent steps by name.
+	Dependencies map[string]json.RawMessage `json:"dependencies"`
+	// Config is the step's handler_config (with its queue).
+	Config json.RawMessage `json:"handler_config"`
+	// Inputs are the step's inputs, when set.
+	Inputs json.RawMessage `json:"inputs,omitempty"`
+}
+
+// RemoteResult is a remote worker's report on one attempt.
+type RemoteResult struct {
+	WorkerID string
+	StepID   int64
+	Attempt  int
+	// Results is the step's result (JSON) when Error is nil; empty means
+	// null.
+	Results json.RawMessage
+	// Error reports a failed attempt.
+	Error *RemoteError
+}
+
+// RemoteError is a failed remote attempt.
+type RemoteError struct {
+	// Message is required.
+	Message string `json:"message"`
+	// Kind is "retryable" (the default), "permanent" or "timeout".
+	Kind string `json:"kind,omitempty"`
+	// RetryAfter asks for the next attempt after this delay (retryable
+	// only), like RetryAfter in Go handlers.
+	RetryAfter time.Duration `json:"-"`
+	// Class names the error's type in the worker's language.
+	Class string `json:"class,omitempty"`
+	// Detail is free text such as a stack trace (at most 64 KiB kept).
+	Detail string `json:"detail,omitempty"`
+	// Details is structured detail (a JSON object).
+	Details json.RawMessage `json:"details,omitempty"`
+}
+
+const maxRemoteDetail = 64 << 10
+
+// remote returns the client's remote-step service.
+func (c *Client) remote() *orchestrator.Remote {
+	c.remoteOnce.Do(func() {
+		wc := c.cfg.Worker
+		c.remoteSvc = orchestrator.NewRemote(orchestrator.Config{
+			Driver: c.driver, Now: c.cfg.Now, Logger: c.logger, PollInterval: wc.PollInterval,
+			StepTimeout: wc.StepTimeout, Retry: c.retry, Outbox: c.outboxFor, Publish: c.bus.publish,
+		})
+	})
+	return c.remoteSvc
+}
+
+// ClaimRemoteSteps leases ready steps of req.Queues to req.WorkerID,
+// waiting up to req.Wait for one. An empty answer is not an error.
+func (c *Client) ClaimRemoteSteps(ctx context.Context, req *RemoteClaimRequest) ([]*RemoteStep, error) {
+	if err := validateClaim(req); err != nil {
+		return nil, err
+	}
+	claims, err := c.remote().Claim(ctx, orchestrator.RemoteClaim{
+		WorkerID: req.WorkerID, Queues: req.Queues, Limit: cmp.Or(req.Limit, 1),
+		Lease: cmp.Or(req.Lease, DefaultRemoteLease), Wait: req.Wait,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*RemoteStep, len(claims))
+	for i, cs := range claims {
+		out[i] = c.remoteStep(cs)
+	}
+	return out, nil
+}
+
+func validateClaim(req *RemoteClaimRequest) error {
+	fields := map[string]string{}
+	if req == nil {
+		req = &RemoteClaimRequest{}
+	}
+	if !remoteWorker.MatchString(req.WorkerID) {
+		fields["worker_id"] = "is required: 1 to 200 printable ASCII characters without spaces, unique per worker process (such as host-pid)"
+	}
+	switch {
+	case len(req.Queues) == 0:
+		fields["queues"] = "is required: list the queues this worker serves, such as [\"billing\"]"
+	case len(req.Queues) > 50:
+		fields["queues"] = fmt.Sprintf("has %d queues: give at most 50", len(req.Queues))
+	default:
+		for i, q := range req.Queues {
+			if !queueName.MatchString(q) {
+				fields["queues["+strconv.Itoa(i)+"]"] = fmt.Sprintf("%q is not a queue name: use 1 to 128 letters, digits, '_', '.', ':' or '-'", q)
+			}
+		}
+	}
+	if req.Limit < 0 || req.Limit > MaxRemoteClaim {
+		fields["limit"] = fmt.Sprintf("must be between 1 and %d", MaxRemoteClaim)
+	}
+	if req.Lease != 0 && (req.Lease < MinRemoteLease || req.Lease > MaxRemoteLease) {
+		fields["lease"] = fmt.Sprintf("must be between %s and %s", MinRemoteLease, MaxRemoteLease)
+	}
+	if req.Wait < 0 || req.Wait > MaxRemoteWait {
+		fields["wait"] = fmt.Sprintf("must be between 0 and %s", MaxRemoteWait)
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Message: "invalid remote claim", Fields: fields}
+	}
+	return nil
+}
+
+func (c *Client) remoteStep(cs *taskerdriver.ClaimedStep) *RemoteStep {
+	s, t := cs.Step, cs.Task
+	pol := orchestrator.DecodePolicy(s.Policy)
+	timeout := cmp.Or(pol.Timeout, c.cfg.Worker.StepTimeout, 5*time.Minute)
+	deps := cs.Dependencies
+	if deps == nil {
+		deps = map[string]json.RawMessage{}
+	}
+	for k, v := range deps {
+		if len(v) == 0 {
+			deps[k] = json.RawMessage("null")
+		}
+	}
+	return &RemoteStep{
+		TaskID: t.ID, StepID: s.ID, StepName: s.Name, Namespace: t.Namespace, TaskName: t.Name, Version: t.Version,
+		Queue: s.Queue, Attempt: s.Attempts, RetryLimit: s.RetryLimit, LeaseExpiresAt: s.LeaseExpiresAt,
+		TimeoutMS: timeout.Milliseconds(), IdempotencyKey: "task-" + strconv.FormatInt(t.ID, 10) + "/" + s.Name,
+		Context: rawOr(t.Context, "{}"), Dependencies: deps,
+		Config: rawOr(s.HandlerConfig, "{}"), Inputs: s.Inputs,
+	}
+}
+
+// HeartbeatRemoteSteps extends the leases workerID holds on stepIDs by
+// lease (DefaultRemoteLease when zero) and returns the ids it extended. A
+// step missing from the answer is no longer the worker's (its lease expired
+// and it was rescued, or its task was cancelled): stop working on it.
+func (c *Client) HeartbeatRemoteSteps(ctx context.Context, workerID string, stepIDs []int64, lease time.Duration) ([]int64, error) {
+	fields := map[string]string{}
+	if !remoteWorker.MatchString(workerID) {
+		fields["worker_id"] = "is required: the worker_id the steps were claimed with"
+	}
+	if len(stepIDs) == 0 || len(stepIDs) > 1000 {
+		fields["step_ids"] = "must list 1 to 1000 step ids the worker holds"
+	}
+	if lease != 0 && (lease < MinRemoteLease || lease > MaxRemoteLease) {
+		fields["lease"] = fmt.Sprintf("must be between %s and %s", MinRemoteLease, MaxRemoteLease)
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Message: "invalid heartbeat", Fields: fields}
+	}
+	return c.remote().Heartbeat(ctx, workerID, stepIDs, cmp.Or(lease, DefaultRemoteLease))
+}
+
+// FinishRemoteStep records a remote worker's outcome of one attempt, with
+// the same effects as an in-process result: children made ready, a retry
+// scheduled (after Error.RetryAfter when given) or the step blocked, and the
+// task finalized. A worker that no longer holds the attempt (its lease
+// expired and the step was rescued or re-claimed, or the task was
+// cancelled) gets an error matching ErrLeaseLost that says why, and nothing
+// is written.
+func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, error) {
+	if r == nil {
+		r = &RemoteResult{}
+	}
+	fields := map[string]string{}
+	if !remoteWorker.MatchString(r.WorkerID) {
+		fields["worker_id"] = "is required: the worker_id the step was claimed with"
+	}
+	if r.StepID <= 0 {
+		fields["step_id"] = "is required: the step_id of the claimed step"
+	}
+	if r.Attempt <= 0 {
+		fields["attempt"] = "is required: the attempt number of the claim"
+	}
+	var res orchestrator.Result
+	if e := r.Error; e != nil {
+		if e.Message == "" {
+			fields["error.message"] = "is required: say what went wrong"
+		}
+		switch e.Kind {
+		case "", "retryable", "timeout":
+		case "permanent":
+			res.Permanent = true
+		default:
+			fields["error.kind"] = fmt.Sprintf("%q is unknown: use retryable, permanent or timeout", e.Kind)
+		}
+		if e.RetryAfter < 0 || (e.RetryAfter > 0 && res.Permanent) {
+			fields["error.retry_after"] = "must be a positive delay on a retryable error"
+		}
+		if len(e.Details) > 0 && (!json.Valid(e.Details) || e.Details[0] != '{') {
+			fields["error.details"] = "must be a JSON object"
+		}
+		detail := e.Detail
+		if len(detail) > maxRemoteDetail {
+			detail = detail[len(detail)-maxRemoteDetail:]
+		}
+		res.Err = errors.New(e.Message)
+		res.Kind, res.RetryAfter, res.Class, res.Stack, res.Details = e.Kind, e.RetryAfter, cmp.Or(e.Class, "remote"), detail, e.Details
+	} else {
+		res.Results = rawOr(r.Results, "null")
+		if !json.Valid(res.Results) {
+			fields["results"] = "must be JSON"
+		}
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Message: "invalid remote result", Fields: fields}
+	}
+	step, err := c.remote().Finish(ctx, r.WorkerID, r.StepID, r.Attempt, res)
+	switch {
+	case errors.Is(err, taskerdriver.ErrNotFound):
+		return nil, c.notFound(err, "step", r.StepID)
+	case errors.Is(err, orchestrator.ErrNotRemote):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidState, err)
+	}
+	return step, err
+}
+
+// rawOr returns raw, or def when raw is empty.
+func rawOr(raw json.RawMessage, def string) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(def)
+	}
+	return raw
+}

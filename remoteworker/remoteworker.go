@@ -1,0 +1,482 @@
+// Package remoteworker runs the steps of remote queues of a Tasker for Go
+// server in any Go program: it claims steps over the REST API
+// (POST /tasker/workers/claim, long polling), runs a handler for each,
+// heartbeats their leases while they run, and reports results and failures.
+// It depends only on the standard library, not on the engine.
+//
+//	w, err := remoteworker.New(remoteworker.Config{
+//		ServerURL: "http://127.0.0.1:8080", Token: os.Getenv("TASKER_WORKER_TOKEN"),
+//		Queues: []string{"billing"},
+//	}, func(ctx context.Context, s *remoteworker.Step) (any, error) {
+//		var order struct{ ID int `json:"order_id"` }
+//		if err := s.DecodeContext(&order); err != nil {
+//			return nil, remoteworker.Permanent(err)
+//		}
+//		return map[string]any{"charged": order.ID}, nil
+//	})
+//	...
+//	err = w.Run(ctx) // until ctx is cancelled
+//
+// A handler's plain error is retried under the step's retry policy;
+// Permanent stops the retries and RetryAfter asks for a delay. A step whose
+// lease is lost (the worker was too slow to heartbeat, or the task was
+// cancelled) has its context cancelled and its result is dropped by the
+// server.
+package remoteworker
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures a Worker. Zero values mean the documented defaults.
+type Config struct {
+	// ServerURL is the server's base URL, such as "http://127.0.0.1:8080"
+	// (a trailing "/tasker" is accepted). Required.
+	ServerURL string
+	// Token is the server's worker token (tasker serve --worker-token).
+	// Required.
+	Token string
+	// Queues are the queues to serve. Required.
+	Queues []string
+	// WorkerID names this worker in leases; default host-pid-random.
+	WorkerID string
+	// Concurrency is the most steps run at once; default 4.
+	Concurrency int
+	// Lease is how long a claimed step is held without a heartbeat; default
+	// 30s. Heartbeats run every Lease/3.
+	Lease time.Duration
+	// PollWait is how long one claim waits for a step (long polling);
+	// default 20s, at most 30s.
+	PollWait time.Duration
+	// ShutdownGrace is how long running steps may finish after Run's
+	// context is cancelled before their contexts are cancelled; default 30s.
+	ShutdownGrace time.Duration
+	// HTTPClient defaults to a client without a global timeout (each request
+	// gets its own).
+	HTTPClient *http.Client
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Step is a claimed step: its input document.
+type Step struct {
+	TaskID         int64                      `json:"task_id"`
+	StepID         int64                      `json:"step_id"`
+	StepName       string                     `json:"step_name"`
+	Namespace      string                     `json:"namespace"`
+	TaskName       string                     `json:"task_name"`
+	Version        string                     `json:"version"`
+	Queue          string                     `json:"queue"`
+	Attempt        int                        `json:"attempt"`
+	RetryLimit     int                        `json:"retry_limit"`
+	LeaseExpiresAt time.Time                  `json:"lease_expires_at"`
+	TimeoutMS      int64                      `json:"timeout_ms"`
+	IdempotencyKey string                     `json:"idempotency_key"`
+	Context        json.RawMessage            `json:"context"`
+	Dependencies   map[string]json.RawMessage `json:"dependencies"`
+	Config         json.RawMessage            `json:"handler_config"`
+	Inputs         json.RawMessage            `json:"inputs,omitempty"`
+}
+
+// DecodeContext decodes the task context into v.
+func (s *Step) DecodeContext(v any) error {
+	if err := json.Unmarshal(s.Context, v); err != nil {
+		return fmt.Errorf("decode task context: %w", err)
+	}
+	return nil
+}
+
+// DecodeConfig decodes the step's handler_config into v.
+func (s *Step) DecodeConfig(v any) error {
+	if err := json.Unmarshal(s.Config, v); err != nil {
+		return fmt.Errorf("decode handler_config: %w", err)
+	}
+	return nil
+}
+
+// DependencyResult decodes the result of the parent step name into v.
+func (s *Step) DependencyResult(name string, v any) error {
+	raw, ok := s.Dependencies[name]
+	if !ok {
+		return fmt.Errorf("step %q is not a dependency of %q", name, s.StepName)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decode result of %q: %w", name, err)
+	}
+	return nil
+}
+
+// Handler runs one attempt of a step and returns its JSON-encodable result.
+type Handler func(ctx context.Context, s *Step) (any, error)
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: the step is not retried.
+func Permanent(err error) error { return &permanentError{err} }
+
+type retryAfterError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable after d.
+func RetryAfter(err error, d time.Duration) error { return &retryAfterError{err, d} }
+
+// ErrLeaseLost is returned by Report when the server refused a result
+// because the worker no longer held the attempt.
+var ErrLeaseLost = errors.New("lease lost")
+
+// Worker claims and runs steps. Create it with New.
+type Worker struct {
+	cfg     Config
+	base    string
+	handler Handler
+
+	mu      sync.Mutex
+	running map[int64]context.CancelFunc
+}
+
+// New checks cfg and returns a Worker.
+func New(cfg Config, h Handler) (*Worker, error) {
+	if h == nil {
+		return nil, errors.New("remoteworker: nil handler")
+	}
+	base := strings.TrimRight(cfg.ServerURL, "/")
+	base = strings.TrimSuffix(base, "/tasker")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, fmt.Errorf("remoteworker: ServerURL %q must start with http:// or https://", cfg.ServerURL)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("remoteworker: Token is required: the server's --worker-token")
+	}
+	if len(cfg.Queues) == 0 {
+		return nil, errors.New("remoteworker: Queues is required: name the queues to serve")
+	}
+	if cfg.WorkerID == "" {
+		host, _ := os.Hostname()
+		cfg.WorkerID = fmt.Sprintf("%s-%d-%08x", cmp.Or(host, "worker"), os.Getpid(), rand.Uint32())
+	}
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 4)
+	cfg.Lease = cmp.Or(cfg.Lease, 30*time.Second)
+	cfg.PollWait = min(cmp.Or(cfg.PollWait, 20*time.Second), 30*time.Second)
+	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 30*time.Second)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Worker{cfg: cfg, base: base, handler: h, running: map[int64]context.CancelFunc{}}, nil
+}
+
+// ID returns the worker id used in leases.
+func (w *Worker) ID() string { return w.cfg.WorkerID }
+
+// Run claims and runs steps until ctx is cancelled, then lets running steps
+// finish for up to ShutdownGrace (cancelling them after it) and returns
+// once their results are reported. Errors talking to the server are logged
+// and retried with backoff; Run returns nil after a shutdown.
+func (w *Worker) Run(ctx context.Context) error {
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	beatDone := make(chan struct{})
+	go func() { defer close(beatDone); w.heartbeats(runCtx) }()
+
+	failures := 0
+	for ctx.Err() == nil {
+		free := 0
+		slots <- struct{}{} // wait for at least one free slot
+		free++
+	fill:
+		for free < w.cfg.Concurrency {
+			select {
+			case slots <- struct{}{}:
+				free++
+			default:
+				break fill
+			}
+		}
+		steps, err := w.claim(ctx, free)
+		for range free - len(steps) {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			delay := min(time.Duration(1<<min(failures, 6))*100*time.Millisecond, 10*time.Second)
+			w.cfg.Logger.Warn("remoteworker: claim failed; retrying", "error", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		failures = 0
+		for _, s := range steps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				w.run(runCtx, s)
+			}()
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.ShutdownGrace):
+		w.mu.Lock()
+		for _, cancel := range w.running {
+			cancel()
+		}
+		w.mu.Unlock()
+		<-done
+	}
+	cancelRun()
+	<-beatDone
+	return nil
+}
+
+// run executes one step and reports its outcome.
+func (w *Worker) run(ctx context.Context, s *Step) {
+	timeout := time.Duration(s.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	w.mu.Lock()
+	w.running[s.StepID] = cancel
+	w.mu.Unlock()
+	out, err := w.safeHandle(sctx, s)
+	w.mu.Lock()
+	_, held := w.running[s.StepID]
+	delete(w.running, s.StepID)
+	w.mu.Unlock()
+	if !held {
+		w.cfg.Logger.Info("remoteworker: step lost its lease; result dropped", "step_id", s.StepID, "attempt", s.Attempt)
+		return
+	}
+	if err == nil {
+		raw, merr := json.Marshal(out)
+		if merr != nil {
+			err = Permanent(fmt.Errorf("encode step result as JSON: %w", merr))
+		} else {
+			w.reportRetrying(ctx, s, map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt, "results": json.RawMessage(raw)})
+			return
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) && sctx.Err() != nil && ctx.Err() == nil {
+		err = &kindError{err: fmt.Errorf("step timed out after %s: %w", timeout, err), kind: "timeout"}
+	}
+	w.reportRetrying(ctx, s, map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt, "error": errorBody(err)})
+}
+
+type kindError struct {
+	err  error
+	kind string
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
+type panicError struct {
+	v     any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panic: %v", e.v) }
+
+func (w *Worker) safeHandle(ctx context.Context, s *Step) (out any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{v: v, stack: string(debug.Stack())}
+		}
+	}()
+	return w.handler(ctx, s)
+}
+
+func errorBody(err error) map[string]any {
+	root := err
+	for u := errors.Unwrap(root); u != nil; u = errors.Unwrap(root) {
+		root = u
+	}
+	body := map[string]any{"message": err.Error(), "class": fmt.Sprintf("%T", root)}
+	var pe *permanentError
+	var ra *retryAfterError
+	var ke *kindError
+	var pa *panicError
+	switch {
+	case errors.As(err, &pe):
+		body["kind"] = "permanent"
+	case errors.As(err, &ra):
+		body["retry_after_seconds"] = ra.delay.Seconds()
+	case errors.As(err, &ke):
+		body["kind"] = ke.kind
+	}
+	if errors.As(err, &pa) {
+		body["class"], body["detail"] = "panic", pa.stack
+	}
+	return body
+}
+
+// reportRetrying sends a result, retrying transport and server errors until
+// the lease would have expired.
+func (w *Worker) reportRetrying(ctx context.Context, s *Step, body map[string]any) {
+	deadline := time.Now().Add(w.cfg.Lease)
+	for attempt := 1; ; attempt++ {
+		err := w.post(ctx, fmt.Sprintf("/tasker/workers/steps/%d/result", s.StepID), body, nil)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, ErrLeaseLost):
+			w.cfg.Logger.Warn("remoteworker: result refused: the lease was lost", "step_id", s.StepID, "attempt", s.Attempt, "error", err)
+			return
+		case errors.As(err, new(*clientError)):
+			w.cfg.Logger.Error("remoteworker: result refused", "step_id", s.StepID, "attempt", s.Attempt, "error", err)
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			w.cfg.Logger.Error("remoteworker: giving up reporting a result; the step will be rescued when its lease expires",
+				"step_id", s.StepID, "attempt", s.Attempt, "error", err)
+			return
+		}
+		delay := min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second)
+		w.cfg.Logger.Warn("remoteworker: report failed; retrying", "step_id", s.StepID, "error", err, "retry_in", delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// heartbeats extends the leases of running steps every Lease/3 and cancels
+// the steps the server says are lost.
+func (w *Worker) heartbeats(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		ids := make([]int64, 0, len(w.running))
+		for id := range w.running {
+			ids = append(ids, id)
+		}
+		w.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		var out struct {
+			Lost []int64 `json:"lost_step_ids"`
+		}
+		err := w.post(ctx, "/tasker/workers/heartbeat", map[string]any{
+			"worker_id": w.cfg.WorkerID, "step_ids": ids, "lease_seconds": w.cfg.Lease.Seconds(),
+		}, &out)
+		if err != nil {
+			w.cfg.Logger.Warn("remoteworker: heartbeat failed", "error", err)
+			continue
+		}
+		w.mu.Lock()
+		for _, id := range out.Lost {
+			if cancel, ok := w.running[id]; ok {
+				delete(w.running, id)
+				cancel()
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (w *Worker) claim(ctx context.Context, limit int) ([]*Step, error) {
+	var out struct {
+		Steps []*Step `json:"steps"`
+	}
+	err := w.post(ctx, "/tasker/workers/claim", map[string]any{
+		"worker_id": w.cfg.WorkerID, "queues": w.cfg.Queues, "limit": limit,
+		"lease_seconds": w.cfg.Lease.Seconds(), "wait_seconds": w.cfg.PollWait.Seconds(),
+	}, &out)
+	return out.Steps, err
+}
+
+// clientError is a 4xx answer other than lease_lost: retrying will not help.
+type clientError struct {
+	status int
+	msg    string
+}
+
+func (e *clientError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
+
+// post sends body as JSON and decodes a 2xx answer into out (when not nil).
+func (w *Worker) post(ctx context.Context, path string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.cfg.PollWait+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, w.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+w.cfg.Token)
+	res, err := w.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = res.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode/100 == 2 {
+		if out == nil {
+			return nil
+		}
+		return json.Unmarshal(data, out)
+	}
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(data, &e)
+	msg := cmp.Or(e.Error.Message, strings.TrimSpace(string(data)))
+	switch {
+	case e.Error.Code == "lease_lost":
+		return fmt.Errorf("%w: %s", ErrLeaseLost, msg)
+	case res.StatusCode/100 == 4:
+		return &clientError{status: res.StatusCode, msg: msg}
+	}
+	return fmt.Errorf("HTTP %d: %s", res.StatusCode, msg)
+}

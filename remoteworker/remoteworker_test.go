@@ -1,0 +1,296 @@
+package remoteworker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
+	"github.com/tasker-go/tasker/remoteworker"
+	"github.com/tasker-go/tasker/taskerhttp"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+const token = "test-token-0123456789"
+
+// engine is a started client (real clock) behind a REST server with the
+// worker routes.
+type engine struct {
+	client *tasker.Client
+	url    string
+}
+
+func newEngine(t *testing.T, templates ...*tasker.TaskTemplate) *engine {
+	t.Helper()
+	reg := tasker.NewRegistry()
+	reg.MustRegisterHandler("go_validate", tasker.StepHandlerFunc(func(_ context.Context, s *tasker.StepContext) (any, error) {
+		var in struct {
+			Amount int `json:"amount"`
+		}
+		if err := s.DecodeContext(&in); err != nil {
+			return nil, err
+		}
+		return map[string]any{"valid": in.Amount > 0}, nil
+	}))
+	reg.MustRegisterHandler("go_notify", tasker.StepHandlerFunc(func(_ context.Context, s *tasker.StepContext) (any, error) {
+		var charge struct {
+			ChargeID string `json:"charge_id"`
+		}
+		if err := s.DependencyResult("charge", &charge); err != nil {
+			return nil, err
+		}
+		return map[string]any{"notified": charge.ChargeID}, nil
+	}))
+	for _, tm := range templates {
+		require.NoError(t, reg.RegisterTemplate(tm, tasker.RegisterOptions{}))
+	}
+	c, err := tasker.NewClient(t.Context(), testdb.Open(t), &tasker.Config{
+		Registry: reg, Logger: slog.New(slog.DiscardHandler),
+		Backoff: tasker.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: new(0.0)},
+		Worker:  tasker.WorkerConfig{RescueInterval: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Start(t.Context()))
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
+	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{WorkerToken: token}))
+	t.Cleanup(srv.Close)
+	return &engine{client: c, url: srv.URL}
+}
+
+// startWorker runs a remote worker until the test ends (or stop is called).
+func startWorker(t *testing.T, e *engine, cfg remoteworker.Config, h remoteworker.Handler) (w *remoteworker.Worker, stop func()) {
+	t.Helper()
+	cfg.ServerURL, cfg.Token = e.url+"/tasker", token
+	cfg.Queues = []string{"billing"}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.PollWait = cmpOr(cfg.PollWait, 200*time.Millisecond)
+	w, err := remoteworker.New(cfg, h)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return w, stop
+}
+
+func cmpOr(a, b time.Duration) time.Duration {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func waitFinal(t *testing.T, c *tasker.Client, id int64) *tasker.Task {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	task, err := c.WaitTask(ctx, id)
+	require.NoError(t, err)
+	return task
+}
+
+// A workflow mixing a Go handler, exec, http and a remote step served by
+// this package runs to completion; each step sees its parents' results.
+func TestMixedWorkflow(t *testing.T) {
+	t.Parallel()
+	testdb.EachDriver(t, func(t *testing.T) {
+		rates := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"rate": 2}`))
+		}))
+		defer rates.Close()
+		e := newEngine(t, &tasker.TaskTemplate{Name: "mixed", Steps: []tasker.StepTemplate{
+			{Name: "validate", Handler: "go_validate"},
+			{Name: "fetch_rate", Handler: "http", HandlerConfig: map[string]any{"url": rates.URL + "/rate"}},
+			{Name: "enrich", Handler: "exec", HandlerConfig: map[string]any{"command": `cat >/dev/null; echo '{"tier": "gold"}'`}},
+			{Name: "charge", Handler: "remote", DependsOn: []string{"validate", "fetch_rate", "enrich"},
+				HandlerConfig: map[string]any{"queue": "billing", "provider": "psp"}},
+			{Name: "notify", Handler: "go_notify", DependsOn: []string{"charge"}},
+		}})
+		var seen atomic.Pointer[remoteworker.Step]
+		startWorker(t, e, remoteworker.Config{}, func(_ context.Context, s *remoteworker.Step) (any, error) {
+			seen.Store(s)
+			var ctx struct {
+				Amount int `json:"amount"`
+			}
+			var rate struct {
+				Body struct {
+					Rate int `json:"rate"`
+				} `json:"body"`
+			}
+			var enrich struct {
+				Tier string `json:"tier"`
+			}
+			var cfg struct {
+				Provider string `json:"provider"`
+			}
+			if err := errors.Join(s.DecodeContext(&ctx), s.DependencyResult("fetch_rate", &rate),
+				s.DependencyResult("enrich", &enrich), s.DecodeConfig(&cfg)); err != nil {
+				return nil, remoteworker.Permanent(err)
+			}
+			return map[string]any{"charge_id": "ch_1", "total": ctx.Amount * rate.Body.Rate, "tier": enrich.Tier, "provider": cfg.Provider}, nil
+		})
+		res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "mixed", Context: map[string]any{"amount": 21}})
+		require.NoError(t, err)
+		task := waitFinal(t, e.client, res.Task.ID)
+		require.Equal(t, taskertype.StateComplete, task.State)
+		steps, err := e.client.ListSteps(t.Context(), task.ID)
+		require.NoError(t, err)
+		results := map[string]string{}
+		for _, s := range steps {
+			require.Equal(t, taskertype.StateComplete, s.State, s.Name)
+			results[s.Name] = string(s.Results)
+		}
+		require.JSONEq(t, `{"charge_id":"ch_1","total":42,"tier":"gold","provider":"psp"}`, results["charge"])
+		require.JSONEq(t, `{"notified":"ch_1"}`, results["notify"])
+		require.Equal(t, "charge", seen.Load().StepName)
+		require.Equal(t, 1, seen.Load().Attempt)
+	})
+}
+
+// breakable is a transport that fails every request once broken: the
+// worker behind it is dead to the server.
+type breakable struct {
+	broken atomic.Bool
+}
+
+func (b *breakable) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.broken.Load() {
+		return nil, errors.New("network down")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// A remote worker that dies mid-step (its requests stop reaching the
+// server) loses its lease; the step is rescued and re-run by another
+// worker; when the first worker comes back, its late result is refused and
+// does not overwrite the newer attempt.
+func TestWorkerDeathRerunAndLateResult(t *testing.T) {
+	t.Parallel()
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
+			{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
+		}})
+		net := &breakable{}
+		started, release := make(chan struct{}), make(chan struct{})
+		var lateReported atomic.Bool
+		_, stopA := startWorker(t, e, remoteworker.Config{WorkerID: "worker-a", Lease: time.Second, ShutdownGrace: 10 * time.Second,
+			HTTPClient: &http.Client{Transport: net}},
+			func(ctx context.Context, _ *remoteworker.Step) (any, error) {
+				close(started)
+				<-release // stuck: the worker is gone for the server
+				lateReported.Store(true)
+				return map[string]any{"by": "a"}, nil
+			})
+		res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "remote_only"})
+		require.NoError(t, err)
+		<-started
+		net.broken.Store(true) // worker A dies mid-step: no heartbeat, no result
+
+		_, stopB := startWorker(t, e, remoteworker.Config{WorkerID: "worker-b", Lease: 5 * time.Second},
+			func(context.Context, *remoteworker.Step) (any, error) { return map[string]any{"by": "b"}, nil })
+		task := waitFinal(t, e.client, res.Task.ID)
+		require.Equal(t, taskertype.StateComplete, task.State)
+		stopB()
+		steps, err := e.client.ListSteps(t.Context(), task.ID)
+		require.NoError(t, err)
+		s := steps[0]
+		require.Equal(t, 2, s.Attempts, "attempt 1 on worker A was lost, attempt 2 ran on worker B")
+		require.JSONEq(t, `{"by":"b"}`, string(s.Results))
+		tr, err := e.client.StepTransitions(t.Context(), task.ID, s.ID)
+		require.NoError(t, err)
+		var lost bool
+		for _, x := range tr {
+			var m map[string]any
+			_ = json.Unmarshal(x.Metadata, &m)
+			if x.ToState == taskertype.StateError && m["error_kind"] == "worker_lost" {
+				lost = true
+			}
+		}
+		require.True(t, lost, "attempt 1 was failed as worker_lost")
+
+		// Worker A comes back and reports its stale attempt: refused.
+		net.broken.Store(false)
+		close(release)
+		stopA()
+		require.True(t, lateReported.Load())
+		s, err = e.client.GetStep(t.Context(), s.ID)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"by":"b"}`, string(s.Results), "the late result did not overwrite attempt 2")
+		require.Equal(t, 2, s.Attempts)
+		_, err = e.client.FinishRemoteStep(t.Context(), &tasker.RemoteResult{WorkerID: "worker-a", StepID: s.ID, Attempt: 1, Results: json.RawMessage(`{"by":"a"}`)})
+		require.ErrorIs(t, err, tasker.ErrLeaseLost)
+	})
+}
+
+// A handler error is reported with its kind: Permanent blocks the step,
+// RetryAfter delays the next attempt, a panic is a retryable failure.
+func TestErrorsReported(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
+	}})
+	var calls atomic.Int32
+	startWorker(t, e, remoteworker.Config{}, func(_ context.Context, s *remoteworker.Step) (any, error) {
+		switch calls.Add(1) {
+		case 1:
+			panic("boom")
+		case 2:
+			return nil, remoteworker.RetryAfter(errors.New("busy"), 20*time.Millisecond)
+		default:
+			return nil, remoteworker.Permanent(errors.New("card declined"))
+		}
+	})
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "remote_only"})
+	require.NoError(t, err)
+	task := waitFinal(t, e.client, res.Task.ID)
+	require.Equal(t, taskertype.StateError, task.State)
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, 3, s.Attempts)
+	require.True(t, s.Blocked)
+	require.Equal(t, "permanent", s.LastError.Kind)
+	require.Equal(t, "card declined", s.LastError.Message)
+	tr, err := e.client.StepTransitions(t.Context(), task.ID, s.ID)
+	require.NoError(t, err)
+	var kinds []string
+	for _, x := range tr {
+		var m map[string]any
+		_ = json.Unmarshal(x.Metadata, &m)
+		if k, ok := m["error_kind"].(string); ok {
+			kinds = append(kinds, k+":"+m["error"].(string))
+		}
+	}
+	require.Equal(t, []string{"retryable:handler panic: boom", "retryable:busy", "permanent:card declined"}, kinds)
+}
+
+func TestNewValidates(t *testing.T) {
+	h := func(context.Context, *remoteworker.Step) (any, error) { return nil, nil }
+	for _, tc := range []struct {
+		cfg  remoteworker.Config
+		want string
+	}{
+		{remoteworker.Config{ServerURL: "localhost:8080", Token: "t", Queues: []string{"q"}}, `remoteworker: ServerURL "localhost:8080" must start with http:// or https://`},
+		{remoteworker.Config{ServerURL: "http://x", Queues: []string{"q"}}, "remoteworker: Token is required: the server's --worker-token"},
+		{remoteworker.Config{ServerURL: "http://x", Token: "t"}, "remoteworker: Queues is required: name the queues to serve"},
+	} {
+		_, err := remoteworker.New(tc.cfg, h)
+		require.EqualError(t, err, tc.want)
+	}
+	_, err := remoteworker.New(remoteworker.Config{ServerURL: "http://x", Token: "t", Queues: []string{"q"}}, nil)
+	require.EqualError(t, err, "remoteworker: nil handler")
+}

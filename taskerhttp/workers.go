@@ -1,0 +1,243 @@
+package taskerhttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker"
+)
+
+// The remote worker routes: remote workers in any language claim steps of
+// remote queues (long polling), heartbeat and report results. They need the
+// shared token of Options.WorkerToken as "Authorization: Bearer <token>".
+
+// workerAuth checks the worker token; it answers the request itself when
+// the check fails.
+func (s *server) workerAuth(next func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	h := s.h(next)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.WorkerToken == "" {
+			writeError(w, http.StatusForbidden, "workers_disabled",
+				"remote workers are disabled on this server: start it with --worker-token (or $TASKER_WORKER_TOKEN) and give workers the same token", nil)
+			return
+		}
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.WorkerToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tasker workers"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized",
+				"a remote worker request needs the header \"Authorization: Bearer <worker token>\" with the server's worker token", nil)
+			return
+		}
+		h(w, r)
+	}
+}
+
+var claimFields = []string{"worker_id", "queues", "limit", "lease_seconds", "wait_seconds"}
+
+func decodeClaim(body []byte) (*tasker.RemoteClaimRequest, error) {
+	m, err := decodeObject(body, "", claimFields...)
+	if err != nil {
+		return nil, err
+	}
+	d := &fieldDecoder{m: m}
+	req := &tasker.RemoteClaimRequest{WorkerID: d.str("worker_id")}
+	req.Queues, _ = d.strings("queues")
+	if n := d.intPtr("limit"); n != nil {
+		req.Limit = *n
+		if *n == 0 {
+			d.problem("limit", "must be between 1 and 100")
+		}
+	}
+	req.Lease = d.seconds("lease_seconds")
+	req.Wait = d.seconds("wait_seconds")
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	req, err := decodeClaim(body)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if s.opts.Stopping != nil {
+		// A server that shuts down answers waiting claims at once.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.opts.Stopping:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	steps, err := s.c.ClaimRemoteSteps(ctx, req)
+	if err != nil {
+		return err
+	}
+	if steps == nil {
+		steps = []*tasker.RemoteStep{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"steps": steps})
+	return nil
+}
+
+var heartbeatFields = []string{"worker_id", "step_ids", "lease_seconds"}
+
+func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	m, err := decodeObject(body, "", heartbeatFields...)
+	if err != nil {
+		return err
+	}
+	d := &fieldDecoder{m: m}
+	worker := d.str("worker_id")
+	ids := d.ids("step_ids")
+	lease := d.seconds("lease_seconds")
+	if err := d.err(); err != nil {
+		return err
+	}
+	kept, err := s.c.HeartbeatRemoteSteps(r.Context(), worker, ids, lease)
+	if err != nil {
+		return err
+	}
+	held := make(map[int64]bool, len(kept))
+	for _, id := range kept {
+		held[id] = true
+	}
+	lost := []int64{}
+	for _, id := range ids {
+		if !held[id] {
+			lost = append(lost, id)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"step_ids": kept, "lost_step_ids": lost})
+	return nil
+}
+
+var resultFields = []string{"worker_id", "attempt", "results", "error"}
+var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
+
+func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
+	m, err := decodeObject(body, "", resultFields...)
+	if err != nil {
+		return nil, err
+	}
+	d := &fieldDecoder{m: m}
+	res := &tasker.RemoteResult{WorkerID: d.str("worker_id"), StepID: stepID}
+	if n := d.intPtr("attempt"); n != nil {
+		res.Attempt = *n
+	}
+	_, hasResults := m["results"]
+	switch {
+	case d.has("error") && hasResults:
+		d.problem("error", "give either results (success) or error (failure), not both")
+	case d.has("error"):
+		raw := d.object("error")
+		if raw != nil {
+			em, err := objectMembers(raw, "error")
+			if err != nil {
+				return nil, err
+			}
+			var unknown []string
+			for k := range em {
+				if !slices.Contains(remoteErrorFields, k) {
+					unknown = append(unknown, "error."+k)
+				}
+			}
+			if len(unknown) > 0 {
+				return nil, unknownFields(unknown, "allowed error fields: "+strings.Join(remoteErrorFields, ", "))
+			}
+			ed := &fieldDecoder{m: em}
+			res.Error = &tasker.RemoteError{
+				Message: ed.str("message"), Kind: ed.str("kind"), Class: ed.str("class"), Detail: ed.str("detail"),
+				RetryAfter: ed.seconds("retry_after_seconds"), Details: ed.object("details"),
+			}
+			for k, v := range ed.fields {
+				d.problem("error."+k, v)
+			}
+		}
+	default:
+		res.Results = d.raw("results") // absent or null: a null result
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "step_id")
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	res, err := decodeResult(body, id)
+	if err != nil {
+		return err
+	}
+	step, err := s.c.FinishRemoteStep(r.Context(), res)
+	if errors.Is(err, tasker.ErrLeaseLost) {
+		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(step, nil)})
+	return nil
+}
+
+// seconds decodes a non-negative number of seconds (fractions allowed).
+func (d *fieldDecoder) seconds(name string) time.Duration {
+	if !d.has(name) {
+		return 0
+	}
+	var f float64
+	if err := json.Unmarshal(d.m[name], &f); err != nil || f < 0 || math.IsInf(f, 0) || f > 1e9 {
+		d.problem(name, "must be a non-negative number of seconds")
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// ids decodes an array of positive integer ids.
+func (d *fieldDecoder) ids(name string) []int64 {
+	if !d.has(name) {
+		return nil
+	}
+	var out []int64
+	dec := json.NewDecoder(bytes.NewReader(d.m[name]))
+	if err := dec.Decode(&out); err != nil {
+		d.problem(name, "must be an array of step ids")
+		return nil
+	}
+	for _, id := range out {
+		if id <= 0 {
+			d.problem(name, "must be an array of step ids")
+			return nil
+		}
+	}
+	return out
+}
