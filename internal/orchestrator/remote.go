@@ -89,21 +89,31 @@ func (r *Remote) Claim(ctx context.Context, p RemoteClaim) ([]*taskerdriver.Clai
 	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	deadline := time.Now().Add(p.Wait)
-	for {
-		claims, err := r.claimOnce(ctx, p)
-		if err != nil || len(claims) > 0 {
-			return claims, err
+	for first := true; ; first = false {
+		if first {
+			claims, err := r.claimOnce(ctx, p)
+			if err != nil || len(claims) > 0 {
+				return claims, err
+			}
+		}
+		now := w.cfg.Now()
+		next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Queues: p.Queues})
+		if err != nil {
+			return nil, err
+		}
+		// After a wake-up, claim (a write transaction) only when a step of
+		// these queues is due: notifications are for every queue.
+		if !first && !next.IsZero() && !next.After(now) {
+			claims, err := r.claimOnce(ctx, p)
+			if err != nil || len(claims) > 0 {
+				return claims, err
+			}
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return nil, nil
 		}
 		wait := min(left, w.cfg.PollInterval)
-		now := w.cfg.Now()
-		next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Queues: p.Queues})
-		if err != nil {
-			return nil, err
-		}
 		if next.After(now) {
 			wait = min(wait, next.Sub(now))
 		}
