@@ -2,19 +2,19 @@ package tasker
 
 import (
 	"context"
-	"errors"
-	"time"
 
 	"github.com/tasker-go/tasker/internal/httpstep"
 )
 
 // httpHandler is the built-in "http" handler: it calls an HTTP API (method,
-// url, headers, params, body — by default the task context for POST, PUT and
-// PATCH) and returns {"status", "response_headers", "body"}. 429 and 503 are
-// retried after the server's Retry-After, 408 and other 5xx are retried with
-// the step's backoff, other non-2xx statuses fail the step permanently. Each
-// request carries an Idempotency-Key stable across the step's attempts. See
-// docs/handlers.md.
+// url, params, headers, body — by default the task context for POST, PUT and
+// PATCH — with {{context.…}} and {{dependencies.…}} placeholders, auth from
+// the environment, TLS options and a per-host rate limit) and returns
+// {"status", "response_headers", "body"}. 429 and 503 are retried after the
+// server's Retry-After; 408, 425, other 5xx, timeouts and connection errors
+// are retried with the step's backoff; other non-2xx statuses fail the step
+// permanently. Each request carries an Idempotency-Key stable across the
+// step's attempts. See docs/handlers.md.
 type httpHandler struct{}
 
 // ValidateConfig implements ConfigValidator.
@@ -28,24 +28,18 @@ func (httpHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
 	if err != nil {
 		return nil, PermanentError(err)
 	}
-	now := s.now
-	if now == nil {
-		now = timeNow
-	}
-	out, err := httpstep.Run(ctx, cfg, s.Task.Context, s.IdempotencyKey(), now)
+	out, err := httpstep.Run(ctx, cfg, &httpstep.Input{
+		Step: s.Step.Name, Attempt: s.Attempt, Context: s.Task.Context, Dependencies: s.deps,
+		IdempotencyKey: s.IdempotencyKey(), Now: s.now,
+	})
 	if err != nil {
-		var se *httpstep.StatusError
-		if errors.As(err, &se) {
-			switch {
-			case se.Permanent:
-				return nil, PermanentError(err)
-			case se.RetryAfter > 0:
-				return nil, RetryAfter(err, se.RetryAfter)
-			}
+		switch permanent, after := httpstep.Decide(err); {
+		case permanent:
+			return nil, PermanentError(err)
+		case after > 0:
+			return nil, RetryAfter(err, after)
 		}
 		return nil, err
 	}
 	return out, nil
 }
-
-var timeNow = time.Now
