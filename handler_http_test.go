@@ -19,7 +19,8 @@ import (
 
 // The built-in http handler in a workflow: a 429 with Retry-After waits the
 // server's delay exactly (scenario 25), then the 2xx answer is the result;
-// a 404 fails the step permanently.
+// a 404 fails the step permanently. Both failures keep their details on the
+// step.
 func TestHTTPStep(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
@@ -54,6 +55,7 @@ func TestHTTPStep(t *testing.T) {
 		require.Equal(t, taskertype.StateError, s.State)
 		require.Equal(t, start.Add(30*time.Second), s.NextAttemptAt, "the server's Retry-After, not the exponential backoff")
 		require.Equal(t, 30*time.Second, s.LastError.RetryAfter)
+		require.JSONEq(t, `{"status": 429, "body_excerpt": "", "headers": {"retry-after": "30", "x-ratelimit-remaining": "0"}}`, string(s.LastError.Details))
 		e.clock.Advance(30 * time.Second)
 		e.singlePass()
 		s = e.steps(task.ID)["charge"]
@@ -74,13 +76,15 @@ func TestHTTPStep(t *testing.T) {
 		require.Equal(t, 1, f.Attempts)
 		require.Equal(t, "permanent", f.LastError.Kind)
 		require.Equal(t, "HTTP 404 Not Found: 404 page not found", f.LastError.Message)
+		require.JSONEq(t, `{"status": 404, "body_excerpt": "404 page not found\n", "headers": {"content-type": "text/plain; charset=utf-8", "x-request-id": "req-1"}}`, string(f.LastError.Details))
 	})
 }
 
 // Placeholders from the task context and a parent's results; 425 and a
-// connection error are retried with the step's backoff; max_retry_after and
-// the step's backoff.max_requested both cap a Retry-After; a placeholder
-// without value and a missing credential fail the step permanently.
+// connection error are retried with the step's backoff and keep their
+// details; max_retry_after and the step's backoff.max_requested both cap a
+// Retry-After; a placeholder without value and a missing credential fail
+// the step permanently.
 func TestHTTPStepInWorkflow(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
@@ -151,6 +155,7 @@ func TestHTTPStepInWorkflow(t *testing.T) {
 		down := steps["down"]
 		require.Equal(t, taskertype.StateError, down.State)
 		require.Equal(t, "retryable", down.LastError.Kind)
+		require.JSONEq(t, `{"error_kind": "connection", "url": "`+closed+`/x"}`, string(down.LastError.Details))
 		require.NotContains(t, down.LastError.Message, "secret")
 		require.Equal(t, start.Add(time.Minute), steps["busy"].NextAttemptAt, "max_retry_after caps Retry-After")
 		require.Equal(t, start.Add(20*time.Second), steps["busier"].NextAttemptAt, "so does the step's backoff.max_requested")
@@ -199,6 +204,7 @@ step_templates:
 		e.singlePass()
 		s := e.steps(task.ID)["fetch_cart"]
 		require.Equal(t, start.Add(1500*time.Millisecond), s.NextAttemptAt, "retry_delay after the first attempt")
+		require.JSONEq(t, `{"status": 502, "body_excerpt": ""}`, string(s.LastError.Details))
 		e.clock.Advance(1500 * time.Millisecond)
 		start = e.clock.Now()
 		e.singlePass()
