@@ -6,7 +6,8 @@ import "encoding/json"
 // returns an error that is or wraps one (errors.As), its Details are stored
 // on the step's error (taskertype.StepError.Details, "details" in last_error)
 // next to the message. Details must be valid JSON (anything else is
-// dropped). The errors of the built-in http handler implement it.
+// dropped). HTTPError, the error of the http handler and of CallHTTP,
+// implements it.
 type DetailedError interface {
 	error
 	Details() json.RawMessage

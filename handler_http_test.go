@@ -1,7 +1,9 @@
 package tasker_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -242,4 +244,121 @@ func TestBuiltinHandlerConfigValidatedAtLoad(t *testing.T) {
 	require.NoError(t, load(`{type: api, url: "https://x.example/{{context.id}}", params: {a: 1}, retry_delay: 1.0, enable_exponential_backoff: false}`))
 	_, err := tasker.NewRegistry().LoadYAML("run.yaml", []byte("name: run\nstep_templates:\n  - name: go\n    handler: exec\n    handler_config: {}\n"), tasker.LoadOptions{})
 	require.ErrorContains(t, err, `run.yaml:3: template "run": step "go": handler_config.command is required`)
+
+	// An HTTPHandler registered under another name validates the same way.
+	reg := tasker.NewRegistry()
+	reg.MustRegisterHandler("order_api", tasker.NewHTTPHandler(tasker.HTTPHandlerOptions{}))
+	_, err = reg.LoadYAML("api.yaml", []byte("name: api\nstep_templates:\n  - name: call\n    handler: order_api\n    handler_config: {url: \"https://x.example\", auth: {type: basic, username_env: U}}\n"), tasker.LoadOptions{})
+	require.EqualError(t, err, `api.yaml:3: template "api": step "call": handler_config.auth.password_env is required for type basic: name the environment variable that holds it, such as API_PASSWORD`)
+}
+
+// HTTPHandler with ProcessResults turns the answer into the step's results;
+// errors keep the built-in classification.
+func TestHTTPHandlerProcessResults(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/gone" {
+				http.Error(w, "gone", http.StatusGone)
+				return
+			}
+			_, _ = w.Write([]byte(`{"order": {"id": "o-` + strings.TrimPrefix(r.URL.Path, "/orders/") + `", "status": "paid"}, "noise": [1, 2, 3]}`))
+		}))
+		defer srv.Close()
+		var seen atomic.Int32
+		tmpl := &tasker.TaskTemplate{Name: "custom", Steps: []tasker.StepTemplate{
+			{Name: "fetch", Handler: "order_api", HandlerConfig: map[string]any{"url": srv.URL + "/orders/{{context.id}}"}},
+			{Name: "gone", Handler: "order_api", HandlerConfig: map[string]any{"url": srv.URL + "/gone"}},
+		}}
+		e := newEnv(t)
+		e.reg.MustRegisterHandler("order_api", tasker.NewHTTPHandler(tasker.HTTPHandlerOptions{
+			ProcessResults: func(s *tasker.StepContext, resp *tasker.HTTPResponse) (any, error) {
+				seen.Add(1)
+				var out struct {
+					Order struct {
+						ID     string `json:"id"`
+						Status string `json:"status"`
+					} `json:"order"`
+				}
+				if err := resp.DecodeJSON(&out); err != nil {
+					return nil, tasker.PermanentError(err)
+				}
+				return map[string]any{"order_id": out.Order.ID, "paid": out.Order.Status == "paid", "http_status": resp.Status, "step": s.Step.Name}, nil
+			},
+		}))
+		require.NoError(t, e.reg.RegisterTemplate(tmpl, tasker.RegisterOptions{}))
+		task := e.create("custom", map[string]any{"id": 9})
+		e.singlePass()
+		steps := e.steps(task.ID)
+		require.JSONEq(t, `{"order_id": "o-9", "paid": true, "http_status": 200, "step": "fetch"}`, string(steps["fetch"].Results))
+		require.Equal(t, "permanent", steps["gone"].LastError.Kind)
+		require.JSONEq(t, `{"status": 410, "body_excerpt": "gone\n", "headers": {"content-type": "text/plain; charset=utf-8"}}`, string(steps["gone"].LastError.Details))
+		require.EqualValues(t, 1, seen.Load(), "ProcessResults sees 2xx answers only")
+	})
+}
+
+// CallHTTP from a Go handler: auth from the environment, HTTPError on a
+// non-2xx answer with the handler's classification.
+func TestCallHTTP(t *testing.T) { // not parallel: t.Setenv
+	t.Setenv("TASKER_TEST_HTTP_TOKEN", "tok-123")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-123" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error": "who are you"}`))
+			return
+		}
+		switch r.URL.Path {
+		case "/busy":
+			w.Header().Set("Retry-After", "90")
+			w.WriteHeader(http.StatusTooManyRequests)
+		default:
+			_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "key": r.Header.Get("Idempotency-Key")})
+		}
+	}))
+	defer srv.Close()
+	auth := &tasker.HTTPAuth{Type: "bearer", TokenEnv: "TASKER_TEST_HTTP_TOKEN"}
+	step := &tasker.StepContext{Task: &taskertype.Task{ID: 4, Context: json.RawMessage(`{"sku": "x 1"}`)}, Step: &taskertype.Step{Name: "lookup"}, Attempt: 1}
+	resp, err := tasker.CallHTTP(t.Context(), step, tasker.HTTPConfig{URL: srv.URL + "/items/{{context.sku}}", Auth: auth})
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.Status)
+	var got map[string]string
+	require.NoError(t, resp.DecodeJSON(&got))
+	require.Equal(t, map[string]string{"path": "/items/x 1", "key": "task-4/lookup"}, got)
+	results, err := resp.Results()
+	require.NoError(t, err)
+	require.JSONEq(t, `{"path": "/items/x 1", "key": "task-4/lookup"}`, string(gjson(t, results, "body")))
+
+	_, err = tasker.CallHTTP(t.Context(), step, tasker.HTTPConfig{URL: srv.URL + "/x"})
+	require.True(t, tasker.IsPermanent(err), "401 is permanent")
+	var he *tasker.HTTPError
+	require.ErrorAs(t, err, &he)
+	require.Equal(t, 401, he.Status)
+	require.Equal(t, "status", he.Kind)
+	var body map[string]string
+	require.NoError(t, he.Response.DecodeJSON(&body))
+	require.Equal(t, "who are you", body["error"])
+	var de tasker.DetailedError
+	require.ErrorAs(t, err, &de)
+	require.JSONEq(t, `{"status": 401, "body_excerpt": "{\"error\": \"who are you\"}", "headers": {"content-type": "application/json"}}`, string(de.Details()))
+
+	_, err = tasker.CallHTTP(t.Context(), step, tasker.HTTPConfig{URL: srv.URL + "/busy", Auth: auth, MaxRetryAfter: time.Minute})
+	d, ok := tasker.RetryAfterDelay(err)
+	require.True(t, ok)
+	require.Equal(t, time.Minute, d)
+	require.False(t, tasker.IsPermanent(err))
+
+	_, err = tasker.CallHTTP(t.Context(), nil, tasker.HTTPConfig{URL: "ftp://x"})
+	require.True(t, tasker.IsPermanent(err))
+	require.EqualError(t, err, `handler_config.url "ftp://x" must be an absolute http(s) URL such as "https://api.example.com/orders"`)
+
+	_, err = tasker.CallHTTP(t.Context(), nil, tasker.HTTPConfig{URL: srv.URL + "/{{context.sku}}"})
+	require.True(t, tasker.IsPermanent(err), "no step: no values")
+	require.NotErrorAs(t, err, &he)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = tasker.CallHTTP(ctx, nil, tasker.HTTPConfig{URL: srv.URL, Auth: auth})
+	require.True(t, errors.Is(err, context.Canceled))
+	require.False(t, tasker.IsPermanent(err))
 }
