@@ -83,7 +83,7 @@ func tlsConfig(t *TLS) (*tls.Config, error) {
 	if t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, configErrorf("handler_config.tls.cert_file and key_file: %v: give a PEM client certificate and its private key", err)
+			return nil, configErrorf("handler_config.tls.cert_file %s and key_file %s: %v: give a PEM client certificate and its private key", t.CertFile, t.KeyFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

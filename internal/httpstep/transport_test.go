@@ -134,7 +134,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	require.ErrorAs(t, err, &ne, "without the client certificate the server refuses")
 
 	_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL, "tls": map[string]any{"cert_file": certFile, "key_file": caFile}}), &Input{})
-	require.ErrorContains(t, err, "handler_config.tls.cert_file and key_file: tls: ")
+	require.ErrorContains(t, err, "handler_config.tls.cert_file "+certFile+" and key_file "+caFile+": tls: ")
 	require.True(t, strings.HasSuffix(err.Error(), ": give a PEM client certificate and its private key"), err.Error())
 }
 
