@@ -247,6 +247,16 @@ func (v *values) lookup(ph *placeholder) (any, error) {
 		}
 		cur, what, has = d, fmt.Sprintf("the results of %q", name), "have"
 	}
+	// parentIs names the value that path[i] was looked up in.
+	parentIs := func(i int) string {
+		switch {
+		case i > 0:
+			return strconv.Quote(strings.Join(path[:i], ".")) + " is"
+		case has == "have":
+			return "they are"
+		}
+		return "it is"
+	}
 	for i, seg := range path {
 		switch x := cur.(type) {
 		case map[string]any:
@@ -258,11 +268,11 @@ func (v *values) lookup(ph *placeholder) (any, error) {
 		case []any:
 			n, err := strconv.Atoi(seg)
 			if err != nil || n < 0 || n >= len(x) {
-				return nil, missing(fmt.Sprintf("%s %s no %q (%q is an array of %d)", what, has, strings.Join(path[:i+1], "."), strings.Join(path[:i], "."), len(x)))
+				return nil, missing(fmt.Sprintf("%s %s no %q (%s an array of %d)", what, has, strings.Join(path[:i+1], "."), parentIs(i), len(x)))
 			}
 			cur = x[n]
 		default:
-			return nil, missing(fmt.Sprintf("%s %s no %q (%q is not an object)", what, has, strings.Join(path[:i+1], "."), strings.Join(path[:i], ".")))
+			return nil, missing(fmt.Sprintf("%s %s no %q (%s not an object)", what, has, strings.Join(path[:i+1], "."), parentIs(i)))
 		}
 	}
 	return cur, nil

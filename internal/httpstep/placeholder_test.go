@@ -154,4 +154,12 @@ func TestPlaceholdersMissing(t *testing.T) {
 		permanent, _ := Decide(err)
 		require.True(t, permanent)
 	}
+
+	c := mustParse(t, map[string]any{"url": srv.URL + "/{{context.a}}?b={{dependencies.lookup.b}}"})
+	_, err := Do(t.Context(), c, &Input{Step: "s", Context: []byte(`[1, 2]`)})
+	require.EqualError(t, err, `placeholder {{context.a}} of step "s" has no value: the task context has no "a" (it is an array of 2)`)
+	_, err = Do(t.Context(), c, &Input{Step: "s", Context: []byte(`"text"`)})
+	require.EqualError(t, err, `placeholder {{context.a}} of step "s" has no value: the task context has no "a" (it is not an object)`)
+	_, err = Do(t.Context(), c, &Input{Step: "s", Context: []byte(`{"a": 1}`), Dependencies: placeholderInput.Dependencies})
+	require.EqualError(t, err, `placeholder {{dependencies.lookup.b}} of step "s" has no value: the results of "lookup" have no "b" (they are not an object)`)
 }
