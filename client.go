@@ -817,6 +817,11 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	sc.mu.Unlock()
 	if err != nil {
 		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Stack: execDetail(err), Events: published}
+		if de, ok := errors.AsType[DetailedError](err); ok {
+			if d := de.Details(); json.Valid(d) {
+				res.Details = d
+			}
+		}
 		if d, ok := RetryAfterDelay(err); ok {
 			res.RetryAfter = d
 		}

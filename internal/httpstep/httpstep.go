@@ -1,8 +1,12 @@
-// Package httpstep is the mechanics of the built-in "http" step handler: it
-// calls an HTTP API and classifies the answer the way the original engine's
-// API step handler did, with its defects fixed: 2xx is a result; 429 and 503
-// are retryable after the server's Retry-After (delta-seconds or HTTP-date);
-// 408 and other 5xx are retryable; any other status is permanent.
+// Package httpstep is the mechanics of the built-in "http" step handler and
+// of the Go helper tasker.CallHTTP: it builds a request from a Config
+// (placeholders from the task context and dependency results, credentials
+// from the environment, TLS options, a per-host rate limit), sends it and
+// classifies the answer the way the original engine's API step handler did,
+// with its defects fixed: 2xx is a result; 429 and 503 are retryable after
+// the server's Retry-After (delta-seconds or HTTP-date); 408, 425 and other
+// 5xx are retryable; any other status is permanent; network errors and
+// timeouts are retryable.
 package httpstep
 
 import (
@@ -12,9 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,229 +27,310 @@ import (
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 )
 
-// Config is the handler_config of an http step.
-type Config struct {
-	Method  string            // default GET
-	URL     string            // required, http or https
-	Headers map[string]string // added to the request
-	Params  map[string]string // query parameters
-	// Body is sent as JSON: nil sends the task context for POST, PUT and
-	// PATCH and nothing otherwise.
-	Body            any
-	Timeout         time.Duration // default 30s
-	MaxResponse     int64         // response bytes kept, default 1 MiB
-	FollowRedirects bool          // default true
+// Input is what a call knows of its step.
+type Input struct {
+	// Step is the step's name, for error messages.
+	Step string
+	// Attempt is the attempt's number (from 1), for the retry_delay backoff.
+	Attempt int
+	// Context is the task context (JSON).
+	Context json.RawMessage
+	// Dependencies are the results of the parent steps by name.
+	Dependencies map[string]json.RawMessage
+	// IdempotencyKey is sent as the Idempotency-Key header when not empty.
+	IdempotencyKey string
+	// Now is the clock (Retry-After dates, rate limit). Defaults to time.Now.
+	Now func() time.Time
+	// LookupEnv reads credentials. Defaults to os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
-var validKeys = []string{"method", "url", "headers", "params", "body", "timeout", "max_response_bytes", "follow_redirects"}
-
-// ParseConfig reads a handler_config; errors name the field and the fix.
-func ParseConfig(m map[string]any) (*Config, error) {
-	c := &Config{Method: http.MethodGet, Timeout: 30 * time.Second, MaxResponse: 1 << 20, FollowRedirects: true}
-	for k, v := range m {
-		switch k {
-		case "method":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				return nil, errors.New("handler_config.method must be an HTTP method such as \"POST\"")
-			}
-			c.Method = strings.ToUpper(s)
-		case "url":
-			s, _ := v.(string)
-			u, err := url.Parse(s)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, fmt.Errorf("handler_config.url %q must be an absolute http(s) URL such as \"https://api.example.com/orders\"", s)
-			}
-			c.URL = s
-		case "headers", "params":
-			mm, ok := v.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("handler_config.%s must be a map of strings", k)
-			}
-			out := make(map[string]string, len(mm))
-			for kk, vv := range mm {
-				out[kk] = fmt.Sprint(vv)
-			}
-			if k == "headers" {
-				c.Headers = out
-			} else {
-				c.Params = out
-			}
-		case "body":
-			c.Body = v
-		case "timeout":
-			d, err := duration(v)
-			if err != nil {
-				return nil, fmt.Errorf("handler_config.timeout: %w", err)
-			}
-			c.Timeout = d
-		case "max_response_bytes":
-			n, ok := v.(int)
-			if !ok || n <= 0 {
-				return nil, errors.New("handler_config.max_response_bytes must be a positive whole number")
-			}
-			c.MaxResponse = int64(n)
-		case "follow_redirects":
-			b, ok := v.(bool)
-			if !ok {
-				return nil, errors.New("handler_config.follow_redirects must be true or false")
-			}
-			c.FollowRedirects = b
-		default:
-			return nil, fmt.Errorf("handler_config.%s is unknown: use %s", k, strings.Join(validKeys, ", "))
-		}
-	}
-	if c.URL == "" {
-		return nil, errors.New("handler_config.url is required: give the API's URL, such as \"https://api.example.com/orders\"")
-	}
-	return c, nil
-}
-
-func duration(v any) (time.Duration, error) {
-	switch x := v.(type) {
-	case string:
-		d, err := time.ParseDuration(x)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("%q is not a positive duration: use a value such as \"30s\"", x)
-		}
-		return d, nil
-	case int:
-		if x > 0 {
-			return time.Duration(x) * time.Second, nil
-		}
-	case float64:
-		if x > 0 {
-			return time.Duration(x * float64(time.Second)), nil
-		}
-	}
-	return 0, fmt.Errorf("%v is not a positive duration: use a value such as \"30s\"", v)
-}
-
-// StatusError is a non-2xx answer.
-type StatusError struct {
+// Response is a 2xx answer (or, inside a *StatusError, any other one).
+type Response struct {
 	Status int
-	// RetryAfter is the server's requested delay (429 and 503), zero when
-	// absent or malformed.
-	RetryAfter time.Duration
-	// Permanent: retrying will not help (4xx other than 408 and 429).
-	Permanent bool
-	Body      string
+	Header http.Header
+	// Body is the answer's body, at most max_response_bytes.
+	Body []byte
+	// Truncated tells that the body was longer than max_response_bytes.
+	Truncated bool
 }
 
-func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
-	if b := strings.TrimSpace(e.Body); b != "" {
-		if len(b) > 300 {
-			b = b[:300] + "…"
-		}
-		msg += ": " + b
-	}
-	return msg
-}
-
-// Classify turns a status and its Retry-After header into nil (2xx) or a
-// *StatusError.
-func Classify(status int, retryAfter string, body string, now time.Time) error {
-	if status >= 200 && status <= 299 {
-		return nil
-	}
-	e := &StatusError{Status: status, Body: body}
-	switch {
-	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		if d, err := retrypolicy.ParseRetryAfter(retryAfter, now); err == nil {
-			e.RetryAfter = d
-		}
-	case status == http.StatusRequestTimeout || status >= 500:
-	default:
-		e.Permanent = true
-	}
-	return e
-}
-
-// Run calls the API with the task context and returns the step result:
-// {"status": 200, "response_headers": {...}, "body": <JSON or text>}.
-func Run(ctx context.Context, c *Config, taskContext json.RawMessage, idempotencyKey string, now func() time.Time) (json.RawMessage, error) {
-	u, err := url.Parse(c.URL)
+// Run calls the API and returns the step result of Result.
+func Run(ctx context.Context, c *Config, in *Input) (json.RawMessage, error) {
+	resp, err := Do(ctx, c, in)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.Params) > 0 {
+	return Result(resp, c.MaxResponse)
+}
+
+// Result is the default step result of an answer: {"status",
+// "response_headers" (lower-case names), "body" (the JSON value when the
+// body is JSON, else the text)}, plus "body_truncated_at" when the body was
+// cut at maxBytes.
+func Result(resp *Response, maxBytes int64) (json.RawMessage, error) {
+	headers := map[string]string{}
+	for _, k := range sortedHeader(resp.Header) {
+		headers[strings.ToLower(k)] = resp.Header.Get(k)
+	}
+	out := map[string]any{"status": resp.Status, "response_headers": headers}
+	if !resp.Truncated && len(bytes.TrimSpace(resp.Body)) > 0 && json.Valid(resp.Body) {
+		out["body"] = json.RawMessage(resp.Body)
+	} else {
+		out["body"] = string(resp.Body)
+	}
+	if resp.Truncated {
+		out["body_truncated_at"] = strconv.FormatInt(maxBytes, 10)
+	}
+	return json.Marshal(out)
+}
+
+// Do sends the request of c and returns the 2xx answer. Other outcomes are
+// errors that Decide classifies: *StatusError, *NetworkError,
+// *RateLimitError, *ConfigError and *MissingValueError, or the error of ctx
+// when it ends.
+func Do(ctx context.Context, c *Config, in *Input) (*Response, error) {
+	if err := c.Compile(); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	now := in.Now
+	if now == nil {
+		now = time.Now
+	}
+	lookup := in.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	req, err := c.build(ctx, in, lookup)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := transportFor(c.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if c.RateLimit != nil {
+		if err := waitToken(ctx, c.hostKey, c.RateLimit, now); err != nil {
+			return nil, err
+		}
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	req = req.WithContext(reqCtx)
+	client := &http.Client{Transport: tr}
+	if !c.FollowRedirects {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, c.networkError(ctx, reqCtx, req, in, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponse+1))
+	if err != nil {
+		return nil, c.networkError(ctx, reqCtx, req, in, fmt.Errorf("reading the answer: %w", err))
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	if int64(len(raw)) > c.MaxResponse {
+		out.Body, out.Truncated = raw[:c.MaxResponse], true
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return out, nil
+	}
+	return nil, c.statusError(out, in, now())
+}
+
+// build makes the request (without its timeout): placeholders, body,
+// headers and credentials.
+func (c *Config) build(ctx context.Context, in *Input, lookup func(string) (string, bool)) (*http.Request, error) {
+	vals := &values{step: in.Step, context: in.Context, deps: in.Dependencies}
+	var sb strings.Builder
+	for i, p := range c.url.parts {
+		if p.ph == nil {
+			sb.WriteString(p.lit)
+			continue
+		}
+		v, err := vals.lookup(p.ph)
+		if err != nil {
+			return nil, err
+		}
+		s := formatText(v)
+		if c.sections[i] == sectionQuery {
+			sb.WriteString(url.QueryEscape(s))
+		} else {
+			sb.WriteString(url.PathEscape(s))
+		}
+	}
+	u, err := url.Parse(sb.String())
+	if err != nil {
+		return nil, configErrorf("handler_config.url of step %q is not a valid URL once its placeholders are replaced: %v", in.Step, redactURLError(err))
+	}
+	if len(c.params) > 0 {
 		q := u.Query()
-		for k, v := range c.Params {
-			q.Set(k, v)
+		for _, p := range c.params {
+			v, err := p.val.render(vals, nil)
+			if err != nil {
+				return nil, err
+			}
+			q.Set(p.name, v)
 		}
 		u.RawQuery = q.Encode()
 	}
 	var body io.Reader
 	switch {
 	case c.Body != nil:
-		b, err := json.Marshal(c.Body)
+		v, err := renderBody(c.body, vals)
 		if err != nil {
-			return nil, fmt.Errorf("handler_config.body is not JSON-encodable: %w", err)
+			return nil, err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, configErrorf("handler_config.body is not JSON-encodable: %w", err)
 		}
 		body = bytes.NewReader(b)
 	case c.Method == http.MethodPost || c.Method == http.MethodPut || c.Method == http.MethodPatch:
-		if len(taskContext) == 0 {
-			taskContext = json.RawMessage(`{}`)
+		ctxJSON := in.Context
+		if len(bytes.TrimSpace(ctxJSON)) == 0 {
+			ctxJSON = json.RawMessage(`{}`)
 		}
-		body = bytes.NewReader(taskContext)
+		body = bytes.NewReader(ctxJSON)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, c.Method, u.String(), body)
 	if err != nil {
-		return nil, err
+		return nil, configErrorf("build the request of step %q: %v", in.Step, redactURLError(err))
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if idempotencyKey != "" {
-		req.Header.Set("Idempotency-Key", idempotencyKey)
+	if in.IdempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", in.IdempotencyKey)
 	}
-	for k, v := range c.Headers {
-		req.Header.Set(k, v)
-	}
-	client := &http.Client{}
-	if !c.FollowRedirects {
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s %s: no answer within %s", c.Method, c.URL, c.Timeout)
+	for _, h := range c.headers {
+		v, err := h.val.render(vals, nil)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("%s %s: %w", c.Method, c.URL, err)
+		if !validHeaderValue(v) {
+			return nil, configErrorf("handler_config.headers.%s of step %q holds a control character (such as a line break) once its placeholders are replaced: clean the value in the task context or results", h.name, in.Step)
+		}
+		req.Header.Set(h.name, v)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading the answer: %w", c.Method, c.URL, err)
-	}
-	truncated := int64(len(raw)) > c.MaxResponse
-	if truncated {
-		raw = raw[:c.MaxResponse]
-	}
-	if err := Classify(resp.StatusCode, resp.Header.Get("Retry-After"), string(raw), now()); err != nil {
+	if err := c.Auth.apply(req, lookup); err != nil {
 		return nil, err
 	}
-	headers := map[string]string{}
-	keys := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
-		keys = append(keys, k)
+	return req, nil
+}
+
+// apply sets the Authorization header from the environment. Errors name the
+// variable, never its value.
+func (a *Auth) apply(req *http.Request, lookup func(string) (string, bool)) error {
+	if a == nil {
+		return nil
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		headers[strings.ToLower(k)] = resp.Header.Get(k)
+	get := func(key, name, what string) (string, error) {
+		v, _ := lookup(name)
+		if v == "" {
+			return "", configErrorf("handler_config.auth.%s: environment variable %s is not set or empty: set it to %s in the environment of every worker that runs this step", key, name, what)
+		}
+		return v, nil
 	}
-	out := map[string]any{"status": resp.StatusCode, "response_headers": headers}
-	if !truncated && json.Valid(raw) && len(bytes.TrimSpace(raw)) > 0 {
-		out["body"] = json.RawMessage(raw)
-	} else {
-		out["body"] = string(raw)
+	switch a.Type {
+	case "bearer":
+		tok, err := get("token_env", a.TokenEnv, "the bearer token")
+		if err != nil {
+			return err
+		}
+		if !validHeaderValue(tok) {
+			return configErrorf("handler_config.auth.token_env: environment variable %s holds a control character (such as a line break): remove it", a.TokenEnv)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	case "basic":
+		user, err := get("username_env", a.UsernameEnv, "the user name")
+		if err != nil {
+			return err
+		}
+		pass, err := get("password_env", a.PasswordEnv, "the password")
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(user, pass)
 	}
-	if truncated {
-		out["body_truncated_at"] = strconv.FormatInt(c.MaxResponse, 10)
+	return nil
+}
+
+// statusError classifies a non-2xx answer.
+func (c *Config) statusError(resp *Response, in *Input, now time.Time) error {
+	e := &StatusError{Status: resp.Status, Body: string(resp.Body), Header: resp.Header, Response: resp}
+	switch s := resp.Status; {
+	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
+		if d, err := retrypolicy.ParseRetryAfter(resp.Header.Get("Retry-After"), now); err == nil && d > 0 {
+			if c.MaxRetryAfter > 0 {
+				d = min(d, c.MaxRetryAfter)
+			}
+			e.RetryAfter = d
+		}
+	case s == http.StatusRequestTimeout || s == http.StatusTooEarly || s >= 500:
+	default:
+		e.Permanent = true
 	}
-	return json.Marshal(out)
+	if !e.Permanent && e.RetryAfter == 0 {
+		e.RetryAfter = c.ownBackoff(in.Attempt)
+	}
+	return e
+}
+
+// ownBackoff is the retry_delay backoff after attempt n, or zero.
+func (c *Config) ownBackoff(n int) time.Duration {
+	if c.RetryDelay <= 0 {
+		return 0
+	}
+	if c.ConstantRetryDelay {
+		return c.RetryDelay
+	}
+	limit := max(MaxExponentialRetryDelay, c.RetryDelay)
+	d := c.RetryDelay
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// networkError classifies a request that got no answer. When the caller's
+// ctx ended (the step's timeout, a cancelled task, a stopping worker), the
+// error wraps ctx's error.
+func (c *Config) networkError(ctx, reqCtx context.Context, req *http.Request, in *Input, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // url.Error's text holds the whole URL, query included
+	}
+	where := redactURL(req.URL)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s %s: %w", req.Method, where, ctx.Err())
+	}
+	e := &NetworkError{Kind: KindConnection, Method: req.Method, URL: where, Err: err, RetryAfter: c.ownBackoff(in.Attempt)}
+	var ne net.Error
+	switch {
+	case reqCtx.Err() != nil:
+		e.Kind, e.Timeout = KindTimeout, c.Timeout
+	case errors.As(err, &ne) && ne.Timeout():
+		e.Kind = KindTimeout
+	}
+	return e
+}
+
+// redactURL drops the user info, query and fragment of u, which may hold
+// credentials (api_key=...).
+func redactURL(u *url.URL) string {
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return r.String()
+}
+
+// redactURLError keeps the cause of a URL parse error, not the URL.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
