@@ -213,9 +213,7 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 				return err
 			}
 		}
-		if step, err = tx.StepGet(ctx, stepID); err != nil {
-			return err
-		}
+		step = f.recorded
 		return r.outbox(ctx, tx, events)
 	})
 	if err != nil {

@@ -136,8 +136,9 @@ type flight struct {
 	// result recorded through Remote).
 	owner string
 	// lost is set by record when the result was dropped because the lease
-	// was lost.
-	lost bool
+	// was lost; recorded is the step as record wrote it otherwise.
+	lost     bool
+	recorded *taskertype.Step
 }
 
 // leaseOwner is the lease owner the attempt of f ran under.
@@ -656,6 +657,7 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 				"step_id", step.ID, "attempt", step.Attempts, "error", o.Err)
 			continue
 		}
+		it.d.f.recorded = o.Result.Step
 		duration := it.d.endsAt.Sub(it.d.f.started)
 		*events = append(*events, it.d.res.Events...)
 		if it.fail == nil {
