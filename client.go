@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tasker-go/tasker/internal/ctxschema"
+	"github.com/tasker-go/tasker/internal/jsonclean"
 	"github.com/tasker-go/tasker/internal/orchestrator"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/internal/statemachine"
@@ -267,6 +268,10 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	raw, err := contextJSON(req.Context)
 	if err != nil {
 		return nil, &ValidationError{Message: "invalid task context", Fields: map[string]string{"context": err.Error()}}
+	}
+	if fields := nulFields(map[string]any{"context": raw, "initiator": req.Initiator, "source_system": req.SourceSystem,
+		"reason": req.Reason, "tags": req.Tags}); fields != nil {
+		return nil, &ValidationError{Message: "invalid task request", Fields: fields}
 	}
 	validated, err := tmpl.schema.Validate(raw)
 	if err != nil {
@@ -557,6 +562,9 @@ func (c *Client) ResolveStep(ctx context.Context, stepID int64, results any, rea
 		if raw, err = encodeResult(results); err != nil {
 			return nil, &ValidationError{Message: "invalid results", Fields: map[string]string{"results": err.Error()}}
 		}
+		if fields := nulFields(map[string]any{"results": raw}); fields != nil {
+			return nil, &ValidationError{Message: "invalid results", Fields: fields}
+		}
 	}
 	return c.changeStep(ctx, stepID, []State{taskertype.StatePending, taskertype.StateError}, taskertype.StateResolvedManually,
 		raw, reasonMeta("resolved_manually", reason), "step.resolved_manually")
@@ -648,6 +656,13 @@ func (c *Client) RetryTask(ctx context.Context, taskID int64) (*Task, error) {
 
 // UpdateTask changes a task's reason and/or tags (nil leaves a field as is).
 func (c *Client) UpdateTask(ctx context.Context, taskID int64, reason *string, tags []string) (*Task, error) {
+	var r string
+	if reason != nil {
+		r = *reason
+	}
+	if fields := nulFields(map[string]any{"reason": r, "tags": tags}); fields != nil {
+		return nil, &ValidationError{Message: "invalid task update", Fields: fields}
+	}
 	t, err := c.exec.TaskUpdate(ctx, &taskerdriver.TaskUpdateParams{ID: taskID, Reason: reason, Tags: tags, Now: c.cfg.Now().UTC()})
 	return t, c.notFound(err, "task", taskID)
 }
@@ -658,6 +673,9 @@ func (c *Client) UpdateTask(ctx context.Context, taskID int64, reason *string, t
 func (c *Client) UpdateStep(ctx context.Context, stepID int64, retryLimit *int, inputs json.RawMessage) (*Step, error) {
 	if retryLimit != nil && *retryLimit < 1 {
 		return nil, &ValidationError{Message: "invalid step update", Fields: map[string]string{"retry_limit": "must be 1 or more (it counts all attempts)"}}
+	}
+	if fields := nulFields(map[string]any{"inputs": inputs}); fields != nil {
+		return nil, &ValidationError{Message: "invalid step update", Fields: fields}
 	}
 	if _, err := c.exec.StepUpdate(ctx, &taskerdriver.StepUpdateParams{ID: stepID, RetryLimit: retryLimit, Inputs: inputs, Now: c.cfg.Now().UTC()}); err != nil {
 		return nil, c.notFound(err, "step", stepID)
@@ -684,10 +702,37 @@ func (c *Client) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) e
 	return tx.Commit(ctx)
 }
 
+// nulFields names the values that hold a NUL character (U+0000), which
+// PostgreSQL cannot store (nil when none does). Values are strings, string
+// slices or JSON.
+func nulFields(values map[string]any) map[string]string {
+	var fields map[string]string
+	for name, v := range values {
+		bad := false
+		switch x := v.(type) {
+		case string:
+			bad = strings.IndexByte(x, 0) >= 0
+		case []string:
+			for _, s := range x {
+				bad = bad || strings.IndexByte(s, 0) >= 0
+			}
+		case json.RawMessage:
+			bad = jsonclean.HasNUL(x)
+		}
+		if bad {
+			if fields == nil {
+				fields = map[string]string{}
+			}
+			fields[name] = `holds a NUL character (U+0000, "\u0000" in JSON), which cannot be stored: remove it`
+		}
+	}
+	return fields
+}
+
 func reasonMeta(kind, reason string) json.RawMessage {
 	m := map[string]string{"reason": kind}
 	if reason != "" {
-		m["note"] = reason
+		m["note"] = jsonclean.String(reason) // PostgreSQL stores no NUL character
 	}
 	b, _ := json.Marshal(m)
 	return b

@@ -309,6 +309,8 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 		res.Results = rawOr(r.Results, "null")
 		if !json.Valid(res.Results) {
 			fields["results"] = "must be JSON"
+		} else if bad := nulFields(map[string]any{"results": res.Results}); bad != nil {
+			fields["results"] = bad["results"]
 		}
 	}
 	if len(fields) > 0 {

@@ -54,7 +54,7 @@ type Config struct {
 	Queues []string
 	// WorkerID names this worker in leases; default host-pid-random.
 	WorkerID string
-	// Concurrency is the most steps run at once; default 4.
+	// Concurrency is the most steps run at once; default 4, at most 100.
 	Concurrency int
 	// Lease is how long a claimed step is held without a heartbeat; default
 	// 30s. Heartbeats run every Lease/3.
@@ -146,14 +146,29 @@ func RetryAfter(err error, d time.Duration) error { return &retryAfterError{err,
 // because the worker no longer held the attempt.
 var ErrLeaseLost = errors.New("lease lost")
 
+// maxClaim is the server's largest claim (limit).
+const maxClaim = 100
+
 // Worker claims and runs steps. Create it with New.
 type Worker struct {
 	cfg     Config
 	base    string
 	handler Handler
 
-	mu      sync.Mutex
-	running map[int64]context.CancelFunc
+	mu sync.Mutex
+	// running holds the attempts being run, by step id. An entry is removed
+	// only by its own attempt (compared by pointer): a newer attempt of the
+	// same step, claimed while an old one still runs, keeps its entry.
+	running map[int64]*attempt
+}
+
+// attempt is one step attempt being run.
+type attempt struct {
+	step   *Step
+	cancel context.CancelFunc
+	// lost is set when the lease was lost (heartbeat answer) or the attempt
+	// was given up (timeout): its result is not reported.
+	lost bool
 }
 
 // New checks cfg and returns a Worker.
@@ -176,7 +191,7 @@ func New(cfg Config, h Handler) (*Worker, error) {
 		host, _ := os.Hostname()
 		cfg.WorkerID = fmt.Sprintf("%s-%d-%08x", cmp.Or(host, "worker"), os.Getpid(), rand.Uint32())
 	}
-	cfg.Concurrency = cmp.Or(cfg.Concurrency, 4)
+	cfg.Concurrency = min(cmp.Or(cfg.Concurrency, 4), maxClaim)
 	cfg.Lease = cmp.Or(cfg.Lease, 30*time.Second)
 	cfg.PollWait = min(cmp.Or(cfg.PollWait, 20*time.Second), 30*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 30*time.Second)
@@ -186,7 +201,7 @@ func New(cfg Config, h Handler) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, base: base, handler: h, running: map[int64]context.CancelFunc{}}, nil
+	return &Worker{cfg: cfg, base: base, handler: h, running: map[int64]*attempt{}}, nil
 }
 
 // ID returns the worker id used in leases.
@@ -207,7 +222,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	failures := 0
 	for ctx.Err() == nil {
 		free := 0
-		slots <- struct{}{} // wait for at least one free slot
+		select { // wait for at least one free slot, or the shutdown
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
 		free++
 	fill:
 		for free < w.cfg.Concurrency {
@@ -251,8 +270,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-done:
 	case <-time.After(w.cfg.ShutdownGrace):
 		w.mu.Lock()
-		for _, cancel := range w.running {
-			cancel()
+		for _, a := range w.running {
+			a.cancel()
 		}
 		w.mu.Unlock()
 		<-done
@@ -262,7 +281,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// run executes one step and reports its outcome.
+// run executes one step and reports its outcome. A handler that outlives the
+// step's timeout is given up: the timeout is reported and its eventual
+// result dropped.
 func (w *Worker) run(ctx context.Context, s *Step) {
 	timeout := time.Duration(s.TimeoutMS) * time.Millisecond
 	if timeout <= 0 {
@@ -270,31 +291,63 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	a := &attempt{step: s, cancel: cancel}
 	w.mu.Lock()
-	w.running[s.StepID] = cancel
+	w.running[s.StepID] = a
 	w.mu.Unlock()
-	out, err := w.safeHandle(sctx, s)
+	type outcome struct {
+		out any
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		out, err := w.safeHandle(sctx, s)
+		done <- outcome{out, err}
+	}()
+	var res outcome
+	select {
+	case res = <-done:
+	case <-sctx.Done():
+		select {
+		case res = <-done: // the handler honoured its context
+		case <-time.After(100 * time.Millisecond):
+			res = outcome{err: sctx.Err()}
+		}
+	}
 	w.mu.Lock()
-	_, held := w.running[s.StepID]
-	delete(w.running, s.StepID)
+	lost := a.lost
+	if w.running[s.StepID] == a {
+		delete(w.running, s.StepID)
+	}
 	w.mu.Unlock()
-	if !held {
+	if lost {
 		w.cfg.Logger.Info("remoteworker: step lost its lease; result dropped", "step_id", s.StepID, "attempt", s.Attempt)
 		return
 	}
+	body := map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt}
+	err := res.err
 	if err == nil {
-		raw, merr := json.Marshal(out)
-		if merr != nil {
-			err = Permanent(fmt.Errorf("encode step result as JSON: %w", merr))
+		raw, merr := json.Marshal(res.out)
+		if merr == nil {
+			body["results"] = json.RawMessage(raw)
+			refusal := w.reportRetrying(ctx, s, body)
+			if refusal == "" {
+				return
+			}
+			// The server refused the result itself (too large, not
+			// storable): fail the attempt permanently, saying why, rather
+			// than letting it be rescued and refused again.
+			err = Permanent(errors.New("the server refused the step's result: " + refusal))
 		} else {
-			w.reportRetrying(ctx, s, map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt, "results": json.RawMessage(raw)})
-			return
+			err = Permanent(fmt.Errorf("encode step result as JSON: %w", merr))
 		}
+		delete(body, "results")
 	}
 	if errors.Is(err, context.DeadlineExceeded) && sctx.Err() != nil && ctx.Err() == nil {
 		err = &kindError{err: fmt.Errorf("step timed out after %s: %w", timeout, err), kind: "timeout"}
 	}
-	w.reportRetrying(ctx, s, map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt, "error": errorBody(err)})
+	body["error"] = errorBody(err)
+	w.reportRetrying(ctx, s, body)
 }
 
 type kindError struct {
@@ -346,33 +399,41 @@ func errorBody(err error) map[string]any {
 }
 
 // reportRetrying sends a result, retrying transport and server errors until
-// the lease would have expired.
-func (w *Worker) reportRetrying(ctx context.Context, s *Step, body map[string]any) {
+// the lease would have expired. It returns the server's refusal when the
+// server refused the report itself (a 4xx other than lease_lost), else "".
+func (w *Worker) reportRetrying(ctx context.Context, s *Step, body map[string]any) string {
 	deadline := time.Now().Add(w.cfg.Lease)
-	for attempt := 1; ; attempt++ {
-		err := w.post(ctx, fmt.Sprintf("/tasker/workers/steps/%d/result", s.StepID), body, nil)
+	for n := 1; ; n++ {
+		err := w.post(ctx, fmt.Sprintf("/tasker/workers/steps/%d/result", s.StepID), body, nil, w.requestTimeout())
+		var ce *clientError
 		switch {
 		case err == nil:
-			return
+			return ""
 		case errors.Is(err, ErrLeaseLost):
 			w.cfg.Logger.Warn("remoteworker: result refused: the lease was lost", "step_id", s.StepID, "attempt", s.Attempt, "error", err)
-			return
-		case errors.As(err, new(*clientError)):
+			return ""
+		case errors.As(err, &ce):
 			w.cfg.Logger.Error("remoteworker: result refused", "step_id", s.StepID, "attempt", s.Attempt, "error", err)
-			return
+			return ce.Error()
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			w.cfg.Logger.Error("remoteworker: giving up reporting a result; the step will be rescued when its lease expires",
 				"step_id", s.StepID, "attempt", s.Attempt, "error", err)
-			return
+			return ""
 		}
-		delay := min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second)
+		delay := min(time.Duration(n)*200*time.Millisecond, 2*time.Second)
 		w.cfg.Logger.Warn("remoteworker: report failed; retrying", "step_id", s.StepID, "error", err, "retry_in", delay)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
 		}
 	}
+}
+
+// requestTimeout bounds a heartbeat or result request: a third of the lease,
+// so that a hung request cannot outlast it.
+func (w *Worker) requestTimeout() time.Duration {
+	return max(w.cfg.Lease/3, time.Second)
 }
 
 // heartbeats extends the leases of running steps every Lease/3 and cancels
@@ -388,8 +449,10 @@ func (w *Worker) heartbeats(ctx context.Context) {
 		}
 		w.mu.Lock()
 		ids := make([]int64, 0, len(w.running))
-		for id := range w.running {
-			ids = append(ids, id)
+		for id, a := range w.running {
+			if !a.lost {
+				ids = append(ids, id)
+			}
 		}
 		w.mu.Unlock()
 		if len(ids) == 0 {
@@ -400,16 +463,16 @@ func (w *Worker) heartbeats(ctx context.Context) {
 		}
 		err := w.post(ctx, "/tasker/workers/heartbeat", map[string]any{
 			"worker_id": w.cfg.WorkerID, "step_ids": ids, "lease_seconds": w.cfg.Lease.Seconds(),
-		}, &out)
+		}, &out, w.requestTimeout())
 		if err != nil {
 			w.cfg.Logger.Warn("remoteworker: heartbeat failed", "error", err)
 			continue
 		}
 		w.mu.Lock()
 		for _, id := range out.Lost {
-			if cancel, ok := w.running[id]; ok {
-				delete(w.running, id)
-				cancel()
+			if a, ok := w.running[id]; ok {
+				a.lost = true
+				a.cancel()
 			}
 		}
 		w.mu.Unlock()
@@ -423,7 +486,7 @@ func (w *Worker) claim(ctx context.Context, limit int) ([]*Step, error) {
 	err := w.post(ctx, "/tasker/workers/claim", map[string]any{
 		"worker_id": w.cfg.WorkerID, "queues": w.cfg.Queues, "limit": limit,
 		"lease_seconds": w.cfg.Lease.Seconds(), "wait_seconds": w.cfg.PollWait.Seconds(),
-	}, &out)
+	}, &out, w.cfg.PollWait+30*time.Second)
 	return out.Steps, err
 }
 
@@ -436,12 +499,12 @@ type clientError struct {
 func (e *clientError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.msg) }
 
 // post sends body as JSON and decodes a 2xx answer into out (when not nil).
-func (w *Worker) post(ctx context.Context, path string, body, out any) error {
+func (w *Worker) post(ctx context.Context, path string, body, out any, timeout time.Duration) error {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, w.cfg.PollWait+30*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, w.base+path, bytes.NewReader(raw))
 	if err != nil {

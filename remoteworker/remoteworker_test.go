@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,13 +167,19 @@ func TestMixedWorkflow(t *testing.T) {
 // worker behind it is dead to the server.
 type breakable struct {
 	broken atomic.Bool
+	// leaseLost counts result reports answered 409.
+	leaseLost atomic.Int32
 }
 
 func (b *breakable) RoundTrip(r *http.Request) (*http.Response, error) {
 	if b.broken.Load() {
 		return nil, errors.New("network down")
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	res, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && res.StatusCode == http.StatusConflict && strings.HasSuffix(r.URL.Path, "/result") {
+		b.leaseLost.Add(1)
+	}
+	return res, err
 }
 
 // A remote worker that dies mid-step (its requests stop reaching the
@@ -228,6 +235,7 @@ func TestWorkerDeathRerunAndLateResult(t *testing.T) {
 		close(release)
 		stopA()
 		require.True(t, lateReported.Load())
+		require.Equal(t, int32(1), net.leaseLost.Load(), "worker A's late report was sent and refused with 409")
 		s, err = e.client.GetStep(t.Context(), s.ID)
 		require.NoError(t, err)
 		require.JSONEq(t, `{"by":"b"}`, string(s.Results), "the late result did not overwrite attempt 2")
@@ -293,4 +301,83 @@ func TestNewValidates(t *testing.T) {
 	}
 	_, err := remoteworker.New(remoteworker.Config{ServerURL: "http://x", Token: "t", Queues: []string{"q"}}, nil)
 	require.EqualError(t, err, "remoteworker: nil handler")
+}
+
+// Shutdown with every slot busy: Run stops claiming at once, cancels the
+// running step after ShutdownGrace and reports it as a failure.
+func TestShutdownWhileBusy(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
+	}})
+	started := make(chan struct{})
+	w, err := remoteworker.New(remoteworker.Config{ServerURL: e.url, Token: token, Queues: []string{"billing"}, Concurrency: 1,
+		ShutdownGrace: 200 * time.Millisecond, PollWait: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
+		func(ctx context.Context, _ *remoteworker.Step) (any, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "remote_only"})
+	require.NoError(t, err)
+	<-started
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled with every slot busy")
+	}
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateError, s.State, "the cancelled attempt was reported")
+	require.Equal(t, "context canceled", s.LastError.Message)
+}
+
+// A handler that ignores its context past the step's timeout is given up:
+// the attempt is reported as a timeout.
+func TestStepTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, &tasker.TaskTemplate{Name: "slow", Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 1, Timeout: 300 * time.Millisecond, HandlerConfig: map[string]any{"queue": "billing"}},
+	}})
+	release := make(chan struct{})
+	defer close(release)
+	startWorker(t, e, remoteworker.Config{}, func(context.Context, *remoteworker.Step) (any, error) {
+		<-release // ignores its context
+		return "late", nil
+	})
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "slow"})
+	require.NoError(t, err)
+	task := waitFinal(t, e.client, res.Task.ID)
+	require.Equal(t, taskertype.StateError, task.State)
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, "timeout", s.LastError.Kind)
+	require.Contains(t, s.LastError.Message, "step timed out after 300ms")
+}
+
+// A result the server refuses (here: larger than its body limit) fails the
+// attempt permanently with the server's reason, instead of leaving the step
+// to be rescued and refused again.
+func TestRefusedResult(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, &tasker.TaskTemplate{Name: "big", Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
+	}})
+	startWorker(t, e, remoteworker.Config{}, func(context.Context, *remoteworker.Step) (any, error) {
+		return strings.Repeat("x", 2<<20), nil // 2 MiB; the server takes 1 MiB
+	})
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "big"})
+	require.NoError(t, err)
+	task := waitFinal(t, e.client, res.Task.ID)
+	require.Equal(t, taskertype.StateError, task.State)
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, s.Attempts, "no retry of a result the server cannot take")
+	require.Equal(t, "permanent", s.LastError.Kind)
+	require.Contains(t, s.LastError.Message, "the server refused the step's result: HTTP 413: request body is larger than 1048576 bytes")
 }

@@ -89,7 +89,7 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 	}
 	steps, err := s.c.ClaimRemoteSteps(ctx, req)
 	if err != nil {
-		return err
+		return bodyFieldNames(err)
 	}
 	if steps == nil {
 		steps = []*tasker.RemoteStep{}
@@ -118,7 +118,7 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	kept, err := s.c.HeartbeatRemoteSteps(r.Context(), worker, ids, lease)
 	if err != nil {
-		return err
+		return bodyFieldNames(err)
 	}
 	held := make(map[int64]bool, len(kept))
 	for _, id := range kept {
@@ -203,10 +203,31 @@ func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
 	}
 	if err != nil {
-		return err
+		return bodyFieldNames(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(step, nil)})
 	return nil
+}
+
+// bodyFields maps the Go API's field names of remote worker requests to the
+// names of the JSON bodies.
+var bodyFields = map[string]string{"lease": "lease_seconds", "wait": "wait_seconds", "error.retry_after": "error.retry_after_seconds"}
+
+// bodyFieldNames renames the fields of a validation error to the body's
+// field names.
+func bodyFieldNames(err error) error {
+	var ve *tasker.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	fields := make(map[string]string, len(ve.Fields))
+	for k, v := range ve.Fields {
+		if n, ok := bodyFields[k]; ok {
+			k = n
+		}
+		fields[k] = v
+	}
+	return &tasker.ValidationError{Message: ve.Message, Fields: fields}
 }
 
 // seconds decodes a non-negative number of seconds (fractions allowed).

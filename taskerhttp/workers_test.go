@@ -110,7 +110,11 @@ func TestWorkerRoutesAuthAndValidation(t *testing.T) {
 	}, res.errorFields(t))
 	res = e.do("POST", "/tasker/workers/claim", `{"worker_id":"w","queues":["billing"],"wait_seconds":31}`, auth...)
 	require.Equal(t, http.StatusBadRequest, res.Status)
-	require.Equal(t, map[string]any{"wait": "must be between 0 and 30s"}, res.errorFields(t))
+	require.Equal(t, map[string]any{"wait_seconds": "must be between 0 and 30s"}, res.errorFields(t))
+	res = e.do("POST", "/tasker/workers/claim", `{"worker_id":"w","queues":["billing"],"lease_seconds":0.5}`, auth...)
+	require.Equal(t, map[string]any{"lease_seconds": "must be between 1s and 1h0m0s"}, res.errorFields(t))
+	res = e.do("POST", "/tasker/workers/steps/1/result", `{"worker_id":"w","attempt":1,"error":{"message":"m","kind":"permanent","retry_after_seconds":3}}`, auth...)
+	require.Equal(t, map[string]any{"error.retry_after_seconds": "must be a positive delay on a retryable error"}, res.errorFields(t))
 
 	res = e.do("POST", "/tasker/workers/steps/1/result", `{"worker_id":"w","attempt":1,"results":1,"error":{"message":"x"}}`, auth...)
 	require.Equal(t, http.StatusBadRequest, res.Status)

@@ -18,7 +18,11 @@ A handler returns a JSON-serialisable result. An exception is a retryable
 failure; PermanentError stops the retries; RetryAfterError(message, seconds)
 asks for the next attempt after a delay. A step whose lease is lost (the task
 was cancelled, or the worker could not heartbeat in time) has step.lost set;
-its result is dropped by the server.
+its result is dropped by the server. A handler still running after the step's
+timeout (step.timeout_ms) is given up: a timeout is reported, step.lost is set
+and its eventual result dropped; check step.lost in long loops. A result the
+server refuses (not JSON, larger than its body limit) fails the attempt
+permanently with the server's reason.
 """
 
 import json
@@ -112,13 +116,16 @@ class Worker:
         self.handler = handler
         self.worker_id = worker_id or "%s-%d-%08x" % (socket.gethostname() or "worker", os.getpid(),
                                                        random.getrandbits(32))
-        self.concurrency = int(concurrency)
+        self.concurrency = max(1, min(int(concurrency), 100))  # the server claims at most 100 at once
         self.lease_seconds = float(lease_seconds)
         self.poll_wait_seconds = min(float(poll_wait_seconds), 30.0)
         self.shutdown_grace_seconds = float(shutdown_grace_seconds)
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._running = {}  # step_id -> Step
+        # step_id -> Step being run. An entry is removed only by its own
+        # attempt (compared by identity): a newer attempt of the same step,
+        # claimed while an old one still runs, keeps its entry.
+        self._running = {}
         self._slots = threading.BoundedSemaphore(self.concurrency)
 
     # --- public -----------------------------------------------------------
@@ -181,13 +188,15 @@ class Worker:
     def heartbeat(self, step_ids):
         """Extend the leases of step_ids; returns the ids that were lost."""
         out = self._post("/tasker/workers/heartbeat", {
-            "worker_id": self.worker_id, "step_ids": list(step_ids), "lease_seconds": self.lease_seconds})
+            "worker_id": self.worker_id, "step_ids": list(step_ids), "lease_seconds": self.lease_seconds},
+            timeout=max(self.lease_seconds / 3, 1.0))
         return out["lost_step_ids"]
 
     def complete(self, step, results):
         """Report a successful attempt."""
         return self._post("/tasker/workers/steps/%d/result" % step.step_id,
-                          {"worker_id": self.worker_id, "attempt": step.attempt, "results": results})
+                          {"worker_id": self.worker_id, "attempt": step.attempt, "results": results},
+                          timeout=max(self.lease_seconds / 3, 1.0))
 
     def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None):
         """Report a failed attempt."""
@@ -199,7 +208,8 @@ class Worker:
         if detail:
             err["detail"] = detail
         return self._post("/tasker/workers/steps/%d/result" % step.step_id,
-                          {"worker_id": self.worker_id, "attempt": step.attempt, "error": err})
+                          {"worker_id": self.worker_id, "attempt": step.attempt, "error": err},
+                          timeout=max(self.lease_seconds / 3, 1.0))
 
     # --- internals --------------------------------------------------------
 
@@ -215,50 +225,73 @@ class Worker:
 
     def _run_step(self, step):
         try:
-            report = self._execute(step)
-            with self._lock:
-                held = self._running.pop(step.step_id, None) is not None
-            if not held or step.lost.is_set():
-                log.info("%r lost its lease; result dropped", step)
-                return
-            self._report(step, report)
+            self._run_step_inner(step)
+        except Exception:  # never lose a pool thread silently
+            log.exception("%r: unexpected error in the worker", step)
         finally:
             self._slots.release()
 
+    def _run_step_inner(self, step):
+        report = self._execute(step)
+        with self._lock:
+            held = self._running.get(step.step_id) is step
+            if held:
+                del self._running[step.step_id]
+        if not held or step.lost.is_set():
+            log.info("%r lost its lease or timed out; result dropped", step)
+            return
+        refusal = self._report(step, report)
+        if refusal is not None:
+            # The server refused the result itself (too large, not
+            # storable): fail the attempt permanently, saying why.
+            self._report(step, lambda: self.fail(
+                step, "the server refused the step's result: %s" % refusal, kind="permanent"))
+
     def _execute(self, step):
+        # Python unbinds an except clause's name when the clause ends: the
+        # report is built from values taken inside it.
         try:
             result = self.handler(step)
-            json.dumps(result)  # must be JSON
-            return lambda: self.complete(step, result)
         except PermanentError as e:
-            return lambda: self.fail(step, str(e), kind="permanent", error_class=type(e).__name__)
+            msg, cls = str(e), type(e).__name__
+            return lambda: self.fail(step, msg, kind="permanent", error_class=cls)
         except RetryAfterError as e:
-            return lambda: self.fail(step, str(e), retry_after_seconds=e.seconds, error_class=type(e).__name__)
+            msg, cls, secs = str(e), type(e).__name__, e.seconds
+            return lambda: self.fail(step, msg, retry_after_seconds=secs, error_class=cls)
         except Exception as e:  # any other exception is retryable, with its traceback
-            detail = traceback.format_exc()
-            return lambda: self.fail(step, str(e) or type(e).__name__, error_class=type(e).__name__, detail=detail)
+            msg, cls, detail = str(e) or type(e).__name__, type(e).__name__, traceback.format_exc()
+            return lambda: self.fail(step, msg, error_class=cls, detail=detail)
+        try:
+            json.dumps(result, allow_nan=False)  # must be JSON (no NaN or Infinity)
+        except (TypeError, ValueError) as e:
+            msg, cls = "the step's result is not JSON: %s" % e, type(e).__name__
+            return lambda: self.fail(step, msg, kind="permanent", error_class=cls)
+        return lambda: self.complete(step, result)
 
     def _report(self, step, send):
+        """Send a report, retrying network and server errors until the lease
+        would expire. Returns the server's message when it refused the report
+        itself (a 4xx other than lease_lost), else None."""
         deadline = time.monotonic() + self.lease_seconds
         attempt = 0
         while True:
             attempt += 1
             try:
                 send()
-                return
+                return None
             except LeaseLostError as e:
                 log.warning("%r: result refused: %s", step, e.message)
-                return
+                return None
             except TaskerError as e:
                 if e.status < 500:
                     log.error("%r: result refused: %s", step, e)
-                    return
+                    return "HTTP %d: %s" % (e.status, e.message)
                 err = e
             except (urllib.error.URLError, OSError) as e:
                 err = e
             if time.monotonic() > deadline:
                 log.error("%r: giving up reporting (%s); the step will be rescued when its lease expires", step, err)
-                return
+                return None
             time.sleep(min(0.2 * attempt, 2.0))
 
     def _heartbeats(self):
@@ -274,11 +307,19 @@ class Worker:
 
     def _beat_once(self):
         now = time.monotonic()
+        timed_out = []
         with self._lock:
-            # A step past its timeout is not extended: its lease runs out and
-            # the server rescues it.
-            ids = [s.step_id for s in self._running.values()
-                   if now - s.started < s.timeout_ms / 1000.0]
+            # A step past its timeout is given up: reported as a timeout, its
+            # thread's eventual result dropped (Python cannot stop a thread).
+            for sid, s in list(self._running.items()):
+                if now - s.started >= s.timeout_ms / 1000.0:
+                    del self._running[sid]
+                    s.lost.set()
+                    timed_out.append(s)
+            ids = list(self._running)
+        for s in timed_out:
+            log.warning("%r: timed out after %d ms; reporting a timeout", s, s.timeout_ms)
+            self._report(s, lambda s=s: self.fail(s, "step timed out after %d ms" % s.timeout_ms, kind="timeout"))
         if not ids:
             return
         try:
@@ -293,7 +334,7 @@ class Worker:
                     step.lost.set()
 
     def _post(self, path, body, timeout=30):
-        data = json.dumps(body).encode("utf-8")
+        data = json.dumps(body, allow_nan=False).encode("utf-8")
         req = urllib.request.Request(self.url + path, data=data, method="POST", headers={
             "Content-Type": "application/json", "Authorization": "Bearer " + self.token})
         try:

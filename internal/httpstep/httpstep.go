@@ -158,6 +158,13 @@ func (c *Config) build(ctx context.Context, in *Input, lookup func(string) (stri
 		if c.sections[i] == sectionQuery {
 			sb.WriteString(url.QueryEscape(s))
 		} else {
+			if s == "." || s == ".." {
+				// Escaping leaves dot segments as they are, and the server
+				// would resolve them: task data must not move the request
+				// to another path of the host.
+				return nil, configErrorf("handler_config.url of step %q: %s is %q, a dot segment that would change the request's path: give a value that is not \".\" or \"..\"",
+					in.Step, p.ph.raw, s)
+			}
 			sb.WriteString(url.PathEscape(s))
 		}
 	}

@@ -73,6 +73,19 @@ func TestPlaceholdersURL(t *testing.T) {
 	require.Equal(t, "c=A%2F7+%3F%26%23&n=1250", got.RawQuery)
 	require.Equal(t, map[string][]string{"c": {"A/7 ?&#"}, "n": {"1250"}}, got.Query)
 
+	// A dot segment from task data is refused: it would move the request
+	// to another path of the host.
+	for _, dots := range []string{".", ".."} {
+		in := *placeholderInput
+		in.Context = json.RawMessage(`{"id": "` + dots + `"}`)
+		_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL + "/v1/users/{{context.id}}/profile"}), &in)
+		require.EqualError(t, err, `handler_config.url of step "charge": {{context.id}} is "`+dots+`", a dot segment that would change the request's path: give a value that is not "." or ".."`)
+	}
+	in := *placeholderInput
+	in.Context = json.RawMessage(`{"id": "..x"}`)
+	_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL + "/v1/users/{{context.id}}"}), &in)
+	require.NoError(t, err, "dots inside a longer value are no segment")
+
 	// A literal "{{" is written "{{{{".
 	got, err = call(t, map[string]any{"url": srv.URL + "/t?q={{{{x}}"})
 	require.NoError(t, err)

@@ -224,13 +224,7 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 }
 
 func (r *Remote) outbox(ctx context.Context, tx taskerdriver.ExecutorTx, events []*taskertype.Event) error {
-	if r.w.cfg.Outbox == nil {
-		return nil
-	}
-	if rows := r.w.cfg.Outbox(events); len(rows) > 0 {
-		return tx.OutboxInsert(ctx, rows)
-	}
-	return nil
+	return r.w.outbox(ctx, tx, events)
 }
 
 func (r *Remote) publish(events []*taskertype.Event) {

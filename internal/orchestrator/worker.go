@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/jsonclean"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/internal/statemachine"
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -446,12 +447,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 			}
 			claimEvents(claims, now, &events)
 		}
-		if w.cfg.Outbox != nil {
-			if rows := w.cfg.Outbox(events); len(rows) > 0 {
-				return tx.OutboxInsert(ctx, rows)
-			}
-		}
-		return nil
+		return w.outbox(ctx, tx, events)
 	})
 	if err != nil {
 		// Put the results back so that nothing is lost; the next pass retries.
@@ -528,6 +524,21 @@ func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedSte
 		Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID, "started": false}),
 	})
 	return err
+}
+
+// outbox writes the outbox messages of events in tx.
+func (w *Worker) outbox(ctx context.Context, tx taskerdriver.ExecutorTx, events []*taskertype.Event) error {
+	if w.cfg.Outbox == nil {
+		return nil
+	}
+	rows := w.cfg.Outbox(events)
+	if len(rows) == 0 {
+		return nil
+	}
+	for _, r := range rows {
+		r.Payload = jsonclean.JSON(r.Payload) // a handler's custom event must not block the pass
+	}
+	return tx.OutboxInsert(ctx, rows)
 }
 
 func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) error) error {
@@ -614,7 +625,7 @@ func (w *Worker) record(ctx context.Context, tx taskerdriver.Executor, done []fi
 			released = append(released, step.ID)
 			continue
 		case d.res.Err == nil:
-			results := d.res.Results
+			results := jsonclean.JSON(d.res.Results)
 			if len(results) == 0 {
 				results = json.RawMessage(`null`)
 			}
@@ -696,7 +707,8 @@ func (w *Worker) failure(step *taskertype.Step, owner string, res Result, now ti
 	}
 	f := &failure{permanent: res.Permanent}
 	f.serr = &taskertype.StepError{
-		Message: res.Err.Error(), Kind: kind, Class: cmp.Or(res.Class, errorClass(res.Err)), Stack: res.Stack, Details: res.Details,
+		Message: jsonclean.String(res.Err.Error()), Kind: kind, Class: jsonclean.String(cmp.Or(res.Class, errorClass(res.Err))),
+		Stack: jsonclean.String(res.Stack), Details: jsonclean.JSON(res.Details),
 		RetryAfter: res.RetryAfter, Attempt: step.Attempts, At: now,
 	}
 	f.exhausted = step.Attempts >= step.RetryLimit

@@ -1,0 +1,229 @@
+"""Unit tests of tasker_worker against a scripted stub server (stdlib only).
+
+    python3 -m unittest -v clients/python/test_tasker_worker.py
+
+(`go test ./clients/python` runs them too.) The end-to-end test against a
+real `tasker serve` is cmd/tasker/e2e_python_test.go.
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tasker_worker  # noqa: E402
+from tasker_worker import PermanentError, RetryAfterError, Worker  # noqa: E402
+
+TOKEN = "unit-test-token-0123456789"
+
+
+def step_doc(step_id=1, attempt=1, timeout_ms=60000, context=None):
+    return {
+        "task_id": 10, "step_id": step_id, "step_name": "charge", "namespace": "default",
+        "task_name": "t", "version": "1.0.0", "queue": "q", "attempt": attempt, "retry_limit": 3,
+        "lease_expires_at": "2026-01-01T00:00:00Z", "timeout_ms": timeout_ms,
+        "idempotency_key": "task-10/charge", "context": context or {"n": 1},
+        "dependencies": {}, "handler_config": {"queue": "q"},
+    }
+
+
+class Stub:
+    """A scripted server: claims hand out the queued steps; results and
+    heartbeats are recorded; result_status forces an answer status."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.to_claim = []
+        self.results = []      # (step_id, body)
+        self.heartbeats = []   # step_ids lists
+        self.lost = set()      # step ids heartbeats report lost
+        self.result_status = {}  # step_id -> list of statuses to answer first
+        stub = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.headers.get("Authorization") != "Bearer " + TOKEN:
+                    return self.answer(401, {"error": {"code": "unauthorized", "message": "no"}})
+                if self.path == "/tasker/workers/claim":
+                    with stub.lock:
+                        steps, stub.to_claim = stub.to_claim[: body["limit"]], stub.to_claim[body["limit"]:]
+                    if not steps:
+                        time.sleep(min(body.get("wait_seconds", 0), 0.05))
+                    return self.answer(200, {"steps": steps})
+                if self.path == "/tasker/workers/heartbeat":
+                    with stub.lock:
+                        stub.heartbeats.append(list(body["step_ids"]))
+                        lost = [i for i in body["step_ids"] if i in stub.lost]
+                    return self.answer(200, {"step_ids": [i for i in body["step_ids"] if i not in lost], "lost_step_ids": lost})
+                sid = int(self.path.split("/")[4])
+                with stub.lock:
+                    forced = stub.result_status.get(sid) or []
+                    status = forced.pop(0) if forced else 200
+                    if status == 200:
+                        stub.results.append((sid, body))
+                if status == 200:
+                    return self.answer(200, {"step": {"workflow_step_id": sid}})
+                code = {409: "lease_lost", 413: "payload_too_large"}.get(status, "internal")
+                return self.answer(status, {"error": {"code": code, "message": "forced %d" % status}})
+
+            def answer(self, status, obj):
+                raw = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_results(self, n, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.results) >= n:
+                    return list(self.results)
+            time.sleep(0.02)
+        raise AssertionError("expected %d results, got %r" % (n, self.results))
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WorkerTest(unittest.TestCase):
+    def setUp(self):
+        self.stub = Stub()
+        self.addCleanup(self.stub.close)
+
+    def run_worker(self, handler, **kw):
+        kw.setdefault("poll_wait_seconds", 0.05)
+        kw.setdefault("shutdown_grace_seconds", 5)
+        w = Worker(self.stub.url + "/tasker", TOKEN, ["q"], handler, worker_id="py-test", **kw)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+
+        def stop():
+            w.stop()
+            t.join(10)
+            self.assertFalse(t.is_alive(), "run() returned after stop()")
+        self.addCleanup(stop)
+        return w
+
+    def test_success_and_error_kinds(self):
+        self.stub.to_claim = [step_doc(1), step_doc(2), step_doc(3), step_doc(4)]
+
+        def handler(step):
+            if step.step_id == 1:
+                return {"charged": step.context["n"]}
+            if step.step_id == 2:
+                raise PermanentError("card declined")
+            if step.step_id == 3:
+                raise RetryAfterError("busy", 2.5)
+            raise KeyError("boom")
+        self.run_worker(handler)
+        got = dict(self.stub.wait_results(4))
+        self.assertEqual(got[1], {"worker_id": "py-test", "attempt": 1, "results": {"charged": 1}})
+        self.assertEqual(got[2]["error"], {"message": "card declined", "kind": "permanent", "class": "PermanentError"})
+        self.assertEqual(got[3]["error"]["retry_after_seconds"], 2.5)
+        self.assertEqual(got[3]["error"]["kind"], "retryable")
+        self.assertEqual(got[4]["error"]["class"], "KeyError")
+        self.assertIn("Traceback", got[4]["error"]["detail"])
+
+    def test_result_not_json_fails_permanently(self):
+        self.stub.to_claim = [step_doc(1), step_doc(2)]
+        self.run_worker(lambda step: float("nan") if step.step_id == 1 else {"s": {1, 2}})
+        got = dict(self.stub.wait_results(2))
+        for sid in (1, 2):
+            self.assertEqual(got[sid]["error"]["kind"], "permanent")
+            self.assertIn("the step's result is not JSON", got[sid]["error"]["message"])
+
+    def test_refused_result_fails_permanently(self):
+        self.stub.to_claim = [step_doc(1)]
+        self.stub.result_status[1] = [413]
+        self.run_worker(lambda step: {"big": "x"})
+        (sid, body), = self.stub.wait_results(1)
+        self.assertEqual(body["error"]["kind"], "permanent")
+        self.assertEqual(body["error"]["message"], "the server refused the step's result: HTTP 413: forced 413")
+
+    def test_server_errors_are_retried(self):
+        self.stub.to_claim = [step_doc(1)]
+        self.stub.result_status[1] = [500, 503]
+        self.run_worker(lambda step: {"ok": True})
+        (sid, body), = self.stub.wait_results(1)
+        self.assertEqual(body["results"], {"ok": True})
+
+    def test_timeout_is_reported_and_late_result_dropped(self):
+        self.stub.to_claim = [step_doc(1, timeout_ms=300)]
+        release = threading.Event()
+        self.addCleanup(release.set)
+        self.run_worker(lambda step: release.wait(10) and {"late": True}, lease_seconds=0.6)
+        (sid, body), = self.stub.wait_results(1)
+        self.assertEqual(body["error"]["kind"], "timeout")
+        self.assertEqual(body["error"]["message"], "step timed out after 300 ms")
+        release.set()
+        time.sleep(0.3)
+        self.assertEqual(len(self.stub.results), 1, "the handler's late result is not reported")
+
+    def test_lost_lease_drops_result_and_newer_attempt_is_kept(self):
+        # Attempt 1 of step 7 is lost (heartbeat answer); the worker then
+        # claims attempt 2 of the same step while attempt 1 still runs.
+        self.stub.to_claim = [step_doc(7, attempt=1)]
+        self.stub.lost = {7}
+        first_running, release_first = threading.Event(), threading.Event()
+        self.addCleanup(release_first.set)
+
+        def handler(step):
+            if step.attempt == 1:
+                first_running.set()
+                release_first.wait(10)
+                return {"attempt": 1}
+            return {"attempt": 2}
+        w = self.run_worker(handler, lease_seconds=0.3, concurrency=2)
+        self.assertTrue(first_running.wait(5))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with w._lock:
+                if 7 not in w._running:
+                    break
+            time.sleep(0.02)
+        with self.stub.lock:
+            self.stub.lost = set()
+            self.stub.to_claim = [step_doc(7, attempt=2)]
+        (sid, body), = self.stub.wait_results(1)
+        self.assertEqual(body["attempt"], 2)
+        release_first.set()
+        time.sleep(0.3)
+        self.assertEqual([b["attempt"] for _, b in self.stub.results], [2], "attempt 1's result is dropped")
+
+    def test_lease_lost_report_is_not_retried(self):
+        self.stub.to_claim = [step_doc(1)]
+        self.stub.result_status[1] = [409]
+        self.run_worker(lambda step: {"ok": True})
+        time.sleep(0.5)
+        self.assertEqual(self.stub.results, [])
+        self.assertEqual(self.stub.result_status[1], [], "the 409 was received")
+
+    def test_constructor_checks(self):
+        with self.assertRaisesRegex(ValueError, "must start with http"):
+            Worker("localhost:8080", TOKEN, ["q"], print)
+        with self.assertRaisesRegex(ValueError, "token is required"):
+            Worker("http://x", "", ["q"], print)
+        with self.assertRaisesRegex(ValueError, "queues is required"):
+            Worker("http://x", TOKEN, [], print)
+        self.assertEqual(Worker("http://x/tasker/", TOKEN, ["q"], print, concurrency=500).concurrency, 100)
+        self.assertEqual(Worker("http://x/tasker/", TOKEN, ["q"], print).url, "http://x")
+
+
+if __name__ == "__main__":
+    tasker_worker.log.setLevel("CRITICAL")
+    unittest.main()
