@@ -395,3 +395,13 @@ func TestConfigFile(t *testing.T) {
 	_, _, err = run(t, "--config", filepath.Join(dir, "missing.yaml"), "migrate")
 	require.ErrorContains(t, err, "config file")
 }
+
+// A task with a remote step run with --wait in this process says that the
+// step needs remote workers (it cannot finish here).
+func TestTaskCreateRemoteStepNote(t *testing.T) {
+	t.Parallel()
+	db := "sqlite://" + filepath.Join(t.TempDir(), "t.db")
+	_, stderr, err := run(t, withDB(t, db, "task", "create", "remote_billing", "--context", `{"order_id": 1, "amount": 2}`, "--wait", "--timeout", "1s")...)
+	require.Error(t, err)
+	require.Contains(t, stderr, "note: step charge runs on remote workers of queue \"billing\", not in this process: serve them with `tasker serve --worker-token` on this database")
+}

@@ -128,6 +128,14 @@ func (a *app) runAndWatch(ctx context.Context, c *tasker.Client, task *tasker.Ta
 	if output != "json" {
 		fmt.Fprintf(a.out, "task %d (%s) created; running steps here\n", task.ID, task.FullName())
 	}
+	if steps, err := c.ListSteps(ctx, task.ID); err == nil {
+		for _, s := range steps {
+			if s.Queue != "" && !s.State.Final() {
+				fmt.Fprintf(a.errOut, "note: step %s runs on remote workers of queue %q, not in this process: serve them with `tasker serve --worker-token` on this database (docs/remote-workers.md)\n",
+					s.Name, s.Queue)
+			}
+		}
+	}
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
