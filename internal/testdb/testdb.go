@@ -18,8 +18,13 @@ import (
 var Drivers = []string{"sqlite", "postgres"}
 
 // Main runs a package's tests (call it from TestMain): PostgreSQL test
-// databases are cloned from a template migrated by the PostgreSQL driver.
+// databases are cloned from a template migrated by the PostgreSQL driver,
+// named by the migrations' hash, so that every test binary built from the
+// same migrations shares it (on a server given by TASKER_TEST_DATABASE_URL).
 func Main(m *testing.M) {
+	if v, err := taskerpgx.SchemaVersion(); err == nil {
+		pgtest.SetMigrateVersion(v)
+	}
 	pgtest.SetMigrate(func(ctx context.Context, url string) error {
 		d, err := taskerpgx.Open(ctx, url)
 		if err != nil {

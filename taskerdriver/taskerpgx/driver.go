@@ -7,7 +7,9 @@ package taskerpgx
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -162,3 +164,19 @@ const (
 	listenRetryMin = 100 * time.Millisecond
 	listenRetryMax = 5 * time.Second
 )
+
+// SchemaVersion identifies the schema Migrate produces: a SHA-256 of the
+// embedded migrations (names and SQL). Test harnesses use it to share one
+// migrated template database between test binaries built from the same
+// migrations.
+func SchemaVersion() (string, error) {
+	ms, err := driverkit.Migrations(migrationFS, "migration")
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d\x00%s\x00%s\x00", m.Version, m.Name, m.SQL)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -174,3 +174,13 @@ func TestNotifyCrossesProcessesAndSurvivesReconnect(t *testing.T) {
 	}
 	waitWake(notify)
 }
+
+func TestSchemaVersion(t *testing.T) {
+	t.Parallel()
+	v, err := taskerpgx.SchemaVersion()
+	require.NoError(t, err)
+	require.Len(t, v, 64)
+	again, err := taskerpgx.SchemaVersion()
+	require.NoError(t, err)
+	require.Equal(t, v, again, "stable")
+}
