@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -167,12 +168,14 @@ func TestMixedWorkflow(t *testing.T) {
 // worker behind it is dead to the server.
 type breakable struct {
 	broken atomic.Bool
+	// heartbeatsBroken fails only the heartbeat requests.
+	heartbeatsBroken atomic.Bool
 	// leaseLost counts result reports answered 409.
 	leaseLost atomic.Int32
 }
 
 func (b *breakable) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b.broken.Load() {
+	if b.broken.Load() || (b.heartbeatsBroken.Load() && strings.HasSuffix(r.URL.Path, "/heartbeat")) {
 		return nil, errors.New("network down")
 	}
 	res, err := http.DefaultTransport.RoundTrip(r)
@@ -380,4 +383,51 @@ func TestRefusedResult(t *testing.T) {
 	require.Equal(t, 1, s.Attempts, "no retry of a result the server cannot take")
 	require.Equal(t, "permanent", s.LastError.Kind)
 	require.Contains(t, s.LastError.Message, "the server refused the step's result: HTTP 413: request body is larger than 1048576 bytes")
+}
+
+// A worker whose heartbeats fail loses attempt 1 of a step (rescued) and
+// claims attempt 2 of the same step while attempt 1's handler still runs.
+// When attempt 1 finishes first, its report is refused (409) and attempt 2
+// keeps its place: attempts are told apart, not just steps, so attempt 2's
+// result is reported.
+func TestNewerAttemptOfSameStepKept(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
+	}})
+	net := &breakable{}
+	net.heartbeatsBroken.Store(true)
+	started1, started2, release1 := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	startWorker(t, e, remoteworker.Config{WorkerID: "worker-a", Concurrency: 2, Lease: time.Second, HTTPClient: &http.Client{Transport: net}},
+		func(ctx context.Context, s *remoteworker.Step) (any, error) {
+			switch s.Attempt {
+			case 1:
+				close(started1)
+				<-release1 // outlives its lease
+				return map[string]any{"by": 1}, nil
+			case 2:
+				close(started2)
+				for net.leaseLost.Load() == 0 { // attempt 1 reports, and is refused, first
+					select {
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				return map[string]any{"by": 2}, nil
+			}
+			return nil, remoteworker.Permanent(fmt.Errorf("attempt %d: attempt 2's result was lost", s.Attempt))
+		})
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "remote_only"})
+	require.NoError(t, err)
+	<-started1
+	<-started2 // attempt 1's lease ran out, the step was rescued and re-claimed by the same worker
+	close(release1)
+	task := waitFinal(t, e.client, res.Task.ID)
+	require.Equal(t, taskertype.StateComplete, task.State)
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, s.Attempts)
+	require.JSONEq(t, `{"by":2}`, string(s.Results))
+	require.Equal(t, int32(1), net.leaseLost.Load(), "attempt 1's late report was refused")
 }
