@@ -702,28 +702,29 @@ func (c *Client) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) e
 	return tx.Commit(ctx)
 }
 
-// nulFields names the values that hold a NUL character (U+0000), which
-// PostgreSQL cannot store (nil when none does). Values are strings, string
-// slices or JSON.
+// nulFields names the values that PostgreSQL cannot store (nil when all can
+// be): text with a NUL character (U+0000) or bytes that are not UTF-8, JSON
+// with those or with a lone UTF-16 surrogate escape. Values are strings,
+// string slices or JSON.
 func nulFields(values map[string]any) map[string]string {
 	var fields map[string]string
 	for name, v := range values {
 		bad := false
 		switch x := v.(type) {
 		case string:
-			bad = strings.IndexByte(x, 0) >= 0
+			bad = jsonclean.String(x) != x
 		case []string:
 			for _, s := range x {
-				bad = bad || strings.IndexByte(s, 0) >= 0
+				bad = bad || jsonclean.String(s) != s
 			}
 		case json.RawMessage:
-			bad = jsonclean.HasNUL(x)
+			bad = !jsonclean.Storable(x)
 		}
 		if bad {
 			if fields == nil {
 				fields = map[string]string{}
 			}
-			fields[name] = `holds a NUL character (U+0000, "\u0000" in JSON), which cannot be stored: remove it`
+			fields[name] = `holds a NUL character (U+0000, "\u0000" in JSON), bytes that are not UTF-8 or half of a UTF-16 surrogate pair ("\ud83d" alone), which cannot be stored: remove or fix it`
 		}
 	}
 	return fields

@@ -23,6 +23,7 @@ func TestNULCharacters(t *testing.T) {
 		tmpl := &tasker.TaskTemplate{Name: "nul", Steps: []tasker.StepTemplate{
 			{Name: "result", Handler: "nul_result", CustomEvents: []tasker.CustomEvent{{Name: "nul.seen", Description: "a payload with NUL"}}},
 			{Name: "failure", Handler: "nul_failure", RetryLimit: 1},
+			{Name: "latin1", Handler: "raw_result"},
 		}}
 		e := newEnv(t)
 		e.reg.MustRegisterHandler("nul_result", tasker.StepHandlerFunc(func(_ context.Context, s *tasker.StepContext) (any, error) {
@@ -34,12 +35,19 @@ func TestNULCharacters(t *testing.T) {
 		e.reg.MustRegisterHandler("nul_failure", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) {
 			return nil, errors.New("bad byte \x00 here")
 		}))
+		// Raw JSON as an API or a command may give it: json.Valid accepts
+		// Latin-1 bytes and a lone surrogate; PostgreSQL does not.
+		e.reg.MustRegisterHandler("raw_result", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) {
+			return json.RawMessage("{\"name\":\"Jos\xe9\",\"s\":\"\\ud83d\"}"), nil
+		}))
 		require.NoError(t, e.reg.RegisterTemplate(tmpl, tasker.RegisterOptions{}))
 		task := e.create("nul", nil)
 		e.singlePass()
 		steps := e.steps(task.ID)
 		require.Equal(t, taskertype.StateComplete, steps["result"].State)
 		require.JSONEq(t, `{"v":"x\ufffdy","k\ufffd":"z"}`, string(steps["result"].Results))
+		require.Equal(t, taskertype.StateComplete, steps["latin1"].State)
+		require.JSONEq(t, `{"name":"Jos\ufffd","s":"\ufffd"}`, string(steps["latin1"].Results))
 		require.Equal(t, taskertype.StateError, steps["failure"].State)
 		require.Equal(t, "bad byte \uFFFD here", steps["failure"].LastError.Message)
 		require.Equal(t, taskertype.StateError, e.task(task.ID).State, "the worker went on and finalized the task")
@@ -47,10 +55,13 @@ func TestNULCharacters(t *testing.T) {
 		_, err := e.client.CreateTask(e.ctx, &tasker.TaskRequest{Name: "nul", Context: json.RawMessage(`{"a":"\u0000"}`), Tags: []string{"t\x00"}})
 		var ve *tasker.ValidationError
 		require.True(t, errors.As(err, &ve), "%v", err)
-		msg := `holds a NUL character (U+0000, "\u0000" in JSON), which cannot be stored: remove it`
+		msg := `holds a NUL character (U+0000, "\u0000" in JSON), bytes that are not UTF-8 or half of a UTF-16 surrogate pair ("\ud83d" alone), which cannot be stored: remove or fix it`
 		require.Equal(t, map[string]string{"context": msg, "tags": msg}, ve.Fields)
 		_, err = e.client.CreateTask(e.ctx, &tasker.TaskRequest{Name: "nul", Context: json.RawMessage(`{"a":"\\u0000 is fine escaped"}`)})
 		require.NoError(t, err)
+		_, err = e.client.CreateTask(e.ctx, &tasker.TaskRequest{Name: "nul", Context: json.RawMessage(`{"a":"\ud83d half an emoji"}`), Initiator: "Jos\xe9"})
+		require.True(t, errors.As(err, &ve), "%v", err)
+		require.Equal(t, map[string]string{"context": msg, "initiator": msg}, ve.Fields)
 		_, err = e.client.ResolveStep(e.ctx, steps["failure"].ID, map[string]string{"v": "\x00"}, "")
 		require.True(t, errors.As(err, &ve), "%v", err)
 		require.Equal(t, map[string]string{"results": msg}, ve.Fields)

@@ -117,22 +117,27 @@ func Do(ctx context.Context, c *Config, in *Input) (*Response, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	req = req.WithContext(reqCtx)
-	client := &http.Client{Transport: tr}
+	client := &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
 	if !c.FollowRedirects {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			return nil, ce // a refused redirect: permanent
+		}
 		return nil, c.networkError(ctx, reqCtx, req, in, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxResponse+1))
+	limit := min(c.MaxResponse, maxResponseCap) // no overflow of limit+1
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, c.networkError(ctx, reqCtx, req, in, fmt.Errorf("reading the answer: %w", err))
 	}
 	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
-	if int64(len(raw)) > c.MaxResponse {
-		out.Body, out.Truncated = raw[:c.MaxResponse], true
+	if int64(len(raw)) > limit {
+		out.Body, out.Truncated = raw[:limit], true
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return out, nil
@@ -144,10 +149,13 @@ func Do(ctx context.Context, c *Config, in *Input) (*Response, error) {
 // headers and credentials.
 func (c *Config) build(ctx context.Context, in *Input, lookup func(string) (string, bool)) (*http.Request, error) {
 	vals := &values{step: in.Step, context: in.Context, deps: in.Dependencies}
-	var sb strings.Builder
+	// marked is the URL with each path placeholder as a NUL byte, to find
+	// the path segments that placeholders make.
+	var sb, marked strings.Builder
 	for i, p := range c.url.parts {
 		if p.ph == nil {
 			sb.WriteString(p.lit)
+			marked.WriteString(p.lit)
 			continue
 		}
 		v, err := vals.lookup(p.ph)
@@ -157,16 +165,14 @@ func (c *Config) build(ctx context.Context, in *Input, lookup func(string) (stri
 		s := formatText(v)
 		if c.sections[i] == sectionQuery {
 			sb.WriteString(url.QueryEscape(s))
+			marked.WriteString(url.QueryEscape(s))
 		} else {
-			if s == "." || s == ".." {
-				// Escaping leaves dot segments as they are, and the server
-				// would resolve them: task data must not move the request
-				// to another path of the host.
-				return nil, configErrorf("handler_config.url of step %q: %s is %q, a dot segment that would change the request's path: give a value that is not \".\" or \"..\"",
-					in.Step, p.ph.raw, s)
-			}
 			sb.WriteString(url.PathEscape(s))
+			marked.WriteByte(0)
 		}
+	}
+	if err := checkPathSegments(sb.String(), marked.String(), in.Step); err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(sb.String())
 	if err != nil {
@@ -328,6 +334,70 @@ func (c *Config) networkError(ctx, reqCtx context.Context, req *http.Request, in
 
 // redactURL drops the user info, query and fragment of u, which may hold
 // credentials (api_key=...).
+// checkPathSegments refuses a URL whose placeholders make a path segment
+// empty, "." or "..": task data must not move the request to another path
+// of the host (DELETE /v1/users/ instead of /v1/users/7; /v1/users/../x).
+// built is the URL with the values, marked the same URL with each path
+// placeholder as a NUL byte; values cannot add segments ("/" is escaped).
+func checkPathSegments(built, marked, step string) error {
+	if !strings.Contains(marked, "\x00") {
+		return nil
+	}
+	path := func(s string) []string {
+		if i := strings.Index(s, "://"); i >= 0 {
+			s = s[i+3:]
+		}
+		if i := strings.IndexByte(s, '/'); i >= 0 {
+			s = s[i:]
+		} else {
+			return nil
+		}
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i]
+		}
+		return strings.Split(s, "/")
+	}
+	bs, ms := path(built), path(marked)
+	if len(bs) != len(ms) {
+		return nil // cannot happen: values are path-escaped
+	}
+	for i, seg := range bs {
+		if strings.Contains(ms[i], "\x00") && (seg == "" || seg == "." || seg == "..") {
+			return configErrorf("handler_config.url of step %q: its placeholders make the path segment %q, which would change the request's path: give values that make a segment other than \"\", \".\" or \"..\"",
+				step, seg)
+		}
+	}
+	return nil
+}
+
+// maxResponseCap bounds the response bytes kept, whatever MaxResponse says.
+const maxResponseCap = 1 << 30
+
+// maxRedirects is how many redirects a request follows.
+const maxRedirects = 10
+
+// checkRedirect follows a redirect unless it leaves https for http (the
+// credentials and the data would travel in clear: a permanent error), and
+// drops the credentials (Authorization and the configured headers, which
+// may hold API keys) when it leaves the original host. Go itself drops
+// Authorization only on a change of domain, and keeps other headers.
+func (c *Config) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	orig := via[0]
+	if orig.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return configErrorf("refused a redirect from https to %s: the request's credentials and data would travel unencrypted; point handler_config.url at the final https address", redactURL(req.URL))
+	}
+	if req.URL.Host != orig.URL.Host {
+		req.Header.Del("Authorization")
+		for name := range c.Headers {
+			req.Header.Del(name)
+		}
+	}
+	return nil
+}
+
 func redactURL(u *url.URL) string {
 	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
 	return r.String()

@@ -73,18 +73,31 @@ func TestPlaceholdersURL(t *testing.T) {
 	require.Equal(t, "c=A%2F7+%3F%26%23&n=1250", got.RawQuery)
 	require.Equal(t, map[string][]string{"c": {"A/7 ?&#"}, "n": {"1250"}}, got.Query)
 
-	// A dot segment from task data is refused: it would move the request
-	// to another path of the host.
-	for _, dots := range []string{".", ".."} {
+	// A segment that placeholders make empty, "." or ".." is refused: it
+	// would move the request to another path of the host.
+	for _, tc := range []struct{ ctx, url, seg string }{
+		{`{"id": "."}`, "/v1/users/{{context.id}}/profile", "."},
+		{`{"id": ".."}`, "/v1/users/{{context.id}}/profile", ".."},
+		{`{"id": ""}`, "/v1/users/{{context.id}}", ""},
+		{`{"id": null}`, "/v1/users/{{context.id}}/cancel", ""},
+		{`{"name": "", "ext": ""}`, "/v1/files/{{context.name}}.{{context.ext}}/meta", "."},
+	} {
 		in := *placeholderInput
-		in.Context = json.RawMessage(`{"id": "` + dots + `"}`)
-		_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL + "/v1/users/{{context.id}}/profile"}), &in)
-		require.EqualError(t, err, `handler_config.url of step "charge": {{context.id}} is "`+dots+`", a dot segment that would change the request's path: give a value that is not "." or ".."`)
+		in.Context = json.RawMessage(tc.ctx)
+		_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL + tc.url}), &in)
+		require.EqualError(t, err, `handler_config.url of step "charge": its placeholders make the path segment "`+tc.seg+
+			`", which would change the request's path: give values that make a segment other than "", "." or ".."`, tc.ctx)
 	}
-	in := *placeholderInput
-	in.Context = json.RawMessage(`{"id": "..x"}`)
-	_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL + "/v1/users/{{context.id}}"}), &in)
-	require.NoError(t, err, "dots inside a longer value are no segment")
+	for _, tc := range []struct{ ctx, url string }{
+		{`{"id": "..x"}`, "/v1/users/{{context.id}}"},
+		{`{"id": ""}`, "/v1/users?q={{context.id}}"},
+		{`{"id": ""}`, "/v1/users/x{{context.id}}"},
+	} {
+		in := *placeholderInput
+		in.Context = json.RawMessage(tc.ctx)
+		_, err = Do(t.Context(), mustParse(t, map[string]any{"url": srv.URL + tc.url}), &in)
+		require.NoError(t, err, "%s %s", tc.ctx, tc.url)
+	}
 
 	// A literal "{{" is written "{{{{".
 	got, err = call(t, map[string]any{"url": srv.URL + "/t?q={{{{x}}"})

@@ -1,25 +1,99 @@
-// Package jsonclean makes JSON and text storable in every database: the NUL
-// character (U+0000) is valid JSON ("\u0000") and valid Go text, but
-// PostgreSQL refuses it in jsonb and text columns (SQLSTATE 22P05 / 22021).
-// A handler's result or error that held one would make the whole recording
-// transaction fail again and again.
+// Package jsonclean makes JSON and text storable in every database.
+// PostgreSQL refuses, in jsonb and text columns, three things that Go and
+// json.Valid accept: the NUL character (U+0000, "\u0000" in JSON; SQLSTATE
+// 22P05 / 22021), bytes that are not UTF-8 (a Latin-1 API's answer; 22021),
+// and lone UTF-16 surrogate escapes ("\ud83d", half an emoji; 22P02). A
+// handler's result or error holding one would make the whole recording
+// transaction fail again and again. Each is replaced by U+FFFD.
 package jsonclean
 
 import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 )
 
 // Replacement stands in for a NUL character.
 const Replacement = "\uFFFD"
 
-// String replaces NUL characters in s.
+// String replaces NUL characters and bytes that are not UTF-8 in s.
 func String(s string) string {
-	if strings.IndexByte(s, 0) < 0 {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
 		return s
 	}
-	return strings.ReplaceAll(s, "\x00", Replacement)
+	return strings.ReplaceAll(strings.ToValidUTF8(s, Replacement), "\x00", Replacement)
+}
+
+// suspect reports whether raw holds something to clean: bytes that are not
+// UTF-8, a \u0000 escape, or a \u escape of a surrogate that is not part of
+// a pair. It scans string escapes exactly (an escaped backslash followed by
+// "u0000" is no NUL).
+func suspect(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return true
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(raw):
+			if raw[i+1] != 'u' {
+				i++ // a one-character escape
+				continue
+			}
+			r, ok := hex4(raw, i+2)
+			if !ok {
+				return true // malformed: let the decoder judge
+			}
+			switch {
+			case r == 0:
+				return true
+			case r >= 0xD800 && r <= 0xDBFF: // a high surrogate needs a low one next
+				lo, ok := hex4(raw, i+8)
+				if !ok || i+7 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
+					return true
+				}
+				i += 11
+			case r >= 0xDC00 && r <= 0xDFFF: // a low surrogate alone
+				return true
+			default:
+				i += 5
+			}
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// Storable reports whether a JSON document can be stored as it is: no NUL
+// character, no byte that is not UTF-8, no lone surrogate.
+func Storable(raw json.RawMessage) bool {
+	return !suspect(raw)
 }
 
 // HasNUL reports whether a JSON document holds a NUL character in a string
@@ -32,14 +106,16 @@ func HasNUL(raw json.RawMessage) bool {
 	return ok && hasNUL(v)
 }
 
-// JSON returns raw with NUL characters in strings and keys replaced. Raw
-// that is not valid JSON, or has no NUL, is returned unchanged.
+// JSON returns raw with NUL characters, bytes that are not UTF-8 and lone
+// surrogates in strings and keys replaced by U+FFFD (encoding/json decodes
+// the last two that way). Raw that is not valid JSON, or needs nothing, is
+// returned unchanged.
 func JSON(raw json.RawMessage) json.RawMessage {
-	if !bytes.Contains(raw, []byte(`\u0000`)) {
+	if !suspect(raw) {
 		return raw
 	}
 	v, ok := decode(raw)
-	if !ok || !hasNUL(v) {
+	if !ok {
 		return raw
 	}
 	var buf bytes.Buffer

@@ -23,16 +23,20 @@ func TestJSON(t *testing.T) {
 	}
 	require.Equal(t, "a"+Replacement+"b", String("a\x00b"))
 	require.Equal(t, "ab", String("ab"))
+	require.Equal(t, "Jos"+Replacement, String("Jos\xe9"))
 }
 
 func FuzzJSON(f *testing.F) {
 	f.Add(`{"a":"x\u0000y"}`)
 	f.Add(`[1,"\u0000",{"\u0000":null}]`)
+	f.Add(`{"s":"\ud83d","t":"\ud83d\ude00","u":"\\ud800"}`)
+	f.Add("{\"a\":\"\xff\"}")
 	f.Fuzz(func(t *testing.T, in string) {
 		out := JSON(json.RawMessage(in))
 		if json.Valid([]byte(in)) {
 			require.True(t, json.Valid(out), "%q → %q", in, out)
 			require.False(t, HasNUL(out), "%q → %q", in, out)
+			require.True(t, Storable(out), "%q → %q", in, out)
 		}
 	})
 }
