@@ -1,11 +1,13 @@
 package tasker
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tasker-go/tasker/internal/tmplfile"
 )
@@ -104,7 +106,11 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 	}
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
-			if err := v.ValidateConfig(s.HandlerConfig); err != nil {
+			cfg, err := configAsStored(s.HandlerConfig)
+			if err == nil {
+				err = v.ValidateConfig(cfg)
+			}
+			if err != nil {
 				return &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err}
 			}
 		}
@@ -301,4 +307,48 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 		t.Steps = append(t.Steps, st)
 	}
 	return t
+}
+
+// configAsStored returns a handler_config as handlers see it at run time:
+// the template's map goes through JSON when a task is created (so a Go
+// map[string]string is a map of strings and numbers are float64), and a
+// validator must judge that form, not the Go values. A time.Duration, which
+// JSON would turn into a number of nanoseconds that handlers read as
+// seconds, is refused.
+func configAsStored(cfg map[string]any) (map[string]any, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	if err := refuseDurations("handler_config", cfg); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("handler_config cannot be encoded as JSON: %w", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("handler_config cannot be decoded from JSON: %w", err)
+	}
+	return out, nil
+}
+
+func refuseDurations(path string, v any) error {
+	switch x := v.(type) {
+	case time.Duration:
+		return fmt.Errorf("%s is a time.Duration (%s): write it as a string such as %q, since handler_config is stored as JSON", path, x, x.String())
+	case map[string]any:
+		for k, e := range x {
+			if err := refuseDurations(path+"."+k, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := refuseDurations(fmt.Sprintf("%s[%d]", path, i), e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -405,3 +405,24 @@ func TestTemplateErrorGoDefinedValidatedLikeYAML(t *testing.T) {
 		require.Error(t, tasker.NewRegistry().RegisterTemplate(tmpl, tasker.RegisterOptions{}), name)
 	}
 }
+
+// A Go-defined handler_config is judged in the form handlers get at run
+// time (after JSON): Go maps of strings and Go integers are fine; a
+// time.Duration, which would become nanoseconds read as seconds, is refused.
+func TestTemplateGoHandlerConfigAsStored(t *testing.T) {
+	t.Parallel()
+	reg := tasker.NewRegistry()
+	ok := &tasker.TaskTemplate{Name: "go_cfg", Steps: []tasker.StepTemplate{
+		{Name: "call", Handler: "http", HandlerConfig: map[string]any{
+			"url": "https://api.example.com/x", "headers": map[string]string{"X-Api-Key": "k"},
+			"params": map[string]int{"page": 2}, "max_response_bytes": int64(4096),
+		}},
+		{Name: "run", Handler: "exec", HandlerConfig: map[string]any{"command": []string{"true"}, "timeout": 30}},
+	}}
+	require.NoError(t, reg.RegisterTemplate(ok, tasker.RegisterOptions{}))
+	bad := &tasker.TaskTemplate{Name: "go_cfg_bad", Steps: []tasker.StepTemplate{
+		{Name: "call", Handler: "http", HandlerConfig: map[string]any{"url": "https://api.example.com/x", "timeout": 10 * time.Second}},
+	}}
+	err := reg.RegisterTemplate(bad, tasker.RegisterOptions{})
+	require.EqualError(t, err, `template "go_cfg_bad": step "call": handler_config.timeout is a time.Duration (10s): write it as a string such as "10s", since handler_config is stored as JSON`)
+}
