@@ -249,8 +249,8 @@ func (c *Config) Compile() error {
 		return err
 	}
 	if rl := c.RateLimit; rl != nil {
-		if math.IsNaN(rl.RequestsPerSecond) || math.IsInf(rl.RequestsPerSecond, 0) || rl.RequestsPerSecond <= 0 {
-			return errors.New("handler_config.rate_limit.requests_per_second must be a number above 0, such as 5 or 0.5")
+		if math.IsNaN(rl.RequestsPerSecond) || math.IsInf(rl.RequestsPerSecond, 0) || rl.RequestsPerSecond < minRate {
+			return errors.New(rateHint)
 		}
 		if rl.Burst == 0 {
 			rl.Burst = 1
@@ -507,8 +507,8 @@ func parseRateLimit(v any) (*RateLimit, error) {
 		switch k {
 		case "requests_per_second":
 			f, ok := number(m[k])
-			if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
-				return nil, errors.New("handler_config.rate_limit.requests_per_second must be a number above 0, such as 5 or 0.5")
+			if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < minRate {
+				return nil, errors.New(rateHint)
 			}
 			rl.RequestsPerSecond = f
 		case "burst":
@@ -564,10 +564,18 @@ func keyDuration(v any, key string) (time.Duration, error) {
 	return d, nil
 }
 
+// minRate is the lowest rate limit: one request in about 17 minutes.
+const minRate = 0.001
+
+const rateHint = "handler_config.rate_limit.requests_per_second must be a number of at least 0.001 (one request in about 17 minutes), such as 5 or 0.5"
+
+// minDuration is the shortest timeout or delay accepted.
+const minDuration = time.Millisecond
+
 func retryDelay(v any) (time.Duration, error) {
 	f, ok := number(v)
-	if !ok || math.IsNaN(f) || f <= 0 || f > 86400 {
-		return 0, fmt.Errorf("handler_config.retry_delay %s must be a number of seconds above 0 (at most 86400), such as 1.0", quote(v))
+	if !ok || math.IsNaN(f) || f < minDuration.Seconds() || f > 86400 {
+		return 0, fmt.Errorf("handler_config.retry_delay %s must be a number of seconds from 0.001 to 86400, such as 1.0", quote(v))
 	}
 	return time.Duration(f * float64(time.Second)), nil
 }
@@ -587,10 +595,16 @@ func duration(v any) (time.Duration, error) {
 		if err != nil || d <= 0 {
 			return 0, fmt.Errorf("%q is not a positive duration: use a value such as \"30s\"", x)
 		}
+		if d < minDuration {
+			return 0, fmt.Errorf("%q is below 1ms: use a value such as \"30s\"", x)
+		}
 		return d, nil
 	default:
 		if f, ok := number(v); ok && f > 0 && f < math.MaxInt64/float64(time.Second) {
-			return time.Duration(f * float64(time.Second)), nil
+			if d := time.Duration(f * float64(time.Second)); d >= minDuration {
+				return d, nil
+			}
+			return 0, fmt.Errorf("%v seconds is below 1ms: use a value such as \"30s\"", v)
 		}
 	}
 	return 0, fmt.Errorf("%v is not a positive duration: use a value such as \"30s\"", v)

@@ -179,15 +179,27 @@ func (c *Config) build(ctx context.Context, in *Input, lookup func(string) (stri
 		return nil, configErrorf("handler_config.url of step %q is not a valid URL once its placeholders are replaced: %v", in.Step, redactURLError(err))
 	}
 	if len(c.params) > 0 {
-		q := u.Query()
+		// params replace the URL's parameters of the same name. A query
+		// that Go cannot parse without loss (";" separators, a stray "%")
+		// is kept as written, and params are appended to it.
+		q, qerr := url.ParseQuery(u.RawQuery)
+		extra := url.Values{}
 		for _, p := range c.params {
 			v, err := p.val.render(vals, nil)
 			if err != nil {
 				return nil, err
 			}
 			q.Set(p.name, v)
+			extra.Set(p.name, v)
 		}
-		u.RawQuery = q.Encode()
+		switch {
+		case qerr == nil:
+			u.RawQuery = q.Encode()
+		case u.RawQuery == "":
+			u.RawQuery = extra.Encode()
+		default:
+			u.RawQuery += "&" + extra.Encode()
+		}
 	}
 	var body io.Reader
 	switch {

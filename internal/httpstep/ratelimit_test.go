@@ -61,10 +61,12 @@ func TestRateLimitWaits(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	c := mustParse(t, map[string]any{"url": srv.URL, "rate_limit": map[string]any{"requests_per_second": 1000, "burst": 2}})
+	start := time.Now()
 	for range 4 {
 		_, err := Do(t.Context(), c, &Input{Now: clock})
 		require.NoError(t, err)
 	}
+	require.GreaterOrEqual(t, time.Since(start), 2*time.Millisecond, "the two requests beyond the burst waited 1ms each")
 	require.EqualValues(t, 4, hits.Load())
 	lim := limiterFor(c.hostKey, c.RateLimit, now)
 	require.InDelta(t, -2, lim.TokensAt(now), 1e-9, "two requests beyond the burst were paid for on the frozen clock")

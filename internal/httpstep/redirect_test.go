@@ -65,3 +65,15 @@ func TestMaxResponseWithoutOverflow(t *testing.T) {
 	require.JSONEq(t, `{"all": true}`, string(resp.Body))
 	require.False(t, resp.Truncated)
 }
+
+// params keep a URL query that Go cannot parse as it is, and are appended.
+func TestParamsKeepAnUnparsableQuery(t *testing.T) {
+	t.Parallel()
+	srv := echo(t)
+	got, err := call(t, map[string]any{"url": srv.URL + "/p?fields=id;name&q=100%", "params": map[string]any{"page": 2}})
+	require.NoError(t, err)
+	require.Equal(t, "fields=id;name&q=100%&page=2", got.RawQuery)
+	got, err = call(t, map[string]any{"url": srv.URL + "/p?page=1&x=y", "params": map[string]any{"page": 2}})
+	require.NoError(t, err)
+	require.Equal(t, "page=2&x=y", got.RawQuery, "a parseable query: params replace parameters of the same name")
+}
