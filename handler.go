@@ -1,6 +1,7 @@
 package tasker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -140,4 +141,30 @@ func encodeResult(v any) (json.RawMessage, error) {
 		return nil, PermanentError(fmt.Errorf("encode step result as JSON: %w", err))
 	}
 	return b, nil
+}
+
+// exactConfig is the step's handler_config for the built-in handlers: decoded
+// from its stored JSON with numbers kept as written (json.Number), so that a
+// large integer such as an account number is sent digit for digit. (Config,
+// for Go handlers, holds float64 numbers.)
+func exactConfig(s *StepContext) map[string]any {
+	if s.Step == nil || len(s.Step.HandlerConfig) == 0 {
+		return s.Config
+	}
+	m, err := decodeExact(s.Step.HandlerConfig)
+	if err != nil {
+		return s.Config
+	}
+	return m
+}
+
+// decodeExact decodes a JSON object with numbers as json.Number.
+func decodeExact(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

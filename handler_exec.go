@@ -19,7 +19,7 @@ func (execHandler) ValidateConfig(config map[string]any) error {
 }
 
 func (execHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
-	cfg, err := exechandler.ParseConfig(s.Config)
+	cfg, err := exechandler.ParseConfig(exactConfig(s))
 	if err != nil {
 		return nil, PermanentError(err)
 	}

@@ -77,7 +77,7 @@ func (h *HTTPHandler) ValidateConfig(config map[string]any) error {
 // Handle implements StepHandler: it calls the API described by the step's
 // handler_config and returns the results of ProcessResults.
 func (h *HTTPHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
-	cfg, err := httpstep.ParseConfig(s.Config)
+	cfg, err := httpstep.ParseConfig(exactConfig(s))
 	if err != nil {
 		return nil, PermanentError(err)
 	}

@@ -362,3 +362,36 @@ func TestCallHTTP(t *testing.T) { // not parallel: t.Setenv
 	require.True(t, errors.Is(err, context.Canceled))
 	require.False(t, tasker.IsPermanent(err))
 }
+
+// Large integers in handler_config reach the API digit for digit (the
+// built-in handlers read their stored configuration with exact numbers).
+func TestHTTPStepExactNumbers(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		type seen struct {
+			query string
+			body  string
+		}
+		got := make(chan seen, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			got <- seen{r.URL.RawQuery, string(b)}
+			_, _ = w.Write([]byte(`{}`))
+		}))
+		defer srv.Close()
+		tmpl := &tasker.TaskTemplate{Name: "exact", Steps: []tasker.StepTemplate{
+			{Name: "call", Handler: "http", HandlerConfig: map[string]any{
+				"url": srv.URL, "method": "POST", "params": map[string]any{"account": int64(9007199254740993)},
+				"body": map[string]any{"id": uint64(12345678901234567890), "ratio": 0.1},
+			}},
+		}}
+		e := newEnv(t, tmpl)
+		task := e.create("exact", nil)
+		e.singlePass()
+		require.Equal(t, taskertype.StateComplete, e.steps(task.ID)["call"].State)
+		s := <-got
+		require.Equal(t, "account=9007199254740993", s.query)
+		require.JSONEq(t, `{"id": 12345678901234567890, "ratio": 0.1}`, s.body)
+		require.Contains(t, s.body, "12345678901234567890")
+	})
+}

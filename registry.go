@@ -106,7 +106,8 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 	}
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
-			cfg, err := configAsStored(s.HandlerConfig)
+			_, exact := v.(exactConfigUser)
+			cfg, err := configAsStored(s.HandlerConfig, exact)
 			if err == nil {
 				err = v.ValidateConfig(cfg)
 			}
@@ -309,13 +310,23 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 	return t
 }
 
-// configAsStored returns a handler_config as handlers see it at run time:
-// the template's map goes through JSON when a task is created (so a Go
-// map[string]string is a map of strings and numbers are float64), and a
-// validator must judge that form, not the Go values. A time.Duration, which
+// exactConfigUser is implemented by the built-in handlers, which read their
+// handler_config with exact numbers (exactConfig).
+type exactConfigUser interface{ usesExactConfig() }
+
+func (execHandler) usesExactConfig()   {}
+func (httpHandler) usesExactConfig()   {}
+func (*HTTPHandler) usesExactConfig()  {}
+func (remoteHandler) usesExactConfig() {}
+
+// configAsStored returns a handler_config as its handler sees it at run
+// time: the template's map goes through JSON when a task is created (so a Go
+// map[string]string is a map of strings), numbers are float64 as in
+// StepContext.Config, or json.Number for the built-in handlers (exact), and
+// a validator must judge that form, not the Go values. A time.Duration, which
 // JSON would turn into a number of nanoseconds that handlers read as
 // seconds, is refused.
-func configAsStored(cfg map[string]any) (map[string]any, error) {
+func configAsStored(cfg map[string]any, exact bool) (map[string]any, error) {
 	if cfg == nil {
 		return nil, nil
 	}
@@ -327,7 +338,12 @@ func configAsStored(cfg map[string]any) (map[string]any, error) {
 		return nil, fmt.Errorf("handler_config cannot be encoded as JSON: %w", err)
 	}
 	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
+	if exact {
+		out, err = decodeExact(raw)
+	} else {
+		err = json.Unmarshal(raw, &out) // as StepContext.Config: float64 numbers
+	}
+	if err != nil {
 		return nil, fmt.Errorf("handler_config cannot be decoded from JSON: %w", err)
 	}
 	return out, nil

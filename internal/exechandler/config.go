@@ -8,6 +8,7 @@
 package exechandler
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -283,6 +284,13 @@ func parseTimeout(v any) (time.Duration, error) {
 	if f, ok := v.(float64); ok && f != math.Trunc(f) {
 		return 0, configErrorf(field, "%v is not a whole number of seconds: use a duration string such as \"%vs\"", f, f)
 	}
+	if n, ok := v.(json.Number); ok {
+		if _, err := n.Int64(); err != nil {
+			if f, ferr := n.Float64(); ferr == nil && f != math.Trunc(f) {
+				return 0, configErrorf(field, "%v is not a whole number of seconds: use a duration string such as \"%vs\"", n, n)
+			}
+		}
+	}
 	n, ok := toInt(v)
 	switch {
 	case !ok:
@@ -339,6 +347,15 @@ func parseExitCodes(v any) ([]int, error) {
 // (including float64 holding a whole number) to int64.
 func toInt(v any) (int64, bool) {
 	switch n := v.(type) {
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return i, true
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return 0, false
+		}
+		return floatToInt(f)
 	case int:
 		return int64(n), true
 	case int8:
@@ -392,6 +409,8 @@ func stringify(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
+	case json.Number:
+		return x.String(), true
 	case bool:
 		return strconv.FormatBool(x), true
 	case float32:
@@ -418,7 +437,7 @@ func describe(v any) string {
 		return "a string"
 	case bool:
 		return "a boolean"
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
 		return "a number"
 	case []any, []string, []int:
 		return "a list"

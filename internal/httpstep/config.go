@@ -1,6 +1,7 @@
 package httpstep
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -541,6 +542,11 @@ func stringMap(v any, key string) (map[string]string, error) {
 			out[k] = x
 		case bool:
 			out[k] = strconv.FormatBool(x)
+		case json.Number:
+			if _, err := x.Float64(); err != nil {
+				return nil, fmt.Errorf("handler_config.%s.%s must be a string, a number or true/false", key, k)
+			}
+			out[k] = x.String() // exactly as written
 		default:
 			f, ok := number(x)
 			if !ok {
@@ -613,6 +619,9 @@ func duration(v any) (time.Duration, error) {
 // number reads a YAML or JSON number.
 func number(v any) (float64, bool) {
 	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
 	case int:
 		return float64(x), true
 	case int64:
@@ -628,6 +637,9 @@ func number(v any) (float64, bool) {
 // wholeNumber reads a YAML integer or a JSON number without a fraction.
 func wholeNumber(v any) (int64, bool) {
 	switch x := v.(type) {
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
 	case int:
 		return int64(x), true
 	case int64:
