@@ -868,6 +868,9 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 				res.Details = d
 			}
 		}
+		if _, ok := errors.AsType[*HTTPError](err); ok {
+			res.Class = "*tasker.HTTPError" // not the internal type it wraps
+		}
 		if d, ok := RetryAfterDelay(err); ok {
 			res.RetryAfter = d
 		}

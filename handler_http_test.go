@@ -77,6 +77,7 @@ func TestHTTPStep(t *testing.T) {
 		f := e.steps(task.ID)["fetch"]
 		require.Equal(t, 1, f.Attempts)
 		require.Equal(t, "permanent", f.LastError.Kind)
+		require.Equal(t, "*tasker.HTTPError", f.LastError.Class, "the public type, not the internal one")
 		require.Equal(t, "HTTP 404 Not Found: 404 page not found", f.LastError.Message)
 		require.JSONEq(t, `{"status": 404, "body_excerpt": "404 page not found\n", "headers": {"content-type": "text/plain; charset=utf-8", "x-request-id": "req-1"}}`, string(f.LastError.Details))
 	})
