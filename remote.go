@@ -326,6 +326,35 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 	return step, err
 }
 
+// ReleaseRemoteStep gives back a claimed attempt without a result, for a
+// remote worker that shuts down before its handler finished: the step is
+// pending again and the attempt does not count, as when an in-process worker
+// stops. A worker that no longer holds the attempt gets an error matching
+// ErrLeaseLost.
+func (c *Client) ReleaseRemoteStep(ctx context.Context, workerID string, stepID int64, attempt int) (*Step, error) {
+	fields := map[string]string{}
+	if !remoteWorker.MatchString(workerID) {
+		fields["worker_id"] = "is required: the worker_id the step was claimed with"
+	}
+	if stepID <= 0 {
+		fields["step_id"] = "is required: the step_id of the claimed step"
+	}
+	if attempt <= 0 {
+		fields["attempt"] = "is required: the attempt number of the claim"
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Message: "invalid release", Fields: fields}
+	}
+	step, err := c.remote().Release(ctx, workerID, stepID, attempt)
+	switch {
+	case errors.Is(err, taskerdriver.ErrNotFound):
+		return nil, c.notFound(err, "step", stepID)
+	case errors.Is(err, orchestrator.ErrNotRemote):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidState, err)
+	}
+	return step, err
+}
+
 // rawOr returns raw, or def when raw is empty.
 func rawOr(raw json.RawMessage, def string) json.RawMessage {
 	if len(raw) == 0 {

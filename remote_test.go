@@ -268,3 +268,31 @@ func TestRemoteFinishOfLocalStepRefused(t *testing.T) {
 	require.ErrorIs(t, err, tasker.ErrInvalidState)
 	require.ErrorContains(t, err, "step is not in a remote queue: it is run by in-process workers")
 }
+
+// A remote worker that shuts down gives its attempt back: the step is
+// pending again, the attempt not counted; a second release is refused.
+func TestRemoteRelease(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		e := newEnv(t, remoteTemplate())
+		task := e.create("remote_flow", nil)
+		e.singlePass()
+		rs := e.claim("w1", 0, "billing")[0]
+		step, err := e.client.ReleaseRemoteStep(e.ctx, "w1", rs.StepID, rs.Attempt)
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StatePending, step.State)
+		require.Equal(t, 0, step.Attempts, "the released attempt does not count")
+		require.Empty(t, step.LeaseOwner)
+		_, err = e.client.ReleaseRemoteStep(e.ctx, "w1", rs.StepID, rs.Attempt)
+		require.ErrorIs(t, err, tasker.ErrLeaseLost)
+
+		again := e.claim("w2", 0, "billing")
+		require.Len(t, again, 1)
+		require.Equal(t, 1, again[0].Attempt, "claimed again as attempt 1")
+		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w2", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`)})
+		require.NoError(t, err)
+		e.singlePass()
+		require.Equal(t, taskertype.StateComplete, e.task(task.ID).State)
+		e.checkAudit(task.ID)
+	})
+}

@@ -64,6 +64,8 @@ type Config struct {
 	PollWait time.Duration
 	// ShutdownGrace is how long running steps may finish after Run's
 	// context is cancelled before their contexts are cancelled; default 30s.
+	// A step that then fails is given back to the server (released: pending
+	// again, the attempt not counted), as an in-process worker does.
 	ShutdownGrace time.Duration
 	// HTTPClient defaults to a client without a global timeout (each request
 	// gets its own).
@@ -169,6 +171,9 @@ type attempt struct {
 	// lost is set when the lease was lost (heartbeat answer) or the attempt
 	// was given up (timeout): its result is not reported.
 	lost bool
+	// released is set when the shutdown grace ran out: a failed attempt is
+	// given back (not counted) instead of reported.
+	released bool
 }
 
 // New checks cfg and returns a Worker.
@@ -271,6 +276,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-time.After(w.cfg.ShutdownGrace):
 		w.mu.Lock()
 		for _, a := range w.running {
+			a.released = true
 			a.cancel()
 		}
 		w.mu.Unlock()
@@ -315,13 +321,23 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 		}
 	}
 	w.mu.Lock()
-	lost := a.lost
+	lost, released := a.lost, a.released
 	if w.running[s.StepID] == a {
 		delete(w.running, s.StepID)
 	}
 	w.mu.Unlock()
 	if lost {
 		w.cfg.Logger.Info("remoteworker: step lost its lease; result dropped", "step_id", s.StepID, "attempt", s.Attempt)
+		return
+	}
+	if released && res.err != nil {
+		// Stopped by the shutdown: give the attempt back, not counted.
+		err := w.post(ctx, fmt.Sprintf("/tasker/workers/steps/%d/release", s.StepID),
+			map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt}, nil, w.requestTimeout())
+		if err != nil {
+			w.cfg.Logger.Warn("remoteworker: could not release a step on shutdown; it will be rescued when its lease expires",
+				"step_id", s.StepID, "attempt", s.Attempt, "error", err)
+		}
 		return
 	}
 	body := map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt}

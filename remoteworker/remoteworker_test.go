@@ -307,7 +307,8 @@ func TestNewValidates(t *testing.T) {
 }
 
 // Shutdown with every slot busy: Run stops claiming at once, cancels the
-// running step after ShutdownGrace and reports it as a failure.
+// running step after ShutdownGrace and gives it back (released: pending,
+// the attempt not counted).
 func TestShutdownWhileBusy(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
@@ -336,8 +337,9 @@ func TestShutdownWhileBusy(t *testing.T) {
 	}
 	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
 	require.NoError(t, err)
-	require.Equal(t, taskertype.StateError, s.State, "the cancelled attempt was reported")
-	require.Equal(t, "context canceled", s.LastError.Message)
+	require.Equal(t, taskertype.StatePending, s.State, "the cancelled attempt was given back")
+	require.Equal(t, 0, s.Attempts)
+	require.Nil(t, s.LastError)
 }
 
 // A handler that ignores its context past the step's timeout is given up:

@@ -67,6 +67,7 @@ func FuzzBodies(f *testing.F) {
 		{"POST", "/tasker/workers/claim"},
 		{"POST", "/tasker/workers/heartbeat"},
 		{"POST", "/tasker/workers/steps/1/result"},
+		{"POST", "/tasker/workers/steps/1/release"},
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, tg := range targets {

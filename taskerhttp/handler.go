@@ -102,6 +102,7 @@ func (s *server) routes() {
 	m.HandleFunc("POST /tasker/workers/claim", s.workerAuth(s.claimSteps))
 	m.HandleFunc("POST /tasker/workers/heartbeat", s.workerAuth(s.heartbeat))
 	m.HandleFunc("POST /tasker/workers/steps/{step_id}/result", s.workerAuth(s.stepResult))
+	m.HandleFunc("POST /tasker/workers/steps/{step_id}/release", s.workerAuth(s.releaseStep))
 }
 
 // ServeHTTP adds the request id, the request log and panic recovery, and

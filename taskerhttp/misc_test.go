@@ -225,6 +225,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/workers/claim":                                    {"post"},
 		"/tasker/workers/heartbeat":                                {"post"},
 		"/tasker/workers/steps/{step_id}/result":                   {"post"},
+		"/tasker/workers/steps/{step_id}/release":                  {"post"},
 	}
 	require.Len(t, doc.Paths, len(want))
 	for p, methods := range want {

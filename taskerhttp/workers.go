@@ -209,6 +209,41 @@ func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+var releaseFields = []string{"worker_id", "attempt"}
+
+func (s *server) releaseStep(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "step_id")
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	m, err := decodeObject(body, "", releaseFields...)
+	if err != nil {
+		return err
+	}
+	d := &fieldDecoder{m: m}
+	worker := d.str("worker_id")
+	attempt := 0
+	if n := d.intPtr("attempt"); n != nil {
+		attempt = *n
+	}
+	if err := d.err(); err != nil {
+		return err
+	}
+	step, err := s.c.ReleaseRemoteStep(r.Context(), worker, id, attempt)
+	if errors.Is(err, tasker.ErrLeaseLost) {
+		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(step, nil)})
+	return nil
+}
+
 // bodyFields maps the Go API's field names of remote worker requests to the
 // names of the JSON bodies.
 var bodyFields = map[string]string{"lease": "lease_seconds", "wait": "wait_seconds", "error.retry_after": "error.retry_after_seconds"}

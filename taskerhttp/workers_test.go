@@ -137,3 +137,27 @@ func TestWorkerRoutesAuthAndValidation(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, res.Status)
 	require.Equal(t, "workers_disabled", res.errorCode(t))
 }
+
+func TestWorkerRelease(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		e := newWorkerEnv(t)
+		res := e.do("POST", "/tasker/tasks", `{"name":"remote_flow"}`)
+		require.Equal(t, http.StatusCreated, res.Status)
+		require.NoError(t, e.client.RunUntilIdle(t.Context()))
+		res = e.do("POST", "/tasker/workers/claim", `{"worker_id":"py-1","queues":["billing"]}`, auth...)
+		st := res.json(t)["steps"].([]any)[0].(map[string]any)
+		path := "/tasker/workers/steps/" + strconv.FormatInt(int64(st["step_id"].(float64)), 10) + "/release"
+		res = e.do("POST", path, `{"worker_id":"py-1","attempt":1}`, auth...)
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		step := res.json(t)["step"].(map[string]any)
+		require.Equal(t, "pending", step["status"])
+		require.Equal(t, float64(0), step["attempts"])
+		res = e.do("POST", path, `{"worker_id":"py-1","attempt":1}`, auth...)
+		require.Equal(t, http.StatusConflict, res.Status)
+		require.Equal(t, "lease_lost", res.errorCode(t))
+		res = e.do("POST", path, `{"worker_id":"py-1"}`, auth...)
+		require.Equal(t, http.StatusBadRequest, res.Status)
+		require.Equal(t, map[string]any{"attempt": "is required: the attempt number of the claim"}, res.errorFields(t))
+	})
+}

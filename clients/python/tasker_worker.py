@@ -169,12 +169,25 @@ class Worker:
                     if not self._running:
                         break
                 time.sleep(0.05)
+            # Steps still running after the grace are given back (pending
+            # again, the attempt not counted); their late results are dropped.
+            with self._lock:
+                left = list(self._running.values())
+                self._running.clear()
+            for step in left:
+                step.lost.set()
+                try:
+                    self.release(step)
+                    log.info("%r released on shutdown", step)
+                except Exception as e:
+                    log.warning("%r: could not release it (%s); it will be rescued when its lease expires", step, e)
             pool.shutdown(wait=False)
             self._stop.set()
             log.info("worker %s stopped", self.worker_id)
 
     def stop(self):
-        """Stop claiming; running steps may finish for shutdown_grace_seconds."""
+        """Stop claiming; running steps may finish for shutdown_grace_seconds,
+        then they are released (pending again, the attempt not counted)."""
         self._stop.set()
 
     def claim(self, limit=1):
@@ -196,6 +209,13 @@ class Worker:
         """Report a successful attempt."""
         return self._post("/tasker/workers/steps/%d/result" % step.step_id,
                           {"worker_id": self.worker_id, "attempt": step.attempt, "results": results},
+                          timeout=max(self.lease_seconds / 3, 1.0))
+
+    def release(self, step):
+        """Give a claimed attempt back without a result: the step is pending
+        again and the attempt does not count."""
+        return self._post("/tasker/workers/steps/%d/release" % step.step_id,
+                          {"worker_id": self.worker_id, "attempt": step.attempt},
                           timeout=max(self.lease_seconds / 3, 1.0))
 
     def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None):

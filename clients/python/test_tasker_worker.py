@@ -41,6 +41,7 @@ class Stub:
         self.results = []      # (step_id, body)
         self.heartbeats = []   # step_ids lists
         self.lost = set()      # step ids heartbeats report lost
+        self.releases = []     # (step_id, body)
         self.result_status = {}  # step_id -> list of statuses to answer first
         stub = self
 
@@ -64,6 +65,10 @@ class Stub:
                         lost = [i for i in body["step_ids"] if i in stub.lost]
                     return self.answer(200, {"step_ids": [i for i in body["step_ids"] if i not in lost], "lost_step_ids": lost})
                 sid = int(self.path.split("/")[4])
+                if self.path.endswith("/release"):
+                    with stub.lock:
+                        stub.releases.append((sid, body))
+                    return self.answer(200, {"step": {"workflow_step_id": sid}})
                 with stub.lock:
                     forced = stub.result_status.get(sid) or []
                     status = forced.pop(0) if forced else 200
@@ -212,6 +217,28 @@ class WorkerTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(self.stub.results, [])
         self.assertEqual(self.stub.result_status[1], [], "the 409 was received")
+
+    def test_shutdown_releases_running_steps(self):
+        self.stub.to_claim = [step_doc(3, attempt=2)]
+        running, release = threading.Event(), threading.Event()
+        self.addCleanup(release.set)
+
+        def handler(step):
+            running.set()
+            release.wait(10)
+            return {"late": True}
+        w = Worker(self.stub.url, TOKEN, ["q"], handler, worker_id="py-test", poll_wait_seconds=0.05,
+                   shutdown_grace_seconds=0.2)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        self.assertTrue(running.wait(5))
+        w.stop()
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(self.stub.releases, [(3, {"worker_id": "py-test", "attempt": 2})])
+        release.set()
+        time.sleep(0.2)
+        self.assertEqual(self.stub.results, [], "the released step's late result is dropped")
 
     def test_constructor_checks(self):
         with self.assertRaisesRegex(ValueError, "must start with http"):

@@ -223,6 +223,46 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 	return step, nil
 }
 
+// Release gives back attempt of stepID that workerID holds without a
+// result (the worker is shutting down): the step is pending again and the
+// attempt is not counted, as when an in-process worker stops. A worker that
+// no longer holds the attempt gets a *LeaseLostError.
+func (r *Remote) Release(ctx context.Context, workerID string, stepID int64, attempt int) (*taskertype.Step, error) {
+	w := r.w
+	now := w.cfg.Now()
+	var step *taskertype.Step
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		s, err := tx.StepGet(ctx, stepID)
+		if err != nil {
+			return err
+		}
+		if s.Queue == "" {
+			return fmt.Errorf("step %d (%s): %w: it is run by in-process workers", stepID, s.Name, ErrNotRemote)
+		}
+		if s.State != taskertype.StateInProgress || s.LeaseOwner != workerID || s.Attempts != attempt {
+			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: s}
+		}
+		moved, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
+			IDs: []int64{stepID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
+			Owner: workerID, DecrementAttempt: true, Now: now,
+			Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": workerID, "attempt": attempt}),
+		})
+		if err != nil {
+			return err
+		}
+		if len(moved) != 1 {
+			cur, err := tx.StepGet(ctx, stepID)
+			if err != nil {
+				return err
+			}
+			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: cur}
+		}
+		step = moved[0]
+		return tx.Notify(ctx, taskerdriver.TopicStepsReady)
+	})
+	return step, err
+}
+
 func (r *Remote) outbox(ctx context.Context, tx taskerdriver.ExecutorTx, events []*taskertype.Event) error {
 	return r.w.outbox(ctx, tx, events)
 }
