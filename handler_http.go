@@ -311,3 +311,12 @@ func classifyHTTPError(err error, maxBytes int64) error {
 	}
 	return out
 }
+
+// httpDependencies lists the parent steps an http handler_config reads.
+func httpDependencies(config map[string]any) ([]string, error) {
+	cfg, err := httpstep.ParseConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Dependencies(), nil
+}

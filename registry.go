@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,6 +112,9 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 			cfg, err := configAsStored(s.HandlerConfig, exact)
 			if err == nil {
 				err = v.ValidateConfig(cfg)
+			}
+			if err == nil {
+				err = checkConfigParents(v, cfg, s.DependsOn)
 			}
 			if err != nil {
 				return &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err}
@@ -364,6 +369,43 @@ func refuseDurations(path string, v any) error {
 			if err := refuseDurations(fmt.Sprintf("%s[%d]", path, i), e); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// configDependencies is implemented by handlers whose handler_config reads
+// parent results ({{dependencies.<step>}} of the http handler).
+type configDependencies interface {
+	configDependencies(config map[string]any) ([]string, error)
+}
+
+func (httpHandler) configDependencies(config map[string]any) ([]string, error) {
+	return httpDependencies(config)
+}
+
+func (*HTTPHandler) configDependencies(config map[string]any) ([]string, error) {
+	return httpDependencies(config)
+}
+
+// checkConfigParents checks that the steps a handler_config reads results
+// of are parents of the step: only parents' results reach it.
+func checkConfigParents(v ConfigValidator, cfg map[string]any, parents []string) error {
+	cd, ok := v.(configDependencies)
+	if !ok {
+		return nil
+	}
+	names, err := cd.configDependencies(cfg)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if !slices.Contains(parents, n) {
+			have := "it has none"
+			if len(parents) > 0 {
+				have = "its parents are " + strings.Join(parents, ", ")
+			}
+			return fmt.Errorf("handler_config reads {{dependencies.%s}}, but %q is not a parent of this step (%s): add it to depends_on_steps, or fix the name", n, n, have)
 		}
 	}
 	return nil

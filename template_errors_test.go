@@ -1,6 +1,7 @@
 package tasker_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -425,4 +426,25 @@ func TestTemplateGoHandlerConfigAsStored(t *testing.T) {
 	}}
 	err := reg.RegisterTemplate(bad, tasker.RegisterOptions{})
 	require.EqualError(t, err, `template "go_cfg_bad": step "call": handler_config.timeout is a time.Duration (10s): write it as a string such as "10s", since handler_config is stored as JSON`)
+}
+
+// An http step may only read the results of its parents.
+func TestTemplateHTTPDependenciesMustBeParents(t *testing.T) {
+	t.Parallel()
+	reg := tasker.NewRegistry()
+	reg.MustRegisterHandler("go", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) { return nil, nil }))
+	steps := func(deps ...string) []tasker.StepTemplate {
+		return []tasker.StepTemplate{
+			{Name: "lookup", Handler: "go"},
+			{Name: "other", Handler: "go"},
+			{Name: "call", Handler: "http", DependsOn: deps, HandlerConfig: map[string]any{
+				"url": "https://api.example.com/orders/{{dependencies.lookup.id}}", "body": map[string]any{"x": "{{dependencies.lookup}}"},
+			}},
+		}
+	}
+	require.NoError(t, reg.RegisterTemplate(&tasker.TaskTemplate{Name: "ok", Steps: steps("lookup")}, tasker.RegisterOptions{}))
+	err := reg.RegisterTemplate(&tasker.TaskTemplate{Name: "bad", Steps: steps("other")}, tasker.RegisterOptions{})
+	require.EqualError(t, err, `template "bad": step "call": handler_config reads {{dependencies.lookup}}, but "lookup" is not a parent of this step (its parents are other): add it to depends_on_steps, or fix the name`)
+	err = reg.RegisterTemplate(&tasker.TaskTemplate{Name: "none", Steps: steps()}, tasker.RegisterOptions{})
+	require.ErrorContains(t, err, `"lookup" is not a parent of this step (it has none)`)
 }

@@ -373,3 +373,45 @@ func renderBody(v any, vals *values) (any, error) {
 		return v, nil
 	}
 }
+
+// Dependencies lists the parent steps that the placeholders of c name
+// ({{dependencies.<step>...}}), sorted, once each.
+func (c *Config) Dependencies() []string {
+	seen := map[string]bool{}
+	addText := func(t text) {
+		for _, p := range t.parts {
+			if p.ph != nil && p.ph.root == "dependencies" && len(p.ph.path) > 0 {
+				seen[p.ph.path[0]] = true
+			}
+		}
+	}
+	addText(c.url)
+	for _, h := range c.headers {
+		addText(h.val)
+	}
+	for _, p := range c.params {
+		addText(p.val)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case text:
+			addText(x)
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(c.body)
+	out := make([]string, 0, len(seen))
+	for name := range seen {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
