@@ -129,6 +129,16 @@ type RemoteResult struct {
 	Results json.RawMessage
 	// Error reports a failed attempt.
 	Error *RemoteError
+	// Events are custom events the worker published during the attempt
+	// (declared like those of Go handlers, see StepContext.Publish); they
+	// are delivered after the result is recorded, and dropped if it is not.
+	Events []RemoteEvent
+}
+
+// RemoteEvent is a custom event published by a remote worker.
+type RemoteEvent struct {
+	Name    string          `json:"name"`
+	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
 // RemoteError is a failed remote attempt.
@@ -313,6 +323,13 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 			fields["results"] = bad["results"]
 		}
 	}
+	if len(fields) == 0 && len(r.Events) > 0 {
+		evs, err := c.remoteEvents(ctx, r, fields)
+		if err != nil {
+			return nil, err
+		}
+		res.Events = evs
+	}
 	if len(fields) > 0 {
 		return nil, &ValidationError{Message: "invalid remote result", Fields: fields}
 	}
@@ -353,6 +370,50 @@ func (c *Client) ReleaseRemoteStep(ctx context.Context, workerID string, stepID 
 		return nil, fmt.Errorf("%w: %w", ErrInvalidState, err)
 	}
 	return step, err
+}
+
+// maxRemoteEvents bounds the custom events of one remote result.
+const maxRemoteEvents = 100
+
+// remoteEvents checks the custom events of a remote result against the
+// step's declarations, adding field problems to fields.
+func (c *Client) remoteEvents(ctx context.Context, r *RemoteResult, fields map[string]string) ([]*Event, error) {
+	if len(r.Events) > maxRemoteEvents {
+		fields["events"] = fmt.Sprintf("has %d events: publish at most %d per attempt", len(r.Events), maxRemoteEvents)
+		return nil, nil
+	}
+	step, err := c.GetStep(ctx, r.StepID)
+	if err != nil {
+		return nil, err
+	}
+	task, err := c.GetTask(ctx, step.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Event, 0, len(r.Events))
+	for i, ev := range r.Events {
+		key := "events[" + strconv.Itoa(i) + "]"
+		if err := ValidateCustomEventName(ev.Name); err != nil {
+			fields[key+".name"] = err.Error()
+			continue
+		}
+		if !c.registry.customEventDeclared(task.Namespace, task.Name, task.Version, step.Name, ev.Name) {
+			fields[key+".name"] = fmt.Sprintf("custom event %q is not declared for step %q of %s: declare it under custom_events of the step, or register it with Registry.RegisterCustomEvent",
+				ev.Name, step.Name, task.FullName())
+			continue
+		}
+		payload := rawOr(ev.Payload, "null")
+		if !json.Valid(payload) {
+			fields[key+".payload"] = "must be JSON"
+			continue
+		}
+		if bad := nulFields(map[string]any{"payload": payload}); bad != nil {
+			fields[key+".payload"] = bad["payload"]
+			continue
+		}
+		out = append(out, &Event{Name: ev.Name, Payload: payload})
+	}
+	return out, nil
 }
 
 // rawOr returns raw, or def when raw is empty.

@@ -296,3 +296,39 @@ func TestRemoteRelease(t *testing.T) {
 		e.checkAudit(task.ID)
 	})
 }
+
+// A remote worker publishes custom events declared for its step; they are
+// delivered after the result is recorded. An undeclared one is refused.
+func TestRemoteCustomEvents(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		tmpl := &tasker.TaskTemplate{Name: "remote_events", Steps: []tasker.StepTemplate{
+			{Name: "charge", Handler: "remote", HandlerConfig: map[string]any{"queue": "billing"},
+				CustomEvents: []tasker.CustomEvent{{Name: "payment.charged", Description: "the card was charged"}}},
+		}}
+		e := newEnv(t, tmpl)
+		events, unsub := e.client.Subscribe("payment.*")
+		defer unsub()
+		task := e.create("remote_events", nil)
+		rs := e.claim("w1", 0, "billing")[0]
+		_, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`),
+			Events: []tasker.RemoteEvent{{Name: "payment.refunded"}, {Name: "payment.charged", Payload: json.RawMessage(`{"amount`)}}})
+		var ve *tasker.ValidationError
+		require.True(t, errors.As(err, &ve), "%v", err)
+		require.Equal(t, map[string]string{
+			"events[0].name":    `custom event "payment.refunded" is not declared for step "charge" of default.remote_events@0.1.0: declare it under custom_events of the step, or register it with Registry.RegisterCustomEvent`,
+			"events[1].payload": "must be JSON",
+		}, ve.Fields)
+		require.Empty(t, events, "nothing recorded, nothing published")
+
+		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`),
+			Events: []tasker.RemoteEvent{{Name: "payment.charged", Payload: json.RawMessage(`{"amount": 42}`)}}})
+		require.NoError(t, err)
+		ev := <-events
+		require.Equal(t, "payment.charged", ev.Name)
+		require.JSONEq(t, `{"amount": 42}`, string(ev.Payload))
+		require.Equal(t, "charge", ev.Step.Name)
+		require.Equal(t, task.ID, ev.Task.ID)
+		require.Equal(t, 1, ev.Attempt)
+	})
+}

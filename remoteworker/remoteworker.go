@@ -92,6 +92,35 @@ type Step struct {
 	Dependencies   map[string]json.RawMessage `json:"dependencies"`
 	Config         json.RawMessage            `json:"handler_config"`
 	Inputs         json.RawMessage            `json:"inputs,omitempty"`
+
+	mu     sync.Mutex
+	events []event
+}
+
+type event struct {
+	Name    string          `json:"name"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Publish publishes a custom event declared for this step (under
+// custom_events of its template step). It is sent with the attempt's
+// result and delivered once the result is recorded; the server refuses the
+// result when the event is not declared.
+func (s *Step) Publish(name string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("custom event %q: payload is not JSON-encodable: %w", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, event{Name: name, Payload: raw})
+	return nil
+}
+
+func (s *Step) published() []event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]event(nil), s.events...)
 }
 
 // DecodeContext decodes the task context into v.
@@ -341,6 +370,9 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 		return
 	}
 	body := map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt}
+	if evs := s.published(); len(evs) > 0 {
+		body["events"] = evs
+	}
 	err := res.err
 	if err == nil {
 		raw, merr := json.Marshal(res.out)
@@ -354,6 +386,7 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 			// storable): fail the attempt permanently, saying why, rather
 			// than letting it be rescued and refused again.
 			err = Permanent(errors.New("the server refused the step's result: " + refusal))
+			delete(body, "events") // they may be what was refused
 		} else {
 			err = Permanent(fmt.Errorf("encode step result as JSON: %w", merr))
 		}

@@ -433,3 +433,43 @@ func TestNewerAttemptOfSameStepKept(t *testing.T) {
 	require.JSONEq(t, `{"by":2}`, string(s.Results))
 	require.Equal(t, int32(1), net.leaseLost.Load(), "attempt 1's late report was refused")
 }
+
+// A handler publishes a declared custom event: it is delivered with the
+// result. An undeclared one makes the server refuse the result; the
+// attempt then fails permanently, saying why.
+func TestPublishCustomEvents(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, &tasker.TaskTemplate{Name: "events", Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"},
+			CustomEvents: []tasker.CustomEvent{{Name: "payment.charged", Description: "charged"}}},
+	}})
+	events, unsub := e.client.Subscribe("payment.*")
+	defer unsub()
+	startWorker(t, e, remoteworker.Config{}, func(_ context.Context, s *remoteworker.Step) (any, error) {
+		var in struct {
+			Event string `json:"event"`
+		}
+		if err := s.DecodeContext(&in); err != nil {
+			return nil, err
+		}
+		if err := s.Publish(in.Event, map[string]int{"amount": 42}); err != nil {
+			return nil, err
+		}
+		return map[string]bool{"ok": true}, nil
+	})
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "events", Context: map[string]string{"event": "payment.charged"}})
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateComplete, waitFinal(t, e.client, res.Task.ID).State)
+	ev := <-events
+	require.Equal(t, "payment.charged", ev.Name)
+	require.JSONEq(t, `{"amount": 42}`, string(ev.Payload))
+
+	res, err = e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "events", Context: map[string]string{"event": "payment.refunded"}})
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateError, waitFinal(t, e.client, res.Task.ID).State)
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, "permanent", s.LastError.Kind)
+	require.Contains(t, s.LastError.Message, `the server refused the step's result: HTTP 400: invalid remote result`)
+	require.Contains(t, s.LastError.Message, `custom event "payment.refunded" is not declared for step "charge"`)
+}

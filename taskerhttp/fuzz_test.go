@@ -50,6 +50,7 @@ var fuzzSeeds = []string{
 	`{"worker_id": "w", "attempt": 1, "results": {"a": 1}}`,
 	`{"worker_id": "w", "attempt": 1, "error": {"message": "m", "kind": "permanent", "retry_after_seconds": 2, "details": {}}}`,
 	`{"worker_id": "w", "attempt": 1, "error": {"details": []}}`,
+	`{"worker_id": "w", "attempt": 1, "results": 1, "events": [{"name": "a.b", "payload": {"x": 1}}, {"name": 1}, []]}`,
 }
 
 // FuzzBodies sends arbitrary bodies to every JSON decoder: the answer is

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -134,7 +135,7 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var resultFields = []string{"worker_id", "attempt", "results", "error"}
+var resultFields = []string{"worker_id", "attempt", "results", "error", "events"}
 var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
 
 func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
@@ -178,6 +179,29 @@ func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
 		}
 	default:
 		res.Results = d.raw("results") // absent or null: a null result
+	}
+	if d.has("events") {
+		var evs []json.RawMessage
+		if err := json.Unmarshal(d.m["events"], &evs); err != nil {
+			d.problem("events", `must be an array of {"name": ..., "payload": ...}`)
+		}
+		for i, raw := range evs {
+			em, err := objectMembers(raw, fmt.Sprintf("events[%d]", i))
+			if err != nil {
+				return nil, err
+			}
+			for k := range em {
+				if k != "name" && k != "payload" {
+					return nil, unknownFields([]string{fmt.Sprintf("events[%d].%s", i, k)}, "an event has name and payload")
+				}
+			}
+			ed := &fieldDecoder{m: em}
+			ev := tasker.RemoteEvent{Name: ed.str("name"), Payload: ed.raw("payload")}
+			for k, v := range ed.fields {
+				d.problem(fmt.Sprintf("events[%d].%s", i, k), v)
+			}
+			res.Events = append(res.Events, ev)
+		}
 	}
 	if err := d.err(); err != nil {
 		return nil, err

@@ -130,6 +130,12 @@ func TestWorkerRoutesAuthAndValidation(t *testing.T) {
 	require.Equal(t, map[string]any{"error.message": "is required: say what went wrong", "error.kind": `"fatal" is unknown: use retryable, permanent or timeout`}, res.errorFields(t))
 	res = e.do("POST", "/tasker/workers/steps/999999/result", `{"worker_id":"w","attempt":1}`, auth...)
 	require.Equal(t, http.StatusNotFound, res.Status)
+	res = e.do("POST", "/tasker/workers/steps/1/result", `{"worker_id":"w","attempt":1,"events":{}}`, auth...)
+	require.Equal(t, map[string]any{"events": `must be an array of {"name": ..., "payload": ...}`}, res.errorFields(t))
+	res = e.do("POST", "/tasker/workers/steps/1/result", `{"worker_id":"w","attempt":1,"events":[{"name":"a.b","extra":1}]}`, auth...)
+	require.Equal(t, map[string]any{"events[0].extra": "unknown field"}, res.errorFields(t))
+	res = e.do("POST", "/tasker/workers/steps/1/result", `{"worker_id":"w","attempt":1,"events":[{"name":7}]}`, auth...)
+	require.Equal(t, map[string]any{"events[0].name": "must be a string"}, res.errorFields(t))
 
 	// A server without a token refuses worker requests.
 	plain := newEnv(t)

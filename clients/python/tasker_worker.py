@@ -90,6 +90,21 @@ class Step:
         self.started = time.monotonic()
         # Set when the lease is lost: stop working, the result will be refused.
         self.lost = threading.Event()
+        self._events = []
+        self._events_lock = threading.Lock()
+
+    def publish(self, name, payload=None):
+        """Publish a custom event declared for this step (custom_events of its
+        template step). It is sent with the result and delivered once the
+        result is recorded; the server refuses the result when the event is
+        not declared."""
+        json.dumps(payload, allow_nan=False)  # must be JSON
+        with self._events_lock:
+            self._events.append({"name": name, "payload": payload})
+
+    def published(self):
+        with self._events_lock:
+            return list(self._events)
 
     def __repr__(self):
         return "Step(%s/%s task=%d step=%d attempt=%d)" % (
@@ -206,9 +221,11 @@ class Worker:
         return out["lost_step_ids"]
 
     def complete(self, step, results):
-        """Report a successful attempt."""
-        return self._post("/tasker/workers/steps/%d/result" % step.step_id,
-                          {"worker_id": self.worker_id, "attempt": step.attempt, "results": results},
+        """Report a successful attempt (with the events the step published)."""
+        body = {"worker_id": self.worker_id, "attempt": step.attempt, "results": results}
+        if step.published():
+            body["events"] = step.published()
+        return self._post("/tasker/workers/steps/%d/result" % step.step_id, body,
                           timeout=max(self.lease_seconds / 3, 1.0))
 
     def release(self, step):
@@ -218,8 +235,10 @@ class Worker:
                           {"worker_id": self.worker_id, "attempt": step.attempt},
                           timeout=max(self.lease_seconds / 3, 1.0))
 
-    def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None):
-        """Report a failed attempt."""
+    def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None,
+             events=True):
+        """Report a failed attempt (with the events the step published, unless
+        events is False)."""
         err = {"message": message or "error", "kind": kind}
         if retry_after_seconds is not None:
             err["retry_after_seconds"] = retry_after_seconds
@@ -227,8 +246,10 @@ class Worker:
             err["class"] = error_class
         if detail:
             err["detail"] = detail
-        return self._post("/tasker/workers/steps/%d/result" % step.step_id,
-                          {"worker_id": self.worker_id, "attempt": step.attempt, "error": err},
+        body = {"worker_id": self.worker_id, "attempt": step.attempt, "error": err}
+        if events and step.published():
+            body["events"] = step.published()
+        return self._post("/tasker/workers/steps/%d/result" % step.step_id, body,
                           timeout=max(self.lease_seconds / 3, 1.0))
 
     # --- internals --------------------------------------------------------
@@ -265,7 +286,7 @@ class Worker:
             # The server refused the result itself (too large, not
             # storable): fail the attempt permanently, saying why.
             self._report(step, lambda: self.fail(
-                step, "the server refused the step's result: %s" % refusal, kind="permanent"))
+                step, "the server refused the step's result: %s" % refusal, kind="permanent", events=False))
 
     def _execute(self, step):
         # Python unbinds an except clause's name when the clause ends: the

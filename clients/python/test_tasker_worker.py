@@ -144,6 +144,20 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(got[4]["error"]["class"], "KeyError")
         self.assertIn("Traceback", got[4]["error"]["detail"])
 
+    def test_published_events_go_with_the_result(self):
+        self.stub.to_claim = [step_doc(1), step_doc(2)]
+
+        def handler(step):
+            step.publish("payment.charged", {"amount": 42})
+            if step.step_id == 2:
+                raise RuntimeError("after publishing")
+            return {"ok": True}
+        self.run_worker(handler)
+        got = dict(self.stub.wait_results(2))
+        self.assertEqual(got[1]["events"], [{"name": "payment.charged", "payload": {"amount": 42}}])
+        self.assertEqual(got[2]["events"], [{"name": "payment.charged", "payload": {"amount": 42}}])
+        self.assertEqual(got[2]["error"]["message"], "after publishing")
+
     def test_result_not_json_fails_permanently(self):
         self.stub.to_claim = [step_doc(1), step_doc(2)]
         self.run_worker(lambda step: float("nan") if step.step_id == 1 else {"s": {1, 2}})

@@ -194,6 +194,9 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 		if err != nil {
 			return err
 		}
+		for _, ev := range res.Events { // custom events the worker published
+			ev.Task, ev.Step, ev.Attempt, ev.At = task, s, attempt, now
+		}
 		f := &flight{claim: &taskerdriver.ClaimedStep{Step: s, Task: task}, started: s.LastAttemptedAt, owner: workerID}
 		decided, blocked, err := w.record(ctx, tx, []finished{{f: f, res: res, endsAt: now}}, now, &events)
 		if err != nil {
