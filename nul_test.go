@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -69,5 +70,34 @@ func TestNULCharacters(t *testing.T) {
 		require.True(t, errors.As(err, &ve), "%v", err)
 		_, err = e.client.ResolveStep(e.ctx, steps["failure"].ID, nil, "note with \x00")
 		require.NoError(t, err, "a note is cleaned, not refused")
+	})
+}
+
+// A result the database refuses (PostgreSQL: a number beyond numeric's
+// range) fails its step permanently with the reason, instead of stalling
+// the worker; the other results of the pass are recorded. SQLite stores it.
+func TestUnstorableResult(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		tmpl := &tasker.TaskTemplate{Name: "big", Steps: []tasker.StepTemplate{{Name: "big", Handler: "big"}, {Name: "fine", Handler: "test"}}}
+		e := newEnv(t)
+		e.reg.MustRegisterHandler("big", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) {
+			return json.RawMessage(`{"n": 1e1000000}`), nil
+		}))
+		require.NoError(t, e.reg.RegisterTemplate(tmpl, tasker.RegisterOptions{}))
+		task := e.create("big", nil)
+		require.NoError(t, e.client.RunUntilIdle(e.ctx), "the worker is not stalled")
+		steps := e.steps(task.ID)
+		require.Equal(t, taskertype.StateComplete, steps["fine"].State)
+		if testdb.DriverOf(t) == "sqlite" {
+			require.Equal(t, taskertype.StateComplete, steps["big"].State)
+			return
+		}
+		require.Equal(t, taskertype.StateError, steps["big"].State)
+		require.True(t, steps["big"].Blocked)
+		require.Contains(t, steps["big"].LastError.Message, "the database refused the step's result or error, so it was not stored")
+		require.Contains(t, steps["big"].LastError.Message, "SQLSTATE 22003")
+		require.Equal(t, taskertype.StateError, e.task(task.ID).State)
+		e.checkAudit(task.ID)
 	})
 }

@@ -334,6 +334,14 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 		return nil, &ValidationError{Message: "invalid remote result", Fields: fields}
 	}
 	step, err := c.remote().Finish(ctx, r.WorkerID, r.StepID, r.Attempt, res)
+	if orchestrator.IsDataError(err) {
+		field := "results"
+		if r.Error != nil {
+			field = "error"
+		}
+		return nil, &ValidationError{Message: "invalid remote result", Fields: map[string]string{
+			field: "the database refused it (" + err.Error() + "): send values it can store"}}
+	}
 	switch {
 	case errors.Is(err, taskerdriver.ErrNotFound):
 		return nil, c.notFound(err, "step", r.StepID)

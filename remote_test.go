@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -330,5 +331,29 @@ func TestRemoteCustomEvents(t *testing.T) {
 		require.Equal(t, "charge", ev.Step.Name)
 		require.Equal(t, task.ID, ev.Task.ID)
 		require.Equal(t, 1, ev.Attempt)
+	})
+}
+
+// A remote result the database refuses is a validation error naming the
+// field (so the worker can report a failure instead), not a server error.
+func TestRemoteUnstorableResult(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		e := newEnv(t, remoteTemplate())
+		e.create("remote_flow", nil)
+		e.singlePass()
+		rs := e.claim("w1", 0, "billing")[0]
+		_, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{"n": 1e1000000}`)})
+		if testdb.DriverOf(t) == "sqlite" {
+			require.NoError(t, err)
+			return
+		}
+		var ve *tasker.ValidationError
+		require.True(t, errors.As(err, &ve), "%v", err)
+		require.Contains(t, ve.Fields["results"], "the database refused it (")
+		step, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
+			Error: &tasker.RemoteError{Message: "result refused", Kind: "permanent"}})
+		require.NoError(t, err, "nothing was written: the attempt is still the worker's")
+		require.True(t, step.Blocked)
 	})
 }

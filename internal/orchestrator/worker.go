@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -450,6 +451,13 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		return w.outbox(ctx, tx, events)
 	})
 	if err != nil {
+		if len(done) > 0 && IsDataError(err) {
+			// One result the database refuses must not stall the worker:
+			// record them one by one, failing the ones it refuses.
+			w.cfg.Logger.WarnContext(ctx, "orchestrator: the database refused a pass's results; recording them one by one", "error", err)
+			w.isolate(ctx, done)
+			return passResult{}, nil
+		}
 		// Put the results back so that nothing is lost; the next pass retries.
 		w.mu.Lock()
 		w.done = append(done, w.done...)
@@ -524,6 +532,64 @@ func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedSte
 		Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": w.cfg.ID, "started": false}),
 	})
 	return err
+}
+
+// IsDataError reports whether err is the database refusing a value (SQL
+// state class 22, data exception, such as a number out of numeric's range,
+// or 54, a program limit such as a too large document): retrying the same
+// write cannot succeed.
+func IsDataError(err error) bool {
+	var se interface{ SQLState() string }
+	if !errors.As(err, &se) {
+		return false
+	}
+	st := se.SQLState()
+	return strings.HasPrefix(st, "22") || strings.HasPrefix(st, "54")
+}
+
+// isolate records finished attempts one per transaction (with their
+// finalization and events). An attempt whose result the database refuses
+// is recorded as a permanent failure that says so; one that cannot be
+// recorded at all is dropped (its lease expires and the rescue fails it).
+func (w *Worker) isolate(ctx context.Context, done []finished) {
+	for _, d := range done {
+		err := w.recordAlone(ctx, d)
+		if err != nil && IsDataError(err) {
+			d.res = Result{Err: fmt.Errorf("the database refused the step's result or error, so it was not stored (%s): make the handler return values the database can store", err.Error()),
+				Permanent: true, Kind: "permanent"}
+			err = w.recordAlone(ctx, d)
+		}
+		if err != nil {
+			w.cfg.Logger.ErrorContext(ctx, "orchestrator: cannot record a step's attempt; it will be rescued when its lease expires",
+				"step_id", d.f.claim.Step.ID, "attempt", d.f.claim.Step.Attempts, "error", err)
+		}
+	}
+}
+
+// recordAlone records one finished attempt in its own transaction.
+func (w *Worker) recordAlone(ctx context.Context, d finished) error {
+	now := w.cfg.Now()
+	var events []*taskertype.Event
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		events = events[:0]
+		decided, blocked, err := w.record(ctx, tx, []finished{d}, now, &events)
+		if err != nil {
+			return err
+		}
+		if len(decided) > 0 {
+			if err := FinalizeMany(ctx, tx, decided, blocked, now, &events); err != nil {
+				return err
+			}
+		}
+		return w.outbox(ctx, tx, events)
+	})
+	if err != nil {
+		return err
+	}
+	for _, ev := range events {
+		w.cfg.Publish(ev)
+	}
+	return nil
 }
 
 // outbox writes the outbox messages of events in tx.
