@@ -281,16 +281,7 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 	if r == nil {
 		r = &RemoteResult{}
 	}
-	fields := map[string]string{}
-	if !remoteWorker.MatchString(r.WorkerID) {
-		fields["worker_id"] = "is required: the worker_id the step was claimed with"
-	}
-	if r.StepID <= 0 {
-		fields["step_id"] = "is required: the step_id of the claimed step"
-	}
-	if r.Attempt <= 0 {
-		fields["attempt"] = "is required: the attempt number of the claim"
-	}
+	fields := attemptFields(r.WorkerID, r.StepID, r.Attempt)
 	var res orchestrator.Result
 	if e := r.Error; e != nil {
 		if e.Message == "" {
@@ -342,13 +333,7 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 		return nil, &ValidationError{Message: "invalid remote result", Fields: map[string]string{
 			field: "the database refused it (" + err.Error() + "): send values it can store"}}
 	}
-	switch {
-	case errors.Is(err, taskerdriver.ErrNotFound):
-		return nil, c.notFound(err, "step", r.StepID)
-	case errors.Is(err, orchestrator.ErrNotRemote):
-		return nil, fmt.Errorf("%w: %w", ErrInvalidState, err)
-	}
-	return step, err
+	return c.remoteAnswer(step, err, r.StepID)
 }
 
 // ReleaseRemoteStep gives back a claimed attempt without a result, for a
@@ -357,6 +342,17 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 // stops. A worker that no longer holds the attempt gets an error matching
 // ErrLeaseLost.
 func (c *Client) ReleaseRemoteStep(ctx context.Context, workerID string, stepID int64, attempt int) (*Step, error) {
+	fields := attemptFields(workerID, stepID, attempt)
+	if len(fields) > 0 {
+		return nil, &ValidationError{Message: "invalid release", Fields: fields}
+	}
+	step, err := c.remote().Release(ctx, workerID, stepID, attempt)
+	return c.remoteAnswer(step, err, stepID)
+}
+
+// attemptFields checks the identity of a claimed attempt in a report and
+// returns the field problems (empty when none).
+func attemptFields(workerID string, stepID int64, attempt int) map[string]string {
 	fields := map[string]string{}
 	if !remoteWorker.MatchString(workerID) {
 		fields["worker_id"] = "is required: the worker_id the step was claimed with"
@@ -367,10 +363,12 @@ func (c *Client) ReleaseRemoteStep(ctx context.Context, workerID string, stepID 
 	if attempt <= 0 {
 		fields["attempt"] = "is required: the attempt number of the claim"
 	}
-	if len(fields) > 0 {
-		return nil, &ValidationError{Message: "invalid release", Fields: fields}
-	}
-	step, err := c.remote().Release(ctx, workerID, stepID, attempt)
+	return fields
+}
+
+// remoteAnswer maps the errors of a remote report to the API's: an unknown
+// step is ErrNotFound, an in-process step ErrInvalidState.
+func (c *Client) remoteAnswer(step *Step, err error, stepID int64) (*Step, error) {
 	switch {
 	case errors.Is(err, taskerdriver.ErrNotFound):
 		return nil, c.notFound(err, "step", stepID)

@@ -180,15 +180,9 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 	var step *taskertype.Step
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		events = events[:0]
-		s, err := tx.StepGet(ctx, stepID)
+		s, err := heldStep(ctx, tx, workerID, stepID, attempt)
 		if err != nil {
 			return err
-		}
-		if s.Queue == "" {
-			return fmt.Errorf("step %d (%s): %w: it is run by in-process workers", stepID, s.Name, ErrNotRemote)
-		}
-		if s.State != taskertype.StateInProgress || s.LeaseOwner != workerID || s.Attempts != attempt {
-			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: s}
 		}
 		task, err := tx.TaskGet(ctx, s.TaskID)
 		if err != nil {
@@ -235,15 +229,8 @@ func (r *Remote) Release(ctx context.Context, workerID string, stepID int64, att
 	now := w.cfg.Now()
 	var step *taskertype.Step
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
-		s, err := tx.StepGet(ctx, stepID)
-		if err != nil {
+		if _, err := heldStep(ctx, tx, workerID, stepID, attempt); err != nil {
 			return err
-		}
-		if s.Queue == "" {
-			return fmt.Errorf("step %d (%s): %w: it is run by in-process workers", stepID, s.Name, ErrNotRemote)
-		}
-		if s.State != taskertype.StateInProgress || s.LeaseOwner != workerID || s.Attempts != attempt {
-			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: s}
 		}
 		moved, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
 			IDs: []int64{stepID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
@@ -264,6 +251,23 @@ func (r *Remote) Release(ctx context.Context, workerID string, stepID int64, att
 		return tx.Notify(ctx, taskerdriver.TopicStepsReady)
 	})
 	return step, err
+}
+
+// heldStep reads a remote step and checks that workerID holds attempt of
+// it: ErrNotRemote for an in-process step, *LeaseLostError (saying why)
+// otherwise. The drivers' lease guard still decides at the write.
+func heldStep(ctx context.Context, tx taskerdriver.Executor, workerID string, stepID int64, attempt int) (*taskertype.Step, error) {
+	s, err := tx.StepGet(ctx, stepID)
+	if err != nil {
+		return nil, err
+	}
+	if s.Queue == "" {
+		return nil, fmt.Errorf("step %d (%s): %w: it is run by in-process workers", stepID, s.Name, ErrNotRemote)
+	}
+	if s.State != taskertype.StateInProgress || s.LeaseOwner != workerID || s.Attempts != attempt {
+		return nil, &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: s}
+	}
+	return s, nil
 }
 
 func (r *Remote) outbox(ctx context.Context, tx taskerdriver.ExecutorTx, events []*taskertype.Event) error {
