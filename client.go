@@ -19,7 +19,9 @@ import (
 
 	"github.com/tasker-go/tasker/internal/ctxschema"
 	"github.com/tasker-go/tasker/internal/jsonclean"
+	"github.com/tasker-go/tasker/internal/maintenance"
 	"github.com/tasker-go/tasker/internal/orchestrator"
+	"github.com/tasker-go/tasker/internal/recorder"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/internal/statemachine"
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -108,8 +110,12 @@ type Client struct {
 	bus      *eventBus
 	retry    retrypolicy.Policy
 
+	// rec writes claims, results and task outcomes for every worker kind.
+	rec *recorder.Recorder
+
 	mu       sync.Mutex
 	worker   *orchestrator.Worker
+	maint    *maintenance.Maintainer
 	stopSubs func()
 
 	remoteOnce sync.Once
@@ -144,10 +150,11 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 		host, _ := os.Hostname()
 		c.workerID = fmt.Sprintf("%s-%d-%s", cmpOr(host, "worker"), os.Getpid(), uuid.NewString()[:8])
 	}
-	c.retry = backoffPolicy(cfg.Backoff, retrypolicy.Policy{}).WithDefaults()
+	c.retry = cfg.Backoff.overrides().Apply(retrypolicy.Policy{}).WithDefaults()
 	if err := c.retry.Validate(); err != nil {
 		return nil, fmt.Errorf("tasker: config Backoff: %w", err)
 	}
+	c.rec = recorder.New(recorder.Config{Logger: c.logger, Retry: c.retry, Outbox: c.outboxFor})
 	if err := ValidateSubscriptions(cfg.Subscriptions); err != nil {
 		return nil, fmt.Errorf("tasker: config Subscriptions: %w", err)
 	}
@@ -157,26 +164,6 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 		}
 	}
 	return c, nil
-}
-
-func backoffPolicy(b Backoff, base retrypolicy.Policy) retrypolicy.Policy {
-	p := base
-	if b.Base > 0 {
-		p.Base = b.Base
-	}
-	if b.Max > 0 {
-		p.MaxExponential = b.Max
-	}
-	if b.MaxRequested > 0 {
-		p.MaxBackoff = b.MaxRequested
-	}
-	if b.Jitter != nil {
-		p.Jitter = *b.Jitter
-		if p.Jitter == 0 {
-			p.Jitter = -1
-		}
-	}
-	return p
 }
 
 // Registry returns the client's registry.
@@ -348,10 +335,10 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	return &CreateResult{Task: res.Task, Steps: res.Steps}, nil
 }
 
-func stepPolicy(s *StepTemplate) orchestrator.StepPolicy {
-	p := orchestrator.StepPolicy{Timeout: s.Timeout}
-	if b := s.Backoff; b != nil {
-		p.Base, p.MaxExponential, p.MaxBackoff, p.Jitter = b.Base, b.Max, b.MaxRequested, b.Jitter
+func stepPolicy(s *StepTemplate) retrypolicy.StepPolicy {
+	p := retrypolicy.StepPolicy{Timeout: s.Timeout}
+	if s.Backoff != nil {
+		p.Overrides = s.Backoff.overrides()
 	}
 	return p
 }
@@ -591,11 +578,12 @@ func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to 
 			return invalidState("step %d changed concurrently", stepID)
 		}
 		step = steps[0]
-		task, err := orchestrator.Finalize(ctx, tx, step.TaskID, now, &events)
+		var b recorder.Batch
+		tasks, err := recorder.FinalizeMany(ctx, tx, []int64{step.TaskID}, nil, now, &b)
 		if err != nil {
 			return err
 		}
-		events = append([]*Event{{Name: event, Task: task, Step: step, At: now}}, events...)
+		events = append([]*Event{{Name: event, Task: tasks[step.TaskID], Step: step, At: now}}, b.Events...)
 		return c.writeOutbox(ctx, tx, events)
 	})
 	if err != nil {
@@ -691,15 +679,7 @@ func (c *Client) notFound(err error, what string, id int64) error {
 }
 
 func (c *Client) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) error) error {
-	tx, err := c.exec.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(ctx)
-		return err
-	}
-	return tx.Commit(ctx)
+	return recorder.InTx(ctx, c.exec, fn)
 }
 
 // nulFields names the values that PostgreSQL cannot store (nil when all can
@@ -772,31 +752,38 @@ func (c *Client) WaitTask(ctx context.Context, taskID int64) (*Task, error) {
 	}
 }
 
-// Start starts an in-process worker that claims and runs steps until Stop.
+// Start starts an in-process worker that claims and runs steps until Stop,
+// and the maintenance services (lease rescue, retention) that run on the
+// elected leader among the processes on the database.
 func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.worker != nil {
 		return errors.New("tasker: client already started")
 	}
-	c.worker = c.newWorker()
+	c.worker, c.maint = c.newWorker()
 	c.stopSubs = c.startSubscriptions(c.worker.ID())
+	if err := c.maint.Start(ctx); err != nil {
+		return err
+	}
 	return c.worker.Start(ctx)
 }
 
 // Stop stops the worker: no new steps are claimed, running handlers may
 // finish until ctx is done, then they are cancelled and their steps released
-// for another worker.
+// for another worker. The maintenance leadership, if this client held it, is
+// resigned so that another process takes it over at once.
 func (c *Client) Stop(ctx context.Context) error {
 	c.mu.Lock()
-	w := c.worker
+	w, m := c.worker, c.maint
 	c.mu.Unlock()
 	if w == nil {
 		return nil
 	}
 	err := w.Stop(ctx)
+	m.Stop()
 	c.mu.Lock()
-	c.worker = nil
+	c.worker, c.maint = nil, nil
 	stopSubs := c.stopSubs
 	c.stopSubs = nil
 	c.mu.Unlock()
@@ -809,15 +796,17 @@ func (c *Client) Stop(ctx context.Context) error {
 // RunUntilIdle runs steps in the calling goroutine until no step is ready at
 // the client's current clock and none is running, then returns. It is the
 // synchronous alternative to Start for tests and scripts (with a frozen clock
-// it is exactly one pass of the original engine). Do not call it while the
-// client is started.
+// it is exactly one pass of the original engine). It first runs one round of
+// the maintenance services (lease rescue, retention) if this client is (or
+// becomes) the maintenance leader. Do not call it while the client is
+// started.
 func (c *Client) RunUntilIdle(ctx context.Context) error {
 	c.mu.Lock()
 	if c.worker != nil {
 		c.mu.Unlock()
 		return errors.New("tasker: RunUntilIdle while the client is started")
 	}
-	w := c.newWorker()
+	w, m := c.newWorker()
 	c.worker = w
 	c.mu.Unlock()
 	defer func() {
@@ -825,18 +814,28 @@ func (c *Client) RunUntilIdle(ctx context.Context) error {
 		c.worker = nil
 		c.mu.Unlock()
 	}()
+	if err := m.RunDue(ctx); err != nil {
+		return err
+	}
 	return w.Drain(ctx)
 }
 
-func (c *Client) newWorker() *orchestrator.Worker {
+// newWorker returns the client's worker and maintainer.
+func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 	wc := c.cfg.Worker
-	return orchestrator.New(orchestrator.Config{
-		Driver: c.driver, Run: c.run, Now: c.cfg.Now, Logger: c.logger, ID: c.workerID,
+	w := orchestrator.New(orchestrator.Config{
+		Driver: c.driver, Run: c.run, Recorder: c.rec, Now: c.cfg.Now, Logger: c.logger, ID: c.workerID,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
-		RescueInterval: wc.RescueInterval, StepTimeout: wc.StepTimeout, Retry: c.retry, Handlers: wc.Handlers,
-		Retention: wc.Retention, Outbox: c.outboxFor,
-		Publish: c.bus.publish,
+		StepTimeout: wc.StepTimeout, Handlers: wc.Handlers, Publish: c.publish,
 	})
+	m := maintenance.New(maintenance.Config{
+		Driver: c.driver, ID: c.workerID, Now: c.cfg.Now, Logger: c.logger, Interval: wc.RescueInterval, Publish: c.publish,
+		Services: []maintenance.Service{
+			&maintenance.Rescuer{Driver: c.driver, Recorder: c.rec, Logger: c.logger},
+			&maintenance.Cleaner{Driver: c.driver, Retention: wc.Retention, Logger: c.logger},
+		},
+	})
+	return w, m
 }
 
 // run executes one claimed step with its registered handler.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/internal/orchestrator"
+	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
@@ -163,10 +164,8 @@ const maxRemoteDetail = 64 << 10
 // remote returns the client's remote-step service.
 func (c *Client) remote() *orchestrator.Remote {
 	c.remoteOnce.Do(func() {
-		wc := c.cfg.Worker
-		c.remoteSvc = orchestrator.NewRemote(orchestrator.Config{
-			Driver: c.driver, Now: c.cfg.Now, Logger: c.logger, PollInterval: wc.PollInterval,
-			StepTimeout: wc.StepTimeout, Retry: c.retry, Outbox: c.outboxFor, Publish: c.bus.publish,
+		c.remoteSvc = orchestrator.NewRemote(orchestrator.RemoteConfig{
+			Driver: c.driver, Recorder: c.rec, Now: c.cfg.Now, PollInterval: c.cfg.Worker.PollInterval, Publish: c.publish,
 		})
 	})
 	return c.remoteSvc
@@ -229,7 +228,7 @@ func validateClaim(req *RemoteClaimRequest) error {
 
 func (c *Client) remoteStep(cs *taskerdriver.ClaimedStep) *RemoteStep {
 	s, t := cs.Step, cs.Task
-	pol := orchestrator.DecodePolicy(s.Policy)
+	pol := retrypolicy.DecodeStepPolicy(s.Policy)
 	timeout := cmp.Or(pol.Timeout, c.cfg.Worker.StepTimeout, 5*time.Minute)
 	deps := cs.Dependencies
 	if deps == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/ctxschema"
 	"github.com/tasker-go/tasker/internal/dag"
+	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/internal/tmplfile"
 )
 
@@ -102,6 +103,11 @@ type Backoff struct {
 	// Jitter is the random spread, as a fraction (0.1 = ±10 %). Nil means the
 	// default 0.1; zero means none.
 	Jitter *float64
+}
+
+// overrides is b as the backoff overrides it stands for.
+func (b Backoff) overrides() retrypolicy.Overrides {
+	return retrypolicy.Overrides{Base: b.Base, MaxExponential: b.Max, MaxBackoff: b.MaxRequested, Jitter: b.Jitter}
 }
 
 // FullName is "namespace.name@version".

@@ -1,11 +1,13 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/recorder"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -16,13 +18,37 @@ import (
 // like an in-process one; only the handler runs elsewhere. It keeps no state
 // between calls: any number of API servers may serve the same queues.
 type Remote struct {
-	w *Worker
+	cfg  RemoteConfig
+	exec taskerdriver.Executor
+	rec  *recorder.Recorder
 }
 
-// NewRemote returns a Remote. cfg is a Worker configuration; ID, Run,
-// Concurrency and Handlers are not used.
-func NewRemote(cfg Config) *Remote {
-	return &Remote{w: New(cfg)}
+// RemoteConfig configures a Remote. Zero values mean the documented
+// defaults.
+type RemoteConfig struct {
+	Driver taskerdriver.Driver
+	// Recorder writes claims and results (required).
+	Recorder *recorder.Recorder
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// PollInterval is the longest a long poll waits without a notification
+	// before it looks again. Defaults to 1s.
+	PollInterval time.Duration
+	// Publish receives the events of a transaction after it commits.
+	// Defaults to dropping them.
+	Publish func([]*taskertype.Event)
+}
+
+// NewRemote returns a Remote.
+func NewRemote(cfg RemoteConfig) *Remote {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
+	if cfg.Publish == nil {
+		cfg.Publish = func([]*taskertype.Event) {}
+	}
+	return &Remote{cfg: cfg, exec: cfg.Driver.Executor(), rec: cfg.Recorder}
 }
 
 // RemoteClaim asks for steps of remote queues.
@@ -85,8 +111,7 @@ func (e *LeaseLostError) Unwrap() error { return taskerdriver.ErrLeaseLost }
 // wait ends or ctx is done; it then returns what it claimed (possibly
 // nothing, without error).
 func (r *Remote) Claim(ctx context.Context, p RemoteClaim) ([]*taskerdriver.ClaimedStep, error) {
-	w := r.w
-	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	ready, unsub := r.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	deadline := time.Now().Add(p.Wait)
 	for first := true; ; first = false {
@@ -96,8 +121,8 @@ func (r *Remote) Claim(ctx context.Context, p RemoteClaim) ([]*taskerdriver.Clai
 				return claims, err
 			}
 		}
-		now := w.cfg.Now()
-		next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Queues: p.Queues})
+		now := r.cfg.Now()
+		next, err := r.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Queues: p.Queues})
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +138,7 @@ func (r *Remote) Claim(ctx context.Context, p RemoteClaim) ([]*taskerdriver.Clai
 		if left <= 0 {
 			return nil, nil
 		}
-		wait := min(left, w.cfg.PollInterval)
+		wait := min(left, r.cfg.PollInterval)
 		if next.After(now) {
 			wait = min(wait, next.Sub(now))
 		}
@@ -131,26 +156,24 @@ func (r *Remote) Claim(ctx context.Context, p RemoteClaim) ([]*taskerdriver.Clai
 
 // claimOnce claims in one transaction, with the claim's events.
 func (r *Remote) claimOnce(ctx context.Context, p RemoteClaim) ([]*taskerdriver.ClaimedStep, error) {
-	w := r.w
-	now := w.cfg.Now()
+	now := r.cfg.Now()
 	var claims []*taskerdriver.ClaimedStep
-	var events []*taskertype.Event
-	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+	var b recorder.Batch
+	err := recorder.InTx(ctx, r.exec, func(tx taskerdriver.ExecutorTx) error {
+		b.Reset()
 		var err error
-		claims, err = tx.StepClaim(ctx, &taskerdriver.StepClaimParams{
+		claims, err = r.rec.Claim(ctx, tx, &taskerdriver.StepClaimParams{
 			Now: now, Limit: p.Limit, Owner: p.WorkerID, LeaseExpiresAt: now.Add(p.Lease), Queues: p.Queues,
-		})
+		}, &b)
 		if err != nil {
 			return err
 		}
-		events = events[:0]
-		claimEvents(claims, now, &events)
-		return r.outbox(ctx, tx, events)
+		return r.rec.WriteOutbox(ctx, tx, &b)
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.publish(events)
+	r.cfg.Publish(b.Events)
 	return claims, nil
 }
 
@@ -158,8 +181,8 @@ func (r *Remote) claimOnce(ctx context.Context, p RemoteClaim) ([]*taskerdriver.
 // returns the ids it extended; a step missing from the answer is lost to
 // the worker (rescued, cancelled or finished) and its work should stop.
 func (r *Remote) Heartbeat(ctx context.Context, workerID string, stepIDs []int64, lease time.Duration) ([]int64, error) {
-	now := r.w.cfg.Now()
-	kept, err := r.w.exec.StepHeartbeat(ctx, &taskerdriver.StepHeartbeatParams{
+	now := r.cfg.Now()
+	kept, err := r.exec.StepHeartbeat(ctx, &taskerdriver.StepHeartbeatParams{
 		Owner: workerID, IDs: stepIDs, LeaseExpiresAt: now.Add(lease), Now: now,
 	})
 	if kept == nil && err == nil {
@@ -174,12 +197,11 @@ func (r *Remote) Heartbeat(ctx context.Context, workerID string, stepIDs []int64
 // that no longer holds the attempt gets a *LeaseLostError and nothing is
 // written.
 func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, attempt int, res Result) (*taskertype.Step, error) {
-	w := r.w
-	now := w.cfg.Now()
-	var events []*taskertype.Event
+	now := r.cfg.Now()
+	var b recorder.Batch
 	var step *taskertype.Step
-	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
-		events = events[:0]
+	err := recorder.InTx(ctx, r.exec, func(tx taskerdriver.ExecutorTx) error {
+		b.Reset()
 		s, err := heldStep(ctx, tx, workerID, stepID, attempt)
 		if err != nil {
 			return err
@@ -191,12 +213,11 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 		for _, ev := range res.Events { // custom events the worker published
 			ev.Task, ev.Step, ev.Attempt, ev.At = task, s, attempt, now
 		}
-		f := &flight{claim: &taskerdriver.ClaimedStep{Step: s, Task: task}, started: s.LastAttemptedAt, owner: workerID}
-		decided, blocked, err := w.record(ctx, tx, []finished{{f: f, res: res, endsAt: now}}, now, &events)
+		rec, err := r.rec.Record(ctx, tx, now, []recorder.Attempt{{Step: s, Task: task, Owner: workerID, Started: s.LastAttemptedAt, Ended: now, Result: res}}, &b)
 		if err != nil {
 			return err
 		}
-		if f.lost {
+		if rec[0].Lost {
 			// The guard failed between the read and the write (a rescue in
 			// another transaction): report the step as it is now.
 			cur, err := tx.StepGet(ctx, stepID)
@@ -205,18 +226,13 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 			}
 			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: cur}
 		}
-		if len(decided) > 0 {
-			if err := FinalizeMany(ctx, tx, decided, blocked, now, &events); err != nil {
-				return err
-			}
-		}
-		step = f.recorded
-		return r.outbox(ctx, tx, events)
+		step = rec[0].Step
+		return r.rec.WriteOutbox(ctx, tx, &b)
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.publish(events)
+	r.cfg.Publish(b.Events)
 	return step, nil
 }
 
@@ -225,18 +241,13 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 // attempt is not counted, as when an in-process worker stops. A worker that
 // no longer holds the attempt gets a *LeaseLostError.
 func (r *Remote) Release(ctx context.Context, workerID string, stepID int64, attempt int) (*taskertype.Step, error) {
-	w := r.w
-	now := w.cfg.Now()
+	now := r.cfg.Now()
 	var step *taskertype.Step
-	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+	err := recorder.InTx(ctx, r.exec, func(tx taskerdriver.ExecutorTx) error {
 		if _, err := heldStep(ctx, tx, workerID, stepID, attempt); err != nil {
 			return err
 		}
-		moved, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
-			IDs: []int64{stepID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
-			Owner: workerID, DecrementAttempt: true, Now: now,
-			Metadata: reasonMeta("released_on_shutdown", map[string]any{"worker": workerID, "attempt": attempt}),
-		})
+		moved, err := r.rec.Release(ctx, tx, workerID, []int64{stepID}, map[string]any{"worker": workerID, "attempt": attempt}, now)
 		if err != nil {
 			return err
 		}
@@ -268,14 +279,4 @@ func heldStep(ctx context.Context, tx taskerdriver.Executor, workerID string, st
 		return nil, &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: s}
 	}
 	return s, nil
-}
-
-func (r *Remote) outbox(ctx context.Context, tx taskerdriver.ExecutorTx, events []*taskertype.Event) error {
-	return r.w.outbox(ctx, tx, events)
-}
-
-func (r *Remote) publish(events []*taskertype.Event) {
-	for _, ev := range events {
-		r.w.cfg.Publish(ev)
-	}
 }

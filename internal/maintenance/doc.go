@@ -1,0 +1,16 @@
+// Package maintenance hosts the leader-only services: exactly one process
+// at a time (the elected maintenance leader) runs them. A Maintainer elects
+// (a database-backed lease with a term, taskerdriver.Executor.LeaderAttempt),
+// and while it leads runs each Service every Interval, each in its own short
+// transactions, so that a large retention delete never holds up a worker's
+// claims on SQLite's single writer:
+//
+//   - Rescuer fails the attempts of in-progress steps whose lease expired
+//     (kind worker_lost; the retry policy re-runs them), through the same
+//     recorder as a worker's results;
+//   - Cleaner deletes tasks that finished longer ago than the retention;
+//   - the future scheduler (cron) is one more Service.
+//
+// It may import the driver seam, taskertype and internal/recorder; never the
+// root package nor a driver.
+package maintenance

@@ -1,0 +1,50 @@
+package recorder
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// Claim claims ready steps in tx (taskerdriver.Executor.StepClaim) and
+// appends the claim's events to b: per task, task.start_requested when the
+// claim started it, then workflow.viable_steps_discovered with the claimed
+// steps, then one step.execution_requested per step.
+func (r *Recorder) Claim(ctx context.Context, tx taskerdriver.Executor, p *taskerdriver.StepClaimParams, b *Batch) ([]*taskerdriver.ClaimedStep, error) {
+	claims, err := tx.StepClaim(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	claimEvents(claims, p.Now, b)
+	return claims, nil
+}
+
+func claimEvents(claims []*taskerdriver.ClaimedStep, now time.Time, b *Batch) {
+	byTask := map[int64][]*taskerdriver.ClaimedStep{}
+	var order []int64
+	for _, c := range claims {
+		if byTask[c.Task.ID] == nil {
+			order = append(order, c.Task.ID)
+		}
+		byTask[c.Task.ID] = append(byTask[c.Task.ID], c)
+	}
+	for _, id := range order {
+		cs := byTask[id]
+		task := cs[0].Task
+		if cs[0].TaskStarted {
+			b.Add(&taskertype.Event{Name: taskertype.EventTaskStartRequested, Task: task, At: now})
+		}
+		names := make([]string, len(cs))
+		for i, c := range cs {
+			names[i] = c.Step.Name
+		}
+		payload, _ := json.Marshal(map[string]any{"step_names": names, "processing_mode": "concurrent"})
+		b.Add(&taskertype.Event{Name: taskertype.EventWorkflowViableStepsDiscovered, Task: task, Payload: payload, At: now})
+		for _, c := range cs {
+			b.Add(&taskertype.Event{Name: taskertype.EventStepExecutionRequested, Task: task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
+		}
+	}
+}
