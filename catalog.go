@@ -156,43 +156,43 @@ func buildSystemEvents() []EventSpec {
 	const (
 		client = "tasker.Client"
 		worker = "worker (internal/orchestrator)"
-		leader = "maintenance leader (internal/orchestrator)"
+		leader = "maintenance leader (internal/maintenance)"
 	)
 	defs := []def{
-		{name: "task.initialize_requested", category: "task", desc: "A task was created (its steps pending).", firedBy: client},
-		{name: "task.start_requested", category: "task", desc: "A worker claimed the task's first steps: the task moved from pending to in_progress.", firedBy: worker},
-		{name: "task.completed", category: "task", desc: "Every step is complete or resolved: the task is complete.", firedBy: worker},
-		{name: "task.failed", category: "task", desc: "A step is blocked (attempts exhausted, not retryable or a permanent error) and nothing else can progress: the task is in error.", firedBy: worker},
-		{name: "task.cancelled", category: "task", desc: "The task was cancelled with its unfinished steps.", firedBy: client},
-		{name: "task.retry_requested", category: "task", desc: "A task in error was retried, or a manual resolution let it progress again: it is pending.", firedBy: client + ", " + worker},
-		{name: "task.resolved_manually", category: "task", desc: "An operator's resolution of its last unfinished step finished the task.", firedBy: client},
-		{name: "workflow.viable_steps_discovered", category: "workflow", desc: "A worker claimed ready steps of the task; the payload lists them.", firedBy: worker,
+		{name: EventTaskInitializeRequested, category: "task", desc: "A task was created (its steps pending).", firedBy: client},
+		{name: EventTaskStartRequested, category: "task", desc: "A worker claimed the task's first steps: the task moved from pending to in_progress.", firedBy: worker},
+		{name: EventTaskCompleted, category: "task", desc: "Every step is complete or resolved: the task is complete.", firedBy: worker},
+		{name: EventTaskFailed, category: "task", desc: "A step is blocked (attempts exhausted, not retryable or a permanent error) and nothing else can progress: the task is in error.", firedBy: worker},
+		{name: EventTaskCancelled, category: "task", desc: "The task was cancelled with its unfinished steps.", firedBy: client},
+		{name: EventTaskRetryRequested, category: "task", desc: "A task in error was retried, or a manual resolution let it progress again: it is pending.", firedBy: client + ", " + worker},
+		{name: EventTaskResolvedManually, category: "task", desc: "An operator's resolution of its last unfinished step finished the task.", firedBy: client},
+		{name: EventWorkflowViableStepsDiscovered, category: "workflow", desc: "A worker claimed ready steps of the task; the payload lists them.", firedBy: worker,
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"step_names": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}, "processing_mode": map[string]any{"type": "string"}}},
 			extra: map[string]any{"payload": map[string]any{"step_names": []any{"process_payment"}, "processing_mode": "concurrent"}}},
-		{name: "workflow.no_viable_steps", category: "workflow", desc: "Nothing of the task runs and its runnable steps all wait for a retry time; the payload says until when.", firedBy: worker,
+		{name: EventWorkflowNoViableSteps, category: "workflow", desc: "Nothing of the task runs and its runnable steps all wait for a retry time; the payload says until when.", firedBy: worker,
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"next_attempt_at": map[string]any{"type": "string", "format": "date-time"}, "waiting_steps": map[string]any{"type": "integer"}}},
 			extra: map[string]any{"payload": map[string]any{"next_attempt_at": "2026-11-23T12:00:02Z", "waiting_steps": 1}}},
-		{name: "task.blocked", category: "task", desc: "A step of the task was blocked while other steps can still progress: the task can no longer complete, and fails once nothing else runs.", firedBy: worker,
+		{name: EventTaskBlocked, category: "task", desc: "A step of the task was blocked while other steps can still progress: the task can no longer complete, and fails once nothing else runs.", firedBy: worker,
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"blocked_steps": map[string]any{"type": "integer"}, "runnable_steps": map[string]any{"type": "integer"}, "in_progress_steps": map[string]any{"type": "integer"}}},
 			extra: map[string]any{"payload": map[string]any{"blocked_steps": 1, "runnable_steps": 0, "in_progress_steps": 1}}},
-		{name: "step.execution_requested", category: "step", desc: "A worker claimed the step and starts its handler (attempt counted).", firedBy: worker, step: true},
-		{name: "step.completed", category: "step", desc: "The step's handler succeeded; its results are recorded.", firedBy: worker, step: true,
+		{name: EventStepExecutionRequested, category: "step", desc: "A worker claimed the step and starts its handler (attempt counted).", firedBy: worker, step: true},
+		{name: EventStepCompleted, category: "step", desc: "The step's handler succeeded; its results are recorded.", firedBy: worker, step: true,
 			extra: map[string]any{"duration": 12000000}},
-		{name: "step.failed", category: "step", desc: "An attempt failed (handler error, timeout, panic, or its worker was lost); the error says why.", firedBy: worker + ", " + leader, step: true, err: true,
+		{name: EventStepFailed, category: "step", desc: "An attempt failed (handler error, timeout, panic, or its worker was lost); the error says why.", firedBy: worker + ", " + leader, step: true, err: true,
 			extra: map[string]any{"error": stepErrorExample}},
-		{name: "step.backoff", category: "step", desc: "A failed step will be retried; the payload gives the time and kind of the backoff.", firedBy: worker, step: true, err: true,
+		{name: EventStepBackoff, category: "step", desc: "A failed step will be retried; the payload gives the time and kind of the backoff.", firedBy: worker, step: true, err: true,
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"next_attempt_at": map[string]any{"type": "string", "format": "date-time"}, "backoff_ms": map[string]any{"type": "integer"},
 				"backoff_type": map[string]any{"type": "string", "enum": []any{"exponential", "server_requested"}}}},
 			extra: map[string]any{"error": stepErrorExample, "payload": map[string]any{"next_attempt_at": "2026-11-23T12:00:02Z", "backoff_ms": 2000, "backoff_type": "exponential"}}},
-		{name: "step.max_retries_reached", category: "step", desc: "A failed step used its last attempt; it is blocked.", firedBy: worker, step: true, err: true,
+		{name: EventStepMaxRetriesReached, category: "step", desc: "A failed step used its last attempt; it is blocked.", firedBy: worker, step: true, err: true,
 			extra: map[string]any{"error": stepErrorExample}},
-		{name: "step.retry_requested", category: "step", desc: "A task retry reset the failed step to pending with fresh attempts.", firedBy: client, step: true},
-		{name: "step.cancelled", category: "step", desc: "The step was cancelled (alone or with its task).", firedBy: client, step: true},
-		{name: "step.resolved_manually", category: "step", desc: "An operator resolved the step (optionally with results); its children may run.", firedBy: client, step: true},
+		{name: EventStepRetryRequested, category: "step", desc: "A task retry reset the failed step to pending with fresh attempts.", firedBy: client, step: true},
+		{name: EventStepCancelled, category: "step", desc: "The step was cancelled (alone or with its task).", firedBy: client, step: true},
+		{name: EventStepResolvedManually, category: "step", desc: "An operator resolved the step (optionally with results); its children may run.", firedBy: client, step: true},
 	}
 	out := make([]EventSpec, len(defs))
 	for i, d := range defs {

@@ -315,7 +315,7 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		if res.Existing {
 			return nil
 		}
-		return c.writeOutbox(ctx, ex, []*Event{{Name: "task.initialize_requested", Task: res.Task, At: now}})
+		return c.writeOutbox(ctx, ex, []*Event{{Name: taskertype.EventTaskInitializeRequested, Task: res.Task, At: now}})
 	}
 	var err2 error
 	if committed && len(c.durable()) > 0 {
@@ -330,7 +330,7 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		return &CreateResult{Task: res.Task, Duplicate: true}, nil
 	}
 	if committed {
-		c.publish([]*Event{{Name: "task.initialize_requested", Task: res.Task, At: now}})
+		c.publish([]*Event{{Name: taskertype.EventTaskInitializeRequested, Task: res.Task, At: now}})
 	}
 	return &CreateResult{Task: res.Task, Steps: res.Steps}, nil
 }
@@ -516,9 +516,9 @@ func (c *Client) CancelTask(ctx context.Context, taskID int64, reason string) (*
 			return err
 		}
 		for _, s := range steps {
-			events = append(events, &Event{Name: "step.cancelled", Task: task, Step: s, At: now})
+			events = append(events, &Event{Name: taskertype.EventStepCancelled, Task: task, Step: s, At: now})
 		}
-		events = append(events, &Event{Name: "task.cancelled", Task: task, At: now})
+		events = append(events, &Event{Name: taskertype.EventTaskCancelled, Task: task, At: now})
 		return c.writeOutbox(ctx, tx, events)
 	})
 	if err != nil {
@@ -536,7 +536,7 @@ func (c *Client) CancelTask(ctx context.Context, taskID int64, reason string) (*
 // CancelStep cancels one unfinished step. Its descendants can then never run,
 // so the task ends in error once nothing else can progress.
 func (c *Client) CancelStep(ctx context.Context, stepID int64, reason string) (*Step, error) {
-	return c.changeStep(ctx, stepID, unfinished, taskertype.StateCancelled, nil, reasonMeta("cancelled", reason), "step.cancelled")
+	return c.changeStep(ctx, stepID, unfinished, taskertype.StateCancelled, nil, reasonMeta("cancelled", reason), taskertype.EventStepCancelled)
 }
 
 // ResolveStep marks a step that is pending or in error as resolved_manually,
@@ -554,7 +554,7 @@ func (c *Client) ResolveStep(ctx context.Context, stepID int64, results any, rea
 		}
 	}
 	return c.changeStep(ctx, stepID, []State{taskertype.StatePending, taskertype.StateError}, taskertype.StateResolvedManually,
-		raw, reasonMeta("resolved_manually", reason), "step.resolved_manually")
+		raw, reasonMeta("resolved_manually", reason), taskertype.EventStepResolvedManually)
 }
 
 func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to State, results json.RawMessage, meta json.RawMessage, event string) (*Step, error) {
@@ -627,9 +627,9 @@ func (c *Client) RetryTask(ctx context.Context, taskID int64) (*Task, error) {
 			return err
 		}
 		for _, s := range steps {
-			events = append(events, &Event{Name: "step.retry_requested", Task: task, Step: s, At: now})
+			events = append(events, &Event{Name: taskertype.EventStepRetryRequested, Task: task, Step: s, At: now})
 		}
-		events = append(events, &Event{Name: "task.retry_requested", Task: task, At: now})
+		events = append(events, &Event{Name: taskertype.EventTaskRetryRequested, Task: task, At: now})
 		if err := c.writeOutbox(ctx, tx, events); err != nil {
 			return err
 		}

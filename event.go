@@ -16,6 +16,29 @@ import (
 // Events are delivered after the transaction that records the fact commits.
 type Event = taskertype.Event
 
+// The names of the system events (Event.Name); SystemEvents describes each.
+const (
+	EventTaskInitializeRequested       = taskertype.EventTaskInitializeRequested
+	EventTaskStartRequested            = taskertype.EventTaskStartRequested
+	EventTaskCompleted                 = taskertype.EventTaskCompleted
+	EventTaskFailed                    = taskertype.EventTaskFailed
+	EventTaskCancelled                 = taskertype.EventTaskCancelled
+	EventTaskRetryRequested            = taskertype.EventTaskRetryRequested
+	EventTaskResolvedManually          = taskertype.EventTaskResolvedManually
+	EventTaskBlocked                   = taskertype.EventTaskBlocked
+	EventWorkflowViableStepsDiscovered = taskertype.EventWorkflowViableStepsDiscovered
+	EventWorkflowNoViableSteps         = taskertype.EventWorkflowNoViableSteps
+	EventStepInitializeRequested       = taskertype.EventStepInitializeRequested
+	EventStepExecutionRequested        = taskertype.EventStepExecutionRequested
+	EventStepCompleted                 = taskertype.EventStepCompleted
+	EventStepFailed                    = taskertype.EventStepFailed
+	EventStepBackoff                   = taskertype.EventStepBackoff
+	EventStepMaxRetriesReached         = taskertype.EventStepMaxRetriesReached
+	EventStepRetryRequested            = taskertype.EventStepRetryRequested
+	EventStepCancelled                 = taskertype.EventStepCancelled
+	EventStepResolvedManually          = taskertype.EventStepResolvedManually
+)
+
 // subscriberBuffer is how many events a slow subscriber may fall behind
 // before events to it are dropped (and counted, see Client.DroppedEvents).
 const subscriberBuffer = 1024

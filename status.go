@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/statemachine"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -86,26 +87,11 @@ func executionContext(task *Task, steps []*Step, now time.Time) *ExecutionContex
 			}
 		}
 		r.DependenciesSatisfied = r.CompletedParents == r.TotalParents
-		r.RetryEligible = !s.Blocked && (s.State == taskertype.StatePending || s.State == taskertype.StateError)
 		if s.State == taskertype.StateError && !s.NextAttemptAt.IsZero() {
 			r.NextRetryAt = s.NextAttemptAt
 		}
-		backoffOver := !s.NextAttemptAt.After(now)
-		switch {
-		case s.State == taskertype.StateInProgress:
-			r.BlockingReason = "in_progress"
-		case s.State != taskertype.StatePending && s.State != taskertype.StateError:
-			r.BlockingReason = "invalid_state"
-		case !r.RetryEligible:
-			r.BlockingReason = "retry_not_eligible"
-		case !r.DependenciesSatisfied:
-			r.BlockingReason = "dependencies_not_satisfied"
-		case !backoffOver:
-			r.BlockingReason = "waiting_for_backoff"
-			r.TimeUntilReady = s.NextAttemptAt.Sub(now)
-		default:
-			r.Ready = true
-		}
+		v := statemachine.StepReady(s.State, s.Blocked, r.DependenciesSatisfied, s.NextAttemptAt, now)
+		r.RetryEligible, r.Ready, r.BlockingReason, r.TimeUntilReady = v.Eligible, v.Ready, v.Reason, v.Wait
 		switch {
 		case s.State == taskertype.StatePending:
 			ec.Pending++
