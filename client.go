@@ -68,6 +68,12 @@ type Config struct {
 	Worker WorkerConfig
 	// Backoff is the default retry backoff of every step.
 	Backoff Backoff
+	// Hooks observe every event synchronously, never dropping one (see
+	// Hook): metrics and tracing hang here.
+	Hooks []Hook
+	// StepMiddleware wraps every step handler, local or remote (see
+	// StepMiddleware), the first the outermost.
+	StepMiddleware []StepMiddleware
 	// Subscriptions send events to outside systems (see Subscription and
 	// LoadSubscriptions). Durable ones (webhook) are delivered by the
 	// workers started with Start.
@@ -135,10 +141,13 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	if cfg == nil {
 		cfg = &Config{}
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	c := &Client{driver: driver, exec: driver.Executor(), cfg: *cfg}
 	c.registry = cmp.Or(cfg.Registry, NewRegistry())
 	c.logger = cmp.Or(cfg.Logger, slog.Default())
-	c.bus = newEventBus(c.logger)
+	c.bus = newEventBus(c.logger, cfg.Hooks)
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 	}
@@ -151,9 +160,6 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 		c.workerID = fmt.Sprintf("%s-%d-%s", cmpOr(host, "worker"), os.Getpid(), uuid.NewString()[:8])
 	}
 	c.retry = cfg.Backoff.overrides().Apply(retrypolicy.Policy{}).WithDefaults()
-	if err := c.retry.Validate(); err != nil {
-		return nil, fmt.Errorf("tasker: config Backoff: %w", err)
-	}
 	c.rec = recorder.New(recorder.Config{Logger: c.logger, Retry: c.retry, Outbox: c.outboxFor})
 	if err := ValidateSubscriptions(cfg.Subscriptions); err != nil {
 		return nil, fmt.Errorf("tasker: config Subscriptions: %w", err)
@@ -856,7 +862,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 			return orchestrator.Result{Err: fmt.Errorf("decode handler_config: %w", err), Permanent: true}
 		}
 	}
-	out, err := h.Handle(ctx, sc)
+	out, err := chainStep(ctx, c.cfg.StepMiddleware, sc, func(ctx context.Context) (any, error) { return h.Handle(ctx, sc) })
 	sc.mu.Lock()
 	published := sc.published
 	sc.mu.Unlock()

@@ -46,6 +46,8 @@ const subscriberBuffer = 1024
 type eventBus struct {
 	mu      sync.RWMutex
 	subs    map[*subscription]struct{}
+	changes map[chan StateChange]struct{}
+	hooks   []Hook
 	dropped atomic.Int64
 	logger  *slog.Logger
 }
@@ -67,14 +69,30 @@ func (s *subscription) matches(name string) bool {
 	return false
 }
 
-func newEventBus(logger *slog.Logger) *eventBus {
-	return &eventBus{subs: map[*subscription]struct{}{}, logger: logger}
+func newEventBus(logger *slog.Logger, hooks []Hook) *eventBus {
+	return &eventBus{subs: map[*subscription]struct{}{}, changes: map[chan StateChange]struct{}{}, hooks: hooks, logger: logger}
 }
 
-// publish never blocks: a subscriber whose buffer is full loses the event.
+// publish calls the hooks synchronously, then hands the event to the
+// subscribers and the change feeds without blocking: one whose buffer is
+// full loses it.
 func (b *eventBus) publish(ev *Event) {
+	for _, h := range b.hooks {
+		b.callHook(h, ev)
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	if len(b.changes) > 0 {
+		if ch, ok := StateChangeOf(ev); ok {
+			for feed := range b.changes {
+				select {
+				case feed <- ch:
+				default:
+					b.lost(ev)
+				}
+			}
+		}
+	}
 	for s := range b.subs {
 		if !s.matches(ev.Name) {
 			continue
@@ -82,13 +100,42 @@ func (b *eventBus) publish(ev *Event) {
 		select {
 		case s.ch <- ev:
 		default:
-			// Log the first loss and then every 1,000th, so that a stuck
-			// subscriber cannot flood the log.
-			if n := b.dropped.Add(1); n == 1 || n%1000 == 0 {
-				b.logger.Warn("tasker: a slow event subscriber lost events (its buffer of 1,024 is full)",
-					"event", ev.Name, "dropped_total", n)
-			}
+			b.lost(ev)
 		}
+	}
+}
+
+// lost counts an event a slow subscriber lost. It logs the first loss and
+// then every 1,000th, so that a stuck subscriber cannot flood the log.
+func (b *eventBus) lost(ev *Event) {
+	if n := b.dropped.Add(1); n == 1 || n%1000 == 0 {
+		b.logger.Warn("tasker: a slow event subscriber lost events (its buffer of 1,024 is full)",
+			"event", ev.Name, "dropped_total", n)
+	}
+}
+
+func (b *eventBus) callHook(h Hook, ev *Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.logger.Error("tasker: a hook panicked", "event", ev.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	h.OnEvent(ev)
+}
+
+func (b *eventBus) subscribeChanges() (<-chan StateChange, func()) {
+	feed := make(chan StateChange, subscriberBuffer)
+	b.mu.Lock()
+	b.changes[feed] = struct{}{}
+	b.mu.Unlock()
+	var once sync.Once
+	return feed, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.changes, feed)
+			b.mu.Unlock()
+			close(feed)
+		})
 	}
 }
 

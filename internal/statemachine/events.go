@@ -64,3 +64,33 @@ func TaskEvent(from, to taskertype.State) string { return taskEvents[move{from, 
 // spec §4 plus error -> cancelled and in_progress -> pending; "" when the
 // pair is unmapped. It does not check legality.
 func StepEvent(from, to taskertype.State) string { return stepEvents[move{from, to}] }
+
+// target is the entity and state a state-change event reports.
+type target struct {
+	entity string
+	to     taskertype.State
+}
+
+// eventTargets is the reverse of the tables. Events that report no state
+// change (step.backoff, task.blocked, workflow.*) are absent, and so is
+// in_progress -> pending, whose initialize_requested means "pending since
+// creation".
+var eventTargets = func() map[string]target {
+	m := map[string]target{}
+	for entity, table := range map[string]map[move]string{EntityTask: taskEvents, EntityStep: stepEvents} {
+		for mv, name := range table {
+			if mv.from != taskertype.StateInProgress || mv.to != taskertype.StatePending {
+				m[name] = target{entity, mv.to}
+			}
+		}
+	}
+	return m
+}()
+
+// EventTarget returns the entity ("task" or "step") whose state the event
+// named name reports and the state it moved to; ok is false for an event
+// that reports no state change.
+func EventTarget(name string) (entity string, to taskertype.State, ok bool) {
+	t, ok := eventTargets[name]
+	return t.entity, t.to, ok
+}

@@ -114,3 +114,24 @@ func TestStepReady(t *testing.T) {
 		})
 	}
 }
+
+func TestEventTarget(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]taskertype.State{
+		taskertype.EventTaskInitializeRequested: taskertype.StatePending,
+		taskertype.EventTaskStartRequested:      taskertype.StateInProgress,
+		taskertype.EventTaskCompleted:           taskertype.StateComplete,
+		taskertype.EventTaskRetryRequested:      taskertype.StatePending,
+		taskertype.EventStepExecutionRequested:  taskertype.StateInProgress,
+		taskertype.EventStepFailed:              taskertype.StateError,
+		taskertype.EventStepResolvedManually:    taskertype.StateResolvedManually,
+	} {
+		_, to, ok := statemachine.EventTarget(name)
+		require.True(t, ok, name)
+		require.Equal(t, want, to, name)
+	}
+	for _, name := range []string{taskertype.EventStepBackoff, taskertype.EventTaskBlocked, taskertype.EventWorkflowNoViableSteps, "order.fulfilled"} {
+		_, _, ok := statemachine.EventTarget(name)
+		require.False(t, ok, name)
+	}
+}
