@@ -57,7 +57,7 @@ func TestGoldenAnswers(t *testing.T) {
 		rec("GET", "/tasker/tasks/1/workflow_steps", nil)
 		e.runUntilIdle()
 		rec("GET", "/tasker/tasks/1", nil)
-				rec("POST", "/tasker/tasks", `{"name": "fragile", "context": {"order": 7}}`)
+		rec("POST", "/tasker/tasks", `{"name": "fragile", "context": {"order": 7}}`)
 		e.runUntilIdle()
 		rec("GET", "/tasker/tasks/2/workflow_steps/5", nil)
 		rec("GET", "/tasker/tasks?sort_order=asc&limit=1", nil)
