@@ -108,9 +108,19 @@ var (
 
 // Main runs the tests of a package (call it from TestMain) and stops the
 // throwaway cluster if one was started. It does not return.
-func Main(m *testing.M) {
+func Main(m *testing.M) { MainChecked(m, nil) }
+
+// MainChecked is Main with a check that runs after a passing run (such as
+// goleak's leak check): when it returns an error, the run fails with it.
+func MainChecked(m *testing.M, check func() error) {
 	mainCalled.Store(true)
 	code := m.Run()
+	if code == 0 && check != nil {
+		if err := check(); err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			code = 1
+		}
+	}
 	setupMu.Lock()
 	s := current
 	setupMu.Unlock()

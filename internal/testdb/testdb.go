@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
@@ -17,7 +19,8 @@ import (
 // Drivers are the databases every engine test runs on.
 var Drivers = []string{"sqlite", "postgres"}
 
-// Main runs a package's tests (call it from TestMain): PostgreSQL test
+// Main runs a package's tests (call it from TestMain) and, after a passing
+// run, fails it if goroutines were leaked (goleak). PostgreSQL test
 // databases are cloned from a template migrated by the PostgreSQL driver,
 // named by the migrations' hash, so that every test binary built from the
 // same migrations shares it (on a server given by TASKER_TEST_DATABASE_URL).
@@ -33,7 +36,8 @@ func Main(m *testing.M) {
 		defer func() { _ = d.Close() }()
 		return d.Migrate(ctx)
 	})
-	pgtest.Main(m)
+	before := goleak.IgnoreCurrent() // goroutines that exist before any test
+	pgtest.MainChecked(m, func() error { return goleak.Find(before) })
 }
 
 // EachDriver runs fn as a parallel subtest per driver; Open inside fn opens
