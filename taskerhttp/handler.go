@@ -1,12 +1,3 @@
-// Package taskerhttp is the REST API of Tasker for Go: JSON over HTTP under
-// /tasker, with the original engine's routes and shapes (tasks, workflow
-// steps, handlers, task diagrams, health) and an OpenAPI 3.0.3 document at
-// GET /tasker/openapi.json.
-//
-// The handler calls only the public methods of *tasker.Client and
-// *tasker.Registry. Every error is JSON of one shape:
-//
-//	{"error": {"code": "validation_failed", "message": "...", "fields": {"name": "..."}}}
 package taskerhttp
 
 import (
@@ -22,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
 )
 
 // Options configure the handler; the zero value (or nil) means the defaults.
@@ -42,6 +34,15 @@ type Options struct {
 	// Stopping, when closed, makes waiting remote claims return at once (a
 	// server shutting down closes it; see http.Server.RegisterOnShutdown).
 	Stopping <-chan struct{}
+	// Authorize, when set, is called before the handler of every route
+	// but the open ones (health live and ready), with the request (its
+	// path values set: r.PathValue("task_id")) and the operation the route
+	// needs (see Routes). A non-nil error refuses the request: 401 when it
+	// wraps ErrUnauthenticated, else 403 (see ErrForbidden). The
+	// remote-worker routes need the worker token as well. Nil (the
+	// default) allows every request, the worker routes still needing the
+	// worker token.
+	Authorize func(r *http.Request, op Operation) error
 }
 
 // defaults.
@@ -73,36 +74,6 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	s.routes()
 	return s
-}
-
-func (s *server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /tasker/tasks", s.h(s.listTasks))
-	m.HandleFunc("POST /tasker/tasks", s.h(s.createTask))
-	m.HandleFunc("GET /tasker/tasks/{task_id}", s.h(s.getTask))
-	m.HandleFunc("PATCH /tasker/tasks/{task_id}", s.h(s.updateTask))
-	m.HandleFunc("PUT /tasker/tasks/{task_id}", s.h(s.updateTask))
-	m.HandleFunc("DELETE /tasker/tasks/{task_id}", s.h(s.cancelTask))
-	m.HandleFunc("POST /tasker/tasks/{task_id}/retry", s.h(s.retryTask))
-	m.HandleFunc("GET /tasker/tasks/{task_id}/diagram", s.h(s.taskDiagram))
-	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps", s.h(s.listSteps))
-	m.HandleFunc("GET /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.getStep))
-	m.HandleFunc("PATCH /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.updateStep))
-	m.HandleFunc("PUT /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.updateStep))
-	m.HandleFunc("DELETE /tasker/tasks/{task_id}/workflow_steps/{step_id}", s.h(s.cancelStep))
-	m.HandleFunc("POST /tasker/tasks/{task_id}/workflow_steps/{step_id}/resolve", s.h(s.resolveStep))
-	m.HandleFunc("GET /tasker/handlers", s.listNamespaces)
-	m.HandleFunc("GET /tasker/handlers/{namespace}", s.h(s.listHandlers))
-	m.HandleFunc("GET /tasker/handlers/{namespace}/{name}", s.h(s.getHandler))
-	m.HandleFunc("GET /tasker/health/live", s.healthLive)
-	m.HandleFunc("GET /tasker/health/ready", s.healthReady)
-	m.HandleFunc("GET /tasker/health/status", s.healthStatus)
-	m.HandleFunc("GET /tasker/events", s.h(s.listEvents))
-	m.HandleFunc("GET /tasker/openapi.json", s.openAPI)
-	m.HandleFunc("POST /tasker/workers/claim", s.workerAuth(s.claimSteps))
-	m.HandleFunc("POST /tasker/workers/heartbeat", s.workerAuth(s.heartbeat))
-	m.HandleFunc("POST /tasker/workers/steps/{step_id}/result", s.workerAuth(s.stepResult))
-	m.HandleFunc("POST /tasker/workers/steps/{step_id}/release", s.workerAuth(s.releaseStep))
 }
 
 // ServeHTTP adds the request id, the request log and panic recovery, and
@@ -222,15 +193,8 @@ func (w *statusWriter) statusCode() int {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// apiError is an error answer.
-type apiError struct {
-	Status  int               `json:"-"`
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
-}
-
-func (e *apiError) Error() string { return e.Message }
+// apiError is an error answer: the shared error shape of the APIs.
+type apiError = apiview.Error
 
 func badParam(name, format string, args ...any) *apiError {
 	msg := fmt.Sprintf(format, args...)
@@ -242,22 +206,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string, fields map[
 	writeJSON(w, status, map[string]any{"error": &apiError{Code: code, Message: msg, Fields: fields}})
 }
 
-// fail writes err as a JSON error: an *apiError as is, a
-// *tasker.ValidationError as 400, tasker.ErrNotFound as 404,
-// tasker.ErrInvalidState as 409 and anything else as 500.
-// h adapts a handler that returns its error: the error becomes the JSON
-// error response.
-func (s *server) h(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			s.fail(w, r, err)
-		}
-	}
-}
-
+// fail writes err as a JSON error: an *apiError as is, a too large body as
+// 413, the Go API's errors as apiview.ErrorOf maps them (400, 404, 409) and
+// anything else as 500.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	var ve *tasker.ValidationError
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
@@ -265,12 +218,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), nil)
-	case errors.As(err, &ve):
-		writeError(w, http.StatusBadRequest, "validation_failed", ve.Error(), ve.Fields)
-	case errors.Is(err, tasker.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error(), nil)
-	case errors.Is(err, tasker.ErrInvalidState):
-		writeError(w, http.StatusConflict, "conflict", err.Error(), nil)
+	case apiview.ErrorOf(err) != nil:
+		ae = apiview.ErrorOf(err)
+		writeError(w, ae.Status, ae.Code, ae.Message, ae.Fields)
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled: "+err.Error(), nil)

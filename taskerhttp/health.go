@@ -5,18 +5,21 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/tasker-go/tasker/internal/apiview"
 )
 
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
 }
 
-func (s *server) healthLive(w http.ResponseWriter, _ *http.Request) {
+func (s *server) healthLive(w http.ResponseWriter, _ *http.Request) error {
 	noStore(w)
 	writeJSON(w, http.StatusOK, map[string]any{"alive": true, "timestamp": time.Now().UTC(), "service": "tasker"})
+	return nil
 }
 
-func (s *server) healthReady(w http.ResponseWriter, r *http.Request) {
+func (s *server) healthReady(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.ReadinessTimeout)
 	defer cancel()
@@ -40,9 +43,10 @@ func (s *server) healthReady(w http.ResponseWriter, r *http.Request) {
 		body["failed_checks"] = []string{"database"}
 	}
 	writeJSON(w, status, body)
+	return nil
 }
 
-func (s *server) healthStatus(w http.ResponseWriter, r *http.Request) {
+func (s *server) healthStatus(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	h, err := s.c.Health(r.Context())
 	if err != nil {
@@ -50,12 +54,13 @@ func (s *server) healthStatus(w http.ResponseWriter, r *http.Request) {
 			"healthy": false, "status": "unhealthy", "reasons": []string{"health counts failed: " + err.Error()},
 			"timestamp": time.Now().UTC(),
 		})
-		return
+		return nil
 	}
-	h.CheckedAt = utc(h.CheckedAt)
+	h.CheckedAt = apiview.UTC(h.CheckedAt)
 	status := http.StatusOK
 	if !h.Healthy {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, h)
+	return nil
 }

@@ -24,6 +24,10 @@ import (
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
+// TestMain registers the diagram media types with the OpenAPI validator and
+// runs the tests through testdb.Main, which fails the run when a test leaves
+// a goroutine behind (goleak): a handler's goroutine (a waiting remote claim
+// watching Options.Stopping) or a test server that was not closed.
 func TestMain(m *testing.M) {
 	for _, ct := range []string{"image/svg+xml", "text/html", "text/vnd.mermaid"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)

@@ -3,16 +3,15 @@ package taskerhttp
 import (
 	"bytes"
 	"encoding/json"
-
 	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -216,74 +215,12 @@ func pathID(r *http.Request, name string) (int64, error) {
 	return id, nil
 }
 
-// utc returns t in UTC (zero stays zero).
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC()
+// newTaskView and newStepView are the shared views (package apiview) of a
+// task and of a step.
+func newTaskView(t *tasker.Task, steps []*tasker.Step) *apiview.Task {
+	return apiview.NewTask(t, steps)
 }
 
-// taskView is the serialized task: the persisted fields plus the original
-// engine's full_name and complete, and optionally its steps.
-type taskView struct {
-	*tasker.Task
-	FullName           string              `json:"full_name"`
-	Complete           bool                `json:"complete"`
-	WorkflowSteps      []*stepView         `json:"workflow_steps,omitempty"`
-	DependencyAnalysis *dependencyAnalysis `json:"dependency_analysis,omitempty"`
-}
-
-func newTaskView(t *tasker.Task, steps []*tasker.Step) *taskView {
-	c := *t
-	c.RequestedAt, c.CreatedAt, c.UpdatedAt, c.CompletedAt = utc(c.RequestedAt), utc(c.CreatedAt), utc(c.UpdatedAt), utc(c.CompletedAt)
-	if c.Tags == nil {
-		c.Tags = []string{}
-	}
-	if len(c.Context) == 0 {
-		c.Context = json.RawMessage(`{}`)
-	}
-	v := &taskView{Task: &c, FullName: c.FullName(), Complete: c.Complete()}
-	if steps != nil {
-		v.WorkflowSteps = make([]*stepView, len(steps))
-		for i, s := range steps {
-			v.WorkflowSteps[i] = newStepView(s, nil)
-		}
-	}
-	return v
-}
-
-// stepView is the serialized step: the persisted fields plus the original
-// engine's processed flag and, for one step, its transitions.
-type stepView struct {
-	*tasker.Step
-	Processed   bool                 `json:"processed"`
-	Transitions []*tasker.Transition `json:"transitions,omitempty"`
-}
-
-func newStepView(s *tasker.Step, transitions []*tasker.Transition) *stepView {
-	c := *s
-	c.NextAttemptAt, c.LastAttemptedAt, c.ProcessedAt = utc(c.NextAttemptAt), utc(c.LastAttemptedAt), utc(c.ProcessedAt)
-	c.LeaseExpiresAt, c.CreatedAt, c.UpdatedAt = utc(c.LeaseExpiresAt), utc(c.CreatedAt), utc(c.UpdatedAt)
-	if c.LastError != nil {
-		le := *c.LastError
-		le.At = utc(le.At)
-		c.LastError = &le
-	}
-	if c.ParentIDs == nil {
-		c.ParentIDs = []int64{}
-	}
-	if c.ChildIDs == nil {
-		c.ChildIDs = []int64{}
-	}
-	v := &stepView{Step: &c, Processed: c.Processed()}
-	if transitions != nil {
-		v.Transitions = make([]*tasker.Transition, len(transitions))
-		for i, tr := range transitions {
-			t := *tr
-			t.CreatedAt = utc(t.CreatedAt)
-			v.Transitions[i] = &t
-		}
-	}
-	return v
+func newStepView(s *tasker.Step, transitions []*tasker.Transition) *apiview.Step {
+	return apiview.NewStep(s, transitions)
 }

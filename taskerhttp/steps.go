@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
 )
 
 func (s *server) listSteps(w http.ResponseWriter, r *http.Request) error {
@@ -17,11 +18,7 @@ func (s *server) listSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]*stepView, len(steps))
-	for i, st := range steps {
-		out[i] = newStepView(st, nil)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"steps": out})
+	writeJSON(w, http.StatusOK, map[string]any{"steps": apiview.NewSteps(steps)})
 	return nil
 }
 

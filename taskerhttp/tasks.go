@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/dag"
+	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
 // sortColumns are the allowed values of sort_by.
-var sortColumns = []string{"task_id", "created_at", "requested_at", "name", "status", "namespace", "updated_at"}
+var sortColumns = apiview.TaskSortColumns
 
 const (
-	defaultListLimit = 20
-	maxListLimit     = 1000
+	defaultListLimit = apiview.DefaultListLimit
+	maxListLimit     = apiview.MaxListLimit
 )
 
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request) error {
@@ -29,16 +29,9 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tasks := make([]*taskView, len(list.Tasks))
-	for i, t := range list.Tasks {
-		tasks[i] = newTaskView(t, nil)
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"tasks": tasks,
-		"pagination": map[string]any{
-			"total": list.Total, "limit": p.Limit, "offset": p.Offset,
-			"has_more": p.Offset+len(list.Tasks) < list.Total,
-		},
+		"tasks":      apiview.NewTasks(list.Tasks),
+		"pagination": apiview.NewPagination(list.Total, p.Limit, p.Offset, len(list.Tasks)),
 	})
 	return nil
 }
@@ -207,64 +200,10 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		v.DependencyAnalysis = s.dependencyAnalysis(task, steps, ec)
+		v.DependencyAnalysis = apiview.NewDependencyAnalysis(s.c.Registry(), task, steps, ec)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": v})
 	return nil
-}
-
-// dependencyAnalysis is the runtime dependency analysis of a task: the
-// execution context, each step's readiness, and the structure of its graph.
-type dependencyAnalysis struct {
-	*tasker.ExecutionContext
-	Steps []stepReadinessView `json:"steps"`
-	// Source is "template" when the structure comes from the registered
-	// template, "steps" when it was rebuilt from the task's own steps.
-	Source         string         `json:"graph_source"`
-	Levels         map[string]int `json:"levels"`
-	Roots          []string       `json:"roots"`
-	Leaves         []string       `json:"leaves"`
-	ExecutionOrder []string       `json:"execution_order"`
-}
-
-type stepReadinessView struct {
-	tasker.StepReadiness
-	// TimeUntilReady is in seconds (the Go field is a duration).
-	TimeUntilReady float64 `json:"time_until_ready"`
-}
-
-func (s *server) dependencyAnalysis(task *tasker.Task, steps []*tasker.Step, ec *tasker.ExecutionContext) *dependencyAnalysis {
-	da := &dependencyAnalysis{ExecutionContext: ec, Steps: make([]stepReadinessView, len(ec.Steps))}
-	for i, sr := range ec.Steps {
-		sr.NextRetryAt = utc(sr.NextRetryAt)
-		da.Steps[i] = stepReadinessView{StepReadiness: sr, TimeUntilReady: sr.TimeUntilReady.Seconds()}
-	}
-	var a *dag.Analysis
-	if tmpl, err := s.c.Registry().Template(task.Namespace, task.Name, task.Version); err == nil {
-		a, da.Source = tmpl.Analyze(), "template"
-	} else {
-		a, da.Source = dag.Analyze(stepNodes(steps)), "steps"
-	}
-	da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = a.Levels, a.Roots, a.Leaves, a.Topology
-	return da
-}
-
-// stepNodes rebuilds the dependency graph of a task from its steps.
-func stepNodes(steps []*tasker.Step) []dag.Node {
-	names := make(map[int64]string, len(steps))
-	for _, st := range steps {
-		names[st.ID] = st.Name
-	}
-	nodes := make([]dag.Node, len(steps))
-	for i, st := range steps {
-		nodes[i] = dag.Node{Name: st.Name}
-		for _, p := range st.ParentIDs {
-			if n, ok := names[p]; ok {
-				nodes[i].DependsOn = append(nodes[i].DependsOn, n)
-			}
-		}
-	}
-	return nodes
 }
 
 func (s *server) updateTask(w http.ResponseWriter, r *http.Request) error {

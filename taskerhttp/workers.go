@@ -3,7 +3,6 @@ package taskerhttp
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,28 +17,8 @@ import (
 
 // The remote worker routes: remote workers in any language claim steps of
 // remote queues (long polling), heartbeat and report results. They need the
-// shared token of Options.WorkerToken as "Authorization: Bearer <token>".
-
-// workerAuth checks the worker token; it answers the request itself when
-// the check fails.
-func (s *server) workerAuth(next func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-	h := s.h(next)
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.opts.WorkerToken == "" {
-			writeError(w, http.StatusForbidden, "workers_disabled",
-				"remote workers are disabled on this server: start it with --worker-token (or $TASKER_WORKER_TOKEN) and give workers the same token", nil)
-			return
-		}
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.WorkerToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tasker workers"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized",
-				"a remote worker request needs the header \"Authorization: Bearer <worker token>\" with the server's worker token", nil)
-			return
-		}
-		h(w, r)
-	}
-}
+// shared token of Options.WorkerToken as "Authorization: Bearer <token>"
+// (checked by server.authorize).
 
 var claimFields = []string{"worker_id", "queues", "limit", "lease_seconds", "wait_seconds"}
 

@@ -1,0 +1,50 @@
+package apiview
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tasker-go/tasker"
+)
+
+// Error is an error answer of the APIs: an HTTP status, a stable code
+// (validation_failed, not_found, conflict, ...), a message a person can act
+// on, and the fields at fault (a body field, a parameter or a JSON pointer
+// into the task context). REST answers {"error": <Error>}; a GraphQL API
+// maps Code to its extensions.code and Fields to the argument at fault.
+type Error struct {
+	Status  int               `json:"-"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// The codes ErrorOf gives to the Go API's errors.
+const (
+	CodeValidationFailed = "validation_failed"
+	CodeNotFound         = "not_found"
+	CodeConflict         = "conflict"
+)
+
+// ErrorOf maps an error of the Go API to its answer: an *Error as is, a
+// *tasker.ValidationError to 400 validation_failed (with its fields),
+// tasker.ErrNotFound to 404 not_found and tasker.ErrInvalidState to 409
+// conflict. It returns nil for any other error: the API decides (REST
+// answers 500 internal and logs it).
+func ErrorOf(err error) *Error {
+	var ae *Error
+	var ve *tasker.ValidationError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ve):
+		return &Error{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: ve.Error(), Fields: ve.Fields}
+	case errors.Is(err, tasker.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, tasker.ErrInvalidState):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	}
+	return nil
+}

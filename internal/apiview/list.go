@@ -1,0 +1,26 @@
+package apiview
+
+// TaskSortColumns are the columns a task list may be sorted by (REST's
+// sort_by), the default first.
+var TaskSortColumns = []string{"task_id", "created_at", "requested_at", "name", "status", "namespace", "updated_at"}
+
+// Task list limits: the page size when none is given and the largest one.
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 1000
+)
+
+// Pagination describes one page of a list. Its members are in alphabetical
+// order, as the REST answers have always had them.
+type Pagination struct {
+	HasMore bool `json:"has_more"`
+	Limit   int  `json:"limit"`
+	Offset  int  `json:"offset"`
+	Total   int  `json:"total"`
+}
+
+// NewPagination describes the page of n items at offset of a list of total
+// items asked with limit.
+func NewPagination(total, limit, offset, n int) Pagination {
+	return Pagination{HasMore: offset+n < total, Limit: limit, Offset: offset, Total: total}
+}

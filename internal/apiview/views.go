@@ -1,0 +1,110 @@
+package apiview
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/tasker-go/tasker"
+)
+
+// UTC returns t in UTC (zero stays zero): every timestamp of a view is UTC.
+func UTC(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// Task is the view of a task: the persisted fields plus the original
+// engine's full_name and complete, and optionally its steps and its
+// runtime dependency analysis.
+type Task struct {
+	*tasker.Task
+	FullName           string              `json:"full_name"`
+	Complete           bool                `json:"complete"`
+	WorkflowSteps      []*Step             `json:"workflow_steps,omitempty"`
+	DependencyAnalysis *DependencyAnalysis `json:"dependency_analysis,omitempty"`
+}
+
+// NewTask returns the view of t (a copy: t is not changed) with its steps
+// when steps is not nil (an empty, non-nil slice gives "workflow_steps": []
+// only when it has elements; nil leaves the member out).
+func NewTask(t *tasker.Task, steps []*tasker.Step) *Task {
+	c := *t
+	c.RequestedAt, c.CreatedAt, c.UpdatedAt, c.CompletedAt = UTC(c.RequestedAt), UTC(c.CreatedAt), UTC(c.UpdatedAt), UTC(c.CompletedAt)
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	if len(c.Context) == 0 {
+		c.Context = json.RawMessage(`{}`)
+	}
+	v := &Task{Task: &c, FullName: c.FullName(), Complete: c.Complete()}
+	if steps != nil {
+		v.WorkflowSteps = make([]*Step, len(steps))
+		for i, s := range steps {
+			v.WorkflowSteps[i] = NewStep(s, nil)
+		}
+	}
+	return v
+}
+
+// NewTasks returns the views of a page of tasks (without their steps).
+func NewTasks(tasks []*tasker.Task) []*Task {
+	out := make([]*Task, len(tasks))
+	for i, t := range tasks {
+		out[i] = NewTask(t, nil)
+	}
+	return out
+}
+
+// Step is the view of a workflow step: the persisted fields plus the
+// original engine's processed flag and, for one step, its transitions.
+type Step struct {
+	*tasker.Step
+	Processed   bool                 `json:"processed"`
+	Transitions []*tasker.Transition `json:"transitions,omitempty"`
+}
+
+// NewStep returns the view of s (a copy: s is not changed) with its
+// transitions when transitions is not nil.
+func NewStep(s *tasker.Step, transitions []*tasker.Transition) *Step {
+	c := *s
+	c.NextAttemptAt, c.LastAttemptedAt, c.ProcessedAt = UTC(c.NextAttemptAt), UTC(c.LastAttemptedAt), UTC(c.ProcessedAt)
+	c.LeaseExpiresAt, c.CreatedAt, c.UpdatedAt = UTC(c.LeaseExpiresAt), UTC(c.CreatedAt), UTC(c.UpdatedAt)
+	if c.LastError != nil {
+		le := *c.LastError
+		le.At = UTC(le.At)
+		c.LastError = &le
+	}
+	if c.ParentIDs == nil {
+		c.ParentIDs = []int64{}
+	}
+	if c.ChildIDs == nil {
+		c.ChildIDs = []int64{}
+	}
+	v := &Step{Step: &c, Processed: c.Processed()}
+	if transitions != nil {
+		v.Transitions = NewTransitions(transitions)
+	}
+	return v
+}
+
+// NewSteps returns the views of a task's steps (without transitions).
+func NewSteps(steps []*tasker.Step) []*Step {
+	out := make([]*Step, len(steps))
+	for i, st := range steps {
+		out[i] = NewStep(st, nil)
+	}
+	return out
+}
+
+// NewTransitions returns copies of transitions with UTC timestamps.
+func NewTransitions(transitions []*tasker.Transition) []*tasker.Transition {
+	out := make([]*tasker.Transition, len(transitions))
+	for i, tr := range transitions {
+		t := *tr
+		t.CreatedAt = UTC(t.CreatedAt)
+		out[i] = &t
+	}
+	return out
+}

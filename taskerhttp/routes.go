@@ -1,0 +1,142 @@
+package taskerhttp
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Operation names what a route does as the permission it needs, in the
+// original engine's "resource:action" form (tasker.task:index). Several
+// routes may share one operation (PATCH and PUT of a task are both
+// tasker.task:update; every remote-worker route is tasker.worker:work).
+type Operation string
+
+// Resource is the part before the colon ("tasker.task").
+func (o Operation) Resource() string { r, _, _ := strings.Cut(string(o), ":"); return r }
+
+// Action is the part after the colon ("index").
+func (o Operation) Action() string { _, a, _ := strings.Cut(string(o), ":"); return a }
+
+// The operations of the REST routes (see Routes for which route needs
+// which).
+const (
+	OpTaskIndex   Operation = "tasker.task:index"
+	OpTaskShow    Operation = "tasker.task:show"
+	OpTaskCreate  Operation = "tasker.task:create"
+	OpTaskUpdate  Operation = "tasker.task:update"
+	OpTaskDestroy Operation = "tasker.task:destroy"
+	OpTaskRetry   Operation = "tasker.task:retry"
+
+	OpStepIndex   Operation = "tasker.workflow_step:index"
+	OpStepShow    Operation = "tasker.workflow_step:show"
+	OpStepUpdate  Operation = "tasker.workflow_step:update"
+	OpStepDestroy Operation = "tasker.workflow_step:destroy"
+	OpStepResolve Operation = "tasker.workflow_step:resolve"
+
+	OpHandlerIndex Operation = "tasker.handler:index"
+	OpHandlerShow  Operation = "tasker.handler:show"
+
+	OpEventIndex        Operation = "tasker.event:index"
+	OpHealthStatusIndex Operation = "tasker.health_status:index"
+	// OpOpenAPIShow reads the OpenAPI document. The original engine had no
+	// such route, so it has no permission of its own there.
+	OpOpenAPIShow Operation = "tasker.openapi:show"
+
+	// OpWorkerWork is every remote-worker route (claim, heartbeat, result,
+	// release). Without Options.Authorize these routes need the worker
+	// token (Options.WorkerToken); with it, they need both.
+	OpWorkerWork Operation = "tasker.worker:work"
+
+	// OpHealthLive and OpHealthReady are open: never authorized.
+	OpHealthLive  Operation = "tasker.health:live"
+	OpHealthReady Operation = "tasker.health:ready"
+)
+
+// Route is one REST route of the table that NewHandler serves.
+type Route struct {
+	// Method and Pattern are the route as net/http.ServeMux matches it:
+	// "GET" and "/tasker/tasks/{task_id}".
+	Method, Pattern string
+	// Operation is the permission the route needs.
+	Operation Operation
+	// Open routes are never authorized (Options.Authorize is not called):
+	// the liveness and readiness probes.
+	Open bool
+	// Name is the route's operationId in the OpenAPI document
+	// (GET /tasker/openapi.json).
+	Name string
+}
+
+// route is a Route with its handler.
+type route struct {
+	Route
+	handle func(s *server, w http.ResponseWriter, r *http.Request) error
+}
+
+// table is the REST API: every route, the permission it needs and its
+// handler. NewHandler registers exactly these, each behind one
+// authorization check (server.authorize); the tests check that the OpenAPI
+// document and docs/rest.md list the same routes.
+var table = []route{
+	{Route{"GET", "/tasker/tasks", OpTaskIndex, false, "listTasks"}, (*server).listTasks},
+	{Route{"POST", "/tasker/tasks", OpTaskCreate, false, "createTask"}, (*server).createTask},
+	{Route{"GET", "/tasker/tasks/{task_id}", OpTaskShow, false, "getTask"}, (*server).getTask},
+	{Route{"PATCH", "/tasker/tasks/{task_id}", OpTaskUpdate, false, "updateTask"}, (*server).updateTask},
+	{Route{"PUT", "/tasker/tasks/{task_id}", OpTaskUpdate, false, "replaceTask"}, (*server).updateTask},
+	{Route{"DELETE", "/tasker/tasks/{task_id}", OpTaskDestroy, false, "cancelTask"}, (*server).cancelTask},
+	{Route{"POST", "/tasker/tasks/{task_id}/retry", OpTaskRetry, false, "retryTask"}, (*server).retryTask},
+	{Route{"GET", "/tasker/tasks/{task_id}/diagram", OpTaskShow, false, "taskDiagram"}, (*server).taskDiagram},
+
+	{Route{"GET", "/tasker/tasks/{task_id}/workflow_steps", OpStepIndex, false, "listSteps"}, (*server).listSteps},
+	{Route{"GET", "/tasker/tasks/{task_id}/workflow_steps/{step_id}", OpStepShow, false, "getStep"}, (*server).getStep},
+	{Route{"PATCH", "/tasker/tasks/{task_id}/workflow_steps/{step_id}", OpStepUpdate, false, "updateStep"}, (*server).updateStep},
+	{Route{"PUT", "/tasker/tasks/{task_id}/workflow_steps/{step_id}", OpStepUpdate, false, "replaceStep"}, (*server).updateStep},
+	{Route{"DELETE", "/tasker/tasks/{task_id}/workflow_steps/{step_id}", OpStepDestroy, false, "cancelStep"}, (*server).cancelStep},
+	{Route{"POST", "/tasker/tasks/{task_id}/workflow_steps/{step_id}/resolve", OpStepResolve, false, "resolveStep"}, (*server).resolveStep},
+
+	{Route{"GET", "/tasker/handlers", OpHandlerIndex, false, "listNamespaces"}, (*server).listNamespaces},
+	{Route{"GET", "/tasker/handlers/{namespace}", OpHandlerIndex, false, "listHandlers"}, (*server).listHandlers},
+	{Route{"GET", "/tasker/handlers/{namespace}/{name}", OpHandlerShow, false, "getHandler"}, (*server).getHandler},
+
+	{Route{"GET", "/tasker/health/live", OpHealthLive, true, "healthLive"}, (*server).healthLive},
+	{Route{"GET", "/tasker/health/ready", OpHealthReady, true, "healthReady"}, (*server).healthReady},
+	{Route{"GET", "/tasker/health/status", OpHealthStatusIndex, false, "healthStatus"}, (*server).healthStatus},
+	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
+	{Route{"GET", "/tasker/openapi.json", OpOpenAPIShow, false, "openAPI"}, (*server).openAPI},
+
+	{Route{"POST", "/tasker/workers/claim", OpWorkerWork, false, "claimRemoteSteps"}, (*server).claimSteps},
+	{Route{"POST", "/tasker/workers/heartbeat", OpWorkerWork, false, "heartbeatRemoteSteps"}, (*server).heartbeat},
+	{Route{"POST", "/tasker/workers/steps/{step_id}/result", OpWorkerWork, false, "reportRemoteResult"}, (*server).stepResult},
+	{Route{"POST", "/tasker/workers/steps/{step_id}/release", OpWorkerWork, false, "releaseRemoteStep"}, (*server).releaseStep},
+}
+
+// Routes returns the REST routes that NewHandler serves, in the order of
+// the documentation (a copy: changing it changes nothing).
+func Routes() []Route {
+	out := make([]Route, len(table))
+	for i, rt := range table {
+		out[i] = rt.Route
+	}
+	return out
+}
+
+// routes registers every route of the table behind its authorization.
+func (s *server) routes() {
+	for _, rt := range table {
+		s.mux.HandleFunc(rt.Method+" "+rt.Pattern, s.serveRoute(rt))
+	}
+}
+
+// serveRoute checks a request's authorization (server.authorize), then
+// runs the route's handler; an error of either is the JSON error answer.
+func (s *server) serveRoute(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorize(r, rt.Route); err != nil {
+			s.denied(w, r, err)
+			return
+		}
+		if err := rt.handle(s, w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
