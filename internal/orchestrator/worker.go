@@ -816,11 +816,14 @@ func (w *Worker) fail(ctx context.Context, tx taskerdriver.Executor, task *taske
 	res Result, duration time.Duration, now time.Time, events *[]*taskertype.Event,
 ) (blocked bool, err error) {
 	f := w.failure(step, owner, res, now)
-	r, err := tx.StepFinish(ctx, f.params)
+	outs, err := tx.StepFinishMany(ctx, []*taskerdriver.StepFinishParams{f.params})
 	if err != nil {
 		return false, err
 	}
-	f.events(task, r.Step, duration, now, events)
+	if outs[0].Err != nil {
+		return false, outs[0].Err
+	}
+	f.events(task, outs[0].Result.Step, duration, now, events)
 	return f.blocked, nil
 }
 
@@ -1031,15 +1034,15 @@ func checkMoves(task *taskertype.Task, d Decision) error {
 func Finalize(ctx context.Context, tx taskerdriver.Executor, taskID int64, now time.Time, events *[]*taskertype.Event) (*taskertype.Task, error) {
 	// Lock the task first: two workers finishing the task's last steps at
 	// once must not both count the other's step as still running.
-	task, err := tx.TaskLock(ctx, taskID)
+	all, err := tx.TaskProgressMany(ctx, []int64{taskID})
 	if err != nil {
 		return nil, err
 	}
-	prog, err := tx.TaskProgress(ctx, taskID)
-	if err != nil {
-		return nil, err
+	tp := all[taskID]
+	if tp == nil {
+		return nil, fmt.Errorf("finalize task %d: %w", taskID, taskerdriver.ErrNotFound)
 	}
-	return decide(ctx, tx, task, prog, now, events)
+	return decide(ctx, tx, tp.Task, tp.Progress, now, events)
 }
 
 // decide moves a locked task as Decide says.
@@ -1053,15 +1056,18 @@ func decide(ctx context.Context, tx taskerdriver.Executor, task *taskertype.Task
 		return nil, err
 	}
 	meta := reasonMeta(d.Reason, map[string]any{"total_steps": prog.Total, "done_steps": prog.Done, "blocked_steps": prog.Blocked})
+	from := task.State // the task is locked: it is in this state
 	if d.Via != "" {
-		if _, err := tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.Via, Metadata: meta, Now: now}); err != nil {
+		if _, err := tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: taskID, From: []taskertype.State{from}, To: d.Via, Metadata: meta, Now: now}}); err != nil {
 			return nil, err
 		}
+		from = d.Via
 	}
-	task, err := tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, To: d.To, Metadata: meta, Now: now})
+	moved, err := tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: taskID, From: []taskertype.State{from}, To: d.To, Metadata: meta, Now: now}})
 	if err != nil {
 		return nil, err
 	}
+	task = moved[0]
 	*events = append(*events, &taskertype.Event{Name: taskEventName[d.To], Task: task, At: now})
 	return task, nil
 }

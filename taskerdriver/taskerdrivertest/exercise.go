@@ -79,7 +79,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 	}
 	complete := func(t *testing.T, b *bundle, c *taskerdriver.ClaimedStep, owner string, now time.Time) *taskerdriver.StepFinishResult {
 		t.Helper()
-		r, err := b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: owner, Attempt: c.Step.Attempts,
+		r, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: owner, Attempt: c.Step.Attempts,
 			State: taskertype.StateComplete, Results: json.RawMessage(`{"from":"` + c.Step.Name + `"}`), Now: now})
 		require.NoError(t, err)
 		return r
@@ -241,12 +241,12 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		b := setup(t)
 		diamond(t, b, "")
 		c := claim(t, b, base, "w1", 1)[0]
-		_, err := b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "other", Attempt: 1, State: taskertype.StateComplete, Now: base})
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "other", Attempt: 1, State: taskertype.StateComplete, Now: base})
 		require.ErrorIs(t, err, taskerdriver.ErrLeaseLost)
-		_, err = b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 2, State: taskertype.StateComplete, Now: base})
+		_, err = finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 2, State: taskertype.StateComplete, Now: base})
 		require.ErrorIs(t, err, taskerdriver.ErrLeaseLost)
 		complete(t, b, c, "w1", base)
-		_, err = b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateComplete, Now: base})
+		_, err = finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateComplete, Now: base})
 		require.ErrorIs(t, err, taskerdriver.ErrLeaseLost, "a second result for the same attempt is rejected")
 	})
 
@@ -256,7 +256,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		diamond(t, b, "")
 		c := claim(t, b, base, "w1", 1)[0]
 		next := base.Add(2 * time.Second)
-		r, err := b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
+		r, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
 			Error: &taskertype.StepError{Message: "boom", Kind: "retryable", Attempt: 1, At: base}, NextAttemptAt: next, Now: base})
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateError, r.Step.State)
@@ -353,11 +353,11 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		b := setup(t)
 		res := diamond(t, b, "")
 		c := claim(t, b, base, "w1", 1)[0]
-		_, err := b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
 			Error: &taskertype.StepError{Message: "no", Kind: "permanent"}, Blocked: true, Now: base})
 		require.NoError(t, err)
 		require.Empty(t, claim(t, b, base.Add(time.Hour), "w1", 10))
-		p, err := b.ex.TaskProgress(b.ctx, res.Task.ID)
+		p, err := progressOf(b.ctx, b.ex, res.Task.ID)
 		require.NoError(t, err)
 		require.Equal(t, taskerdriver.TaskProgress{Total: 4, Blocked: 1}, *p)
 	})
@@ -386,10 +386,10 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.NoError(t, err)
 		require.Len(t, got, 3)
 		for _, c := range cs {
-			_, err := b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateComplete, Now: base})
+			_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateComplete, Now: base})
 			require.ErrorIs(t, err, taskerdriver.ErrLeaseLost, "a cancelled step's late result is rejected")
 		}
-		p, err := b.ex.TaskProgress(b.ctx, res.Task.ID)
+		p, err := progressOf(b.ctx, b.ex, res.Task.ID)
 		require.NoError(t, err)
 		require.Equal(t, taskerdriver.TaskProgress{Total: 4, Done: 1, Resolved: 1, Cancelled: 3}, *p)
 	})
@@ -468,9 +468,9 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		t.Parallel()
 		b := setup(t)
 		res := diamond(t, b, "")
-		_, err := b.ex.TaskSetState(b.ctx, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, From: []taskertype.State{taskertype.StateError}, To: taskertype.StatePending, Now: base})
+		_, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, From: []taskertype.State{taskertype.StateError}, To: taskertype.StatePending, Now: base})
 		require.ErrorIs(t, err, taskerdriver.ErrStateConflict)
-		task, err := b.ex.TaskSetState(b.ctx, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, To: taskertype.StateCancelled, Now: base})
+		task, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, To: taskertype.StateCancelled, Now: base})
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateCancelled, task.State)
 		require.Equal(t, base, task.CompletedAt)
@@ -547,7 +547,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		recent := diamond(t, b, "")
 		set := func(id int64, to taskertype.State, at time.Time) {
 			t.Helper()
-			_, err := b.ex.TaskSetState(b.ctx, &taskerdriver.TaskSetStateParams{ID: id, To: to, Now: at})
+			_, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: id, To: to, Now: at})
 			require.NoError(t, err)
 		}
 		set(old.Task.ID, taskertype.StateCancelled, base)
@@ -599,18 +599,17 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		require.ErrorIs(t, err, taskerdriver.ErrStateConflict, "x is no longer pending")
 	})
 
-	t.Run("TaskLockReturnsTheTask", func(t *testing.T) {
+	t.Run("TaskProgressManyReturnsTheTasks", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		res := diamond(t, b, "")
 		tx, err := b.ex.Begin(b.ctx)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(b.ctx) }()
-		got, err := tx.TaskLock(b.ctx, res.Task.ID)
+		got, err := tx.TaskProgressMany(b.ctx, []int64{res.Task.ID, 424242})
 		require.NoError(t, err)
-		require.Equal(t, res.Task.ID, got.ID)
-		_, err = tx.TaskLock(b.ctx, 424242)
-		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+		require.Len(t, got, 1, "a task that does not exist is left out")
+		require.Equal(t, res.Task.ID, got[res.Task.ID].Task.ID)
 	})
 
 	t.Run("HealthCounts", func(t *testing.T) {
@@ -622,10 +621,10 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		diamond(t, b, "")
 		diamond(t, b, "")
 		cs := claim(t, b, base, "w", 2)
-		_, err = b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
+		_, err = finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
 			Error: &taskertype.StepError{Message: "x"}, NextAttemptAt: base.Add(time.Minute), Now: base})
 		require.NoError(t, err)
-		_, err = b.ex.StepFinish(b.ctx, &taskerdriver.StepFinishParams{StepID: cs[1].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
+		_, err = finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: cs[1].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
 			Error: &taskertype.StepError{Message: "x"}, Blocked: true, Now: base})
 		require.NoError(t, err)
 		h, err = b.ex.HealthCounts(b.ctx, base)

@@ -348,10 +348,6 @@ func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, err
 	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))
 }
 
-func (e *executor) TaskLock(ctx context.Context, id int64) (*taskertype.Task, error) {
-	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, id))
-}
-
 var taskOrderColumns = map[string]string{
 	"": "task_id", "task_id": "task_id", "created_at": "created_at", "requested_at": "requested_at",
 	"name": "name", "status": "state", "state": "state", "namespace": "namespace", "updated_at": "updated_at",
@@ -415,42 +411,6 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	return out, total, nil
 }
 
-func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
-	var task *taskertype.Task
-	err := e.write(ctx, func(x *executor) error {
-		var from string
-		var seq int
-		err := x.q.QueryRow(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, p.ID).Scan(&from, &seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return taskerdriver.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if len(p.From) > 0 && !containsState(p.From, taskertype.State(from)) {
-			return fmt.Errorf("%w: task %d is %s", taskerdriver.ErrStateConflict, p.ID, from)
-		}
-		now := p.Now.UTC()
-		var completed *time.Time
-		if p.To.Final() {
-			completed = &now
-		}
-		task, err = scanTask(x.q.QueryRow(ctx, `UPDATE tasker_tasks SET state = $1, transition_seq = transition_seq + 1,
-			updated_at = $2, completed_at = $3 WHERE task_id = $4 RETURNING `+taskCols, string(p.To), now, completed, p.ID))
-		if err != nil {
-			return fmt.Errorf("postgres: update task state: %w", err)
-		}
-		if err := x.taskTransition(ctx, p.ID, from, p.To, p.Metadata, seq+1, now); err != nil {
-			return err
-		}
-		if p.To.Final() {
-			return x.Notify(ctx, taskerdriver.TopicTaskChanged)
-		}
-		return nil
-	})
-	return task, err
-}
-
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now time.Time) error {
 	if len(meta) == 0 {
 		meta = json.RawMessage(`{}`)
@@ -469,15 +429,6 @@ func (x *executor) taskTransition(ctx context.Context, taskID int64, from string
 	return nil
 }
 
-func containsState(states []taskertype.State, s taskertype.State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
 	var tags any
 	if p.Tags != nil {
@@ -489,26 +440,6 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 	}
 	return scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
 		tags = coalesce($3::jsonb, tags) WHERE task_id = $4 RETURNING `+taskCols, p.Now.UTC(), p.Reason, tags, p.ID))
-}
-
-func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
-	var p taskerdriver.TaskProgress
-	var next *time.Time
-	err := e.q.QueryRow(ctx, `SELECT count(*),
-		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
-		count(*) FILTER (WHERE state = 'resolved_manually'),
-		count(*) FILTER (WHERE state = 'in_progress'),
-		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
-		count(*) FILTER (WHERE blocked),
-		count(*) FILTER (WHERE state = 'cancelled'),
-		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
-		FROM tasker_workflow_steps WHERE task_id = $1`, taskID).
-		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: task progress: %w", err)
-	}
-	p.NextRunnableAt = fromPGPtr(next)
-	return &p, nil
 }
 
 func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {

@@ -368,66 +368,6 @@ func prefixed(prefix, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-func (e *executor) StepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
-	var res *taskerdriver.StepFinishResult
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		res, err = x.stepFinish(ctx, p)
-		return err
-	})
-	return res, err
-}
-
-func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
-	if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
-		return nil, fmt.Errorf("postgres: finish step in state %q: want complete or error", p.State)
-	}
-	now := p.Now.UTC()
-	var errJSON any
-	if p.Error != nil {
-		b, err := json.Marshal(p.Error)
-		if err != nil {
-			return nil, err
-		}
-		errJSON = string(b)
-	}
-	var processed *time.Time
-	if p.State == taskertype.StateComplete {
-		processed = &now
-	}
-	ss, err := scanStep(x.q.QueryRow(ctx, `UPDATE tasker_workflow_steps SET state = $1,
-		results = coalesce($2::jsonb, results), last_error = $3, blocked = $4, next_attempt_at = $5,
-		processed_at = coalesce($6, processed_at), lease_owner = NULL, lease_expires_at = NULL, updated_at = $7,
-		transition_seq = transition_seq + 1
-		WHERE workflow_step_id = $8 AND state = 'in_progress' AND lease_owner = $9 AND attempts = $10
-		RETURNING `+stepCols,
-		string(p.State), jsonArg(p.Results), errJSON, p.Blocked, pgTime(p.NextAttemptAt), processed, now,
-		p.StepID, p.Owner, p.Attempt))
-	if errors.Is(err, taskerdriver.ErrNotFound) {
-		return nil, fmt.Errorf("%w: step %d attempt %d by %s", taskerdriver.ErrLeaseLost, p.StepID, p.Attempt, p.Owner)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: finish step: %w", err)
-	}
-	step := ss.step
-	if err := x.stepTransitions(ctx, []stepTransitionRow{{step.ID, step.TaskID, taskertype.StateInProgress, p.State, p.Metadata, ss.seq}}, now); err != nil {
-		return nil, err
-	}
-	res := &taskerdriver.StepFinishResult{Step: step}
-	if p.State == taskertype.StateComplete {
-		n, err := x.satisfyChildren(ctx, []int64{step.ID}, now)
-		if err != nil {
-			return nil, err
-		}
-		res.ChildrenReady = n
-	} else if !p.Blocked {
-		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
 // satisfyChildren decrements the unfinished-parent counts of the children
 // of parents and returns how many became ready.
 func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now time.Time) (int, error) {

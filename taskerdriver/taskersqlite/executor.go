@@ -394,16 +394,6 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	return out, total, nil
 }
 
-func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
-	var task *taskertype.Task
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		task, err = x.taskSetState(ctx, p)
-		return err
-	})
-	return task, err
-}
-
 func (x *executor) taskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
 	var from string
 	var seq int
@@ -484,7 +474,7 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 	return task, err
 }
 
-func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
+func (e *executor) taskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
 	var p taskerdriver.TaskProgress
 	var next sql.NullInt64
 	err := e.r.QueryRowContext(ctx, `SELECT count(*),

@@ -339,16 +339,6 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	return out, nil
 }
 
-func (e *executor) StepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
-	var res *taskerdriver.StepFinishResult
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		res, err = x.stepFinish(ctx, p)
-		return err
-	})
-	return res, err
-}
-
 func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
 	if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
 		return nil, fmt.Errorf("sqlite: finish step in state %q: want complete or error", p.State)
@@ -634,11 +624,6 @@ func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.Transitio
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
 
-func (e *executor) TaskLock(ctx context.Context, id int64) (*taskertype.Task, error) {
-	// SQLite has one writer: a transaction already excludes every other.
-	return e.TaskGet(ctx, id)
-}
-
 func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {
 	if len(p.States) == 0 {
 		return 0, nil
@@ -750,11 +735,15 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
 	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
 	for _, id := range ids {
-		t, err := e.TaskLock(ctx, id)
+		// SQLite has one writer: a transaction already excludes every other.
+		t, err := e.TaskGet(ctx, id)
+		if errors.Is(err, taskerdriver.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		p, err := e.TaskProgress(ctx, id)
+		p, err := e.taskProgress(ctx, id)
 		if err != nil {
 			return nil, err
 		}
