@@ -13,26 +13,9 @@ package taskerdriver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/tasker-go/tasker/taskertype"
-)
-
-// Sentinel errors returned by drivers.
-var (
-	// ErrNotFound is taskertype.ErrNotFound, re-exported for drivers.
-	ErrNotFound = taskertype.ErrNotFound
-	// ErrLeaseLost is returned when a step result is written by a worker that no
-	// longer owns the step (its lease expired and the step was rescued, the task
-	// was cancelled, or a newer attempt started).
-	ErrLeaseLost = errors.New("step lease lost")
-	// ErrStateConflict is returned when a state change expected the entity in
-	// another state than the one it is in.
-	ErrStateConflict = errors.New("state conflict")
-	// ErrUnsupportedTx is returned by UnwrapTx for a transaction type the
-	// driver does not know.
-	ErrUnsupportedTx = errors.New("unsupported transaction type")
 )
 
 // Driver is one database backend.

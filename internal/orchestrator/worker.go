@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -451,7 +450,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		return w.outbox(ctx, tx, events)
 	})
 	if err != nil {
-		if len(done) > 0 && IsDataError(err) {
+		if len(done) > 0 && errors.Is(err, taskerdriver.ErrValueRejected) {
 			// One result the database refuses must not stall the worker:
 			// record them one by one, failing the ones it refuses.
 			w.cfg.Logger.WarnContext(ctx, "orchestrator: the database refused a pass's results; recording them one by one", "error", err)
@@ -534,19 +533,6 @@ func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedSte
 	return err
 }
 
-// IsDataError reports whether err is the database refusing a value (SQL
-// state class 22, data exception, such as a number out of numeric's range,
-// or 54, a program limit such as a too large document): retrying the same
-// write cannot succeed.
-func IsDataError(err error) bool {
-	var se interface{ SQLState() string }
-	if !errors.As(err, &se) {
-		return false
-	}
-	st := se.SQLState()
-	return strings.HasPrefix(st, "22") || strings.HasPrefix(st, "54")
-}
-
 // isolate records finished attempts one per transaction (with their
 // finalization and events). An attempt whose result the database refuses
 // is recorded as a permanent failure that says so; one that cannot be
@@ -554,7 +540,7 @@ func IsDataError(err error) bool {
 func (w *Worker) isolate(ctx context.Context, done []finished) {
 	for _, d := range done {
 		err := w.recordAlone(ctx, d)
-		if err != nil && IsDataError(err) {
+		if err != nil && errors.Is(err, taskerdriver.ErrValueRejected) {
 			d.res = Result{Err: fmt.Errorf("the database refused the step's result or error, so it was not stored (%s): make the handler return values the database can store", err.Error()),
 				Permanent: true, Kind: "permanent"}
 			err = w.recordAlone(ctx, d)

@@ -2,6 +2,7 @@ package taskerpgx_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerdrivertest"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -183,4 +185,31 @@ func TestSchemaVersion(t *testing.T) {
 	again, err := taskerpgx.SchemaVersion()
 	require.NoError(t, err)
 	require.Equal(t, v, again, "stable")
+}
+
+// A value PostgreSQL refuses (a number beyond numeric's range: SQL state
+// 22003) is a *taskerdriver.ValueRejectedError matching ErrValueRejected,
+// whose message is the driver's error's.
+func TestValueRejected(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ex := open(t).Executor()
+	now := time.Now().UTC()
+	_, err := ex.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "big", Version: "1.0.0",
+		IdentityHash: uuid.NewString(), RequestedAt: now, Now: now,
+		Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", RetryLimit: 1}}})
+	require.NoError(t, err)
+	cs, err := ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: 1, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	_, err = ex.StepFinishMany(ctx, []*taskerdriver.StepFinishParams{{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1,
+		State: taskertype.StateComplete, Results: []byte(`{"n": 1e1000000}`), Now: now}})
+	require.ErrorIs(t, err, taskerdriver.ErrValueRejected)
+	var vr *taskerdriver.ValueRejectedError
+	require.ErrorAs(t, err, &vr)
+	require.Equal(t, "22003", vr.Code)
+	require.NotEmpty(t, vr.Reason)
+	require.Contains(t, err.Error(), "SQLSTATE 22003")
+	var other *taskerdriver.ValueRejectedError
+	require.False(t, errors.As(errors.New("x"), &other))
 }

@@ -96,7 +96,7 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 // write runs fn in the current transaction, or in a new one.
 func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
 	if e.tx != nil {
-		return fn(e)
+		return valueRejected(fn(e))
 	}
 	txe, err := e.Begin(ctx)
 	if err != nil {
@@ -105,9 +105,23 @@ func (e *executor) write(ctx context.Context, fn func(x *executor) error) error 
 	x := txe.(*executor)
 	if err := fn(x); err != nil {
 		_ = x.Rollback(ctx)
-		return err
+		return valueRejected(err)
 	}
 	return x.Commit(ctx)
+}
+
+// valueRejected maps PostgreSQL refusing a value (SQL state class 22, data
+// exception, or 54, program limit exceeded) to a
+// *taskerdriver.ValueRejectedError.
+func valueRejected(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || errors.Is(err, taskerdriver.ErrValueRejected) || !errors.As(err, &pe) {
+		return err
+	}
+	if strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54") {
+		return &taskerdriver.ValueRejectedError{Reason: pe.Message, Code: pe.Code, Err: err}
+	}
+	return err
 }
 
 // --- helpers ---------------------------------------------------------------
@@ -385,7 +399,7 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	}
 	var total int
 	if err := e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("postgres: count tasks: %w", err)
+		return nil, 0, valueRejected(fmt.Errorf("postgres: count tasks: %w", err))
 	}
 	col, ok := taskOrderColumns[p.OrderBy]
 	if !ok {
@@ -438,8 +452,9 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 		}
 		tags = string(b)
 	}
-	return scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
+	task, err := scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
 		tags = coalesce($3::jsonb, tags) WHERE task_id = $4 RETURNING `+taskCols, p.Now.UTC(), p.Reason, tags, p.ID))
+	return task, valueRejected(err)
 }
 
 func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {

@@ -80,7 +80,7 @@ func (e *executor) OutboxFinish(ctx context.Context, p *taskerdriver.OutboxFinis
 		last_error = $3, delivered_at = $4, lease_owner = NULL, lease_expires_at = NULL WHERE id = $5 AND lease_owner = $6`,
 		state, pgTime(p.NextAttemptAt), lastErr, delivered, p.ID, p.Owner)
 	if err != nil {
-		return fmt.Errorf("postgres: outbox finish: %w", err)
+		return valueRejected(fmt.Errorf("postgres: outbox finish: %w", err))
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: outbox message %d", taskerdriver.ErrLeaseLost, p.ID)

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
@@ -94,7 +98,7 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 // end when the executor is not in a transaction.
 func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
 	if e.tx != nil {
-		return fn(e)
+		return valueRejected(fn(e))
 	}
 	txe, err := e.Begin(ctx)
 	if err != nil {
@@ -103,9 +107,22 @@ func (e *executor) write(ctx context.Context, fn func(x *executor) error) error 
 	x := txe.(*executor)
 	if err := fn(x); err != nil {
 		_ = x.Rollback(ctx)
-		return err
+		return valueRejected(err)
 	}
 	return x.Commit(ctx)
+}
+
+// valueRejected maps SQLite refusing a value (SQLITE_TOOBIG: a string or
+// blob over its length limit) to a *taskerdriver.ValueRejectedError.
+func valueRejected(err error) error {
+	var se *sqlite.Error
+	if err == nil || errors.Is(err, taskerdriver.ErrValueRejected) || !errors.As(err, &se) {
+		return err
+	}
+	if se.Code()&0xff == sqlite3.SQLITE_TOOBIG {
+		return &taskerdriver.ValueRejectedError{Reason: se.Error(), Code: strconv.Itoa(se.Code()), Err: err}
+	}
+	return err
 }
 
 // --- time and JSON helpers -------------------------------------------------
@@ -369,7 +386,7 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	}
 	var total int
 	if err := e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("sqlite: count tasks: %w", err)
+		return nil, 0, valueRejected(fmt.Errorf("sqlite: count tasks: %w", err))
 	}
 	col, ok := taskOrderColumns[p.OrderBy]
 	if !ok {
