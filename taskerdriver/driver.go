@@ -33,7 +33,9 @@ type Driver interface {
 	UnwrapTx(tx any) (ExecutorTx, error)
 	// Migrate applies the embedded migrations that are not applied yet.
 	Migrate(ctx context.Context) error
-	// MigrationVersion returns the newest applied migration version.
+	// MigrationVersion returns the newest applied migration version. Every
+	// driver numbers the same schema change the same, so the same schema has
+	// the same version on every database.
 	MigrationVersion(ctx context.Context) (int, error)
 	// Listener returns the driver's notification capability.
 	Listener() Listener

@@ -7,6 +7,10 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
+// MigrationVersion is the schema version every driver reports after
+// Migrate: the drivers number the same schema change the same.
+const MigrationVersion = 4
+
 // finishOne records one attempt with StepFinishMany and returns its result,
 // or the call's error, or the attempt's (ErrLeaseLost).
 func finishOne(ctx context.Context, ex taskerdriver.Executor, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {

@@ -114,6 +114,9 @@ func (d *Driver) Migrate(ctx context.Context) error {
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("postgres: create migrations table: %w", err)
 	}
+	if err := renumber(ctx, conn); err != nil {
+		return fmt.Errorf("postgres: renumber migrations: %w", err)
+	}
 	ms, err := driverkit.Migrations(migrationFS, "migration")
 	if err != nil {
 		return err
@@ -138,6 +141,34 @@ func (d *Driver) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// renumber moves a database migrated when PostgreSQL numbered its
+// migrations on its own (002_outbox, 003_queues) to the numbering that both
+// drivers share (002_maintenance, 003_outbox, 004_queues), so that the same
+// schema has the same version on both. It runs nothing but the bookkeeping:
+// 002_maintenance changes nothing on PostgreSQL, whose 001 already has what
+// it adds on SQLite. It is idempotent, and runs under the migration lock.
+func renumber(ctx context.Context, conn *pgxpool.Conn) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var old bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tasker_migrations WHERE version = 2 AND name = '002_outbox.sql')`).Scan(&old); err != nil {
+			return err
+		}
+		if !old {
+			return nil
+		}
+		for _, q := range []string{
+			`UPDATE tasker_migrations SET version = 4, name = '004_queues.sql' WHERE version = 3 AND name = '003_queues.sql'`,
+			`UPDATE tasker_migrations SET version = 3, name = '003_outbox.sql' WHERE version = 2 AND name = '002_outbox.sql'`,
+			`INSERT INTO tasker_migrations (version, name) VALUES (2, '002_maintenance.sql')`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // MigrationVersion implements taskerdriver.Driver.
