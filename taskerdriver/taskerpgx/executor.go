@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -95,19 +96,15 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 
 // write runs fn in the current transaction, or in a new one.
 func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
-	if e.tx != nil {
-		return valueRejected(fn(e))
-	}
-	txe, err := e.Begin(ctx)
+	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.begin, fn))
+}
+
+func (e *executor) begin(ctx context.Context) (*executor, error) {
+	tx, err := e.Begin(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	x := txe.(*executor)
-	if err := fn(x); err != nil {
-		_ = x.Rollback(ctx)
-		return valueRejected(err)
-	}
-	return x.Commit(ctx)
+	return tx.(*executor), nil
 }
 
 // valueRejected maps PostgreSQL refusing a value (SQL state class 22, data
@@ -228,11 +225,8 @@ func scanTask(r pgx.Row) (*taskertype.Task, error) {
 	}
 	t.State = taskertype.State(state)
 	t.Context = json.RawMessage(ctxJSON)
-	if err := json.Unmarshal(tags, &t.Tags); err != nil {
-		return nil, fmt.Errorf("postgres: task %d tags: %w", t.ID, err)
-	}
-	if t.Tags == nil {
-		t.Tags = []string{}
+	if err := driverkit.ScannedTask(&t, tags); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	t.RequestedAt = requested.UTC()
 	t.CreatedAt = created.UTC()
@@ -242,13 +236,7 @@ func scanTask(r pgx.Row) (*taskertype.Task, error) {
 }
 
 func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	var res *taskerdriver.TaskCreateResult
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		res, err = x.taskCreate(ctx, p)
-		return err
-	})
-	return res, err
+	return driverkit.Write(ctx, e.write, func(x *executor) (*taskerdriver.TaskCreateResult, error) { return x.taskCreate(ctx, p) })
 }
 
 type stepRow struct {
@@ -266,17 +254,9 @@ type stepRow struct {
 }
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	tags := p.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	tagsJSON, err := json.Marshal(tags)
+	tagsJSON, ctxJSON, err := driverkit.TaskJSON(p)
 	if err != nil {
 		return nil, err
-	}
-	ctxJSON := p.Context
-	if len(ctxJSON) == 0 {
-		ctxJSON = json.RawMessage(`{}`)
 	}
 	now := p.Now.UTC()
 	task, err := scanTask(x.q.QueryRow(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
@@ -284,7 +264,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 		ON CONFLICT (identity_hash) DO NOTHING
 		RETURNING `+taskCols,
-		p.Namespace, p.Name, p.Version, string(ctxJSON), p.Initiator, p.SourceSystem, p.Reason, string(tagsJSON),
+		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, p.RequestedAt.UTC(), now))
 	if errors.Is(err, taskerdriver.ErrNotFound) {
 		existing, err := scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
@@ -362,11 +342,6 @@ func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, err
 	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))
 }
 
-var taskOrderColumns = map[string]string{
-	"": "task_id", "task_id": "task_id", "created_at": "created_at", "requested_at": "requested_at",
-	"name": "name", "status": "state", "state": "state", "namespace": "namespace", "updated_at": "updated_at",
-}
-
 func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams) ([]*taskertype.Task, int, error) {
 	var where []string
 	var args sqlArgs
@@ -374,11 +349,8 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	if len(p.States) > 0 {
 		where = append(where, "state = ANY("+arg(stateStrings(p.States))+")")
 	}
-	for _, f := range []struct{ col, v string }{{"namespace", p.Namespace}, {"name", p.Name}, {"version", p.Version},
-		{"initiator", p.Initiator}, {"source_system", p.SourceSystem}} {
-		if f.v != "" {
-			where = append(where, f.col+" = "+arg(f.v))
-		}
+	for _, f := range driverkit.TaskEquals(p) {
+		where = append(where, f.Column+" = "+arg(f.Value))
 	}
 	if len(p.Tags) > 0 {
 		b, err := json.Marshal(p.Tags)
@@ -401,20 +373,11 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	if err := e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, valueRejected(fmt.Errorf("postgres: count tasks: %w", err))
 	}
-	col, ok := taskOrderColumns[p.OrderBy]
-	if !ok {
-		return nil, 0, fmt.Errorf("postgres: cannot order tasks by %q", p.OrderBy)
+	order, limit, err := driverkit.TaskOrder(p)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: %w", err)
 	}
-	dir := "ASC"
-	if p.Desc {
-		dir = "DESC"
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + ` ORDER BY ` + col + ` ` + dir + `, task_id ` + dir +
-		` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(p.Offset, 0))
+	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + order + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(p.Offset, 0))
 	out, err := queryAll(ctx, e.q, q, args, scanTask)
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: list tasks: %w", err)
@@ -426,9 +389,7 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now time.Time) error {
-	if len(meta) == 0 {
-		meta = json.RawMessage(`{}`)
-	}
+	meta = driverkit.Meta(meta)
 	var fromArg *string
 	if from != "" {
 		fromArg = &from
@@ -436,7 +397,7 @@ func (x *executor) taskTransition(ctx context.Context, taskID int64, from string
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = $1 AND most_recent`, taskID)
 	b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES ($1, $2, $3, $4, $5, true, $6)`, taskID, fromArg, string(to), string(meta), seq*10, now)
+		VALUES ($1, $2, $3, $4, $5, true, $6)`, taskID, fromArg, string(to), string(meta), driverkit.SortKey(seq), now)
 	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: task transition: %w", err)
 	}

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -171,40 +170,12 @@ func (d *Driver) MigrationVersion(ctx context.Context) (int, error) {
 }
 
 // hub is the in-process notification fan-out.
-type hub struct {
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
-}
+type hub struct{ driverkit.Hub }
 
-func newHub() *hub { return &hub{subs: map[string]map[chan struct{}]struct{}{}} }
+func newHub() *hub { return &hub{} }
 
+// CrossProcess implements taskerdriver.Listener: notifications stay in this
+// process.
 func (h *hub) CrossProcess() bool { return false }
 
-func (h *hub) Subscribe(topic string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	h.mu.Lock()
-	if h.subs[topic] == nil {
-		h.subs[topic] = map[chan struct{}]struct{}{}
-	}
-	h.subs[topic][ch] = struct{}{}
-	h.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			h.mu.Lock()
-			delete(h.subs[topic], ch)
-			h.mu.Unlock()
-		})
-	}
-}
-
-func (h *hub) notify(topic string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs[topic] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (h *hub) notify(topic string) { h.Notify(topic) }
