@@ -2,6 +2,7 @@ package driverkit
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -84,4 +85,12 @@ func Limit(n, def int) int {
 		return def
 	}
 	return n
+}
+
+// NoRows maps the database library's no-rows error to ErrNotFound.
+func NoRows(err, noRows error) error {
+	if errors.Is(err, noRows) {
+		return taskerdriver.ErrNotFound
+	}
+	return err
 }

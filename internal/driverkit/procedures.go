@@ -38,12 +38,17 @@ type Finisher interface {
 
 // FinishSteps is StepFinishMany: it checks the params, records the
 // attempts, writes their transitions, readies the children of completed
-// steps, and fills out (one outcome per param; ErrLeaseLost for a step
-// whose guard failed).
-func FinishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishParams, out []taskerdriver.StepFinishOutcome) error {
+// steps, and returns one outcome per param (ErrLeaseLost for a step whose
+// guard failed).
+func FinishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
+	out := make([]taskerdriver.StepFinishOutcome, len(ps))
 	if len(ps) == 0 {
-		return nil
+		return out, nil
 	}
+	return out, finishSteps(ctx, f, ps, out)
+}
+
+func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishParams, out []taskerdriver.StepFinishOutcome) error {
 	errs := make([]*string, len(ps))
 	for i, p := range ps {
 		if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
@@ -131,7 +136,7 @@ func SetStepStates(ctx context.Context, m StepMover, p *taskerdriver.StepSetStat
 	}
 	found, err := m.FindSteps(ctx, p)
 	if err != nil || len(found) == 0 {
-		return nil, err
+		return nil, wrap("set step state", err)
 	}
 	ids := make([]int64, len(found))
 	from := make(map[int64]taskertype.State, len(found))
@@ -142,7 +147,7 @@ func SetStepStates(ctx context.Context, m StepMover, p *taskerdriver.StepSetStat
 	now := p.Now.UTC()
 	steps, seqs, err := m.MoveSteps(ctx, p, ids, now)
 	if err != nil {
-		return nil, err
+		return nil, wrap("set step state", err)
 	}
 	rows := make([]StepTransition, len(steps))
 	for i, s := range steps {
@@ -206,7 +211,7 @@ func SetTaskStates(ctx context.Context, m TaskMover, ps []*taskerdriver.TaskSetS
 	now := ps[0].Now.UTC()
 	tasks, seqs, err := m.MoveTasks(ctx, moves, now)
 	if err != nil {
-		return nil, err
+		return nil, wrap("set task states", err)
 	}
 	if len(tasks) != len(ps) {
 		return nil, taskConflict(ctx, m, moves, len(tasks))
@@ -247,4 +252,12 @@ func taskConflict(ctx context.Context, m TaskMover, moves []TaskMove, moved int)
 		}
 	}
 	return fmt.Errorf("%w: %d of %d tasks were not in their expected state", taskerdriver.ErrStateConflict, len(moves)-moved, len(moves))
+}
+
+// wrap says what failed; nil stays nil.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -120,3 +120,20 @@ func AssembleClaims(steps []*taskertype.Step, tasks []*taskertype.Task, started 
 	}
 	return out
 }
+
+// ClaimDone completes a claim: it writes the pending → in_progress
+// transition of each task the claim started (starts holds (task id, new
+// transition sequence) pairs) with write, and returns the claimed steps
+// (see AssembleClaims).
+func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]int64, deps []Dependency,
+	write func(taskID int64, meta json.RawMessage, seq int) error,
+) ([]*taskerdriver.ClaimedStep, error) {
+	started := make(map[int64]bool, len(starts))
+	for _, st := range starts {
+		started[st[0]] = true
+		if err := write(st[0], TaskStartedMeta, int(st[1])); err != nil {
+			return nil, err
+		}
+	}
+	return AssembleClaims(steps, tasks, started, deps), nil
+}

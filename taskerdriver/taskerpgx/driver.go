@@ -26,6 +26,9 @@ var migrationFS embed.FS
 // migrationLockKey is the advisory lock held while migrating.
 const migrationLockKey = 0x7461736b6572 // "tasker"
 
+// driverName prefixes the driver's errors.
+const driverName = "postgres"
+
 // Driver is the PostgreSQL implementation of taskerdriver.Driver.
 type Driver struct {
 	pool     *pgxpool.Pool

@@ -79,18 +79,8 @@ func TestConcurrentMigrations(t *testing.T) {
 // A fresh, empty database migrates from nothing, concurrently.
 func TestConcurrentMigrationsFromScratch(t *testing.T) {
 	t.Parallel()
-	admin := pgtest.Server(t)
 	ctx := t.Context()
-	d0, err := taskerpgx.Open(ctx, admin)
-	require.NoError(t, err)
-	name := "tasker_migrate_" + randomSuffix(t)
-	_, err = d0.Pool().Exec(ctx, `CREATE DATABASE `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = d0.Pool().Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
-		_ = d0.Close()
-	})
-	url := withDatabase(t, admin, name)
+	url := emptyDatabase(t, "tasker_migrate_")
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
@@ -109,6 +99,23 @@ func TestConcurrentMigrationsFromScratch(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// emptyDatabase creates an empty database, dropped at the end of the test,
+// and returns its connection string.
+func emptyDatabase(t *testing.T, prefix string) string {
+	t.Helper()
+	admin := pgtest.Server(t)
+	d0, err := taskerpgx.Open(t.Context(), admin)
+	require.NoError(t, err)
+	name := prefix + randomSuffix(t)
+	_, err = d0.Pool().Exec(t.Context(), `CREATE DATABASE `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = d0.Pool().Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		_ = d0.Close()
+	})
+	return withDatabase(t, admin, name)
 }
 
 func randomSuffix(t *testing.T) string {
@@ -221,18 +228,8 @@ func TestValueRejected(t *testing.T) {
 // drivers share, runs only what it lacks, and works.
 func TestMigrateFromOldNumbering(t *testing.T) {
 	t.Parallel()
-	admin := pgtest.Server(t)
 	ctx := t.Context()
-	d0, err := taskerpgx.Open(ctx, admin)
-	require.NoError(t, err)
-	name := "tasker_renumber_" + randomSuffix(t)
-	_, err = d0.Pool().Exec(ctx, `CREATE DATABASE `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = d0.Pool().Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
-		_ = d0.Close()
-	})
-	d, err := taskerpgx.Open(ctx, withDatabase(t, admin, name))
+	d, err := taskerpgx.Open(ctx, emptyDatabase(t, "tasker_renumber_"))
 	require.NoError(t, err)
 	defer func() { _ = d.Close() }()
 

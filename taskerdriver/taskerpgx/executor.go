@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +33,8 @@ type executor struct {
 	borrowed bool
 	topics   []string
 }
+
+var _ taskerdriver.ExecutorTx = (*executor)(nil)
 
 func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if e.tx != nil {
@@ -96,29 +97,7 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 
 // write runs fn in the current transaction, or in a new one.
 func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
-	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.begin, fn))
-}
-
-func (e *executor) begin(ctx context.Context) (*executor, error) {
-	tx, err := e.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return tx.(*executor), nil
-}
-
-// valueRejected maps PostgreSQL refusing a value (SQL state class 22, data
-// exception, or 54, program limit exceeded) to a
-// *taskerdriver.ValueRejectedError.
-func valueRejected(err error) error {
-	var pe *pgconn.PgError
-	if err == nil || errors.Is(err, taskerdriver.ErrValueRejected) || !errors.As(err, &pe) {
-		return err
-	}
-	if strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54") {
-		return &taskerdriver.ValueRejectedError{Reason: pe.Message, Code: pe.Code, Err: err}
-	}
-	return err
+	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.Begin, fn))
 }
 
 // --- helpers ---------------------------------------------------------------
@@ -182,13 +161,9 @@ func queryAll[T any](ctx context.Context, q querier, sql string, args []any, sca
 // scanAll scans every row of rows and closes them.
 func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	out, err := driverkit.ScanRows(pgx.Row(rows), rows.Next, scan)
+	if err != nil {
+		return nil, err
 	}
 	return out, rows.Err()
 }
@@ -204,8 +179,7 @@ func (a *sqlArgs) add(v any) string {
 
 // --- tasks -----------------------------------------------------------------
 
-const taskCols = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
-	identity_hash, requested_at, created_at, updated_at, completed_at`
+const taskCols = driverkit.TaskColumns
 
 func scanTask(r pgx.Row) (*taskertype.Task, error) {
 	var (
@@ -218,10 +192,7 @@ func scanTask(r pgx.Row) (*taskertype.Task, error) {
 	)
 	if err := r.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
 		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, taskerdriver.ErrNotFound
-		}
-		return nil, err
+		return nil, driverkit.NoRows(err, pgx.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
 	t.Context = json.RawMessage(ctxJSON)
@@ -266,12 +237,10 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		RETURNING `+taskCols,
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, p.RequestedAt.UTC(), now))
-	if errors.Is(err, taskerdriver.ErrNotFound) {
-		existing, err := scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: load task by identity: %w", err)
-		}
-		return &taskerdriver.TaskCreateResult{Task: existing, Existing: true}, nil
+	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
+		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
+			return scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: insert task: %w", err)
@@ -331,7 +300,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 			return nil, err
 		}
 	}
-	steps, err := x.stepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
+	steps, err := x.StepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -365,27 +334,17 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	if !p.CreatedUntil.IsZero() {
 		where = append(where, "created_at <= "+arg(p.CreatedUntil.UTC()))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, valueRejected(fmt.Errorf("postgres: count tasks: %w", err))
-	}
-	order, limit, err := driverkit.TaskOrder(p)
+	tasks, total, err := driverkit.ListTasks(p, where, func(cond string) (int, error) {
+		var n int
+		return n, e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
+	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
+		q := `SELECT ` + taskCols + ` FROM tasker_tasks` + after + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(offset)
+		return queryAll(ctx, e.q, q, args, scanTask)
+	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("postgres: %w", err)
+		return nil, 0, valueRejected(fmt.Errorf("%s: %w", driverName, err))
 	}
-	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + order + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(p.Offset, 0))
-	out, err := queryAll(ctx, e.q, q, args, scanTask)
-	if err != nil {
-		return nil, 0, fmt.Errorf("postgres: list tasks: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Task{}
-	}
-	return out, total, nil
+	return tasks, total, nil
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now time.Time) error {
@@ -422,13 +381,9 @@ func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskD
 	if len(p.States) == 0 {
 		return 0, nil
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
 	tag, err := e.q.Exec(ctx, `DELETE FROM tasker_tasks WHERE task_id IN (
 		SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < $1 AND state = ANY($2)
-		ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, p.Before.UTC(), stateStrings(p.States), limit)
+		ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, p.Before.UTC(), stateStrings(p.States), driverkit.Limit(p.Limit, 1000))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete finished tasks: %w", err)
 	}
@@ -454,4 +409,29 @@ func (e *executor) LeaderAttempt(ctx context.Context, p *taskerdriver.LeaderAtte
 func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttemptParams) error {
 	_, err := e.q.Exec(ctx, `DELETE FROM tasker_leaders WHERE name = $1 AND leader_id = $2`, p.Name, p.ID)
 	return err
+}
+
+func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
+	h, err := driverkit.HealthStates(func(table string) ([]driverkit.StateCount, error) {
+		return queryAll(ctx, e.q, `SELECT state, count(*) FROM `+table+` GROUP BY state`, nil, func(r pgx.Row) (driverkit.StateCount, error) {
+			var c driverkit.StateCount
+			return c, r.Scan(&c.State, &c.N)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	if err := e.q.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE NOT blocked),
+		count(*) FILTER (WHERE NOT blocked AND next_attempt_at > $1),
+		count(*) FILTER (WHERE blocked)
+		FROM tasker_workflow_steps WHERE state = 'error'`, now.UTC()).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	if err := e.q.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'),
+		current_setting('max_connections')::int`).Scan(&h.ActiveConnections, &h.MaxConnections); err != nil {
+		return nil, fmt.Errorf("postgres: connection counts: %w", err)
+	}
+	return h, nil
 }

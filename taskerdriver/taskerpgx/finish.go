@@ -17,27 +17,18 @@ import (
 // driverkit: it gives them this driver's SQL.
 type kit struct{ *executor }
 
-var (
-	_ driverkit.Finisher  = kit{}
-	_ driverkit.StepMover = kit{}
-	_ driverkit.TaskMover = kit{}
-)
+var _ driverkit.Kit = kit{}
 
 // StepFinishMany records a pass's finished attempts with set-based
 // statements: one guarded update of every step, one batch of transitions,
 // one decrement of the children, whatever the number of steps.
 func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
-	out := make([]taskerdriver.StepFinishOutcome, len(ps))
 	if len(ps) == 0 {
-		return out, nil
+		return []taskerdriver.StepFinishOutcome{}, nil // no transaction
 	}
-	err := e.write(ctx, func(x *executor) error {
-		if err := driverkit.FinishSteps(ctx, kit{x}, ps, out); err != nil {
-			return fmt.Errorf("postgres: %w", err)
-		}
-		return nil
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]taskerdriver.StepFinishOutcome, error) {
+		return driverkit.FinishSteps(ctx, kit{x}, ps)
 	})
-	return out, err
 }
 
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error) {
@@ -148,30 +139,14 @@ func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
-	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Step, error) {
-		steps, err := driverkit.SetStepStates(ctx, kit{x}, p)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: set step state: %w", err)
-		}
-		return steps, nil
-	})
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Step, error) { return driverkit.SetStepStates(ctx, kit{x}, p) })
 }
 
 func (k kit) FindSteps(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]driverkit.StepFound, error) {
-	var where []string
 	var args sqlArgs
-	arg := args.add
-	if p.TaskID != 0 {
-		where = append(where, "task_id = "+arg(p.TaskID))
-	}
-	if len(p.IDs) > 0 {
-		where = append(where, "workflow_step_id = ANY("+arg(p.IDs)+")")
-	}
-	if len(p.From) > 0 {
-		where = append(where, "state = ANY("+arg(stateStrings(p.From))+")")
-	}
+	where := stepWhere(args.add, p.TaskID, p.IDs, p.From)
 	if p.Owner != "" {
-		where = append(where, "lease_owner = "+arg(p.Owner))
+		where = append(where, "lease_owner = "+args.add(p.Owner))
 	}
 	return queryAll(ctx, k.q, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY workflow_step_id FOR UPDATE`, args, func(r pgx.Row) (driverkit.StepFound, error) {
@@ -246,13 +221,7 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 
 // TaskSetStateMany moves tasks with one update and one batch of transitions.
 func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
-	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Task, error) {
-		tasks, err := driverkit.SetTaskStates(ctx, kit{x}, ps)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: set task states: %w", err)
-		}
-		return tasks, nil
-	})
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
 }
 
 func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time.Time) ([]*taskertype.Task, []int, error) {

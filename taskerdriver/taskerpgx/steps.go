@@ -3,7 +3,6 @@ package taskerpgx
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,16 +14,9 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
-	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
-	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, queue, transition_seq`
+const stepCols = driverkit.StepColumns
 
-type seqStep struct {
-	step *taskertype.Step
-	seq  int
-}
-
-func scanStep(r pgx.Row) (seqStep, error) {
+func scanStep(r pgx.Row) (driverkit.SeqStep, error) {
 	var (
 		st                                     taskertype.Step
 		state                                  string
@@ -38,10 +30,7 @@ func scanStep(r pgx.Row) (seqStep, error) {
 	if err := r.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
 		&st.RetryLimit, &st.Retryable, &st.Skippable, &st.Blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
 		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &st.Queue, &seq); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return seqStep{}, taskerdriver.ErrNotFound
-		}
-		return seqStep{}, err
+		return driverkit.SeqStep{}, driverkit.NoRows(err, pgx.ErrNoRows)
 	}
 	st.State = taskertype.State(state)
 	st.HandlerConfig = rawJSON(hcfg)
@@ -49,7 +38,7 @@ func scanStep(r pgx.Row) (seqStep, error) {
 	st.Inputs = rawJSON(inputs)
 	st.Results = rawJSON(results)
 	if err := driverkit.ScannedStep(&st, lastErr); err != nil {
-		return seqStep{}, fmt.Errorf("postgres: %w", err)
+		return driverkit.SeqStep{}, fmt.Errorf("postgres: %w", err)
 	}
 	st.NextAttemptAt = fromPG(next)
 	st.LastAttemptedAt = fromPGPtr(lastAttempted)
@@ -60,68 +49,48 @@ func scanStep(r pgx.Row) (seqStep, error) {
 	st.LeaseExpiresAt = fromPGPtr(leaseExp)
 	st.CreatedAt = created.UTC()
 	st.UpdatedAt = updated.UTC()
-	return seqStep{&st, seq}, nil
+	return driverkit.SeqStep{Step: &st, Seq: seq}, nil
 }
 
 func querySteps(ctx context.Context, q querier, sql string, args []any) ([]*taskertype.Step, []int, error) {
 	rows, err := queryAll(ctx, q, sql, args, scanStep)
-	if err != nil {
-		return nil, nil, err
-	}
-	steps := make([]*taskertype.Step, len(rows))
-	seqs := make([]int, len(rows))
-	for i, r := range rows {
-		steps[i], seqs[i] = r.step, r.seq
-	}
-	return steps, seqs, nil
+	steps, seqs := driverkit.UnzipSteps(rows)
+	return steps, seqs, err
 }
 
 func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
-	steps, err := e.stepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}})
-	if err != nil {
-		return nil, err
-	}
-	if len(steps) == 0 {
-		return nil, taskerdriver.ErrNotFound
-	}
-	return steps[0], nil
+	return driverkit.One(e.StepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}}))
 }
 
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
-	return e.stepList(ctx, p)
+	var args sqlArgs
+	steps, err := driverkit.ListSteps(stepWhere(args.add, p.TaskID, p.IDs, p.States), func(cond string) ([]*taskertype.Step, error) {
+		steps, _, err := querySteps(ctx, e.q, `SELECT `+stepCols+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
+		return steps, err
+	}, func(ids []int64) ([][2]int64, error) {
+		return queryAll(ctx, e.q, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE from_step_id = ANY($1) OR to_step_id = ANY($1) ORDER BY 1, 2`, []any{ids}, scanPair)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", driverName, err)
+	}
+	return steps, nil
 }
 
-func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
+// stepWhere returns the conditions that select the steps of a task, of
+// ids, in states (each when given), adding their arguments with arg.
+func stepWhere(arg func(any) string, taskID int64, ids []int64, states []taskertype.State) []string {
 	var where []string
-	var args sqlArgs
-	arg := args.add
-	if p.TaskID != 0 {
-		where = append(where, "task_id = "+arg(p.TaskID))
+	if taskID != 0 {
+		where = append(where, "task_id = "+arg(taskID))
 	}
-	if len(p.IDs) > 0 {
-		where = append(where, "workflow_step_id = ANY("+arg(p.IDs)+")")
+	if len(ids) > 0 {
+		where = append(where, "workflow_step_id = ANY("+arg(ids)+")")
 	}
-	if len(p.States) > 0 {
-		where = append(where, "state = ANY("+arg(stateStrings(p.States))+")")
+	if len(states) > 0 {
+		where = append(where, "state = ANY("+arg(stateStrings(states))+")")
 	}
-	if len(where) == 0 {
-		return nil, errors.New("postgres: step list needs a task or step ids")
-	}
-	steps, _, err := querySteps(ctx, e.q, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list steps: %w", err)
-	}
-	if len(steps) == 0 {
-		return steps, nil
-	}
-	edges, err := queryAll(ctx, e.q, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE from_step_id = ANY($1) OR to_step_id = ANY($1) ORDER BY 1, 2`, []any{driverkit.StepIDs(steps)}, scanPair)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list edges: %w", err)
-	}
-	driverkit.LinkEdges(steps, edges)
-	return steps, nil
+	return where
 }
 
 func scanPair(r pgx.Row) ([2]int64, error) {
@@ -144,7 +113,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	type claimed struct {
 		old string
-		seqStep
+		driverkit.SeqStep
 	}
 	rows, err := queryAll(ctx, x.q, `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state FROM tasker_workflow_steps
@@ -162,7 +131,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			var c claimed
 			var old string
 			ss, err := scanStep(prependScan{r, &old})
-			c.old, c.seqStep = old, ss
+			c.old, c.SeqStep = old, ss
 			return c, err
 		})
 	if err != nil {
@@ -173,7 +142,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	steps, seqs, wasError := make([]*taskertype.Step, len(rows)), make([]int, len(rows)), make([]bool, len(rows))
 	for i, c := range rows {
-		steps[i], seqs[i], wasError[i] = c.step, c.seq, c.old == string(taskertype.StateError)
+		steps[i], seqs[i], wasError[i] = c.Step, c.Seq, c.old == string(taskertype.StateError)
 	}
 	trans, taskIDs := driverkit.ClaimTransitions(steps, seqs, wasError, p.Owner)
 	ids := driverkit.StepIDs(steps)
@@ -227,15 +196,9 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
-	started := make(map[int64]bool, len(starts))
-	for _, st := range starts {
-		started[st[0]] = true
-		if err := x.taskTransition(ctx, st[0], string(taskertype.StatePending), taskertype.StateInProgress,
-			driverkit.TaskStartedMeta, int(st[1]), now); err != nil {
-			return nil, err
-		}
-	}
-	return driverkit.AssembleClaims(steps, taskList, started, deps), nil
+	return driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
+	})
 }
 
 // collect reads the next result of a batch as rows.
@@ -268,7 +231,7 @@ func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdatePar
 	ss, err := scanStep(e.q.QueryRow(ctx, `UPDATE tasker_workflow_steps SET updated_at = $1,
 		retry_limit = coalesce($2, retry_limit), retryable = coalesce($3, retryable), inputs = coalesce($4::jsonb, inputs)
 		WHERE workflow_step_id = $5 RETURNING `+stepCols, p.Now.UTC(), p.RetryLimit, p.Retryable, jsonArg(p.Inputs), p.ID))
-	return ss.step, valueRejected(err)
+	return ss.Step, valueRejected(err)
 }
 
 func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {
@@ -316,57 +279,22 @@ func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWak
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
-	q, arg := driverkit.TransitionQuery(p, "$1", "0::bigint")
-	out, err := queryAll(ctx, e.q, q, []any{arg}, func(r pgx.Row) (*taskertype.Transition, error) {
-		var t taskertype.Transition
-		var from, to string
-		var meta []byte
-		var created time.Time
-		if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &t.MostRecent, &created); err != nil {
-			return nil, err
-		}
-		t.FromState = taskertype.State(from)
-		t.ToState = taskertype.State(to)
-		t.Metadata = json.RawMessage(meta)
-		t.CreatedAt = created.UTC()
-		return &t, nil
+	return driverkit.ListTransitions(driverName, p, "$1", "0::bigint", func(q string, arg int64) ([]*taskertype.Transition, error) {
+		return queryAll(ctx, e.q, q, []any{arg}, scanTransition)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list transitions: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Transition{}
-	}
-	return out, nil
 }
 
-var _ taskerdriver.ExecutorTx = (*executor)(nil)
-
-func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
-	scan := func(r pgx.Row) (driverkit.StateCount, error) {
-		var c driverkit.StateCount
-		return c, r.Scan(&c.State, &c.N)
+func scanTransition(r pgx.Row) (*taskertype.Transition, error) {
+	var t taskertype.Transition
+	var from, to string
+	var meta []byte
+	var created time.Time
+	if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &t.MostRecent, &created); err != nil {
+		return nil, err
 	}
-	tasks, err := queryAll(ctx, e.q, `SELECT state, count(*) FROM tasker_tasks GROUP BY state`, nil, scan)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: health counts: %w", err)
-	}
-	steps, err := queryAll(ctx, e.q, `SELECT state, count(*) FROM tasker_workflow_steps GROUP BY state`, nil, scan)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: health counts: %w", err)
-	}
-	h := driverkit.NewHealthCounts(tasks, steps)
-	if err := e.q.QueryRow(ctx, `SELECT
-		count(*) FILTER (WHERE NOT blocked),
-		count(*) FILTER (WHERE NOT blocked AND next_attempt_at > $1),
-		count(*) FILTER (WHERE blocked)
-		FROM tasker_workflow_steps WHERE state = 'error'`, now.UTC()).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
-		return nil, fmt.Errorf("postgres: health counts: %w", err)
-	}
-	if err := e.q.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'),
-		current_setting('max_connections')::int`).Scan(&h.ActiveConnections, &h.MaxConnections); err != nil {
-		return nil, fmt.Errorf("postgres: connection counts: %w", err)
-	}
-	return h, nil
+	t.FromState = taskertype.State(from)
+	t.ToState = taskertype.State(to)
+	t.Metadata = json.RawMessage(meta)
+	t.CreatedAt = created.UTC()
+	return &t, nil
 }

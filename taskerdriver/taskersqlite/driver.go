@@ -27,6 +27,9 @@ import (
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
+// driverName prefixes the driver's errors.
+const driverName = "sqlite"
+
 // Driver is the SQLite implementation of taskerdriver.Driver.
 type Driver struct {
 	r, w           *sql.DB

@@ -6,12 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -34,6 +30,14 @@ type executor struct {
 	tx       *sql.Tx // nil outside a transaction
 	borrowed bool    // tx belongs to the caller
 	topics   []string
+}
+
+var _ taskerdriver.ExecutorTx = (*executor)(nil)
+
+// write runs fn in the current transaction, or in a new one committed at the
+// end when the executor is not in a transaction.
+func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
+	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.Begin, fn))
 }
 
 func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
@@ -93,33 +97,6 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 	}
 	e.topics = append(e.topics, topic)
 	return nil
-}
-
-// write runs fn in the current transaction, or in a new one committed at the
-// end when the executor is not in a transaction.
-func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
-	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.begin, fn))
-}
-
-func (e *executor) begin(ctx context.Context) (*executor, error) {
-	tx, err := e.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return tx.(*executor), nil
-}
-
-// valueRejected maps SQLite refusing a value (SQLITE_TOOBIG: a string or
-// blob over its length limit) to a *taskerdriver.ValueRejectedError.
-func valueRejected(err error) error {
-	var se *sqlite.Error
-	if err == nil || errors.Is(err, taskerdriver.ErrValueRejected) || !errors.As(err, &se) {
-		return err
-	}
-	if se.Code()&0xff == sqlite3.SQLITE_TOOBIG {
-		return &taskerdriver.ValueRejectedError{Reason: se.Error(), Code: strconv.Itoa(se.Code()), Err: err}
-	}
-	return err
 }
 
 // --- time and JSON helpers -------------------------------------------------
@@ -184,8 +161,7 @@ func stateArgs(states []taskertype.State) []any {
 
 // --- tasks -----------------------------------------------------------------
 
-const taskCols = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
-	identity_hash, requested_at, created_at, updated_at, completed_at`
+const taskCols = driverkit.TaskColumns
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -198,10 +174,7 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 	)
 	if err := s.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
 		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, taskerdriver.ErrNotFound
-		}
-		return nil, err
+		return nil, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
 	t.Context = json.RawMessage(ctxJSON)
@@ -233,12 +206,10 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, us(p.RequestedAt), now, now)
 	task, err := scanTask(row)
-	if errors.Is(err, taskerdriver.ErrNotFound) {
-		existing, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: load task by identity: %w", err)
-		}
-		return &taskerdriver.TaskCreateResult{Task: existing, Existing: true}, nil
+	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
+		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
+			return scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: insert task: %w", err)
@@ -315,7 +286,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
 		}
 	}
-	steps, err := x.stepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
+	steps, err := x.StepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -352,27 +323,16 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		where = append(where, "created_at <= ?")
 		args = append(args, us(p.CreatedUntil))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, valueRejected(fmt.Errorf("sqlite: count tasks: %w", err))
-	}
-	order, limit, err := driverkit.TaskOrder(p)
+	tasks, total, err := driverkit.ListTasks(p, where, func(cond string) (n int, err error) {
+		err = e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
+		return n, err
+	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
+		return queryAll(ctx, e.r, `SELECT `+taskCols+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
+	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: %w", err)
+		return nil, 0, valueRejected(fmt.Errorf("%s: %w", driverName, err))
 	}
-	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + order + ` LIMIT ? OFFSET ?`
-	out, err := queryAll(ctx, e.r, q, append(args, limit, max(p.Offset, 0)), scanTask)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: list tasks: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Task{}
-	}
-	return out, total, nil
+	return tasks, total, nil
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now int64) error {
@@ -440,13 +400,9 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, s
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	out, err := driverkit.ScanRows(rowScanner(rows), rows.Next, scan)
+	if err != nil {
+		return nil, err
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -17,11 +17,7 @@ import (
 // driverkit: it gives them this driver's SQL.
 type kit struct{ *executor }
 
-var (
-	_ driverkit.Finisher  = kit{}
-	_ driverkit.StepMover = kit{}
-	_ driverkit.TaskMover = kit{}
-)
+var _ driverkit.Kit = kit{}
 
 // Notify queues topic for the commit.
 func (k kit) Notify(_ context.Context, topic string) error {
@@ -30,14 +26,9 @@ func (k kit) Notify(_ context.Context, topic string) error {
 }
 
 func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
-	out := make([]taskerdriver.StepFinishOutcome, len(ps))
-	err := e.write(ctx, func(x *executor) error {
-		if err := driverkit.FinishSteps(ctx, kit{x}, ps, out); err != nil {
-			return fmt.Errorf("sqlite: %w", err)
-		}
-		return nil
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]taskerdriver.StepFinishOutcome, error) {
+		return driverkit.FinishSteps(ctx, kit{x}, ps)
 	})
-	return out, err
 }
 
 // FinishUpdate updates the steps one by one (SQLite has one writer: the
@@ -132,30 +123,11 @@ func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
-	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Step, error) {
-		steps, err := driverkit.SetStepStates(ctx, kit{x}, p)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: set step state: %w", err)
-		}
-		return steps, nil
-	})
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Step, error) { return driverkit.SetStepStates(ctx, kit{x}, p) })
 }
 
 func (k kit) FindSteps(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]driverkit.StepFound, error) {
-	var where []string
-	var args []any
-	if p.TaskID != 0 {
-		where = append(where, "task_id = ?")
-		args = append(args, p.TaskID)
-	}
-	if len(p.IDs) > 0 {
-		where = append(where, "workflow_step_id IN ("+placeholders(len(p.IDs))+")")
-		args = append(args, int64Args(p.IDs)...)
-	}
-	if len(p.From) > 0 {
-		where = append(where, "state IN ("+placeholders(len(p.From))+")")
-		args = append(args, stateArgs(p.From)...)
-	}
+	where, args := stepWhere(p.TaskID, p.IDs, p.From)
 	if p.Owner != "" {
 		where = append(where, "lease_owner = ?")
 		args = append(args, p.Owner)
@@ -214,13 +186,7 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 }
 
 func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
-	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Task, error) {
-		tasks, err := driverkit.SetTaskStates(ctx, kit{x}, ps)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: set task states: %w", err)
-		}
-		return tasks, nil
-	})
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
 }
 
 func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time.Time) ([]*taskertype.Task, []int, error) {

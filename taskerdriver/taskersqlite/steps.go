@@ -14,9 +14,7 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
-	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
-	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, queue, transition_seq`
+const stepCols = driverkit.StepColumns
 
 // scanStep scans stepCols; the transition sequence is returned separately.
 func scanStep(s rowScanner) (*taskertype.Step, int, error) {
@@ -34,10 +32,7 @@ func scanStep(s rowScanner) (*taskertype.Step, int, error) {
 	if err := s.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
 		&st.RetryLimit, &retryable, &skippable, &blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
 		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &st.Queue, &seq); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, taskerdriver.ErrNotFound
-		}
-		return nil, 0, err
+		return nil, 0, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	st.State = taskertype.State(state)
 	st.HandlerConfig = rawOrNil(hcfg)
@@ -60,83 +55,55 @@ func scanStep(s rowScanner) (*taskertype.Step, int, error) {
 	return &st, seq, nil
 }
 
-type seqStep struct {
-	step *taskertype.Step
-	seq  int
-}
-
-func scanSeqStep(r rowScanner) (seqStep, error) {
+func scanSeqStep(r rowScanner) (driverkit.SeqStep, error) {
 	s, seq, err := scanStep(r)
-	return seqStep{s, seq}, err
+	return driverkit.SeqStep{Step: s, Seq: seq}, err
 }
 
 // querySteps runs a query returning stepCols and the transition sequences.
 func querySteps(ctx context.Context, q querier, query string, args []any) ([]*taskertype.Step, []int, error) {
 	rows, err := queryAll(ctx, q, query, args, scanSeqStep)
-	if err != nil {
-		return nil, nil, err
-	}
-	steps := make([]*taskertype.Step, len(rows))
-	seqs := make([]int, len(rows))
-	for i, r := range rows {
-		steps[i], seqs[i] = r.step, r.seq
-	}
-	return steps, seqs, nil
-}
-
-func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
-	steps, err := e.stepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}})
-	if err != nil {
-		return nil, err
-	}
-	if len(steps) == 0 {
-		return nil, taskerdriver.ErrNotFound
-	}
-	return steps[0], nil
+	steps, seqs := driverkit.UnzipSteps(rows)
+	return steps, seqs, err
 }
 
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
-	return e.stepList(ctx, p)
+	where, args := stepWhere(p.TaskID, p.IDs, p.States)
+	steps, err := driverkit.ListSteps(where, func(cond string) ([]*taskertype.Step, error) {
+		steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
+		return steps, err
+	}, func(ids []int64) ([][2]int64, error) { // parent and child ids
+		in := placeholders(len(ids))
+		return queryAll(ctx, e.r, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, append(int64Args(ids), int64Args(ids)...), scanPair)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", driverName, err)
+	}
+	return steps, nil
 }
 
-func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
-	var where []string
-	var args []any
-	if p.TaskID != 0 {
+func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
+	return driverkit.One(e.StepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}}))
+}
+
+// stepWhere returns the conditions, and their arguments, that select the
+// steps of a task, of ids, in states (each when given).
+func stepWhere(taskID int64, ids []int64, states []taskertype.State) (where []string, args []any) {
+	if taskID != 0 {
 		where = append(where, "task_id = ?")
-		args = append(args, p.TaskID)
+		args = append(args, taskID)
 	}
-	if len(p.IDs) > 0 {
-		where = append(where, "workflow_step_id IN ("+placeholders(len(p.IDs))+")")
-		args = append(args, int64Args(p.IDs)...)
+	if len(ids) > 0 {
+		where = append(where, "workflow_step_id IN ("+placeholders(len(ids))+")")
+		args = append(args, int64Args(ids)...)
 	}
-	if len(p.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(p.States))+")")
-		args = append(args, stateArgs(p.States)...)
+	if len(states) > 0 {
+		where = append(where, "state IN ("+placeholders(len(states))+")")
+		args = append(args, stateArgs(states)...)
 	}
-	if len(where) == 0 {
-		return nil, errors.New("sqlite: step list needs a task or step ids")
-	}
-	steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list steps: %w", err)
-	}
-	if len(steps) == 0 {
-		return steps, nil
-	}
-	// Parent and child ids.
-	ids := driverkit.StepIDs(steps)
-	in := placeholders(len(ids))
-	eargs := append(int64Args(ids), int64Args(ids)...)
-	edges, err := queryAll(ctx, e.r, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, eargs, scanPair)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list edges: %w", err)
-	}
-	driverkit.LinkEdges(steps, edges)
-	return steps, nil
+	return where, args
 }
 
 func scanPair(r rowScanner) ([2]int64, error) {
@@ -215,14 +182,6 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: start tasks: %w", err)
 	}
-	started := make(map[int64]bool, len(starts))
-	for _, s := range starts {
-		started[s[0]] = true
-		if err := x.taskTransition(ctx, s[0], string(taskertype.StatePending), taskertype.StateInProgress,
-			driverkit.TaskStartedMeta, int(s[1]), now); err != nil {
-			return nil, err
-		}
-	}
 	taskList, err := queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`,
 		[]any{idsJSON(taskIDs)}, scanTask)
 	if err != nil {
@@ -240,7 +199,9 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
 	}
-	return driverkit.AssembleClaims(steps, taskList, started, deps), nil
+	return driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
+	})
 }
 
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
@@ -324,41 +285,32 @@ func queuesJSON(queues []string) string {
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
-	q, arg := driverkit.TransitionQuery(p, "?", "0")
-	out, err := queryAll(ctx, e.r, q, []any{arg}, func(r rowScanner) (*taskertype.Transition, error) {
-		var t taskertype.Transition
-		var from, to, meta string
-		var mostRecent int
-		var created int64
-		if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
-			return nil, err
-		}
-		t.FromState = taskertype.State(from)
-		t.ToState = taskertype.State(to)
-		t.Metadata = json.RawMessage(meta)
-		t.MostRecent = mostRecent != 0
-		t.CreatedAt = time.UnixMicro(created).UTC()
-		return &t, nil
+	return driverkit.ListTransitions(driverName, p, "?", "0", func(q string, arg int64) ([]*taskertype.Transition, error) {
+		return queryAll(ctx, e.r, q, []any{arg}, scanTransition)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list transitions: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Transition{}
-	}
-	return out, nil
 }
 
-var _ taskerdriver.ExecutorTx = (*executor)(nil)
+func scanTransition(r rowScanner) (*taskertype.Transition, error) {
+	var t taskertype.Transition
+	var from, to, meta string
+	var mostRecent int
+	var created int64
+	if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
+		return nil, err
+	}
+	t.FromState = taskertype.State(from)
+	t.ToState = taskertype.State(to)
+	t.Metadata = json.RawMessage(meta)
+	t.MostRecent = mostRecent != 0
+	t.CreatedAt = time.UnixMicro(created).UTC()
+	return &t, nil
+}
 
 func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {
 	if len(p.States) == 0 {
 		return 0, nil
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
+	limit := driverkit.Limit(p.Limit, 1000)
 	states, err := json.Marshal(p.States)
 	if err != nil {
 		return 0, err
@@ -408,19 +360,15 @@ func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttem
 }
 
 func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
-	scan := func(r rowScanner) (driverkit.StateCount, error) {
-		var c driverkit.StateCount
-		return c, r.Scan(&c.State, &c.N)
-	}
-	tasks, err := queryAll(ctx, e.r, `SELECT state, count(*) FROM tasker_tasks GROUP BY state`, nil, scan)
+	h, err := driverkit.HealthStates(func(table string) ([]driverkit.StateCount, error) {
+		return queryAll(ctx, e.r, `SELECT state, count(*) FROM `+table+` GROUP BY state`, nil, func(r rowScanner) (driverkit.StateCount, error) {
+			var c driverkit.StateCount
+			return c, r.Scan(&c.State, &c.N)
+		})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: health counts: %w", err)
 	}
-	steps, err := queryAll(ctx, e.r, `SELECT state, count(*) FROM tasker_workflow_steps GROUP BY state`, nil, scan)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: health counts: %w", err)
-	}
-	h := driverkit.NewHealthCounts(tasks, steps)
 	if err := e.r.QueryRowContext(ctx, `SELECT
 		coalesce(sum(state = 'error' AND blocked = 0), 0),
 		coalesce(sum(state = 'error' AND blocked = 0 AND next_attempt_at > ?), 0),
