@@ -1,13 +1,3 @@
-// Package taskerdriver is the storage seam of Tasker for Go: a small set of
-// interfaces, with one *Params struct per operation, that each database driver
-// (SQLite in taskerdriver/taskersqlite, PostgreSQL in a sibling package)
-// implements with its own SQL and migrations. Nothing above this seam knows
-// which database it talks to.
-//
-// Every driver must pass the shared conformance suite in
-// taskerdriver/taskerdrivertest; a new method lands with a case there.
-//
-// API is not stable. DO NOT IMPLEMENT outside this module.
 package taskerdriver
 
 import (

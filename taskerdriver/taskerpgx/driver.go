@@ -1,8 +1,3 @@
-// Package taskerpgx is the PostgreSQL driver of Tasker for Go, built on pgx v5
-// (pgxpool). Many worker processes on many machines share the work through
-// one database: ready steps are claimed with FOR UPDATE SKIP LOCKED, workers
-// wake on LISTEN/NOTIFY, and migrations run under an advisory lock so that
-// many processes may start at once.
 package taskerpgx
 
 import (

@@ -1,10 +1,3 @@
-// Package taskersqlite is the embedded SQLite driver of Tasker for Go, built on
-// modernc.org/sqlite (pure Go, no cgo). It runs the database in WAL mode with
-// one writer connection (SQLite allows one writer at a time, so writes queue in
-// Go instead of spinning on SQLITE_BUSY) and a small pool of readers.
-//
-// Notifications are delivered in-process: workers in other processes that
-// share the file find new work by their fallback poll.
 package taskersqlite
 
 import (
