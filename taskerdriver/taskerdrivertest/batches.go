@@ -15,9 +15,7 @@ import (
 // batches exercises the batch operations of the hot path: StepFinishMany,
 // TaskProgressMany and StepList.
 func (s *suite) batches(t *testing.T) {
-	t.Run("StepFinishManyMixedBatch", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "StepFinishManyMixedBatch", func(t *testing.T, b *bundle) {
 		tasks := []*taskerdriver.TaskCreateResult{diamond(t, b, ""), diamond(t, b, ""), diamond(t, b, ""), diamond(t, b, "")}
 		cs := claim(t, b, base, "w", 10)
 		require.Len(t, cs, 4, "the root of each task")
@@ -96,9 +94,7 @@ func (s *suite) batches(t *testing.T) {
 		require.Error(t, err, "an attempt ends complete or error")
 	})
 
-	t.Run("TaskProgressManyCountsAndLocks", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskProgressManyCountsAndLocks", func(t *testing.T, b *bundle) {
 		x, y := diamond(t, b, ""), diamond(t, b, "")
 		cs := claim(t, b, base, "w", 10)
 		require.Len(t, cs, 2)
@@ -150,9 +146,7 @@ func (s *suite) batches(t *testing.T) {
 		require.NoError(t, <-second)
 	})
 
-	t.Run("StepList", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "StepList", func(t *testing.T, b *bundle) {
 		res, other := diamond(t, b, ""), diamond(t, b, "")
 		st := byName(res.Steps)
 		steps, err := b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: res.Task.ID})

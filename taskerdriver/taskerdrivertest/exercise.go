@@ -19,13 +19,9 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 	s := &suite{newDriver: newDriver, calls: newCalls()}
 	t.Run("Cases", func(t *testing.T) {
 		s.tasks(t)
-		s.claims(t)
-		s.finish(t)
+		s.steps(t)
 		s.batches(t)
-		s.transitions(t)
-		s.leaders(t)
-		s.outbox(t)
-		s.health(t)
+		s.service(t)
 	})
 	t.Run("EveryExecutorMethodHasACase", func(t *testing.T) {
 		if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {

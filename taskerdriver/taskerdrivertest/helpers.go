@@ -44,6 +44,14 @@ func (s *suite) setup(t *testing.T) *bundle {
 	return &bundle{d: d, ex: record(d.Executor(), s.calls), ctx: t.Context()}
 }
 
+// run runs a case, in parallel with the others, on a fresh database.
+func (s *suite) run(t *testing.T, name string, fn func(t *testing.T, b *bundle)) {
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		fn(t, s.setup(t))
+	})
+}
+
 // diamond creates a → b, c → d.
 func diamond(t *testing.T, b *bundle, hash string) *taskerdriver.TaskCreateResult {
 	t.Helper()

@@ -13,9 +13,7 @@ import (
 
 // tasks exercises tasks: creation, identity, reading, listing, updates, moves, progress and retention.
 func (s *suite) tasks(t *testing.T) {
-	t.Run("TaskCreate", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskCreate", func(t *testing.T, b *bundle) {
 		res := diamond(t, b, "h1")
 		require.False(t, res.Existing)
 		require.Equal(t, taskertype.StatePending, res.Task.State)
@@ -48,9 +46,7 @@ func (s *suite) tasks(t *testing.T) {
 		require.Equal(t, res.Task, got)
 	})
 
-	t.Run("TaskCreateIdentityConflictReturnsExisting", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskCreateIdentityConflictReturnsExisting", func(t *testing.T, b *bundle) {
 		first := diamond(t, b, "same")
 		second := diamond(t, b, "same")
 		require.True(t, second.Existing)
@@ -60,18 +56,14 @@ func (s *suite) tasks(t *testing.T) {
 		require.Equal(t, 1, total)
 	})
 
-	t.Run("TaskGetNotFound", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskGetNotFound", func(t *testing.T, b *bundle) {
 		_, err := b.ex.TaskGet(b.ctx, 999)
 		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
 		_, err = b.ex.StepGet(b.ctx, 999)
 		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
 	})
 
-	t.Run("TaskListFiltersAndPages", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskListFiltersAndPages", func(t *testing.T, b *bundle) {
 		var ids []int64
 		for i := range 5 {
 			res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
@@ -102,9 +94,7 @@ func (s *suite) tasks(t *testing.T) {
 		require.Empty(t, list)
 	})
 
-	t.Run("TaskSetStateAndUpdate", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskSetStateAndUpdate", func(t *testing.T, b *bundle) {
 		res := diamond(t, b, "")
 		_, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, From: []taskertype.State{taskertype.StateError}, To: taskertype.StatePending, Now: base})
 		require.ErrorIs(t, err, taskerdriver.ErrStateConflict)
@@ -124,9 +114,7 @@ func (s *suite) tasks(t *testing.T) {
 		require.JSONEq(t, `{"i":1}`, string(step.Inputs))
 	})
 
-	t.Run("TaskSetStateMany", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskSetStateMany", func(t *testing.T, b *bundle) {
 		x, y := diamond(t, b, ""), diamond(t, b, "")
 		tasks, err := b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
 			{ID: y.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateCancelled, Now: base},
@@ -166,9 +154,7 @@ func (s *suite) tasks(t *testing.T) {
 		require.True(t, tasks[0].CompletedAt.IsZero(), "a task no longer final has no completion time")
 	})
 
-	t.Run("TaskProgressManyReturnsTheTasks", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskProgressManyReturnsTheTasks", func(t *testing.T, b *bundle) {
 		res := diamond(t, b, "")
 		tx, err := b.ex.Begin(b.ctx)
 		require.NoError(t, err)
@@ -179,9 +165,7 @@ func (s *suite) tasks(t *testing.T) {
 		require.Equal(t, res.Task.ID, got[res.Task.ID].Task.ID)
 	})
 
-	t.Run("TaskDeleteFinished", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "TaskDeleteFinished", func(t *testing.T, b *bundle) {
 		old := diamond(t, b, "")
 		running := diamond(t, b, "")
 		failed := diamond(t, b, "")

@@ -298,3 +298,284 @@ func scanTransition(r pgx.Row) (*taskertype.Transition, error) {
 	t.CreatedAt = created.UTC()
 	return &t, nil
 }
+
+// kit is an executor in a transaction seen by the shared procedures of
+// driverkit: it gives them this driver's SQL.
+type kit struct{ *executor }
+
+var _ driverkit.Kit = kit{}
+
+// StepFinishMany records a pass's finished attempts with set-based
+// statements: one guarded update of every step, one batch of transitions,
+// one decrement of the children, whatever the number of steps.
+func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
+	if len(ps) == 0 {
+		return []taskerdriver.StepFinishOutcome{}, nil // no transaction
+	}
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]taskerdriver.StepFinishOutcome, error) {
+		return driverkit.FinishSteps(ctx, kit{x}, ps)
+	})
+}
+
+func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error) {
+	n := len(ps)
+	ids, attempts := make([]int64, n), make([]int32, n)
+	states, owners := make([]string, n), make([]string, n)
+	results := make([]*string, n)
+	blocked, next := make([]bool, n), make([]time.Time, n)
+	for i, p := range ps {
+		ids[i], attempts[i], states[i], owners[i] = p.StepID, int32(p.Attempt), string(p.State), p.Owner
+		if len(p.Results) > 0 {
+			r := string(p.Results)
+			results[i] = &r
+		}
+		blocked[i], next[i] = p.Blocked, pgTime(p.NextAttemptAt)
+	}
+	steps, seqs, err := querySteps(ctx, k.q, `UPDATE tasker_workflow_steps s SET state = u.state,
+			results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
+			next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
+			lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[])
+			AS u(id, state, results, err, blocked, next, owner, attempt)
+		WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
+		RETURNING `+prefixed("s.", stepCols), []any{ids, states, results, errs, blocked, next, owners, attempts, now})
+	if err != nil {
+		return nil, nil, fmt.Errorf("finish steps: %w", err)
+	}
+	return steps, seqs, nil
+}
+
+// WriteStepTransitions writes step transition rows (the last row of each
+// step is the most recent), demoting the previous most recent rows.
+func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTransition, now time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	queueStepTransitions(b, rows, now)
+	if err := k.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("step transitions: %w", err)
+	}
+	return nil
+}
+
+// queueStepTransitions queues the two statements that write step
+// transition rows: demote, then insert (the partial unique index on the most
+// recent row is checked row by row, so they cannot be one statement).
+func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now time.Time) {
+	n := len(rows)
+	stepIDs, taskIDs := make([]int64, n), make([]int64, n)
+	froms, tos, metas := make([]*string, n), make([]string, n), make([]string, n)
+	keys := make([]int32, n)
+	for i, r := range rows {
+		stepIDs[i], taskIDs[i] = r.StepID, r.TaskID
+		if r.From != "" {
+			f := string(r.From)
+			froms[i] = &f
+		}
+		tos[i] = string(r.To)
+		metas[i] = string(driverkit.Meta(r.Meta))
+		keys[i] = int32(driverkit.SortKey(r.Seq))
+	}
+	b.Queue(`UPDATE tasker_workflow_step_transitions SET most_recent = false
+		WHERE workflow_step_id = ANY($1) AND most_recent`, driverkit.StepIDsOf(rows))
+	b.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		SELECT s, t, f, o, m::jsonb, k, r, $8 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])
+			AS u(s, t, f, o, m, k, r)`, stepIDs, taskIDs, froms, tos, metas, keys, driverkit.MostRecent(rows), now)
+}
+
+// SatisfyChildren decrements the unfinished-parent counts of the children
+// of parents (locking the children in id order, so that workers finishing
+// parents of the same children cannot deadlock) and returns, per parent, how
+// many of its children became ready.
+func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
+	if _, err := k.q.Exec(ctx, `SELECT 1 FROM tasker_workflow_steps WHERE workflow_step_id IN (
+			SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id = ANY($1))
+		ORDER BY workflow_step_id FOR UPDATE`, parents); err != nil {
+		return nil, fmt.Errorf("lock children: %w", err)
+	}
+	type readied struct{ parent, n int64 }
+	rows, err := queryAll(ctx, k.q, `WITH counts AS (
+			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
+			WHERE from_step_id = ANY($1) GROUP BY to_step_id),
+		updated AS (
+			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = $2
+			FROM counts WHERE s.workflow_step_id = counts.id
+			RETURNING s.workflow_step_id, s.pending_parents, s.state)
+		SELECT e.from_step_id, count(*) FROM updated u
+		JOIN tasker_workflow_step_edges e ON e.to_step_id = u.workflow_step_id AND e.from_step_id = ANY($1)
+		WHERE u.pending_parents = 0 AND u.state = 'pending'
+		GROUP BY e.from_step_id`, []any{parents, now}, func(r pgx.Row) (readied, error) {
+		var v readied
+		return v, r.Scan(&v.parent, &v.n)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("satisfy children: %w", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.parent] = int(r.n)
+	}
+	if len(rows) > 0 {
+		if err := k.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Step, error) { return driverkit.SetStepStates(ctx, kit{x}, p) })
+}
+
+func (k kit) FindSteps(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]driverkit.StepFound, error) {
+	var args sqlArgs
+	where := stepWhere(args.add, p.TaskID, p.IDs, p.From)
+	if p.Owner != "" {
+		where = append(where, "lease_owner = "+args.add(p.Owner))
+	}
+	return queryAll(ctx, k.q, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY workflow_step_id FOR UPDATE`, args, func(r pgx.Row) (driverkit.StepFound, error) {
+		var v driverkit.StepFound
+		return v, r.Scan(&v.ID, &v.State)
+	})
+}
+
+func (k kit) MoveSteps(ctx context.Context, p *taskerdriver.StepSetStateParams, ids []int64, now time.Time) ([]*taskertype.Step, []int, error) {
+	var args sqlArgs
+	arg := args.add
+	sets := []string{"state = " + arg(string(p.To)), "updated_at = " + arg(now), "transition_seq = transition_seq + 1",
+		"blocked = false", "lease_owner = NULL", "lease_expires_at = NULL"}
+	if p.Results != nil {
+		sets = append(sets, "results = "+arg(string(p.Results))+"::jsonb")
+	}
+	if p.To.Done() {
+		sets = append(sets, "processed_at = "+arg(now))
+	}
+	if p.ResetAttempts {
+		sets = append(sets, "attempts = 0", "last_error = NULL", "next_attempt_at = "+arg(now))
+	}
+	if p.DecrementAttempt {
+		sets = append(sets, "attempts = greatest(attempts - 1, 0)")
+	}
+	return querySteps(ctx, k.q, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+		` WHERE workflow_step_id = ANY(`+arg(ids)+`) RETURNING `+stepCols, args)
+}
+
+func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
+	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	tasks, err := queryAll(ctx, e.q, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, []any{ids}, scanTask)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock tasks: %w", err)
+	}
+	for _, t := range tasks {
+		out[t.ID] = &taskerdriver.TaskWithProgress{Task: t, Progress: &taskerdriver.TaskProgress{}}
+	}
+	type row struct {
+		id int64
+		p  taskerdriver.TaskProgress
+	}
+	rows, err := queryAll(ctx, e.q, `SELECT task_id, count(*),
+		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
+		count(*) FILTER (WHERE state = 'resolved_manually'),
+		count(*) FILTER (WHERE state = 'in_progress'),
+		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
+		count(*) FILTER (WHERE blocked),
+		count(*) FILTER (WHERE state = 'cancelled'),
+		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
+		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`, []any{ids}, func(r pgx.Row) (row, error) {
+		var v row
+		var next *time.Time
+		err := r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled, &next)
+		v.p.NextRunnableAt = fromPGPtr(next)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: task progress: %w", err)
+	}
+	for _, r := range rows {
+		if t := out[r.id]; t != nil {
+			p := r.p
+			t.Progress = &p
+		}
+	}
+	return out, nil
+}
+
+// TaskSetStateMany moves tasks with one update and one batch of transitions.
+func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
+}
+
+func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time.Time) ([]*taskertype.Task, []int, error) {
+	n := len(moves)
+	ids, froms, tos, finals := make([]int64, n), make([]string, n), make([]string, n), make([]bool, n)
+	for i, m := range moves {
+		ids[i], froms[i], tos[i], finals[i] = m.ID, string(m.From), string(m.To), m.Final
+	}
+	rows, err := queryAll(ctx, k.q, `UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
+			updated_at = $5, completed_at = CASE WHEN u.final THEN $5::timestamptz END
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(id, from_state, to_state, final)
+		WHERE t.task_id = u.id AND t.state = u.from_state
+		RETURNING `+prefixed("t.", taskCols)+`, t.transition_seq`, []any{ids, froms, tos, finals, now},
+		func(r pgx.Row) (seqTask, error) {
+			var st seqTask
+			t, err := scanTask(appendScan{r, &st.seq})
+			st.task = t
+			return st, err
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	tasks, seqs := make([]*taskertype.Task, len(rows)), make([]int, len(rows))
+	for i, r := range rows {
+		tasks[i], seqs[i] = r.task, r.seq
+	}
+	return tasks, seqs, nil
+}
+
+func (k kit) ExistingTasks(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	found, err := queryAll(ctx, k.q, `SELECT task_id FROM tasker_tasks WHERE task_id = ANY($1)`, []any{ids}, func(r pgx.Row) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	out := make(map[int64]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, err
+}
+
+func (k kit) WriteTaskTransitions(ctx context.Context, rows []driverkit.TaskTransition, now time.Time) error {
+	n := len(rows)
+	ids, froms, tos, metas, keys := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]int32, n)
+	for i, r := range rows {
+		ids[i], froms[i], tos[i], metas[i], keys[i] = r.TaskID, string(r.From), string(r.To), string(r.Meta), int32(driverkit.SortKey(r.Seq))
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = ANY($1) AND most_recent`, ids)
+	b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+		SELECT id, f, o, m::jsonb, k, true, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(id, f, o, m, k)`,
+		ids, froms, tos, metas, keys, now)
+	if err := k.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("task transitions: %w", err)
+	}
+	return nil
+}
+
+type seqTask struct {
+	task *taskertype.Task
+	seq  int
+}
+
+// appendScan scans the caller's destinations, then one trailing column into
+// last.
+type appendScan struct {
+	r    pgx.Row
+	last *int
+}
+
+func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }

@@ -13,11 +13,11 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-// claims exercises steps and claims: readiness, limits, queues, leases and wake-ups.
-func (s *suite) claims(t *testing.T) {
-	t.Run("ClaimFollowsDependencies", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+// steps exercises steps: claims, leases, queues and wake-ups; recording attempts; state changes.
+func (s *suite) steps(t *testing.T) {
+	// Steps and claims: readiness, limits, queues, leases and wake-ups.
+
+	s.run(t, "ClaimFollowsDependencies", func(t *testing.T, b *bundle) {
 		res := diamond(t, b, "h1")
 		cs := claim(t, b, base, "w1", 10)
 		require.Equal(t, []string{"a"}, names(cs))
@@ -56,9 +56,7 @@ func (s *suite) claims(t *testing.T) {
 		require.Equal(t, taskertype.StateInProgress, tt[1].ToState)
 	})
 
-	t.Run("ClaimRespectsLimitAndHandlers", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "ClaimRespectsLimitAndHandlers", func(t *testing.T, b *bundle) {
 		for range 3 {
 			diamond(t, b, "")
 		}
@@ -68,9 +66,7 @@ func (s *suite) claims(t *testing.T) {
 		require.Empty(t, cs, "no h2 step is ready yet")
 	})
 
-	t.Run("ConcurrentClaimsNeverShareAStep", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "ConcurrentClaimsNeverShareAStep", func(t *testing.T, b *bundle) {
 		for range 20 {
 			diamond(t, b, "")
 		}
@@ -101,9 +97,7 @@ func (s *suite) claims(t *testing.T) {
 		require.Len(t, seen, 20, "each task has exactly one ready root")
 	})
 
-	t.Run("NextWake", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "NextWake", func(t *testing.T, b *bundle) {
 		wake, err := b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Leases: true})
 		require.NoError(t, err)
 		require.True(t, wake.IsZero(), "nothing to wait for in an empty database")
@@ -118,9 +112,7 @@ func (s *suite) claims(t *testing.T) {
 		require.Equal(t, c.Step.LeaseExpiresAt, wake, "the lease expiry of the running step")
 	})
 
-	t.Run("QueuesRouteClaims", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "QueuesRouteClaims", func(t *testing.T, b *bundle) {
 		res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
 			Namespace: "default", Name: "queues", Version: "1.0.0", Context: json.RawMessage(`{}`),
 			IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: base, Now: base,
@@ -164,9 +156,7 @@ func (s *suite) claims(t *testing.T) {
 		require.Equal(t, []string{"mail"}, names(remote))
 	})
 
-	t.Run("HeartbeatAndExpiry", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "HeartbeatAndExpiry", func(t *testing.T, b *bundle) {
 		diamond(t, b, "")
 		diamond(t, b, "")
 		cs := claim(t, b, base, "w1", 2)
@@ -185,9 +175,7 @@ func (s *suite) claims(t *testing.T) {
 		require.Equal(t, "w1", expired[0].LeaseOwner)
 	})
 
-	t.Run("ReleaseGivesTheAttemptBack", func(t *testing.T) {
-		t.Parallel()
-		b := s.setup(t)
+	s.run(t, "ReleaseGivesTheAttemptBack", func(t *testing.T, b *bundle) {
 		diamond(t, b, "")
 		c := claim(t, b, base, "w1", 1)[0]
 		got, err := b.ex.StepSetState(b.ctx, &taskerdriver.StepSetStateParams{IDs: []int64{c.Step.ID}, From: []taskertype.State{taskertype.StateInProgress},
@@ -199,5 +187,96 @@ func (s *suite) claims(t *testing.T) {
 		cs := claim(t, b, base, "w2", 1)
 		require.Len(t, cs, 1)
 		require.Equal(t, 1, cs[0].Step.Attempts)
+	})
+
+	// Recording attempts: the lease guard, retries, blocks.
+
+	s.run(t, "FinishIsGuardedByLease", func(t *testing.T, b *bundle) {
+		diamond(t, b, "")
+		c := claim(t, b, base, "w1", 1)[0]
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "other", Attempt: 1, State: taskertype.StateComplete, Now: base})
+		require.ErrorIs(t, err, taskerdriver.ErrLeaseLost)
+		_, err = finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 2, State: taskertype.StateComplete, Now: base})
+		require.ErrorIs(t, err, taskerdriver.ErrLeaseLost)
+		complete(t, b, c, "w1", base)
+		_, err = finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateComplete, Now: base})
+		require.ErrorIs(t, err, taskerdriver.ErrLeaseLost, "a second result for the same attempt is rejected")
+	})
+
+	s.run(t, "RetryWaitsForBackoffThenGoesThroughPending", func(t *testing.T, b *bundle) {
+		diamond(t, b, "")
+		c := claim(t, b, base, "w1", 1)[0]
+		next := base.Add(2 * time.Second)
+		r, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
+			Error: &taskertype.StepError{Message: "boom", Kind: "retryable", Attempt: 1, At: base}, NextAttemptAt: next, Now: base})
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateError, r.Step.State)
+		require.Equal(t, "boom", r.Step.LastError.Message)
+		require.Equal(t, next, r.Step.NextAttemptAt)
+		require.False(t, r.Step.Blocked)
+
+		require.Empty(t, claim(t, b, base.Add(time.Second), "w1", 1), "backoff not elapsed")
+		wake, err := b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base.Add(time.Second), Leases: true})
+		require.NoError(t, err)
+		require.Equal(t, next, wake)
+
+		cs := claim(t, b, next, "w1", 1)
+		require.Len(t, cs, 1)
+		require.Equal(t, 2, cs[0].Step.Attempts)
+		tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{StepID: c.Step.ID})
+		require.NoError(t, err)
+		var moves []string
+		for i, x := range tr {
+			moves = append(moves, string(x.FromState)+">"+string(x.ToState))
+			require.Equal(t, i == len(tr)-1, x.MostRecent)
+			if i > 0 {
+				require.Greater(t, x.SortKey, tr[i-1].SortKey)
+			}
+		}
+		require.Equal(t, []string{">pending", "pending>in_progress", "in_progress>error", "error>pending", "pending>in_progress"}, moves)
+	})
+
+	s.run(t, "BlockedStepIsNeverClaimedAndCounts", func(t *testing.T, b *bundle) {
+		res := diamond(t, b, "")
+		c := claim(t, b, base, "w1", 1)[0]
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
+			Error: &taskertype.StepError{Message: "no", Kind: "permanent"}, Blocked: true, Now: base})
+		require.NoError(t, err)
+		require.Empty(t, claim(t, b, base.Add(time.Hour), "w1", 10))
+		p, err := progressOf(b.ctx, b.ex, res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskerdriver.TaskProgress{Total: 4, Blocked: 1}, *p)
+	})
+
+	// Step state changes and their transitions: cancel, resolve, retry.
+
+	s.run(t, "SetStateCancelsResolvesAndRetries", func(t *testing.T, b *bundle) {
+		res := diamond(t, b, "")
+		s := byName(res.Steps)
+		// Resolve a manually: b and c become ready, with a's manual results.
+		got, err := b.ex.StepSetState(b.ctx, &taskerdriver.StepSetStateParams{IDs: []int64{s["a"].ID}, From: []taskertype.State{taskertype.StatePending},
+			To: taskertype.StateResolvedManually, Results: json.RawMessage(`{"manual":true}`), Now: base})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, taskertype.StateResolvedManually, got[0].State)
+		cs := claim(t, b, base, "w", 10)
+		require.Equal(t, []string{"b", "c"}, names(cs))
+		require.JSONEq(t, `{"manual":true}`, string(cs[0].Dependencies["a"]))
+		// From filters: a is not pending any more.
+		got, err = b.ex.StepSetState(b.ctx, &taskerdriver.StepSetStateParams{IDs: []int64{s["a"].ID}, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateCancelled, Now: base})
+		require.NoError(t, err)
+		require.Empty(t, got)
+		// Cancel every unfinished step of the task.
+		got, err = b.ex.StepSetState(b.ctx, &taskerdriver.StepSetStateParams{TaskID: res.Task.ID,
+			From: []taskertype.State{taskertype.StatePending, taskertype.StateInProgress, taskertype.StateError}, To: taskertype.StateCancelled, Now: base})
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		for _, c := range cs {
+			_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateComplete, Now: base})
+			require.ErrorIs(t, err, taskerdriver.ErrLeaseLost, "a cancelled step's late result is rejected")
+		}
+		p, err := progressOf(b.ctx, b.ex, res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskerdriver.TaskProgress{Total: 4, Done: 1, Resolved: 1, Cancelled: 3}, *p)
 	})
 }
