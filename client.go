@@ -517,10 +517,11 @@ func (c *Client) CancelTask(ctx context.Context, taskID int64, reason string) (*
 		if err != nil {
 			return err
 		}
-		task, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, From: []State{cur.State}, To: taskertype.StateCancelled, Metadata: meta, Now: now})
+		moved, err := tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: taskID, From: []State{cur.State}, To: taskertype.StateCancelled, Metadata: meta, Now: now}})
 		if err != nil {
 			return err
 		}
+		task = moved[0]
 		for _, s := range steps {
 			events = append(events, &Event{Name: taskertype.EventStepCancelled, Task: task, Step: s, At: now})
 		}
@@ -628,10 +629,11 @@ func (c *Client) RetryTask(ctx context.Context, taskID int64) (*Task, error) {
 		if err != nil {
 			return err
 		}
-		task, err = tx.TaskSetState(ctx, &taskerdriver.TaskSetStateParams{ID: taskID, From: []State{taskertype.StateError}, To: taskertype.StatePending, Metadata: meta, Now: now})
+		moved, err := tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: taskID, From: []State{taskertype.StateError}, To: taskertype.StatePending, Metadata: meta, Now: now}})
 		if err != nil {
 			return err
 		}
+		task = moved[0]
 		for _, s := range steps {
 			events = append(events, &Event{Name: taskertype.EventStepRetryRequested, Task: task, Step: s, At: now})
 		}

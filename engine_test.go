@@ -52,9 +52,10 @@ func TestLeaseRescueRerunsLostStep(t *testing.T) {
 		require.Equal(t, taskertype.StateComplete, final.State)
 		e.expect(task.ID, map[string]stepWant{"only": complete(2)})
 
-		_, err = ex.StepFinish(e.ctx, &taskerdriver.StepFinishParams{StepID: s.ID, Owner: "dead-worker", Attempt: 1,
-			State: taskertype.StateComplete, Results: json.RawMessage(`"late"`), Now: e.clock.Now()})
-		require.ErrorIs(t, err, tasker.ErrLeaseLost)
+		outs, err := ex.StepFinishMany(e.ctx, []*taskerdriver.StepFinishParams{{StepID: s.ID, Owner: "dead-worker", Attempt: 1,
+			State: taskertype.StateComplete, Results: json.RawMessage(`"late"`), Now: e.clock.Now()}})
+		require.NoError(t, err)
+		require.ErrorIs(t, outs[0].Err, tasker.ErrLeaseLost)
 		require.JSONEq(t, `{"step":"only","attempt":2}`, string(e.steps(task.ID)["only"].Results))
 		e.checkAudit(task.ID)
 	})

@@ -324,7 +324,7 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, 
 		return nil, &ValidationError{Message: "invalid remote result", Fields: fields}
 	}
 	step, err := c.remote().Finish(ctx, r.WorkerID, r.StepID, r.Attempt, res)
-	if orchestrator.IsDataError(err) {
+	if errors.Is(err, taskerdriver.ErrValueRejected) {
 		field := "results"
 		if r.Error != nil {
 			field = "error"

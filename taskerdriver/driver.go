@@ -1,38 +1,11 @@
-// Package taskerdriver is the storage seam of Tasker for Go: a small set of
-// interfaces, with one *Params struct per operation, that each database driver
-// (SQLite in taskerdriver/taskersqlite, PostgreSQL in a sibling package)
-// implements with its own SQL and migrations. Nothing above this seam knows
-// which database it talks to.
-//
-// Every driver must pass the shared conformance suite in
-// taskerdriver/taskerdrivertest; a new method lands with a case there.
-//
-// API is not stable. DO NOT IMPLEMENT outside this module.
 package taskerdriver
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/tasker-go/tasker/taskertype"
-)
-
-// Sentinel errors returned by drivers.
-var (
-	// ErrNotFound is taskertype.ErrNotFound, re-exported for drivers.
-	ErrNotFound = taskertype.ErrNotFound
-	// ErrLeaseLost is returned when a step result is written by a worker that no
-	// longer owns the step (its lease expired and the step was rescued, the task
-	// was cancelled, or a newer attempt started).
-	ErrLeaseLost = errors.New("step lease lost")
-	// ErrStateConflict is returned when a state change expected the entity in
-	// another state than the one it is in.
-	ErrStateConflict = errors.New("state conflict")
-	// ErrUnsupportedTx is returned by UnwrapTx for a transaction type the
-	// driver does not know.
-	ErrUnsupportedTx = errors.New("unsupported transaction type")
 )
 
 // Driver is one database backend.
@@ -50,7 +23,9 @@ type Driver interface {
 	UnwrapTx(tx any) (ExecutorTx, error)
 	// Migrate applies the embedded migrations that are not applied yet.
 	Migrate(ctx context.Context) error
-	// MigrationVersion returns the newest applied migration version.
+	// MigrationVersion returns the newest applied migration version. Every
+	// driver numbers the same schema change the same, so the same schema has
+	// the same version on every database.
 	MigrationVersion(ctx context.Context) (int, error)
 	// Listener returns the driver's notification capability.
 	Listener() Listener
@@ -90,17 +65,13 @@ type Executor interface {
 	TaskCreate(ctx context.Context, p *TaskCreateParams) (*TaskCreateResult, error)
 	TaskGet(ctx context.Context, id int64) (*taskertype.Task, error)
 	TaskList(ctx context.Context, p *TaskListParams) ([]*taskertype.Task, int, error)
-	// TaskSetState moves a task to To if its state is one of From (any state
-	// when From is empty) and writes the transition row.
-	TaskSetState(ctx context.Context, p *TaskSetStateParams) (*taskertype.Task, error)
 	// TaskSetStateMany moves several tasks, each from the state it is in
 	// (From must hold exactly that state), with their transitions, in few
 	// statements. The tasks should be locked already (TaskProgressMany). It
 	// returns the moved tasks in the order of ps; a task not in its From state
-	// is an ErrStateConflict for the whole call.
+	// is an ErrStateConflict, and a task that does not exist an ErrNotFound,
+	// for the whole call.
 	TaskSetStateMany(ctx context.Context, ps []*TaskSetStateParams) ([]*taskertype.Task, error)
-	// TaskProgress counts the task's steps for the outcome decision.
-	TaskProgress(ctx context.Context, taskID int64) (*TaskProgress, error)
 	TaskUpdate(ctx context.Context, p *TaskUpdateParams) (*taskertype.Task, error)
 
 	StepGet(ctx context.Context, id int64) (*taskertype.Step, error)
@@ -111,14 +82,11 @@ type Executor interface {
 	// in_progress for retries) and moves their pending tasks to in_progress.
 	// Two concurrent claims never return the same step.
 	StepClaim(ctx context.Context, p *StepClaimParams) ([]*ClaimedStep, error)
-	// StepFinish records the outcome of one attempt, guarded by the lease
-	// (owner and attempt). On completion it decrements the children's
-	// unfinished-parent counts. ErrLeaseLost when the guard fails.
-	StepFinish(ctx context.Context, p *StepFinishParams) (*StepFinishResult, error)
-	// StepFinishMany records several attempts at once (a worker's finished
-	// steps of one pass), with the same guard and effects as StepFinish.
-	// Results are in the order of ps; a step whose lease was lost has Err
-	// ErrLeaseLost and the others are still recorded.
+	// StepFinishMany records the outcomes of attempts (a worker's finished
+	// steps of one pass, or one), each guarded by its lease (owner and
+	// attempt). On completion it decrements the children's unfinished-parent
+	// counts. Results are in the order of ps; a step whose guard fails has
+	// Err ErrLeaseLost and the others are still recorded.
 	StepFinishMany(ctx context.Context, ps []*StepFinishParams) ([]StepFinishOutcome, error)
 	// StepSetState moves steps (by IDs, or all of a task's steps) that are in
 	// one of From to To, with transitions; used for cancel, manual resolution
@@ -139,13 +107,11 @@ type Executor interface {
 
 	TransitionList(ctx context.Context, p *TransitionListParams) ([]*taskertype.Transition, error)
 
-	// TaskLock returns the task and, on databases with row locks, locks its
-	// row until the transaction ends, so that concurrent finalizations of one
-	// task see each other's step changes.
-	TaskLock(ctx context.Context, id int64) (*taskertype.Task, error)
-	// TaskProgressMany is TaskProgress for several tasks, after locking them
-	// (in id order) like TaskLock. It returns the tasks and their progress
-	// by task id.
+	// TaskProgressMany locks tasks (in id order, on databases with row
+	// locks, until the transaction ends, so that concurrent finalizations of
+	// one task see each other's step changes) and counts their steps for the
+	// outcome decision. It returns the tasks and their progress by task id; a
+	// task that does not exist is left out.
 	TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*TaskWithProgress, error)
 	// TaskDeleteFinished deletes up to Limit tasks (with their steps, edges
 	// and transitions) that reached one of States before Before, and returns
@@ -245,7 +211,7 @@ type TaskListParams struct {
 	Offset  int
 }
 
-// TaskSetStateParams moves a task.
+// TaskSetStateParams moves a task from the one state of From to To.
 type TaskSetStateParams struct {
 	ID       int64
 	From     []taskertype.State
@@ -335,7 +301,7 @@ type StepFinishParams struct {
 	Now           time.Time
 }
 
-// StepFinishResult reports what StepFinish changed.
+// StepFinishResult reports what StepFinishMany changed for one step.
 type StepFinishResult struct {
 	Step *taskertype.Step
 	// ChildrenReady counts children whose last unfinished parent this was.

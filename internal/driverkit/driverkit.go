@@ -1,7 +1,3 @@
-// Package driverkit holds the database-independent pieces that every
-// taskerdriver implementation shares: reading embedded migrations, linking
-// steps to their edges, and choosing a wake-up time. SQL stays in the
-// drivers.
 package driverkit
 
 import (

@@ -1,12 +1,14 @@
 package driverkit
 
 import (
+	"fmt"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -47,4 +49,62 @@ func TestEarliest(t *testing.T) {
 	require.Equal(t, t2, Earliest(time.Time{}, t2))
 	require.Equal(t, t1, Earliest(t1, time.Time{}))
 	require.True(t, Earliest(time.Time{}, time.Time{}).IsZero())
+}
+
+func TestMostRecentAndSortKey(t *testing.T) {
+	t.Parallel()
+	rows := []StepTransition{{StepID: 1, Seq: 1}, {StepID: 2, Seq: 1}, {StepID: 1, Seq: 2}}
+	require.Equal(t, []bool{false, true, true}, MostRecent(rows))
+	require.Equal(t, []int64{1, 2}, StepIDsOf(rows))
+	require.Equal(t, 20, SortKey(2))
+}
+
+func TestTaskOrder(t *testing.T) {
+	t.Parallel()
+	order, limit, err := TaskOrder(&taskerdriver.TaskListParams{OrderBy: "status", Desc: true})
+	require.NoError(t, err)
+	require.Equal(t, " ORDER BY state DESC, task_id DESC", order)
+	require.Equal(t, 50, limit)
+	_, _, err = TaskOrder(&taskerdriver.TaskListParams{OrderBy: "1; DROP TABLE x"})
+	require.Error(t, err)
+}
+
+type codeError struct{ code string }
+
+func (e *codeError) Error() string { return "db: " + e.code }
+
+func TestValueRejected(t *testing.T) {
+	t.Parallel()
+	rejects := func(e *codeError) (string, string, bool) { return "refused", e.code, e.code == "22003" }
+	err := ValueRejected(fmt.Errorf("finish: %w", &codeError{"22003"}), rejects)
+	require.ErrorIs(t, err, taskerdriver.ErrValueRejected)
+	var vr *taskerdriver.ValueRejectedError
+	require.ErrorAs(t, err, &vr)
+	require.Equal(t, "22003", vr.Code)
+	require.Equal(t, "finish: db: 22003", err.Error(), "the driver's message")
+	require.Same(t, err, ValueRejected(err, rejects), "not wrapped twice")
+	other := fmt.Errorf("x: %w", &codeError{"23505"})
+	require.Same(t, other, ValueRejected(other, rejects))
+	require.NoError(t, ValueRejected(nil, rejects))
+}
+
+func TestHub(t *testing.T) {
+	t.Parallel()
+	var h Hub
+	ch, stop := h.Subscribe("a")
+	h.Notify("a")
+	h.Notify("a") // coalesced, never blocks
+	<-ch
+	select {
+	case <-ch:
+		t.Fatal("two wake-ups")
+	default:
+	}
+	stop()
+	h.Notify("a")
+	select {
+	case <-ch:
+		t.Fatal("woken after unsubscribing")
+	default:
+	}
 }

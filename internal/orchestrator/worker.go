@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -350,7 +349,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		return w.rec.WriteOutbox(ctx, tx, &b)
 	})
 	if err != nil {
-		if len(attempts) > 0 && IsDataError(err) {
+		if len(attempts) > 0 && errors.Is(err, taskerdriver.ErrValueRejected) {
 			// One result the database refuses must not stall the worker:
 			// record them one by one, failing the ones it refuses.
 			w.cfg.Logger.WarnContext(ctx, "orchestrator: the database refused a pass's results; recording them one by one", "error", err)
@@ -412,19 +411,6 @@ func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedSte
 	return err
 }
 
-// IsDataError reports whether err is the database refusing a value (SQL
-// state class 22, data exception, such as a number out of numeric's range,
-// or 54, a program limit such as a too large document): retrying the same
-// write cannot succeed.
-func IsDataError(err error) bool {
-	var se interface{ SQLState() string }
-	if !errors.As(err, &se) {
-		return false
-	}
-	st := se.SQLState()
-	return strings.HasPrefix(st, "22") || strings.HasPrefix(st, "54")
-}
-
 // isolate records finished attempts one per transaction (with their
 // finalization and events). An attempt whose result the database refuses
 // is recorded as a permanent failure that says so; one that cannot be
@@ -432,7 +418,7 @@ func IsDataError(err error) bool {
 func (w *Worker) isolate(ctx context.Context, attempts []recorder.Attempt) {
 	for _, a := range attempts {
 		err := w.recordAlone(ctx, a)
-		if err != nil && IsDataError(err) {
+		if err != nil && errors.Is(err, taskerdriver.ErrValueRejected) {
 			a.Result = Result{Err: fmt.Errorf("the database refused the step's result or error, so it was not stored (%s): make the handler return values the database can store", err.Error()),
 				Permanent: true, Kind: "permanent"}
 			err = w.recordAlone(ctx, a)

@@ -1,8 +1,3 @@
-// Package taskerpgx is the PostgreSQL driver of Tasker for Go, built on pgx v5
-// (pgxpool). Many worker processes on many machines share the work through
-// one database: ready steps are claimed with FOR UPDATE SKIP LOCKED, workers
-// wake on LISTEN/NOTIFY, and migrations run under an advisory lock so that
-// many processes may start at once.
 package taskerpgx
 
 import (
@@ -25,6 +20,9 @@ var migrationFS embed.FS
 
 // migrationLockKey is the advisory lock held while migrating.
 const migrationLockKey = 0x7461736b6572 // "tasker"
+
+// driverName prefixes the driver's errors.
+const driverName = "postgres"
 
 // Driver is the PostgreSQL implementation of taskerdriver.Driver.
 type Driver struct {
@@ -114,6 +112,9 @@ func (d *Driver) Migrate(ctx context.Context) error {
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("postgres: create migrations table: %w", err)
 	}
+	if err := renumber(ctx, conn); err != nil {
+		return fmt.Errorf("postgres: renumber migrations: %w", err)
+	}
 	ms, err := driverkit.Migrations(migrationFS, "migration")
 	if err != nil {
 		return err
@@ -138,6 +139,34 @@ func (d *Driver) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// renumber moves a database migrated when PostgreSQL numbered its
+// migrations on its own (002_outbox, 003_queues) to the numbering that both
+// drivers share (002_maintenance, 003_outbox, 004_queues), so that the same
+// schema has the same version on both. It runs nothing but the bookkeeping:
+// 002_maintenance changes nothing on PostgreSQL, whose 001 already has what
+// it adds on SQLite. It is idempotent, and runs under the migration lock.
+func renumber(ctx context.Context, conn *pgxpool.Conn) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var old bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tasker_migrations WHERE version = 2 AND name = '002_outbox.sql')`).Scan(&old); err != nil {
+			return err
+		}
+		if !old {
+			return nil
+		}
+		for _, q := range []string{
+			`UPDATE tasker_migrations SET version = 4, name = '004_queues.sql' WHERE version = 3 AND name = '003_queues.sql'`,
+			`UPDATE tasker_migrations SET version = 3, name = '003_outbox.sql' WHERE version = 2 AND name = '002_outbox.sql'`,
+			`INSERT INTO tasker_migrations (version, name) VALUES (2, '002_maintenance.sql')`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // MigrationVersion implements taskerdriver.Driver.

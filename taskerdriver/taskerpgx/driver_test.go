@@ -2,7 +2,10 @@ package taskerpgx_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +21,7 @@ import (
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerdrivertest"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -75,18 +79,8 @@ func TestConcurrentMigrations(t *testing.T) {
 // A fresh, empty database migrates from nothing, concurrently.
 func TestConcurrentMigrationsFromScratch(t *testing.T) {
 	t.Parallel()
-	admin := pgtest.Server(t)
 	ctx := t.Context()
-	d0, err := taskerpgx.Open(ctx, admin)
-	require.NoError(t, err)
-	name := "tasker_migrate_" + randomSuffix(t)
-	_, err = d0.Pool().Exec(ctx, `CREATE DATABASE `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = d0.Pool().Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
-		_ = d0.Close()
-	})
-	url := withDatabase(t, admin, name)
+	url := emptyDatabase(t, "tasker_migrate_")
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
@@ -105,6 +99,23 @@ func TestConcurrentMigrationsFromScratch(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// emptyDatabase creates an empty database, dropped at the end of the test,
+// and returns its connection string.
+func emptyDatabase(t *testing.T, prefix string) string {
+	t.Helper()
+	admin := pgtest.Server(t)
+	d0, err := taskerpgx.Open(t.Context(), admin)
+	require.NoError(t, err)
+	name := prefix + randomSuffix(t)
+	_, err = d0.Pool().Exec(t.Context(), `CREATE DATABASE `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = d0.Pool().Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		_ = d0.Close()
+	})
+	return withDatabase(t, admin, name)
 }
 
 func randomSuffix(t *testing.T) string {
@@ -183,4 +194,85 @@ func TestSchemaVersion(t *testing.T) {
 	again, err := taskerpgx.SchemaVersion()
 	require.NoError(t, err)
 	require.Equal(t, v, again, "stable")
+}
+
+// A value PostgreSQL refuses (a number beyond numeric's range: SQL state
+// 22003) is a *taskerdriver.ValueRejectedError matching ErrValueRejected,
+// whose message is the driver's error's.
+func TestValueRejected(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ex := open(t).Executor()
+	now := time.Now().UTC()
+	_, err := ex.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "big", Version: "1.0.0",
+		IdentityHash: uuid.NewString(), RequestedAt: now, Now: now,
+		Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", RetryLimit: 1}}})
+	require.NoError(t, err)
+	cs, err := ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: 1, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	_, err = ex.StepFinishMany(ctx, []*taskerdriver.StepFinishParams{{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1,
+		State: taskertype.StateComplete, Results: []byte(`{"n": 1e1000000}`), Now: now}})
+	require.ErrorIs(t, err, taskerdriver.ErrValueRejected)
+	var vr *taskerdriver.ValueRejectedError
+	require.ErrorAs(t, err, &vr)
+	require.Equal(t, "22003", vr.Code)
+	require.NotEmpty(t, vr.Reason)
+	require.Contains(t, err.Error(), "SQLSTATE 22003")
+	var other *taskerdriver.ValueRejectedError
+	require.False(t, errors.As(errors.New("x"), &other))
+}
+
+// A database migrated when PostgreSQL numbered its migrations on its own
+// (001_initial, 002_outbox, 003_queues) is renumbered to the numbering both
+// drivers share, runs only what it lacks, and works.
+func TestMigrateFromOldNumbering(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d, err := taskerpgx.Open(ctx, emptyDatabase(t, "tasker_renumber_"))
+	require.NoError(t, err)
+	defer func() { _ = d.Close() }()
+
+	// The old layout: the same schema, recorded as versions 1 to 3.
+	_, err = d.Pool().Exec(ctx, `CREATE TABLE tasker_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	require.NoError(t, err)
+	for i, old := range []struct{ file, name string }{
+		{"001_initial.sql", "001_initial.sql"}, {"003_outbox.sql", "002_outbox.sql"}, {"004_queues.sql", "003_queues.sql"},
+	} {
+		body, err := os.ReadFile(filepath.Join("migration", old.file))
+		require.NoError(t, err)
+		_, err = d.Pool().Exec(ctx, string(body))
+		require.NoError(t, err)
+		_, err = d.Pool().Exec(ctx, `INSERT INTO tasker_migrations (version, name) VALUES ($1, $2)`, i+1, old.name)
+		require.NoError(t, err)
+	}
+	v, err := d.MigrationVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, v)
+
+	for range 2 { // idempotent
+		require.NoError(t, d.Migrate(ctx), "nothing runs twice (004_queues would fail: its column exists)")
+	}
+	v, err = d.MigrationVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 4, v)
+	rows, err := d.Pool().Query(ctx, `SELECT version, name FROM tasker_migrations ORDER BY version`)
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var n int
+		var s string
+		require.NoError(t, rows.Scan(&n, &s))
+		got = append(got, fmt.Sprintf("%d %s", n, s))
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql"}, got)
+
+	now := time.Now().UTC()
+	res, err := d.Executor().TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
+		IdentityHash: "x", RequestedAt: now, Now: now,
+		Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", Queue: "billing", RetryLimit: 1}}})
+	require.NoError(t, err)
+	require.Equal(t, "billing", res.Steps[0].Queue)
 }

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -33,6 +33,8 @@ type executor struct {
 	borrowed bool
 	topics   []string
 }
+
+var _ taskerdriver.ExecutorTx = (*executor)(nil)
 
 func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if e.tx != nil {
@@ -95,19 +97,7 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 
 // write runs fn in the current transaction, or in a new one.
 func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
-	if e.tx != nil {
-		return fn(e)
-	}
-	txe, err := e.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	x := txe.(*executor)
-	if err := fn(x); err != nil {
-		_ = x.Rollback(ctx)
-		return err
-	}
-	return x.Commit(ctx)
+	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.Begin, fn))
 }
 
 // --- helpers ---------------------------------------------------------------
@@ -171,13 +161,9 @@ func queryAll[T any](ctx context.Context, q querier, sql string, args []any, sca
 // scanAll scans every row of rows and closes them.
 func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	out, err := driverkit.ScanRows(pgx.Row(rows), rows.Next, scan)
+	if err != nil {
+		return nil, err
 	}
 	return out, rows.Err()
 }
@@ -193,8 +179,7 @@ func (a *sqlArgs) add(v any) string {
 
 // --- tasks -----------------------------------------------------------------
 
-const taskCols = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
-	identity_hash, requested_at, created_at, updated_at, completed_at`
+const taskCols = driverkit.TaskColumns
 
 func scanTask(r pgx.Row) (*taskertype.Task, error) {
 	var (
@@ -207,18 +192,12 @@ func scanTask(r pgx.Row) (*taskertype.Task, error) {
 	)
 	if err := r.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
 		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, taskerdriver.ErrNotFound
-		}
-		return nil, err
+		return nil, driverkit.NoRows(err, pgx.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
 	t.Context = json.RawMessage(ctxJSON)
-	if err := json.Unmarshal(tags, &t.Tags); err != nil {
-		return nil, fmt.Errorf("postgres: task %d tags: %w", t.ID, err)
-	}
-	if t.Tags == nil {
-		t.Tags = []string{}
+	if err := driverkit.ScannedTask(&t, tags); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	t.RequestedAt = requested.UTC()
 	t.CreatedAt = created.UTC()
@@ -228,13 +207,7 @@ func scanTask(r pgx.Row) (*taskertype.Task, error) {
 }
 
 func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	var res *taskerdriver.TaskCreateResult
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		res, err = x.taskCreate(ctx, p)
-		return err
-	})
-	return res, err
+	return driverkit.Write(ctx, e.write, func(x *executor) (*taskerdriver.TaskCreateResult, error) { return x.taskCreate(ctx, p) })
 }
 
 type stepRow struct {
@@ -252,17 +225,9 @@ type stepRow struct {
 }
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	tags := p.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	tagsJSON, err := json.Marshal(tags)
+	tagsJSON, ctxJSON, err := driverkit.TaskJSON(p)
 	if err != nil {
 		return nil, err
-	}
-	ctxJSON := p.Context
-	if len(ctxJSON) == 0 {
-		ctxJSON = json.RawMessage(`{}`)
 	}
 	now := p.Now.UTC()
 	task, err := scanTask(x.q.QueryRow(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
@@ -270,14 +235,12 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 		ON CONFLICT (identity_hash) DO NOTHING
 		RETURNING `+taskCols,
-		p.Namespace, p.Name, p.Version, string(ctxJSON), p.Initiator, p.SourceSystem, p.Reason, string(tagsJSON),
+		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, p.RequestedAt.UTC(), now))
-	if errors.Is(err, taskerdriver.ErrNotFound) {
-		existing, err := scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: load task by identity: %w", err)
-		}
-		return &taskerdriver.TaskCreateResult{Task: existing, Existing: true}, nil
+	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
+		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
+			return scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: insert task: %w", err)
@@ -337,7 +300,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 			return nil, err
 		}
 	}
-	steps, err := x.stepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
+	steps, err := x.StepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -348,15 +311,6 @@ func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, err
 	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))
 }
 
-func (e *executor) TaskLock(ctx context.Context, id int64) (*taskertype.Task, error) {
-	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, id))
-}
-
-var taskOrderColumns = map[string]string{
-	"": "task_id", "task_id": "task_id", "created_at": "created_at", "requested_at": "requested_at",
-	"name": "name", "status": "state", "state": "state", "namespace": "namespace", "updated_at": "updated_at",
-}
-
 func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams) ([]*taskertype.Task, int, error) {
 	var where []string
 	var args sqlArgs
@@ -364,11 +318,8 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	if len(p.States) > 0 {
 		where = append(where, "state = ANY("+arg(stateStrings(p.States))+")")
 	}
-	for _, f := range []struct{ col, v string }{{"namespace", p.Namespace}, {"name", p.Name}, {"version", p.Version},
-		{"initiator", p.Initiator}, {"source_system", p.SourceSystem}} {
-		if f.v != "" {
-			where = append(where, f.col+" = "+arg(f.v))
-		}
+	for _, f := range driverkit.TaskEquals(p) {
+		where = append(where, f.Column+" = "+arg(f.Value))
 	}
 	if len(p.Tags) > 0 {
 		b, err := json.Marshal(p.Tags)
@@ -383,78 +334,21 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	if !p.CreatedUntil.IsZero() {
 		where = append(where, "created_at <= "+arg(p.CreatedUntil.UTC()))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("postgres: count tasks: %w", err)
-	}
-	col, ok := taskOrderColumns[p.OrderBy]
-	if !ok {
-		return nil, 0, fmt.Errorf("postgres: cannot order tasks by %q", p.OrderBy)
-	}
-	dir := "ASC"
-	if p.Desc {
-		dir = "DESC"
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + ` ORDER BY ` + col + ` ` + dir + `, task_id ` + dir +
-		` LIMIT ` + arg(limit) + ` OFFSET ` + arg(max(p.Offset, 0))
-	out, err := queryAll(ctx, e.q, q, args, scanTask)
-	if err != nil {
-		return nil, 0, fmt.Errorf("postgres: list tasks: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Task{}
-	}
-	return out, total, nil
-}
-
-func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
-	var task *taskertype.Task
-	err := e.write(ctx, func(x *executor) error {
-		var from string
-		var seq int
-		err := x.q.QueryRow(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = $1 FOR UPDATE`, p.ID).Scan(&from, &seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return taskerdriver.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if len(p.From) > 0 && !containsState(p.From, taskertype.State(from)) {
-			return fmt.Errorf("%w: task %d is %s", taskerdriver.ErrStateConflict, p.ID, from)
-		}
-		now := p.Now.UTC()
-		var completed *time.Time
-		if p.To.Final() {
-			completed = &now
-		}
-		task, err = scanTask(x.q.QueryRow(ctx, `UPDATE tasker_tasks SET state = $1, transition_seq = transition_seq + 1,
-			updated_at = $2, completed_at = $3 WHERE task_id = $4 RETURNING `+taskCols, string(p.To), now, completed, p.ID))
-		if err != nil {
-			return fmt.Errorf("postgres: update task state: %w", err)
-		}
-		if err := x.taskTransition(ctx, p.ID, from, p.To, p.Metadata, seq+1, now); err != nil {
-			return err
-		}
-		if p.To.Final() {
-			return x.Notify(ctx, taskerdriver.TopicTaskChanged)
-		}
-		return nil
+	tasks, total, err := driverkit.ListTasks(p, where, func(cond string) (int, error) {
+		var n int
+		return n, e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
+	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
+		q := `SELECT ` + taskCols + ` FROM tasker_tasks` + after + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(offset)
+		return queryAll(ctx, e.q, q, args, scanTask)
 	})
-	return task, err
+	if err != nil {
+		return nil, 0, valueRejected(fmt.Errorf("%s: %w", driverName, err))
+	}
+	return tasks, total, nil
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now time.Time) error {
-	if len(meta) == 0 {
-		meta = json.RawMessage(`{}`)
-	}
+	meta = driverkit.Meta(meta)
 	var fromArg *string
 	if from != "" {
 		fromArg = &from
@@ -462,20 +356,11 @@ func (x *executor) taskTransition(ctx context.Context, taskID int64, from string
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = $1 AND most_recent`, taskID)
 	b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES ($1, $2, $3, $4, $5, true, $6)`, taskID, fromArg, string(to), string(meta), seq*10, now)
+		VALUES ($1, $2, $3, $4, $5, true, $6)`, taskID, fromArg, string(to), string(meta), driverkit.SortKey(seq), now)
 	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: task transition: %w", err)
 	}
 	return nil
-}
-
-func containsState(states []taskertype.State, s taskertype.State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
@@ -487,41 +372,18 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 		}
 		tags = string(b)
 	}
-	return scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
+	task, err := scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
 		tags = coalesce($3::jsonb, tags) WHERE task_id = $4 RETURNING `+taskCols, p.Now.UTC(), p.Reason, tags, p.ID))
-}
-
-func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
-	var p taskerdriver.TaskProgress
-	var next *time.Time
-	err := e.q.QueryRow(ctx, `SELECT count(*),
-		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
-		count(*) FILTER (WHERE state = 'resolved_manually'),
-		count(*) FILTER (WHERE state = 'in_progress'),
-		count(*) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0),
-		count(*) FILTER (WHERE blocked),
-		count(*) FILTER (WHERE state = 'cancelled'),
-		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
-		FROM tasker_workflow_steps WHERE task_id = $1`, taskID).
-		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: task progress: %w", err)
-	}
-	p.NextRunnableAt = fromPGPtr(next)
-	return &p, nil
+	return task, valueRejected(err)
 }
 
 func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {
 	if len(p.States) == 0 {
 		return 0, nil
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
 	tag, err := e.q.Exec(ctx, `DELETE FROM tasker_tasks WHERE task_id IN (
 		SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < $1 AND state = ANY($2)
-		ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, p.Before.UTC(), stateStrings(p.States), limit)
+		ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, p.Before.UTC(), stateStrings(p.States), driverkit.Limit(p.Limit, 1000))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete finished tasks: %w", err)
 	}
@@ -547,4 +409,29 @@ func (e *executor) LeaderAttempt(ctx context.Context, p *taskerdriver.LeaderAtte
 func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttemptParams) error {
 	_, err := e.q.Exec(ctx, `DELETE FROM tasker_leaders WHERE name = $1 AND leader_id = $2`, p.Name, p.ID)
 	return err
+}
+
+func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
+	h, err := driverkit.HealthStates(func(table string) ([]driverkit.StateCount, error) {
+		return queryAll(ctx, e.q, `SELECT state, count(*) FROM `+table+` GROUP BY state`, nil, func(r pgx.Row) (driverkit.StateCount, error) {
+			var c driverkit.StateCount
+			return c, r.Scan(&c.State, &c.N)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	if err := e.q.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE NOT blocked),
+		count(*) FILTER (WHERE NOT blocked AND next_attempt_at > $1),
+		count(*) FILTER (WHERE blocked)
+		FROM tasker_workflow_steps WHERE state = 'error'`, now.UTC()).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
+		return nil, fmt.Errorf("postgres: health counts: %w", err)
+	}
+	if err := e.q.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'),
+		current_setting('max_connections')::int`).Scan(&h.ActiveConnections, &h.MaxConnections); err != nil {
+		return nil, fmt.Errorf("postgres: connection counts: %w", err)
+	}
+	return h, nil
 }

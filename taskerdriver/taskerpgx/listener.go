@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
@@ -18,28 +19,26 @@ import (
 type listener struct {
 	pool *pgxpool.Pool
 
+	hub driverkit.Hub
+
 	mu      sync.Mutex
-	subs    map[string]map[chan struct{}]struct{}
 	started bool
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
 func newListener(pool *pgxpool.Pool) *listener {
-	return &listener{pool: pool, subs: map[string]map[chan struct{}]struct{}{}}
+	return &listener{pool: pool}
 }
 
 var topics = []string{taskerdriver.TopicStepsReady, taskerdriver.TopicTaskChanged, taskerdriver.TopicOutbox}
 
 func (l *listener) CrossProcess() bool { return true }
 
+// Subscribe implements taskerdriver.Listener; the first subscription starts
+// listening.
 func (l *listener) Subscribe(topic string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
 	l.mu.Lock()
-	if l.subs[topic] == nil {
-		l.subs[topic] = map[chan struct{}]struct{}{}
-	}
-	l.subs[topic][ch] = struct{}{}
 	if !l.started {
 		l.started = true
 		ctx, cancel := context.WithCancel(context.Background())
@@ -48,27 +47,11 @@ func (l *listener) Subscribe(topic string) (<-chan struct{}, func()) {
 		go l.run(ctx)
 	}
 	l.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			l.mu.Lock()
-			delete(l.subs[topic], ch)
-			l.mu.Unlock()
-		})
-	}
+	return l.hub.Subscribe(topic)
 }
 
 // notify wakes the in-process subscribers of topic.
-func (l *listener) notify(topic string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for ch := range l.subs[topic] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (l *listener) notify(topic string) { l.hub.Notify(topic) }
 
 func (l *listener) notifyAll() {
 	for _, t := range topics {

@@ -7,10 +7,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
-const outboxCols = `id, subscription, event_name, payload, state, attempts, next_attempt_at, coalesce(last_error, ''), created_at, delivered_at`
+const outboxCols = driverkit.OutboxColumns
 
 func scanOutbox(r pgx.Row) (*taskerdriver.OutboxMessage, error) {
 	var m taskerdriver.OutboxMessage
@@ -80,7 +81,7 @@ func (e *executor) OutboxFinish(ctx context.Context, p *taskerdriver.OutboxFinis
 		last_error = $3, delivered_at = $4, lease_owner = NULL, lease_expires_at = NULL WHERE id = $5 AND lease_owner = $6`,
 		state, pgTime(p.NextAttemptAt), lastErr, delivered, p.ID, p.Owner)
 	if err != nil {
-		return fmt.Errorf("postgres: outbox finish: %w", err)
+		return valueRejected(fmt.Errorf("postgres: outbox finish: %w", err))
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: outbox message %d", taskerdriver.ErrLeaseLost, p.ID)
@@ -89,10 +90,7 @@ func (e *executor) OutboxFinish(ctx context.Context, p *taskerdriver.OutboxFinis
 }
 
 func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskerdriver.OutboxMessage, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := driverkit.Limit(p.Limit, 100)
 	out, err := queryAll(ctx, e.q, `SELECT `+outboxCols+` FROM tasker_event_outbox WHERE state = $1 AND ($2 = '' OR subscription = $2)
 		ORDER BY id DESC LIMIT $3`, []any{p.State, p.Subscription, limit}, scanOutbox)
 	if err != nil {

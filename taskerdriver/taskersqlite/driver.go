@@ -1,10 +1,3 @@
-// Package taskersqlite is the embedded SQLite driver of Tasker for Go, built on
-// modernc.org/sqlite (pure Go, no cgo). It runs the database in WAL mode with
-// one writer connection (SQLite allows one writer at a time, so writes queue in
-// Go instead of spinning on SQLITE_BUSY) and a small pool of readers.
-//
-// Notifications are delivered in-process: workers in other processes that
-// share the file find new work by their fallback poll.
 package taskersqlite
 
 import (
@@ -16,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -27,6 +19,9 @@ import (
 
 //go:embed migration/*.sql
 var migrationFS embed.FS
+
+// driverName prefixes the driver's errors.
+const driverName = "sqlite"
 
 // Driver is the SQLite implementation of taskerdriver.Driver.
 type Driver struct {
@@ -171,40 +166,12 @@ func (d *Driver) MigrationVersion(ctx context.Context) (int, error) {
 }
 
 // hub is the in-process notification fan-out.
-type hub struct {
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
-}
+type hub struct{ driverkit.Hub }
 
-func newHub() *hub { return &hub{subs: map[string]map[chan struct{}]struct{}{}} }
+func newHub() *hub { return &hub{} }
 
+// CrossProcess implements taskerdriver.Listener: notifications stay in this
+// process.
 func (h *hub) CrossProcess() bool { return false }
 
-func (h *hub) Subscribe(topic string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	h.mu.Lock()
-	if h.subs[topic] == nil {
-		h.subs[topic] = map[chan struct{}]struct{}{}
-	}
-	h.subs[topic][ch] = struct{}{}
-	h.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			h.mu.Lock()
-			delete(h.subs[topic], ch)
-			h.mu.Unlock()
-		})
-	}
-}
-
-func (h *hub) notify(topic string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs[topic] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (h *hub) notify(topic string) { h.Notify(topic) }

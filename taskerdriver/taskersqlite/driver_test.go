@@ -1,14 +1,20 @@
 package taskersqlite_test
 
 import (
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerdrivertest"
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 func TestConformance(t *testing.T) {
@@ -20,4 +26,42 @@ func TestConformance(t *testing.T) {
 		require.NoError(t, d.Migrate(t.Context()))
 		return d
 	})
+}
+
+// A value over SQLite's length limit (SQLITE_TOOBIG) is a
+// *taskerdriver.ValueRejectedError matching ErrValueRejected.
+func TestValueRejected(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "tasker.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	d := taskersqlite.New(db)
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	require.NoError(t, d.Migrate(ctx))
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close()) // back to the pool: the only connection
+
+	ex := d.Executor()
+	now := time.Now().UTC()
+	_, err = ex.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "big", Version: "1.0.0",
+		IdentityHash: "big", RequestedAt: now, Now: now,
+		Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", RetryLimit: 1}}})
+	require.NoError(t, err)
+	cs, err := ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: 1, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	big := `"` + strings.Repeat("x", 20_000) + `"`
+	_, err = ex.StepFinishMany(ctx, []*taskerdriver.StepFinishParams{{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1,
+		State: taskertype.StateComplete, Results: []byte(big), Now: now}})
+	require.ErrorIs(t, err, taskerdriver.ErrValueRejected)
+	var vr *taskerdriver.ValueRejectedError
+	require.ErrorAs(t, err, &vr)
+	require.Equal(t, "18", vr.Code)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -29,6 +30,14 @@ type executor struct {
 	tx       *sql.Tx // nil outside a transaction
 	borrowed bool    // tx belongs to the caller
 	topics   []string
+}
+
+var _ taskerdriver.ExecutorTx = (*executor)(nil)
+
+// write runs fn in the current transaction, or in a new one committed at the
+// end when the executor is not in a transaction.
+func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
+	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.Begin, fn))
 }
 
 func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
@@ -88,24 +97,6 @@ func (e *executor) Notify(ctx context.Context, topic string) error {
 	}
 	e.topics = append(e.topics, topic)
 	return nil
-}
-
-// write runs fn in the current transaction, or in a new one committed at the
-// end when the executor is not in a transaction.
-func (e *executor) write(ctx context.Context, fn func(x *executor) error) error {
-	if e.tx != nil {
-		return fn(e)
-	}
-	txe, err := e.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	x := txe.(*executor)
-	if err := fn(x); err != nil {
-		_ = x.Rollback(ctx)
-		return err
-	}
-	return x.Commit(ctx)
 }
 
 // --- time and JSON helpers -------------------------------------------------
@@ -170,8 +161,7 @@ func stateArgs(states []taskertype.State) []any {
 
 // --- tasks -----------------------------------------------------------------
 
-const taskCols = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
-	identity_hash, requested_at, created_at, updated_at, completed_at`
+const taskCols = driverkit.TaskColumns
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -184,18 +174,12 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 	)
 	if err := s.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
 		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, taskerdriver.ErrNotFound
-		}
-		return nil, err
+		return nil, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
 	t.Context = json.RawMessage(ctxJSON)
-	if err := json.Unmarshal([]byte(tags), &t.Tags); err != nil {
-		return nil, fmt.Errorf("sqlite: task %d tags: %w", t.ID, err)
-	}
-	if t.Tags == nil {
-		t.Tags = []string{}
+	if err := driverkit.ScannedTask(&t, []byte(tags)); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	t.RequestedAt = time.UnixMicro(requested).UTC()
 	t.CreatedAt = time.UnixMicro(created).UTC()
@@ -205,27 +189,13 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 }
 
 func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	var res *taskerdriver.TaskCreateResult
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		res, err = x.taskCreate(ctx, p)
-		return err
-	})
-	return res, err
+	return driverkit.Write(ctx, e.write, func(x *executor) (*taskerdriver.TaskCreateResult, error) { return x.taskCreate(ctx, p) })
 }
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	tags := p.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	tagsJSON, err := json.Marshal(tags)
+	tagsJSON, ctxJSON, err := driverkit.TaskJSON(p)
 	if err != nil {
 		return nil, err
-	}
-	ctxJSON := p.Context
-	if len(ctxJSON) == 0 {
-		ctxJSON = json.RawMessage(`{}`)
 	}
 	now := us(p.Now)
 	row := x.w.QueryRowContext(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
@@ -233,15 +203,13 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (identity_hash) DO NOTHING
 		RETURNING `+taskCols,
-		p.Namespace, p.Name, p.Version, string(ctxJSON), p.Initiator, p.SourceSystem, p.Reason, string(tagsJSON),
+		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, us(p.RequestedAt), now, now)
 	task, err := scanTask(row)
-	if errors.Is(err, taskerdriver.ErrNotFound) {
-		existing, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: load task by identity: %w", err)
-		}
-		return &taskerdriver.TaskCreateResult{Task: existing, Existing: true}, nil
+	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
+		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
+			return scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = ?`, p.IdentityHash))
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: insert task: %w", err)
@@ -318,7 +286,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
 		}
 	}
-	steps, err := x.stepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
+	steps, err := x.StepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -332,11 +300,6 @@ func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, err
 	return scanTask(e.r.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ?`, id))
 }
 
-var taskOrderColumns = map[string]string{
-	"": "task_id", "task_id": "task_id", "created_at": "created_at", "requested_at": "requested_at",
-	"name": "name", "status": "state", "state": "state", "namespace": "namespace", "updated_at": "updated_at",
-}
-
 func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams) ([]*taskertype.Task, int, error) {
 	var where []string
 	var args []any
@@ -344,12 +307,9 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		where = append(where, "state IN ("+placeholders(len(p.States))+")")
 		args = append(args, stateArgs(p.States)...)
 	}
-	for col, v := range map[string]string{"namespace": p.Namespace, "name": p.Name, "version": p.Version,
-		"initiator": p.Initiator, "source_system": p.SourceSystem} {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
+	for _, f := range driverkit.TaskEquals(p) {
+		where = append(where, f.Column+" = ?")
+		args = append(args, f.Value)
 	}
 	for _, tag := range p.Tags {
 		where = append(where, "EXISTS (SELECT 1 FROM json_each(tasker_tasks.tags) WHERE value = ?)")
@@ -363,100 +323,27 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		where = append(where, "created_at <= ?")
 		args = append(args, us(p.CreatedUntil))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int
-	if err := e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("sqlite: count tasks: %w", err)
-	}
-	col, ok := taskOrderColumns[p.OrderBy]
-	if !ok {
-		return nil, 0, fmt.Errorf("sqlite: cannot order tasks by %q", p.OrderBy)
-	}
-	dir := "ASC"
-	if p.Desc {
-		dir = "DESC"
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	q := `SELECT ` + taskCols + ` FROM tasker_tasks` + cond + ` ORDER BY ` + col + ` ` + dir + `, task_id ` + dir + ` LIMIT ? OFFSET ?`
-	out, err := queryAll(ctx, e.r, q, append(args, limit, max(p.Offset, 0)), scanTask)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: list tasks: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Task{}
-	}
-	return out, total, nil
-}
-
-func (e *executor) TaskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
-	var task *taskertype.Task
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		task, err = x.taskSetState(ctx, p)
-		return err
+	tasks, total, err := driverkit.ListTasks(p, where, func(cond string) (n int, err error) {
+		err = e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
+		return n, err
+	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
+		return queryAll(ctx, e.r, `SELECT `+taskCols+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
 	})
-	return task, err
-}
-
-func (x *executor) taskSetState(ctx context.Context, p *taskerdriver.TaskSetStateParams) (*taskertype.Task, error) {
-	var from string
-	var seq int
-	err := x.w.QueryRowContext(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = ?`, p.ID).Scan(&from, &seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, taskerdriver.ErrNotFound
-	}
 	if err != nil {
-		return nil, err
+		return nil, 0, valueRejected(fmt.Errorf("%s: %w", driverName, err))
 	}
-	if len(p.From) > 0 && !containsState(p.From, taskertype.State(from)) {
-		return nil, fmt.Errorf("%w: task %d is %s", taskerdriver.ErrStateConflict, p.ID, from)
-	}
-	now := us(p.Now)
-	completed := any(nil)
-	if p.To.Final() {
-		completed = now
-	}
-	task, err := scanTask(x.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
-		updated_at = ?, completed_at = ? WHERE task_id = ? RETURNING `+taskCols, string(p.To), now, completed, p.ID))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: update task state: %w", err)
-	}
-	if err := x.taskTransition(ctx, p.ID, from, p.To, p.Metadata, seq+1, now); err != nil {
-		return nil, err
-	}
-	if p.To.Final() {
-		x.topics = append(x.topics, taskerdriver.TopicTaskChanged)
-	}
-	return task, nil
+	return tasks, total, nil
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now int64) error {
 	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_task_transitions SET most_recent = 0 WHERE task_id = ? AND most_recent = 1`, taskID); err != nil {
 		return fmt.Errorf("sqlite: task transition: %w", err)
 	}
-	if len(meta) == 0 {
-		meta = json.RawMessage(`{}`)
-	}
 	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?)`, taskID, from, string(to), string(meta), seq*10, now); err != nil {
+		VALUES (?, ?, ?, ?, ?, 1, ?)`, taskID, from, string(to), string(driverkit.Meta(meta)), driverkit.SortKey(seq), now); err != nil {
 		return fmt.Errorf("sqlite: task transition: %w", err)
 	}
 	return nil
-}
-
-func containsState(states []taskertype.State, s taskertype.State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
@@ -484,7 +371,7 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 	return task, err
 }
 
-func (e *executor) TaskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
+func (e *executor) taskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
 	var p taskerdriver.TaskProgress
 	var next sql.NullInt64
 	err := e.r.QueryRowContext(ctx, `SELECT count(*),
@@ -513,13 +400,9 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, s
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	out, err := driverkit.ScanRows(rowScanner(rows), rows.Next, scan)
+	if err != nil {
+		return nil, err
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

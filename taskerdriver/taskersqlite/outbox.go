@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
-const outboxCols = `id, subscription, event_name, payload, state, attempts, next_attempt_at, coalesce(last_error, ''), created_at, delivered_at`
+const outboxCols = driverkit.OutboxColumns
 
 func scanOutbox(r rowScanner) (*taskerdriver.OutboxMessage, error) {
 	var m taskerdriver.OutboxMessage
@@ -97,10 +98,7 @@ func nullString(s string) any {
 }
 
 func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskerdriver.OutboxMessage, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := driverkit.Limit(p.Limit, 100)
 	out, err := queryAll(ctx, e.r, `SELECT `+outboxCols+` FROM tasker_event_outbox WHERE state = ? AND (? = '' OR subscription = ?)
 		ORDER BY id DESC LIMIT ?`, []any{p.State, p.Subscription, p.Subscription, limit}, scanOutbox)
 	if err != nil {

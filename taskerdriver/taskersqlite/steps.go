@@ -14,9 +14,7 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-const stepCols = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
-	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
-	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, queue, transition_seq`
+const stepCols = driverkit.StepColumns
 
 // scanStep scans stepCols; the transition sequence is returned separately.
 func scanStep(s rowScanner) (*taskertype.Step, int, error) {
@@ -34,21 +32,15 @@ func scanStep(s rowScanner) (*taskertype.Step, int, error) {
 	if err := s.Scan(&st.ID, &st.TaskID, &st.Name, &st.Position, &state, &st.Handler, &hcfg, &policy, &st.Attempts,
 		&st.RetryLimit, &retryable, &skippable, &blocked, &st.PendingParents, &inputs, &results, &lastErr, &next,
 		&lastAttempted, &processed, &owner, &leaseExp, &created, &updated, &st.Queue, &seq); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, taskerdriver.ErrNotFound
-		}
-		return nil, 0, err
+		return nil, 0, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	st.State = taskertype.State(state)
 	st.HandlerConfig = rawOrNil(hcfg)
 	st.Policy = rawOrNil(policy)
 	st.Inputs = rawOrNil(inputs)
 	st.Results = rawOrNil(results)
-	if lastErr.Valid && lastErr.String != "" {
-		st.LastError = &taskertype.StepError{}
-		if err := json.Unmarshal([]byte(lastErr.String), st.LastError); err != nil {
-			return nil, 0, fmt.Errorf("sqlite: step %d last_error: %w", st.ID, err)
-		}
+	if err := driverkit.ScannedStep(&st, []byte(lastErr.String)); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: %w", err)
 	}
 	st.Retryable = retryable != 0
 	st.Skippable = skippable != 0
@@ -60,91 +52,58 @@ func scanStep(s rowScanner) (*taskertype.Step, int, error) {
 	st.LeaseExpiresAt = fromUS(leaseExp)
 	st.CreatedAt = time.UnixMicro(created).UTC()
 	st.UpdatedAt = time.UnixMicro(updated).UTC()
-	st.ParentIDs = []int64{}
-	st.ChildIDs = []int64{}
 	return &st, seq, nil
 }
 
-type seqStep struct {
-	step *taskertype.Step
-	seq  int
-}
-
-func scanSeqStep(r rowScanner) (seqStep, error) {
+func scanSeqStep(r rowScanner) (driverkit.SeqStep, error) {
 	s, seq, err := scanStep(r)
-	return seqStep{s, seq}, err
+	return driverkit.SeqStep{Step: s, Seq: seq}, err
 }
 
 // querySteps runs a query returning stepCols and the transition sequences.
 func querySteps(ctx context.Context, q querier, query string, args []any) ([]*taskertype.Step, []int, error) {
 	rows, err := queryAll(ctx, q, query, args, scanSeqStep)
-	if err != nil {
-		return nil, nil, err
-	}
-	steps := make([]*taskertype.Step, len(rows))
-	seqs := make([]int, len(rows))
-	for i, r := range rows {
-		steps[i], seqs[i] = r.step, r.seq
-	}
-	return steps, seqs, nil
-}
-
-func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
-	steps, err := e.stepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}})
-	if err != nil {
-		return nil, err
-	}
-	if len(steps) == 0 {
-		return nil, taskerdriver.ErrNotFound
-	}
-	return steps[0], nil
+	steps, seqs := driverkit.UnzipSteps(rows)
+	return steps, seqs, err
 }
 
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
-	return e.stepList(ctx, p)
+	where, args := stepWhere(p.TaskID, p.IDs, p.States)
+	steps, err := driverkit.ListSteps(where, func(cond string) ([]*taskertype.Step, error) {
+		steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
+		return steps, err
+	}, func(ids []int64) ([][2]int64, error) { // parent and child ids
+		in := placeholders(len(ids))
+		return queryAll(ctx, e.r, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, append(int64Args(ids), int64Args(ids)...), scanPair)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", driverName, err)
+	}
+	return steps, nil
 }
 
-func (e *executor) stepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
-	var where []string
-	var args []any
-	if p.TaskID != 0 {
+func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, error) {
+	return driverkit.One(e.StepList(ctx, &taskerdriver.StepListParams{IDs: []int64{id}}))
+}
+
+// stepWhere returns the conditions, and their arguments, that select the
+// steps of a task, of ids, in states (each when given).
+func stepWhere(taskID int64, ids []int64, states []taskertype.State) (where []string, args []any) {
+	if taskID != 0 {
 		where = append(where, "task_id = ?")
-		args = append(args, p.TaskID)
+		args = append(args, taskID)
 	}
-	if len(p.IDs) > 0 {
-		where = append(where, "workflow_step_id IN ("+placeholders(len(p.IDs))+")")
-		args = append(args, int64Args(p.IDs)...)
+	if len(ids) > 0 {
+		where = append(where, "workflow_step_id IN ("+placeholders(len(ids))+")")
+		args = append(args, int64Args(ids)...)
 	}
-	if len(p.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(p.States))+")")
-		args = append(args, stateArgs(p.States)...)
+	if len(states) > 0 {
+		where = append(where, "state IN ("+placeholders(len(states))+")")
+		args = append(args, stateArgs(states)...)
 	}
-	if len(where) == 0 {
-		return nil, errors.New("sqlite: step list needs a task or step ids")
-	}
-	steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY task_id, position`, args)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list steps: %w", err)
-	}
-	if len(steps) == 0 {
-		return steps, nil
-	}
-	// Parent and child ids.
-	ids := make([]int64, len(steps))
-	for i, s := range steps {
-		ids[i] = s.ID
-	}
-	in := placeholders(len(ids))
-	eargs := append(int64Args(ids), int64Args(ids)...)
-	edges, err := queryAll(ctx, e.r, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, eargs, scanPair)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list edges: %w", err)
-	}
-	driverkit.LinkEdges(steps, edges)
-	return steps, nil
+	return where, args
 }
 
 func scanPair(r rowScanner) ([2]int64, error) {
@@ -165,69 +124,8 @@ func scanIDState(r rowScanner) (idState, error) {
 	return v, err
 }
 
-// stepTransition writes one step transition row, demoting the previous one.
-func (x *executor) stepTransitions(ctx context.Context, rows []stepTransitionRow) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(rows))
-	seen := map[int64]bool{}
-	for _, r := range rows {
-		if !seen[r.stepID] {
-			seen[r.stepID] = true
-			ids = append(ids, r.stepID)
-		}
-	}
-	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
-		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) AND most_recent = 1`, idsJSON(ids)); err != nil {
-		return fmt.Errorf("sqlite: step transitions: %w", err)
-	}
-	// Only the last row of each step is most recent.
-	last := map[int64]int{}
-	for i, r := range rows {
-		last[r.stepID] = i
-	}
-	const chunk = 400
-	for start := 0; start < len(rows); start += chunk {
-		end := min(start+chunk, len(rows))
-		args := make([]any, 0, (end-start)*8)
-		for i := start; i < end; i++ {
-			r := rows[i]
-			meta := r.meta
-			if len(meta) == 0 {
-				meta = json.RawMessage(`{}`)
-			}
-			var from any
-			if r.from != "" {
-				from = string(r.from)
-			}
-			args = append(args, r.stepID, r.taskID, from, string(r.to), string(meta), r.seq*10, boolInt(last[r.stepID] == i), r.now)
-		}
-		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
-			sort_key, most_recent, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
-		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("sqlite: step transitions: %w", err)
-		}
-	}
-	return nil
-}
-
-type stepTransitionRow struct {
-	stepID, taskID int64
-	from, to       taskertype.State
-	meta           json.RawMessage
-	seq            int
-	now            int64
-}
-
 func (e *executor) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
-	var out []*taskerdriver.ClaimedStep
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		out, err = x.stepClaim(ctx, p)
-		return err
-	})
-	return out, err
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskerdriver.ClaimedStep, error) { return x.stepClaim(ctx, p) })
 }
 
 func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
@@ -269,22 +167,12 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim steps: %w", err)
 	}
-	trans := make([]stepTransitionRow, 0, len(steps)+2)
-	taskIDs := []int64{}
-	seenTask := map[int64]bool{}
+	wasErr := make([]bool, len(steps))
 	for i, s := range steps {
-		meta := json.RawMessage(fmt.Sprintf(`{"attempt":%d,"worker":%q}`, s.Attempts, p.Owner))
-		if wasError[s.ID] {
-			trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StateError, taskertype.StatePending,
-				json.RawMessage(fmt.Sprintf(`{"retry_attempt":%d}`, s.Attempts)), seqs[i] - 1, now})
-		}
-		trans = append(trans, stepTransitionRow{s.ID, s.TaskID, taskertype.StatePending, taskertype.StateInProgress, meta, seqs[i], now})
-		if !seenTask[s.TaskID] {
-			seenTask[s.TaskID] = true
-			taskIDs = append(taskIDs, s.TaskID)
-		}
+		wasErr[i] = wasError[s.ID]
 	}
-	if err := x.stepTransitions(ctx, trans); err != nil {
+	trans, taskIDs := driverkit.ClaimTransitions(steps, seqs, wasErr, p.Owner)
+	if err := (kit{x}).WriteStepTransitions(ctx, trans, p.Now); err != nil {
 		return nil, err
 	}
 	// Start the tasks that were pending.
@@ -294,219 +182,26 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: start tasks: %w", err)
 	}
-	started := make(map[int64]bool, len(starts))
-	for _, s := range starts {
-		started[s[0]] = true
-		if err := x.taskTransition(ctx, s[0], string(taskertype.StatePending), taskertype.StateInProgress,
-			json.RawMessage(`{"reason":"steps_claimed"}`), int(s[1]), now); err != nil {
-			return nil, err
-		}
-	}
 	taskList, err := queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`,
 		[]any{idsJSON(taskIDs)}, scanTask)
 	if err != nil {
 		return nil, err
 	}
-	tasks := make(map[int64]*taskertype.Task, len(taskList))
-	for _, t := range taskList {
-		tasks[t.ID] = t
-	}
-	out := make([]*taskerdriver.ClaimedStep, len(steps))
-	byID := map[int64]*taskerdriver.ClaimedStep{}
-	for i, s := range steps {
-		out[i] = &taskerdriver.ClaimedStep{Step: s, Task: tasks[s.TaskID], Dependencies: map[string]json.RawMessage{}, TaskStarted: started[s.TaskID]}
-		byID[s.ID] = out[i]
-	}
-	type dep struct {
-		to, from int64
-		name     string
-		results  sql.NullString
-	}
 	deps, err := queryAll(ctx, x.w, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
 		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-		WHERE e.to_step_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, func(r rowScanner) (dep, error) {
-		var d dep
-		return d, r.Scan(&d.to, &d.from, &d.name, &d.results)
+		WHERE e.to_step_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, func(r rowScanner) (driverkit.Dependency, error) {
+		var d driverkit.Dependency
+		var results sql.NullString
+		err := r.Scan(&d.Child, &d.Parent, &d.Name, &results)
+		d.Results = rawOrNil(results)
+		return d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
 	}
-	for _, d := range deps {
-		c := byID[d.to]
-		c.Dependencies[d.name] = rawOrNil(d.results)
-		c.Step.ParentIDs = append(c.Step.ParentIDs, d.from)
-	}
-	return out, nil
-}
-
-func (e *executor) StepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
-	var res *taskerdriver.StepFinishResult
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		res, err = x.stepFinish(ctx, p)
-		return err
+	return driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
-	return res, err
-}
-
-func (x *executor) stepFinish(ctx context.Context, p *taskerdriver.StepFinishParams) (*taskerdriver.StepFinishResult, error) {
-	if p.State != taskertype.StateComplete && p.State != taskertype.StateError {
-		return nil, fmt.Errorf("sqlite: finish step in state %q: want complete or error", p.State)
-	}
-	now := us(p.Now)
-	var errJSON any
-	if p.Error != nil {
-		b, err := json.Marshal(p.Error)
-		if err != nil {
-			return nil, err
-		}
-		errJSON = string(b)
-	}
-	var processed any
-	if p.State == taskertype.StateComplete {
-		processed = now
-	}
-	step, seq, err := scanStep(x.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET state = ?,
-		results = coalesce(?, results), last_error = ?, blocked = ?, next_attempt_at = ?, processed_at = coalesce(?, processed_at),
-		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
-		WHERE workflow_step_id = ? AND state = 'in_progress' AND lease_owner = ? AND attempts = ?
-		RETURNING `+stepCols,
-		string(p.State), nullJSON(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt), processed, now,
-		p.StepID, p.Owner, p.Attempt))
-	if errors.Is(err, taskerdriver.ErrNotFound) {
-		return nil, fmt.Errorf("%w: step %d attempt %d by %s", taskerdriver.ErrLeaseLost, p.StepID, p.Attempt, p.Owner)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: finish step: %w", err)
-	}
-	if err := x.stepTransitions(ctx, []stepTransitionRow{{step.ID, step.TaskID, taskertype.StateInProgress, p.State, p.Metadata, seq, now}}); err != nil {
-		return nil, err
-	}
-	res := &taskerdriver.StepFinishResult{Step: step}
-	if p.State == taskertype.StateComplete {
-		n, err := x.satisfyChildren(ctx, []int64{step.ID}, now)
-		if err != nil {
-			return nil, err
-		}
-		res.ChildrenReady = n
-	} else if !p.Blocked {
-		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
-	}
-	return res, nil
-}
-
-// satisfyChildren decrements the unfinished-parent count of the children of
-// the given (now done) steps and returns how many became ready.
-func (x *executor) satisfyChildren(ctx context.Context, parents []int64, now int64) (int, error) {
-	if len(parents) == 0 {
-		return 0, nil
-	}
-	children, err := queryAll(ctx, x.w, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
-			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
-			AND e.from_step_id IN (SELECT value FROM json_each(?))), updated_at = ?
-		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (SELECT value FROM json_each(?)))
-		RETURNING pending_parents, state`,
-		[]any{idsJSON(parents), now, idsJSON(parents)}, scanIDState) // id holds pending_parents
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: satisfy children: %w", err)
-	}
-	ready := 0
-	for _, c := range children {
-		if pendingParents := c.id; pendingParents == 0 && c.state == taskertype.StatePending {
-			ready++
-		}
-	}
-	if ready > 0 {
-		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
-	}
-	return ready, nil
-}
-
-func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
-	var out []*taskertype.Step
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		out, err = x.stepSetState(ctx, p)
-		return err
-	})
-	return out, err
-}
-
-func (x *executor) stepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
-	var where []string
-	var args []any
-	if p.TaskID != 0 {
-		where = append(where, "task_id = ?")
-		args = append(args, p.TaskID)
-	}
-	if len(p.IDs) > 0 {
-		where = append(where, "workflow_step_id IN ("+placeholders(len(p.IDs))+")")
-		args = append(args, int64Args(p.IDs)...)
-	}
-	if len(where) == 0 {
-		return nil, errors.New("sqlite: step state change needs a task or step ids")
-	}
-	if len(p.From) > 0 {
-		where = append(where, "state IN ("+placeholders(len(p.From))+")")
-		args = append(args, stateArgs(p.From)...)
-	}
-	if p.Owner != "" {
-		where = append(where, "lease_owner = ?")
-		args = append(args, p.Owner)
-	}
-	found, err := queryAll(ctx, x.w, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args, scanIDState)
-	if err != nil {
-		return nil, err
-	}
-	if len(found) == 0 {
-		return nil, nil
-	}
-	ids := make([]int64, len(found))
-	from := make(map[int64]taskertype.State, len(found))
-	for i, f := range found {
-		ids[i] = f.id
-		from[f.id] = f.state
-	}
-	now := us(p.Now)
-	sets := []string{"state = ?", "updated_at = ?", "transition_seq = transition_seq + 1", "blocked = 0",
-		"lease_owner = NULL", "lease_expires_at = NULL"}
-	uargs := []any{string(p.To), now}
-	if p.Results != nil {
-		sets = append(sets, "results = ?")
-		uargs = append(uargs, string(p.Results))
-	}
-	if p.To.Done() {
-		sets = append(sets, "processed_at = ?")
-		uargs = append(uargs, now)
-	}
-	if p.ResetAttempts {
-		sets = append(sets, "attempts = 0", "last_error = NULL", "next_attempt_at = ?")
-		uargs = append(uargs, now)
-	}
-	if p.DecrementAttempt {
-		sets = append(sets, "attempts = max(attempts - 1, 0)")
-	}
-	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
-		` WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols, append(uargs, idsJSON(ids)))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: set step state: %w", err)
-	}
-	trans := make([]stepTransitionRow, len(steps))
-	for i, s := range steps {
-		trans[i] = stepTransitionRow{s.ID, s.TaskID, from[s.ID], p.To, p.Metadata, seqs[i], now}
-	}
-	if err := x.stepTransitions(ctx, trans); err != nil {
-		return nil, err
-	}
-	if p.To.Done() {
-		if _, err := x.satisfyChildren(ctx, ids, now); err != nil {
-			return nil, err
-		}
-	}
-	if p.To == taskertype.StatePending {
-		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
-	}
-	return steps, nil
 }
 
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
@@ -558,12 +253,8 @@ func scanID(r rowScanner) (int64, error) {
 }
 
 func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepListExpiredParams) ([]*taskertype.Step, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 100
-	}
 	steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps
-		WHERE state = 'in_progress' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`, []any{us(p.Now), limit})
+		WHERE state = 'in_progress' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`, []any{us(p.Now), driverkit.Limit(p.Limit, 100)})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list expired steps: %w", err)
 	}
@@ -594,59 +285,32 @@ func queuesJSON(queues []string) string {
 }
 
 func (e *executor) TransitionList(ctx context.Context, p *taskerdriver.TransitionListParams) ([]*taskertype.Transition, error) {
-	const cols = `id, task_id, %s, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at`
-	var q string
-	var arg int64
-	switch {
-	case p.StepID != 0:
-		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = ? ORDER BY sort_key`, "workflow_step_id")
-		arg = p.StepID
-	case p.AllSteps:
-		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE task_id = ? ORDER BY workflow_step_id, sort_key`, "workflow_step_id")
-		arg = p.TaskID
-	default:
-		q = fmt.Sprintf(`SELECT `+cols+` FROM tasker_task_transitions WHERE task_id = ? ORDER BY sort_key`, "0")
-		arg = p.TaskID
-	}
-	out, err := queryAll(ctx, e.r, q, []any{arg}, func(r rowScanner) (*taskertype.Transition, error) {
-		var t taskertype.Transition
-		var from, to, meta string
-		var mostRecent int
-		var created int64
-		if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
-			return nil, err
-		}
-		t.FromState = taskertype.State(from)
-		t.ToState = taskertype.State(to)
-		t.Metadata = json.RawMessage(meta)
-		t.MostRecent = mostRecent != 0
-		t.CreatedAt = time.UnixMicro(created).UTC()
-		return &t, nil
+	return driverkit.ListTransitions(driverName, p, "?", "0", func(q string, arg int64) ([]*taskertype.Transition, error) {
+		return queryAll(ctx, e.r, q, []any{arg}, scanTransition)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list transitions: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.Transition{}
-	}
-	return out, nil
 }
 
-var _ taskerdriver.ExecutorTx = (*executor)(nil)
-
-func (e *executor) TaskLock(ctx context.Context, id int64) (*taskertype.Task, error) {
-	// SQLite has one writer: a transaction already excludes every other.
-	return e.TaskGet(ctx, id)
+func scanTransition(r rowScanner) (*taskertype.Transition, error) {
+	var t taskertype.Transition
+	var from, to, meta string
+	var mostRecent int
+	var created int64
+	if err := r.Scan(&t.ID, &t.TaskID, &t.StepID, &from, &to, &meta, &t.SortKey, &mostRecent, &created); err != nil {
+		return nil, err
+	}
+	t.FromState = taskertype.State(from)
+	t.ToState = taskertype.State(to)
+	t.Metadata = json.RawMessage(meta)
+	t.MostRecent = mostRecent != 0
+	t.CreatedAt = time.UnixMicro(created).UTC()
+	return &t, nil
 }
 
 func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskDeleteFinishedParams) (int, error) {
 	if len(p.States) == 0 {
 		return 0, nil
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
+	limit := driverkit.Limit(p.Limit, 1000)
 	states, err := json.Marshal(p.States)
 	if err != nil {
 		return 0, err
@@ -696,31 +360,14 @@ func (e *executor) LeaderResign(ctx context.Context, p *taskerdriver.LeaderAttem
 }
 
 func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriver.HealthCounts, error) {
-	h := &taskerdriver.HealthCounts{Tasks: map[taskertype.State]int{}, Steps: map[taskertype.State]int{}}
-	for _, s := range taskertype.States {
-		h.Tasks[s], h.Steps[s] = 0, 0
-	}
-	type count struct {
-		state string
-		n     int
-	}
-	scan := func(r rowScanner) (count, error) {
-		var c count
-		return c, r.Scan(&c.state, &c.n)
-	}
-	tasks, err := queryAll(ctx, e.r, `SELECT state, count(*) FROM tasker_tasks GROUP BY state`, nil, scan)
+	h, err := driverkit.HealthStates(func(table string) ([]driverkit.StateCount, error) {
+		return queryAll(ctx, e.r, `SELECT state, count(*) FROM `+table+` GROUP BY state`, nil, func(r rowScanner) (driverkit.StateCount, error) {
+			var c driverkit.StateCount
+			return c, r.Scan(&c.State, &c.N)
+		})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: health counts: %w", err)
-	}
-	for _, c := range tasks {
-		h.Tasks[taskertype.State(c.state)] = c.n
-	}
-	steps, err := queryAll(ctx, e.r, `SELECT state, count(*) FROM tasker_workflow_steps GROUP BY state`, nil, scan)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: health counts: %w", err)
-	}
-	for _, c := range steps {
-		h.Steps[taskertype.State(c.state)] = c.n
 	}
 	if err := e.r.QueryRowContext(ctx, `SELECT
 		coalesce(sum(state = 'error' AND blocked = 0), 0),
@@ -732,29 +379,170 @@ func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriv
 	return h, nil
 }
 
+// kit is an executor in a transaction seen by the shared procedures of
+// driverkit: it gives them this driver's SQL.
+type kit struct{ *executor }
+
+var _ driverkit.Kit = kit{}
+
+// Notify queues topic for the commit.
+func (k kit) Notify(_ context.Context, topic string) error {
+	k.topics = append(k.topics, topic)
+	return nil
+}
+
 func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFinishParams) ([]taskerdriver.StepFinishOutcome, error) {
-	out := make([]taskerdriver.StepFinishOutcome, len(ps))
-	err := e.write(ctx, func(x *executor) error {
-		for i, p := range ps {
-			r, err := x.stepFinish(ctx, p)
-			if err != nil && !errors.Is(err, taskerdriver.ErrLeaseLost) {
-				return err
-			}
-			out[i] = taskerdriver.StepFinishOutcome{Result: r, Err: err}
-		}
-		return nil
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]taskerdriver.StepFinishOutcome, error) {
+		return driverkit.FinishSteps(ctx, kit{x}, ps)
 	})
+}
+
+// FinishUpdate updates the steps one by one (SQLite has one writer: the
+// statements are short, and each is prepared once).
+func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error) {
+	steps := make([]*taskertype.Step, 0, len(ps))
+	seqs := make([]int, 0, len(ps))
+	t := us(now)
+	for i, p := range ps {
+		var errJSON, processed any
+		if errs[i] != nil {
+			errJSON = *errs[i]
+		}
+		if p.State == taskertype.StateComplete {
+			processed = t
+		}
+		step, seq, err := scanStep(k.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET state = ?,
+		results = coalesce(?, results), last_error = ?, blocked = ?, next_attempt_at = ?, processed_at = coalesce(?, processed_at),
+		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
+		WHERE workflow_step_id = ? AND state = 'in_progress' AND lease_owner = ? AND attempts = ?
+		RETURNING `+stepCols,
+			string(p.State), nullJSON(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt), processed, t,
+			p.StepID, p.Owner, p.Attempt))
+		if errors.Is(err, taskerdriver.ErrNotFound) {
+			continue // the guard failed: the lease is lost
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("finish step: %w", err)
+		}
+		steps, seqs = append(steps, step), append(seqs, seq)
+	}
+	return steps, seqs, nil
+}
+
+// WriteStepTransitions writes step transition rows, demoting the previous
+// most recent ones; only the last row of each step is most recent.
+func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTransition, now time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := k.w.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
+		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) AND most_recent = 1`, idsJSON(driverkit.StepIDsOf(rows))); err != nil {
+		return fmt.Errorf("step transitions: %w", err)
+	}
+	recent := driverkit.MostRecent(rows)
+	t := us(now)
+	const chunk = 400
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		args := make([]any, 0, (end-start)*8)
+		for i := start; i < end; i++ {
+			r := rows[i]
+			var from any
+			if r.From != "" {
+				from = string(r.From)
+			}
+			args = append(args, r.StepID, r.TaskID, from, string(r.To), string(driverkit.Meta(r.Meta)), driverkit.SortKey(r.Seq), boolInt(recent[i]), t)
+		}
+		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
+			sort_key, most_recent, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
+		if _, err := k.w.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("step transitions: %w", err)
+		}
+	}
+	return nil
+}
+
+// SatisfyChildren decrements the unfinished-parent counts of the children
+// of each parent in turn, and returns how many each made ready.
+func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
+	out := make(map[int64]int, len(parents))
+	for _, parent := range parents {
+		children, err := queryAll(ctx, k.w, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
+			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
+			AND e.from_step_id IN (SELECT value FROM json_each(?))), updated_at = ?
+		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (SELECT value FROM json_each(?)))
+		RETURNING pending_parents, state`,
+			[]any{idsJSON([]int64{parent}), us(now), idsJSON([]int64{parent})}, scanIDState) // id holds pending_parents
+		if err != nil {
+			return nil, fmt.Errorf("satisfy children: %w", err)
+		}
+		for _, c := range children {
+			if pendingParents := c.id; pendingParents == 0 && c.state == taskertype.StatePending {
+				out[parent]++
+			}
+		}
+		if out[parent] > 0 {
+			_ = k.Notify(ctx, taskerdriver.TopicStepsReady)
+		}
+	}
+	return out, nil
+}
+
+func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Step, error) { return driverkit.SetStepStates(ctx, kit{x}, p) })
+}
+
+func (k kit) FindSteps(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]driverkit.StepFound, error) {
+	where, args := stepWhere(p.TaskID, p.IDs, p.From)
+	if p.Owner != "" {
+		where = append(where, "lease_owner = ?")
+		args = append(args, p.Owner)
+	}
+	found, err := queryAll(ctx, k.w, `SELECT workflow_step_id, state FROM tasker_workflow_steps WHERE `+strings.Join(where, " AND "), args, scanIDState)
+	out := make([]driverkit.StepFound, len(found))
+	for i, f := range found {
+		out[i] = driverkit.StepFound{ID: f.id, State: f.state}
+	}
 	return out, err
 }
 
+func (k kit) MoveSteps(ctx context.Context, p *taskerdriver.StepSetStateParams, ids []int64, now time.Time) ([]*taskertype.Step, []int, error) {
+	t := us(now)
+	sets := []string{"state = ?", "updated_at = ?", "transition_seq = transition_seq + 1", "blocked = 0",
+		"lease_owner = NULL", "lease_expires_at = NULL"}
+	args := []any{string(p.To), t}
+	if p.Results != nil {
+		sets = append(sets, "results = ?")
+		args = append(args, string(p.Results))
+	}
+	if p.To.Done() {
+		sets = append(sets, "processed_at = ?")
+		args = append(args, t)
+	}
+	if p.ResetAttempts {
+		sets = append(sets, "attempts = 0", "last_error = NULL", "next_attempt_at = ?")
+		args = append(args, t)
+	}
+	if p.DecrementAttempt {
+		sets = append(sets, "attempts = max(attempts - 1, 0)")
+	}
+	return querySteps(ctx, k.w, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
+		` WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols, append(args, idsJSON(ids)))
+}
+
+// TaskProgressMany counts the steps of each task. SQLite has one writer: a
+// transaction already excludes every other, so there is nothing to lock.
 func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
 	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
 	for _, id := range ids {
-		t, err := e.TaskLock(ctx, id)
+		t, err := e.TaskGet(ctx, id)
+		if errors.Is(err, taskerdriver.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		p, err := e.TaskProgress(ctx, id)
+		p, err := e.taskProgress(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -764,16 +552,51 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 }
 
 func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
-	out := make([]*taskertype.Task, len(ps))
-	err := e.write(ctx, func(x *executor) error {
-		for i, p := range ps {
-			t, err := x.taskSetState(ctx, p)
-			if err != nil {
-				return err
-			}
-			out[i] = t
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
+}
+
+func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time.Time) ([]*taskertype.Task, []int, error) {
+	t := us(now)
+	var tasks []*taskertype.Task
+	var seqs []int
+	for _, m := range moves {
+		var from string
+		var seq int
+		err := k.w.QueryRowContext(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = ?`, m.ID).Scan(&from, &seq)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && taskertype.State(from) != m.From) {
+			continue
 		}
-		return nil
-	})
+		if err != nil {
+			return nil, nil, err
+		}
+		completed := any(nil)
+		if m.Final {
+			completed = t
+		}
+		task, err := scanTask(k.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
+		updated_at = ?, completed_at = ? WHERE task_id = ? RETURNING `+taskCols, string(m.To), t, completed, m.ID))
+		if err != nil {
+			return nil, nil, fmt.Errorf("update task state: %w", err)
+		}
+		tasks, seqs = append(tasks, task), append(seqs, seq+1)
+	}
+	return tasks, seqs, nil
+}
+
+func (k kit) ExistingTasks(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	found, err := queryAll(ctx, k.w, `SELECT task_id FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, scanID)
+	out := make(map[int64]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
 	return out, err
+}
+
+func (k kit) WriteTaskTransitions(ctx context.Context, rows []driverkit.TaskTransition, now time.Time) error {
+	for _, r := range rows {
+		if err := k.taskTransition(ctx, r.TaskID, string(r.From), r.To, r.Meta, r.Seq, us(now)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,14 @@
+// Package driverkit holds what every taskerdriver implementation shares
+// besides the seam itself: the procedures of the executor's multi-statement
+// operations (recording attempts, changing step and task states, completing
+// a claim, listing steps, tasks and transitions), the rows they write
+// (transitions with their sort keys and metadata), their errors (lost
+// leases, state conflicts, values the database refuses) and encodings (step
+// errors, tags), the write-transaction helper, the in-process notification
+// hub, and embedded migrations. Each procedure takes the driver's SQL as a
+// small interface (Finisher, StepMover, TaskMover) or as functions, so a
+// driver keeps only its SQL and the mechanics of its database.
+//
+// Imports: the standard library, taskerdriver and taskertype; never a
+// database library and never a driver.
+package driverkit

@@ -1,0 +1,96 @@
+package driverkit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// EmptyObject is the metadata of a transition that has none.
+var EmptyObject = json.RawMessage(`{}`)
+
+// Meta returns a transition's metadata, {} when empty.
+func Meta(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 {
+		return EmptyObject
+	}
+	return m
+}
+
+// StepErrorJSON encodes a step's error for its last_error column; nil for
+// none.
+func StepErrorJSON(e *taskertype.StepError) (*string, error) {
+	if e == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// ScannedStep completes a step read from a row: its last error decoded from
+// the last_error column (empty or null for none) and empty edge lists
+// (filled by LinkEdges or a claim).
+func ScannedStep(st *taskertype.Step, lastErr []byte) error {
+	if len(lastErr) > 0 && string(lastErr) != "null" {
+		st.LastError = &taskertype.StepError{}
+		if err := json.Unmarshal(lastErr, st.LastError); err != nil {
+			return fmt.Errorf("step %d last_error: %w", st.ID, err)
+		}
+	}
+	st.ParentIDs = []int64{}
+	st.ChildIDs = []int64{}
+	return nil
+}
+
+// ScannedTask completes a task read from a row: its tags decoded from the
+// tags column (never nil).
+func ScannedTask(t *taskertype.Task, tags []byte) error {
+	if err := json.Unmarshal(tags, &t.Tags); err != nil {
+		return fmt.Errorf("task %d tags: %w", t.ID, err)
+	}
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	return nil
+}
+
+// TaskJSON returns the JSON of a new task's tags and context, defaulting to
+// [] and {}.
+func TaskJSON(p *taskerdriver.TaskCreateParams) (tags, context string, err error) {
+	list := p.Tags
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return "", "", err
+	}
+	ctx := p.Context
+	if len(ctx) == 0 {
+		ctx = EmptyObject
+	}
+	return string(b), string(ctx), nil
+}
+
+// Limit returns n, or def when n is not positive.
+func Limit(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// NoRows maps the database library's no-rows error to ErrNotFound.
+func NoRows(err, noRows error) error {
+	if errors.Is(err, noRows) {
+		return taskerdriver.ErrNotFound
+	}
+	return err
+}

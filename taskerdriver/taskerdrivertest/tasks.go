@@ -1,0 +1,197 @@
+package taskerdrivertest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// tasks exercises tasks: creation, identity, reading, listing, updates, moves, progress and retention.
+func (s *suite) tasks(t *testing.T) {
+	s.run(t, "TaskCreate", func(t *testing.T, b *bundle) {
+		res := diamond(t, b, "h1")
+		require.False(t, res.Existing)
+		require.Equal(t, taskertype.StatePending, res.Task.State)
+		require.Equal(t, "default.diamond@1.0.0", res.Task.FullName())
+		require.JSONEq(t, `{"n":1}`, string(res.Task.Context))
+		require.Equal(t, []string{"x", "y"}, res.Task.Tags)
+		require.Equal(t, base, res.Task.CreatedAt)
+		require.Len(t, res.Steps, 4)
+		s := byName(res.Steps)
+		require.Equal(t, 0, s["a"].PendingParents)
+		require.Equal(t, 2, s["d"].PendingParents)
+		require.Equal(t, []int64{s["b"].ID, s["c"].ID}, s["a"].ChildIDs)
+		require.ElementsMatch(t, []int64{s["b"].ID, s["c"].ID}, s["d"].ParentIDs)
+		for _, st := range res.Steps {
+			require.Equal(t, taskertype.StatePending, st.State)
+			require.Zero(t, st.Attempts)
+			tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{StepID: st.ID})
+			require.NoError(t, err)
+			require.Len(t, tr, 1)
+			require.Equal(t, taskertype.State(""), tr[0].FromState)
+			require.Equal(t, taskertype.StatePending, tr[0].ToState)
+			require.True(t, tr[0].MostRecent)
+			require.Zero(t, tr[0].SortKey)
+		}
+		tt, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tt, 1)
+		got, err := b.ex.TaskGet(b.ctx, res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, res.Task, got)
+	})
+
+	s.run(t, "TaskCreateIdentityConflictReturnsExisting", func(t *testing.T, b *bundle) {
+		first := diamond(t, b, "same")
+		second := diamond(t, b, "same")
+		require.True(t, second.Existing)
+		require.Equal(t, first.Task.ID, second.Task.ID)
+		_, total, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+	})
+
+	s.run(t, "TaskGetNotFound", func(t *testing.T, b *bundle) {
+		_, err := b.ex.TaskGet(b.ctx, 999)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+		_, err = b.ex.StepGet(b.ctx, 999)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+	})
+
+	s.run(t, "TaskListFiltersAndPages", func(t *testing.T, b *bundle) {
+		var ids []int64
+		for i := range 5 {
+			res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+				Namespace: []string{"a", "b"}[i%2], Name: "t", Version: "1.0.0", Initiator: "me", SourceSystem: "s", Reason: "r",
+				Tags: []string{[]string{"even", "odd"}[i%2]}, IdentityHash: string(rune('a' + i)), RequestedAt: base, Now: base.Add(time.Duration(i) * time.Minute),
+				Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", RetryLimit: 1, Retryable: true}},
+			})
+			require.NoError(t, err)
+			ids = append(ids, res.Task.ID)
+		}
+		list, total, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{Namespace: "a", Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, 3, total)
+		require.Len(t, list, 2)
+		require.Equal(t, ids[0], list[0].ID)
+		list, _, err = b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{Tags: []string{"odd"}, OrderBy: "created_at", Desc: true})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		require.Equal(t, ids[3], list[0].ID)
+		list, total, err = b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{CreatedAfter: base.Add(2 * time.Minute), Offset: 1, Limit: 10})
+		require.NoError(t, err)
+		require.Equal(t, 3, total)
+		require.Len(t, list, 2)
+		_, _, err = b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{OrderBy: "1; DROP TABLE x"})
+		require.Error(t, err)
+		list, _, err = b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{States: []taskertype.State{taskertype.StateComplete}})
+		require.NoError(t, err)
+		require.Empty(t, list)
+	})
+
+	s.run(t, "TaskSetStateAndUpdate", func(t *testing.T, b *bundle) {
+		res := diamond(t, b, "")
+		_, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, From: []taskertype.State{taskertype.StateError}, To: taskertype.StatePending, Now: base})
+		require.ErrorIs(t, err, taskerdriver.ErrStateConflict)
+		task, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, To: taskertype.StateCancelled, Now: base})
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateCancelled, task.State)
+		require.Equal(t, base, task.CompletedAt)
+		reason := "because"
+		task, err = b.ex.TaskUpdate(b.ctx, &taskerdriver.TaskUpdateParams{ID: res.Task.ID, Reason: &reason, Tags: []string{"z"}, Now: base})
+		require.NoError(t, err)
+		require.Equal(t, "because", task.Reason)
+		require.Equal(t, []string{"z"}, task.Tags)
+		limit := 9
+		step, err := b.ex.StepUpdate(b.ctx, &taskerdriver.StepUpdateParams{ID: res.Steps[0].ID, RetryLimit: &limit, Inputs: json.RawMessage(`{"i":1}`), Now: base})
+		require.NoError(t, err)
+		require.Equal(t, 9, step.RetryLimit)
+		require.JSONEq(t, `{"i":1}`, string(step.Inputs))
+	})
+
+	s.run(t, "TaskSetStateMany", func(t *testing.T, b *bundle) {
+		x, y := diamond(t, b, ""), diamond(t, b, "")
+		tasks, err := b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: y.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateCancelled, Now: base},
+			{ID: x.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateInProgress, Metadata: json.RawMessage(`{"why":"x"}`), Now: base},
+		})
+		require.NoError(t, err)
+		require.Len(t, tasks, 2)
+		require.Equal(t, y.Task.ID, tasks[0].ID)
+		require.Equal(t, taskertype.StateCancelled, tasks[0].State)
+		require.Equal(t, base, tasks[0].CompletedAt)
+		require.Equal(t, taskertype.StateInProgress, tasks[1].State)
+		require.True(t, tasks[1].CompletedAt.IsZero())
+		tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: x.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tr, 2)
+		require.Equal(t, taskertype.StatePending, tr[1].FromState)
+		require.Equal(t, 10, tr[1].SortKey)
+		require.True(t, tr[1].MostRecent)
+		require.False(t, tr[0].MostRecent)
+		require.JSONEq(t, `{"why":"x"}`, string(tr[1].Metadata))
+		_, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: x.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateError, Now: base},
+		})
+		require.ErrorIs(t, err, taskerdriver.ErrStateConflict, "x is no longer pending")
+		_, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: 424242, From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateError, Now: base},
+		})
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+		_, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: y.Task.ID, To: taskertype.StateError, Now: base},
+		})
+		require.Error(t, err, "From must hold exactly one state")
+		tasks, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{
+			{ID: y.Task.ID, From: []taskertype.State{taskertype.StateCancelled}, To: taskertype.StatePending, Now: base},
+		})
+		require.NoError(t, err)
+		require.True(t, tasks[0].CompletedAt.IsZero(), "a task no longer final has no completion time")
+	})
+
+	s.run(t, "TaskProgressManyReturnsTheTasks", func(t *testing.T, b *bundle) {
+		res := diamond(t, b, "")
+		tx, err := b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(b.ctx) }()
+		got, err := tx.TaskProgressMany(b.ctx, []int64{res.Task.ID, 424242})
+		require.NoError(t, err)
+		require.Len(t, got, 1, "a task that does not exist is left out")
+		require.Equal(t, res.Task.ID, got[res.Task.ID].Task.ID)
+	})
+
+	s.run(t, "TaskDeleteFinished", func(t *testing.T, b *bundle) {
+		old := diamond(t, b, "")
+		running := diamond(t, b, "")
+		failed := diamond(t, b, "")
+		recent := diamond(t, b, "")
+		set := func(id int64, to taskertype.State, at time.Time) {
+			t.Helper()
+			_, err := setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: id, To: to, Now: at})
+			require.NoError(t, err)
+		}
+		set(old.Task.ID, taskertype.StateCancelled, base)
+		set(failed.Task.ID, taskertype.StateError, base)
+		set(recent.Task.ID, taskertype.StateCancelled, base.Add(time.Hour))
+		n, err := b.ex.TaskDeleteFinished(b.ctx, &taskerdriver.TaskDeleteFinishedParams{
+			States: []taskertype.State{taskertype.StateComplete, taskertype.StateCancelled}, Before: base.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = b.ex.TaskGet(b.ctx, old.Task.ID)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+		_, err = b.ex.StepGet(b.ctx, old.Steps[0].ID)
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound, "steps go with their task")
+		tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: old.Task.ID, AllSteps: true})
+		require.NoError(t, err)
+		require.Empty(t, tr, "and their transitions")
+		for _, keep := range []int64{running.Task.ID, failed.Task.ID, recent.Task.ID} {
+			_, err := b.ex.TaskGet(b.ctx, keep)
+			require.NoError(t, err)
+		}
+	})
+}
