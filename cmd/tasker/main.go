@@ -25,6 +25,8 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
+	"github.com/tasker-go/tasker/taskersub"
+	_ "github.com/tasker-go/tasker/taskersub/taskernats" // the binary sends to NATS subscriptions
 )
 
 func main() {
@@ -207,9 +209,9 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
 		}
 	}
-	var subs []tasker.Subscription
+	var subs []taskersub.Subscription
 	if a.s.subsFile != "" {
-		if subs, err = tasker.LoadSubscriptions(a.s.subsFile); err != nil {
+		if subs, err = taskersub.Load(a.s.subsFile); err != nil {
 			_ = drv.Close()
 			return nil, nil, err
 		}
