@@ -853,7 +853,13 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step_name", cs.Step.Name, "attempt", cs.Step.Attempts),
 	}
 	if len(cs.Step.HandlerConfig) > 0 {
-		if err := json.Unmarshal(cs.Step.HandlerConfig, &sc.Config); err != nil {
+		var err error
+		if usesExactConfig(h) {
+			sc.Config, err = decodeExact(cs.Step.HandlerConfig)
+		} else {
+			err = json.Unmarshal(cs.Step.HandlerConfig, &sc.Config)
+		}
+		if err != nil {
 			return orchestrator.Result{Err: fmt.Errorf("decode handler_config: %w", err), Permanent: true}
 		}
 	}
@@ -862,14 +868,17 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	published := sc.published
 	sc.mu.Unlock()
 	if err != nil {
-		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Stack: execDetail(err), Events: published}
+		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Events: published}
 		if de, ok := errors.AsType[DetailedError](err); ok {
 			if d := de.Details(); json.Valid(d) {
 				res.Details = d
 			}
 		}
-		if _, ok := errors.AsType[*HTTPError](err); ok {
-			res.Class = "*tasker.HTTPError" // not the internal type it wraps
+		if te, ok := errors.AsType[DetailTextError](err); ok {
+			res.Stack = te.DetailText()
+		}
+		if ce, ok := errors.AsType[ClassifiedError](err); ok {
+			res.Class = ce.ErrorClass()
 		}
 		if d, ok := RetryAfterDelay(err); ok {
 			res.RetryAfter = d

@@ -66,6 +66,9 @@ func remoteQueue(config map[string]any) (string, error) {
 	return q, nil
 }
 
+// UsesExactConfig implements ExactConfigUser.
+func (remoteHandler) UsesExactConfig() bool { return true }
+
 func (remoteHandler) Handle(_ context.Context, s *StepContext) (any, error) {
 	return nil, PermanentError(fmt.Errorf("step %q is a remote step: it runs on remote workers polling its queue, not in-process", s.Step.Name))
 }
