@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // The remote worker routes: remote workers in any language claim steps of
@@ -43,13 +44,13 @@ func (s *server) workerAuth(next func(w http.ResponseWriter, r *http.Request) er
 
 var claimFields = []string{"worker_id", "queues", "limit", "lease_seconds", "wait_seconds"}
 
-func decodeClaim(body []byte) (*tasker.RemoteClaimRequest, error) {
+func decodeClaim(body []byte) (*taskerwire.ClaimRequest, error) {
 	m, err := decodeObject(body, "", claimFields...)
 	if err != nil {
 		return nil, err
 	}
 	d := &fieldDecoder{m: m}
-	req := &tasker.RemoteClaimRequest{WorkerID: d.str("worker_id")}
+	req := &taskerwire.ClaimRequest{WorkerID: d.str("worker_id")}
 	req.Queues, _ = d.strings("queues")
 	if n := d.intPtr("limit"); n != nil {
 		req.Limit = *n
@@ -93,7 +94,7 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 		return bodyFieldNames(err)
 	}
 	if steps == nil {
-		steps = []*tasker.RemoteStep{}
+		steps = []*taskerwire.Step{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"steps": steps})
 	return nil
@@ -138,13 +139,13 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 var resultFields = []string{"worker_id", "attempt", "results", "error", "events"}
 var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
 
-func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
+func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
 	m, err := decodeObject(body, "", resultFields...)
 	if err != nil {
 		return nil, err
 	}
 	d := &fieldDecoder{m: m}
-	res := &tasker.RemoteResult{WorkerID: d.str("worker_id"), StepID: stepID}
+	res := &taskerwire.Result{WorkerID: d.str("worker_id"), StepID: stepID}
 	if n := d.intPtr("attempt"); n != nil {
 		res.Attempt = *n
 	}
@@ -169,7 +170,7 @@ func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
 				return nil, unknownFields(unknown, "allowed error fields: "+strings.Join(remoteErrorFields, ", "))
 			}
 			ed := &fieldDecoder{m: em}
-			res.Error = &tasker.RemoteError{
+			res.Error = &taskerwire.Error{
 				Message: ed.str("message"), Kind: ed.str("kind"), Class: ed.str("class"), Detail: ed.str("detail"),
 				RetryAfter: ed.seconds("retry_after_seconds"), Details: ed.object("details"),
 			}
@@ -196,7 +197,7 @@ func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
 				}
 			}
 			ed := &fieldDecoder{m: em}
-			ev := tasker.RemoteEvent{Name: ed.str("name"), Payload: ed.raw("payload")}
+			ev := taskerwire.Event{Name: ed.str("name"), Payload: ed.raw("payload")}
 			for k, v := range ed.fields {
 				d.problem(fmt.Sprintf("events[%d].%s", i, k), v)
 			}
