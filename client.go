@@ -182,7 +182,8 @@ func backoffPolicy(b Backoff, base retrypolicy.Policy) retrypolicy.Policy {
 // Registry returns the client's registry.
 func (c *Client) Registry() *Registry { return c.registry }
 
-// Driver returns the client's driver.
+// Driver returns the client's driver, an escape hatch to the storage seam.
+// API is not stable: the driver interface changes without notice.
 func (c *Client) Driver() taskerdriver.Driver { return c.driver }
 
 // Subscribe returns a channel of events whose names match one of patterns
@@ -438,9 +439,6 @@ func (c *Client) GetTask(ctx context.Context, id int64) (*Task, error) {
 	return t, err
 }
 
-// TaskListParams filters and pages ListTasks (zero values do not filter).
-type TaskListParams = taskerdriver.TaskListParams
-
 // TaskList is one page of tasks.
 type TaskList struct {
 	Tasks  []*Task
@@ -465,7 +463,7 @@ func (c *Client) ListTasks(ctx context.Context, p *TaskListParams) (*TaskList, e
 	if q.Limit > 1000 {
 		q.Limit = 1000
 	}
-	tasks, total, err := c.exec.TaskList(ctx, &q)
+	tasks, total, err := c.exec.TaskList(ctx, q.driver())
 	if err != nil {
 		return nil, err
 	}

@@ -239,13 +239,13 @@ func (s *server) dependencyAnalysis(task *tasker.Task, steps []*tasker.Step, ec 
 		sr.NextRetryAt = utc(sr.NextRetryAt)
 		da.Steps[i] = stepReadinessView{StepReadiness: sr, TimeUntilReady: sr.TimeUntilReady.Seconds()}
 	}
-	var a *dag.Analysis
 	if tmpl, err := s.c.Registry().Template(task.Namespace, task.Name, task.Version); err == nil {
-		a, da.Source = tmpl.Analyze(), "template"
+		a := tmpl.Analyze()
+		da.Source, da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = "template", a.Levels, a.Roots, a.Leaves, a.Topology
 	} else {
-		a, da.Source = dag.Analyze(stepNodes(steps)), "steps"
+		a := dag.Analyze(stepNodes(steps))
+		da.Source, da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = "steps", a.Levels, a.Roots, a.Leaves, a.Topology
 	}
-	da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = a.Levels, a.Roots, a.Leaves, a.Topology
 	return da
 }
 
