@@ -96,7 +96,7 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 	if steps == nil {
 		steps = []*taskerwire.Step{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"steps": steps})
+	writeJSON(w, http.StatusOK, taskerwire.ClaimResponse{Steps: steps})
 	return nil
 }
 
@@ -132,7 +132,7 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 			lost = append(lost, id)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"step_ids": kept, "lost_step_ids": lost})
+	writeJSON(w, http.StatusOK, taskerwire.HeartbeatResponse{StepIDs: kept, Lost: lost})
 	return nil
 }
 
@@ -225,7 +225,7 @@ func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
 	}
 	step, err := s.c.FinishRemoteStep(r.Context(), res)
 	if errors.Is(err, tasker.ErrLeaseLost) {
-		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
 	}
 	if err != nil {
 		return bodyFieldNames(err)
@@ -260,7 +260,7 @@ func (s *server) releaseStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	step, err := s.c.ReleaseRemoteStep(r.Context(), worker, id, attempt)
 	if errors.Is(err, tasker.ErrLeaseLost) {
-		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
 	}
 	if err != nil {
 		return err
