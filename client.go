@@ -175,7 +175,8 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 // Registry returns the client's registry.
 func (c *Client) Registry() *Registry { return c.registry }
 
-// Driver returns the client's driver.
+// Driver returns the client's driver, an escape hatch to the storage seam.
+// API is not stable: the driver interface changes without notice.
 func (c *Client) Driver() taskerdriver.Driver { return c.driver }
 
 // Subscribe returns a channel of events whose names match one of patterns
@@ -431,9 +432,6 @@ func (c *Client) GetTask(ctx context.Context, id int64) (*Task, error) {
 	return t, err
 }
 
-// TaskListParams filters and pages ListTasks (zero values do not filter).
-type TaskListParams = taskerdriver.TaskListParams
-
 // TaskList is one page of tasks.
 type TaskList struct {
 	Tasks  []*Task
@@ -458,7 +456,7 @@ func (c *Client) ListTasks(ctx context.Context, p *TaskListParams) (*TaskList, e
 	if q.Limit > 1000 {
 		q.Limit = 1000
 	}
-	tasks, total, err := c.exec.TaskList(ctx, &q)
+	tasks, total, err := c.exec.TaskList(ctx, q.driver())
 	if err != nil {
 		return nil, err
 	}
@@ -860,7 +858,13 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step_name", cs.Step.Name, "attempt", cs.Step.Attempts),
 	}
 	if len(cs.Step.HandlerConfig) > 0 {
-		if err := json.Unmarshal(cs.Step.HandlerConfig, &sc.Config); err != nil {
+		var err error
+		if usesExactConfig(h) {
+			sc.Config, err = decodeExact(cs.Step.HandlerConfig)
+		} else {
+			err = json.Unmarshal(cs.Step.HandlerConfig, &sc.Config)
+		}
+		if err != nil {
 			return orchestrator.Result{Err: fmt.Errorf("decode handler_config: %w", err), Permanent: true}
 		}
 	}
@@ -869,14 +873,17 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	published := sc.published
 	sc.mu.Unlock()
 	if err != nil {
-		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Stack: execDetail(err), Events: published}
+		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Events: published}
 		if de, ok := errors.AsType[DetailedError](err); ok {
 			if d := de.Details(); json.Valid(d) {
 				res.Details = d
 			}
 		}
-		if _, ok := errors.AsType[*HTTPError](err); ok {
-			res.Class = "*tasker.HTTPError" // not the internal type it wraps
+		if te, ok := errors.AsType[DetailTextError](err); ok {
+			res.Stack = te.DetailText()
+		}
+		if ce, ok := errors.AsType[ClassifiedError](err); ok {
+			res.Class = ce.ErrorClass()
 		}
 		if d, ok := RetryAfterDelay(err); ok {
 			res.RetryAfter = d

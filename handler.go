@@ -33,6 +33,30 @@ type ConfigValidator interface {
 	ValidateConfig(config map[string]any) error
 }
 
+// ExactConfigUser is implemented by handlers that read their handler_config
+// with exact numbers: their StepContext.Config holds json.Number values
+// (as written, so that a large integer such as an account number survives)
+// instead of float64, and RegisterTemplate gives ValidateConfig that same
+// form. The built-in exec and http handlers implement it.
+type ExactConfigUser interface {
+	UsesExactConfig() bool
+}
+
+// ConfigDependencies is implemented by handlers whose handler_config reads
+// the results of parent steps (such as {{dependencies.<step>}} placeholders
+// of the http handler): RegisterTemplate checks that every step it names is
+// a parent of the step, since only parents' results reach a handler.
+type ConfigDependencies interface {
+	ConfigDependencies(config map[string]any) ([]string, error)
+}
+
+// usesExactConfig reports whether h reads its handler_config with exact
+// numbers (ExactConfigUser).
+func usesExactConfig(h StepHandler) bool {
+	e, ok := h.(ExactConfigUser)
+	return ok && e.UsesExactConfig()
+}
+
 // StepHandlerFunc adapts a function to StepHandler.
 type StepHandlerFunc func(ctx context.Context, step *StepContext) (any, error)
 
@@ -118,6 +142,15 @@ func (s *StepContext) DecodeConfig(v any) error {
 	return nil
 }
 
+// Now returns the time on the client's clock (Config.Now), for handlers
+// that compare dates (a Retry-After date, a deadline) under a test clock.
+func (s *StepContext) Now() time.Time {
+	if s.now == nil {
+		return time.Now()
+	}
+	return s.now()
+}
+
 // IdempotencyKey is stable across the attempts of this step: "task-<id>/<step
 // name>". Pass it to outside systems so a repeated attempt does not repeat
 // side effects.
@@ -144,21 +177,6 @@ func encodeResult(v any) (json.RawMessage, error) {
 		return nil, PermanentError(fmt.Errorf("encode step result as JSON: %w", err))
 	}
 	return b, nil
-}
-
-// exactConfig is the step's handler_config for the built-in handlers: decoded
-// from its stored JSON with numbers kept as written (json.Number), so that a
-// large integer such as an account number is sent digit for digit. (Config,
-// for Go handlers, holds float64 numbers.)
-func exactConfig(s *StepContext) map[string]any {
-	if s.Step == nil || len(s.Step.HandlerConfig) == 0 {
-		return s.Config
-	}
-	m, err := decodeExact(s.Step.HandlerConfig)
-	if err != nil {
-		return s.Config
-	}
-	return m
 }
 
 // decodeExact decodes a JSON object with numbers as json.Number.

@@ -1,9 +1,7 @@
 package tasker_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerhttpstep"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -248,7 +247,7 @@ func TestBuiltinHandlerConfigValidatedAtLoad(t *testing.T) {
 
 	// An HTTPHandler registered under another name validates the same way.
 	reg := tasker.NewRegistry()
-	reg.MustRegisterHandler("order_api", tasker.NewHTTPHandler(tasker.HTTPHandlerOptions{}))
+	reg.MustRegisterHandler("order_api", taskerhttpstep.NewHandler(taskerhttpstep.Options{}))
 	_, err = reg.LoadYAML("api.yaml", []byte("name: api\nstep_templates:\n  - name: call\n    handler: order_api\n    handler_config: {url: \"https://x.example\", auth: {type: basic, username_env: U}}\n"), tasker.LoadOptions{})
 	require.EqualError(t, err, `api.yaml:3: template "api": step "call": handler_config.auth.password_env is required for type basic: name the environment variable that holds it, such as API_PASSWORD`)
 }
@@ -272,8 +271,8 @@ func TestHTTPHandlerProcessResults(t *testing.T) {
 			{Name: "gone", Handler: "order_api", HandlerConfig: map[string]any{"url": srv.URL + "/gone"}},
 		}}
 		e := newEnv(t)
-		e.reg.MustRegisterHandler("order_api", tasker.NewHTTPHandler(tasker.HTTPHandlerOptions{
-			ProcessResults: func(s *tasker.StepContext, resp *tasker.HTTPResponse) (any, error) {
+		e.reg.MustRegisterHandler("order_api", taskerhttpstep.NewHandler(taskerhttpstep.Options{
+			ProcessResults: func(s *tasker.StepContext, resp *taskerhttpstep.Response) (any, error) {
 				seen.Add(1)
 				var out struct {
 					Order struct {
@@ -298,73 +297,6 @@ func TestHTTPHandlerProcessResults(t *testing.T) {
 	})
 }
 
-// CallHTTP from a Go handler: auth from the environment, HTTPError on a
-// non-2xx answer with the handler's classification.
-func TestCallHTTP(t *testing.T) { // not parallel: t.Setenv
-	t.Setenv("TASKER_TEST_HTTP_TOKEN", "tok-123")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer tok-123" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error": "who are you"}`))
-			return
-		}
-		switch r.URL.Path {
-		case "/busy":
-			w.Header().Set("Retry-After", "90")
-			w.WriteHeader(http.StatusTooManyRequests)
-		default:
-			_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "key": r.Header.Get("Idempotency-Key")})
-		}
-	}))
-	defer srv.Close()
-	auth := &tasker.HTTPAuth{Type: "bearer", TokenEnv: "TASKER_TEST_HTTP_TOKEN"}
-	step := &tasker.StepContext{Task: &taskertype.Task{ID: 4, Context: json.RawMessage(`{"sku": "x 1"}`)}, Step: &taskertype.Step{Name: "lookup"}, Attempt: 1}
-	resp, err := tasker.CallHTTP(t.Context(), step, tasker.HTTPConfig{URL: srv.URL + "/items/{{context.sku}}", Auth: auth})
-	require.NoError(t, err)
-	require.Equal(t, 200, resp.Status)
-	var got map[string]string
-	require.NoError(t, resp.DecodeJSON(&got))
-	require.Equal(t, map[string]string{"path": "/items/x 1", "key": "task-4/lookup"}, got)
-	results, err := resp.Results()
-	require.NoError(t, err)
-	require.JSONEq(t, `{"path": "/items/x 1", "key": "task-4/lookup"}`, string(gjson(t, results, "body")))
-
-	_, err = tasker.CallHTTP(t.Context(), step, tasker.HTTPConfig{URL: srv.URL + "/x"})
-	require.True(t, tasker.IsPermanent(err), "401 is permanent")
-	var he *tasker.HTTPError
-	require.ErrorAs(t, err, &he)
-	require.Equal(t, 401, he.Status)
-	require.Equal(t, "status", he.Kind)
-	var body map[string]string
-	require.NoError(t, he.Response.DecodeJSON(&body))
-	require.Equal(t, "who are you", body["error"])
-	var de tasker.DetailedError
-	require.ErrorAs(t, err, &de)
-	require.JSONEq(t, `{"status": 401, "body_excerpt": "{\"error\": \"who are you\"}", "headers": {"content-type": "application/json"}}`, string(de.Details()))
-
-	_, err = tasker.CallHTTP(t.Context(), step, tasker.HTTPConfig{URL: srv.URL + "/busy", Auth: auth, MaxRetryAfter: time.Minute})
-	d, ok := tasker.RetryAfterDelay(err)
-	require.True(t, ok)
-	require.Equal(t, time.Minute, d)
-	require.False(t, tasker.IsPermanent(err))
-
-	_, err = tasker.CallHTTP(t.Context(), nil, tasker.HTTPConfig{URL: "ftp://x"})
-	require.True(t, tasker.IsPermanent(err))
-	require.EqualError(t, err, `handler_config.url "ftp://x" must be an absolute http(s) URL such as "https://api.example.com/orders"`)
-
-	_, err = tasker.CallHTTP(t.Context(), nil, tasker.HTTPConfig{URL: srv.URL + "/{{context.sku}}"})
-	require.True(t, tasker.IsPermanent(err), "no step: no values")
-	require.NotErrorAs(t, err, &he)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	_, err = tasker.CallHTTP(ctx, nil, tasker.HTTPConfig{URL: srv.URL, Auth: auth})
-	require.True(t, errors.Is(err, context.Canceled))
-	require.False(t, tasker.IsPermanent(err))
-}
-
-// Large integers in handler_config reach the API digit for digit (the
 // built-in handlers read their stored configuration with exact numbers).
 func TestHTTPStepExactNumbers(t *testing.T) {
 	t.Parallel()

@@ -108,8 +108,7 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 	}
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
-			_, exact := v.(exactConfigUser)
-			cfg, err := configAsStored(s.HandlerConfig, exact)
+			cfg, err := configAsStored(s.HandlerConfig, usesExactConfig(r.handlers[s.Handler]))
 			if err == nil {
 				err = v.ValidateConfig(cfg)
 			}
@@ -315,19 +314,10 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 	return t
 }
 
-// exactConfigUser is implemented by the built-in handlers, which read their
-// handler_config with exact numbers (exactConfig).
-type exactConfigUser interface{ usesExactConfig() }
-
-func (execHandler) usesExactConfig()   {}
-func (httpHandler) usesExactConfig()   {}
-func (*HTTPHandler) usesExactConfig()  {}
-func (remoteHandler) usesExactConfig() {}
-
 // configAsStored returns a handler_config as its handler sees it at run
 // time: the template's map goes through JSON when a task is created (so a Go
 // map[string]string is a map of strings), numbers are float64 as in
-// StepContext.Config, or json.Number for the built-in handlers (exact), and
+// StepContext.Config, or json.Number for an ExactConfigUser, and
 // a validator must judge that form, not the Go values. A time.Duration, which
 // JSON would turn into a number of nanoseconds that handlers read as
 // seconds, is refused.
@@ -374,28 +364,14 @@ func refuseDurations(path string, v any) error {
 	return nil
 }
 
-// configDependencies is implemented by handlers whose handler_config reads
-// parent results ({{dependencies.<step>}} of the http handler).
-type configDependencies interface {
-	configDependencies(config map[string]any) ([]string, error)
-}
-
-func (httpHandler) configDependencies(config map[string]any) ([]string, error) {
-	return httpDependencies(config)
-}
-
-func (*HTTPHandler) configDependencies(config map[string]any) ([]string, error) {
-	return httpDependencies(config)
-}
-
 // checkConfigParents checks that the steps a handler_config reads results
 // of are parents of the step: only parents' results reach it.
 func checkConfigParents(v ConfigValidator, cfg map[string]any, parents []string) error {
-	cd, ok := v.(configDependencies)
+	cd, ok := v.(ConfigDependencies)
 	if !ok {
 		return nil
 	}
-	names, err := cd.configDependencies(cfg)
+	names, err := cd.ConfigDependencies(cfg)
 	if err != nil {
 		return err
 	}

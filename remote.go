@@ -13,6 +13,7 @@ import (
 	"github.com/tasker-go/tasker/internal/orchestrator"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // Remote workers run the steps of remote queues outside the engine's
@@ -25,17 +26,17 @@ import (
 // RemoteHandler is the name of the built-in handler of remote steps.
 const RemoteHandler = "remote"
 
-// Limits of remote worker requests.
+// Limits of remote worker requests (see package taskerwire).
 const (
 	// MaxRemoteClaim is the most steps one claim returns.
-	MaxRemoteClaim = 100
+	MaxRemoteClaim = taskerwire.MaxClaim
 	// MaxRemoteWait is the longest a claim waits for a step.
-	MaxRemoteWait = 30 * time.Second
+	MaxRemoteWait = taskerwire.MaxWait
 	// MinRemoteLease and MaxRemoteLease bound a remote lease.
-	MinRemoteLease = time.Second
-	MaxRemoteLease = time.Hour
+	MinRemoteLease = taskerwire.MinLease
+	MaxRemoteLease = taskerwire.MaxLease
 	// DefaultRemoteLease is the lease of a claim that gives none.
-	DefaultRemoteLease = 30 * time.Second
+	DefaultRemoteLease = taskerwire.DefaultLease
 )
 
 var (
@@ -67,97 +68,37 @@ func remoteQueue(config map[string]any) (string, error) {
 	return q, nil
 }
 
+// UsesExactConfig implements ExactConfigUser.
+func (remoteHandler) UsesExactConfig() bool { return true }
+
 func (remoteHandler) Handle(_ context.Context, s *StepContext) (any, error) {
 	return nil, PermanentError(fmt.Errorf("step %q is a remote step: it runs on remote workers polling its queue, not in-process", s.Step.Name))
 }
 
-// RemoteClaimRequest asks for steps of remote queues.
-type RemoteClaimRequest struct {
-	// WorkerID names the remote worker (1 to 200 printable ASCII
-	// characters, unique per worker process); it holds the leases.
-	WorkerID string
-	// Queues are the queues to take steps from.
-	Queues []string
-	// Limit is the most steps to return: 1 (the default) to MaxRemoteClaim.
-	Limit int
-	// Lease is how long the worker holds a claimed step without a
-	// heartbeat; DefaultRemoteLease when zero.
-	Lease time.Duration
-	// Wait is how long to wait for a step when none is ready (long
-	// polling), at most MaxRemoteWait; zero returns at once.
-	Wait time.Duration
-}
-
-// RemoteStep is a claimed remote step: everything its worker needs to run
-// it and report back.
-type RemoteStep struct {
-	TaskID    int64  `json:"task_id"`
-	StepID    int64  `json:"step_id"`
-	StepName  string `json:"step_name"`
-	Namespace string `json:"namespace"`
-	TaskName  string `json:"task_name"`
-	Version   string `json:"version"`
-	Queue     string `json:"queue"`
-	// Attempt is this attempt's number, starting at 1; the report must give
-	// it back.
-	Attempt    int `json:"attempt"`
-	RetryLimit int `json:"retry_limit"`
-	// LeaseExpiresAt is when the step is taken from the worker unless it
-	// heartbeats.
-	LeaseExpiresAt time.Time `json:"lease_expires_at"`
-	// TimeoutMS is the attempt's time limit (the step's timeout) in
-	// milliseconds; the worker should give up after it.
-	TimeoutMS int64 `json:"timeout_ms"`
-	// IdempotencyKey is stable across the step's attempts.
-	IdempotencyKey string `json:"idempotency_key"`
-	// Context is the task context.
-	Context json.RawMessage `json:"context"`
-	// Dependencies are the results of the parent steps by name.
-	Dependencies map[string]json.RawMessage `json:"dependencies"`
-	// Config is the step's handler_config (with its queue).
-	Config json.RawMessage `json:"handler_config"`
-	// Inputs are the step's inputs, when set.
-	Inputs json.RawMessage `json:"inputs,omitempty"`
-}
-
-// RemoteResult is a remote worker's report on one attempt.
-type RemoteResult struct {
-	WorkerID string
-	StepID   int64
-	Attempt  int
-	// Results is the step's result (JSON) when Error is nil; empty means
-	// null.
-	Results json.RawMessage
-	// Error reports a failed attempt.
-	Error *RemoteError
-	// Events are custom events the worker published during the attempt
-	// (declared like those of Go handlers, see StepContext.Publish); they
-	// are delivered after the result is recorded, and dropped if it is not.
-	Events []RemoteEvent
-}
-
-// RemoteEvent is a custom event published by a remote worker.
-type RemoteEvent struct {
-	Name    string          `json:"name"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-// RemoteError is a failed remote attempt.
-type RemoteError struct {
-	// Message is required.
-	Message string `json:"message"`
-	// Kind is "retryable" (the default), "permanent" or "timeout".
-	Kind string `json:"kind,omitempty"`
-	// RetryAfter asks for the next attempt after this delay (retryable
-	// only), like RetryAfter in Go handlers.
-	RetryAfter time.Duration `json:"-"`
-	// Class names the error's type in the worker's language.
-	Class string `json:"class,omitempty"`
-	// Detail is free text such as a stack trace (at most 64 KiB kept).
-	Detail string `json:"detail,omitempty"`
-	// Details is structured detail (a JSON object).
-	Details json.RawMessage `json:"details,omitempty"`
-}
+// The remote-worker wire types moved to package taskerwire, which the
+// server, the Go client (remoteworker) and the tasker command share.
+type (
+	// RemoteClaimRequest asks for steps of remote queues.
+	//
+	// Deprecated: use taskerwire.ClaimRequest.
+	RemoteClaimRequest = taskerwire.ClaimRequest
+	// RemoteStep is a claimed remote step.
+	//
+	// Deprecated: use taskerwire.Step.
+	RemoteStep = taskerwire.Step
+	// RemoteResult is a remote worker's report on one attempt.
+	//
+	// Deprecated: use taskerwire.Result.
+	RemoteResult = taskerwire.Result
+	// RemoteEvent is a custom event published by a remote worker.
+	//
+	// Deprecated: use taskerwire.Event.
+	RemoteEvent = taskerwire.Event
+	// RemoteError is a failed remote attempt.
+	//
+	// Deprecated: use taskerwire.Error.
+	RemoteError = taskerwire.Error
+)
 
 const maxRemoteDetail = 64 << 10
 
@@ -173,7 +114,7 @@ func (c *Client) remote() *orchestrator.Remote {
 
 // ClaimRemoteSteps leases ready steps of req.Queues to req.WorkerID,
 // waiting up to req.Wait for one. An empty answer is not an error.
-func (c *Client) ClaimRemoteSteps(ctx context.Context, req *RemoteClaimRequest) ([]*RemoteStep, error) {
+func (c *Client) ClaimRemoteSteps(ctx context.Context, req *taskerwire.ClaimRequest) ([]*taskerwire.Step, error) {
 	if err := validateClaim(req); err != nil {
 		return nil, err
 	}
@@ -184,17 +125,17 @@ func (c *Client) ClaimRemoteSteps(ctx context.Context, req *RemoteClaimRequest) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*RemoteStep, len(claims))
+	out := make([]*taskerwire.Step, len(claims))
 	for i, cs := range claims {
 		out[i] = c.remoteStep(cs)
 	}
 	return out, nil
 }
 
-func validateClaim(req *RemoteClaimRequest) error {
+func validateClaim(req *taskerwire.ClaimRequest) error {
 	fields := map[string]string{}
 	if req == nil {
-		req = &RemoteClaimRequest{}
+		req = &taskerwire.ClaimRequest{}
 	}
 	if !remoteWorker.MatchString(req.WorkerID) {
 		fields["worker_id"] = "is required: 1 to 200 printable ASCII characters without spaces, unique per worker process (such as host-pid)"
@@ -226,7 +167,7 @@ func validateClaim(req *RemoteClaimRequest) error {
 	return nil
 }
 
-func (c *Client) remoteStep(cs *taskerdriver.ClaimedStep) *RemoteStep {
+func (c *Client) remoteStep(cs *taskerdriver.ClaimedStep) *taskerwire.Step {
 	s, t := cs.Step, cs.Task
 	pol := retrypolicy.DecodeStepPolicy(s.Policy)
 	timeout := cmp.Or(pol.Timeout, c.cfg.Worker.StepTimeout, 5*time.Minute)
@@ -239,7 +180,7 @@ func (c *Client) remoteStep(cs *taskerdriver.ClaimedStep) *RemoteStep {
 			deps[k] = json.RawMessage("null")
 		}
 	}
-	return &RemoteStep{
+	return &taskerwire.Step{
 		TaskID: t.ID, StepID: s.ID, StepName: s.Name, Namespace: t.Namespace, TaskName: t.Name, Version: t.Version,
 		Queue: s.Queue, Attempt: s.Attempts, RetryLimit: s.RetryLimit, LeaseExpiresAt: s.LeaseExpiresAt,
 		TimeoutMS: timeout.Milliseconds(), IdempotencyKey: "task-" + strconv.FormatInt(t.ID, 10) + "/" + s.Name,
@@ -276,9 +217,9 @@ func (c *Client) HeartbeatRemoteSteps(ctx context.Context, workerID string, step
 // expired and the step was rescued or re-claimed, or the task was
 // cancelled) gets an error matching ErrLeaseLost that says why, and nothing
 // is written.
-func (c *Client) FinishRemoteStep(ctx context.Context, r *RemoteResult) (*Step, error) {
+func (c *Client) FinishRemoteStep(ctx context.Context, r *taskerwire.Result) (*Step, error) {
 	if r == nil {
-		r = &RemoteResult{}
+		r = &taskerwire.Result{}
 	}
 	fields := attemptFields(r.WorkerID, r.StepID, r.Attempt)
 	var res orchestrator.Result
@@ -382,7 +323,7 @@ const maxRemoteEvents = 100
 
 // remoteEvents checks the custom events of a remote result against the
 // step's declarations, adding field problems to fields.
-func (c *Client) remoteEvents(ctx context.Context, r *RemoteResult, fields map[string]string) ([]*Event, error) {
+func (c *Client) remoteEvents(ctx context.Context, r *taskerwire.Result, fields map[string]string) ([]*Event, error) {
 	if len(r.Events) > maxRemoteEvents {
 		fields["events"] = fmt.Sprintf("has %d events: publish at most %d per attempt", len(r.Events), maxRemoteEvents)
 		return nil, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskertype"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // remoteTemplate is prepare (Go) → charge (remote queue billing) → notify (Go).
@@ -24,9 +25,9 @@ func remoteTemplate() *tasker.TaskTemplate {
 	}}
 }
 
-func (e *env) claim(worker string, lease time.Duration, queues ...string) []*tasker.RemoteStep {
+func (e *env) claim(worker string, lease time.Duration, queues ...string) []*taskerwire.Step {
 	e.t.Helper()
-	steps, err := e.client.ClaimRemoteSteps(e.ctx, &tasker.RemoteClaimRequest{WorkerID: worker, Queues: queues, Limit: 10, Lease: lease})
+	steps, err := e.client.ClaimRemoteSteps(e.ctx, &taskerwire.ClaimRequest{WorkerID: worker, Queues: queues, Limit: 10, Lease: lease})
 	require.NoError(e.t, err)
 	return steps
 }
@@ -61,8 +62,8 @@ func TestRemoteStepLifecycle(t *testing.T) {
 		require.Contains(t, rs.Dependencies, "prepare")
 		require.Empty(t, e.claim("w2", 0, "billing"), "a claimed step is not claimed twice")
 
-		step, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
-			Error: &tasker.RemoteError{Message: "gateway busy", RetryAfter: 10 * time.Second, Class: "GatewayBusy", Detail: "Traceback...",
+		step, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
+			Error: &taskerwire.Error{Message: "gateway busy", RetryAfter: 10 * time.Second, Class: "GatewayBusy", Detail: "Traceback...",
 				Details: json.RawMessage(`{"gateway":"psp-1"}`)}})
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateError, step.State)
@@ -77,7 +78,7 @@ func TestRemoteStepLifecycle(t *testing.T) {
 		got = e.claim("w2", time.Minute, "billing")
 		require.Len(t, got, 1)
 		require.Equal(t, 2, got[0].Attempt)
-		step, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w2", StepID: got[0].StepID, Attempt: 2,
+		step, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w2", StepID: got[0].StepID, Attempt: 2,
 			Results: json.RawMessage(`{"charge_id":"ch_1"}`)})
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateComplete, step.State)
@@ -128,7 +129,7 @@ func TestRemoteLeaseLostAndLateResult(t *testing.T) {
 		require.Equal(t, "worker_lost", s.LastError.Kind)
 		require.Contains(t, s.LastError.Message, "worker w1 lost")
 
-		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: first.StepID, Attempt: 1, Results: json.RawMessage(`{"late":1}`)})
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: first.StepID, Attempt: 1, Results: json.RawMessage(`{"late":1}`)})
 		require.ErrorIs(t, err, tasker.ErrLeaseLost)
 		require.ErrorContains(t, err, "the lease expired and attempt 1 was failed as worker_lost")
 
@@ -139,7 +140,7 @@ func TestRemoteLeaseLostAndLateResult(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, kept, "w1 holds nothing")
 
-		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: first.StepID, Attempt: 1, Results: json.RawMessage(`{"late":1}`)})
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: first.StepID, Attempt: 1, Results: json.RawMessage(`{"late":1}`)})
 		require.ErrorIs(t, err, tasker.ErrLeaseLost)
 		require.EqualError(t, err, "step "+strconv.FormatInt(first.StepID, 10)+" attempt 1 is no longer held by worker w1: attempt 2 is now running on worker w2; the result was not recorded")
 		s = e.steps(task.ID)["charge"]
@@ -147,7 +148,7 @@ func TestRemoteLeaseLostAndLateResult(t *testing.T) {
 		require.Equal(t, "w2", s.LeaseOwner)
 		require.Empty(t, s.Results)
 
-		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w2", StepID: second.StepID, Attempt: 2, Results: json.RawMessage(`{"ok":true}`)})
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w2", StepID: second.StepID, Attempt: 2, Results: json.RawMessage(`{"ok":true}`)})
 		require.NoError(t, err)
 		e.singlePass()
 		require.Equal(t, taskertype.StateComplete, e.task(task.ID).State)
@@ -165,8 +166,8 @@ func TestRemotePermanentFailureAndCancel(t *testing.T) {
 		task := e.create("remote_flow", nil)
 		e.singlePass()
 		rs := e.claim("w1", 0, "billing")[0]
-		step, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
-			Error: &tasker.RemoteError{Message: "card declined", Kind: "permanent"}})
+		step, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
+			Error: &taskerwire.Error{Message: "card declined", Kind: "permanent"}})
 		require.NoError(t, err)
 		require.True(t, step.Blocked)
 		require.Equal(t, "remote", step.LastError.Class, "the default class of a remote error")
@@ -177,7 +178,7 @@ func TestRemotePermanentFailureAndCancel(t *testing.T) {
 		rs = e.claim("w1", 0, "billing")[0]
 		_, err = e.client.CancelTask(e.ctx, other.ID, "customer left")
 		require.NoError(t, err)
-		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`1`)})
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`1`)})
 		require.ErrorIs(t, err, tasker.ErrLeaseLost)
 		require.ErrorContains(t, err, "the step is cancelled now")
 		require.Equal(t, taskertype.StateCancelled, e.steps(other.ID)["charge"].State)
@@ -193,17 +194,17 @@ func TestRemoteClaimWaits(t *testing.T) {
 			{Name: "work", Handler: "remote", HandlerConfig: map[string]any{"queue": "q"}},
 		}}
 		e := newEnv(t, tmpl)
-		steps, err := e.client.ClaimRemoteSteps(e.ctx, &tasker.RemoteClaimRequest{WorkerID: "w", Queues: []string{"q"}, Wait: 50 * time.Millisecond})
+		steps, err := e.client.ClaimRemoteSteps(e.ctx, &taskerwire.ClaimRequest{WorkerID: "w", Queues: []string{"q"}, Wait: 50 * time.Millisecond})
 		require.NoError(t, err)
 		require.Empty(t, steps)
 
 		type answer struct {
-			steps []*tasker.RemoteStep
+			steps []*taskerwire.Step
 			err   error
 		}
 		out := make(chan answer, 1)
 		go func() {
-			s, err := e.client.ClaimRemoteSteps(e.ctx, &tasker.RemoteClaimRequest{WorkerID: "w", Queues: []string{"q"}, Wait: tasker.MaxRemoteWait})
+			s, err := e.client.ClaimRemoteSteps(e.ctx, &taskerwire.ClaimRequest{WorkerID: "w", Queues: []string{"q"}, Wait: tasker.MaxRemoteWait})
 			out <- answer{s, err}
 		}()
 		task := e.create("only_remote", nil)
@@ -218,7 +219,7 @@ func TestRemoteClaimWaits(t *testing.T) {
 func TestRemoteValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, err := e.client.ClaimRemoteSteps(e.ctx, &tasker.RemoteClaimRequest{Limit: 1000, Lease: time.Millisecond, Wait: time.Hour})
+	_, err := e.client.ClaimRemoteSteps(e.ctx, &taskerwire.ClaimRequest{Limit: 1000, Lease: time.Millisecond, Wait: time.Hour})
 	var ve *tasker.ValidationError
 	require.True(t, errors.As(err, &ve), "%v", err)
 	require.Equal(t, map[string]string{
@@ -228,11 +229,11 @@ func TestRemoteValidation(t *testing.T) {
 		"lease":     "must be between 1s and 1h0m0s",
 		"wait":      "must be between 0 and 30s",
 	}, ve.Fields)
-	_, err = e.client.ClaimRemoteSteps(e.ctx, &tasker.RemoteClaimRequest{WorkerID: "w", Queues: []string{"ok", "bad queue"}})
+	_, err = e.client.ClaimRemoteSteps(e.ctx, &taskerwire.ClaimRequest{WorkerID: "w", Queues: []string{"ok", "bad queue"}})
 	require.True(t, errors.As(err, &ve))
 	require.Equal(t, map[string]string{"queues[1]": `"bad queue" is not a queue name: use 1 to 128 letters, digits, '_', '.', ':' or '-'`}, ve.Fields)
 
-	_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w", Error: &tasker.RemoteError{Kind: "odd", RetryAfter: -1, Details: json.RawMessage(`[1]`)}})
+	_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w", Error: &taskerwire.Error{Kind: "odd", RetryAfter: -1, Details: json.RawMessage(`[1]`)}})
 	require.True(t, errors.As(err, &ve))
 	require.Equal(t, map[string]string{
 		"step_id":           "is required: the step_id of the claimed step",
@@ -242,7 +243,7 @@ func TestRemoteValidation(t *testing.T) {
 		"error.retry_after": "must be a positive delay on a retryable error",
 		"error.details":     "must be a JSON object",
 	}, ve.Fields)
-	_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w", StepID: 999999, Attempt: 1})
+	_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w", StepID: 999999, Attempt: 1})
 	require.ErrorIs(t, err, tasker.ErrNotFound)
 
 	reg := tasker.NewRegistry()
@@ -265,7 +266,7 @@ func TestRemoteFinishOfLocalStepRefused(t *testing.T) {
 	e := newEnv(t, template("default", "local", "1.0.0", stepDef{name: "a"}))
 	task := e.create("local", nil)
 	s := e.steps(task.ID)["a"]
-	_, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w", StepID: s.ID, Attempt: 1})
+	_, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w", StepID: s.ID, Attempt: 1})
 	require.ErrorIs(t, err, tasker.ErrInvalidState)
 	require.ErrorContains(t, err, "step is not in a remote queue: it is run by in-process workers")
 }
@@ -290,7 +291,7 @@ func TestRemoteRelease(t *testing.T) {
 		again := e.claim("w2", 0, "billing")
 		require.Len(t, again, 1)
 		require.Equal(t, 1, again[0].Attempt, "claimed again as attempt 1")
-		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w2", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`)})
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w2", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`)})
 		require.NoError(t, err)
 		e.singlePass()
 		require.Equal(t, taskertype.StateComplete, e.task(task.ID).State)
@@ -312,8 +313,8 @@ func TestRemoteCustomEvents(t *testing.T) {
 		defer unsub()
 		task := e.create("remote_events", nil)
 		rs := e.claim("w1", 0, "billing")[0]
-		_, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`),
-			Events: []tasker.RemoteEvent{{Name: "payment.refunded"}, {Name: "payment.charged", Payload: json.RawMessage(`{"amount`)}}})
+		_, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`),
+			Events: []taskerwire.Event{{Name: "payment.refunded"}, {Name: "payment.charged", Payload: json.RawMessage(`{"amount`)}}})
 		var ve *tasker.ValidationError
 		require.True(t, errors.As(err, &ve), "%v", err)
 		require.Equal(t, map[string]string{
@@ -322,8 +323,8 @@ func TestRemoteCustomEvents(t *testing.T) {
 		}, ve.Fields)
 		require.Empty(t, events, "nothing recorded, nothing published")
 
-		_, err = e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`),
-			Events: []tasker.RemoteEvent{{Name: "payment.charged", Payload: json.RawMessage(`{"amount": 42}`)}}})
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{}`),
+			Events: []taskerwire.Event{{Name: "payment.charged", Payload: json.RawMessage(`{"amount": 42}`)}}})
 		require.NoError(t, err)
 		ev := <-events
 		require.Equal(t, "payment.charged", ev.Name)
@@ -343,7 +344,7 @@ func TestRemoteUnstorableResult(t *testing.T) {
 		e.create("remote_flow", nil)
 		e.singlePass()
 		rs := e.claim("w1", 0, "billing")[0]
-		_, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{"n": 1e1000000}`)})
+		_, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{"n": 1e1000000}`)})
 		if testdb.DriverOf(t) == "sqlite" {
 			require.NoError(t, err)
 			return
@@ -351,8 +352,8 @@ func TestRemoteUnstorableResult(t *testing.T) {
 		var ve *tasker.ValidationError
 		require.True(t, errors.As(err, &ve), "%v", err)
 		require.Contains(t, ve.Fields["results"], "the database refused it (")
-		step, err := e.client.FinishRemoteStep(e.ctx, &tasker.RemoteResult{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
-			Error: &tasker.RemoteError{Message: "result refused", Kind: "permanent"}})
+		step, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
+			Error: &taskerwire.Error{Message: "result refused", Kind: "permanent"}})
 		require.NoError(t, err, "nothing was written: the attempt is still the worker's")
 		require.True(t, step.Blocked)
 	})

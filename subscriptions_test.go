@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,8 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/delivery"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskersub"
+	_ "github.com/tasker-go/tasker/taskersub/taskernats" // registers type "nats"
 )
 
 // hookServer is a webhook receiver whose behaviour the test switches.
@@ -55,7 +54,7 @@ func newHookServer(t *testing.T, secret string) *hookServer {
 		_ = json.Unmarshal(body, &msg)
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if r.Header.Get("X-Tasker-Signature") != delivery.Sign(secret, body) {
+		if r.Header.Get("X-Tasker-Signature") != taskersub.Sign(secret, body) {
 			h.badSig++
 		}
 		h.received[msg.ID]++
@@ -174,40 +173,6 @@ func TestWebhookDurableDelivery(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, dead)
 	})
-}
-
-func TestLoadSubscriptions(t *testing.T) {
-	t.Setenv("HOOK_SECRET", "abc")
-	dir := t.TempDir()
-	write := func(body string) string {
-		p := filepath.Join(dir, "subs.yaml")
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
-		return p
-	}
-	subs, err := tasker.LoadSubscriptions(write(`subscriptions:
-  - name: ops
-    type: webhook
-    events: ["task.failed"]
-    config: {url: "https://ops.example.com/hook", secret: "${HOOK_SECRET}", timeout: 5s, max_attempts: 3}
-  - name: audit
-    type: log
-    enabled: false
-`))
-	require.NoError(t, err)
-	require.Len(t, subs, 2)
-	require.Equal(t, "abc", subs[0].Config["secret"])
-	for body, want := range map[string]string{
-		"subscriptions:\n  - {name: a, type: smtp}\n":                                         `type "smtp" is unknown: use log, webhook or nats`,
-		"subscriptions:\n  - {type: log}\n":                                                   `subscription #1: name is missing`,
-		"subscriptions:\n  - {name: a, type: log}\n  - {name: a, type: log}\n":                `subscription "a" is declared twice`,
-		"subscriptions:\n  - {name: a, type: webhook, config: {url: ftp://x}}\n":              `config.url must be an http(s) URL`,
-		"subscriptions:\n  - {name: a, type: webhook, config: {url: http://x, retries: 3}}\n": `config.retries is unknown`,
-		"subscriptions:\n  - {name: a, type: log, events: [\"[\"]}\n":                         `event pattern "[" is malformed`,
-		"subscriptions:\n  - {name: a, type: log, colour: red}\n":                             `field colour not found`,
-	} {
-		_, err := tasker.LoadSubscriptions(write(body))
-		require.ErrorContains(t, err, want, body)
-	}
 }
 
 // NATS subscriptions publish each event to JetStream (a real, embedded

@@ -123,10 +123,6 @@ func (t *TaskTemplate) Step(name string) (*StepTemplate, bool) {
 	return nil, false
 }
 
-// Analyze returns the dependency analysis of the template: topological order,
-// levels, roots, leaves and a summary.
-func (t *TaskTemplate) Analyze() *dag.Analysis { return dag.Analyze(t.nodes()) }
-
 // Mermaid returns the template's DAG as Mermaid "graph TD" text.
 func (t *TaskTemplate) Mermaid() string {
 	if t.graph == nil {

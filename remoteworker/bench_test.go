@@ -14,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerhttp"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // BenchmarkRemoteRoundTrip measures the engine's overhead of one remote
@@ -66,11 +67,11 @@ func BenchmarkRemoteRoundTrip(b *testing.B) {
 
 func goRoundTrip(b *testing.B, c *tasker.Client) func() {
 	return func() {
-		steps, err := c.ClaimRemoteSteps(b.Context(), &tasker.RemoteClaimRequest{WorkerID: "bench", Queues: []string{"bench"}})
+		steps, err := c.ClaimRemoteSteps(b.Context(), &taskerwire.ClaimRequest{WorkerID: "bench", Queues: []string{"bench"}})
 		if err != nil || len(steps) != 1 {
 			b.Fatalf("claim: %d steps, %v", len(steps), err)
 		}
-		s, err := c.FinishRemoteStep(b.Context(), &tasker.RemoteResult{WorkerID: "bench", StepID: steps[0].StepID, Attempt: steps[0].Attempt,
+		s, err := c.FinishRemoteStep(b.Context(), &taskerwire.Result{WorkerID: "bench", StepID: steps[0].StepID, Attempt: steps[0].Attempt,
 			Results: json.RawMessage(`{"ok":true}`)})
 		if err != nil || s.State != tasker.StateComplete {
 			b.Fatalf("finish: %v", err)

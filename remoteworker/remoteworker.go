@@ -1,27 +1,3 @@
-// Package remoteworker runs the steps of remote queues of a Tasker for Go
-// server in any Go program: it claims steps over the REST API
-// (POST /tasker/workers/claim, long polling), runs a handler for each,
-// heartbeats their leases while they run, and reports results and failures.
-// It depends only on the standard library, not on the engine.
-//
-//	w, err := remoteworker.New(remoteworker.Config{
-//		ServerURL: "http://127.0.0.1:8080", Token: os.Getenv("TASKER_WORKER_TOKEN"),
-//		Queues: []string{"billing"},
-//	}, func(ctx context.Context, s *remoteworker.Step) (any, error) {
-//		var order struct{ ID int `json:"order_id"` }
-//		if err := s.DecodeContext(&order); err != nil {
-//			return nil, remoteworker.Permanent(err)
-//		}
-//		return map[string]any{"charged": order.ID}, nil
-//	})
-//	...
-//	err = w.Run(ctx) // until ctx is cancelled
-//
-// A handler's plain error is retried under the step's retry policy;
-// Permanent stops the retries and RetryAfter asks for a delay. A step whose
-// lease is lost (the worker was too slow to heartbeat, or the task was
-// cancelled) has its context cancelled and its result is dropped by the
-// server.
 package remoteworker
 
 import (
@@ -40,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // Config configures a Worker. Zero values mean the documented defaults.
@@ -74,32 +52,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Step is a claimed step: its input document.
+// Step is a claimed step: its input document (the protocol's
+// taskerwire.Step, whose fields it has).
 type Step struct {
-	TaskID         int64                      `json:"task_id"`
-	StepID         int64                      `json:"step_id"`
-	StepName       string                     `json:"step_name"`
-	Namespace      string                     `json:"namespace"`
-	TaskName       string                     `json:"task_name"`
-	Version        string                     `json:"version"`
-	Queue          string                     `json:"queue"`
-	Attempt        int                        `json:"attempt"`
-	RetryLimit     int                        `json:"retry_limit"`
-	LeaseExpiresAt time.Time                  `json:"lease_expires_at"`
-	TimeoutMS      int64                      `json:"timeout_ms"`
-	IdempotencyKey string                     `json:"idempotency_key"`
-	Context        json.RawMessage            `json:"context"`
-	Dependencies   map[string]json.RawMessage `json:"dependencies"`
-	Config         json.RawMessage            `json:"handler_config"`
-	Inputs         json.RawMessage            `json:"inputs,omitempty"`
+	taskerwire.Step
 
 	mu     sync.Mutex
-	events []event
-}
-
-type event struct {
-	Name    string          `json:"name"`
-	Payload json.RawMessage `json:"payload"`
+	events []taskerwire.Event
 }
 
 // Publish publishes a custom event declared for this step (under
@@ -113,14 +72,14 @@ func (s *Step) Publish(name string, payload any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.events = append(s.events, event{Name: name, Payload: raw})
+	s.events = append(s.events, taskerwire.Event{Name: name, Payload: raw})
 	return nil
 }
 
-func (s *Step) published() []event {
+func (s *Step) published() []taskerwire.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]event(nil), s.events...)
+	return append([]taskerwire.Event(nil), s.events...)
 }
 
 // DecodeContext decodes the task context into v.
@@ -361,23 +320,20 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 	}
 	if released && res.err != nil {
 		// Stopped by the shutdown: give the attempt back, not counted.
-		err := w.post(ctx, fmt.Sprintf("/tasker/workers/steps/%d/release", s.StepID),
-			map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt}, nil, w.requestTimeout())
+		err := w.post(ctx, taskerwire.ReleasePath(s.StepID),
+			taskerwire.ReleaseRequest{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt}, nil, w.requestTimeout())
 		if err != nil {
 			w.cfg.Logger.Warn("remoteworker: could not release a step on shutdown; it will be rescued when its lease expires",
 				"step_id", s.StepID, "attempt", s.Attempt, "error", err)
 		}
 		return
 	}
-	body := map[string]any{"worker_id": w.cfg.WorkerID, "attempt": s.Attempt}
-	if evs := s.published(); len(evs) > 0 {
-		body["events"] = evs
-	}
+	body := &taskerwire.Result{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt, Events: s.published()}
 	err := res.err
 	if err == nil {
 		raw, merr := json.Marshal(res.out)
 		if merr == nil {
-			body["results"] = json.RawMessage(raw)
+			body.Results = raw
 			refusal := w.reportRetrying(ctx, s, body)
 			if refusal == "" {
 				return
@@ -386,16 +342,16 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 			// storable): fail the attempt permanently, saying why, rather
 			// than letting it be rescued and refused again.
 			err = Permanent(errors.New("the server refused the step's result: " + refusal))
-			delete(body, "events") // they may be what was refused
+			body.Events = nil // they may be what was refused
 		} else {
 			err = Permanent(fmt.Errorf("encode step result as JSON: %w", merr))
 		}
-		delete(body, "results")
+		body.Results = nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) && sctx.Err() != nil && ctx.Err() == nil {
 		err = &kindError{err: fmt.Errorf("step timed out after %s: %w", timeout, err), kind: "timeout"}
 	}
-	body["error"] = errorBody(err)
+	body.Error = errorBody(err)
 	w.reportRetrying(ctx, s, body)
 }
 
@@ -423,26 +379,26 @@ func (w *Worker) safeHandle(ctx context.Context, s *Step) (out any, err error) {
 	return w.handler(ctx, s)
 }
 
-func errorBody(err error) map[string]any {
+func errorBody(err error) *taskerwire.Error {
 	root := err
 	for u := errors.Unwrap(root); u != nil; u = errors.Unwrap(root) {
 		root = u
 	}
-	body := map[string]any{"message": err.Error(), "class": fmt.Sprintf("%T", root)}
+	body := &taskerwire.Error{Message: err.Error(), Class: fmt.Sprintf("%T", root)}
 	var pe *permanentError
 	var ra *retryAfterError
 	var ke *kindError
 	var pa *panicError
 	switch {
 	case errors.As(err, &pe):
-		body["kind"] = "permanent"
+		body.Kind = "permanent"
 	case errors.As(err, &ra):
-		body["retry_after_seconds"] = ra.delay.Seconds()
+		body.RetryAfter = ra.delay
 	case errors.As(err, &ke):
-		body["kind"] = ke.kind
+		body.Kind = ke.kind
 	}
 	if errors.As(err, &pa) {
-		body["class"], body["detail"] = "panic", pa.stack
+		body.Class, body.Detail = "panic", pa.stack
 	}
 	return body
 }
@@ -450,10 +406,10 @@ func errorBody(err error) map[string]any {
 // reportRetrying sends a result, retrying transport and server errors until
 // the lease would have expired. It returns the server's refusal when the
 // server refused the report itself (a 4xx other than lease_lost), else "".
-func (w *Worker) reportRetrying(ctx context.Context, s *Step, body map[string]any) string {
+func (w *Worker) reportRetrying(ctx context.Context, s *Step, body *taskerwire.Result) string {
 	deadline := time.Now().Add(w.cfg.Lease)
 	for n := 1; ; n++ {
-		err := w.post(ctx, fmt.Sprintf("/tasker/workers/steps/%d/result", s.StepID), body, nil, w.requestTimeout())
+		err := w.post(ctx, taskerwire.ResultPath(s.StepID), body, nil, w.requestTimeout())
 		var ce *clientError
 		switch {
 		case err == nil:
@@ -507,11 +463,9 @@ func (w *Worker) heartbeats(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		var out struct {
-			Lost []int64 `json:"lost_step_ids"`
-		}
-		err := w.post(ctx, "/tasker/workers/heartbeat", map[string]any{
-			"worker_id": w.cfg.WorkerID, "step_ids": ids, "lease_seconds": w.cfg.Lease.Seconds(),
+		var out taskerwire.HeartbeatResponse
+		err := w.post(ctx, taskerwire.PathHeartbeat, taskerwire.HeartbeatRequest{
+			WorkerID: w.cfg.WorkerID, StepIDs: ids, Lease: w.cfg.Lease,
 		}, &out, w.requestTimeout())
 		if err != nil {
 			w.cfg.Logger.Warn("remoteworker: heartbeat failed", "error", err)
@@ -530,11 +484,10 @@ func (w *Worker) heartbeats(ctx context.Context) {
 
 func (w *Worker) claim(ctx context.Context, limit int) ([]*Step, error) {
 	var out struct {
-		Steps []*Step `json:"steps"`
+		Steps []*Step `json:"steps"` // a taskerwire.ClaimResponse, with this package's Step
 	}
-	err := w.post(ctx, "/tasker/workers/claim", map[string]any{
-		"worker_id": w.cfg.WorkerID, "queues": w.cfg.Queues, "limit": limit,
-		"lease_seconds": w.cfg.Lease.Seconds(), "wait_seconds": w.cfg.PollWait.Seconds(),
+	err := w.post(ctx, taskerwire.PathClaim, taskerwire.ClaimRequest{
+		WorkerID: w.cfg.WorkerID, Queues: w.cfg.Queues, Limit: limit, Lease: w.cfg.Lease, Wait: w.cfg.PollWait,
 	}, &out, w.cfg.PollWait+30*time.Second)
 	return out.Steps, err
 }
@@ -576,16 +529,11 @@ func (w *Worker) post(ctx context.Context, path string, body, out any, timeout t
 		}
 		return json.Unmarshal(data, out)
 	}
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var e taskerwire.ErrorResponse
 	_ = json.Unmarshal(data, &e)
 	msg := cmp.Or(e.Error.Message, strings.TrimSpace(string(data)))
 	switch {
-	case e.Error.Code == "lease_lost":
+	case e.Error.Code == taskerwire.CodeLeaseLost:
 		return fmt.Errorf("%w: %s", ErrLeaseLost, msg)
 	case res.StatusCode/100 == 4:
 		return &clientError{status: res.StatusCode, msg: msg}

@@ -21,6 +21,7 @@ import (
 	"github.com/tasker-go/tasker/remoteworker"
 	"github.com/tasker-go/tasker/taskerhttp"
 	"github.com/tasker-go/tasker/taskertype"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -243,7 +244,7 @@ func TestWorkerDeathRerunAndLateResult(t *testing.T) {
 		require.NoError(t, err)
 		require.JSONEq(t, `{"by":"b"}`, string(s.Results), "the late result did not overwrite attempt 2")
 		require.Equal(t, 2, s.Attempts)
-		_, err = e.client.FinishRemoteStep(t.Context(), &tasker.RemoteResult{WorkerID: "worker-a", StepID: s.ID, Attempt: 1, Results: json.RawMessage(`{"by":"a"}`)})
+		_, err = e.client.FinishRemoteStep(t.Context(), &taskerwire.Result{WorkerID: "worker-a", StepID: s.ID, Attempt: 1, Results: json.RawMessage(`{"by":"a"}`)})
 		require.ErrorIs(t, err, tasker.ErrLeaseLost)
 	})
 }

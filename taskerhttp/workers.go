@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // The remote worker routes: remote workers in any language claim steps of
@@ -22,13 +23,13 @@ import (
 
 var claimFields = []string{"worker_id", "queues", "limit", "lease_seconds", "wait_seconds"}
 
-func decodeClaim(body []byte) (*tasker.RemoteClaimRequest, error) {
+func decodeClaim(body []byte) (*taskerwire.ClaimRequest, error) {
 	m, err := decodeObject(body, "", claimFields...)
 	if err != nil {
 		return nil, err
 	}
 	d := &fieldDecoder{m: m}
-	req := &tasker.RemoteClaimRequest{WorkerID: d.str("worker_id")}
+	req := &taskerwire.ClaimRequest{WorkerID: d.str("worker_id")}
 	req.Queues, _ = d.strings("queues")
 	if n := d.intPtr("limit"); n != nil {
 		req.Limit = *n
@@ -72,9 +73,9 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 		return bodyFieldNames(err)
 	}
 	if steps == nil {
-		steps = []*tasker.RemoteStep{}
+		steps = []*taskerwire.Step{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"steps": steps})
+	writeJSON(w, http.StatusOK, taskerwire.ClaimResponse{Steps: steps})
 	return nil
 }
 
@@ -110,20 +111,20 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 			lost = append(lost, id)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"step_ids": kept, "lost_step_ids": lost})
+	writeJSON(w, http.StatusOK, taskerwire.HeartbeatResponse{StepIDs: kept, Lost: lost})
 	return nil
 }
 
 var resultFields = []string{"worker_id", "attempt", "results", "error", "events"}
 var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
 
-func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
+func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
 	m, err := decodeObject(body, "", resultFields...)
 	if err != nil {
 		return nil, err
 	}
 	d := &fieldDecoder{m: m}
-	res := &tasker.RemoteResult{WorkerID: d.str("worker_id"), StepID: stepID}
+	res := &taskerwire.Result{WorkerID: d.str("worker_id"), StepID: stepID}
 	if n := d.intPtr("attempt"); n != nil {
 		res.Attempt = *n
 	}
@@ -148,7 +149,7 @@ func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
 				return nil, unknownFields(unknown, "allowed error fields: "+strings.Join(remoteErrorFields, ", "))
 			}
 			ed := &fieldDecoder{m: em}
-			res.Error = &tasker.RemoteError{
+			res.Error = &taskerwire.Error{
 				Message: ed.str("message"), Kind: ed.str("kind"), Class: ed.str("class"), Detail: ed.str("detail"),
 				RetryAfter: ed.seconds("retry_after_seconds"), Details: ed.object("details"),
 			}
@@ -175,7 +176,7 @@ func decodeResult(body []byte, stepID int64) (*tasker.RemoteResult, error) {
 				}
 			}
 			ed := &fieldDecoder{m: em}
-			ev := tasker.RemoteEvent{Name: ed.str("name"), Payload: ed.raw("payload")}
+			ev := taskerwire.Event{Name: ed.str("name"), Payload: ed.raw("payload")}
 			for k, v := range ed.fields {
 				d.problem(fmt.Sprintf("events[%d].%s", i, k), v)
 			}
@@ -203,7 +204,7 @@ func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
 	}
 	step, err := s.c.FinishRemoteStep(r.Context(), res)
 	if errors.Is(err, tasker.ErrLeaseLost) {
-		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
 	}
 	if err != nil {
 		return bodyFieldNames(err)
@@ -238,7 +239,7 @@ func (s *server) releaseStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	step, err := s.c.ReleaseRemoteStep(r.Context(), worker, id, attempt)
 	if errors.Is(err, tasker.ErrLeaseLost) {
-		return &apiError{Status: http.StatusConflict, Code: "lease_lost", Message: err.Error()}
+		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
 	}
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/taskerdriver"
 )
 
 func (a *app) eventsCmd() *cobra.Command {
@@ -109,7 +108,7 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 			}
 			if asJSON {
 				if dead == nil {
-					dead = []*taskerdriver.OutboxMessage{}
+					dead = []*tasker.OutboxMessage{}
 				}
 				return a.printJSON(dead)
 			}

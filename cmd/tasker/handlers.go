@@ -83,7 +83,7 @@ func (a *app) localRegistry() (*tasker.Registry, error) {
 
 func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 	if a.s.server != "" {
-		r, err := a.remote()
+		r, err := a.apiClient()
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +104,7 @@ func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 
 func (a *app) namespaceHandlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
 	if a.s.server != "" {
-		r, err := a.remote()
+		r, err := a.apiClient()
 		if err != nil {
 			return nil, err
 		}

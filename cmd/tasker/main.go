@@ -1,10 +1,3 @@
-// Command tasker runs and inspects Tasker for Go workflows: task commands,
-// workers, migrations and template tools. Configuration comes from flags,
-// then environment variables (TASKER_DATABASE_URL, TASKER_TEMPLATES,
-// TASKER_ENV, TASKER_CONFIG, TASKER_SERVER, TASKER_ADDR, TASKER_WORKER_TOKEN), then an optional
-// YAML config file, then defaults. `tasker serve` runs the REST API; with
-// --server URL the task and handlers commands talk to it instead of the
-// database.
 package main
 
 import (
@@ -25,6 +18,8 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
+	"github.com/tasker-go/tasker/taskersub"
+	_ "github.com/tasker-go/tasker/taskersub/taskernats" // the binary sends to NATS subscriptions
 )
 
 func main() {
@@ -207,9 +202,9 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
 		}
 	}
-	var subs []tasker.Subscription
+	var subs []taskersub.Subscription
 	if a.s.subsFile != "" {
-		if subs, err = tasker.LoadSubscriptions(a.s.subsFile); err != nil {
+		if subs, err = taskersub.Load(a.s.subsFile); err != nil {
 			_ = drv.Close()
 			return nil, nil, err
 		}

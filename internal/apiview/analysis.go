@@ -35,13 +35,13 @@ func NewDependencyAnalysis(reg *tasker.Registry, task *tasker.Task, steps []*tas
 		sr.NextRetryAt = UTC(sr.NextRetryAt)
 		da.Steps[i] = StepReadiness{StepReadiness: sr, TimeUntilReady: sr.TimeUntilReady.Seconds()}
 	}
-	var a *dag.Analysis
 	if tmpl, err := reg.Template(task.Namespace, task.Name, task.Version); err == nil {
-		a, da.Source = tmpl.Analyze(), "template"
+		a := tmpl.Analyze()
+		da.Source, da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = "template", a.Levels, a.Roots, a.Leaves, a.Topology
 	} else {
-		a, da.Source = dag.Analyze(stepNodes(steps)), "steps"
+		a := dag.Analyze(stepNodes(steps))
+		da.Source, da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = "steps", a.Levels, a.Roots, a.Leaves, a.Topology
 	}
-	da.Levels, da.Roots, da.Leaves, da.ExecutionOrder = a.Levels, a.Roots, a.Leaves, a.Topology
 	return da
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/dag"
 )
 
 // The views of the registered task templates (the original engine's
@@ -96,13 +95,13 @@ type CustomEvent struct {
 
 // DependencyGraph is the structure of a template's steps.
 type DependencyGraph struct {
-	Edges          []GraphEdge         `json:"edges"`
-	ExecutionOrder []string            `json:"execution_order"`
-	Leaves         []string            `json:"leaves"`
-	Levels         map[string]int      `json:"levels"`
-	Nodes          []GraphNode         `json:"nodes"`
-	Roots          []string            `json:"roots"`
-	Summary        dag.AnalysisSummary `json:"summary"`
+	Edges          []GraphEdge            `json:"edges"`
+	ExecutionOrder []string               `json:"execution_order"`
+	Leaves         []string               `json:"leaves"`
+	Levels         map[string]int         `json:"levels"`
+	Nodes          []GraphNode            `json:"nodes"`
+	Roots          []string               `json:"roots"`
+	Summary        tasker.AnalysisSummary `json:"summary"`
 }
 
 // GraphNode is one step of a DependencyGraph.

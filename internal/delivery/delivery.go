@@ -1,39 +1,21 @@
-// Package delivery delivers events to outside subscribers from the outbox:
-// messages written in the same transaction as the facts they describe are
-// claimed with a lease, sent, and marked delivered, retried with backoff, or
-// dead after a number of attempts (an operator can replay dead letters).
-// Delivery is at least once.
 package delivery
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskersub"
 )
-
-// Sender sends one message to one subscriber.
-type Sender interface {
-	Send(ctx context.Context, m *taskerdriver.OutboxMessage) error
-}
 
 // Target is a durable subscriber: its sender and retry limits.
 type Target struct {
-	Sender Sender
+	Sender taskersub.Sender
 	// MaxAttempts before a message is dead. Defaults to 10.
 	MaxAttempts int
 	// Backoff is the first retry delay, doubled each attempt up to
@@ -157,7 +139,7 @@ func (d *Deliverer) Pass(ctx context.Context) (int, error) {
 
 func (d *Deliverer) deliver(ctx context.Context, m *taskerdriver.OutboxMessage) {
 	t := d.cfg.Targets[m.Subscription]
-	err := t.Sender.Send(ctx, m)
+	err := t.Sender.Send(ctx, Message(m))
 	now := d.cfg.Now()
 	p := &taskerdriver.OutboxFinishParams{ID: m.ID, Owner: d.cfg.ID, Now: now}
 	switch {
@@ -179,69 +161,10 @@ func (d *Deliverer) deliver(ctx context.Context, m *taskerdriver.OutboxMessage) 
 	}
 }
 
-// Webhook POSTs each message as JSON:
-// {"id": "<subscription>-<outbox id>", "name": "...", "payload": {...}}.
-// With a secret, X-Tasker-Signature carries "sha256=" and the hex HMAC-SHA256
-// of the body. Any 2xx answer is a delivery.
-type Webhook struct {
-	URL     string
-	Secret  string
-	Headers map[string]string
-	// Timeout of one request. Defaults to 10s.
-	Timeout time.Duration
-	Client  *http.Client
-}
-
-// Body returns the JSON body sent for m.
-func Body(m *taskerdriver.OutboxMessage) ([]byte, error) {
-	return json.Marshal(map[string]any{
-		"id": m.Subscription + "-" + strconv.FormatInt(m.ID, 10), "name": m.EventName, "payload": m.Payload,
-	})
-}
-
-// Sign returns the signature header value of body under secret.
-func Sign(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// Send implements Sender.
-func (w *Webhook) Send(ctx context.Context, m *taskerdriver.OutboxMessage) error {
-	body, err := Body(m)
-	if err != nil {
-		return err
+// Message converts an outbox row to the senders' type.
+func Message(m *taskerdriver.OutboxMessage) *taskersub.Message {
+	return &taskersub.Message{
+		ID: m.ID, Subscription: m.Subscription, EventName: m.EventName, Payload: m.Payload, State: m.State,
+		Attempts: m.Attempts, NextAttemptAt: m.NextAttemptAt, LastError: m.LastError, CreatedAt: m.CreatedAt, DeliveredAt: m.DeliveredAt,
 	}
-	ctx, cancel := context.WithTimeout(ctx, cmp.Or(w.Timeout, 10*time.Second))
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Tasker-Event", m.EventName)
-	req.Header.Set("X-Tasker-Delivery", m.Subscription+"-"+strconv.FormatInt(m.ID, 10))
-	for k, v := range w.Headers {
-		req.Header.Set(k, v)
-	}
-	if w.Secret != "" {
-		req.Header.Set("X-Tasker-Signature", Sign(w.Secret, body))
-	}
-	client := w.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("webhook %s: no answer within %s", w.URL, cmp.Or(w.Timeout, 10*time.Second))
-		}
-		return fmt.Errorf("webhook %s: %w", w.URL, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook %s answered %s: %s", w.URL, resp.Status, bytes.TrimSpace(snippet))
-	}
-	return nil
 }

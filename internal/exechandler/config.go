@@ -1,10 +1,3 @@
-// Package exechandler implements the mechanics of the built-in exec handler:
-// a workflow step that runs an external command.
-//
-// The step's handler_config is decoded by [ParseConfig]; [Run] starts the
-// command, writes one JSON document ([Input]) to its stdin, captures its
-// stdout as the step result and classifies failures so the engine can decide
-// whether a retry may help ([IsPermanent]).
 package exechandler
 
 import (

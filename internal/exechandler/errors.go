@@ -47,6 +47,10 @@ func (e *ExitError) Error() string {
 	return msg
 }
 
+// DetailText returns the stderr tail, the free detail text the engine
+// stores with the step's error (tasker.DetailTextError).
+func (e *ExitError) DetailText() string { return e.StderrTail }
+
 // StartError reports that the command could not be started: the program is
 // missing or not executable, or the working directory does not exist.
 type StartError struct {

@@ -17,6 +17,11 @@ const MaxBodyExcerpt = 1024
 // maxHeaderValue bounds each header value kept in an error's details.
 const maxHeaderValue = 256
 
+// ErrorClass is the class of the step errors of the http handler: the name
+// its public error type had in the root package, kept for compatibility
+// (stored step errors, tests and dashboards match on it).
+const ErrorClass = "*tasker.HTTPError"
+
 // StatusError is a non-2xx answer.
 type StatusError struct {
 	Status int
@@ -43,6 +48,9 @@ func (e *StatusError) Error() string {
 	}
 	return msg
 }
+
+// ErrorClass is the class stored on the step's error (tasker.ClassifiedError).
+func (e *StatusError) ErrorClass() string { return ErrorClass }
 
 // Details is the JSON stored on the step's error: {"status", "body_excerpt"
 // (at most 1 KiB), "headers" (only the headers of interest, lower-case)}.
@@ -110,6 +118,9 @@ func (e *NetworkError) Error() string {
 
 func (e *NetworkError) Unwrap() error { return e.Err }
 
+// ErrorClass is the class stored on the step's error.
+func (e *NetworkError) ErrorClass() string { return ErrorClass }
+
 // Details is {"error_kind": "timeout"|"connection", "url": ...}.
 func (e *NetworkError) Details() json.RawMessage {
 	return mustJSON(map[string]string{"error_kind": e.Kind, "url": e.URL})
@@ -126,6 +137,9 @@ type RateLimitError struct {
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("rate limit of %s (handler_config.rate_limit): the next request is allowed in %s, after the step's deadline; retrying then", e.Host, e.Wait)
 }
+
+// ErrorClass is the class stored on the step's error.
+func (e *RateLimitError) ErrorClass() string { return ErrorClass }
 
 // Details is {"error_kind": "rate_limit", "url": "<scheme://host:port>"}.
 func (e *RateLimitError) Details() json.RawMessage {

@@ -358,12 +358,12 @@ func TestNewRemoteURL(t *testing.T) {
 		"localhost:9000":                "http://localhost:9000",
 		"https://tasker.example/api":    "https://tasker.example/api",
 	} {
-		r, err := newRemote(in)
+		r, err := newAPIClient(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, r.base, in)
 	}
 	for _, bad := range []string{"", "ftp://x", "http://"} {
-		_, err := newRemote(bad)
+		_, err := newAPIClient(bad)
 		require.Error(t, err, bad)
 	}
 }

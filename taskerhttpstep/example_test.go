@@ -1,4 +1,4 @@
-package tasker_test
+package taskerhttpstep_test
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+	"github.com/tasker-go/tasker/taskerhttpstep"
 )
 
 // An http handler registered under a name of its own, whose ProcessResults
 // keeps only what later steps need from the API's answer (the original
 // engine's process_results). The step's handler_config has the keys of the
 // built-in http handler, with a placeholder from the task context.
-func ExampleNewHTTPHandler() {
+func ExampleNewHandler() {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"order": {"id": %q, "status": "paid", "lines": [1, 2, 3]}, "served_by": "eu-1"}`, r.URL.Path)
@@ -32,8 +33,8 @@ func ExampleNewHTTPHandler() {
 	defer os.RemoveAll(dir)
 
 	reg := tasker.NewRegistry()
-	reg.MustRegisterHandler("order_api", tasker.NewHTTPHandler(tasker.HTTPHandlerOptions{
-		ProcessResults: func(step *tasker.StepContext, resp *tasker.HTTPResponse) (any, error) {
+	reg.MustRegisterHandler("order_api", taskerhttpstep.NewHandler(taskerhttpstep.Options{
+		ProcessResults: func(step *tasker.StepContext, resp *taskerhttpstep.Response) (any, error) {
 			var answer struct {
 				Order struct {
 					ID     string `json:"id"`

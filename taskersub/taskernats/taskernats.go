@@ -1,10 +1,10 @@
-package delivery
+package taskernats
 
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,13 +12,42 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskersub"
 )
 
-// NATS publishes each message to a NATS JetStream subject and waits for the
+func init() { taskersub.RegisterType(taskersub.TypeNATS, target) }
+
+// target builds the sender of a nats subscription.
+func target(cfg map[string]any) (taskersub.Target, error) {
+	for k := range cfg {
+		switch k {
+		case "url", "subject", "stream", "timeout", "max_attempts", "backoff":
+		default:
+			return taskersub.Target{}, fmt.Errorf("config.%s is unknown: use url, subject, stream, timeout, max_attempts, backoff", k)
+		}
+	}
+	n := &Sender{}
+	n.URL, _ = cfg["url"].(string)
+	n.Subject, _ = cfg["subject"].(string)
+	n.Stream, _ = cfg["stream"].(string)
+	if n.URL != "" && !strings.HasPrefix(n.URL, "nats://") && !strings.HasPrefix(n.URL, "tls://") {
+		return taskersub.Target{}, errors.New("config.url must be a nats:// or tls:// URL")
+	}
+	var err error
+	if n.Timeout, err = taskersub.ConfigDuration(cfg, "timeout"); err != nil {
+		return taskersub.Target{}, err
+	}
+	t := taskersub.Target{Sender: n}
+	if err := taskersub.ConfigLimits(cfg, &t); err != nil {
+		return taskersub.Target{}, err
+	}
+	return t, nil
+}
+
+// Sender publishes each message to a NATS JetStream subject and waits for the
 // stream's acknowledgement. The message id (Nats-Msg-Id) is the delivery id,
 // so the stream drops a duplicate sent again within its duplicate window.
-type NATS struct {
+type Sender struct {
 	// URL of the server. Defaults to nats://127.0.0.1:4222.
 	URL string
 	// Subject to publish to; "{name}" is replaced by the event name.
@@ -34,11 +63,11 @@ type NATS struct {
 	js jetstream.JetStream
 }
 
-func (n *NATS) subject(event string) string {
+func (n *Sender) subject(event string) string {
 	return strings.ReplaceAll(cmp.Or(n.Subject, "tasker.events.{name}"), "{name}", event)
 }
 
-func (n *NATS) connect(ctx context.Context) (jetstream.JetStream, error) {
+func (n *Sender) connect(ctx context.Context) (jetstream.JetStream, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.js != nil && n.nc.IsConnected() {
@@ -68,29 +97,29 @@ func (n *NATS) connect(ctx context.Context) (jetstream.JetStream, error) {
 	return js, nil
 }
 
-// Send implements Sender.
-func (n *NATS) Send(ctx context.Context, m *taskerdriver.OutboxMessage) error {
+// Send implements taskersub.Sender.
+func (n *Sender) Send(ctx context.Context, m *taskersub.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(n.Timeout, 10*time.Second))
 	defer cancel()
 	js, err := n.connect(ctx)
 	if err != nil {
 		return err
 	}
-	body, err := Body(m)
+	body, err := taskersub.Body(m)
 	if err != nil {
 		return err
 	}
 	msg := nats.NewMsg(n.subject(m.EventName))
 	msg.Data = body
 	msg.Header.Set("X-Tasker-Event", m.EventName)
-	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.Subscription+"-"+strconv.FormatInt(m.ID, 10))); err != nil {
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.DeliveryID())); err != nil {
 		return fmt.Errorf("nats publish %s: %w", msg.Subject, err)
 	}
 	return nil
 }
 
 // Close closes the connection.
-func (n *NATS) Close() error {
+func (n *Sender) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.nc != nil {

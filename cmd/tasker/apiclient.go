@@ -1,10 +1,10 @@
 package main
 
-// The CLI as a client of `tasker serve`: with --server URL (or
-// $TASKER_SERVER) the task and handlers commands call the REST API under
-// /tasker instead of opening the database. Output formats are the local
-// ones; the API's task and step JSON share most field names with
-// tasker.Task and tasker.Step, so they decode into them directly.
+// The CLI's REST client: with --server URL (or $TASKER_SERVER) the task
+// and handlers commands call the REST API of `tasker serve` under /tasker
+// instead of opening the database (see viaserver.go for the commands' side).
+// The API's task and step JSON share most field names with tasker.Task and
+// tasker.Step, so they decode into them directly.
 
 import (
 	"bytes"
@@ -21,11 +21,10 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/taskertype"
 )
 
-// remote is a client of the REST API of one server.
-type remote struct {
+// apiClient is a client of the REST API of one server.
+type apiClient struct {
 	base string // scheme://host[:port], no trailing slash
 	hc   *http.Client
 }
@@ -36,9 +35,9 @@ const remoteRequestTimeout = 30 * time.Second
 // remotePollInterval is how often --wait asks the server for the task.
 const remotePollInterval = 200 * time.Millisecond
 
-// newRemote parses a --server value: http(s)://HOST:PORT, optionally with a
+// newAPIClient parses a --server value: http(s)://HOST:PORT, optionally with a
 // path prefix and a trailing /tasker, or HOST:PORT alone.
-func newRemote(server string) (*remote, error) {
+func newAPIClient(server string) (*apiClient, error) {
 	s := strings.TrimSpace(server)
 	if !strings.Contains(s, "://") {
 		s = "http://" + s
@@ -49,7 +48,7 @@ func newRemote(server string) (*remote, error) {
 	}
 	u.RawQuery, u.Fragment = "", ""
 	base := strings.TrimSuffix(strings.TrimSuffix(u.String(), "/"), "/tasker")
-	return &remote{base: base, hc: &http.Client{Timeout: remoteRequestTimeout}}, nil
+	return &apiClient{base: base, hc: &http.Client{Timeout: remoteRequestTimeout}}, nil
 }
 
 // apiError is an error response of the API:
@@ -157,7 +156,7 @@ func cmpOr(a, b string) string {
 
 // do calls method path (under the base URL) with an optional JSON body and
 // decodes a 2xx JSON answer into out. It returns the status code.
-func (r *remote) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
+func (r *apiClient) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
 	u := r.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -237,7 +236,7 @@ type createRequest struct {
 
 // createTask returns the task and whether it already existed (200 instead
 // of 201: a duplicate under the hash identity).
-func (r *remote) createTask(ctx context.Context, req *createRequest) (*apiTask, bool, error) {
+func (r *apiClient) createTask(ctx context.Context, req *createRequest) (*apiTask, bool, error) {
 	var env taskEnvelope
 	status, err := r.do(ctx, http.MethodPost, "/tasker/tasks", nil, req, &env)
 	if err != nil {
@@ -247,7 +246,7 @@ func (r *remote) createTask(ctx context.Context, req *createRequest) (*apiTask, 
 	return t, status == http.StatusOK, err
 }
 
-func (r *remote) getTask(ctx context.Context, id int64) (*apiTask, error) {
+func (r *apiClient) getTask(ctx context.Context, id int64) (*apiTask, error) {
 	var env taskEnvelope
 	if _, err := r.do(ctx, http.MethodGet, taskPath(id), nil, nil, &env); err != nil {
 		return nil, err
@@ -255,7 +254,7 @@ func (r *remote) getTask(ctx context.Context, id int64) (*apiTask, error) {
 	return env.task("get")
 }
 
-func (r *remote) cancelTask(ctx context.Context, id int64, reason string) (*apiTask, error) {
+func (r *apiClient) cancelTask(ctx context.Context, id int64, reason string) (*apiTask, error) {
 	var q url.Values
 	if reason != "" {
 		q = url.Values{"reason": {reason}}
@@ -267,7 +266,7 @@ func (r *remote) cancelTask(ctx context.Context, id int64, reason string) (*apiT
 	return env.task("cancel")
 }
 
-func (r *remote) retryTask(ctx context.Context, id int64) (*apiTask, error) {
+func (r *apiClient) retryTask(ctx context.Context, id int64) (*apiTask, error) {
 	var env taskEnvelope
 	if _, err := r.do(ctx, http.MethodPost, taskPath(id)+"/retry", nil, nil, &env); err != nil {
 		return nil, err
@@ -285,7 +284,7 @@ type taskPage struct {
 	} `json:"pagination"`
 }
 
-func (r *remote) listTasks(ctx context.Context, p *tasker.TaskListParams) (*taskPage, error) {
+func (r *apiClient) listTasks(ctx context.Context, p *tasker.TaskListParams) (*taskPage, error) {
 	q := url.Values{}
 	if len(p.States) > 0 {
 		s := make([]string, len(p.States))
@@ -345,13 +344,13 @@ type handlerInfo struct {
 	LatestVersion string   `json:"latest_version"`
 }
 
-func (r *remote) namespaces(ctx context.Context) (*namespaceList, error) {
+func (r *apiClient) namespaces(ctx context.Context) (*namespaceList, error) {
 	var out namespaceList
 	_, err := r.do(ctx, http.MethodGet, "/tasker/handlers", nil, nil, &out)
 	return &out, err
 }
 
-func (r *remote) handlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
+func (r *apiClient) handlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
 	var out namespaceHandlers
 	_, err := r.do(ctx, http.MethodGet, "/tasker/handlers/"+url.PathEscape(ns), nil, nil, &out)
 	return &out, err
@@ -381,229 +380,3 @@ func remoteTook(t *apiTask) time.Duration {
 }
 
 // ---- the commands' remote halves ----
-
-func (a *app) remote() (*remote, error) { return newRemote(a.s.server) }
-
-func (a *app) remoteCreate(ctx context.Context, req *tasker.TaskRequest, raw json.RawMessage, wait bool, output string, timeout time.Duration) error {
-	r, err := a.remote()
-	if err != nil {
-		return err
-	}
-	t, dup, err := r.createTask(ctx, &createRequest{Name: req.Name, Namespace: req.Namespace, Version: req.Version, Context: raw,
-		Initiator: req.Initiator, SourceSystem: req.SourceSystem, Reason: req.Reason, Tags: req.Tags})
-	if err != nil {
-		return exitErr(err)
-	}
-	if !wait {
-		if output == "json" {
-			return a.printJSON(&t.Task)
-		}
-		verb := "created"
-		if dup {
-			verb = "found existing"
-		}
-		fmt.Fprintf(a.out, "%s task %d (%s), status %s\n", verb, t.ID, t.FullName(), t.State)
-		return nil
-	}
-	if output != "json" {
-		verb := "created"
-		if dup {
-			verb = "found existing"
-		}
-		fmt.Fprintf(a.out, "task %d (%s) %s; waiting for %s to run it\n", t.ID, t.FullName(), verb, r.base)
-	}
-	return a.remoteWatch(ctx, r, t.ID, output, timeout)
-}
-
-func (a *app) remoteGet(ctx context.Context, id int64, output string) error {
-	r, err := a.remote()
-	if err != nil {
-		return err
-	}
-	t, err := r.getTask(ctx, id)
-	if err != nil {
-		return exitErr(err)
-	}
-	if output == "json" {
-		return a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps)})
-	}
-	a.printSummary(&t.Task, t.Steps, remoteTook(t))
-	return nil
-}
-
-func nonNilSteps(s []*tasker.Step) []*tasker.Step {
-	if s == nil {
-		return []*tasker.Step{}
-	}
-	return s
-}
-
-func (a *app) remoteList(ctx context.Context, p *tasker.TaskListParams, output string) error {
-	r, err := a.remote()
-	if err != nil {
-		return err
-	}
-	page, err := r.listTasks(ctx, p)
-	if err != nil {
-		return exitErr(err)
-	}
-	tasks := make([]*tasker.Task, len(page.Tasks))
-	for i, t := range page.Tasks {
-		tasks[i] = &t.Task
-	}
-	if output == "json" {
-		return a.printJSON(map[string]any{"tasks": tasks, "total": page.Pagination.Total, "limit": page.Pagination.Limit, "offset": page.Pagination.Offset})
-	}
-	a.printTaskTable(tasks, page.Pagination.Total)
-	return nil
-}
-
-func (a *app) remoteCancel(ctx context.Context, id int64, reason string) error {
-	r, err := a.remote()
-	if err != nil {
-		return err
-	}
-	t, err := r.cancelTask(ctx, id, reason)
-	if err != nil {
-		return exitErr(err)
-	}
-	fmt.Fprintf(a.out, "task %d %s\n", t.ID, t.State)
-	return nil
-}
-
-func (a *app) remoteRetry(ctx context.Context, id int64, wait bool) error {
-	r, err := a.remote()
-	if err != nil {
-		return err
-	}
-	t, err := r.retryTask(ctx, id)
-	if err != nil {
-		return exitErr(err)
-	}
-	if !wait {
-		fmt.Fprintf(a.out, "task %d is %s again; a worker will run its failed steps\n", t.ID, t.State)
-		return nil
-	}
-	fmt.Fprintf(a.out, "task %d (%s) is %s again; waiting for %s to run it\n", t.ID, t.FullName(), t.State, r.base)
-	return a.remoteWatch(ctx, r, t.ID, "text", 0)
-}
-
-// stepSeen is what --wait last saw of a step.
-type stepSeen struct {
-	state    taskertype.State
-	attempts int
-}
-
-// remoteWatch polls the task until it is final, printing every step change
-// it sees (the server runs the steps; a change between two polls that
-// undoes itself is not seen), then the summary as the local --wait does.
-// The exit status is 0 for complete, 2 otherwise.
-func (a *app) remoteWatch(ctx context.Context, r *remote, id int64, output string, timeout time.Duration) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	start := time.Now()
-	seen := map[int64]stepSeen{}
-	var t *apiTask
-	for first := true; ; first = false {
-		cur, err := r.getTask(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("task %d did not finish: %w", id, ctx.Err())
-			}
-			return exitErr(err)
-		}
-		t = cur
-		if output != "json" {
-			for _, s := range t.Steps {
-				prev, ok := seen[s.ID]
-				if !ok {
-					prev = stepSeen{state: taskertype.StatePending}
-				}
-				a.printStepChange(s, prev, first, start)
-			}
-		}
-		for _, s := range t.Steps {
-			seen[s.ID] = stepSeen{state: s.State, attempts: s.Attempts}
-		}
-		if t.State.Final() {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("task %d did not finish: %w (it is %s on the server)", id, ctx.Err(), t.State)
-		case <-time.After(remotePollInterval):
-		}
-	}
-	if output == "json" {
-		if err := a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps)}); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(a.out, "%8s  task %s\n", time.Since(start).Round(time.Millisecond), t.State)
-		a.printSummary(&t.Task, t.Steps, time.Since(start))
-	}
-	if t.State != taskertype.StateComplete {
-		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", id, t.State)}
-	}
-	return nil
-}
-
-// printStepChange prints a step's change since prev in the format of the
-// local --wait's progress lines. On the first poll, steps that already
-// finished before the watch began are listed too.
-func (a *app) printStepChange(s *tasker.Step, prev stepSeen, first bool, start time.Time) {
-	at := time.Since(start).Round(time.Millisecond)
-	if s.State == prev.state && s.Attempts == prev.attempts && !first {
-		return
-	}
-	if first && s.State == taskertype.StatePending && s.Attempts == 0 {
-		return
-	}
-	attempt := max(s.Attempts, 1)
-	switch s.State {
-	case taskertype.StateInProgress:
-		if prev.state != taskertype.StateInProgress || s.Attempts != prev.attempts {
-			if s.Attempts > prev.attempts+1 || (prev.state == taskertype.StateInProgress && s.Attempts > prev.attempts) {
-				a.printFailed(at, s, s.Attempts-1, "retried")
-			}
-			fmt.Fprintf(a.out, "%8s  ▶ %-28s started (attempt %d/%d)\n", at, s.Name, attempt, s.RetryLimit)
-		}
-	case taskertype.StateComplete:
-		took := ""
-		if !s.ProcessedAt.IsZero() && !s.LastAttemptedAt.IsZero() && !s.ProcessedAt.Before(s.LastAttemptedAt) {
-			took = " in " + s.ProcessedAt.Sub(s.LastAttemptedAt).Round(time.Millisecond).String()
-		}
-		fmt.Fprintf(a.out, "%8s  ✓ %-28s complete%s\n", at, s.Name, took)
-	case taskertype.StateError:
-		next := "no retry"
-		if !s.Blocked && !s.NextAttemptAt.IsZero() {
-			next = "retry in " + time.Until(s.NextAttemptAt).Round(100*time.Millisecond).String()
-		}
-		a.printFailed(at, s, attempt, next)
-	case taskertype.StatePending:
-		if s.Attempts > 0 && s.Attempts >= prev.attempts {
-			// Back to pending after an attempt: it failed and waits for
-			// its retry.
-			next := "retry"
-			if !s.NextAttemptAt.IsZero() {
-				next = "retry in " + max(time.Until(s.NextAttemptAt), 0).Round(100*time.Millisecond).String()
-			}
-			a.printFailed(at, s, s.Attempts, next)
-		} else if s.Attempts < prev.attempts {
-			fmt.Fprintf(a.out, "%8s  ↺ %-28s pending again (attempts reset)\n", at, s.Name)
-		}
-	default: // cancelled, resolved_manually
-		fmt.Fprintf(a.out, "%8s  • %-28s %s\n", at, s.Name, s.State)
-	}
-}
-
-func (a *app) printFailed(at time.Duration, s *tasker.Step, attempt int, next string) {
-	msg := ""
-	if s.LastError != nil && s.LastError.Message != "" {
-		msg = ": " + firstLine(s.LastError.Message)
-	}
-	fmt.Fprintf(a.out, "%8s  ✗ %-28s failed (attempt %d/%d, %s)%s\n", at, s.Name, attempt, s.RetryLimit, next, msg)
-}

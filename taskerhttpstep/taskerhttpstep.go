@@ -1,4 +1,4 @@
-package tasker
+package taskerhttpstep
 
 import (
 	"context"
@@ -8,47 +8,27 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/httpstep"
 )
 
-// httpHandler is the built-in "http" handler: it calls an HTTP API (method,
-// url, params, headers, body — by default the task context for POST, PUT and
-// PATCH — with {{context.…}} and {{dependencies.…}} placeholders, auth from
-// the environment, TLS options and a per-host rate limit) and returns
-// {"status", "response_headers", "body"}. 429 and 503 are retried after the
-// server's Retry-After; 408, 425, other 5xx, timeouts and connection errors
-// are retried with the step's backoff; other non-2xx statuses fail the step
-// permanently. Each request carries an Idempotency-Key stable across the
-// step's attempts. See docs/handlers.md.
-type httpHandler struct{}
-
-// ValidateConfig implements ConfigValidator.
-func (httpHandler) ValidateConfig(config map[string]any) error {
-	_, err := httpstep.ParseConfig(config)
-	return err
-}
-
-func (httpHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
-	return NewHTTPHandler(HTTPHandlerOptions{}).Handle(ctx, s)
-}
-
-// HTTPHandlerOptions customise an HTTPHandler.
-type HTTPHandlerOptions struct {
+// Options customise an Handler.
+type Options struct {
 	// ProcessResults turns a 2xx answer into the step's results, like the
 	// original engine's process_results. It is not called for other answers
-	// (they are errors, see CallHTTP). An error it returns fails the attempt
-	// as any handler error does (wrap it with PermanentError to stop
+	// (they are errors, see Call). An error it returns fails the attempt
+	// as any handler error does (wrap it with tasker.PermanentError to stop
 	// retrying). Nil means the built-in handler's results,
-	// HTTPResponse.Results.
-	ProcessResults func(step *StepContext, resp *HTTPResponse) (any, error)
+	// Response.Results.
+	ProcessResults func(step *tasker.StepContext, resp *Response) (any, error)
 }
 
-// HTTPHandler is the built-in "http" handler with options: register it under
+// Handler is the built-in "http" handler with options: register it under
 // a name of your own and use that name as the handler of steps whose
 // handler_config has the same keys as the http handler's.
 //
-//	reg.MustRegisterHandler("order_api", tasker.NewHTTPHandler(tasker.HTTPHandlerOptions{
-//		ProcessResults: func(s *tasker.StepContext, resp *tasker.HTTPResponse) (any, error) {
+//	reg.MustRegisterHandler("order_api", taskerhttpstep.NewHandler(taskerhttpstep.Options{
+//		ProcessResults: func(s *tasker.StepContext, resp *taskerhttpstep.Response) (any, error) {
 //			var order struct{ ID string `json:"id"` }
 //			if err := resp.DecodeJSON(&order); err != nil {
 //				return nil, tasker.PermanentError(err)
@@ -58,28 +38,43 @@ type HTTPHandlerOptions struct {
 //	}))
 //
 // Its handler_config is checked when templates load (it is a
-// ConfigValidator).
-type HTTPHandler struct {
-	opts HTTPHandlerOptions
+// tasker.ConfigValidator and tasker.ConfigDependencies) and read with exact
+// numbers (tasker.ExactConfigUser).
+type Handler struct {
+	opts Options
 }
 
-// NewHTTPHandler returns an http handler with opts.
-func NewHTTPHandler(opts HTTPHandlerOptions) *HTTPHandler {
-	return &HTTPHandler{opts: opts}
+// NewHandler returns an http handler with opts.
+func NewHandler(opts Options) *Handler {
+	return &Handler{opts: opts}
 }
 
-// ValidateConfig implements ConfigValidator.
-func (h *HTTPHandler) ValidateConfig(config map[string]any) error {
+// ValidateConfig implements tasker.ConfigValidator.
+func (h *Handler) ValidateConfig(config map[string]any) error {
 	_, err := httpstep.ParseConfig(config)
 	return err
 }
 
-// Handle implements StepHandler: it calls the API described by the step's
-// handler_config and returns the results of ProcessResults.
-func (h *HTTPHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
-	cfg, err := httpstep.ParseConfig(exactConfig(s))
+// UsesExactConfig implements tasker.ExactConfigUser: handler_config numbers
+// are sent digit for digit.
+func (h *Handler) UsesExactConfig() bool { return true }
+
+// ConfigDependencies implements tasker.ConfigDependencies: the parent steps
+// whose results the config's {{dependencies.<step>}} placeholders read.
+func (h *Handler) ConfigDependencies(config map[string]any) ([]string, error) {
+	cfg, err := httpstep.ParseConfig(config)
 	if err != nil {
-		return nil, PermanentError(err)
+		return nil, err
+	}
+	return cfg.Dependencies(), nil
+}
+
+// Handle implements tasker.StepHandler: it calls the API described by the step's
+// handler_config and returns the results of ProcessResults.
+func (h *Handler) Handle(ctx context.Context, s *tasker.StepContext) (any, error) {
+	cfg, err := httpstep.ParseConfig(s.Config)
+	if err != nil {
+		return nil, tasker.PermanentError(err)
 	}
 	resp, err := callHTTP(ctx, s, cfg)
 	if err != nil {
@@ -91,10 +86,10 @@ func (h *HTTPHandler) Handle(ctx context.Context, s *StepContext) (any, error) {
 	return resp.Results()
 }
 
-// HTTPConfig describes a call of CallHTTP. Its fields are the keys of the
+// Config describes a call of Call. Its fields are the keys of the
 // http handler's handler_config (docs/handlers.md); zero values mean the
 // same defaults.
-type HTTPConfig struct {
+type Config struct {
 	// Method defaults to GET.
 	Method string
 	// URL is required, http or https. Placeholders ({{context.<path>}},
@@ -111,11 +106,11 @@ type HTTPConfig struct {
 	// placeholder becomes the value with its JSON type.
 	Body any
 	// Auth sets the Authorization header from environment variables.
-	Auth *HTTPAuth
+	Auth *Auth
 	// TLS configures HTTPS.
-	TLS *HTTPTLS
+	TLS *TLS
 	// RateLimit is a token bucket per host, shared by the process.
-	RateLimit *HTTPRateLimit
+	RateLimit *RateLimit
 	// Timeout bounds the request and the reading of the answer. Defaults
 	// to 30s.
 	Timeout time.Duration
@@ -135,20 +130,20 @@ type HTTPConfig struct {
 	ConstantRetryDelay bool
 }
 
-// HTTPAuth is the credentials of a call, read from the environment when the
+// Auth is the credentials of a call, read from the environment when the
 // call is made: Type "bearer" with TokenEnv, or "basic" with UsernameEnv and
 // PasswordEnv. A variable that is missing or empty is a permanent error.
-type HTTPAuth struct {
+type Auth struct {
 	Type        string
 	TokenEnv    string
 	UsernameEnv string
 	PasswordEnv string
 }
 
-// HTTPTLS configures HTTPS. The files are PEM, read at the first call that
-// uses them; calls with the same HTTPTLS share one transport (and its
+// TLS configures HTTPS. The files are PEM, read at the first call that
+// uses them; calls with the same TLS share one transport (and its
 // connections) for the life of the process.
-type HTTPTLS struct {
+type TLS struct {
 	// CAFile holds the CA certificates trusted instead of the system's.
 	CAFile string
 	// CertFile and KeyFile are a client certificate and its key; give both
@@ -163,17 +158,17 @@ type HTTPTLS struct {
 	InsecureSkipVerify bool
 }
 
-// HTTPRateLimit is a token bucket per host (scheme, host and port) shared by
+// RateLimit is a token bucket per host (scheme, host and port) shared by
 // every step and call of the process: at most RequestsPerSecond on average,
 // Burst at once (default 1). When calls give one host different limits, the
 // strictest seen so far applies.
-type HTTPRateLimit struct {
+type RateLimit struct {
 	RequestsPerSecond float64
 	Burst             int
 }
 
-// HTTPResponse is a 2xx answer (or, in an HTTPError, another one).
-type HTTPResponse struct {
+// Response is a 2xx answer (or, in an Error, another one).
+type Response struct {
 	// Status is the HTTP status code.
 	Status int
 	// Header is the answer's header.
@@ -187,7 +182,7 @@ type HTTPResponse struct {
 }
 
 // DecodeJSON decodes the body into v.
-func (r *HTTPResponse) DecodeJSON(v any) error {
+func (r *Response) DecodeJSON(v any) error {
 	if r.Truncated {
 		return fmt.Errorf("decode HTTP %d answer: the body is longer than %d bytes (max_response_bytes)", r.Status, r.maxBytes)
 	}
@@ -200,14 +195,14 @@ func (r *HTTPResponse) DecodeJSON(v any) error {
 // Results returns the built-in http handler's step results for the answer:
 // {"status", "response_headers" (lower-case names), "body" (JSON when the
 // body is JSON, else text)}, plus "body_truncated_at" when it was cut.
-func (r *HTTPResponse) Results() (json.RawMessage, error) {
+func (r *Response) Results() (json.RawMessage, error) {
 	return httpstep.Result(&httpstep.Response{Status: r.Status, Header: r.Header, Body: r.Body, Truncated: r.Truncated}, r.maxBytes)
 }
 
-// HTTPError is a call that got no 2xx answer. CallHTTP returns it wrapped by
-// PermanentError or RetryAfter as the http handler classifies it; find it
+// Error is a call that got no 2xx answer. Call returns it wrapped by
+// tasker.PermanentError or tasker.RetryAfter as the http handler classifies it; find it
 // with errors.As. Its Details are stored on the step's error.
-type HTTPError struct {
+type Error struct {
 	// Status is the answer's status; 0 when no answer came.
 	Status int
 	// Kind is "status" (a non-2xx answer), "timeout", "connection" or
@@ -215,37 +210,41 @@ type HTTPError struct {
 	// have made it wait past the step's deadline).
 	Kind string
 	// Response is the non-2xx answer, nil when none came.
-	Response *HTTPResponse
+	Response *Response
 
 	err     error
 	details json.RawMessage
 }
 
-func (e *HTTPError) Error() string { return e.err.Error() }
+func (e *Error) Error() string { return e.err.Error() }
 
 // Unwrap returns the underlying error.
-func (e *HTTPError) Unwrap() error { return e.err }
+func (e *Error) Unwrap() error { return e.err }
 
-// Details implements DetailedError: {"status", "body_excerpt" (at most 1
+// ErrorClass implements tasker.ClassifiedError: "*tasker.HTTPError", the
+// class stored on step errors since this type was tasker.HTTPError.
+func (e *Error) ErrorClass() string { return httpstep.ErrorClass }
+
+// Details implements tasker.DetailedError: {"status", "body_excerpt" (at most 1
 // KiB), "headers" (Retry-After, Content-Type, X-Request-Id, Location and
 // rate limit headers)} for an answer, {"error_kind", "url" (without query
 // or user info)} otherwise.
-func (e *HTTPError) Details() json.RawMessage { return e.details }
+func (e *Error) Details() json.RawMessage { return e.details }
 
-// CallHTTP calls an HTTP API as the built-in http handler does, for Go
+// Call calls an HTTP API as the built-in http handler does, for Go
 // handlers: cfg's placeholders are filled from step (its task context and
 // dependency results), credentials come from the environment, the host's
 // rate limit is waited for, and the request carries step's idempotency key.
 // A 2xx answer is returned; anything else is an error marked as the handler
-// marks it: PermanentError for a bad configuration, a missing placeholder
+// marks it: tasker.PermanentError for a bad configuration, a missing placeholder
 // value or environment variable, or a 4xx answer other than 408, 425 and
-// 429; RetryAfter with the server's delay (429, 503) or the RetryDelay
+// 429; tasker.RetryAfter with the server's delay (429, 503) or the RetryDelay
 // backoff; otherwise a plain, retryable error. Answers and network errors
-// are *HTTPError (errors.As).
+// are *Error (errors.As).
 //
 // step may be nil: there are then no placeholder values and no idempotency
 // key.
-func CallHTTP(ctx context.Context, step *StepContext, cfg HTTPConfig) (*HTTPResponse, error) {
+func Call(ctx context.Context, step *tasker.StepContext, cfg Config) (*Response, error) {
 	c := &httpstep.Config{
 		Method: cfg.Method, URL: cfg.URL, Headers: cfg.Headers, Params: cfg.Params, Body: cfg.Body,
 		Timeout: cfg.Timeout, MaxResponse: cfg.MaxResponseBytes, FollowRedirects: !cfg.DisableRedirects,
@@ -263,10 +262,10 @@ func CallHTTP(ctx context.Context, step *StepContext, cfg HTTPConfig) (*HTTPResp
 	return callHTTP(ctx, step, c)
 }
 
-func callHTTP(ctx context.Context, s *StepContext, c *httpstep.Config) (*HTTPResponse, error) {
+func callHTTP(ctx context.Context, s *tasker.StepContext, c *httpstep.Config) (*Response, error) {
 	in := &httpstep.Input{}
 	if s != nil {
-		in.Attempt, in.Dependencies, in.Now = s.Attempt, s.deps, s.now
+		in.Attempt, in.Dependencies, in.Now = s.Attempt, s.DependencyResults(), s.Now
 		if s.Task != nil {
 			in.Context = s.Task.Context
 		}
@@ -279,13 +278,13 @@ func callHTTP(ctx context.Context, s *StepContext, c *httpstep.Config) (*HTTPRes
 	}
 	resp, err := httpstep.Do(ctx, c, in)
 	if err != nil {
-		return nil, classifyHTTPError(err, c.MaxResponse)
+		return nil, classifyError(err, c.MaxResponse)
 	}
-	return &HTTPResponse{Status: resp.Status, Header: resp.Header, Body: resp.Body, Truncated: resp.Truncated, maxBytes: c.MaxResponse}, nil
+	return &Response{Status: resp.Status, Header: resp.Header, Body: resp.Body, Truncated: resp.Truncated, maxBytes: c.MaxResponse}, nil
 }
 
-// classifyHTTPError marks an error of httpstep.Do for the engine.
-func classifyHTTPError(err error, maxBytes int64) error {
+// classifyError marks an error of httpstep.Do for the engine.
+func classifyError(err error, maxBytes int64) error {
 	permanent, after := httpstep.Decide(err)
 	var (
 		se  *httpstep.StatusError
@@ -296,27 +295,18 @@ func classifyHTTPError(err error, maxBytes int64) error {
 	switch {
 	case errors.As(err, &se):
 		r := se.Response
-		out = &HTTPError{Status: se.Status, Kind: "status", err: err, details: se.Details(),
-			Response: &HTTPResponse{Status: r.Status, Header: r.Header, Body: r.Body, Truncated: r.Truncated, maxBytes: maxBytes}}
+		out = &Error{Status: se.Status, Kind: "status", err: err, details: se.Details(),
+			Response: &Response{Status: r.Status, Header: r.Header, Body: r.Body, Truncated: r.Truncated, maxBytes: maxBytes}}
 	case errors.As(err, &ne):
-		out = &HTTPError{Kind: ne.Kind, err: err, details: ne.Details()}
+		out = &Error{Kind: ne.Kind, err: err, details: ne.Details()}
 	case errors.As(err, &re):
-		out = &HTTPError{Kind: "rate_limit", err: err, details: re.Details()}
+		out = &Error{Kind: "rate_limit", err: err, details: re.Details()}
 	}
 	switch {
 	case permanent:
-		return PermanentError(out)
+		return tasker.PermanentError(out)
 	case after > 0:
-		return RetryAfter(out, after)
+		return tasker.RetryAfter(out, after)
 	}
 	return out
-}
-
-// httpDependencies lists the parent steps an http handler_config reads.
-func httpDependencies(config map[string]any) ([]string, error) {
-	cfg, err := httpstep.ParseConfig(config)
-	if err != nil {
-		return nil, err
-	}
-	return cfg.Dependencies(), nil
 }

@@ -1,0 +1,67 @@
+package taskersub_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/taskersub"
+)
+
+func TestLoadSubscriptions(t *testing.T) {
+	t.Setenv("HOOK_SECRET", "abc")
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "subs.yaml")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	subs, err := taskersub.Load(write(`subscriptions:
+  - name: ops
+    type: webhook
+    events: ["task.failed"]
+    config: {url: "https://ops.example.com/hook", secret: "${HOOK_SECRET}", timeout: 5s, max_attempts: 3}
+  - name: audit
+    type: log
+    enabled: false
+`))
+	require.NoError(t, err)
+	require.Len(t, subs, 2)
+	require.Equal(t, "abc", subs[0].Config["secret"])
+	for body, want := range map[string]string{
+		"subscriptions:\n  - {name: a, type: smtp}\n":                                         `type "smtp" is unknown: use log, webhook or nats`,
+		"subscriptions:\n  - {type: log}\n":                                                   `subscription #1: name is missing`,
+		"subscriptions:\n  - {name: a, type: log}\n  - {name: a, type: log}\n":                `subscription "a" is declared twice`,
+		"subscriptions:\n  - {name: a, type: webhook, config: {url: ftp://x}}\n":              `config.url must be an http(s) URL`,
+		"subscriptions:\n  - {name: a, type: webhook, config: {url: http://x, retries: 3}}\n": `config.retries is unknown`,
+		"subscriptions:\n  - {name: a, type: log, events: [\"[\"]}\n":                         `event pattern "[" is malformed`,
+		"subscriptions:\n  - {name: a, type: log, colour: red}\n":                             `field colour not found`,
+	} {
+		_, err := taskersub.Load(write(body))
+		require.ErrorContains(t, err, want, body)
+	}
+}
+
+// Without the taskernats package, a nats subscription is refused with the
+// import that provides it (this test binary does not link it).
+func TestNATSNeedsItsPackage(t *testing.T) {
+	err := taskersub.Validate([]taskersub.Subscription{{Name: "bus", Type: "nats"}})
+	require.ErrorContains(t, err, `subscription "bus": type "nats" needs the NATS sender`)
+	require.ErrorContains(t, err, `import _ "github.com/tasker-go/tasker/taskersub/taskernats"`)
+}
+
+func TestRegisterType(t *testing.T) {
+	require.Panics(t, func() { taskersub.RegisterType("webhook", nil) })
+	require.Panics(t, func() {
+		taskersub.RegisterType("log", func(map[string]any) (taskersub.Target, error) { return taskersub.Target{}, nil })
+	})
+	taskersub.RegisterType("test-sink", func(cfg map[string]any) (taskersub.Target, error) {
+		t := taskersub.Target{}
+		return t, taskersub.ConfigLimits(cfg, &t)
+	})
+	require.NoError(t, taskersub.Validate([]taskersub.Subscription{{Name: "s", Type: "test-sink", Config: map[string]any{"max_attempts": 2}}}))
+	require.ErrorContains(t, taskersub.Validate([]taskersub.Subscription{{Name: "s", Type: "test-sink", Config: map[string]any{"max_attempts": 0}}}),
+		"config.max_attempts must be a whole number")
+}

@@ -1,0 +1,38 @@
+package tasker
+
+import (
+	"time"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+)
+
+// TaskListParams filters and pages ListTasks (zero values do not filter).
+type TaskListParams struct {
+	// States keeps tasks in one of these states.
+	States []State
+	// Namespace, Name and Version keep tasks of a template.
+	Namespace string
+	Name      string
+	Version   string
+	// Initiator and SourceSystem keep tasks with these values.
+	Initiator    string
+	SourceSystem string
+	// Tags keeps tasks having all of these tags.
+	Tags []string
+	// CreatedAfter and CreatedUntil bound the creation time.
+	CreatedAfter time.Time
+	CreatedUntil time.Time
+	// OrderBy is one of "task_id", "created_at", "requested_at", "name",
+	// "status"; default "task_id" (newest first). Desc reverses it.
+	OrderBy string
+	Desc    bool
+	// Limit defaults to 50, at most 1,000.
+	Limit  int
+	Offset int
+}
+
+// driver returns p as the driver's parameters (the same fields: a
+// conversion, checked by the compiler).
+func (p *TaskListParams) driver() *taskerdriver.TaskListParams {
+	return (*taskerdriver.TaskListParams)(p)
+}
