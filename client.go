@@ -71,7 +71,7 @@ type Config struct {
 	// Hooks observe every event synchronously, never dropping one (see
 	// Hook): metrics and tracing hang here.
 	Hooks []Hook
-	// StepMiddleware wraps every step handler, local or remote (see
+	// StepMiddleware wraps every step handler run in this process (see
 	// StepMiddleware), the first the outermost.
 	StepMiddleware []StepMiddleware
 	// Subscriptions send events to outside systems (see Subscription and

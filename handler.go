@@ -77,9 +77,6 @@ type StepContext struct {
 	Config map[string]any
 	// Logger is the client's logger with task and step attributes.
 	Logger *slog.Logger
-	// Remote is true when the handler ran in a remote worker and a
-	// StepMiddleware sees its reported result (see StepMiddleware).
-	Remote bool
 
 	deps      map[string]json.RawMessage
 	registry  *Registry

@@ -9,10 +9,9 @@ import "context"
 // line, or a policy that rewrites a result or an error.
 //
 // HandleStep must call next to run the handler (or the next middleware) and
-// return its result and error, possibly changed. For a remote step (handler
-// remote), the handler runs in another process: the chain runs when the
-// worker's result arrives, next returns that result, and StepContext.Remote
-// is true.
+// return its result and error, possibly changed. It wraps the handlers run
+// in this process; remote steps (handler remote) run in another process and
+// are not wrapped yet.
 type StepMiddleware interface {
 	HandleStep(ctx context.Context, step *StepContext, next func(context.Context) (any, error)) (any, error)
 }
