@@ -25,8 +25,10 @@ type Config struct {
 	// ServerURL is the server's base URL, such as "http://127.0.0.1:8080"
 	// (a trailing "/tasker" is accepted). Required.
 	ServerURL string
-	// Token is the server's worker token (tasker serve --worker-token).
-	// Required.
+	// Token is the credential sent as "Authorization: Bearer <token>": the
+	// server's worker token (tasker serve --worker-token), an API token
+	// (tasker token create) or a JWT with the permission tasker.worker:work.
+	// Required; when empty, New reads $TASKER_TOKEN.
 	Token string
 	// Queues are the queues to serve. Required.
 	Queues []string
@@ -174,8 +176,9 @@ func New(cfg Config, h Handler) (*Worker, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return nil, fmt.Errorf("remoteworker: ServerURL %q must start with http:// or https://", cfg.ServerURL)
 	}
+	cfg.Token = cmp.Or(cfg.Token, os.Getenv("TASKER_TOKEN"))
 	if cfg.Token == "" {
-		return nil, errors.New("remoteworker: Token is required: the server's --worker-token")
+		return nil, errors.New("remoteworker: Token is required (or $TASKER_TOKEN): the server's --worker-token, or an API token or JWT with tasker.worker:work")
 	}
 	if len(cfg.Queues) == 0 {
 		return nil, errors.New("remoteworker: Queues is required: name the queues to serve")
@@ -203,7 +206,11 @@ func (w *Worker) ID() string { return w.cfg.WorkerID }
 // Run claims and runs steps until ctx is cancelled, then lets running steps
 // finish for up to ShutdownGrace (cancelling them after it) and returns
 // once their results are reported. Errors talking to the server are logged
-// and retried with backoff; Run returns nil after a shutdown.
+// and retried with backoff; Run returns nil after a shutdown. A claim the
+// server refuses for the credential (401, or 403: the token lacks
+// tasker.worker:work or the server takes no remote workers) will not succeed
+// by retrying: Run stops as after a shutdown and returns an error matching
+// ErrUnauthorized that says why.
 func (w *Worker) Run(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
@@ -213,7 +220,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { defer close(beatDone); w.heartbeats(runCtx) }()
 
 	failures := 0
-	for ctx.Err() == nil {
+	var refused error
+	for ctx.Err() == nil && refused == nil {
 		free := 0
 		select { // wait for at least one free slot, or the shutdown
 		case slots <- struct{}{}:
@@ -236,6 +244,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, ErrUnauthorized) {
+				w.cfg.Logger.Error("remoteworker: the server refused the credential; stopping", "error", err)
+				refused = err
 				break
 			}
 			failures++
@@ -272,7 +285,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	cancelRun()
 	<-beatDone
-	return nil
+	return refused
 }
 
 // run executes one step and reports its outcome. A handler that outlives the
@@ -420,6 +433,11 @@ func (w *Worker) reportRetrying(ctx context.Context, s *Step, body *taskerwire.R
 		case errors.As(err, &ce):
 			w.cfg.Logger.Error("remoteworker: result refused", "step_id", s.StepID, "attempt", s.Attempt, "error", err)
 			return ce.Error()
+		case errors.Is(err, ErrUnauthorized):
+			// Retrying with the same credential cannot succeed; the step
+			// is rescued when its lease expires.
+			w.cfg.Logger.Error("remoteworker: result refused: the server refused the credential", "step_id", s.StepID, "attempt", s.Attempt, "error", err)
+			return ""
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			w.cfg.Logger.Error("remoteworker: giving up reporting a result; the step will be rescued when its lease expires",
@@ -492,6 +510,12 @@ func (w *Worker) claim(ctx context.Context, limit int) ([]*Step, error) {
 	return out.Steps, err
 }
 
+// ErrUnauthorized matches the error of a request the server refused for its
+// credential: 401 (no valid credential: check Config.Token) or 403 (the
+// credential lacks tasker.worker:work, or the server takes no remote
+// workers). Run stops on it.
+var ErrUnauthorized = errors.New("remoteworker: the server refused the credential")
+
 // clientError is a 4xx answer other than lease_lost: retrying will not help.
 type clientError struct {
 	status int
@@ -535,6 +559,8 @@ func (w *Worker) post(ctx context.Context, path string, body, out any, timeout t
 	switch {
 	case e.Error.Code == taskerwire.CodeLeaseLost:
 		return fmt.Errorf("%w: %s", ErrLeaseLost, msg)
+	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%w (HTTP %d): %s", ErrUnauthorized, res.StatusCode, msg)
 	case res.StatusCode/100 == 4:
 		return &clientError{status: res.StatusCode, msg: msg}
 	}

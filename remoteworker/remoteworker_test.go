@@ -291,13 +291,14 @@ func TestErrorsReported(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Setenv("TASKER_TOKEN", "")
 	h := func(context.Context, *remoteworker.Step) (any, error) { return nil, nil }
 	for _, tc := range []struct {
 		cfg  remoteworker.Config
 		want string
 	}{
 		{remoteworker.Config{ServerURL: "localhost:8080", Token: "t", Queues: []string{"q"}}, `remoteworker: ServerURL "localhost:8080" must start with http:// or https://`},
-		{remoteworker.Config{ServerURL: "http://x", Queues: []string{"q"}}, "remoteworker: Token is required: the server's --worker-token"},
+		{remoteworker.Config{ServerURL: "http://x", Queues: []string{"q"}}, "remoteworker: Token is required (or $TASKER_TOKEN): the server's --worker-token, or an API token or JWT with tasker.worker:work"},
 		{remoteworker.Config{ServerURL: "http://x", Token: "t"}, "remoteworker: Queues is required: name the queues to serve"},
 	} {
 		_, err := remoteworker.New(tc.cfg, h)
@@ -473,4 +474,32 @@ func TestPublishCustomEvents(t *testing.T) {
 	require.Equal(t, "permanent", s.LastError.Kind)
 	require.Contains(t, s.LastError.Message, `the server refused the step's result: HTTP 400: invalid remote result`)
 	require.Contains(t, s.LastError.Message, `custom event "payment.refunded" is not declared for step "charge"`)
+}
+
+// A credential the server refuses (401 for a wrong token, 403 when the server
+// takes no remote workers) stops Run with ErrUnauthorized at the first
+// claim, instead of retrying forever.
+func TestRunStopsOnRefusedCredential(t *testing.T) {
+	e := newEngine(t)
+	noWorkers := httptest.NewServer(taskerhttp.NewHandler(e.client, &taskerhttp.Options{}))
+	t.Cleanup(noWorkers.Close)
+	for _, tc := range []struct {
+		name, url, token, status string
+	}{
+		{"wrong token", e.url, "not-the-token", "HTTP 401"},
+		{"workers disabled", noWorkers.URL, token, "HTTP 403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := remoteworker.New(remoteworker.Config{ServerURL: tc.url, Token: tc.token, Queues: []string{"billing"},
+				Logger: slog.New(slog.DiscardHandler), PollWait: 100 * time.Millisecond},
+				func(context.Context, *remoteworker.Step) (any, error) { return nil, nil })
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			err = w.Run(ctx)
+			require.ErrorIs(t, err, remoteworker.ErrUnauthorized)
+			require.ErrorContains(t, err, tc.status)
+			require.NoError(t, ctx.Err(), "Run returned because of the refusal, not the deadline")
+		})
+	}
 }

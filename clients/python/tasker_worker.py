@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["Worker", "Step", "PermanentError", "RetryAfterError", "LeaseLostError", "TaskerError"]
+__all__ = ["Worker", "Step", "PermanentError", "RetryAfterError", "LeaseLostError", "AuthError", "TaskerError"]
 
 log = logging.getLogger("tasker_worker")
 
@@ -65,6 +65,12 @@ class TaskerError(Exception):
 
 class LeaseLostError(TaskerError):
     """The server refused a result: the worker no longer holds the attempt."""
+
+
+class AuthError(TaskerError):
+    """The server refused the credential: 401 (no valid token) or 403 (the
+    token lacks tasker.worker:work, or the server takes no remote workers).
+    Retrying cannot help: run() stops and raises it."""
 
 
 class Step:
@@ -121,8 +127,10 @@ class Worker:
             url = url[: -len("/tasker")]
         if not url.startswith(("http://", "https://")):
             raise ValueError("url %r must start with http:// or https://" % url)
+        token = token or os.environ.get("TASKER_TOKEN", "")
         if not token:
-            raise ValueError("token is required: the server's --worker-token")
+            raise ValueError("token is required (or $TASKER_TOKEN): the server's --worker-token, "
+                             "or an API token or JWT with tasker.worker:work")
         if not queues:
             raise ValueError("queues is required: name the queues to serve")
         self.url = url
@@ -146,7 +154,8 @@ class Worker:
     # --- public -----------------------------------------------------------
 
     def run(self):
-        """Run until stop() is called or the process gets SIGINT/SIGTERM."""
+        """Run until stop() is called or the process gets SIGINT/SIGTERM.
+        Raises AuthError when the server refuses the credential."""
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self.stop())
@@ -155,6 +164,7 @@ class Worker:
         beat.start()
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="tasker-step")
         failures = 0
+        refused = None
         try:
             while not self._stop.is_set():
                 free = self._take_slots()
@@ -163,6 +173,12 @@ class Worker:
                 try:
                     steps = self.claim(free)
                     failures = 0
+                except AuthError as e:  # retrying with the same credential cannot succeed
+                    for _ in range(free):
+                        self._slots.release()
+                    log.error("the server refused the credential (%s); stopping", e)
+                    refused = e
+                    break
                 except Exception as e:  # network or server trouble: back off
                     for _ in range(free):
                         self._slots.release()
@@ -199,6 +215,8 @@ class Worker:
             pool.shutdown(wait=False)
             self._stop.set()
             log.info("worker %s stopped", self.worker_id)
+        if refused is not None:
+            raise refused
 
     def stop(self):
         """Stop claiming; running steps may finish for shutdown_grace_seconds,
@@ -323,6 +341,9 @@ class Worker:
             except LeaseLostError as e:
                 log.warning("%r: result refused: %s", step, e.message)
                 return None
+            except AuthError as e:  # the same credential cannot succeed: let the lease expire
+                log.error("%r: result refused: the server refused the credential: %s", step, e.message)
+                return None
             except TaskerError as e:
                 if e.status < 500:
                     log.error("%r: result refused: %s", step, e)
@@ -388,5 +409,10 @@ class Worker:
                 code, message = err.get("code", ""), err.get("message", raw)
             except (ValueError, KeyError, TypeError):
                 code, message = "", raw.strip()
-            cls = LeaseLostError if code == "lease_lost" else TaskerError
+            if code == "lease_lost":
+                cls = LeaseLostError
+            elif e.code in (401, 403):
+                cls = AuthError
+            else:
+                cls = TaskerError
             raise cls(e.code, code, message) from None

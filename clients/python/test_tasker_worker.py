@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tasker_worker  # noqa: E402
-from tasker_worker import PermanentError, RetryAfterError, Worker  # noqa: E402
+from tasker_worker import AuthError, PermanentError, RetryAfterError, Worker  # noqa: E402
 
 TOKEN = "unit-test-token-0123456789"
 
@@ -43,6 +43,7 @@ class Stub:
         self.lost = set()      # step ids heartbeats report lost
         self.releases = []     # (step_id, body)
         self.result_status = {}  # step_id -> list of statuses to answer first
+        self.claim_status = None  # a status every request is answered with (auth tests)
         stub = self
 
         class H(BaseHTTPRequestHandler):
@@ -53,6 +54,8 @@ class Stub:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.headers.get("Authorization") != "Bearer " + TOKEN:
                     return self.answer(401, {"error": {"code": "unauthorized", "message": "no"}})
+                if stub.claim_status:
+                    return self.answer(stub.claim_status, {"error": {"code": "forbidden", "message": "lacks tasker.worker:work"}})
                 if self.path == "/tasker/workers/claim":
                     with stub.lock:
                         steps, stub.to_claim = stub.to_claim[: body["limit"]], stub.to_claim[body["limit"]:]
@@ -223,6 +226,32 @@ class WorkerTest(unittest.TestCase):
         release_first.set()
         time.sleep(0.3)
         self.assertEqual([b["attempt"] for _, b in self.stub.results], [2], "attempt 1's result is dropped")
+
+    def test_refused_credential_stops_run(self):
+        for token, status in (("wrong-token", 401), (TOKEN, 403)):
+            self.stub.claim_status = 403 if status == 403 else None
+            w = Worker(self.stub.url, token, ["q"], lambda step: None, worker_id="py-auth",
+                       poll_wait_seconds=0.05, shutdown_grace_seconds=1)
+            raised = []
+
+            def run():
+                try:
+                    w.run()
+                except AuthError as e:
+                    raised.append(e)
+            t = threading.Thread(target=run, daemon=True)
+            t.start()
+            t.join(10)
+            if t.is_alive():
+                w.stop()
+                self.fail("run() kept retrying a refused credential (HTTP %d)" % status)
+            self.assertEqual([e.status for e in raised], [status])
+
+    def test_token_from_environment(self):
+        os.environ["TASKER_TOKEN"] = TOKEN
+        self.addCleanup(os.environ.pop, "TASKER_TOKEN", None)
+        w = Worker(self.stub.url, None, ["q"], lambda step: None)
+        self.assertEqual(w.token, TOKEN)
 
     def test_lease_lost_report_is_not_retried(self):
         self.stub.to_claim = [step_doc(1)]
