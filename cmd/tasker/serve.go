@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,7 @@ func (a *app) serveCmd() *cobra.Command {
 		shutdownTimeout  time.Duration
 		readinessTimeout time.Duration
 		workerToken      string
+		tlsCert, tlsKey  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -57,6 +59,16 @@ up to --drain-timeout before releasing them to other workers.`,
 			if workerToken != "" && len(workerToken) < minWorkerToken {
 				return fmt.Errorf("--worker-token (or $TASKER_WORKER_TOKEN) has %d characters: use at least %d random ones, such as the output of `openssl rand -hex 16`",
 					len(workerToken), minWorkerToken)
+			}
+			if (tlsCert == "") != (tlsKey == "") {
+				return errors.New("--tls-cert and --tls-key go together: give both files (PEM), or neither to serve plain HTTP behind a TLS proxy")
+			}
+			var certs *certReloader
+			if tlsCert != "" {
+				var err error
+				if certs, err = newCertReloader(tlsCert, tlsKey, func(err error) { a.logger().Warn("tasker serve: TLS certificate", "error", err) }); err != nil {
+					return err
+				}
 			}
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
@@ -92,10 +104,16 @@ up to --drain-timeout before releasing them to other workers.`,
 			}
 			// Remote workers' waiting claims end at once on shutdown.
 			srv.RegisterOnShutdown(func() { close(stopping) })
+			scheme := "http"
+			if certs != nil {
+				scheme = "https"
+				srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+				ln = tls.NewListener(ln, srv.TLSConfig)
+			}
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
-			fmt.Fprintf(a.out, "tasker serve listening on http://%s (database %s, %d templates)\n",
-				ln.Addr(), redactURL(a.s.database), len(c.Registry().Templates("")))
+			fmt.Fprintf(a.out, "tasker serve listening on %s://%s (database %s, %d templates)\n",
+				scheme, ln.Addr(), redactURL(a.s.database), len(c.Registry().Templates("")))
 
 			var serveErr error
 			select {
@@ -129,6 +147,8 @@ up to --drain-timeout before releasing them to other workers.`,
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight HTTP requests may finish on shutdown")
 	f.DurationVar(&readinessTimeout, "readiness-timeout", 2*time.Second, "how long /tasker/health/ready waits for the database")
 	f.StringVar(&workerToken, "worker-token", "", "shared token remote workers send as \"Authorization: Bearer <token>\" on /tasker/workers (at least 16 characters; prefer the environment variable); empty disables remote workers [$TASKER_WORKER_TOKEN]")
+	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf); reloaded when the file changes [$TASKER_TLS_CERT]")
+	f.StringVar(&tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert; reloaded when the file changes [$TASKER_TLS_KEY]")
 	return cmd
 }
 
