@@ -1,6 +1,3 @@
-// Package dburl opens a taskerdriver.Driver from a database URL:
-// sqlite://relative/path.db, sqlite:///absolute/path.db (or a bare file path)
-// and postgres://user@host:port/db (or postgresql://).
 package dburl
 
 import (

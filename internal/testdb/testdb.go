@@ -1,5 +1,3 @@
-// Package testdb gives tests a fresh database of each driver, so that every
-// engine test runs on SQLite and on PostgreSQL. It is imported only by tests.
 package testdb
 
 import (

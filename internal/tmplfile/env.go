@@ -2,6 +2,7 @@ package tmplfile
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -201,7 +202,7 @@ func (p *parser) mergeMappings(base *yaml.Node, over []pair, skip []string) *yam
 	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: base.Line, Column: base.Column}
 	index := make(map[string]int)
 	for _, pr := range p.pairs(base, "") {
-		if contains(skip, pr.key.Value) {
+		if slices.Contains(skip, pr.key.Value) {
 			continue
 		}
 		index[pr.key.Value] = len(out.Content)

@@ -1,30 +1,3 @@
-// Command tbench measures Tasker for Go on PostgreSQL against the targets of
-// ARCHITECTURE.md §5, with River measured on the same database in the same
-// run as a peer.
-//
-// It creates a fresh database on the server named by -database (an
-// administrative connection: a role that may create databases), migrates
-// Tasker's and River's schemas into it, runs the selected measurements -reps
-// times, prints one line per measurement and a summary table, and drops the
-// database (unless -keep). The measurements:
-//
-//   - create: p50/p99 of -n sequential creations of a 4-step diamond task
-//     (A → B, C → D) through the Go API, with no worker running.
-//   - diamond: p50/p99 of -n diamond tasks end to end, one at a time, against
-//     an in-process worker: from CreateTask until WaitTask returns it
-//     complete. Also the join latency of D (D's start minus the later of B's
-//     and C's ends).
-//   - chain: the dependent-step start latency: for -n tasks of a chain A → B,
-//     the time from A's handler returning to B's handler starting.
-//   - throughput: sustained steps/s: a backlog of -tasks diamond tasks is
-//     created, then k worker processes (k from -procs) are started (this
-//     program re-executed with -worker tasker) and the time until every task
-//     is complete is measured by polling the tasks table.
-//   - river: the same with River: 4 × -tasks single no-op jobs inserted, then
-//     k River worker processes (k from -river-procs) with the same worker
-//     count; jobs/s, and Tasker's steps/s as a ratio of it.
-//
-// See bench/README.md and docs/benchmarks.md.
 package main
 
 import (

@@ -1,0 +1,431 @@
+package orchestrator_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/orchestrator"
+	"github.com/tasker-go/tasker/internal/recorder"
+	"github.com/tasker-go/tasker/internal/testdb"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+var seq atomic.Int64
+
+// base is the tests' clock start (whole seconds: both databases keep them).
+var base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// env is one test's database, clock and published events.
+type env struct {
+	t     *testing.T
+	drv   taskerdriver.Driver
+	ex    taskerdriver.Executor
+	clock *testdb.Clock
+	// beats receives every heartbeat the worker sends (real database call,
+	// then reported).
+	beats chan *taskerdriver.StepHeartbeatParams
+
+	mu     sync.Mutex
+	events []*taskertype.Event
+	posted chan struct{}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := testdb.Open(t)
+	require.NoError(t, db.Migrate(t.Context()))
+	e := &env{t: t, clock: testdb.NewClock(base), beats: make(chan *taskerdriver.StepHeartbeatParams, 64), posted: make(chan struct{}, 1)}
+	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats}}
+	e.ex = db.Executor()
+	return e
+}
+
+// spyDriver is a real driver whose executor reports heartbeats.
+type spyDriver struct {
+	taskerdriver.Driver
+	ex taskerdriver.Executor
+}
+
+func (d spyDriver) Executor() taskerdriver.Executor { return d.ex }
+
+type spyExecutor struct {
+	taskerdriver.Executor
+	beats chan<- *taskerdriver.StepHeartbeatParams
+}
+
+func (x spyExecutor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {
+	kept, err := x.Executor.StepHeartbeat(ctx, p)
+	select {
+	case x.beats <- p:
+	default:
+	}
+	return kept, err
+}
+
+// worker returns a worker on the test's database and clock; cfg's Run,
+// Concurrency and LeaseDuration are kept.
+func (e *env) worker(cfg orchestrator.Config) *orchestrator.Worker {
+	cfg.Driver, cfg.Recorder, cfg.Now, cfg.ID = e.drv, recorder.New(recorder.Config{}), e.clock.Now, "w1"
+	cfg.PollInterval = time.Hour // only notifications and finished handlers wake it
+	cfg.Publish = e.publish
+	return orchestrator.New(cfg)
+}
+
+func (e *env) publish(events []*taskertype.Event) {
+	e.mu.Lock()
+	e.events = append(e.events, events...)
+	e.mu.Unlock()
+	select {
+	case e.posted <- struct{}{}:
+	default:
+	}
+}
+
+// waitEvent waits until an event named name of task taskID is published.
+func (e *env) waitEvent(name string, taskID int64) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		e.mu.Lock()
+		for _, ev := range e.events {
+			if ev.Name == name && ev.Task != nil && ev.Task.ID == taskID {
+				e.mu.Unlock()
+				return
+			}
+		}
+		e.mu.Unlock()
+		select {
+		case <-e.posted:
+		case <-ctx.Done():
+			e.t.Fatalf("no %s event for task %d", name, taskID)
+		}
+	}
+}
+
+// waitBeat waits for a heartbeat that extends the leases to until.
+func (e *env) waitBeat(until time.Time) *taskerdriver.StepHeartbeatParams {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		select {
+		case p := <-e.beats:
+			if p.LeaseExpiresAt.Equal(until) {
+				return p
+			}
+		case <-ctx.Done():
+			e.t.Fatalf("no heartbeat extending the leases to %s", until)
+		}
+	}
+}
+
+// create creates a task of the given steps.
+func (e *env) create(steps ...taskerdriver.StepCreateParams) *taskerdriver.TaskCreateResult {
+	e.t.Helper()
+	res, err := e.ex.TaskCreate(e.t.Context(), &taskerdriver.TaskCreateParams{
+		Namespace: "default", Name: "t", Version: "1.0.0", Context: json.RawMessage(`{}`),
+		Initiator: "test", SourceSystem: "test", Reason: "test", Tags: []string{},
+		IdentityHash: fmt.Sprintf("%s-%d", e.t.Name(), seq.Add(1)), RequestedAt: base, Now: base, Steps: steps,
+	})
+	require.NoError(e.t, err)
+	return res
+}
+
+func step(name string, parents ...int) taskerdriver.StepCreateParams {
+	return taskerdriver.StepCreateParams{Name: name, Handler: "h", RetryLimit: 3, Retryable: true, Parents: parents}
+}
+
+func (e *env) step(id int64) *taskertype.Step {
+	e.t.Helper()
+	s, err := e.ex.StepGet(e.t.Context(), id)
+	require.NoError(e.t, err)
+	return s
+}
+
+// gate is a handler that reports its start and waits to be let through
+// (or for its context to end).
+type gate struct {
+	started chan string
+	// ended receives the error each handler returned.
+	ended   chan error
+	release chan struct{}
+	running atomic.Int32
+	maxRun  atomic.Int32
+}
+
+func newGate() *gate {
+	return &gate{started: make(chan string, 64), ended: make(chan error, 64), release: make(chan struct{})}
+}
+
+func (g *gate) run(ctx context.Context, c *taskerdriver.ClaimedStep) orchestrator.Result {
+	n := g.running.Add(1)
+	defer g.running.Add(-1)
+	for {
+		m := g.maxRun.Load()
+		if n <= m || g.maxRun.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	g.started <- c.Step.Name
+	select {
+	case <-g.release:
+		g.ended <- nil
+		return orchestrator.Result{Results: json.RawMessage(`{"ok":true}`)}
+	case <-ctx.Done():
+		g.ended <- ctx.Err()
+		return orchestrator.Result{Err: ctx.Err()}
+	}
+}
+
+// let lets one waiting handler finish.
+func (g *gate) let(t *testing.T) {
+	t.Helper()
+	select {
+	case g.release <- struct{}{}:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no handler is waiting")
+	}
+}
+
+// stop stops w, cancelling the handlers still running after a few seconds
+// (a failed test leaves some waiting).
+func stop(t *testing.T, w *orchestrator.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, w.Stop(ctx))
+}
+
+func (g *gate) waitStarted(t *testing.T) string {
+	t.Helper()
+	select {
+	case name := <-g.started:
+		return name
+	case <-time.After(30 * time.Second):
+		t.Fatal("no handler started")
+		return ""
+	}
+}
+
+func TestDrainRunsStepsInDependencyOrder(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"), step("b", 0), step("c", 0), step("d", 1, 2))
+		var mu sync.Mutex
+		var order []string
+		deps := map[string][]string{}
+		w := e.worker(orchestrator.Config{Run: func(_ context.Context, c *taskerdriver.ClaimedStep) orchestrator.Result {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, c.Step.Name)
+			for name := range c.Dependencies {
+				deps[c.Step.Name] = append(deps[c.Step.Name], name)
+			}
+			return orchestrator.Result{Results: json.RawMessage(fmt.Sprintf(`{"from":%q}`, c.Step.Name))}
+		}})
+		require.NoError(t, w.Drain(t.Context()))
+
+		require.Len(t, order, 4)
+		require.Equal(t, "a", order[0])
+		require.ElementsMatch(t, []string{"b", "c"}, order[1:3])
+		require.Equal(t, "d", order[3])
+		require.ElementsMatch(t, []string{"b", "c"}, deps["d"], "d gets its parents' results")
+		for _, s := range task.Steps {
+			got := e.step(s.ID)
+			require.Equal(t, taskertype.StateComplete, got.State, got.Name)
+			require.Equal(t, 1, got.Attempts, got.Name)
+			require.JSONEq(t, fmt.Sprintf(`{"from":%q}`, got.Name), string(got.Results))
+		}
+		tk, err := e.ex.TaskGet(t.Context(), task.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateComplete, tk.State)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+	})
+}
+
+func TestWorkerRecordsFailureWithBackoff(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"))
+		w := e.worker(orchestrator.Config{Run: func(context.Context, *taskerdriver.ClaimedStep) orchestrator.Result {
+			return orchestrator.Result{Err: fmt.Errorf("boom"), RetryAfter: 7 * time.Second}
+		}})
+		require.NoError(t, w.Drain(t.Context()))
+		s := e.step(task.Steps[0].ID)
+		require.Equal(t, taskertype.StateError, s.State)
+		require.False(t, s.Blocked)
+		require.Equal(t, base.Add(7*time.Second), s.NextAttemptAt.UTC(), "the requested delay is the retry time")
+		e.waitEvent(taskertype.EventStepFailed, task.Task.ID)
+
+		// Not before its retry time; at it, the second attempt runs.
+		require.NoError(t, w.Drain(t.Context()))
+		require.Equal(t, 1, e.step(s.ID).Attempts)
+		e.clock.Advance(7 * time.Second)
+		require.NoError(t, w.Drain(t.Context()))
+		require.Equal(t, 2, e.step(s.ID).Attempts)
+	})
+}
+
+func TestStartClaimsAndRunsReadySteps(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		first := e.create(step("a"), step("b", 0))
+		w := e.worker(orchestrator.Config{Run: func(context.Context, *taskerdriver.ClaimedStep) orchestrator.Result {
+			return orchestrator.Result{Results: json.RawMessage(`{}`)}
+		}})
+		require.NoError(t, w.Start(t.Context()))
+		defer stop(t, w)
+		e.waitEvent(taskertype.EventTaskCompleted, first.Task.ID)
+
+		// A task created while the worker sleeps wakes it (the driver's
+		// notification; the poll interval is an hour).
+		second := e.create(step("a"))
+		e.waitEvent(taskertype.EventTaskCompleted, second.Task.ID)
+	})
+}
+
+func TestHeartbeatExtendsLeases(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"))
+		g := newGate()
+		w := e.worker(orchestrator.Config{Run: g.run, LeaseDuration: 30 * time.Second})
+		require.NoError(t, w.Start(t.Context()))
+		defer stop(t, w)
+		g.waitStarted(t)
+		e.waitBeat(base.Add(30 * time.Second))
+		require.Equal(t, base.Add(30*time.Second), e.step(task.Steps[0].ID).LeaseExpiresAt.UTC())
+
+		// A third of the lease later, the next heartbeat is due; a
+		// notification wakes the worker.
+		e.clock.Advance(11 * time.Second)
+		require.NoError(t, e.ex.Notify(t.Context(), taskerdriver.TopicStepsReady))
+		beat := e.waitBeat(base.Add(41 * time.Second))
+		require.Equal(t, []int64{task.Steps[0].ID}, beat.IDs)
+		s := e.step(task.Steps[0].ID)
+		require.Equal(t, base.Add(41*time.Second), s.LeaseExpiresAt.UTC())
+		require.Equal(t, "w1", s.LeaseOwner)
+
+		close(g.release)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+	})
+}
+
+func TestHeartbeatAbandonsStepsNoLongerOwned(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"))
+		g := newGate()
+		w := e.worker(orchestrator.Config{Run: g.run, LeaseDuration: 30 * time.Second})
+		require.NoError(t, w.Start(t.Context()))
+		g.waitStarted(t)
+		e.waitBeat(base.Add(30 * time.Second))
+
+		// Cancelled in the store behind the worker's back (another process).
+		_, err := e.ex.StepSetState(t.Context(), &taskerdriver.StepSetStateParams{
+			IDs: []int64{task.Steps[0].ID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StateCancelled, Now: base,
+		})
+		require.NoError(t, err)
+		e.clock.Advance(11 * time.Second)
+		require.NoError(t, e.ex.Notify(t.Context(), taskerdriver.TopicStepsReady))
+		e.waitBeat(base.Add(41 * time.Second))
+
+		// The handler's context is cancelled; its result is dropped.
+		select {
+		case err := <-g.ended:
+			require.ErrorIs(t, err, context.Canceled)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the handler of a step the worker lost was not cancelled")
+		}
+		require.NoError(t, w.Stop(context.Background()))
+		require.Zero(t, w.InFlight())
+		s := e.step(task.Steps[0].ID)
+		require.Equal(t, taskertype.StateCancelled, s.State)
+		require.Equal(t, 1, s.Attempts)
+	})
+}
+
+func TestStopLetsRunningHandlersFinish(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"))
+		g := newGate()
+		w := e.worker(orchestrator.Config{Run: g.run})
+		require.NoError(t, w.Start(t.Context()))
+		g.waitStarted(t)
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- w.Stop(context.Background()) }()
+		close(g.release) // the handler finishes while Stop waits
+		require.NoError(t, <-stopped)
+		require.Zero(t, w.InFlight())
+		s := e.step(task.Steps[0].ID)
+		require.Equal(t, taskertype.StateComplete, s.State, "Stop records the finished attempt before returning")
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+	})
+}
+
+func TestStopReleasesHandlersCancelledByItsDeadline(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"))
+		g := newGate()
+		w := e.worker(orchestrator.Config{Run: g.run})
+		require.NoError(t, w.Start(t.Context()))
+		g.waitStarted(t)
+
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel() // no time to finish
+		require.NoError(t, w.Stop(ctx))
+
+		s := e.step(task.Steps[0].ID)
+		require.Equal(t, taskertype.StatePending, s.State, "given back for another worker")
+		require.Zero(t, s.Attempts, "the attempt is not counted")
+		trs, err := e.ex.TransitionList(t.Context(), &taskerdriver.TransitionListParams{TaskID: task.Task.ID, StepID: s.ID})
+		require.NoError(t, err)
+		last := trs[len(trs)-1]
+		require.Equal(t, taskertype.StateInProgress, last.FromState)
+		require.Equal(t, taskertype.StatePending, last.ToState)
+		require.Contains(t, string(last.Metadata), "released_on_shutdown")
+	})
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("a"), step("b"), step("c"), step("d"), step("e"))
+		g := newGate()
+		w := e.worker(orchestrator.Config{Run: g.run, Concurrency: 2})
+		require.NoError(t, w.Start(t.Context()))
+		defer stop(t, w)
+
+		g.waitStarted(t)
+		g.waitStarted(t)
+		// A full worker claims nothing more: two steps are leased, three wait.
+		running, err := e.ex.StepList(t.Context(), &taskerdriver.StepListParams{TaskID: task.Task.ID, States: []taskertype.State{taskertype.StateInProgress}})
+		require.NoError(t, err)
+		require.Len(t, running, 2)
+		require.Equal(t, 2, w.InFlight())
+
+		// Each finished handler frees one slot.
+		for range 3 {
+			g.let(t)
+			g.waitStarted(t)
+		}
+		g.let(t)
+		g.let(t)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+		require.EqualValues(t, 2, g.maxRun.Load(), "never more than Concurrency handlers at once")
+	})
+}
