@@ -221,28 +221,14 @@ func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Durat
 
 func (a *app) taskGetCmd() *cobra.Command {
 	var output string
-	cmd := &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a task and its steps",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
+	cmd := a.taskIDCmd(&cobra.Command{Use: "get ID", Short: "Show a task and its steps"},
+		func(ctx context.Context, id int64) error { return a.remoteGet(ctx, id, output) },
+		func(ctx context.Context, c *tasker.Client, id int64) error {
+			t, err := c.GetTask(ctx, id)
 			if err != nil {
 				return err
 			}
-			if a.s.server != "" {
-				return a.remoteGet(cmd.Context(), id, output)
-			}
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			t, err := c.GetTask(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			steps, err := c.ListSteps(cmd.Context(), id)
+			steps, err := c.ListSteps(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -251,9 +237,28 @@ func (a *app) taskGetCmd() *cobra.Command {
 			}
 			a.printSummary(t, steps, t.UpdatedAt.Sub(t.CreatedAt))
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// taskIDCmd completes cmd as a `task VERB ID` command: it parses the task
+// id, then runs remote when --server is given and local, with a client on
+// the database, otherwise.
+func (a *app) taskIDCmd(cmd *cobra.Command, remote func(ctx context.Context, id int64) error,
+	local func(ctx context.Context, c *tasker.Client, id int64) error) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		id, err := parseID(args[0])
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		if a.s.server != "" {
+			return remote(ctx, id)
+		}
+		return a.withClient(ctx, func(c *tasker.Client) error { return local(ctx, c, id) })
+	}
 	return cmd
 }
 
@@ -322,55 +327,25 @@ func (a *app) printTaskTable(tasks []*tasker.Task, total int) {
 
 func (a *app) taskCancelCmd() *cobra.Command {
 	var reason string
-	cmd := &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a task that has not finished",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			if a.s.server != "" {
-				return a.remoteCancel(cmd.Context(), id, reason)
-			}
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			t, err := c.CancelTask(cmd.Context(), id, reason)
+	cmd := a.taskIDCmd(&cobra.Command{Use: "cancel ID", Short: "Cancel a task that has not finished"},
+		func(ctx context.Context, id int64) error { return a.remoteCancel(ctx, id, reason) },
+		func(ctx context.Context, c *tasker.Client, id int64) error {
+			t, err := c.CancelTask(ctx, id, reason)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "task %d %s\n", t.ID, t.State)
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVar(&reason, "reason", "", "why the task is cancelled (kept in the audit trail)")
 	return cmd
 }
 
 func (a *app) taskRetryCmd() *cobra.Command {
 	var wait bool
-	cmd := &cobra.Command{
-		Use:   "retry ID",
-		Short: "Retry a task in error: its failed steps start again with fresh attempts",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if a.s.server != "" {
-				return a.remoteRetry(ctx, id, wait)
-			}
-			c, closeFn, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+	cmd := a.taskIDCmd(&cobra.Command{Use: "retry ID", Short: "Retry a task in error: its failed steps start again with fresh attempts"},
+		func(ctx context.Context, id int64) error { return a.remoteRetry(ctx, id, wait) },
+		func(ctx context.Context, c *tasker.Client, id int64) error {
 			events, unsub := c.Subscribe("task.*", "step.*")
 			defer unsub()
 			t, err := c.RetryTask(ctx, id)
@@ -385,8 +360,7 @@ func (a *app) taskRetryCmd() *cobra.Command {
 				return nil
 			}
 			return a.runAndWatch(ctx, c, t, events, unsub, "text", 0)
-		},
-	}
+		})
 	cmd.Flags().BoolVar(&wait, "wait", false, "run the task here and wait for it to finish")
 	return cmd
 }
