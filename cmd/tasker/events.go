@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,12 +51,11 @@ templates of that namespace.`,
 			if asJSON {
 				return a.printJSON(events)
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION")
-			for _, e := range events {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
-			}
-			_ = tw.Flush()
+			a.printTable("NAME\tCATEGORY\tFIRED BY\tDESCRIPTION", func(tw io.Writer) {
+				for _, e := range events {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
+				}
+			})
 			fmt.Fprintf(a.out, "%d events\n", len(events))
 			return nil
 		},
@@ -112,13 +111,12 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 				}
 				return a.printJSON(dead)
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR")
-			for _, m := range dead {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
-					m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
-			}
-			_ = tw.Flush()
+			a.printTable("ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR", func(tw io.Writer) {
+				for _, m := range dead {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
+						m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
+				}
+			})
 			fmt.Fprintf(a.out, "%d dead letters; replay them with: tasker events replay [ID...]\n", len(dead))
 			return nil
 		},

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -39,12 +39,11 @@ loaded with --templates.`,
 				if output == "json" {
 					return a.printJSON(list)
 				}
-				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAMESPACE\tHANDLERS")
-				for _, n := range list.Namespaces {
-					fmt.Fprintf(tw, "%s\t%d\n", n.Name, n.HandlerCount)
-				}
-				_ = tw.Flush()
+				a.printTable("NAMESPACE\tHANDLERS", func(tw io.Writer) {
+					for _, n := range list.Namespaces {
+						fmt.Fprintf(tw, "%s\t%d\n", n.Name, n.HandlerCount)
+					}
+				})
 				fmt.Fprintf(a.out, "%d namespaces\n", list.Total)
 				return nil
 			}
@@ -55,12 +54,11 @@ loaded with --templates.`,
 			if output == "json" {
 				return a.printJSON(hs)
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HANDLER\tLATEST\tVERSIONS")
-			for _, h := range hs.Handlers {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.LatestVersion, strings.Join(h.Versions, ", "))
-			}
-			_ = tw.Flush()
+			a.printTable("HANDLER\tLATEST\tVERSIONS", func(tw io.Writer) {
+				for _, h := range hs.Handlers {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.LatestVersion, strings.Join(h.Versions, ", "))
+				}
+			})
 			fmt.Fprintf(a.out, "%d handlers in namespace %s\n", len(hs.Handlers), hs.Namespace)
 			return nil
 		},

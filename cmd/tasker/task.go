@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +28,15 @@ func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printTable prints a table: the tab-separated header line, then the rows
+// that rows writes, in aligned columns.
+func (a *app) printTable(header string, rows func(tw io.Writer)) {
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	rows(tw)
+	_ = tw.Flush()
 }
 
 func parseID(s string) (int64, error) {
@@ -204,19 +214,18 @@ func firstLine(s string) string {
 
 func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Duration) {
 	fmt.Fprintf(a.out, "\ntask %d %s: %s in %s\n", t.ID, t.FullName(), t.State, took.Round(time.Millisecond))
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tSTATUS\tATTEMPTS\tRESULT")
-	for _, s := range steps {
-		result := string(s.Results)
-		if s.LastError != nil && s.State != taskertype.StateComplete {
-			result = "error: " + firstLine(s.LastError.Message)
+	a.printTable("STEP\tSTATUS\tATTEMPTS\tRESULT", func(tw io.Writer) {
+		for _, s := range steps {
+			result := string(s.Results)
+			if s.LastError != nil && s.State != taskertype.StateComplete {
+				result = "error: " + firstLine(s.LastError.Message)
+			}
+			if len(result) > 80 {
+				result = result[:80] + "…"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, result)
 		}
-		if len(result) > 80 {
-			result = result[:80] + "…"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, result)
-	}
-	_ = tw.Flush()
+	})
 }
 
 func (a *app) taskGetCmd() *cobra.Command {
@@ -312,16 +321,15 @@ func (a *app) taskListCmd() *cobra.Command {
 
 // printTaskTable prints a page of tasks as `task list` does.
 func (a *app) printTaskTable(tasks []*tasker.Task, total int) {
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTASK\tSTATUS\tCREATED")
-	for _, t := range tasks {
-		created := t.CreatedAt
-		if created.IsZero() { // the REST API reports requested_at
-			created = t.RequestedAt
+	a.printTable("ID\tTASK\tSTATUS\tCREATED", func(tw io.Writer) {
+		for _, t := range tasks {
+			created := t.CreatedAt
+			if created.IsZero() { // the REST API reports requested_at
+				created = t.RequestedAt
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, created.Format(time.RFC3339))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, created.Format(time.RFC3339))
-	}
-	_ = tw.Flush()
+	})
 	fmt.Fprintf(a.out, "%d of %d tasks\n", len(tasks), total)
 }
 
