@@ -29,10 +29,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// decodeObject decodes a JSON object body into its members, refusing
-// members outside allowed (all of them named in one 400). When envelope is
-// not empty, a body {"<envelope>": {...}} is unwrapped first.
-func decodeObject(body []byte, envelope string, allowed ...string) (map[string]json.RawMessage, error) {
+// decodeFields decodes a JSON object body into a decoder of its members,
+// refusing members outside allowed (all of them named in one 400). When
+// envelope is not empty, a body {"<envelope>": {...}} is unwrapped first.
+func decodeFields(body []byte, envelope string, allowed ...string) (*fieldDecoder, error) {
 	m, err := objectMembers(body, "")
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func decodeObject(body []byte, envelope string, allowed ...string) (map[string]j
 		sort.Strings(unknown)
 		return nil, unknownFields(unknown, "allowed fields: "+strings.Join(allowed, ", "))
 	}
-	return m, nil
+	return &fieldDecoder{m: m}, nil
 }
 
 func unknownFields(names []string, hint string) *apiError {

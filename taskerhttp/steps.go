@@ -64,11 +64,10 @@ func (s *server) getStep(w http.ResponseWriter, r *http.Request) error {
 
 // decodeStepUpdate decodes {"retry_limit", "inputs"} or {"workflow_step": {...}}.
 func decodeStepUpdate(body []byte) (*int, json.RawMessage, error) {
-	m, err := decodeObject(body, "workflow_step", "retry_limit", "inputs")
+	d, err := decodeFields(body, "workflow_step", "retry_limit", "inputs")
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &fieldDecoder{m: m}
 	limit := d.intPtr("retry_limit")
 	inputs := d.object("inputs")
 	if err := d.err(); err != nil {
@@ -122,11 +121,10 @@ func decodeResolve(body []byte) (json.RawMessage, string, error) {
 	if len(body) == 0 {
 		return nil, "", nil
 	}
-	m, err := decodeObject(body, "", "results", "reason")
+	d, err := decodeFields(body, "", "results", "reason")
 	if err != nil {
 		return nil, "", err
 	}
-	d := &fieldDecoder{m: m}
 	results := d.raw("results")
 	reason := d.str("reason")
 	return results, reason, d.err()
