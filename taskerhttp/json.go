@@ -99,6 +99,24 @@ func objectMembers(raw []byte, where string) (map[string]json.RawMessage, error)
 	return m, nil
 }
 
+// nothingToUpdate is the 400 of an update body that gives neither of the
+// two fields it may change.
+func nothingToUpdate(a, b string) error {
+	fix := "give " + a + " and/or " + b
+	return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+		Message: "nothing to update: " + fix, Fields: map[string]string{a: fix, b: fix}}
+}
+
+// readFields reads the required body of r as a flat object of the allowed
+// members (readBody, then decodeFields).
+func (s *server) readFields(w http.ResponseWriter, r *http.Request, allowed ...string) (*fieldDecoder, error) {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return nil, err
+	}
+	return decodeFields(body, "", allowed...)
+}
+
 // fieldDecoder decodes members of an object, collecting type errors by field.
 type fieldDecoder struct {
 	m      map[string]json.RawMessage

@@ -249,8 +249,7 @@ func decodeTaskUpdate(body []byte) (*string, []string, error) {
 		return nil, nil, err
 	}
 	if reason == nil && tags == nil {
-		return nil, nil, &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
-			Message: "nothing to update: give reason and/or tags", Fields: map[string]string{"reason": "give reason and/or tags", "tags": "give reason and/or tags"}}
+		return nil, nil, nothingToUpdate("reason", "tags")
 	}
 	return reason, tags, nil
 }

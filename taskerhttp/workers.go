@@ -81,11 +81,7 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 var heartbeatFields = []string{"worker_id", "step_ids", "lease_seconds"}
 
 func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	d, err := decodeFields(body, "", heartbeatFields...)
+	d, err := s.readFields(w, r, heartbeatFields...)
 	if err != nil {
 		return err
 	}
@@ -214,11 +210,7 @@ func (s *server) releaseStep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	d, err := decodeFields(body, "", releaseFields...)
+	d, err := s.readFields(w, r, releaseFields...)
 	if err != nil {
 		return err
 	}
