@@ -11,8 +11,8 @@
 // scheduler's readiness and task-outcome rules.
 //
 // Edges point from a parent to the child that depends on it: in a -> b, b
-// depends on a. The package imports only the standard library and
-// taskertype.
+// depends on a. The package imports only the standard library, taskertype,
+// internal/statemachine (the rule book) and internal/names.
 package dag
 
 import (

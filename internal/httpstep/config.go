@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tasker-go/tasker/internal/names"
 )
 
 // Defaults of a Config.
@@ -376,7 +378,7 @@ func (a *Auth) validate(headers map[string]string) error {
 		if name == "" {
 			return fmt.Errorf("handler_config.auth.%s is required for type %s: name the environment variable that holds it, such as %s", key, a.Type, exampleEnv(key))
 		}
-		if !validEnvName(name) {
+		if !names.EnvVar(name) {
 			return fmt.Errorf("handler_config.auth.%s %q is not an environment variable name: use letters, digits and \"_\", such as %s", key, name, exampleEnv(key))
 		}
 		return nil
@@ -703,22 +705,6 @@ func isToken(s string) bool {
 func validHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validEnvName reports whether s is a shell-style variable name.
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
 			return false
 		}
 	}
