@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -210,11 +211,7 @@ func (d *fieldDecoder) err() error {
 	if len(d.fields) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(d.fields))
-	for k := range d.fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(d.fields))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + " " + d.fields[k]

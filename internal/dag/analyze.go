@@ -1,6 +1,10 @@
 package dag
 
-import "github.com/tasker-go/tasker/taskertype"
+import (
+	"slices"
+
+	"github.com/tasker-go/tasker/taskertype"
+)
 
 // Analyze reports on the dependency structure of nodes (the report type
 // lives in taskertype so that the root package can return it). Unlike New it
@@ -22,7 +26,7 @@ func Analyze(nodes []Node) *taskertype.TemplateAnalysis {
 			deps = append(deps, []string{})
 		}
 		for _, d := range nd.DependsOn {
-			if !contains(deps[i], d) {
+			if !slices.Contains(deps[i], d) {
 				deps[i] = append(deps[i], d)
 			}
 		}
@@ -136,13 +140,4 @@ func longestLevels(n int, children [][]int, skip map[[2]int]bool) []int {
 		}
 	}
 	return levels
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

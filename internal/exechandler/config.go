@@ -3,6 +3,7 @@ package exechandler
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -237,11 +238,7 @@ func parseEnv(v any) (map[string]string, error) {
 			return nil, configErrorf(field, "must be a map of variable names to values, such as {LOG_LEVEL: debug}, not %s", describe(v))
 		}
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	env := make(map[string]string, len(m))
 	for _, k := range keys {
 		if k == "" || strings.ContainsAny(k, "=\x00") {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,7 +121,7 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	c := &Config{Method: http.MethodGet, Timeout: DefaultTimeout, MaxResponse: DefaultMaxResponse, FollowRedirects: true}
 	var unknown []string
 	for k := range m {
-		if !contains(validKeys, k) {
+		if !slices.Contains(validKeys, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -235,7 +237,7 @@ func (c *Config) Compile() error {
 	if c.headers, err = compileHeaders(c.Headers); err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(c.Params) {
+	for _, name := range slices.Sorted(maps.Keys(c.Params)) {
 		t, err := parseText(c.Params[name])
 		if err != nil {
 			return fmt.Errorf("handler_config.params.%s: %w", name, err)
@@ -349,7 +351,7 @@ func countLiterals(t text) int {
 
 func compileHeaders(h map[string]string) ([]header, error) {
 	out := make([]header, 0, len(h))
-	for _, name := range sortedKeys(h) {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
 		if !isToken(name) {
 			return nil, fmt.Errorf("handler_config.headers: %q is not a valid header name: use letters, digits and \"-\", such as \"X-Request-Source\"", name)
 		}
@@ -438,7 +440,7 @@ func parseAuth(v any) (*Auth, error) {
 		return nil, errors.New("handler_config.auth must be a mapping such as {type: bearer, token_env: API_TOKEN}")
 	}
 	a := &Auth{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		var dst *string
 		switch k {
 		case "type":
@@ -468,7 +470,7 @@ func parseTLS(v any) (*TLS, error) {
 		return nil, errors.New("handler_config.tls must be a mapping such as {ca_file: /etc/ssl/internal-ca.pem}")
 	}
 	t := &TLS{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if k == "insecure_skip_verify" {
 			b, ok := m[k].(bool)
 			if !ok {
@@ -506,7 +508,7 @@ func parseRateLimit(v any) (*RateLimit, error) {
 		return nil, errors.New("handler_config.rate_limit must be a mapping such as {requests_per_second: 5, burst: 10}")
 	}
 	rl := &RateLimit{Burst: 1}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch k {
 		case "requests_per_second":
 			f, ok := number(m[k])
@@ -538,7 +540,7 @@ func stringMap(v any, key string) (map[string]string, error) {
 		return nil, fmt.Errorf("handler_config.%s must be a mapping of names to strings, such as {X-Team: ops}", key)
 	}
 	out := make(map[string]string, len(mm))
-	for _, k := range sortedKeys(mm) {
+	for _, k := range slices.Sorted(maps.Keys(mm)) {
 		switch x := mm[k].(type) {
 		case string:
 			out[k] = x
@@ -663,24 +665,6 @@ func quote(v any) string {
 		return strconv.Quote(s)
 	}
 	return fmt.Sprint(v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // isToken reports whether s is a non-empty HTTP token (RFC 9110), as

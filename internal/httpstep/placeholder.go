@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,11 +229,7 @@ func (v *values) lookup(ph *placeholder) (any, error) {
 		path = path[1:]
 		raw, ok := v.deps[name]
 		if !ok {
-			names := make([]string, 0, len(v.deps))
-			for k := range v.deps {
-				names = append(names, k)
-			}
-			sort.Strings(names)
+			names := slices.Sorted(maps.Keys(v.deps))
 			return nil, missing(fmt.Sprintf("step %q is not a dependency of %q (dependencies: [%s]); add it to depends_on_steps", name, v.step, strings.Join(names, " ")))
 		}
 		if v.decoded == nil {
@@ -311,11 +309,7 @@ func parseBody(v any, key string) (any, error) {
 		return t, nil
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		for _, k := range keys {
 			pv, err := parseBody(x[k], key+"."+k)
 			if err != nil {
