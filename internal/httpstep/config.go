@@ -440,25 +440,11 @@ func parseAuth(v any) (*Auth, error) {
 		return nil, errors.New("handler_config.auth must be a mapping such as {type: bearer, token_env: API_TOKEN}")
 	}
 	a := &Auth{}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		var dst *string
-		switch k {
-		case "type":
-			dst = &a.Type
-		case "token_env":
-			dst = &a.TokenEnv
-		case "username_env":
-			dst = &a.UsernameEnv
-		case "password_env":
-			dst = &a.PasswordEnv
-		default:
-			return nil, fmt.Errorf("handler_config.auth.%s is unknown: use type, token_env, username_env, password_env", k)
-		}
-		s, ok := m[k].(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("handler_config.auth.%s must be a non-empty string", k)
-		}
-		*dst = s
+	err := setMembers(m, "auth", map[string]any{
+		"type": &a.Type, "token_env": &a.TokenEnv, "username_env": &a.UsernameEnv, "password_env": &a.PasswordEnv,
+	}, "type, token_env, username_env, password_env")
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -470,35 +456,40 @@ func parseTLS(v any) (*TLS, error) {
 		return nil, errors.New("handler_config.tls must be a mapping such as {ca_file: /etc/ssl/internal-ca.pem}")
 	}
 	t := &TLS{}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if k == "insecure_skip_verify" {
-			b, ok := m[k].(bool)
-			if !ok {
-				return nil, errors.New("handler_config.tls.insecure_skip_verify must be true or false")
-			}
-			t.InsecureSkipVerify = b
-			continue
-		}
-		var dst *string
-		switch k {
-		case "ca_file":
-			dst = &t.CAFile
-		case "cert_file":
-			dst = &t.CertFile
-		case "key_file":
-			dst = &t.KeyFile
-		case "server_name":
-			dst = &t.ServerName
-		default:
-			return nil, fmt.Errorf("handler_config.tls.%s is unknown: use ca_file, cert_file, key_file, server_name, insecure_skip_verify", k)
-		}
-		s, ok := m[k].(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("handler_config.tls.%s must be a non-empty string", k)
-		}
-		*dst = s
+	err := setMembers(m, "tls", map[string]any{
+		"ca_file": &t.CAFile, "cert_file": &t.CertFile, "key_file": &t.KeyFile, "server_name": &t.ServerName,
+		"insecure_skip_verify": &t.InsecureSkipVerify,
+	}, "ca_file, cert_file, key_file, server_name, insecure_skip_verify")
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
+}
+
+// setMembers stores the members of m, the mapping handler_config.<section>,
+// in key order in the fields of dst: a *string takes a non-empty string and
+// a *bool true or false. A member dst does not name is refused with the
+// list of allowed ones.
+func setMembers(m map[string]any, section string, dst map[string]any, allowed string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch d := dst[k].(type) {
+		case *string:
+			s, ok := m[k].(string)
+			if !ok || s == "" {
+				return fmt.Errorf("handler_config.%s.%s must be a non-empty string", section, k)
+			}
+			*d = s
+		case *bool:
+			b, ok := m[k].(bool)
+			if !ok {
+				return fmt.Errorf("handler_config.%s.%s must be true or false", section, k)
+			}
+			*d = b
+		default:
+			return fmt.Errorf("handler_config.%s.%s is unknown: use %s", section, k, allowed)
+		}
+	}
+	return nil
 }
 
 // parseRateLimit reads handler_config.rate_limit.
