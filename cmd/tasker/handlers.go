@@ -81,12 +81,7 @@ func (a *app) localRegistry() (*tasker.Registry, error) {
 
 func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 	if a.s.server != "" {
-		r, err := a.apiClient()
-		if err != nil {
-			return nil, err
-		}
-		list, err := r.namespaces(ctx)
-		return list, exitErr(err)
+		return callServer(a, func(r *apiClient) (*namespaceList, error) { return r.namespaces(ctx) })
 	}
 	reg, err := a.localRegistry()
 	if err != nil {
@@ -102,12 +97,7 @@ func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 
 func (a *app) namespaceHandlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
 	if a.s.server != "" {
-		r, err := a.apiClient()
-		if err != nil {
-			return nil, err
-		}
-		hs, err := r.handlers(ctx, ns)
-		return hs, exitErr(err)
+		return callServer(a, func(r *apiClient) (*namespaceHandlers, error) { return r.handlers(ctx, ns) })
 	}
 	reg, err := a.localRegistry()
 	if err != nil {
