@@ -108,14 +108,20 @@ func nothingToUpdate(a, b string) error {
 		Message: "nothing to update: " + fix, Fields: map[string]string{a: fix, b: fix}}
 }
 
-// readFields reads the required body of r as a flat object of the allowed
-// members (readBody, then decodeFields).
-func (s *server) readFields(w http.ResponseWriter, r *http.Request, allowed ...string) (*fieldDecoder, error) {
+// readDecoded reads the required body of r and decodes it with decode.
+func readDecoded[T any](s *server, w http.ResponseWriter, r *http.Request, decode func(body []byte) (T, error)) (T, error) {
 	body, err := s.readBody(w, r, true)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return decodeFields(body, "", allowed...)
+	return decode(body)
+}
+
+// readFields reads the required body of r as a flat object of the allowed
+// members.
+func (s *server) readFields(w http.ResponseWriter, r *http.Request, allowed ...string) (*fieldDecoder, error) {
+	return readDecoded(s, w, r, func(body []byte) (*fieldDecoder, error) { return decodeFields(body, "", allowed...) })
 }
 
 // fieldDecoder decodes members of an object, collecting type errors by field.

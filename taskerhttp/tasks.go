@@ -144,11 +144,7 @@ func decodeCreate(body []byte) (*tasker.TaskRequest, error) {
 }
 
 func (s *server) createTask(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	req, err := decodeCreate(body)
+	req, err := readDecoded(s, w, r, decodeCreate)
 	if err != nil {
 		return err
 	}

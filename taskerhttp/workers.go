@@ -45,11 +45,7 @@ func decodeClaim(body []byte) (*taskerwire.ClaimRequest, error) {
 }
 
 func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	req, err := decodeClaim(body)
+	req, err := readDecoded(s, w, r, decodeClaim)
 	if err != nil {
 		return err
 	}
@@ -187,11 +183,7 @@ func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	res, err := decodeResult(body, id)
+	res, err := readDecoded(s, w, r, func(body []byte) (*taskerwire.Result, error) { return decodeResult(body, id) })
 	if err != nil {
 		return err
 	}
