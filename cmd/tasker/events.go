@@ -48,16 +48,11 @@ templates of that namespace.`,
 			all := append(tasker.SystemEvents(), reg.CustomEvents()...)
 			sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name }) // as Client.EventCatalog
 			events := filterEvents(all, search, namespace)
-			if asJSON {
-				return a.printJSON(events)
-			}
-			a.printTable("NAME\tCATEGORY\tFIRED BY\tDESCRIPTION", func(tw io.Writer) {
+			return a.printList(asJSON, events, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION", func(tw io.Writer) {
 				for _, e := range events {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
 				}
-			})
-			fmt.Fprintf(a.out, "%d events\n", len(events))
-			return nil
+			}, fmt.Sprintf("%d events", len(events)))
 		},
 	}
 	f := cmd.Flags()
@@ -105,20 +100,15 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if dead == nil {
-					dead = []*tasker.OutboxMessage{}
-				}
-				return a.printJSON(dead)
+			if dead == nil {
+				dead = []*tasker.OutboxMessage{} // JSON []
 			}
-			a.printTable("ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR", func(tw io.Writer) {
+			return a.printList(asJSON, dead, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR", func(tw io.Writer) {
 				for _, m := range dead {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
 						m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
 				}
-			})
-			fmt.Fprintf(a.out, "%d dead letters; replay them with: tasker events replay [ID...]\n", len(dead))
-			return nil
+			}, fmt.Sprintf("%d dead letters; replay them with: tasker events replay [ID...]", len(dead)))
 		},
 	}
 	cmd.Flags().StringVar(&subscription, "subscription", "", "only this subscription")

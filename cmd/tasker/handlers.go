@@ -36,31 +36,21 @@ loaded with --templates.`,
 				if err != nil {
 					return err
 				}
-				if output == "json" {
-					return a.printJSON(list)
-				}
-				a.printTable("NAMESPACE\tHANDLERS", func(tw io.Writer) {
+				return a.printList(output == "json", list, "NAMESPACE\tHANDLERS", func(tw io.Writer) {
 					for _, n := range list.Namespaces {
 						fmt.Fprintf(tw, "%s\t%d\n", n.Name, n.HandlerCount)
 					}
-				})
-				fmt.Fprintf(a.out, "%d namespaces\n", list.Total)
-				return nil
+				}, fmt.Sprintf("%d namespaces", list.Total))
 			}
 			hs, err := a.namespaceHandlers(cmd.Context(), ns)
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return a.printJSON(hs)
-			}
-			a.printTable("HANDLER\tLATEST\tVERSIONS", func(tw io.Writer) {
+			return a.printList(output == "json", hs, "HANDLER\tLATEST\tVERSIONS", func(tw io.Writer) {
 				for _, h := range hs.Handlers {
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.LatestVersion, strings.Join(h.Versions, ", "))
 				}
-			})
-			fmt.Fprintf(a.out, "%d handlers in namespace %s\n", len(hs.Handlers), hs.Namespace)
-			return nil
+			}, fmt.Sprintf("%d handlers in namespace %s", len(hs.Handlers), hs.Namespace))
 		},
 	}
 	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")

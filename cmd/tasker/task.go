@@ -39,6 +39,17 @@ func (a *app) printTable(header string, rows func(tw io.Writer)) {
 	_ = tw.Flush()
 }
 
+// printList prints v as JSON when asJSON, otherwise as a table (see
+// printTable) followed by the summary line footer.
+func (a *app) printList(asJSON bool, v any, header string, rows func(tw io.Writer), footer string) error {
+	if asJSON {
+		return a.printJSON(v)
+	}
+	a.printTable(header, rows)
+	fmt.Fprintln(a.out, footer)
+	return nil
+}
+
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
