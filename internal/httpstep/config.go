@@ -435,12 +435,8 @@ func (t *TLS) validate() error {
 
 // parseAuth reads handler_config.auth.
 func parseAuth(v any) (*Auth, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("handler_config.auth must be a mapping such as {type: bearer, token_env: API_TOKEN}")
-	}
 	a := &Auth{}
-	err := setMembers(m, "auth", map[string]any{
+	err := setMembers(v, "auth", "{type: bearer, token_env: API_TOKEN}", map[string]any{
 		"type": &a.Type, "token_env": &a.TokenEnv, "username_env": &a.UsernameEnv, "password_env": &a.PasswordEnv,
 	}, "type, token_env, username_env, password_env")
 	if err != nil {
@@ -451,12 +447,8 @@ func parseAuth(v any) (*Auth, error) {
 
 // parseTLS reads handler_config.tls.
 func parseTLS(v any) (*TLS, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("handler_config.tls must be a mapping such as {ca_file: /etc/ssl/internal-ca.pem}")
-	}
 	t := &TLS{}
-	err := setMembers(m, "tls", map[string]any{
+	err := setMembers(v, "tls", "{ca_file: /etc/ssl/internal-ca.pem}", map[string]any{
 		"ca_file": &t.CAFile, "cert_file": &t.CertFile, "key_file": &t.KeyFile, "server_name": &t.ServerName,
 		"insecure_skip_verify": &t.InsecureSkipVerify,
 	}, "ca_file, cert_file, key_file, server_name, insecure_skip_verify")
@@ -466,11 +458,15 @@ func parseTLS(v any) (*TLS, error) {
 	return t, nil
 }
 
-// setMembers stores the members of m, the mapping handler_config.<section>,
-// in key order in the fields of dst: a *string takes a non-empty string and
-// a *bool true or false. A member dst does not name is refused with the
-// list of allowed ones.
-func setMembers(m map[string]any, section string, dst map[string]any, allowed string) error {
+// setMembers stores the members of v, the mapping handler_config.<section>
+// (example shows one), in key order in the fields of dst: a *string takes
+// a non-empty string and a *bool true or false. A member dst does not name
+// is refused with the list of allowed ones.
+func setMembers(v any, section, example string, dst map[string]any, allowed string) error {
+	m, err := mapping(v, section, example)
+	if err != nil {
+		return err
+	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch d := dst[k].(type) {
 		case *string:
@@ -492,11 +488,21 @@ func setMembers(m map[string]any, section string, dst map[string]any, allowed st
 	return nil
 }
 
-// parseRateLimit reads handler_config.rate_limit.
-func parseRateLimit(v any) (*RateLimit, error) {
+// mapping returns v as the mapping handler_config.<section>, or an error
+// showing example.
+func mapping(v any, section, example string) (map[string]any, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errors.New("handler_config.rate_limit must be a mapping such as {requests_per_second: 5, burst: 10}")
+		return nil, fmt.Errorf("handler_config.%s must be a mapping such as %s", section, example)
+	}
+	return m, nil
+}
+
+// parseRateLimit reads handler_config.rate_limit.
+func parseRateLimit(v any) (*RateLimit, error) {
+	m, err := mapping(v, "rate_limit", "{requests_per_second: 5, burst: 10}")
+	if err != nil {
+		return nil, err
 	}
 	rl := &RateLimit{Burst: 1}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
