@@ -3,7 +3,6 @@ package tasker
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -82,11 +81,7 @@ func (e *ValidationError) Error() string {
 	if len(e.Fields) == 0 {
 		return e.Message
 	}
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(e.Fields)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + ": " + e.Fields[k]

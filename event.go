@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
+	"github.com/tasker-go/tasker/taskersub"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -57,17 +57,7 @@ type subscription struct {
 	ch       chan *Event
 }
 
-func (s *subscription) matches(name string) bool {
-	if len(s.patterns) == 0 {
-		return true
-	}
-	for _, p := range s.patterns {
-		if ok, _ := path.Match(p, name); ok || p == "*" {
-			return true
-		}
-	}
-	return false
-}
+func (s *subscription) matches(name string) bool { return taskersub.MatchEvent(s.patterns, name) }
 
 func newEventBus(logger *slog.Logger, hooks []Hook) *eventBus {
 	return &eventBus{subs: map[*subscription]struct{}{}, changes: map[chan StateChange]struct{}{}, hooks: hooks, logger: logger}

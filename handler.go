@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -119,11 +118,7 @@ func (s *StepContext) DependencyResults() map[string]json.RawMessage {
 
 // DependencyNames lists the parent steps, sorted.
 func (s *StepContext) DependencyNames() []string {
-	out := make([]string, 0, len(s.deps))
-	for k := range s.deps {
-		out = append(out, k)
-	}
-	sort.Strings(out)
+	out := sortedKeys(s.deps)
 	return out
 }
 

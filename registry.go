@@ -75,11 +75,7 @@ func (r *Registry) HandlerNames() []string {
 }
 
 func (r *Registry) handlerNamesLocked() []string {
-	out := make([]string, 0, len(r.handlers))
-	for n := range r.handlers {
-		out = append(out, n)
-	}
-	sort.Strings(out)
+	out := sortedKeys(r.handlers)
 	return out
 }
 
@@ -172,11 +168,7 @@ func (r *Registry) Template(namespace, name, version string) (*TaskTemplate, err
 func (r *Registry) Namespaces() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.templates))
-	for ns := range r.templates {
-		out = append(out, ns)
-	}
-	sort.Strings(out)
+	out := sortedKeys(r.templates)
 	return out
 }
 

@@ -68,11 +68,7 @@ func (s *server) taskDiagram(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	task, err := s.c.GetTask(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	steps, err := s.c.ListSteps(r.Context(), id)
+	task, steps, err := s.taskWithSteps(r.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -29,10 +30,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// decodeObject decodes a JSON object body into its members, refusing
-// members outside allowed (all of them named in one 400). When envelope is
-// not empty, a body {"<envelope>": {...}} is unwrapped first.
-func decodeObject(body []byte, envelope string, allowed ...string) (map[string]json.RawMessage, error) {
+// decodeFields decodes a JSON object body into a decoder of its members,
+// refusing members outside allowed (all of them named in one 400). When
+// envelope is not empty, a body {"<envelope>": {...}} is unwrapped first.
+func decodeFields(body []byte, envelope string, allowed ...string) (*fieldDecoder, error) {
 	m, err := objectMembers(body, "")
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func decodeObject(body []byte, envelope string, allowed ...string) (map[string]j
 		sort.Strings(unknown)
 		return nil, unknownFields(unknown, "allowed fields: "+strings.Join(allowed, ", "))
 	}
-	return m, nil
+	return &fieldDecoder{m: m}, nil
 }
 
 func unknownFields(names []string, hint string) *apiError {
@@ -97,6 +98,30 @@ func objectMembers(raw []byte, where string) (map[string]json.RawMessage, error)
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the request body is not valid JSON: " + err.Error()}
 	}
 	return m, nil
+}
+
+// nothingToUpdate is the 400 of an update body that gives neither of the
+// two fields it may change.
+func nothingToUpdate(a, b string) error {
+	fix := "give " + a + " and/or " + b
+	return &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
+		Message: "nothing to update: " + fix, Fields: map[string]string{a: fix, b: fix}}
+}
+
+// readDecoded reads the required body of r and decodes it with decode.
+func readDecoded[T any](s *server, w http.ResponseWriter, r *http.Request, decode func(body []byte) (T, error)) (T, error) {
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(body)
+}
+
+// readFields reads the required body of r as a flat object of the allowed
+// members.
+func (s *server) readFields(w http.ResponseWriter, r *http.Request, allowed ...string) (*fieldDecoder, error) {
+	return readDecoded(s, w, r, func(body []byte) (*fieldDecoder, error) { return decodeFields(body, "", allowed...) })
 }
 
 // fieldDecoder decodes members of an object, collecting type errors by field.
@@ -192,11 +217,7 @@ func (d *fieldDecoder) err() error {
 	if len(d.fields) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(d.fields))
-	for k := range d.fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(d.fields))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + " " + d.fields[k]

@@ -64,19 +64,17 @@ func (s *server) getStep(w http.ResponseWriter, r *http.Request) error {
 
 // decodeStepUpdate decodes {"retry_limit", "inputs"} or {"workflow_step": {...}}.
 func decodeStepUpdate(body []byte) (*int, json.RawMessage, error) {
-	m, err := decodeObject(body, "workflow_step", "retry_limit", "inputs")
+	d, err := decodeFields(body, "workflow_step", "retry_limit", "inputs")
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &fieldDecoder{m: m}
 	limit := d.intPtr("retry_limit")
 	inputs := d.object("inputs")
 	if err := d.err(); err != nil {
 		return nil, nil, err
 	}
 	if limit == nil && inputs == nil {
-		return nil, nil, &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
-			Message: "nothing to update: give retry_limit and/or inputs", Fields: map[string]string{"retry_limit": "give retry_limit and/or inputs", "inputs": "give retry_limit and/or inputs"}}
+		return nil, nil, nothingToUpdate("retry_limit", "inputs")
 	}
 	return limit, inputs, nil
 }
@@ -95,12 +93,7 @@ func (s *server) updateStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err = s.c.UpdateStep(r.Context(), st.ID, limit, inputs)
-	if err != nil {
-		return err
-	}
-	st = s.reload(r, st)
-	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, nil)})
-	return nil
+	return s.changedStep(w, r, st, err, false)
 }
 
 func (s *server) cancelStep(w http.ResponseWriter, r *http.Request) error {
@@ -109,12 +102,7 @@ func (s *server) cancelStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err = s.c.CancelStep(r.Context(), st.ID, r.URL.Query().Get("reason"))
-	if err != nil {
-		return err
-	}
-	st = s.reload(r, st)
-	writeJSON(w, http.StatusOK, map[string]any{"cancelled": true, "step": newStepView(st, nil)})
-	return nil
+	return s.changedStep(w, r, st, err, true)
 }
 
 // decodeResolve decodes the optional {"results", "reason"} body.
@@ -122,11 +110,10 @@ func decodeResolve(body []byte) (json.RawMessage, string, error) {
 	if len(body) == 0 {
 		return nil, "", nil
 	}
-	m, err := decodeObject(body, "", "results", "reason")
+	d, err := decodeFields(body, "", "results", "reason")
 	if err != nil {
 		return nil, "", err
 	}
-	d := &fieldDecoder{m: m}
 	results := d.raw("results")
 	reason := d.str("reason")
 	return results, reason, d.err()
@@ -150,19 +137,24 @@ func (s *server) resolveStep(w http.ResponseWriter, r *http.Request) error {
 		res = results
 	}
 	st, err = s.c.ResolveStep(r.Context(), st.ID, res, reason)
+	return s.changedStep(w, r, st, err, false)
+}
+
+// changedStep answers a change of a step (UpdateStep, CancelStep,
+// ResolveStep): err when the change failed, otherwise {"step": ...} (and
+// "cancelled": true for a cancellation) with the step read again, since
+// the steps those calls return lack their parents_ids and children_ids.
+func (s *server) changedStep(w http.ResponseWriter, r *http.Request, st *tasker.Step, err error, cancelled bool) error {
 	if err != nil {
 		return err
 	}
-	st = s.reload(r, st)
-	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, nil)})
-	return nil
-}
-
-// reload re-reads a step after a change: the steps returned by UpdateStep,
-// CancelStep and ResolveStep lack their parents_ids and children_ids.
-func (s *server) reload(r *http.Request, st *tasker.Step) *tasker.Step {
 	if fresh, err := s.c.GetStep(r.Context(), st.ID); err == nil {
-		return fresh
+		st = fresh
 	}
-	return st
+	body := map[string]any{"step": newStepView(st, nil)}
+	if cancelled {
+		body["cancelled"] = true
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
 }

@@ -1,6 +1,7 @@
 package taskerhttp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -121,11 +122,10 @@ var createFields = []string{"name", "namespace", "version", "context", "initiato
 
 // decodeCreate decodes a task creation body.
 func decodeCreate(body []byte) (*tasker.TaskRequest, error) {
-	m, err := decodeObject(body, "task", createFields...)
+	d, err := decodeFields(body, "task", createFields...)
 	if err != nil {
 		return nil, err
 	}
-	d := &fieldDecoder{m: m}
 	req := &tasker.TaskRequest{
 		Name: d.str("name"), Namespace: d.str("namespace"), Version: d.str("version"),
 		Initiator: d.str("initiator"), SourceSystem: d.str("source_system"), Reason: d.str("reason"),
@@ -144,11 +144,7 @@ func decodeCreate(body []byte) (*tasker.TaskRequest, error) {
 }
 
 func (s *server) createTask(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	req, err := decodeCreate(body)
+	req, err := readDecoded(s, w, r, decodeCreate)
 	if err != nil {
 		return err
 	}
@@ -183,16 +179,9 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 			return badParam("include_dependencies", "must be true or false, not %q", v)
 		}
 	}
-	task, err := s.c.GetTask(r.Context(), id)
+	task, steps, err := s.taskWithSteps(r.Context(), id)
 	if err != nil {
 		return err
-	}
-	steps, err := s.c.ListSteps(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if steps == nil {
-		steps = []*tasker.Step{}
 	}
 	v := newTaskView(task, steps)
 	if withDeps {
@@ -204,6 +193,23 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": v})
 	return nil
+}
+
+// taskWithSteps returns task id and its steps (an empty list, not nil, when
+// it has none).
+func (s *server) taskWithSteps(ctx context.Context, id int64) (*tasker.Task, []*tasker.Step, error) {
+	task, err := s.c.GetTask(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps, err := s.c.ListSteps(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if steps == nil {
+		steps = []*tasker.Step{}
+	}
+	return task, steps, nil
 }
 
 func (s *server) updateTask(w http.ResponseWriter, r *http.Request) error {
@@ -229,19 +235,17 @@ func (s *server) updateTask(w http.ResponseWriter, r *http.Request) error {
 
 // decodeTaskUpdate decodes {"reason", "tags"} or {"task": {...}}.
 func decodeTaskUpdate(body []byte) (*string, []string, error) {
-	m, err := decodeObject(body, "task", "reason", "tags")
+	d, err := decodeFields(body, "task", "reason", "tags")
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &fieldDecoder{m: m}
 	reason := d.strPtr("reason")
 	tags, _ := d.strings("tags")
 	if err := d.err(); err != nil {
 		return nil, nil, err
 	}
 	if reason == nil && tags == nil {
-		return nil, nil, &apiError{Status: http.StatusBadRequest, Code: "validation_failed",
-			Message: "nothing to update: give reason and/or tags", Fields: map[string]string{"reason": "give reason and/or tags", "tags": "give reason and/or tags"}}
+		return nil, nil, nothingToUpdate("reason", "tags")
 	}
 	return reason, tags, nil
 }

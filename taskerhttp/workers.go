@@ -24,11 +24,10 @@ import (
 var claimFields = []string{"worker_id", "queues", "limit", "lease_seconds", "wait_seconds"}
 
 func decodeClaim(body []byte) (*taskerwire.ClaimRequest, error) {
-	m, err := decodeObject(body, "", claimFields...)
+	d, err := decodeFields(body, "", claimFields...)
 	if err != nil {
 		return nil, err
 	}
-	d := &fieldDecoder{m: m}
 	req := &taskerwire.ClaimRequest{WorkerID: d.str("worker_id")}
 	req.Queues, _ = d.strings("queues")
 	if n := d.intPtr("limit"); n != nil {
@@ -46,11 +45,7 @@ func decodeClaim(body []byte) (*taskerwire.ClaimRequest, error) {
 }
 
 func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	req, err := decodeClaim(body)
+	req, err := readDecoded(s, w, r, decodeClaim)
 	if err != nil {
 		return err
 	}
@@ -82,15 +77,10 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 var heartbeatFields = []string{"worker_id", "step_ids", "lease_seconds"}
 
 func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r, true)
+	d, err := s.readFields(w, r, heartbeatFields...)
 	if err != nil {
 		return err
 	}
-	m, err := decodeObject(body, "", heartbeatFields...)
-	if err != nil {
-		return err
-	}
-	d := &fieldDecoder{m: m}
 	worker := d.str("worker_id")
 	ids := d.ids("step_ids")
 	lease := d.seconds("lease_seconds")
@@ -119,16 +109,15 @@ var resultFields = []string{"worker_id", "attempt", "results", "error", "events"
 var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
 
 func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
-	m, err := decodeObject(body, "", resultFields...)
+	d, err := decodeFields(body, "", resultFields...)
 	if err != nil {
 		return nil, err
 	}
-	d := &fieldDecoder{m: m}
 	res := &taskerwire.Result{WorkerID: d.str("worker_id"), StepID: stepID}
 	if n := d.intPtr("attempt"); n != nil {
 		res.Attempt = *n
 	}
-	_, hasResults := m["results"]
+	_, hasResults := d.m["results"]
 	switch {
 	case d.has("error") && hasResults:
 		d.problem("error", "give either results (success) or error (failure), not both")
@@ -194,20 +183,13 @@ func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	res, err := decodeResult(body, id)
+	res, err := readDecoded(s, w, r, func(body []byte) (*taskerwire.Result, error) { return decodeResult(body, id) })
 	if err != nil {
 		return err
 	}
 	step, err := s.c.FinishRemoteStep(r.Context(), res)
-	if errors.Is(err, tasker.ErrLeaseLost) {
-		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
-	}
 	if err != nil {
-		return bodyFieldNames(err)
+		return bodyFieldNames(leaseLost(err))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(step, nil)})
 	return nil
@@ -220,15 +202,10 @@ func (s *server) releaseStep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
+	d, err := s.readFields(w, r, releaseFields...)
 	if err != nil {
 		return err
 	}
-	m, err := decodeObject(body, "", releaseFields...)
-	if err != nil {
-		return err
-	}
-	d := &fieldDecoder{m: m}
 	worker := d.str("worker_id")
 	attempt := 0
 	if n := d.intPtr("attempt"); n != nil {
@@ -238,14 +215,20 @@ func (s *server) releaseStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	step, err := s.c.ReleaseRemoteStep(r.Context(), worker, id, attempt)
-	if errors.Is(err, tasker.ErrLeaseLost) {
-		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
-	}
 	if err != nil {
-		return err
+		return leaseLost(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(step, nil)})
 	return nil
+}
+
+// leaseLost answers tasker.ErrLeaseLost with 409 lease_lost and returns
+// any other error as it is.
+func leaseLost(err error) error {
+	if errors.Is(err, tasker.ErrLeaseLost) {
+		return &apiError{Status: http.StatusConflict, Code: taskerwire.CodeLeaseLost, Message: err.Error()}
+	}
+	return err
 }
 
 // bodyFields maps the Go API's field names of remote worker requests to the

@@ -108,11 +108,16 @@ func (s Subscription) IsDurable() bool { return s.Type != "log" }
 
 // Matches reports whether the event name matches the subscription's
 // patterns.
-func (s Subscription) Matches(name string) bool {
-	if len(s.Events) == 0 {
+func (s Subscription) Matches(name string) bool { return MatchEvent(s.Events, name) }
+
+// MatchEvent reports whether the event name matches one of patterns
+// (path.Match syntax: "task.*", "step.failed"; none or "*" for all). It is
+// the one pattern rule of subscriptions and of tasker.Client.Subscribe.
+func MatchEvent(patterns []string, name string) bool {
+	if len(patterns) == 0 {
 		return true
 	}
-	for _, p := range s.Events {
+	for _, p := range patterns {
 		if ok, _ := path.Match(p, name); ok || p == "*" {
 			return true
 		}

@@ -65,3 +65,22 @@ func TestRegisterType(t *testing.T) {
 	require.ErrorContains(t, taskersub.Validate([]taskersub.Subscription{{Name: "s", Type: "test-sink", Config: map[string]any{"max_attempts": 0}}}),
 		"config.max_attempts must be a whole number")
 }
+
+func TestMatchEvent(t *testing.T) {
+	for _, c := range []struct {
+		patterns []string
+		name     string
+		want     bool
+	}{
+		{nil, "task.completed", true},
+		{[]string{"*"}, "step.failed", true},
+		{[]string{"task.*"}, "task.completed", true},
+		{[]string{"task.*"}, "step.completed", false},
+		{[]string{"step.failed", "task.blocked"}, "task.blocked", true},
+		{[]string{"step.failed"}, "step.failed_again", false},
+		{[]string{"["}, "[", false}, // a malformed pattern matches nothing
+	} {
+		require.Equal(t, c.want, taskersub.MatchEvent(c.patterns, c.name), "%v %q", c.patterns, c.name)
+		require.Equal(t, c.want, taskersub.Subscription{Events: c.patterns}.Matches(c.name), "%v %q", c.patterns, c.name)
+	}
+}

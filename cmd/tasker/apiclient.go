@@ -13,9 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,11 +72,7 @@ func (e *apiError) Error() string {
 		b.WriteString(" " + e.Code)
 	}
 	b.WriteString(")")
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(e.Fields))
 	for _, k := range keys {
 		// The message often lists the fields already; repeat only new ones.
 		if !strings.Contains(e.Message, e.Fields[k]) || e.Fields[k] == "" {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,17 +48,11 @@ templates of that namespace.`,
 			all := append(tasker.SystemEvents(), reg.CustomEvents()...)
 			sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name }) // as Client.EventCatalog
 			events := filterEvents(all, search, namespace)
-			if asJSON {
-				return a.printJSON(events)
-			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION")
-			for _, e := range events {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
-			}
-			_ = tw.Flush()
-			fmt.Fprintf(a.out, "%d events\n", len(events))
-			return nil
+			return a.printList(asJSON, events, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION", func(tw io.Writer) {
+				for _, e := range events {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
+				}
+			}, fmt.Sprintf("%d events", len(events)))
 		},
 	}
 	f := cmd.Flags()
@@ -106,21 +100,15 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if dead == nil {
-					dead = []*tasker.OutboxMessage{}
+			if dead == nil {
+				dead = []*tasker.OutboxMessage{} // JSON []
+			}
+			return a.printList(asJSON, dead, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR", func(tw io.Writer) {
+				for _, m := range dead {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
+						m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
 				}
-				return a.printJSON(dead)
-			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR")
-			for _, m := range dead {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
-					m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
-			}
-			_ = tw.Flush()
-			fmt.Fprintf(a.out, "%d dead letters; replay them with: tasker events replay [ID...]\n", len(dead))
-			return nil
+			}, fmt.Sprintf("%d dead letters; replay them with: tasker events replay [ID...]", len(dead)))
 		},
 	}
 	cmd.Flags().StringVar(&subscription, "subscription", "", "only this subscription")

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -36,33 +36,21 @@ loaded with --templates.`,
 				if err != nil {
 					return err
 				}
-				if output == "json" {
-					return a.printJSON(list)
-				}
-				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAMESPACE\tHANDLERS")
-				for _, n := range list.Namespaces {
-					fmt.Fprintf(tw, "%s\t%d\n", n.Name, n.HandlerCount)
-				}
-				_ = tw.Flush()
-				fmt.Fprintf(a.out, "%d namespaces\n", list.Total)
-				return nil
+				return a.printList(output == "json", list, "NAMESPACE\tHANDLERS", func(tw io.Writer) {
+					for _, n := range list.Namespaces {
+						fmt.Fprintf(tw, "%s\t%d\n", n.Name, n.HandlerCount)
+					}
+				}, fmt.Sprintf("%d namespaces", list.Total))
 			}
 			hs, err := a.namespaceHandlers(cmd.Context(), ns)
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return a.printJSON(hs)
-			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HANDLER\tLATEST\tVERSIONS")
-			for _, h := range hs.Handlers {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.LatestVersion, strings.Join(h.Versions, ", "))
-			}
-			_ = tw.Flush()
-			fmt.Fprintf(a.out, "%d handlers in namespace %s\n", len(hs.Handlers), hs.Namespace)
-			return nil
+			return a.printList(output == "json", hs, "HANDLER\tLATEST\tVERSIONS", func(tw io.Writer) {
+				for _, h := range hs.Handlers {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.LatestVersion, strings.Join(h.Versions, ", "))
+				}
+			}, fmt.Sprintf("%d handlers in namespace %s", len(hs.Handlers), hs.Namespace))
 		},
 	}
 	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
@@ -83,12 +71,7 @@ func (a *app) localRegistry() (*tasker.Registry, error) {
 
 func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 	if a.s.server != "" {
-		r, err := a.apiClient()
-		if err != nil {
-			return nil, err
-		}
-		list, err := r.namespaces(ctx)
-		return list, exitErr(err)
+		return callServer(a, func(r *apiClient) (*namespaceList, error) { return r.namespaces(ctx) })
 	}
 	reg, err := a.localRegistry()
 	if err != nil {
@@ -104,12 +87,7 @@ func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 
 func (a *app) namespaceHandlers(ctx context.Context, ns string) (*namespaceHandlers, error) {
 	if a.s.server != "" {
-		r, err := a.apiClient()
-		if err != nil {
-			return nil, err
-		}
-		hs, err := r.handlers(ctx, ns)
-		return hs, exitErr(err)
+		return callServer(a, func(r *apiClient) (*namespaceHandlers, error) { return r.handlers(ctx, ns) })
 	}
 	reg, err := a.localRegistry()
 	if err != nil {

@@ -190,6 +190,17 @@ func (a *app) logger() *slog.Logger {
 }
 
 // client opens the database, loads the templates and returns a client.
+// withClient runs fn with a client on the database and closes the client
+// after.
+func (a *app) withClient(ctx context.Context, fn func(*tasker.Client) error) error {
+	c, closeFn, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(c)
+}
+
 func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	drv, err := dburl.Open(ctx, a.s.database)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +28,26 @@ func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printTable prints a table: the tab-separated header line, then the rows
+// that rows writes, in aligned columns.
+func (a *app) printTable(header string, rows func(tw io.Writer)) {
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	rows(tw)
+	_ = tw.Flush()
+}
+
+// printList prints v as JSON when asJSON, otherwise as a table (see
+// printTable) followed by the summary line footer.
+func (a *app) printList(asJSON bool, v any, header string, rows func(tw io.Writer), footer string) error {
+	if asJSON {
+		return a.printJSON(v)
+	}
+	a.printTable(header, rows)
+	fmt.Fprintln(a.out, footer)
+	return nil
 }
 
 func parseID(s string) (int64, error) {
@@ -204,45 +225,30 @@ func firstLine(s string) string {
 
 func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Duration) {
 	fmt.Fprintf(a.out, "\ntask %d %s: %s in %s\n", t.ID, t.FullName(), t.State, took.Round(time.Millisecond))
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tSTATUS\tATTEMPTS\tRESULT")
-	for _, s := range steps {
-		result := string(s.Results)
-		if s.LastError != nil && s.State != taskertype.StateComplete {
-			result = "error: " + firstLine(s.LastError.Message)
+	a.printTable("STEP\tSTATUS\tATTEMPTS\tRESULT", func(tw io.Writer) {
+		for _, s := range steps {
+			result := string(s.Results)
+			if s.LastError != nil && s.State != taskertype.StateComplete {
+				result = "error: " + firstLine(s.LastError.Message)
+			}
+			if len(result) > 80 {
+				result = result[:80] + "…"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, result)
 		}
-		if len(result) > 80 {
-			result = result[:80] + "…"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, result)
-	}
-	_ = tw.Flush()
+	})
 }
 
 func (a *app) taskGetCmd() *cobra.Command {
 	var output string
-	cmd := &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a task and its steps",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
+	cmd := a.taskIDCmd(&cobra.Command{Use: "get ID", Short: "Show a task and its steps"},
+		func(ctx context.Context, id int64) error { return a.remoteGet(ctx, id, output) },
+		func(ctx context.Context, c *tasker.Client, id int64) error {
+			t, err := c.GetTask(ctx, id)
 			if err != nil {
 				return err
 			}
-			if a.s.server != "" {
-				return a.remoteGet(cmd.Context(), id, output)
-			}
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			t, err := c.GetTask(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			steps, err := c.ListSteps(cmd.Context(), id)
+			steps, err := c.ListSteps(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -251,9 +257,28 @@ func (a *app) taskGetCmd() *cobra.Command {
 			}
 			a.printSummary(t, steps, t.UpdatedAt.Sub(t.CreatedAt))
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// taskIDCmd completes cmd as a `task VERB ID` command: it parses the task
+// id, then runs remote when --server is given and local, with a client on
+// the database, otherwise.
+func (a *app) taskIDCmd(cmd *cobra.Command, remote func(ctx context.Context, id int64) error,
+	local func(ctx context.Context, c *tasker.Client, id int64) error) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		id, err := parseID(args[0])
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		if a.s.server != "" {
+			return remote(ctx, id)
+		}
+		return a.withClient(ctx, func(c *tasker.Client) error { return local(ctx, c, id) })
+	}
 	return cmd
 }
 
@@ -307,70 +332,39 @@ func (a *app) taskListCmd() *cobra.Command {
 
 // printTaskTable prints a page of tasks as `task list` does.
 func (a *app) printTaskTable(tasks []*tasker.Task, total int) {
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTASK\tSTATUS\tCREATED")
-	for _, t := range tasks {
-		created := t.CreatedAt
-		if created.IsZero() { // the REST API reports requested_at
-			created = t.RequestedAt
+	a.printTable("ID\tTASK\tSTATUS\tCREATED", func(tw io.Writer) {
+		for _, t := range tasks {
+			created := t.CreatedAt
+			if created.IsZero() { // the REST API reports requested_at
+				created = t.RequestedAt
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, created.Format(time.RFC3339))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", t.ID, t.FullName(), t.State, created.Format(time.RFC3339))
-	}
-	_ = tw.Flush()
+	})
 	fmt.Fprintf(a.out, "%d of %d tasks\n", len(tasks), total)
 }
 
 func (a *app) taskCancelCmd() *cobra.Command {
 	var reason string
-	cmd := &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a task that has not finished",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			if a.s.server != "" {
-				return a.remoteCancel(cmd.Context(), id, reason)
-			}
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			t, err := c.CancelTask(cmd.Context(), id, reason)
+	cmd := a.taskIDCmd(&cobra.Command{Use: "cancel ID", Short: "Cancel a task that has not finished"},
+		func(ctx context.Context, id int64) error { return a.remoteCancel(ctx, id, reason) },
+		func(ctx context.Context, c *tasker.Client, id int64) error {
+			t, err := c.CancelTask(ctx, id, reason)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "task %d %s\n", t.ID, t.State)
 			return nil
-		},
-	}
+		})
 	cmd.Flags().StringVar(&reason, "reason", "", "why the task is cancelled (kept in the audit trail)")
 	return cmd
 }
 
 func (a *app) taskRetryCmd() *cobra.Command {
 	var wait bool
-	cmd := &cobra.Command{
-		Use:   "retry ID",
-		Short: "Retry a task in error: its failed steps start again with fresh attempts",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if a.s.server != "" {
-				return a.remoteRetry(ctx, id, wait)
-			}
-			c, closeFn, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+	cmd := a.taskIDCmd(&cobra.Command{Use: "retry ID", Short: "Retry a task in error: its failed steps start again with fresh attempts"},
+		func(ctx context.Context, id int64) error { return a.remoteRetry(ctx, id, wait) },
+		func(ctx context.Context, c *tasker.Client, id int64) error {
 			events, unsub := c.Subscribe("task.*", "step.*")
 			defer unsub()
 			t, err := c.RetryTask(ctx, id)
@@ -385,8 +379,7 @@ func (a *app) taskRetryCmd() *cobra.Command {
 				return nil
 			}
 			return a.runAndWatch(ctx, c, t, events, unsub, "text", 0)
-		},
-	}
+		})
 	cmd.Flags().BoolVar(&wait, "wait", false, "run the task here and wait for it to finish")
 	return cmd
 }

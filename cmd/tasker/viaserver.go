@@ -15,6 +15,21 @@ import (
 
 func (a *app) apiClient() (*apiClient, error) { return newAPIClient(a.s.server) }
 
+// callServer makes one call to the server given by --server; an error the
+// server answers is mapped to the exit codes (exitErr).
+func callServer[T any](a *app, call func(r *apiClient) (T, error)) (T, error) {
+	var zero T
+	r, err := a.apiClient()
+	if err != nil {
+		return zero, err
+	}
+	v, err := call(r)
+	if err != nil {
+		return zero, exitErr(err)
+	}
+	return v, nil
+}
+
 func (a *app) remoteCreate(ctx context.Context, req *tasker.TaskRequest, raw json.RawMessage, wait bool, output string, timeout time.Duration) error {
 	r, err := a.apiClient()
 	if err != nil {
@@ -47,13 +62,9 @@ func (a *app) remoteCreate(ctx context.Context, req *tasker.TaskRequest, raw jso
 }
 
 func (a *app) remoteGet(ctx context.Context, id int64, output string) error {
-	r, err := a.apiClient()
+	t, err := callServer(a, func(r *apiClient) (*apiTask, error) { return r.getTask(ctx, id) })
 	if err != nil {
 		return err
-	}
-	t, err := r.getTask(ctx, id)
-	if err != nil {
-		return exitErr(err)
 	}
 	if output == "json" {
 		return a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps)})
@@ -70,13 +81,9 @@ func nonNilSteps(s []*tasker.Step) []*tasker.Step {
 }
 
 func (a *app) remoteList(ctx context.Context, p *tasker.TaskListParams, output string) error {
-	r, err := a.apiClient()
+	page, err := callServer(a, func(r *apiClient) (*taskPage, error) { return r.listTasks(ctx, p) })
 	if err != nil {
 		return err
-	}
-	page, err := r.listTasks(ctx, p)
-	if err != nil {
-		return exitErr(err)
 	}
 	tasks := make([]*tasker.Task, len(page.Tasks))
 	for i, t := range page.Tasks {
@@ -90,13 +97,9 @@ func (a *app) remoteList(ctx context.Context, p *tasker.TaskListParams, output s
 }
 
 func (a *app) remoteCancel(ctx context.Context, id int64, reason string) error {
-	r, err := a.apiClient()
+	t, err := callServer(a, func(r *apiClient) (*apiTask, error) { return r.cancelTask(ctx, id, reason) })
 	if err != nil {
 		return err
-	}
-	t, err := r.cancelTask(ctx, id, reason)
-	if err != nil {
-		return exitErr(err)
 	}
 	fmt.Fprintf(a.out, "task %d %s\n", t.ID, t.State)
 	return nil

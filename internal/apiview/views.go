@@ -40,10 +40,7 @@ func NewTask(t *tasker.Task, steps []*tasker.Step) *Task {
 	}
 	v := &Task{Task: &c, FullName: c.FullName(), Complete: c.Complete()}
 	if steps != nil {
-		v.WorkflowSteps = make([]*Step, len(steps))
-		for i, s := range steps {
-			v.WorkflowSteps[i] = NewStep(s, nil)
-		}
+		v.WorkflowSteps = NewSteps(steps)
 	}
 	return v
 }

@@ -1,76 +1,19 @@
 package dag
 
-// Analysis is the static dependency report of a template, the Go form of
-// the original engine's dependency_graph (spec §7 "Template analysis").
-// It is computed by Analyze and marshals to the original JSON shape.
-type Analysis struct {
-	// Nodes lists each distinct step once, in declaration order.
-	Nodes []AnalysisNode `json:"nodes"`
-	// Edges lists one parent-to-child edge per known dependency, ordered by
-	// child (declaration order) and then by its dependency list.
-	Edges []AnalysisEdge `json:"edges"`
-	// Topology is a topological order (Kahn's algorithm, declaration order
-	// among ready steps), or empty (never nil) when there is any cycle.
-	Topology []string `json:"topology"`
-	// Cycles lists the cycles found by a depth-first search, each as a
-	// path in parent-to-child direction returning to its start (e.g.
-	// [a b a]); empty (never nil) when there is none.
-	Cycles [][]string `json:"cycles"`
-	// Levels maps each step to its level: 0 for a root, otherwise one more
-	// than its highest parent. In a cyclic graph the edges that close the
-	// cycles found are left out of this computation.
-	Levels map[string]int `json:"levels"`
-	// Roots lists the steps without known parents, in declaration order.
-	Roots []string `json:"roots"`
-	// Leaves lists the steps without children, in declaration order.
-	Leaves []string `json:"leaves"`
-	// Summary holds the headline numbers.
-	Summary AnalysisSummary `json:"summary"`
-}
+import (
+	"slices"
 
-// AnalysisNode is one step of an Analysis.
-type AnalysisNode struct {
-	// Name is the step name.
-	Name string `json:"name"`
-	// Dependencies lists the declared dependencies (repeats removed),
-	// including unknown names; never nil.
-	Dependencies []string `json:"dependencies"`
-	// DependencyCount is len(Dependencies).
-	DependencyCount int `json:"dependency_count"`
-}
+	"github.com/tasker-go/tasker/taskertype"
+)
 
-// AnalysisEdge is one dependency of an Analysis, from parent to child.
-type AnalysisEdge struct {
-	// From is the parent step.
-	From string `json:"from"`
-	// To is the child step, the one that depends on From.
-	To string `json:"to"`
-	// Type is "single" when the child has exactly one known parent and
-	// "multiple" otherwise.
-	Type string `json:"type"`
-}
-
-// AnalysisSummary holds the headline numbers of an Analysis.
-type AnalysisSummary struct {
-	// TotalSteps is the number of distinct steps.
-	TotalSteps int `json:"total_steps"`
-	// TotalDependencies is the number of edges.
-	TotalDependencies int `json:"total_dependencies"`
-	// HasCycles reports whether any cycle was found.
-	HasCycles bool `json:"has_cycles"`
-	// MaxDepth is the highest level (0 for a graph without edges or steps).
-	MaxDepth int `json:"max_depth"`
-	// ParallelBranches is the largest number of steps on one level.
-	ParallelBranches int `json:"parallel_branches"`
-}
-
-// Analyze reports on the dependency structure of nodes. Unlike New it
+// Analyze reports on the dependency structure of nodes (the report type
+// lives in taskertype so that the root package can return it). Unlike New it
 // never fails: it accepts cycles and self-dependencies (reported in
 // Cycles), ignores unknown dependencies when drawing edges (they still
 // appear in the node's Dependencies), and merges the dependencies of a
 // repeated step name into its first declaration. All slices in the result
 // are non-nil, so they marshal as [] rather than null.
-func Analyze(nodes []Node) *Analysis {
+func Analyze(nodes []Node) *taskertype.TemplateAnalysis {
 	index := make(map[string]int, len(nodes))
 	var names []string
 	var deps [][]string
@@ -83,7 +26,7 @@ func Analyze(nodes []Node) *Analysis {
 			deps = append(deps, []string{})
 		}
 		for _, d := range nd.DependsOn {
-			if !contains(deps[i], d) {
+			if !slices.Contains(deps[i], d) {
 				deps[i] = append(deps[i], d)
 			}
 		}
@@ -104,9 +47,9 @@ func Analyze(nodes []Node) *Analysis {
 		}
 	}
 
-	a := &Analysis{
-		Nodes:    make([]AnalysisNode, n),
-		Edges:    []AnalysisEdge{},
+	a := &taskertype.TemplateAnalysis{
+		Nodes:    make([]taskertype.AnalysisNode, n),
+		Edges:    []taskertype.AnalysisEdge{},
 		Topology: []string{},
 		Cycles:   [][]string{},
 		Levels:   make(map[string]int, n),
@@ -114,13 +57,13 @@ func Analyze(nodes []Node) *Analysis {
 		Leaves:   []string{},
 	}
 	for i, name := range names {
-		a.Nodes[i] = AnalysisNode{Name: name, Dependencies: deps[i], DependencyCount: len(deps[i])}
+		a.Nodes[i] = taskertype.AnalysisNode{Name: name, Dependencies: deps[i], DependencyCount: len(deps[i])}
 		typ := "multiple"
 		if len(parents[i]) == 1 {
 			typ = "single"
 		}
 		for _, p := range parents[i] {
-			a.Edges = append(a.Edges, AnalysisEdge{From: names[p], To: name, Type: typ})
+			a.Edges = append(a.Edges, taskertype.AnalysisEdge{From: names[p], To: name, Type: typ})
 		}
 		if len(parents[i]) == 0 {
 			a.Roots = append(a.Roots, name)
@@ -197,13 +140,4 @@ func longestLevels(n int, children [][]int, skip map[[2]int]bool) []int {
 		}
 	}
 	return levels
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

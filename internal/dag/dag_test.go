@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/dag"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 // diamond is the diamond template of spec scenarios 7 and 28.
@@ -300,14 +301,14 @@ func TestAnalyzeDiamond(t *testing.T) {
 		"start_workflow": 0, "branch_one_process": 1, "branch_two_process": 1,
 		"branch_one_validate": 2, "branch_two_validate": 2, "merge_branches": 3, "end_workflow": 4,
 	}, a.Levels)
-	require.Equal(t, dag.AnalysisSummary{
+	require.Equal(t, taskertype.AnalysisSummary{
 		TotalSteps: 7, TotalDependencies: 7, HasCycles: false, MaxDepth: 4, ParallelBranches: 2,
 	}, a.Summary)
-	require.Equal(t, dag.AnalysisNode{
+	require.Equal(t, taskertype.AnalysisNode{
 		Name: "merge_branches", Dependencies: []string{"branch_one_validate", "branch_two_validate"}, DependencyCount: 2,
 	}, a.Nodes[5])
-	require.Equal(t, dag.AnalysisNode{Name: "start_workflow", Dependencies: []string{}}, a.Nodes[0])
-	require.Equal(t, []dag.AnalysisEdge{
+	require.Equal(t, taskertype.AnalysisNode{Name: "start_workflow", Dependencies: []string{}}, a.Nodes[0])
+	require.Equal(t, []taskertype.AnalysisEdge{
 		{From: "start_workflow", To: "branch_one_process", Type: "single"},
 		{From: "start_workflow", To: "branch_two_process", Type: "single"},
 		{From: "branch_one_process", To: "branch_one_validate", Type: "single"},
@@ -326,7 +327,7 @@ func TestAnalyzeInvalid(t *testing.T) {
 		cycles  [][]string
 		levels  map[string]int
 		roots   []string
-		summary dag.AnalysisSummary
+		summary taskertype.AnalysisSummary
 	}{
 		{
 			name: "cycle with a tail",
@@ -339,7 +340,7 @@ func TestAnalyzeInvalid(t *testing.T) {
 			cycles:  [][]string{{"b", "c", "b"}},
 			levels:  map[string]int{"a": 0, "b": 1, "c": 2, "d": 3},
 			roots:   []string{"a"},
-			summary: dag.AnalysisSummary{TotalSteps: 4, TotalDependencies: 4, HasCycles: true, MaxDepth: 3, ParallelBranches: 1},
+			summary: taskertype.AnalysisSummary{TotalSteps: 4, TotalDependencies: 4, HasCycles: true, MaxDepth: 3, ParallelBranches: 1},
 		},
 		{
 			name: "self dependency, unknown dependency and duplicate name",
@@ -351,7 +352,7 @@ func TestAnalyzeInvalid(t *testing.T) {
 			cycles:  [][]string{{"a", "a"}},
 			levels:  map[string]int{"a": 0, "b": 1},
 			roots:   []string{},
-			summary: dag.AnalysisSummary{TotalSteps: 2, TotalDependencies: 2, HasCycles: true, MaxDepth: 1, ParallelBranches: 1},
+			summary: taskertype.AnalysisSummary{TotalSteps: 2, TotalDependencies: 2, HasCycles: true, MaxDepth: 1, ParallelBranches: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -377,7 +378,7 @@ func TestAnalyzeEmpty(t *testing.T) {
 	require.NotNil(t, a.Cycles)
 	require.NotNil(t, a.Roots)
 	require.NotNil(t, a.Leaves)
-	require.Equal(t, dag.AnalysisSummary{}, a.Summary)
+	require.Equal(t, taskertype.AnalysisSummary{}, a.Summary)
 }
 
 func TestErrorsAreDistinct(t *testing.T) {

@@ -13,6 +13,6 @@
 // Edges point from a parent to the child that depends on it: in a -> b, b
 // depends on a.
 //
-// Imports: the standard library, taskertype and internal/statemachine (the
-// readiness rule that Ready applies).
+// Imports: the standard library, taskertype, internal/statemachine (the
+// readiness rule that Ready applies) and internal/names (edit distance).
 package dag

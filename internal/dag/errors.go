@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/tasker-go/tasker/internal/names"
 )
 
 // ErrInvalidGraph is wrapped by every validation error that New returns, so
@@ -103,41 +105,11 @@ func (e *UnknownDependencyError) Suggestion() string {
 		if k == e.Dependency {
 			continue
 		}
-		if d := levenshtein(e.Dependency, k, bestD); d < bestD {
+		if d := names.Distance(e.Dependency, k, bestD); d < bestD {
 			best, bestD = k, d
 		}
 	}
 	return best
-}
-
-// levenshtein returns the edit distance between a and b, or any value >=
-// bound once it is known to be at least bound.
-func levenshtein(a, b string, bound int) int {
-	if diff := len(a) - len(b); diff >= bound || -diff >= bound {
-		return bound
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin >= bound {
-			return bound
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // CycleError reports a dependency cycle.

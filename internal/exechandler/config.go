@@ -3,6 +3,7 @@ package exechandler
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -121,54 +122,62 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	if err := parseCommand(cfg, m["command"]); err != nil {
 		return nil, err
 	}
-	if v, ok := m["env"]; ok {
-		env, err := parseEnv(v)
+	// The parsers only read their value: the first error, in this order, is
+	// the one reported.
+	for _, err := range []error{
+		setOptional(m, "env", &cfg.Env, parseEnv),
+		setOptional(m, "dir", &cfg.Dir, parseDir),
+		setOptional(m, "timeout", &cfg.Timeout, parseTimeout),
+		setOptional(m, "permanent_exit_codes", &cfg.PermanentExitCodes, parseExitCodes),
+		setOptional(m, "max_output_bytes", &cfg.MaxOutput, parseMaxOutput),
+	} {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Env = env
-	}
-	if v, ok := m["dir"]; ok {
-		const field = "handler_config.dir"
-		s, ok := v.(string)
-		switch {
-		case !ok:
-			return nil, configErrorf(field, "must be a string path such as \"/srv/app\", not %s", describe(v))
-		case s == "":
-			return nil, configErrorf(field, "is empty: give a path, or remove it to use the worker's working directory")
-		case strings.IndexByte(s, 0) >= 0:
-			return nil, configErrorf(field, "%q contains a NUL byte: give a valid path", s)
-		}
-		cfg.Dir = s
-	}
-	if v, ok := m["timeout"]; ok {
-		d, err := parseTimeout(v)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Timeout = d
-	}
-	if v, ok := m["permanent_exit_codes"]; ok {
-		codes, err := parseExitCodes(v)
-		if err != nil {
-			return nil, err
-		}
-		cfg.PermanentExitCodes = codes
-	}
-	if v, ok := m["max_output_bytes"]; ok {
-		const field = "handler_config.max_output_bytes"
-		n, isInt := toInt(v)
-		switch {
-		case !isInt:
-			return nil, configErrorf(field, "must be a whole number of bytes such as 1048576, not %s", describe(v))
-		case n <= 0:
-			return nil, configErrorf(field, "%d is not positive: use a byte count such as 1048576", n)
-		case n > MaxMaxOutput:
-			return nil, configErrorf(field, "%d is too large: use at most %d (1 GiB)", n, MaxMaxOutput)
-		}
-		cfg.MaxOutput = int(n)
 	}
 	return cfg, nil
+}
+
+// setOptional stores parse(m[key]) in *dst when m has key.
+func setOptional[T any](m map[string]any, key string, dst *T, parse func(any) (T, error)) error {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	x, err := parse(v)
+	if err != nil {
+		return err
+	}
+	*dst = x
+	return nil
+}
+
+func parseDir(v any) (string, error) {
+	const field = "handler_config.dir"
+	s, ok := v.(string)
+	switch {
+	case !ok:
+		return "", configErrorf(field, "must be a string path such as \"/srv/app\", not %s", describe(v))
+	case s == "":
+		return "", configErrorf(field, "is empty: give a path, or remove it to use the worker's working directory")
+	case strings.IndexByte(s, 0) >= 0:
+		return "", configErrorf(field, "%q contains a NUL byte: give a valid path", s)
+	}
+	return s, nil
+}
+
+func parseMaxOutput(v any) (int, error) {
+	const field = "handler_config.max_output_bytes"
+	n, isInt := toInt(v)
+	switch {
+	case !isInt:
+		return 0, configErrorf(field, "must be a whole number of bytes such as 1048576, not %s", describe(v))
+	case n <= 0:
+		return 0, configErrorf(field, "%d is not positive: use a byte count such as 1048576", n)
+	case n > MaxMaxOutput:
+		return 0, configErrorf(field, "%d is too large: use at most %d (1 GiB)", n, MaxMaxOutput)
+	}
+	return int(n), nil
 }
 
 func parseCommand(cfg *Config, v any) error {
@@ -237,11 +246,7 @@ func parseEnv(v any) (map[string]string, error) {
 			return nil, configErrorf(field, "must be a map of variable names to values, such as {LOG_LEVEL: debug}, not %s", describe(v))
 		}
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	env := make(map[string]string, len(m))
 	for _, k := range keys {
 		if k == "" || strings.ContainsAny(k, "=\x00") {

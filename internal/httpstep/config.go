@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tasker-go/tasker/internal/names"
 )
 
 // Defaults of a Config.
@@ -117,7 +121,7 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	c := &Config{Method: http.MethodGet, Timeout: DefaultTimeout, MaxResponse: DefaultMaxResponse, FollowRedirects: true}
 	var unknown []string
 	for k := range m {
-		if !contains(validKeys, k) {
+		if !slices.Contains(validKeys, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -233,7 +237,7 @@ func (c *Config) Compile() error {
 	if c.headers, err = compileHeaders(c.Headers); err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(c.Params) {
+	for _, name := range slices.Sorted(maps.Keys(c.Params)) {
 		t, err := parseText(c.Params[name])
 		if err != nil {
 			return fmt.Errorf("handler_config.params.%s: %w", name, err)
@@ -347,7 +351,7 @@ func countLiterals(t text) int {
 
 func compileHeaders(h map[string]string) ([]header, error) {
 	out := make([]header, 0, len(h))
-	for _, name := range sortedKeys(h) {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
 		if !isToken(name) {
 			return nil, fmt.Errorf("handler_config.headers: %q is not a valid header name: use letters, digits and \"-\", such as \"X-Request-Source\"", name)
 		}
@@ -376,7 +380,7 @@ func (a *Auth) validate(headers map[string]string) error {
 		if name == "" {
 			return fmt.Errorf("handler_config.auth.%s is required for type %s: name the environment variable that holds it, such as %s", key, a.Type, exampleEnv(key))
 		}
-		if !validEnvName(name) {
+		if !names.EnvVar(name) {
 			return fmt.Errorf("handler_config.auth.%s %q is not an environment variable name: use letters, digits and \"_\", such as %s", key, name, exampleEnv(key))
 		}
 		return nil
@@ -431,80 +435,77 @@ func (t *TLS) validate() error {
 
 // parseAuth reads handler_config.auth.
 func parseAuth(v any) (*Auth, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("handler_config.auth must be a mapping such as {type: bearer, token_env: API_TOKEN}")
-	}
 	a := &Auth{}
-	for _, k := range sortedKeys(m) {
-		var dst *string
-		switch k {
-		case "type":
-			dst = &a.Type
-		case "token_env":
-			dst = &a.TokenEnv
-		case "username_env":
-			dst = &a.UsernameEnv
-		case "password_env":
-			dst = &a.PasswordEnv
-		default:
-			return nil, fmt.Errorf("handler_config.auth.%s is unknown: use type, token_env, username_env, password_env", k)
-		}
-		s, ok := m[k].(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("handler_config.auth.%s must be a non-empty string", k)
-		}
-		*dst = s
+	err := setMembers(v, "auth", "{type: bearer, token_env: API_TOKEN}", map[string]any{
+		"type": &a.Type, "token_env": &a.TokenEnv, "username_env": &a.UsernameEnv, "password_env": &a.PasswordEnv,
+	}, "type, token_env, username_env, password_env")
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
 }
 
 // parseTLS reads handler_config.tls.
 func parseTLS(v any) (*TLS, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("handler_config.tls must be a mapping such as {ca_file: /etc/ssl/internal-ca.pem}")
-	}
 	t := &TLS{}
-	for _, k := range sortedKeys(m) {
-		if k == "insecure_skip_verify" {
-			b, ok := m[k].(bool)
-			if !ok {
-				return nil, errors.New("handler_config.tls.insecure_skip_verify must be true or false")
-			}
-			t.InsecureSkipVerify = b
-			continue
-		}
-		var dst *string
-		switch k {
-		case "ca_file":
-			dst = &t.CAFile
-		case "cert_file":
-			dst = &t.CertFile
-		case "key_file":
-			dst = &t.KeyFile
-		case "server_name":
-			dst = &t.ServerName
-		default:
-			return nil, fmt.Errorf("handler_config.tls.%s is unknown: use ca_file, cert_file, key_file, server_name, insecure_skip_verify", k)
-		}
-		s, ok := m[k].(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("handler_config.tls.%s must be a non-empty string", k)
-		}
-		*dst = s
+	err := setMembers(v, "tls", "{ca_file: /etc/ssl/internal-ca.pem}", map[string]any{
+		"ca_file": &t.CAFile, "cert_file": &t.CertFile, "key_file": &t.KeyFile, "server_name": &t.ServerName,
+		"insecure_skip_verify": &t.InsecureSkipVerify,
+	}, "ca_file, cert_file, key_file, server_name, insecure_skip_verify")
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-// parseRateLimit reads handler_config.rate_limit.
-func parseRateLimit(v any) (*RateLimit, error) {
+// setMembers stores the members of v, the mapping handler_config.<section>
+// (example shows one), in key order in the fields of dst: a *string takes
+// a non-empty string and a *bool true or false. A member dst does not name
+// is refused with the list of allowed ones.
+func setMembers(v any, section, example string, dst map[string]any, allowed string) error {
+	m, err := mapping(v, section, example)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch d := dst[k].(type) {
+		case *string:
+			s, ok := m[k].(string)
+			if !ok || s == "" {
+				return fmt.Errorf("handler_config.%s.%s must be a non-empty string", section, k)
+			}
+			*d = s
+		case *bool:
+			b, ok := m[k].(bool)
+			if !ok {
+				return fmt.Errorf("handler_config.%s.%s must be true or false", section, k)
+			}
+			*d = b
+		default:
+			return fmt.Errorf("handler_config.%s.%s is unknown: use %s", section, k, allowed)
+		}
+	}
+	return nil
+}
+
+// mapping returns v as the mapping handler_config.<section>, or an error
+// showing example.
+func mapping(v any, section, example string) (map[string]any, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errors.New("handler_config.rate_limit must be a mapping such as {requests_per_second: 5, burst: 10}")
+		return nil, fmt.Errorf("handler_config.%s must be a mapping such as %s", section, example)
+	}
+	return m, nil
+}
+
+// parseRateLimit reads handler_config.rate_limit.
+func parseRateLimit(v any) (*RateLimit, error) {
+	m, err := mapping(v, "rate_limit", "{requests_per_second: 5, burst: 10}")
+	if err != nil {
+		return nil, err
 	}
 	rl := &RateLimit{Burst: 1}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch k {
 		case "requests_per_second":
 			f, ok := number(m[k])
@@ -536,7 +537,7 @@ func stringMap(v any, key string) (map[string]string, error) {
 		return nil, fmt.Errorf("handler_config.%s must be a mapping of names to strings, such as {X-Team: ops}", key)
 	}
 	out := make(map[string]string, len(mm))
-	for _, k := range sortedKeys(mm) {
+	for _, k := range slices.Sorted(maps.Keys(mm)) {
 		switch x := mm[k].(type) {
 		case string:
 			out[k] = x
@@ -663,24 +664,6 @@ func quote(v any) string {
 	return fmt.Sprint(v)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
-
 // isToken reports whether s is a non-empty HTTP token (RFC 9110), as
 // methods and header names must be.
 func isToken(s string) bool {
@@ -703,22 +686,6 @@ func isToken(s string) bool {
 func validHeaderValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validEnvName reports whether s is a shell-style variable name.
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
 			return false
 		}
 	}

@@ -12,5 +12,6 @@
 // package) and the public package taskerhttpstep; its errors report the
 // class "*tasker.HTTPError" and their details through the root package's
 // optional error interfaces, without importing it. It imports the standard
-// library and golang.org/x/time/rate only, never the root package.
+// library, golang.org/x/time/rate, internal/retrypolicy and internal/names
+// only, never the root package.
 package httpstep

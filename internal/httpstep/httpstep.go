@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +63,7 @@ func Run(ctx context.Context, c *Config, in *Input) (json.RawMessage, error) {
 // cut at maxBytes.
 func Result(resp *Response, maxBytes int64) (json.RawMessage, error) {
 	headers := map[string]string{}
-	for _, k := range sortedHeader(resp.Header) {
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
 		headers[strings.ToLower(k)] = resp.Header.Get(k)
 	}
 	out := map[string]any{"status": resp.Status, "response_headers": headers}

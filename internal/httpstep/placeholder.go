@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,11 +229,7 @@ func (v *values) lookup(ph *placeholder) (any, error) {
 		path = path[1:]
 		raw, ok := v.deps[name]
 		if !ok {
-			names := make([]string, 0, len(v.deps))
-			for k := range v.deps {
-				names = append(names, k)
-			}
-			sort.Strings(names)
+			names := slices.Sorted(maps.Keys(v.deps))
 			return nil, missing(fmt.Sprintf("step %q is not a dependency of %q (dependencies: [%s]); add it to depends_on_steps", name, v.step, strings.Join(names, " ")))
 		}
 		if v.decoded == nil {
@@ -299,9 +297,12 @@ func decodeJSON(raw json.RawMessage) (any, error) {
 // parseBody parses the strings of a handler_config.body (a JSON-like tree);
 // key names the position in errors.
 func parseBody(v any, key string) (any, error) {
-	switch x := v.(type) {
-	case string:
-		t, err := parseText(x)
+	return mapTree(v, key, func(v any, key string) (any, error) {
+		s, ok := v.(string)
+		if !ok {
+			return v, nil
+		}
+		t, err := parseText(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
@@ -309,50 +310,35 @@ func parseBody(v any, key string) (any, error) {
 			return t.literal(), nil
 		}
 		return t, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			pv, err := parseBody(x[k], key+"."+k)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = pv
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			pv, err := parseBody(e, fmt.Sprintf("%s[%d]", key, i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = pv
-		}
-		return out, nil
-	default:
-		return v, nil
-	}
+	})
 }
 
 // renderBody replaces the placeholders of a parsed body: a string that is
 // exactly one placeholder becomes the value with its JSON type; a longer
 // string gets the values formatted as text.
 func renderBody(v any, vals *values) (any, error) {
-	switch x := v.(type) {
-	case text:
-		if ph := x.single(); ph != nil {
+	return mapTree(v, "", func(v any, _ string) (any, error) {
+		t, ok := v.(text)
+		if !ok {
+			return v, nil
+		}
+		if ph := t.single(); ph != nil {
 			return vals.lookup(ph)
 		}
-		return x.render(vals, nil)
+		return t.render(vals, nil)
+	})
+}
+
+// mapTree returns a copy of the JSON-like tree v (mappings and lists) with
+// leaf applied to every other value, mappings in key order; the first error
+// stops it. key is the position of v, such as "handler_config.body", and
+// grows to "handler_config.body.items[0]" for the values below it.
+func mapTree(v any, key string, leaf func(v any, key string) (any, error)) (any, error) {
+	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		for k, e := range x {
-			r, err := renderBody(e, vals)
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			r, err := mapTree(x[k], key+"."+k, leaf)
 			if err != nil {
 				return nil, err
 			}
@@ -362,7 +348,7 @@ func renderBody(v any, vals *values) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			r, err := renderBody(e, vals)
+			r, err := mapTree(e, key+"["+strconv.Itoa(i)+"]", leaf)
 			if err != nil {
 				return nil, err
 			}
@@ -370,7 +356,7 @@ func renderBody(v any, vals *values) (any, error) {
 		}
 		return out, nil
 	default:
-		return v, nil
+		return leaf(v, key)
 	}
 }
 
@@ -392,22 +378,12 @@ func (c *Config) Dependencies() []string {
 	for _, p := range c.params {
 		addText(p.val)
 	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case text:
-			addText(x)
-		case map[string]any:
-			for _, e := range x {
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
+	_, _ = mapTree(c.body, "", func(v any, _ string) (any, error) {
+		if t, ok := v.(text); ok {
+			addText(t)
 		}
-	}
-	walk(c.body)
+		return v, nil
+	})
 	out := make([]string, 0, len(seen))
 	for name := range seen {
 		out = append(out, name)

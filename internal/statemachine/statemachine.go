@@ -133,13 +133,7 @@ func Step(from, to taskertype.State) error { return stepMoves.check(EntityStep, 
 // resolved_manually). A failed guard is a *GuardError wrapping
 // ErrInvalidTransition.
 func TaskGuarded(from, to taskertype.State, allStepsDone bool) error {
-	if err := Task(from, to); err != nil {
-		return err
-	}
-	if to == taskertype.StateComplete && !allStepsDone {
-		return &GuardError{Entity: EntityTask, From: from, To: to, Reason: reasonStepsNotDone}
-	}
-	return nil
+	return guarded(Task(from, to), EntityTask, from, to, to == taskertype.StateComplete && !allStepsDone, reasonStepsNotDone)
 }
 
 // StepGuarded is Step plus the guard of spec §4: a step may move to
@@ -148,11 +142,17 @@ func TaskGuarded(from, to taskertype.State, allStepsDone bool) error {
 // evaluated is not treated as satisfied: the caller must supply the fact.
 // A failed guard is a *GuardError wrapping ErrInvalidTransition.
 func StepGuarded(from, to taskertype.State, parentsDone bool) error {
-	if err := Step(from, to); err != nil {
-		return err
+	return guarded(Step(from, to), EntityStep, from, to, to == taskertype.StateInProgress && !parentsDone, reasonParentsNotDone)
+}
+
+// guarded returns moveErr, the verdict on the move itself, or else a
+// *GuardError with reason when the guard failed.
+func guarded(moveErr error, entity string, from, to taskertype.State, guardFailed bool, reason string) error {
+	if moveErr != nil {
+		return moveErr
 	}
-	if to == taskertype.StateInProgress && !parentsDone {
-		return &GuardError{Entity: EntityStep, From: from, To: to, Reason: reasonParentsNotDone}
+	if guardFailed {
+		return &GuardError{Entity: entity, From: from, To: to, Reason: reason}
 	}
 	return nil
 }

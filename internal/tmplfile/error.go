@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/tasker-go/tasker/internal/names"
 )
 
 // Error is one problem found in a template file.
@@ -96,7 +98,7 @@ func closest(word string, candidates []string) string {
 	best, bestDist, bestPrefix := "", -1, 0
 	for _, c := range candidates {
 		n := norm(c)
-		d := levenshtein(w, n)
+		d := names.Distance(w, n, max(len(w), len(n))+1)
 		cp := commonPrefix(w, n)
 		near := d <= max(2, len(w)/3) ||
 			(len(w) >= 3 && (cp == len(w) || cp == len(n))) ||
@@ -118,25 +120,4 @@ func commonPrefix(a, b string) int {
 		n++
 	}
 	return n
-}
-
-// levenshtein is the edit distance between a and b, in bytes.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

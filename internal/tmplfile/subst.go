@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tasker-go/tasker/internal/names"
 )
 
 // substituteDocument replaces ${VAR} in the string values of the template
@@ -128,7 +130,7 @@ func (p *parser) expand(s string, line int, step string) (string, bool) {
 			ref := s[i : i+2+end+1]
 			name, def, hasDefault := strings.Cut(s[i+2:i+2+end], ":-")
 			i += len(ref)
-			if !validVarName(name) {
+			if !names.EnvVar(name) {
 				p.badReference(line, step, ref)
 				sb.WriteString(ref)
 				continue
@@ -165,20 +167,4 @@ func (p *parser) badReference(line int, step, ref string) {
 		Problem: fmt.Sprintf("malformed variable reference %q", ref),
 		Fix:     `write ${NAME} or ${NAME:-default} (NAME: letters, digits and "_"), or $${ for a literal "${"`,
 	})
-}
-
-// validVarName reports whether s is a shell-style variable name.
-func validVarName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
