@@ -148,6 +148,17 @@ func (e *env) createIn(ns, name, version string) *tasker.Task {
 	return res.Task
 }
 
+// createFailed creates a task named name whose step fails permanently and
+// runs one pass, after which the task must be in error.
+func (e *env) createFailed(name, step string) *tasker.Task {
+	e.t.Helper()
+	e.h.permanent[step] = true
+	task := e.create(name, nil)
+	e.singlePass()
+	require.Equal(e.t, taskertype.StateError, e.task(task.ID).State)
+	return task
+}
+
 // singlePass runs until nothing is ready with the clock frozen.
 func (e *env) singlePass() {
 	e.t.Helper()
