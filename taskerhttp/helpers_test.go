@@ -145,6 +145,17 @@ func (r *response) json(t testing.TB) map[string]any {
 	return m
 }
 
+// want asserts the answer's status (the message defaults to the body) and
+// returns the answer.
+func (r *response) want(t testing.TB, status int, msgAndArgs ...any) *response {
+	t.Helper()
+	if len(msgAndArgs) == 0 {
+		msgAndArgs = []any{"%s", r.Body}
+	}
+	require.Equal(t, status, r.Status, msgAndArgs...)
+	return r
+}
+
 // errorCode returns error.code of an error answer.
 func (r *response) errorCode(t testing.TB) string {
 	t.Helper()
