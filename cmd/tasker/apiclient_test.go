@@ -124,16 +124,7 @@ func TestRemoteTaskCommands(t *testing.T) {
 	out = mustRun(t, srv("task", "list", "--limit", "1", "--offset", "1", "--name", "diamond_workflow")...)
 	require.Contains(t, out, "0 of 1 tasks")
 	out = mustRun(t, srv("task", "list", "--tag", "nightly", "-o", "json")...)
-	var list struct {
-		Tasks []struct {
-			ID   int64    `json:"task_id"`
-			Tags []string `json:"tags"`
-		} `json:"tasks"`
-		Total  int `json:"total"`
-		Limit  int `json:"limit"`
-		Offset int `json:"offset"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	list := parseTaskList(t, out)
 	require.Equal(t, 1, list.Total)
 	require.Equal(t, 50, list.Limit)
 	require.Equal(t, int64(3), list.Tasks[0].ID)

@@ -89,6 +89,25 @@ func parseWaitedTask(t *testing.T, raw string) waitedTask {
 	return res
 }
 
+// taskList is what `task list -o json` prints.
+type taskList struct {
+	Tasks []struct {
+		ID   int64    `json:"task_id"`
+		Tags []string `json:"tags"`
+	} `json:"tasks"`
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// parseTaskList decodes the output of `task list -o json`.
+func parseTaskList(t *testing.T, out string) taskList {
+	t.Helper()
+	var list taskList
+	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	return list
+}
+
 func TestTemplateValidateExamples(t *testing.T) {
 	t.Parallel()
 	out := mustRun(t, "template", "validate", filepath.Join("..", "..", "examples"))
@@ -267,14 +286,7 @@ func TestTaskListGetCancel(t *testing.T) {
 	require.Contains(t, out, "1 of 1 tasks")
 	require.Contains(t, out, "linear_workflow")
 	out = mustRun(t, withDB(t, db, "task", "list", "--tag", "nightly", "-o", "json")...)
-	var list struct {
-		Tasks []struct {
-			ID   int64    `json:"task_id"`
-			Tags []string `json:"tags"`
-		} `json:"tasks"`
-		Total int `json:"total"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	list := parseTaskList(t, out)
 	require.Equal(t, 1, list.Total)
 	require.Equal(t, int64(2), list.Tasks[0].ID)
 	require.Equal(t, []string{"nightly"}, list.Tasks[0].Tags)
@@ -327,16 +339,7 @@ func TestTaskCreateWaitFailure(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "second_time")
-	tmpl := `name: flaky
-version: 1.0.0
-step_templates:
-  - name: once_broken
-    handler: exec
-    default_retry_limit: 1
-    handler_config:
-      command: ["sh", "-c", "if [ -e '` + marker + `' ]; then echo '{\"fixed\": true}'; else touch '` + marker + `'; echo broken >&2; exit 3; fi"]
-`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky.yaml"), []byte(tmpl), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky.yaml"), []byte(flakyTemplate(marker)), 0o600))
 	db := tempDB(t)
 	out, _, err := run(t, "--database", db, "--templates", dir, "task", "create", "flaky", "--wait")
 	require.Error(t, err, out)
