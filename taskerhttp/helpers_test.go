@@ -37,6 +37,12 @@ func TestMain(m *testing.M) {
 
 func eachDriver(t *testing.T, fn func(t *testing.T)) { t.Helper(); testdb.EachDriver(t, fn) }
 
+// eachEnv runs fn on each driver with a fresh env (see newEnv).
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	eachDriver(t, func(t *testing.T) { fn(t, newEnv(t)) })
+}
+
 func openTestDriver(t testing.TB) taskerdriver.Driver { t.Helper(); return testdb.Open(t) }
 
 // env is a client on a fresh database, its REST API on an httptest.Server,

@@ -17,8 +17,7 @@ import (
 )
 
 func TestHandlers(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		res := e.do("GET", "/tasker/handlers", nil).want(t, http.StatusOK)
 		body := res.json(t)
 		require.EqualValues(t, 3, body["total_namespaces"])
@@ -69,8 +68,7 @@ func TestHandlers(t *testing.T) {
 }
 
 func TestDiagram(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "fragile"}`)
 		id := idOf(task, "task_id")
 		e.runUntilIdle()
@@ -128,8 +126,7 @@ func TestDiagram(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		// Scenario 30.
 		res := e.do("GET", "/tasker/health/live", nil).want(t, http.StatusOK)
 		require.Equal(t, "tasker", res.json(t)["service"])

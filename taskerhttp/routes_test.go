@@ -211,8 +211,7 @@ func TestAuthorizeAnswers(t *testing.T) {
 // TestDefaultAuthorization: without Authorize every route is allowed but
 // the worker routes, which need the worker token (403 without one set).
 func TestDefaultAuthorization(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		for _, rt := range taskerhttp.Routes() {
 			path, body := requestFor(rt)
 			res := e.do(rt.Method, path, body)

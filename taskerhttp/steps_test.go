@@ -15,8 +15,7 @@ func stepPath(t testing.TB, task map[string]any, name string) string {
 }
 
 func TestListAndGetSteps(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
 		other := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
@@ -52,8 +51,7 @@ func TestListAndGetSteps(t *testing.T) {
 }
 
 func TestUpdateStep(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
 		path := stepPath(t, task, "step-four")
@@ -81,8 +79,7 @@ func TestUpdateStep(t *testing.T) {
 }
 
 func TestCancelStep(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
 		path := stepPath(t, task, "step-four")
@@ -97,8 +94,7 @@ func TestCancelStep(t *testing.T) {
 }
 
 func TestResolveStep(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "fragile"}`)
 		id := idOf(task, "task_id")
 		e.runUntilIdle()

@@ -15,8 +15,7 @@ import (
 )
 
 func TestCreateTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		// Scenario 21: envelope body, defaults.
 		res := e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task", "context": {"dummy": true}, "tags": ["a"]}}`).want(t, http.StatusCreated)
 		task := res.json(t)["task"].(map[string]any)
@@ -82,8 +81,7 @@ func TestCreateTaskBodyTooLarge(t *testing.T) {
 }
 
 func TestCreateTaskHashIdentityConcurrent(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		const n = 20
 		var wg sync.WaitGroup
 		statuses := make([]int, n)
@@ -118,8 +116,7 @@ func TestCreateTaskHashIdentityConcurrent(t *testing.T) {
 }
 
 func TestListTasks(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		before := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 		for i := range 5 {
 			e.createTask(map[string]any{"name": "dummy_task", "context": map[string]any{"dummy": true}, "tags": []string{"batch", fmt.Sprintf("n%d", i)}, "initiator": "ada"})
@@ -186,8 +183,7 @@ func TestListTasks(t *testing.T) {
 }
 
 func TestGetTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
@@ -238,8 +234,7 @@ func TestGetTask(t *testing.T) {
 }
 
 func TestUpdateTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
 		res := e.do("PATCH", path, `{"reason": "audit", "tags": ["x", "y"]}`).want(t, http.StatusOK)
@@ -263,8 +258,7 @@ func TestUpdateTask(t *testing.T) {
 }
 
 func TestCancelTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
 		// Scenario 24.
@@ -283,8 +277,7 @@ func TestCancelTask(t *testing.T) {
 }
 
 func TestRetryTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "fragile"}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
 		res := e.do("POST", path+"/retry", nil).want(t, http.StatusConflict, "a pending task cannot be retried")
