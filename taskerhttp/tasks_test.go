@@ -280,11 +280,11 @@ func TestRetryTask(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "fragile"}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
-		res := e.do("POST", path+"/retry", nil).want(t, http.StatusConflict, "a pending task cannot be retried")
+		e.do("POST", path+"/retry", nil).want(t, http.StatusConflict, "a pending task cannot be retried")
 		e.runUntilIdle()
 		task := e.do("GET", path, nil).json(t)["task"].(map[string]any)
 		require.Equal(t, "error", task["status"])
-		res = e.do("POST", path+"/retry", nil).want(t, http.StatusOK)
+		res := e.do("POST", path+"/retry", nil).want(t, http.StatusOK)
 		require.Equal(t, "pending", res.json(t)["task"].(map[string]any)["status"])
 		e.do("POST", "/tasker/tasks/888888/retry", nil).want(t, http.StatusNotFound)
 		res = e.do("GET", path+"/retry", nil).want(t, http.StatusMethodNotAllowed)

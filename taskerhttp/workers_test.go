@@ -132,9 +132,9 @@ func TestWorkerRelease(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
 		e := newWorkerEnv(t)
-		res := e.do("POST", "/tasker/tasks", `{"name":"remote_flow"}`).want(t, http.StatusCreated)
+		e.do("POST", "/tasker/tasks", `{"name":"remote_flow"}`).want(t, http.StatusCreated)
 		require.NoError(t, e.client.RunUntilIdle(t.Context()))
-		res = e.do("POST", "/tasker/workers/claim", `{"worker_id":"py-1","queues":["billing"]}`, auth...)
+		res := e.do("POST", "/tasker/workers/claim", `{"worker_id":"py-1","queues":["billing"]}`, auth...)
 		st := res.json(t)["steps"].([]any)[0].(map[string]any)
 		path := "/tasker/workers/steps/" + strconv.FormatInt(int64(st["step_id"].(float64)), 10) + "/release"
 		res = e.do("POST", path, `{"worker_id":"py-1","attempt":1}`, auth...).want(t, http.StatusOK)
