@@ -61,14 +61,21 @@ func TestLeaseRescueRerunsLostStep(t *testing.T) {
 	})
 }
 
+// newTimeoutEnv is newEnv with a template of one step, both called name,
+// with a 20 ms timeout and the retry limit given.
+func newTimeoutEnv(t *testing.T, name string, limit int) *env {
+	t.Helper()
+	tmpl := template("default", name, "1.0.0", stepDef{name: name, limit: limit})
+	tmpl.Steps[0].Timeout = 20 * time.Millisecond
+	return newEnv(t, tmpl)
+}
+
 // A step that outlives its timeout fails with kind "timeout" and is retried;
 // the handler's context is cancelled.
 func TestStepTimeout(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		tmpl := template("default", "slow", "1.0.0", stepDef{name: "slow", limit: 2})
-		tmpl.Steps[0].Timeout = 20 * time.Millisecond
-		e := newEnv(t, tmpl)
+		e := newTimeoutEnv(t, "slow", 2)
 		sawCancel := make(chan error, 2)
 		require.NoError(t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
 			if s.Attempt == 1 {
@@ -93,9 +100,7 @@ func TestStepTimeout(t *testing.T) {
 func TestStepTimeoutWithHandlerIgnoringContext(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		tmpl := template("default", "stuck", "1.0.0", stepDef{name: "stuck", limit: 1})
-		tmpl.Steps[0].Timeout = 20 * time.Millisecond
-		e := newEnv(t, tmpl)
+		e := newTimeoutEnv(t, "stuck", 1)
 		release := make(chan struct{})
 		defer close(release)
 		require.NoError(t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
@@ -154,16 +159,13 @@ func TestResolveStepUnblocksChildren(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
 		e := newEnv(t, template("default", "resolve", "1.0.0", stepDef{name: "broken"}, stepDef{name: "child", deps: []string{"broken"}}))
-		e.h.permanent["broken"] = true
 		var childSaw map[string]any
 		e.h.hook = func(_ context.Context, s *tasker.StepContext) {
 			if s.Step.Name == "child" {
 				require.NoError(t, s.DependencyResult("broken", &childSaw))
 			}
 		}
-		task := e.create("resolve", nil)
-		e.singlePass()
-		require.Equal(t, taskertype.StateError, e.task(task.ID).State)
+		task := e.createFailed("resolve", "broken")
 		step, err := e.client.ResolveStep(e.ctx, e.steps(task.ID)["broken"].ID, map[string]any{"fixed_by": "ops"}, "fixed by hand")
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateResolvedManually, step.State)
@@ -182,10 +184,7 @@ func TestResolveLastStepEndsTaskResolved(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
 		e := newEnv(t, template("default", "last", "1.0.0", stepDef{name: "a"}, stepDef{name: "b", deps: []string{"a"}}))
-		e.h.permanent["b"] = true
-		task := e.create("last", nil)
-		e.singlePass()
-		require.Equal(t, taskertype.StateError, e.task(task.ID).State)
+		task := e.createFailed("last", "b")
 		_, err := e.client.ResolveStep(e.ctx, e.steps(task.ID)["b"].ID, nil, "not needed")
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateResolvedManually, e.task(task.ID).State)
@@ -303,17 +302,25 @@ func TestGracefulShutdownReleasesSteps(t *testing.T) {
 	})
 }
 
+// blockingHandler replaces handler "test" with one for a single step: it
+// closes started, then returns result once proceed is closed.
+func (e *env) blockingHandler(result any) (started, proceed chan struct{}) {
+	e.t.Helper()
+	started, proceed = make(chan struct{}), make(chan struct{})
+	require.NoError(e.t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) {
+		close(started)
+		<-proceed
+		return result, nil
+	}), true))
+	return started, proceed
+}
+
 // Stop lets running handlers finish when there is time.
 func TestGracefulShutdownFinishesSteps(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
 		e := newEnv(t, template("default", "finish", "1.0.0", stepDef{name: "short"}))
-		started, proceed := make(chan struct{}), make(chan struct{})
-		require.NoError(t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
-			close(started)
-			<-proceed
-			return "finished", nil
-		}), true))
+		started, proceed := e.blockingHandler("finished")
 		task := e.create("finish", nil)
 		require.NoError(t, e.client.Start(e.ctx))
 		<-started
@@ -508,10 +515,7 @@ func TestHealth(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, h.Healthy)
 		require.Equal(t, "healthy", h.Status)
-		e.h.permanent["a"] = true
-		task := e.create("h", nil)
-		e.singlePass()
-		require.Equal(t, taskertype.StateError, e.task(task.ID).State)
+		e.createFailed("h", "a")
 		h, err = e.client.Health(e.ctx)
 		require.NoError(t, err)
 		require.False(t, h.Healthy)
@@ -526,12 +530,7 @@ func TestHealth(t *testing.T) {
 func TestStartContextCancelRecordsRunningResults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, template("default", "startctx", "1.0.0", stepDef{name: "a"}, stepDef{name: "b", deps: []string{"a"}}))
-	started, proceed := make(chan struct{}), make(chan struct{})
-	require.NoError(t, e.reg.RegisterHandler("test", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
-		close(started)
-		<-proceed
-		return "done", nil
-	}), true))
+	started, proceed := e.blockingHandler("done")
 	task := e.create("startctx", nil)
 	runCtx, cancel := context.WithCancel(e.ctx)
 	require.NoError(t, e.client.Start(runCtx))

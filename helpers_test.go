@@ -107,6 +107,13 @@ type env struct {
 // as handler "test".
 func newEnv(t *testing.T, templates ...*tasker.TaskTemplate) *env {
 	t.Helper()
+	return newEnvWith(t, nil, templates...)
+}
+
+// newEnvWith is newEnv with configure (when not nil) applied to the client's
+// config before the client is made.
+func newEnvWith(t *testing.T, configure func(*tasker.Config), templates ...*tasker.TaskTemplate) *env {
+	t.Helper()
 	d := openTestDriver(t)
 	reg := tasker.NewRegistry()
 	h := newFailer()
@@ -115,10 +122,14 @@ func newEnv(t *testing.T, templates ...*tasker.TaskTemplate) *env {
 		require.NoError(t, reg.RegisterTemplate(tmpl, tasker.RegisterOptions{}))
 	}
 	clock := newFakeClock()
-	c, err := tasker.NewClient(t.Context(), d, &tasker.Config{
+	cfg := &tasker.Config{
 		Registry: reg, Now: clock.Now, Logger: slog.New(slog.DiscardHandler), Backoff: tasker.Backoff{Jitter: new(0.0)},
 		Worker: tasker.WorkerConfig{Concurrency: 8},
-	})
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	c, err := tasker.NewClient(t.Context(), d, cfg)
 	require.NoError(t, err)
 	return &env{t: t, ctx: t.Context(), client: c, clock: clock, h: h, reg: reg}
 }
@@ -135,6 +146,17 @@ func (e *env) createIn(ns, name, version string) *tasker.Task {
 	res, err := e.client.CreateTask(e.ctx, &tasker.TaskRequest{Namespace: ns, Name: name, Version: version})
 	require.NoError(e.t, err)
 	return res.Task
+}
+
+// createFailed creates a task named name whose step fails permanently and
+// runs one pass, after which the task must be in error.
+func (e *env) createFailed(name, step string) *tasker.Task {
+	e.t.Helper()
+	e.h.permanent[step] = true
+	task := e.create(name, nil)
+	e.singlePass()
+	require.Equal(e.t, taskertype.StateError, e.task(task.ID).State)
+	return task
 }
 
 // singlePass runs until nothing is ready with the clock frozen.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -612,18 +613,20 @@ func (w *testWorker) stderrText() string {
 // waitLine waits for a line on the worker's stdout.
 func (w *testWorker) waitLine(t *testing.T, want string, timeout time.Duration) {
 	t.Helper()
-	for _, l := range w.seen {
-		if l == want {
-			return
-		}
+	if slices.Contains(w.seen, want) {
+		return
+	}
+	// take records a line read and tells whether it is the one wanted.
+	take := func(l string) bool {
+		w.seen = append(w.seen, l)
+		return l == want
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		select {
 		case l := <-w.lines:
-			w.seen = append(w.seen, l)
-			if l == want {
+			if take(l) {
 				return
 			}
 		case <-w.done:
@@ -631,8 +634,7 @@ func (w *testWorker) waitLine(t *testing.T, want string, timeout time.Duration) 
 			for {
 				select {
 				case l := <-w.lines:
-					w.seen = append(w.seen, l)
-					if l == want {
+					if take(l) {
 						return
 					}
 				default:

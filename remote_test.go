@@ -32,6 +32,16 @@ func (e *env) claim(worker string, lease time.Duration, queues ...string) []*tas
 	return steps
 }
 
+// newClaimedRemote is newEnv with remoteTemplate and a task of it whose
+// remote step, charge, worker w1 has claimed with the lease given.
+func newClaimedRemote(t *testing.T, lease time.Duration) (*env, *tasker.Task, *taskerwire.Step) {
+	t.Helper()
+	e := newEnv(t, remoteTemplate())
+	task := e.create("remote_flow", nil)
+	e.singlePass()
+	return e, task, e.claim("w1", lease, "billing")[0]
+}
+
 // A remote step is never run in-process; a remote worker claims it with its
 // input document, fails it with a retry-after, and completes it; the
 // workflow continues as with in-process steps.
@@ -109,10 +119,7 @@ func TestRemoteStepLifecycle(t *testing.T) {
 func TestRemoteLeaseLostAndLateResult(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, remoteTemplate())
-		task := e.create("remote_flow", nil)
-		e.singlePass()
-		first := e.claim("w1", 5*time.Second, "billing")[0]
+		e, task, first := newClaimedRemote(t, 5*time.Second)
 
 		e.clock.Advance(3 * time.Second)
 		kept, err := e.client.HeartbeatRemoteSteps(e.ctx, "w1", []int64{first.StepID}, 5*time.Second)
@@ -162,10 +169,7 @@ func TestRemoteLeaseLostAndLateResult(t *testing.T) {
 func TestRemotePermanentFailureAndCancel(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, remoteTemplate())
-		task := e.create("remote_flow", nil)
-		e.singlePass()
-		rs := e.claim("w1", 0, "billing")[0]
+		e, task, rs := newClaimedRemote(t, 0)
 		step, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
 			Error: &taskerwire.Error{Message: "card declined", Kind: "permanent"}})
 		require.NoError(t, err)
@@ -276,10 +280,7 @@ func TestRemoteFinishOfLocalStepRefused(t *testing.T) {
 func TestRemoteRelease(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, remoteTemplate())
-		task := e.create("remote_flow", nil)
-		e.singlePass()
-		rs := e.claim("w1", 0, "billing")[0]
+		e, task, rs := newClaimedRemote(t, 0)
 		step, err := e.client.ReleaseRemoteStep(e.ctx, "w1", rs.StepID, rs.Attempt)
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StatePending, step.State)
@@ -340,10 +341,7 @@ func TestRemoteCustomEvents(t *testing.T) {
 func TestRemoteUnstorableResult(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, remoteTemplate())
-		e.create("remote_flow", nil)
-		e.singlePass()
-		rs := e.claim("w1", 0, "billing")[0]
+		e, _, rs := newClaimedRemote(t, 0)
 		_, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1, Results: json.RawMessage(`{"n": 1e1000000}`)})
 		if testdb.DriverOf(t) == "sqlite" {
 			require.NoError(t, err)

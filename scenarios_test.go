@@ -12,6 +12,7 @@ package tasker_test
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -248,159 +249,160 @@ func TestScenario06RetryExhaustion(t *testing.T) {
 	})
 }
 
-// Scenarios 7 and 8: diamond, both process branches fail once.
-func TestScenario07And08Diamond(t *testing.T) {
+// retryScenario runs a workflow whose handler fails some steps a few times:
+// one single pass, then to quiescence, checking the steps after each.
+type retryScenario struct {
+	name      string
+	tmpl      func() *tasker.TaskTemplate
+	fails     map[string]int      // step name → failures before success
+	afterPass map[string]stepWant // nil: no single pass first
+	passState taskertype.State    // the task's state after the pass, when set
+	final     taskertype.State
+	atEnd     map[string]stepWant
+	check     func(t *testing.T, e *env, taskID int64) // optional, after the end
+}
+
+// Scenarios 7 to 15.
+func TestScenarios07To15RetryToEnd(t *testing.T) {
 	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, diamondWorkflow())
-		e.h.fails["branch_one_process"] = 1
-		e.h.fails["branch_two_process"] = 1
-		task := e.create("diamond_workflow", nil)
-		e.singlePass()
-		e.expect(task.ID, map[string]stepWant{
-			"start_workflow": complete(1), "branch_one_process": failed(1), "branch_two_process": failed(1),
-			"branch_one_validate": pending(0), "branch_two_validate": pending(0), "merge_branches": pending(0), "end_workflow": pending(0),
-		})
-		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{
-			"start_workflow": complete(1), "branch_one_process": complete(2), "branch_two_process": complete(2),
-			"branch_one_validate": complete(1), "branch_two_validate": complete(1), "merge_branches": complete(1), "end_workflow": complete(1),
-		})
-		order := e.h.order
-		idx := func(name string) int {
-			for i, n := range order {
-				if n == name {
-					return i
+	for _, sc := range []retryScenario{
+		{
+			// Scenarios 7 and 8: diamond, both process branches fail once.
+			name: "07And08Diamond", tmpl: diamondWorkflow,
+			fails: map[string]int{"branch_one_process": 1, "branch_two_process": 1},
+			afterPass: map[string]stepWant{
+				"start_workflow": complete(1), "branch_one_process": failed(1), "branch_two_process": failed(1),
+				"branch_one_validate": pending(0), "branch_two_validate": pending(0), "merge_branches": pending(0), "end_workflow": pending(0),
+			},
+			final: taskertype.StateComplete,
+			atEnd: map[string]stepWant{
+				"start_workflow": complete(1), "branch_one_process": complete(2), "branch_two_process": complete(2),
+				"branch_one_validate": complete(1), "branch_two_validate": complete(1), "merge_branches": complete(1), "end_workflow": complete(1),
+			},
+			check: func(t *testing.T, e *env, _ int64) {
+				order := e.h.order
+				idx := func(name string) int {
+					for i, n := range order {
+						if n == name {
+							return i
+						}
+					}
+					return -1
 				}
-			}
-			return -1
-		}
-		require.Greater(t, idx("merge_branches"), idx("branch_one_validate"))
-		require.Greater(t, idx("merge_branches"), idx("branch_two_validate"))
-		require.Equal(t, "end_workflow", order[len(order)-1])
-		e.checkAudit(task.ID)
-	})
-}
-
-// Scenario 9: the convergence step fails once.
-func TestScenario09DiamondConvergenceFailsOnce(t *testing.T) {
-	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, diamondWorkflow())
-		e.h.fails["merge_branches"] = 1
-		task := e.create("diamond_workflow", nil)
-		e.singlePass()
-		e.expect(task.ID, map[string]stepWant{"merge_branches": failed(1), "end_workflow": pending(0)})
-		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{"merge_branches": complete(2), "end_workflow": complete(1)})
-	})
-}
-
-// Scenario 10: one branch fails permanently (exhausts its attempts); the
-// other branch still finishes and the task ends in error.
-func TestScenario10DiamondPermanentBranchFailure(t *testing.T) {
-	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, diamondWorkflow())
-		e.h.fails["branch_one_process"] = 5
-		task := e.create("diamond_workflow", nil)
-		e.singlePass()
-		e.expect(task.ID, map[string]stepWant{"merge_branches": pending(0)})
-		require.Equal(t, taskertype.StateInProgress, e.task(task.ID).State)
-		require.Equal(t, taskertype.StateError, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{
-			"branch_one_process": failed(3), "branch_two_process": complete(1), "branch_two_validate": complete(1),
-			"branch_one_validate": pending(0), "merge_branches": pending(0), "end_workflow": pending(0),
+				require.Greater(t, idx("merge_branches"), idx("branch_one_validate"))
+				require.Greater(t, idx("merge_branches"), idx("branch_two_validate"))
+				require.Equal(t, "end_workflow", order[len(order)-1])
+			},
+		},
+		{
+			// Scenario 9: the convergence step fails once.
+			name: "09DiamondConvergenceFailsOnce", tmpl: diamondWorkflow,
+			fails:     map[string]int{"merge_branches": 1},
+			afterPass: map[string]stepWant{"merge_branches": failed(1), "end_workflow": pending(0)},
+			final:     taskertype.StateComplete,
+			atEnd:     map[string]stepWant{"merge_branches": complete(2), "end_workflow": complete(1)},
+		},
+		{
+			// Scenario 10: one branch fails permanently (exhausts its
+			// attempts); the other branch still finishes and the task ends
+			// in error.
+			name: "10DiamondPermanentBranchFailure", tmpl: diamondWorkflow,
+			fails:     map[string]int{"branch_one_process": 5},
+			afterPass: map[string]stepWant{"merge_branches": pending(0)},
+			passState: taskertype.StateInProgress,
+			final:     taskertype.StateError,
+			atEnd: map[string]stepWant{
+				"branch_one_process": failed(3), "branch_two_process": complete(1), "branch_two_validate": complete(1),
+				"branch_one_validate": pending(0), "merge_branches": pending(0), "end_workflow": pending(0),
+			},
+			check: func(t *testing.T, e *env, taskID int64) {
+				for _, name := range []string{"branch_one_validate", "merge_branches", "end_workflow"} {
+					require.False(t, e.steps(taskID)[name].Processed())
+				}
+			},
+		},
+		{
+			// Scenarios 11 and 12: parallel merge.
+			name: "11And12ParallelMerge", tmpl: parallelMerge,
+			fails: map[string]int{"fetch_order_data": 1, "fetch_inventory_data": 1, "merge_all_data": 1},
+			afterPass: map[string]stepWant{
+				"fetch_user_data": complete(1), "fetch_pricing_data": complete(1), "process_user_data": complete(1),
+				"fetch_order_data": failed(1), "fetch_inventory_data": failed(1), "process_order_data": pending(0), "merge_all_data": pending(0),
+			},
+			final: taskertype.StateComplete,
+			atEnd: map[string]stepWant{
+				"fetch_user_data": complete(1), "fetch_pricing_data": complete(1), "process_user_data": complete(1), "process_order_data": complete(1),
+				"fetch_order_data": complete(2), "fetch_inventory_data": complete(2), "merge_all_data": complete(2),
+			},
+		},
+		{
+			// Scenario 13: tree.
+			name: "13Tree", tmpl: treeWorkflow,
+			fails: map[string]int{"branch_b_setup": 1, "branch_a_task_two": 1, "branch_b_task_two": 1},
+			afterPass: map[string]stepWant{
+				"root_initialization": complete(1), "branch_a_setup": complete(1), "branch_a_task_one": complete(1),
+				"branch_b_setup": failed(1), "branch_a_task_two": failed(1),
+				"branch_b_task_one": pending(0), "branch_b_task_two": pending(0), "aggregate_results": pending(0),
+			},
+			final: taskertype.StateComplete,
+			atEnd: map[string]stepWant{
+				"root_initialization": complete(1), "branch_a_setup": complete(1), "branch_a_task_one": complete(1), "branch_b_task_one": complete(1),
+				"branch_b_setup": complete(2), "branch_a_task_two": complete(2), "branch_b_task_two": complete(2), "aggregate_results": complete(1),
+			},
+		},
+		{
+			// Scenario 14: mixed DAG; process_critical_data succeeds exactly
+			// at its limit.
+			name: "14MixedDAG", tmpl: mixedDAG,
+			fails: map[string]int{"validate_permissions": 1, "setup_environment": 1, "process_critical_data": 2},
+			afterPass: map[string]stepWant{
+				"init_auth": complete(1), "init_config": complete(1), "validate_permissions": failed(1), "setup_environment": failed(1),
+			},
+			final: taskertype.StateComplete,
+			atEnd: map[string]stepWant{
+				"process_critical_data": complete(3), "validate_permissions": complete(2), "setup_environment": complete(2),
+				"finalize_and_report": complete(1), "begin_processing": complete(1), "process_optional_data": complete(1), "cleanup_temp_files": complete(1),
+			},
+			check: func(t *testing.T, e *env, _ int64) { require.Equal(t, 1, e.h.Calls("finalize_and_report")) },
+		},
+		{
+			// Scenario 15: ConfigurableFailureTask, run to its end at once.
+			name: "15ConfigurableFailures",
+			tmpl: func() *tasker.TaskTemplate {
+				return template("default", "configurable_failure_task", "1.0.0",
+					stepDef{name: "reliable_step"}, stepDef{name: "flaky_step", deps: []string{"reliable_step"}},
+					stepDef{name: "timeout_step", deps: []string{"flaky_step"}}, stepDef{name: "idempotent_step", deps: []string{"timeout_step"}})
+			},
+			fails: map[string]int{"flaky_step": 2, "timeout_step": 1},
+			final: taskertype.StateComplete,
+			atEnd: map[string]stepWant{
+				"reliable_step": complete(1), "flaky_step": complete(3), "timeout_step": complete(2), "idempotent_step": complete(1),
+			},
+		},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			eachDriver(t, func(t *testing.T) {
+				tmpl := sc.tmpl()
+				e := newEnv(t, tmpl)
+				maps.Copy(e.h.fails, sc.fails)
+				task := e.create(tmpl.Name, nil)
+				if sc.afterPass != nil {
+					e.singlePass()
+					e.expect(task.ID, sc.afterPass)
+				}
+				if sc.passState != "" {
+					require.Equal(t, sc.passState, e.task(task.ID).State)
+				}
+				require.Equal(t, sc.final, e.quiesce(task.ID).State)
+				e.expect(task.ID, sc.atEnd)
+				if sc.check != nil {
+					sc.check(t, e, task.ID)
+				}
+				e.checkAudit(task.ID)
+			})
 		})
-		for _, name := range []string{"branch_one_validate", "merge_branches", "end_workflow"} {
-			require.False(t, e.steps(task.ID)[name].Processed())
-		}
-		e.checkAudit(task.ID)
-	})
-}
-
-// Scenarios 11 and 12: parallel merge.
-func TestScenario11And12ParallelMerge(t *testing.T) {
-	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, parallelMerge())
-		e.h.fails["fetch_order_data"] = 1
-		e.h.fails["fetch_inventory_data"] = 1
-		e.h.fails["merge_all_data"] = 1
-		task := e.create("parallel_merge", nil)
-		e.singlePass()
-		e.expect(task.ID, map[string]stepWant{
-			"fetch_user_data": complete(1), "fetch_pricing_data": complete(1), "process_user_data": complete(1),
-			"fetch_order_data": failed(1), "fetch_inventory_data": failed(1), "process_order_data": pending(0), "merge_all_data": pending(0),
-		})
-		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{
-			"fetch_user_data": complete(1), "fetch_pricing_data": complete(1), "process_user_data": complete(1), "process_order_data": complete(1),
-			"fetch_order_data": complete(2), "fetch_inventory_data": complete(2), "merge_all_data": complete(2),
-		})
-	})
-}
-
-// Scenario 13: tree.
-func TestScenario13Tree(t *testing.T) {
-	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, treeWorkflow())
-		e.h.fails["branch_b_setup"] = 1
-		e.h.fails["branch_a_task_two"] = 1
-		e.h.fails["branch_b_task_two"] = 1
-		task := e.create("tree_workflow", nil)
-		e.singlePass()
-		e.expect(task.ID, map[string]stepWant{
-			"root_initialization": complete(1), "branch_a_setup": complete(1), "branch_a_task_one": complete(1),
-			"branch_b_setup": failed(1), "branch_a_task_two": failed(1),
-			"branch_b_task_one": pending(0), "branch_b_task_two": pending(0), "aggregate_results": pending(0),
-		})
-		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{
-			"root_initialization": complete(1), "branch_a_setup": complete(1), "branch_a_task_one": complete(1), "branch_b_task_one": complete(1),
-			"branch_b_setup": complete(2), "branch_a_task_two": complete(2), "branch_b_task_two": complete(2), "aggregate_results": complete(1),
-		})
-	})
-}
-
-// Scenario 14: mixed DAG; process_critical_data succeeds exactly at its limit.
-func TestScenario14MixedDAG(t *testing.T) {
-	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, mixedDAG())
-		e.h.fails["validate_permissions"] = 1
-		e.h.fails["setup_environment"] = 1
-		e.h.fails["process_critical_data"] = 2
-		task := e.create("mixed_dag", nil)
-		e.singlePass()
-		e.expect(task.ID, map[string]stepWant{
-			"init_auth": complete(1), "init_config": complete(1), "validate_permissions": failed(1), "setup_environment": failed(1),
-		})
-		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{
-			"process_critical_data": complete(3), "validate_permissions": complete(2), "setup_environment": complete(2),
-			"finalize_and_report": complete(1), "begin_processing": complete(1), "process_optional_data": complete(1), "cleanup_temp_files": complete(1),
-		})
-		require.Equal(t, 1, e.h.Calls("finalize_and_report"))
-	})
-}
-
-// Scenario 15: ConfigurableFailureTask.
-func TestScenario15ConfigurableFailures(t *testing.T) {
-	t.Parallel()
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t, template("default", "configurable_failure_task", "1.0.0",
-			stepDef{name: "reliable_step"}, stepDef{name: "flaky_step", deps: []string{"reliable_step"}},
-			stepDef{name: "timeout_step", deps: []string{"flaky_step"}}, stepDef{name: "idempotent_step", deps: []string{"timeout_step"}}))
-		e.h.fails["flaky_step"] = 2
-		e.h.fails["timeout_step"] = 1
-		task := e.create("configurable_failure_task", nil)
-		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
-		e.expect(task.ID, map[string]stepWant{
-			"reliable_step": complete(1), "flaky_step": complete(3), "timeout_step": complete(2), "idempotent_step": complete(1),
-		})
-	})
+	}
 }
 
 // Scenario 16: backoff gating: +2 s after the first failure, +4 s after the

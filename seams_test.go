@@ -12,22 +12,10 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-// newSeamEnv is newEnv with a hook and step middleware configured.
+// newSeamEnv is newEnv with hooks and step middleware configured.
 func newSeamEnv(t *testing.T, hooks []tasker.Hook, mw []tasker.StepMiddleware, templates ...*tasker.TaskTemplate) *env {
 	t.Helper()
-	reg := tasker.NewRegistry()
-	h := newFailer()
-	require.NoError(t, reg.RegisterHandler("test", h, false))
-	for _, tmpl := range templates {
-		require.NoError(t, reg.RegisterTemplate(tmpl, tasker.RegisterOptions{}))
-	}
-	clock := newFakeClock()
-	c, err := tasker.NewClient(t.Context(), openTestDriver(t), &tasker.Config{
-		Registry: reg, Now: clock.Now, Backoff: tasker.Backoff{Jitter: new(0.0)},
-		Worker: tasker.WorkerConfig{Concurrency: 8}, Hooks: hooks, StepMiddleware: mw,
-	})
-	require.NoError(t, err)
-	return &env{t: t, ctx: t.Context(), client: c, clock: clock, h: h, reg: reg}
+	return newEnvWith(t, func(c *tasker.Config) { c.Hooks, c.StepMiddleware = hooks, mw }, templates...)
 }
 
 // A hook sees every event, in order, even those a slow subscriber loses.

@@ -106,6 +106,26 @@ func waitFinal(t *testing.T, c *tasker.Client, id int64) *tasker.Task {
 	return task
 }
 
+// billingTemplate is a template of one remote step, "charge", on the queue
+// "billing" with three attempts.
+func billingTemplate(name string) *tasker.TaskTemplate {
+	return &tasker.TaskTemplate{Name: name, Steps: []tasker.StepTemplate{
+		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
+	}}
+}
+
+// runToEnd creates a task of a one-step template, waits until it is final
+// and in state want, and returns its step.
+func runToEnd(t *testing.T, e *engine, req *tasker.TaskRequest, want taskertype.State) *tasker.Step {
+	t.Helper()
+	res, err := e.client.CreateTask(t.Context(), req)
+	require.NoError(t, err)
+	require.Equal(t, want, waitFinal(t, e.client, res.Task.ID).State)
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	return s
+}
+
 // A workflow mixing a Go handler, exec, http and a remote step served by
 // this package runs to completion; each step sees its parents' results.
 func TestMixedWorkflow(t *testing.T) {
@@ -193,9 +213,7 @@ func (b *breakable) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestWorkerDeathRerunAndLateResult(t *testing.T) {
 	t.Parallel()
 	testdb.EachDriver(t, func(t *testing.T) {
-		e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
-			{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
-		}})
+		e := newEngine(t, billingTemplate("remote_only"))
 		net := &breakable{}
 		started, release := make(chan struct{}), make(chan struct{})
 		var lateReported atomic.Bool
@@ -222,7 +240,7 @@ func TestWorkerDeathRerunAndLateResult(t *testing.T) {
 		s := steps[0]
 		require.Equal(t, 2, s.Attempts, "attempt 1 on worker A was lost, attempt 2 ran on worker B")
 		require.JSONEq(t, `{"by":"b"}`, string(s.Results))
-		tr, err := e.client.StepTransitions(t.Context(), task.ID, s.ID)
+		tr, err := e.client.StepTransitions(t.Context(), s.TaskID, s.ID)
 		require.NoError(t, err)
 		var lost bool
 		for _, x := range tr {
@@ -253,9 +271,7 @@ func TestWorkerDeathRerunAndLateResult(t *testing.T) {
 // RetryAfter delays the next attempt, a panic is a retryable failure.
 func TestErrorsReported(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
-		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
-	}})
+	e := newEngine(t, billingTemplate("remote_only"))
 	var calls atomic.Int32
 	startWorker(t, e, remoteworker.Config{}, func(_ context.Context, s *remoteworker.Step) (any, error) {
 		switch calls.Add(1) {
@@ -267,17 +283,12 @@ func TestErrorsReported(t *testing.T) {
 			return nil, remoteworker.Permanent(errors.New("card declined"))
 		}
 	})
-	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "remote_only"})
-	require.NoError(t, err)
-	task := waitFinal(t, e.client, res.Task.ID)
-	require.Equal(t, taskertype.StateError, task.State)
-	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
-	require.NoError(t, err)
+	s := runToEnd(t, e, &tasker.TaskRequest{Name: "remote_only"}, taskertype.StateError)
 	require.Equal(t, 3, s.Attempts)
 	require.True(t, s.Blocked)
 	require.Equal(t, "permanent", s.LastError.Kind)
 	require.Equal(t, "card declined", s.LastError.Message)
-	tr, err := e.client.StepTransitions(t.Context(), task.ID, s.ID)
+	tr, err := e.client.StepTransitions(t.Context(), s.TaskID, s.ID)
 	require.NoError(t, err)
 	var kinds []string
 	for _, x := range tr {
@@ -313,9 +324,7 @@ func TestNewValidates(t *testing.T) {
 // the attempt not counted).
 func TestShutdownWhileBusy(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
-		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
-	}})
+	e := newEngine(t, billingTemplate("remote_only"))
 	started := make(chan struct{})
 	w, err := remoteworker.New(remoteworker.Config{ServerURL: e.url, Token: token, Queues: []string{"billing"}, Concurrency: 1,
 		ShutdownGrace: 200 * time.Millisecond, PollWait: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
@@ -357,12 +366,7 @@ func TestStepTimeout(t *testing.T) {
 		<-release // ignores its context
 		return "late", nil
 	})
-	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "slow"})
-	require.NoError(t, err)
-	task := waitFinal(t, e.client, res.Task.ID)
-	require.Equal(t, taskertype.StateError, task.State)
-	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
-	require.NoError(t, err)
+	s := runToEnd(t, e, &tasker.TaskRequest{Name: "slow"}, taskertype.StateError)
 	require.Equal(t, "timeout", s.LastError.Kind)
 	require.Contains(t, s.LastError.Message, "step timed out after 300ms")
 }
@@ -372,18 +376,11 @@ func TestStepTimeout(t *testing.T) {
 // to be rescued and refused again.
 func TestRefusedResult(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, &tasker.TaskTemplate{Name: "big", Steps: []tasker.StepTemplate{
-		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
-	}})
+	e := newEngine(t, billingTemplate("big"))
 	startWorker(t, e, remoteworker.Config{}, func(context.Context, *remoteworker.Step) (any, error) {
 		return strings.Repeat("x", 2<<20), nil // 2 MiB; the server takes 1 MiB
 	})
-	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "big"})
-	require.NoError(t, err)
-	task := waitFinal(t, e.client, res.Task.ID)
-	require.Equal(t, taskertype.StateError, task.State)
-	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
-	require.NoError(t, err)
+	s := runToEnd(t, e, &tasker.TaskRequest{Name: "big"}, taskertype.StateError)
 	require.Equal(t, 1, s.Attempts, "no retry of a result the server cannot take")
 	require.Equal(t, "permanent", s.LastError.Kind)
 	require.Contains(t, s.LastError.Message, "the server refused the step's result: HTTP 413: request body is larger than 1048576 bytes")
@@ -396,9 +393,7 @@ func TestRefusedResult(t *testing.T) {
 // result is reported.
 func TestNewerAttemptOfSameStepKept(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, &tasker.TaskTemplate{Name: "remote_only", Steps: []tasker.StepTemplate{
-		{Name: "charge", Handler: "remote", RetryLimit: 3, HandlerConfig: map[string]any{"queue": "billing"}},
-	}})
+	e := newEngine(t, billingTemplate("remote_only"))
 	net := &breakable{}
 	net.heartbeatsBroken.Store(true)
 	started1, started2, release1 := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -466,11 +461,7 @@ func TestPublishCustomEvents(t *testing.T) {
 	require.Equal(t, "payment.charged", ev.Name)
 	require.JSONEq(t, `{"amount": 42}`, string(ev.Payload))
 
-	res, err = e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "events", Context: map[string]string{"event": "payment.refunded"}})
-	require.NoError(t, err)
-	require.Equal(t, taskertype.StateError, waitFinal(t, e.client, res.Task.ID).State)
-	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
-	require.NoError(t, err)
+	s := runToEnd(t, e, &tasker.TaskRequest{Name: "events", Context: map[string]string{"event": "payment.refunded"}}, taskertype.StateError)
 	require.Equal(t, "permanent", s.LastError.Kind)
 	require.Contains(t, s.LastError.Message, `the server refused the step's result: HTTP 400: invalid remote result`)
 	require.Contains(t, s.LastError.Message, `custom event "payment.refunded" is not declared for step "charge"`)

@@ -58,11 +58,9 @@ func TestEventsCatalogRoute(t *testing.T) {
 	require.Empty(t, eventNames(t, e.do("GET", "/tasker/events?search=nothing-like-this", nil)))
 
 	// An unknown category is a 400 naming the parameter.
-	res = e.do("GET", "/tasker/events?category=bogus", nil)
-	require.Equal(t, http.StatusBadRequest, res.Status)
+	res = e.do("GET", "/tasker/events?category=bogus", nil).want(t, http.StatusBadRequest)
 	require.Equal(t, "invalid_parameter", res.errorCode(t))
 	require.Contains(t, res.errorFields(t), "category")
 
-	res = e.do("POST", "/tasker/events", nil)
-	require.Equal(t, http.StatusMethodNotAllowed, res.Status)
+	e.do("POST", "/tasker/events", nil).want(t, http.StatusMethodNotAllowed)
 }

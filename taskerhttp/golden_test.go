@@ -43,8 +43,7 @@ func normalize(b []byte) []byte {
 // rewrite testdata/answers.*.golden after a deliberate change (one file
 // per database: PostgreSQL's jsonb orders the keys of transition metadata).
 func TestGoldenAnswers(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		var out bytes.Buffer
 		rec := func(method, path string, body any, headers ...string) *response {
 			t.Helper()

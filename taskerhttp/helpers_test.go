@@ -37,6 +37,12 @@ func TestMain(m *testing.M) {
 
 func eachDriver(t *testing.T, fn func(t *testing.T)) { t.Helper(); testdb.EachDriver(t, fn) }
 
+// eachEnv runs fn on each driver with a fresh env (see newEnv).
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	eachDriver(t, func(t *testing.T) { fn(t, newEnv(t)) })
+}
+
 func openTestDriver(t testing.TB) taskerdriver.Driver { t.Helper(); return testdb.Open(t) }
 
 // env is a client on a fresh database, its REST API on an httptest.Server,
@@ -143,6 +149,17 @@ func (r *response) json(t testing.TB) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
 	return m
+}
+
+// want asserts the answer's status (the message defaults to the body) and
+// returns the answer.
+func (r *response) want(t testing.TB, status int, msgAndArgs ...any) *response {
+	t.Helper()
+	if len(msgAndArgs) == 0 {
+		msgAndArgs = []any{"%s", r.Body}
+	}
+	require.Equal(t, status, r.Status, msgAndArgs...)
+	return r
 }
 
 // errorCode returns error.code of an error answer.

@@ -17,10 +17,8 @@ import (
 )
 
 func TestHandlers(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
-		res := e.do("GET", "/tasker/handlers", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+	eachEnv(t, func(t *testing.T, e *env) {
+		res := e.do("GET", "/tasker/handlers", nil).want(t, http.StatusOK)
 		body := res.json(t)
 		require.EqualValues(t, 3, body["total_namespaces"])
 		ns := map[string]float64{}
@@ -30,18 +28,15 @@ func TestHandlers(t *testing.T) {
 		}
 		require.Equal(t, map[string]float64{"default": 3, "ecommerce": 2, "testing": 1}, ns)
 
-		res = e.do("GET", "/tasker/handlers/testing", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", "/tasker/handlers/testing", nil).want(t, http.StatusOK)
 		body = res.json(t)
 		require.EqualValues(t, 1, body["total_handlers"])
 		h := body["handlers"].([]any)[0].(map[string]any)
 		require.Equal(t, []any{"1.0.0", "1.2.0"}, h["versions"])
 		require.Equal(t, "1.2.0", h["latest_version"])
-		res = e.do("GET", "/tasker/handlers/nowhere", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("GET", "/tasker/handlers/nowhere", nil).want(t, http.StatusNotFound)
 
-		res = e.do("GET", "/tasker/handlers/ecommerce/diamond", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", "/tasker/handlers/ecommerce/diamond", nil).want(t, http.StatusOK)
 		hd := res.json(t)["handler"].(map[string]any)
 		require.Equal(t, "ecommerce.diamond@2.0.0", hd["full_name"])
 		steps := hd["step_templates"].([]any)
@@ -63,28 +58,23 @@ func TestHandlers(t *testing.T) {
 		require.Equal(t, []any{"end"}, g["leaves"])
 		require.EqualValues(t, 2, g["levels"].(map[string]any)["end"])
 
-		res = e.do("GET", "/tasker/handlers/testing/dummy_task?version=1.0.0", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", "/tasker/handlers/testing/dummy_task?version=1.0.0", nil).want(t, http.StatusOK)
 		require.Equal(t, "1.0.0", res.json(t)["handler"].(map[string]any)["version"])
 		res = e.do("GET", "/tasker/handlers/testing/dummy_task", nil)
 		require.Equal(t, "1.2.0", res.json(t)["handler"].(map[string]any)["version"])
-		res = e.do("GET", "/tasker/handlers/testing/dummy_task?version=3.0.0", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("GET", "/tasker/handlers/testing/nothing", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("GET", "/tasker/handlers/testing/dummy_task?version=3.0.0", nil).want(t, http.StatusNotFound)
+		e.do("GET", "/tasker/handlers/testing/nothing", nil).want(t, http.StatusNotFound)
 	})
 }
 
 func TestDiagram(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "fragile"}`)
 		id := idOf(task, "task_id")
 		e.runUntilIdle()
 		path := fmt.Sprintf("/tasker/tasks/%d/diagram", id)
 
-		res := e.do("GET", path, nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("GET", path, nil).want(t, http.StatusOK)
 		require.Contains(t, res.Header.Get("Content-Type"), "application/json")
 		body := res.json(t)
 		nodes := body["nodes"].([]any)
@@ -96,8 +86,7 @@ func TestDiagram(t *testing.T) {
 		require.Contains(t, pay["error"], "boom")
 		require.Len(t, body["edges"], 2)
 
-		res = e.do("GET", path+"?format=mermaid", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", path+"?format=mermaid", nil).want(t, http.StatusOK)
 		mm := string(res.Body)
 		require.True(t, strings.HasPrefix(mm, "graph TD\n"), mm)
 		require.Contains(t, mm, `pay["pay<br/>error<br/>attempts: 1"]:::error`)
@@ -109,13 +98,11 @@ func TestDiagram(t *testing.T) {
 			"image/svg+xml": "image/svg+xml", "text/html": "text/html", "*/*": "application/json",
 			"text/html;q=0.5, image/svg+xml": "image/svg+xml",
 		} {
-			res := e.do("GET", path, nil, "Accept", accept)
-			require.Equal(t, http.StatusOK, res.Status, accept)
+			res := e.do("GET", path, nil, "Accept", accept).want(t, http.StatusOK, accept)
 			require.Contains(t, res.Header.Get("Content-Type"), ct, accept)
 		}
 
-		res = e.do("GET", path+"?format=svg", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", path+"?format=svg", nil).want(t, http.StatusOK)
 		svg := string(res.Body)
 		require.True(t, strings.HasPrefix(svg, "<svg "), svg)
 		require.Equal(t, 3, strings.Count(svg, "<rect x=")-1, "3 step boxes + background")
@@ -125,49 +112,40 @@ func TestDiagram(t *testing.T) {
 		require.NotContains(t, svg, "<script")
 		require.NotContains(t, svg, "href=")
 
-		res = e.do("GET", path+"?format=html", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", path+"?format=html", nil).want(t, http.StatusOK)
 		page := string(res.Body)
 		require.Contains(t, page, "<svg ")
 		require.Contains(t, page, "<pre class=\"mermaid\">graph TD")
 		require.NotContains(t, page, "<script")
 
-		res = e.do("GET", path+"?format=png", nil)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("GET", path+"?format=png", nil).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "format")
-		res = e.do("GET", "/tasker/tasks/31337/diagram", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("GET", "/tasker/tasks/zz/diagram?format=svg", nil)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		e.do("GET", "/tasker/tasks/31337/diagram", nil).want(t, http.StatusNotFound)
+		e.do("GET", "/tasker/tasks/zz/diagram?format=svg", nil).want(t, http.StatusBadRequest)
 	})
 }
 
 func TestHealth(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		// Scenario 30.
-		res := e.do("GET", "/tasker/health/live", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("GET", "/tasker/health/live", nil).want(t, http.StatusOK)
 		require.Equal(t, "tasker", res.json(t)["service"])
 		require.Contains(t, res.Header.Get("Cache-Control"), "no-store")
 
-		res = e.do("GET", "/tasker/health/ready", nil)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res = e.do("GET", "/tasker/health/ready", nil).want(t, http.StatusOK)
 		body := res.json(t)
 		require.Equal(t, true, body["ready"])
 		require.Equal(t, "healthy", body["checks"].(map[string]any)["database"].(map[string]any)["status"])
 		require.Contains(t, res.Header.Get("Cache-Control"), "no-store")
 
-		res = e.do("GET", "/tasker/health/status", nil)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res = e.do("GET", "/tasker/health/status", nil).want(t, http.StatusOK)
 		require.Equal(t, true, res.json(t)["healthy"])
 		require.Contains(t, res.Header.Get("Cache-Control"), "no-store")
 
 		// The only task is in error: more than 50 % of the tasks → 503.
 		e.createTask(`{"name": "fragile"}`)
 		e.runUntilIdle()
-		res = e.do("GET", "/tasker/health/status", nil)
-		require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Body)
+		res = e.do("GET", "/tasker/health/status", nil).want(t, http.StatusServiceUnavailable)
 		body = res.json(t)
 		require.Equal(t, "unhealthy", body["status"])
 		require.EqualValues(t, 1, body["tasks"].(map[string]any)["error"])
@@ -185,21 +163,18 @@ func TestHealthReadyDatabaseDown(t *testing.T) {
 		defer srv.Close()
 		e.srv = srv
 		require.NoError(t, d.Close())
-		res := e.do("GET", "/tasker/health/ready", nil)
-		require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Body)
+		res := e.do("GET", "/tasker/health/ready", nil).want(t, http.StatusServiceUnavailable)
 		body := res.json(t)
 		require.Equal(t, false, body["ready"])
 		require.Equal(t, "unhealthy", body["checks"].(map[string]any)["database"].(map[string]any)["status"])
-		res = e.do("GET", "/tasker/health/status", nil)
-		require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Body)
+		e.do("GET", "/tasker/health/status", nil).want(t, http.StatusServiceUnavailable)
 		require.Equal(t, true, e.do("GET", "/tasker/health/live", nil).json(t)["alive"])
 	})
 }
 
 func TestOpenAPIDocument(t *testing.T) {
 	e := newEnv(t)
-	res := e.do("GET", "/tasker/openapi.json", nil)
-	require.Equal(t, http.StatusOK, res.Status)
+	res := e.do("GET", "/tasker/openapi.json", nil).want(t, http.StatusOK)
 	var doc struct {
 		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`

@@ -186,38 +186,32 @@ func TestAuthorizeAnswers(t *testing.T) {
 		}})
 		// ErrUnauthenticated → 401 with a Bearer challenge.
 		deny = fmt.Errorf("%w: give a credential", taskerhttp.ErrUnauthenticated)
-		res := e.do("GET", "/tasker/handlers", nil)
-		require.Equal(t, http.StatusUnauthorized, res.Status, "%s", res.Body)
+		res := e.do("GET", "/tasker/handlers", nil).want(t, http.StatusUnauthorized)
 		require.Equal(t, "unauthorized", res.errorCode(t))
 		require.Equal(t, "Bearer", res.Header.Get("WWW-Authenticate"))
 		// Any other error → 403.
 		deny = errors.New("not for you")
-		res = e.do("GET", "/tasker/handlers", nil)
-		require.Equal(t, http.StatusForbidden, res.Status)
+		res = e.do("GET", "/tasker/handlers", nil).want(t, http.StatusForbidden)
 		require.Equal(t, "forbidden", res.errorCode(t))
 		require.Equal(t, "not for you", res.json(t)["error"].(map[string]any)["message"])
 		require.Empty(t, res.Header.Get("WWW-Authenticate"))
 		// An allowed operation runs its handler.
-		res = e.do("GET", "/tasker/tasks", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		e.do("GET", "/tasker/tasks", nil).want(t, http.StatusOK)
 		// Open routes never ask.
 		require.Equal(t, http.StatusOK, e.do("GET", "/tasker/health/live", nil).Status)
 
 		// An Authorize that allows everything keeps the worker token guard.
 		deny = nil
-		res = e.do("POST", "/tasker/workers/claim", `{"worker_id": "w", "queues": ["q"]}`)
-		require.Equal(t, http.StatusUnauthorized, res.Status)
+		res = e.do("POST", "/tasker/workers/claim", `{"worker_id": "w", "queues": ["q"]}`).want(t, http.StatusUnauthorized)
 		require.Equal(t, `Bearer realm="tasker workers"`, res.Header.Get("WWW-Authenticate"))
-		res = e.do("POST", "/tasker/workers/claim", `{"worker_id": "w", "queues": ["q"]}`, "Authorization", "Bearer secret")
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		e.do("POST", "/tasker/workers/claim", `{"worker_id": "w", "queues": ["q"]}`, "Authorization", "Bearer secret").want(t, http.StatusOK)
 	})
 }
 
 // TestDefaultAuthorization: without Authorize every route is allowed but
 // the worker routes, which need the worker token (403 without one set).
 func TestDefaultAuthorization(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		for _, rt := range taskerhttp.Routes() {
 			path, body := requestFor(rt)
 			res := e.do(rt.Method, path, body)

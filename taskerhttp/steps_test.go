@@ -8,16 +8,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// stepPath returns the API path of the named step of a task JSON.
+func stepPath(t testing.TB, task map[string]any, name string) string {
+	t.Helper()
+	return fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", idOf(task, "task_id"), idOf(stepByName(t, task, name), "workflow_step_id"))
+}
+
 func TestListAndGetSteps(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
 		other := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		e.runUntilIdle()
 
-		res := e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps", id), nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps", id), nil).want(t, http.StatusOK)
 		steps := res.json(t)["steps"].([]any)
 		require.Len(t, steps, 4)
 		three := steps[2].(map[string]any)
@@ -26,8 +30,7 @@ func TestListAndGetSteps(t *testing.T) {
 		require.Len(t, three["children_ids"], 1)
 
 		stepID := idOf(three, "workflow_step_id")
-		res = e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, stepID), nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, stepID), nil).want(t, http.StatusOK)
 		step := res.json(t)["step"].(map[string]any)
 		require.Equal(t, "complete", step["status"])
 		require.EqualValues(t, 1, step["attempts"])
@@ -38,96 +41,71 @@ func TestListAndGetSteps(t *testing.T) {
 
 		// A step of another task.
 		otherStep := idOf(stepByName(t, other, "step-one"), "workflow_step_id")
-		res = e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, otherStep), nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/99999", id), nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("GET", "/tasker/tasks/99999/workflow_steps", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/abc", id), nil)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, otherStep), nil).want(t, http.StatusNotFound)
+		e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/99999", id), nil).want(t, http.StatusNotFound)
+		e.do("GET", "/tasker/tasks/99999/workflow_steps", nil).want(t, http.StatusNotFound)
+		res = e.do("GET", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/abc", id), nil).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "step_id")
-		res = e.do("GET", "/tasker/tasks/x/workflow_steps", nil)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		e.do("GET", "/tasker/tasks/x/workflow_steps", nil).want(t, http.StatusBadRequest)
 	})
 }
 
 func TestUpdateStep(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
-		stepID := idOf(stepByName(t, task, "step-four"), "workflow_step_id")
-		path := fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, stepID)
+		path := stepPath(t, task, "step-four")
 		// Scenario 24.
-		res := e.do("PATCH", path, `{"retry_limit": 10}`)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res := e.do("PATCH", path, `{"retry_limit": 10}`).want(t, http.StatusOK)
 		require.EqualValues(t, 10, res.json(t)["step"].(map[string]any)["retry_limit"])
 		require.Len(t, res.json(t)["step"].(map[string]any)["parents_ids"], 1, "parents are kept in the answer")
-		res = e.do("PUT", path, `{"workflow_step": {"inputs": {"k": "v"}}}`)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res = e.do("PUT", path, `{"workflow_step": {"inputs": {"k": "v"}}}`).want(t, http.StatusOK)
 		step := res.json(t)["step"].(map[string]any)
 		require.Equal(t, map[string]any{"k": "v"}, step["inputs"])
 		require.EqualValues(t, 10, step["retry_limit"])
 
-		res = e.do("PATCH", path, `{"retry_limit": 0}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("PATCH", path, `{"retry_limit": 0}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "retry_limit")
-		res = e.do("PATCH", path, `{"retry_limit": "ten"}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("PATCH", path, `{"retry_limit": "ten"}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "retry_limit")
-		res = e.do("PATCH", path, `{"inputs": [1]}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("PATCH", path, `{"inputs": [1]}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "inputs")
-		res = e.do("PATCH", path, `{"status": "complete"}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("PATCH", path, `{"status": "complete"}`).want(t, http.StatusBadRequest)
 		require.Equal(t, "unknown_fields", res.errorCode(t))
-		res = e.do("PATCH", path, `not json`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
-		res = e.do("PATCH", path, `{"retry_limit": 2}`, "Content-Type", "text/plain")
-		require.Equal(t, http.StatusUnsupportedMediaType, res.Status)
-		res = e.do("PATCH", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/99999", id), `{"retry_limit": 2}`)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("PATCH", path, `not json`).want(t, http.StatusBadRequest)
+		e.do("PATCH", path, `{"retry_limit": 2}`, "Content-Type", "text/plain").want(t, http.StatusUnsupportedMediaType)
+		e.do("PATCH", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/99999", id), `{"retry_limit": 2}`).want(t, http.StatusNotFound)
 	})
 }
 
 func TestCancelStep(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
-		path := fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, idOf(stepByName(t, task, "step-four"), "workflow_step_id"))
-		res := e.do("DELETE", path, nil)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		path := stepPath(t, task, "step-four")
+		res := e.do("DELETE", path, nil).want(t, http.StatusOK)
 		body := res.json(t)
 		require.Equal(t, true, body["cancelled"])
 		require.Equal(t, "cancelled", body["step"].(map[string]any)["status"])
-		res = e.do("DELETE", path, nil)
-		require.Equal(t, http.StatusConflict, res.Status)
+		res = e.do("DELETE", path, nil).want(t, http.StatusConflict)
 		require.Equal(t, "conflict", res.errorCode(t))
-		res = e.do("DELETE", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/424242", id), nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("DELETE", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/424242", id), nil).want(t, http.StatusNotFound)
 	})
 }
 
 func TestResolveStep(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "fragile"}`)
 		id := idOf(task, "task_id")
 		e.runUntilIdle()
-		pay := fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, idOf(stepByName(t, task, "pay"), "workflow_step_id"))
-		prepare := fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d", id, idOf(stepByName(t, task, "prepare"), "workflow_step_id"))
+		pay, prepare := stepPath(t, task, "pay"), stepPath(t, task, "prepare")
 
 		res := e.do("POST", prepare+"/resolve", nil)
 		require.Equal(t, http.StatusConflict, res.Status, "a complete step cannot be resolved")
-		res = e.do("POST", pay+"/resolve", `{"results": {"paid": "by hand"}, "bogus": 1}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
-		res = e.do("POST", pay+"/resolve", `{"results": 1}`, "Content-Type", "text/plain")
-		require.Equal(t, http.StatusUnsupportedMediaType, res.Status)
+		e.do("POST", pay+"/resolve", `{"results": {"paid": "by hand"}, "bogus": 1}`).want(t, http.StatusBadRequest)
+		e.do("POST", pay+"/resolve", `{"results": 1}`, "Content-Type", "text/plain").want(t, http.StatusUnsupportedMediaType)
 
-		res = e.do("POST", pay+"/resolve", `{"results": {"paid": "by hand"}, "reason": "paid at the till"}`)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res = e.do("POST", pay+"/resolve", `{"results": {"paid": "by hand"}, "reason": "paid at the till"}`).want(t, http.StatusOK)
 		step := res.json(t)["step"].(map[string]any)
 		require.Equal(t, "resolved_manually", step["status"])
 		require.Equal(t, map[string]any{"paid": "by hand"}, step["results"])
@@ -138,9 +116,7 @@ func TestResolveStep(t *testing.T) {
 
 		// An empty body is allowed.
 		task2 := e.createTask(`{"name": "fragile"}`)
-		res = e.do("POST", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/%d/resolve", idOf(task2, "task_id"), idOf(stepByName(t, task2, "ship"), "workflow_step_id")), nil)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-		res = e.do("POST", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/55555/resolve", id), nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("POST", stepPath(t, task2, "ship")+"/resolve", nil).want(t, http.StatusOK)
+		e.do("POST", fmt.Sprintf("/tasker/tasks/%d/workflow_steps/55555/resolve", id), nil).want(t, http.StatusNotFound)
 	})
 }

@@ -15,11 +15,9 @@ import (
 )
 
 func TestCreateTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		// Scenario 21: envelope body, defaults.
-		res := e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task", "context": {"dummy": true}, "tags": ["a"]}}`)
-		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+		res := e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task", "context": {"dummy": true}, "tags": ["a"]}}`).want(t, http.StatusCreated)
 		task := res.json(t)["task"].(map[string]any)
 		require.Equal(t, "default", task["namespace"])
 		require.Equal(t, "0.1.0", task["version"])
@@ -38,66 +36,52 @@ func TestCreateTask(t *testing.T) {
 		require.Equal(t, "1.2.0", task["version"])
 
 		// Failures.
-		res = e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task", "context": {"bad_param": true, "dummy": 99}}}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task", "context": {"bad_param": true, "dummy": 99}}}`).want(t, http.StatusBadRequest)
 		require.Equal(t, "validation_failed", res.errorCode(t))
 		require.Contains(t, res.errorFields(t), "context/dummy")
 
-		res = e.do("POST", "/tasker/tasks", `{"name": "order", "namespace": "ecommerce", "context": {"order_id": "x"}}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"name": "order", "namespace": "ecommerce", "context": {"order_id": "x"}}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "context/order_id")
-		res = e.do("POST", "/tasker/tasks", `{"name": "order", "namespace": "ecommerce", "context": {}}`)
-		require.Equal(t, http.StatusBadRequest, res.Status, "%s", res.Body)
+		res = e.do("POST", "/tasker/tasks", `{"name": "order", "namespace": "ecommerce", "context": {}}`).want(t, http.StatusBadRequest)
 		require.NotEmpty(t, res.errorFields(t))
 
-		res = e.do("POST", "/tasker/tasks", `{"task": {"context": {"dummy": true}}}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"task": {"context": {"dummy": true}}}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "name")
 
-		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "namespace": "nonexistent", "version": "1.0.0"}`)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "namespace": "nonexistent", "version": "1.0.0"}`).want(t, http.StatusNotFound)
 		require.Equal(t, "not_found", res.errorCode(t))
-		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "namespace": "testing", "version": "9.9.9"}`)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "namespace": "testing", "version": "9.9.9"}`).want(t, http.StatusNotFound)
 
-		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "colour": "red", "size": 1}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "colour": "red", "size": 1}`).want(t, http.StatusBadRequest)
 		require.Equal(t, "unknown_fields", res.errorCode(t))
 		require.Contains(t, res.errorFields(t), "colour")
 		require.Contains(t, res.errorFields(t), "size")
-		res = e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task"}, "extra": 1}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"task": {"name": "dummy_task"}, "extra": 1}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "extra")
 
-		res = e.do("POST", "/tasker/tasks", `{"name": 12, "tags": "x", "context": [1]}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"name": 12, "tags": "x", "context": [1]}`).want(t, http.StatusBadRequest)
 		for _, f := range []string{"name", "tags", "context"} {
 			require.Contains(t, res.errorFields(t), f)
 		}
 
-		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task",`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task",`).want(t, http.StatusBadRequest)
 		require.Equal(t, "invalid_json", res.errorCode(t))
-		res = e.do("POST", "/tasker/tasks", `[1, 2]`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("POST", "/tasker/tasks", `[1, 2]`).want(t, http.StatusBadRequest)
 		require.Equal(t, "invalid_json", res.errorCode(t))
 
-		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task"}`, "Content-Type", "text/plain")
-		require.Equal(t, http.StatusUnsupportedMediaType, res.Status)
+		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task"}`, "Content-Type", "text/plain").want(t, http.StatusUnsupportedMediaType)
 		require.Equal(t, "unsupported_media_type", res.errorCode(t))
 	})
 }
 
 func TestCreateTaskBodyTooLarge(t *testing.T) {
 	e := newEnvOpts(t, &taskerhttp.Options{MaxBodyBytes: 64})
-	res := e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "context": {"dummy": true, "padding": "`+strings.Repeat("x", 100)+`"}}`)
-	require.Equal(t, http.StatusRequestEntityTooLarge, res.Status)
+	res := e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "context": {"dummy": true, "padding": "`+strings.Repeat("x", 100)+`"}}`).want(t, http.StatusRequestEntityTooLarge)
 	require.Equal(t, "payload_too_large", res.errorCode(t))
 }
 
 func TestCreateTaskHashIdentityConcurrent(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		const n = 20
 		var wg sync.WaitGroup
 		statuses := make([]int, n)
@@ -126,15 +110,13 @@ func TestCreateTaskHashIdentityConcurrent(t *testing.T) {
 		list := e.do("GET", "/tasker/tasks?name=unique", nil).json(t)
 		require.EqualValues(t, 1, list["pagination"].(map[string]any)["total"])
 		// The duplicate answer carries the steps too.
-		res := e.do("POST", "/tasker/tasks", `{"name": "unique", "context": {"k": 1}, "initiator": "ada"}`)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("POST", "/tasker/tasks", `{"name": "unique", "context": {"k": 1}, "initiator": "ada"}`).want(t, http.StatusOK)
 		require.Len(t, res.json(t)["task"].(map[string]any)["workflow_steps"], 1)
 	})
 }
 
 func TestListTasks(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		before := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 		for i := range 5 {
 			e.createTask(map[string]any{"name": "dummy_task", "context": map[string]any{"dummy": true}, "tags": []string{"batch", fmt.Sprintf("n%d", i)}, "initiator": "ada"})
@@ -143,8 +125,7 @@ func TestListTasks(t *testing.T) {
 		e.createTask(`{"name": "diamond", "namespace": "ecommerce"}`)
 		e.runUntilIdle()
 
-		res := e.do("GET", "/tasker/tasks", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("GET", "/tasker/tasks", nil).want(t, http.StatusOK)
 		body := res.json(t)
 		pg := body["pagination"].(map[string]any)
 		require.EqualValues(t, 7, pg["total"])
@@ -192,8 +173,7 @@ func TestListTasks(t *testing.T) {
 			"created_since=yesterday":  "created_since",
 			"created_until=2025-13-01": "created_until",
 		} {
-			res := e.do("GET", "/tasker/tasks?"+q, nil)
-			require.Equal(t, http.StatusBadRequest, res.Status, q)
+			res := e.do("GET", "/tasker/tasks?"+q, nil).want(t, http.StatusBadRequest, q)
 			require.Equal(t, "invalid_parameter", res.errorCode(t))
 			require.Contains(t, res.errorFields(t), param, q)
 		}
@@ -203,21 +183,18 @@ func TestListTasks(t *testing.T) {
 }
 
 func TestGetTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		task := e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
 		id := idOf(task, "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
 
-		res := e.do("GET", path, nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("GET", path, nil).want(t, http.StatusOK)
 		got := res.json(t)["task"].(map[string]any)
 		require.Len(t, got["workflow_steps"], 4)
 		require.NotContains(t, got, "dependency_analysis")
 
 		// Scenario 1: initial readiness.
-		res = e.do("GET", path+"?include_dependencies=true", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("GET", path+"?include_dependencies=true", nil).want(t, http.StatusOK)
 		da := res.json(t)["task"].(map[string]any)["dependency_analysis"].(map[string]any)
 		require.Equal(t, "has_ready_steps", da["execution_status"])
 		require.Equal(t, "execute_ready_steps", da["recommended_action"])
@@ -245,94 +222,72 @@ func TestGetTask(t *testing.T) {
 			require.Equal(t, true, s.(map[string]any)["processed"])
 		}
 
-		res = e.do("GET", path+"?include_dependencies=maybe", nil)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("GET", path+"?include_dependencies=maybe", nil).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "include_dependencies")
-		res = e.do("GET", "/tasker/tasks/999999", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		res = e.do("GET", "/tasker/tasks/999999", nil).want(t, http.StatusNotFound)
 		require.Equal(t, "not_found", res.errorCode(t))
 		for _, bad := range []string{"abc", "0", "-3", "1.5", "99999999999999999999"} {
-			res = e.do("GET", "/tasker/tasks/"+bad, nil)
-			require.Equal(t, http.StatusBadRequest, res.Status, bad)
+			res = e.do("GET", "/tasker/tasks/"+bad, nil).want(t, http.StatusBadRequest, bad)
 			require.Contains(t, res.errorFields(t), "task_id")
 		}
 	})
 }
 
 func TestUpdateTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
-		res := e.do("PATCH", path, `{"reason": "audit", "tags": ["x", "y"]}`)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res := e.do("PATCH", path, `{"reason": "audit", "tags": ["x", "y"]}`).want(t, http.StatusOK)
 		task := res.json(t)["task"].(map[string]any)
 		require.Equal(t, "audit", task["reason"])
 		require.Equal(t, []any{"x", "y"}, task["tags"])
-		res = e.do("PUT", path, `{"task": {"tags": []}}`)
-		require.Equal(t, http.StatusOK, res.Status)
+		res = e.do("PUT", path, `{"task": {"tags": []}}`).want(t, http.StatusOK)
 		task = res.json(t)["task"].(map[string]any)
 		require.Equal(t, "audit", task["reason"])
 		require.Equal(t, []any{}, task["tags"])
 
-		res = e.do("PATCH", path, `{"status": "complete"}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		res = e.do("PATCH", path, `{"status": "complete"}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "status")
-		res = e.do("PATCH", path, `{}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
-		res = e.do("PATCH", path, `{"reason": 5}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		e.do("PATCH", path, `{}`).want(t, http.StatusBadRequest)
+		res = e.do("PATCH", path, `{"reason": 5}`).want(t, http.StatusBadRequest)
 		require.Contains(t, res.errorFields(t), "reason")
-		res = e.do("PATCH", path, `{"reason": "x"}`, "Content-Type", "application/x-www-form-urlencoded")
-		require.Equal(t, http.StatusUnsupportedMediaType, res.Status)
-		res = e.do("PATCH", "/tasker/tasks/424242", `{"reason": "x"}`)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("PUT", "/tasker/tasks/x", `{"reason": "x"}`)
-		require.Equal(t, http.StatusBadRequest, res.Status)
+		e.do("PATCH", path, `{"reason": "x"}`, "Content-Type", "application/x-www-form-urlencoded").want(t, http.StatusUnsupportedMediaType)
+		e.do("PATCH", "/tasker/tasks/424242", `{"reason": "x"}`).want(t, http.StatusNotFound)
+		e.do("PUT", "/tasker/tasks/x", `{"reason": "x"}`).want(t, http.StatusBadRequest)
 	})
 }
 
 func TestCancelTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
 		// Scenario 24.
-		res := e.do("DELETE", path+"?reason=operator", nil)
-		require.Equal(t, http.StatusOK, res.Status)
+		res := e.do("DELETE", path+"?reason=operator", nil).want(t, http.StatusOK)
 		body := res.json(t)
 		require.Equal(t, true, body["cancelled"])
 		require.Equal(t, "cancelled", body["task"].(map[string]any)["status"])
-		res = e.do("DELETE", path, nil)
-		require.Equal(t, http.StatusConflict, res.Status)
+		res = e.do("DELETE", path, nil).want(t, http.StatusConflict)
 		require.Equal(t, "conflict", res.errorCode(t))
 
 		done := idOf(e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`), "task_id")
 		e.runUntilIdle()
-		res = e.do("DELETE", fmt.Sprintf("/tasker/tasks/%d", done), nil)
-		require.Equal(t, http.StatusConflict, res.Status)
-		res = e.do("DELETE", "/tasker/tasks/777777", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
+		e.do("DELETE", fmt.Sprintf("/tasker/tasks/%d", done), nil).want(t, http.StatusConflict)
+		e.do("DELETE", "/tasker/tasks/777777", nil).want(t, http.StatusNotFound)
 	})
 }
 
 func TestRetryTask(t *testing.T) {
-	eachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
+	eachEnv(t, func(t *testing.T, e *env) {
 		id := idOf(e.createTask(`{"name": "fragile"}`), "task_id")
 		path := fmt.Sprintf("/tasker/tasks/%d", id)
-		res := e.do("POST", path+"/retry", nil)
-		require.Equal(t, http.StatusConflict, res.Status, "a pending task cannot be retried")
+		e.do("POST", path+"/retry", nil).want(t, http.StatusConflict, "a pending task cannot be retried")
 		e.runUntilIdle()
 		task := e.do("GET", path, nil).json(t)["task"].(map[string]any)
 		require.Equal(t, "error", task["status"])
-		res = e.do("POST", path+"/retry", nil)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		res := e.do("POST", path+"/retry", nil).want(t, http.StatusOK)
 		require.Equal(t, "pending", res.json(t)["task"].(map[string]any)["status"])
-		res = e.do("POST", "/tasker/tasks/888888/retry", nil)
-		require.Equal(t, http.StatusNotFound, res.Status)
-		res = e.do("GET", path+"/retry", nil)
-		require.Equal(t, http.StatusMethodNotAllowed, res.Status)
+		e.do("POST", "/tasker/tasks/888888/retry", nil).want(t, http.StatusNotFound)
+		res = e.do("GET", path+"/retry", nil).want(t, http.StatusMethodNotAllowed)
 		require.Equal(t, "method_not_allowed", res.errorCode(t))
 		require.Contains(t, res.Header.Get("Allow"), "POST")
 	})
@@ -340,13 +295,10 @@ func TestRetryTask(t *testing.T) {
 
 func TestUnknownRouteAndRequestID(t *testing.T) {
 	e := newEnv(t)
-	res := e.do("GET", "/tasker/nothing/here", nil)
-	require.Equal(t, http.StatusNotFound, res.Status)
+	res := e.do("GET", "/tasker/nothing/here", nil).want(t, http.StatusNotFound)
 	require.Equal(t, "not_found", res.errorCode(t))
-	res = e.do("GET", "/elsewhere", nil)
-	require.Equal(t, http.StatusNotFound, res.Status)
-	res = e.do("PATCH", "/tasker/tasks", `{}`)
-	require.Equal(t, http.StatusMethodNotAllowed, res.Status)
+	e.do("GET", "/elsewhere", nil).want(t, http.StatusNotFound)
+	e.do("PATCH", "/tasker/tasks", `{}`).want(t, http.StatusMethodNotAllowed)
 	res = e.do("GET", "/tasker/health/live", nil, "X-Request-Id", "abc-123")
 	require.Equal(t, "abc-123", res.Header.Get("X-Request-Id"))
 	res = e.do("GET", "/tasker/health/live", nil, "X-Request-Id", strings.Repeat("x", 300))

@@ -83,30 +83,12 @@ func TestRemoteTaskCommands(t *testing.T) {
 	// create --wait polls the server and prints each step as it finishes.
 	out := mustRun(t, srv("task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--wait")...)
 	require.Contains(t, out, "task 1 (default.diamond_workflow@1.0.0) created; waiting for "+url)
-	for _, step := range []string{"diamond_start", "diamond_branch_b", "diamond_branch_c", "diamond_end"} {
-		require.Regexp(t, `✓ `+step+` +complete`, out, "progress line of %s", step)
-		require.Regexp(t, `(?m)^`+step+` +complete +1/3 `, out, "summary line of %s", step)
-	}
-	require.Contains(t, out, "task complete")
-	require.Contains(t, out, "task 1 default.diamond_workflow@1.0.0: complete")
+	requireDiamondWaited(t, out)
 	require.Regexp(t, `(?m)^diamond_end +complete +1/3 +\{"value": ?288, ?"branch_b": ?256, ?"branch_c": ?32\}`, out)
 
 	// -o json prints only the JSON of the task and its steps.
 	raw := mustRun(t, srv("task", "create", "linear_workflow", "--context", `{"even_number": 2}`, "--wait", "-o", "json")...)
-	var res struct {
-		Task struct {
-			ID     int64           `json:"task_id"`
-			Status string          `json:"status"`
-			Ctx    json.RawMessage `json:"context"`
-		} `json:"task"`
-		Steps []struct {
-			Name     string          `json:"name"`
-			Status   string          `json:"status"`
-			Attempts int             `json:"attempts"`
-			Results  json.RawMessage `json:"results"`
-		} `json:"steps"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(raw), &res), "-o json prints only JSON:\n%s", raw)
+	res := parseWaitedTask(t, raw)
 	require.Equal(t, int64(2), res.Task.ID)
 	require.Equal(t, "complete", res.Task.Status)
 	require.JSONEq(t, `{"even_number": 2}`, string(res.Task.Ctx))
@@ -142,16 +124,7 @@ func TestRemoteTaskCommands(t *testing.T) {
 	out = mustRun(t, srv("task", "list", "--limit", "1", "--offset", "1", "--name", "diamond_workflow")...)
 	require.Contains(t, out, "0 of 1 tasks")
 	out = mustRun(t, srv("task", "list", "--tag", "nightly", "-o", "json")...)
-	var list struct {
-		Tasks []struct {
-			ID   int64    `json:"task_id"`
-			Tags []string `json:"tags"`
-		} `json:"tasks"`
-		Total  int `json:"total"`
-		Limit  int `json:"limit"`
-		Offset int `json:"offset"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	list := parseTaskList(t, out)
 	require.Equal(t, 1, list.Total)
 	require.Equal(t, 50, list.Limit)
 	require.Equal(t, int64(3), list.Tasks[0].ID)
@@ -203,22 +176,24 @@ func TestRemoteTaskCommands(t *testing.T) {
 	require.Equal(t, "task 3 cancelled\n", out)
 	out = mustRun(t, srv("task", "get", "3")...)
 	require.Regexp(t, `(?m)^after_nap +cancelled`, out)
-	_, _, err = run(t, srv("task", "cancel", "1")...)
-	require.ErrorContains(t, err, "task 1 is complete and cannot be cancelled")
-	require.Equal(t, 2, exitCode(err))
-	_, _, err = run(t, srv("task", "cancel", "3")...)
-	require.ErrorContains(t, err, "task 3 is cancelled and cannot be cancelled")
-	require.Equal(t, 2, exitCode(err))
-	_, _, err = run(t, srv("task", "cancel", "77")...)
-	require.Equal(t, 1, exitCode(err))
 
-	// retry of a task not in error: 409, exit status 2, as locally.
-	_, _, err = run(t, srv("task", "retry", "1")...)
-	require.ErrorContains(t, err, "only a task in error can be retried")
-	require.Equal(t, 2, exitCode(err))
-	_, _, err = run(t, srv("task", "retry", "42")...)
-	require.ErrorContains(t, err, "not found")
-	require.Equal(t, 1, exitCode(err))
+	// Conflicts with the task's state (409) exit with status 2, as locally
+	// (retry of a task not in error among them); a missing task with 1.
+	for _, tc := range []struct {
+		args []string
+		msg  string // "" when only the exit status is checked
+		code int
+	}{
+		{[]string{"task", "cancel", "1"}, "task 1 is complete and cannot be cancelled", 2},
+		{[]string{"task", "cancel", "3"}, "task 3 is cancelled and cannot be cancelled", 2},
+		{[]string{"task", "cancel", "77"}, "", 1},
+		{[]string{"task", "retry", "1"}, "only a task in error can be retried", 2},
+		{[]string{"task", "retry", "42"}, "not found", 1},
+	} {
+		_, _, err = run(t, srv(tc.args...)...)
+		require.ErrorContains(t, err, tc.msg, "%v", tc.args)
+		require.Equal(t, tc.code, exitCode(err), "%v", tc.args)
+	}
 }
 
 // A failing task ends --wait with exit status 2; retry --wait over the API

@@ -51,6 +51,63 @@ func withDB(t *testing.T, db string, args ...string) []string {
 	return append([]string{"--database", db, "--templates", examplesDir(t)}, args...)
 }
 
+// requireDiamondWaited checks what `task create diamond_workflow --wait`
+// prints for the first task: a progress and a summary line per step, then
+// the task's end.
+func requireDiamondWaited(t *testing.T, out string) {
+	t.Helper()
+	for _, step := range []string{"diamond_start", "diamond_branch_b", "diamond_branch_c", "diamond_end"} {
+		require.Regexp(t, `✓ `+step+` +complete`, out, "progress line of %s", step)
+		require.Regexp(t, `(?m)^`+step+` +complete +1/3 `, out, "summary line of %s", step)
+	}
+	require.Contains(t, out, "task complete")
+	require.Contains(t, out, "task 1 default.diamond_workflow@1.0.0: complete")
+}
+
+// waitedTask is what `task create --wait -o json` prints: the task and its
+// steps.
+type waitedTask struct {
+	Task struct {
+		ID     int64           `json:"task_id"`
+		Status string          `json:"status"`
+		Ctx    json.RawMessage `json:"context"`
+	} `json:"task"`
+	Steps []struct {
+		Name     string          `json:"name"`
+		Status   string          `json:"status"`
+		Attempts int             `json:"attempts"`
+		Results  json.RawMessage `json:"results"`
+	} `json:"steps"`
+}
+
+// parseWaitedTask decodes the output of `task create --wait -o json`, which
+// must be only JSON.
+func parseWaitedTask(t *testing.T, raw string) waitedTask {
+	t.Helper()
+	var res waitedTask
+	require.NoError(t, json.Unmarshal([]byte(raw), &res), "-o json prints only JSON:\n%s", raw)
+	return res
+}
+
+// taskList is what `task list -o json` prints.
+type taskList struct {
+	Tasks []struct {
+		ID   int64    `json:"task_id"`
+		Tags []string `json:"tags"`
+	} `json:"tasks"`
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// parseTaskList decodes the output of `task list -o json`.
+func parseTaskList(t *testing.T, out string) taskList {
+	t.Helper()
+	var list taskList
+	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	return list
+}
+
 func TestTemplateValidateExamples(t *testing.T) {
 	t.Parallel()
 	out := mustRun(t, "template", "validate", filepath.Join("..", "..", "examples"))
@@ -157,29 +214,11 @@ func TestTaskCreateWait(t *testing.T) {
 	t.Parallel()
 	db := tempDB(t)
 	out := mustRun(t, withDB(t, db, "task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--wait")...)
-	for _, step := range []string{"diamond_start", "diamond_branch_b", "diamond_branch_c", "diamond_end"} {
-		require.Regexp(t, `✓ `+step+` +complete`, out, "progress line of %s", step)
-		require.Regexp(t, `(?m)^`+step+` +complete +1/3 `, out, "summary line of %s", step)
-	}
-	require.Contains(t, out, "task complete")
-	require.Contains(t, out, "task 1 default.diamond_workflow@1.0.0: complete")
+	requireDiamondWaited(t, out)
 	require.Contains(t, out, `{"value": 288, "branch_b": 256, "branch_c": 32}`)
 
 	raw := mustRun(t, withDB(t, db, "task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--wait", "-o", "json")...)
-	var res struct {
-		Task struct {
-			ID     int64           `json:"task_id"`
-			Status string          `json:"status"`
-			Ctx    json.RawMessage `json:"context"`
-		} `json:"task"`
-		Steps []struct {
-			Name     string          `json:"name"`
-			Status   string          `json:"status"`
-			Attempts int             `json:"attempts"`
-			Results  json.RawMessage `json:"results"`
-		} `json:"steps"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(raw), &res), "-o json prints only JSON:\n%s", raw)
+	res := parseWaitedTask(t, raw)
 	require.Equal(t, int64(2), res.Task.ID)
 	require.Equal(t, "complete", res.Task.Status)
 	require.JSONEq(t, `{"even_number": 4}`, string(res.Task.Ctx))
@@ -198,7 +237,7 @@ func TestTaskCreateWait(t *testing.T) {
 	// The schema default (6) applies when the context omits the number:
 	// 36 → 1296 and 72 → 1368.
 	raw = mustRun(t, withDB(t, db, "task", "create", "diamond_workflow", "--wait", "-o", "json")...)
-	require.NoError(t, json.Unmarshal([]byte(raw), &res), raw)
+	res = parseWaitedTask(t, raw)
 	require.JSONEq(t, `{"even_number": 6}`, string(res.Task.Ctx))
 	require.JSONEq(t, `{"value": 1368, "branch_b": 1296, "branch_c": 72}`, string(res.Steps[3].Results))
 }
@@ -247,14 +286,7 @@ func TestTaskListGetCancel(t *testing.T) {
 	require.Contains(t, out, "1 of 1 tasks")
 	require.Contains(t, out, "linear_workflow")
 	out = mustRun(t, withDB(t, db, "task", "list", "--tag", "nightly", "-o", "json")...)
-	var list struct {
-		Tasks []struct {
-			ID   int64    `json:"task_id"`
-			Tags []string `json:"tags"`
-		} `json:"tasks"`
-		Total int `json:"total"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	list := parseTaskList(t, out)
 	require.Equal(t, 1, list.Total)
 	require.Equal(t, int64(2), list.Tasks[0].ID)
 	require.Equal(t, []string{"nightly"}, list.Tasks[0].Tags)
@@ -307,16 +339,7 @@ func TestTaskCreateWaitFailure(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "second_time")
-	tmpl := `name: flaky
-version: 1.0.0
-step_templates:
-  - name: once_broken
-    handler: exec
-    default_retry_limit: 1
-    handler_config:
-      command: ["sh", "-c", "if [ -e '` + marker + `' ]; then echo '{\"fixed\": true}'; else touch '` + marker + `'; echo broken >&2; exit 3; fi"]
-`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky.yaml"), []byte(tmpl), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky.yaml"), []byte(flakyTemplate(marker)), 0o600))
 	db := tempDB(t)
 	out, _, err := run(t, "--database", db, "--templates", dir, "task", "create", "flaky", "--wait")
 	require.Error(t, err, out)

@@ -44,6 +44,15 @@ func orderSchema() map[string]any {
 	}
 }
 
+// requireValidates validates in against s, which must accept it and return
+// want (compared as JSON).
+func requireValidates(t *testing.T, s *ctxschema.Schema, in []byte, want string) {
+	t.Helper()
+	out, err := s.Validate(in)
+	require.NoError(t, err)
+	require.JSONEq(t, want, string(out))
+}
+
 func mustCompile(t *testing.T, schema map[string]any) *ctxschema.Schema {
 	t.Helper()
 	s, err := ctxschema.Compile(schema)
@@ -62,34 +71,30 @@ func TestValidateAppliesDefaults(t *testing.T) {
 	t.Parallel()
 	s := mustCompile(t, orderSchema())
 
-	out, err := s.Validate([]byte(`{"customer_id": 7, "order": {"id": 1}}`))
-	require.NoError(t, err)
 	// Flat defaults (priority, retries), nested defaults inside an existing
 	// object (order.currency), a defaulted object that is itself filled
 	// (options.gift); the absent "shipping" object is not invented.
-	require.JSONEq(t, `{
+	requireValidates(t, s, []byte(`{"customer_id": 7, "order": {"id": 1}}`), `{
 		"customer_id": 7,
 		"priority": "low",
 		"retries": 3,
 		"order": {"id": 1, "currency": "EUR"},
 		"options": {"gift": false}
-	}`, string(out))
+	}`)
 }
 
 func TestValidateKeepsGivenValues(t *testing.T) {
 	t.Parallel()
 	s := mustCompile(t, orderSchema())
 
-	out, err := s.Validate([]byte(`{"customer_id": 7, "priority": "high", "order": {"id": 2, "currency": "USD"}, "shipping": {}, "options": {"gift": true}}`))
-	require.NoError(t, err)
-	require.JSONEq(t, `{
+	requireValidates(t, s, []byte(`{"customer_id": 7, "priority": "high", "order": {"id": 2, "currency": "USD"}, "shipping": {}, "options": {"gift": true}}`), `{
 		"customer_id": 7,
 		"priority": "high",
 		"retries": 3,
 		"order": {"id": 2, "currency": "USD"},
 		"shipping": {"method": "ground"},
 		"options": {"gift": true}
-	}`, string(out))
+	}`)
 }
 
 func TestValidateDefaultsAreNotShared(t *testing.T) {
@@ -100,9 +105,7 @@ func TestValidateDefaultsAreNotShared(t *testing.T) {
 		},
 	})
 	for range 2 {
-		out, err := s.Validate(nil)
-		require.NoError(t, err)
-		require.JSONEq(t, `{"tags": {"a": 1}}`, string(out))
+		requireValidates(t, s, nil, `{"tags": {"a": 1}}`)
 	}
 }
 
@@ -119,9 +122,7 @@ func TestValidateDefaultsThroughRef(t *testing.T) {
 			"address": map[string]any{"$ref": "#/$defs/address"},
 		},
 	})
-	out, err := s.Validate([]byte(`{"address": {}}`))
-	require.NoError(t, err)
-	require.JSONEq(t, `{"address": {"country": "NL"}}`, string(out))
+	requireValidates(t, s, []byte(`{"address": {}}`), `{"address": {"country": "NL"}}`)
 }
 
 func TestValidateReportsEveryFailingLeafSortedByPath(t *testing.T) {
@@ -177,9 +178,7 @@ func TestValidateEmptyInputIsEmptyObject(t *testing.T) {
 	t.Parallel()
 	s := mustCompile(t, map[string]any{"properties": map[string]any{"n": map[string]any{"default": 1}}})
 	for _, in := range []string{"", "  \n"} {
-		out, err := s.Validate([]byte(in))
-		require.NoError(t, err)
-		require.JSONEq(t, `{"n": 1}`, string(out))
+		requireValidates(t, s, []byte(in), `{"n": 1}`)
 	}
 }
 
@@ -224,11 +223,9 @@ func TestDraft07SchemaIsRespected(t *testing.T) {
 		},
 		"dependencies": map[string]any{"card": []any{"billing_address"}},
 	})
-	out, err := s.Validate(nil)
-	require.NoError(t, err)
-	require.JSONEq(t, `{"count": 1}`, string(out))
+	requireValidates(t, s, nil, `{"count": 1}`)
 
-	_, err = s.Validate([]byte(`{"card": "4111", "count": 0}`))
+	_, err := s.Validate([]byte(`{"card": "4111", "count": 0}`))
 	require.EqualError(t, err, `context: property "billing_address" is required when "card" is present; context /count: exclusiveMinimum: got 0, want 0`)
 
 	// Draft 2020-12 keywords mean nothing in draft-07: "dependentRequired"

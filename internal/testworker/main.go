@@ -133,28 +133,27 @@ func run() error {
 	if url == "" {
 		return errors.New("TASKER_DATABASE_URL is not set")
 	}
-	sleep, err := durationEnv("TESTWORKER_SLEEP", 100*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	drain, err := durationEnv("TESTWORKER_DRAIN", 5*time.Second)
-	if err != nil {
-		return err
-	}
-	lease, err := durationEnv("TESTWORKER_LEASE", 2*time.Second)
-	if err != nil {
-		return err
-	}
-	rescue, err := durationEnv("TESTWORKER_RESCUE", 500*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	poll, err := durationEnv("TESTWORKER_POLL", 200*time.Millisecond)
-	if err != nil {
-		return err
+	var sleep, drain, lease, rescue, poll time.Duration
+	for _, d := range []struct {
+		env  string
+		def  time.Duration
+		dest *time.Duration
+	}{
+		{"TESTWORKER_SLEEP", 100 * time.Millisecond, &sleep},
+		{"TESTWORKER_DRAIN", 5 * time.Second, &drain},
+		{"TESTWORKER_LEASE", 2 * time.Second, &lease},
+		{"TESTWORKER_RESCUE", 500 * time.Millisecond, &rescue},
+		{"TESTWORKER_POLL", 200 * time.Millisecond, &poll},
+	} {
+		v, err := durationEnv(d.env, d.def)
+		if err != nil {
+			return err
+		}
+		*d.dest = v
 	}
 	concurrency := 8
 	if v := os.Getenv("TESTWORKER_CONCURRENCY"); v != "" {
+		var err error
 		if concurrency, err = strconv.Atoi(v); err != nil {
 			return fmt.Errorf("TESTWORKER_CONCURRENCY: %w", err)
 		}

@@ -10,23 +10,31 @@ import (
 	"github.com/tasker-go/tasker/internal/tmplfile"
 )
 
-func writeFile(t *testing.T, path, content string) {
+// templateDir returns a fresh directory holding files (slash-separated
+// paths relative to it → contents).
+func templateDir(t *testing.T, files map[string]string) string {
 	t.Helper()
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	dir := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	}
+	return dir
 }
 
 func TestLoadDir(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "good.yaml"), "name: good\nstep_templates:\n  - name: a\n    handler: h\n")
-	writeFile(t, filepath.Join(dir, "nested", "also_good.yml"), "name: also_good\nversion: 2.0.0\n")
-	writeFile(t, filepath.Join(dir, "bad_version.yaml"), "name: bad\nversion: \"1.0\"\n")
-	writeFile(t, filepath.Join(dir, "nested", "deeper", "bad_step.yml"), "name: bad_step\nstep_templates:\n  - name: a\n    handler: h\n    depends_on: b\n")
-	// Hidden directories and files, and other extensions, are skipped.
-	writeFile(t, filepath.Join(dir, ".git", "broken.yaml"), "{{{")
-	writeFile(t, filepath.Join(dir, ".hidden.yaml"), "{{{")
-	writeFile(t, filepath.Join(dir, "README.md"), "# not a template")
+	dir := templateDir(t, map[string]string{
+		"good.yaml":                  "name: good\nstep_templates:\n  - name: a\n    handler: h\n",
+		"nested/also_good.yml":       "name: also_good\nversion: 2.0.0\n",
+		"bad_version.yaml":           "name: bad\nversion: \"1.0\"\n",
+		"nested/deeper/bad_step.yml": "name: bad_step\nstep_templates:\n  - name: a\n    handler: h\n    depends_on: b\n",
+		// Hidden directories and files, and other extensions, are skipped.
+		".git/broken.yaml": "{{{",
+		".hidden.yaml":     "{{{",
+		"README.md":        "# not a template",
+	})
 
 	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{LookupEnv: noEnv})
 	require.EqualError(t, err,
@@ -47,9 +55,10 @@ func TestLoadDir(t *testing.T) {
 
 func TestLoadDirAllGood(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "b.yaml"), "name: b\n")
-	writeFile(t, filepath.Join(dir, "a.yml"), "name: a\nenvironments:\n  test:\n    step_templates: []\n")
+	dir := templateDir(t, map[string]string{
+		"b.yaml": "name: b\n",
+		"a.yml":  "name: a\nenvironments:\n  test:\n    step_templates: []\n",
+	})
 	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{Env: "test"})
 	require.NoError(t, err)
 	require.Len(t, templates, 2)
@@ -59,10 +68,11 @@ func TestLoadDirAllGood(t *testing.T) {
 
 func TestLoadDirRejectsDuplicateTemplates(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.yaml"), "name: same\nnamespace_name: shop\n")
-	writeFile(t, filepath.Join(dir, "b.yaml"), "name: same\nnamespace_name: shop\n")
-	writeFile(t, filepath.Join(dir, "c.yaml"), "name: same\nnamespace_name: shop\nversion: 1.0.0\n")
+	dir := templateDir(t, map[string]string{
+		"a.yaml": "name: same\nnamespace_name: shop\n",
+		"b.yaml": "name: same\nnamespace_name: shop\n",
+		"c.yaml": "name: same\nnamespace_name: shop\nversion: 1.0.0\n",
+	})
 	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{})
 	require.EqualError(t, err, filepath.Join(dir, "b.yaml")+`: template "same" (namespace "shop", version 0.1.0) is also defined in `+
 		filepath.Join(dir, "a.yaml")+"; change the name, namespace_name or version of one of them")
