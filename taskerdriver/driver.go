@@ -136,6 +136,20 @@ type Executor interface {
 	// OutboxReplay moves dead messages (IDs, or all when empty) back to
 	// pending with fresh attempts and returns how many it moved.
 	OutboxReplay(ctx context.Context, p *OutboxReplayParams) (int, error)
+	// TokenInsert stores an API token. A name held by a token not revoked
+	// is an ErrAlreadyExists (the name of a revoked token may be reused).
+	TokenInsert(ctx context.Context, p *TokenInsertParams) (*Token, error)
+	// TokenGet returns the token with a lookup id (revoked or not), or
+	// ErrNotFound.
+	TokenGet(ctx context.Context, lookupID string) (*Token, error)
+	// TokenList lists tokens, revoked ones included, oldest first.
+	TokenList(ctx context.Context, p *TokenListParams) ([]*Token, error)
+	// TokenRevoke sets the revocation time of the token of Name that is not
+	// revoked, and returns it; ErrNotFound when there is none.
+	TokenRevoke(ctx context.Context, p *TokenRevokeParams) (*Token, error)
+	// TokenAny reports whether any token was ever stored (revoked ones
+	// count): the server then requires a credential.
+	TokenAny(ctx context.Context) (bool, error)
 	// HealthCounts counts tasks and steps by state for health reporting, and
 	// checks that the database answers.
 	HealthCounts(ctx context.Context, now time.Time) (*HealthCounts, error)
@@ -459,4 +473,45 @@ type TransitionListParams struct {
 	TaskID   int64
 	StepID   int64
 	AllSteps bool
+}
+
+// Token is a stored API token: never its secret, only the secret's hash.
+type Token struct {
+	ID int64
+	// Name is unique among the tokens not revoked.
+	Name string
+	// LookupID is the public part of the token, unique across all tokens,
+	// by which a presented token is found.
+	LookupID string
+	// SecretHash is the SHA-256 of the token's secret part.
+	SecretHash  []byte
+	Permissions []string
+	CreatedBy   string
+	CreatedAt   time.Time
+	// ExpiresAt and RevokedAt are zero when not set.
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// TokenInsertParams describes a new API token.
+type TokenInsertParams struct {
+	Name        string
+	LookupID    string
+	SecretHash  []byte
+	Permissions []string
+	CreatedBy   string
+	// ExpiresAt is zero for a token that never expires.
+	ExpiresAt time.Time
+	Now       time.Time
+}
+
+// TokenListParams selects tokens. Zero values do not filter.
+type TokenListParams struct {
+	Name string
+}
+
+// TokenRevokeParams revokes the live token of a name.
+type TokenRevokeParams struct {
+	Name string
+	Now  time.Time
 }

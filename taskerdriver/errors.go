@@ -17,6 +17,9 @@ var (
 	// ErrStateConflict is returned when a state change expected the entity in
 	// another state than the one it is in.
 	ErrStateConflict = errors.New("state conflict")
+	// ErrAlreadyExists is returned when a unique value (an API token's
+	// name among the tokens not revoked) is taken.
+	ErrAlreadyExists = errors.New("already exists")
 	// ErrUnsupportedTx is returned by UnwrapTx for a transaction type the
 	// driver does not know.
 	ErrUnsupportedTx = errors.New("unsupported transaction type")

@@ -4,7 +4,7 @@
 // a claim, listing steps, tasks and transitions), the rows they write
 // (transitions with their sort keys and metadata), their errors (lost
 // leases, state conflicts, values the database refuses) and encodings (step
-// errors, tags), the write-transaction helper, the in-process notification
+// errors, tags, API token permissions), the write-transaction helper, the in-process notification
 // hub, and embedded migrations. Each procedure takes the driver's SQL as a
 // small interface (Finisher, StepMover, TaskMover) or as functions, so a
 // driver keeps only its SQL and the mechanics of its database.

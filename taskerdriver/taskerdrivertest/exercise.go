@@ -22,6 +22,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.steps(t)
 		s.batches(t)
 		s.service(t)
+		s.tokens(t)
 	})
 	t.Run("EveryExecutorMethodHasACase", func(t *testing.T) {
 		if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {

@@ -191,6 +191,31 @@ func (r *recorder) HealthCounts(ctx context.Context, now time.Time) (*taskerdriv
 	return r.ExecutorTx.HealthCounts(ctx, now)
 }
 
+func (r *recorder) TokenInsert(ctx context.Context, p *taskerdriver.TokenInsertParams) (*taskerdriver.Token, error) {
+	r.calls.add("TokenInsert")
+	return r.ExecutorTx.TokenInsert(ctx, p)
+}
+
+func (r *recorder) TokenGet(ctx context.Context, lookupID string) (*taskerdriver.Token, error) {
+	r.calls.add("TokenGet")
+	return r.ExecutorTx.TokenGet(ctx, lookupID)
+}
+
+func (r *recorder) TokenList(ctx context.Context, p *taskerdriver.TokenListParams) ([]*taskerdriver.Token, error) {
+	r.calls.add("TokenList")
+	return r.ExecutorTx.TokenList(ctx, p)
+}
+
+func (r *recorder) TokenRevoke(ctx context.Context, p *taskerdriver.TokenRevokeParams) (*taskerdriver.Token, error) {
+	r.calls.add("TokenRevoke")
+	return r.ExecutorTx.TokenRevoke(ctx, p)
+}
+
+func (r *recorder) TokenAny(ctx context.Context) (bool, error) {
+	r.calls.add("TokenAny")
+	return r.ExecutorTx.TokenAny(ctx)
+}
+
 func (r *recorder) Notify(ctx context.Context, topic string) error {
 	r.calls.add("Notify")
 	return r.ExecutorTx.Notify(ctx, topic)

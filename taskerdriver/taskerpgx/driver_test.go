@@ -256,7 +256,7 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 	}
 	v, err = d.MigrationVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 4, v)
+	require.Equal(t, taskerdrivertest.MigrationVersion, v)
 	rows, err := d.Pool().Query(ctx, `SELECT version, name FROM tasker_migrations ORDER BY version`)
 	require.NoError(t, err)
 	var got []string
@@ -267,7 +267,7 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s", n, s))
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql"}, got)
+	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql"}, got)
 
 	now := time.Now().UTC()
 	res, err := d.Executor().TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
