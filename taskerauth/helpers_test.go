@@ -95,14 +95,14 @@ func (s *jwksServer) count() int {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func newRSAKey(t *testing.T) *rsa.PrivateKey {
+func newRSAKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	return k
 }
 
-func newECKey(t *testing.T) *ecdsa.PrivateKey {
+func newECKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -116,7 +116,7 @@ func rsaJWK(kid string, k *rsa.PublicKey) map[string]any {
 	}
 }
 
-func ecJWK(t *testing.T, kid string, k *ecdsa.PublicKey) map[string]any {
+func ecJWK(t testing.TB, kid string, k *ecdsa.PublicKey) map[string]any {
 	t.Helper()
 	point, err := k.Bytes()
 	require.NoError(t, err)
@@ -163,4 +163,15 @@ func bearerRequest(token string) *http.Request {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	return r
+}
+
+func rsaGenerate(bits int) (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, bits)
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

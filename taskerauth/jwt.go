@@ -252,13 +252,20 @@ func jwtShaped(raw string) bool {
 	}
 	for _, p := range parts {
 		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=') {
+			if !isBase64URL(p[i]) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+func isBase64URL(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '=':
+		return true
+	}
+	return false
 }
 
 type tokenClaims struct {
