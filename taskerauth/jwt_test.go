@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,4 +410,47 @@ func TestInvalidCredentialUnwraps(t *testing.T) {
 	require.ErrorIs(t, err, taskerauth.ErrInvalidCredential)
 	require.True(t, errors.Is(err, jwt.ErrTokenExpired), "the cause stays reachable for logs")
 	require.Equal(t, "the token has expired", err.Error())
+}
+
+// Many requests at once while the key set rotates: every answer is an
+// acceptance or an invalid credential, and the race detector stays quiet.
+func TestJWKSConcurrentRotation(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	k1, k2 := newRSAKey(t), newRSAKey(t)
+	srv := newJWKSServer(t, rsaJWK("k1", &k1.PublicKey))
+	a := newJWKSAuth(t, clk, srv.URL, nil)
+	t1 := sign(t, jwt.SigningMethodRS256, "k1", k1, claimsAt(clk.Now(), nil))
+	t2 := sign(t, jwt.SigningMethodRS256, "k2", k2, claimsAt(clk.Now(), nil))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*50)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				if g == 0 && i == 25 {
+					srv.setKeys(t, rsaJWK("k1", &k1.PublicKey), rsaJWK("k2", &k2.PublicKey))
+					clk.Advance(time.Minute)
+				}
+				tok := t1
+				if i%2 == 1 {
+					tok = t2
+				}
+				if _, err := a.Authenticate(bearerRequest(tok)); err != nil && !errors.Is(err, taskerauth.ErrInvalidCredential) {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// After the rotation both keys verify.
+	for _, tok := range []string{t1, t2} {
+		_, err := a.Authenticate(bearerRequest(tok))
+		require.NoError(t, err)
+	}
+	require.LessOrEqual(t, srv.count(), 3, "fetches are rate-limited")
 }
