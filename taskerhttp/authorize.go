@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/tasker-go/tasker/taskerauth"
 )
 
 // Errors an Options.Authorize function returns (wrapped or not) to choose
@@ -18,25 +20,84 @@ var (
 )
 
 // authorize is the one authorization check of every route, run before its
-// handler (see serveRoute):
+// handler (see serveRoute). It returns the request to serve, with the
+// principal in its context (taskerauth.PrincipalFrom) when one was
+// established:
 //   - an open route (health live and ready) is allowed;
-//   - Options.Authorize, when set, decides for every other route from the
-//     request and the route's operation;
-//   - the remote-worker routes (OpWorkerWork) then need the worker token,
-//     as they always have.
-func (s *server) authorize(r *http.Request, rt Route) error {
+//   - with Options.Authenticator, the request's credential must be valid
+//     (401 otherwise) and the principal must hold the route's permission
+//     (Options.Authorizer, default taskerauth.PermissionAuthorizer; 403
+//     naming the permission otherwise). On the remote-worker routes the
+//     legacy worker token (Options.WorkerToken) is a credential too;
+//   - Options.Authorize, when set, then decides from the request and the
+//     route's operation;
+//   - without an Authenticator, the remote-worker routes need the worker
+//     token, as they always have.
+func (s *server) authorize(r *http.Request, rt Route) (*http.Request, error) {
 	if rt.Open {
-		return nil
+		return r, nil
+	}
+	if s.opts.Authenticator != nil {
+		p, err := s.authenticate(r, rt)
+		if err != nil {
+			return r, err
+		}
+		authz := s.opts.Authorizer
+		if authz == nil {
+			authz = taskerauth.PermissionAuthorizer{}
+		}
+		if err := authz.Authorize(r.Context(), p, string(rt.Operation)); err != nil {
+			return r, s.authError(r, err)
+		}
+		r = r.WithContext(taskerauth.WithPrincipal(r.Context(), p))
 	}
 	if s.opts.Authorize != nil {
 		if err := s.opts.Authorize(r, rt.Operation); err != nil {
-			return authAnswer(err)
+			return r, authAnswer(err)
 		}
 	}
-	if rt.Operation == OpWorkerWork {
-		return s.workerToken(r)
+	if rt.Operation == OpWorkerWork && s.opts.Authenticator == nil {
+		return r, s.workerToken(r)
 	}
-	return nil
+	return r, nil
+}
+
+// authenticate establishes who sent r: the legacy worker token on a
+// remote-worker route, else Options.Authenticator.
+func (s *server) authenticate(r *http.Request, rt Route) (*taskerauth.Principal, error) {
+	if rt.Operation == OpWorkerWork && s.opts.WorkerToken != "" {
+		if tok, err := taskerauth.BearerToken(r); err == nil && subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.WorkerToken)) == 1 {
+			return &taskerauth.Principal{Subject: "worker-token", Method: taskerauth.MethodWorkerToken, Permissions: []string{string(OpWorkerWork)}}, nil
+		}
+	}
+	p, err := s.opts.Authenticator.Authenticate(r)
+	if err != nil {
+		return nil, s.authError(r, err)
+	}
+	if p == nil {
+		return nil, s.authError(r, errors.New("the authenticator returned no principal"))
+	}
+	return p, nil
+}
+
+// authError maps an error of authentication or authorization to its answer:
+// no credential or an invalid one is 401 (its message, which never repeats
+// the credential), a missing permission 403, anything else (a database
+// failure) 500 without detail, logged.
+func (s *server) authError(r *http.Request, err error) error {
+	switch {
+	case errors.Is(err, taskerauth.ErrNoCredential):
+		return &authFailure{err: &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+			Message: "this request needs a credential: send \"Authorization: Bearer <token>\" with an API token (tasker token create) or a JWT"}, challenge: "Bearer"}
+	case errors.Is(err, taskerauth.ErrInvalidCredential):
+		return &authFailure{err: &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()},
+			challenge: `Bearer error="invalid_token"`}
+	case errors.Is(err, taskerauth.ErrForbidden):
+		return &authFailure{err: &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: err.Error()}}
+	}
+	s.opts.Logger.Error("authentication failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	return &authFailure{err: &apiError{Status: http.StatusInternalServerError, Code: "internal",
+		Message: "internal error: the server could not check the credential; see the server log"}}
 }
 
 // authFailure is a refused request: its JSON error and the

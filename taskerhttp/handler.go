@@ -14,6 +14,7 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
+	"github.com/tasker-go/tasker/taskerauth"
 )
 
 // Options configure the handler; the zero value (or nil) means the defaults.
@@ -43,6 +44,19 @@ type Options struct {
 	// default) allows every request, the worker routes still needing the
 	// worker token.
 	Authorize func(r *http.Request, op Operation) error
+	// Authenticator, when set, establishes who sent every request but those
+	// of the open routes (the original engine's authenticator_class): no
+	// credential or an invalid one is 401. NewAuthenticator builds the
+	// default (JWT and API tokens); a program may plug its own (a trusted
+	// proxy header, mTLS). Nil keeps the API open, but for the worker
+	// routes (see WorkerToken).
+	Authenticator taskerauth.Authenticator
+	// Authorizer decides whether the authenticated principal may use a
+	// route's operation (the original's authorization coordinator); a
+	// refusal is 403 naming the permission. Default
+	// taskerauth.PermissionAuthorizer (the principal's permissions, with
+	// wildcards). Used only with an Authenticator.
+	Authorizer taskerauth.Authorizer
 }
 
 // defaults.

@@ -126,9 +126,15 @@ func newEnv(t *testing.T) *env {
 
 func newEnvOpts(t *testing.T, opts *taskerhttp.Options) *env {
 	t.Helper()
+	return newEnvFor(t, func(*tasker.Client) *taskerhttp.Options { return opts })
+}
+
+// newEnvFor is newEnvOpts with options made from the env's client.
+func newEnvFor(t *testing.T, optsFor func(c *tasker.Client) *taskerhttp.Options) *env {
+	t.Helper()
 	c, err := tasker.NewClient(context.Background(), openTestDriver(t), &tasker.Config{Registry: testRegistry(t)})
 	require.NoError(t, err)
-	h := taskerhttp.NewHandler(c, opts)
+	h := taskerhttp.NewHandler(c, optsFor(c))
 	doc := openAPIDoc(t, h)
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)

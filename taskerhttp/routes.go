@@ -131,7 +131,8 @@ func (s *server) routes() {
 // runs the route's handler; an error of either is the JSON error answer.
 func (s *server) serveRoute(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.authorize(r, rt.Route); err != nil {
+		r, err := s.authorize(r, rt.Route)
+		if err != nil {
 			s.denied(w, r, err)
 			return
 		}

@@ -26,8 +26,9 @@ import (
 
 // apiClient is a client of the REST API of one server.
 type apiClient struct {
-	base string // scheme://host[:port], no trailing slash
-	hc   *http.Client
+	base  string // scheme://host[:port], no trailing slash
+	hc    *http.Client
+	token string // sent as "Authorization: Bearer <token>" when set
 }
 
 // remoteRequestTimeout bounds one API call (not a whole --wait).
@@ -72,6 +73,9 @@ func (e *apiError) Error() string {
 		b.WriteString(" " + e.Code)
 	}
 	b.WriteString(")")
+	if e.Status == http.StatusUnauthorized {
+		b.WriteString("\n  give the server a credential: --token or $TASKER_TOKEN (an API token from `tasker token create`, or a JWT)")
+	}
 	keys := slices.Sorted(maps.Keys(e.Fields))
 	for _, k := range keys {
 		// The message often lists the fields already; repeat only new ones.
@@ -171,6 +175,9 @@ func (r *apiClient) do(ctx context.Context, method, path string, query url.Value
 		return 0, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

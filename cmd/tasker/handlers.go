@@ -54,6 +54,7 @@ loaded with --templates.`,
 		},
 	}
 	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
+	cmd.Flags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }

@@ -77,6 +77,7 @@ type settings struct {
 	retention   time.Duration
 	subsFile    string
 	server      string // --server: the task and handlers commands use this REST API
+	token       string // --token: the credential sent to --server
 }
 
 type app struct {
@@ -111,7 +112,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
 	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook) [$TASKER_SUBSCRIPTIONS]")
-	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd())
+	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd())
 	return root
 }
 
@@ -135,6 +136,13 @@ func (a *app) resolve() error {
 	setFromEnv("server", "TASKER_SERVER") // only the task and handlers commands have --server
 	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
 	setFromEnv("worker-token", "TASKER_WORKER_TOKEN")
+	setFromEnv("auth-jwt-secret", "TASKER_AUTH_JWT_SECRET") // only serve has the --auth-* and --tls-* flags
+	setFromEnv("auth-jwks-url", "TASKER_AUTH_JWKS_URL")
+	setFromEnv("auth-issuer", "TASKER_AUTH_ISSUER")
+	setFromEnv("auth-audience", "TASKER_AUTH_AUDIENCE")
+	setFromEnv("tls-cert", "TASKER_TLS_CERT")
+	setFromEnv("tls-key", "TASKER_TLS_KEY")
+	setFromEnv("token", "TASKER_TOKEN") // the credential of --server mode
 	if a.s.configFile == "" {
 		return nil
 	}

@@ -36,6 +36,8 @@ func (a *app) serveCmd() *cobra.Command {
 		readinessTimeout time.Duration
 		workerToken      string
 		tlsCert, tlsKey  string
+		auth             authFlags
+		insecureNoAuth   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -70,11 +72,23 @@ up to --drain-timeout before releasing them to other workers.`,
 					return err
 				}
 			}
+			jwt, err := auth.jwt(a.logger())
+			if err != nil {
+				return err
+			}
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
+			if jwt != nil {
+				if err := jwt.Refresh(ctx); err != nil {
+					a.logger().Warn("tasker serve: the JWKS could not be fetched yet; JWTs are refused until it can", "error", err)
+				}
+			}
+			if err := a.checkAuthOn(ctx, c, jwt != nil, addr, insecureNoAuth); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("--addr %s: %w", addr, err)
@@ -92,6 +106,7 @@ up to --drain-timeout before releasing them to other workers.`,
 				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
 					Logger: reqLog, MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
 					WorkerToken: workerToken, Stopping: stopping,
+					Authenticator: taskerhttp.NewAuthenticator(c, jwt),
 				}),
 				ReadHeaderTimeout: serveReadHeaderTimeout,
 				ReadTimeout:       serveReadTimeout,
@@ -147,6 +162,8 @@ up to --drain-timeout before releasing them to other workers.`,
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight HTTP requests may finish on shutdown")
 	f.DurationVar(&readinessTimeout, "readiness-timeout", 2*time.Second, "how long /tasker/health/ready waits for the database")
 	f.StringVar(&workerToken, "worker-token", "", "shared token remote workers send as \"Authorization: Bearer <token>\" on /tasker/workers (at least 16 characters; prefer the environment variable); empty disables remote workers [$TASKER_WORKER_TOKEN]")
+	auth.register(f)
+	f.BoolVar(&insecureNoAuth, "insecure-no-auth", false, "listen on a non-loopback address although no credential is configured (no JWT, no API token): anyone who can reach it can do anything")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf); reloaded when the file changes [$TASKER_TLS_CERT]")
 	f.StringVar(&tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert; reloaded when the file changes [$TASKER_TLS_KEY]")
 	return cmd

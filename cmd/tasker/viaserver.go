@@ -13,7 +13,14 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-func (a *app) apiClient() (*apiClient, error) { return newAPIClient(a.s.server) }
+func (a *app) apiClient() (*apiClient, error) {
+	c, err := newAPIClient(a.s.server)
+	if err != nil {
+		return nil, err
+	}
+	c.token = a.s.token
+	return c, nil
+}
 
 // callServer makes one call to the server given by --server; an error the
 // server answers is mapped to the exit codes (exitErr).

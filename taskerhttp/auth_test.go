@@ -1,0 +1,189 @@
+package taskerhttp_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerauth"
+	"github.com/tasker-go/tasker/taskerhttp"
+)
+
+// newAuthEnv serves the API with the default authenticator (API tokens of
+// the env's database, and a JWT secret when jwtSecret is not empty).
+func newAuthEnv(t *testing.T, jwtSecret string) *env {
+	t.Helper()
+	return newEnvFor(t, func(c *tasker.Client) *taskerhttp.Options {
+		var j *taskerauth.JWT
+		if jwtSecret != "" {
+			var err error
+			j, err = taskerauth.NewJWT(taskerauth.JWTConfig{Secret: []byte(jwtSecret)})
+			require.NoError(t, err)
+		}
+		return &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, j)}
+	})
+}
+
+func (e *env) token(t *testing.T, name string, perms ...string) string {
+	t.Helper()
+	secret, _, err := e.client.CreateToken(t.Context(), tasker.TokenParams{Name: name, Permissions: perms})
+	require.NoError(t, err)
+	return secret
+}
+
+// operations lists every distinct operation of the route table that needs
+// a permission.
+func operations() []string {
+	var ops []string
+	for _, rt := range taskerhttp.Routes() {
+		if !rt.Open && !slices.Contains(ops, string(rt.Operation)) {
+			ops = append(ops, string(rt.Operation))
+		}
+	}
+	return ops
+}
+
+// For every route of the table (so a new route without a permission fails
+// here): no credential → 401 with a Bearer challenge; a token holding every
+// permission but exactly the route's → 403 naming it; a token holding it →
+// the route's own answer (not 401/403). The open routes need nothing.
+func TestEveryRouteNeedsItsPermission(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newAuthEnv(t, "")
+		_, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "dummy_task", Context: json.RawMessage(`{"dummy": true}`)})
+		require.NoError(t, err)
+		all := e.token(t, "all", operations()...)
+		lacking := map[string]string{}
+		for i, op := range operations() {
+			lacking[op] = e.token(t, "lacking-"+strings.NewReplacer(":", "-").Replace(op)+"-"+string(rune('a'+i)),
+				slices.DeleteFunc(operations(), func(o string) bool { return o == op })...)
+		}
+		for _, rt := range taskerhttp.Routes() {
+			path, body := requestFor(rt)
+			if rt.Open {
+				require.Equal(t, http.StatusOK, e.do(rt.Method, path, body).Status, "%s %s is open", rt.Method, path)
+				continue
+			}
+			res := e.do(rt.Method, path, body)
+			require.Equal(t, http.StatusUnauthorized, res.Status, "%s %s without a credential: %s", rt.Method, path, res.Body)
+			require.Equal(t, "unauthorized", res.errorCode(t))
+			require.Equal(t, "Bearer", res.Header.Get("WWW-Authenticate"))
+
+			res = e.do(rt.Method, path, body, "Authorization", "Bearer "+lacking[string(rt.Operation)])
+			require.Equal(t, http.StatusForbidden, res.Status, "%s %s lacking %s: %s", rt.Method, path, rt.Operation, res.Body)
+			require.Equal(t, "forbidden", res.errorCode(t))
+			require.Contains(t, res.json(t)["error"].(map[string]any)["message"], string(rt.Operation))
+
+			res = e.do(rt.Method, path, body, "Authorization", "Bearer "+all)
+			require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, res.Status, "%s %s with %s: %s", rt.Method, path, rt.Operation, res.Body)
+		}
+	})
+}
+
+// Before any token exists (and without a JWT configuration) the API is
+// open, but a credential that is sent is still checked; the first token
+// turns authentication on at once, and revoking it does not turn it off.
+func TestAuthTurnsOnWithTheFirstToken(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newAuthEnv(t, "")
+		e.do("GET", "/tasker/tasks", nil).want(t, http.StatusOK)
+		res := e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer tkr_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").want(t, http.StatusUnauthorized)
+		require.Equal(t, `Bearer error="invalid_token"`, res.Header.Get("WWW-Authenticate"))
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer something-else").want(t, http.StatusUnauthorized)
+
+		tok := e.token(t, "reader", "tasker.task:index")
+		e.do("GET", "/tasker/tasks", nil).want(t, http.StatusUnauthorized)
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer "+tok).want(t, http.StatusOK)
+		e.do("GET", "/tasker/handlers", nil, "Authorization", "Bearer "+tok).want(t, http.StatusForbidden)
+		require.NoError(t, e.client.RevokeToken(t.Context(), "reader"))
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer "+tok).want(t, http.StatusUnauthorized)
+		e.do("GET", "/tasker/tasks", nil).want(t, http.StatusUnauthorized)
+		e.do("GET", "/tasker/health/live", nil).want(t, http.StatusOK)
+	})
+}
+
+// With a JWT configuration authentication is on from the start; JWTs and
+// API tokens are both accepted; the legacy worker token still serves the
+// worker routes only.
+func TestJWTAndTokensTogether(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef-test"
+	sign := func(claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+		require.NoError(t, err)
+		return s
+	}
+	eachDriver(t, func(t *testing.T) {
+		e := newEnvFor(t, func(c *tasker.Client) *taskerhttp.Options {
+			j, err := taskerauth.NewJWT(taskerauth.JWTConfig{Secret: []byte(secret)})
+			require.NoError(t, err)
+			return &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, j), WorkerToken: "legacy-worker-token"}
+		})
+		e.do("GET", "/tasker/tasks", nil).want(t, http.StatusUnauthorized)
+		exp := time.Now().Add(time.Hour).Unix()
+		reader := sign(jwt.MapClaims{"sub": "alice", "exp": exp, "permissions": []string{"tasker.task:*"}})
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer "+reader).want(t, http.StatusOK)
+		res := e.do("GET", "/tasker/handlers", nil, "Authorization", "Bearer "+reader).want(t, http.StatusForbidden)
+		require.Contains(t, res.json(t)["error"].(map[string]any)["message"], "tasker.handler:index")
+		expired := sign(jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix(), "permissions": []string{"*"}})
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer "+expired).want(t, http.StatusUnauthorized)
+		none := strings.Join([]string{"eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0", strings.Split(reader, ".")[1], ""}, ".")
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer "+none).want(t, http.StatusUnauthorized)
+
+		tok := e.token(t, "ci", "tasker.handler:index")
+		e.do("GET", "/tasker/handlers", nil, "Authorization", "Bearer "+tok).want(t, http.StatusOK)
+
+		claim := `{"worker_id": "w", "queues": ["q"]}`
+		e.do("POST", "/tasker/workers/claim", claim, "Authorization", "Bearer legacy-worker-token").want(t, http.StatusOK)
+		e.do("GET", "/tasker/tasks", nil, "Authorization", "Bearer legacy-worker-token").want(t, http.StatusUnauthorized)
+		e.do("POST", "/tasker/workers/claim", claim, "Authorization", "Bearer "+reader).want(t, http.StatusForbidden)
+		worker := sign(jwt.MapClaims{"sub": "py-worker", "exp": exp, "permissions": []string{"tasker.worker:work"}})
+		e.do("POST", "/tasker/workers/claim", claim, "Authorization", "Bearer "+worker).want(t, http.StatusOK)
+	})
+}
+
+// Bad input on every auth path is a 4xx JSON error, never a 5xx, and never
+// lets the request through once a token exists.
+func FuzzAuthorizationHeader(f *testing.F) {
+	for _, s := range []string{"", "Bearer", "Bearer ", "bearer x", "Basic dXNlcjpwYXNz", "Bearer tkr_", "Bearer tkr_zz_zz",
+		"Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer \xff\xfe", "Bearer \x00", "Bearer " + strings.Repeat("a", 9000)} {
+		f.Add(s)
+	}
+	c, err := tasker.NewClient(f.Context(), openTestDriver(f), &tasker.Config{Registry: testRegistry(f)})
+	require.NoError(f, err)
+	_, _, err = c.CreateToken(f.Context(), tasker.TokenParams{Name: "exists", Permissions: []string{"*"}})
+	require.NoError(f, err)
+	j, err := taskerauth.NewJWT(taskerauth.JWTConfig{Secret: []byte("0123456789abcdef0123456789abcdef-fuzz")})
+	require.NoError(f, err)
+	handlers := []http.Handler{
+		taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil), WorkerToken: "legacy-worker-token"}),
+		taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, j), WorkerToken: "legacy-worker-token"}),
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		for _, h := range handlers {
+			for _, path := range []string{"/tasker/tasks", "/tasker/workers/heartbeat"} {
+				method := map[bool]string{true: "POST", false: "GET"}[strings.HasSuffix(path, "heartbeat")]
+				req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(`{"worker_id": "w", "step_ids": [1]}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header["Authorization"] = []string{header}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if header == "Bearer legacy-worker-token" && method == "POST" {
+					continue
+				}
+				require.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, rec.Code, "%q on %s: %s", header, path, rec.Body)
+				var body map[string]map[string]any
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+				require.NotEmpty(t, body["error"]["code"])
+				require.NotContains(t, rec.Body.String(), "legacy-worker-token")
+			}
+		}
+	})
+}
