@@ -111,7 +111,7 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	now := c.cfg.Now().UTC()
 	p := &taskerdriver.TaskCreateParams{
 		Namespace: tmpl.Namespace, Name: tmpl.Name, Version: tmpl.Version, Context: validated,
-		Initiator: cmpOr(req.Initiator, "unknown"), SourceSystem: cmpOr(req.SourceSystem, "unknown"),
+		Initiator: cmpOr(req.Initiator, cmpOr(ActorFrom(ctx), "unknown")), SourceSystem: cmpOr(req.SourceSystem, "unknown"),
 		Reason: cmpOr(req.Reason, "unknown"), Tags: req.Tags,
 		RequestedAt: cmp.Or(req.RequestedAt, now).UTC(), Now: now,
 	}

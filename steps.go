@@ -35,7 +35,7 @@ func (c *Client) GetStep(ctx context.Context, stepID int64) (*Step, error) {
 // CancelStep cancels one unfinished step. Its descendants can then never run,
 // so the task ends in error once nothing else can progress.
 func (c *Client) CancelStep(ctx context.Context, stepID int64, reason string) (*Step, error) {
-	return c.changeStep(ctx, stepID, unfinished, taskertype.StateCancelled, nil, reasonMeta("cancelled", reason), taskertype.EventStepCancelled)
+	return c.changeStep(ctx, stepID, unfinished, taskertype.StateCancelled, nil, reasonMeta(ctx, "cancelled", reason), taskertype.EventStepCancelled)
 }
 
 // ResolveStep marks a step that is pending or in error as resolved_manually,
@@ -53,7 +53,7 @@ func (c *Client) ResolveStep(ctx context.Context, stepID int64, results any, rea
 		}
 	}
 	return c.changeStep(ctx, stepID, []State{taskertype.StatePending, taskertype.StateError}, taskertype.StateResolvedManually,
-		raw, reasonMeta("resolved_manually", reason), taskertype.EventStepResolvedManually)
+		raw, reasonMeta(ctx, "resolved_manually", reason), taskertype.EventStepResolvedManually)
 }
 
 func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to State, results json.RawMessage, meta json.RawMessage, event string) (*Step, error) {
@@ -116,8 +116,11 @@ func (c *Client) UpdateStep(ctx context.Context, stepID int64, retryLimit *int, 
 	return c.GetStep(ctx, stepID)
 }
 
-func reasonMeta(kind, reason string) json.RawMessage {
+func reasonMeta(ctx context.Context, kind, reason string) json.RawMessage {
 	m := map[string]string{"reason": kind}
+	if a := ActorFrom(ctx); a != "" {
+		m["actor"] = jsonclean.String(a)
+	}
 	if reason != "" {
 		m["note"] = jsonclean.String(reason) // PostgreSQL stores no NUL character
 	}

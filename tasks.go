@@ -75,7 +75,7 @@ func (c *Client) CancelTask(ctx context.Context, taskID int64, reason string) (*
 			}
 			return nil
 		},
-		steps:     taskerdriver.StepSetStateParams{From: unfinished, To: taskertype.StateCancelled, Metadata: reasonMeta("cancelled", reason)},
+		steps:     taskerdriver.StepSetStateParams{From: unfinished, To: taskertype.StateCancelled, Metadata: reasonMeta(ctx, "cancelled", reason)},
 		to:        taskertype.StateCancelled,
 		stepEvent: taskertype.EventStepCancelled, taskEvent: taskertype.EventTaskCancelled,
 		committed: func() {
@@ -99,7 +99,7 @@ func (c *Client) RetryTask(ctx context.Context, taskID int64) (*Task, error) {
 			return nil
 		},
 		steps: taskerdriver.StepSetStateParams{From: []State{taskertype.StateError}, To: taskertype.StatePending,
-			ResetAttempts: true, Metadata: reasonMeta("task_retry", "")},
+			ResetAttempts: true, Metadata: reasonMeta(ctx, "task_retry", "")},
 		to:        taskertype.StatePending,
 		stepEvent: taskertype.EventStepRetryRequested, taskEvent: taskertype.EventTaskRetryRequested,
 		notify: true,

@@ -187,3 +187,43 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		}
 	})
 }
+
+// The authenticated actor becomes a task's initiator when the request names
+// none, and is recorded in the transitions its calls cause, readable at
+// GET /tasker/tasks/{id}/transitions.
+func TestActorInAuditTrail(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newAuthEnv(t, "")
+		tok := e.token(t, "ops-bot", "tasker.task:*")
+		auth := []string{"Authorization", "Bearer " + tok}
+		res := e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "context": {"dummy": true}}`, auth...).want(t, http.StatusCreated)
+		task := res.json(t)["task"].(map[string]any)
+		require.Equal(t, "ops-bot", task["initiator"])
+		id := strings.TrimSuffix(strings.TrimPrefix(string(mustJSON(t, task["task_id"])), `"`), `"`)
+		res = e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "context": {"dummy": false}, "initiator": "cron"}`, auth...).want(t, http.StatusCreated)
+		require.Equal(t, "cron", res.json(t)["task"].(map[string]any)["initiator"], "a named initiator is kept")
+
+		e.do("DELETE", "/tasker/tasks/"+id+"?reason=duplicate", nil, auth...).want(t, http.StatusOK)
+		res = e.do("GET", "/tasker/tasks/"+id+"/transitions", nil, auth...).want(t, http.StatusOK)
+		var body struct {
+			Transitions []struct {
+				ToState  string         `json:"to_state"`
+				Metadata map[string]any `json:"metadata"`
+			} `json:"transitions"`
+		}
+		require.NoError(t, json.Unmarshal(res.Body, &body))
+		require.NotEmpty(t, body.Transitions)
+		last := body.Transitions[len(body.Transitions)-1]
+		require.Equal(t, "cancelled", last.ToState)
+		require.Equal(t, "ops-bot", last.Metadata["actor"])
+		require.Equal(t, "duplicate", last.Metadata["note"])
+		e.do("GET", "/tasker/tasks/999/transitions", nil, auth...).want(t, http.StatusNotFound)
+	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}

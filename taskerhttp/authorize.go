@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerauth"
 )
 
@@ -49,7 +50,11 @@ func (s *server) authorize(r *http.Request, rt Route) (*http.Request, error) {
 		if err := authz.Authorize(r.Context(), p, string(rt.Operation)); err != nil {
 			return r, s.authError(r, err)
 		}
-		r = r.WithContext(taskerauth.WithPrincipal(r.Context(), p))
+		ctx := taskerauth.WithPrincipal(r.Context(), p)
+		if p.Method != taskerauth.MethodAnonymous {
+			ctx = tasker.WithActor(ctx, p.Subject) // recorded in the transitions the request causes
+		}
+		r = r.WithContext(ctx)
 	}
 	if s.opts.Authorize != nil {
 		if err := s.opts.Authorize(r, rt.Operation); err != nil {

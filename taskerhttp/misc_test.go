@@ -197,6 +197,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/health/status":                                    {"get"},
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
+		"/tasker/tasks/{task_id}/transitions":                      {"get"},
 		"/tasker/workers/claim":                                    {"post"},
 		"/tasker/workers/heartbeat":                                {"post"},
 		"/tasker/workers/steps/{step_id}/result":                   {"post"},

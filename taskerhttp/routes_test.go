@@ -63,6 +63,7 @@ func TestRoutesPermissions(t *testing.T) {
 		"DELETE /tasker/tasks/{task_id}":                                "tasker.task:destroy",
 		"POST /tasker/tasks/{task_id}/retry":                            "tasker.task:retry",
 		"GET /tasker/tasks/{task_id}/diagram":                           "tasker.task:show",
+		"GET /tasker/tasks/{task_id}/transitions":                       "tasker.task:show",
 		"GET /tasker/tasks/{task_id}/workflow_steps":                    "tasker.workflow_step:index",
 		"GET /tasker/tasks/{task_id}/workflow_steps/{step_id}":          "tasker.workflow_step:show",
 		"PATCH /tasker/tasks/{task_id}/workflow_steps/{step_id}":        "tasker.workflow_step:update",

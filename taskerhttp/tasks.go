@@ -275,3 +275,24 @@ func (s *server) retryTask(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
 	return nil
 }
+
+// taskTransitions answers a task's own audit trail (GET
+// /tasker/tasks/{task_id}/transitions): who moved it, when and why.
+func (s *server) taskTransitions(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.c.GetTask(r.Context(), id); err != nil {
+		return err
+	}
+	trs, err := s.c.TaskTransitions(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if trs == nil {
+		trs = []*tasker.Transition{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"transitions": trs})
+	return nil
+}

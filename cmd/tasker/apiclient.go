@@ -258,6 +258,16 @@ func (r *apiClient) getTask(ctx context.Context, id int64) (*apiTask, error) {
 	return env.task("get")
 }
 
+func (r *apiClient) taskTransitions(ctx context.Context, id int64) ([]*tasker.Transition, error) {
+	var out struct {
+		Transitions []*tasker.Transition `json:"transitions"`
+	}
+	if _, err := r.do(ctx, http.MethodGet, taskPath(id)+"/transitions", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Transitions, nil
+}
+
 func (r *apiClient) cancelTask(ctx context.Context, id int64, reason string) (*apiTask, error) {
 	var q url.Values
 	if reason != "" {

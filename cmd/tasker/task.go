@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -241,13 +242,32 @@ func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Durat
 }
 
 func (a *app) taskGetCmd() *cobra.Command {
-	var output string
-	cmd := a.taskIDCmd(&cobra.Command{Use: "get ID", Short: "Show a task and its steps"},
-		func(ctx context.Context, id int64) error { return a.remoteGet(ctx, id, output) },
+	var (
+		output      string
+		transitions bool
+	)
+	cmd := a.taskIDCmd(&cobra.Command{Use: "get ID", Short: "Show a task and its steps (and with --transitions its audit trail)"},
+		func(ctx context.Context, id int64) error {
+			if transitions {
+				trs, err := callServer(a, func(r *apiClient) ([]*tasker.Transition, error) { return r.taskTransitions(ctx, id) })
+				if err != nil {
+					return err
+				}
+				return a.printTransitions(trs, output)
+			}
+			return a.remoteGet(ctx, id, output)
+		},
 		func(ctx context.Context, c *tasker.Client, id int64) error {
 			t, err := c.GetTask(ctx, id)
 			if err != nil {
 				return err
+			}
+			if transitions {
+				trs, err := c.TaskTransitions(ctx, id)
+				if err != nil {
+					return err
+				}
+				return a.printTransitions(trs, output)
 			}
 			steps, err := c.ListSteps(ctx, id)
 			if err != nil {
@@ -260,6 +280,7 @@ func (a *app) taskGetCmd() *cobra.Command {
 			return nil
 		})
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&transitions, "transitions", false, "show the task's own transitions (who moved it, when and why) instead of its steps")
 	return cmd
 }
 
@@ -383,4 +404,24 @@ func (a *app) taskRetryCmd() *cobra.Command {
 		})
 	cmd.Flags().BoolVar(&wait, "wait", false, "run the task here and wait for it to finish")
 	return cmd
+}
+
+// printTransitions prints a task's audit trail: one line per transition
+// with its time, states, reason, note and actor.
+func (a *app) printTransitions(trs []*tasker.Transition, output string) error {
+	if trs == nil {
+		trs = []*tasker.Transition{}
+	}
+	if output == "json" {
+		return a.printJSON(map[string]any{"transitions": trs})
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tFROM\tTO\tREASON\tACTOR\tNOTE")
+	for _, tr := range trs {
+		var m struct{ Reason, Actor, Note string }
+		_ = json.Unmarshal(tr.Metadata, &m)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", tr.CreatedAt.UTC().Format(time.RFC3339), cmp.Or(string(tr.FromState), "-"), tr.ToState,
+			cmp.Or(m.Reason, "-"), cmp.Or(m.Actor, "-"), m.Note)
+	}
+	return tw.Flush()
 }

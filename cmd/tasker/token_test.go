@@ -44,6 +44,13 @@ func TestTokenCommandsAndServe(t *testing.T) {
 	_, _, err = run(t, "handlers", "--server", srv.base, "--token", "tkr_0123456789abcdef_"+strings.Repeat("A", 43))
 	require.ErrorContains(t, err, "HTTP 401 unauthorized")
 
+	// The token's name is the actor of what it does.
+	mustRun(t, "task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--server", srv.base)
+	mustRun(t, "task", "cancel", "1", "--reason", "not needed", "--server", srv.base)
+	trail := mustRun(t, "task", "get", "1", "--transitions", "--server", srv.base)
+	require.Regexp(t, `(?m) +(pending|in_progress) +cancelled +cancelled +ci +not needed$`, trail)
+	require.Equal(t, trail, mustRun(t, "--database", db, "task", "get", "1", "--transitions"), "the same trail from the database")
+
 	_, errOut, err = run(t, "--database", db, "token", "revoke", "ci")
 	require.NoError(t, err)
 	require.Contains(t, errOut, "revoked token ci")
