@@ -9,9 +9,12 @@ import "context"
 // line, or a policy that rewrites a result or an error.
 //
 // HandleStep must call next to run the handler (or the next middleware) and
-// return its result and error, possibly changed. It wraps the handlers run
-// in this process; remote steps (handler remote) run in another process and
-// are not wrapped yet.
+// return its result and error, possibly changed. For a remote step (handler
+// remote) the handler ran in a remote worker: the chain runs in the process
+// that receives its report, when it arrives, and next returns what the
+// worker reported (results as json.RawMessage, or an error that
+// IsPermanent, RetryAfterDelay and the error interfaces of this package
+// see); what the chain returns is recorded.
 type StepMiddleware interface {
 	HandleStep(ctx context.Context, step *StepContext, next func(context.Context) (any, error)) (any, error)
 }

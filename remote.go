@@ -264,6 +264,9 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *taskerwire.Result) (*S
 	if len(fields) > 0 {
 		return nil, &ValidationError{Message: "invalid remote result", Fields: fields}
 	}
+	if len(c.cfg.StepMiddleware) > 0 {
+		res = c.wrapRemote(ctx, r, res)
+	}
 	step, err := c.remote().Finish(ctx, r.WorkerID, r.StepID, r.Attempt, res)
 	if errors.Is(err, taskerdriver.ErrValueRejected) {
 		field := "results"
@@ -369,3 +372,63 @@ func rawOr(raw json.RawMessage, def string) json.RawMessage {
 	}
 	return raw
 }
+
+// wrapRemote runs Config.StepMiddleware around a remote worker's reported
+// outcome, when it arrives: the handler ran in another process, so next
+// returns what the worker reported (its results as json.RawMessage, or an
+// error carrying its kind, class, details and requested delay, which
+// IsPermanent, RetryAfterDelay, DetailedError, ClassifiedError and
+// DetailTextError see). What the chain returns is recorded, as for an
+// in-process step. A report for an attempt the worker no longer holds is
+// passed through unwrapped: Finish refuses it.
+func (c *Client) wrapRemote(ctx context.Context, r *taskerwire.Result, res orchestrator.Result) orchestrator.Result {
+	s, err := c.exec.StepGet(ctx, r.StepID)
+	if err != nil || s.State != StateInProgress || s.LeaseOwner != r.WorkerID || s.Attempts != r.Attempt {
+		return res
+	}
+	task, err := c.exec.TaskGet(ctx, s.TaskID)
+	if err != nil {
+		return res
+	}
+	sc := &StepContext{
+		Task: task, Step: s, Attempt: r.Attempt, registry: c.registry, now: c.cfg.Now,
+		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step_name", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
+	}
+	if len(s.HandlerConfig) > 0 {
+		_ = json.Unmarshal(s.HandlerConfig, &sc.Config)
+	}
+	var reported error
+	base := &remoteStepError{res: res}
+	if res.Err != nil {
+		reported = base
+		switch {
+		case res.Permanent:
+			reported = PermanentError(base)
+		case res.RetryAfter > 0:
+			reported = RetryAfter(base, res.RetryAfter)
+		}
+	}
+	out, err := chainStep(ctx, c.cfg.StepMiddleware, sc, func(context.Context) (any, error) {
+		if reported != nil {
+			return nil, reported
+		}
+		return res.Results, nil
+	})
+	sc.mu.Lock()
+	events := append(res.Events, sc.published...)
+	sc.mu.Unlock()
+	nr := resultOf(ctx, out, err, events)
+	if err != nil && errors.Is(err, base) {
+		nr.Kind = res.Kind // the worker's own kind (timeout), when its error came through
+	}
+	return nr
+}
+
+// remoteStepError is a remote worker's reported failure as a Go error, for
+// the middleware chain (see wrapRemote).
+type remoteStepError struct{ res orchestrator.Result }
+
+func (e *remoteStepError) Error() string            { return e.res.Err.Error() }
+func (e *remoteStepError) Details() json.RawMessage { return e.res.Details }
+func (e *remoteStepError) DetailText() string       { return e.res.Stack }
+func (e *remoteStepError) ErrorClass() string       { return e.res.Class }

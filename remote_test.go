@@ -1,8 +1,10 @@
 package tasker_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -354,5 +356,69 @@ func TestRemoteUnstorableResult(t *testing.T) {
 			Error: &taskerwire.Error{Message: "result refused", Kind: "permanent"}})
 		require.NoError(t, err, "nothing was written: the attempt is still the worker's")
 		require.True(t, step.Blocked)
+	})
+}
+
+// Config.StepMiddleware wraps remote steps too: the chain runs when the
+// worker's report arrives, sees the reported error as the Go error types
+// (permanent, retry-after, class, details) or the reported results, and
+// what it returns is recorded.
+func TestStepMiddlewareWrapsRemoteSteps(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		type seen struct {
+			step, config string
+			attempt      int
+			err          string
+			permanent    bool
+			retryAfter   time.Duration
+			class        string
+		}
+		var calls []seen
+		mw := tasker.StepMiddlewareFunc(func(ctx context.Context, s *tasker.StepContext, next func(context.Context) (any, error)) (any, error) {
+			out, err := next(ctx)
+			c := seen{step: s.Step.Name, config: fmt.Sprint(s.Config["currency"]), attempt: s.Attempt}
+			if err != nil {
+				c.err, c.permanent = err.Error(), tasker.IsPermanent(err)
+				c.retryAfter, _ = tasker.RetryAfterDelay(err)
+				if ce, ok := errors.AsType[tasker.ClassifiedError](err); ok {
+					c.class = ce.ErrorClass()
+				}
+			}
+			if s.Step.Queue != "" {
+				calls = append(calls, c)
+			}
+			if raw, ok := out.(json.RawMessage); ok && err == nil {
+				return map[string]any{"wrapped": raw}, nil
+			}
+			return out, err
+		})
+		e := newEnvWith(t, func(cfg *tasker.Config) { cfg.StepMiddleware = []tasker.StepMiddleware{mw} }, remoteTemplate())
+		task := e.create("remote_flow", nil)
+		e.singlePass()
+		rs := e.claim("w1", 0, "billing")[0]
+		step, err := e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 1,
+			Error: &taskerwire.Error{Message: "gateway busy", RetryAfter: 10 * time.Second, Class: "GatewayBusy", Details: json.RawMessage(`{"g":1}`)}})
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateError, step.State)
+		require.Equal(t, "GatewayBusy", step.LastError.Class, "the reported error is recorded as it came through the chain")
+		require.JSONEq(t, `{"g":1}`, string(step.LastError.Details))
+		require.Equal(t, e.clock.Now().Add(10*time.Second), step.NextAttemptAt)
+
+		e.clock.Advance(10 * time.Second)
+		rs = e.claim("w1", 0, "billing")[0]
+		step, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 2, Results: json.RawMessage(`{"charge_id":"ch_1"}`)})
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateComplete, step.State)
+		require.JSONEq(t, `{"wrapped":{"charge_id":"ch_1"}}`, string(step.Results), "the chain's result is recorded")
+
+		// A report for an attempt the worker no longer holds is refused without running the chain.
+		_, err = e.client.FinishRemoteStep(e.ctx, &taskerwire.Result{WorkerID: "w1", StepID: rs.StepID, Attempt: 2, Results: json.RawMessage(`{}`)})
+		require.ErrorIs(t, err, tasker.ErrLeaseLost)
+		require.Equal(t, []seen{
+			{step: "charge", config: "EUR", attempt: 1, err: "gateway busy", retryAfter: 10 * time.Second, class: "GatewayBusy"},
+			{step: "charge", config: "EUR", attempt: 2},
+		}, calls)
+		_ = task
 	})
 }

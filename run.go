@@ -125,6 +125,14 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	sc.mu.Lock()
 	published := sc.published
 	sc.mu.Unlock()
+	return resultOf(ctx, out, err, published)
+}
+
+// resultOf turns what a handler (under the middleware chain) returned into
+// the result the recorder writes: an error's kind, class, details, detail
+// text and requested delay from the interfaces it implements, or the
+// result encoded as JSON.
+func resultOf(ctx context.Context, out any, err error, published []*Event) orchestrator.Result {
 	if err != nil {
 		res := orchestrator.Result{Err: err, Permanent: IsPermanent(err), Events: published}
 		if de, ok := errors.AsType[DetailedError](err); ok {
