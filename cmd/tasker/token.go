@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/taskerauth"
 )
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -37,11 +36,6 @@ func (a *app) tokenCreateCmd() *cobra.Command {
   tasker token create admin --permission '*' --expires 720h`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, p := range perms {
-				if err := taskerauth.ValidatePermission(p); err != nil {
-					return fmt.Errorf("--permission %q: %w", p, err)
-				}
-			}
 			c, closeFn, err := a.client(cmd.Context())
 			if err != nil {
 				return err
