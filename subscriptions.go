@@ -123,15 +123,7 @@ func (c *Client) startSubscriptions(workerID string) func() {
 // DeadLetters lists the events a durable subscription gave up on (all
 // subscriptions when subscription is empty), newest first.
 func (c *Client) DeadLetters(ctx context.Context, subscription string, limit int) ([]*OutboxMessage, error) {
-	rows, err := c.exec.OutboxList(ctx, &taskerdriver.OutboxListParams{State: "dead", Subscription: subscription, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*OutboxMessage, len(rows))
-	for i, m := range rows {
-		out[i] = delivery.Message(m)
-	}
-	return out, nil
+	return c.exec.OutboxList(ctx, &taskerdriver.OutboxListParams{State: "dead", Subscription: subscription, Limit: limit})
 }
 
 // ReplayDeadLetters sends dead events again with fresh attempts (the given

@@ -127,12 +127,12 @@ type Executor interface {
 	// transaction (so they exist if and only if the fact commits).
 	OutboxInsert(ctx context.Context, ps []*OutboxInsertParams) error
 	// OutboxClaim leases up to Limit pending messages that are due.
-	OutboxClaim(ctx context.Context, p *OutboxClaimParams) ([]*OutboxMessage, error)
+	OutboxClaim(ctx context.Context, p *OutboxClaimParams) ([]*taskertype.OutboxMessage, error)
 	// OutboxFinish records a delivery attempt of a leased message: delivered,
 	// retried at NextAttemptAt, or dead.
 	OutboxFinish(ctx context.Context, p *OutboxFinishParams) error
 	// OutboxList lists messages in a state (newest first).
-	OutboxList(ctx context.Context, p *OutboxListParams) ([]*OutboxMessage, error)
+	OutboxList(ctx context.Context, p *OutboxListParams) ([]*taskertype.OutboxMessage, error)
 	// OutboxReplay moves dead messages (IDs, or all when empty) back to
 	// pending with fresh attempts and returns how many it moved.
 	OutboxReplay(ctx context.Context, p *OutboxReplayParams) (int, error)
@@ -380,18 +380,9 @@ type StepListExpiredParams struct {
 const TopicOutbox = "tasker_outbox"
 
 // OutboxMessage is one event for one outside subscriber.
-type OutboxMessage struct {
-	ID            int64           `json:"id"`
-	Subscription  string          `json:"subscription"`
-	EventName     string          `json:"event_name"`
-	Payload       json.RawMessage `json:"payload"`
-	State         string          `json:"state"`
-	Attempts      int             `json:"attempts"`
-	NextAttemptAt time.Time       `json:"next_attempt_at"`
-	LastError     string          `json:"last_error,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	DeliveredAt   time.Time       `json:"delivered_at,omitzero"`
-}
+//
+// Deprecated: use taskertype.OutboxMessage (the same type).
+type OutboxMessage = taskertype.OutboxMessage
 
 // OutboxInsertParams is one message to write.
 type OutboxInsertParams struct {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 // The types of durable subscriptions this module provides.
@@ -20,23 +22,9 @@ const (
 )
 
 // Message is one event for one durable subscription, as the outbox holds
-// it (and as tasker.Client.DeadLetters lists it).
-type Message struct {
-	ID            int64           `json:"id"`
-	Subscription  string          `json:"subscription"`
-	EventName     string          `json:"event_name"`
-	Payload       json.RawMessage `json:"payload"`
-	State         string          `json:"state"`
-	Attempts      int             `json:"attempts"`
-	NextAttemptAt time.Time       `json:"next_attempt_at"`
-	LastError     string          `json:"last_error,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	DeliveredAt   time.Time       `json:"delivered_at,omitzero"`
-}
-
-// DeliveryID is the message's stable delivery id, "<subscription>-<id>": a
-// receiver drops a message it has seen with this id.
-func (m *Message) DeliveryID() string { return m.Subscription + "-" + strconv.FormatInt(m.ID, 10) }
+// it (and as tasker.Client.DeadLetters lists it): the one outbox message
+// type, taskertype.OutboxMessage, which the drivers read too.
+type Message = taskertype.OutboxMessage
 
 // Body returns the JSON body senders send for m:
 // {"id": "<subscription>-<outbox id>", "name": "...", "payload": {...}}.

@@ -13,8 +13,16 @@ import (
 // errors.Is and still use errors.As for the details.
 var ErrInvalidGraph = errors.New("invalid dependency graph")
 
+// invalidGraph, embedded in each validation error, makes it wrap
+// ErrInvalidGraph.
+type invalidGraph struct{}
+
+// Unwrap returns ErrInvalidGraph.
+func (invalidGraph) Unwrap() error { return ErrInvalidGraph }
+
 // EmptyNameError reports a step without a name.
 type EmptyNameError struct {
+	invalidGraph
 	// Index is the 0-based position of the step in the declaration order.
 	Index int
 }
@@ -25,11 +33,9 @@ func (e *EmptyNameError) Error() string {
 		" has an empty name; give every step a unique, non-empty name"
 }
 
-// Unwrap returns ErrInvalidGraph.
-func (e *EmptyNameError) Unwrap() error { return ErrInvalidGraph }
-
 // DuplicateStepError reports a step name that is declared more than once.
 type DuplicateStepError struct {
+	invalidGraph
 	// Name is the step name that appears twice.
 	Name string
 }
@@ -40,11 +46,9 @@ func (e *DuplicateStepError) Error() string {
 		" is declared twice; step names must be unique within a template: rename one of them"
 }
 
-// Unwrap returns ErrInvalidGraph.
-func (e *DuplicateStepError) Unwrap() error { return ErrInvalidGraph }
-
 // SelfDependencyError reports a step that lists itself as a dependency.
 type SelfDependencyError struct {
+	invalidGraph
 	// Step is the name of the step that depends on itself.
 	Step string
 }
@@ -55,12 +59,10 @@ func (e *SelfDependencyError) Error() string {
 	return "step " + q + " depends on itself; remove " + q + " from its own dependencies"
 }
 
-// Unwrap returns ErrInvalidGraph.
-func (e *SelfDependencyError) Unwrap() error { return ErrInvalidGraph }
-
 // UnknownDependencyError reports a dependency on a step name that the
 // template does not declare.
 type UnknownDependencyError struct {
+	invalidGraph
 	// Step is the step whose dependency list is wrong.
 	Step string
 	// Dependency is the name that is not declared.
@@ -88,9 +90,6 @@ func (e *UnknownDependencyError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrInvalidGraph.
-func (e *UnknownDependencyError) Unwrap() error { return ErrInvalidGraph }
-
 // Suggestion returns the known step name closest to Dependency by edit
 // distance (Levenshtein), or "" when no name is close. A name is close when
 // its distance is at most 1+len(Dependency)/4 and smaller than
@@ -114,6 +113,7 @@ func (e *UnknownDependencyError) Suggestion() string {
 
 // CycleError reports a dependency cycle.
 type CycleError struct {
+	invalidGraph
 	// Path is the cycle in dependency direction (parent first): it starts
 	// and ends with the same step, e.g. [a b c a] means b depends on a, c on
 	// b and a on c.
@@ -125,6 +125,3 @@ func (e *CycleError) Error() string {
 	return "dependency cycle: " + strings.Join(e.Path, " -> ") +
 		"; remove one of these dependencies"
 }
-
-// Unwrap returns ErrInvalidGraph.
-func (e *CycleError) Unwrap() error { return ErrInvalidGraph }

@@ -47,14 +47,7 @@ func (t *nameTable) init(slots []int32) {
 // false if an equal name is already present.
 func (t *nameTable) insert(names []string, i int) bool {
 	name := names[i]
-	var h uint64
-	if n := len(name); n >= 8 && !t.full {
-		hi, lo := bits.Mul64(load64(name)^0x9e3779b97f4a7c15, load64(name[n-8:])^(uint64(n)*0xbf58476d1ce4e5b9))
-		h = hi ^ lo
-	} else {
-		h = t.hash(name)
-	}
-	for probe, h := 0, h&t.mask; ; probe, h = probe+1, (h+1)&t.mask {
+	for probe, h := 0, t.slot(name); ; probe, h = probe+1, (h+1)&t.mask {
 		v := t.slots[h]
 		if v == 0 {
 			t.slots[h] = int32(i + 1)
@@ -80,20 +73,12 @@ func (t *nameTable) rehashFull(names []string) {
 	}
 }
 
-// lookup returns the index of name, or -1. It is the hot path of New, so
-// the quick hash is written out here rather than called.
+// lookup returns the index of name, or -1. It is the hot path of New.
 func (t *nameTable) lookup(names []string, name string) int {
 	if t.slots == nil {
 		return -1
 	}
-	var h uint64
-	if n := len(name); n >= 8 && !t.full {
-		hi, lo := bits.Mul64(load64(name)^0x9e3779b97f4a7c15, load64(name[n-8:])^(uint64(n)*0xbf58476d1ce4e5b9))
-		h = hi ^ lo
-	} else {
-		h = t.hash(name)
-	}
-	for h &= t.mask; ; h = (h + 1) & t.mask {
+	for h := t.slot(name); ; h = (h + 1) & t.mask {
 		v := t.slots[h]
 		if v == 0 {
 			return -1
@@ -102,6 +87,18 @@ func (t *nameTable) lookup(names []string, name string) int {
 			return int(v - 1)
 		}
 	}
+}
+
+// slot is the first slot to probe for name, for insert and lookup (the
+// hot path of New). Names of eight bytes or more are hashed here, as
+// quickHash would but without its branch for short names; shorter ones,
+// and all once the table hashes whole names, by hash.
+func (t *nameTable) slot(name string) uint64 {
+	if n := len(name); n >= 8 && !t.full {
+		hi, lo := bits.Mul64(load64(name)^0x9e3779b97f4a7c15, load64(name[n-8:])^(uint64(n)*0xbf58476d1ce4e5b9))
+		return (hi ^ lo) & t.mask
+	}
+	return t.hash(name) & t.mask
 }
 
 // hash is the table's hash function: quickHash, or maphash once the table

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskersub"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 // Target is a durable subscriber: its sender and retry limits.
@@ -137,9 +138,9 @@ func (d *Deliverer) Pass(ctx context.Context) (int, error) {
 	return len(msgs), nil
 }
 
-func (d *Deliverer) deliver(ctx context.Context, m *taskerdriver.OutboxMessage) {
+func (d *Deliverer) deliver(ctx context.Context, m *taskertype.OutboxMessage) {
 	t := d.cfg.Targets[m.Subscription]
-	err := t.Sender.Send(ctx, Message(m))
+	err := t.Sender.Send(ctx, m)
 	now := d.cfg.Now()
 	p := &taskerdriver.OutboxFinishParams{ID: m.ID, Owner: d.cfg.ID, Now: now}
 	switch {
@@ -158,13 +159,5 @@ func (d *Deliverer) deliver(ctx context.Context, m *taskerdriver.OutboxMessage) 
 	}
 	if err := d.exec.OutboxFinish(ctx, p); err != nil {
 		d.cfg.Logger.WarnContext(ctx, "delivery: record attempt", "outbox_id", m.ID, "error", err)
-	}
-}
-
-// Message converts an outbox row to the senders' type.
-func Message(m *taskerdriver.OutboxMessage) *taskersub.Message {
-	return &taskersub.Message{
-		ID: m.ID, Subscription: m.Subscription, EventName: m.EventName, Payload: m.Payload, State: m.State,
-		Attempts: m.Attempts, NextAttemptAt: m.NextAttemptAt, LastError: m.LastError, CreatedAt: m.CreatedAt, DeliveredAt: m.DeliveredAt,
 	}
 }

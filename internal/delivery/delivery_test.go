@@ -14,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskersub"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -101,7 +102,7 @@ func (e *env) insert(sub string, events ...string) {
 }
 
 // list returns the messages of the hook subscription in state.
-func (e *env) list(state string) []*taskerdriver.OutboxMessage {
+func (e *env) list(state string) []*taskertype.OutboxMessage {
 	e.t.Helper()
 	ms, err := e.ex.OutboxList(e.t.Context(), &taskerdriver.OutboxListParams{State: state, Subscription: "hook"})
 	require.NoError(e.t, err)

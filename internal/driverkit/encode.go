@@ -52,11 +52,29 @@ func ScannedStep(st *taskertype.Step, lastErr []byte) error {
 // ScannedTask completes a task read from a row: its tags decoded from the
 // tags column (never nil).
 func ScannedTask(t *taskertype.Task, tags []byte) error {
-	if err := json.Unmarshal(tags, &t.Tags); err != nil {
+	if err := decodeList(tags, &t.Tags); err != nil {
 		return fmt.Errorf("task %d tags: %w", t.ID, err)
 	}
-	if t.Tags == nil {
-		t.Tags = []string{}
+	return nil
+}
+
+// listJSON encodes a list of strings for a JSON column: [] for nil.
+func listJSON(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
+}
+
+// decodeList decodes a JSON column holding a list of strings into dst,
+// never leaving it nil.
+func decodeList(b []byte, dst *[]string) error {
+	if err := json.Unmarshal(b, dst); err != nil {
+		return err
+	}
+	if *dst == nil {
+		*dst = []string{}
 	}
 	return nil
 }
@@ -64,19 +82,14 @@ func ScannedTask(t *taskertype.Task, tags []byte) error {
 // TaskJSON returns the JSON of a new task's tags and context, defaulting to
 // [] and {}.
 func TaskJSON(p *taskerdriver.TaskCreateParams) (tags, context string, err error) {
-	list := p.Tags
-	if list == nil {
-		list = []string{}
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
+	if tags, err = listJSON(p.Tags); err != nil {
 		return "", "", err
 	}
 	ctx := p.Context
 	if len(ctx) == 0 {
 		ctx = EmptyObject
 	}
-	return string(b), string(ctx), nil
+	return tags, string(ctx), nil
 }
 
 // Limit returns n, or def when n is not positive.

@@ -1,7 +1,6 @@
 package driverkit
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -17,24 +16,28 @@ const TokenLiveNameIndex = "tasker_api_tokens_live_name"
 
 // PermissionsJSON encodes a token's permissions for its permissions column
 // (never null).
-func PermissionsJSON(perms []string) (string, error) {
-	if perms == nil {
-		perms = []string{}
-	}
-	b, err := json.Marshal(perms)
-	return string(b), err
-}
+func PermissionsJSON(perms []string) (string, error) { return listJSON(perms) }
 
 // ScannedToken completes a token read from a row: its permissions decoded
 // from the permissions column (never nil).
 func ScannedToken(t *taskerdriver.Token, perms []byte) error {
-	if err := json.Unmarshal(perms, &t.Permissions); err != nil {
+	if err := decodeList(perms, &t.Permissions); err != nil {
 		return fmt.Errorf("api token %d permissions: %w", t.ID, err)
 	}
-	if t.Permissions == nil {
-		t.Permissions = []string{}
-	}
 	return nil
+}
+
+// TokenAnyQuery tells whether any API token exists (revoked or not).
+const TokenAnyQuery = `SELECT EXISTS (SELECT 1 FROM tasker_api_tokens)`
+
+// TokenAny is Executor.TokenAny: exists runs TokenAnyQuery in the driver's
+// database; driver names it in the error.
+func TokenAny(driver string, exists func(query string) (bool, error)) (bool, error) {
+	ok, err := exists(TokenAnyQuery)
+	if err != nil {
+		return false, fmt.Errorf("%s: token any: %w", driver, err)
+	}
+	return ok, nil
 }
 
 // TokenNameTaken is the error of a TokenInsert whose name a token not

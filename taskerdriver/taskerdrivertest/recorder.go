@@ -166,7 +166,7 @@ func (r *recorder) OutboxInsert(ctx context.Context, ps []*taskerdriver.OutboxIn
 	return r.ExecutorTx.OutboxInsert(ctx, ps)
 }
 
-func (r *recorder) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskerdriver.OutboxMessage, error) {
+func (r *recorder) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskertype.OutboxMessage, error) {
 	r.calls.add("OutboxClaim")
 	return r.ExecutorTx.OutboxClaim(ctx, p)
 }
@@ -176,7 +176,7 @@ func (r *recorder) OutboxFinish(ctx context.Context, p *taskerdriver.OutboxFinis
 	return r.ExecutorTx.OutboxFinish(ctx, p)
 }
 
-func (r *recorder) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskerdriver.OutboxMessage, error) {
+func (r *recorder) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskertype.OutboxMessage, error) {
 	r.calls.add("OutboxList")
 	return r.ExecutorTx.OutboxList(ctx, p)
 }

@@ -9,12 +9,13 @@ import (
 
 	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 const outboxCols = driverkit.OutboxColumns
 
-func scanOutbox(r pgx.Row) (*taskerdriver.OutboxMessage, error) {
-	var m taskerdriver.OutboxMessage
+func scanOutbox(r pgx.Row) (*taskertype.OutboxMessage, error) {
+	var m taskertype.OutboxMessage
 	var payload []byte
 	var delivered *time.Time
 	if err := r.Scan(&m.ID, &m.Subscription, &m.EventName, &payload, &m.State, &m.Attempts, &m.NextAttemptAt, &m.LastError, &m.CreatedAt, &delivered); err != nil {
@@ -45,7 +46,7 @@ func (e *executor) OutboxInsert(ctx context.Context, ps []*taskerdriver.OutboxIn
 	})
 }
 
-func (e *executor) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskerdriver.OutboxMessage, error) {
+func (e *executor) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskertype.OutboxMessage, error) {
 	var subs []string
 	if len(p.Subscriptions) > 0 {
 		subs = p.Subscriptions
@@ -89,7 +90,7 @@ func (e *executor) OutboxFinish(ctx context.Context, p *taskerdriver.OutboxFinis
 	return nil
 }
 
-func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskerdriver.OutboxMessage, error) {
+func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskertype.OutboxMessage, error) {
 	limit := driverkit.Limit(p.Limit, 100)
 	out, err := queryAll(ctx, e.q, `SELECT `+outboxCols+` FROM tasker_event_outbox WHERE state = $1 AND ($2 = '' OR subscription = $2)
 		ORDER BY id DESC LIMIT $3`, []any{p.State, p.Subscription, limit}, scanOutbox)

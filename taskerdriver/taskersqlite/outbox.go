@@ -9,12 +9,13 @@ import (
 
 	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 const outboxCols = driverkit.OutboxColumns
 
-func scanOutbox(r rowScanner) (*taskerdriver.OutboxMessage, error) {
-	var m taskerdriver.OutboxMessage
+func scanOutbox(r rowScanner) (*taskertype.OutboxMessage, error) {
+	var m taskertype.OutboxMessage
 	var payload string
 	var next, created int64
 	var delivered sql.NullInt64
@@ -45,8 +46,8 @@ func (e *executor) OutboxInsert(ctx context.Context, ps []*taskerdriver.OutboxIn
 	})
 }
 
-func (e *executor) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskerdriver.OutboxMessage, error) {
-	var out []*taskerdriver.OutboxMessage
+func (e *executor) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskertype.OutboxMessage, error) {
+	var out []*taskertype.OutboxMessage
 	err := e.write(ctx, func(x *executor) error {
 		subs, err := jsonListOrNull(p.Subscriptions)
 		if err != nil {
@@ -97,7 +98,7 @@ func nullString(s string) any {
 	return s
 }
 
-func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskerdriver.OutboxMessage, error) {
+func (e *executor) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskertype.OutboxMessage, error) {
 	limit := driverkit.Limit(p.Limit, 100)
 	out, err := queryAll(ctx, e.r, `SELECT `+outboxCols+` FROM tasker_event_outbox WHERE state = ? AND (? = '' OR subscription = ?)
 		ORDER BY id DESC LIMIT ?`, []any{p.State, p.Subscription, p.Subscription, limit}, scanOutbox)

@@ -101,9 +101,8 @@ func (e *executor) TokenRevoke(ctx context.Context, p *taskerdriver.TokenRevokeP
 }
 
 func (e *executor) TokenAny(ctx context.Context) (bool, error) {
-	var exists bool
-	if err := e.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tasker_api_tokens)`).Scan(&exists); err != nil {
-		return false, fmt.Errorf("sqlite: token any: %w", err)
-	}
-	return exists, nil
+	return driverkit.TokenAny("sqlite", func(q string) (ok bool, err error) {
+		err = e.r.QueryRowContext(ctx, q).Scan(&ok)
+		return ok, err
+	})
 }
