@@ -106,12 +106,6 @@ func Example() {
 // step's results. RunUntilIdle runs the task in the calling goroutine.
 func ExampleRegistry_LoadYAML() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "tasker-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-
 	const yamlTemplate = `
 name: hello
 namespace_name: demo
@@ -129,15 +123,8 @@ step_templates:
 	}
 	fmt.Println("loaded", tmpl.FullName(), "with", len(tmpl.Steps), "step")
 
-	drv, err := taskersqlite.Open(filepath.Join(dir, "tasker.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer drv.Close()
-	client, err := tasker.NewClient(ctx, drv, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client, done := openExampleClient(reg) // a SQLite database in a temporary directory
+	defer done()
 	res, err := client.CreateTask(ctx, &tasker.TaskRequest{Namespace: "demo", Name: "hello"})
 	if err != nil {
 		log.Fatal(err)

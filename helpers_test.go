@@ -12,29 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-// fakeClock is a manual clock shared by the client and the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock returns a manual clock shared by the client and the test.
+func newFakeClock() *testdb.Clock {
+	return testdb.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // failer is a handler that fails each step a configured number of times
@@ -97,7 +81,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	client *tasker.Client
-	clock  *fakeClock
+	clock  *testdb.Clock
 	h      *failer
 	reg    *tasker.Registry
 }

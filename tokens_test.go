@@ -20,7 +20,7 @@ import (
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 )
 
-func newTokenClient(t testing.TB, d taskerdriver.Driver, clock *fakeClock) *tasker.Client {
+func newTokenClient(t testing.TB, d taskerdriver.Driver, clock *testdb.Clock) *tasker.Client {
 	t.Helper()
 	cfg := &tasker.Config{Logger: slog.New(slog.DiscardHandler)}
 	if clock != nil {

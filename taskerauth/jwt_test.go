@@ -13,14 +13,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerauth"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
-func newHSAuth(t *testing.T, clk *clock, mod func(*taskerauth.JWTConfig)) *taskerauth.JWT {
+func newHSAuth(t *testing.T, clk *testdb.Clock, mod func(*taskerauth.JWTConfig)) *taskerauth.JWT {
 	t.Helper()
-	cfg := taskerauth.JWTConfig{Secret: testSecret, Now: clk.Now}
+	return newAuth(t, taskerauth.JWTConfig{Secret: testSecret, Now: clk.Now}, mod)
+}
+
+// newAuth returns the JWT authenticator of cfg changed by mod (if any).
+func newAuth(t *testing.T, cfg taskerauth.JWTConfig, mod func(*taskerauth.JWTConfig)) *taskerauth.JWT {
+	t.Helper()
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -220,15 +226,9 @@ func TestJWTLeavesOtherCredentials(t *testing.T) {
 	requireInvalid(t, chain, sign(t, jwt.SigningMethodHS256, "", []byte("another-secret-another-secret-another-secret"), claimsAt(clk.Now(), nil)), "signature")
 }
 
-func newJWKSAuth(t *testing.T, clk *clock, url string, mod func(*taskerauth.JWTConfig)) *taskerauth.JWT {
+func newJWKSAuth(t *testing.T, clk *testdb.Clock, url string, mod func(*taskerauth.JWTConfig)) *taskerauth.JWT {
 	t.Helper()
-	cfg := taskerauth.JWTConfig{JWKSURL: url, Now: clk.Now}
-	if mod != nil {
-		mod(&cfg)
-	}
-	a, err := taskerauth.NewJWT(cfg)
-	require.NoError(t, err)
-	return a
+	return newAuth(t, taskerauth.JWTConfig{JWKSURL: url, Now: clk.Now}, mod)
 }
 
 func TestJWKSAcceptsRSAAndEC(t *testing.T) {

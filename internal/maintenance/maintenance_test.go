@@ -68,12 +68,28 @@ func maintainer(d taskerdriver.Driver, id string, clock *testdb.Clock, interval,
 	})
 }
 
+// rivals are two maintainers, m1 and m2, on one database and one test
+// clock, each running its probe (p1, p2).
+type rivals struct {
+	clock  *testdb.Clock
+	p1, p2 *probe
+	m1, m2 *maintenance.Maintainer
+}
+
+// newRivals returns rivals whose rounds are due every interval1 (m1) and
+// interval2 (m2) and whose terms last ttl.
+func newRivals(t *testing.T, interval1, interval2, ttl time.Duration) *rivals {
+	t.Helper()
+	d := open(t)
+	r := &rivals{clock: testdb.NewClock(base), p1: newProbe("one"), p2: newProbe("two")}
+	r.m1, r.m2 = maintainer(d, "m1", r.clock, interval1, ttl, r.p1), maintainer(d, "m2", r.clock, interval2, ttl, r.p2)
+	return r
+}
+
 func TestOneLeaderAmongMaintainers(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
-		d := open(t)
-		clock := testdb.NewClock(base)
-		p1, p2 := newProbe("one"), newProbe("two")
-		m1, m2 := maintainer(d, "m1", clock, time.Hour, 3*time.Hour, p1), maintainer(d, "m2", clock, time.Hour, 3*time.Hour, p2)
+		r := newRivals(t, time.Hour, time.Hour, 3*time.Hour)
+		clock, p1, p2, m1, m2 := r.clock, r.p1, r.p2, r.m1, r.m2
 		defer m1.Stop()
 		defer m2.Stop()
 
@@ -99,10 +115,8 @@ func TestOneLeaderAmongMaintainers(t *testing.T) {
 
 func TestLeaderThatStopsRenewingIsReplacedAfterItsTerm(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
-		d := open(t)
-		clock := testdb.NewClock(base)
-		p2 := newProbe("two")
-		m1, m2 := maintainer(d, "m1", clock, time.Second, time.Minute), maintainer(d, "m2", clock, time.Second, time.Minute, p2)
+		r := newRivals(t, time.Second, time.Second, time.Minute)
+		clock, p2, m1, m2 := r.clock, r.p2, r.m1, r.m2
 		require.NoError(t, m1.RunDue(t.Context()))
 		require.True(t, m1.IsLeader())
 
@@ -120,12 +134,10 @@ func TestLeaderThatStopsRenewingIsReplacedAfterItsTerm(t *testing.T) {
 
 func TestStopResignsAndAnotherTakesOver(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
-		d := open(t)
-		clock := testdb.NewClock(base)
-		p1, p2 := newProbe("one"), newProbe("two")
 		// m1 runs in the background, one round an hour (by the real clock: the
 		// first only); m2 by the test clock, every second.
-		m1, m2 := maintainer(d, "m1", clock, time.Hour, 3*time.Hour, p1), maintainer(d, "m2", clock, time.Second, 3*time.Hour, p2)
+		r := newRivals(t, time.Hour, time.Second, 3*time.Hour)
+		clock, p1, p2, m1, m2 := r.clock, r.p1, r.p2, r.m1, r.m2
 		defer m2.Stop()
 
 		require.NoError(t, m1.Start(t.Context()))

@@ -295,23 +295,47 @@ func TestStartClaimsAndRunsReadySteps(t *testing.T) {
 	})
 }
 
+// gated creates a task of steps and starts a worker of cfg whose handler
+// is a new gate.
+func (e *env) gated(cfg orchestrator.Config, steps ...taskerdriver.StepCreateParams) (*taskerdriver.TaskCreateResult, *gate, *orchestrator.Worker) {
+	e.t.Helper()
+	task := e.create(steps...)
+	g := newGate()
+	cfg.Run = g.run
+	w := e.worker(cfg)
+	require.NoError(e.t, w.Start(e.t.Context()))
+	return task, g, w
+}
+
+// heldStep starts a worker (lease 30s) whose handler g holds the one step
+// of a new task, and waits for the step's first lease (+30s).
+func (e *env) heldStep() (*taskerdriver.TaskCreateResult, *gate, *orchestrator.Worker) {
+	e.t.Helper()
+	task, g, w := e.gated(orchestrator.Config{LeaseDuration: 30 * time.Second}, step("a"))
+	g.waitStarted(e.t)
+	e.waitBeat(base.Add(30 * time.Second))
+	return task, g, w
+}
+
+// nextBeat moves the clock a third of the lease on, when the next heartbeat
+// is due, wakes the worker with a notification and waits for the beat.
+func (e *env) nextBeat() *taskerdriver.StepHeartbeatParams {
+	e.t.Helper()
+	e.clock.Advance(11 * time.Second)
+	require.NoError(e.t, e.ex.Notify(e.t.Context(), taskerdriver.TopicStepsReady))
+	return e.waitBeat(base.Add(41 * time.Second))
+}
+
 func TestHeartbeatExtendsLeases(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
 		e := newEnv(t)
-		task := e.create(step("a"))
-		g := newGate()
-		w := e.worker(orchestrator.Config{Run: g.run, LeaseDuration: 30 * time.Second})
-		require.NoError(t, w.Start(t.Context()))
+		task, g, w := e.heldStep()
 		defer stop(t, w)
-		g.waitStarted(t)
-		e.waitBeat(base.Add(30 * time.Second))
 		require.Equal(t, base.Add(30*time.Second), e.step(task.Steps[0].ID).LeaseExpiresAt.UTC())
 
 		// A third of the lease later, the next heartbeat is due; a
 		// notification wakes the worker.
-		e.clock.Advance(11 * time.Second)
-		require.NoError(t, e.ex.Notify(t.Context(), taskerdriver.TopicStepsReady))
-		beat := e.waitBeat(base.Add(41 * time.Second))
+		beat := e.nextBeat()
 		require.Equal(t, []int64{task.Steps[0].ID}, beat.IDs)
 		s := e.step(task.Steps[0].ID)
 		require.Equal(t, base.Add(41*time.Second), s.LeaseExpiresAt.UTC())
@@ -325,21 +349,14 @@ func TestHeartbeatExtendsLeases(t *testing.T) {
 func TestHeartbeatAbandonsStepsNoLongerOwned(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
 		e := newEnv(t)
-		task := e.create(step("a"))
-		g := newGate()
-		w := e.worker(orchestrator.Config{Run: g.run, LeaseDuration: 30 * time.Second})
-		require.NoError(t, w.Start(t.Context()))
-		g.waitStarted(t)
-		e.waitBeat(base.Add(30 * time.Second))
+		task, g, w := e.heldStep()
 
 		// Cancelled in the store behind the worker's back (another process).
 		_, err := e.ex.StepSetState(t.Context(), &taskerdriver.StepSetStateParams{
 			IDs: []int64{task.Steps[0].ID}, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StateCancelled, Now: base,
 		})
 		require.NoError(t, err)
-		e.clock.Advance(11 * time.Second)
-		require.NoError(t, e.ex.Notify(t.Context(), taskerdriver.TopicStepsReady))
-		e.waitBeat(base.Add(41 * time.Second))
+		e.nextBeat()
 
 		// The handler's context is cancelled; its result is dropped.
 		select {
@@ -359,10 +376,7 @@ func TestHeartbeatAbandonsStepsNoLongerOwned(t *testing.T) {
 func TestStopLetsRunningHandlersFinish(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
 		e := newEnv(t)
-		task := e.create(step("a"))
-		g := newGate()
-		w := e.worker(orchestrator.Config{Run: g.run})
-		require.NoError(t, w.Start(t.Context()))
+		task, g, w := e.gated(orchestrator.Config{}, step("a"))
 		g.waitStarted(t)
 
 		stopped := make(chan error, 1)
@@ -379,10 +393,7 @@ func TestStopLetsRunningHandlersFinish(t *testing.T) {
 func TestStopReleasesHandlersCancelledByItsDeadline(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
 		e := newEnv(t)
-		task := e.create(step("a"))
-		g := newGate()
-		w := e.worker(orchestrator.Config{Run: g.run})
-		require.NoError(t, w.Start(t.Context()))
+		task, g, w := e.gated(orchestrator.Config{}, step("a"))
 		g.waitStarted(t)
 
 		ctx, cancel := context.WithCancel(t.Context())
@@ -404,10 +415,7 @@ func TestStopReleasesHandlersCancelledByItsDeadline(t *testing.T) {
 func TestConcurrencyLimit(t *testing.T) {
 	testdb.EachDriver(t, func(t *testing.T) {
 		e := newEnv(t)
-		task := e.create(step("a"), step("b"), step("c"), step("d"), step("e"))
-		g := newGate()
-		w := e.worker(orchestrator.Config{Run: g.run, Concurrency: 2})
-		require.NoError(t, w.Start(t.Context()))
+		task, g, w := e.gated(orchestrator.Config{Concurrency: 2}, step("a"), step("b"), step("c"), step("d"), step("e"))
 		defer stop(t, w)
 
 		g.waitStarted(t)
