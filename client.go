@@ -200,3 +200,21 @@ func (c *Client) notFound(err error, what string, id int64) error {
 func (c *Client) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) error) error {
 	return recorder.InTx(ctx, c.exec, fn)
 }
+
+// change runs fn in a transaction that also writes the events fn returns
+// to the outbox, and returns those events once committed, for the caller to
+// publish. A missing entity is an ErrNotFound naming kind and id.
+func (c *Client) change(ctx context.Context, kind string, id int64, fn func(tx taskerdriver.ExecutorTx) ([]*Event, error)) ([]*Event, error) {
+	var events []*Event
+	err := c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		var err error
+		if events, err = fn(tx); err != nil {
+			return err
+		}
+		return c.writeOutbox(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, c.notFound(err, kind, id)
+	}
+	return events, nil
+}

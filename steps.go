@@ -58,35 +58,32 @@ func (c *Client) ResolveStep(ctx context.Context, stepID int64, results any, rea
 
 func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to State, results json.RawMessage, meta json.RawMessage, event string) (*Step, error) {
 	now := c.cfg.Now().UTC()
-	var events []*Event
 	var step *Step
-	err := c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
-		events = events[:0]
+	events, err := c.change(ctx, "step", stepID, func(tx taskerdriver.ExecutorTx) ([]*Event, error) {
 		cur, err := tx.StepGet(ctx, stepID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := statemachine.Step(cur.State, to); err != nil || !slices.Contains(from, cur.State) {
-			return invalidState("step %d is %s and cannot become %s", stepID, cur.State, to)
+			return nil, invalidState("step %d is %s and cannot become %s", stepID, cur.State, to)
 		}
 		steps, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{IDs: []int64{stepID}, From: []State{cur.State}, To: to, Results: results, Metadata: meta, Now: now})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(steps) != 1 {
-			return invalidState("step %d changed concurrently", stepID)
+			return nil, invalidState("step %d changed concurrently", stepID)
 		}
 		step = steps[0]
 		var b recorder.Batch
 		tasks, err := recorder.FinalizeMany(ctx, tx, []int64{step.TaskID}, nil, now, &b)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		events = append([]*Event{{Name: event, Task: tasks[step.TaskID], Step: step, At: now}}, b.Events...)
-		return c.writeOutbox(ctx, tx, events)
+		return append([]*Event{{Name: event, Task: tasks[step.TaskID], Step: step, At: now}}, b.Events...), nil
 	})
 	if err != nil {
-		return nil, c.notFound(err, "step", stepID)
+		return nil, err
 	}
 	if to == taskertype.StateCancelled {
 		c.mu.Lock()

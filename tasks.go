@@ -127,42 +127,39 @@ type taskMove struct {
 // and events, and publishes the events after commit.
 func (c *Client) moveTask(ctx context.Context, taskID int64, m *taskMove) (*Task, error) {
 	now := c.cfg.Now().UTC()
-	var events []*Event
 	var task *Task
-	err := c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
-		events = events[:0]
+	events, err := c.change(ctx, "task", taskID, func(tx taskerdriver.ExecutorTx) ([]*Event, error) {
 		cur, err := tx.TaskGet(ctx, taskID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := m.allowed(cur); err != nil {
-			return err
+			return nil, err
 		}
 		sp := m.steps
 		sp.TaskID, sp.Now = taskID, now
 		steps, err := tx.StepSetState(ctx, &sp)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		moved, err := tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: taskID, From: []State{cur.State}, To: m.to, Metadata: sp.Metadata, Now: now}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		task = moved[0]
+		if m.notify {
+			if err := tx.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+				return nil, err
+			}
+		}
+		events := make([]*Event, 0, len(steps)+1)
 		for _, s := range steps {
 			events = append(events, &Event{Name: m.stepEvent, Task: task, Step: s, At: now})
 		}
-		events = append(events, &Event{Name: m.taskEvent, Task: task, At: now})
-		if err := c.writeOutbox(ctx, tx, events); err != nil {
-			return err
-		}
-		if m.notify {
-			return tx.Notify(ctx, taskerdriver.TopicStepsReady)
-		}
-		return nil
+		return append(events, &Event{Name: m.taskEvent, Task: task, At: now}), nil
 	})
 	if err != nil {
-		return nil, c.notFound(err, "task", taskID)
+		return nil, err
 	}
 	if m.committed != nil {
 		m.committed()

@@ -47,9 +47,14 @@ func NewTask(t *tasker.Task, steps []*tasker.Step) *Task {
 
 // NewTasks returns the views of a page of tasks (without their steps).
 func NewTasks(tasks []*tasker.Task) []*Task {
-	out := make([]*Task, len(tasks))
-	for i, t := range tasks {
-		out[i] = NewTask(t, nil)
+	return each(tasks, func(t *tasker.Task) *Task { return NewTask(t, nil) })
+}
+
+// each returns f of every element of in, in order.
+func each[T, V any](in []T, f func(T) V) []V {
+	out := make([]V, len(in))
+	for i, x := range in {
+		out[i] = f(x)
 	}
 	return out
 }
@@ -88,20 +93,14 @@ func NewStep(s *tasker.Step, transitions []*tasker.Transition) *Step {
 
 // NewSteps returns the views of a task's steps (without transitions).
 func NewSteps(steps []*tasker.Step) []*Step {
-	out := make([]*Step, len(steps))
-	for i, st := range steps {
-		out[i] = NewStep(st, nil)
-	}
-	return out
+	return each(steps, func(st *tasker.Step) *Step { return NewStep(st, nil) })
 }
 
 // NewTransitions returns copies of transitions with UTC timestamps.
 func NewTransitions(transitions []*tasker.Transition) []*tasker.Transition {
-	out := make([]*tasker.Transition, len(transitions))
-	for i, tr := range transitions {
+	return each(transitions, func(tr *tasker.Transition) *tasker.Transition {
 		t := *tr
 		t.CreatedAt = UTC(t.CreatedAt)
-		out[i] = &t
-	}
-	return out
+		return &t
+	})
 }

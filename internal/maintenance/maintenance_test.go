@@ -2,10 +2,7 @@ package maintenance_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,8 +19,6 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 
 // base is the tests' clock start (whole seconds: both databases keep them).
 var base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-
-var seq atomic.Int64
 
 func open(t *testing.T) taskerdriver.Driver {
 	t.Helper()
@@ -161,17 +156,18 @@ func TestStopResignsAndAnotherTakesOver(t *testing.T) {
 	})
 }
 
+// createTask creates a task of one step a, created at base.
+func createTask(t *testing.T, ex taskerdriver.Executor, a taskerdriver.StepCreateParams) *taskerdriver.TaskCreateResult {
+	t.Helper()
+	a.Name, a.Handler = "a", "h"
+	return testdb.CreateTask(t, ex, base, a)
+}
+
 // createRunning creates a task of one retryable step and claims it for
 // owner, with a lease until leaseUntil.
 func createRunning(t *testing.T, ex taskerdriver.Executor, owner string, leaseUntil time.Time) *taskertype.Step {
 	t.Helper()
-	res, err := ex.TaskCreate(t.Context(), &taskerdriver.TaskCreateParams{
-		Namespace: "default", Name: "t", Version: "1.0.0", Context: json.RawMessage(`{}`),
-		Initiator: "test", SourceSystem: "test", Reason: "test", Tags: []string{},
-		IdentityHash: fmt.Sprintf("%s-%d", t.Name(), seq.Add(1)), RequestedAt: base, Now: base,
-		Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h", RetryLimit: 3, Retryable: true}},
-	})
-	require.NoError(t, err)
+	res := createTask(t, ex, taskerdriver.StepCreateParams{RetryLimit: 3, Retryable: true})
 	claimed, err := ex.StepClaim(t.Context(), &taskerdriver.StepClaimParams{
 		Now: base, Limit: 1, Owner: owner, LeaseExpiresAt: leaseUntil,
 	})
@@ -295,14 +291,8 @@ func TestCleanerDeletesFinishedTasksPastRetentionInBatches(t *testing.T) {
 		ex := db.Executor()
 		// finish creates a task and moves it to state at time at.
 		finish := func(state taskertype.State, at time.Time) int64 {
-			res, err := ex.TaskCreate(t.Context(), &taskerdriver.TaskCreateParams{
-				Namespace: "default", Name: "t", Version: "1.0.0", Context: json.RawMessage(`{}`),
-				Initiator: "test", SourceSystem: "test", Reason: "test", Tags: []string{},
-				IdentityHash: fmt.Sprintf("%s-%d", t.Name(), seq.Add(1)), RequestedAt: base, Now: base,
-				Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h", RetryLimit: 1}},
-			})
-			require.NoError(t, err)
-			_, err = ex.TaskSetStateMany(t.Context(), []*taskerdriver.TaskSetStateParams{{
+			res := createTask(t, ex, taskerdriver.StepCreateParams{RetryLimit: 1})
+			_, err := ex.TaskSetStateMany(t.Context(), []*taskerdriver.TaskSetStateParams{{
 				ID: res.Task.ID, From: []taskertype.State{taskertype.StatePending}, To: state, Now: at,
 			}})
 			require.NoError(t, err)
@@ -314,18 +304,12 @@ func TestCleanerDeletesFinishedTasksPastRetentionInBatches(t *testing.T) {
 		}
 		recent := finish(taskertype.StateCancelled, base.Add(90*time.Minute))
 		failed := finish(taskertype.StateError, base) // kept for retry
-		pending, err := ex.TaskCreate(t.Context(), &taskerdriver.TaskCreateParams{
-			Namespace: "default", Name: "t", Version: "1.0.0", Context: json.RawMessage(`{}`),
-			Initiator: "test", SourceSystem: "test", Reason: "test", Tags: []string{},
-			IdentityHash: fmt.Sprintf("%s-%d", t.Name(), seq.Add(1)), RequestedAt: base, Now: base,
-			Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h", RetryLimit: 1}},
-		})
-		require.NoError(t, err)
+		pending := createTask(t, ex, taskerdriver.StepCreateParams{RetryLimit: 1})
 
 		spy := &deleteSpy{Driver: db}
 		c := &maintenance.Cleaner{Driver: spy, Retention: time.Hour, Batch: 2, Rounds: 2}
 		now := base.Add(2 * time.Hour)
-		_, err = c.Run(t.Context(), now)
+		_, err := c.Run(t.Context(), now)
 		require.NoError(t, err)
 		deletes, limits := spy.calls()
 		require.Equal(t, []int{2, 2}, deletes, "Rounds transactions of Batch tasks at most")

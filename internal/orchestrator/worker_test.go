@@ -20,8 +20,6 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-var seq atomic.Int64
-
 // base is the tests' clock start (whole seconds: both databases keep them).
 var base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
@@ -133,13 +131,7 @@ func (e *env) waitBeat(until time.Time) *taskerdriver.StepHeartbeatParams {
 // create creates a task of the given steps.
 func (e *env) create(steps ...taskerdriver.StepCreateParams) *taskerdriver.TaskCreateResult {
 	e.t.Helper()
-	res, err := e.ex.TaskCreate(e.t.Context(), &taskerdriver.TaskCreateParams{
-		Namespace: "default", Name: "t", Version: "1.0.0", Context: json.RawMessage(`{}`),
-		Initiator: "test", SourceSystem: "test", Reason: "test", Tags: []string{},
-		IdentityHash: fmt.Sprintf("%s-%d", e.t.Name(), seq.Add(1)), RequestedAt: base, Now: base, Steps: steps,
-	})
-	require.NoError(e.t, err)
-	return res
+	return testdb.CreateTask(e.t, e.ex, base, steps...)
 }
 
 func step(name string, parents ...int) taskerdriver.StepCreateParams {

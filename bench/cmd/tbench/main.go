@@ -183,27 +183,27 @@ func runMode(ctx context.Context, o *options, db *benchDB, mode string, rep int,
 	case "chain":
 		return measureChain(ctx, o, db, rep, res)
 	case "throughput":
-		for _, k := range o.procs {
-			if err := db.reset(ctx); err != nil {
-				return err
-			}
-			if err := measureTaskerThroughput(ctx, o, db, k, rep, res); err != nil {
-				return err
-			}
-		}
-		return nil
+		return eachProcs(ctx, o, db, o.procs, rep, res, measureTaskerThroughput)
 	case "river":
-		for _, k := range o.riverProcs {
-			if err := db.reset(ctx); err != nil {
-				return err
-			}
-			if err := measureRiverThroughput(ctx, o, db, k, rep, res); err != nil {
-				return err
-			}
-		}
-		return nil
+		return eachProcs(ctx, o, db, o.riverProcs, rep, res, measureRiverThroughput)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// eachProcs runs measure once for each number of worker processes in
+// procs, on a database reset before each.
+func eachProcs(ctx context.Context, o *options, db *benchDB, procs []int, rep int, res *results,
+	measure func(ctx context.Context, o *options, db *benchDB, procs, rep int, res *results) error,
+) error {
+	for _, k := range procs {
+		if err := db.reset(ctx); err != nil {
+			return err
+		}
+		if err := measure(ctx, o, db, k, rep, res); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runWorker is the body of a worker subprocess: build the worker, print
