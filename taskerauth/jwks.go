@@ -248,11 +248,7 @@ func parseJWK(k jwk) (publicKey, bool, error) {
 		if k.Alg != "" && !slices.Contains(rsaAlgs, k.Alg) {
 			return pk, false, nil
 		}
-		n, err := b64Param("n", k.N)
-		if err != nil {
-			return pk, false, err
-		}
-		e, err := b64Param("e", k.E)
+		n, e, err := b64Params("n", k.N, "e", k.E)
 		if err != nil {
 			return pk, false, err
 		}
@@ -285,11 +281,7 @@ func parseJWK(k jwk) (publicKey, bool, error) {
 			return pk, false, nil
 		}
 		pk.algs = []string{alg}
-		x, err := b64Param("x", k.X)
-		if err != nil {
-			return pk, false, err
-		}
-		y, err := b64Param("y", k.Y)
+		x, y, err := b64Params("x", k.X, "y", k.Y)
 		if err != nil {
 			return pk, false, err
 		}
@@ -324,4 +316,15 @@ func b64Param(name, s string) ([]byte, error) {
 		return nil, fmt.Errorf("%q is not base64url without padding", name)
 	}
 	return b, nil
+}
+
+// b64Params decodes two of a key's parameters, sa named a and sb named b
+// (see b64Param).
+func b64Params(a, sa, b, sb string) ([]byte, []byte, error) {
+	da, err := b64Param(a, sa)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := b64Param(b, sb)
+	return da, db, err
 }

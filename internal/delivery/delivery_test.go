@@ -19,8 +19,7 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// base is the tests' clock start (whole seconds: both databases keep them).
-var base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+var base = testdb.Base
 
 // inbox is a subscriber that keeps what it is sent, fails while failing
 // is set, and reports each delivery attempt.

@@ -17,8 +17,7 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// base is the tests' clock start (whole seconds: both databases keep them).
-var base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+var base = testdb.Base
 
 func open(t *testing.T) taskerdriver.Driver {
 	t.Helper()

@@ -29,3 +29,7 @@ func (c *Clock) Advance(d time.Duration) time.Time {
 	c.now = c.now.Add(d)
 	return c.now
 }
+
+// Base is a start for tests' clocks: whole seconds, which both databases
+// keep.
+var Base = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)

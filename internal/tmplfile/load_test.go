@@ -10,9 +10,10 @@ import (
 	"github.com/tasker-go/tasker/internal/tmplfile"
 )
 
-// templateDir returns a fresh directory holding files (slash-separated
-// paths relative to it → contents).
-func templateDir(t *testing.T, files map[string]string) string {
+// loadDir writes files (slash-separated paths relative to a fresh
+// directory → contents) and loads the directory with opts; it returns the
+// directory too.
+func loadDir(t *testing.T, files map[string]string, opts tmplfile.Options) (string, []*tmplfile.Template, error) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -20,12 +21,13 @@ func templateDir(t *testing.T, files map[string]string) string {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 	}
-	return dir
+	templates, err := tmplfile.LoadDir(dir, opts)
+	return dir, templates, err
 }
 
 func TestLoadDir(t *testing.T) {
 	t.Parallel()
-	dir := templateDir(t, map[string]string{
+	dir, templates, err := loadDir(t, map[string]string{
 		"good.yaml":                  "name: good\nstep_templates:\n  - name: a\n    handler: h\n",
 		"nested/also_good.yml":       "name: also_good\nversion: 2.0.0\n",
 		"bad_version.yaml":           "name: bad\nversion: \"1.0\"\n",
@@ -34,9 +36,7 @@ func TestLoadDir(t *testing.T) {
 		".git/broken.yaml": "{{{",
 		".hidden.yaml":     "{{{",
 		"README.md":        "# not a template",
-	})
-
-	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{LookupEnv: noEnv})
+	}, tmplfile.Options{LookupEnv: noEnv})
 	require.EqualError(t, err,
 		filepath.Join(dir, "bad_version.yaml")+`:2: version "1.0" is not semantic versioning; use MAJOR.MINOR.PATCH such as "1.0.0"`+"\n"+
 			filepath.Join(dir, "nested", "deeper", "bad_step.yml")+`:5: step "a": unknown key "depends_on"; did you mean "depends_on_step"?`)
@@ -55,11 +55,10 @@ func TestLoadDir(t *testing.T) {
 
 func TestLoadDirAllGood(t *testing.T) {
 	t.Parallel()
-	dir := templateDir(t, map[string]string{
+	_, templates, err := loadDir(t, map[string]string{
 		"b.yaml": "name: b\n",
 		"a.yml":  "name: a\nenvironments:\n  test:\n    step_templates: []\n",
-	})
-	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{Env: "test"})
+	}, tmplfile.Options{Env: "test"})
 	require.NoError(t, err)
 	require.Len(t, templates, 2)
 	require.Equal(t, "a", templates[0].Name)
@@ -68,12 +67,11 @@ func TestLoadDirAllGood(t *testing.T) {
 
 func TestLoadDirRejectsDuplicateTemplates(t *testing.T) {
 	t.Parallel()
-	dir := templateDir(t, map[string]string{
+	dir, templates, err := loadDir(t, map[string]string{
 		"a.yaml": "name: same\nnamespace_name: shop\n",
 		"b.yaml": "name: same\nnamespace_name: shop\n",
 		"c.yaml": "name: same\nnamespace_name: shop\nversion: 1.0.0\n",
-	})
-	templates, err := tmplfile.LoadDir(dir, tmplfile.Options{})
+	}, tmplfile.Options{})
 	require.EqualError(t, err, filepath.Join(dir, "b.yaml")+`: template "same" (namespace "shop", version 0.1.0) is also defined in `+
 		filepath.Join(dir, "a.yaml")+"; change the name, namespace_name or version of one of them")
 	require.Len(t, templates, 2)
