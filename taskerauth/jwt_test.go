@@ -2,6 +2,7 @@ package taskerauth_test
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"net/http"
@@ -290,14 +291,38 @@ func TestJWKSKeyAlgPinned(t *testing.T) {
 	requireInvalid(t, a, sign(t, jwt.SigningMethodPS256, "rsa-1", rsaKey, claims), "algorithm is not accepted")
 }
 
+// rotation is a JWKS provider about to rotate from key k1 (served) to k2,
+// and an authenticator on it.
+type rotation struct {
+	clk    *testdb.Clock
+	k1, k2 *rsa.PrivateKey
+	srv    *jwksServer
+	a      *taskerauth.JWT
+}
+
+func newRotation(t *testing.T) *rotation {
+	t.Helper()
+	r := &rotation{clk: newClock(), k1: newRSAKey(t), k2: newRSAKey(t)}
+	r.srv = newJWKSServer(t, rsaJWK("k1", &r.k1.PublicKey))
+	r.a = newJWKSAuth(t, r.clk, r.srv.URL, nil)
+	return r
+}
+
+// token returns a token valid now signed with k1 or k2 (kid "k1" or "k2").
+func (r *rotation) token(t *testing.T, kid string) string {
+	key := r.k1
+	if kid == "k2" {
+		key = r.k2
+	}
+	return sign(t, jwt.SigningMethodRS256, kid, key, claimsAt(r.clk.Now(), nil))
+}
+
 func TestJWKSRotation(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
-	oldKey, newKey := newRSAKey(t), newRSAKey(t)
-	srv := newJWKSServer(t, rsaJWK("k1", &oldKey.PublicKey))
-	a := newJWKSAuth(t, clk, srv.URL, nil)
-	oldTok := func() string { return sign(t, jwt.SigningMethodRS256, "k1", oldKey, claimsAt(clk.Now(), nil)) }
-	newTok := func() string { return sign(t, jwt.SigningMethodRS256, "k2", newKey, claimsAt(clk.Now(), nil)) }
+	r := newRotation(t)
+	clk, srv, a, oldKey, newKey := r.clk, r.srv, r.a, r.k1, r.k2
+	oldTok := func() string { return r.token(t, "k1") }
+	newTok := func() string { return r.token(t, "k2") }
 
 	require.NoError(t, a.Refresh(context.Background()))
 	_, err := a.Authenticate(bearerRequest(oldTok()))
@@ -416,12 +441,9 @@ func TestInvalidCredentialUnwraps(t *testing.T) {
 // acceptance or an invalid credential, and the race detector stays quiet.
 func TestJWKSConcurrentRotation(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
-	k1, k2 := newRSAKey(t), newRSAKey(t)
-	srv := newJWKSServer(t, rsaJWK("k1", &k1.PublicKey))
-	a := newJWKSAuth(t, clk, srv.URL, nil)
-	t1 := sign(t, jwt.SigningMethodRS256, "k1", k1, claimsAt(clk.Now(), nil))
-	t2 := sign(t, jwt.SigningMethodRS256, "k2", k2, claimsAt(clk.Now(), nil))
+	r := newRotation(t)
+	clk, srv, a, k1, k2 := r.clk, r.srv, r.a, r.k1, r.k2
+	t1, t2 := r.token(t, "k1"), r.token(t, "k2")
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8*50)
