@@ -1,6 +1,7 @@
 // Package taskertype holds the persisted types of Tasker for Go: tasks, steps,
-// their states and their audit transitions, and the static dependency report
-// of a template (TemplateAnalysis). It imports only the standard
+// their states and their audit transitions, the outbox messages of durable
+// subscriptions (OutboxMessage), and the static dependency report of a
+// template (TemplateAnalysis). It imports only the standard
 // library, so every other package (the root tasker package, the driver seam,
 // the drivers and internal mechanics) can share it without import cycles.
 package taskertype

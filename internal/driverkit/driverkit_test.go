@@ -108,3 +108,43 @@ func TestHub(t *testing.T) {
 	default:
 	}
 }
+
+// Tags and permissions are JSON lists of strings, never null in a column
+// and never nil once read; a bad column names the row.
+func TestStringLists(t *testing.T) {
+	t.Parallel()
+	for _, in := range [][]string{nil, {}} {
+		perms, err := PermissionsJSON(in)
+		require.NoError(t, err)
+		require.Equal(t, "[]", perms)
+		tags, ctx, err := TaskJSON(&taskerdriver.TaskCreateParams{Tags: in})
+		require.NoError(t, err)
+		require.Equal(t, "[]", tags)
+		require.Equal(t, "{}", ctx)
+	}
+	for _, col := range []string{"null", "[]"} {
+		tok := &taskerdriver.Token{ID: 7}
+		require.NoError(t, ScannedToken(tok, []byte(col)))
+		require.Equal(t, []string{}, tok.Permissions)
+		task := &taskertype.Task{ID: 8}
+		require.NoError(t, ScannedTask(task, []byte(col)))
+		require.Equal(t, []string{}, task.Tags)
+	}
+	tok := &taskerdriver.Token{ID: 7}
+	require.NoError(t, ScannedToken(tok, []byte(`["task:read"]`)))
+	require.Equal(t, []string{"task:read"}, tok.Permissions)
+	require.ErrorContains(t, ScannedToken(&taskerdriver.Token{ID: 7}, []byte(`{`)), "api token 7 permissions")
+	require.ErrorContains(t, ScannedTask(&taskertype.Task{ID: 8}, []byte(`"x"`)), "task 8 tags")
+}
+
+// TokenAny runs TokenAnyQuery and names the driver in its error.
+func TestTokenAny(t *testing.T) {
+	t.Parallel()
+	var got string
+	ok, err := TokenAny("sqlite", func(q string) (bool, error) { got = q; return true, nil })
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, TokenAnyQuery, got)
+	_, err = TokenAny("postgres", func(string) (bool, error) { return true, fmt.Errorf("boom") })
+	require.EqualError(t, err, "postgres: token any: boom")
+}
