@@ -3,6 +3,7 @@ package taskerauth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,6 +66,10 @@ func TestValidatePermission(t *testing.T) {
 		"tasker.task:a:b":     "invalid action",
 		"tasker.task:ind*":    "invalid action",
 		"tasker.task:index\n": "invalid action",
+		// The rule of API tokens too (internal/permission): no dot in an
+		// action, at most 128 bytes.
+		"tasker.task:a.b":                         "invalid action",
+		"tasker.task:" + strings.Repeat("x", 117): "longer than 128",
 	}
 	for s, want := range bad {
 		err := taskerauth.ValidatePermission(s)
