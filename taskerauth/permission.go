@@ -20,7 +20,7 @@ const Wildcard = permission.Wildcard
 // Nothing else matches: no prefix or partial-resource wildcards
 // ("tasker.*" covers nothing), and a malformed grant or need (see
 // ValidatePermission) never matches, nor does a need that is itself a
-// wildcard. This is the only place where permissions are compared.
+// wildcard. Allows and Covers are the only comparisons of permissions.
 func Allows(granted, needed string) bool {
 	if !permission.Valid(needed) || needed == Wildcard || strings.HasSuffix(needed, ":"+Wildcard) {
 		return false // a need names one action
@@ -46,6 +46,29 @@ func Allows(granted, needed string) bool {
 func AllowsAny(granted []string, needed string) bool {
 	for _, g := range granted {
 		if Allows(g, needed) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers reports whether the permissions granted include everything grant
+// grants, so that a holder of granted may hand grant on (an API token made
+// through the API grants no more than its creator holds):
+//   - "*" is covered by "*" only;
+//   - "resource:*" by "*" or "resource:*";
+//   - "resource:action" by whatever Allows it.
+//
+// A malformed grant is covered by nothing.
+func Covers(granted []string, grant string) bool {
+	if !permission.Valid(grant) {
+		return false
+	}
+	if grant != Wildcard && !strings.HasSuffix(grant, ":"+Wildcard) {
+		return AllowsAny(granted, grant)
+	}
+	for _, g := range granted {
+		if g == Wildcard || g == grant {
 			return true
 		}
 	}

@@ -111,6 +111,42 @@ func TestPermissionAuthorizer(t *testing.T) {
 	require.ErrorIs(t, az.Authorize(ctx, nil, "tasker.task:index"), taskerauth.ErrForbidden)
 }
 
+// Covers: a holder may hand on only what it holds; a wildcard grant needs
+// the same or a wider wildcard, never one action of it.
+func TestCovers(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		granted []string
+		grant   string
+		want    bool
+	}{
+		{[]string{"*"}, "*", true},
+		{[]string{"*"}, "tasker.task:*", true},
+		{[]string{"*"}, "tasker.task:index", true},
+		{[]string{"tasker.task:*"}, "tasker.task:*", true},
+		{[]string{"tasker.task:*"}, "tasker.task:retry", true},
+		{[]string{"tasker.task:*"}, "*", false},
+		{[]string{"tasker.task:*"}, "tasker.handler:*", false},
+		{[]string{"tasker.task:*"}, "tasker.handler:index", false},
+		{[]string{"tasker.task:index", "tasker.task:show"}, "tasker.task:*", false},
+		{[]string{"tasker.token:create"}, "*", false},
+		{[]string{"tasker.token:create"}, "tasker.token:*", false},
+		{[]string{"tasker.token:create", "tasker.task:index"}, "tasker.task:index", true},
+		{[]string{"tasker.token:create"}, "tasker.token:create", true},
+		{nil, "tasker.task:index", false},
+		{[]string{"*"}, "tasker.task", false},
+		{[]string{"*"}, "", false},
+		{[]string{"tasker.*"}, "tasker.*", false},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, taskerauth.Covers(c.granted, c.grant), "Covers(%q, %q)", c.granted, c.grant)
+		p := &taskerauth.Principal{Subject: "x", Permissions: c.granted}
+		require.Equal(t, c.want, p.CanGrant(c.grant))
+	}
+	var none *taskerauth.Principal
+	require.False(t, none.CanGrant("tasker.task:index"))
+}
+
 func TestPrincipalContext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
