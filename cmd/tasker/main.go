@@ -133,7 +133,7 @@ func (a *app) resolve() error {
 	setFromEnv("env", "TASKER_ENV")
 	setFromEnv("log-level", "TASKER_LOG_LEVEL")
 	setFromEnv("subscriptions", "TASKER_SUBSCRIPTIONS")
-	setFromEnv("server", "TASKER_SERVER") // only the task and handlers commands have --server
+	setFromEnv("server", "TASKER_SERVER") // only the task, token and handlers commands have --server
 	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
 	setFromEnv("worker-token", "TASKER_WORKER_TOKEN")
 	setFromEnv("auth-jwt-secret", "TASKER_AUTH_JWT_SECRET") // only serve has the --auth-* and --tls-* flags
