@@ -169,7 +169,8 @@ func FuzzTokenRoutes(f *testing.F) {
 				newFuzzRequest(t, "POST", "/tasker/tokens", body, tg.caller),
 				newFuzzRequest(t, "DELETE", "/tasker/tokens/"+name, "", tg.caller),
 			} {
-				if req == nil || req.Method == "DELETE" && req.PathValue("name") == "caller" {
+				if req == nil || req.Method == "DELETE" && strings.Contains(req.URL.Path, "caller") {
+					// A revoked caller would only be refused from then on.
 					continue
 				}
 				code, answer := serveFuzz(tg.h, req)
