@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tasker-go/tasker/internal/permission"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
@@ -49,10 +50,9 @@ const (
 	tokenSecretLen   = (tokenSecretBytes*8 + 5) / 6 // 43
 	tokenLen         = len(tokenPrefix) + tokenLookupLen + 1 + tokenSecretLen
 
-	maxTokenNameLen       = 64
-	maxTokenPermissions   = 64
-	maxTokenPermissionLen = 128
-	maxTokenCreatedByLen  = 256
+	maxTokenNameLen      = 64
+	maxTokenPermissions  = 64
+	maxTokenCreatedByLen = 256
 )
 
 // tokenSecretEncoding is strict: a secret part whose unused trailing bits
@@ -286,7 +286,7 @@ func (p *TokenParams) validate() ([]string, error) {
 		fields["permissions"] = fmt.Sprintf("at most %d; use a wildcard such as \"tasker.task:*\" instead of listing every action", maxTokenPermissions)
 	default:
 		for i, perm := range p.Permissions {
-			if msg := permissionProblem(perm); msg != "" {
+			if msg := permission.Problem(perm); msg != "" {
 				fields[fmt.Sprintf("permissions[%d]", i)] = msg
 				continue
 			}
@@ -332,33 +332,4 @@ func tokenNameProblem(name string) string {
 
 func isNameByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-'
-}
-
-// permissionProblem says what is wrong with a permission, or "".
-func permissionProblem(perm string) string {
-	const fix = `write "*" or resource:action, such as "tasker.task:index" or "tasker.task:*"`
-	if perm == "*" {
-		return ""
-	}
-	if len(perm) > maxTokenPermissionLen {
-		return fmt.Sprintf("is longer than %d characters: %s", maxTokenPermissionLen, fix)
-	}
-	resource, action, ok := strings.Cut(perm, ":")
-	if !ok || resource == "" || action == "" {
-		return "is not resource:action: " + fix
-	}
-	for i := range len(resource) {
-		if !isNameByte(resource[i]) {
-			return "has a character not allowed in its resource (spaces, wildcards and ':' are not): " + fix
-		}
-	}
-	if action == "*" {
-		return ""
-	}
-	for i := range len(action) {
-		if b := action[i]; !isNameByte(b) || b == '.' {
-			return `has a character not allowed in its action (use letters, digits, _ and -, or "*" alone): ` + fix
-		}
-	}
-	return ""
 }

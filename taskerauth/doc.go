@@ -25,7 +25,8 @@
 // invalid-credential error is safe to show to the caller; it never contains
 // the credential.
 //
-// The package imports the standard library and github.com/golang-jwt/jwt/v5
-// only: never the root package nor an API package, so that every API and
-// program can use it.
+// The package imports the standard library, github.com/golang-jwt/jwt/v5
+// and internal/permission (the one rule of a permission's form, shared
+// with the root package's API tokens) only: never the root package nor an
+// API package, so that every API and program can use it.
 package taskerauth

@@ -3,10 +3,12 @@ package taskerauth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tasker-go/tasker/internal/permission"
 )
 
 // Wildcard is the permission that grants every permission.
-const Wildcard = "*"
+const Wildcard = permission.Wildcard
 
 // Allows reports whether the granted permission covers the needed one.
 // Permissions are "resource:action" strings (the original engine's names,
@@ -18,15 +20,15 @@ const Wildcard = "*"
 // Nothing else matches: no prefix or partial-resource wildcards
 // ("tasker.*" covers nothing), and a malformed grant or need (see
 // ValidatePermission) never matches, nor does a need that is itself a
-// wildcard. This is the only place where permissions are compared.
+// wildcard. Allows and Covers are the only comparisons of permissions.
 func Allows(granted, needed string) bool {
-	if ValidatePermission(needed) != nil || needed == Wildcard || strings.HasSuffix(needed, ":"+Wildcard) {
+	if !permission.Valid(needed) || needed == Wildcard || strings.HasSuffix(needed, ":"+Wildcard) {
 		return false // a need names one action
 	}
 	if granted == Wildcard {
 		return true
 	}
-	if ValidatePermission(granted) != nil {
+	if !permission.Valid(granted) {
 		return false
 	}
 	if granted == needed {
@@ -50,47 +52,39 @@ func AllowsAny(granted []string, needed string) bool {
 	return false
 }
 
-// maxPermissionLen bounds a permission's length; the original's longest
-// name is about 30 bytes.
-const maxPermissionLen = 200
-
-// ValidatePermission reports whether s is a well-formed permission or grant:
-// "*", or "resource:action" where resource and action are non-empty,
-// contain only letters, digits and "._-", and action may be "*". The error
-// names the fix. Use it for every grant a person types (token creation,
-// role maps); Allows treats a malformed grant as granting nothing.
-func ValidatePermission(s string) error {
-	if s == Wildcard {
-		return nil
+// Covers reports whether the permissions granted include everything grant
+// grants, so that a holder of granted may hand grant on (an API token made
+// through the API grants no more than its creator holds):
+//   - "*" is covered by "*" only;
+//   - "resource:*" by "*" or "resource:*";
+//   - "resource:action" by whatever Allows it.
+//
+// A malformed grant is covered by nothing.
+func Covers(granted []string, grant string) bool {
+	if !permission.Valid(grant) {
+		return false
 	}
-	const form = `use "resource:action" (for example "tasker.task:index"), "resource:*" or "*"`
-	if s == "" {
-		return fmt.Errorf("permission is empty: %s", form)
+	if grant != Wildcard && !strings.HasSuffix(grant, ":"+Wildcard) {
+		return AllowsAny(granted, grant)
 	}
-	if len(s) > maxPermissionLen {
-		return fmt.Errorf("permission is longer than %d bytes: %s", maxPermissionLen, form)
-	}
-	resource, action, ok := strings.Cut(s, ":")
-	if !ok {
-		return fmt.Errorf("permission %q has no colon: %s", s, form)
-	}
-	if resource == "" || !isNameWord(resource) {
-		return fmt.Errorf("permission %q has an invalid resource %q (letters, digits and ._- only): %s", s, resource, form)
-	}
-	if action != Wildcard && (action == "" || !isNameWord(action)) {
-		return fmt.Errorf("permission %q has an invalid action %q (letters, digits and ._-, or *): %s", s, action, form)
-	}
-	return nil
-}
-
-func isNameWord(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
+	for _, g := range granted {
+		if g == Wildcard || g == grant {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// ValidatePermission reports whether s is a well-formed permission or grant:
+// "*", or "resource:action" where the resource is letters, digits and
+// "._-", and the action is "*" or letters, digits and "_-" (the one rule of
+// internal/permission, which the API tokens of the root package follow
+// too). The error names the fix. Use it for every grant a person types
+// (token creation, role maps); Allows treats a malformed grant as granting
+// nothing.
+func ValidatePermission(s string) error {
+	if msg := permission.Problem(s); msg != "" {
+		return fmt.Errorf("permission %q %s", s, msg)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package taskerauth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,6 +66,10 @@ func TestValidatePermission(t *testing.T) {
 		"tasker.task:a:b":     "invalid action",
 		"tasker.task:ind*":    "invalid action",
 		"tasker.task:index\n": "invalid action",
+		// The rule of API tokens too (internal/permission): no dot in an
+		// action, at most 128 bytes.
+		"tasker.task:a.b":                         "invalid action",
+		"tasker.task:" + strings.Repeat("x", 117): "longer than 128",
 	}
 	for s, want := range bad {
 		err := taskerauth.ValidatePermission(s)
@@ -104,6 +109,42 @@ func TestPermissionAuthorizer(t *testing.T) {
 	require.Equal(t, "ci", fe.Subject)
 
 	require.ErrorIs(t, az.Authorize(ctx, nil, "tasker.task:index"), taskerauth.ErrForbidden)
+}
+
+// Covers: a holder may hand on only what it holds; a wildcard grant needs
+// the same or a wider wildcard, never one action of it.
+func TestCovers(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		granted []string
+		grant   string
+		want    bool
+	}{
+		{[]string{"*"}, "*", true},
+		{[]string{"*"}, "tasker.task:*", true},
+		{[]string{"*"}, "tasker.task:index", true},
+		{[]string{"tasker.task:*"}, "tasker.task:*", true},
+		{[]string{"tasker.task:*"}, "tasker.task:retry", true},
+		{[]string{"tasker.task:*"}, "*", false},
+		{[]string{"tasker.task:*"}, "tasker.handler:*", false},
+		{[]string{"tasker.task:*"}, "tasker.handler:index", false},
+		{[]string{"tasker.task:index", "tasker.task:show"}, "tasker.task:*", false},
+		{[]string{"tasker.token:create"}, "*", false},
+		{[]string{"tasker.token:create"}, "tasker.token:*", false},
+		{[]string{"tasker.token:create", "tasker.task:index"}, "tasker.task:index", true},
+		{[]string{"tasker.token:create"}, "tasker.token:create", true},
+		{nil, "tasker.task:index", false},
+		{[]string{"*"}, "tasker.task", false},
+		{[]string{"*"}, "", false},
+		{[]string{"tasker.*"}, "tasker.*", false},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, taskerauth.Covers(c.granted, c.grant), "Covers(%q, %q)", c.granted, c.grant)
+		p := &taskerauth.Principal{Subject: "x", Permissions: c.granted}
+		require.Equal(t, c.want, p.CanGrant(c.grant))
+	}
+	var none *taskerauth.Principal
+	require.False(t, none.CanGrant("tasker.task:index"))
 }
 
 func TestPrincipalContext(t *testing.T) {

@@ -34,6 +34,16 @@ func (p *Principal) Can(permission string) bool {
 	return AllowsAny(p.Permissions, permission)
 }
 
+// CanGrant reports whether p holds everything grant grants (see Covers), so
+// that it may give grant to an API token it creates. A nil principal can
+// grant nothing.
+func (p *Principal) CanGrant(grant string) bool {
+	if p == nil {
+		return false
+	}
+	return Covers(p.Permissions, grant)
+}
+
 type principalKey struct{}
 
 // WithPrincipal returns a copy of ctx carrying p, for the handlers behind

@@ -150,25 +150,30 @@ func TestJWTAndTokensTogether(t *testing.T) {
 }
 
 // Bad input on every auth path is a 4xx JSON error, never a 5xx, and never
-// lets the request through once a token exists.
+// lets the request through once a token exists: on SQLite and, when it is
+// available (TASKER_TEST_DATABASE_URL), PostgreSQL, with API tokens alone and
+// with a JWT configuration (and a role map) in front of them.
 func FuzzAuthorizationHeader(f *testing.F) {
 	for _, s := range []string{"", "Bearer", "Bearer ", "bearer x", "Basic dXNlcjpwYXNz", "Bearer tkr_", "Bearer tkr_zz_zz",
-		"Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer \xff\xfe", "Bearer \x00", "Bearer " + strings.Repeat("a", 9000)} {
+		"Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer \xff\xfe", "Bearer \x00", "Bearer " + strings.Repeat("a", 9000),
+		"Bearer tkr_0123456789abcdef_" + strings.Repeat("A", 43), "Bearer tkr_0123456789abcdef_" + strings.Repeat("\xff", 43),
+		"Bearer legacy-worker-token", "Bearer legacy-worker-token\x00"} {
 		f.Add(s)
 	}
-	c, err := tasker.NewClient(f.Context(), openTestDriver(f), &tasker.Config{Registry: testRegistry(f)})
+	j, err := taskerauth.NewJWT(taskerauth.JWTConfig{Secret: []byte("0123456789abcdef0123456789abcdef-fuzz"),
+		Roles: map[string][]string{"ops": {"*"}}})
 	require.NoError(f, err)
-	_, _, err = c.CreateToken(f.Context(), tasker.TokenParams{Name: "exists", Permissions: []string{"*"}})
-	require.NoError(f, err)
-	j, err := taskerauth.NewJWT(taskerauth.JWTConfig{Secret: []byte("0123456789abcdef0123456789abcdef-fuzz")})
-	require.NoError(f, err)
-	handlers := []http.Handler{
-		taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil), WorkerToken: "legacy-worker-token"}),
-		taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, j), WorkerToken: "legacy-worker-token"}),
+	var handlers []http.Handler
+	for _, c := range fuzzClients(f) {
+		_, _, err = c.CreateToken(f.Context(), tasker.TokenParams{Name: "exists", Permissions: []string{"*"}})
+		require.NoError(f, err)
+		handlers = append(handlers,
+			taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil), WorkerToken: "legacy-worker-token"}),
+			taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, j), WorkerToken: "legacy-worker-token"}))
 	}
 	f.Fuzz(func(t *testing.T, header string) {
 		for _, h := range handlers {
-			for _, path := range []string{"/tasker/tasks", "/tasker/workers/heartbeat"} {
+			for _, path := range []string{"/tasker/tasks", "/tasker/workers/heartbeat", "/tasker/tokens"} {
 				method := map[bool]string{true: "POST", false: "GET"}[strings.HasSuffix(path, "heartbeat")]
 				req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(`{"worker_id": "w", "step_ids": [1]}`))
 				req.Header.Set("Content-Type", "application/json")

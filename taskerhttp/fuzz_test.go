@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
@@ -29,6 +33,38 @@ func fuzzHandler(f *testing.F) (http.Handler, string, string) {
 	require.NoError(f, err)
 	task := "/tasker/tasks/" + itoa(res.Task.ID)
 	return taskerhttp.NewHandler(c, &taskerhttp.Options{WorkerToken: "t"}), task, task + "/workflow_steps/" + itoa(res.Steps[3].ID)
+}
+
+// fuzzClients returns a client on a fresh SQLite database and, when
+// PostgreSQL is available (TASKER_TEST_DATABASE_URL, or a throwaway
+// cluster; required with TASKER_TEST_REQUIRE_POSTGRES=1), one on a fresh
+// PostgreSQL database, for the fuzz targets that cover both.
+func fuzzClients(f *testing.F) []*tasker.Client {
+	drivers := []taskerdriver.Driver{}
+	d, err := taskersqlite.Open(filepath.Join(f.TempDir(), "t.db"))
+	require.NoError(f, err)
+	f.Cleanup(func() { _ = d.Close() })
+	drivers = append(drivers, d)
+	if pgtest.Available() || os.Getenv(pgtest.EnvRequire) == "1" {
+		pd, err := taskerpgx.Open(f.Context(), pgtest.URL(f))
+		require.NoError(f, err)
+		f.Cleanup(func() { _ = pd.Close() })
+		drivers = append(drivers, pd)
+	}
+	clients := make([]*tasker.Client, len(drivers))
+	for i, d := range drivers {
+		c, err := tasker.NewClient(f.Context(), d, &tasker.Config{Registry: testRegistry(f)})
+		require.NoError(f, err)
+		clients[i] = c
+	}
+	return clients
+}
+
+// serveFuzz serves one request and returns the status and headers.
+func serveFuzz(h http.Handler, req *http.Request) (int, http.Header) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Header()
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -198,6 +198,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
 		"/tasker/tasks/{task_id}/transitions":                      {"get"},
+		"/tasker/tokens":                                           {"get", "post"},
+		"/tasker/tokens/{name}":                                    {"delete"},
 		"/tasker/workers/claim":                                    {"post"},
 		"/tasker/workers/heartbeat":                                {"post"},
 		"/tasker/workers/steps/{step_id}/result":                   {"post"},

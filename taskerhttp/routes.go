@@ -38,6 +38,15 @@ const (
 
 	OpEventIndex        Operation = "tasker.event:index"
 	OpHealthStatusIndex Operation = "tasker.health_status:index"
+	// OpTokenIndex, OpTokenCreate and OpTokenDestroy list, create and
+	// revoke API tokens (GET, POST /tasker/tokens, DELETE
+	// /tasker/tokens/{name}); the original engine had no API tokens, so
+	// they extend its names. A token created through the API grants no
+	// more than its creator holds (taskerauth.Covers).
+	OpTokenIndex   Operation = "tasker.token:index"
+	OpTokenCreate  Operation = "tasker.token:create"
+	OpTokenDestroy Operation = "tasker.token:destroy"
+
 	// OpOpenAPIShow reads the OpenAPI document. The original engine had no
 	// such route, so it has no permission of its own there.
 	OpOpenAPIShow Operation = "tasker.openapi:show"
@@ -104,6 +113,10 @@ var table = []route{
 	{Route{"GET", "/tasker/health/status", OpHealthStatusIndex, false, "healthStatus"}, (*server).healthStatus},
 	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
 	{Route{"GET", "/tasker/openapi.json", OpOpenAPIShow, false, "openAPI"}, (*server).openAPI},
+
+	{Route{"GET", "/tasker/tokens", OpTokenIndex, false, "listTokens"}, (*server).listTokens},
+	{Route{"POST", "/tasker/tokens", OpTokenCreate, false, "createToken"}, (*server).createToken},
+	{Route{"DELETE", "/tasker/tokens/{name}", OpTokenDestroy, false, "revokeToken"}, (*server).revokeToken},
 
 	{Route{"POST", "/tasker/workers/claim", OpWorkerWork, false, "claimRemoteSteps"}, (*server).claimSteps},
 	{Route{"POST", "/tasker/workers/heartbeat", OpWorkerWork, false, "heartbeatRemoteSteps"}, (*server).heartbeat},

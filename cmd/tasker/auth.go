@@ -16,6 +16,7 @@ import (
 // authFlags are serve's credential settings (docs/security.md).
 type authFlags struct {
 	jwtSecret, jwksURL, issuer, audience string
+	roles                                []string // --auth-role NAME=PERM[,PERM...], repeated
 }
 
 func (f *authFlags) register(fs *pflag.FlagSet) {
@@ -23,6 +24,37 @@ func (f *authFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jwksURL, "auth-jwks-url", "", "accept JWTs signed (RS256, ES256, ...) by a key of this JWKS, fetched and refreshed [$TASKER_AUTH_JWKS_URL]")
 	fs.StringVar(&f.issuer, "auth-issuer", "", "with a JWT configuration: the required iss claim [$TASKER_AUTH_ISSUER]")
 	fs.StringVar(&f.audience, "auth-audience", "", "with a JWT configuration: the required aud claim [$TASKER_AUTH_AUDIENCE]")
+	fs.StringArrayVar(&f.roles, "auth-role", nil, "with a JWT configuration: NAME=PERM[,PERM...] grants the permissions to a JWT whose roles claim holds NAME; repeat for more roles [$TASKER_AUTH_ROLES: the same, separated by ;]")
+}
+
+// parseRoles reads --auth-role values (NAME=PERM[,PERM...]) into the role
+// map of JWTConfig.Roles. Each permission must be well formed
+// (taskerauth.ValidatePermission); a role may be given once.
+func parseRoles(values []string) (map[string][]string, error) {
+	const fix = "write --auth-role NAME=PERM[,PERM...], such as ops='tasker.task:*,tasker.handler:index' (or TASKER_AUTH_ROLES='ops=tasker.task:*;viewer=tasker.task:index')"
+	roles := make(map[string][]string, len(values))
+	for _, v := range values {
+		name, list, ok := strings.Cut(v, "=")
+		name = strings.TrimSpace(name)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--auth-role %q has no '=': %s", v, fix)
+		case name == "" || strings.ContainsAny(name, ",;") || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+			return nil, fmt.Errorf("--auth-role %q: the role name must be non-empty, without spaces, control characters, ',' or ';': %s", v, fix)
+		case roles[name] != nil:
+			return nil, fmt.Errorf("--auth-role: role %q is given twice: list all its permissions in one value, %s=PERM1,PERM2", name, name)
+		}
+		var perms []string
+		for p := range strings.SplitSeq(list, ",") {
+			p = strings.TrimSpace(p)
+			if err := taskerauth.ValidatePermission(p); err != nil {
+				return nil, fmt.Errorf("--auth-role %q: %w", v, err)
+			}
+			perms = append(perms, p)
+		}
+		roles[name] = perms
+	}
+	return roles, nil
 }
 
 // jwt returns the JWT authenticator the flags configure, or nil.
@@ -31,13 +63,20 @@ func (f *authFlags) jwt(logger *slog.Logger) (*taskerauth.JWT, error) {
 		if f.issuer != "" || f.audience != "" {
 			return nil, fmt.Errorf("--auth-issuer and --auth-audience need --auth-jwt-secret or --auth-jwks-url")
 		}
+		if len(f.roles) > 0 {
+			return nil, fmt.Errorf("--auth-role (or $TASKER_AUTH_ROLES) maps the roles claim of JWTs: it needs --auth-jwt-secret or --auth-jwks-url")
+		}
 		return nil, nil
+	}
+	roles, err := parseRoles(f.roles)
+	if err != nil {
+		return nil, err
 	}
 	if f.jwtSecret != "" && f.jwksURL != "" {
 		return nil, fmt.Errorf("--auth-jwt-secret and --auth-jwks-url exclude each other: give one")
 	}
 	j, err := taskerauth.NewJWT(taskerauth.JWTConfig{
-		Secret: []byte(f.jwtSecret), JWKSURL: f.jwksURL, Issuer: f.issuer, Audience: f.audience, Logger: logger,
+		Secret: []byte(f.jwtSecret), JWKSURL: f.jwksURL, Issuer: f.issuer, Audience: f.audience, Roles: roles, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("JWT configuration (--auth-*): %w", err)

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
 var (
@@ -32,12 +34,14 @@ var (
 	buildDir  string
 )
 
+// TestMain runs the tests (with internal/pgtest, for the tests on
+// PostgreSQL) and removes the binary they built.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+	pgtest.MainCleanup(m, nil, func() {
+		if buildDir != "" {
+			_ = os.RemoveAll(buildDir)
+		}
+	})
 }
 
 // taskerBinary builds cmd/tasker once per test binary and returns its path.

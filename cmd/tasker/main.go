@@ -133,7 +133,7 @@ func (a *app) resolve() error {
 	setFromEnv("env", "TASKER_ENV")
 	setFromEnv("log-level", "TASKER_LOG_LEVEL")
 	setFromEnv("subscriptions", "TASKER_SUBSCRIPTIONS")
-	setFromEnv("server", "TASKER_SERVER") // only the task and handlers commands have --server
+	setFromEnv("server", "TASKER_SERVER") // only the task, token and handlers commands have --server
 	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
 	setFromEnv("worker-token", "TASKER_WORKER_TOKEN")
 	setFromEnv("auth-jwt-secret", "TASKER_AUTH_JWT_SECRET") // only serve has the --auth-* and --tls-* flags
@@ -143,6 +143,9 @@ func (a *app) resolve() error {
 	setFromEnv("tls-cert", "TASKER_TLS_CERT")
 	setFromEnv("tls-key", "TASKER_TLS_KEY")
 	setFromEnv("token", "TASKER_TOKEN") // the credential of --server mode
+	if err := a.rolesFromEnv(); err != nil {
+		return err
+	}
 	if a.s.configFile == "" {
 		return nil
 	}
@@ -180,6 +183,24 @@ func (a *app) resolve() error {
 	if fc.Worker.Concurrency > 0 {
 		if err := setFromFile("concurrency", fmt.Sprint(fc.Worker.Concurrency)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// rolesFromEnv applies $TASKER_AUTH_ROLES (NAME=PERM[,PERM...] values
+// separated by ';') to serve's --auth-role when the flag is not given.
+func (a *app) rolesFromEnv() error {
+	v, ok := os.LookupEnv("TASKER_AUTH_ROLES")
+	if !ok || strings.TrimSpace(v) == "" || a.flags.Lookup("auth-role") == nil || a.flags.Changed("auth-role") {
+		return nil
+	}
+	for part := range strings.SplitSeq(v, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		if err := a.flags.Set("auth-role", part); err != nil {
+			return fmt.Errorf("$TASKER_AUTH_ROLES: %w", err)
 		}
 	}
 	return nil

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,12 +17,19 @@ import (
 func (a *app) tokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Create, list and revoke API tokens (on --database)",
+		Short: "Create, list and revoke API tokens (on --database, or through --server)",
 		Long: `API tokens are credentials of the REST API ("Authorization: Bearer <token>"),
 stored as hashes in the database, so that every tasker serve on it accepts
 them at once and refuses them at once after a revocation. The first token
-turns authentication on (docs/security.md).`,
+turns authentication on (docs/security.md).
+
+The commands work on the database (--database, like tasker migrate), or
+with --server URL through a running tasker serve, with --token an admin
+credential holding tasker.token:create, :index or :destroy; a token made
+through a server grants no more than that credential holds.`,
 	}
+	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
+	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT with the tasker.token permissions [$TASKER_TOKEN]")
 	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd())
 	return cmd
 }
@@ -33,15 +43,26 @@ func (a *app) tokenCreateCmd() *cobra.Command {
 		Use:   "create NAME --permission P [--permission P ...] [--expires DUR]",
 		Short: "Create an API token; the token alone goes to standard output",
 		Example: `  TOKEN=$(tasker token create ci --permission 'tasker.task:*')
-  tasker token create admin --permission '*' --expires 720h`,
+  tasker token create admin --permission '*' --expires 720h
+  tasker token create ci --permission 'tasker.task:*' --server https://tasker:8443 --token "$ADMIN_TOKEN"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
+			if expires < 0 {
+				return fmt.Errorf("--expires %s is negative: give a lifetime such as 720h, or 0 for a token that never expires", expires)
 			}
-			defer closeFn()
-			secret, tok, err := c.CreateToken(cmd.Context(), tasker.TokenParams{Name: args[0], Permissions: perms, ExpiresIn: expires, CreatedBy: "tasker token create"})
+			var (
+				secret string
+				tok    *tasker.APIToken
+				err    error
+			)
+			if a.s.server != "" {
+				secret, tok, err = a.remoteCreateToken(cmd.Context(), args[0], perms, expires)
+			} else {
+				err = a.withClient(cmd.Context(), func(c *tasker.Client) error {
+					secret, tok, err = c.CreateToken(cmd.Context(), tasker.TokenParams{Name: args[0], Permissions: perms, ExpiresIn: expires, CreatedBy: "tasker token create"})
+					return err
+				})
+			}
 			if err != nil {
 				return err
 			}
@@ -66,13 +87,20 @@ func (a *app) tokenListCmd() *cobra.Command {
 		Short: "List API tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
+			var toks []apiToken
+			if a.s.server != "" {
+				list, err := callServer(a, func(r *apiClient) ([]apiToken, error) { return r.listTokens(cmd.Context()) })
+				if err != nil {
+					return err
+				}
+				toks = list
+			} else if err := a.withClient(cmd.Context(), func(c *tasker.Client) error {
+				list, err := c.Tokens(cmd.Context())
+				for _, t := range list {
+					toks = append(toks, apiToken{APIToken: t, StatusField: t.Status()})
+				}
 				return err
-			}
-			defer closeFn()
-			toks, err := c.Tokens(cmd.Context())
-			if err != nil {
+			}); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
@@ -82,7 +110,7 @@ func (a *app) tokenListCmd() *cobra.Command {
 				if t.ExpiresAt != nil {
 					exp = t.ExpiresAt.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Status(), strings.Join(t.Permissions, ","), t.CreatedAt.UTC().Format(time.RFC3339), exp)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.StatusField, strings.Join(t.Permissions, ","), t.CreatedAt.UTC().Format(time.RFC3339), exp)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -99,16 +127,63 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke an API token: every server refuses it from now on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
+			var err error
+			if a.s.server != "" {
+				_, err = callServer(a, func(r *apiClient) (struct{}, error) { return struct{}{}, r.revokeToken(cmd.Context(), args[0]) })
+			} else {
+				err = a.withClient(cmd.Context(), func(c *tasker.Client) error { return c.RevokeToken(cmd.Context(), args[0]) })
 			}
-			defer closeFn()
-			if err := c.RevokeToken(cmd.Context(), args[0]); err != nil {
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.errOut, "revoked token %s\n", args[0])
 			return nil
 		},
 	}
+}
+
+// apiToken is an API token as GET /tasker/tokens sends it: tasker.APIToken's
+// fields and its status.
+type apiToken struct {
+	tasker.APIToken
+	StatusField string `json:"status"`
+}
+
+// remoteCreateToken creates a token through POST /tasker/tokens.
+func (a *app) remoteCreateToken(ctx context.Context, name string, perms []string, expires time.Duration) (string, *tasker.APIToken, error) {
+	type created struct {
+		Secret string    `json:"secret"`
+		Token  *apiToken `json:"token"`
+	}
+	body := map[string]any{"name": name, "permissions": perms}
+	if expires > 0 {
+		body["expires_in_seconds"] = expires.Seconds()
+	}
+	out, err := callServer(a, func(r *apiClient) (*created, error) {
+		var c created
+		_, err := r.do(ctx, http.MethodPost, "/tasker/tokens", nil, body, &c)
+		return &c, err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if out.Secret == "" || out.Token == nil {
+		return "", nil, fmt.Errorf("create token: the server's answer has no token")
+	}
+	return out.Secret, &out.Token.APIToken, nil
+}
+
+func (r *apiClient) listTokens(ctx context.Context) ([]apiToken, error) {
+	var out struct {
+		Tokens []apiToken `json:"tokens"`
+	}
+	if _, err := r.do(ctx, http.MethodGet, "/tasker/tokens", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Tokens, nil
+}
+
+func (r *apiClient) revokeToken(ctx context.Context, name string) error {
+	_, err := r.do(ctx, http.MethodDelete, "/tasker/tokens/"+url.PathEscape(name), nil, nil, nil)
+	return err
 }

@@ -25,7 +25,7 @@ func TestTokenCommandsAndServe(t *testing.T) {
 	require.Contains(t, errOut, "created token ci (tasker.task:*, tasker.handler:index; never expires)")
 
 	_, errOut, err = run(t, "--database", db, "token", "create", "bad", "--permission", "tasker task")
-	require.ErrorContains(t, err, "permissions[0]: is not resource:action", errOut)
+	require.ErrorContains(t, err, "permissions[0]: has no colon", errOut)
 	_, _, err = run(t, "--database", db, "token", "create", "ci", "--permission", "*")
 	require.Error(t, err, "a live token's name is taken")
 

@@ -30,8 +30,8 @@ const (
 
 // ErrorOf maps an error of the Go API to its answer: an *Error as is, a
 // *tasker.ValidationError to 400 validation_failed (with its fields),
-// tasker.ErrNotFound to 404 not_found and tasker.ErrInvalidState to 409
-// conflict. It returns nil for any other error: the API decides (REST
+// tasker.ErrNotFound to 404 not_found, and tasker.ErrInvalidState and
+// tasker.ErrTokenExists (an API token name taken) to 409 conflict. It returns nil for any other error: the API decides (REST
 // answers 500 internal and logs it).
 func ErrorOf(err error) *Error {
 	var ae *Error
@@ -43,7 +43,7 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: ve.Error(), Fields: ve.Fields}
 	case errors.Is(err, tasker.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
-	case errors.Is(err, tasker.ErrInvalidState):
+	case errors.Is(err, tasker.ErrInvalidState), errors.Is(err, tasker.ErrTokenExists):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
 	}
 	return nil

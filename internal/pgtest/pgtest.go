@@ -69,7 +69,12 @@ func Main(m *testing.M) { MainChecked(m, nil) }
 
 // MainChecked is Main with a check that runs after a passing run (such as
 // goleak's leak check): when it returns an error, the run fails with it.
-func MainChecked(m *testing.M, check func() error) {
+func MainChecked(m *testing.M, check func() error) { MainCleanup(m, check, nil) }
+
+// MainCleanup is MainChecked with a cleanup (such as removing a binary the
+// tests built) that runs after the tests whatever their outcome, before the
+// process exits.
+func MainCleanup(m *testing.M, check func() error, cleanup func()) {
 	mainCalled.Store(true)
 	code := m.Run()
 	if code == 0 && check != nil {
@@ -77,6 +82,9 @@ func MainChecked(m *testing.M, check func() error) {
 			fmt.Fprintf(os.Stderr, "%v\n", err)
 			code = 1
 		}
+	}
+	if cleanup != nil {
+		cleanup()
 	}
 	setupMu.Lock()
 	s := current
