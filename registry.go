@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/envsubst"
 	"github.com/tasker-go/tasker/internal/tmplfile"
 )
 
@@ -105,10 +107,18 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
 			cfg, err := configAsStored(s.HandlerConfig, usesExactConfig(r.handlers[s.Handler]))
+			var complete bool
 			if err == nil {
+				// The references are expanded when the step runs; the
+				// configuration is judged here as this process would run
+				// it, unless a variable is missing here (the worker that
+				// runs the step may have it: it is judged then).
+				cfg, complete = probeConfig(cfg)
+			}
+			if err == nil && complete {
 				err = v.ValidateConfig(cfg)
 			}
-			if err == nil {
+			if err == nil && complete {
 				err = checkConfigParents(v, cfg, s.DependsOn)
 			}
 			if err != nil {
@@ -220,7 +230,26 @@ type LoadOptions struct {
 	// Env selects the environments.<env> overrides. Defaults to $TASKER_ENV.
 	Env string
 	// LookupEnv resolves ${VAR} references. Defaults to os.LookupEnv.
+	// References in handler_config are only checked with it: they are kept
+	// as written and expanded when the step runs (WorkerConfig.LookupEnv).
 	LookupEnv func(string) (string, bool)
+	// Warn receives the problems that do not stop a template from loading,
+	// each a *TemplateError naming the file, line and step: a handler_config
+	// reference to a variable that is not set in this process. Defaults to
+	// a warning logged with slog.Default().
+	Warn func(*TemplateError)
+}
+
+// warn reports the warnings of a parsed file.
+func (o LoadOptions) warn(f *tmplfile.Template) {
+	for _, w := range f.Warnings {
+		te := &TemplateError{File: w.File, Line: w.Line, Template: f.Name, Step: w.Step, Problem: w.Problem, Fix: w.Fix}
+		if o.Warn != nil {
+			o.Warn(te)
+		} else {
+			slog.Default().Warn("template", "warning", te.Error())
+		}
+	}
 }
 
 func (o LoadOptions) fileOptions() tmplfile.Options {
@@ -238,6 +267,7 @@ func (r *Registry) LoadDir(dir string, opts LoadOptions) error {
 	files, err := tmplfile.LoadDir(dir, opts.fileOptions())
 	errs := []error{err}
 	for _, f := range files {
+		opts.warn(f)
 		errs = append(errs, r.RegisterTemplate(fromFile(f), opts.RegisterOptions))
 	}
 	return errors.Join(errs...)
@@ -259,6 +289,7 @@ func (r *Registry) LoadYAML(file string, data []byte, opts LoadOptions) (*TaskTe
 	if err != nil {
 		return nil, err
 	}
+	opts.warn(f)
 	t := fromFile(f)
 	if err := r.RegisterTemplate(t, opts.RegisterOptions); err != nil {
 		return nil, err
@@ -273,6 +304,7 @@ func ParseTemplate(file string, data []byte, opts LoadOptions) (*TaskTemplate, e
 	if err != nil {
 		return nil, err
 	}
+	opts.warn(f)
 	t := fromFile(f)
 	if err := t.prepare(nil, nil); err != nil {
 		return nil, err
@@ -304,6 +336,17 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 		t.Steps = append(t.Steps, st)
 	}
 	return t
+}
+
+// probeConfig expands cfg's ${VAR} references with this process's
+// environment for validation only (the expanded copy is dropped). complete
+// is false when a variable is not set here.
+func probeConfig(cfg map[string]any) (expanded map[string]any, complete bool) {
+	if !envsubst.Contains(cfg) {
+		return cfg, true
+	}
+	out, problems := envsubst.Map(cfg, os.LookupEnv)
+	return out, len(problems) == 0
 }
 
 // configAsStored returns a handler_config as its handler sees it at run
