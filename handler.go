@@ -72,7 +72,12 @@ type StepContext struct {
 	Step *taskertype.Step
 	// Attempt is this attempt's number, starting at 1.
 	Attempt int
-	// Config is the step template's handler_config (nil when none).
+	// Config is the step template's handler_config (nil when none), with
+	// its ${VAR} references expanded from the environment of this worker
+	// (WorkerConfig.LookupEnv) when the step runs. The stored and served
+	// handler_config (Step.HandlerConfig, the REST views) keeps the
+	// references: do not copy secrets from Config into results, errors or
+	// events.
 	Config map[string]any
 	// Logger is the client's logger with task and step attributes.
 	Logger *slog.Logger
