@@ -95,6 +95,12 @@ type RegisterOptions struct {
 // RegisterTemplate validates t and registers it. The registry keeps t (do not
 // modify it afterwards).
 func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error {
+	return r.registerTemplate(t, opts, nil)
+}
+
+// registerTemplate is RegisterTemplate; lookup (nil: os.LookupEnv) expands
+// the handler_config references for the handlers' checks.
+func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, lookup func(string) (string, bool)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var known func(string) bool
@@ -113,7 +119,7 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 				// configuration is judged here as this process would run
 				// it, unless a variable is missing here (the worker that
 				// runs the step may have it: it is judged then).
-				cfg, complete = probeConfig(cfg)
+				cfg, complete = probeConfig(cfg, lookup)
 			}
 			if err == nil && complete {
 				err = v.ValidateConfig(cfg)
@@ -268,7 +274,7 @@ func (r *Registry) LoadDir(dir string, opts LoadOptions) error {
 	errs := []error{err}
 	for _, f := range files {
 		opts.warn(f)
-		errs = append(errs, r.RegisterTemplate(fromFile(f), opts.RegisterOptions))
+		errs = append(errs, r.registerTemplate(fromFile(f), opts.RegisterOptions, opts.LookupEnv))
 	}
 	return errors.Join(errs...)
 }
@@ -291,7 +297,7 @@ func (r *Registry) LoadYAML(file string, data []byte, opts LoadOptions) (*TaskTe
 	}
 	opts.warn(f)
 	t := fromFile(f)
-	if err := r.RegisterTemplate(t, opts.RegisterOptions); err != nil {
+	if err := r.registerTemplate(t, opts.RegisterOptions, opts.LookupEnv); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -339,13 +345,16 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 }
 
 // probeConfig expands cfg's ${VAR} references with this process's
-// environment for validation only (the expanded copy is dropped). complete
+// environment (lookup, default os.LookupEnv) for validation only (the expanded copy is dropped). complete
 // is false when a variable is not set here.
-func probeConfig(cfg map[string]any) (expanded map[string]any, complete bool) {
+func probeConfig(cfg map[string]any, lookup func(string) (string, bool)) (expanded map[string]any, complete bool) {
 	if !envsubst.Contains(cfg) {
 		return cfg, true
 	}
-	out, problems := envsubst.Map(cfg, os.LookupEnv)
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	out, problems := envsubst.Map(cfg, lookup)
 	return out, len(problems) == 0
 }
 

@@ -283,3 +283,23 @@ func openDumpable(t *testing.T) (taskerdriver.Driver, func(context.Context) stri
 		return sb.String()
 	}
 }
+
+// The handlers' configuration checks judge the expanded values when the
+// loading process has the variables, and leave them to the run otherwise.
+func TestSecretsConfigCheckedWithTheLoadingEnvironment(t *testing.T) {
+	t.Parallel()
+	src := []byte("name: t\nstep_templates:\n  - name: a\n    handler: http\n    handler_config:\n      url: \"${BASE}/x\"\n")
+	bad := func(k string) (string, bool) { return map[string]string{"BASE": "ftp://files"}[k], k == "BASE" }
+	_, err := tasker.NewRegistry().LoadYAML("t.yaml", src, tasker.LoadOptions{LookupEnv: bad})
+	require.ErrorContains(t, err, "handler_config.url")
+	require.NotContains(t, err.Error(), "${BASE}", "the check names the key, not a value")
+
+	var warned int
+	tmpl, err := tasker.NewRegistry().LoadYAML("t.yaml", src, tasker.LoadOptions{
+		LookupEnv: func(string) (string, bool) { return "", false },
+		Warn:      func(*tasker.TemplateError) { warned++ },
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1, warned)
+	require.Equal(t, "${BASE}/x", tmpl.Steps[0].HandlerConfig["url"])
+}
