@@ -50,12 +50,12 @@ func credentials(h http.Header) []string {
 		lower := strings.ToLower(name)
 		for _, v := range vals {
 			add(v)
-			switch {
-			case lower == "authorization" || lower == "proxy-authorization":
+			switch lower {
+			case "authorization", "proxy-authorization":
 				if _, cred, ok := strings.Cut(v, " "); ok {
 					add(cred)
 				}
-			case lower == "cookie":
+			case "cookie":
 				for c := range strings.SplitSeq(v, ";") {
 					if _, val, ok := strings.Cut(c, "="); ok {
 						add(val)
