@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -91,4 +92,15 @@ func TestCLIMasksDatabasePassword(t *testing.T) {
 	require.NoError(t, <-done)
 	require.NotContains(t, wout.String()+werr.String(), password)
 	require.Contains(t, wout.String(), ":xxxxx@")
+}
+
+// tasker template validate prints a warning, not an error, for a
+// handler_config variable this process lacks: the workers may have it.
+func TestTemplateValidateWarnsOfUnsetHandlerConfigVariable(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "t.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("name: t\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config:\n      command: [./run.sh]\n      env: {K: \"${TASKER_CLI_TEST_SURELY_UNSET_9B}\"}\n"), 0o600))
+	out := mustRun(t, "template", "validate", file)
+	require.Contains(t, out, "warning: "+file+":7: template \"t\": step \"a\": environment variable TASKER_CLI_TEST_SURELY_UNSET_9B is not set")
+	require.Contains(t, out, "ok  default.t@0.1.0 (1 steps) "+file)
 }
