@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tasker-go/tasker/internal/envsubst"
 	"github.com/tasker-go/tasker/internal/tmplfile"
 )
 
@@ -113,13 +112,16 @@ func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, looku
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
 			cfg, err := configAsStored(s.HandlerConfig, usesExactConfig(r.handlers[s.Handler]))
-			var complete bool
+			var (
+				complete bool
+				redact   func(string) string
+			)
 			if err == nil {
 				// The references are expanded when the step runs; the
 				// configuration is judged here as this process would run
 				// it, unless a variable is missing here (the worker that
 				// runs the step may have it: it is judged then).
-				cfg, complete = probeConfig(cfg, lookup)
+				cfg, redact, complete = probeConfig(cfg, lookup)
 			}
 			if err == nil && complete {
 				err = v.ValidateConfig(cfg)
@@ -128,6 +130,7 @@ func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, looku
 				err = checkConfigParents(v, cfg, s.DependsOn)
 			}
 			if err != nil {
+				err = redactError(err, redact)
 				return &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err}
 			}
 		}
@@ -342,20 +345,6 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 		t.Steps = append(t.Steps, st)
 	}
 	return t
-}
-
-// probeConfig expands cfg's ${VAR} references with this process's
-// environment (lookup, default os.LookupEnv) for validation only (the expanded copy is dropped). complete
-// is false when a variable is not set here.
-func probeConfig(cfg map[string]any, lookup func(string) (string, bool)) (expanded map[string]any, complete bool) {
-	if !envsubst.Contains(cfg) {
-		return cfg, true
-	}
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	out, problems := envsubst.Map(cfg, lookup)
-	return out, len(problems) == 0
 }
 
 // configAsStored returns a handler_config as its handler sees it at run

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tasker-go/tasker/internal/envsubst"
 	"github.com/tasker-go/tasker/internal/maintenance"
 	"github.com/tasker-go/tasker/internal/orchestrator"
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -112,6 +111,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies, registry: c.registry, now: c.cfg.Now,
 		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step_name", cs.Step.Name, "attempt", cs.Step.Attempts),
 	}
+	var redact func(string) string
 	if len(cs.Step.HandlerConfig) > 0 {
 		var err error
 		if usesExactConfig(h) {
@@ -126,7 +126,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		if lookup == nil {
 			lookup = os.LookupEnv
 		}
-		if sc.Config, err = expandConfig(sc.Config, lookup, c.workerID); err != nil {
+		if sc.Config, redact, err = expandConfig(sc.Config, lookup, c.workerID); err != nil {
 			return orchestrator.Result{Err: err, Permanent: true}
 		}
 	}
@@ -134,30 +134,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	sc.mu.Lock()
 	published := sc.published
 	sc.mu.Unlock()
-	return resultOf(ctx, out, err, published)
-}
-
-// expandConfig expands the ${VAR} references of a step's handler_config
-// with lookup, the environment of the process that runs the step: the
-// stored handler_config keeps the references, so a secret is never written
-// to the database nor served. A variable that is unset (without a
-// default) or a malformed reference is a permanent error naming the
-// variable, never a value: retrying cannot help until the worker's
-// environment changes (then retry the task).
-func expandConfig(cfg map[string]any, lookup func(string) (string, bool), worker string) (map[string]any, error) {
-	if !envsubst.Contains(cfg) {
-		return cfg, nil
-	}
-	out, problems := envsubst.Map(cfg, lookup)
-	if len(problems) == 0 {
-		return out, nil
-	}
-	p := problems[0]
-	problem, fix := p.Describe()
-	if !p.Malformed() {
-		fix = fmt.Sprintf("set %s in the environment of worker %s (and of every worker that runs this step), or write ${%s:-default}; then retry the task", p.Name, worker, p.Name)
-	}
-	return nil, fmt.Errorf("handler_config: %s; %s", problem, fix)
+	return redactFailure(resultOf(ctx, out, err, published), redact)
 }
 
 // resultOf turns what a handler (under the middleware chain) returned into

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -291,8 +292,8 @@ func TestSecretsConfigCheckedWithTheLoadingEnvironment(t *testing.T) {
 	src := []byte("name: t\nstep_templates:\n  - name: a\n    handler: http\n    handler_config:\n      url: \"${BASE}/x\"\n")
 	bad := func(k string) (string, bool) { return map[string]string{"BASE": "ftp://files"}[k], k == "BASE" }
 	_, err := tasker.NewRegistry().LoadYAML("t.yaml", src, tasker.LoadOptions{LookupEnv: bad})
-	require.ErrorContains(t, err, "handler_config.url")
-	require.NotContains(t, err.Error(), "${BASE}", "the check names the key, not a value")
+	require.ErrorContains(t, err, `handler_config.url "${BASE}/x"`, "the check shows the reference, not the value")
+	require.NotContains(t, err.Error(), "ftp://files")
 
 	var warned int
 	tmpl, err := tasker.NewRegistry().LoadYAML("t.yaml", src, tasker.LoadOptions{
@@ -302,4 +303,31 @@ func TestSecretsConfigCheckedWithTheLoadingEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, warned)
 	require.Equal(t, "${BASE}/x", tmpl.Steps[0].HandlerConfig["url"])
+}
+
+// A value that a handler quotes in a failure (here a URL from the
+// environment, in a connection error) is stored as its ${VAR} reference.
+func TestSecretsRedactedFromFailures(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		base := "http://" + ln.Addr().String() + "/tenant-5ecret-path"
+		require.NoError(t, ln.Close()) // connections are refused
+		tmpl := &tasker.TaskTemplate{Name: "refused", Steps: []tasker.StepTemplate{
+			{Name: "call", Handler: "http", HandlerConfig: map[string]any{"url": "${BASE_URL}/orders"}},
+		}}
+		e := newEnvWith(t, func(c *tasker.Config) {
+			c.Worker.LookupEnv = func(k string) (string, bool) { return base, k == "BASE_URL" }
+		}, tmpl)
+		task := e.create("refused", map[string]any{})
+		e.singlePass()
+		s := e.steps(task.ID)["call"]
+		require.Equal(t, taskertype.StateError, s.State)
+		require.Contains(t, s.LastError.Message, "${BASE_URL}/orders")
+		require.NotContains(t, s.LastError.Message, "tenant-5ecret-path")
+		require.NotContains(t, string(s.LastError.Details), "tenant-5ecret-path")
+		require.Contains(t, string(s.LastError.Details), "${BASE_URL}")
+		require.Equal(t, "*tasker.HTTPError", s.LastError.Class, "the class is the handler's")
+	})
 }

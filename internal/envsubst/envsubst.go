@@ -2,6 +2,7 @@ package envsubst
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tasker-go/tasker/internal/names"
@@ -152,4 +153,78 @@ func short(ref string) string {
 		return ref[:40] + "..."
 	}
 	return ref
+}
+
+// MinRedacted is the length under which a variable's value is not hidden
+// by Redactor: replacing a short value ("3", "true") would garble unrelated
+// text, and such a value is no secret.
+const MinRedacted = 6
+
+// Redactor returns a function that replaces, in a text, the value of every
+// variable that v's strings refer to (as lookup gives it, when at least
+// MinRedacted bytes long) by its reference "${NAME}": the form the stored
+// handler_config shows. It returns nil when there is nothing to replace.
+// Longer values are replaced first, so that a value holding another is
+// replaced whole.
+func Redactor(v any, lookup func(string) (string, bool)) func(string) string {
+	seen := map[string]bool{}
+	var pairs [][2]string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			for _, name := range refNames(x) {
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				if val, ok := lookup(name); ok && len(val) >= MinRedacted {
+					pairs = append(pairs, [2]string{val, "${" + name + "}"})
+				}
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	if len(pairs) == 0 {
+		return nil
+	}
+	slices.SortFunc(pairs, func(a, b [2]string) int { return len(b[0]) - len(a[0]) })
+	var args []string
+	for _, p := range pairs {
+		args = append(args, p[0], p[1])
+	}
+	r := strings.NewReplacer(args...)
+	return r.Replace
+}
+
+// refNames returns the names of the well-formed references in s.
+func refNames(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			i += 3
+		case strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				return out
+			}
+			name, _, _ := strings.Cut(s[i+2:i+2+end], ":-")
+			if names.EnvVar(name) {
+				out = append(out, name)
+			}
+			i += 2 + end + 1
+		default:
+			i++
+		}
+	}
+	return out
 }

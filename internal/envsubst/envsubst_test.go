@@ -69,3 +69,13 @@ func TestMapCopiesAndExpandsStringsOnly(t *testing.T) {
 	require.Nil(t, m)
 	require.Empty(t, problems)
 }
+
+func TestRedactor(t *testing.T) {
+	t.Parallel()
+	vals := map[string]string{"TOKEN": "tok-123456", "LONG": "tok-123456-and-more", "SHORT": "3"}
+	look := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
+	require.Nil(t, envsubst.Redactor(map[string]any{"a": "plain", "b": "$${TOKEN}"}, look))
+	r := envsubst.Redactor(map[string]any{"h": []any{"Bearer ${TOKEN}", "${LONG} ${SHORT} ${UNSET} ${1X}"}}, look)
+	require.NotNil(t, r)
+	require.Equal(t, "sent ${LONG} then ${TOKEN}, 3 retries", r("sent tok-123456-and-more then tok-123456, 3 retries"))
+}
