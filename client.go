@@ -92,6 +92,11 @@ type WorkerConfig struct {
 	StepTimeout time.Duration
 	// Handlers restricts the worker to steps of these handlers (empty: any).
 	Handlers []string
+	// LookupEnv resolves the ${VAR} references of a step's handler_config
+	// when a worker of this client runs the step (StepContext.Config holds
+	// the expanded values; the stored and served handler_config keeps the
+	// references). Defaults to os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 	// Retention deletes tasks that finished (complete, cancelled or
 	// resolved_manually) longer ago than this; the maintenance leader does
 	// it. Zero (the default) keeps every task.

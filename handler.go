@@ -27,6 +27,10 @@ type StepHandler interface {
 // ConfigValidator is implemented by handlers that can check a step's
 // handler_config when its template is registered, so that a bad
 // configuration is a loading error instead of a failure at run time. The
+// config it is given has its ${VAR} references expanded from the loading
+// process's environment (LoadOptions.LookupEnv); when one of them is not set
+// there, ValidateConfig (and ConfigDependencies) is not called for that step
+// and the handler meets the configuration only when the step runs. The
 // built-in exec and http handlers implement it.
 type ConfigValidator interface {
 	ValidateConfig(config map[string]any) error
@@ -72,7 +76,12 @@ type StepContext struct {
 	Step *taskertype.Step
 	// Attempt is this attempt's number, starting at 1.
 	Attempt int
-	// Config is the step template's handler_config (nil when none).
+	// Config is the step template's handler_config (nil when none), with
+	// its ${VAR} references expanded from the environment of this worker
+	// (WorkerConfig.LookupEnv) when the step runs. The stored and served
+	// handler_config (Step.HandlerConfig, the REST views) keeps the
+	// references: do not copy secrets from Config into results, errors or
+	// events.
 	Config map[string]any
 	// Logger is the client's logger with task and step attributes.
 	Logger *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sort"
@@ -93,6 +94,12 @@ type RegisterOptions struct {
 // RegisterTemplate validates t and registers it. The registry keeps t (do not
 // modify it afterwards).
 func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error {
+	return r.registerTemplate(t, opts, nil)
+}
+
+// registerTemplate is RegisterTemplate; lookup (nil: os.LookupEnv) expands
+// the handler_config references for the handlers' checks.
+func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, lookup func(string) (string, bool)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var known func(string) bool
@@ -105,13 +112,25 @@ func (r *Registry) RegisterTemplate(t *TaskTemplate, opts RegisterOptions) error
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
 			cfg, err := configAsStored(s.HandlerConfig, usesExactConfig(r.handlers[s.Handler]))
+			var (
+				complete bool
+				redact   func(string) string
+			)
 			if err == nil {
+				// The references are expanded when the step runs; the
+				// configuration is judged here as this process would run
+				// it, unless a variable is missing here (the worker that
+				// runs the step may have it: it is judged then).
+				cfg, redact, complete = probeConfig(cfg, lookup)
+			}
+			if err == nil && complete {
 				err = v.ValidateConfig(cfg)
 			}
-			if err == nil {
+			if err == nil && complete {
 				err = checkConfigParents(v, cfg, s.DependsOn)
 			}
 			if err != nil {
+				err = redactError(err, redact)
 				return &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err}
 			}
 		}
@@ -220,7 +239,26 @@ type LoadOptions struct {
 	// Env selects the environments.<env> overrides. Defaults to $TASKER_ENV.
 	Env string
 	// LookupEnv resolves ${VAR} references. Defaults to os.LookupEnv.
+	// References in handler_config are only checked with it: they are kept
+	// as written and expanded when the step runs (WorkerConfig.LookupEnv).
 	LookupEnv func(string) (string, bool)
+	// Warn receives the problems that do not stop a template from loading,
+	// each a *TemplateError naming the file, line and step: a handler_config
+	// reference to a variable that is not set in this process. Defaults to
+	// a warning logged with slog.Default().
+	Warn func(*TemplateError)
+}
+
+// warn reports the warnings of a parsed file.
+func (o LoadOptions) warn(f *tmplfile.Template) {
+	for _, w := range f.Warnings {
+		te := &TemplateError{File: w.File, Line: w.Line, Template: f.Name, Step: w.Step, Problem: w.Problem, Fix: w.Fix}
+		if o.Warn != nil {
+			o.Warn(te)
+		} else {
+			slog.Default().Warn("template", "warning", te.Error())
+		}
+	}
 }
 
 func (o LoadOptions) fileOptions() tmplfile.Options {
@@ -238,7 +276,8 @@ func (r *Registry) LoadDir(dir string, opts LoadOptions) error {
 	files, err := tmplfile.LoadDir(dir, opts.fileOptions())
 	errs := []error{err}
 	for _, f := range files {
-		errs = append(errs, r.RegisterTemplate(fromFile(f), opts.RegisterOptions))
+		opts.warn(f)
+		errs = append(errs, r.registerTemplate(fromFile(f), opts.RegisterOptions, opts.LookupEnv))
 	}
 	return errors.Join(errs...)
 }
@@ -259,8 +298,9 @@ func (r *Registry) LoadYAML(file string, data []byte, opts LoadOptions) (*TaskTe
 	if err != nil {
 		return nil, err
 	}
+	opts.warn(f)
 	t := fromFile(f)
-	if err := r.RegisterTemplate(t, opts.RegisterOptions); err != nil {
+	if err := r.registerTemplate(t, opts.RegisterOptions, opts.LookupEnv); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -273,6 +313,7 @@ func ParseTemplate(file string, data []byte, opts LoadOptions) (*TaskTemplate, e
 	if err != nil {
 		return nil, err
 	}
+	opts.warn(f)
 	t := fromFile(f)
 	if err := t.prepare(nil, nil); err != nil {
 		return nil, err

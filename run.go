@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/tasker-go/tasker/internal/maintenance"
 	"github.com/tasker-go/tasker/internal/orchestrator"
@@ -110,6 +111,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies, registry: c.registry, now: c.cfg.Now,
 		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step_name", cs.Step.Name, "attempt", cs.Step.Attempts),
 	}
+	var redact func(string) string
 	if len(cs.Step.HandlerConfig) > 0 {
 		var err error
 		if usesExactConfig(h) {
@@ -120,12 +122,19 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 		if err != nil {
 			return orchestrator.Result{Err: fmt.Errorf("decode handler_config: %w", err), Permanent: true}
 		}
+		lookup := c.cfg.Worker.LookupEnv
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		if sc.Config, redact, err = expandConfig(sc.Config, lookup, c.workerID); err != nil {
+			return orchestrator.Result{Err: err, Permanent: true}
+		}
 	}
 	out, err := chainStep(ctx, c.cfg.StepMiddleware, sc, func(ctx context.Context) (any, error) { return h.Handle(ctx, sc) })
 	sc.mu.Lock()
 	published := sc.published
 	sc.mu.Unlock()
-	return resultOf(ctx, out, err, published)
+	return redactFailure(resultOf(ctx, out, err, published), redact)
 }
 
 // resultOf turns what a handler (under the middleware chain) returned into

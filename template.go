@@ -63,7 +63,9 @@ type StepTemplate struct {
 	// Handler is the registered name of the step handler (required), for
 	// example the built-in "exec".
 	Handler string
-	// HandlerConfig is given to the handler (YAML handler_config).
+	// HandlerConfig is given to the handler (YAML handler_config). Its
+	// ${VAR} references are kept as written (stored, served) and expanded
+	// when the step runs (StepContext.Config); write $${ for a literal "${".
 	HandlerConfig map[string]any
 	// DependsOn lists the steps that must complete first.
 	DependsOn []string

@@ -233,15 +233,29 @@ func TestTemplateErrorUnsetVariable(t *testing.T) {
 	const name = "TASKER_TEMPLATE_TEST_SURELY_UNSET_7F3A"
 	_, set := os.LookupEnv(name)
 	require.False(t, set, "%s must not be set for this test", name)
-	err := loadBad(t, "name: t\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config:\n      command: echo ${"+name+"}\n")
-	require.EqualError(t, err, `bad.yaml:6: step "a": environment variable `+name+` is not set; set `+name+` or write ${`+name+`:-default}`)
+	err := loadBad(t, "name: t\nstep_templates:\n  - name: a\n    handler: exec\n    description: ${"+name+"}\n")
+	require.EqualError(t, err, `bad.yaml:5: step "a": environment variable `+name+` is not set; set `+name+` or write ${`+name+`:-default}`)
 
-	// A default, or the escape $${, makes the same file load.
+	// In handler_config the reference is read when the step runs, by the
+	// worker that runs it: loading warns and keeps it as written.
+	var warnings []*tasker.TemplateError
 	tmpl, err := tasker.NewRegistry().LoadYAML("ok.yaml",
+		[]byte("name: t\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config:\n      command: echo ${"+name+"}\n"),
+		tasker.LoadOptions{Warn: func(e *tasker.TemplateError) { warnings = append(warnings, e) }})
+	require.NoError(t, err)
+	require.Equal(t, "echo ${"+name+"}", tmpl.Steps[0].HandlerConfig["command"])
+	require.Len(t, warnings, 1)
+	require.Equal(t, "ok.yaml", warnings[0].File)
+	require.Equal(t, 6, warnings[0].Line)
+	require.Equal(t, "a", warnings[0].Step)
+	require.Contains(t, warnings[0].Error(), "environment variable "+name+" is not set")
+
+	// A default, or the escape $${, is kept too (expanded when the step runs).
+	tmpl, err = tasker.NewRegistry().LoadYAML("ok.yaml",
 		[]byte("name: t\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config:\n      command: echo ${"+name+":-fallback} $${"+name+"}\n"),
 		tasker.LoadOptions{})
 	require.NoError(t, err)
-	require.Equal(t, "echo fallback ${"+name+"}", tmpl.Steps[0].HandlerConfig["command"])
+	require.Equal(t, "echo ${"+name+":-fallback} $${"+name+"}", tmpl.Steps[0].HandlerConfig["command"])
 }
 
 func TestTemplateErrorDuplicateRegistration(t *testing.T) {

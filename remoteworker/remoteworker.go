@@ -92,7 +92,10 @@ func (s *Step) DecodeContext(v any) error {
 	return nil
 }
 
-// DecodeConfig decodes the step's handler_config into v.
+// DecodeConfig decodes the step's handler_config into v. It is the
+// configuration as stored: a ${VAR} reference arrives as written (the server
+// never expands one for a remote worker); expand it with this process's
+// environment if the step needs the value.
 func (s *Step) DecodeConfig(v any) error {
 	if err := json.Unmarshal(s.Config, v); err != nil {
 		return fmt.Errorf("decode handler_config: %w", err)

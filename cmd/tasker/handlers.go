@@ -63,7 +63,7 @@ loaded with --templates.`,
 func (a *app) localRegistry() (*tasker.Registry, error) {
 	reg := tasker.NewRegistry()
 	if a.s.templates != "" {
-		if err := reg.LoadDir(a.s.templates, tasker.LoadOptions{Env: a.s.env}); err != nil {
+		if err := reg.LoadDir(a.s.templates, a.loadOptions()); err != nil {
 			return nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
 		}
 	}

@@ -84,6 +84,8 @@ type app struct {
 	out, errOut io.Writer
 	s           settings
 	flags       *pflag.FlagSet
+	// runsSteps is set by the commands that run steps (serve, worker).
+	runsSteps bool
 }
 
 func newRoot(out, errOut io.Writer) *cobra.Command {
@@ -218,6 +220,20 @@ func (a *app) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
 }
 
+// loadOptions are the options of loading --templates. A handler_config
+// ${VAR} that this process does not have is a warning where steps run
+// (serve, worker: the step will fail until it is set) and a debug message
+// elsewhere (task commands, which run no step).
+func (a *app) loadOptions() tasker.LoadOptions {
+	level := slog.LevelDebug
+	if a.runsSteps {
+		level = slog.LevelWarn
+	}
+	return tasker.LoadOptions{Env: a.s.env, Warn: func(e *tasker.TemplateError) {
+		a.logger().Log(context.Background(), level, "template: "+e.Error())
+	}}
+}
+
 // client opens the database, loads the templates and returns a client.
 // withClient runs fn with a client on the database and closes the client
 // after.
@@ -237,7 +253,7 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	}
 	reg := tasker.NewRegistry()
 	if a.s.templates != "" {
-		if err := reg.LoadDir(a.s.templates, tasker.LoadOptions{Env: a.s.env}); err != nil {
+		if err := reg.LoadDir(a.s.templates, a.loadOptions()); err != nil {
 			_ = drv.Close()
 			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
 		}
@@ -280,7 +296,7 @@ func (a *app) migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "database %s is at migration version %d\n", a.s.database, v)
+			fmt.Fprintf(a.out, "database %s is at migration version %d\n", dburl.Redact(a.s.database), v)
 			return nil
 		},
 	}
@@ -294,6 +310,7 @@ func (a *app) workerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			a.runsSteps = true
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
 				return err
@@ -303,7 +320,7 @@ func (a *app) workerCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.out, "tasker worker running on %s (%d templates, concurrency %d); Ctrl-C to stop\n",
-				a.s.database, len(c.Registry().Templates("")), a.s.concurrency)
+				dburl.Redact(a.s.database), len(c.Registry().Templates("")), a.s.concurrency)
 			<-ctx.Done()
 			fmt.Fprintf(a.out, "stopping: finishing running steps for up to %s\n", drain)
 			stopCtx, cancel := context.WithTimeout(context.Background(), drain)

@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/internal/dburl"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -76,6 +76,7 @@ up to --drain-timeout before releasing them to other workers.`,
 			if err != nil {
 				return err
 			}
+			a.runsSteps = true
 			c, closeFn, err := a.client(ctx)
 			if err != nil {
 				return err
@@ -178,11 +179,5 @@ func (a *app) requestLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// redactURL hides a password in a database URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
-}
+// redactURL hides a password in a database URL (dburl.Redact).
+func redactURL(s string) string { return dburl.Redact(s) }

@@ -33,7 +33,8 @@ the handler check.`,
 			for _, h := range handlers {
 				reg.MustRegisterHandler(h, tasker.StepHandlerFunc(nil))
 			}
-			opts := tasker.LoadOptions{Env: a.s.env, RegisterOptions: tasker.RegisterOptions{AllowUnknownHandlers: !strict}}
+			opts := tasker.LoadOptions{Env: a.s.env, RegisterOptions: tasker.RegisterOptions{AllowUnknownHandlers: !strict},
+				Warn: func(e *tasker.TemplateError) { fmt.Fprintln(a.out, "warning: "+e.Error()) }}
 			var errs []error
 			for _, arg := range args {
 				info, err := os.Stat(arg)
@@ -75,7 +76,7 @@ func (a *app) templateGraphCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := tasker.ParseTemplate(args[0], data, tasker.LoadOptions{Env: a.s.env})
+			t, err := tasker.ParseTemplate(args[0], data, a.loadOptions())
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,7 @@ const DefaultMaxOutput = 1 << 20
 const MaxMaxOutput = 1 << 30
 
 // validKeys lists the keys accepted in handler_config, in documentation order.
-var validKeys = []string{"command", "env", "dir", "timeout", "permanent_exit_codes", "max_output_bytes"}
+var validKeys = []string{"command", "env", "inherit_env", "dir", "timeout", "permanent_exit_codes", "max_output_bytes"}
 
 // reservedEnv lists the variables the engine sets for every command; a
 // handler_config.env entry may not override them.
@@ -49,8 +49,12 @@ type Config struct {
 	Args []string
 	// Shell is the script run with `sh -c` when `command` is a string.
 	Shell string
-	// Env holds the variables of `env`, added to the worker's environment.
+	// Env holds the variables of `env`, added to the inherited environment.
 	Env map[string]string
+	// InheritEnv, when not nil (`inherit_env`), lists the only variables
+	// of the worker's environment the command inherits; nil means all of
+	// them but Tasker's own (see [Withheld]).
+	InheritEnv []string
 	// Dir is the working directory of the command (`dir`); empty means the
 	// worker's working directory.
 	Dir string
@@ -94,6 +98,8 @@ func configErrorf(field, format string, args ...any) *ConfigError {
 //   - command (required): a list (program and arguments, no shell) or a
 //     string (run with sh -c).
 //   - env: a map of variable names to strings, numbers or booleans.
+//   - inherit_env: a list of the variable names the command inherits from
+//     the worker's environment (an allow-list; [] inherits none).
 //   - dir: the working directory.
 //   - timeout: a Go duration string such as "30s" or a whole number of
 //     seconds; 0 means none.
@@ -126,6 +132,7 @@ func ParseConfig(m map[string]any) (*Config, error) {
 	// the one reported.
 	for _, err := range []error{
 		setOptional(m, "env", &cfg.Env, parseEnv),
+		setOptional(m, "inherit_env", &cfg.InheritEnv, parseInheritEnv),
 		setOptional(m, "dir", &cfg.Dir, parseDir),
 		setOptional(m, "timeout", &cfg.Timeout, parseTimeout),
 		setOptional(m, "permanent_exit_codes", &cfg.PermanentExitCodes, parseExitCodes),
@@ -265,6 +272,30 @@ func parseEnv(v any) (map[string]string, error) {
 		env[k] = s
 	}
 	return env, nil
+}
+
+func parseInheritEnv(v any) ([]string, error) {
+	const field = "handler_config.inherit_env"
+	list, ok := v.([]any)
+	if !ok {
+		if ls, isStrings := v.([]string); isStrings {
+			list = make([]any, len(ls))
+			for i, s := range ls {
+				list[i] = s
+			}
+		} else {
+			return nil, configErrorf(field, "must be a list of variable names, such as [PATH, HOME, LANG], not %s", describe(v))
+		}
+	}
+	out := make([]string, 0, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok || s == "" || strings.ContainsAny(s, "=\x00") {
+			return nil, configErrorf(fmt.Sprintf("%s[%d]", field, i), "is not a variable name: use letters, digits and underscores, such as PATH")
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func parseTimeout(v any) (time.Duration, error) {

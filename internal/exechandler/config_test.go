@@ -82,7 +82,7 @@ func TestParseConfigValid(t *testing.T) {
 
 func TestParseConfigErrors(t *testing.T) {
 	t.Parallel()
-	const valid = "valid keys are command, env, dir, timeout, permanent_exit_codes, max_output_bytes"
+	const valid = "valid keys are command, env, inherit_env, dir, timeout, permanent_exit_codes, max_output_bytes"
 	tests := []struct {
 		name  string
 		in    map[string]any

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -55,8 +56,10 @@ type Input struct {
 // Run runs the command of an exec step and returns the step result.
 //
 // A list command runs the program directly; a string command runs with
-// sh -c. The command's environment is the worker's plus cfg.Env plus
-// TASKER_TASK_ID, TASKER_STEP_ID, TASKER_STEP_NAME and TASKER_ATTEMPT. The
+// sh -c. The command's environment is the worker's (only the variables
+// of cfg.InheritEnv when set; otherwise all but the [Withheld] ones: Tasker's
+// own secrets) plus cfg.Env plus TASKER_TASK_ID, TASKER_STEP_ID,
+// TASKER_STEP_NAME and TASKER_ATTEMPT. The
 // JSON encoding of in is written to its stdin, which is then closed; a
 // command that does not read stdin is not an error. The command runs in a
 // process group of its own, which is killed as a whole when cfg.Timeout
@@ -117,7 +120,7 @@ func Run(ctx context.Context, cfg *Config, in *Input) (json.RawMessage, error) {
 
 	cmd := exec.CommandContext(runCtx, program, args...)
 	cmd.Dir = cfg.Dir
-	cmd.Env = buildEnv(cfg.Env, in)
+	cmd.Env = buildEnv(cfg.Env, cfg.InheritEnv, in)
 	cmd.Stdin = bytes.NewReader(stdin)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
@@ -193,12 +196,34 @@ func encodeInput(in *Input) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func buildEnv(extra map[string]string, in *Input) []string {
+// Withheld reports whether a variable of the worker's environment is kept
+// from commands that do not ask for it by name (handler_config.inherit_env
+// or env): Tasker's own configuration, every TASKER_* variable, which holds
+// its credentials (TASKER_DATABASE_URL, TASKER_WORKER_TOKEN, TASKER_TOKEN,
+// TASKER_AUTH_*), and PGPASSWORD, which the PostgreSQL driver reads.
+func Withheld(name string) bool {
+	return strings.HasPrefix(name, "TASKER_") || name == "PGPASSWORD"
+}
+
+// inherited returns the variables of environ the command inherits: those
+// named by allow when it is not nil, else all but the withheld ones.
+func inherited(environ, allow []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if allow != nil && slices.Contains(allow, name) || allow == nil && !Withheld(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func buildEnv(extra map[string]string, allow []string, in *Input) []string {
 	var doc Input
 	if in != nil {
 		doc = *in
 	}
-	env := os.Environ()
+	env := inherited(os.Environ(), allow)
 	keys := slices.Sorted(maps.Keys(extra))
 	for _, k := range keys {
 		env = append(env, k+"="+extra[k])

@@ -32,11 +32,14 @@ type StatusError struct {
 	// Permanent: retrying will not help (4xx other than 408, 425 and 429;
 	// an unfollowed 3xx).
 	Permanent bool
-	// Body is the answer's body (at most max_response_bytes), as text.
+	// Body is the answer's body (at most max_response_bytes), as text,
+	// with the values of the request's credential headers (see
+	// CredentialHeader) replaced by Redacted.
 	Body string
 	// Header is the answer's header.
 	Header http.Header
-	// Response is the whole answer.
+	// Response is the whole answer, as received (not redacted; never
+	// stored).
 	Response *Response
 }
 

@@ -79,3 +79,46 @@ func TestCut(t *testing.T) {
 	require.Equal(t, "a", cut("aé", 2, ""), "never splits a rune")
 	require.Empty(t, cut("é", 1, ""))
 }
+
+// An upstream that echoes the request's headers in an error answer must not
+// put the credentials into the stored error (issue 12).
+func TestStatusErrorRedactsEchoedCredentials(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = r.Header.Write(w) // every request header, as many debugging APIs do
+	}))
+	defer srv.Close()
+	const (
+		bearer = "bearer-5ecret-token-value"
+		apiKey = "api-key-5ecret"
+		cookie = "cookie-5ecret"
+	)
+	lookup := func(k string) (string, bool) { return map[string]string{"TOKEN": bearer}[k], k == "TOKEN" }
+	c := mustParse(t, map[string]any{
+		"url":     srv.URL,
+		"headers": map[string]any{"X-Api-Key": apiKey, "Cookie": "session=" + cookie, "X-Trace": "visible-value"},
+		"auth":    map[string]any{"type": "bearer", "token_env": "TOKEN"},
+	})
+	_, err := Do(t.Context(), c, &Input{Now: clock, LookupEnv: lookup})
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	for _, stored := range []string{se.Error(), string(se.Details()), se.Body} {
+		for _, secret := range []string{bearer, apiKey, cookie} {
+			require.NotContains(t, stored, secret)
+		}
+		require.Contains(t, stored, Redacted)
+	}
+	require.Contains(t, se.Body, "visible-value", "other headers are kept")
+	require.Contains(t, string(se.Response.Body), bearer, "the Go caller's answer is as received")
+}
+
+func TestCredentialHeader(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"Authorization", "proxy-authorization", "Cookie", "Set-Cookie", "X-Api-Key", "X-Auth-Token", "Api-Key", "X-Client-Secret", "apikey"} {
+		require.True(t, CredentialHeader(h), h)
+	}
+	for _, h := range []string{"Accept", "Content-Type", "X-Request-Id", "Idempotency-Key-Hint", "X-Trace"} {
+		require.False(t, CredentialHeader(h), h)
+	}
+}

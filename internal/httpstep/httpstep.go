@@ -135,7 +135,7 @@ func Do(ctx context.Context, c *Config, in *Input) (*Response, error) {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return out, nil
 	}
-	return nil, c.statusError(out, in, now())
+	return nil, c.statusError(out, in, now(), credentials(req.Header))
 }
 
 // build makes the request (without its timeout): placeholders, body,
@@ -277,9 +277,11 @@ func (a *Auth) apply(req *http.Request, lookup func(string) (string, bool)) erro
 	return nil
 }
 
-// statusError classifies a non-2xx answer.
-func (c *Config) statusError(resp *Response, in *Input, now time.Time) error {
-	e := &StatusError{Status: resp.Status, Body: string(resp.Body), Header: resp.Header, Response: resp}
+// statusError classifies a non-2xx answer. The credentials the request
+// sent (creds) are redacted from the body kept in the error, which is
+// stored on the step: an answer may echo the request's headers.
+func (c *Config) statusError(resp *Response, in *Input, now time.Time, creds []string) error {
+	e := &StatusError{Status: resp.Status, Body: redact(string(resp.Body), creds), Header: resp.Header, Response: resp}
 	switch s := resp.Status; {
 	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
 		if d, err := retrypolicy.ParseRetryAfter(resp.Header.Get("Retry-After"), now); err == nil && d > 0 {

@@ -75,7 +75,7 @@ func TestClassify(t *testing.T) {
 		if tc.retryAfter != "" {
 			h.Set("Retry-After", tc.retryAfter)
 		}
-		err := c.statusError(&Response{Status: tc.status, Header: h}, &Input{Attempt: tc.attempt}, now)
+		err := c.statusError(&Response{Status: tc.status, Header: h}, &Input{Attempt: tc.attempt}, now, nil)
 		var se *StatusError
 		require.ErrorAs(t, err, &se, tc.status)
 		require.Equal(t, tc.retry, se.RetryAfter, "%d %q %v", tc.status, tc.retryAfter, tc.cfg)

@@ -9,7 +9,11 @@
 // that need the whole step graph (unknown dependencies, cycles) or the
 // handler registry (unknown handlers) are left to the engine.
 //
-// Imports: the standard library, the YAML decoder (go.yaml.in/yaml/v3) and
-// internal/ctxschema (schemas are compiled as they are read); never the root
-// package nor the driver seam.
+// ${VAR} references are expanded as the file loads (internal/envsubst),
+// except in handler_config, where they are only checked and kept as written:
+// the engine expands them when the step runs.
+//
+// Imports: the standard library, the YAML decoder (go.yaml.in/yaml/v3),
+// internal/envsubst and internal/ctxschema (schemas are compiled as they
+// are read); never the root package nor the driver seam.
 package tmplfile

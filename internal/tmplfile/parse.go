@@ -68,6 +68,8 @@ func Parse(file string, data []byte, opts Options) (*Template, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	sort.SliceStable(p.warns, func(i, j int) bool { return p.warns[i].Line < p.warns[j].Line })
+	t.Warnings = p.warns
 	return t, nil
 }
 
@@ -77,6 +79,7 @@ type parser struct {
 	opts      Options
 	lookup    func(string) (string, bool)
 	errs      []*Error
+	warns     []*Error
 	budget    int
 	exhausted bool
 }

@@ -305,11 +305,13 @@ func TestParseEnvironmentOverrides(t *testing.T) {
 		"url":     "https://api.example/cart",
 		"params":  map[string]any{"cart_id": 1, "page": 1},
 		"tags":    []any{"a", "b"},
-		"api_key": "k",
-	}, prod.Steps[0].HandlerConfig)
+		"api_key": "${API_KEY}",
+	}, prod.Steps[0].HandlerConfig, "handler_config keeps its references")
 
-	_, err = parse(src, tmplfile.Options{Env: "production"})
-	require.EqualError(t, err, `t.yaml:28: step "fetch": environment variable API_KEY is not set; set API_KEY or write ${API_KEY:-default}`)
+	unset, err := parse(src, tmplfile.Options{Env: "production"})
+	require.NoError(t, err, "a handler_config variable is read when the step runs")
+	require.Len(t, unset.Warnings, 1)
+	require.Contains(t, unset.Warnings[0].Error(), `t.yaml:28: step "fetch": environment variable API_KEY is not set`)
 
 	// An environment that the file does not mention changes nothing.
 	staging, err := parse(src, tmplfile.Options{Env: "staging"})
@@ -365,14 +367,15 @@ func TestParseVariables(t *testing.T) {
 	require.Equal(t, "http", got.Steps[0].Handler)
 	require.Equal(t, ptr(4), got.Steps[0].DefaultRetryLimit, "an unquoted value is re-typed after substitution")
 	require.Equal(t, map[string]any{
-		"url":      "https://api.example/v1",
-		"fallback": "used when empty",
-		"empty":    "",
-		"flag":     true,
-		"quoted":   "true",
-		"block":    "host=api.example\n",
+		"url":      "https://${HOST}/v1",
+		"fallback": "${EMPTY:-used when empty}",
+		"empty":    "${EMPTY}",
+		"flag":     "${FLAG}",
+		"quoted":   "${FLAG}",
+		"block":    "host=${HOST}\n",
 		"${HOST}":  "keys are not substituted",
-	}, got.Steps[0].HandlerConfig)
+	}, got.Steps[0].HandlerConfig, "handler_config keeps its references: the engine expands them when the step runs")
+	require.Empty(t, got.Warnings)
 	require.Equal(t, map[string]any{"properties": map[string]any{"host": map[string]any{"default": "api.example"}}}, got.Schema)
 }
 
@@ -930,9 +933,20 @@ func TestParseRejectsBadVariables(t *testing.T) {
 				step_templates:
 				  - name: a
 				    handler: h
-				    handler_config: {token: "${API_TOKEN}"}
+				    description: ${API_HANDLER}
 			`,
-			want: `t.yaml:5: step "a": environment variable API_TOKEN is not set; set API_TOKEN or write ${API_TOKEN:-default}`,
+			want: `t.yaml:5: step "a": environment variable API_HANDLER is not set; set API_HANDLER or write ${API_HANDLER:-default}`,
+		},
+		{
+			name: "malformed in handler_config",
+			src: `
+				name: t
+				step_templates:
+				  - name: a
+				    handler: h
+				    handler_config: {token: "${API TOKEN}"}
+			`,
+			want: `t.yaml:5: step "a": malformed variable reference "${API TOKEN}"; write ${NAME} or ${NAME:-default} (NAME: letters, digits and "_"), or $${ for a literal "${"`,
 		},
 		{
 			name: "unclosed",
@@ -945,6 +959,32 @@ func TestParseRejectsBadVariables(t *testing.T) {
 			want: `t.yaml:2: malformed variable reference "${HOST-x}"; write ${NAME} or ${NAME:-default} (NAME: letters, digits and "_"), or $${ for a literal "${"`,
 		},
 	})
+}
+
+// A handler_config reference to a variable the loading process does not
+// have is a warning, not an error: the step reads it when it runs, and the
+// worker that runs it (tasker worker) may have an environment the server
+// (tasker serve) does not.
+func TestParseWarnsOfUnsetHandlerConfigVariables(t *testing.T) {
+	t.Parallel()
+	got, err := parse(`
+		name: t
+		step_templates:
+		  - name: a
+		    handler: h
+		    handler_config:
+		      headers: {X-Api-Key: "${API_TOKEN}"}
+		      url: "${BASE:-http://localhost}/x"
+	`, tmplfile.Options{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"X-Api-Key": "${API_TOKEN}"}, got.Steps[0].HandlerConfig["headers"])
+	require.Len(t, got.Warnings, 1)
+	w := got.Warnings[0]
+	require.Equal(t, "t.yaml", w.File)
+	require.Equal(t, 6, w.Line)
+	require.Equal(t, "a", w.Step)
+	require.Contains(t, w.Error(), "environment variable API_TOKEN is not set")
+	require.Contains(t, w.Error(), "every worker that runs this step")
 }
 
 func TestParseRejectsMalformedFiles(t *testing.T) {

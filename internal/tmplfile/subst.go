@@ -2,15 +2,17 @@ package tmplfile
 
 import (
 	"fmt"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tasker-go/tasker/internal/names"
+	"github.com/tasker-go/tasker/internal/envsubst"
 )
 
 // substituteDocument replaces ${VAR} in the string values of the template
-// mapping root (keys are left alone), before anything is decoded.
+// mapping root (keys are left alone), before anything is decoded, except
+// in the steps' handler_config, which keeps its references for the engine
+// to expand when the step runs (so that a secret is never stored nor
+// served; see docs/templates.md).
 //
 // The overrides of environments other than the selected one are skipped on
 // purpose: a production override such as api_key: ${ECOMMERCE_API_KEY} must
@@ -51,14 +53,60 @@ func (p *parser) substituteDocument(root *yaml.Node) {
 }
 
 // substituteSteps substitutes in a list of steps, naming each step in
-// errors.
+// errors. A step's handler_config is only checked (checkRefs): it keeps its
+// references, which the engine expands when the step runs.
 func (p *parser) substituteSteps(n *yaml.Node) {
 	if n.Kind != yaml.SequenceNode {
 		p.substitute(n, "")
 		return
 	}
 	for _, item := range n.Content {
-		p.substitute(item, rawName(item))
+		step := rawName(item)
+		if item.Kind != yaml.MappingNode {
+			p.substitute(item, step)
+			continue
+		}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			if item.Content[i].Value == "handler_config" {
+				p.checkRefs(item.Content[i+1], step)
+			} else {
+				p.substitute(item.Content[i+1], step)
+			}
+		}
+	}
+}
+
+// checkRefs checks the references in every string scalar under n without
+// replacing them: a malformed reference is an error; a variable that the
+// loading process does not have is a warning, since the step may run in a
+// worker whose environment has it (tasker serve and tasker worker often
+// run with different environments).
+func (p *parser) checkRefs(n *yaml.Node, step string) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			p.checkRefs(c, step)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p.checkRefs(n.Content[i+1], step)
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!str" || !envsubst.Has(n.Value) {
+			return
+		}
+		_, _, problems := envsubst.Expand(n.Value, p.lookup)
+		for _, pr := range problems {
+			problem, fix := pr.Describe()
+			e := &Error{File: p.file, Line: n.Line, Step: step, Field: "handler_config", Problem: problem, Fix: fix}
+			if pr.Malformed() {
+				p.add(e)
+				continue
+			}
+			e.Problem += " in this process (it is read when the step runs, in the worker that runs it)"
+			e.Fix = fmt.Sprintf("set %s in the environment of every worker that runs this step, or write ${%s:-default}", pr.Name, pr.Name)
+			p.warns = append(p.warns, e)
+		}
 	}
 }
 
@@ -92,7 +140,7 @@ func (p *parser) substitute(n *yaml.Node, step string) {
 			p.substitute(n.Content[i+1], step)
 		}
 	case yaml.ScalarNode:
-		if n.ShortTag() != "!!str" || !strings.Contains(n.Value, "$") {
+		if n.ShortTag() != "!!str" || !envsubst.Has(n.Value) {
 			return
 		}
 		out, changed := p.expand(n.Value, n.Line, step)
@@ -107,64 +155,13 @@ func (p *parser) substitute(n *yaml.Node, step string) {
 	}
 }
 
-// expand substitutes the variables in s: ${VAR} becomes the variable's
-// value, ${VAR:-default} the default when VAR is unset or empty, and $${
-// a literal "${". It reports whether s changed.
+// expand substitutes the variables in s (the rule is envsubst.Expand's). It
+// reports whether s changed.
 func (p *parser) expand(s string, line int, step string) (string, bool) {
-	if !strings.Contains(s, "${") {
-		return s, false
+	out, changed, problems := envsubst.Expand(s, p.lookup)
+	for _, pr := range problems {
+		problem, fix := pr.Describe()
+		p.add(&Error{Line: line, Step: step, Problem: problem, Fix: fix})
 	}
-	var sb strings.Builder
-	for i := 0; i < len(s); {
-		switch {
-		case strings.HasPrefix(s[i:], "$${"):
-			sb.WriteString("${")
-			i += 3
-		case strings.HasPrefix(s[i:], "${"):
-			end := strings.IndexByte(s[i+2:], '}')
-			if end < 0 {
-				p.badReference(line, step, s[i:])
-				sb.WriteString(s[i:])
-				return sb.String(), true
-			}
-			ref := s[i : i+2+end+1]
-			name, def, hasDefault := strings.Cut(s[i+2:i+2+end], ":-")
-			i += len(ref)
-			if !names.EnvVar(name) {
-				p.badReference(line, step, ref)
-				sb.WriteString(ref)
-				continue
-			}
-			val, ok := p.lookup(name)
-			switch {
-			case hasDefault && val == "":
-				val = def
-			case !ok:
-				p.add(&Error{
-					Line:    line,
-					Step:    step,
-					Problem: fmt.Sprintf("environment variable %s is not set", name),
-					Fix:     fmt.Sprintf("set %s or write ${%s:-default}", name, name),
-				})
-			}
-			sb.WriteString(val)
-		default:
-			sb.WriteByte(s[i])
-			i++
-		}
-	}
-	return sb.String(), true
-}
-
-// badReference reports a malformed ${...}.
-func (p *parser) badReference(line int, step, ref string) {
-	if len(ref) > 40 {
-		ref = ref[:40] + "..."
-	}
-	p.add(&Error{
-		Line:    line,
-		Step:    step,
-		Problem: fmt.Sprintf("malformed variable reference %q", ref),
-		Fix:     `write ${NAME} or ${NAME:-default} (NAME: letters, digits and "_"), or $${ for a literal "${"`,
-	})
+	return out, changed
 }

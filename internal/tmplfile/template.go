@@ -56,6 +56,10 @@ type Template struct {
 	// Environments holds the raw environments.<env>.step_templates
 	// overrides of every environment, as written in the file.
 	Environments map[string]Environment `json:"environments,omitempty"`
+	// Warnings are problems that do not stop the template from loading: a
+	// handler_config reference to a variable the loading process does not
+	// have (the worker that runs the step may have it).
+	Warnings []*Error `json:"-"`
 }
 
 // Step is one step template.
