@@ -44,6 +44,7 @@ func (s *server) healthReady(w http.ResponseWriter, r *http.Request) error {
 		}
 		db["status"] = "unhealthy"
 		status, ready, msg = http.StatusServiceUnavailable, false, "not ready: the database check failed"
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	body := map[string]any{"ready": ready, "checks": map[string]any{"database": db}, "message": msg,
 		"timestamp": time.Now().UTC(), "check_duration_ms": elapsed}

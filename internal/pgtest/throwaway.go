@@ -38,6 +38,10 @@ func NewCluster(t testing.TB) *Cluster {
 	cl := &Cluster{c: c}
 	t.Cleanup(func() {
 		_ = cl.signal(sigCont)
+		if _, err := os.Stat(filepath.Join(c.data(), "postmaster.pid")); err != nil {
+			_ = os.RemoveAll(c.dir) // stopped by the test
+			return
+		}
 		if err := c.stop(); err != nil {
 			t.Errorf("pgtest: %v", err)
 		}
