@@ -37,8 +37,8 @@ const MessageUnavailable = "the database is unavailable or did not answer in tim
 // *tasker.ValidationError to 400 validation_failed (with its fields),
 // tasker.ErrNotFound to 404 not_found, tasker.ErrInvalidState to 409
 // conflict and tasker.ErrUnavailable to 503 unavailable (without the
-// database's error: MessageUnavailable). It returns nil for any other error: the API decides (REST
-// answers 500 internal and logs it).
+// database's error: MessageUnavailable). It returns nil for any other
+// error: the API decides (REST answers 500 internal and logs it).
 func ErrorOf(err error) *Error {
 	var ae *Error
 	var ve *tasker.ValidationError
