@@ -114,7 +114,12 @@ func TestE2EServeBrowsers(t *testing.T) {
 	db := "sqlite://" + filepath.Join(t.TempDir(), "e2e.db")
 	srv := startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"))
 	hc := &http.Client{Timeout: 10 * time.Second}
-	send := func(method, path, body string, headers ...string) *http.Response {
+	// answer is what the test reads of an answer (its body closed).
+	type answer struct {
+		StatusCode int
+		Header     http.Header
+	}
+	send := func(method, path, body string, headers ...string) answer {
 		t.Helper()
 		req, err := http.NewRequest(method, srv.base+path, strings.NewReader(body))
 		require.NoError(t, err)
@@ -128,7 +133,7 @@ func TestE2EServeBrowsers(t *testing.T) {
 		res, err := hc.Do(req)
 		require.NoError(t, err)
 		_ = res.Body.Close()
-		return res
+		return answer{res.StatusCode, res.Header}
 	}
 	require.Equal(t, http.StatusMisdirectedRequest, send("GET", "/tasker/tasks", "", "Host", "evil.example").StatusCode)
 	require.Equal(t, http.StatusOK, send("GET", "/tasker/tasks", "", "Host", "tasker.test:8080").StatusCode)
