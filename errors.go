@@ -14,6 +14,11 @@ import (
 // exist. Test with errors.Is.
 var ErrNotFound = taskertype.ErrNotFound
 
+// ErrUnavailable is returned (wrapped: test with errors.Is) when the
+// database cannot be reached or does not answer in time. Retrying later may
+// succeed; the REST API answers 503 with Retry-After.
+var ErrUnavailable = taskertype.ErrUnavailable
+
 // ErrInvalidState is returned when an operation does not apply to the
 // current state (cancelling a finished task, resolving a complete step).
 var ErrInvalidState = errors.New("invalid state for this operation")

@@ -26,7 +26,31 @@ var (
 	// ErrValueRejected is matched (errors.Is) by the *ValueRejectedError a
 	// driver returns when the database refuses a value it was given.
 	ErrValueRejected = errors.New("value rejected by the database")
+	// ErrUnavailable is taskertype.ErrUnavailable, re-exported for drivers:
+	// matched by the *UnavailableError of every driver method whose database
+	// cannot be reached or does not answer in time.
+	ErrUnavailable = taskertype.ErrUnavailable
 )
+
+// UnavailableError is the error a driver returns when its database cannot
+// be reached or does not answer in time (PostgreSQL: a connection refused,
+// lost or timed out, SQL state class 08, 57P01-57P03, 53300; SQLite: the
+// database locked beyond its busy timeout or not openable; both: a context
+// deadline passed). It matches ErrUnavailable; Unwrap returns the driver's
+// error, which may name hosts, users and SQL: log it, never show it to an
+// API client.
+type UnavailableError struct {
+	// Err is the driver's error.
+	Err error
+}
+
+func (e *UnavailableError) Error() string { return "database unavailable: " + e.Err.Error() }
+
+// Unwrap returns the driver's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Is makes the error match ErrUnavailable.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // ValueRejectedError is the error a driver returns when the database refuses
 // a value it was given: a number out of the range it stores, a document or

@@ -176,6 +176,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 			for _, path := range []string{"/tasker/tasks", "/tasker/workers/heartbeat", "/tasker/tokens"} {
 				method := map[bool]string{true: "POST", false: "GET"}[strings.HasSuffix(path, "heartbeat")]
 				req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(`{"worker_id": "w", "step_ids": [1]}`))
+				req.Host = "localhost"
 				req.Header.Set("Content-Type", "application/json")
 				req.Header["Authorization"] = []string{header}
 				rec := httptest.NewRecorder()

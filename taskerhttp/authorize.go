@@ -1,12 +1,14 @@
 package taskerhttp
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskerauth"
 )
 
@@ -87,8 +89,9 @@ func (s *server) authenticate(r *http.Request, rt Route) (*taskerauth.Principal,
 
 // authError maps an error of authentication or authorization to its answer:
 // no credential or an invalid one is 401 (its message, which never repeats
-// the credential), a missing permission 403, anything else (a database
-// failure) 500 without detail, logged.
+// the credential), a missing permission 403, a database that is down or
+// slow 503 (with Retry-After), anything else 500; a 5xx without detail,
+// logged.
 func (s *server) authError(r *http.Request, err error) error {
 	switch {
 	case errors.Is(err, taskerauth.ErrNoCredential):
@@ -99,6 +102,10 @@ func (s *server) authError(r *http.Request, err error) error {
 			challenge: `Bearer error="invalid_token"`}
 	case errors.Is(err, taskerauth.ErrForbidden):
 		return &authFailure{err: &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: err.Error()}}
+	}
+	if errors.Is(err, tasker.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		s.opts.Logger.Warn("authentication failed: database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		return &authFailure{err: &apiError{Status: http.StatusServiceUnavailable, Code: apiview.CodeUnavailable, Message: apiview.MessageUnavailable}}
 	}
 	s.opts.Logger.Error("authentication failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	return &authFailure{err: &apiError{Status: http.StatusInternalServerError, Code: "internal",
@@ -145,6 +152,9 @@ func (s *server) denied(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if f.challenge != "" {
 		w.Header().Set("WWW-Authenticate", f.challenge)
+	}
+	if f.err.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	s.opts.Logger.Debug("request refused", "method", r.Method, "path", r.URL.Path,
 		"request_id", w.Header().Get("X-Request-Id"), "status", f.err.Status, "error", f.err.Message)

@@ -111,6 +111,7 @@ func FuzzBodies(f *testing.F) {
 			// A claim may wait (wait_seconds): cut it short.
 			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 			req := httptest.NewRequestWithContext(ctx, tg.method, tg.path, strings.NewReader(body))
+			req.Host = "localhost"
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer t")
 			rec := httptest.NewRecorder()

@@ -1,6 +1,7 @@
 package taskerhttp
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -57,18 +58,44 @@ type Options struct {
 	// taskerauth.PermissionAuthorizer (the principal's permissions, with
 	// wildcards). Used only with an Authenticator.
 	Authorizer taskerauth.Authorizer
+	// AllowedHosts lists the Host header values the server answers besides
+	// the ones it always accepts: loopback names and addresses (localhost,
+	// *.localhost, 127.0.0.0/8, ::1) and the address the request came in
+	// on. An entry is a name or address ("tasker.example.com",
+	// "10.0.0.5"), the same with a port to accept only that port, or
+	// "*.example.com" for every name under example.com; "*" accepts any
+	// Host (behind a proxy that checks it). Any other Host is refused with
+	// 421 host_not_allowed, so that a web page cannot reach the API
+	// through a name of its own that resolves here (DNS rebinding).
+	AllowedHosts []string
+	// CORSOrigins lists the origins ("https://console.example.com", exact
+	// scheme, host and port) of browser front ends that may call the API:
+	// their requests get the CORS headers, their preflights a 204, and
+	// their state-changing requests pass the cross-origin check. Empty (the
+	// default): no cross-origin browser request may change anything, and
+	// preflights are refused (403).
+	CORSOrigins []string
+	// RequestTimeout bounds every request: when it passes, the request's
+	// context is cancelled and the answer is 503 unavailable with
+	// Retry-After (a remote claim may wait its wait_seconds on top).
+	// Default 30s.
+	RequestTimeout time.Duration
 }
 
 // defaults.
 const (
 	defaultMaxBodyBytes     = 1 << 20
 	defaultReadinessTimeout = 2 * time.Second
+	defaultRequestTimeout   = 30 * time.Second
+	// retryAfterSeconds is the Retry-After of a 503 unavailable.
+	retryAfterSeconds = "5"
 )
 
 type server struct {
-	c    *tasker.Client
-	opts Options
-	mux  *http.ServeMux
+	c     *tasker.Client
+	opts  Options
+	mux   *http.ServeMux
+	guard *browserGuard
 }
 
 // NewHandler returns the REST API of c: every route under /tasker.
@@ -86,11 +113,16 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	if s.opts.ReadinessTimeout <= 0 {
 		s.opts.ReadinessTimeout = defaultReadinessTimeout
 	}
+	if s.opts.RequestTimeout <= 0 {
+		s.opts.RequestTimeout = defaultRequestTimeout
+	}
+	s.guard = newBrowserGuard(&s.opts)
 	s.routes()
 	return s
 }
 
-// ServeHTTP adds the request id, the request log and panic recovery, and
+// ServeHTTP adds the request id, the request log and panic recovery,
+// screens the request (Host, CORS, cross-origin writes: browser.go), and
 // turns the mux's own 404 and 405 answers into JSON errors.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -111,6 +143,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "status", rec.statusCode(),
 			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id)
 	}()
+	if s.guard.screen(rec, r) {
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.noRoute(rec, r)
 		return
@@ -221,11 +256,15 @@ func writeError(w http.ResponseWriter, status int, code, msg string, fields map[
 }
 
 // fail writes err as a JSON error: an *apiError as is, a too large body as
-// 413, the Go API's errors as apiview.ErrorOf maps them (400, 404, 409) and
-// anything else as 500.
+// 413, the Go API's errors as apiview.ErrorOf maps them (400, 404, 409,
+// 503), a passed deadline as 503 and anything else as 500. A 503 carries
+// Retry-After; a 5xx never carries the error's text (which may name the
+// database's host and user, SQL or a Go value): it is logged with the
+// request id.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var mbe *http.MaxBytesError
+	id := w.Header().Get("X-Request-Id")
 	switch {
 	case errors.As(err, &ae):
 		writeError(w, ae.Status, ae.Code, ae.Message, ae.Fields)
@@ -234,20 +273,36 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), nil)
 	case apiview.ErrorOf(err) != nil:
 		ae = apiview.ErrorOf(err)
+		if ae.Status == http.StatusServiceUnavailable {
+			s.unavailable(w, r, err, ae.Message)
+			return
+		}
 		writeError(w, ae.Status, ae.Code, ae.Message, ae.Fields)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		s.unavailable(w, r, err, fmt.Sprintf("the request did not finish within %s; retry later", s.opts.RequestTimeout))
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled: "+err.Error(), nil)
+		s.opts.Logger.Info("request cancelled", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled", nil)
 	default:
-		s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path,
-			"request_id", w.Header().Get("X-Request-Id"), "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error: "+err.Error(), nil)
+		s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error: see the server log for request "+id, nil)
 	}
 }
 
+// unavailable answers 503 unavailable with Retry-After and msg, and logs
+// err (the database's own error) with the request id.
+func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, msg string) {
+	s.opts.Logger.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path,
+		"request_id", w.Header().Get("X-Request-Id"), "error", err)
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	writeError(w, http.StatusServiceUnavailable, apiview.CodeUnavailable, msg, nil)
+}
+
 // readBody reads the request body (bounded by MaxBodyBytes). When required
-// is false an empty body is allowed without a Content-Type; any non-empty
-// body must be JSON.
+// is false an empty body is allowed; the Content-Type must say JSON either
+// way (serveRoute checks it before the handler runs, for every POST, PUT
+// and PATCH).
 func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
@@ -261,12 +316,7 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool)
 		return nil, nil
 	}
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
-		ct := r.Header.Get("Content-Type")
-		if ct == "" {
-			ct = "none"
-		}
-		return nil, &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-			Message: fmt.Sprintf("Content-Type %s is not supported: send the body as application/json", ct)}
+		return nil, unsupportedMediaType(r)
 	}
 	return body, nil
 }

@@ -2,10 +2,12 @@ package taskerhttp
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"time"
 
+	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 )
 
@@ -29,13 +31,20 @@ func (s *server) healthReady(w http.ResponseWriter, r *http.Request) error {
 	db := map[string]any{"status": "healthy", "message": "database answers and is migrated", "response_time_ms": elapsed}
 	status, ready, msg := http.StatusOK, true, "ready"
 	if err != nil {
-		if ctx.Err() != nil {
-			db["message"] = "database check timed out after " + s.opts.ReadinessTimeout.String() + ": " + err.Error()
-		} else {
-			db["message"] = err.Error()
+		// The database's error names its host and user: logged, not served
+		// (this route is open).
+		s.opts.Logger.Warn("readiness check failed", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		switch {
+		case ctx.Err() != nil:
+			db["message"] = "database check timed out after " + s.opts.ReadinessTimeout.String()
+		case errors.Is(err, tasker.ErrUnavailable):
+			db["message"] = "database unavailable; see the server log"
+		default:
+			db["message"] = "database check failed; see the server log"
 		}
 		db["status"] = "unhealthy"
 		status, ready, msg = http.StatusServiceUnavailable, false, "not ready: the database check failed"
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	body := map[string]any{"ready": ready, "checks": map[string]any{"database": db}, "message": msg,
 		"timestamp": time.Now().UTC(), "check_duration_ms": elapsed}
@@ -50,8 +59,10 @@ func (s *server) healthStatus(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	h, err := s.c.Health(r.Context())
 	if err != nil {
+		s.opts.Logger.Warn("health counts failed", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
-			"healthy": false, "status": "unhealthy", "reasons": []string{"health counts failed: " + err.Error()},
+			"healthy": false, "status": "unhealthy", "reasons": []string{"health counts failed: the database is unavailable or failed; see the server log"},
 			"timestamp": time.Now().UTC(),
 		})
 		return nil

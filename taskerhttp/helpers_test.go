@@ -65,7 +65,7 @@ var (
 func openAPIDoc(t testing.TB, h http.Handler) *openapi3.T {
 	docOnce.Do(func() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/tasker/openapi.json", nil))
+		h.ServeHTTP(rec, localRequest(http.MethodGet, "/tasker/openapi.json"))
 		loader := openapi3.NewLoader()
 		docParsed, docErr = loader.LoadFromData(rec.Body.Bytes())
 		if docErr == nil {
@@ -201,6 +201,9 @@ func (e *env) do(method, path string, body any, headers ...string) *response {
 	}
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	require.NoError(e.t, err)
+	if ct == "" && (method == "POST" || method == "PUT" || method == "PATCH") {
+		ct = "application/json" // as every client sends it, with or without a body
+	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
@@ -278,4 +281,12 @@ func stepByName(t testing.TB, task map[string]any, name string) map[string]any {
 	}
 	t.Fatalf("no step %q", name)
 	return nil
+}
+
+// localRequest is a request to the handler as a local client sends it
+// (httptest.NewRequest's Host, example.com, is not a name of the server).
+func localRequest(method, path string) *http.Request {
+	req := httptest.NewRequest(method, path, nil)
+	req.Host = "localhost"
+	return req
 }

@@ -217,7 +217,7 @@ func TestOpenAPIDocument(t *testing.T) {
 func TestPanicBecomes500JSON(t *testing.T) {
 	h := taskerhttp.NewHandler(nil, nil) // a nil client panics on first use
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/tasker/tasks", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/tasker/tasks"))
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
 	var body map[string]map[string]any
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))

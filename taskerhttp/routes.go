@@ -1,8 +1,11 @@
 package taskerhttp
 
 import (
+	"context"
 	"net/http"
 	"strings"
+
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // Operation names what a route does as the permission it needs, in the
@@ -141,13 +144,25 @@ func (s *server) routes() {
 	}
 }
 
-// serveRoute checks a request's authorization (server.authorize), then
-// runs the route's handler; an error of either is the JSON error answer.
+// serveRoute bounds a request by Options.RequestTimeout, checks its
+// authorization (server.authorize) and the JSON Content-Type of a POST, PUT
+// or PATCH, then runs the route's handler; an error of any is the JSON
+// error answer.
 func (s *server) serveRoute(rt route) http.HandlerFunc {
+	timeout := s.opts.RequestTimeout
+	if rt.Name == "claimRemoteSteps" {
+		timeout += taskerwire.MaxWait // a long poll waits up to wait_seconds first
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		r, err := s.authorize(r, rt.Route)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		r, err := s.authorize(r.WithContext(ctx), rt.Route)
 		if err != nil {
 			s.denied(w, r, err)
+			return
+		}
+		if needsJSON(r) && !isJSONContentType(r.Header.Get("Content-Type")) {
+			s.fail(w, r, unsupportedMediaType(r))
 			return
 		}
 		if err := rt.handle(s, w, r); err != nil {

@@ -49,7 +49,10 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
+	// The route's deadline leaves room for the longest wait; this claim
+	// gets its own wait on top of the request timeout.
+	ctx, cancelWait := context.WithTimeout(r.Context(), s.opts.RequestTimeout+max(req.Wait, 0))
+	defer cancelWait()
 	if s.opts.Stopping != nil {
 		// A server that shuts down answers waiting claims at once.
 		var cancel context.CancelFunc

@@ -9,6 +9,12 @@ import (
 // ErrNotFound is returned when a task, step or template does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable is matched (errors.Is) by the errors of a database that
+// cannot be reached or does not answer in time: connection refused or lost,
+// the server shutting down or starting, a deadline passed, a lock not
+// granted in time. Retrying later may succeed; an API answers 503.
+var ErrUnavailable = errors.New("database unavailable")
+
 // State is the state of a task or a step. Tasks and steps share one set of
 // states; which moves between them are legal differs (see internal/statemachine).
 type State string

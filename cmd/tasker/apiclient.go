@@ -178,7 +178,9 @@ func (r *apiClient) do(ctx context.Context, method, path string, query url.Value
 	if r.token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
-	if body != nil {
+	if body != nil || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		// Every POST, PUT and PATCH says JSON, even without a body (the
+		// server refuses others: no HTML form can send it).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := r.hc.Do(req)

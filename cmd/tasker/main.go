@@ -148,6 +148,10 @@ func (a *app) resolve() error {
 	if err := a.rolesFromEnv(); err != nil {
 		return err
 	}
+	// Only serve has --allowed-hosts, --cors-origins and --request-timeout.
+	setFromEnv("allowed-hosts", "TASKER_ALLOWED_HOSTS")
+	setFromEnv("cors-origins", "TASKER_CORS_ORIGINS")
+	setFromEnv("request-timeout", "TASKER_REQUEST_TIMEOUT")
 	if a.s.configFile == "" {
 		return nil
 	}
@@ -246,6 +250,37 @@ func (a *app) withClient(ctx context.Context, fn func(*tasker.Client) error) err
 	return fn(c)
 }
 
+// Waiting for the database at start (worker, serve): the first retry
+// after startWaitFirst, each next one after twice as long, up to
+// startWaitMax.
+var (
+	startWaitFirst = time.Second
+	startWaitMax   = 30 * time.Second
+)
+
+// clientWaiting is client for the long-running commands (worker, serve): a
+// database that cannot be reached yet (tasker.ErrUnavailable: refused,
+// down, starting, not answering) is waited for, retrying with backoff and
+// logging why each time, until it answers or ctx ends (SIGINT, SIGTERM).
+// Any other error (a bad URL, a broken template) ends the command at once.
+func (a *app) clientWaiting(ctx context.Context, command string) (*tasker.Client, func(), error) {
+	delay := startWaitFirst
+	for attempt := 1; ; attempt++ {
+		c, closeFn, err := a.client(ctx)
+		if err == nil || !errors.Is(err, tasker.ErrUnavailable) || ctx.Err() != nil {
+			return c, closeFn, err
+		}
+		a.logger().Warn("tasker "+command+": the database is unavailable; waiting for it",
+			"database", redactURL(a.s.database), "attempt", attempt, "retry_in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("stopped while waiting for the database %s: %w", redactURL(a.s.database), err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, startWaitMax)
+	}
+}
+
 func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	drv, err := dburl.Open(ctx, a.s.database)
 	if err != nil {
@@ -307,11 +342,14 @@ func (a *app) workerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker that claims and runs steps until interrupted",
-		Args:  cobra.NoArgs,
+		Long: `Opens the database, loads the templates and runs steps until SIGINT or
+SIGTERM. A database that cannot be reached yet is waited for: the worker
+logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			a.runsSteps = true
-			c, closeFn, err := a.client(ctx)
+			c, closeFn, err := a.clientWaiting(ctx, "worker")
 			if err != nil {
 				return err
 			}

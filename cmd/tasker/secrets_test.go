@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +16,10 @@ import (
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
-// lockedBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // pgURLWithPassword creates a fresh PostgreSQL database on the server of
 // $TASKER_TEST_DATABASE_URL (dropped at the end) and returns its URL with a
 // password in it (the test server trusts local connections, so it is not
-// checked). This package's TestMain does not run pgtest's throwaway cluster.
+// checked).
 func pgURLWithPassword(t *testing.T, password string) string {
 	t.Helper()
 	admin := os.Getenv(pgtest.EnvDatabaseURL)

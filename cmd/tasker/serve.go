@@ -14,6 +14,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/dburl"
 	"github.com/tasker-go/tasker/taskerhttp"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // The HTTP server's timeouts. WriteTimeout bounds one response, so it must
@@ -38,6 +39,9 @@ func (a *app) serveCmd() *cobra.Command {
 		tlsCert, tlsKey  string
 		auth             authFlags
 		insecureNoAuth   bool
+		allowedHosts     []string
+		corsOrigins      []string
+		requestTimeout   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,7 +52,15 @@ remote worker routes) under /tasker on --addr. One
 request log line per request goes to stderr (level info unless --log-level is
 given). On SIGINT or SIGTERM it stops accepting requests, lets the running
 ones finish for up to --shutdown-timeout, then lets running steps finish for
-up to --drain-timeout before releasing them to other workers.`,
+up to --drain-timeout before releasing them to other workers.
+
+Browsers: the Host header must be a loopback name, the address a request
+came in on, or one of --allowed-hosts (else 421); a web page of another
+origin cannot change anything (403) unless its origin is in --cors-origins;
+every POST, PUT and PATCH needs Content-Type: application/json. Every
+request ends within --request-timeout (503 unavailable with Retry-After
+then, as when the database is down). A database that cannot be reached at
+start is waited for, with backoff, instead of exiting.`,
 		Example: `  tasker serve --templates examples --database sqlite://tasker.db
   tasker serve --addr 0.0.0.0:8080 --database postgres://tasker@db:5432/tasker
   tasker task list --server http://127.0.0.1:8080`,
@@ -65,6 +77,14 @@ up to --drain-timeout before releasing them to other workers.`,
 			if (tlsCert == "") != (tlsKey == "") {
 				return errors.New("--tls-cert and --tls-key go together: give both files (PEM), or neither to serve plain HTTP behind a TLS proxy")
 			}
+			if requestTimeout <= 0 {
+				return fmt.Errorf("--request-timeout %s must be positive (such as 30s)", requestTimeout)
+			}
+			for _, o := range corsOrigins {
+				if !taskerhttp.ValidOrigin(o) {
+					return fmt.Errorf("--cors-origins (or $TASKER_CORS_ORIGINS): %q is not an origin: give scheme://host[:port], such as https://console.example.com, nothing after", o)
+				}
+			}
 			var certs *certReloader
 			if tlsCert != "" {
 				var err error
@@ -77,7 +97,7 @@ up to --drain-timeout before releasing them to other workers.`,
 				return err
 			}
 			a.runsSteps = true
-			c, closeFn, err := a.client(ctx)
+			c, closeFn, err := a.clientWaiting(ctx, "serve")
 			if err != nil {
 				return err
 			}
@@ -102,16 +122,21 @@ up to --drain-timeout before releasing them to other workers.`,
 				return err
 			}
 			reqLog := a.requestLogger()
+			// An answer may take the request timeout, and a remote claim
+			// its wait on top.
+			writeTimeout := max(serveWriteTimeout, requestTimeout+taskerwire.MaxWait+10*time.Second)
 			stopping := make(chan struct{})
 			srv := &http.Server{
 				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
 					Logger: reqLog, MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
 					WorkerToken: workerToken, Stopping: stopping,
 					Authenticator: taskerhttp.NewAuthenticator(c, jwt),
+					AllowedHosts:  append(listenHost(addr), allowedHosts...),
+					CORSOrigins:   corsOrigins, RequestTimeout: requestTimeout,
 				}),
 				ReadHeaderTimeout: serveReadHeaderTimeout,
 				ReadTimeout:       serveReadTimeout,
-				WriteTimeout:      serveWriteTimeout,
+				WriteTimeout:      writeTimeout,
 				IdleTimeout:       serveIdleTimeout,
 				MaxHeaderBytes:    64 << 10,
 				ErrorLog:          slog.NewLogLogger(reqLog.Handler(), slog.LevelWarn),
@@ -165,9 +190,25 @@ up to --drain-timeout before releasing them to other workers.`,
 	f.StringVar(&workerToken, "worker-token", "", "shared token remote workers send as \"Authorization: Bearer <token>\" on /tasker/workers (at least 16 characters; prefer the environment variable); empty disables remote workers [$TASKER_WORKER_TOKEN]")
 	auth.register(f)
 	f.BoolVar(&insecureNoAuth, "insecure-no-auth", false, "listen on a non-loopback address although no credential is configured (no JWT, no API token): anyone who can reach it can do anything")
+	f.StringSliceVar(&allowedHosts, "allowed-hosts", nil, "Host header values accepted besides loopback names (localhost, 127.0.0.1, ::1), the --addr host and the address a request came in on: names or addresses, name:port for one port only, *.example.com for its subdomains, * for any (behind a proxy that checks Host); comma-separated [$TASKER_ALLOWED_HOSTS]")
+	f.StringSliceVar(&corsOrigins, "cors-origins", nil, "origins of browser front ends allowed to call the API (CORS), such as https://console.example.com; comma-separated; empty: none [$TASKER_CORS_ORIGINS]")
+	f.DurationVar(&requestTimeout, "request-timeout", 30*time.Second, "longest a request may take; past it the answer is 503 unavailable with Retry-After (a remote claim may wait its wait_seconds on top) [$TASKER_REQUEST_TIMEOUT]")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf); reloaded when the file changes [$TASKER_TLS_CERT]")
 	f.StringVar(&tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert; reloaded when the file changes [$TASKER_TLS_KEY]")
 	return cmd
+}
+
+// listenHost is the host of --addr as an allowed Host, unless it is a
+// wildcard address (then the address a request came in on is allowed).
+func listenHost(addr string) []string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return nil
+	}
+	return []string{host}
 }
 
 // requestLogger is the HTTP request log: --log-level when it was given (by

@@ -26,13 +26,20 @@ const (
 	CodeValidationFailed = "validation_failed"
 	CodeNotFound         = "not_found"
 	CodeConflict         = "conflict"
+	CodeUnavailable      = "unavailable"
 )
+
+// MessageUnavailable is the message of every 503 unavailable: the
+// database's own error (hosts, users, SQL) is logged, never shown.
+const MessageUnavailable = "the database is unavailable or did not answer in time; retry later"
 
 // ErrorOf maps an error of the Go API to its answer: an *Error as is, a
 // *tasker.ValidationError to 400 validation_failed (with its fields),
-// tasker.ErrNotFound to 404 not_found, and tasker.ErrInvalidState and
-// tasker.ErrTokenExists (an API token name taken) to 409 conflict. It returns nil for any other error: the API decides (REST
-// answers 500 internal and logs it).
+// tasker.ErrNotFound to 404 not_found, tasker.ErrInvalidState and
+// tasker.ErrTokenExists (an API token name taken) to 409 conflict, and
+// tasker.ErrUnavailable to 503 unavailable (without the database's error:
+// MessageUnavailable). It returns nil for any other error: the API decides
+// (REST answers 500 internal and logs it).
 func ErrorOf(err error) *Error {
 	var ae *Error
 	var ve *tasker.ValidationError
@@ -45,6 +52,8 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, tasker.ErrInvalidState), errors.Is(err, tasker.ErrTokenExists):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, tasker.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: MessageUnavailable}
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -31,4 +33,38 @@ func processAlive(pid int) bool {
 		}
 	}
 	return true
+}
+
+// signalKind is a signal Cluster sends to a server's processes.
+type signalKind = syscall.Signal
+
+const (
+	sigStop signalKind = syscall.SIGSTOP
+	sigCont signalKind = syscall.SIGCONT
+)
+
+// signalTree sends sig to the children of pid (found in /proc, on Linux),
+// then to pid.
+func signalTree(pid int, sig signalKind) error {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "PID (COMM) STATE PPID ..."
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			_ = syscall.Kill(child, sig)
+		}
+	}
+	return syscall.Kill(pid, sig)
 }

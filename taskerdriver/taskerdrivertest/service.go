@@ -1,6 +1,7 @@
 package taskerdrivertest
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -154,5 +155,43 @@ func (s *suite) service(t *testing.T) {
 	s.run(t, "UnwrapTxRejectsForeignTypes", func(t *testing.T, b *bundle) {
 		_, err := b.d.UnwrapTx(42)
 		require.ErrorIs(t, err, taskerdriver.ErrUnsupportedTx)
+	})
+}
+
+// unavailable checks that a database that does not answer in time is an
+// outage every caller can recognise (errors.Is ErrUnavailable, an API's
+// 503), and that a cancelled call is not.
+func (s *suite) unavailable(t *testing.T) {
+	s.run(t, "UnavailableWhenTheDeadlinePassed", func(t *testing.T, b *bundle) {
+		ctx, cancel := context.WithDeadline(b.ctx, time.Now().Add(-time.Second))
+		defer cancel()
+		_, err := b.ex.TaskGet(ctx, 1)
+		require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "the cause stays visible")
+		var ue *taskerdriver.UnavailableError
+		require.ErrorAs(t, err, &ue)
+		_, _, err = b.ex.TaskList(ctx, &taskerdriver.TaskListParams{})
+		require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+		_, err = b.ex.Begin(ctx)
+		require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+		_, err = b.ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Owner: "w", Now: base, Limit: 1, LeaseExpiresAt: base.Add(time.Minute)})
+		require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+		_, err = b.d.MigrationVersion(ctx)
+		require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+		require.ErrorIs(t, b.d.Migrate(ctx), taskerdriver.ErrUnavailable)
+
+		// Inside a transaction too.
+		tx, err := b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(b.ctx) }()
+		_, err = tx.TaskGet(ctx, 1)
+		require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+	})
+	s.run(t, "CancelledIsNotUnavailable", func(t *testing.T, b *bundle) {
+		ctx, cancel := context.WithCancel(b.ctx)
+		cancel()
+		_, err := b.ex.TaskGet(ctx, 1)
+		require.ErrorIs(t, err, context.Canceled)
+		require.NotErrorIs(t, err, taskerdriver.ErrUnavailable)
 	})
 }

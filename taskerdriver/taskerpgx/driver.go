@@ -69,7 +69,11 @@ func (d *Driver) Pool() *pgxpool.Pool { return d.pool }
 func (d *Driver) Name() string { return "postgres" }
 
 // Executor implements taskerdriver.Driver.
-func (d *Driver) Executor() taskerdriver.Executor { return &executor{d: d, q: d.pool} }
+// Its errors are marked as *taskerdriver.UnavailableError when PostgreSQL
+// cannot be reached or does not answer in time.
+func (d *Driver) Executor() taskerdriver.Executor {
+	return driverkit.Guard(&executor{d: d, q: d.pool}, down)
+}
 
 // UnwrapTx implements taskerdriver.Driver for a pgx.Tx.
 func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
@@ -78,7 +82,7 @@ func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
 		return nil, fmt.Errorf("%w: the PostgreSQL driver takes a pgx.Tx, got %T", taskerdriver.ErrUnsupportedTx, tx)
 	}
 	// pg_notify inside the caller's transaction is delivered only if it commits.
-	return &executor{d: d, q: t, tx: t, borrowed: true}, nil
+	return driverkit.Guard(&executor{d: d, q: t, tx: t, borrowed: true}, down), nil
 }
 
 // Listener implements taskerdriver.Driver.
@@ -95,8 +99,11 @@ func (d *Driver) Close() error {
 
 // Migrate implements taskerdriver.Driver. It holds a session advisory lock
 // while it works, so processes starting together migrate one at a time, and
-// applies each pending migration in its own transaction.
-func (d *Driver) Migrate(ctx context.Context) error {
+// applies each pending migration in its own transaction. A database that
+// cannot be reached is a *taskerdriver.UnavailableError.
+func (d *Driver) Migrate(ctx context.Context) error { return unavailable(d.migrate(ctx)) }
+
+func (d *Driver) migrate(ctx context.Context) error {
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
@@ -171,6 +178,11 @@ func renumber(ctx context.Context, conn *pgxpool.Conn) error {
 
 // MigrationVersion implements taskerdriver.Driver.
 func (d *Driver) MigrationVersion(ctx context.Context) (int, error) {
+	v, err := d.migrationVersion(ctx)
+	return v, unavailable(err)
+}
+
+func (d *Driver) migrationVersion(ctx context.Context) (int, error) {
 	var exists bool
 	if err := d.pool.QueryRow(ctx, `SELECT to_regclass('tasker_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return 0, err

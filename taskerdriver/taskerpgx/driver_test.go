@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -275,4 +276,23 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 		Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", Queue: "billing", RetryLimit: 1}}})
 	require.NoError(t, err)
 	require.Equal(t, "billing", res.Steps[0].Queue)
+}
+
+// TestUnavailableWhenRefused: a PostgreSQL that refuses connections is an
+// ErrUnavailable for every caller (an API's 503), never a bare pgx error.
+func TestUnavailableWhenRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	d, err := taskerpgx.Open(t.Context(), "postgres://tasker:secret@"+addr+"/nodb?sslmode=disable&connect_timeout=5")
+	require.NoError(t, err, "the pool connects lazily")
+	defer func() { _ = d.Close() }()
+	_, err = d.Executor().TaskGet(t.Context(), 1)
+	require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+	_, err = d.Executor().Begin(t.Context())
+	require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+	require.ErrorIs(t, d.Migrate(t.Context()), taskerdriver.ErrUnavailable)
+	_, err = d.MigrationVersion(t.Context())
+	require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
 }

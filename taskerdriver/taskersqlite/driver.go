@@ -81,8 +81,10 @@ func New(db *sql.DB) *Driver {
 func (d *Driver) Name() string { return "sqlite" }
 
 // Executor implements taskerdriver.Driver.
+// Its errors are marked as *taskerdriver.UnavailableError when the
+// database stays locked beyond its busy timeout or a deadline passes.
 func (d *Driver) Executor() taskerdriver.Executor {
-	return &executor{d: d, r: dbQuerier{d.rcache}}
+	return driverkit.Guard(&executor{d: d, r: dbQuerier{d.rcache}}, down)
 }
 
 // UnwrapTx implements taskerdriver.Driver for a *sql.Tx.
@@ -94,7 +96,7 @@ func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
 	// Notifications fire at once: the caller's commit is not observable, and a
 	// worker woken early that finds nothing waits for its fallback poll.
 	q := txQuerier{d.wcache, t}
-	return &executor{d: d, r: q, w: q, tx: t, borrowed: true}, nil
+	return driverkit.Guard(&executor{d: d, r: q, w: q, tx: t, borrowed: true}, down), nil
 }
 
 // Listener implements taskerdriver.Driver.
@@ -112,7 +114,9 @@ func (d *Driver) Close() error {
 
 // Migrate implements taskerdriver.Driver: it applies every embedded migration
 // newer than the database's version, each in its own transaction.
-func (d *Driver) Migrate(ctx context.Context) error {
+func (d *Driver) Migrate(ctx context.Context) error { return unavailable(d.migrate(ctx)) }
+
+func (d *Driver) migrate(ctx context.Context) error {
 	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tasker_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlite: create migrations table: %w", err)
@@ -154,6 +158,11 @@ func (d *Driver) apply(ctx context.Context, m driverkit.Migration) error {
 
 // MigrationVersion implements taskerdriver.Driver.
 func (d *Driver) MigrationVersion(ctx context.Context) (int, error) {
+	v, err := d.migrationVersion(ctx)
+	return v, unavailable(err)
+}
+
+func (d *Driver) migrationVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
 	err := d.r.QueryRowContext(ctx, `SELECT max(version) FROM tasker_migrations`).Scan(&v)
 	if err != nil {

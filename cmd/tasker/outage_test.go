@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
+)
+
+// lockedBuffer is an output the command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestWorkerWaitsForTheDatabase: a worker started while PostgreSQL is down
+// waits, logging why, and runs once the database is up (issue 12: it
+// exited).
+func TestWorkerWaitsForTheDatabase(t *testing.T) {
+	first, most := startWaitFirst, startWaitMax
+	startWaitFirst, startWaitMax = 20*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { startWaitFirst, startWaitMax = first, most })
+
+	cl := pgtest.NewCluster(t)
+	cl.Stop(t)
+	db := "postgres://postgres@/postgres?sslmode=disable&host=" + cl.Dir()
+	var out, errOut lockedBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		root := newRoot(&out, &errOut)
+		root.SetArgs([]string{"--database", db, "worker", "--drain-timeout", "5s"})
+		done <- root.ExecuteContext(ctx)
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			select {
+			case err := <-done:
+				t.Fatalf("the worker exited while waiting for %s: %v\nstdout:\n%s\nstderr:\n%s", what, err, out.String(), errOut.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("its third attempt", func() bool { return strings.Contains(errOut.String(), "attempt=3") })
+	log := errOut.String()
+	require.Contains(t, log, "the database is unavailable; waiting for it")
+	require.Contains(t, log, "retry_in=")
+	require.Contains(t, log, "error=", "the log says why")
+	require.NotContains(t, out.String(), "tasker worker running")
+
+	cl.Start(t)
+	waitFor("the database", func() bool { return strings.Contains(out.String(), "tasker worker running") })
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// TestWorkerStoppedWhileWaiting: SIGINT while waiting for the database
+// ends the worker, saying what it waited for.
+func TestWorkerStoppedWhileWaiting(t *testing.T) {
+	cl := pgtest.NewCluster(t)
+	cl.Stop(t)
+	var out, errOut lockedBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	root := newRoot(&out, &errOut)
+	root.SetArgs([]string{"--database", "postgres://postgres:secret@/postgres?sslmode=disable&host=" + cl.Dir(), "worker"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	for !strings.Contains(errOut.String(), "waiting for it") {
+		select {
+		case err := <-done:
+			t.Fatalf("the worker exited before waiting: %v\n%s", err, errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	err := <-done
+	require.ErrorContains(t, err, "stopped while waiting for the database")
+	require.NotContains(t, err.Error()+errOut.String(), "secret", "the password is masked")
+}
+
+// TestE2EServeBrowsers: the serve flags of issue 12 through their
+// environment variables: Host allow-list, CORS origins, the JSON
+// Content-Type and the cross-origin refusal.
+func TestE2EServeBrowsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test of the tasker binary: skipped in -short mode")
+	}
+	t.Setenv("TASKER_ALLOWED_HOSTS", "tasker.test,*.corp.test")
+	t.Setenv("TASKER_CORS_ORIGINS", "https://console.test")
+	t.Setenv("TASKER_REQUEST_TIMEOUT", "7s")
+	bin := taskerBinary(t)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "e2e.db")
+	srv := startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"))
+	hc := &http.Client{Timeout: 10 * time.Second}
+	// answer is what the test reads of an answer (its body closed).
+	type answer struct {
+		StatusCode int
+		Header     http.Header
+	}
+	send := func(method, path, body string, headers ...string) answer {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		for i := 0; i+1 < len(headers); i += 2 {
+			if headers[i] == "Host" {
+				req.Host = headers[i+1]
+			} else {
+				req.Header.Set(headers[i], headers[i+1])
+			}
+		}
+		res, err := hc.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		return answer{res.StatusCode, res.Header}
+	}
+	require.Equal(t, http.StatusMisdirectedRequest, send("GET", "/tasker/tasks", "", "Host", "evil.example").StatusCode)
+	require.Equal(t, http.StatusOK, send("GET", "/tasker/tasks", "", "Host", "tasker.test:8080").StatusCode)
+	require.Equal(t, http.StatusOK, send("GET", "/tasker/tasks", "", "Host", "a.corp.test").StatusCode)
+	require.Equal(t, http.StatusOK, send("GET", "/tasker/tasks", "", "Host", "localhost").StatusCode)
+
+	res := send("OPTIONS", "/tasker/tasks", "", "Origin", "https://console.test", "Access-Control-Request-Method", "POST")
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	require.Equal(t, "https://console.test", res.Header.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, http.StatusForbidden, send("OPTIONS", "/tasker/tasks", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "POST").StatusCode)
+
+	require.Equal(t, http.StatusForbidden, send("POST", "/tasker/tasks/1/retry", "", "Content-Type", "application/x-www-form-urlencoded",
+		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site").StatusCode)
+	require.Equal(t, http.StatusUnsupportedMediaType, send("POST", "/tasker/tasks/1/retry", "").StatusCode)
+	require.Equal(t, http.StatusNotFound, send("POST", "/tasker/tasks/1/retry", "", "Content-Type", "application/json").StatusCode)
+}
+
+// TestServeRefusesABadCORSOrigin: a CORS origin must be scheme://host[:port].
+func TestServeRefusesABadCORSOrigin(t *testing.T) {
+	_, _, err := run(t, "--database", tempDB(t), "serve", "--cors-origins", "console.example.com")
+	require.ErrorContains(t, err, "--cors-origins")
+	_, _, err = run(t, "--database", tempDB(t), "serve", "--request-timeout", "0s")
+	require.ErrorContains(t, err, "--request-timeout")
+}
