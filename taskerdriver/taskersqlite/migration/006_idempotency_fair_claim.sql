@@ -1,0 +1,18 @@
+-- Idempotency keys (POST /tasker/tasks with Idempotency-Key, TaskRequest's
+-- IdempotencyKey): a key names the task its first create made, for a
+-- retention window; request_hash tells a repeat of the same request from a
+-- different request under the same key. A key older than the window is
+-- replaced by the next create that gives it.
+CREATE TABLE tasker_idempotency_keys (
+    key          TEXT    PRIMARY KEY,
+    request_hash TEXT    NOT NULL,
+    task_id      INTEGER,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX tasker_idempotency_keys_created ON tasker_idempotency_keys (created_at);
+-- Fair claim order: ready steps of older tasks first (task id, then step id),
+-- rescued steps included; next_attempt_at stays in the index so that steps
+-- still waiting are skipped without reading the table.
+DROP INDEX tasker_workflow_steps_ready;
+CREATE INDEX tasker_workflow_steps_ready ON tasker_workflow_steps (queue, task_id, workflow_step_id, next_attempt_at)
+    WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0;
