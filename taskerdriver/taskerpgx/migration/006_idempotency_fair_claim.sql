@@ -11,8 +11,9 @@ CREATE TABLE tasker_idempotency_keys (
 );
 CREATE INDEX tasker_idempotency_keys_created ON tasker_idempotency_keys (created_at);
 -- Fair claim order: ready steps of older tasks first (task id, then step id),
--- rescued steps included; next_attempt_at stays in the index so that steps
--- still waiting are skipped without reading the table.
+-- rescued steps included. The index is read in that order; queue and
+-- next_attempt_at are in it so that steps of other queues or still waiting
+-- are skipped without reading the table.
 DROP INDEX tasker_workflow_steps_ready;
-CREATE INDEX tasker_workflow_steps_ready ON tasker_workflow_steps (queue, task_id, workflow_step_id, next_attempt_at)
+CREATE INDEX tasker_workflow_steps_ready ON tasker_workflow_steps (task_id, workflow_step_id, queue, next_attempt_at)
     WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked;
