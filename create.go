@@ -249,7 +249,8 @@ func canonicalJSON(raw json.RawMessage) []byte {
 
 // nulFields names the values that PostgreSQL cannot store (nil when all can
 // be): text with a NUL character (U+0000) or bytes that are not UTF-8, JSON
-// with those or with a lone UTF-16 surrogate escape. Values are strings,
+// with those, with a lone UTF-16 surrogate escape or with a number beyond
+// numeric's range (jsonclean.BadNumber). Both drivers are held to this rule. Values are strings,
 // string slices or JSON.
 func nulFields(values map[string]any) map[string]string {
 	var fields map[string]string
@@ -264,6 +265,13 @@ func nulFields(values map[string]any) map[string]string {
 			}
 		case json.RawMessage:
 			bad = !jsonclean.Storable(x)
+			if n := jsonclean.BadNumber(x); !bad && n != "" {
+				if fields == nil {
+					fields = map[string]string{}
+				}
+				fields[name] = fmt.Sprintf("holds the number %s, which cannot be stored: numbers may have at most %d digits before the decimal point and %d after it (an exponent counts); send it as a string", n, jsonclean.MaxIntegerDigits, jsonclean.MaxFractionDigits)
+				continue
+			}
 		}
 		if bad {
 			if fields == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/jsonclean"
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -275,4 +276,21 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 		Steps: []taskerdriver.StepCreateParams{{Name: "only", Handler: "h", Queue: "billing", RetryLimit: 1}}})
 	require.NoError(t, err)
 	require.Equal(t, "billing", res.Steps[0].Queue)
+}
+
+// jsonclean.BadNumber, the rule the API applies to every JSON it stores on
+// both databases, agrees with PostgreSQL on numbers at the edges of numeric's
+// range.
+func TestBadNumberAgreesWithPostgres(t *testing.T) {
+	t.Parallel()
+	conn, err := pgx.Connect(t.Context(), pgtest.URL(t))
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	for _, n := range []string{`1e131071`, `1e131072`, `1e999999`, `-1e999999`, `1e-16383`, `1e-16384`, `1e-99999`,
+		`1.5e-16382`, `1.55e-16382`, `0e999999`, `0.0e-99999`, `0.001e131074`, `0.001e131075`, `1e99999999999`,
+		`0e99999999999`, `1e-2147483648`, `12.5`, `-0`, `1E+3`, `1` + strings.Repeat("0", 131071), `1` + strings.Repeat("0", 131072)} {
+		var s string
+		pgErr := conn.QueryRow(t.Context(), `SELECT ($1::text)::jsonb::text`, `[`+n+`]`).Scan(&s)
+		require.Equal(t, pgErr == nil, jsonclean.BadNumber([]byte(`[`+n+`]`)) == "", "%.40s: PostgreSQL says %v", n, pgErr)
+	}
 }
