@@ -26,6 +26,8 @@ const (
 	CodeValidationFailed = "validation_failed"
 	CodeNotFound         = "not_found"
 	CodeConflict         = "conflict"
+	// CodeIdempotencyKeyReused is tasker.ErrIdempotencyKeyReused (422).
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
 )
 
 // ErrorOf maps an error of the Go API to its answer: an *Error as is, a
@@ -43,6 +45,8 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: ve.Error(), Fields: ve.Fields}
 	case errors.Is(err, tasker.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, tasker.ErrIdempotencyKeyReused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused, Message: err.Error(), Fields: map[string]string{"Idempotency-Key": "was given before with a different request: use a new key for a new request"}}
 	case errors.Is(err, tasker.ErrInvalidState):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
 	}
