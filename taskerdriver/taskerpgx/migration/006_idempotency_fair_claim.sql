@@ -2,14 +2,15 @@
 -- IdempotencyKey): a key names the task its first create made, for a
 -- retention window; request_hash tells a repeat of the same request from a
 -- different request under the same key. A key older than the window is
--- replaced by the next create that gives it.
+-- replaced by the next create that gives it; a key goes with its task when
+-- the retention cleaner deletes the task.
 CREATE TABLE tasker_idempotency_keys (
     key          text        PRIMARY KEY,
     request_hash text        NOT NULL,
-    task_id      bigint,
+    task_id      bigint REFERENCES tasker_tasks (task_id) ON DELETE CASCADE,
     created_at   timestamptz NOT NULL
 );
-CREATE INDEX tasker_idempotency_keys_created ON tasker_idempotency_keys (created_at);
+CREATE INDEX tasker_idempotency_keys_task ON tasker_idempotency_keys (task_id);
 -- Fair claim order: ready steps of older tasks first (task id, then step id),
 -- rescued steps included. The index is read in that order; queue and
 -- next_attempt_at are in it so that steps of other queues or still waiting
