@@ -187,9 +187,10 @@ func BadNumber(raw []byte) string {
 		c := raw[i]
 		switch {
 		case inString:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				inString = false
 			}
 		case c == '"':
