@@ -55,6 +55,9 @@ type Config struct {
 	// IdentityFunc, when set, computes the identity of every new task (a
 	// custom strategy); tasks with equal identities are the same task.
 	IdentityFunc func(*TaskRequest) string
+	// IdempotencyWindow is how long a TaskRequest.IdempotencyKey names the
+	// task its first create made. Defaults to 24 hours.
+	IdempotencyWindow time.Duration
 	// SkipMigrate skips applying the driver's migrations in NewClient.
 	SkipMigrate bool
 	// Worker configures the workers started by Start.
@@ -148,6 +151,9 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	c.bus = newEventBus(c.logger, cfg.Hooks)
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
+	}
+	if c.cfg.IdempotencyWindow <= 0 {
+		c.cfg.IdempotencyWindow = DefaultIdempotencyWindow
 	}
 	if c.cfg.IdentityStrategy == "" {
 		c.cfg.IdentityStrategy = IdentityDefault

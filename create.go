@@ -41,15 +41,37 @@ type TaskRequest struct {
 	Tags         []string `json:"tags,omitempty"`
 	// RequestedAt defaults to now.
 	RequestedAt time.Time `json:"requested_at,omitzero"`
+	// IdempotencyKey makes a create safe to retry: a create under a key
+	// that an earlier create gave within Config.IdempotencyWindow creates
+	// nothing and returns the earlier create's task (Duplicate and Replayed
+	// set), whatever the identity strategy. The same key with a different
+	// request is an ErrIdempotencyKeyReused. At most 255 bytes; the REST API
+	// takes it from the Idempotency-Key header.
+	IdempotencyKey string `json:"-"`
 }
+
+// DefaultIdempotencyWindow is the default of Config.IdempotencyWindow.
+const DefaultIdempotencyWindow = 24 * time.Hour
+
+// MaxIdempotencyKeyLen is the longest TaskRequest.IdempotencyKey, in bytes.
+const MaxIdempotencyKeyLen = 255
+
+// ErrIdempotencyKeyReused is the error of a create whose IdempotencyKey an
+// earlier create within the window gave with a different request (another
+// template, context, initiator, source system, reason or tags).
+var ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
 
 // CreateResult is the outcome of CreateTask.
 type CreateResult struct {
 	Task  *Task
 	Steps []*Step
 	// Duplicate is true when the request matched an existing task under the
-	// hash identity strategy; Task is that task and nothing was created.
+	// hash identity strategy, or an earlier create under its IdempotencyKey;
+	// Task is that task and nothing was created.
 	Duplicate bool
+	// Replayed is true when the task was found by the request's
+	// IdempotencyKey.
+	Replayed bool
 }
 
 // CreateTask validates req against its template and creates the task, its
@@ -88,7 +110,11 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		return nil, &ValidationError{Message: "invalid task context", Fields: map[string]string{"context": err.Error()}}
 	}
 	if fields := nulFields(map[string]any{"context": raw, "initiator": req.Initiator, "source_system": req.SourceSystem,
-		"reason": req.Reason, "tags": req.Tags}); fields != nil {
+		"reason": req.Reason, "tags": req.Tags, "idempotency_key": req.IdempotencyKey}); fields != nil {
+		return nil, &ValidationError{Message: "invalid task request", Fields: fields}
+	}
+	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
+		fields := map[string]string{"idempotency_key": fmt.Sprintf("is %d bytes long, more than %d: use a shorter key such as a UUID", len(req.IdempotencyKey), MaxIdempotencyKeyLen)}
 		return nil, &ValidationError{Message: "invalid task request", Fields: fields}
 	}
 	validated, err := tmpl.schema.Validate(raw)
@@ -119,6 +145,11 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		p.Tags = []string{}
 	}
 	p.IdentityHash = c.identity(tmpl, req, p)
+	if req.IdempotencyKey != "" {
+		p.IdempotencyKey, p.IdempotencySince = req.IdempotencyKey, now.Add(-c.cfg.IdempotencyWindow)
+		p.IdempotencyHash = IdentityHashOf(p.Namespace, p.Name, p.Version, p.Initiator, p.SourceSystem, p.Reason,
+			append(canonicalJSON(p.Context), canonicalJSON(mustJSON(p.Tags))...))
+	}
 	for i, s := range tmpl.Steps {
 		sp := taskerdriver.StepCreateParams{
 			Name: s.Name, Handler: s.Handler, RetryLimit: s.RetryLimit, Retryable: *s.Retryable, Skippable: s.Skippable,
@@ -157,8 +188,11 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	if err2 != nil {
 		return nil, err2
 	}
+	if res.Replayed && res.RequestHash != p.IdempotencyHash {
+		return nil, fmt.Errorf("%w: key %q named task %d, created from another request; use a new key for a new request", ErrIdempotencyKeyReused, req.IdempotencyKey, res.Task.ID)
+	}
 	if res.Existing {
-		return &CreateResult{Task: res.Task, Duplicate: true}, nil
+		return &CreateResult{Task: res.Task, Duplicate: true, Replayed: res.Replayed}, nil
 	}
 	if committed {
 		c.publish([]*Event{{Name: taskertype.EventTaskInitializeRequested, Task: res.Task, At: now}})
@@ -249,7 +283,8 @@ func canonicalJSON(raw json.RawMessage) []byte {
 
 // nulFields names the values that PostgreSQL cannot store (nil when all can
 // be): text with a NUL character (U+0000) or bytes that are not UTF-8, JSON
-// with those or with a lone UTF-16 surrogate escape. Values are strings,
+// with those, with a lone UTF-16 surrogate escape or with a number beyond
+// numeric's range (jsonclean.BadNumber). Both drivers are held to this rule. Values are strings,
 // string slices or JSON.
 func nulFields(values map[string]any) map[string]string {
 	var fields map[string]string
@@ -264,6 +299,13 @@ func nulFields(values map[string]any) map[string]string {
 			}
 		case json.RawMessage:
 			bad = !jsonclean.Storable(x)
+			if n := jsonclean.BadNumber(x); !bad && n != "" {
+				if fields == nil {
+					fields = map[string]string{}
+				}
+				fields[name] = fmt.Sprintf("holds the number %s, which cannot be stored: numbers may have at most %d digits before the decimal point and %d after it (an exponent counts); send it as a string", n, jsonclean.MaxIntegerDigits, jsonclean.MaxFractionDigits)
+				continue
+			}
 		}
 		if bad {
 			if fields == nil {
@@ -273,4 +315,10 @@ func nulFields(values map[string]any) map[string]string {
 		}
 	}
 	return fields
+}
+
+// mustJSON encodes v, which cannot fail for the values given (strings).
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }

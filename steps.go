@@ -101,8 +101,8 @@ func (c *Client) changeStep(ctx context.Context, stepID int64, from []State, to 
 // as is). A higher retry limit can unblock a step whose attempts ran out: use
 // RetryTask afterwards.
 func (c *Client) UpdateStep(ctx context.Context, stepID int64, retryLimit *int, inputs json.RawMessage) (*Step, error) {
-	if retryLimit != nil && *retryLimit < 1 {
-		return nil, &ValidationError{Message: "invalid step update", Fields: map[string]string{"retry_limit": "must be 1 or more (it counts all attempts)"}}
+	if retryLimit != nil && (*retryLimit < 1 || *retryLimit > MaxRetryLimit) {
+		return nil, &ValidationError{Message: "invalid step update", Fields: map[string]string{"retry_limit": fmt.Sprintf("must be from 1 to %d (it counts all attempts), not %d", MaxRetryLimit, *retryLimit)}}
 	}
 	if fields := nulFields(map[string]any{"inputs": inputs}); fields != nil {
 		return nil, &ValidationError{Message: "invalid step update", Fields: fields}

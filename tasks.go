@@ -34,6 +34,10 @@ func (c *Client) ListTasks(ctx context.Context, p *TaskListParams) (*TaskList, e
 	if p == nil {
 		p = &TaskListParams{}
 	}
+	if fields := nulFields(map[string]any{"namespace": p.Namespace, "name": p.Name, "version": p.Version,
+		"initiator": p.Initiator, "source_system": p.SourceSystem, "tags": p.Tags}); fields != nil {
+		return nil, &ValidationError{Message: "invalid task filter", Fields: fields}
+	}
 	q := *p
 	if q.OrderBy == "" {
 		q.OrderBy, q.Desc = "task_id", true

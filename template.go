@@ -71,7 +71,8 @@ type StepTemplate struct {
 	DependsOn []string
 	// Retryable allows attempts after the first. Defaults to true.
 	Retryable *bool
-	// RetryLimit is the maximum number of attempts in total. Defaults to 3.
+	// RetryLimit is the maximum number of attempts in total: 1 to
+	// MaxRetryLimit. Defaults to 3.
 	RetryLimit int
 	// Skippable is stored for compatibility; the engine does not skip steps.
 	Skippable       bool
@@ -228,6 +229,9 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 		if s.RetryLimit < 1 {
 			return fail(s.Name, fmt.Sprintf("retry limit %d is below 1", s.RetryLimit), "the retry limit counts all attempts: use 1 or more", nil)
 		}
+		if s.RetryLimit > MaxRetryLimit {
+			return fail(s.Name, fmt.Sprintf("retry limit %d is above %d", s.RetryLimit, MaxRetryLimit), "the database stores it as a 32-bit integer: use a smaller number", nil)
+		}
 		if s.Retryable == nil {
 			s.Retryable = new(true)
 		}
@@ -321,3 +325,7 @@ func splitSemver(v string) ([3]int, string) {
 func sortVersions(vs []string) {
 	sort.Slice(vs, func(i, j int) bool { return compareSemver(vs[i], vs[j]) < 0 })
 }
+
+// MaxRetryLimit is the highest retry limit of a step (2³¹−1: the databases
+// store it as a 32-bit integer).
+const MaxRetryLimit = 1<<31 - 1

@@ -136,6 +136,11 @@ func TestTemplateErrorMessages(t *testing.T) {
 			want: `bad.yaml:5: step "a": default_retry_limit must be at least 1, got 0; it counts every attempt, the first included: 1 means no retry`,
 		},
 		{
+			name: "retry limit beyond 32 bits",
+			yaml: "name: t\nstep_templates:\n  - name: a\n    handler: exec\n    default_retry_limit: 2147483648\n",
+			want: `bad.yaml:3: template "t": step "a": retry limit 2147483648 is above 2147483647; the database stores it as a 32-bit integer: use a smaller number`,
+		},
+		{
 			name: "timeout is not a duration",
 			yaml: "name: t\nstep_templates:\n  - name: a\n    handler: exec\n    timeout: soon\n",
 			want: `bad.yaml:5: step "a": key "timeout" must be a duration such as "30s" or "5m", or a whole number of seconds, got "soon"`,

@@ -180,6 +180,15 @@ type TaskCreateParams struct {
 	RequestedAt  time.Time
 	Now          time.Time
 	Steps        []StepCreateParams
+	// IdempotencyKey, when not empty, names this create: if a create under
+	// the same key was stored at or after IdempotencySince and its task
+	// still exists, the driver creates nothing and returns that task with
+	// Existing and Replayed set, and the RequestHash stored with the key.
+	// Otherwise it stores the key with IdempotencyHash (replacing an older
+	// one) and the task the create makes or finds.
+	IdempotencyKey   string
+	IdempotencyHash  string
+	IdempotencySince time.Time
 }
 
 // StepCreateParams describes one step of a new task.
@@ -204,6 +213,10 @@ type TaskCreateResult struct {
 	Task     *taskertype.Task
 	Steps    []*taskertype.Step
 	Existing bool
+	// Replayed is true when Task was found by TaskCreateParams.IdempotencyKey;
+	// RequestHash is then the IdempotencyHash stored with the key.
+	Replayed    bool
+	RequestHash string
 }
 
 // TaskListParams filters and pages tasks. Zero values do not filter.

@@ -2,6 +2,7 @@ package taskerhttp
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -92,6 +93,13 @@ func objectMembers(raw []byte, where string) (map[string]json.RawMessage, error)
 				Message: fmt.Sprintf("%q must be a JSON object", where), Fields: map[string]string{where: "must be a JSON object"}}
 		}
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the request body must be a JSON object"}
+	}
+	if where == "" {
+		if key, path := duplicateKey(raw); key != "" {
+			return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json",
+				Message: fmt.Sprintf("the request body gives the key %q twice in one object%s: give each key once", key, path),
+				Fields:  map[string]string{cmp.Or(strings.TrimPrefix(path, " at "), key): "duplicate key " + strconv.Quote(key)}}
+		}
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -244,4 +252,61 @@ func newTaskView(t *tasker.Task, steps []*tasker.Step) *apiview.Task {
 
 func newStepView(s *tasker.Step, transitions []*tasker.Transition) *apiview.Step {
 	return apiview.NewStep(s, transitions)
+}
+
+// duplicateKey returns the first key that an object of the valid JSON raw
+// gives twice, with where that object is (" at task.context.a"; "" at the
+// top), or "" when every key is given once. encoding/json would keep the
+// last one silently, so a client could not tell which value was used.
+func duplicateKey(raw []byte) (key, where string) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	type frame struct {
+		keys   map[string]bool // nil for an array
+		path   string
+		expect bool // an object expects a key next
+	}
+	var stack []*frame
+	var path string // the path of the value being read
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", ""
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.keys != nil && top.expect {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					if top.path != "" {
+						return k, " at " + top.path
+					}
+					return k, ""
+				}
+				top.keys[k] = true
+				top.expect = false
+				path = strings.TrimPrefix(top.path+"."+k, ".")
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, path: path, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{path: path})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) == 0 {
+			return "", ""
+		}
+		if top := stack[len(stack)-1]; top.keys != nil {
+			top.expect = true // a member's value ended
+		} else {
+			path = top.path
+		}
+	}
 }

@@ -148,6 +148,7 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	req.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	res, err := s.c.CreateTask(r.Context(), req)
 	if err != nil {
 		return err

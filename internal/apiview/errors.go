@@ -27,6 +27,8 @@ const (
 	CodeNotFound         = "not_found"
 	CodeConflict         = "conflict"
 	CodeUnavailable      = "unavailable"
+	// CodeIdempotencyKeyReused is tasker.ErrIdempotencyKeyReused (422).
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
 )
 
 // MessageUnavailable is the message of every 503 unavailable: the
@@ -50,6 +52,8 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeValidationFailed, Message: ve.Error(), Fields: ve.Fields}
 	case errors.Is(err, tasker.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, tasker.ErrIdempotencyKeyReused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused, Message: err.Error(), Fields: map[string]string{"Idempotency-Key": "was given before with a different request: use a new key for a new request"}}
 	case errors.Is(err, tasker.ErrInvalidState), errors.Is(err, tasker.ErrTokenExists):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
 	case errors.Is(err, tasker.ErrUnavailable):

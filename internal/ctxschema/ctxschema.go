@@ -58,6 +58,9 @@ func Compile(schema map[string]any) (*Schema, error) {
 	if err != nil {
 		return nil, errors.New(compileMessage(err))
 	}
+	if loc := refCycle(compiled); loc != "" {
+		return nil, refCycleError(loc)
+	}
 	return &Schema{compiled: compiled}, nil
 }
 

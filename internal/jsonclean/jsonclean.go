@@ -168,3 +168,90 @@ func clean(v any) any {
 	}
 	return v
 }
+
+// The range of PostgreSQL's numeric type, in which jsonb stores numbers: at
+// most MaxIntegerDigits digits before the decimal point and MaxFractionDigits
+// after it (trailing zeros of a fraction and an exponent count: 0.0e-99999 has
+// 100,000). SQLite stores any number; both drivers are held to this range.
+const (
+	MaxIntegerDigits  = 131072
+	MaxFractionDigits = 16383
+)
+
+// BadNumber returns the first number of a JSON document outside the range
+// that PostgreSQL can store (cut to 40 characters), or "" when there is none.
+// Raw that is not valid JSON may give a wrong answer.
+func BadNumber(raw []byte) string {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := i + 1
+			for j < len(raw) && strings.IndexByte("0123456789.eE+-", raw[j]) >= 0 {
+				j++
+			}
+			if !numberStorable(raw[i:j]) {
+				n := raw[i:j]
+				if len(n) > 40 {
+					return string(n[:37]) + "..."
+				}
+				return string(n)
+			}
+			i = j - 1
+		}
+	}
+	return ""
+}
+
+// numberStorable reports whether the JSON number n is within numeric's range.
+func numberStorable(n []byte) bool {
+	if len(n) > 0 && n[0] == '-' {
+		n = n[1:]
+	}
+	mant, exp := n, int64(0)
+	if k := bytes.IndexAny(n, "eE"); k >= 0 {
+		mant = n[:k]
+		e := bytes.TrimPrefix(n[k+1:], []byte("+"))
+		neg := len(e) > 0 && e[0] == '-'
+		if neg {
+			e = e[1:]
+		}
+		e = bytes.TrimLeft(e, "0")
+		if len(e) > 9 {
+			return false // PostgreSQL refuses an exponent this large even for 0
+		}
+		for _, d := range e {
+			exp = exp*10 + int64(d-'0')
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	intPart, frac := mant, []byte(nil)
+	if k := bytes.IndexByte(mant, '.'); k >= 0 {
+		intPart, frac = mant[:k], mant[k+1:]
+	}
+	if int64(len(frac))-exp > MaxFractionDigits {
+		return false
+	}
+	// The decimal position of the first significant digit (0 for the ones).
+	var weight int64
+	if sig := bytes.TrimLeft(intPart, "0"); len(sig) > 0 {
+		weight = int64(len(sig)) - 1
+	} else if k := bytes.IndexFunc(frac, func(r rune) bool { return r != '0' }); k >= 0 {
+		weight = -int64(k) - 1
+	} else {
+		return true // zero
+	}
+	return weight+exp < MaxIntegerDigits
+}

@@ -2,6 +2,7 @@ package jsonclean
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,4 +40,28 @@ func FuzzJSON(f *testing.F) {
 			require.True(t, Storable(out), "%q → %q", in, out)
 		}
 	})
+}
+
+// NumberCases are numbers at and beyond the edges of PostgreSQL's numeric
+// range, with whether it stores them (checked against PostgreSQL by the
+// PostgreSQL driver's tests).
+var NumberCases = map[string]bool{
+	`1e131071`: true, `1e131072`: false, `1e999999`: false, `-1e999999`: false,
+	`1e-16383`: true, `1e-16384`: false, `1e-99999`: false, `1.5e-16382`: true, `1.55e-16382`: false,
+	`0e999999`: true, `0.0e-99999`: false, `0.001e131074`: true, `0.001e131075`: false,
+	`1e99999999999`: false, `0e99999999999`: false, `12.5`: true, `-0`: true, `1E+3`: true,
+}
+
+func TestBadNumber(t *testing.T) {
+	for n, ok := range NumberCases {
+		got := BadNumber([]byte(`{"a": ["x1e999999", ` + n + `]}`))
+		if ok {
+			require.Empty(t, got, n)
+		} else {
+			require.Equal(t, n, got, n)
+		}
+	}
+	require.Empty(t, BadNumber([]byte(`{"s": "1e999999", "k\"1e999999": 1}`)), "numbers in strings do not count")
+	long := "1" + strings.Repeat("0", 200000)
+	require.Equal(t, long[:37]+"...", BadNumber([]byte(`[`+long+`]`)), "a 200,000-digit integer")
 }

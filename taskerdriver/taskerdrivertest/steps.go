@@ -189,6 +189,38 @@ func (s *suite) steps(t *testing.T) {
 		require.Equal(t, 1, cs[0].Step.Attempts)
 	})
 
+	s.run(t, "ClaimIsFairOlderTasksFirst", func(t *testing.T, b *bundle) {
+		// An older task's step that was rescued (its worker lost) becomes
+		// ready after the pending steps of newer tasks; it is claimed first.
+		old := diamond(t, b, "")
+		c := claim(t, b, base, "w1", 1)[0]
+		require.Equal(t, old.Task.ID, c.Task.ID)
+		later := base.Add(time.Minute)
+		var newer []int64
+		for range 3 {
+			res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+				Namespace: "default", Name: "one", Version: "1.0.0", Context: json.RawMessage(`{}`), Tags: []string{},
+				IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: later, Now: later,
+				Steps: []taskerdriver.StepCreateParams{{Name: "x", Handler: "h", RetryLimit: 3, Retryable: true}},
+			})
+			require.NoError(t, err)
+			newer = append(newer, res.Task.ID)
+		}
+		rescuedAt := base.Add(2 * time.Minute)
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1, State: taskertype.StateError,
+			Error: &taskertype.StepError{Message: "worker w1 lost", Kind: "worker_lost", Attempt: 1, At: rescuedAt}, NextAttemptAt: rescuedAt, Now: rescuedAt})
+		require.NoError(t, err)
+		now := base.Add(3 * time.Minute)
+		cs := claim(t, b, now, "w2", 1)
+		require.Len(t, cs, 1)
+		require.Equal(t, c.Step.ID, cs[0].Step.ID, "the rescued step of the oldest task comes before newer tasks' pending steps")
+		for _, id := range newer {
+			cs = claim(t, b, now, "w2", 1)
+			require.Len(t, cs, 1)
+			require.Equal(t, id, cs[0].Task.ID, "then the other tasks, oldest first")
+		}
+	})
+
 	// Recording attempts: the lease guard, retries, blocks.
 
 	s.run(t, "FinishIsGuardedByLease", func(t *testing.T, b *bundle) {

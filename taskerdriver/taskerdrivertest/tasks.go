@@ -2,6 +2,8 @@ package taskerdrivertest
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +56,62 @@ func (s *suite) tasks(t *testing.T) {
 		_, total, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{})
 		require.NoError(t, err)
 		require.Equal(t, 1, total)
+	})
+
+	s.run(t, "TaskCreateIdempotencyKey", func(t *testing.T, b *bundle) {
+		create := func(key, hash string, now, since time.Time) *taskerdriver.TaskCreateResult {
+			t.Helper()
+			res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+				Namespace: "default", Name: "one", Version: "1.0.0", Context: json.RawMessage(`{}`), Tags: []string{},
+				IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: now, Now: now,
+				IdempotencyKey: key, IdempotencyHash: hash, IdempotencySince: since,
+				Steps: []taskerdriver.StepCreateParams{{Name: "x", Handler: "h", RetryLimit: 3, Retryable: true}},
+			})
+			require.NoError(t, err)
+			return res
+		}
+		first := create("k1", "hash-a", base, base.Add(-time.Hour))
+		require.False(t, first.Existing)
+		require.False(t, first.Replayed)
+		require.Len(t, first.Steps, 1)
+
+		again := create("k1", "hash-b", base.Add(time.Minute), base.Add(-time.Hour))
+		require.True(t, again.Existing)
+		require.True(t, again.Replayed)
+		require.Equal(t, first.Task.ID, again.Task.ID, "a different identity, the same key: the first task")
+		require.Equal(t, "hash-a", again.RequestHash, "the hash stored with the key, for the caller to compare")
+
+		other := create("k2", "hash-a", base, base.Add(-time.Hour))
+		require.False(t, other.Existing)
+		require.NotEqual(t, first.Task.ID, other.Task.ID)
+
+		// Past the window the key names a new create.
+		later := create("k1", "hash-c", base.Add(2*time.Hour), base.Add(time.Hour))
+		require.False(t, later.Existing)
+		require.NotEqual(t, first.Task.ID, later.Task.ID)
+		again = create("k1", "hash-d", base.Add(2*time.Hour), base.Add(time.Hour))
+		require.True(t, again.Replayed)
+		require.Equal(t, later.Task.ID, again.Task.ID)
+		require.Equal(t, "hash-c", again.RequestHash)
+
+		// Without a key nothing changes: identities decide.
+		require.False(t, create("", "", base, time.Time{}).Existing)
+
+		// Concurrent creates under one key make one task.
+		var wg sync.WaitGroup
+		got := make([]*taskerdriver.TaskCreateResult, 8)
+		for i := range got {
+			wg.Go(func() { got[i] = create("k3", "hash-a", base, base.Add(-time.Hour)) })
+		}
+		wg.Wait()
+		made := 0
+		for _, r := range got {
+			require.Equal(t, got[0].Task.ID, r.Task.ID)
+			if !r.Existing {
+				made++
+			}
+		}
+		require.Equal(t, 1, made)
 	})
 
 	s.run(t, "TaskGetNotFound", func(t *testing.T, b *bundle) {

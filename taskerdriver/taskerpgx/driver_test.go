@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/jsonclean"
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -268,7 +269,7 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s", n, s))
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql"}, got)
+	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql", "6 006_idempotency_fair_claim.sql"}, got)
 
 	now := time.Now().UTC()
 	res, err := d.Executor().TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
@@ -295,4 +296,21 @@ func TestUnavailableWhenRefused(t *testing.T) {
 	require.ErrorIs(t, d.Migrate(t.Context()), taskerdriver.ErrUnavailable)
 	_, err = d.MigrationVersion(t.Context())
 	require.ErrorIs(t, err, taskerdriver.ErrUnavailable)
+}
+
+// jsonclean.BadNumber, the rule the API applies to every JSON it stores on
+// both databases, agrees with PostgreSQL on numbers at the edges of numeric's
+// range.
+func TestBadNumberAgreesWithPostgres(t *testing.T) {
+	t.Parallel()
+	conn, err := pgx.Connect(t.Context(), pgtest.URL(t))
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	for _, n := range []string{`1e131071`, `1e131072`, `1e999999`, `-1e999999`, `1e-16383`, `1e-16384`, `1e-99999`,
+		`1.5e-16382`, `1.55e-16382`, `0e999999`, `0.0e-99999`, `0.001e131074`, `0.001e131075`, `1e99999999999`,
+		`0e99999999999`, `1e-2147483648`, `12.5`, `-0`, `1E+3`, `1` + strings.Repeat("0", 131071), `1` + strings.Repeat("0", 131072)} {
+		var s string
+		pgErr := conn.QueryRow(t.Context(), `SELECT ($1::text)::jsonb::text`, `[`+n+`]`).Scan(&s)
+		require.Equal(t, pgErr == nil, jsonclean.BadNumber([]byte(`[`+n+`]`)) == "", "%.40s: PostgreSQL says %v", n, pgErr)
+	}
 }

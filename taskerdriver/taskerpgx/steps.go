@@ -119,7 +119,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			SELECT workflow_step_id, state AS old_state FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
 				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6)
-			ORDER BY next_attempt_at, workflow_step_id
+			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
 		UPDATE tasker_workflow_steps s SET state = 'in_progress', attempts = s.attempts + 1,

@@ -193,6 +193,49 @@ func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 }
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
+	if p.IdempotencyKey == "" {
+		return x.taskInsert(ctx, p)
+	}
+	// Drop the key when it is older than the window or its task was
+	// deleted, then claim it (the write lock serializes creates).
+	if _, err := x.w.ExecContext(ctx, `DELETE FROM tasker_idempotency_keys WHERE key = ? AND (created_at < ?
+		OR (task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasker_tasks t WHERE t.task_id = tasker_idempotency_keys.task_id)))`,
+		p.IdempotencyKey, us(p.IdempotencySince)); err != nil {
+		return nil, fmt.Errorf("sqlite: expire idempotency key: %w", err)
+	}
+	r, err := x.w.ExecContext(ctx, `INSERT INTO tasker_idempotency_keys (key, request_hash, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, p.IdempotencyKey, p.IdempotencyHash, us(p.Now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: store idempotency key: %w", err)
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return nil, fmt.Errorf("sqlite: store idempotency key: %w", err)
+	} else if n == 0 {
+		var hash string
+		var taskID sql.NullInt64
+		if err := x.w.QueryRowContext(ctx, `SELECT request_hash, task_id FROM tasker_idempotency_keys WHERE key = ?`, p.IdempotencyKey).Scan(&hash, &taskID); err != nil {
+			return nil, fmt.Errorf("sqlite: read idempotency key: %w", err)
+		}
+		if !taskID.Valid {
+			return nil, fmt.Errorf("sqlite: idempotency key %q has no task", p.IdempotencyKey)
+		}
+		task, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ?`, taskID.Int64))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: load task by idempotency key: %w", err)
+		}
+		return &taskerdriver.TaskCreateResult{Task: task, Existing: true, Replayed: true, RequestHash: hash}, nil
+	}
+	res, err := x.taskInsert(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_idempotency_keys SET task_id = ? WHERE key = ?`, res.Task.ID, p.IdempotencyKey); err != nil {
+		return nil, fmt.Errorf("sqlite: store idempotency key: %w", err)
+	}
+	return res, nil
+}
+
+func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
 	tagsJSON, ctxJSON, err := driverkit.TaskJSON(p)
 	if err != nil {
 		return nil, err

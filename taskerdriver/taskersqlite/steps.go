@@ -145,7 +145,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		q += ` AND handler IN (SELECT value FROM json_each(?))`
 		args = append(args, string(handlers))
 	}
-	q += ` ORDER BY next_attempt_at, workflow_step_id LIMIT ?`
+	q += ` ORDER BY task_id, workflow_step_id LIMIT ?` // fair: older tasks first (docs/design.md)
 	ready, err := queryAll(ctx, x.w, q, append(args, p.Limit), scanIDState)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find ready steps: %w", err)
