@@ -249,13 +249,13 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // is false an empty body is allowed without a Content-Type; any non-empty
 // body must be JSON.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
-		}
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read the request body: " + err.Error()}
+	}
+	if int64(len(body)) > s.opts.MaxBodyBytes {
+		drainBody(w, r)
+		return nil, &http.MaxBytesError{Limit: s.opts.MaxBodyBytes}
 	}
 	if len(strings.TrimSpace(string(body))) == 0 && !required {
 		return nil, nil
@@ -269,6 +269,20 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool)
 			Message: fmt.Sprintf("Content-Type %s is not supported: send the body as application/json", ct)}
 	}
 	return body, nil
+}
+
+// drainBodyBytes bounds how much of a too large body is read and discarded
+// so that its sender, still writing, reads the 413 answer instead of a
+// connection reset.
+const drainBodyBytes = 64 << 20
+
+// drainBody discards the rest of a too large request body (at most
+// drainBodyBytes); a body larger than that closes the connection after the
+// answer.
+func drainBody(w http.ResponseWriter, r *http.Request) {
+	if n, _ := io.CopyN(io.Discard, r.Body, drainBodyBytes); n == drainBodyBytes {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func isJSONContentType(ct string) bool {
