@@ -168,7 +168,8 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanTask(s rowScanner) (*taskertype.Task, error) {
 	var (
 		t                           taskertype.Task
-		state, ctxJSON, tags        string
+		state, tags                 string
+		ctxJSON                     sql.NullString
 		requested, created, updated int64
 		completed                   sql.NullInt64
 	)
@@ -177,7 +178,9 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 		return nil, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
-	t.Context = json.RawMessage(ctxJSON)
+	if ctxJSON.Valid {
+		t.Context = json.RawMessage(ctxJSON.String)
+	}
 	if err := driverkit.ScannedTask(&t, []byte(tags)); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -327,7 +330,7 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		err = e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
 		return n, err
 	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
-		return queryAll(ctx, e.r, `SELECT `+taskCols+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
+		return queryAll(ctx, e.r, `SELECT `+driverkit.TaskListColumns(p, "NULL")+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
 	})
 	if err != nil {
 		return nil, 0, valueRejected(fmt.Errorf("%s: %w", driverName, err))
