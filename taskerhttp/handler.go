@@ -25,6 +25,11 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger bodies are refused with 413.
 	// Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxResponseBytes bounds the JSON of the items of one list answer: a
+	// page stops early (pagination.truncated) when the next item would pass
+	// it, and a single item over it is refused with 422
+	// response_too_large. Default 16 MiB.
+	MaxResponseBytes int64
 	// ReadinessTimeout bounds the database check of /tasker/health/ready.
 	// Default 2s.
 	ReadinessTimeout time.Duration
@@ -62,6 +67,7 @@ type Options struct {
 // defaults.
 const (
 	defaultMaxBodyBytes     = 1 << 20
+	defaultMaxResponseBytes = 16 << 20
 	defaultReadinessTimeout = 2 * time.Second
 )
 
@@ -82,6 +88,9 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	if s.opts.MaxBodyBytes <= 0 {
 		s.opts.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if s.opts.MaxResponseBytes <= 0 {
+		s.opts.MaxResponseBytes = defaultMaxResponseBytes
 	}
 	if s.opts.ReadinessTimeout <= 0 {
 		s.opts.ReadinessTimeout = defaultReadinessTimeout

@@ -45,6 +45,30 @@ func NewTask(t *tasker.Task, steps []*tasker.Step) *Task {
 	return v
 }
 
+// NewListTask returns the view of t in a list: NewTask without steps, its
+// context left out unless withContext (list views omit heavy fields unless
+// asked for with ?include=).
+func NewListTask(t *tasker.Task, withContext bool) *Task {
+	v := NewTask(t, nil)
+	if !withContext {
+		v.Context = nil
+	}
+	return v
+}
+
+// NewListStep returns the view of s in a list: its inputs and results are
+// left out unless asked for (?include=inputs,results).
+func NewListStep(s *tasker.Step, withInputs, withResults bool) *Step {
+	v := NewStep(s, nil)
+	if !withInputs {
+		v.Inputs = nil
+	}
+	if !withResults {
+		v.Results = nil
+	}
+	return v
+}
+
 // NewTasks returns the views of a page of tasks (without their steps).
 func NewTasks(tasks []*tasker.Task) []*Task {
 	out := make([]*Task, len(tasks))
