@@ -91,12 +91,11 @@ func liveHeap() uint64 {
 func TestListMemoryBounded(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		const n, ctxSize, limit = 48, 512 << 10, 4 << 20
-		pad := strings.Repeat("x", ctxSize)
 		for range n {
-			_, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "diamond", Namespace: "ecommerce", Context: map[string]string{"pad": pad}})
+			_, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "diamond", Namespace: "ecommerce",
+				Context: map[string]string{"pad": strings.Repeat("x", ctxSize)}})
 			require.NoError(t, err)
 		}
-		pad = ""
 		h := taskerhttp.NewHandler(e.client, &taskerhttp.Options{MaxResponseBytes: limit})
 		list := func(query string) (*heapWriter, uint64) {
 			base := liveHeap()
