@@ -69,15 +69,6 @@ func NewListStep(s *tasker.Step, withInputs, withResults bool) *Step {
 	return v
 }
 
-// NewTasks returns the views of a page of tasks (without their steps).
-func NewTasks(tasks []*tasker.Task) []*Task {
-	out := make([]*Task, len(tasks))
-	for i, t := range tasks {
-		out[i] = NewTask(t, nil)
-	}
-	return out
-}
-
 // Step is the view of a workflow step: the persisted fields plus the
 // original engine's processed flag and, for one step, its transitions.
 type Step struct {
