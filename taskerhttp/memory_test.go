@@ -152,3 +152,18 @@ func TestListTruncatedPage(t *testing.T) {
 	require.NotContains(t, string(res.Body), `"results"`)
 	e.do("GET", "/tasker/tasks/1/workflow_steps?include=results,inputs", nil).want(t, http.StatusOK)
 }
+
+// TestGetTaskOverLimit: one task whose answer (with its steps) is over
+// MaxResponseBytes is a 422 naming it, not an answer of any size.
+func TestGetTaskOverLimit(t *testing.T) {
+	e := newEnv(t)
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "diamond", Namespace: "ecommerce",
+		Context: map[string]string{"pad": strings.Repeat("z", 64<<10)}})
+	require.NoError(t, err)
+	path := fmt.Sprintf("/tasker/tasks/%d", res.Task.ID)
+	rec := httptest.NewRecorder()
+	taskerhttp.NewHandler(e.client, &taskerhttp.Options{MaxResponseBytes: 32 << 10}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), fmt.Sprintf("task %d with its steps is", res.Task.ID))
+	e.do("GET", path, nil).want(t, http.StatusOK)
+}

@@ -221,7 +221,15 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 		}
 		v.DependencyAnalysis = apiview.NewDependencyAnalysis(s.c.Registry(), task, steps, ec)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": v})
+	body, err := encodeCompact(map[string]any{"task": v})
+	if err != nil {
+		return err
+	}
+	if int64(len(body)) > s.opts.MaxResponseBytes {
+		return responseTooLarge(fmt.Sprintf("task %d with its steps", id), len(body), s.opts.MaxResponseBytes,
+			fmt.Sprintf("list its steps without their inputs and results (GET /tasker/tasks/%d/workflow_steps) and read the large ones alone", id))
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
