@@ -282,10 +282,19 @@ func (r *Registry) LoadDir(dir string, opts LoadOptions) error {
 	return errors.Join(errs...)
 }
 
+// MaxTemplateFileBytes bounds a YAML template file (4 MiB): LoadFile,
+// LoadDir, LoadYAML and ParseTemplate refuse a larger one, naming the file
+// and the limit.
+const MaxTemplateFileBytes = tmplfile.MaxFileBytes
+
 // LoadFile loads and registers one YAML template file.
 func (r *Registry) LoadFile(path string, opts LoadOptions) (*TaskTemplate, error) {
-	data, err := os.ReadFile(path)
+	data, err := tmplfile.ReadFile(path)
 	if err != nil {
+		var fe *tmplfile.Error
+		if errors.As(err, &fe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("read template: %w", err)
 	}
 	return r.LoadYAML(path, data, opts)

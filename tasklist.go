@@ -29,6 +29,9 @@ type TaskListParams struct {
 	// Limit defaults to 50, at most 1,000.
 	Limit  int
 	Offset int
+	// OmitContext leaves each task's Context nil, the database not reading
+	// it: a page of tasks with large contexts then costs little memory.
+	OmitContext bool
 }
 
 // driver returns p as the driver's parameters (the same fields: a

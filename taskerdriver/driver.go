@@ -236,6 +236,9 @@ type TaskListParams struct {
 	Desc    bool
 	Limit   int // default 50
 	Offset  int
+	// OmitContext leaves Task.Context nil: the column is not read (list
+	// views leave the heavy context out unless asked for).
+	OmitContext bool
 }
 
 // TaskSetStateParams moves a task from the one state of From to To.

@@ -26,6 +26,11 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger bodies are refused with 413.
 	// Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxResponseBytes bounds the JSON of the items of one list answer: a
+	// page stops early (pagination.truncated) when the next item would pass
+	// it, and a single item over it is refused with 422
+	// response_too_large. Default 16 MiB.
+	MaxResponseBytes int64
 	// ReadinessTimeout bounds the database check of /tasker/health/ready.
 	// Default 2s.
 	ReadinessTimeout time.Duration
@@ -85,6 +90,7 @@ type Options struct {
 // defaults.
 const (
 	defaultMaxBodyBytes     = 1 << 20
+	defaultMaxResponseBytes = 16 << 20
 	defaultReadinessTimeout = 2 * time.Second
 	defaultRequestTimeout   = 30 * time.Second
 	// retryAfterSeconds is the Retry-After of a 503 unavailable.
@@ -109,6 +115,9 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	if s.opts.MaxBodyBytes <= 0 {
 		s.opts.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if s.opts.MaxResponseBytes <= 0 {
+		s.opts.MaxResponseBytes = defaultMaxResponseBytes
 	}
 	if s.opts.ReadinessTimeout <= 0 {
 		s.opts.ReadinessTimeout = defaultReadinessTimeout
@@ -304,13 +313,13 @@ func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, 
 // way (serveRoute checks it before the handler runs, for every POST, PUT
 // and PATCH).
 func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
-		}
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read the request body: " + err.Error()}
+	}
+	if int64(len(body)) > s.opts.MaxBodyBytes {
+		drainBody(w, r)
+		return nil, &http.MaxBytesError{Limit: s.opts.MaxBodyBytes}
 	}
 	if len(strings.TrimSpace(string(body))) == 0 && !required {
 		return nil, nil
@@ -319,6 +328,20 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request, required bool)
 		return nil, unsupportedMediaType(r)
 	}
 	return body, nil
+}
+
+// drainBodyBytes bounds how much of a too large body is read and discarded
+// so that its sender, still writing, reads the 413 answer instead of a
+// connection reset.
+const drainBodyBytes = 64 << 20
+
+// drainBody discards the rest of a too large request body (at most
+// drainBodyBytes); a body larger than that closes the connection after the
+// answer.
+func drainBody(w http.ResponseWriter, r *http.Request) {
+	if n, _ := io.CopyN(io.Discard, r.Body, drainBodyBytes); n == drainBodyBytes {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func isJSONContentType(ct string) bool {

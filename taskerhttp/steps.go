@@ -14,12 +14,29 @@ func (s *server) listSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	include, err := includeParam(r)
+	if err != nil {
+		return err
+	}
 	steps, err := s.c.ListSteps(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"steps": apiview.NewSteps(steps)})
-	return nil
+	items, truncated, err := boundedItems(len(steps), s.opts.MaxResponseBytes, func(i int) (any, error) {
+		return apiview.NewListStep(steps[i], include["inputs"], include["results"]), nil
+	}, func(i, size int) error {
+		return responseTooLarge(fmt.Sprintf("step %d", steps[i].ID), size, s.opts.MaxResponseBytes,
+			fmt.Sprintf("list without include=inputs,results, or read it alone with GET /tasker/tasks/%d/workflow_steps/%d", id, steps[i].ID))
+	})
+	if err != nil {
+		return err
+	}
+	if truncated { // a step list has no pages: all of it or a 422
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "response_too_large",
+			Message: fmt.Sprintf("the %d steps of task %d are over the %d bytes one answer may hold; list without include=inputs,results, or read the steps one at a time (GET /tasker/tasks/%d/workflow_steps/{step_id})",
+				len(steps), id, s.opts.MaxResponseBytes, id)}
+	}
+	return writeList(w, "steps", items, "", nil)
 }
 
 // taskStep parses {task_id} and {step_id} and returns the step, 404 when the

@@ -2,6 +2,7 @@ package taskerhttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -26,15 +27,44 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	include, err := includeParam(r)
+	if err != nil {
+		return err
+	}
+	// The page is read without contexts; with ?include=context each task's
+	// context is read when its item is encoded, so that the answer holds
+	// at most MaxResponseBytes of items and one task at a time.
+	p.OmitContext = true
 	list, err := s.c.ListTasks(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"tasks":      apiview.NewTasks(list.Tasks),
-		"pagination": apiview.NewPagination(list.Total, p.Limit, p.Offset, len(list.Tasks)),
+	withContext := include["context"]
+	items, truncated, err := boundedItems(len(list.Tasks), s.opts.MaxResponseBytes, func(i int) (any, error) {
+		t := list.Tasks[i]
+		if withContext {
+			full, err := s.c.GetTask(r.Context(), t.ID)
+			switch {
+			case err == nil:
+				t = full
+			case !errors.Is(err, tasker.ErrNotFound): // deleted since: listed as read
+				return nil, err
+			}
+		}
+		return apiview.NewListTask(t, withContext), nil
+	}, func(i, size int) error {
+		id := list.Tasks[i].ID
+		return responseTooLarge(fmt.Sprintf("task %d", id), size, s.opts.MaxResponseBytes,
+			fmt.Sprintf("list without include=context, or read it alone with GET /tasker/tasks/%d", id))
 	})
-	return nil
+	if err != nil {
+		return err
+	}
+	page := apiview.NewPagination(list.Total, p.Limit, p.Offset, len(items))
+	if truncated {
+		page.Limit, page.HasMore, page.Truncated = len(items), true, true
+	}
+	return writeList(w, "tasks", items, "pagination", page)
 }
 
 func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
@@ -192,7 +222,15 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 		}
 		v.DependencyAnalysis = apiview.NewDependencyAnalysis(s.c.Registry(), task, steps, ec)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": v})
+	body, err := encodeCompact(map[string]any{"task": v})
+	if err != nil {
+		return err
+	}
+	if int64(len(body)) > s.opts.MaxResponseBytes {
+		return responseTooLarge(fmt.Sprintf("task %d with its steps", id), len(body), s.opts.MaxResponseBytes,
+			fmt.Sprintf("list its steps without their inputs and results (GET /tasker/tasks/%d/workflow_steps) and read the large ones alone", id))
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

@@ -53,12 +53,14 @@ func (s State) Final() bool {
 
 // Task is one persisted task: an instance of a task template.
 type Task struct {
-	ID           int64           `json:"task_id"`
-	Namespace    string          `json:"namespace"`
-	Name         string          `json:"name"`
-	Version      string          `json:"version"`
-	State        State           `json:"status"`
-	Context      json.RawMessage `json:"context"`
+	ID        int64  `json:"task_id"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	State     State  `json:"status"`
+	// Context is nil (and left out of JSON) when a list omitted it
+	// (TaskListParams.OmitContext).
+	Context      json.RawMessage `json:"context,omitempty"`
 	Initiator    string          `json:"initiator"`
 	SourceSystem string          `json:"source_system"`
 	Reason       string          `json:"reason"`

@@ -321,6 +321,9 @@ func (r *apiClient) listTasks(ctx context.Context, p *tasker.TaskListParams) (*t
 	if len(p.Tags) > 0 {
 		q.Set("tags", strings.Join(p.Tags, ","))
 	}
+	if !p.OmitContext {
+		q.Set("include", "context")
+	}
 	q.Set("limit", strconv.Itoa(p.Limit))
 	q.Set("offset", strconv.Itoa(p.Offset))
 	q.Set("sort_by", cmpOr(p.OrderBy, "task_id"))

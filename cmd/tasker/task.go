@@ -320,6 +320,8 @@ func (a *app) taskListCmd() *cobra.Command {
 				}
 				p.States = append(p.States, st)
 			}
+			// The table shows no context: only JSON output reads it.
+			p.OmitContext = output != "json"
 			if a.s.server != "" {
 				return a.remoteList(cmd.Context(), &p, output)
 			}

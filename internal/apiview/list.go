@@ -17,6 +17,10 @@ type Pagination struct {
 	Limit   int  `json:"limit"`
 	Offset  int  `json:"offset"`
 	Total   int  `json:"total"`
+	// Truncated is true when the page holds fewer items than asked for
+	// because the answer reached its byte limit: Limit is then the number
+	// of items given, so the next page starts at Offset+Limit.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // NewPagination describes the page of n items at offset of a list of total

@@ -45,11 +45,6 @@ func NewTask(t *tasker.Task, steps []*tasker.Step) *Task {
 	return v
 }
 
-// NewTasks returns the views of a page of tasks (without their steps).
-func NewTasks(tasks []*tasker.Task) []*Task {
-	return each(tasks, func(t *tasker.Task) *Task { return NewTask(t, nil) })
-}
-
 // each returns f of every element of in, in order.
 func each[T, V any](in []T, f func(T) V) []V {
 	out := make([]V, len(in))
@@ -57,6 +52,30 @@ func each[T, V any](in []T, f func(T) V) []V {
 		out[i] = f(x)
 	}
 	return out
+}
+
+// NewListTask returns the view of t in a list: NewTask without steps, its
+// context left out unless withContext (list views omit heavy fields unless
+// asked for with ?include=).
+func NewListTask(t *tasker.Task, withContext bool) *Task {
+	v := NewTask(t, nil)
+	if !withContext {
+		v.Context = nil
+	}
+	return v
+}
+
+// NewListStep returns the view of s in a list: its inputs and results are
+// left out unless asked for (?include=inputs,results).
+func NewListStep(s *tasker.Step, withInputs, withResults bool) *Step {
+	v := NewStep(s, nil)
+	if !withInputs {
+		v.Inputs = nil
+	}
+	if !withResults {
+		v.Results = nil
+	}
+	return v
 }
 
 // Step is the view of a workflow step: the persisted fields plus the

@@ -18,6 +18,16 @@ const (
 	OutboxColumns = `id, subscription, event_name, payload, state, attempts, next_attempt_at, coalesce(last_error, ''), created_at, delivered_at`
 )
 
+// TaskListColumns returns the columns of a task list: TaskColumns, with
+// context read as null (the driver's null literal of its type) when the
+// list omits it.
+func TaskListColumns(p *taskerdriver.TaskListParams, null string) string {
+	if !p.OmitContext {
+		return TaskColumns
+	}
+	return strings.Replace(TaskColumns, " context,", " "+null+" AS context,", 1)
+}
+
 // ListTasks is TaskList given the driver's filter conditions (where): it
 // counts the matching tasks with count (cond is " WHERE ..." or empty),
 // then reads the page with page (after is cond and the ORDER BY clause).

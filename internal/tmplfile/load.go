@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -55,9 +54,13 @@ func LoadDir(dir string, opts Options) ([]*Template, error) {
 	var templates []*Template
 	defined := make(map[string]string) // namespace/name@version → file
 	for _, file := range files {
-		data, err := os.ReadFile(file)
+		data, err := ReadFile(file)
 		if err != nil {
-			errs = append(errs, &Error{File: file, Problem: "cannot read: " + err.Error()})
+			var fe *Error
+			if !errors.As(err, &fe) {
+				err = &Error{File: file, Problem: "cannot read: " + err.Error()}
+			}
+			errs = append(errs, err)
 			continue
 		}
 		t, err := Parse(file, data, opts)

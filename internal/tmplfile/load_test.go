@@ -3,6 +3,7 @@ package tmplfile_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -81,4 +82,18 @@ func TestLoadDirMissingDirectory(t *testing.T) {
 	t.Parallel()
 	_, err := tmplfile.LoadDir(filepath.Join(t.TempDir(), "absent"), tmplfile.Options{})
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestLoadDirRefusesHugeFile: a file over MaxFileBytes is refused, naming
+// the file and the limit, beside the templates that load.
+func TestLoadDirRefusesHugeFile(t *testing.T) {
+	t.Parallel()
+	huge := "name: huge\ndescription: \"" + strings.Repeat("x", tmplfile.MaxFileBytes) + "\"\n"
+	dir, templates, err := loadDir(t, map[string]string{"good.yaml": "name: good\n", "huge.yaml": huge}, tmplfile.Options{LookupEnv: noEnv})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), filepath.Join(dir, "huge.yaml")+": is 4194331 bytes, over the limit of 4194304 bytes (4 MiB) for a template file")
+	require.Len(t, templates, 1)
+
+	_, err = tmplfile.Parse("mem.yaml", []byte(huge), tmplfile.Options{LookupEnv: noEnv})
+	require.ErrorContains(t, err, "mem.yaml: is 4194331 bytes, over the limit of 4194304 bytes")
 }

@@ -53,13 +53,49 @@ const (
 	// nodeBudget bounds the work aliases and merge keys can cause, so that
 	// a small file cannot expand into billions of nodes.
 	nodeBudget = 1_000_000
+	// MaxFileBytes bounds a template file (and a YAML document given to
+	// Parse): 4 MiB, far above any hand-written template, so that a huge
+	// file is refused before it is parsed (parsing takes several times the
+	// file's size in memory).
+	MaxFileBytes = 4 << 20
 )
+
+// tooLarge is the problem of a file of size bytes, over MaxFileBytes.
+func tooLarge(file string, size int64) *Error {
+	return &Error{File: file, Problem: fmt.Sprintf("is %d bytes, over the limit of %d bytes (4 MiB) for a template file", size, MaxFileBytes),
+		Fix: "split it into several templates, or build a very large template in Go (Registry.RegisterTemplate)"}
+}
+
+// ReadFile reads a template file, refusing one over MaxFileBytes without
+// reading more than that.
+func ReadFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		size := int64(len(data))
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		return nil, tooLarge(file, size)
+	}
+	return data, nil
+}
 
 // Parse parses and checks one template file. file is used in error messages
 // and stored in Template.File. On failure Parse returns every problem it
 // found, in line order: a single *Error, or several joined with errors.Join
 // (see Errors).
 func Parse(file string, data []byte, opts Options) (*Template, error) {
+	if len(data) > MaxFileBytes {
+		return nil, tooLarge(file, int64(len(data)))
+	}
 	p := &parser{file: file, opts: opts, lookup: opts.LookupEnv, budget: nodeBudget}
 	if p.lookup == nil {
 		p.lookup = os.LookupEnv

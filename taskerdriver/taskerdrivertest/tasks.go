@@ -3,6 +3,7 @@ package taskerdrivertest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,6 +151,24 @@ func (s *suite) tasks(t *testing.T) {
 		list, _, err = b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{States: []taskertype.State{taskertype.StateComplete}})
 		require.NoError(t, err)
 		require.Empty(t, list)
+	})
+
+	s.run(t, "TaskListOmitsContext", func(t *testing.T, b *bundle) {
+		res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+			Namespace: "a", Name: "t", Version: "1.0.0", Context: json.RawMessage(`{"big": "` + strings.Repeat("x", 1000) + `"}`),
+			Initiator: "me", SourceSystem: "s", Reason: "r", Tags: []string{"x"}, IdentityHash: "omit", RequestedAt: base, Now: base,
+		})
+		require.NoError(t, err)
+		list, total, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{OmitContext: true})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		require.Len(t, list, 1)
+		require.Nil(t, list[0].Context, "the context is not read")
+		require.Equal(t, res.Task.ID, list[0].ID)
+		require.Equal(t, []string{"x"}, list[0].Tags)
+		list, _, err = b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{})
+		require.NoError(t, err)
+		require.JSONEq(t, `{"big": "`+strings.Repeat("x", 1000)+`"}`, string(list[0].Context))
 	})
 
 	s.run(t, "TaskSetStateAndUpdate", func(t *testing.T, b *bundle) {

@@ -380,7 +380,7 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		var n int
 		return n, e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
 	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
-		q := `SELECT ` + taskCols + ` FROM tasker_tasks` + after + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(offset)
+		q := `SELECT ` + driverkit.TaskListColumns(p, "NULL::jsonb") + ` FROM tasker_tasks` + after + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(offset)
 		return queryAll(ctx, e.q, q, args, scanTask)
 	})
 	if err != nil {

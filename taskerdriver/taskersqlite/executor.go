@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,7 +169,8 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanTask(s rowScanner) (*taskertype.Task, error) {
 	var (
 		t                           taskertype.Task
-		state, ctxJSON, tags        string
+		state, tags                 string
+		ctxJSON                     sql.NullString
 		requested, created, updated int64
 		completed                   sql.NullInt64
 	)
@@ -177,7 +179,9 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 		return nil, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
-	t.Context = json.RawMessage(ctxJSON)
+	if ctxJSON.Valid {
+		t.Context = json.RawMessage(ctxJSON.String)
+	}
 	if err := driverkit.ScannedTask(&t, []byte(tags)); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -191,6 +195,10 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
 	return driverkit.Write(ctx, e.write, func(x *executor) (*taskerdriver.TaskCreateResult, error) { return x.taskCreate(ctx, p) })
 }
+
+// largeEdgeCount is the number of edges from which a task's creation
+// enlarges the page cache (see taskCreate).
+const largeEdgeCount = 20_000
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
 	if p.IdempotencyKey == "" {
@@ -305,15 +313,36 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			edges = append(edges, edge{ids[parent], ids[i]})
 		}
 	}
-	for start := 0; start < len(edges); start += chunk {
-		end := min(start+chunk, len(edges))
-		args := make([]any, 0, (end-start)*3)
-		for _, ed := range edges[start:end] {
-			args = append(args, ed.from, ed.to, task.ID)
+	// All the edges go in one statement: SQLite copies each page a
+	// statement changes into its statement journal once per statement, and
+	// the edges land all over two B-trees ((from, to) and (to, from)), so
+	// chunks of a few hundred rows copied about one page per edge (a
+	// 1,500-step all-to-all template wrote gigabytes of journal). The page
+	// cache is sized for the edges for this transaction only (about 128
+	// bytes an edge), and given back after.
+	if len(edges) > 0 {
+		if len(edges) > largeEdgeCount {
+			if _, err := x.w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", len(edges)*128/1024)); err != nil {
+				return nil, fmt.Errorf("sqlite: size the page cache: %w", err)
+			}
+			defer func() { _, _ = x.w.ExecContext(context.WithoutCancel(ctx), "PRAGMA cache_size = -2000") }()
 		}
-		q := `INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?,?,?),", end-start), ",")
-		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
+		var sb strings.Builder
+		sb.Grow(len(edges) * 16)
+		sb.WriteByte('[')
+		for i, ed := range edges {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('[')
+			sb.WriteString(strconv.FormatInt(ed.from, 10))
+			sb.WriteByte(',')
+			sb.WriteString(strconv.FormatInt(ed.to, 10))
+			sb.WriteByte(']')
+		}
+		sb.WriteByte(']')
+		if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id)
+			SELECT value ->> 0, value ->> 1, ? FROM json_each(?)`, task.ID, sb.String()); err != nil {
 			return nil, fmt.Errorf("sqlite: insert edges: %w", err)
 		}
 	}
@@ -370,7 +399,7 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		err = e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
 		return n, err
 	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
-		return queryAll(ctx, e.r, `SELECT `+taskCols+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
+		return queryAll(ctx, e.r, `SELECT `+driverkit.TaskListColumns(p, "NULL")+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
 	})
 	if err != nil {
 		return nil, 0, valueRejected(fmt.Errorf("%s: %w", driverName, err))
