@@ -490,17 +490,20 @@ func TestRunHugeStdoutOnFailure(t *testing.T) {
 	require.Equal(t, strings.Repeat("y", 100), ee.Stdout)
 }
 
-func TestRunBackgroundProcessHoldingStdoutAfterSuccess(t *testing.T) {
+func TestRunBackgroundProcessIsKilledWhenTheCommandExits(t *testing.T) {
 	t.Parallel()
 	// The command exits 0 but leaves a background process holding stdout:
-	// Run returns after WaitDelay with the output written so far.
+	// the rest of its process group is killed when it exits, so Run returns
+	// at once (well before WaitDelay) with the output written.
 	cfg := mustConfig(t, map[string]any{"command": `sleep 30 & echo $!`})
-	cfg.waitDelay = time.Second
+	cfg.waitDelay = time.Minute
+	start := time.Now()
 	out, err := Run(t.Context(), cfg, nil)
 	require.NoError(t, err)
+	require.Less(t, time.Since(start), 20*time.Second)
 	pid, err := strconv.Atoi(string(out))
 	require.NoError(t, err)
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	require.True(t, processGone(pid), "the background sleep %d outlived the command", pid)
 }
 
 func TestRunWithoutCommand(t *testing.T) {
