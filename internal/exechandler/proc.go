@@ -1,6 +1,7 @@
 package exechandler
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,7 +12,11 @@ type process struct {
 	cmd     *exec.Cmd
 	program string   // the resolved path of the command, for start errors
 	life    *os.File // the worker's end of the life pipe (nil: not supervised)
-	status  *os.File // the worker's end of the status pipe (nil: not supervised)
+	// status reads the worker's end of the status pipe, statusFile (nil:
+	// not supervised); first is the line read when the command started.
+	status     *bufio.Reader
+	statusFile *os.File
+	first      string
 }
 
 // ended is how a command ended.

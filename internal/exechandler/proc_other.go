@@ -10,7 +10,8 @@ import (
 // startProcess starts cmd directly, keeping the default cancellation, which
 // kills the command itself; process groups and the supervisor are only used
 // on Unix.
-func startProcess(cmd *exec.Cmd) (*process, error) {
+func startProcess(newCmd func() *exec.Cmd, _ string) (*process, error) {
+	cmd := newCmd()
 	if cmd.Err != nil {
 		return nil, cmd.Err
 	}

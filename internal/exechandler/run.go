@@ -112,20 +112,24 @@ func Run(ctx context.Context, cfg *Config, in *Input) (json.RawMessage, error) {
 	if maxOutput <= 0 {
 		maxOutput = DefaultMaxOutput
 	}
-	stdout := newHeadBuffer(maxOutput)
-	stderr := newTailBuffer(stderrTailSize)
-
-	cmd := exec.CommandContext(runCtx, program, args...)
-	cmd.Dir = cfg.Dir
-	cmd.Env = buildEnv(cfg.Env, in)
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.WaitDelay = defaultWaitDelay
-	if cfg.waitDelay > 0 {
-		cmd.WaitDelay = cfg.waitDelay
+	var stdout *headBuffer
+	var stderr *tailBuffer
+	newCmd := func() *exec.Cmd { // twice when the supervisor fails to start
+		stdout = newHeadBuffer(maxOutput)
+		stderr = newTailBuffer(stderrTailSize)
+		cmd := exec.CommandContext(runCtx, program, args...)
+		cmd.Dir = cfg.Dir
+		cmd.Env = buildEnv(cfg.Env, in)
+		cmd.Stdin = bytes.NewReader(stdin)
+		cmd.Stdout = stdout
+		cmd.Stderr = stderr
+		cmd.WaitDelay = defaultWaitDelay
+		if cfg.waitDelay > 0 {
+			cmd.WaitDelay = cfg.waitDelay
+		}
+		return cmd
 	}
-	proc, err := startProcess(cmd)
+	proc, err := startProcess(newCmd, cfg.supervisor)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, canceled(ctx)

@@ -135,3 +135,18 @@ func TestRunExitStatusThroughTheSupervisor(t *testing.T) {
 		require.Equal(t, want, strings.TrimSpace(fmt.Sprintf("code %d signal %s", ee.Code, ee.Signal)), cmd)
 	}
 }
+
+func TestRunWithoutAWorkingSupervisor(t *testing.T) {
+	t.Parallel()
+	// A supervisor that exits before starting the command (here /bin/true;
+	// in life, a program whose init function exits first) is not used
+	// again: the command starts directly and still runs.
+	for range 2 {
+		cfg := &Config{Shell: `echo '{"ok": true}'`, supervisor: "/bin/true"}
+		out, err := Run(t.Context(), cfg, nil)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"ok": true}`, string(out))
+		_, broken := brokenSupervisors.Load("/bin/true")
+		require.True(t, broken)
+	}
+}

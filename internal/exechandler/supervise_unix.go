@@ -4,6 +4,7 @@ package exechandler
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ import (
 //   - fd 3 reads end of file: the worker holds the only write end of that
 //     pipe, so this happens when the worker exits for whatever reason,
 //     SIGKILL included,
-//   - it receives SIGTERM, SIGINT or SIGHUP.
+//   - it receives SIGTERM, SIGINT or SIGHUP (unless the worker ignores it).
 //
 // The worker kills the same group on timeout and cancellation.
 const (
@@ -62,7 +63,13 @@ func supervise(path string, argv []string) int {
 	killGroup := func() { _ = syscall.Kill(0, syscall.SIGKILL) }
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		// A signal the worker ignores (SIGHUP under nohup) stays ignored,
+		// for the command too.
+		if !signal.Ignored(sig) {
+			signal.Notify(sigs, sig)
+		}
+	}
 	go func() {
 		<-sigs
 		killGroup()
@@ -87,6 +94,7 @@ func supervise(path string, argv []string) int {
 		fmt.Fprintf(status, "start %d\n", int(errno))
 		return 127
 	}
+	fmt.Fprintf(status, "started %d\n", p.Pid)
 	_ = os.Stdin.Close()
 	ps, err := p.Wait()
 	if err != nil {
@@ -123,19 +131,40 @@ func supervisorExecutable() string {
 	return supervisorPath
 }
 
-// startProcess starts cmd (made by exec.CommandContext, with its I/O set)
-// under a supervisor when this executable can be started again, directly
+// brokenSupervisors holds the supervisor executables that exited before
+// starting their command (an init function of the program that exits or
+// fails first): commands then start directly.
+var brokenSupervisors sync.Map
+
+// startProcess starts the command newCmd makes (with exec.CommandContext,
+// its I/O set) under a supervisor when this executable can be started again
+// (supervisor, when not empty, overrides which executable), directly
 // otherwise. Either way the command leads, or is in, a process group of its
-// own that cancellation of cmd's context kills as a whole.
-func startProcess(cmd *exec.Cmd) (*process, error) {
+// own that cancellation of its context kills as a whole.
+func startProcess(newCmd func() *exec.Cmd, supervisor string) (*process, error) {
+	cmd := newCmd()
 	if cmd.Err != nil {
 		return nil, cmd.Err
 	}
-	configureProcess(cmd)
-	exe := supervisorExecutable()
-	if exe == "" {
+	exe := cmp.Or(supervisor, supervisorExecutable())
+	if _, broken := brokenSupervisors.Load(exe); exe == "" || broken {
+		configureProcess(cmd)
 		return &process{cmd: cmd, program: cmd.Path}, cmd.Start()
 	}
+	p, err := startSupervised(cmd, exe)
+	if errors.Is(err, errSupervisorFailed) {
+		brokenSupervisors.Store(exe, true)
+		cmd = newCmd()
+		configureProcess(cmd)
+		return &process{cmd: cmd, program: cmd.Path}, cmd.Start()
+	}
+	return p, err
+}
+
+var errSupervisorFailed = errors.New("the exec supervisor exited before starting the command")
+
+func startSupervised(cmd *exec.Cmd, exe string) (*process, error) {
+	configureProcess(cmd)
 	lifeR, lifeW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -146,7 +175,7 @@ func startProcess(cmd *exec.Cmd) (*process, error) {
 		_ = lifeW.Close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, program: cmd.Path, life: lifeW, status: statusR}
+	p := &process{cmd: cmd, program: cmd.Path, life: lifeW, status: bufio.NewReader(io.LimitReader(statusR, 256)), statusFile: statusR}
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
@@ -163,7 +192,15 @@ func startProcess(cmd *exec.Cmd) (*process, error) {
 		_ = statusR.Close()
 		return nil, err
 	}
-	return p, nil
+	// The supervisor's first line says whether the command started.
+	if line, _ := p.status.ReadString('\n'); strings.HasPrefix(line, "started") || strings.HasPrefix(line, "start ") {
+		p.first = line
+		return p, nil
+	}
+	_ = cmd.Wait()
+	_ = lifeW.Close()
+	_ = statusR.Close()
+	return nil, errSupervisorFailed
 }
 
 // wait waits for the command. It returns how the command ended, as far as
@@ -179,20 +216,23 @@ func (p *process) wait() (ended, error, error) {
 		return endedOf(p.cmd.ProcessState, waitErr), nil, waitErr
 	}
 	_ = p.life.Close()
-	line, _ := bufio.NewReader(io.LimitReader(p.status, 64)).ReadString('\n')
-	_ = p.status.Close()
+	line := p.first
+	if !strings.HasPrefix(line, "start ") { // "started": then "exit <wait status>"
+		line, _ = p.status.ReadString('\n')
+	}
+	_ = p.statusFile.Close()
 	kind, num, _ := strings.Cut(strings.TrimSpace(line), " ")
 	n, convErr := strconv.ParseUint(num, 10, 32)
 	switch {
-	case convErr != nil:
+	case convErr == nil && kind == "start":
+		return ended{}, &fs.PathError{Op: "fork/exec", Path: p.program, Err: syscall.Errno(n)}, waitErr
+	case convErr == nil && kind == "exit":
+		code, signal := waitStatus(syscall.WaitStatus(n))
+		return ended{known: true, code: code, signal: signal}, nil, waitErr
+	default:
 		// The supervisor died before reporting: killed on timeout or
 		// cancellation, or from outside. Its own end stands for the command's.
 		return endedOf(p.cmd.ProcessState, waitErr), nil, waitErr
-	case kind == "start":
-		return ended{}, &fs.PathError{Op: "fork/exec", Path: p.program, Err: syscall.Errno(n)}, waitErr
-	default:
-		code, signal := waitStatus(syscall.WaitStatus(n))
-		return ended{known: true, code: code, signal: signal}, nil, waitErr
 	}
 }
 
