@@ -150,3 +150,20 @@ func TestRunWithoutAWorkingSupervisor(t *testing.T) {
 		require.True(t, broken)
 	}
 }
+
+func TestSupervisorRefusesToRunOutsideRun(t *testing.T) {
+	t.Parallel()
+	// Started by hand (no pipes, not leading its process group), the
+	// supervisor neither runs the command nor kills anyone's group.
+	marker := filepath.Join(t.TempDir(), "ran")
+	cmd := exec.Command(os.Args[0])
+	cmd.Args = []string{supervisorArg0, "/bin/sh", "sh", "-c", `touch "$0"`, marker}
+	cmd.Env = append(os.Environ(), supervisorEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 125, ee.ExitCode())
+	require.Contains(t, string(out), "must be started by the exec handler")
+	_, statErr := os.Stat(marker)
+	require.ErrorIs(t, statErr, os.ErrNotExist)
+}

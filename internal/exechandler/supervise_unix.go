@@ -26,8 +26,9 @@ import (
 //
 //	worker ── supervisor (leader of a new process group) ── command ── its children
 //
-// It starts the command in its own process group, reports how the command
-// ended on fd 4, and kills the whole group (itself included) when
+// It starts the command in the process group it leads, reports on fd 4
+// whether the command started and how it ended, and kills the whole group
+// (itself included) when
 //   - the command exits (what it left running in the background dies with it),
 //   - fd 3 reads end of file: the worker holds the only write end of that
 //     pipe, so this happens when the worker exits for whatever reason,
@@ -52,14 +53,16 @@ func init() {
 // supervise runs the program at path with argv and never returns normally
 // once the program has started: it kills its own process group.
 func supervise(path string, argv []string) int {
+	var st syscall.Stat_t
+	if syscall.Fstat(lifeFD, &st) != nil || syscall.Fstat(statusFD, &st) != nil || syscall.Getpgrp() != os.Getpid() {
+		// Not started by Run: never kill a process group it does not lead.
+		fmt.Fprintln(os.Stderr, "tasker: the exec supervisor must be started by the exec handler")
+		return 125
+	}
 	syscall.CloseOnExec(lifeFD)
 	syscall.CloseOnExec(statusFD)
 	life := os.NewFile(lifeFD, "tasker-exec-life")
 	status := os.NewFile(statusFD, "tasker-exec-status")
-	if life == nil || status == nil {
-		fmt.Fprintln(os.Stderr, "tasker: the exec supervisor was started without its pipes")
-		return 125
-	}
 	killGroup := func() { _ = syscall.Kill(0, syscall.SIGKILL) }
 
 	sigs := make(chan os.Signal, 1)
