@@ -206,8 +206,10 @@ func New(cfg Config, h Handler) (*Worker, error) {
 func (w *Worker) ID() string { return w.cfg.WorkerID }
 
 // Run claims and runs steps until ctx is cancelled, then lets running steps
-// finish for up to ShutdownGrace (cancelling them after it) and returns
-// once their results are reported. Errors talking to the server are logged
+// finish for up to ShutdownGrace (cancelling and releasing them after it)
+// and returns once their results are reported. Cancelling ctx aborts a
+// claim waiting in its long poll at once; steps in a claim's answer that
+// arrived as ctx was cancelled are released unstarted, not run. Errors talking to the server are logged
 // and retried with backoff; Run returns nil after a shutdown. A claim the
 // server refuses for the credential (401, or 403: the token lacks
 // tasker.worker:work or the server takes no remote workers) will not succeed
