@@ -4,12 +4,14 @@ package exechandler
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -528,4 +530,30 @@ func TestIsPermanent(t *testing.T) {
 	require.True(t, IsPermanent(fmt.Errorf("step 3: %w", &ExitError{Code: 2, Permanent: true})))
 	require.True(t, IsPermanent(&StartError{Permanent: true}))
 	require.False(t, IsPermanent(&StartError{Permanent: false}))
+}
+
+// processGone reports whether pid has exited (or is a zombie, dead but not
+// yet reaped), polling for up to 10 seconds.
+func processGone(pid int) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		switch {
+		case errors.Is(err, os.ErrNotExist) && runtime.GOOS == "linux":
+			return true
+		case err != nil: // no /proc: a zombie counts as alive here
+			if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+				return true
+			}
+		default:
+			// The state follows the command name in parentheses.
+			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && bytes.HasPrefix(stat[i:], []byte(") Z")) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -18,26 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// processGone reports whether pid has exited (or is a zombie, dead but not
-// yet reaped), polling for up to 10 seconds.
-func processGone(pid int) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return true
-		}
-		// The state follows the command name in parentheses.
-		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && bytes.HasPrefix(stat[i:], []byte(") Z")) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // liveWithArg returns the pids of live processes with arg as one argument
 // (zombies have an empty command line).
 func liveWithArg(t *testing.T, arg string) []int {
