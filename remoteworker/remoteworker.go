@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasker-go/tasker/taskerwire"
@@ -207,8 +209,10 @@ func New(cfg Config, h Handler) (*Worker, error) {
 func (w *Worker) ID() string { return w.cfg.WorkerID }
 
 // Run claims and runs steps until ctx is cancelled, then lets running steps
-// finish for up to ShutdownGrace (cancelling them after it) and returns
-// once their results are reported. Errors talking to the server are logged
+// finish for up to ShutdownGrace (cancelling and releasing them after it)
+// and returns once their results are reported. Cancelling ctx aborts a
+// claim waiting in its long poll at once; steps in a claim's answer that
+// arrived as ctx was cancelled are released unstarted, not run. Errors talking to the server are logged
 // and retried with backoff; Run returns nil after a shutdown. A claim the
 // server refuses for the credential (401, or 403: the token lacks
 // tasker.worker:work or the server takes no remote workers) will not succeed
@@ -242,6 +246,17 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		}
 		steps, err := w.claim(ctx, free)
+		if err == nil && ctx.Err() != nil {
+			// Claimed as the worker was told to stop: give the steps back
+			// unstarted (pending again, the attempt not counted).
+			for range free {
+				<-slots
+			}
+			for _, s := range steps {
+				w.release(runCtx, s, "claimed as the worker stopped")
+			}
+			break
+		}
 		for range free - len(steps) {
 			<-slots
 		}
@@ -336,12 +351,7 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 	}
 	if released && res.err != nil {
 		// Stopped by the shutdown: give the attempt back, not counted.
-		err := w.post(ctx, taskerwire.ReleasePath(s.StepID),
-			taskerwire.ReleaseRequest{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt}, nil, w.requestTimeout())
-		if err != nil {
-			w.cfg.Logger.Warn("remoteworker: could not release a step on shutdown; it will be rescued when its lease expires",
-				"step_id", s.StepID, "attempt", s.Attempt, "error", err)
-		}
+		w.release(ctx, s, "stopped by the shutdown")
 		return
 	}
 	body := &taskerwire.Result{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt, Events: s.published()}
@@ -369,6 +379,18 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 	}
 	body.Error = errorBody(err)
 	w.reportRetrying(ctx, s, body)
+}
+
+// release gives a claimed attempt back without a result.
+func (w *Worker) release(ctx context.Context, s *Step, why string) {
+	err := w.post(ctx, taskerwire.ReleasePath(s.StepID),
+		taskerwire.ReleaseRequest{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt}, nil, w.requestTimeout())
+	if err != nil {
+		w.cfg.Logger.Warn("remoteworker: could not release a step on shutdown; it will be rescued when its lease expires",
+			"step_id", s.StepID, "attempt", s.Attempt, "why", why, "error", err)
+		return
+	}
+	w.cfg.Logger.Info("remoteworker: step released on shutdown", "step_id", s.StepID, "attempt", s.Attempt, "why", why)
 }
 
 type kindError struct {
@@ -503,11 +525,25 @@ func (w *Worker) heartbeats(ctx context.Context) {
 	}
 }
 
+// claim sends one claim (a long poll). Cancelling ctx aborts it while no
+// answer has begun to arrive; an answer that has is read to the end, so that
+// the steps it holds can be released rather than left leased to a worker
+// that stopped.
 func (w *Worker) claim(ctx context.Context, limit int) ([]*Step, error) {
 	var out struct {
 		Steps []*Step `json:"steps"` // a taskerwire.ClaimResponse, with this package's Step
 	}
-	err := w.post(ctx, taskerwire.PathClaim, taskerwire.ClaimRequest{
+	var answering atomic.Bool
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if !answering.Load() {
+			cancel()
+		}
+	})
+	defer stop()
+	cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{GotFirstResponseByte: func() { answering.Store(true) }})
+	err := w.post(cctx, taskerwire.PathClaim, taskerwire.ClaimRequest{
 		WorkerID: w.cfg.WorkerID, Queues: w.cfg.Queues, Limit: limit, Lease: w.cfg.Lease, Wait: w.cfg.PollWait,
 	}, &out, w.cfg.PollWait+30*time.Second)
 	return out.Steps, err

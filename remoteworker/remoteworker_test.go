@@ -1,10 +1,12 @@
 package remoteworker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -493,4 +495,88 @@ func TestRunStopsOnRefusedCredential(t *testing.T) {
 			require.NoError(t, ctx.Err(), "Run returned because of the refusal, not the deadline")
 		})
 	}
+}
+
+// claimHook is a transport that tells when a claim is sent and can act on
+// its answer before the worker reads it.
+type claimHook struct {
+	sent     chan struct{} // gets a value when a claim request is sent
+	answered func(steps int)
+}
+
+func (h *claimHook) RoundTrip(r *http.Request) (*http.Response, error) {
+	isClaim := strings.HasSuffix(r.URL.Path, "/workers/claim")
+	if isClaim && h.sent != nil {
+		select {
+		case h.sent <- struct{}{}:
+		default:
+		}
+	}
+	res, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !isClaim || h.answered == nil || res.StatusCode != http.StatusOK {
+		return res, err
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Steps []json.RawMessage `json:"steps"`
+	}
+	if json.Unmarshal(body, &out) == nil {
+		h.answered(len(out.Steps))
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
+
+// Cancelling Run's context ends a claim waiting in its long poll at once.
+func TestCancelAbortsTheLongPoll(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	hook := &claimHook{sent: make(chan struct{}, 1)}
+	w, err := remoteworker.New(remoteworker.Config{ServerURL: e.url, Token: token, Queues: []string{"billing"},
+		PollWait: 25 * time.Second, Logger: slog.New(slog.DiscardHandler), HTTPClient: &http.Client{Transport: hook}},
+		func(context.Context, *remoteworker.Step) (any, error) { return nil, nil })
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	<-hook.sent
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still waits for its 25 s long poll after its context was cancelled")
+	}
+}
+
+// Steps whose claim is answered as the worker is told to stop are released
+// unstarted, not run, and not left leased to the stopped worker.
+func TestStepsClaimedAsTheWorkerStopsAreReleased(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, billingTemplate("remote_stop"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hook := &claimHook{answered: func(steps int) {
+		if steps > 0 {
+			cancel() // the signal arrives with the answer
+		}
+	}}
+	var ran atomic.Int32
+	w, err := remoteworker.New(remoteworker.Config{ServerURL: e.url, Token: token, Queues: []string{"billing"},
+		PollWait: 5 * time.Second, Logger: slog.New(slog.DiscardHandler), HTTPClient: &http.Client{Transport: hook}},
+		func(context.Context, *remoteworker.Step) (any, error) { ran.Add(1); return map[string]any{}, nil })
+	require.NoError(t, err)
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "remote_stop"})
+	require.NoError(t, err)
+	require.NoError(t, w.Run(ctx))
+	require.Zero(t, ran.Load(), "a step claimed as the worker stopped was run")
+	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StatePending, s.State, "the step was given back")
+	require.Equal(t, 0, s.Attempts)
+	require.Empty(t, s.LeaseOwner)
 }

@@ -23,8 +23,14 @@ timeout (step.timeout_ms) is given up: a timeout is reported, step.lost is set
 and its eventual result dropped; check step.lost in long loops. A result the
 server refuses (not JSON, larger than its body limit) fails the attempt
 permanently with the server's reason.
+
+stop() (or SIGINT/SIGTERM during run()) ends the claim waiting in its long
+poll at once and claims nothing more: steps a claim returns after it are
+released unstarted; running steps may finish for shutdown_grace_seconds,
+then they are released.
 """
 
+import http.client
 import json
 import logging
 import os
@@ -150,6 +156,11 @@ class Worker:
         # claimed while an old one still runs, keeps its entry.
         self._running = {}
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        # The connection of the claim in flight, which stop() shuts down so
+        # that the long poll ends at once. Set and read without a lock: stop()
+        # may run in a signal handler that interrupted a holder of a lock.
+        self._claim_conn = None
+        self._claim_opener = urllib.request.build_opener(_claim_handler(self, False), _claim_handler(self, True))
 
     # --- public -----------------------------------------------------------
 
@@ -182,11 +193,21 @@ class Worker:
                 except Exception as e:  # network or server trouble: back off
                     for _ in range(free):
                         self._slots.release()
+                    if self._stop.is_set():  # stop() aborted the long poll: nothing was claimed
+                        break
                     failures += 1
                     delay = min(0.1 * 2 ** min(failures, 6), 10.0)
                     log.warning("claim failed (%s); retrying in %.1fs", e, delay)
                     self._stop.wait(delay)
                     continue
+                if self._stop.is_set():
+                    # Claimed as the worker was told to stop: give the steps
+                    # back unstarted (pending again, the attempt not counted).
+                    for _ in range(free):
+                        self._slots.release()
+                    for step in steps:
+                        self._release_on_shutdown(step)
+                    break
                 for _ in range(free - len(steps)):
                     self._slots.release()
                 for step in steps:
@@ -207,11 +228,7 @@ class Worker:
                 self._running.clear()
             for step in left:
                 step.lost.set()
-                try:
-                    self.release(step)
-                    log.info("%r released on shutdown", step)
-                except Exception as e:
-                    log.warning("%r: could not release it (%s); it will be rescued when its lease expires", step, e)
+                self._release_on_shutdown(step)
             pool.shutdown(wait=False)
             self._stop.set()
             log.info("worker %s stopped", self.worker_id)
@@ -219,16 +236,26 @@ class Worker:
             raise refused
 
     def stop(self):
-        """Stop claiming; running steps may finish for shutdown_grace_seconds,
-        then they are released (pending again, the attempt not counted)."""
+        """Stop claiming at once: a claim waiting for steps (the long poll) is
+        aborted, and steps a claim returns after stop() are released
+        unstarted. Running steps may finish for shutdown_grace_seconds, then
+        they are released (pending again, the attempt not counted). Safe to
+        call from a signal handler or another thread."""
         self._stop.set()
+        conn = self._claim_conn
+        if conn is not None:
+            _abort(conn)
 
     def claim(self, limit=1):
-        """One claim request: returns the claimed Steps (maybe none)."""
-        out = self._post("/tasker/workers/claim", {
-            "worker_id": self.worker_id, "queues": self.queues, "limit": limit,
-            "lease_seconds": self.lease_seconds, "wait_seconds": self.poll_wait_seconds,
-        }, timeout=self.poll_wait_seconds + 30)
+        """One claim request: returns the claimed Steps (maybe none). stop()
+        aborts it (it then raises)."""
+        try:
+            out = self._post("/tasker/workers/claim", {
+                "worker_id": self.worker_id, "queues": self.queues, "limit": limit,
+                "lease_seconds": self.lease_seconds, "wait_seconds": self.poll_wait_seconds,
+            }, timeout=self.poll_wait_seconds + 30, opener=self._claim_opener)
+        finally:
+            self._claim_conn = None
         return [Step(d) for d in out["steps"]]
 
     def heartbeat(self, step_ids):
@@ -271,6 +298,13 @@ class Worker:
                           timeout=max(self.lease_seconds / 3, 1.0))
 
     # --- internals --------------------------------------------------------
+
+    def _release_on_shutdown(self, step):
+        try:
+            self.release(step)
+            log.info("%r released on shutdown", step)
+        except Exception as e:
+            log.warning("%r: could not release it (%s); it will be rescued when its lease expires", step, e)
 
     def _take_slots(self):
         # Wait for one free slot (checking for stop), then take what is free.
@@ -395,12 +429,12 @@ class Worker:
                 if step is not None:
                     step.lost.set()
 
-    def _post(self, path, body, timeout=30):
+    def _post(self, path, body, timeout=30, opener=None):
         data = json.dumps(body, allow_nan=False).encode("utf-8")
         req = urllib.request.Request(self.url + path, data=data, method="POST", headers={
             "Content-Type": "application/json", "Authorization": "Bearer " + self.token})
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as res:
+            with (opener.open if opener else urllib.request.urlopen)(req, timeout=timeout) as res:
                 return json.loads(res.read().decode("utf-8"))
         except urllib.error.HTTPError as e:
             raw = e.read().decode("utf-8", "replace")
@@ -416,3 +450,41 @@ class Worker:
             else:
                 cls = TaskerError
             raise cls(e.code, code, message) from None
+
+
+def _abort(conn):
+    """Shut down conn's socket, which ends a read blocked on it (in any
+    thread, or in the thread a signal handler interrupted)."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _claim_handler(worker, https):
+    """A urllib handler whose connections register as worker._claim_conn, so
+    that worker.stop() can abort the claim in flight."""
+    conn_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
+
+    class Conn(conn_class):
+        def connect(self):
+            super().connect()
+            worker._claim_conn = self
+            if worker._stop.is_set():  # stop() came before the socket existed
+                _abort(self)
+
+    if not https:
+        class Handler(urllib.request.HTTPHandler):
+            def http_open(self, req):
+                return self.do_open(Conn, req)
+        return Handler()
+
+    class SecureHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            kw = {"context": self._context}
+            if getattr(self, "_check_hostname", None) is not None:  # Python before 3.12
+                kw["check_hostname"] = self._check_hostname
+            return self.do_open(Conn, req, **kw)
+    return SecureHandler()

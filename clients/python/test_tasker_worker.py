@@ -44,6 +44,8 @@ class Stub:
         self.releases = []     # (step_id, body)
         self.result_status = {}  # step_id -> list of statuses to answer first
         self.claim_status = None  # a status every request is answered with (auth tests)
+        self.claim_started = threading.Event()  # set when a claim arrives
+        self.hold_claims = None   # an Event: claims wait for it (a long poll), then answer no steps
         stub = self
 
         class H(BaseHTTPRequestHandler):
@@ -57,6 +59,10 @@ class Stub:
                 if stub.claim_status:
                     return self.answer(stub.claim_status, {"error": {"code": "forbidden", "message": "lacks tasker.worker:work"}})
                 if self.path == "/tasker/workers/claim":
+                    stub.claim_started.set()
+                    if stub.hold_claims is not None:
+                        stub.hold_claims.wait(30)
+                        return self.answer(200, {"steps": []})
                     with stub.lock:
                         steps, stub.to_claim = stub.to_claim[: body["limit"]], stub.to_claim[body["limit"]:]
                     if not steps:
@@ -282,6 +288,37 @@ class WorkerTest(unittest.TestCase):
         release.set()
         time.sleep(0.2)
         self.assertEqual(self.stub.results, [], "the released step's late result is dropped")
+
+    def test_stop_aborts_the_long_poll(self):
+        self.stub.hold_claims = threading.Event()
+        self.addCleanup(self.stub.hold_claims.set)
+        w = Worker(self.stub.url, TOKEN, ["q"], lambda step: {}, worker_id="py-test", poll_wait_seconds=20)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        self.assertTrue(self.stub.claim_started.wait(5))
+        w.stop()
+        # The claim is still held by the server: run() returns only because
+        # stop() aborted it.
+        t.join(3)
+        self.assertFalse(t.is_alive(), "run() still waits for the long poll after stop()")
+
+    def test_steps_claimed_as_the_worker_stops_are_released(self):
+        self.stub.to_claim = [step_doc(5, attempt=1)]
+        ran = []
+
+        class StoppedWhileClaiming(Worker):
+            def claim(self, limit=1):
+                steps = super().claim(limit)
+                self.stop()  # the signal arrives as the answer does
+                return steps
+        w = StoppedWhileClaiming(self.stub.url, TOKEN, ["q"], ran.append, worker_id="py-test", poll_wait_seconds=0.05)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(ran, [], "a step claimed after stop() must not run")
+        self.assertEqual(self.stub.releases, [(5, {"worker_id": "py-test", "attempt": 1})])
+        self.assertEqual(self.stub.results, [])
 
     def test_constructor_checks(self):
         with self.assertRaisesRegex(ValueError, "must start with http"):

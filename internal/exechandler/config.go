@@ -71,6 +71,8 @@ type Config struct {
 
 	// waitDelay overrides defaultWaitDelay (tests only).
 	waitDelay time.Duration
+	// supervisor overrides the supervisor executable (tests only).
+	supervisor string
 }
 
 // ConfigError reports an invalid handler_config. Its message names the

@@ -10,4 +10,9 @@
 // package) and the public package taskerexec; a failed command's error
 // reports its stderr tail through the root package's optional error
 // interfaces, without importing it. It imports the standard library only.
+//
+// On Unix, a process started with argv[0] "tasker-exec-supervisor" and
+// TASKER_EXEC_SUPERVISOR=1 is turned into the supervisor of one command by
+// this package's init function, before main runs: [Run] starts commands that
+// way so that they die with the process that started them.
 package exechandler

@@ -7,9 +7,22 @@ import (
 	"os/exec"
 )
 
-// configureProcess keeps the default cancellation, which kills the command
-// itself; process groups are only managed on Unix.
-func configureProcess(*exec.Cmd) {}
+// startProcess starts cmd directly, keeping the default cancellation, which
+// kills the command itself; process groups and the supervisor are only used
+// on Unix.
+func startProcess(newCmd func() *exec.Cmd, _ string) (*process, error) {
+	cmd := newCmd()
+	if cmd.Err != nil {
+		return nil, cmd.Err
+	}
+	return &process{cmd: cmd, program: cmd.Path}, cmd.Start()
+}
+
+// wait waits for the command; see the Unix version.
+func (p *process) wait() (ended, error, error) {
+	waitErr := p.cmd.Wait()
+	return endedOf(p.cmd.ProcessState, waitErr), nil, waitErr
+}
 
 // exitStatus returns the exit code of a finished command.
 func exitStatus(ps *os.ProcessState) (code int, signal string) { return ps.ExitCode(), "" }

@@ -27,8 +27,8 @@ func configureProcess(cmd *exec.Cmd) {
 // exitStatus returns the exit code of a finished command; for a command
 // killed by a signal, 128 plus the signal number and the signal's name.
 func exitStatus(ps *os.ProcessState) (code int, signal string) {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), ws.Signal().String()
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return waitStatus(ws)
 	}
 	return ps.ExitCode(), ""
 }

@@ -115,22 +115,25 @@ func Run(ctx context.Context, cfg *Config, in *Input) (json.RawMessage, error) {
 	if maxOutput <= 0 {
 		maxOutput = DefaultMaxOutput
 	}
-	stdout := newHeadBuffer(maxOutput)
-	stderr := newTailBuffer(stderrTailSize)
-
-	cmd := exec.CommandContext(runCtx, program, args...)
-	cmd.Dir = cfg.Dir
-	cmd.Env = buildEnv(cfg.Env, cfg.InheritEnv, in)
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.WaitDelay = defaultWaitDelay
-	if cfg.waitDelay > 0 {
-		cmd.WaitDelay = cfg.waitDelay
+	var stdout *headBuffer
+	var stderr *tailBuffer
+	newCmd := func() *exec.Cmd { // twice when the supervisor fails to start
+		stdout = newHeadBuffer(maxOutput)
+		stderr = newTailBuffer(stderrTailSize)
+		cmd := exec.CommandContext(runCtx, program, args...)
+		cmd.Dir = cfg.Dir
+		cmd.Env = buildEnv(cfg.Env, cfg.InheritEnv, in)
+		cmd.Stdin = bytes.NewReader(stdin)
+		cmd.Stdout = stdout
+		cmd.Stderr = stderr
+		cmd.WaitDelay = defaultWaitDelay
+		if cfg.waitDelay > 0 {
+			cmd.WaitDelay = cfg.waitDelay
+		}
+		return cmd
 	}
-	configureProcess(cmd)
-
-	if err := cmd.Start(); err != nil {
+	proc, err := startProcess(newCmd, cfg.supervisor)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, canceled(ctx)
 		}
@@ -139,34 +142,33 @@ func Run(ctx context.Context, cfg *Config, in *Input) (json.RawMessage, error) {
 		}
 		return nil, startError(cfg, program, err)
 	}
-	waitErr := cmd.Wait()
+	end, startErr, waitErr := proc.wait()
 	out, truncated, total := stdout.bytes()
 
-	if waitErr != nil {
+	if !end.success() {
 		switch {
 		case ctx.Err() != nil:
 			return nil, canceled(ctx)
 		case runCtx.Err() != nil:
 			return nil, &TimeoutError{After: cfg.Timeout, StderrTail: stderr.String()}
-		}
-		var xe *exec.ExitError
-		switch {
-		case errors.As(waitErr, &xe):
-			code, signal := exitStatus(xe.ProcessState)
+		case startErr != nil:
+			return nil, startError(cfg, program, startErr)
+		case end.known:
 			return nil, &ExitError{
-				Code:       code,
-				Signal:     signal,
-				Permanent:  slices.Contains(cfg.PermanentExitCodes, code),
+				Code:       end.code,
+				Signal:     end.signal,
+				Permanent:  slices.Contains(cfg.PermanentExitCodes, end.code),
 				StderrTail: stderr.String(),
 				Stdout:     string(trimPartialRuneEnd(out[:min(len(out), stdoutInErrorSize)])),
 			}
-		case errors.Is(waitErr, exec.ErrWaitDelay) && cmd.ProcessState.Success():
-			// The command exited 0 but left a background process holding
-			// its output open; the output up to now is the result.
-		default:
-			return nil, fmt.Errorf("running command %q: %w", program, waitErr)
+		case waitErr == nil:
+			waitErr = errors.New("how it ended is unknown")
 		}
+		return nil, fmt.Errorf("running command %q: %w", program, waitErr)
 	}
+	// A command that exited 0 but left a process that escaped its process
+	// group holding its output open ends Run after WaitDelay: the output up
+	// to then is the result.
 	return buildResult(out, truncated, total), nil
 }
 

@@ -4,12 +4,14 @@ package exechandler
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -490,17 +492,20 @@ func TestRunHugeStdoutOnFailure(t *testing.T) {
 	require.Equal(t, strings.Repeat("y", 100), ee.Stdout)
 }
 
-func TestRunBackgroundProcessHoldingStdoutAfterSuccess(t *testing.T) {
+func TestRunBackgroundProcessIsKilledWhenTheCommandExits(t *testing.T) {
 	t.Parallel()
 	// The command exits 0 but leaves a background process holding stdout:
-	// Run returns after WaitDelay with the output written so far.
+	// the rest of its process group is killed when it exits, so Run returns
+	// at once (well before WaitDelay) with the output written.
 	cfg := mustConfig(t, map[string]any{"command": `sleep 30 & echo $!`})
-	cfg.waitDelay = time.Second
+	cfg.waitDelay = time.Minute
+	start := time.Now()
 	out, err := Run(t.Context(), cfg, nil)
 	require.NoError(t, err)
+	require.Less(t, time.Since(start), 20*time.Second)
 	pid, err := strconv.Atoi(string(out))
 	require.NoError(t, err)
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	require.True(t, processGone(pid), "the background sleep %d outlived the command", pid)
 }
 
 func TestRunWithoutCommand(t *testing.T) {
@@ -525,4 +530,30 @@ func TestIsPermanent(t *testing.T) {
 	require.True(t, IsPermanent(fmt.Errorf("step 3: %w", &ExitError{Code: 2, Permanent: true})))
 	require.True(t, IsPermanent(&StartError{Permanent: true}))
 	require.False(t, IsPermanent(&StartError{Permanent: false}))
+}
+
+// processGone reports whether pid has exited (or is a zombie, dead but not
+// yet reaped), polling for up to 10 seconds.
+func processGone(pid int) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		switch {
+		case errors.Is(err, os.ErrNotExist) && runtime.GOOS == "linux":
+			return true
+		case err != nil: // no /proc: a zombie counts as alive here
+			if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+				return true
+			}
+		default:
+			// The state follows the command name in parentheses.
+			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && bytes.HasPrefix(stat[i:], []byte(") Z")) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -1,0 +1,149 @@
+//go:build linux
+
+package exechandler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// liveWithArg returns the pids of live processes with arg as one argument
+// (zombies have an empty command line).
+func liveWithArg(t *testing.T, arg string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for a := range bytes.SplitSeq(cmdline, []byte{0}) {
+			if string(a) == arg {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+func waitFor(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// TestHelperWorker is not a test: TestRunWorkerKilled runs the test binary
+// with it as a stand-in worker that runs the command in
+// $TASKER_TEST_HELPER_COMMAND until killed.
+func TestHelperWorker(t *testing.T) {
+	command := os.Getenv("TASKER_TEST_HELPER_COMMAND")
+	if command == "" {
+		t.Skip("helper process for TestRunWorkerKilled")
+	}
+	_, err := Run(context.Background(), &Config{Shell: command}, nil)
+	t.Fatalf("Run returned: %v", err)
+}
+
+func TestRunWorkerKilledTakesTheProcessGroup(t *testing.T) {
+	t.Parallel()
+	marker := strconv.Itoa(3_000_000 + rand.IntN(1_000_000))
+	worker := exec.Command(os.Args[0], "-test.run=^TestHelperWorker$", "-test.count=1")
+	worker.Env = append(os.Environ(), "TASKER_TEST_HELPER_COMMAND=sh -c 'sleep "+marker+" & sleep "+marker+"'")
+	var logs bytes.Buffer
+	worker.Stdout, worker.Stderr = &logs, &logs
+	require.NoError(t, worker.Start())
+	t.Cleanup(func() {
+		_ = worker.Process.Kill()
+		_ = worker.Wait()
+		for _, pid := range liveWithArg(t, marker) {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+		}
+	})
+	require.True(t, waitFor(30*time.Second, func() bool { return len(liveWithArg(t, marker)) >= 2 }),
+		"the command's sleeps did not start: %s", &logs)
+
+	require.NoError(t, worker.Process.Kill())
+	_ = worker.Wait()
+	require.True(t, waitFor(10*time.Second, func() bool { return len(liveWithArg(t, marker)) == 0 }),
+		"processes survived their worker's SIGKILL: %v", liveWithArg(t, marker))
+}
+
+func TestRunSupervisorIsInvisibleToTheCommand(t *testing.T) {
+	t.Parallel()
+	// The command sees neither the supervisor's variable nor its arguments,
+	// and reads its stdin.
+	out, err := Run(t.Context(), &Config{Program: "sh", Args: []string{"-c",
+		`printf '%s|%s|%s' "${TASKER_EXEC_SUPERVISOR-unset}" "$0" "$(head -c 10)"`, "zero"}}, testInput())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"stdout": "unset|zero|{\"task_id\""}`, string(out))
+}
+
+func TestRunExitStatusThroughTheSupervisor(t *testing.T) {
+	t.Parallel()
+	for cmd, want := range map[string]string{
+		"exit 3":        "code 3 signal",
+		"kill -TERM $$": "code 143 signal terminated",
+	} {
+		_, err := Run(t.Context(), &Config{Shell: cmd}, nil)
+		var ee *ExitError
+		require.ErrorAs(t, err, &ee, cmd)
+		require.Equal(t, want, strings.TrimSpace(fmt.Sprintf("code %d signal %s", ee.Code, ee.Signal)), cmd)
+	}
+}
+
+func TestRunWithoutAWorkingSupervisor(t *testing.T) {
+	t.Parallel()
+	// A supervisor that exits before starting the command (here /bin/true;
+	// in life, a program whose init function exits first) is not used
+	// again: the command starts directly and still runs.
+	for range 2 {
+		cfg := &Config{Shell: `echo '{"ok": true}'`, supervisor: "/bin/true"}
+		out, err := Run(t.Context(), cfg, nil)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"ok": true}`, string(out))
+		_, broken := brokenSupervisors.Load("/bin/true")
+		require.True(t, broken)
+	}
+}
+
+func TestSupervisorRefusesToRunOutsideRun(t *testing.T) {
+	t.Parallel()
+	// Started by hand (no pipes, not leading its process group), the
+	// supervisor neither runs the command nor kills anyone's group.
+	marker := filepath.Join(t.TempDir(), "ran")
+	cmd := exec.Command(os.Args[0])
+	cmd.Args = []string{supervisorArg0, "/bin/sh", "sh", "-c", `touch "$0"`, marker}
+	cmd.Env = append(os.Environ(), supervisorEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 125, ee.ExitCode())
+	require.Contains(t, string(out), "must be started by the exec handler")
+	_, statErr := os.Stat(marker)
+	require.ErrorIs(t, statErr, os.ErrNotExist)
+}
