@@ -149,7 +149,7 @@ func (g *guarded) OutboxInsert(ctx context.Context, ps []*taskerdriver.OutboxIns
 	return g.m(g.ex.OutboxInsert(ctx, ps))
 }
 
-func (g *guarded) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskerdriver.OutboxMessage, error) {
+func (g *guarded) OutboxClaim(ctx context.Context, p *taskerdriver.OutboxClaimParams) ([]*taskertype.OutboxMessage, error) {
 	v, err := g.ex.OutboxClaim(ctx, p)
 	return v, g.m(err)
 }
@@ -158,7 +158,7 @@ func (g *guarded) OutboxFinish(ctx context.Context, p *taskerdriver.OutboxFinish
 	return g.m(g.ex.OutboxFinish(ctx, p))
 }
 
-func (g *guarded) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskerdriver.OutboxMessage, error) {
+func (g *guarded) OutboxList(ctx context.Context, p *taskerdriver.OutboxListParams) ([]*taskertype.OutboxMessage, error) {
 	v, err := g.ex.OutboxList(ctx, p)
 	return v, g.m(err)
 }

@@ -225,45 +225,44 @@ type stepRow struct {
 }
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	if p.IdempotencyKey == "" {
-		return x.taskInsert(ctx, p)
-	}
-	// Drop the key when it is older than the window or its task was
-	// deleted, then claim it: a concurrent create under the same key waits
-	// here for this transaction and then finds its task.
-	if _, err := x.q.Exec(ctx, `DELETE FROM tasker_idempotency_keys k WHERE key = $1 AND (created_at < $2
-		OR (task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasker_tasks t WHERE t.task_id = k.task_id)))`,
-		p.IdempotencyKey, p.IdempotencySince.UTC()); err != nil {
-		return nil, fmt.Errorf("postgres: expire idempotency key: %w", err)
-	}
-	tag, err := x.q.Exec(ctx, `INSERT INTO tasker_idempotency_keys (key, request_hash, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (key) DO NOTHING`, p.IdempotencyKey, p.IdempotencyHash, p.Now.UTC())
+	res, err := driverkit.CreateIdempotent(ctx, idempotencyKeys{x}, p, func() (*taskerdriver.TaskCreateResult, error) { return x.taskInsert(ctx, p) },
+		func(id int64) (*taskerdriver.TaskCreateResult, error) {
+			task, err := scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))
+			return &taskerdriver.TaskCreateResult{Task: task}, err
+		})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: store idempotency key: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		var hash string
-		var taskID *int64
-		if err := x.q.QueryRow(ctx, `SELECT request_hash, task_id FROM tasker_idempotency_keys WHERE key = $1`, p.IdempotencyKey).Scan(&hash, &taskID); err != nil {
-			return nil, fmt.Errorf("postgres: read idempotency key: %w", err)
-		}
-		if taskID == nil {
-			return nil, fmt.Errorf("postgres: idempotency key %q has no task", p.IdempotencyKey)
-		}
-		task, err := scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, *taskID))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: load task by idempotency key: %w", err)
-		}
-		return &taskerdriver.TaskCreateResult{Task: task, Existing: true, Replayed: true, RequestHash: hash}, nil
-	}
-	res, err := x.taskInsert(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := x.q.Exec(ctx, `UPDATE tasker_idempotency_keys SET task_id = $1 WHERE key = $2`, res.Task.ID, p.IdempotencyKey); err != nil {
-		return nil, fmt.Errorf("postgres: store idempotency key: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return res, nil
+}
+
+// idempotencyKeys is the SQL of driverkit.CreateIdempotent.
+type idempotencyKeys struct{ x *executor }
+
+func (k idempotencyKeys) ClaimKey(ctx context.Context, p *taskerdriver.TaskCreateParams) (bool, error) {
+	if _, err := k.x.q.Exec(ctx, `DELETE FROM tasker_idempotency_keys k WHERE key = $1 AND (created_at < $2
+		OR (task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasker_tasks t WHERE t.task_id = k.task_id)))`,
+		p.IdempotencyKey, p.IdempotencySince.UTC()); err != nil {
+		return false, err
+	}
+	tag, err := k.x.q.Exec(ctx, `INSERT INTO tasker_idempotency_keys (key, request_hash, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO NOTHING`, p.IdempotencyKey, p.IdempotencyHash, p.Now.UTC())
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+func (k idempotencyKeys) KeyTask(ctx context.Context, key string) (string, int64, error) {
+	var hash string
+	var taskID *int64
+	err := k.x.q.QueryRow(ctx, `SELECT request_hash, task_id FROM tasker_idempotency_keys WHERE key = $1`, key).Scan(&hash, &taskID)
+	if err != nil || taskID == nil {
+		return hash, 0, err
+	}
+	return hash, *taskID, nil
+}
+
+func (k idempotencyKeys) BindKey(ctx context.Context, key string, taskID int64) error {
+	_, err := k.x.q.Exec(ctx, `UPDATE tasker_idempotency_keys SET task_id = $1 WHERE key = $2`, taskID, key)
+	return err
 }
 
 func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {

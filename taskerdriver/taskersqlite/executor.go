@@ -197,50 +197,50 @@ func (e *executor) TaskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 }
 
 // largeEdgeCount is the number of edges from which a task's creation
-// enlarges the page cache (see taskCreate).
+// enlarges the page cache (see taskInsert).
 const largeEdgeCount = 20_000
 
 func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
-	if p.IdempotencyKey == "" {
-		return x.taskInsert(ctx, p)
-	}
-	// Drop the key when it is older than the window or its task was
-	// deleted, then claim it (the write lock serializes creates).
-	if _, err := x.w.ExecContext(ctx, `DELETE FROM tasker_idempotency_keys WHERE key = ? AND (created_at < ?
-		OR (task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasker_tasks t WHERE t.task_id = tasker_idempotency_keys.task_id)))`,
-		p.IdempotencyKey, us(p.IdempotencySince)); err != nil {
-		return nil, fmt.Errorf("sqlite: expire idempotency key: %w", err)
-	}
-	r, err := x.w.ExecContext(ctx, `INSERT INTO tasker_idempotency_keys (key, request_hash, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO NOTHING`, p.IdempotencyKey, p.IdempotencyHash, us(p.Now))
+	res, err := driverkit.CreateIdempotent(ctx, idempotencyKeys{x}, p, func() (*taskerdriver.TaskCreateResult, error) { return x.taskInsert(ctx, p) },
+		func(id int64) (*taskerdriver.TaskCreateResult, error) {
+			task, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ?`, id))
+			return &taskerdriver.TaskCreateResult{Task: task}, err
+		})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: store idempotency key: %w", err)
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("sqlite: store idempotency key: %w", err)
-	} else if n == 0 {
-		var hash string
-		var taskID sql.NullInt64
-		if err := x.w.QueryRowContext(ctx, `SELECT request_hash, task_id FROM tasker_idempotency_keys WHERE key = ?`, p.IdempotencyKey).Scan(&hash, &taskID); err != nil {
-			return nil, fmt.Errorf("sqlite: read idempotency key: %w", err)
-		}
-		if !taskID.Valid {
-			return nil, fmt.Errorf("sqlite: idempotency key %q has no task", p.IdempotencyKey)
-		}
-		task, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ?`, taskID.Int64))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: load task by idempotency key: %w", err)
-		}
-		return &taskerdriver.TaskCreateResult{Task: task, Existing: true, Replayed: true, RequestHash: hash}, nil
-	}
-	res, err := x.taskInsert(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_idempotency_keys SET task_id = ? WHERE key = ?`, res.Task.ID, p.IdempotencyKey); err != nil {
-		return nil, fmt.Errorf("sqlite: store idempotency key: %w", err)
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return res, nil
+}
+
+// idempotencyKeys is the SQL of driverkit.CreateIdempotent (the write lock
+// serializes creates).
+type idempotencyKeys struct{ x *executor }
+
+func (k idempotencyKeys) ClaimKey(ctx context.Context, p *taskerdriver.TaskCreateParams) (bool, error) {
+	if _, err := k.x.w.ExecContext(ctx, `DELETE FROM tasker_idempotency_keys WHERE key = ? AND (created_at < ?
+		OR (task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasker_tasks t WHERE t.task_id = tasker_idempotency_keys.task_id)))`,
+		p.IdempotencyKey, us(p.IdempotencySince)); err != nil {
+		return false, err
+	}
+	r, err := k.x.w.ExecContext(ctx, `INSERT INTO tasker_idempotency_keys (key, request_hash, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, p.IdempotencyKey, p.IdempotencyHash, us(p.Now))
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+func (k idempotencyKeys) KeyTask(ctx context.Context, key string) (string, int64, error) {
+	var hash string
+	var taskID sql.NullInt64
+	err := k.x.w.QueryRowContext(ctx, `SELECT request_hash, task_id FROM tasker_idempotency_keys WHERE key = ?`, key).Scan(&hash, &taskID)
+	return hash, taskID.Int64, err
+}
+
+func (k idempotencyKeys) BindKey(ctx context.Context, key string, taskID int64) error {
+	_, err := k.x.w.ExecContext(ctx, `UPDATE tasker_idempotency_keys SET task_id = ? WHERE key = ?`, taskID, key)
+	return err
 }
 
 func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreateParams) (*taskerdriver.TaskCreateResult, error) {
