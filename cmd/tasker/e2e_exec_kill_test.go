@@ -18,48 +18,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/proctest"
 )
-
-// processesWith returns the pids of the live processes whose command line
-// holds arg as one argument. Zombies (already dead, not yet reaped) have an
-// empty command line and are not returned.
-func processesWith(t *testing.T, arg string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue // gone meanwhile
-		}
-		for a := range bytes.SplitSeq(cmdline, []byte{0}) {
-			if string(a) == arg {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids
-}
-
-// pollUntil calls cond every 20 ms until it holds or within has passed.
-func pollUntil(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestE2EKilledWorkerTakesExecProcessesWithIt(t *testing.T) {
 	if testing.Short() {
@@ -104,24 +65,14 @@ step_templates:
 	t.Cleanup(func() {
 		_ = worker.Process.Kill()
 		<-exited
-		for _, pid := range processesWith(t, marker) { // never leave them behind, even on failure
-			_ = syscallKill(pid)
-		}
+		proctest.Kill(proctest.WithArg(t, marker)) // never leave them behind, even on failure
 	})
 
-	require.True(t, pollUntil(30*time.Second, func() bool { return len(processesWith(t, marker)) >= 2 }),
+	require.True(t, proctest.Eventually(30*time.Second, func() bool { return len(proctest.WithArg(t, marker)) >= 2 }),
 		"the exec step's two sleeps did not start within 30s; worker output:\n%s", &logs)
 
 	require.NoError(t, worker.Process.Kill())
 	<-exited
-	gone := pollUntil(10*time.Second, func() bool { return len(processesWith(t, marker)) == 0 })
-	require.True(t, gone, "processes of the exec step survived the worker's SIGKILL: %v", processesWith(t, marker))
-}
-
-func syscallKill(pid int) error {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return err
-	}
-	return p.Kill()
+	gone := proctest.Eventually(10*time.Second, func() bool { return len(proctest.WithArg(t, marker)) == 0 })
+	require.True(t, gone, "processes of the exec step survived the worker's SIGKILL: %v", proctest.WithArg(t, marker))
 }

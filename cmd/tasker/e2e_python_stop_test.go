@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/proctest"
 )
 
 // hasConnectionTo reports whether process pid has an established TCP
@@ -77,7 +79,7 @@ func TestE2EPythonWorkerStopsWhenTold(t *testing.T) {
 	go func() { exited <- w.Wait() }()
 	// With no step to claim, the worker's one connection is its long poll
 	// (20 s by default).
-	require.True(t, pollUntil(30*time.Second, func() bool { return hasConnectionTo(w.Process.Pid, port) }),
+	require.True(t, proctest.Eventually(30*time.Second, func() bool { return hasConnectionTo(w.Process.Pid, port) }),
 		"the Python worker did not start its long poll within 30s")
 
 	require.NoError(t, w.Process.Signal(syscall.SIGTERM))
@@ -105,7 +107,7 @@ func TestE2EPythonWorkerStopsWhenTold(t *testing.T) {
 	// The charge step has been ready since validate_order completed; give a
 	// worker that kept claiming the time to show it (its claims wake at once
 	// when a step becomes ready), then check nobody took it.
-	require.False(t, pollUntil(2*time.Second, func() bool {
+	require.False(t, proctest.Eventually(2*time.Second, func() bool {
 		steps = waitTask(t, srv.base, out.Task.ID, "read", func(string, map[string]e2eStep) bool { return true })
 		return steps["charge"].Attempts > 0 || steps["charge"].LeaseOwner != ""
 	}), "the charge step was claimed after the signal: %+v", steps["charge"])

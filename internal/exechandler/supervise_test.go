@@ -16,44 +16,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/proctest"
 )
-
-// liveWithArg returns the pids of live processes with arg as one argument
-// (zombies have an empty command line).
-func liveWithArg(t *testing.T, arg string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		for a := range bytes.SplitSeq(cmdline, []byte{0}) {
-			if string(a) == arg {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids
-}
-
-func waitFor(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
 
 // TestHelperWorker is not a test: TestRunWorkerKilled runs the test binary
 // with it as a stand-in worker that runs the command in
@@ -78,19 +43,15 @@ func TestRunWorkerKilledTakesTheProcessGroup(t *testing.T) {
 	t.Cleanup(func() {
 		_ = worker.Process.Kill()
 		_ = worker.Wait()
-		for _, pid := range liveWithArg(t, marker) {
-			if p, err := os.FindProcess(pid); err == nil {
-				_ = p.Kill()
-			}
-		}
+		proctest.Kill(proctest.WithArg(t, marker))
 	})
-	require.True(t, waitFor(30*time.Second, func() bool { return len(liveWithArg(t, marker)) >= 2 }),
+	require.True(t, proctest.Eventually(30*time.Second, func() bool { return len(proctest.WithArg(t, marker)) >= 2 }),
 		"the command's sleeps did not start: %s", &logs)
 
 	require.NoError(t, worker.Process.Kill())
 	_ = worker.Wait()
-	require.True(t, waitFor(10*time.Second, func() bool { return len(liveWithArg(t, marker)) == 0 }),
-		"processes survived their worker's SIGKILL: %v", liveWithArg(t, marker))
+	require.True(t, proctest.Eventually(10*time.Second, func() bool { return len(proctest.WithArg(t, marker)) == 0 }),
+		"processes survived their worker's SIGKILL: %v", proctest.WithArg(t, marker))
 }
 
 func TestRunSupervisorIsInvisibleToTheCommand(t *testing.T) {
