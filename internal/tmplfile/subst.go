@@ -82,19 +82,7 @@ func (p *parser) substituteSteps(n *yaml.Node) {
 // worker whose environment has it (tasker serve and tasker worker often
 // run with different environments).
 func (p *parser) checkRefs(n *yaml.Node, step string) {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, c := range n.Content {
-			p.checkRefs(c, step)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p.checkRefs(n.Content[i+1], step)
-		}
-	case yaml.ScalarNode:
-		if n.ShortTag() != "!!str" || !envsubst.Has(n.Value) {
-			return
-		}
+	eachReference(n, func(n *yaml.Node) {
 		_, _, problems := envsubst.Expand(n.Value, p.lookup)
 		for _, pr := range problems {
 			problem, fix := pr.Describe()
@@ -106,6 +94,26 @@ func (p *parser) checkRefs(n *yaml.Node, step string) {
 			e.Problem += " in this process (it is read when the step runs, in the worker that runs it)"
 			e.Fix = fmt.Sprintf("set %s in the environment of every worker that runs this step, or write ${%s:-default}", pr.Name, pr.Name)
 			p.warns = append(p.warns, e)
+		}
+	})
+}
+
+// eachReference calls f with every string scalar under n that holds a
+// ${VAR} reference. Aliases are not followed: an anchored node is visited
+// where it is defined.
+func eachReference(n *yaml.Node, f func(*yaml.Node)) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			eachReference(c, f)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			eachReference(n.Content[i+1], f)
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" && envsubst.Has(n.Value) {
+			f(n)
 		}
 	}
 }
@@ -123,26 +131,14 @@ func rawName(n *yaml.Node) string {
 	return ""
 }
 
-// substitute replaces variables in every string scalar under n. Aliases are
-// not followed: the anchored node is substituted where it is defined.
+// substitute replaces variables in every string scalar under n (see
+// eachReference).
 //
 // A plain (unquoted) scalar is re-typed after substitution, so
 // default_retry_limit: ${RETRIES} becomes an integer when RETRIES=3; quote
 // the value to keep it a string.
 func (p *parser) substitute(n *yaml.Node, step string) {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, c := range n.Content {
-			p.substitute(c, step)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p.substitute(n.Content[i+1], step)
-		}
-	case yaml.ScalarNode:
-		if n.ShortTag() != "!!str" || !envsubst.Has(n.Value) {
-			return
-		}
+	eachReference(n, func(n *yaml.Node) {
 		out, changed := p.expand(n.Value, n.Line, step)
 		if !changed {
 			return
@@ -152,7 +148,7 @@ func (p *parser) substitute(n *yaml.Node, step string) {
 		if n.Style&explicit == 0 {
 			n.Tag = "" // let the new text decide the type
 		}
-	}
+	})
 }
 
 // expand substitutes the variables in s (the rule is envsubst.Expand's). It
