@@ -100,7 +100,7 @@ func TestListMemoryBounded(t *testing.T) {
 		list := func(query string) (*heapWriter, uint64) {
 			base := liveHeap()
 			w := &heapWriter{header: http.Header{}}
-			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/tasker/tasks?limit=1000"+query, nil))
+			h.ServeHTTP(w, localRequest(http.MethodGet, "/tasker/tasks?limit=1000"+query))
 			require.True(t, w.started)
 			return w, w.heap - min(w.heap, base)
 		}
@@ -118,7 +118,7 @@ func TestListMemoryBounded(t *testing.T) {
 
 		small := taskerhttp.NewHandler(e.client, &taskerhttp.Options{MaxResponseBytes: 256 << 10})
 		rec := httptest.NewRecorder()
-		small.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/tasker/tasks?limit=2&include=context", nil))
+		small.ServeHTTP(rec, localRequest(http.MethodGet, "/tasker/tasks?limit=2&include=context"))
 		require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
 		require.Contains(t, rec.Body.String(), `"code":"response_too_large"`)
 		require.Contains(t, rec.Body.String(), fmt.Sprintf("task %d is", n))
@@ -136,7 +136,7 @@ func TestListTruncatedPage(t *testing.T) {
 	}
 	h := taskerhttp.NewHandler(e.client, &taskerhttp.Options{MaxResponseBytes: 25 << 10})
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/tasker/tasks?include=context&sort_order=asc", nil))
+	h.ServeHTTP(rec, localRequest(http.MethodGet, "/tasker/tasks?include=context&sort_order=asc"))
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var page struct {
 		Tasks      []map[string]any `json:"tasks"`
@@ -162,7 +162,7 @@ func TestGetTaskOverLimit(t *testing.T) {
 	require.NoError(t, err)
 	path := fmt.Sprintf("/tasker/tasks/%d", res.Task.ID)
 	rec := httptest.NewRecorder()
-	taskerhttp.NewHandler(e.client, &taskerhttp.Options{MaxResponseBytes: 32 << 10}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	taskerhttp.NewHandler(e.client, &taskerhttp.Options{MaxResponseBytes: 32 << 10}).ServeHTTP(rec, localRequest(http.MethodGet, path))
 	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
 	require.Contains(t, rec.Body.String(), fmt.Sprintf("task %d with its steps is", res.Task.ID))
 	e.do("GET", path, nil).want(t, http.StatusOK)
