@@ -157,5 +157,8 @@ func TestTransportCache(t *testing.T) {
 	e, err := transportFor(&TLS{})
 	require.NoError(t, err)
 	require.Same(t, d, e, "no options is the default transport")
-	require.True(t, d.TLSClientConfig == nil || d.TLSClientConfig.RootCAs == nil)
+	// Clone runs the transport's lazy HTTP/2 set-up under its once, so this
+	// read does not race with a parallel test's request on the same transport.
+	cfg := d.Clone().TLSClientConfig
+	require.True(t, cfg == nil || cfg.RootCAs == nil)
 }
