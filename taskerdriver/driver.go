@@ -153,6 +153,15 @@ type Executor interface {
 	// HealthCounts counts tasks and steps by state for health reporting, and
 	// checks that the database answers.
 	HealthCounts(ctx context.Context, now time.Time) (*HealthCounts, error)
+	// WorkerSeen records that a worker is alive: it inserts the worker's
+	// row, or updates its description, served names and last_seen_at.
+	WorkerSeen(ctx context.Context, p *WorkerSeenParams) error
+	// WorkerList returns the workers last seen at or after Since, the most
+	// recently seen first (then by id).
+	WorkerList(ctx context.Context, p *WorkerListParams) ([]*taskertype.Worker, error)
+	// WorkerDeleteStale deletes the workers last seen before Before and
+	// returns how many it deleted.
+	WorkerDeleteStale(ctx context.Context, p *WorkerDeleteStaleParams) (int, error)
 
 	// Notify sends topic to listeners when the surrounding transaction commits
 	// (at once outside a transaction).
@@ -521,4 +530,32 @@ type TokenListParams struct {
 type TokenRevokeParams struct {
 	Name string
 	Now  time.Time
+}
+
+// WorkerSeenParams describes a worker that reports itself alive.
+type WorkerSeenParams struct {
+	ID         string
+	Kind       taskertype.WorkerKind
+	Host       string
+	PID        int
+	Version    string
+	Handlers   []string
+	Namespaces []string
+	Queues     []string
+	// StartedAt is when the worker started; zero keeps the stored start
+	// (Now for a new row), for workers that do not know it (remote ones).
+	StartedAt time.Time
+	Now       time.Time
+}
+
+// WorkerListParams selects workers by when they were last seen.
+type WorkerListParams struct {
+	Since time.Time
+	// Limit is the most workers returned; default 1000.
+	Limit int
+}
+
+// WorkerDeleteStaleParams selects the workers to forget.
+type WorkerDeleteStaleParams struct {
+	Before time.Time
 }

@@ -209,3 +209,17 @@ func (g *guarded) Commit(ctx context.Context) error {
 func (g *guarded) Rollback(ctx context.Context) error {
 	return g.m(g.ex.Rollback(ctx))
 }
+
+func (g *guarded) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenParams) error {
+	return g.m(g.ex.WorkerSeen(ctx, p))
+}
+
+func (g *guarded) WorkerList(ctx context.Context, p *taskerdriver.WorkerListParams) ([]*taskertype.Worker, error) {
+	v, err := g.ex.WorkerList(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) WorkerDeleteStale(ctx context.Context, p *taskerdriver.WorkerDeleteStaleParams) (int, error) {
+	v, err := g.ex.WorkerDeleteStale(ctx, p)
+	return v, g.m(err)
+}

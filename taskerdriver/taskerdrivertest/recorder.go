@@ -230,3 +230,18 @@ func (r *recorder) Rollback(ctx context.Context) error {
 	r.calls.add("Rollback")
 	return r.ExecutorTx.Rollback(ctx)
 }
+
+func (r *recorder) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenParams) error {
+	r.calls.add("WorkerSeen")
+	return r.ExecutorTx.WorkerSeen(ctx, p)
+}
+
+func (r *recorder) WorkerList(ctx context.Context, p *taskerdriver.WorkerListParams) ([]*taskertype.Worker, error) {
+	r.calls.add("WorkerList")
+	return r.ExecutorTx.WorkerList(ctx, p)
+}
+
+func (r *recorder) WorkerDeleteStale(ctx context.Context, p *taskerdriver.WorkerDeleteStaleParams) (int, error) {
+	r.calls.add("WorkerDeleteStale")
+	return r.ExecutorTx.WorkerDeleteStale(ctx, p)
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,13 @@ func TestConcurrentMigrations(t *testing.T) {
 	files, err := filepath.Glob("migration/*.sql")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	require.Equal(t, len(files), v, "every embedded migration applied")
+	newest := 0
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		require.NoError(t, err)
+		newest = max(newest, n)
+	}
+	require.Equal(t, newest, v, "every embedded migration applied")
 	var rows int
 	require.NoError(t, d.Pool().QueryRow(t.Context(), `SELECT count(*) FROM tasker_migrations`).Scan(&rows))
 	require.Equal(t, len(files), rows, "no migration recorded twice")
@@ -269,7 +276,7 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s", n, s))
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql", "6 006_idempotency_fair_claim.sql"}, got)
+	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql", "6 006_idempotency_fair_claim.sql", "9 009_workers.sql"}, got)
 
 	now := time.Now().UTC()
 	res, err := d.Executor().TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
