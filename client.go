@@ -58,6 +58,9 @@ type Config struct {
 	// IdempotencyWindow is how long a TaskRequest.IdempotencyKey names the
 	// task its first create made. Defaults to 24 hours.
 	IdempotencyWindow time.Duration
+	// HealthWorkerWindow is how far back Health looks for workers seen.
+	// Defaults to 5 minutes.
+	HealthWorkerWindow time.Duration
 	// SkipMigrate skips applying the driver's migrations in NewClient.
 	SkipMigrate bool
 	// Worker configures the workers started by Start.
@@ -127,6 +130,8 @@ type Client struct {
 
 	remoteOnce sync.Once
 	remoteSvc  *orchestrator.Remote
+	// remoteSeenAt rate-limits the records of remote workers.
+	remoteSeenAt remoteSighting
 	// workerID is the lease owner of the client's worker (WorkerConfig.ID
 	// or a generated id), the same across Start and RunUntilIdle so that a
 	// later run keeps the maintenance leadership of an earlier one.

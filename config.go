@@ -33,6 +33,9 @@ func (cfg *Config) Validate() error {
 			fields[fmt.Sprintf("Worker.Handlers[%d]", i)] = "is empty: name a registered handler, or leave Handlers empty for all"
 		}
 	}
+	if cfg.HealthWorkerWindow < 0 {
+		fields["HealthWorkerWindow"] = fmt.Sprintf("is %v; it must be positive (0 means the default, 5m)", cfg.HealthWorkerWindow)
+	}
 	switch cfg.IdentityStrategy {
 	case "", IdentityDefault, IdentityHash:
 	default:

@@ -19,8 +19,57 @@ type HealthStatus struct {
 	Steps   map[State]int     `json:"steps"`
 	Retries HealthRetries     `json:"retries"`
 	DB      HealthConnections `json:"database"`
+	// Metrics holds the same counts in the original engine's shape
+	// (metrics.tasks, metrics.steps with totals, metrics.retries).
+	Metrics HealthMetrics `json:"metrics"`
+	// Workers are the workers seen within Config.HealthWorkerWindow.
+	Workers HealthWorkers `json:"workers"`
 	// CheckedAt is when the counts were taken.
 	CheckedAt time.Time `json:"timestamp"`
+	// GenerationDuration is how long the check took, in seconds (by the
+	// client's clock).
+	GenerationDuration float64 `json:"generation_duration"`
+}
+
+// HealthMetrics are the task, step and retry counts in the original
+// engine's shape.
+type HealthMetrics struct {
+	Tasks   HealthStateCounts `json:"tasks"`
+	Steps   HealthStateCounts `json:"steps"`
+	Retries HealthRetries     `json:"retries"`
+}
+
+// HealthStateCounts counts tasks or steps by state, with their total.
+type HealthStateCounts struct {
+	Total            int `json:"total"`
+	Pending          int `json:"pending"`
+	InProgress       int `json:"in_progress"`
+	Complete         int `json:"complete"`
+	Error            int `json:"error"`
+	Cancelled        int `json:"cancelled"`
+	ResolvedManually int `json:"resolved_manually"`
+}
+
+// HealthWorkers are the workers seen recently.
+type HealthWorkers struct {
+	// WindowSeconds is how far back workers are looked for; Since is the
+	// start of that window.
+	WindowSeconds int       `json:"window_seconds"`
+	Since         time.Time `json:"since"`
+	// Total counts the workers seen; InProcess and Remote split them by kind.
+	Total     int           `json:"total"`
+	InProcess int           `json:"in_process"`
+	Remote    int           `json:"remote"`
+	Workers   []*WorkerInfo `json:"workers"`
+}
+
+func stateCounts(m map[State]int) HealthStateCounts {
+	c := HealthStateCounts{Pending: m[StatePending], InProgress: m[StateInProgress], Complete: m[StateComplete],
+		Error: m[StateError], Cancelled: m[StateCancelled], ResolvedManually: m[StateResolvedManually]}
+	for _, n := range m {
+		c.Total += n
+	}
+	return c
 }
 
 // HealthRetries counts steps in error by what happens next.
@@ -45,18 +94,39 @@ const (
 	healthMaxErrorRate             = 50.0 // percent of tasks or steps in error
 )
 
-// Health counts tasks and steps by state and applies the original engine's
-// thresholds: unhealthy when more than 90 % of the database connections are
-// in use, or more than 50 % of the tasks or of the steps are in error.
+// Health counts tasks and steps by state, lists the workers seen within
+// Config.HealthWorkerWindow, and applies the original engine's thresholds:
+// unhealthy when more than 90 % of the database connections are in use, or
+// more than 50 % of the tasks or of the steps are in error.
 func (c *Client) Health(ctx context.Context) (*HealthStatus, error) {
 	now := c.cfg.Now().UTC()
 	h, err := c.exec.HealthCounts(ctx, now)
 	if err != nil {
 		return nil, err
 	}
+	window := c.cfg.HealthWorkerWindow
+	if window <= 0 {
+		window = DefaultHealthWorkerWindow
+	}
+	workers, err := c.Workers(ctx, now.Add(-window))
+	if err != nil {
+		return nil, err
+	}
 	s := &HealthStatus{Healthy: true, Status: "healthy", Tasks: h.Tasks, Steps: h.Steps, CheckedAt: now,
 		Retries: HealthRetries{RetryableErrors: h.RetryableErrors, InBackoff: h.InBackoff, ExhaustedRetries: h.ExhaustedRetries},
 		DB:      HealthConnections{ActiveConnections: h.ActiveConnections, MaxConnections: h.MaxConnections},
+	}
+	s.Metrics = HealthMetrics{Tasks: stateCounts(h.Tasks), Steps: stateCounts(h.Steps), Retries: s.Retries}
+	s.Workers = HealthWorkers{WindowSeconds: int(window / time.Second), Since: now.Add(-window), Total: len(workers), Workers: workers}
+	if s.Workers.Workers == nil {
+		s.Workers.Workers = []*WorkerInfo{}
+	}
+	for _, w := range workers {
+		if w.Kind == WorkerRemote {
+			s.Workers.Remote++
+		} else {
+			s.Workers.InProcess++
+		}
 	}
 	if h.MaxConnections > 0 {
 		s.DB.Utilization = math.Round(float64(h.ActiveConnections)/float64(h.MaxConnections)*10000) / 100
@@ -83,6 +153,7 @@ func (c *Client) Health(ctx context.Context) (*HealthStatus, error) {
 	if len(s.Reasons) > 0 {
 		s.Healthy, s.Status = false, "unhealthy"
 	}
+	s.GenerationDuration = c.cfg.Now().UTC().Sub(now).Seconds()
 	return s, nil
 }
 

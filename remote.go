@@ -118,6 +118,7 @@ func (c *Client) ClaimRemoteSteps(ctx context.Context, req *taskerwire.ClaimRequ
 	if err := validateClaim(req); err != nil {
 		return nil, err
 	}
+	c.remoteSeen(ctx, req.WorkerID, req.Queues)
 	claims, err := c.remote().Claim(ctx, orchestrator.RemoteClaim{
 		WorkerID: req.WorkerID, Queues: req.Queues, Limit: cmp.Or(req.Limit, 1),
 		Lease: cmp.Or(req.Lease, DefaultRemoteLease), Wait: req.Wait,
@@ -207,6 +208,7 @@ func (c *Client) HeartbeatRemoteSteps(ctx context.Context, workerID string, step
 	if len(fields) > 0 {
 		return nil, &ValidationError{Message: "invalid heartbeat", Fields: fields}
 	}
+	c.remoteSeen(ctx, workerID, nil)
 	return c.remote().Heartbeat(ctx, workerID, stepIDs, cmp.Or(lease, DefaultRemoteLease))
 }
 

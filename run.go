@@ -86,13 +86,14 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 	w := orchestrator.New(orchestrator.Config{
 		Driver: c.driver, Run: c.run, Recorder: c.rec, Now: c.cfg.Now, Logger: c.logger, ID: c.workerID,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
-		StepTimeout: wc.StepTimeout, Handlers: wc.Handlers, Publish: c.publish,
+		StepTimeout: wc.StepTimeout, Handlers: wc.Handlers, Publish: c.publish, Describe: c.describeWorker,
 	})
 	m := maintenance.New(maintenance.Config{
 		Driver: c.driver, ID: c.workerID, Now: c.cfg.Now, Logger: c.logger, Interval: wc.RescueInterval, Publish: c.publish,
 		Services: []maintenance.Service{
 			&maintenance.Rescuer{Driver: c.driver, Recorder: c.rec, Logger: c.logger},
 			&maintenance.Cleaner{Driver: c.driver, Retention: wc.Retention, Logger: c.logger},
+			&maintenance.WorkerPruner{Driver: c.driver, Retention: WorkerRetention, Logger: c.logger},
 		},
 	})
 	return w, m

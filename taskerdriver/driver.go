@@ -542,6 +542,9 @@ type WorkerSeenParams struct {
 	Handlers   []string
 	Namespaces []string
 	Queues     []string
+	// KeepQueues keeps the stored queues of an existing row (a remote
+	// worker's heartbeat does not name its queues).
+	KeepQueues bool
 	// StartedAt is when the worker started; zero keeps the stored start
 	// (Now for a new row), for workers that do not know it (remote ones).
 	StartedAt time.Time

@@ -294,3 +294,29 @@ func (c *Cleaner) Run(ctx context.Context, now time.Time) ([]*taskertype.Event, 
 	}
 	return nil, nil
 }
+
+// WorkerPruner deletes the registry rows of workers not seen for
+// Retention (their processes stopped or died).
+type WorkerPruner struct {
+	Driver    taskerdriver.Driver
+	Retention time.Duration
+	Logger    *slog.Logger
+}
+
+// Name implements Service.
+func (p *WorkerPruner) Name() string { return "worker-pruner" }
+
+// Run implements Service.
+func (p *WorkerPruner) Run(ctx context.Context, now time.Time) ([]*taskertype.Event, error) {
+	if p.Retention <= 0 {
+		return nil, nil
+	}
+	n, err := p.Driver.Executor().WorkerDeleteStale(ctx, &taskerdriver.WorkerDeleteStaleParams{Before: now.Add(-p.Retention)})
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		cmp.Or(p.Logger, slog.New(slog.DiscardHandler)).InfoContext(ctx, "maintenance: forgot workers not seen within retention", "count", n, "retention", p.Retention)
+	}
+	return nil, nil
+}

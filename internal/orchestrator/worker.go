@@ -51,6 +51,11 @@ type Config struct {
 	// Publish receives the events of a transaction after it commits, in
 	// order. Defaults to dropping them.
 	Publish func([]*taskertype.Event)
+	// Describe, when set, describes the worker for the registry of workers
+	// seen: the worker records itself when it starts and then at most once
+	// per heartbeat interval (LeaseDuration/3), outside its claim
+	// transactions. The worker sets ID, Kind, StartedAt and Now.
+	Describe func() taskerdriver.WorkerSeenParams
 }
 
 func (c Config) withDefaults() Config {
@@ -105,6 +110,10 @@ type Worker struct {
 
 	wake     chan struct{}
 	nextBeat time.Time
+	// started is when Start ran; nextSeen when the worker records itself
+	// in the registry of workers next.
+	started  time.Time
+	nextSeen time.Time
 
 	runCtx    context.Context
 	runCancel context.CancelFunc
@@ -166,8 +175,25 @@ func (w *Worker) Start(ctx context.Context) error {
 	}
 	w.loopDone = make(chan struct{})
 	w.mu.Unlock()
+	w.started = w.cfg.Now()
+	w.seen(ctx, w.started)
 	go w.loop(ctx)
 	return nil
+}
+
+// seen records the worker in the registry of workers seen when it is due
+// (at most once per heartbeat interval). A failure is logged: the registry
+// is for operators, never a reason to stop working.
+func (w *Worker) seen(ctx context.Context, now time.Time) {
+	if w.cfg.Describe == nil || now.Before(w.nextSeen) {
+		return
+	}
+	w.nextSeen = now.Add(w.cfg.LeaseDuration / 3)
+	p := w.cfg.Describe()
+	p.ID, p.Kind, p.StartedAt, p.Now = w.cfg.ID, taskertype.WorkerInProcess, w.started, now
+	if err := w.exec.WorkerSeen(ctx, &p); err != nil {
+		w.cfg.Logger.WarnContext(ctx, "orchestrator: cannot record the worker in the registry of workers", "error", err)
+	}
 }
 
 // Stop stops claiming, waits for running handlers until ctx is done, then
@@ -502,6 +528,7 @@ func (w *Worker) safeRun(ctx context.Context, c *taskerdriver.ClaimedStep) (res 
 // the worker no longer owns.
 func (w *Worker) heartbeat(ctx context.Context) {
 	now := w.cfg.Now()
+	w.seen(ctx, now)
 	if now.Before(w.nextBeat) {
 		return
 	}

@@ -45,8 +45,10 @@ func (s *suite) workers(t *testing.T) {
 		local.StartedAt, local.Now, local.PID, local.Handlers = base.Add(30*time.Second), base.Add(40*time.Second), 99, nil
 		require.NoError(t, b.ex.WorkerSeen(b.ctx, local))
 		stale := *remote
-		stale.Now = base.Add(10 * time.Second)
+		stale.Now, stale.Queues, stale.KeepQueues = base.Add(10*time.Second), nil, true
 		require.NoError(t, b.ex.WorkerSeen(b.ctx, &stale))
+		require.NoError(t, b.ex.WorkerSeen(b.ctx, &taskerdriver.WorkerSeenParams{ID: "hb-only", Kind: taskertype.WorkerRemote,
+			KeepQueues: true, Now: base}))
 
 		list, err = b.ex.WorkerList(b.ctx, &taskerdriver.WorkerListParams{Since: base.Add(35 * time.Second)})
 		require.NoError(t, err)
@@ -54,7 +56,7 @@ func (s *suite) workers(t *testing.T) {
 		require.Equal(t, "py-7", list[0].ID)
 		require.Equal(t, base.Add(2*time.Second), list[0].StartedAt, "a remote worker keeps its first start")
 		require.Equal(t, base.Add(time.Minute), list[0].LastSeenAt, "an older report does not move last_seen_at back")
-		require.Equal(t, []string{"ml"}, list[0].Queues)
+		require.Equal(t, []string{"ml"}, list[0].Queues, "KeepQueues keeps the stored queues")
 		require.Equal(t, base.Add(30*time.Second), list[1].StartedAt, "a restarted worker reports its new start")
 		require.Equal(t, 99, list[1].PID)
 		require.Equal(t, []string{}, list[1].Handlers)
@@ -72,7 +74,7 @@ func (s *suite) workers(t *testing.T) {
 		require.Zero(t, n, "Before is exclusive")
 		n, err = b.ex.WorkerDeleteStale(b.ctx, &taskerdriver.WorkerDeleteStaleParams{Before: base.Add(50 * time.Second)})
 		require.NoError(t, err)
-		require.Equal(t, 1, n)
+		require.Equal(t, 2, n)
 		list, err = b.ex.WorkerList(b.ctx, &taskerdriver.WorkerListParams{})
 		require.NoError(t, err)
 		require.Len(t, list, 1)

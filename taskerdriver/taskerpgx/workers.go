@@ -32,9 +32,9 @@ func (e *executor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenPar
 		VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, coalesce($9::timestamptz, $10::timestamptz), $10)
 		ON CONFLICT (worker_id) DO UPDATE SET kind = excluded.kind, host = excluded.host, pid = excluded.pid,
 			version = excluded.version, handlers = excluded.handlers, namespaces = excluded.namespaces,
-			queues = excluded.queues, started_at = coalesce($9::timestamptz, tasker_workers.started_at),
+			queues = CASE WHEN $11 THEN tasker_workers.queues ELSE excluded.queues END, started_at = coalesce($9::timestamptz, tasker_workers.started_at),
 			last_seen_at = greatest(tasker_workers.last_seen_at, excluded.last_seen_at)`,
-		p.ID, string(p.Kind), p.Host, p.PID, p.Version, handlers, namespaces, queues, nullTime(p.StartedAt), p.Now.UTC())
+		p.ID, string(p.Kind), p.Host, p.PID, p.Version, handlers, namespaces, queues, nullTime(p.StartedAt), p.Now.UTC(), p.KeepQueues)
 	if err != nil {
 		return valueRejected(fmt.Errorf("postgres: worker seen: %w", err))
 	}

@@ -34,10 +34,10 @@ func (e *executor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenPar
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, ?), ?)
 			ON CONFLICT (worker_id) DO UPDATE SET kind = excluded.kind, host = excluded.host, pid = excluded.pid,
 				version = excluded.version, handlers = excluded.handlers, namespaces = excluded.namespaces,
-				queues = excluded.queues, started_at = coalesce(?, tasker_workers.started_at),
+				queues = CASE WHEN ? THEN tasker_workers.queues ELSE excluded.queues END, started_at = coalesce(?, tasker_workers.started_at),
 				last_seen_at = max(tasker_workers.last_seen_at, excluded.last_seen_at)`,
 			p.ID, string(p.Kind), p.Host, p.PID, p.Version, string(handlers), string(namespaces), string(queues),
-			nullUS(p.StartedAt), us(p.Now), us(p.Now), nullUS(p.StartedAt))
+			nullUS(p.StartedAt), us(p.Now), us(p.Now), p.KeepQueues, nullUS(p.StartedAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: worker seen: %w", err)
 		}

@@ -1,0 +1,104 @@
+package taskerhttp_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
+	"github.com/tasker-go/tasker/taskerhttp"
+)
+
+// healthVolatile matches what differs between databases and machines in a
+// health answer: the server's connections (none on SQLite) and the
+// in-process worker's host, pid and version.
+var healthVolatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`"(active_connections|max_connections|connection_utilization)":[0-9.]+`), `"$1":<n>`},
+	{regexp.MustCompile(`"(host|version)":"[^"]*"`), `"$1":"<$1>"`},
+	{regexp.MustCompile(`"pid":[0-9]+`), `"pid":<pid>`},
+}
+
+// TestGoldenHealthStatus pins /tasker/health/status on seeded data, the
+// same answer on both databases (testdata/health.golden): the original's
+// shape (metrics.tasks/steps/retries, database, timestamp,
+// generation_duration) beside the earlier keys, the workers seen (an
+// in-process worker and a remote one, then none once the window passed),
+// and the thresholds: 40 % of tasks in error is healthy (200), 57 % is not
+// (503).
+func TestGoldenHealthStatus(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		clock := testdb.NewClock(testdb.Base)
+		c, err := tasker.NewClient(context.Background(), openTestDriver(t), &tasker.Config{
+			Registry: testRegistry(t), Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
+			Worker: tasker.WorkerConfig{ID: "in-process-1"},
+		})
+		require.NoError(t, err)
+		h := taskerhttp.NewHandler(c, &taskerhttp.Options{WorkerToken: workerToken})
+		doc := openAPIDoc(t, h)
+		router, err := legacy.NewRouter(doc)
+		require.NoError(t, err)
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		e := &env{t: t, client: c, srv: srv, router: router, doc: doc}
+
+		var out bytes.Buffer
+		status := func(want int) {
+			t.Helper()
+			res := e.do("GET", "/tasker/health/status", nil).want(t, want)
+			b := res.Body
+			for _, v := range healthVolatile {
+				b = v.re.ReplaceAll(b, []byte(v.with))
+			}
+			fmt.Fprintf(&out, "=== %d\n%s\n", res.Status, b)
+		}
+		status(http.StatusOK) // empty database
+
+		for range 3 {
+			e.createTask(`{"name": "dummy_task", "context": {"dummy": true}}`)
+		}
+		e.runUntilIdle()
+		// A worker that starts records itself at once.
+		require.NoError(t, c.Start(context.Background()))
+		require.NoError(t, c.Stop(context.Background()))
+		clock.Advance(time.Second)
+		e.do("POST", "/tasker/workers/claim", `{"worker_id": "py-1", "queues": ["ml", "etl"]}`, auth...).want(t, http.StatusOK)
+		for range 2 {
+			e.createTask(`{"name": "fragile"}`)
+		}
+		e.runUntilIdle()
+		status(http.StatusOK) // 2 of 5 tasks in error: 40 %
+
+		for range 2 {
+			e.createTask(`{"name": "fragile"}`)
+		}
+		e.runUntilIdle()
+		status(http.StatusServiceUnavailable) // 4 of 7: 57 %
+
+		clock.Advance(5*time.Minute + time.Second)
+		status(http.StatusServiceUnavailable) // the workers are out of the window
+
+		path := filepath.Join("testdata", "health.golden")
+		if *update && testdb.DriverOf(t) == "sqlite" {
+			require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
+			return
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "run go test -run TestGoldenHealthStatus -update to create it")
+		require.Equal(t, string(want), out.String())
+	})
+}
