@@ -118,7 +118,6 @@ func (c *Client) ClaimRemoteSteps(ctx context.Context, req *taskerwire.ClaimRequ
 	if err := validateClaim(req); err != nil {
 		return nil, err
 	}
-	c.remoteSeen(ctx, req.WorkerID, req.Queues)
 	claims, err := c.remote().Claim(ctx, orchestrator.RemoteClaim{
 		WorkerID: req.WorkerID, Queues: req.Queues, Limit: cmp.Or(req.Limit, 1),
 		Lease: cmp.Or(req.Lease, DefaultRemoteLease), Wait: req.Wait,
@@ -126,6 +125,9 @@ func (c *Client) ClaimRemoteSteps(ctx context.Context, req *taskerwire.ClaimRequ
 	if err != nil {
 		return nil, err
 	}
+	// Recorded after the claim, so that a database that is down costs the
+	// worker one timeout, not two.
+	c.remoteSeen(ctx, req.WorkerID, req.Queues)
 	out := make([]*taskerwire.Step, len(claims))
 	for i, cs := range claims {
 		out[i] = c.remoteStep(cs)
@@ -208,8 +210,11 @@ func (c *Client) HeartbeatRemoteSteps(ctx context.Context, workerID string, step
 	if len(fields) > 0 {
 		return nil, &ValidationError{Message: "invalid heartbeat", Fields: fields}
 	}
-	c.remoteSeen(ctx, workerID, nil)
-	return c.remote().Heartbeat(ctx, workerID, stepIDs, cmp.Or(lease, DefaultRemoteLease))
+	kept, err := c.remote().Heartbeat(ctx, workerID, stepIDs, cmp.Or(lease, DefaultRemoteLease))
+	if err == nil {
+		c.remoteSeen(ctx, workerID, nil)
+	}
+	return kept, err
 }
 
 // FinishRemoteStep records a remote worker's outcome of one attempt, with

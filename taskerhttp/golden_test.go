@@ -25,7 +25,7 @@ var volatile = []struct {
 }{
 	{regexp.MustCompile(`"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"`), `"<time>"`},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), `<uuid>`},
-	{regexp.MustCompile(`"(response_time_ms|check_duration_ms|duration_ms|time_until_ready|elapsed_seconds|duration_seconds)":-?[0-9.e+-]+`), `"$1":<n>`},
+	{regexp.MustCompile(`"(response_time_ms|check_duration_ms|duration_ms|time_until_ready|elapsed_seconds|duration_seconds|generation_duration)":-?[0-9.e+-]+`), `"$1":<n>`},
 	{regexp.MustCompile(`"(worker_id|worker)":"[^"]*"`), `"$1":"<worker>"`},
 	{regexp.MustCompile(`"(active_connections|max_connections|connection_utilization)":[0-9.]+`), `"$1":<n>`},
 }

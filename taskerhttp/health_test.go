@@ -102,3 +102,29 @@ func TestGoldenHealthStatus(t *testing.T) {
 		require.Equal(t, string(want), out.String())
 	})
 }
+
+// GET /tasker/workers lists the workers seen in the window, and refuses a
+// window it cannot answer.
+func TestListWorkers(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newEnvOpts(t, &taskerhttp.Options{WorkerToken: workerToken})
+		body := e.do("GET", "/tasker/workers", nil).want(t, http.StatusOK).json(t)
+		require.Equal(t, []any{}, body["workers"])
+		require.EqualValues(t, 5, body["since_minutes"])
+
+		e.do("POST", "/tasker/workers/claim", `{"worker_id": "py-1", "queues": ["ml"]}`, auth...).want(t, http.StatusOK)
+		body = e.do("GET", "/tasker/workers?since_minutes=60", nil).want(t, http.StatusOK).json(t)
+		require.EqualValues(t, 60, body["since_minutes"])
+		workers := body["workers"].([]any)
+		require.Len(t, workers, 1)
+		w := workers[0].(map[string]any)
+		require.Equal(t, "py-1", w["worker_id"])
+		require.Equal(t, "remote", w["kind"])
+		require.Equal(t, []any{"ml"}, w["queues"])
+
+		for _, bad := range []string{"0", "1441", "x"} {
+			res := e.do("GET", "/tasker/workers?since_minutes="+bad, nil).want(t, http.StatusBadRequest)
+			require.Contains(t, res.errorFields(t), "since_minutes")
+		}
+	})
+}

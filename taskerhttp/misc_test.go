@@ -200,6 +200,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/tasks/{task_id}/transitions":                      {"get"},
 		"/tasker/tokens":                                           {"get", "post"},
 		"/tasker/tokens/{name}":                                    {"delete"},
+		"/tasker/workers":                                          {"get"},
 		"/tasker/workers/claim":                                    {"post"},
 		"/tasker/workers/heartbeat":                                {"post"},
 		"/tasker/workers/steps/{step_id}/result":                   {"post"},

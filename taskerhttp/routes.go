@@ -58,6 +58,9 @@ const (
 	// release). Without Options.Authorize these routes need the worker
 	// token (Options.WorkerToken); with it, they need both.
 	OpWorkerWork Operation = "tasker.worker:work"
+	// OpWorkerIndex lists the workers seen recently (GET /tasker/workers);
+	// the original engine had no registry of workers.
+	OpWorkerIndex Operation = "tasker.worker:index"
 
 	// OpHealthLive and OpHealthReady are open: never authorized.
 	OpHealthLive  Operation = "tasker.health:live"
@@ -121,6 +124,7 @@ var table = []route{
 	{Route{"POST", "/tasker/tokens", OpTokenCreate, false, "createToken"}, (*server).createToken},
 	{Route{"DELETE", "/tasker/tokens/{name}", OpTokenDestroy, false, "revokeToken"}, (*server).revokeToken},
 
+	{Route{"GET", "/tasker/workers", OpWorkerIndex, false, "listWorkers"}, (*server).listWorkers},
 	{Route{"POST", "/tasker/workers/claim", OpWorkerWork, false, "claimRemoteSteps"}, (*server).claimSteps},
 	{Route{"POST", "/tasker/workers/heartbeat", OpWorkerWork, false, "heartbeatRemoteSteps"}, (*server).heartbeat},
 	{Route{"POST", "/tasker/workers/steps/{step_id}/result", OpWorkerWork, false, "reportRemoteResult"}, (*server).stepResult},

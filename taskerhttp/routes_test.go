@@ -81,6 +81,7 @@ func TestRoutesPermissions(t *testing.T) {
 		"GET /tasker/tokens":                                            "tasker.token:index",
 		"POST /tasker/tokens":                                           "tasker.token:create",
 		"DELETE /tasker/tokens/{name}":                                  "tasker.token:destroy",
+		"GET /tasker/workers":                                           "tasker.worker:index",
 		"POST /tasker/workers/claim":                                    "tasker.worker:work",
 		"POST /tasker/workers/heartbeat":                                "tasker.worker:work",
 		"POST /tasker/workers/steps/{step_id}/result":                   "tasker.worker:work",

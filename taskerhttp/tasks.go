@@ -220,7 +220,11 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		v.DependencyAnalysis = apiview.NewDependencyAnalysis(s.c.Registry(), task, steps, ec)
+		a, err := s.c.TaskDependencyAnalysis(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		v.DependencyAnalysis = apiview.NewDependencyAnalysis(s.c.Registry(), task, steps, ec).WithRuntime(a)
 	}
 	body, err := encodeCompact(map[string]any{"task": v})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -286,4 +287,31 @@ func (d *fieldDecoder) ids(name string) []int64 {
 		}
 	}
 	return out
+}
+
+// maxWorkerWindow is the longest since_minutes: the maintenance leader
+// forgets workers not seen for tasker.WorkerRetention.
+const maxWorkerWindow = int(tasker.WorkerRetention / time.Minute)
+
+// listWorkers answers the workers seen in the last since_minutes (default
+// 5), the most recently seen first.
+func (s *server) listWorkers(w http.ResponseWriter, r *http.Request) error {
+	minutes := int(tasker.DefaultHealthWorkerWindow / time.Minute)
+	if v := r.URL.Query().Get("since_minutes"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxWorkerWindow {
+			return badParam("since_minutes", "must be an integer from 1 to %d (workers not seen for a day are forgotten), not %q", maxWorkerWindow, v)
+		}
+		minutes = n
+	}
+	since := time.Now().UTC().Add(-time.Duration(minutes) * time.Minute)
+	workers, err := s.c.Workers(r.Context(), since)
+	if err != nil {
+		return err
+	}
+	if workers == nil {
+		workers = []*tasker.WorkerInfo{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workers": workers, "since": since, "since_minutes": minutes})
+	return nil
 }

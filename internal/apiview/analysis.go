@@ -1,6 +1,8 @@
 package apiview
 
 import (
+	"time"
+
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dag"
 )
@@ -17,6 +19,31 @@ type DependencyAnalysis struct {
 	Roots          []string       `json:"roots"`
 	Leaves         []string       `json:"leaves"`
 	ExecutionOrder []string       `json:"execution_order"`
+
+	// The original engine's runtime analysis (spec §13), from
+	// Client.TaskDependencyAnalysis: its task_id is the execution
+	// context's.
+	DependencyGraph          tasker.RuntimeGraph         `json:"dependency_graph"`
+	CriticalPaths            tasker.CriticalPaths        `json:"critical_paths"`
+	ParallelismOpportunities tasker.ParallelismAnalysis  `json:"parallelism_opportunities"`
+	ErrorChains              tasker.ErrorChainAnalysis   `json:"error_chains"`
+	Bottlenecks              tasker.BottleneckAnalysis   `json:"bottlenecks"`
+	GeneratedAt              time.Time                   `json:"generated_at"`
+	AnalysisTimestamp        time.Time                   `json:"analysis_timestamp"`
+	TaskExecutionSummary     tasker.TaskExecutionSummary `json:"task_execution_summary"`
+}
+
+// WithRuntime adds the runtime analysis a to da.
+func (da *DependencyAnalysis) WithRuntime(a *tasker.TaskDependencyAnalysis) *DependencyAnalysis {
+	da.DependencyGraph, da.CriticalPaths, da.ParallelismOpportunities = a.DependencyGraph, a.CriticalPaths, a.ParallelismOpportunities
+	da.ErrorChains, da.Bottlenecks, da.TaskExecutionSummary = a.ErrorChains, a.Bottlenecks, a.TaskExecutionSummary
+	for i := range da.ErrorChains.ErrorChains {
+		c := &da.ErrorChains.ErrorChains[i]
+		c.RetryAnalysis.NextRetryAt = UTC(c.RetryAnalysis.NextRetryAt)
+	}
+	da.GeneratedAt = UTC(a.GeneratedAt)
+	da.AnalysisTimestamp = da.GeneratedAt
+	return da
 }
 
 // StepReadiness is one step of a DependencyAnalysis.

@@ -1,0 +1,853 @@
+package tasker
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tasker-go/tasker/internal/dag"
+	"github.com/tasker-go/tasker/internal/statemachine"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// The original engine's dependency_graph scoring constants (spec §9).
+const (
+	depDownstreamWeight       = 5
+	depBlockedWeight          = 15
+	depPathLengthWeight       = 10
+	depCompletedPenalty       = 15
+	depBlockedPenalty         = 25
+	depErrorPenalty           = 30
+	depRetryPenalty           = 10
+	depErrorStateMultiplier   = 2.0
+	depExhaustedRetryBonus    = 0.5
+	depDependencyIssueMult    = 1.2
+	depRetryInstability       = 3
+	depNonRetryablePenalty    = 10
+	depExhaustedRetryPenalty  = 20
+	depSeverityCritical       = 100
+	depSeverityHigh           = 50
+	depSeverityMedium         = 20
+	depBaseStepSeconds        = 30
+	depErrorPenaltySeconds    = 60
+	depRetryPenaltySeconds    = 30
+	depMaxEnumeratedPaths     = 1000
+	depTopPaths               = 5
+	depTopBottlenecks         = 10
+	depTopRecoveryPriorities  = 3
+	depParallelismRecommendAt = 50.0 // percent
+)
+
+// TaskDependencyAnalysis is the runtime dependency analysis of a task, the
+// original engine's RuntimeGraphAnalyzer answer with its serializer's
+// task_execution_summary (spec §13). The REST API serves it under
+// dependency_analysis of GET /tasker/tasks/{id}?include_dependencies=true.
+type TaskDependencyAnalysis struct {
+	TaskID                   int64                `json:"task_id"`
+	DependencyGraph          RuntimeGraph         `json:"dependency_graph"`
+	CriticalPaths            CriticalPaths        `json:"critical_paths"`
+	ParallelismOpportunities ParallelismAnalysis  `json:"parallelism_opportunities"`
+	ErrorChains              ErrorChainAnalysis   `json:"error_chains"`
+	Bottlenecks              BottleneckAnalysis   `json:"bottlenecks"`
+	GeneratedAt              time.Time            `json:"generated_at"`
+	TaskExecutionSummary     TaskExecutionSummary `json:"task_execution_summary"`
+}
+
+// RuntimeGraph is the task's step graph: nodes with their dependency level,
+// edges parent → child, and adjacency lists keyed by step id.
+type RuntimeGraph struct {
+	Nodes                []RuntimeNode      `json:"nodes"`
+	Edges                []RuntimeEdge      `json:"edges"`
+	AdjacencyList        map[string][]int64 `json:"adjacency_list"`
+	ReverseAdjacencyList map[string][]int64 `json:"reverse_adjacency_list"`
+	// DependencyLevels maps step id to level (0 for roots, else one more
+	// than its deepest parent).
+	DependencyLevels map[string]int `json:"dependency_levels"`
+}
+
+// RuntimeNode is one step of a RuntimeGraph.
+type RuntimeNode struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Level int    `json:"level"`
+}
+
+// RuntimeEdge is one dependency of a RuntimeGraph.
+type RuntimeEdge struct {
+	From     int64  `json:"from"`
+	To       int64  `json:"to"`
+	FromName string `json:"from_name"`
+	ToName   string `json:"to_name"`
+}
+
+// CriticalPaths ranks the root-to-leaf paths by criticality.
+type CriticalPaths struct {
+	// TotalPaths counts every root-to-leaf path (saturating at the
+	// largest int).
+	TotalPaths int `json:"total_paths"`
+	// LongestPathLength is the number of steps of the longest path.
+	LongestPathLength int `json:"longest_path_length"`
+	// Paths are the most critical paths (at most 5), ranked among the
+	// first 1,000 paths enumerated (PathsTruncated says when there are
+	// more).
+	Paths          []PathAnalysis `json:"paths"`
+	PathsTruncated bool           `json:"paths_truncated"`
+	RootNodes      []int64        `json:"root_nodes"`
+	LeafNodes      []int64        `json:"leaf_nodes"`
+}
+
+// PathAnalysis scores one root-to-leaf path.
+type PathAnalysis struct {
+	Path                 []int64          `json:"path"`
+	Length               int              `json:"length"`
+	StepNames            []string         `json:"step_names"`
+	CompletedSteps       int              `json:"completed_steps"`
+	BlockedSteps         int              `json:"blocked_steps"`
+	ErrorSteps           int              `json:"error_steps"`
+	RetrySteps           int              `json:"retry_steps"`
+	ReadySteps           int              `json:"ready_steps"`
+	EstimatedDuration    int              `json:"estimated_duration"`
+	Bottlenecks          []PathBottleneck `json:"bottlenecks"`
+	CriticalityScore     float64          `json:"criticality_score"`
+	CompletionPercentage float64          `json:"completion_percentage"`
+}
+
+// PathBottleneck is a step of a path that holds the rest of it up.
+type PathBottleneck struct {
+	StepID   int64  `json:"step_id"`
+	StepName string `json:"step_name"`
+	Reason   string `json:"reason"`
+	Severity int    `json:"severity"`
+	Impact   string `json:"impact"`
+}
+
+// ParallelismAnalysis describes what can run at once, level by level.
+type ParallelismAnalysis struct {
+	TotalSteps                   int                `json:"total_steps"`
+	TotalLevels                  int                `json:"total_levels"`
+	MaxParallelSteps             int                `json:"max_parallel_steps"`
+	CurrentParallelOpportunities int                `json:"current_parallel_opportunities"`
+	BlockedParallelOpportunities int                `json:"blocked_parallel_opportunities"`
+	OverallCompletion            float64            `json:"overall_completion"`
+	Levels                       []LevelParallelism `json:"levels"`
+	// ParallelismEfficiency is the percentage of levels with more than one
+	// ready step; OverallEfficiency is the same number under the key the
+	// original's summary reads.
+	ParallelismEfficiency float64 `json:"parallelism_efficiency"`
+	OverallEfficiency     float64 `json:"overall_efficiency"`
+}
+
+// LevelParallelism is one dependency level of a ParallelismAnalysis.
+type LevelParallelism struct {
+	Level                int      `json:"level"`
+	TotalSteps           int      `json:"total_steps"`
+	ReadySteps           int      `json:"ready_steps"`
+	BlockedSteps         int      `json:"blocked_steps"`
+	ErrorSteps           int      `json:"error_steps"`
+	CompletedSteps       int      `json:"completed_steps"`
+	StepNames            []string `json:"step_names"`
+	ParallelismPotential string   `json:"parallelism_potential"`
+	BottleneckRisk       string   `json:"bottleneck_risk"`
+}
+
+// ErrorChainAnalysis follows each step in error to what it holds up.
+type ErrorChainAnalysis struct {
+	TotalErrorSteps      int                `json:"total_error_steps"`
+	TotalSteps           int                `json:"total_steps"`
+	ErrorPercentage      float64            `json:"error_percentage"`
+	TotalBlockedByErrors int                `json:"total_blocked_by_errors"`
+	MostCriticalError    *ErrorChain        `json:"most_critical_error"`
+	ErrorChains          []ErrorChain       `json:"error_chains"`
+	RecoveryPriority     []RecoveryPriority `json:"recovery_priority"`
+	TaskHealth           string             `json:"task_health"`
+}
+
+// ErrorChain is one step in error and its downstream steps.
+type ErrorChain struct {
+	ErrorStepID            int64              `json:"error_step_id"`
+	ErrorStepName          string             `json:"error_step_name"`
+	ErrorAttempts          int                `json:"error_attempts"`
+	RetryLimit             int                `json:"retry_limit"`
+	RetryAnalysis          RetryAnalysis      `json:"retry_analysis"`
+	DownstreamSteps        []int64            `json:"downstream_steps"`
+	BlockedDownstreamSteps int                `json:"blocked_downstream_steps"`
+	TotalDownstreamSteps   int                `json:"total_downstream_steps"`
+	TotalImpact            int                `json:"total_impact"`
+	RecoveryStrategies     []RecoveryStrategy `json:"recovery_strategies"`
+}
+
+// RetryAnalysis says whether and when a step in error runs again.
+type RetryAnalysis struct {
+	Exhausted         bool      `json:"exhausted"`
+	RemainingAttempts int       `json:"remaining_attempts"`
+	InBackoff         bool      `json:"in_backoff"`
+	NextRetryAt       time.Time `json:"next_retry_at,omitzero"`
+	Retryable         bool      `json:"retryable"`
+}
+
+// RecoveryStrategy is one suggestion for a step in error.
+type RecoveryStrategy struct {
+	Strategy    string `json:"strategy"`
+	Priority    string `json:"priority"`
+	Description string `json:"description"`
+}
+
+// RecoveryPriority ranks the error chains to work on first.
+type RecoveryPriority struct {
+	StepName          string `json:"step_name"`
+	PriorityLevel     string `json:"priority_level"`
+	Reason            string `json:"reason"`
+	RecommendedAction string `json:"recommended_action"`
+}
+
+// BottleneckAnalysis ranks the steps that hold the task up.
+type BottleneckAnalysis struct {
+	TotalBottlenecks    int          `json:"total_bottlenecks"`
+	CriticalBottlenecks int          `json:"critical_bottlenecks"`
+	TotalBlockedSteps   int          `json:"total_blocked_steps"`
+	Bottlenecks         []Bottleneck `json:"bottlenecks"`
+	TaskHealth          string       `json:"task_health"`
+	TaskCompletion      float64      `json:"task_completion"`
+	FailedStepsRatio    float64      `json:"failed_steps_ratio"`
+	OverallImpact       string       `json:"overall_impact"`
+}
+
+// Bottleneck is one step that holds the task up, with its impact.
+type Bottleneck struct {
+	StepID                  int64  `json:"step_id"`
+	StepName                string `json:"step_name"`
+	CurrentState            State  `json:"current_state"`
+	Attempts                int    `json:"attempts"`
+	RetryLimit              int    `json:"retry_limit"`
+	DependenciesSatisfied   bool   `json:"dependencies_satisfied"`
+	DownstreamStepsCount    int    `json:"downstream_steps_count"`
+	BlockedDownstreamCount  int    `json:"blocked_downstream_count"`
+	ImpactScore             int    `json:"impact_score"`
+	Severity                string `json:"severity"`
+	BottleneckType          string `json:"bottleneck_type"`
+	ResolutionStrategy      string `json:"resolution_strategy"`
+	EstimatedResolutionTime string `json:"estimated_resolution_time"`
+}
+
+// TaskExecutionSummary is the headline of the analysis.
+type TaskExecutionSummary struct {
+	TotalSteps               int      `json:"total_steps"`
+	TotalDependencies        int      `json:"total_dependencies"`
+	DependencyLevels         int      `json:"dependency_levels"`
+	LongestPathLength        int      `json:"longest_path_length"`
+	CriticalBottlenecksCount int      `json:"critical_bottlenecks_count"`
+	ErrorChainsCount         int      `json:"error_chains_count"`
+	ParallelismEfficiency    float64  `json:"parallelism_efficiency"`
+	OverallHealth            string   `json:"overall_health"`
+	Recommendations          []string `json:"recommendations"`
+}
+
+// TaskDependencyAnalysis analyzes the task's step graph at the client's
+// current time: critical paths, parallelism, error chains, bottlenecks
+// with severity, and a summary with recommendations, scored with the
+// original engine's constants (docs/observability.md says where it
+// deliberately differs).
+func (c *Client) TaskDependencyAnalysis(ctx context.Context, taskID int64) (*TaskDependencyAnalysis, error) {
+	task, err := c.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := c.ListSteps(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	return AnalyzeTaskDependencies(task, steps, c.cfg.Now()), nil
+}
+
+// depStep is a step with its readiness, as the analysis sees it.
+type depStep struct {
+	s        *Step
+	r        StepReadiness
+	children []int64
+}
+
+func (d *depStep) exhausted() bool {
+	return statemachine.Failure{Attempts: d.s.Attempts, RetryLimit: d.s.RetryLimit}.Exhausted()
+}
+
+func (d *depStep) retryLimit() int {
+	if d.s.RetryLimit <= 0 {
+		return statemachine.DefaultRetryLimit
+	}
+	return d.s.RetryLimit
+}
+
+// AnalyzeTaskDependencies is TaskDependencyAnalysis over a task and its
+// steps as read at now (a pure function: the same input, the same answer).
+func AnalyzeTaskDependencies(task *Task, steps []*Step, now time.Time) *TaskDependencyAnalysis {
+	now = now.UTC()
+	ec := executionContext(task, steps, now)
+	byID := make(map[int64]*depStep, len(steps))
+	ordered := make([]*depStep, len(steps))
+	for i, s := range steps {
+		ordered[i] = &depStep{s: s, r: ec.Steps[i]}
+		byID[s.ID] = ordered[i]
+	}
+	slices.SortStableFunc(ordered, func(a, b *depStep) int { return cmpInt64(a.s.ID, b.s.ID) })
+	a := &TaskDependencyAnalysis{TaskID: task.ID, GeneratedAt: now}
+	a.DependencyGraph = runtimeGraph(ordered, byID)
+	a.CriticalPaths = criticalPaths(ordered, byID, a.DependencyGraph, ec)
+	a.ParallelismOpportunities = parallelism(ordered, a.DependencyGraph, ec)
+	a.ErrorChains = errorChains(ordered, byID, ec, now)
+	a.Bottlenecks = bottlenecks(ordered, byID, ec)
+	a.TaskExecutionSummary = executionSummary(a, ec)
+	return a
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func key(id int64) string { return strconv.FormatInt(id, 10) }
+
+func runtimeGraph(ordered []*depStep, byID map[int64]*depStep) RuntimeGraph {
+	g := RuntimeGraph{Nodes: []RuntimeNode{}, Edges: []RuntimeEdge{}, AdjacencyList: map[string][]int64{},
+		ReverseAdjacencyList: map[string][]int64{}, DependencyLevels: map[string]int{}}
+	nodes := make([]dag.Node, len(ordered))
+	for i, d := range ordered {
+		g.AdjacencyList[key(d.s.ID)] = []int64{}
+		g.ReverseAdjacencyList[key(d.s.ID)] = []int64{}
+		nodes[i].Name = d.s.Name
+	}
+	for i, d := range ordered {
+		parents := slices.Clone(d.s.ParentIDs)
+		slices.Sort(parents)
+		for _, p := range parents {
+			pd := byID[p]
+			if pd == nil {
+				continue
+			}
+			pd.children = append(pd.children, d.s.ID)
+			nodes[i].DependsOn = append(nodes[i].DependsOn, pd.s.Name)
+			g.ReverseAdjacencyList[key(d.s.ID)] = append(g.ReverseAdjacencyList[key(d.s.ID)], p)
+		}
+	}
+	for _, d := range ordered {
+		slices.Sort(d.children)
+		g.AdjacencyList[key(d.s.ID)] = append(g.AdjacencyList[key(d.s.ID)], d.children...)
+		for _, c := range d.children {
+			g.Edges = append(g.Edges, RuntimeEdge{From: d.s.ID, To: c, FromName: d.s.Name, ToName: byID[c].s.Name})
+		}
+	}
+	levels := map[string]int{}
+	if dg, err := dag.New(nodes); err == nil {
+		levels = dg.Levels()
+	}
+	for _, d := range ordered {
+		l := levels[d.s.Name]
+		g.Nodes = append(g.Nodes, RuntimeNode{ID: d.s.ID, Name: d.s.Name, Level: l})
+		g.DependencyLevels[key(d.s.ID)] = l
+	}
+	return g
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+func criticalPaths(ordered []*depStep, byID map[int64]*depStep, g RuntimeGraph, ec *ExecutionContext) CriticalPaths {
+	cp := CriticalPaths{Paths: []PathAnalysis{}, RootNodes: []int64{}, LeafNodes: []int64{}}
+	for _, d := range ordered {
+		if len(g.ReverseAdjacencyList[key(d.s.ID)]) == 0 {
+			cp.RootNodes = append(cp.RootNodes, d.s.ID)
+		}
+		if len(d.children) == 0 {
+			cp.LeafNodes = append(cp.LeafNodes, d.s.ID)
+		}
+	}
+	// Count every path (from each step to a leaf, children first) and the
+	// longest one, without enumerating them.
+	count := map[int64]int{}
+	longest := map[int64]int{}
+	for i := len(ordered) - 1; i >= 0; i-- {
+		// ordered is by id; a child may have a smaller id than its parent
+		// in a task built by hand, so resolve recursively with memoization.
+		pathCount(ordered[i], byID, count, longest)
+	}
+	for _, r := range cp.RootNodes {
+		cp.TotalPaths = satAdd(cp.TotalPaths, count[r])
+		cp.LongestPathLength = max(cp.LongestPathLength, longest[r])
+	}
+	var paths [][]int64
+	var walk func(id int64, path []int64)
+	walk = func(id int64, path []int64) {
+		if len(paths) >= depMaxEnumeratedPaths {
+			return
+		}
+		path = append(path, id)
+		d := byID[id]
+		if len(d.children) == 0 {
+			paths = append(paths, slices.Clone(path))
+			return
+		}
+		for _, c := range d.children {
+			walk(c, path)
+		}
+	}
+	for _, r := range cp.RootNodes {
+		walk(r, nil)
+	}
+	cp.PathsTruncated = len(paths) < cp.TotalPaths
+	scored := make([]PathAnalysis, len(paths))
+	for i, p := range paths {
+		scored[i] = pathCriticality(p, byID, ec)
+	}
+	slices.SortStableFunc(scored, func(a, b PathAnalysis) int {
+		switch {
+		case a.CriticalityScore > b.CriticalityScore:
+			return -1
+		case a.CriticalityScore < b.CriticalityScore:
+			return 1
+		}
+		return 0
+	})
+	cp.Paths = append(cp.Paths, scored[:min(len(scored), depTopPaths)]...)
+	return cp
+}
+
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+func pathCount(d *depStep, byID map[int64]*depStep, count, longest map[int64]int) {
+	if _, ok := count[d.s.ID]; ok {
+		return
+	}
+	if len(d.children) == 0 {
+		count[d.s.ID], longest[d.s.ID] = 1, 1
+		return
+	}
+	n, l := 0, 0
+	for _, c := range d.children {
+		pathCount(byID[c], byID, count, longest)
+		n = satAdd(n, count[c])
+		l = max(l, longest[c])
+	}
+	count[d.s.ID], longest[d.s.ID] = n, l+1
+}
+
+func pathCriticality(path []int64, byID map[int64]*depStep, ec *ExecutionContext) PathAnalysis {
+	p := PathAnalysis{Path: path, Length: len(path), StepNames: make([]string, len(path)), Bottlenecks: []PathBottleneck{}}
+	duration := len(path) * depBaseStepSeconds
+	for i, id := range path {
+		d := byID[id]
+		p.StepNames[i] = d.s.Name
+		st := d.s.State
+		if st.Done() {
+			p.CompletedSteps++
+		}
+		if !d.r.DependenciesSatisfied {
+			p.BlockedSteps++
+		}
+		if st == taskertype.StateError {
+			p.ErrorSteps++
+			duration += depErrorPenaltySeconds
+			if d.s.Attempts > 0 {
+				p.RetrySteps++
+			}
+		}
+		if d.r.Ready {
+			p.ReadySteps++
+		}
+		duration += d.s.Attempts * depRetryPenaltySeconds
+		if !d.r.DependenciesSatisfied || st == taskertype.StateError {
+			p.Bottlenecks = append(p.Bottlenecks, PathBottleneck{StepID: id, StepName: d.s.Name, Reason: bottleneckReason(d),
+				Severity: stepSeverity(d), Impact: fmt.Sprintf("Blocks %d downstream steps", len(path)-i-1)})
+		}
+	}
+	slices.SortStableFunc(p.Bottlenecks, func(a, b PathBottleneck) int { return b.Severity - a.Severity })
+	p.EstimatedDuration = duration
+	healthFactor := 1.0
+	if ec.HealthStatus != "healthy" {
+		healthFactor = 1.5
+	}
+	score := float64(len(path) * depPathLengthWeight)
+	score -= float64(p.CompletedSteps * depCompletedPenalty)
+	score += float64(p.BlockedSteps*depBlockedPenalty) * healthFactor
+	score += float64(p.ErrorSteps*depErrorPenalty) * healthFactor
+	score += float64(p.RetrySteps * depRetryPenalty)
+	score += float64(duration) / 60 * 2
+	score *= 1 - ec.CompletionPercentage/100*0.3
+	p.CriticalityScore = round2(max(score, 0))
+	p.CompletionPercentage = round1(float64(p.CompletedSteps) / float64(len(path)) * 100)
+	return p
+}
+
+// stepSeverity is the original's step bottleneck severity: 10 in error, 5
+// per attempt, 20 when exhausted, 5 when its dependencies are unmet.
+func stepSeverity(d *depStep) int {
+	s := 5 * d.s.Attempts
+	if d.s.State == taskertype.StateError {
+		s += 10
+	}
+	if d.exhausted() {
+		s += 20
+	}
+	if !d.r.DependenciesSatisfied {
+		s += 5
+	}
+	return s
+}
+
+func bottleneckReason(d *depStep) string {
+	switch d.r.BlockingReason {
+	case statemachine.NotReadyDependencies:
+		return "Dependencies not satisfied"
+	case statemachine.NotReadyBlocked:
+		if d.exhausted() {
+			return "Exhausted retries"
+		}
+		return "Not retryable"
+	case statemachine.NotReadyBackoff:
+		return "In backoff period"
+	case statemachine.NotReadyInProgress:
+		return "In progress"
+	case statemachine.NotReadyInvalidState:
+		return "Invalid state: " + string(d.s.State)
+	case "":
+		return "Not blocked (ready for execution)"
+	}
+	return "Unrecognized blocking reason: " + d.r.BlockingReason
+}
+
+func parallelism(ordered []*depStep, g RuntimeGraph, ec *ExecutionContext) ParallelismAnalysis {
+	pa := ParallelismAnalysis{TotalSteps: ec.Total, CurrentParallelOpportunities: ec.Ready,
+		OverallCompletion: ec.CompletionPercentage, Levels: []LevelParallelism{}}
+	byLevel := map[int]*LevelParallelism{}
+	for _, d := range ordered {
+		l := g.DependencyLevels[key(d.s.ID)]
+		lp := byLevel[l]
+		if lp == nil {
+			lp = &LevelParallelism{Level: l, StepNames: []string{}}
+			byLevel[l] = lp
+		}
+		lp.TotalSteps++
+		lp.StepNames = append(lp.StepNames, d.s.Name)
+		if d.r.Ready {
+			lp.ReadySteps++
+		}
+		if !d.r.DependenciesSatisfied {
+			lp.BlockedSteps++
+		}
+		if d.s.State == taskertype.StateError {
+			lp.ErrorSteps++
+		}
+		if d.s.State.Done() {
+			lp.CompletedSteps++
+		}
+	}
+	withParallel := 0
+	for l := range byLevel {
+		pa.TotalLevels = max(pa.TotalLevels, l+1)
+	}
+	for l := range pa.TotalLevels {
+		lp := byLevel[l]
+		if lp == nil {
+			continue
+		}
+		switch {
+		case lp.ReadySteps > 1:
+			lp.ParallelismPotential = "High"
+			withParallel++
+		case lp.ReadySteps == 1:
+			lp.ParallelismPotential = "Medium"
+		default:
+			lp.ParallelismPotential = "Low"
+		}
+		lp.BottleneckRisk = "Low"
+		if lp.BlockedSteps > lp.TotalSteps/2 {
+			lp.BottleneckRisk = "High"
+		}
+		pa.MaxParallelSteps = max(pa.MaxParallelSteps, lp.TotalSteps)
+		pa.BlockedParallelOpportunities += lp.BlockedSteps
+		pa.Levels = append(pa.Levels, *lp)
+	}
+	if len(pa.Levels) > 0 {
+		pa.ParallelismEfficiency = round1(float64(withParallel) / float64(len(pa.Levels)) * 100)
+	}
+	pa.OverallEfficiency = pa.ParallelismEfficiency
+	return pa
+}
+
+// downstream lists the steps reachable from d, depth first (children in id
+// order), each once.
+func downstream(d *depStep, byID map[int64]*depStep) []int64 {
+	out := []int64{}
+	seen := map[int64]bool{}
+	var walk func(*depStep)
+	walk = func(x *depStep) {
+		for _, c := range x.children {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			out = append(out, c)
+			walk(byID[c])
+		}
+	}
+	walk(d)
+	return out
+}
+
+func blockedAmong(ids []int64, byID map[int64]*depStep) int {
+	n := 0
+	for _, id := range ids {
+		if !byID[id].r.DependenciesSatisfied {
+			n++
+		}
+	}
+	return n
+}
+
+func priorityLevel(score int) string {
+	switch {
+	case score >= depSeverityCritical:
+		return "Critical"
+	case score >= depSeverityHigh:
+		return "High"
+	case score >= depSeverityMedium:
+		return "Medium"
+	}
+	return "Low"
+}
+
+func errorChains(ordered []*depStep, byID map[int64]*depStep, ec *ExecutionContext, now time.Time) ErrorChainAnalysis {
+	ea := ErrorChainAnalysis{TotalSteps: ec.Total, TotalErrorSteps: ec.Failed, ErrorChains: []ErrorChain{},
+		RecoveryPriority: []RecoveryPriority{}, TaskHealth: ec.HealthStatus}
+	if ec.Failed == 0 {
+		return ea
+	}
+	ea.ErrorPercentage = round1(float64(ec.Failed) / float64(ec.Total) * 100)
+	for _, d := range ordered {
+		if d.s.State != taskertype.StateError {
+			continue
+		}
+		down := downstream(d, byID)
+		blocked := blockedAmong(down, byID)
+		ra := RetryAnalysis{Exhausted: d.exhausted(), RemainingAttempts: max(d.retryLimit()-d.s.Attempts, 0),
+			NextRetryAt: d.r.NextRetryAt, InBackoff: d.r.NextRetryAt.After(now), Retryable: d.r.RetryEligible}
+		impact := blocked*depBlockedWeight + len(down)*depDownstreamWeight + d.s.Attempts*depRetryInstability
+		if ra.Exhausted {
+			impact += depExhaustedRetryPenalty
+		}
+		ea.ErrorChains = append(ea.ErrorChains, ErrorChain{ErrorStepID: d.s.ID, ErrorStepName: d.s.Name,
+			ErrorAttempts: d.s.Attempts, RetryLimit: d.retryLimit(), RetryAnalysis: ra, DownstreamSteps: down,
+			BlockedDownstreamSteps: blocked, TotalDownstreamSteps: len(down), TotalImpact: impact,
+			RecoveryStrategies: recoveryStrategies(ra)})
+	}
+	slices.SortStableFunc(ea.ErrorChains, func(a, b ErrorChain) int { return b.TotalImpact - a.TotalImpact })
+	for i := range ea.ErrorChains {
+		ea.TotalBlockedByErrors += ea.ErrorChains[i].BlockedDownstreamSteps
+	}
+	if len(ea.ErrorChains) > 0 {
+		first := ea.ErrorChains[0]
+		ea.MostCriticalError = &first
+	}
+	for _, c := range ea.ErrorChains[:min(len(ea.ErrorChains), depTopRecoveryPriorities)] {
+		ea.RecoveryPriority = append(ea.RecoveryPriority, RecoveryPriority{StepName: c.ErrorStepName,
+			PriorityLevel: priorityLevel(c.TotalImpact), Reason: fmt.Sprintf("Blocking %d downstream steps", c.BlockedDownstreamSteps),
+			RecommendedAction: c.RecoveryStrategies[0].Strategy})
+	}
+	return ea
+}
+
+func recoveryStrategies(ra RetryAnalysis) []RecoveryStrategy {
+	switch {
+	case ra.Exhausted:
+		return []RecoveryStrategy{
+			{Strategy: "Manual Resolution", Priority: "High", Description: "Step has exhausted retries and requires manual intervention"},
+			{Strategy: "Increase Retry Limit", Priority: "Medium", Description: "Consider increasing retry limit if error is transient"},
+		}
+	case ra.InBackoff:
+		return []RecoveryStrategy{{Strategy: "Wait for Backoff", Priority: "Low",
+			Description: "Step will retry automatically at " + ra.NextRetryAt.UTC().Format(time.RFC3339)}}
+	case ra.Retryable:
+		return []RecoveryStrategy{{Strategy: "Monitor Retries", Priority: "Medium",
+			Description: fmt.Sprintf("Step has %d retry attempts remaining", ra.RemainingAttempts)}}
+	}
+	return []RecoveryStrategy{{Strategy: "Investigate Root Cause", Priority: "High", Description: "Step is not retryable, requires investigation"}}
+}
+
+func bottlenecks(ordered []*depStep, byID map[int64]*depStep, ec *ExecutionContext) BottleneckAnalysis {
+	ba := BottleneckAnalysis{Bottlenecks: []Bottleneck{}, TaskHealth: ec.HealthStatus, TaskCompletion: ec.CompletionPercentage,
+		OverallImpact: "None"}
+	if ec.Total > 0 {
+		ba.FailedStepsRatio = round1(float64(ec.Failed) / float64(ec.Total) * 100)
+	}
+	// Candidates: the steps in error when there are some; otherwise the
+	// unfinished steps held up by a parent, retried at least twice, or not
+	// eligible to run (finished and cancelled steps never hold anything up).
+	var cands []*depStep
+	for _, d := range ordered {
+		if d.s.State == taskertype.StateError {
+			cands = append(cands, d)
+		}
+	}
+	if len(cands) == 0 {
+		for _, d := range ordered {
+			if d.s.State.Done() || d.s.State == taskertype.StateCancelled {
+				continue
+			}
+			if !d.r.DependenciesSatisfied || d.s.Attempts >= 2 || !d.r.RetryEligible {
+				cands = append(cands, d)
+			}
+		}
+	}
+	all := make([]Bottleneck, 0, len(cands))
+	for _, d := range cands {
+		down := downstream(d, byID)
+		blocked := blockedAmong(down, byID)
+		mult := 1.0
+		switch d.s.State {
+		case taskertype.StateError:
+			mult = depErrorStateMultiplier
+			if d.exhausted() {
+				mult += depExhaustedRetryBonus
+			}
+		case taskertype.StatePending:
+			if !d.r.DependenciesSatisfied {
+				mult = depDependencyIssueMult
+			}
+		}
+		penalty := d.s.Attempts * depRetryInstability
+		if !d.r.RetryEligible {
+			penalty += depNonRetryablePenalty
+		}
+		if d.exhausted() {
+			penalty += depExhaustedRetryPenalty
+		}
+		score := int(math.Round(float64(len(down)*depDownstreamWeight+blocked*depBlockedWeight)*mult + float64(penalty)))
+		all = append(all, Bottleneck{StepID: d.s.ID, StepName: d.s.Name, CurrentState: d.s.State, Attempts: d.s.Attempts,
+			RetryLimit: d.retryLimit(), DependenciesSatisfied: d.r.DependenciesSatisfied, DownstreamStepsCount: len(down),
+			BlockedDownstreamCount: blocked, ImpactScore: score, Severity: priorityLevel(score),
+			BottleneckType: bottleneckType(d), ResolutionStrategy: bottleneckResolution(d), EstimatedResolutionTime: resolutionTime(d)})
+	}
+	slices.SortStableFunc(all, func(a, b Bottleneck) int { return b.ImpactScore - a.ImpactScore })
+	critical, high := 0, 0
+	for _, b := range all {
+		ba.TotalBlockedSteps += b.BlockedDownstreamCount
+		switch b.Severity {
+		case "Critical":
+			critical++
+		case "High":
+			high++
+		}
+	}
+	ba.TotalBottlenecks, ba.CriticalBottlenecks = len(all), critical
+	ba.Bottlenecks = append(ba.Bottlenecks, all[:min(len(all), depTopBottlenecks)]...)
+	switch {
+	case len(all) == 0:
+	case critical >= 3 || ec.Failed > ec.Total/2:
+		ba.OverallImpact = "Severe"
+	case critical >= 1 || high >= 3:
+		ba.OverallImpact = "High"
+	case high >= 1 || len(all) >= 5:
+		ba.OverallImpact = "Medium"
+	default:
+		ba.OverallImpact = "Low"
+	}
+	return ba
+}
+
+func bottleneckType(d *depStep) string {
+	switch {
+	case d.s.State == taskertype.StateError && d.exhausted():
+		return "Permanent Failure"
+	case d.s.State == taskertype.StateError:
+		return "Active Error"
+	case !d.r.DependenciesSatisfied:
+		return "Dependency Block"
+	case d.s.Attempts >= 2:
+		return "Retry Exhaustion"
+	case !d.r.RetryEligible:
+		return "Non-Retryable"
+	}
+	return "Unknown"
+}
+
+func bottleneckResolution(d *depStep) string {
+	switch {
+	case d.s.State == taskertype.StateError && d.exhausted():
+		return "Manual intervention required"
+	case d.s.State == taskertype.StateError:
+		return "Investigate error cause"
+	case d.r.BlockingReason == statemachine.NotReadyDependencies:
+		return "Check upstream dependencies"
+	case d.r.BlockingReason == statemachine.NotReadyBackoff:
+		return "Wait for backoff period"
+	case d.s.Attempts >= 1:
+		return "Monitor retry attempts"
+	}
+	return "Review step configuration"
+}
+
+func resolutionTime(d *depStep) string {
+	switch {
+	case d.s.State == taskertype.StateError && d.exhausted():
+		return "Immediate action needed"
+	case d.r.TimeUntilReady > 0:
+		m := int(math.Ceil(d.r.TimeUntilReady.Minutes()))
+		if m == 1 {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", m)
+	case d.s.State == taskertype.StateError && d.r.RetryEligible:
+		return "Within next retry cycle"
+	case d.r.BlockingReason == statemachine.NotReadyDependencies:
+		return "Depends on upstream steps"
+	}
+	return "Unknown"
+}
+
+func executionSummary(a *TaskDependencyAnalysis, ec *ExecutionContext) TaskExecutionSummary {
+	s := TaskExecutionSummary{TotalSteps: len(a.DependencyGraph.Nodes), TotalDependencies: len(a.DependencyGraph.Edges),
+		DependencyLevels: a.ParallelismOpportunities.TotalLevels, LongestPathLength: a.CriticalPaths.LongestPathLength,
+		CriticalBottlenecksCount: a.Bottlenecks.CriticalBottlenecks, ErrorChainsCount: len(a.ErrorChains.ErrorChains),
+		ParallelismEfficiency: a.ParallelismOpportunities.OverallEfficiency, Recommendations: []string{}}
+	highBottleneck := false
+	for _, b := range a.Bottlenecks.Bottlenecks {
+		if b.Severity == "High" {
+			highBottleneck = true
+		}
+	}
+	switch {
+	case s.CriticalBottlenecksCount > 0 || s.ErrorChainsCount > 0:
+		s.OverallHealth = "critical"
+	case highBottleneck:
+		s.OverallHealth = "warning"
+	default:
+		s.OverallHealth = "healthy"
+	}
+	if s.CriticalBottlenecksCount > 0 {
+		s.Recommendations = append(s.Recommendations, "Address critical bottlenecks to unblock task execution")
+	}
+	if s.ErrorChainsCount > 0 {
+		s.Recommendations = append(s.Recommendations, "Resolve error chains to prevent further failures")
+	}
+	// Parallelism is worth improving while steps can still run: not for a
+	// finished task, nor one held by failures.
+	running := ec.Completed+ec.Cancelled < ec.Total && ec.ExecutionStatus != "blocked_by_failures"
+	if running && s.TotalSteps > 1 && s.ParallelismEfficiency < depParallelismRecommendAt {
+		s.Recommendations = append(s.Recommendations, "Consider optimizing step dependencies to improve parallelism")
+	}
+	if len(s.Recommendations) == 0 {
+		s.Recommendations = append(s.Recommendations, "Task execution appears healthy")
+	}
+	return s
+}
