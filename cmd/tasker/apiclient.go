@@ -260,6 +260,23 @@ func (r *apiClient) getTask(ctx context.Context, id int64) (*apiTask, error) {
 	return env.task("get")
 }
 
+// taskDependencies reads the dependency analysis of GET
+// /tasker/tasks/{id}?include_dependencies=true.
+func (r *apiClient) taskDependencies(ctx context.Context, id int64) (*tasker.TaskDependencyAnalysis, error) {
+	var env struct {
+		Task *struct {
+			DependencyAnalysis *tasker.TaskDependencyAnalysis `json:"dependency_analysis"`
+		} `json:"task"`
+	}
+	if _, err := r.do(ctx, http.MethodGet, taskPath(id), url.Values{"include_dependencies": {"true"}}, nil, &env); err != nil {
+		return nil, err
+	}
+	if env.Task == nil || env.Task.DependencyAnalysis == nil {
+		return nil, fmt.Errorf("task %d: the server's answer has no dependency_analysis (an older server?)", id)
+	}
+	return env.Task.DependencyAnalysis, nil
+}
+
 func (r *apiClient) taskTransitions(ctx context.Context, id int64) ([]*tasker.Transition, error) {
 	var out struct {
 		Transitions []*tasker.Transition `json:"transitions"`

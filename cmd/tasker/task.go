@@ -243,11 +243,20 @@ func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Durat
 
 func (a *app) taskGetCmd() *cobra.Command {
 	var (
-		output      string
-		transitions bool
+		output       string
+		transitions  bool
+		dependencies bool
 	)
-	cmd := a.taskIDCmd(&cobra.Command{Use: "get ID", Short: "Show a task and its steps (and with --transitions its audit trail)"},
+	cmd := a.taskIDCmd(&cobra.Command{Use: "get ID", Aliases: []string{"show"},
+		Short: "Show a task and its steps (with --transitions its audit trail, with --dependencies its dependency analysis)"},
 		func(ctx context.Context, id int64) error {
+			if dependencies {
+				da, err := callServer(a, func(r *apiClient) (*tasker.TaskDependencyAnalysis, error) { return r.taskDependencies(ctx, id) })
+				if err != nil {
+					return err
+				}
+				return a.printDependencies(da, output)
+			}
 			if transitions {
 				trs, err := callServer(a, func(r *apiClient) ([]*tasker.Transition, error) { return r.taskTransitions(ctx, id) })
 				if err != nil {
@@ -261,6 +270,13 @@ func (a *app) taskGetCmd() *cobra.Command {
 			t, err := c.GetTask(ctx, id)
 			if err != nil {
 				return err
+			}
+			if dependencies {
+				da, err := c.TaskDependencyAnalysis(ctx, id)
+				if err != nil {
+					return err
+				}
+				return a.printDependencies(da, output)
 			}
 			if transitions {
 				trs, err := c.TaskTransitions(ctx, id)
@@ -281,7 +297,40 @@ func (a *app) taskGetCmd() *cobra.Command {
 		})
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&transitions, "transitions", false, "show the task's own transitions (who moved it, when and why) instead of its steps")
+	cmd.Flags().BoolVar(&dependencies, "dependencies", false, "show the task's dependency analysis (critical paths, bottlenecks, error chains, recommendations) instead of its steps")
+	cmd.MarkFlagsMutuallyExclusive("transitions", "dependencies")
 	return cmd
+}
+
+// printDependencies prints a dependency analysis: all of it as JSON, or
+// its summary, most critical path, bottlenecks and error chains as text.
+func (a *app) printDependencies(da *tasker.TaskDependencyAnalysis, output string) error {
+	if output == "json" {
+		return a.printJSON(da)
+	}
+	s := da.TaskExecutionSummary
+	fmt.Fprintf(a.out, "task %d: %s\n", da.TaskID, s.OverallHealth)
+	fmt.Fprintf(a.out, "steps %d, dependencies %d, levels %d, longest path %d, parallelism efficiency %.1f%%\n",
+		s.TotalSteps, s.TotalDependencies, s.DependencyLevels, s.LongestPathLength, s.ParallelismEfficiency)
+	if len(da.CriticalPaths.Paths) > 0 {
+		p := da.CriticalPaths.Paths[0]
+		fmt.Fprintf(a.out, "most critical path (score %.2f, %.1f%% complete): %s\n", p.CriticalityScore, p.CompletionPercentage, strings.Join(p.StepNames, " -> "))
+	}
+	if len(da.Bottlenecks.Bottlenecks) > 0 {
+		a.printTable("BOTTLENECK\tSTATE\tSEVERITY\tIMPACT\tTYPE\tRESOLUTION", func(tw io.Writer) {
+			for _, b := range da.Bottlenecks.Bottlenecks {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", b.StepName, b.CurrentState, b.Severity, b.ImpactScore, b.BottleneckType, b.ResolutionStrategy)
+			}
+		})
+	}
+	for _, c := range da.ErrorChains.ErrorChains {
+		fmt.Fprintf(a.out, "error chain: %s (attempt %d of %d) holds up %d downstream steps (%d blocked); impact %d\n",
+			c.ErrorStepName, c.ErrorAttempts, c.RetryLimit, c.TotalDownstreamSteps, c.BlockedDownstreamSteps, c.TotalImpact)
+	}
+	for _, r := range s.Recommendations {
+		fmt.Fprintf(a.out, "- %s\n", r)
+	}
+	return nil
 }
 
 // taskIDCmd completes cmd as a `task VERB ID` command: it parses the task
