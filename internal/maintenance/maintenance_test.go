@@ -2,6 +2,7 @@ package maintenance_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -333,5 +334,29 @@ func TestCleanerDeletesFinishedTasksPastRetentionInBatches(t *testing.T) {
 		require.NoError(t, err)
 		deletes, _ = spy.calls()
 		require.Empty(t, deletes)
+	})
+}
+
+func TestWorkerPrunerForgetsWorkersNotSeenWithinRetention(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		d := open(t)
+		ex := d.Executor()
+		for i, seen := range []time.Time{base, base.Add(time.Hour), base.Add(2 * time.Hour)} {
+			require.NoError(t, ex.WorkerSeen(t.Context(), &taskerdriver.WorkerSeenParams{
+				ID: fmt.Sprintf("w%d", i), Kind: taskertype.WorkerRemote, Queues: []string{"q"}, Now: seen}))
+		}
+		p := &maintenance.WorkerPruner{Driver: d, Retention: 90 * time.Minute}
+		_, err := p.Run(t.Context(), base.Add(3*time.Hour))
+		require.NoError(t, err)
+		ws, err := ex.WorkerList(t.Context(), &taskerdriver.WorkerListParams{})
+		require.NoError(t, err)
+		require.Len(t, ws, 1, "seen 2h and 3h before now: forgotten; 1h before: kept")
+		require.Equal(t, "w2", ws[0].ID)
+
+		_, err = (&maintenance.WorkerPruner{Driver: d}).Run(t.Context(), base.Add(100*time.Hour))
+		require.NoError(t, err)
+		ws, err = ex.WorkerList(t.Context(), &taskerdriver.WorkerListParams{})
+		require.NoError(t, err)
+		require.Len(t, ws, 1, "no retention: nothing is deleted")
 	})
 }

@@ -31,6 +31,9 @@ type env struct {
 	// beats receives every heartbeat the worker sends (real database call,
 	// then reported).
 	beats chan *taskerdriver.StepHeartbeatParams
+	// seen receives every record of the worker in the registry of workers
+	// (real database call, then reported).
+	seen chan *taskerdriver.WorkerSeenParams
 
 	mu     sync.Mutex
 	events []*taskertype.Event
@@ -41,8 +44,9 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := testdb.Open(t)
 	require.NoError(t, db.Migrate(t.Context()))
-	e := &env{t: t, clock: testdb.NewClock(base), beats: make(chan *taskerdriver.StepHeartbeatParams, 64), posted: make(chan struct{}, 1)}
-	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats}}
+	e := &env{t: t, clock: testdb.NewClock(base), beats: make(chan *taskerdriver.StepHeartbeatParams, 64),
+		seen: make(chan *taskerdriver.WorkerSeenParams, 64), posted: make(chan struct{}, 1)}
+	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, seen: e.seen}}
 	e.ex = db.Executor()
 	return e
 }
@@ -58,6 +62,16 @@ func (d spyDriver) Executor() taskerdriver.Executor { return d.ex }
 type spyExecutor struct {
 	taskerdriver.Executor
 	beats chan<- *taskerdriver.StepHeartbeatParams
+	seen  chan<- *taskerdriver.WorkerSeenParams
+}
+
+func (x spyExecutor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenParams) error {
+	err := x.Executor.WorkerSeen(ctx, p)
+	select {
+	case x.seen <- p:
+	default:
+	}
+	return err
 }
 
 func (x spyExecutor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {
@@ -426,5 +440,36 @@ func TestConcurrencyLimit(t *testing.T) {
 		g.let(t)
 		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
 		require.EqualValues(t, 2, g.maxRun.Load(), "never more than Concurrency handlers at once")
+	})
+}
+
+// A worker records itself in the registry of workers when it starts and
+// then once per heartbeat interval, however many passes it makes.
+func TestWorkerRecordsItselfOncePerHeartbeatInterval(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		describe := func() taskerdriver.WorkerSeenParams {
+			return taskerdriver.WorkerSeenParams{Host: "host-1", PID: 7, Version: "v1", Handlers: []string{"h"}, Namespaces: []string{"ns"}}
+		}
+		task, g, w := e.gated(orchestrator.Config{LeaseDuration: 30 * time.Second, Describe: describe}, step("a"))
+		defer stop(t, w)
+		g.waitStarted(t)
+		e.waitBeat(base.Add(30 * time.Second))
+		require.Len(t, e.seen, 1, "recorded at start only: the passes since were within the interval")
+		ws, err := e.ex.WorkerList(t.Context(), &taskerdriver.WorkerListParams{})
+		require.NoError(t, err)
+		require.Equal(t, []*taskertype.Worker{{ID: "w1", Kind: taskertype.WorkerInProcess, Host: "host-1", PID: 7, Version: "v1",
+			Handlers: []string{"h"}, Namespaces: []string{"ns"}, Queues: []string{}, StartedAt: base, LastSeenAt: base}}, ws)
+
+		e.nextBeat() // 11s later: a heartbeat interval (10s) has passed
+		require.Len(t, e.seen, 2)
+		ws, err = e.ex.WorkerList(t.Context(), &taskerdriver.WorkerListParams{})
+		require.NoError(t, err)
+		require.Len(t, ws, 1)
+		require.Equal(t, base, ws[0].StartedAt)
+		require.Equal(t, base.Add(11*time.Second), ws[0].LastSeenAt)
+
+		close(g.release)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
 	})
 }
