@@ -315,8 +315,9 @@ func cmpInt64(a, b int64) int {
 func key(id int64) string { return strconv.FormatInt(id, 10) }
 
 func runtimeGraph(ordered []*depStep, byID map[int64]*depStep) RuntimeGraph {
-	g := RuntimeGraph{Nodes: []RuntimeNode{}, Edges: []RuntimeEdge{}, AdjacencyList: map[string][]int64{},
-		ReverseAdjacencyList: map[string][]int64{}, DependencyLevels: map[string]int{}}
+	n := len(ordered)
+	g := RuntimeGraph{Nodes: make([]RuntimeNode, 0, n), Edges: []RuntimeEdge{}, AdjacencyList: make(map[string][]int64, n),
+		ReverseAdjacencyList: make(map[string][]int64, n), DependencyLevels: make(map[string]int, n)}
 	nodes := make([]dag.Node, len(ordered))
 	for i, d := range ordered {
 		g.AdjacencyList[key(d.s.ID)] = []int64{}
@@ -370,8 +371,8 @@ func criticalPaths(ordered []*depStep, byID map[int64]*depStep, g RuntimeGraph, 
 	}
 	// Count every path (from each step to a leaf, children first) and the
 	// longest one, without enumerating them.
-	count := map[int64]int{}
-	longest := map[int64]int{}
+	count := make(map[int64]int, len(ordered))
+	longest := make(map[int64]int, len(ordered))
 	for i := len(ordered) - 1; i >= 0; i-- {
 		// ordered is by id; a child may have a smaller id than its parent
 		// in a task built by hand, so resolve recursively with memoization.
@@ -381,41 +382,102 @@ func criticalPaths(ordered []*depStep, byID map[int64]*depStep, g RuntimeGraph, 
 		cp.TotalPaths = satAdd(cp.TotalPaths, count[r])
 		cp.LongestPathLength = max(cp.LongestPathLength, longest[r])
 	}
-	var paths [][]int64
-	var walk func(id int64, path []int64)
-	walk = func(id int64, path []int64) {
-		if len(paths) >= depMaxEnumeratedPaths {
+	// Enumerate paths depth first (roots and children in id order), up to
+	// depMaxEnumeratedPaths, keeping running counts along the path so that
+	// a path is scored in constant time at its leaf; only the most
+	// critical ones are kept and described in full.
+	type ranked struct {
+		score float64
+		path  []int64
+	}
+	var top []ranked
+	enumerated := 0
+	var stack []*depStep
+	var acc pathCounts
+	var walk func(d *depStep)
+	walk = func(d *depStep) {
+		if enumerated >= depMaxEnumeratedPaths {
 			return
 		}
-		path = append(path, id)
-		d := byID[id]
+		stack = append(stack, d)
+		saved := acc
+		acc.add(d)
 		if len(d.children) == 0 {
-			paths = append(paths, slices.Clone(path))
-			return
+			enumerated++
+			score := acc.score(len(stack), ec)
+			// Ties keep the order of enumeration: a later path enters only
+			// with a strictly higher score than the last kept one.
+			if len(top) < depTopPaths || score > top[len(top)-1].score {
+				ids := make([]int64, len(stack))
+				for i, x := range stack {
+					ids[i] = x.s.ID
+				}
+				at := len(top)
+				for at > 0 && top[at-1].score < score {
+					at--
+				}
+				top = slices.Insert(top, at, ranked{score, ids})
+				top = top[:min(len(top), depTopPaths)]
+			}
+		} else {
+			for _, c := range d.children {
+				walk(byID[c])
+			}
 		}
-		for _, c := range d.children {
-			walk(c, path)
-		}
+		acc = saved
+		stack = stack[:len(stack)-1]
 	}
 	for _, r := range cp.RootNodes {
-		walk(r, nil)
+		walk(byID[r])
 	}
-	cp.PathsTruncated = len(paths) < cp.TotalPaths
-	scored := make([]PathAnalysis, len(paths))
-	for i, p := range paths {
-		scored[i] = pathCriticality(p, byID, ec)
+	cp.PathsTruncated = enumerated < cp.TotalPaths
+	for _, r := range top {
+		cp.Paths = append(cp.Paths, pathCriticality(r.path, byID, ec))
 	}
-	slices.SortStableFunc(scored, func(a, b PathAnalysis) int {
-		switch {
-		case a.CriticalityScore > b.CriticalityScore:
-			return -1
-		case a.CriticalityScore < b.CriticalityScore:
-			return 1
-		}
-		return 0
-	})
-	cp.Paths = append(cp.Paths, scored[:min(len(scored), depTopPaths)]...)
 	return cp
+}
+
+// pathCounts are the running counts of a path's steps that its
+// criticality depends on.
+type pathCounts struct {
+	completed, blocked, errors, retried, attempts int
+}
+
+func (c *pathCounts) add(d *depStep) {
+	if d.s.State.Done() {
+		c.completed++
+	}
+	if !d.r.DependenciesSatisfied {
+		c.blocked++
+	}
+	if d.s.State == taskertype.StateError {
+		c.errors++
+		if d.s.Attempts > 0 {
+			c.retried++
+		}
+	}
+	c.attempts += d.s.Attempts
+}
+
+// duration is the original's estimate of a path's duration in seconds.
+func (c *pathCounts) duration(length int) int {
+	return length*depBaseStepSeconds + c.errors*depErrorPenaltySeconds + c.attempts*depRetryPenaltySeconds
+}
+
+// score is the original's path criticality.
+func (c *pathCounts) score(length int, ec *ExecutionContext) float64 {
+	healthFactor := 1.0
+	if ec.HealthStatus != "healthy" {
+		healthFactor = 1.5
+	}
+	score := float64(length * depPathLengthWeight)
+	score -= float64(c.completed * depCompletedPenalty)
+	score += float64(c.blocked*depBlockedPenalty) * healthFactor
+	score += float64(c.errors*depErrorPenalty) * healthFactor
+	score += float64(c.retried * depRetryPenalty)
+	score += float64(c.duration(length)) / 60 * 2
+	score *= 1 - ec.CompletionPercentage/100*0.3
+	return round2(max(score, 0))
 }
 
 func satAdd(a, b int) int {
@@ -444,47 +506,23 @@ func pathCount(d *depStep, byID map[int64]*depStep, count, longest map[int64]int
 
 func pathCriticality(path []int64, byID map[int64]*depStep, ec *ExecutionContext) PathAnalysis {
 	p := PathAnalysis{Path: path, Length: len(path), StepNames: make([]string, len(path)), Bottlenecks: []PathBottleneck{}}
-	duration := len(path) * depBaseStepSeconds
+	var c pathCounts
 	for i, id := range path {
 		d := byID[id]
+		c.add(d)
 		p.StepNames[i] = d.s.Name
-		st := d.s.State
-		if st.Done() {
-			p.CompletedSteps++
-		}
-		if !d.r.DependenciesSatisfied {
-			p.BlockedSteps++
-		}
-		if st == taskertype.StateError {
-			p.ErrorSteps++
-			duration += depErrorPenaltySeconds
-			if d.s.Attempts > 0 {
-				p.RetrySteps++
-			}
-		}
 		if d.r.Ready {
 			p.ReadySteps++
 		}
-		duration += d.s.Attempts * depRetryPenaltySeconds
-		if !d.r.DependenciesSatisfied || st == taskertype.StateError {
+		if !d.r.DependenciesSatisfied || d.s.State == taskertype.StateError {
 			p.Bottlenecks = append(p.Bottlenecks, PathBottleneck{StepID: id, StepName: d.s.Name, Reason: bottleneckReason(d),
 				Severity: stepSeverity(d), Impact: fmt.Sprintf("Blocks %d downstream steps", len(path)-i-1)})
 		}
 	}
 	slices.SortStableFunc(p.Bottlenecks, func(a, b PathBottleneck) int { return b.Severity - a.Severity })
-	p.EstimatedDuration = duration
-	healthFactor := 1.0
-	if ec.HealthStatus != "healthy" {
-		healthFactor = 1.5
-	}
-	score := float64(len(path) * depPathLengthWeight)
-	score -= float64(p.CompletedSteps * depCompletedPenalty)
-	score += float64(p.BlockedSteps*depBlockedPenalty) * healthFactor
-	score += float64(p.ErrorSteps*depErrorPenalty) * healthFactor
-	score += float64(p.RetrySteps * depRetryPenalty)
-	score += float64(duration) / 60 * 2
-	score *= 1 - ec.CompletionPercentage/100*0.3
-	p.CriticalityScore = round2(max(score, 0))
+	p.CompletedSteps, p.BlockedSteps, p.ErrorSteps, p.RetrySteps = c.completed, c.blocked, c.errors, c.retried
+	p.EstimatedDuration = c.duration(len(path))
+	p.CriticalityScore = c.score(len(path), ec)
 	p.CompletionPercentage = round1(float64(p.CompletedSteps) / float64(len(path)) * 100)
 	return p
 }

@@ -160,3 +160,37 @@ func TestDependencyAnalysisPathsAreRealPaths(t *testing.T) {
 		require.Contains(t, []string{"critical", "warning", "healthy"}, a.TaskExecutionSummary.OverallHealth)
 	}
 }
+
+// BenchmarkAnalyzeTaskDependencies1000 analyses a 1,000-step task: a chain
+// of 100 levels of 10 steps, each step depending on two steps of the level
+// above (so the path count explodes and only the first 1,000 paths are
+// enumerated), with errors and retries spread over it.
+func BenchmarkAnalyzeTaskDependencies1000(b *testing.B) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const width, depth = 10, 100
+	steps := make([]*tasker.Step, 0, width*depth)
+	for l := range depth {
+		for i := range width {
+			id := int64(l*width + i + 1)
+			s := &tasker.Step{ID: id, TaskID: 1, Name: fmt.Sprintf("s%d_%d", l, i), State: taskertype.StatePending, RetryLimit: 3, Retryable: true}
+			switch {
+			case l < depth/2:
+				s.State, s.Attempts = taskertype.StateComplete, 1
+			case l == depth/2 && i%3 == 0:
+				s.State, s.Attempts, s.NextAttemptAt = taskertype.StateError, 1+i%3, now.Add(time.Minute)
+			}
+			if l > 0 {
+				s.ParentIDs = []int64{int64((l-1)*width + i + 1), int64((l-1)*width + (i+1)%width + 1)}
+			}
+			steps = append(steps, s)
+		}
+	}
+	task := &tasker.Task{ID: 1, State: taskertype.StateInProgress}
+	b.ReportAllocs()
+	for b.Loop() {
+		a := tasker.AnalyzeTaskDependencies(task, steps, now)
+		if !a.CriticalPaths.PathsTruncated {
+			b.Fatal("expected more paths than enumerated")
+		}
+	}
+}
