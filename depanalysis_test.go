@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,4 +194,20 @@ func BenchmarkAnalyzeTaskDependencies1000(b *testing.B) {
 			b.Fatal("expected more paths than enumerated")
 		}
 	}
+}
+
+// A task without steps has an empty analysis, not a failure.
+func TestDependencyAnalysisOfNoSteps(t *testing.T) {
+	t.Parallel()
+	a := tasker.AnalyzeTaskDependencies(&tasker.Task{ID: 9, State: taskertype.StatePending}, nil, time.Now())
+	require.EqualValues(t, 9, a.TaskID)
+	require.Empty(t, a.DependencyGraph.Nodes)
+	require.Zero(t, a.CriticalPaths.TotalPaths)
+	require.Empty(t, a.CriticalPaths.Paths)
+	require.Equal(t, "healthy", a.TaskExecutionSummary.OverallHealth)
+	require.Equal(t, []string{"Task execution appears healthy"}, a.TaskExecutionSummary.Recommendations)
+	raw, err := json.Marshal(a)
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(raw), "null"), "empty lists are [], not null; only most_critical_error is null: %s", raw)
+	require.Contains(t, string(raw), `"most_critical_error":null`)
 }
