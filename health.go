@@ -19,6 +19,11 @@ type HealthStatus struct {
 	Steps   map[State]int     `json:"steps"`
 	Retries HealthRetries     `json:"retries"`
 	DB      HealthConnections `json:"database"`
+	// ReadySteps are the steps a worker may claim now (every queue): the
+	// backlog waiting for a worker.
+	ReadySteps int `json:"ready_steps"`
+	// Outbox counts the event outbox's messages for durable subscriptions.
+	Outbox HealthOutbox `json:"outbox"`
 	// CheckedAt is when the counts were taken.
 	CheckedAt time.Time `json:"timestamp"`
 }
@@ -28,6 +33,14 @@ type HealthRetries struct {
 	RetryableErrors  int `json:"retryable_errors"`
 	InBackoff        int `json:"in_backoff"`
 	ExhaustedRetries int `json:"exhausted_retries"`
+}
+
+// HealthOutbox counts the event outbox's messages: Backlog still to
+// deliver, DeadLetters that exhausted their delivery attempts (see tasker
+// events dead and replay).
+type HealthOutbox struct {
+	Backlog     int `json:"backlog"`
+	DeadLetters int `json:"dead_letters"`
 }
 
 // HealthConnections describes the database server's connections (zero on an
@@ -55,8 +68,9 @@ func (c *Client) Health(ctx context.Context) (*HealthStatus, error) {
 		return nil, err
 	}
 	s := &HealthStatus{Healthy: true, Status: "healthy", Tasks: h.Tasks, Steps: h.Steps, CheckedAt: now,
-		Retries: HealthRetries{RetryableErrors: h.RetryableErrors, InBackoff: h.InBackoff, ExhaustedRetries: h.ExhaustedRetries},
-		DB:      HealthConnections{ActiveConnections: h.ActiveConnections, MaxConnections: h.MaxConnections},
+		Retries:    HealthRetries{RetryableErrors: h.RetryableErrors, InBackoff: h.InBackoff, ExhaustedRetries: h.ExhaustedRetries},
+		DB:         HealthConnections{ActiveConnections: h.ActiveConnections, MaxConnections: h.MaxConnections},
+		ReadySteps: h.ReadySteps, Outbox: HealthOutbox{Backlog: h.OutboxBacklog, DeadLetters: h.DeadLetters},
 	}
 	if h.MaxConnections > 0 {
 		s.DB.Utilization = math.Round(float64(h.ActiveConnections)/float64(h.MaxConnections)*10000) / 100
