@@ -20,7 +20,10 @@ func benchClient(b *testing.B, concurrency int) *tasker.Client {
 	return newBenchClient(b, concurrency)
 }
 
-func newBenchClient(b testing.TB, concurrency int) *tasker.Client {
+// newBenchClient returns a client on a fresh SQLite database with the
+// diamond template of no-op steps; configure, when given, changes its
+// config before the client is made.
+func newBenchClient(b testing.TB, concurrency int, configure ...func(*tasker.Config)) *tasker.Client {
 	b.Helper()
 	d, err := taskersqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -35,8 +38,11 @@ func newBenchClient(b testing.TB, concurrency int) *tasker.Client {
 	}}, tasker.RegisterOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler),
-		Worker: tasker.WorkerConfig{Concurrency: concurrency}})
+	cfg := &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), Worker: tasker.WorkerConfig{Concurrency: concurrency}}
+	for _, f := range configure {
+		f(cfg)
+	}
+	c, err := tasker.NewClient(context.Background(), d, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

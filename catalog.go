@@ -104,7 +104,7 @@ func eventSchema(step, withError bool, payload map[string]any) map[string]any {
 	if step {
 		props["step"] = stepObjectSchema
 		props["attempt"] = map[string]any{"type": "integer"}
-		props["duration"] = map[string]any{"type": "integer", "description": "nanoseconds the attempt ran"}
+		props["duration"] = map[string]any{"type": "integer", "description": "nanoseconds the attempt ran (step.completed, step.failed), or the step waited ready before its claim (step.execution_requested)"}
 		required = append(required, "step")
 	}
 	if withError {
@@ -178,7 +178,8 @@ func buildSystemEvents() []EventSpec {
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"blocked_steps": map[string]any{"type": "integer"}, "runnable_steps": map[string]any{"type": "integer"}, "in_progress_steps": map[string]any{"type": "integer"}}},
 			extra: map[string]any{"payload": map[string]any{"blocked_steps": 1, "runnable_steps": 0, "in_progress_steps": 1}}},
-		{name: EventStepExecutionRequested, category: "step", desc: "A worker claimed the step and starts its handler (attempt counted).", firedBy: worker, step: true},
+		{name: EventStepExecutionRequested, category: "step", desc: "A worker claimed the step and starts its handler (attempt counted); duration is how long the step waited ready (since its creation, its last parent's completion or its retry time).", firedBy: worker, step: true,
+			extra: map[string]any{"duration": 3000000}},
 		{name: EventStepCompleted, category: "step", desc: "The step's handler succeeded; its results are recorded.", firedBy: worker, step: true,
 			extra: map[string]any{"duration": 12000000}},
 		{name: EventStepFailed, category: "step", desc: "An attempt failed (handler error, timeout, panic, or its worker was lost); the error says why.", firedBy: worker + ", " + leader, step: true, err: true,

@@ -24,6 +24,11 @@ type HealthStatus struct {
 	Metrics HealthMetrics `json:"metrics"`
 	// Workers are the workers seen within Config.HealthWorkerWindow.
 	Workers HealthWorkers `json:"workers"`
+	// ReadySteps are the steps a worker may claim now (every queue): the
+	// backlog waiting for a worker.
+	ReadySteps int `json:"ready_steps"`
+	// Outbox counts the event outbox's messages for durable subscriptions.
+	Outbox HealthOutbox `json:"outbox"`
 	// CheckedAt is when the counts were taken.
 	CheckedAt time.Time `json:"timestamp"`
 	// GenerationDuration is how long the check took, in seconds (by the
@@ -79,6 +84,14 @@ type HealthRetries struct {
 	ExhaustedRetries int `json:"exhausted_retries"`
 }
 
+// HealthOutbox counts the event outbox's messages: Backlog still to
+// deliver, DeadLetters that exhausted their delivery attempts (see tasker
+// events dead and replay).
+type HealthOutbox struct {
+	Backlog     int `json:"backlog"`
+	DeadLetters int `json:"dead_letters"`
+}
+
 // HealthConnections describes the database server's connections (zero on an
 // embedded database).
 type HealthConnections struct {
@@ -113,8 +126,9 @@ func (c *Client) Health(ctx context.Context) (*HealthStatus, error) {
 		return nil, err
 	}
 	s := &HealthStatus{Healthy: true, Status: "healthy", Tasks: h.Tasks, Steps: h.Steps, CheckedAt: now,
-		Retries: HealthRetries{RetryableErrors: h.RetryableErrors, InBackoff: h.InBackoff, ExhaustedRetries: h.ExhaustedRetries},
-		DB:      HealthConnections{ActiveConnections: h.ActiveConnections, MaxConnections: h.MaxConnections},
+		Retries:    HealthRetries{RetryableErrors: h.RetryableErrors, InBackoff: h.InBackoff, ExhaustedRetries: h.ExhaustedRetries},
+		DB:         HealthConnections{ActiveConnections: h.ActiveConnections, MaxConnections: h.MaxConnections},
+		ReadySteps: h.ReadySteps, Outbox: HealthOutbox{Backlog: h.OutboxBacklog, DeadLetters: h.DeadLetters},
 	}
 	s.Metrics = HealthMetrics{Tasks: stateCounts(h.Tasks), Steps: stateCounts(h.Steps), Retries: s.Retries}
 	s.Workers = HealthWorkers{WindowSeconds: int(window / time.Second), Since: now.Add(-window), Total: len(workers), Workers: workers}

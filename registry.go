@@ -269,9 +269,10 @@ func (o LoadOptions) fileOptions() tmplfile.Options {
 	return tmplfile.Options{Env: env, LookupEnv: o.LookupEnv}
 }
 
-// LoadDir loads and registers every *.yaml and *.yml template under dir. It
-// reports every file's errors together; templates without errors are
-// registered even when others fail.
+// LoadDir loads and registers every *.yaml and *.yml template under dir,
+// skipping hidden files and YAML that is not a template (no template key at
+// its top level, such as Prometheus rules). It reports every file's errors
+// together; templates without errors are registered even when others fail.
 func (r *Registry) LoadDir(dir string, opts LoadOptions) error {
 	files, err := tmplfile.LoadDir(dir, opts.fileOptions())
 	errs := []error{err}

@@ -322,6 +322,11 @@ type ClaimedStep struct {
 	// TaskStarted is true for the claimed steps of a task that this claim
 	// moved from pending to in_progress.
 	TaskStarted bool
+	// ReadyAt is when the step became ready to claim: the later of its last
+	// change before the claim (its creation, the completion of its last
+	// parent, a release) and its retry time. Claim time minus ReadyAt is how
+	// long it waited in the queue.
+	ReadyAt time.Time
 }
 
 // StepFinishParams records one attempt's outcome.
@@ -465,6 +470,14 @@ type HealthCounts struct {
 	// connections (zero for an embedded database).
 	ActiveConnections int
 	MaxConnections    int
+	// ReadySteps are the steps a worker may claim at now: pending or
+	// retry-eligible error, no unfinished parent, retry time passed (of
+	// every queue).
+	ReadySteps int
+	// OutboxBacklog are the outbox messages still to deliver (pending);
+	// DeadLetters those that exhausted their delivery attempts (dead).
+	OutboxBacklog int
+	DeadLetters   int
 }
 
 // TaskDeleteFinishedParams selects finished tasks to delete.

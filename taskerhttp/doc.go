@@ -1,7 +1,9 @@
 // Package taskerhttp is the REST API of Tasker for Go: JSON over HTTP under
 // /tasker, with the original engine's routes and shapes (tasks, workflow
 // steps, handlers, task diagrams, health, the event catalog, the remote
-// worker routes, and API tokens: /tasker/tokens) and an OpenAPI 3.0.3 document at GET /tasker/openapi.json.
+// worker routes, and API tokens: /tasker/tokens), the Prometheus metrics of
+// Options.Metrics at GET /tasker/metrics (with each request recorded by its
+// route pattern), and an OpenAPI 3.0.3 document at GET /tasker/openapi.json.
 //
 // It is the room of HTTP transport: the route table (routes.go: every
 // route, the operation it needs as a "resource:action" permission such as

@@ -85,6 +85,20 @@ type Options struct {
 	// Retry-After (a remote claim may wait its wait_seconds on top).
 	// Default 30s.
 	RequestTimeout time.Duration
+	// Metrics, when set, is served at GET /tasker/metrics (permission
+	// tasker.metrics:index) and records every request by method, route
+	// pattern and status code (taskermetrics.Metrics implements it). Nil
+	// (the default): that route answers 404.
+	Metrics Metrics
+}
+
+// Metrics is what the handler needs of a metrics registry: its scrape
+// handler, and a record of each answered request. route is the matched
+// route's pattern ("/tasker/tasks/{task_id}"), or "unmatched" for a request
+// no route matched: never the raw path, whose ids would be labels.
+type Metrics interface {
+	Handler() http.Handler
+	ObserveHTTP(method, route string, code int, elapsed time.Duration)
 }
 
 // defaults.
@@ -98,10 +112,11 @@ const (
 )
 
 type server struct {
-	c     *tasker.Client
-	opts  Options
-	mux   *http.ServeMux
-	guard *browserGuard
+	c       *tasker.Client
+	opts    Options
+	mux     *http.ServeMux
+	guard   *browserGuard
+	metrics http.Handler // opts.Metrics.Handler(), nil without metrics
 }
 
 // NewHandler returns the REST API of c: every route under /tasker.
@@ -126,6 +141,9 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 		s.opts.RequestTimeout = defaultRequestTimeout
 	}
 	s.guard = newBrowserGuard(&s.opts)
+	if s.opts.Metrics != nil {
+		s.metrics = s.opts.Metrics.Handler()
+	}
 	s.routes()
 	return s
 }
@@ -138,6 +156,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusWriter{ResponseWriter: w}
+	_, pattern := s.mux.Handler(r)
+	if s.opts.Metrics != nil {
+		defer func() {
+			s.opts.Metrics.ObserveHTTP(routeLabels(r.Method, pattern, rec.statusCode(), time.Since(start)))
+		}()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
@@ -155,11 +179,26 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.guard.screen(rec, r) {
 		return
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		s.noRoute(rec, r)
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// routeLabels are the labels of a request's metrics: the method and path of
+// the route pattern that matched it, or its method (one of the standard
+// ones, else OTHER) and "unmatched".
+func routeLabels(method, pattern string, code int, elapsed time.Duration) (string, string, int, time.Duration) {
+	if m, path, ok := strings.Cut(pattern, " "); ok {
+		return m, path, code, elapsed
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default:
+		method = "OTHER"
+	}
+	return method, "unmatched", code, elapsed
 }
 
 // noRoute answers a request that no route matches: 405 (with Allow) when the

@@ -75,3 +75,14 @@ func (s *server) healthStatus(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, status, h)
 	return nil
 }
+
+// serveMetrics serves Options.Metrics: the Prometheus text format, or
+// OpenMetrics when the scraper asks for it.
+func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.metrics == nil {
+		return &apiError{Status: http.StatusNotFound, Code: "not_found",
+			Message: "metrics are not enabled on this server: tasker serve enables them; a Go program sets taskerhttp.Options.Metrics (see package taskermetrics)"}
+	}
+	s.metrics.ServeHTTP(w, r)
+	return nil
+}

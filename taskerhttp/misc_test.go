@@ -197,6 +197,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/health/status":                                    {"get"},
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
+		"/tasker/metrics":                                          {"get"},
 		"/tasker/tasks/{task_id}/transitions":                      {"get"},
 		"/tasker/tokens":                                           {"get", "post"},
 		"/tasker/tokens/{name}":                                    {"delete"},

@@ -41,6 +41,8 @@ const (
 
 	OpEventIndex        Operation = "tasker.event:index"
 	OpHealthStatusIndex Operation = "tasker.health_status:index"
+	// OpMetricsIndex reads the Prometheus metrics (GET /tasker/metrics).
+	OpMetricsIndex Operation = "tasker.metrics:index"
 	// OpTokenIndex, OpTokenCreate and OpTokenDestroy list, create and
 	// revoke API tokens (GET, POST /tasker/tokens, DELETE
 	// /tasker/tokens/{name}); the original engine had no API tokens, so
@@ -117,6 +119,7 @@ var table = []route{
 	{Route{"GET", "/tasker/health/live", OpHealthLive, true, "healthLive"}, (*server).healthLive},
 	{Route{"GET", "/tasker/health/ready", OpHealthReady, true, "healthReady"}, (*server).healthReady},
 	{Route{"GET", "/tasker/health/status", OpHealthStatusIndex, false, "healthStatus"}, (*server).healthStatus},
+	{Route{"GET", "/tasker/metrics", OpMetricsIndex, false, "metrics"}, (*server).serveMetrics},
 	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
 	{Route{"GET", "/tasker/openapi.json", OpOpenAPIShow, false, "openAPI"}, (*server).openAPI},
 

@@ -165,7 +165,9 @@ type Event struct {
 	Step *Step `json:"step,omitempty"`
 	// Attempt is the attempt number of a step event.
 	Attempt int `json:"attempt,omitempty"`
-	// Duration is how long the attempt ran, for step completion and failure.
+	// Duration is how long the attempt ran, for step completion and failure;
+	// for step.execution_requested, how long the step waited ready before
+	// the claim.
 	Duration time.Duration `json:"duration,omitempty"`
 	// Error describes the failure of a failed step.
 	Error *StepError `json:"error,omitempty"`

@@ -343,6 +343,18 @@ func TestE2EServe(t *testing.T) {
 	require.Equal(t, http.StatusOK, httpJSON(t, hc, "GET", srv.base+"/tasker/health/live", nil, nil))
 	require.Equal(t, http.StatusOK, httpJSON(t, hc, "GET", srv.base+"/tasker/health/ready", nil, nil))
 
+	// The Prometheus metrics: every task above completed in this process.
+	res, err := hc.Get(srv.base + "/tasker/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, string(metrics), `tasker_task_completed_total{name="diamond_workflow",namespace="default",version="1.0.0"} 1`)
+	require.Contains(t, string(metrics), `tasker_tasks{state="complete"} 5`)
+	require.Contains(t, string(metrics), "go_goroutines ")
+	require.Contains(t, string(metrics), "process_cpu_seconds_total ")
+
 	// SIGTERM: a graceful stop, exit status 0, within the drain timeout.
 	hc.CloseIdleConnections()
 	code, took := srv.terminate(t, 15*time.Second)

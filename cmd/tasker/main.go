@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
+	"github.com/tasker-go/tasker/taskermetrics"
 	"github.com/tasker-go/tasker/taskersub"
 	_ "github.com/tasker-go/tasker/taskersub/taskernats" // the binary sends to NATS subscriptions
 )
@@ -86,6 +89,9 @@ type app struct {
 	flags       *pflag.FlagSet
 	// runsSteps is set by the commands that run steps (serve, worker).
 	runsSteps bool
+	// metrics, when set (serve; worker with --metrics-addr), instruments
+	// the client: a.client adds its hook and middleware and attaches it.
+	metrics *taskermetrics.Metrics
 }
 
 func newRoot(out, errOut io.Writer) *cobra.Command {
@@ -152,6 +158,7 @@ func (a *app) resolve() error {
 	setFromEnv("allowed-hosts", "TASKER_ALLOWED_HOSTS")
 	setFromEnv("cors-origins", "TASKER_CORS_ORIGINS")
 	setFromEnv("request-timeout", "TASKER_REQUEST_TIMEOUT")
+	setFromEnv("metrics-addr", "TASKER_METRICS_ADDR") // only worker has --metrics-addr
 	if a.s.configFile == "" {
 		return nil
 	}
@@ -300,15 +307,25 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 			return nil, nil, err
 		}
 	}
-	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
+	cfg := &tasker.Config{
 		Registry: reg, Logger: a.logger(),
 		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
 			StepTimeout: a.s.stepTimeout, Retention: a.s.retention},
 		Subscriptions: subs,
-	})
+	}
+	if a.metrics != nil {
+		a.metrics.Instrument(cfg)
+	}
+	c, err := tasker.NewClient(ctx, drv, cfg)
 	if err != nil {
 		_ = drv.Close()
 		return nil, nil, err
+	}
+	if a.metrics != nil {
+		if err := a.metrics.Attach(c); err != nil {
+			_ = drv.Close()
+			return nil, nil, err
+		}
 	}
 	return c, func() { _ = drv.Close() }, nil
 }
@@ -338,17 +355,36 @@ func (a *app) migrateCmd() *cobra.Command {
 }
 
 func (a *app) workerCmd() *cobra.Command {
-	var drain time.Duration
+	var (
+		drain       time.Duration
+		metricsAddr string
+	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker that claims and runs steps until interrupted",
 		Long: `Opens the database, loads the templates and runs steps until SIGINT or
 SIGTERM. A database that cannot be reached yet is waited for: the worker
-logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.`,
+logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.
+
+With --metrics-addr the worker serves its Prometheus metrics at
+GET /tasker/metrics on that address (docs/observability.md). That listener
+has no authentication: bind it to a private address (loopback, or the
+network only the Prometheus server reaches).`,
+		Example: `  tasker worker --templates examples --database postgres://tasker@db:5432/tasker
+  tasker worker --metrics-addr 10.0.0.5:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			a.runsSteps = true
+			var ln net.Listener
+			if metricsAddr != "" {
+				var err error
+				if ln, err = net.Listen("tcp", metricsAddr); err != nil {
+					return fmt.Errorf("--metrics-addr %s (or $TASKER_METRICS_ADDR): %w", metricsAddr, err)
+				}
+				defer func() { _ = ln.Close() }()
+				a.metrics = taskermetrics.New(nil)
+			}
 			c, closeFn, err := a.clientWaiting(ctx, "worker")
 			if err != nil {
 				return err
@@ -356,6 +392,11 @@ logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.`,
 			defer closeFn()
 			if err := c.Start(ctx); err != nil {
 				return err
+			}
+			if ln != nil {
+				stop := serveMetrics(ln, a.metrics, a.logger())
+				defer stop()
+				fmt.Fprintf(a.out, "tasker worker metrics on http://%s/tasker/metrics (unauthenticated)\n", ln.Addr())
 			}
 			fmt.Fprintf(a.out, "tasker worker running on %s (%d templates, concurrency %d); Ctrl-C to stop\n",
 				dburl.Redact(a.s.database), len(c.Registry().Templates("")), a.s.concurrency)
@@ -367,5 +408,22 @@ logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.`,
 		},
 	}
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 30*time.Second, "how long running steps may finish on shutdown before they are released")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve the Prometheus metrics at GET /tasker/metrics on HOST:PORT, without authentication: bind a private address; empty (the default): off [$TASKER_METRICS_ADDR]")
 	return cmd
+}
+
+// serveMetrics serves m at GET /tasker/metrics on ln (the worker's
+// --metrics-addr) until the returned function stops it.
+func serveMetrics(ln net.Listener, m *taskermetrics.Metrics, logger *slog.Logger) func() {
+	mux := http.NewServeMux()
+	mux.Handle("GET /tasker/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: serveReadHeaderTimeout, ReadTimeout: serveReadTimeout,
+		WriteTimeout: serveWriteTimeout, IdleTimeout: serveIdleTimeout, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go func() { _ = srv.Serve(ln) }()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
 }

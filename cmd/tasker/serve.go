@@ -14,6 +14,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/dburl"
 	"github.com/tasker-go/tasker/taskerhttp"
+	"github.com/tasker-go/tasker/taskermetrics"
 	"github.com/tasker-go/tasker/taskerwire"
 )
 
@@ -47,8 +48,9 @@ func (a *app) serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the REST API under /tasker and run a worker until interrupted",
 		Long: `Opens the database, loads the templates, starts a worker in this process and
-serves the REST API (tasks, handlers, health, and with --worker-token the
-remote worker routes) under /tasker on --addr. One
+serves the REST API (tasks, handlers, health, Prometheus metrics at
+/tasker/metrics, and with --worker-token the remote worker routes) under
+/tasker on --addr. One
 request log line per request goes to stderr (level info unless --log-level is
 given). On SIGINT or SIGTERM it stops accepting requests, lets the running
 ones finish for up to --shutdown-timeout, then lets running steps finish for
@@ -97,6 +99,7 @@ start is waited for, with backoff, instead of exiting.`,
 				return err
 			}
 			a.runsSteps = true
+			a.metrics = taskermetrics.New(nil)
 			c, closeFn, err := a.clientWaiting(ctx, "serve")
 			if err != nil {
 				return err
@@ -133,6 +136,7 @@ start is waited for, with backoff, instead of exiting.`,
 					Authenticator: taskerhttp.NewAuthenticator(c, jwt),
 					AllowedHosts:  append(listenHost(addr), allowedHosts...),
 					CORSOrigins:   corsOrigins, RequestTimeout: requestTimeout,
+					Metrics: a.metrics,
 				}),
 				ReadHeaderTimeout: serveReadHeaderTimeout,
 				ReadTimeout:       serveReadTimeout,

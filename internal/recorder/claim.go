@@ -12,7 +12,8 @@ import (
 // Claim claims ready steps in tx (taskerdriver.Executor.StepClaim) and
 // appends the claim's events to b: per task, task.start_requested when the
 // claim started it, then workflow.viable_steps_discovered with the claimed
-// steps, then one step.execution_requested per step.
+// steps, then one step.execution_requested per step, whose Duration is how
+// long the step waited ready (taskerdriver.ClaimedStep.ReadyAt).
 func (r *Recorder) Claim(ctx context.Context, tx taskerdriver.Executor, p *taskerdriver.StepClaimParams, b *Batch) ([]*taskerdriver.ClaimedStep, error) {
 	claims, err := tx.StepClaim(ctx, p)
 	if err != nil {
@@ -44,7 +45,11 @@ func claimEvents(claims []*taskerdriver.ClaimedStep, now time.Time, b *Batch) {
 		payload, _ := json.Marshal(map[string]any{"step_names": names, "processing_mode": "concurrent"})
 		b.Add(&taskertype.Event{Name: taskertype.EventWorkflowViableStepsDiscovered, Task: task, Payload: payload, At: now})
 		for _, c := range cs {
-			b.Add(&taskertype.Event{Name: taskertype.EventStepExecutionRequested, Task: task, Step: c.Step, Attempt: c.Step.Attempts, At: now})
+			var waited time.Duration
+			if !c.ReadyAt.IsZero() && c.ReadyAt.Before(now) {
+				waited = now.Sub(c.ReadyAt)
+			}
+			b.Add(&taskertype.Event{Name: taskertype.EventStepExecutionRequested, Task: task, Step: c.Step, Attempt: c.Step.Attempts, Duration: waited, At: now})
 		}
 	}
 }

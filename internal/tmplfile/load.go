@@ -5,13 +5,19 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // LoadDir parses every *.yaml and *.yml file under dir, recursing into
 // subdirectories but skipping hidden files and directories (names starting
-// with "."). Templates are returned sorted by file path.
+// with "."), and files that are not task templates: YAML mappings none of
+// whose top-level keys is a template key (such as Prometheus rules, whose
+// only key is groups, kept next to the templates in examples/). Templates
+// are returned sorted by file path.
 //
 // The problems of all files are returned together (errors.Join), each naming
 // its file; the templates that did parse are returned alongside. Two files
@@ -63,6 +69,9 @@ func LoadDir(dir string, opts Options) ([]*Template, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if !templateLike(data) {
+			continue
+		}
 		t, err := Parse(file, data, opts)
 		if err != nil {
 			errs = append(errs, err)
@@ -81,4 +90,25 @@ func LoadDir(dir string, opts Options) ([]*Template, error) {
 		templates = append(templates, t)
 	}
 	return templates, errors.Join(errs...)
+}
+
+// templateLike reports whether data may be a task template: anything but a
+// YAML mapping that has none of the template keys at its top level. What
+// does not parse, or is not a mapping, is template-like, so that Parse
+// reports its problem.
+func templateLike(data []byte) bool {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+		return true
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode || len(root.Content) == 0 {
+		return true
+	}
+	for i := 0; i < len(root.Content); i += 2 {
+		if slices.Contains(templateKeys, root.Content[i].Value) {
+			return true
+		}
+	}
+	return false
 }

@@ -66,6 +66,30 @@ func TestLoadDirAllGood(t *testing.T) {
 	require.Equal(t, "b", templates[1].Name)
 }
 
+// Other YAML kept next to the templates (Prometheus rules, a collector's
+// configuration) is skipped: a mapping with no template key at its top
+// level. A template with a wrong key among right ones is still an error.
+func TestLoadDirSkipsOtherYAML(t *testing.T) {
+	t.Parallel()
+	dir, templates, err := loadDir(t, map[string]string{
+		"a.yaml":                     "name: a\n",
+		"prometheus/alerts.yml":      "groups:\n  - name: tasker\n    rules: []\n",
+		"otel/collector.yaml":        "receivers:\n  otlp: {}\nservice: {}\n",
+		"typo.yaml":                  "name: typo\nstep_templatez: []\n",
+		"not-a-mapping/list.yaml":    "- name: x\n",
+		"empty-mapping/nothing.yaml": "{}\n",
+	}, tmplfile.Options{})
+	require.Len(t, templates, 1)
+	require.Equal(t, "a", templates[0].Name)
+	errs := tmplfile.Errors(err)
+	files := make([]string, len(errs))
+	for i, e := range errs {
+		files[i] = e.File
+	}
+	require.ElementsMatch(t, []string{filepath.Join(dir, "typo.yaml"), filepath.Join(dir, "not-a-mapping", "list.yaml"),
+		filepath.Join(dir, "empty-mapping", "nothing.yaml")}, files, "%v", err)
+}
+
 func TestLoadDirRejectsDuplicateTemplates(t *testing.T) {
 	t.Parallel()
 	dir, templates, err := loadDir(t, map[string]string{

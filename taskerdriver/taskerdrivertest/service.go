@@ -122,6 +122,29 @@ func (s *suite) service(t *testing.T) {
 		require.Equal(t, 1, h.RetryableErrors)
 		require.Equal(t, 1, h.InBackoff)
 		require.Equal(t, 1, h.ExhaustedRetries)
+		require.Zero(t, h.ReadySteps, "the second diamond's a is blocked, the first's waits for its retry time")
+		require.Zero(t, h.OutboxBacklog)
+		require.Zero(t, h.DeadLetters)
+
+		// At the retry time the first diamond's a is ready; a third diamond
+		// adds its a (its b, c and d wait for a parent).
+		diamond(t, b, "")
+		require.NoError(t, b.ex.OutboxInsert(b.ctx, []*taskerdriver.OutboxInsertParams{
+			{Subscription: "hook", EventName: "task.completed", Payload: json.RawMessage(`{}`), Now: base},
+			{Subscription: "hook", EventName: "task.failed", Payload: json.RawMessage(`{}`), Now: base},
+			{Subscription: "hook", EventName: "step.failed", Payload: json.RawMessage(`{}`), Now: base},
+		}))
+		msgs, err := b.ex.OutboxClaim(b.ctx, &taskerdriver.OutboxClaimParams{Now: base, Limit: 2, Owner: "d", LeaseExpiresAt: base.Add(time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, msgs, 2)
+		require.NoError(t, b.ex.OutboxFinish(b.ctx, &taskerdriver.OutboxFinishParams{ID: msgs[0].ID, Owner: "d", Delivered: true, Now: base}))
+		require.NoError(t, b.ex.OutboxFinish(b.ctx, &taskerdriver.OutboxFinishParams{ID: msgs[1].ID, Owner: "d", Dead: true, Error: "gone", Now: base}))
+		h, err = b.ex.HealthCounts(b.ctx, base.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 2, h.ReadySteps)
+		require.Zero(t, h.InBackoff)
+		require.Equal(t, 1, h.OutboxBacklog, "pending messages, not the delivered or dead ones")
+		require.Equal(t, 1, h.DeadLetters)
 	})
 
 	s.run(t, "NotifyAfterCommitOnly", func(t *testing.T, b *bundle) {

@@ -56,6 +56,26 @@ func (s *suite) steps(t *testing.T) {
 		require.Equal(t, taskertype.StateInProgress, tt[1].ToState)
 	})
 
+	s.run(t, "ClaimReadyAt", func(t *testing.T, b *bundle) {
+		diamond(t, b, "")
+		cs := claim(t, b, base.Add(time.Second), "w", 10)
+		require.Equal(t, []string{"a"}, names(cs))
+		require.Equal(t, base, cs[0].ReadyAt, "a root step is ready from its creation")
+
+		complete(t, b, cs[0], "w", base.Add(2*time.Second))
+		cs = claim(t, b, base.Add(5*time.Second), "w", 10)
+		require.Equal(t, []string{"b", "c"}, names(cs))
+		for _, c := range cs {
+			require.Equal(t, base.Add(2*time.Second), c.ReadyAt, "a child is ready from its last parent's completion")
+		}
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: cs[0].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateError,
+			Error: &taskertype.StepError{Message: "x"}, NextAttemptAt: base.Add(time.Minute), Now: base.Add(6 * time.Second)})
+		require.NoError(t, err)
+		retry := claim(t, b, base.Add(2*time.Minute), "w", 10)
+		require.Len(t, retry, 1)
+		require.Equal(t, base.Add(time.Minute), retry[0].ReadyAt, "a retry is ready from its retry time")
+	})
+
 	s.run(t, "ClaimRespectsLimitAndHandlers", func(t *testing.T, b *bundle) {
 		for range 3 {
 			diamond(t, b, "")

@@ -469,6 +469,16 @@ func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriv
 		FROM tasker_workflow_steps WHERE state = 'error'`, now.UTC()).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
 		return nil, fmt.Errorf("postgres: health counts: %w", err)
 	}
+	// Each count reads one partial index (tasker_workflow_steps_ready,
+	// tasker_event_outbox_due, tasker_event_outbox_dead): its cost grows
+	// with the backlog, not with the history.
+	if err := e.q.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM tasker_workflow_steps
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1),
+		(SELECT count(*) FROM tasker_event_outbox WHERE state = 'pending'),
+		(SELECT count(*) FROM tasker_event_outbox WHERE state = 'dead')`, now.UTC()).Scan(&h.ReadySteps, &h.OutboxBacklog, &h.DeadLetters); err != nil {
+		return nil, fmt.Errorf("postgres: backlog counts: %w", err)
+	}
 	if err := e.q.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'),
 		current_setting('max_connections')::int`).Scan(&h.ActiveConnections, &h.MaxConnections); err != nil {

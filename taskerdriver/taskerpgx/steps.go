@@ -112,11 +112,12 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		handlers = p.Handlers
 	}
 	type claimed struct {
-		old string
+		old     string
+		readyAt time.Time
 		driverkit.SeqStep
 	}
 	rows, err := queryAll(ctx, x.q, `WITH ready AS (
-			SELECT workflow_step_id, state AS old_state FROM tasker_workflow_steps
+			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
 				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6)
 			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
@@ -126,12 +127,11 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			lease_owner = $3, lease_expires_at = $4, last_attempted_at = $1, updated_at = $1,
 			transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
 		FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
-		RETURNING ready.old_state, `+prefixed("s.", stepCols),
+		RETURNING ready.old_state, ready.ready_at, `+prefixed("s.", stepCols),
 		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlers, driverkit.Queues(p.Queues)}, func(r pgx.Row) (claimed, error) {
 			var c claimed
-			var old string
-			ss, err := scanStep(prependScan{r, &old})
-			c.old, c.SeqStep = old, ss
+			ss, err := scanStep(prependScan{r, []any{&c.old, &c.readyAt}})
+			c.SeqStep = ss
 			return c, err
 		})
 	if err != nil {
@@ -141,8 +141,10 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, nil
 	}
 	steps, seqs, wasError := make([]*taskertype.Step, len(rows)), make([]int, len(rows)), make([]bool, len(rows))
+	readyAt := make(map[int64]time.Time, len(rows))
 	for i, c := range rows {
 		steps[i], seqs[i], wasError[i] = c.Step, c.Seq, c.old == string(taskertype.StateError)
+		readyAt[c.Step.ID] = c.readyAt.UTC()
 	}
 	trans, taskIDs := driverkit.ClaimTransitions(steps, seqs, wasError, p.Owner)
 	ids := driverkit.StepIDs(steps)
@@ -196,9 +198,13 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
-	return driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+	claims, err := driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
+	for _, c := range claims {
+		c.ReadyAt = readyAt[c.Step.ID]
+	}
+	return claims, err
 }
 
 // collect reads the next result of a batch as rows.
@@ -210,14 +216,14 @@ func collect[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error)) ([]T, er
 	return scanAll(rows, scan)
 }
 
-// prependScan scans a leading column into first, then the rest into the
+// prependScan scans leading columns into first, then the rest into the
 // caller's destinations.
 type prependScan struct {
 	r     pgx.Row
-	first *string
+	first []any
 }
 
-func (p prependScan) Scan(dest ...any) error { return p.r.Scan(append([]any{p.first}, dest...)...) }
+func (p prependScan) Scan(dest ...any) error { return p.r.Scan(append(p.first, dest...)...) }
 
 func prefixed(prefix, cols string) string {
 	parts := strings.Split(cols, ",")

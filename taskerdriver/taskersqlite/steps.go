@@ -133,7 +133,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, nil
 	}
 	now := us(p.Now)
-	q := `SELECT workflow_step_id, state FROM tasker_workflow_steps
+	q := `SELECT workflow_step_id, state, max(updated_at, next_attempt_at) FROM tasker_workflow_steps
 		WHERE queue IN (SELECT value FROM json_each(?)) AND state IN ('pending','error') AND pending_parents = 0 AND blocked = 0
 			AND next_attempt_at <= ?`
 	args := []any{queuesJSON(p.Queues), now}
@@ -146,7 +146,17 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		args = append(args, string(handlers))
 	}
 	q += ` ORDER BY task_id, workflow_step_id LIMIT ?` // fair: older tasks first (docs/design.md)
-	ready, err := queryAll(ctx, x.w, q, append(args, p.Limit), scanIDState)
+	type readyStep struct {
+		idState
+		readyAt int64
+	}
+	ready, err := queryAll(ctx, x.w, q, append(args, p.Limit), func(r rowScanner) (readyStep, error) {
+		var v readyStep
+		var st string
+		err := r.Scan(&v.id, &st, &v.readyAt)
+		v.state = taskertype.State(st)
+		return v, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find ready steps: %w", err)
 	}
@@ -155,9 +165,11 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	ids := make([]int64, len(ready))
 	wasError := map[int64]bool{}
+	readyAt := make(map[int64]int64, len(ready))
 	for i, r := range ready {
 		ids[i] = r.id
 		wasError[r.id] = r.state == taskertype.StateError
+		readyAt[r.id] = r.readyAt
 	}
 	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
 		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
@@ -199,9 +211,13 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
 	}
-	return driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+	claims, err := driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
+	for _, c := range claims {
+		c.ReadyAt = fromUS(sql.NullInt64{Int64: readyAt[c.Step.ID], Valid: true})
+	}
+	return claims, err
 }
 
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
@@ -375,6 +391,16 @@ func (e *executor) HealthCounts(ctx context.Context, now time.Time) (*taskerdriv
 		coalesce(sum(state = 'error' AND blocked = 1), 0)
 		FROM tasker_workflow_steps WHERE state = 'error'`, us(now)).Scan(&h.RetryableErrors, &h.InBackoff, &h.ExhaustedRetries); err != nil {
 		return nil, fmt.Errorf("sqlite: health counts: %w", err)
+	}
+	// Each count reads one partial index (tasker_workflow_steps_ready,
+	// tasker_event_outbox_due, tasker_event_outbox_dead): its cost grows
+	// with the backlog, not with the history.
+	if err := e.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM tasker_workflow_steps
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND blocked = 0 AND next_attempt_at <= ?),
+		(SELECT count(*) FROM tasker_event_outbox WHERE state = 'pending'),
+		(SELECT count(*) FROM tasker_event_outbox WHERE state = 'dead')`, us(now)).Scan(&h.ReadySteps, &h.OutboxBacklog, &h.DeadLetters); err != nil {
+		return nil, fmt.Errorf("sqlite: backlog counts: %w", err)
 	}
 	return h, nil
 }
