@@ -13,6 +13,7 @@ import (
 	"github.com/tasker-go/tasker/internal/orchestrator"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskerwire"
 )
 
@@ -390,9 +391,10 @@ func (c *Client) wrapRemote(ctx context.Context, r *taskerwire.Result, res orche
 	if err != nil {
 		return res
 	}
+	ctx = taskerlog.With(ctx, taskerlog.KeyTaskID, task.ID, taskerlog.KeyStep, s.Name, taskerlog.KeyAttempt, r.Attempt)
 	sc := &StepContext{
 		Task: task, Step: s, Attempt: r.Attempt, registry: c.registry, now: c.cfg.Now,
-		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step_name", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
+		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
 	}
 	if len(s.HandlerConfig) > 0 {
 		_ = json.Unmarshal(s.HandlerConfig, &sc.Config)

@@ -151,7 +151,7 @@ func (m *Maintainer) round(ctx context.Context, now time.Time) error {
 	m.leader = leads
 	m.mu.Unlock()
 	if changed {
-		m.cfg.Logger.InfoContext(ctx, "maintenance: leadership changed", "worker", m.cfg.ID, "leader", leads)
+		m.cfg.Logger.DebugContext(ctx, "maintenance: leadership changed", "worker", m.cfg.ID, "leader", leads)
 	}
 	if leads {
 		for _, s := range m.cfg.Services {

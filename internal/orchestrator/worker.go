@@ -14,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/internal/recorder"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -456,7 +457,10 @@ func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) e
 // has added the step to w.handlers.
 func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
 	timeout := cmp.Or(retrypolicy.DecodeStepPolicy(c.Step.Policy).Timeout, w.cfg.StepTimeout)
-	ctx, cancel := context.WithCancel(w.runCtx)
+	// Every record logged with the step's context (by the engine, the
+	// middleware or the handler, through a taskerlog handler) names it.
+	ctx, cancel := context.WithCancel(taskerlog.With(w.runCtx,
+		taskerlog.KeyTaskID, c.Task.ID, taskerlog.KeyStep, c.Step.Name, taskerlog.KeyAttempt, c.Step.Attempts))
 	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now()}
 	w.inflight[c.Step.ID] = f
 	go func() {
