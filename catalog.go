@@ -178,6 +178,12 @@ func buildSystemEvents() []EventSpec {
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"blocked_steps": map[string]any{"type": "integer"}, "runnable_steps": map[string]any{"type": "integer"}, "in_progress_steps": map[string]any{"type": "integer"}}},
 			extra: map[string]any{"payload": map[string]any{"blocked_steps": 1, "runnable_steps": 0, "in_progress_steps": 1}}},
+		{name: EventStepInitializeRequested, category: "step", desc: "The step is pending again without a counted attempt: its worker gave it back (stopping, or before the handler started); Attempt is the attempt given back, which the next claim runs again.",
+			firedBy: worker + ", " + client + " (ReleaseRemoteStep)", step: true,
+			payload: map[string]any{"type": "object", "required": []any{"reason"}, "properties": map[string]any{
+				"reason": map[string]any{"type": "string", "enum": []any{"released_on_shutdown"}}, "worker": map[string]any{"type": "string"},
+				"started": map[string]any{"type": "boolean"}, "attempt": map[string]any{"type": "integer"}}},
+			extra: map[string]any{"payload": map[string]any{"reason": "released_on_shutdown", "worker": "host-4242-1f2e3d4c"}}},
 		{name: EventStepExecutionRequested, category: "step", desc: "A worker claimed the step and starts its handler (attempt counted).", firedBy: worker, step: true},
 		{name: EventStepCompleted, category: "step", desc: "The step's handler succeeded; its results are recorded.", firedBy: worker, step: true,
 			extra: map[string]any{"duration": 12000000}},

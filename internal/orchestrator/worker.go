@@ -331,7 +331,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	var claims []*taskerdriver.ClaimedStep
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		b.Reset()
-		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, released, map[string]any{"worker": w.cfg.ID}, now); err != nil {
+		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, released, map[string]any{"worker": w.cfg.ID}, now, &b); err != nil {
 			return err
 		}
 		if _, err := w.rec.Record(ctx, tx, now, attempts, &b); err != nil {
@@ -370,7 +370,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	if w.stopping && len(claims) > 0 {
 		w.mu.Unlock()
 		w.cfg.Publish(b.Events) // what the pass recorded did happen
-		return passResult{}, w.giveBack(ctx, claims)
+		return passResult{}, w.giveBack(ctx, claims, now)
 	}
 	w.handlers.Add(len(claims))
 	for _, c := range claims {
@@ -402,13 +402,23 @@ func (w *Worker) sort(done []finished) (attempts []recorder.Attempt, released []
 }
 
 // giveBack returns claimed steps that were never started to pending, the
-// attempt not counted.
-func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedStep) error {
+// attempt not counted, and publishes their step.initialize_requested.
+func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedStep, now time.Time) error {
 	ids := make([]int64, len(claims))
 	for i, c := range claims {
 		ids[i] = c.Step.ID
 	}
-	_, err := w.rec.Release(ctx, w.exec, w.cfg.ID, ids, map[string]any{"worker": w.cfg.ID, "started": false}, w.cfg.Now())
+	var b recorder.Batch
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		b.Reset()
+		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, ids, map[string]any{"worker": w.cfg.ID, "started": false}, now, &b); err != nil {
+			return err
+		}
+		return w.rec.WriteOutbox(ctx, tx, &b)
+	})
+	if err == nil {
+		w.cfg.Publish(b.Events)
+	}
 	return err
 }
 
