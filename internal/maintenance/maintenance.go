@@ -246,7 +246,8 @@ func (r *Rescuer) Run(ctx context.Context, now time.Time) ([]*taskertype.Event, 
 		return nil, err
 	}
 	for _, s := range rescued {
-		logger.WarnContext(ctx, "maintenance: rescued step whose worker was lost", "step_id", s.ID, "task_id", s.TaskID, "worker", s.LeaseOwner)
+		logger.WarnContext(ctx, "maintenance: rescued step whose worker was lost",
+			"task_id", s.TaskID, "step", s.Name, "step_id", s.ID, "attempt", s.Attempts, "worker", s.LeaseOwner)
 	}
 	return b.Events, nil
 }

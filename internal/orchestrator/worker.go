@@ -436,7 +436,7 @@ func (w *Worker) isolate(ctx context.Context, attempts []recorder.Attempt) {
 		}
 		if err != nil {
 			w.cfg.Logger.ErrorContext(ctx, "orchestrator: cannot record a step's attempt; it will be rescued when its lease expires",
-				"step_id", a.Step.ID, "attempt", a.Step.Attempts, "error", err)
+				"task_id", a.Step.TaskID, "step", a.Step.Name, "step_id", a.Step.ID, "attempt", a.Step.Attempts, "error", err)
 		}
 	}
 }

@@ -83,7 +83,7 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 		if o.Err != nil { // the lease guard failed (taskerdriver.ErrLeaseLost)
 			recorded[i].Lost = true
 			r.cfg.Logger.InfoContext(ctx, "recorder: result of a step no longer owned dropped",
-				"step_id", a.Step.ID, "attempt", a.Step.Attempts, "owner", a.Owner, "error", o.Err)
+				"task_id", a.Step.TaskID, "step", a.Step.Name, "step_id", a.Step.ID, "attempt", a.Step.Attempts, "owner", a.Owner, "error", o.Err)
 			continue
 		}
 		step := o.Result.Step
