@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"time"
@@ -391,7 +392,7 @@ func (c *Client) wrapRemote(ctx context.Context, r *taskerwire.Result, res orche
 	if err != nil {
 		return res
 	}
-	ctx = taskerlog.With(ctx, taskerlog.KeyTaskID, task.ID, taskerlog.KeyStep, s.Name, taskerlog.KeyAttempt, r.Attempt)
+	ctx = taskerlog.WithAttrs(ctx, slog.Int64(taskerlog.KeyTaskID, task.ID), slog.String(taskerlog.KeyStep, s.Name), slog.Int(taskerlog.KeyAttempt, r.Attempt))
 	sc := &StepContext{
 		Task: task, Step: s, Attempt: r.Attempt, registry: c.registry, now: c.cfg.Now,
 		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),

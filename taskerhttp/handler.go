@@ -143,7 +143,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	// Every record logged with the request's context (here, by the Go API
 	// and by the handlers) carries the request id.
-	r = r.WithContext(taskerlog.With(r.Context(), taskerlog.KeyRequestID, id))
+	r = r.WithContext(taskerlog.WithAttrs(r.Context(), slog.String(taskerlog.KeyRequestID, id)))
 	rec := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {

@@ -45,7 +45,12 @@ type ctxKey struct{}
 // already carries: every record logged with the returned context through a
 // Handler gets them. A key given again replaces the earlier value.
 func With(ctx context.Context, args ...any) context.Context {
-	add := slog.Group("", args...).Value.Group()
+	return WithAttrs(ctx, slog.Group("", args...).Value.Group()...)
+}
+
+// WithAttrs is With for slog.Attr values (it allocates less: the engine
+// calls it for every step run).
+func WithAttrs(ctx context.Context, add ...slog.Attr) context.Context {
 	if len(add) == 0 {
 		return ctx
 	}

@@ -469,8 +469,8 @@ func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
 	timeout := cmp.Or(retrypolicy.DecodeStepPolicy(c.Step.Policy).Timeout, w.cfg.StepTimeout)
 	// Every record logged with the step's context (by the engine, the
 	// middleware or the handler, through a taskerlog handler) names it.
-	ctx, cancel := context.WithCancel(taskerlog.With(w.runCtx,
-		taskerlog.KeyTaskID, c.Task.ID, taskerlog.KeyStep, c.Step.Name, taskerlog.KeyAttempt, c.Step.Attempts))
+	ctx, cancel := context.WithCancel(taskerlog.WithAttrs(w.runCtx, slog.Int64(taskerlog.KeyTaskID, c.Task.ID),
+		slog.String(taskerlog.KeyStep, c.Step.Name), slog.Int(taskerlog.KeyAttempt, c.Step.Attempts)))
 	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now()}
 	w.inflight[c.Step.ID] = f
 	go func() {
