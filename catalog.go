@@ -180,6 +180,12 @@ func buildSystemEvents() []EventSpec {
 			extra: map[string]any{"payload": map[string]any{"blocked_steps": 1, "runnable_steps": 0, "in_progress_steps": 1}}},
 		{name: EventStepExecutionRequested, category: "step", desc: "A worker claimed the step and starts its handler (attempt counted); duration is how long the step waited ready (since its creation, its last parent's completion or its retry time).", firedBy: worker, step: true,
 			extra: map[string]any{"duration": 3000000}},
+		{name: EventStepInitializeRequested, category: "step", desc: "The step is pending again without a counted attempt: its worker gave it back (stopping, or before the handler started); Attempt is the attempt given back, which the next claim runs again.",
+			firedBy: worker + ", " + client + " (ReleaseRemoteStep)", step: true,
+			payload: map[string]any{"type": "object", "required": []any{"reason"}, "properties": map[string]any{
+				"reason": map[string]any{"type": "string", "enum": []any{"released_on_shutdown"}}, "worker": map[string]any{"type": "string"},
+				"started": map[string]any{"type": "boolean"}, "attempt": map[string]any{"type": "integer"}}},
+			extra: map[string]any{"payload": map[string]any{"reason": "released_on_shutdown", "worker": "host-4242-1f2e3d4c"}}},
 		{name: EventStepCompleted, category: "step", desc: "The step's handler succeeded; its results are recorded.", firedBy: worker, step: true,
 			extra: map[string]any{"duration": 12000000}},
 		{name: EventStepFailed, category: "step", desc: "An attempt failed (handler error, timeout, panic, or its worker was lost); the error says why.", firedBy: worker + ", " + leader, step: true, err: true,

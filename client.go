@@ -18,6 +18,7 @@ import (
 	"github.com/tasker-go/tasker/internal/recorder"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -45,7 +46,12 @@ type Config struct {
 	// Registry holds the templates and handlers. Defaults to an empty
 	// registry with the built-in handlers.
 	Registry *Registry
-	// Logger defaults to slog.Default().
+	// Logger receives the client's records, wrapped with
+	// taskerlog.NewHandler (trace_id, span_id, and task_id, step and
+	// attempt inside a step's run). Nil (the default): only warnings and
+	// errors go to slog.Default() (as it is when NewClient is called), and
+	// the events of "log" subscriptions, at info; routine records (such as a
+	// change of maintenance leader) are debug.
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now. Tests inject a fake clock.
 	Now func() time.Time
@@ -117,6 +123,9 @@ type Client struct {
 	cfg      Config
 	registry *Registry
 	logger   *slog.Logger
+	// eventLog is the logger of "log" subscriptions: the given Logger,
+	// or slog.Default() without the warn threshold of logger.
+	eventLog *slog.Logger
 	bus      *eventBus
 	retry    retrypolicy.Policy
 
@@ -152,7 +161,7 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	}
 	c := &Client{driver: driver, exec: driver.Executor(), cfg: *cfg}
 	c.registry = cmp.Or(cfg.Registry, NewRegistry())
-	c.logger = cmp.Or(cfg.Logger, slog.Default())
+	c.logger, c.eventLog = clientLoggers(cfg.Logger)
 	c.bus = newEventBus(c.logger, cfg.Hooks)
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
@@ -179,6 +188,17 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 		}
 	}
 	return c, nil
+}
+
+// clientLoggers returns the client's logger and the logger of "log"
+// subscriptions (see Config.Logger).
+func clientLoggers(given *slog.Logger) (logger, eventLog *slog.Logger) {
+	if given != nil {
+		l := taskerlog.Wrap(given)
+		return l, l
+	}
+	h := taskerlog.NewHandler(slog.Default().Handler())
+	return slog.New(taskerlog.MinLevel(h, slog.LevelWarn)), slog.New(h)
 }
 
 // Registry returns the client's registry.

@@ -56,9 +56,13 @@
 //   - taskerhttp: the REST API; taskerwire: the JSON documents of the
 //     remote-worker protocol; remoteworker: the Go remote worker (standard
 //     library only).
+//   - taskerlog: the slog handler that puts trace_id, span_id, task_id,
+//     step, attempt and request_id in log records (Config.Logger is
+//     wrapped with it).
 //   - cmd/tasker: the command-line tool.
 //
 // This package imports the standard library, taskertype, taskerdriver,
-// taskersub, taskerwire and its internal packages; never a database driver
-// nor a NATS client.
+// taskersub, taskerwire, taskerlog (and through it
+// go.opentelemetry.io/otel/trace) and its internal packages; never a
+// database driver nor a NATS client.
 package tasker

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,6 +296,63 @@ func TestEventGoldenManualResolution(t *testing.T) {
 				"step.resolved_manually a", "task.retry_requested",
 				"task.start_requested", "workflow.viable_steps_discovered", "step.execution_requested b",
 				"step.completed b", "task.completed",
+			))
+	})
+}
+
+// (f) The worker stops while a step runs: the step is given back (pending,
+// its attempt not counted) with step.initialize_requested, and the next run
+// runs the same attempt again.
+func TestEventGoldenReleasedOnStop(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newEnvWith(t, func(cfg *tasker.Config) { cfg.Worker.ID = "golden-worker" })
+		var calls atomic.Int32
+		require.NoError(t, e.reg.RegisterHandler("blocker", tasker.StepHandlerFunc(func(ctx context.Context, s *tasker.StepContext) (any, error) {
+			if calls.Add(1) == 1 {
+				<-ctx.Done() // runs until the worker stops
+				return nil, ctx.Err()
+			}
+			return "ok", nil
+		}), false))
+		tmpl := template("default", "release", "1.0.0", stepDef{name: "a"})
+		tmpl.Steps[0].Handler = "blocker"
+		require.NoError(t, e.reg.RegisterTemplate(tmpl, tasker.RegisterOptions{}))
+		rec := record(t, e.client)
+		started, unsub := e.client.Subscribe("step.execution_requested")
+		defer unsub()
+		task := e.create("release", nil)
+		require.NoError(t, e.client.Start(e.ctx))
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("step a did not start")
+		}
+		now, cancel := context.WithCancel(e.ctx)
+		cancel() // no time to finish: the running step is given back
+		require.NoError(t, e.client.Stop(now))
+		a := e.steps(task.ID)["a"]
+		require.Equal(t, taskertype.StatePending, a.State)
+		require.Zero(t, a.Attempts, "the attempt given back does not count")
+		events := rec.drain()
+		checkEvents(t, e.client, task.ID, events,
+			inOrder(
+				"task.initialize_requested",
+				"task.start_requested", "workflow.viable_steps_discovered", "step.execution_requested a",
+				"step.initialize_requested a",
+			))
+		released := events[len(events)-1]
+		require.Equal(t, 1, released.Attempt, "the attempt given back")
+		require.Equal(t, taskertype.StatePending, released.Step.State)
+		require.JSONEq(t, `{"reason": "released_on_shutdown", "worker": "golden-worker"}`, string(released.Payload))
+		ch, ok := tasker.StateChangeOf(released)
+		require.True(t, ok)
+		require.Equal(t, taskertype.StatePending, ch.To, "a state change of the step")
+
+		require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
+		checkEvents(t, e.client, task.ID, rec.drain(),
+			inOrder(
+				"workflow.viable_steps_discovered", "step.execution_requested a",
+				"step.completed a", "task.completed",
 			))
 	})
 }

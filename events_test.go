@@ -3,6 +3,7 @@ package tasker_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -173,4 +174,35 @@ func TestTaskBlockedEvent(t *testing.T) {
 		require.Less(t, blockedAt, slices.Index(names, "step.completed c"), "blocked while c could still run")
 		require.Equal(t, 1, strings.Count(strings.Join(names, ","), "task.blocked"))
 	})
+}
+
+// docs/events.md lists every system event, and every event name of the
+// original engine (spec §8) with what this engine publishes for it.
+func TestEventsDocCoversCatalogs(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("docs/events.md")
+	require.NoError(t, err)
+	doc := string(raw)
+	for _, e := range tasker.SystemEvents() {
+		require.Contains(t, doc, "`"+e.Name+"`", "docs/events.md lists %s", e.Name)
+	}
+	_, original, ok := strings.Cut(doc, "## The original engine's events")
+	require.True(t, ok, "docs/events.md has the section on the original's events")
+	for _, name := range []string{
+		"task.initialize_requested", "task.start_requested", "task.completed", "task.failed", "task.retry_requested",
+		"task.cancelled", "task.resolved_manually", "task.before_transition",
+		"step.initialize_requested", "step.execution_requested", "step.before_handle", "step.handle", "step.completed",
+		"step.failed", "step.retry_requested", "step.cancelled", "step.resolved_manually", "step.before_transition",
+		"workflow.task_started", "workflow.task_completed", "workflow.task_failed", "workflow.step_completed",
+		"workflow.step_failed", "workflow.viable_steps_discovered", "workflow.no_viable_steps",
+		"workflow.orchestration_requested", "workflow.task_finalization_started", "workflow.task_finalization_completed",
+		"workflow.task_reenqueue_started", "workflow.task_reenqueue_requested", "workflow.task_reenqueue_failed", "workflow.task_reenqueue_delayed",
+		"workflow.task_state_unclear", "workflow.step_execution_failed", "workflow.viable_steps_batch_ready",
+		"workflow.steps_execution_started", "workflow.steps_execution_completed",
+		"observability.task.handle", "observability.task.enqueue", "observability.task.finalize",
+		"observability.step.handle", "observability.step.find_viable", "observability.step.backoff",
+		"observability.step.skip", "observability.step.max_retries_reached",
+	} {
+		require.Contains(t, original, "`"+name+"`", "the original's %s is in the table", name)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/internal/orchestrator"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskerwire"
 )
 
@@ -397,9 +399,10 @@ func (c *Client) wrapRemote(ctx context.Context, r *taskerwire.Result, res orche
 	if err != nil {
 		return res
 	}
+	ctx = taskerlog.WithAttrs(ctx, slog.Int64(taskerlog.KeyTaskID, task.ID), slog.String(taskerlog.KeyStep, s.Name), slog.Int(taskerlog.KeyAttempt, r.Attempt))
 	sc := &StepContext{
 		Task: task, Step: s, Attempt: r.Attempt, registry: c.registry, now: c.cfg.Now,
-		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step_name", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
+		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
 	}
 	if len(s.HandlerConfig) > 0 {
 		_ = json.Unmarshal(s.HandlerConfig, &sc.Config)

@@ -282,13 +282,26 @@ func TestRemoteRelease(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
 		e, task, rs := newClaimedRemote(t, 0)
+		released, unsub := e.client.Subscribe(tasker.EventStepInitializeRequested)
+		defer unsub()
 		step, err := e.client.ReleaseRemoteStep(e.ctx, "w1", rs.StepID, rs.Attempt)
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StatePending, step.State)
+		var ev *tasker.Event
+		select {
+		case ev = <-released: // published before ReleaseRemoteStep returns
+		default:
+			t.Fatal("no step.initialize_requested for the released step")
+		}
+		require.Equal(t, rs.StepID, ev.Step.ID)
+		require.Equal(t, task.ID, ev.Task.ID)
+		require.Equal(t, rs.Attempt, ev.Attempt, "the attempt given back")
+		require.JSONEq(t, `{"reason": "released_on_shutdown", "worker": "w1", "attempt": 1}`, string(ev.Payload))
 		require.Equal(t, 0, step.Attempts, "the released attempt does not count")
 		require.Empty(t, step.LeaseOwner)
 		_, err = e.client.ReleaseRemoteStep(e.ctx, "w1", rs.StepID, rs.Attempt)
 		require.ErrorIs(t, err, tasker.ErrLeaseLost)
+		require.Empty(t, released, "a refused release publishes nothing")
 
 		again := e.claim("w2", 0, "billing")
 		require.Len(t, again, 1)

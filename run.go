@@ -110,7 +110,7 @@ func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestr
 	}
 	sc := &StepContext{
 		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies, registry: c.registry, now: c.cfg.Now,
-		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step_name", cs.Step.Name, "attempt", cs.Step.Attempts),
+		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step", cs.Step.Name, "attempt", cs.Step.Attempts),
 	}
 	var redact func(string) string
 	if len(cs.Step.HandlerConfig) > 0 {

@@ -96,7 +96,7 @@ func (c *Client) startSubscriptions(workerID string) func() {
 				if ev.Error != nil {
 					attrs = append(attrs, "error", ev.Error.Message)
 				}
-				c.logger.InfoContext(ctx, "tasker event", attrs...)
+				c.eventLog.InfoContext(ctx, "tasker event", attrs...)
 				return nil
 			}, s.Events...))
 		default:

@@ -16,12 +16,15 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskerauth"
+	"github.com/tasker-go/tasker/taskerlog"
 )
 
 // Options configure the handler; the zero value (or nil) means the defaults.
 type Options struct {
 	// Logger receives one record per request (method, path, status,
-	// duration_ms, request_id). Default: discard.
+	// duration_ms, request_id), wrapped with taskerlog.NewHandler: records
+	// logged with a request's context carry its request_id (and trace_id and
+	// span_id when a span is active). Default: discard.
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; larger bodies are refused with 413.
 	// Default 1 MiB.
@@ -128,6 +131,7 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	if s.opts.Logger == nil {
 		s.opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.opts.Logger = taskerlog.Wrap(s.opts.Logger)
 	if s.opts.MaxBodyBytes <= 0 {
 		s.opts.MaxBodyBytes = defaultMaxBodyBytes
 	}
@@ -155,6 +159,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
+	// Every record logged with the request's context (here, by the Go API
+	// and by the handlers) carries the request id.
+	r = r.WithContext(taskerlog.WithAttrs(r.Context(), slog.String(taskerlog.KeyRequestID, id)))
 	rec := &statusWriter{ResponseWriter: w}
 	_, pattern := s.mux.Handler(r)
 	if s.opts.Metrics != nil {
@@ -167,14 +174,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
 				panic(v)
 			}
-			s.opts.Logger.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "request_id", id,
+			s.opts.Logger.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !rec.wrote {
 				writeError(rec, http.StatusInternalServerError, "internal", "internal error: the server failed to handle the request; see the server log for request "+id, nil)
 			}
 		}
-		s.opts.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "status", rec.statusCode(),
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id)
+		s.opts.Logger.InfoContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path, "status", rec.statusCode(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	}()
 	if s.guard.screen(rec, r) {
 		return
@@ -241,20 +248,19 @@ func (p *probeWriter) WriteHeader(code int) {
 	}
 }
 
-// requestID keeps a client's X-Request-Id when it is short and printable,
-// else makes a new one.
+// maxRequestIDLen bounds a client's X-Request-Id.
+const maxRequestIDLen = 128
+
+// requestID keeps a client's X-Request-Id when it is at most 128 bytes of
+// letters, digits and - _ . : / + = @ (UUIDs, hex and base64 ids, trace
+// ids), so that it cannot inject quotes, spaces, newlines or control
+// characters into a log line or a header; else it makes a new one (32 hex
+// digits).
 func requestID(in string) string {
-	if in != "" && len(in) <= 128 {
-		ok := true
-		for i := 0; i < len(in); i++ {
-			if in[i] < 0x21 || in[i] > 0x7e {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return in
-		}
+	if in != "" && len(in) <= maxRequestIDLen && !strings.ContainsFunc(in, func(c rune) bool {
+		return (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && !strings.ContainsRune("-_.:/+=@", c)
+	}) {
+		return in
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -330,10 +336,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.unavailable(w, r, err, fmt.Sprintf("the request did not finish within %s; retry later", s.opts.RequestTimeout))
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
-		s.opts.Logger.Info("request cancelled", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
+		s.opts.Logger.InfoContext(r.Context(), "request cancelled", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled", nil)
 	default:
-		s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", id, "error", err)
+		s.opts.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error: see the server log for request "+id, nil)
 	}
 }
@@ -341,8 +347,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // unavailable answers 503 unavailable with Retry-After and msg, and logs
 // err (the database's own error) with the request id.
 func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error, msg string) {
-	s.opts.Logger.Warn("request failed: database unavailable", "method", r.Method, "path", r.URL.Path,
-		"request_id", w.Header().Get("X-Request-Id"), "error", err)
+	s.opts.Logger.WarnContext(r.Context(), "request failed: database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 	w.Header().Set("Retry-After", retryAfterSeconds)
 	writeError(w, http.StatusServiceUnavailable, apiview.CodeUnavailable, msg, nil)
 }

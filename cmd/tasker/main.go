@@ -21,6 +21,7 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
 	"github.com/tasker-go/tasker/taskermetrics"
+	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskersub"
 	_ "github.com/tasker-go/tasker/taskersub/taskernats" // the binary sends to NATS subscriptions
 )
@@ -57,6 +58,7 @@ type fileConfig struct {
 	Templates string `yaml:"templates"`
 	Env       string `yaml:"env"`
 	LogLevel  string `yaml:"log_level"`
+	LogFormat string `yaml:"log_format"`
 	Worker    struct {
 		Concurrency   int    `yaml:"concurrency"`
 		LeaseDuration string `yaml:"lease_duration"`
@@ -73,6 +75,7 @@ type settings struct {
 	env         string
 	configFile  string
 	logLevel    string
+	logFormat   string
 	concurrency int
 	lease       time.Duration
 	poll        time.Duration
@@ -92,6 +95,9 @@ type app struct {
 	// metrics, when set (serve; worker with --metrics-addr), instruments
 	// the client: a.client adds its hook and middleware and attaches it.
 	metrics *taskermetrics.Metrics
+	// log is the process's logger (--log-format, --log-level), built once
+	// by resolve so that every record goes through one handler.
+	log *slog.Logger
 }
 
 func newRoot(out, errOut io.Writer) *cobra.Command {
@@ -103,7 +109,10 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.flags = cmd.Flags()
-			return a.resolve()
+			if err := a.resolve(); err != nil {
+				return err
+			}
+			return a.resolveLogger()
 		},
 	}
 	root.SetOut(out)
@@ -112,8 +121,9 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.StringVar(&a.s.database, "database", dburl.Default, "database URL: sqlite://FILE (relative), sqlite:///ABS/PATH or postgres://USER@HOST:PORT/DB [$TASKER_DATABASE_URL]")
 	pf.StringVar(&a.s.templates, "templates", "", "directory of YAML task templates loaded at start [$TASKER_TEMPLATES]")
 	pf.StringVar(&a.s.env, "env", "", "environment whose template overrides apply [$TASKER_ENV]")
-	pf.StringVar(&a.s.configFile, "config", "", "YAML config file (database, templates, env, log_level, worker.*) [$TASKER_CONFIG]")
-	pf.StringVar(&a.s.logLevel, "log-level", "warn", "log level: debug, info, warn, error [$TASKER_LOG_LEVEL]")
+	pf.StringVar(&a.s.configFile, "config", "", "YAML config file (database, templates, env, log_level, log_format, worker.*) [$TASKER_CONFIG]")
+	pf.StringVar(&a.s.logLevel, "log-level", "info", "log level: debug, info, warn, error [$TASKER_LOG_LEVEL]")
+	pf.StringVar(&a.s.logFormat, "log-format", "text", "log format on stderr: text (key=value) or json (one object a line, for production) [$TASKER_LOG_FORMAT]")
 	pf.IntVar(&a.s.concurrency, "concurrency", 16, "maximum steps run at once by this process's worker")
 	pf.DurationVar(&a.s.lease, "lease", 30*time.Second, "step lease; a step whose worker died is re-run after it expires")
 	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
@@ -140,6 +150,7 @@ func (a *app) resolve() error {
 	setFromEnv("templates", "TASKER_TEMPLATES")
 	setFromEnv("env", "TASKER_ENV")
 	setFromEnv("log-level", "TASKER_LOG_LEVEL")
+	setFromEnv("log-format", "TASKER_LOG_FORMAT")
 	setFromEnv("subscriptions", "TASKER_SUBSCRIPTIONS")
 	setFromEnv("server", "TASKER_SERVER") // only the task, token and handlers commands have --server
 	setFromEnv("addr", "TASKER_ADDR")     // only serve has --addr
@@ -170,7 +181,7 @@ func (a *app) resolve() error {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout, worker.retention)", a.s.configFile, err)
+		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, log_format, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout, worker.retention)", a.s.configFile, err)
 	}
 	setFromFile := func(name, v string) error {
 		if v == "" || a.flags.Changed(name) {
@@ -185,7 +196,7 @@ func (a *app) resolve() error {
 		return nil
 	}
 	for name, v := range map[string]string{
-		"database": fc.Database, "templates": fc.Templates, "env": fc.Env, "log-level": fc.LogLevel,
+		"database": fc.Database, "templates": fc.Templates, "env": fc.Env, "log-level": fc.LogLevel, "log-format": fc.LogFormat,
 		"lease": fc.Worker.LeaseDuration, "poll-interval": fc.Worker.PollInterval, "step-timeout": fc.Worker.StepTimeout,
 		"retention": fc.Worker.Retention,
 	} {
@@ -221,14 +232,32 @@ func (a *app) rolesFromEnv() error {
 
 var envFor = map[string]string{
 	"database": "TASKER_DATABASE_URL", "templates": "TASKER_TEMPLATES", "env": "TASKER_ENV", "log-level": "TASKER_LOG_LEVEL",
+	"log-format": "TASKER_LOG_FORMAT",
 }
 
-func (a *app) logger() *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(a.s.logLevel)); err != nil {
-		level = slog.LevelWarn
+// resolveLogger checks --log-level and --log-format (after the environment
+// and the config file applied) and builds the process's logger.
+func (a *app) resolveLogger() error {
+	level, err := taskerlog.ParseLevel(a.s.logLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level [$TASKER_LOG_LEVEL, config log_level]: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+	format, err := taskerlog.ParseFormat(a.s.logFormat)
+	if err != nil {
+		return fmt.Errorf("--log-format [$TASKER_LOG_FORMAT, config log_format]: %w", err)
+	}
+	a.log = taskerlog.New(a.errOut, format, level)
+	return nil
+}
+
+// logger is the process's logger: records carry trace_id and span_id when
+// a span is active, task_id, step and attempt inside a step's run, and
+// request_id in a REST request (package taskerlog).
+func (a *app) logger() *slog.Logger {
+	if a.log == nil { // before resolve (not reached by the commands)
+		a.log = taskerlog.New(a.errOut, taskerlog.FormatText, slog.LevelInfo)
+	}
+	return a.log
 }
 
 // loadOptions are the options of loading --templates. A handler_config

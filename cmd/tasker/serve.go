@@ -50,9 +50,9 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Opens the database, loads the templates, starts a worker in this process and
 serves the REST API (tasks, handlers, health, Prometheus metrics at
 /tasker/metrics, and with --worker-token the remote worker routes) under
-/tasker on --addr. One
-request log line per request goes to stderr (level info unless --log-level is
-given). On SIGINT or SIGTERM it stops accepting requests, lets the running
+/tasker on --addr. One request log line per request goes to stderr (level info:
+--log-level warn hides them; --log-format json writes JSON lines). On SIGINT or
+SIGTERM it stops accepting requests, lets the running
 ones finish for up to --shutdown-timeout, then lets running steps finish for
 up to --drain-timeout before releasing them to other workers.
 
@@ -124,14 +124,13 @@ start is waited for, with backoff, instead of exiting.`,
 				_ = ln.Close()
 				return err
 			}
-			reqLog := a.requestLogger()
 			// An answer may take the request timeout, and a remote claim
 			// its wait on top.
 			writeTimeout := max(serveWriteTimeout, requestTimeout+taskerwire.MaxWait+10*time.Second)
 			stopping := make(chan struct{})
 			srv := &http.Server{
 				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
-					Logger: reqLog, MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
+					Logger: a.logger(), MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
 					WorkerToken: workerToken, Stopping: stopping,
 					Authenticator: taskerhttp.NewAuthenticator(c, jwt),
 					AllowedHosts:  append(listenHost(addr), allowedHosts...),
@@ -143,7 +142,7 @@ start is waited for, with backoff, instead of exiting.`,
 				WriteTimeout:      writeTimeout,
 				IdleTimeout:       serveIdleTimeout,
 				MaxHeaderBytes:    64 << 10,
-				ErrorLog:          slog.NewLogLogger(reqLog.Handler(), slog.LevelWarn),
+				ErrorLog:          slog.NewLogLogger(a.logger().Handler(), slog.LevelWarn),
 				// Requests keep running while the server shuts down.
 				BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 			}
@@ -213,15 +212,6 @@ func listenHost(addr string) []string {
 		return nil
 	}
 	return []string{host}
-}
-
-// requestLogger is the HTTP request log: --log-level when it was given (by
-// flag, environment or config file), else info so that requests show.
-func (a *app) requestLogger() *slog.Logger {
-	if a.flags != nil && a.flags.Changed("log-level") {
-		return a.logger()
-	}
-	return slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // redactURL hides a password in a database URL (dburl.Redact).

@@ -151,7 +151,7 @@ func (m *Maintainer) round(ctx context.Context, now time.Time) error {
 	m.leader = leads
 	m.mu.Unlock()
 	if changed {
-		m.cfg.Logger.InfoContext(ctx, "maintenance: leadership changed", "worker", m.cfg.ID, "leader", leads)
+		m.cfg.Logger.DebugContext(ctx, "maintenance: leadership changed", "worker", m.cfg.ID, "leader", leads)
 	}
 	if leads {
 		for _, s := range m.cfg.Services {
@@ -246,7 +246,8 @@ func (r *Rescuer) Run(ctx context.Context, now time.Time) ([]*taskertype.Event, 
 		return nil, err
 	}
 	for _, s := range rescued {
-		logger.WarnContext(ctx, "maintenance: rescued step whose worker was lost", "step_id", s.ID, "task_id", s.TaskID, "worker", s.LeaseOwner)
+		logger.WarnContext(ctx, "maintenance: rescued step whose worker was lost",
+			"task_id", s.TaskID, "step", s.Name, "step_id", s.ID, "attempt", s.Attempts, "worker", s.LeaseOwner)
 	}
 	return b.Events, nil
 }

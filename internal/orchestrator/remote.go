@@ -243,11 +243,13 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 func (r *Remote) Release(ctx context.Context, workerID string, stepID int64, attempt int) (*taskertype.Step, error) {
 	now := r.cfg.Now()
 	var step *taskertype.Step
+	var b recorder.Batch
 	err := recorder.InTx(ctx, r.exec, func(tx taskerdriver.ExecutorTx) error {
+		b.Reset()
 		if _, err := heldStep(ctx, tx, workerID, stepID, attempt); err != nil {
 			return err
 		}
-		moved, err := r.rec.Release(ctx, tx, workerID, []int64{stepID}, map[string]any{"worker": workerID, "attempt": attempt}, now)
+		moved, err := r.rec.Release(ctx, tx, workerID, []int64{stepID}, map[string]any{"worker": workerID, "attempt": attempt}, now, &b)
 		if err != nil {
 			return err
 		}
@@ -259,9 +261,16 @@ func (r *Remote) Release(ctx context.Context, workerID string, stepID int64, att
 			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: cur}
 		}
 		step = moved[0]
+		if err := r.rec.WriteOutbox(ctx, tx, &b); err != nil {
+			return err
+		}
 		return tx.Notify(ctx, taskerdriver.TopicStepsReady)
 	})
-	return step, err
+	if err != nil {
+		return nil, err
+	}
+	r.cfg.Publish(b.Events)
+	return step, nil
 }
 
 // heldStep reads a remote step and checks that workerID holds attempt of

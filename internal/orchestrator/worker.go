@@ -14,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/internal/recorder"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -356,7 +357,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	var claims []*taskerdriver.ClaimedStep
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		b.Reset()
-		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, released, map[string]any{"worker": w.cfg.ID}, now); err != nil {
+		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, released, map[string]any{"worker": w.cfg.ID}, now, &b); err != nil {
 			return err
 		}
 		if _, err := w.rec.Record(ctx, tx, now, attempts, &b); err != nil {
@@ -395,7 +396,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	if w.stopping && len(claims) > 0 {
 		w.mu.Unlock()
 		w.cfg.Publish(b.Events) // what the pass recorded did happen
-		return passResult{}, w.giveBack(ctx, claims)
+		return passResult{}, w.giveBack(ctx, claims, now)
 	}
 	w.handlers.Add(len(claims))
 	for _, c := range claims {
@@ -427,13 +428,23 @@ func (w *Worker) sort(done []finished) (attempts []recorder.Attempt, released []
 }
 
 // giveBack returns claimed steps that were never started to pending, the
-// attempt not counted.
-func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedStep) error {
+// attempt not counted, and publishes their step.initialize_requested.
+func (w *Worker) giveBack(ctx context.Context, claims []*taskerdriver.ClaimedStep, now time.Time) error {
 	ids := make([]int64, len(claims))
 	for i, c := range claims {
 		ids[i] = c.Step.ID
 	}
-	_, err := w.rec.Release(ctx, w.exec, w.cfg.ID, ids, map[string]any{"worker": w.cfg.ID, "started": false}, w.cfg.Now())
+	var b recorder.Batch
+	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+		b.Reset()
+		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, ids, map[string]any{"worker": w.cfg.ID, "started": false}, now, &b); err != nil {
+			return err
+		}
+		return w.rec.WriteOutbox(ctx, tx, &b)
+	})
+	if err == nil {
+		w.cfg.Publish(b.Events)
+	}
 	return err
 }
 
@@ -451,7 +462,7 @@ func (w *Worker) isolate(ctx context.Context, attempts []recorder.Attempt) {
 		}
 		if err != nil {
 			w.cfg.Logger.ErrorContext(ctx, "orchestrator: cannot record a step's attempt; it will be rescued when its lease expires",
-				"step_id", a.Step.ID, "attempt", a.Step.Attempts, "error", err)
+				"task_id", a.Step.TaskID, "step", a.Step.Name, "step_id", a.Step.ID, "attempt", a.Step.Attempts, "error", err)
 		}
 	}
 }
@@ -482,7 +493,10 @@ func (w *Worker) inTx(ctx context.Context, fn func(tx taskerdriver.ExecutorTx) e
 // has added the step to w.handlers.
 func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
 	timeout := cmp.Or(retrypolicy.DecodeStepPolicy(c.Step.Policy).Timeout, w.cfg.StepTimeout)
-	ctx, cancel := context.WithCancel(w.runCtx)
+	// Every record logged with the step's context (by the engine, the
+	// middleware or the handler, through a taskerlog handler) names it.
+	ctx, cancel := context.WithCancel(taskerlog.WithAttrs(w.runCtx, slog.Int64(taskerlog.KeyTaskID, c.Task.ID),
+		slog.String(taskerlog.KeyStep, c.Step.Name), slog.Int(taskerlog.KeyAttempt, c.Step.Attempts)))
 	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now()}
 	w.inflight[c.Step.ID] = f
 	go func() {

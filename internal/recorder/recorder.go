@@ -83,7 +83,7 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 		if o.Err != nil { // the lease guard failed (taskerdriver.ErrLeaseLost)
 			recorded[i].Lost = true
 			r.cfg.Logger.InfoContext(ctx, "recorder: result of a step no longer owned dropped",
-				"step_id", a.Step.ID, "attempt", a.Step.Attempts, "owner", a.Owner, "error", o.Err)
+				"task_id", a.Step.TaskID, "step", a.Step.Name, "step_id", a.Step.ID, "attempt", a.Step.Attempts, "owner", a.Owner, "error", o.Err)
 			continue
 		}
 		step := o.Result.Step
@@ -182,16 +182,35 @@ func (f *failure) events(task *taskertype.Task, step *taskertype.Step, duration 
 // Release gives attempts that owner holds on ids back without a result (the
 // worker is shutting down, or never started the handler): the steps are
 // pending again and the attempts do not count. It returns the steps it
-// moved; a step owner no longer holds is not moved.
-func (r *Recorder) Release(ctx context.Context, tx taskerdriver.Executor, owner string, ids []int64, meta map[string]any, now time.Time) ([]*taskertype.Step, error) {
+// moved; a step owner no longer holds is not moved. Each step moved gets a
+// step.initialize_requested event in b (the step is pending again), whose
+// Attempt is the attempt given back (the next claim runs it again under
+// the same number) and whose payload is the transition's metadata.
+func (r *Recorder) Release(ctx context.Context, tx taskerdriver.Executor, owner string, ids []int64, meta map[string]any, now time.Time, b *Batch) ([]*taskertype.Step, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
+	reason := ReasonMeta("released_on_shutdown", meta)
+	moved, err := tx.StepSetState(ctx, &taskerdriver.StepSetStateParams{
 		IDs: ids, From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StatePending,
-		Owner: owner, DecrementAttempt: true, Now: now,
-		Metadata: ReasonMeta("released_on_shutdown", meta),
+		Owner: owner, DecrementAttempt: true, Now: now, Metadata: reason,
 	})
+	if err != nil || len(moved) == 0 {
+		return moved, err
+	}
+	// Releases are rare (a worker stopping): read each task for its event.
+	tasks := map[int64]*taskertype.Task{}
+	for _, s := range moved {
+		task := tasks[s.TaskID]
+		if task == nil {
+			if task, err = tx.TaskGet(ctx, s.TaskID); err != nil {
+				return nil, err
+			}
+			tasks[s.TaskID] = task
+		}
+		b.Add(&taskertype.Event{Name: taskertype.EventStepInitializeRequested, Task: task, Step: s, Attempt: s.Attempts + 1, Payload: reason, At: now})
+	}
+	return moved, nil
 }
 
 // WriteOutbox writes the outbox messages of b's events in tx (durable
