@@ -209,3 +209,13 @@ func (g *guarded) Commit(ctx context.Context) error {
 func (g *guarded) Rollback(ctx context.Context) error {
 	return g.m(g.ex.Rollback(ctx))
 }
+
+func (g *guarded) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
+	v, err := g.ex.AnalyticsWindow(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
+	v, err := g.ex.AnalyticsOverview(ctx)
+	return v, g.m(err)
+}

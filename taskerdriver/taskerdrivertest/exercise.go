@@ -23,6 +23,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.batches(t)
 		s.service(t)
 		s.tokens(t)
+		s.analytics(t)
 		s.unavailable(t)
 	})
 	t.Run("EveryExecutorMethodHasACase", func(t *testing.T) {

@@ -230,3 +230,13 @@ func (r *recorder) Rollback(ctx context.Context) error {
 	r.calls.add("Rollback")
 	return r.ExecutorTx.Rollback(ctx)
 }
+
+func (r *recorder) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
+	r.calls.add("AnalyticsWindow")
+	return r.ExecutorTx.AnalyticsWindow(ctx, p)
+}
+
+func (r *recorder) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
+	r.calls.add("AnalyticsOverview")
+	return r.ExecutorTx.AnalyticsOverview(ctx)
+}
