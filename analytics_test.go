@@ -87,7 +87,7 @@ func TestAnalyticsBottlenecksGolden(t *testing.T) {
 		wait := tasker.Distribution{Count: 2, Avg: 5, P50: 5, P95: 5.9, P99: 5.98, Max: 6}
 		require.Equal(t, tasker.DependencyBottlenecks{BlockingDependencies: 1, AvgWaitTime: 5, MostBlockedSteps: []string{"b"},
 			BlockedSteps: []tasker.BlockedStep{{StepName: "b", TaskName: "order", NamespaceName: "shop", Version: "1.0.0", WaitTime: wait}},
-			WaitTime: wait, QueueTime: tasker.Distribution{Count: 6, Avg: 2.5, P50: 1, P95: 7.75, P99: 9.55, Max: 10}}, a.DependencyBottlenecks)
+			WaitTime:     wait, QueueTime: tasker.Distribution{Count: 6, Avg: 2.5, P50: 1, P95: 7.75, P99: 9.55, Max: 10}}, a.DependencyBottlenecks)
 
 		p := r.PerformanceDistribution
 		require.Equal(t, tasker.Percentiles{P50: 18, P95: 37.8, P99: 39.56}, p.Percentiles)
