@@ -41,6 +41,9 @@ const (
 
 	OpEventIndex        Operation = "tasker.event:index"
 	OpHealthStatusIndex Operation = "tasker.health_status:index"
+	// OpAnalyticsIndex reads the analytics (performance, bottlenecks), as
+	// in the original engine.
+	OpAnalyticsIndex Operation = "tasker.analytics:index"
 	// OpTokenIndex, OpTokenCreate and OpTokenDestroy list, create and
 	// revoke API tokens (GET, POST /tasker/tokens, DELETE
 	// /tasker/tokens/{name}); the original engine had no API tokens, so
@@ -114,6 +117,8 @@ var table = []route{
 	{Route{"GET", "/tasker/health/live", OpHealthLive, true, "healthLive"}, (*server).healthLive},
 	{Route{"GET", "/tasker/health/ready", OpHealthReady, true, "healthReady"}, (*server).healthReady},
 	{Route{"GET", "/tasker/health/status", OpHealthStatusIndex, false, "healthStatus"}, (*server).healthStatus},
+	{Route{"GET", "/tasker/analytics/performance", OpAnalyticsIndex, false, "analyticsPerformance"}, (*server).analyticsPerformance},
+	{Route{"GET", "/tasker/analytics/bottlenecks", OpAnalyticsIndex, false, "analyticsBottlenecks"}, (*server).analyticsBottlenecks},
 	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
 	{Route{"GET", "/tasker/openapi.json", OpOpenAPIShow, false, "openAPI"}, (*server).openAPI},
 
