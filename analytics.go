@@ -402,6 +402,9 @@ func (c *Client) AnalyticsBottlenecks(ctx context.Context, q *BottleneckQuery) (
 		return nil, &ValidationError{Message: "invalid analytics query", Fields: map[string]string{
 			"period": fmt.Sprintf("%d hours is out of range: give a whole number of hours from 1 to %d", q.PeriodHours, AnalyticsMaxPeriodHours)}}
 	}
+	if fields := nulFields(map[string]any{"namespace": q.Namespace, "name": q.Name, "version": q.Version}); fields != nil {
+		return nil, &ValidationError{Message: "invalid analytics query", Fields: fields}
+	}
 	now := c.cfg.Now().UTC()
 	scope := AnalyticsScope{Namespace: q.Namespace, Name: q.Name, Version: q.Version}
 	key := fmt.Sprintf("tasker:analytics:bottlenecks:%q:%q:%q:%dh", scope.Namespace, scope.Name, scope.Version, period)

@@ -168,4 +168,8 @@ func TestAnalyticsPeriodValidated(t *testing.T) {
 		require.ErrorAs(t, err, &ve)
 		require.Contains(t, ve.Fields["period"], "from 1 to 720")
 	}
+	_, err := c.AnalyticsBottlenecks(t.Context(), &tasker.BottleneckQuery{Version: "\xff"})
+	var ve *tasker.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Contains(t, ve.Fields["version"], "not UTF-8")
 }
