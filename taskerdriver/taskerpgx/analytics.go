@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 )
@@ -90,13 +92,17 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 				FROM sx GROUP BY namespace, name, version, step) x)`,
 			`'step_durations', `+pgDist("sx", "duration", stepKeys...),
 			`'step_waits', `+pgDist("sx", "dep_wait", stepKeys...),
+			// The step counts of the slowest tasks only: the top is chosen
+			// first, then joined to its steps.
 			`'slowest_tasks', (SELECT coalesce(json_agg(x ORDER BY duration DESC, task_id), '[]') FROM (
-				SELECT w.task_id, w.namespace, w.name, w.version, w.state, `+secs("w.completed_at", "w.created_at")+` AS duration,
-					c.steps, c.complete_steps, c.error_steps
-				FROM w CROSS JOIN LATERAL (SELECT count(*) AS steps, count(*) FILTER (WHERE s.state = 'complete') AS complete_steps,
-					count(*) FILTER (WHERE s.state = 'error') AS error_steps FROM s WHERE s.task_id = w.task_id) c
-				WHERE w.state IN ('complete', 'error') AND w.completed_at IS NOT NULL
-				ORDER BY duration DESC, w.task_id LIMIT `+top+`) x)`,
+				SELECT top.task_id, top.namespace, top.name, top.version, top.state, top.duration,
+					count(s.task_id) AS steps, count(*) FILTER (WHERE s.state = 'complete') AS complete_steps,
+					count(*) FILTER (WHERE s.state = 'error') AS error_steps
+				FROM (SELECT task_id, namespace, name, version, state, `+secs("completed_at", "created_at")+` AS duration FROM w
+					WHERE state IN ('complete', 'error') AND completed_at IS NOT NULL
+					ORDER BY duration DESC, task_id LIMIT `+top+`) top
+				LEFT JOIN s ON s.task_id = top.task_id
+				GROUP BY top.task_id, top.namespace, top.name, top.version, top.state, top.duration) x)`,
 			`'slowest_steps', (SELECT coalesce(json_agg(x ORDER BY duration DESC, step_id), '[]') FROM (
 				SELECT workflow_step_id AS step_id, task_id, namespace, name, version, step, duration, attempts, retryable
 				FROM s WHERE duration IS NOT NULL ORDER BY duration DESC, workflow_step_id LIMIT `+top+`) x)`,
@@ -112,9 +118,9 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 			`'waiting_steps', (SELECT count(*) FROM s WHERE state = 'pending' AND pending_parents > 0)`,
 		)
 	}
-	var doc []byte
-	if err := e.q.QueryRow(ctx, with+`
-	SELECT json_build_object(`+strings.Join(fields, ",\n")+`)::text`, args...).Scan(&doc); err != nil {
+	doc, err := e.analyticsQuery(ctx, with+`
+	SELECT json_build_object(`+strings.Join(fields, ",\n")+`)::text`, args)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: analytics: %w", err)
 	}
 	w, err := driverkit.DecodeAnalytics(doc, p)
@@ -122,6 +128,24 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return w, nil
+}
+
+// analyticsQuery runs the analytics statement, outside a transaction in a
+// read-only one without JIT: the planner's estimates of the joins of CTEs
+// are far too high, and compiling the plan (seconds) would cost more than
+// running it (milliseconds).
+func (e *executor) analyticsQuery(ctx context.Context, q string, args []any) ([]byte, error) {
+	var doc []byte
+	if e.tx != nil {
+		return doc, e.q.QueryRow(ctx, q, args...).Scan(&doc)
+	}
+	err := pgx.BeginTxFunc(ctx, e.d.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, q, args...).Scan(&doc)
+	})
+	return doc, err
 }
 
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {

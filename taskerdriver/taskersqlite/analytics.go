@@ -107,14 +107,18 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 				FROM sx GROUP BY namespace, name, version, step ORDER BY namespace, name, version, step)))`,
 			`'step_durations', `+liteDist("sx", "duration", stepKeys...),
 			`'step_waits', `+liteDist("sx", "dep_wait", stepKeys...),
+			// The step counts of the slowest tasks only: the top is chosen
+			// first, then joined to its steps.
 			`'slowest_tasks', json((SELECT coalesce(json_group_array(json_object('task_id', task_id, 'namespace', namespace, 'name', name,
-				'version', version, 'state', state, 'duration', duration,
-				'steps', (SELECT count(*) FROM s WHERE s.task_id = x.task_id),
-				'complete_steps', (SELECT count(*) FROM s WHERE s.task_id = x.task_id AND s.state = 'complete'),
-				'error_steps', (SELECT count(*) FROM s WHERE s.task_id = x.task_id AND s.state = 'error'))), '[]') FROM (
-				SELECT task_id, namespace, name, version, state, `+secs("completed_at", "created_at")+` AS duration FROM w
-				WHERE state IN ('complete', 'error') AND completed_at IS NOT NULL
-				ORDER BY duration DESC, task_id LIMIT `+ts+`) x))`,
+				'version', version, 'state', state, 'duration', duration, 'steps', steps, 'complete_steps', complete_steps,
+				'error_steps', error_steps)), '[]') FROM (
+				SELECT top.task_id, top.namespace, top.name, top.version, top.state, top.duration, count(s.task_id) AS steps,
+					count(*) FILTER (WHERE s.state = 'complete') AS complete_steps, count(*) FILTER (WHERE s.state = 'error') AS error_steps
+				FROM (SELECT task_id, namespace, name, version, state, `+secs("completed_at", "created_at")+` AS duration FROM w
+					WHERE state IN ('complete', 'error') AND completed_at IS NOT NULL
+					ORDER BY duration DESC, task_id LIMIT `+ts+`) top
+				LEFT JOIN s ON s.task_id = top.task_id
+				GROUP BY top.task_id ORDER BY top.duration DESC, top.task_id)))`,
 			`'slowest_steps', json((SELECT coalesce(json_group_array(json_object('step_id', workflow_step_id, 'task_id', task_id,
 				'namespace', namespace, 'name', name, 'version', version, 'step', step, 'duration', duration, 'attempts', attempts,
 				'retryable', json(CASE WHEN retryable THEN 'true' ELSE 'false' END))), '[]') FROM (
