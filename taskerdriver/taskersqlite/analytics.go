@@ -45,6 +45,20 @@ func liteDist(src, v string, keys ...string) string {
 func secs(to, from string) string { return `((` + to + ` - ` + from + `) / 1e6)` }
 
 func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
+	q, args := analyticsSQL(p)
+	var doc string
+	if err := e.r.QueryRowContext(ctx, q, args...).Scan(&doc); err != nil {
+		return nil, fmt.Errorf("sqlite: analytics: %w", err)
+	}
+	w, err := driverkit.DecodeAnalytics([]byte(doc), p)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return w, nil
+}
+
+// analyticsSQL returns the statement of AnalyticsWindow: one JSON document.
+func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 	cond, args := driverkit.AnalyticsWhere(p, func(int) string { return "?" }, us(p.Since), us(p.Until))
 	limit := driverkit.Limit(p.Limit, driverkit.AnalyticsDefaultLimit)
 	top := driverkit.Limit(p.Top, driverkit.AnalyticsDefaultTop)
@@ -52,15 +66,17 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 	// arguments too.
 	args = append(append(args, args...), limit)
 
+	// The window's tasks drive every join (CROSS JOIN keeps them the
+	// outer loop in SQLite): the other tables are searched by task_id.
 	with := `WITH w AS MATERIALIZED (
 		SELECT task_id, namespace, name, version, state, created_at, completed_at,
 			CASE WHEN state = 'complete' THEN ` + secs("completed_at", "created_at") + ` END AS duration
 		FROM tasker_tasks WHERE ` + cond + ` ORDER BY created_at DESC, task_id DESC LIMIT ?),
 	s AS MATERIALIZED (
-		SELECT s.workflow_step_id, s.task_id, w.namespace, w.name, w.version, s.name AS step, s.state, s.attempts,
-			s.retryable, s.blocked, s.pending_parents, s.created_at,
-			CASE WHEN s.state = 'complete' THEN ` + secs("s.processed_at", "s.last_attempted_at") + ` END AS duration
-		FROM tasker_workflow_steps s JOIN w ON w.task_id = s.task_id)`
+		SELECT st.workflow_step_id, st.task_id, w.namespace, w.name, w.version, st.name AS step, st.state, st.attempts,
+			st.retryable, st.blocked, st.pending_parents, st.created_at,
+			CASE WHEN st.state = 'complete' THEN ` + secs("st.processed_at", "st.last_attempted_at") + ` END AS duration
+		FROM w CROSS JOIN tasker_workflow_steps st ON st.task_id = w.task_id)`
 	// The count of the whole window comes first in the arguments: it is
 	// a CTE too.
 	with = strings.Replace(with, "WITH ", "WITH total AS (SELECT count(*) AS n FROM tasker_tasks WHERE "+cond+"),\n\t", 1)
@@ -77,15 +93,15 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 	if p.Detail {
 		with += `,
 	tr AS MATERIALIZED (
-		SELECT t.workflow_step_id,
-			min(t.created_at) FILTER (WHERE t.to_state = 'in_progress') AS started_at,
-			min(t.created_at) FILTER (WHERE t.to_state IN ('complete', 'resolved_manually')) AS done_at,
-			count(*) FILTER (WHERE t.from_state = 'in_progress' AND t.to_state = 'error') AS failed
-		FROM tasker_workflow_step_transitions t JOIN w ON w.task_id = t.task_id GROUP BY t.workflow_step_id),
+		SELECT tt.workflow_step_id,
+			min(tt.created_at) FILTER (WHERE tt.to_state = 'in_progress') AS started_at,
+			min(tt.created_at) FILTER (WHERE tt.to_state IN ('complete', 'resolved_manually')) AS done_at,
+			count(*) FILTER (WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error') AS failed
+		FROM w CROSS JOIN tasker_workflow_step_transitions tt ON tt.task_id = w.task_id GROUP BY tt.workflow_step_id),
 	par AS (
-		SELECT e.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
-		FROM tasker_workflow_step_edges e JOIN w ON w.task_id = e.task_id
-		LEFT JOIN tr ON tr.workflow_step_id = e.from_step_id GROUP BY e.to_step_id),
+		SELECT ed.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
+		FROM w CROSS JOIN tasker_workflow_step_edges ed ON ed.task_id = w.task_id
+		LEFT JOIN tr ON tr.workflow_step_id = ed.from_step_id GROUP BY ed.to_step_id),
 	sx AS MATERIALIZED (
 		SELECT s.*, coalesce(tr.failed, 0) AS failed,
 			CASE WHEN par.to_step_id IS NOT NULL THEN ` + secs("tr.started_at", "s.created_at") + ` END AS dep_wait,
@@ -125,9 +141,9 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 				SELECT * FROM s WHERE duration IS NOT NULL ORDER BY duration DESC, workflow_step_id LIMIT `+ts+`)))`,
 			`'failed_attempts', (SELECT coalesce(sum(failed), 0) FROM sx)`,
 			`'error_kinds', json((SELECT coalesce(json_group_object(kind, n), '{}') FROM (
-				SELECT coalesce(json_extract(t.metadata, '$.error_kind'), 'unknown') AS kind, count(*) AS n
-				FROM tasker_workflow_step_transitions t JOIN w ON w.task_id = t.task_id
-				WHERE t.from_state = 'in_progress' AND t.to_state = 'error' GROUP BY 1)))`,
+				SELECT coalesce(json_extract(tt.metadata, '$.error_kind'), 'unknown') AS kind, count(*) AS n
+				FROM w CROSS JOIN tasker_workflow_step_transitions tt ON tt.task_id = w.task_id
+				WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error' GROUP BY 1)))`,
 			`'retried_steps', (SELECT count(*) FROM sx WHERE failed > 0 AND (state = 'complete' OR (state = 'error' AND blocked)))`,
 			`'retried_completed', (SELECT count(*) FROM sx WHERE failed > 0 AND state = 'complete')`,
 			`'dependency_wait', `+liteDist("sx", "dep_wait"),
@@ -135,24 +151,27 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 			`'waiting_steps', (SELECT count(*) FROM s WHERE state = 'pending' AND pending_parents > 0)`,
 		)
 	}
-	var doc string
-	if err := e.r.QueryRowContext(ctx, with+`
-	SELECT json_object(`+strings.Join(fields, ",\n")+`)`, args...).Scan(&doc); err != nil {
-		return nil, fmt.Errorf("sqlite: analytics: %w", err)
-	}
-	w, err := driverkit.DecodeAnalytics([]byte(doc), p)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return w, nil
+	return with + `
+	SELECT json_object(` + strings.Join(fields, ",\n") + `)`, args
 }
 
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
 	// The distinct templates by a loose index scan of the named index (one
 	// descent per template, not a read of every task).
 	var o taskerdriver.AnalyticsOverview
-	err := e.r.QueryRowContext(ctx, `WITH RECURSIVE t(namespace, name, version) AS (
-		SELECT * FROM (SELECT namespace, name, version FROM tasker_tasks ORDER BY namespace, name, version LIMIT 1)
+	err := e.r.QueryRowContext(ctx, overviewSQL).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: analytics overview: %w", err)
+	}
+	return &o, nil
+}
+
+// overviewSQL is the statement of AnalyticsOverview. The distinct templates
+// are a loose index scan of the named index (one descent per template, not
+// a read of every task); "namespace >= ''" makes the first descent a
+// search, as the others.
+const overviewSQL = `WITH RECURSIVE t(namespace, name, version) AS (
+		SELECT * FROM (SELECT namespace, name, version FROM tasker_tasks WHERE namespace >= '' ORDER BY namespace, name, version LIMIT 1)
 		UNION ALL
 		SELECT (SELECT n.namespace FROM tasker_tasks n WHERE (n.namespace, n.name, n.version) > (t.namespace, t.name, t.version)
 				ORDER BY n.namespace, n.name, n.version LIMIT 1),
@@ -163,9 +182,4 @@ func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.Analyti
 		FROM t WHERE t.namespace IS NOT NULL)
 	SELECT (SELECT count(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress')),
 		(SELECT count(DISTINCT namespace) FROM t WHERE namespace IS NOT NULL),
-		(SELECT count(*) FROM t WHERE namespace IS NOT NULL)`).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: analytics overview: %w", err)
-	}
-	return &o, nil
-}
+		(SELECT count(*) FROM t WHERE namespace IS NOT NULL)`
