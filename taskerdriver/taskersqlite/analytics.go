@@ -168,8 +168,8 @@ func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.Analyti
 
 // overviewSQL is the statement of AnalyticsOverview. The distinct templates
 // are a loose index scan of the named index (one descent per template, not
-// a read of every task); "namespace >= ”" makes the first descent a
-// search, as the others.
+// a read of every task); the condition on namespace (every namespace
+// satisfies it) makes the first descent a search, as the others.
 const overviewSQL = `WITH RECURSIVE t(namespace, name, version) AS (
 		SELECT * FROM (SELECT namespace, name, version FROM tasker_tasks WHERE namespace >= '' ORDER BY namespace, name, version LIMIT 1)
 		UNION ALL
