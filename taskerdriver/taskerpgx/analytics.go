@@ -33,6 +33,20 @@ func secs(to, from string) string {
 }
 
 func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
+	q, args := analyticsSQL(p)
+	doc, err := e.analyticsQuery(ctx, q, args)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: analytics: %w", err)
+	}
+	w, err := driverkit.DecodeAnalytics(doc, p)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return w, nil
+}
+
+// analyticsSQL returns the statement of AnalyticsWindow: one JSON document.
+func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 	cond, args := driverkit.AnalyticsWhere(p, func(i int) string { return fmt.Sprintf("$%d", i) }, p.Since.UTC(), p.Until.UTC())
 	args = append(args, driverkit.Limit(p.Limit, driverkit.AnalyticsDefaultLimit))
 	limit := fmt.Sprintf("$%d", len(args))
@@ -118,16 +132,8 @@ func (e *executor) AnalyticsWindow(ctx context.Context, p *taskerdriver.Analytic
 			`'waiting_steps', (SELECT count(*) FROM s WHERE state = 'pending' AND pending_parents > 0)`,
 		)
 	}
-	doc, err := e.analyticsQuery(ctx, with+`
-	SELECT json_build_object(`+strings.Join(fields, ",\n")+`)::text`, args)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: analytics: %w", err)
-	}
-	w, err := driverkit.DecodeAnalytics(doc, p)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	return w, nil
+	return with + `
+	SELECT json_build_object(` + strings.Join(fields, ",\n") + `)::text`, args
 }
 
 // analyticsQuery runs the analytics statement, outside a transaction in a
@@ -149,10 +155,18 @@ func (e *executor) analyticsQuery(ctx context.Context, q string, args []any) ([]
 }
 
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
-	// The distinct templates by a loose index scan of tasker_tasks_named
-	// (one index descent per template, not a read of every task).
 	var o taskerdriver.AnalyticsOverview
-	err := e.q.QueryRow(ctx, `WITH RECURSIVE t AS (
+	err := e.q.QueryRow(ctx, overviewSQL).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: analytics overview: %w", err)
+	}
+	return &o, nil
+}
+
+// overviewSQL is the statement of AnalyticsOverview. The distinct templates
+// are a loose index scan of tasker_tasks_named (one index descent per
+// template, not a read of every task).
+const overviewSQL = `WITH RECURSIVE t AS (
 		(SELECT namespace, name, version FROM tasker_tasks ORDER BY namespace, name, version LIMIT 1)
 		UNION ALL
 		SELECT n.namespace, n.name, n.version FROM t CROSS JOIN LATERAL (
@@ -160,9 +174,4 @@ func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.Analyti
 			WHERE (namespace, name, version) > (t.namespace, t.name, t.version)
 			ORDER BY namespace, name, version LIMIT 1) n)
 	SELECT (SELECT count(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress')),
-		(SELECT count(DISTINCT namespace) FROM t), (SELECT count(*) FROM t)`).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: analytics overview: %w", err)
-	}
-	return &o, nil
-}
+		(SELECT count(DISTINCT namespace) FROM t), (SELECT count(*) FROM t)`
