@@ -52,15 +52,19 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 	limit := fmt.Sprintf("$%d", len(args))
 
 	// w: the window's newest tasks; s: their steps, with their run time.
+	// Every other table is read per task of w, by its task_id index: a
+	// LATERAL subquery with OFFSET 0 (which the planner cannot flatten)
+	// keeps the planner, whose estimates of CTE joins are far off, from
+	// hashing a whole table instead.
 	with := `WITH w AS MATERIALIZED (
 		SELECT task_id, namespace, name, version, state, created_at, completed_at,
 			CASE WHEN state = 'complete' THEN ` + secs("completed_at", "created_at") + ` END AS duration
 		FROM tasker_tasks WHERE ` + cond + ` ORDER BY created_at DESC, task_id DESC LIMIT ` + limit + `),
 	s AS MATERIALIZED (
-		SELECT s.workflow_step_id, s.task_id, w.namespace, w.name, w.version, s.name AS step, s.state, s.attempts,
-			s.retryable, s.blocked, s.pending_parents, s.created_at,
-			CASE WHEN s.state = 'complete' THEN ` + secs("s.processed_at", "s.last_attempted_at") + ` END AS duration
-		FROM tasker_workflow_steps s JOIN w ON w.task_id = s.task_id)`
+		SELECT st.workflow_step_id, st.task_id, w.namespace, w.name, w.version, st.name AS step, st.state, st.attempts,
+			st.retryable, st.blocked, st.pending_parents, st.created_at,
+			CASE WHEN st.state = 'complete' THEN ` + secs("st.processed_at", "st.last_attempted_at") + ` END AS duration
+		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_steps st WHERE st.task_id = w.task_id OFFSET 0) st)`
 	fields := []string{
 		`'tasks', (SELECT count(*) FROM tasker_tasks WHERE ` + cond + `)`,
 		`'analyzed', (SELECT count(*) FROM w)`,
@@ -81,10 +85,11 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 			min(t.created_at) FILTER (WHERE t.to_state = 'in_progress') AS started_at,
 			min(t.created_at) FILTER (WHERE t.to_state IN ('complete', 'resolved_manually')) AS done_at,
 			count(*) FILTER (WHERE t.from_state = 'in_progress' AND t.to_state = 'error') AS failed
-		FROM tasker_workflow_step_transitions t JOIN w ON w.task_id = t.task_id GROUP BY t.workflow_step_id),
+		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_transitions t WHERE t.task_id = w.task_id OFFSET 0) t
+		GROUP BY t.workflow_step_id),
 	par AS (
 		SELECT e.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
-		FROM tasker_workflow_step_edges e JOIN w ON w.task_id = e.task_id
+		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_edges e WHERE e.task_id = w.task_id OFFSET 0) e
 		LEFT JOIN tr ON tr.workflow_step_id = e.from_step_id GROUP BY e.to_step_id),
 	sx AS MATERIALIZED (
 		SELECT s.*, coalesce(tr.failed, 0) AS failed,
@@ -123,7 +128,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 			`'failed_attempts', (SELECT coalesce(sum(failed), 0) FROM sx)`,
 			`'error_kinds', (SELECT coalesce(json_object_agg(kind, n), '{}') FROM (
 				SELECT coalesce(t.metadata->>'error_kind', 'unknown') AS kind, count(*) AS n
-				FROM tasker_workflow_step_transitions t JOIN w ON w.task_id = t.task_id
+				FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_transitions t WHERE t.task_id = w.task_id OFFSET 0) t
 				WHERE t.from_state = 'in_progress' AND t.to_state = 'error' GROUP BY 1) x)`,
 			`'retried_steps', (SELECT count(*) FROM sx WHERE failed > 0 AND (state = 'complete' OR (state = 'error' AND blocked)))`,
 			`'retried_completed', (SELECT count(*) FROM sx WHERE failed > 0 AND state = 'complete')`,
