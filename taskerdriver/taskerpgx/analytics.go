@@ -87,10 +87,12 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 			count(*) FILTER (WHERE t.from_state = 'in_progress' AND t.to_state = 'error') AS failed
 		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_transitions t WHERE t.task_id = w.task_id OFFSET 0) t
 		GROUP BY t.workflow_step_id),
+	ed AS MATERIALIZED (
+		SELECT e.from_step_id, e.to_step_id
+		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_edges e WHERE e.task_id = w.task_id OFFSET 0) e),
 	par AS (
-		SELECT e.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
-		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_edges e WHERE e.task_id = w.task_id OFFSET 0) e
-		LEFT JOIN tr ON tr.workflow_step_id = e.from_step_id GROUP BY e.to_step_id),
+		SELECT ed.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
+		FROM ed LEFT JOIN tr ON tr.workflow_step_id = ed.from_step_id GROUP BY ed.to_step_id),
 	sx AS MATERIALIZED (
 		SELECT s.*, coalesce(tr.failed, 0) AS failed,
 			CASE WHEN par.to_step_id IS NOT NULL THEN ` + secs("tr.started_at", "s.created_at") + ` END AS dep_wait,
@@ -142,16 +144,19 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 }
 
 // analyticsQuery runs the analytics statement, outside a transaction in a
-// read-only one without JIT: the planner's estimates of the joins of CTEs
-// are far too high, and compiling the plan (seconds) would cost more than
-// running it (milliseconds).
+// read-only one without JIT and without nested loops. The planner's
+// estimates of the joins of CTEs are far off: too high, and compiling the
+// plan (seconds) would cost more than running it; or too low, and a nested
+// loop would rescan a CTE for every row of another. The per-task index
+// lookups (LATERAL ... OFFSET 0) are nested loops still: nothing else can
+// run them.
 func (e *executor) analyticsQuery(ctx context.Context, q string, args []any) ([]byte, error) {
 	var doc []byte
 	if e.tx != nil {
 		return doc, e.q.QueryRow(ctx, q, args...).Scan(&doc)
 	}
 	err := pgx.BeginTxFunc(ctx, e.d.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off; SET LOCAL enable_nestloop = off`); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, q, args...).Scan(&doc)
