@@ -23,7 +23,7 @@ import (
 
 // BenchmarkAnalyticsRoutes measures GET /tasker/analytics/performance and
 // /bottlenecks on PostgreSQL with 1,000,000 tasks (4-step diamonds, 4M
-// steps, 4M edges, about 13M transitions) created over 30 days, through the
+// steps, 4M edges, about 15M transitions) created over 30 days, through the
 // route's handler, every request a cache miss (the injected clock moves past
 // the cache's life between requests). Gated:
 //
