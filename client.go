@@ -145,6 +145,9 @@ type Client struct {
 	// or a generated id), the same across Start and RunUntilIdle so that a
 	// later run keeps the maintenance leadership of an earlier one.
 	workerID string
+
+	// analytics caches recent analytics answers.
+	analytics analyticsCache
 }
 
 // NewClient returns a client on driver, applying its migrations unless

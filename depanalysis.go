@@ -51,7 +51,7 @@ type TaskDependencyAnalysis struct {
 	CriticalPaths            CriticalPaths        `json:"critical_paths"`
 	ParallelismOpportunities ParallelismAnalysis  `json:"parallelism_opportunities"`
 	ErrorChains              ErrorChainAnalysis   `json:"error_chains"`
-	Bottlenecks              BottleneckAnalysis   `json:"bottlenecks"`
+	Bottlenecks              StepBottlenecks   `json:"bottlenecks"`
 	GeneratedAt              time.Time            `json:"generated_at"`
 	TaskExecutionSummary     TaskExecutionSummary `json:"task_execution_summary"`
 }
@@ -203,8 +203,8 @@ type RecoveryPriority struct {
 	RecommendedAction string `json:"recommended_action"`
 }
 
-// BottleneckAnalysis ranks the steps that hold the task up.
-type BottleneckAnalysis struct {
+// StepBottlenecks ranks the steps that hold the task up.
+type StepBottlenecks struct {
 	TotalBottlenecks    int          `json:"total_bottlenecks"`
 	CriticalBottlenecks int          `json:"critical_bottlenecks"`
 	TotalBlockedSteps   int          `json:"total_blocked_steps"`
@@ -722,8 +722,8 @@ func recoveryStrategies(ra RetryAnalysis) []RecoveryStrategy {
 	return []RecoveryStrategy{{Strategy: "Investigate Root Cause", Priority: "High", Description: "Step is not retryable, requires investigation"}}
 }
 
-func bottlenecks(ordered []*depStep, byID map[int64]*depStep, ec *ExecutionContext) BottleneckAnalysis {
-	ba := BottleneckAnalysis{Bottlenecks: []Bottleneck{}, TaskHealth: ec.HealthStatus, TaskCompletion: ec.CompletionPercentage,
+func bottlenecks(ordered []*depStep, byID map[int64]*depStep, ec *ExecutionContext) StepBottlenecks {
+	ba := StepBottlenecks{Bottlenecks: []Bottleneck{}, TaskHealth: ec.HealthStatus, TaskCompletion: ec.CompletionPercentage,
 		OverallImpact: "None"}
 	if ec.Total > 0 {
 		ba.FailedStepsRatio = round1(float64(ec.Failed) / float64(ec.Total) * 100)

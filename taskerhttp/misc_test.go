@@ -195,6 +195,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/health/live":                                      {"get"},
 		"/tasker/health/ready":                                     {"get"},
 		"/tasker/health/status":                                    {"get"},
+		"/tasker/analytics/performance":                            {"get"},
+		"/tasker/analytics/bottlenecks":                            {"get"},
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
 		"/tasker/metrics":                                          {"get"},

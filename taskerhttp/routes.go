@@ -43,6 +43,9 @@ const (
 	OpHealthStatusIndex Operation = "tasker.health_status:index"
 	// OpMetricsIndex reads the Prometheus metrics (GET /tasker/metrics).
 	OpMetricsIndex Operation = "tasker.metrics:index"
+	// OpAnalyticsIndex reads the analytics (performance, bottlenecks), as
+	// in the original engine.
+	OpAnalyticsIndex Operation = "tasker.analytics:index"
 	// OpTokenIndex, OpTokenCreate and OpTokenDestroy list, create and
 	// revoke API tokens (GET, POST /tasker/tokens, DELETE
 	// /tasker/tokens/{name}); the original engine had no API tokens, so
@@ -120,6 +123,8 @@ var table = []route{
 	{Route{"GET", "/tasker/health/ready", OpHealthReady, true, "healthReady"}, (*server).healthReady},
 	{Route{"GET", "/tasker/health/status", OpHealthStatusIndex, false, "healthStatus"}, (*server).healthStatus},
 	{Route{"GET", "/tasker/metrics", OpMetricsIndex, false, "metrics"}, (*server).serveMetrics},
+	{Route{"GET", "/tasker/analytics/performance", OpAnalyticsIndex, false, "analyticsPerformance"}, (*server).analyticsPerformance},
+	{Route{"GET", "/tasker/analytics/bottlenecks", OpAnalyticsIndex, false, "analyticsBottlenecks"}, (*server).analyticsBottlenecks},
 	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
 	{Route{"GET", "/tasker/openapi.json", OpOpenAPIShow, false, "openAPI"}, (*server).openAPI},
 

@@ -77,6 +77,8 @@ func TestRoutesPermissions(t *testing.T) {
 		"GET /tasker/health/ready":                                      "tasker.health:ready",
 		"GET /tasker/health/status":                                     "tasker.health_status:index",
 		"GET /tasker/metrics":                                           "tasker.metrics:index",
+		"GET /tasker/analytics/performance":                             "tasker.analytics:index",
+		"GET /tasker/analytics/bottlenecks":                             "tasker.analytics:index",
 		"GET /tasker/events":                                            "tasker.event:index",
 		"GET /tasker/openapi.json":                                      "tasker.openapi:show",
 		"GET /tasker/tokens":                                            "tasker.token:index",

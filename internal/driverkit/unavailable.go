@@ -223,3 +223,13 @@ func (g *guarded) WorkerDeleteStale(ctx context.Context, p *taskerdriver.WorkerD
 	v, err := g.ex.WorkerDeleteStale(ctx, p)
 	return v, g.m(err)
 }
+
+func (g *guarded) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
+	v, err := g.ex.AnalyticsWindow(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
+	v, err := g.ex.AnalyticsOverview(ctx)
+	return v, g.m(err)
+}

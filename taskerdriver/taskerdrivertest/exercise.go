@@ -24,6 +24,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.service(t)
 		s.tokens(t)
 		s.workers(t)
+		s.analytics(t)
 		s.unavailable(t)
 	})
 	t.Run("EveryExecutorMethodHasACase", func(t *testing.T) {

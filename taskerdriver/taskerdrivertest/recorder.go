@@ -245,3 +245,13 @@ func (r *recorder) WorkerDeleteStale(ctx context.Context, p *taskerdriver.Worker
 	r.calls.add("WorkerDeleteStale")
 	return r.ExecutorTx.WorkerDeleteStale(ctx, p)
 }
+
+func (r *recorder) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
+	r.calls.add("AnalyticsWindow")
+	return r.ExecutorTx.AnalyticsWindow(ctx, p)
+}
+
+func (r *recorder) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
+	r.calls.add("AnalyticsOverview")
+	return r.ExecutorTx.AnalyticsOverview(ctx)
+}

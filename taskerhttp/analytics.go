@@ -1,0 +1,44 @@
+package taskerhttp
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
+)
+
+// analyticsPerformance serves Client.AnalyticsPerformance.
+func (s *server) analyticsPerformance(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.c.AnalyticsPerformance(r.Context(), nil)
+	if err != nil {
+		return err
+	}
+	rep.GeneratedAt, rep.CacheInfo.ExpiresAt = apiview.UTC(rep.GeneratedAt), apiview.UTC(rep.CacheInfo.ExpiresAt)
+	noStore(w)
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// analyticsBottlenecks serves Client.AnalyticsBottlenecks for
+// ?namespace&name&version&period=HOURS.
+func (s *server) analyticsBottlenecks(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	bq := &tasker.BottleneckQuery{Namespace: q.Get("namespace"), Name: q.Get("name"), Version: q.Get("version"),
+		PeriodHours: tasker.AnalyticsDefaultPeriodHours}
+	if v := q.Get("period"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > tasker.AnalyticsMaxPeriodHours {
+			return badParam("period", "%q is not a number of hours from 1 to %d; give for example period=24", v, tasker.AnalyticsMaxPeriodHours)
+		}
+		bq.PeriodHours = n
+	}
+	rep, err := s.c.AnalyticsBottlenecks(r.Context(), bq)
+	if err != nil {
+		return err
+	}
+	rep.GeneratedAt, rep.CacheInfo.ExpiresAt = apiview.UTC(rep.GeneratedAt), apiview.UTC(rep.CacheInfo.ExpiresAt)
+	noStore(w)
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

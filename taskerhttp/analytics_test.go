@@ -1,0 +1,90 @@
+package taskerhttp_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
+	"github.com/tasker-go/tasker/taskerdriver/taskerdrivertest"
+	"github.com/tasker-go/tasker/taskerhttp"
+)
+
+// newAnalyticsEnv serves, with API-token authentication, a client whose
+// clock is at t0+30min on a database with the seeded analytics history
+// (taskerdrivertest.SeedAnalytics at t0).
+func newAnalyticsEnv(t *testing.T) (*env, *testdb.Clock) {
+	t.Helper()
+	d := openTestDriver(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := testdb.NewClock(t0.Add(30 * time.Minute))
+	c, err := tasker.NewClient(t.Context(), d, &tasker.Config{Registry: testRegistry(t), Now: clock.Now})
+	require.NoError(t, err)
+	taskerdrivertest.SeedAnalytics(t.Context(), t, d.Executor(), t0)
+	h := taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil)})
+	doc := openAPIDoc(t, h)
+	router, err := legacy.NewRouter(doc)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, client: c, srv: srv, router: router, doc: doc}, clock
+}
+
+func TestAnalyticsRoutes(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e, clock := newAnalyticsEnv(t)
+		ok := "Bearer " + e.token(t, "analyst", "tasker.analytics:index")
+		other := "Bearer " + e.token(t, "reader", "tasker.task:index")
+
+		for _, path := range []string{"/tasker/analytics/performance", "/tasker/analytics/bottlenecks?period=1"} {
+			require.Equal(t, "unauthorized", e.do("GET", path, nil).want(t, http.StatusUnauthorized).errorCode(t))
+			res := e.do("GET", path, nil, "Authorization", other).want(t, http.StatusForbidden)
+			require.Contains(t, string(res.Body), "tasker.analytics:index")
+		}
+
+		perf := e.do("GET", "/tasker/analytics/performance", nil, "Authorization", ok).want(t, http.StatusOK)
+		require.Equal(t, "no-cache, no-store, must-revalidate", perf.Header.Get("Cache-Control"))
+		m := perf.json(t)
+		require.Equal(t, map[string]any{"active_tasks": 2.0, "total_namespaces": 2.0, "unique_task_types": 3.0, "system_health_score": 0.75},
+			m["system_overview"])
+		hour := m["performance_trends"].(map[string]any)["last_hour"].(map[string]any)
+		require.Equal(t, 4.0, hour["task_throughput"])
+		require.Equal(t, 75.0, hour["completion_rate"])
+		require.Equal(t, 22.667, hour["avg_task_duration"])
+		require.Equal(t, map[string]any{"count": 3.0, "avg": 22.667, "p50": 18.0, "p95": 37.8, "p99": 39.56, "max": 40.0}, hour["task_duration"])
+		require.Equal(t, false, m["cache_info"].(map[string]any)["cached"])
+		require.Equal(t, clock.Now().UTC().Format(time.RFC3339), m["generated_at"])
+		again := e.do("GET", "/tasker/analytics/performance", nil, "Authorization", ok).want(t, http.StatusOK).json(t)
+		require.Equal(t, true, again["cache_info"].(map[string]any)["cached"])
+
+		b := e.do("GET", "/tasker/analytics/bottlenecks?namespace=shop&name=order&version=1.0.0&period=1", nil, "Authorization", ok).
+			want(t, http.StatusOK).json(t)
+		require.Equal(t, map[string]any{"namespace": "shop", "name": "order", "version": "1.0.0"}, b["scope"])
+		require.Equal(t, 1.0, b["analysis_period_hours"])
+		require.Equal(t, 3.0, b["scope_summary"].(map[string]any)["total_tasks"])
+		require.Equal(t, map[string]any{"p50": 14.0, "p95": 17.6, "p99": 17.92}, b["performance_distribution"].(map[string]any)["percentiles"])
+		errs := b["bottleneck_analysis"].(map[string]any)["error_patterns"].(map[string]any)
+		require.Equal(t, 2.0, errs["total_errors"])
+		require.Equal(t, 50.0, errs["retry_success_rate"])
+		dep := b["bottleneck_analysis"].(map[string]any)["dependency_bottlenecks"].(map[string]any)
+		require.Equal(t, []any{"b"}, dep["most_blocked_steps"])
+		require.Equal(t, 5.0, dep["avg_wait_time"])
+		require.LessOrEqual(t, len(b["recommendations"].([]any)), 5)
+
+		def := e.do("GET", "/tasker/analytics/bottlenecks", nil, "Authorization", ok).want(t, http.StatusOK).json(t)
+		require.Equal(t, 24.0, def["analysis_period_hours"])
+		require.Equal(t, 5.0, def["scope_summary"].(map[string]any)["total_tasks"])
+
+		for _, bad := range []string{"0", "721", "-3", "24h", "1.5"} {
+			res := e.do("GET", "/tasker/analytics/bottlenecks?period="+bad, nil, "Authorization", ok).want(t, http.StatusBadRequest)
+			require.Equal(t, "invalid_parameter", res.errorCode(t))
+			require.Contains(t, res.errorFields(t), "period")
+			require.Contains(t, res.errorFields(t)["period"], "from 1 to 720")
+		}
+	})
+}
