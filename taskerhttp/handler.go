@@ -13,6 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskerauth"
@@ -127,7 +132,35 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	s.guard = newBrowserGuard(&s.opts)
 	s.routes()
-	return s
+	return traced(s, c.TracerProvider())
+}
+
+// traced adds the server's spans with the client's TracerProvider: one per
+// request (otelhttp), named by its route pattern ("POST /tasker/tasks"), the
+// child of the request's W3C traceparent. Without a provider it makes none
+// but still reads the request's traceparent and tracestate into the
+// request's context, so a task created by the request stores them.
+func traced(next http.Handler, tp trace.TracerProvider) http.Handler {
+	prop := propagation.TraceContext{}
+	if tp == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Traceparent") != "" {
+				r = r.WithContext(prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	return otelhttp.NewHandler(next, "tasker", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),
+		otelhttp.WithMeterProvider(noopmetric.NewMeterProvider()),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			switch {
+			case r.Pattern == "":
+				return r.Method
+			case strings.Contains(r.Pattern, " "):
+				return r.Pattern
+			}
+			return r.Method + " " + r.Pattern
+		}))
 }
 
 // ServeHTTP adds the request id, the request log and panic recovery,
@@ -155,10 +188,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.guard.screen(rec, r) {
 		return
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	_, pattern := s.mux.Handler(r)
+	if pattern == "" {
 		s.noRoute(rec, r)
 		return
 	}
+	r.Pattern = pattern // for the request's span name (traced)
 	s.mux.ServeHTTP(rec, r)
 }
 
