@@ -18,6 +18,7 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
+	"github.com/tasker-go/tasker/taskerotel"
 	"github.com/tasker-go/tasker/taskersub"
 	_ "github.com/tasker-go/tasker/taskersub/taskernats" // the binary sends to NATS subscriptions
 )
@@ -86,6 +87,9 @@ type app struct {
 	flags       *pflag.FlagSet
 	// runsSteps is set by the commands that run steps (serve, worker).
 	runsSteps bool
+	// tracing is the OTEL_* configured tracing of serve and worker (nil:
+	// none).
+	tracing *taskerotel.Traces
 }
 
 func newRoot(out, errOut io.Writer) *cobra.Command {
@@ -304,7 +308,7 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 		Registry: reg, Logger: a.logger(),
 		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
 			StepTimeout: a.s.stepTimeout, Retention: a.s.retention},
-		Subscriptions: subs,
+		Subscriptions: subs, TracerProvider: a.tracing.TracerProvider(),
 	})
 	if err != nil {
 		_ = drv.Close()
@@ -349,6 +353,11 @@ logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			a.runsSteps = true
+			stopTraces, err := a.startTraces(ctx, "worker")
+			if err != nil {
+				return err
+			}
+			defer stopTraces()
 			c, closeFn, err := a.clientWaiting(ctx, "worker")
 			if err != nil {
 				return err

@@ -97,6 +97,11 @@ start is waited for, with backoff, instead of exiting.`,
 				return err
 			}
 			a.runsSteps = true
+			stopTraces, err := a.startTraces(ctx, "serve")
+			if err != nil {
+				return err
+			}
+			defer stopTraces()
 			c, closeFn, err := a.clientWaiting(ctx, "serve")
 			if err != nil {
 				return err
