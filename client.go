@@ -189,7 +189,12 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 
 // TracerProvider returns Config.TracerProvider (nil: no spans), for
 // adapters (the REST server's request spans) to use the same provider.
-func (c *Client) TracerProvider() trace.TracerProvider { return c.cfg.TracerProvider }
+func (c *Client) TracerProvider() trace.TracerProvider {
+	if c == nil {
+		return nil
+	}
+	return c.cfg.TracerProvider
+}
 
 // Registry returns the client's registry.
 func (c *Client) Registry() *Registry { return c.registry }
