@@ -22,6 +22,13 @@ func benchClient(b *testing.B, concurrency int) *tasker.Client {
 
 func newBenchClient(b testing.TB, concurrency int) *tasker.Client {
 	b.Helper()
+	return newBenchClientWith(b, concurrency, nil)
+}
+
+// newBenchClientWith is newBenchClient with configure (when not nil)
+// applied to the client's config.
+func newBenchClientWith(b testing.TB, concurrency int, configure func(*tasker.Config)) *tasker.Client {
+	b.Helper()
 	d, err := taskersqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -35,8 +42,11 @@ func newBenchClient(b testing.TB, concurrency int) *tasker.Client {
 	}}, tasker.RegisterOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler),
-		Worker: tasker.WorkerConfig{Concurrency: concurrency}})
+	cfg := &tasker.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), Worker: tasker.WorkerConfig{Concurrency: concurrency}}
+	if configure != nil {
+		configure(cfg)
+	}
+	c, err := tasker.NewClient(context.Background(), d, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
