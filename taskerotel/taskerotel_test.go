@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tasker-go/tasker/taskerotel"
 )
@@ -96,8 +95,7 @@ func TestOTLPProtocols(t *testing.T) {
 		setEnv(t, "OTEL_TRACES_EXPORTER", "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL", proto, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
 		tr, err := taskerotel.NewTraces(t.Context(), nil)
 		require.NoError(t, err, proto)
-		var tp trace.TracerProvider = tr.TracerProvider()
-		require.NotNil(t, tp)
+		require.NotNil(t, tr.TracerProvider())
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel() // nothing to flush; do not wait on the unreachable endpoint
 		_ = tr.Shutdown(ctx)
