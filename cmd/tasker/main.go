@@ -348,7 +348,11 @@ func (a *app) workerCmd() *cobra.Command {
 		Short: "Run a worker that claims and runs steps until interrupted",
 		Long: `Opens the database, loads the templates and runs steps until SIGINT or
 SIGTERM. A database that cannot be reached yet is waited for: the worker
-logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.`,
+logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.
+
+Traces: OTEL_TRACES_EXPORTER=otlp|console|none (default none) with the
+standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+and OTEL_TRACES_SAMPLER variables (docs/observability.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

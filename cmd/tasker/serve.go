@@ -54,6 +54,10 @@ given). On SIGINT or SIGTERM it stops accepting requests, lets the running
 ones finish for up to --shutdown-timeout, then lets running steps finish for
 up to --drain-timeout before releasing them to other workers.
 
+Traces: OTEL_TRACES_EXPORTER=otlp|console|none (default none) with the
+standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+and OTEL_TRACES_SAMPLER variables (docs/observability.md).
+
 Browsers: the Host header must be a loopback name, the address a request
 came in on, or one of --allowed-hosts (else 421); a web page of another
 origin cannot change anything (403) unless its origin is in --cors-origins;
