@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tasker-go/tasker/internal/maintenance"
 	"github.com/tasker-go/tasker/internal/orchestrator"
@@ -83,6 +84,13 @@ type Config struct {
 	// LoadSubscriptions). Durable ones (webhook) are delivered by the
 	// workers started with Start.
 	Subscriptions []Subscription
+	// TracerProvider receives the engine's OpenTelemetry spans
+	// (tasker.task.create, tasker.task, tasker.step; see
+	// docs/observability.md). Nil makes no spans. The global provider is
+	// never read nor set. Whatever it is, a task stores the W3C trace
+	// context of its creator's context, and every attempt of its steps (on
+	// any process), the http and exec handlers and remote workers continue it.
+	TracerProvider trace.TracerProvider
 }
 
 // WorkerConfig configures in-process workers.
@@ -131,6 +139,8 @@ type Client struct {
 
 	// rec writes claims, results and task outcomes for every worker kind.
 	rec *recorder.Recorder
+	// trace makes the engine's spans.
+	trace *tracing
 
 	mu       sync.Mutex
 	worker   *orchestrator.Worker
@@ -180,6 +190,7 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 		host, _ := os.Hostname()
 		c.workerID = fmt.Sprintf("%s-%d-%s", cmpOr(host, "worker"), os.Getpid(), uuid.NewString()[:8])
 	}
+	c.trace = newTracing(cfg.TracerProvider, c.workerID)
 	c.retry = cfg.Backoff.overrides().Apply(retrypolicy.Policy{}).WithDefaults()
 	c.rec = recorder.New(recorder.Config{Logger: c.logger, Retry: c.retry, Outbox: c.outboxFor})
 	if err := ValidateSubscriptions(cfg.Subscriptions); err != nil {
@@ -204,6 +215,15 @@ func clientLoggers(given *slog.Logger) (logger, eventLog *slog.Logger) {
 	return slog.New(taskerlog.MinLevel(h, slog.LevelWarn)), slog.New(h)
 }
 
+// TracerProvider returns Config.TracerProvider (nil: no spans), for
+// adapters (the REST server's request spans) to use the same provider.
+func (c *Client) TracerProvider() trace.TracerProvider {
+	if c == nil {
+		return nil
+	}
+	return c.cfg.TracerProvider
+}
+
 // Registry returns the client's registry.
 func (c *Client) Registry() *Registry { return c.registry }
 
@@ -225,6 +245,7 @@ func (c *Client) DroppedEvents() int64 { return c.bus.dropped.Load() }
 
 func (c *Client) publish(events []*Event) {
 	for _, ev := range events {
+		c.trace.onEvent(ev)
 		c.bus.publish(ev)
 	}
 }

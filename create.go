@@ -76,6 +76,10 @@ type CreateResult struct {
 
 // CreateTask validates req against its template and creates the task, its
 // steps and their dependencies in one transaction.
+//
+// The task stores the W3C trace context of ctx (with a TracerProvider, that
+// of the tasker.task.create span, a child of ctx's span): every attempt of
+// its steps joins that trace.
 func (c *Client) CreateTask(ctx context.Context, req *TaskRequest) (*CreateResult, error) {
 	return c.createTask(ctx, c.exec, req, true)
 }
@@ -94,7 +98,9 @@ func (c *Client) CreateTaskTx(ctx context.Context, tx any, req *TaskRequest) (*C
 
 // createTask creates the task through ex; committed says whether ex commits
 // by itself (so that events may be published now).
-func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *TaskRequest, committed bool) (*CreateResult, error) {
+func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *TaskRequest, committed bool) (res *CreateResult, err error) {
+	ctx, span := c.trace.startCreate(ctx, req)
+	defer func() { endCreate(span, res, err) }()
 	if req == nil {
 		return nil, &ValidationError{Message: "invalid task request", Fields: map[string]string{"name": "is required"}}
 	}
@@ -145,6 +151,7 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		p.Tags = []string{}
 	}
 	p.IdentityHash = c.identity(tmpl, req, p)
+	p.TraceParent, p.TraceState = TraceContext(ctx)
 	if req.IdempotencyKey != "" {
 		p.IdempotencyKey, p.IdempotencySince = req.IdempotencyKey, now.Add(-c.cfg.IdempotencyWindow)
 		p.IdempotencyHash = IdentityHashOf(p.Namespace, p.Name, p.Version, p.Initiator, p.SourceSystem, p.Reason,
@@ -168,16 +175,16 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		sp.Parents = append(sp.Parents, tmpl.graph.Parents(i)...)
 		p.Steps = append(p.Steps, sp)
 	}
-	var res *taskerdriver.TaskCreateResult
+	var dres *taskerdriver.TaskCreateResult
 	create := func(ex taskerdriver.Executor) error {
 		var err error
-		if res, err = ex.TaskCreate(ctx, p); err != nil {
+		if dres, err = ex.TaskCreate(ctx, p); err != nil {
 			return err
 		}
-		if res.Existing {
+		if dres.Existing {
 			return nil
 		}
-		return c.writeOutbox(ctx, ex, []*Event{{Name: taskertype.EventTaskInitializeRequested, Task: res.Task, At: now}})
+		return c.writeOutbox(ctx, ex, []*Event{{Name: taskertype.EventTaskInitializeRequested, Task: dres.Task, At: now}})
 	}
 	var err2 error
 	if committed && len(c.durable()) > 0 {
@@ -188,16 +195,16 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	if err2 != nil {
 		return nil, err2
 	}
-	if res.Replayed && res.RequestHash != p.IdempotencyHash {
-		return nil, fmt.Errorf("%w: key %q named task %d, created from another request; use a new key for a new request", ErrIdempotencyKeyReused, req.IdempotencyKey, res.Task.ID)
+	if dres.Replayed && dres.RequestHash != p.IdempotencyHash {
+		return nil, fmt.Errorf("%w: key %q named task %d, created from another request; use a new key for a new request", ErrIdempotencyKeyReused, req.IdempotencyKey, dres.Task.ID)
 	}
-	if res.Existing {
-		return &CreateResult{Task: res.Task, Duplicate: true, Replayed: res.Replayed}, nil
+	if dres.Existing {
+		return &CreateResult{Task: dres.Task, Duplicate: true, Replayed: dres.Replayed}, nil
 	}
 	if committed {
-		c.publish([]*Event{{Name: taskertype.EventTaskInitializeRequested, Task: res.Task, At: now}})
+		c.publish([]*Event{{Name: taskertype.EventTaskInitializeRequested, Task: dres.Task, At: now}})
 	}
-	return &CreateResult{Task: res.Task, Steps: res.Steps}, nil
+	return &CreateResult{Task: dres.Task, Steps: dres.Steps}, nil
 }
 
 func stepPolicy(s *StepTemplate) retrypolicy.StepPolicy {

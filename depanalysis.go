@@ -51,7 +51,7 @@ type TaskDependencyAnalysis struct {
 	CriticalPaths            CriticalPaths        `json:"critical_paths"`
 	ParallelismOpportunities ParallelismAnalysis  `json:"parallelism_opportunities"`
 	ErrorChains              ErrorChainAnalysis   `json:"error_chains"`
-	Bottlenecks              StepBottlenecks   `json:"bottlenecks"`
+	Bottlenecks              StepBottlenecks      `json:"bottlenecks"`
 	GeneratedAt              time.Time            `json:"generated_at"`
 	TaskExecutionSummary     TaskExecutionSummary `json:"task_execution_summary"`
 }

@@ -190,7 +190,7 @@ func (c *Client) remoteStep(cs *taskerdriver.ClaimedStep) *taskerwire.Step {
 		Queue: s.Queue, Attempt: s.Attempts, RetryLimit: s.RetryLimit, LeaseExpiresAt: s.LeaseExpiresAt,
 		TimeoutMS: timeout.Milliseconds(), IdempotencyKey: "task-" + strconv.FormatInt(t.ID, 10) + "/" + s.Name,
 		Context: rawOr(t.Context, "{}"), Dependencies: deps,
-		Config: rawOr(s.HandlerConfig, "{}"), Inputs: s.Inputs,
+		Config: rawOr(s.HandlerConfig, "{}"), Inputs: s.Inputs, TraceParent: t.TraceParent, TraceState: t.TraceState,
 	}
 }
 

@@ -42,6 +42,7 @@ func (c *Client) Stop(ctx context.Context) error {
 	}
 	err := w.Stop(ctx)
 	m.Stop()
+	c.trace.endAll() // attempts given back or left to the lease rescue
 	c.mu.Lock()
 	c.worker, c.maint = nil, nil
 	stopSubs := c.stopSubs
@@ -74,6 +75,7 @@ func (c *Client) RunUntilIdle(ctx context.Context) error {
 		c.worker = nil
 		c.mu.Unlock()
 	}()
+	defer c.trace.endAll()
 	if err := m.RunDue(ctx); err != nil {
 		return err
 	}
@@ -101,6 +103,14 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 
 // run executes one claimed step with its registered handler.
 func (c *Client) run(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestrator.Result {
+	ctx, span := c.trace.startStep(ctx, cs)
+	res := c.runStep(ctx, cs)
+	c.trace.stepReturned(span, cs.Step.ID, res.Kind, res.Err != nil)
+	return res
+}
+
+// runStep is run under the attempt's span.
+func (c *Client) runStep(ctx context.Context, cs *taskerdriver.ClaimedStep) orchestrator.Result {
 	h, ok := c.registry.Handler(cs.Step.Handler)
 	if !ok {
 		return orchestrator.Result{

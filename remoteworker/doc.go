@@ -2,8 +2,8 @@
 // server in any Go program: it claims steps over the REST API
 // (POST /tasker/workers/claim, long polling), runs a handler for each,
 // heartbeats their leases while they run, and reports results and failures.
-// It depends only on the standard library and the protocol's types
-// (taskerwire), not on the engine.
+// It depends only on the standard library, the protocol's types
+// (taskerwire) and the OpenTelemetry trace API, not on the engine.
 //
 //	w, err := remoteworker.New(remoteworker.Config{
 //		ServerURL: "http://127.0.0.1:8080", Token: os.Getenv("TASKER_WORKER_TOKEN"),
@@ -24,7 +24,11 @@
 // cancelled) has its context cancelled and its result is dropped by the
 // server.
 //
-// This package imports the standard library and taskerwire only (a Go
-// program that runs remote steps does not link the engine, its database
-// drivers or their dependencies).
+// The handler's context carries the task's trace context (the claim's
+// traceparent), and the worker's requests about a step send it; with
+// Config.TracerProvider every attempt is also a tasker.step span.
+//
+// This package imports the standard library, taskerwire and the
+// OpenTelemetry trace API only (a Go program that runs remote steps does
+// not link the engine, its database drivers or their dependencies).
 package remoteworker

@@ -19,6 +19,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tasker-go/tasker/taskerwire"
 )
 
@@ -54,6 +59,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, receives a tasker.step span for every
+	// attempt, a child of the task's trace context. With or without it, the
+	// handler's context carries the task's trace context (the claim's
+	// traceparent and tracestate) and every request about the step sends
+	// it, so the task stays one trace. The global provider is never used.
+	TracerProvider trace.TracerProvider
 }
 
 // Step is a claimed step: its input document (the protocol's
@@ -310,6 +321,10 @@ func (w *Worker) Run(ctx context.Context) error {
 // step's timeout is given up: the timeout is reported and its eventual
 // result dropped.
 func (w *Worker) run(ctx context.Context, s *Step) {
+	ctx, span := w.startSpan(ctx, s)
+	if span != nil {
+		defer span.End()
+	}
 	timeout := time.Duration(s.TimeoutMS) * time.Millisecond
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
@@ -362,6 +377,9 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 			body.Results = raw
 			refusal := w.reportRetrying(ctx, s, body)
 			if refusal == "" {
+				if span != nil {
+					span.SetAttributes(attribute.String("tasker.step.outcome", "completed"))
+				}
 				return
 			}
 			// The server refused the result itself (too large, not
@@ -378,6 +396,10 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 		err = &kindError{err: fmt.Errorf("step timed out after %s: %w", timeout, err), kind: "timeout"}
 	}
 	body.Error = errorBody(err)
+	if span != nil {
+		span.SetAttributes(attribute.String("tasker.step.outcome", "failed"), attribute.String("tasker.error.kind", body.Error.Kind))
+		span.SetStatus(codes.Error, body.Error.Message)
+	}
 	w.reportRetrying(ctx, s, body)
 }
 
@@ -577,6 +599,7 @@ func (w *Worker) post(ctx context.Context, path string, body, out any, timeout t
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+w.cfg.Token)
+	traceProp.Inject(rctx, propagation.HeaderCarrier(req.Header))
 	res, err := w.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return err
@@ -604,4 +627,29 @@ func (w *Worker) post(ctx context.Context, path string, body, out any, timeout t
 		return &clientError{status: res.StatusCode, msg: msg}
 	}
 	return fmt.Errorf("HTTP %d: %s", res.StatusCode, msg)
+}
+
+// traceProp carries the task's trace context: W3C trace context.
+var traceProp propagation.TextMapPropagator = propagation.TraceContext{}
+
+// startSpan joins ctx to the step's task trace (the claim's traceparent and
+// tracestate) and, with a TracerProvider, starts the attempt's span.
+func (w *Worker) startSpan(ctx context.Context, s *Step) (context.Context, trace.Span) {
+	if s.TraceParent != "" {
+		carrier := propagation.MapCarrier{"traceparent": s.TraceParent}
+		if s.TraceState != "" {
+			carrier["tracestate"] = s.TraceState
+		}
+		ctx = traceProp.Extract(ctx, carrier)
+	}
+	if w.cfg.TracerProvider == nil {
+		return ctx, nil
+	}
+	return w.cfg.TracerProvider.Tracer("github.com/tasker-go/tasker/remoteworker").Start(ctx, "tasker.step",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.Int64("tasker.task.id", s.TaskID), attribute.String("tasker.task.namespace", s.Namespace),
+			attribute.String("tasker.task.name", s.TaskName), attribute.String("tasker.task.version", s.Version),
+			attribute.Int64("tasker.step.id", s.StepID), attribute.String("tasker.step.name", s.StepName),
+			attribute.Int("tasker.step.attempt", s.Attempt), attribute.String("tasker.step.handler", "remote"),
+			attribute.String("tasker.step.queue", s.Queue), attribute.String("tasker.worker.id", w.cfg.WorkerID)))
 }

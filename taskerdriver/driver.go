@@ -204,6 +204,10 @@ type TaskCreateParams struct {
 	IdempotencyKey   string
 	IdempotencyHash  string
 	IdempotencySince time.Time
+	// TraceParent and TraceState are the W3C trace context the task was
+	// created under (empty: none), stored with the task and returned in
+	// Task.TraceParent and Task.TraceState.
+	TraceParent, TraceState string
 }
 
 // StepCreateParams describes one step of a new task.

@@ -13,6 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskerauth"
@@ -149,7 +154,35 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 		s.metrics = s.opts.Metrics.Handler()
 	}
 	s.routes()
-	return s
+	return traced(s, c.TracerProvider())
+}
+
+// traced adds the server's spans with the client's TracerProvider: one per
+// request (otelhttp), named by its route pattern ("POST /tasker/tasks"), the
+// child of the request's W3C traceparent. Without a provider it makes none
+// but still reads the request's traceparent and tracestate into the
+// request's context, so a task created by the request stores them.
+func traced(next http.Handler, tp trace.TracerProvider) http.Handler {
+	prop := propagation.TraceContext{}
+	if tp == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Traceparent") != "" {
+				r = r.WithContext(prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	return otelhttp.NewHandler(next, "tasker", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),
+		otelhttp.WithMeterProvider(noopmetric.NewMeterProvider()),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			switch {
+			case r.Pattern == "":
+				return r.Method
+			case strings.Contains(r.Pattern, " "):
+				return r.Pattern
+			}
+			return r.Method + " " + r.Pattern
+		}))
 }
 
 // ServeHTTP adds the request id, the request log and panic recovery,
@@ -159,6 +192,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
+	orig := r // the request otelhttp holds (traced names its span from its Pattern)
 	// Every record logged with the request's context (here, by the Go API
 	// and by the handlers) carries the request id.
 	r = r.WithContext(taskerlog.WithAttrs(r.Context(), slog.String(taskerlog.KeyRequestID, id)))
@@ -190,6 +224,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.noRoute(rec, r)
 		return
 	}
+	orig.Pattern = pattern // for the request's span name (traced)
 	s.mux.ServeHTTP(rec, r)
 }
 

@@ -71,6 +71,11 @@ type Task struct {
 	UpdatedAt    time.Time       `json:"updated_at"`
 	// CompletedAt is when the task reached a final state; zero while it runs.
 	CompletedAt time.Time `json:"completed_at,omitzero"`
+	// TraceParent and TraceState are the W3C trace context (traceparent and
+	// tracestate headers) the task was created under; empty when none. Every
+	// attempt of the task's steps continues this trace.
+	TraceParent string `json:"-"`
+	TraceState  string `json:"-"`
 }
 
 // FullName is "namespace.name@version", as the original engine reports it.

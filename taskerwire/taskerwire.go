@@ -104,6 +104,12 @@ type Step struct {
 	Config json.RawMessage `json:"handler_config"`
 	// Inputs are the step's inputs, when set.
 	Inputs json.RawMessage `json:"inputs,omitempty"`
+	// TraceParent and TraceState are the task's W3C trace context (empty
+	// when the task has none): the worker continues that trace, sending
+	// them as the traceparent and tracestate headers of its requests about
+	// the step and passing them to what its handler calls.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // HeartbeatRequest extends the leases of the steps a worker holds. Its JSON

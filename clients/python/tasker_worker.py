@@ -99,6 +99,11 @@ class Step:
         self.dependencies = doc.get("dependencies") or {}
         self.config = doc.get("handler_config") or {}
         self.inputs = doc.get("inputs")
+        # The task's W3C trace context (None when it has none): the worker
+        # sends it on its requests about the step; a handler passes it on to
+        # what it calls (trace_headers()) or starts its spans under it.
+        self.traceparent = doc.get("traceparent")
+        self.tracestate = doc.get("tracestate")
         self.started = time.monotonic()
         # Set when the lease is lost: stop working, the result will be refused.
         self.lost = threading.Event()
@@ -117,6 +122,16 @@ class Step:
     def published(self):
         with self._events_lock:
             return list(self._events)
+
+    def trace_headers(self):
+        """The traceparent and tracestate headers that continue the task's
+        trace in a service the handler calls ({} when the task has none)."""
+        out = {}
+        if self.traceparent:
+            out["traceparent"] = self.traceparent
+            if self.tracestate:
+                out["tracestate"] = self.tracestate
+        return out
 
     def __repr__(self):
         return "Step(%s/%s task=%d step=%d attempt=%d)" % (
@@ -271,14 +286,14 @@ class Worker:
         if step.published():
             body["events"] = step.published()
         return self._post("/tasker/workers/steps/%d/result" % step.step_id, body,
-                          timeout=max(self.lease_seconds / 3, 1.0))
+                          timeout=max(self.lease_seconds / 3, 1.0), headers=step.trace_headers())
 
     def release(self, step):
         """Give a claimed attempt back without a result: the step is pending
         again and the attempt does not count."""
         return self._post("/tasker/workers/steps/%d/release" % step.step_id,
                           {"worker_id": self.worker_id, "attempt": step.attempt},
-                          timeout=max(self.lease_seconds / 3, 1.0))
+                          timeout=max(self.lease_seconds / 3, 1.0), headers=step.trace_headers())
 
     def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None,
              events=True):
@@ -295,7 +310,7 @@ class Worker:
         if events and step.published():
             body["events"] = step.published()
         return self._post("/tasker/workers/steps/%d/result" % step.step_id, body,
-                          timeout=max(self.lease_seconds / 3, 1.0))
+                          timeout=max(self.lease_seconds / 3, 1.0), headers=step.trace_headers())
 
     # --- internals --------------------------------------------------------
 
@@ -429,10 +444,11 @@ class Worker:
                 if step is not None:
                     step.lost.set()
 
-    def _post(self, path, body, timeout=30, opener=None):
+    def _post(self, path, body, timeout=30, opener=None, headers=None):
         data = json.dumps(body, allow_nan=False).encode("utf-8")
-        req = urllib.request.Request(self.url + path, data=data, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": "Bearer " + self.token})
+        hdrs = {"Content-Type": "application/json", "Authorization": "Bearer " + self.token}
+        hdrs.update(headers or {})
+        req = urllib.request.Request(self.url + path, data=data, method="POST", headers=hdrs)
         try:
             with (opener.open if opener else urllib.request.urlopen)(req, timeout=timeout) as res:
                 return json.loads(res.read().decode("utf-8"))

@@ -42,6 +42,7 @@ class Stub:
         self.heartbeats = []   # step_ids lists
         self.lost = set()      # step ids heartbeats report lost
         self.releases = []     # (step_id, body)
+        self.result_headers = {}  # step_id -> headers of its last result request
         self.result_status = {}  # step_id -> list of statuses to answer first
         self.claim_status = None  # a status every request is answered with (auth tests)
         self.claim_started = threading.Event()  # set when a claim arrives
@@ -83,6 +84,7 @@ class Stub:
                     status = forced.pop(0) if forced else 200
                     if status == 200:
                         stub.results.append((sid, body))
+                        stub.result_headers[sid] = dict(self.headers)
                 if status == 200:
                     return self.answer(200, {"step": {"workflow_step_id": sid}})
                 code = {409: "lease_lost", 413: "payload_too_large"}.get(status, "internal")
@@ -152,6 +154,26 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(got[3]["error"]["kind"], "retryable")
         self.assertEqual(got[4]["error"]["class"], "KeyError")
         self.assertIn("Traceback", got[4]["error"]["detail"])
+
+    def test_trace_context_is_continued(self):
+        traced = step_doc(1)
+        traced["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        traced["tracestate"] = "vendor=abc"
+        self.stub.to_claim = [traced, step_doc(2)]
+        seen = {}
+
+        def handler(step):
+            seen[step.step_id] = (step.traceparent, step.tracestate, step.trace_headers())
+            return {}
+        self.run_worker(handler)
+        self.stub.wait_results(2)
+        self.assertEqual(seen[1], (traced["traceparent"], "vendor=abc",
+                                   {"traceparent": traced["traceparent"], "tracestate": "vendor=abc"}))
+        self.assertEqual(seen[2], (None, None, {}))
+        hdrs = {k.lower(): v for k, v in self.stub.result_headers[1].items()}
+        self.assertEqual(hdrs.get("traceparent"), traced["traceparent"])
+        self.assertEqual(hdrs.get("tracestate"), "vendor=abc")
+        self.assertNotIn("traceparent", {k.lower() for k in self.stub.result_headers[2]})
 
     def test_published_events_go_with_the_result(self):
         self.stub.to_claim = [step_doc(1), step_doc(2)]

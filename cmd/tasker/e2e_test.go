@@ -80,12 +80,18 @@ var listeningRe = regexp.MustCompile(`^tasker serve listening on (http://\S+) \(
 // test if it is still running.
 func startServe(t testing.TB, bin string, args ...string) *served {
 	t.Helper()
+	return startServeEnv(t, bin, nil, args...)
+}
+
+// startServeEnv is startServe with env added to the process's environment.
+func startServeEnv(t testing.TB, bin string, env []string, args ...string) *served {
+	t.Helper()
 	dir := t.TempDir()
 	s := &served{stderr: filepath.Join(dir, "serve.stderr"), exited: make(chan struct{})}
 	errFile, err := os.Create(s.stderr)
 	require.NoError(t, err)
 	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	s.cmd.Env = append(os.Environ(), "TASKER_SERVER=", "TASKER_ADDR=")
+	s.cmd.Env = append(append(os.Environ(), "TASKER_SERVER=", "TASKER_ADDR="), env...)
 	s.cmd.Stderr = errFile
 	stdout, err := s.cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/tasker-go/tasker/internal/dburl"
 	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskermetrics"
+	"github.com/tasker-go/tasker/taskerotel"
 	"github.com/tasker-go/tasker/taskersub"
 	_ "github.com/tasker-go/tasker/taskersub/taskernats" // the binary sends to NATS subscriptions
 )
@@ -98,6 +99,9 @@ type app struct {
 	// log is the process's logger (--log-format, --log-level), built once
 	// by resolve so that every record goes through one handler.
 	log *slog.Logger
+	// tracing is the OTEL_* configured tracing of serve and worker (nil:
+	// none).
+	tracing *taskerotel.Traces
 }
 
 func newRoot(out, errOut io.Writer) *cobra.Command {
@@ -340,7 +344,7 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 		Registry: reg, Logger: a.logger(),
 		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
 			StepTimeout: a.s.stepTimeout, Retention: a.s.retention},
-		Subscriptions: subs,
+		Subscriptions: subs, TracerProvider: a.tracing.TracerProvider(),
 	}
 	if a.metrics != nil {
 		a.metrics.Instrument(cfg)
@@ -398,16 +402,24 @@ logs why and retries (after 1s, 2s, 4s ... up to 30s) instead of exiting.
 With --metrics-addr the worker serves its Prometheus metrics at
 GET /tasker/metrics on that address (docs/observability.md). That listener
 has no authentication: bind it to a private address (loopback, or the
-network only the Prometheus server reaches).`,
+network only the Prometheus server reaches).
+
+Traces: OTEL_TRACES_EXPORTER=otlp|console|none (default none) with the
+standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+and OTEL_TRACES_SAMPLER variables (docs/observability.md).`,
 		Example: `  tasker worker --templates examples --database postgres://tasker@db:5432/tasker
   tasker worker --metrics-addr 10.0.0.5:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			a.runsSteps = true
+			stopTraces, err := a.startTraces(ctx, "worker")
+			if err != nil {
+				return err
+			}
+			defer stopTraces()
 			var ln net.Listener
 			if metricsAddr != "" {
-				var err error
 				if ln, err = net.Listen("tcp", metricsAddr); err != nil {
 					return fmt.Errorf("--metrics-addr %s (or $TASKER_METRICS_ADDR): %w", metricsAddr, err)
 				}

@@ -428,3 +428,15 @@ func TestTaskCreateRemoteStepNote(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, stderr, "note: step charge runs on remote workers of queue \"billing\", not in this process: serve them with `tasker serve --worker-token` on this database")
 }
+
+// A bad OTEL_* value stops serve and worker at once, naming the variable.
+func TestTracingEnvErrors(t *testing.T) {
+	db := "sqlite://" + filepath.Join(t.TempDir(), "otel.db")
+	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
+	_, _, err := run(t, "worker", "--database", db)
+	require.ErrorContains(t, err, "OTEL_TRACES_EXPORTER")
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+	_, _, err = run(t, "serve", "--database", db, "--addr", "127.0.0.1:0")
+	require.ErrorContains(t, err, "OTEL_EXPORTER_OTLP_PROTOCOL")
+}

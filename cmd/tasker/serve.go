@@ -56,6 +56,10 @@ SIGTERM it stops accepting requests, lets the running
 ones finish for up to --shutdown-timeout, then lets running steps finish for
 up to --drain-timeout before releasing them to other workers.
 
+Traces: OTEL_TRACES_EXPORTER=otlp|console|none (default none) with the
+standard OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+and OTEL_TRACES_SAMPLER variables (docs/observability.md).
+
 Browsers: the Host header must be a loopback name, the address a request
 came in on, or one of --allowed-hosts (else 421); a web page of another
 origin cannot change anything (403) unless its origin is in --cors-origins;
@@ -100,6 +104,11 @@ start is waited for, with backoff, instead of exiting.`,
 			}
 			a.runsSteps = true
 			a.metrics = taskermetrics.New(nil)
+			stopTraces, err := a.startTraces(ctx, "serve")
+			if err != nil {
+				return err
+			}
+			defer stopTraces()
 			c, closeFn, err := a.clientWaiting(ctx, "serve")
 			if err != nil {
 				return err

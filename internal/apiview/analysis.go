@@ -27,7 +27,7 @@ type DependencyAnalysis struct {
 	CriticalPaths            tasker.CriticalPaths        `json:"critical_paths"`
 	ParallelismOpportunities tasker.ParallelismAnalysis  `json:"parallelism_opportunities"`
 	ErrorChains              tasker.ErrorChainAnalysis   `json:"error_chains"`
-	Bottlenecks              tasker.StepBottlenecks   `json:"bottlenecks"`
+	Bottlenecks              tasker.StepBottlenecks      `json:"bottlenecks"`
 	GeneratedAt              time.Time                   `json:"generated_at"`
 	AnalysisTimestamp        time.Time                   `json:"analysis_timestamp"`
 	TaskExecutionSummary     tasker.TaskExecutionSummary `json:"task_execution_summary"`

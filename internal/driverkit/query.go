@@ -11,7 +11,7 @@ import (
 // The columns every driver reads, in the order its scan functions expect.
 const (
 	TaskColumns = `task_id, namespace, name, version, state, context, initiator, source_system, reason, tags,
-	identity_hash, requested_at, created_at, updated_at, completed_at`
+	identity_hash, requested_at, created_at, updated_at, completed_at, trace_parent, trace_state`
 	StepColumns = `workflow_step_id, task_id, name, position, state, handler, handler_config, policy, attempts,
 	retry_limit, retryable, skippable, blocked, pending_parents, inputs, results, last_error, next_attempt_at,
 	last_attempted_at, processed_at, lease_owner, lease_expires_at, created_at, updated_at, queue, transition_seq`

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/propagation"
 )
 
 const (
@@ -122,7 +124,7 @@ func Run(ctx context.Context, cfg *Config, in *Input) (json.RawMessage, error) {
 		stderr = newTailBuffer(stderrTailSize)
 		cmd := exec.CommandContext(runCtx, program, args...)
 		cmd.Dir = cfg.Dir
-		cmd.Env = buildEnv(cfg.Env, cfg.InheritEnv, in)
+		cmd.Env = append(buildEnv(cfg.Env, cfg.InheritEnv, in), traceEnv(ctx)...)
 		cmd.Stdin = bytes.NewReader(stdin)
 		cmd.Stdout = stdout
 		cmd.Stderr = stderr
@@ -319,4 +321,22 @@ func trimPartialRuneEnd(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// traceEnv is the W3C trace context of ctx (the step's span, or the task's
+// stored context) as TRACEPARENT and TRACESTATE, the names the OpenTelemetry
+// environment-variable carrier specification gives them; nil when ctx has
+// none. Appended after the inherited environment, it wins over the
+// worker's own TRACEPARENT.
+func traceEnv(ctx context.Context) []string {
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	var env []string
+	if v := carrier["traceparent"]; v != "" {
+		env = append(env, "TRACEPARENT="+v)
+		if st := carrier["tracestate"]; st != "" {
+			env = append(env, "TRACESTATE="+st)
+		}
+	}
+	return env
 }

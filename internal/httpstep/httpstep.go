@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 )
 
@@ -224,6 +226,10 @@ func (c *Config) build(ctx context.Context, in *Input, lookup func(string) (stri
 	if in.IdempotencyKey != "" {
 		req.Header.Set("Idempotency-Key", in.IdempotencyKey)
 	}
+	// The task's trace continues in the service called (traceparent and
+	// tracestate of the step's span, or of the task's stored context); a
+	// configured header of the same name wins.
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	for _, h := range c.headers {
 		v, err := h.val.render(vals, nil)
 		if err != nil {

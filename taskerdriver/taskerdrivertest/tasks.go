@@ -59,6 +59,40 @@ func (s *suite) tasks(t *testing.T) {
 		require.Equal(t, 1, total)
 	})
 
+	s.run(t, "TaskCreateTraceContext", func(t *testing.T, b *bundle) {
+		const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		const state = "vendor=abc,other=x:y"
+		res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+			Namespace: "default", Name: "one", Version: "1.0.0", Context: json.RawMessage(`{}`), Tags: []string{},
+			IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: base, Now: base,
+			TraceParent: parent, TraceState: state,
+			Steps: []taskerdriver.StepCreateParams{{Name: "x", Handler: "h", RetryLimit: 3, Retryable: true}},
+		})
+		require.NoError(t, err)
+		require.Equal(t, parent, res.Task.TraceParent)
+		require.Equal(t, state, res.Task.TraceState)
+		plain := diamond(t, b, "no-trace")
+		require.Empty(t, plain.Task.TraceParent)
+		require.Empty(t, plain.Task.TraceState)
+		got, err := b.ex.TaskGet(b.ctx, res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, parent, got.TraceParent)
+		require.Equal(t, state, got.TraceState)
+		list, _, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{Name: "one", OmitContext: true})
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, parent, list[0].TraceParent)
+		// A worker on any process reads it with the claimed step's task.
+		claimed, err := b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "w", LeaseExpiresAt: base.Add(time.Minute)})
+		require.NoError(t, err)
+		seen := map[int64]string{}
+		for _, c := range claimed {
+			seen[c.Task.ID] = c.Task.TraceParent + "|" + c.Task.TraceState
+		}
+		require.Equal(t, parent+"|"+state, seen[res.Task.ID])
+		require.Equal(t, "|", seen[plain.Task.ID])
+	})
+
 	s.run(t, "TaskCreateIdempotencyKey", func(t *testing.T, b *bundle) {
 		create := func(key, hash string, now, since time.Time) *taskerdriver.TaskCreateResult {
 			t.Helper()

@@ -191,7 +191,7 @@ func scanTask(r pgx.Row) (*taskertype.Task, error) {
 		completed          *time.Time
 	)
 	if err := r.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
-		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
+		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed, &t.TraceParent, &t.TraceState); err != nil {
 		return nil, driverkit.NoRows(err, pgx.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
@@ -272,12 +272,12 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	}
 	now := p.Now.UTC()
 	task, err := scanTask(x.q.QueryRow(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
-		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at, trace_parent, trace_state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
 		ON CONFLICT (identity_hash) DO NOTHING
 		RETURNING `+taskCols,
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
-		p.IdentityHash, p.RequestedAt.UTC(), now))
+		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState))
 	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
 		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
 			return scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))

@@ -175,7 +175,7 @@ func scanTask(s rowScanner) (*taskertype.Task, error) {
 		completed                   sql.NullInt64
 	)
 	if err := s.Scan(&t.ID, &t.Namespace, &t.Name, &t.Version, &state, &ctxJSON, &t.Initiator, &t.SourceSystem,
-		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed); err != nil {
+		&t.Reason, &tags, &t.IdentityHash, &requested, &created, &updated, &completed, &t.TraceParent, &t.TraceState); err != nil {
 		return nil, driverkit.NoRows(err, sql.ErrNoRows)
 	}
 	t.State = taskertype.State(state)
@@ -250,12 +250,12 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	}
 	now := us(p.Now)
 	row := x.w.QueryRowContext(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
-		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at, trace_parent, trace_state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (identity_hash) DO NOTHING
 		RETURNING `+taskCols,
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
-		p.IdentityHash, us(p.RequestedAt), now, now)
+		p.IdentityHash, us(p.RequestedAt), now, now, p.TraceParent, p.TraceState)
 	task, err := scanTask(row)
 	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
 		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
