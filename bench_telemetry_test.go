@@ -102,24 +102,12 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sinkURL string) (time.
 			b.Fatal(err)
 		}
 	}
-	ctx := b.Context()
-	ids := make([]int64, 500)
-	for i := range ids {
-		res, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "diamond"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = res.Task.ID
-	}
+	ids := createDiamonds(b, c, 500)
 	start, cpu0 := time.Now(), processCPU()
-	if err := c.Start(ctx); err != nil {
+	if err := c.Start(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	for _, id := range ids {
-		if t, err := c.WaitTask(ctx, id); err != nil || !t.Complete() {
-			b.Fatalf("task %d: %v", id, err)
-		}
-	}
+	waitComplete(b, c, ids)
 	took := time.Since(start)
 	_ = c.Stop(context.Background())
 	if tp != nil {

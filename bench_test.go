@@ -115,24 +115,13 @@ func BenchmarkThroughput(b *testing.B) {
 				for range subs {
 					stops = append(stops, c.SubscribeFunc(func(context.Context, *tasker.Event) error { return nil }, "*"))
 				}
-				ids := make([]int64, 500)
-				for i := range ids {
-					res, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "diamond"})
-					if err != nil {
-						b.Fatal(err)
-					}
-					ids[i] = res.Task.ID
-				}
+				ids := createDiamonds(b, c, 500)
 				b.StartTimer()
 				start := time.Now()
 				if err := c.Start(ctx); err != nil {
 					b.Fatal(err)
 				}
-				for _, id := range ids {
-					if t, err := c.WaitTask(ctx, id); err != nil || !t.Complete() {
-						b.Fatalf("task %d: %v", id, err)
-					}
-				}
+				waitComplete(b, c, ids)
 				total += time.Since(start)
 				b.StopTimer()
 				_ = c.Stop(context.Background())
@@ -146,5 +135,30 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			b.ReportMetric(float64(500*4*b.N)/total.Seconds(), "steps/s")
 		})
+	}
+}
+
+// createDiamonds creates n diamond tasks (the backlog of the throughput
+// benchmarks) and returns their ids.
+func createDiamonds(b testing.TB, c *tasker.Client, n int) []int64 {
+	b.Helper()
+	ids := make([]int64, n)
+	for i := range ids {
+		res, err := c.CreateTask(context.Background(), &tasker.TaskRequest{Name: "diamond"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = res.Task.ID
+	}
+	return ids
+}
+
+// waitComplete waits until every task of ids is complete.
+func waitComplete(b testing.TB, c *tasker.Client, ids []int64) {
+	b.Helper()
+	for _, id := range ids {
+		if t, err := c.WaitTask(context.Background(), id); err != nil || !t.Complete() {
+			b.Fatalf("task %d: %v", id, err)
+		}
 	}
 }

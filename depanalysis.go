@@ -251,11 +251,7 @@ type TaskExecutionSummary struct {
 // original engine's constants (docs/observability.md says where it
 // deliberately differs).
 func (c *Client) TaskDependencyAnalysis(ctx context.Context, taskID int64) (*TaskDependencyAnalysis, error) {
-	task, err := c.GetTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
-	steps, err := c.ListSteps(ctx, taskID)
+	task, steps, err := c.taskWithSteps(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}

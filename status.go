@@ -62,15 +62,25 @@ type ExecutionContext struct {
 // TaskExecutionContext computes the readiness of every step of a task and the
 // task's execution context at the client's current time.
 func (c *Client) TaskExecutionContext(ctx context.Context, taskID int64) (*ExecutionContext, error) {
-	task, err := c.GetTask(ctx, taskID)
-	if err != nil {
-		return nil, err
-	}
-	steps, err := c.ListSteps(ctx, taskID)
+	task, steps, err := c.taskWithSteps(ctx, taskID)
 	if err != nil {
 		return nil, err
 	}
 	return executionContext(task, steps, c.cfg.Now()), nil
+}
+
+// taskWithSteps reads a task and every step of it, for the analyses that
+// look at the whole graph.
+func (c *Client) taskWithSteps(ctx context.Context, taskID int64) (*Task, []*Step, error) {
+	task, err := c.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps, err := c.ListSteps(ctx, taskID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return task, steps, nil
 }
 
 func executionContext(task *Task, steps []*Step, now time.Time) *ExecutionContext {
