@@ -109,7 +109,7 @@ func startWorkers(ctx context.Context, o *options, db *benchDB, kind string, pro
 	for _, w := range ws {
 		line, err := w.out.ReadString('\n')
 		if strings.TrimSpace(line) != "ready" {
-			return ws, fmt.Errorf("worker process %d did not start: %q %v", w.cmd.Process.Pid, line, err)
+			return ws, fmt.Errorf("worker process %d did not start: %q: %w", w.cmd.Process.Pid, line, err)
 		}
 	}
 	return ws, nil
