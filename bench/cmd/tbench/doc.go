@@ -1,6 +1,6 @@
 // Command tbench measures Tasker for Go on PostgreSQL against the targets of
-// ARCHITECTURE.md §5, with River measured on the same database in the same
-// run as a peer.
+// ARCHITECTURE.md §5, with DBOS Transact Go and River measured on the same
+// server in the same run as peers.
 //
 // It creates a fresh database on the server named by -database (an
 // administrative connection: a role that may create databases), migrates
@@ -8,14 +8,21 @@
 // times, prints one line per measurement and a summary table, and drops the
 // database (unless -keep). The measurements:
 //
-//   - create: p50/p99 of -n sequential creations of a 4-step diamond task
+//   - create: p50/p95/p99 of -n sequential creations of a 4-step diamond task
 //     (A → B, C → D) through the Go API, with no worker running.
-//   - diamond: p50/p99 of -n diamond tasks end to end, one at a time, against
+//   - diamond: p50/p95/p99 of -n diamond tasks end to end, one at a time, against
 //     an in-process worker: from CreateTask until WaitTask returns it
 //     complete. Also the join latency of D (D's start minus the later of B's
 //     and C's ends).
+//   - dbos-diamond: the same diamond as one DBOS workflow of four durable
+//     steps (B and C in parallel with dbos.Go), one at a time, against DBOS's
+//     in-process executor, on the schema tbench_dbos.
 //   - chain: the dependent-step start latency: for -n tasks of a chain A → B,
 //     the time from A's handler returning to B's handler starting.
+//   - burst: -burst diamonds submitted by -burst-goroutines goroutines to a
+//     client with its in-process worker running; steps/s and per-diamond
+//     latency (completion time minus submission).
+//   - dbos-burst: the same with DBOS (RunWorkflow, in-process executor).
 //   - throughput: sustained steps/s: a backlog of -tasks diamond tasks is
 //     created, then k worker processes (k from -procs) are started (this
 //     program re-executed with -worker tasker) and the time until every task
@@ -28,5 +35,5 @@
 //
 // It is its own module (bench/go.mod), so that River and the peers it measures
 // never reach the engine's users. Imports: the standard library, the root
-// package, taskerpgx, pgx and River.
+// package, taskerpgx, pgx, River and DBOS.
 package main

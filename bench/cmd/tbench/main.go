@@ -17,7 +17,7 @@ import (
 const defaultDatabase = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // allModes is the order in which the measurements run within a repetition.
-var allModes = []string{"create", "diamond", "chain", "throughput", "river"}
+var allModes = []string{"create", "diamond", "dbos-diamond", "chain", "burst", "dbos-burst", "throughput", "river"}
 
 // options are the command-line flags.
 type options struct {
@@ -27,6 +27,8 @@ type options struct {
 	warmup      int
 	tasks       int
 	workers     int
+	burst       int
+	burstGo     int
 	procs       []int
 	riverProcs  []int
 	reps        int
@@ -68,6 +70,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.warmup, "warmup", 200, "unmeasured iterations before each latency mode")
 	fs.IntVar(&o.tasks, "tasks", 2000, "backlog of the throughput modes: diamond tasks for Tasker (4 steps each), 4× as many jobs for River")
 	fs.IntVar(&o.workers, "workers", 64, "worker concurrency of each worker process (Tasker Concurrency, River MaxWorkers) and of the in-process worker")
+	fs.IntVar(&o.burst, "burst", 2000, "diamonds submitted at once by the burst modes (burst, dbos-burst)")
+	fs.IntVar(&o.burstGo, "burst-goroutines", 8, "goroutines submitting the diamonds of the burst modes")
 	fs.StringVar(&procs, "procs", "1,2,4", "comma-separated numbers of Tasker worker processes for the throughput mode")
 	fs.StringVar(&riverProcs, "river-procs", "1", "comma-separated numbers of River worker processes for the river mode")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every selected measurement")
@@ -100,8 +104,8 @@ func parseFlags(args []string) (*options, error) {
 			return nil, fmt.Errorf("-mode: unknown measurement %q (want %s or all)", m, strings.Join(allModes, ", "))
 		}
 	}
-	if o.n < 1 || o.tasks < 1 || o.workers < 1 || o.reps < 1 || o.warmup < 0 {
-		return nil, fmt.Errorf("-n, -tasks, -workers and -reps must be positive, -warmup not negative")
+	if o.n < 1 || o.tasks < 1 || o.workers < 1 || o.reps < 1 || o.burst < 1 || o.burstGo < 1 || o.warmup < 0 {
+		return nil, fmt.Errorf("-n, -tasks, -workers, -reps, -burst and -burst-goroutines must be positive, -warmup not negative")
 	}
 	return o, nil
 }
@@ -180,8 +184,14 @@ func runMode(ctx context.Context, o *options, db *benchDB, mode string, rep int,
 		return measureCreate(ctx, o, db, rep, res)
 	case "diamond":
 		return measureDiamond(ctx, o, db, rep, res)
+	case "dbos-diamond":
+		return measureDBOSDiamond(ctx, o, db, rep, res)
 	case "chain":
 		return measureChain(ctx, o, db, rep, res)
+	case "burst":
+		return measureTaskerBurst(ctx, o, db, rep, res)
+	case "dbos-burst":
+		return measureDBOSBurst(ctx, o, db, rep, res)
 	case "throughput":
 		return eachProcs(ctx, o, db, o.procs, rep, res, measureTaskerThroughput)
 	case "river":
@@ -209,7 +219,7 @@ func eachProcs(ctx context.Context, o *options, db *benchDB, procs []int, rep in
 // runWorker is the body of a worker subprocess: build the worker, print
 // "ready", start on the first line of stdin, stop when stdin closes.
 func runWorker(ctx context.Context, o *options) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := workerLogger()
 	switch o.worker {
 	case "tasker":
 		return taskerWorkerProcess(ctx, o, logger)
@@ -217,4 +227,9 @@ func runWorker(ctx context.Context, o *options) error {
 		return riverWorkerProcess(ctx, o, logger)
 	}
 	return fmt.Errorf("-worker: unknown worker %q (want tasker or river)", o.worker)
+}
+
+// workerLogger logs warnings and errors of an engine to stderr.
+func workerLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

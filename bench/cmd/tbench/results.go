@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// percentiles returns the p50 and p99 of ds (nearest rank; ds is sorted).
-func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
+// percentiles returns the p50, p95 and p99 of ds (nearest rank; ds is
+// sorted in place).
+func percentiles(ds []time.Duration) (p50, p95, p99 time.Duration) {
 	slices.Sort(ds)
 	at := func(p float64) time.Duration { return ds[min(len(ds)-1, int(float64(len(ds))*p))] }
-	return at(0.50), at(0.99)
+	return at(0.50), at(0.95), at(0.99)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -37,16 +38,21 @@ func (r *results) add(metric, unit string, v float64) {
 	r.values[metric] = append(r.values[metric], v)
 }
 
-// addLatency reports the p50 and p99 of ds under name, and prints them.
+// addLatency reports the p50, p95 and p99 of ds under name, and prints them.
 func (r *results) addLatency(rep int, name string, ds []time.Duration) {
-	p50, p99 := percentiles(ds)
-	fmt.Printf("rep %d  %-34s n=%-5d p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", rep, name, len(ds), ms(p50), ms(p99), ms(ds[len(ds)-1]))
+	p50, p95, p99 := percentiles(ds)
+	fmt.Printf("rep %d  %-34s n=%-5d p50 %7.3f ms  p95 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n",
+		rep, name, len(ds), ms(p50), ms(p95), ms(p99), ms(ds[len(ds)-1]))
 	r.add(name+" p50", "ms", ms(p50))
+	r.add(name+" p95", "ms", ms(p95))
 	r.add(name+" p99", "ms", ms(p99))
 }
 
-// addRatios adds, per repetition, Tasker's steps/s with k processes over
-// River's jobs/s with one process (the two measured in the same repetition).
+// addRatios adds, per repetition, Tasker's number over its peer's for every
+// pair measured in the same repetition: Tasker's steps/s with k processes
+// over River's jobs/s with one process, and Tasker over DBOS for the
+// one-at-a-time diamond and the burst. A latency ratio below 1 and a
+// throughput ratio above 1 mean Tasker leads.
 func (r *results) addRatios(o *options) {
 	river := r.values[riverMetric(1)]
 	for _, k := range o.procs {
@@ -55,7 +61,28 @@ func (r *results) addRatios(o *options) {
 			r.add(fmt.Sprintf("ratio: Tasker %d proc steps/s ÷ River 1 proc jobs/s", k), "×", tasker[i]/river[i])
 		}
 	}
+	pairs := []struct{ name, tasker, dbos string }{
+		{"diamond p50 (lower leads)", diamondTasker + " p50", diamondDBOS + " p50"},
+		{"diamond p95 (lower leads)", diamondTasker + " p95", diamondDBOS + " p95"},
+		{"diamond p99 (lower leads)", diamondTasker + " p99", diamondDBOS + " p99"},
+		{"burst steps/s (higher leads)", burstTasker + " steps/s", burstDBOS + " steps/s"},
+		{"burst p50 per diamond (lower leads)", burstTasker + " per diamond p50", burstDBOS + " per diamond p50"},
+	}
+	for _, p := range pairs {
+		t, d := r.values[p.tasker], r.values[p.dbos]
+		for i := range min(len(t), len(d)) {
+			r.add("ratio: Tasker ÷ DBOS, "+p.name, "×", t[i]/d[i])
+		}
+	}
 }
+
+// Metric names shared by the measurements and addRatios.
+const (
+	diamondTasker = "Tasker diamond end to end"
+	diamondDBOS   = "DBOS diamond end to end"
+	burstTasker   = "Tasker burst"
+	burstDBOS     = "DBOS burst"
+)
 
 func taskerMetric(procs int) string { return fmt.Sprintf("Tasker throughput, %d proc", procs) }
 func riverMetric(procs int) string  { return fmt.Sprintf("River throughput, %d proc", procs) }

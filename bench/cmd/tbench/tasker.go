@@ -200,7 +200,7 @@ func measureDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *
 	if err != nil {
 		return err
 	}
-	res.addLatency(rep, "Tasker diamond end to end", e2e)
+	res.addLatency(rep, diamondTasker, e2e)
 	res.addLatency(rep, "Tasker diamond join (D after B, C)", join)
 	return nil
 }

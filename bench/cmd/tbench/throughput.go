@@ -109,7 +109,7 @@ func startWorkers(ctx context.Context, o *options, db *benchDB, kind string, pro
 	for _, w := range ws {
 		line, err := w.out.ReadString('\n')
 		if strings.TrimSpace(line) != "ready" {
-			return ws, fmt.Errorf("worker process %d did not start: %q %v", w.cmd.Process.Pid, line, err)
+			return ws, fmt.Errorf("worker process %d did not start: %q: %w", w.cmd.Process.Pid, line, err)
 		}
 	}
 	return ws, nil
@@ -148,26 +148,31 @@ func drain(ctx context.Context, o *options, db *benchDB, kind string, procs, wan
 			return 0, errors.Join(err, stopWorkers(ws))
 		}
 	}
-	elapsed, err := func() (time.Duration, error) {
-		tick := time.NewTicker(o.pollEvery)
-		defer tick.Stop()
-		for {
-			var done, failed int
-			if err := db.pool.QueryRow(ctx, countQuery).Scan(&done, &failed); err != nil {
-				return 0, err
-			}
-			if failed > 0 {
-				return 0, fmt.Errorf("%d items failed", failed)
-			}
-			if done >= want {
-				return time.Since(start), nil
-			}
-			select {
-			case <-ctx.Done():
-				return 0, fmt.Errorf("%d of %d items finished: %w", done, want, ctx.Err())
-			case <-tick.C:
-			}
-		}
-	}()
+	elapsed, err := pollUntil(ctx, db, o.pollEvery, want, countQuery, start)
 	return elapsed, errors.Join(err, stopWorkers(ws))
+}
+
+// pollUntil polls countQuery (which returns the number of finished items and
+// of failed ones) every `every` until want items are finished, and returns
+// the time from start to the poll that saw the last one finished.
+func pollUntil(ctx context.Context, db *benchDB, every time.Duration, want int, countQuery string, start time.Time) (time.Duration, error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		var done, failed int
+		if err := db.pool.QueryRow(ctx, countQuery).Scan(&done, &failed); err != nil {
+			return 0, err
+		}
+		if failed > 0 {
+			return 0, fmt.Errorf("%d items failed", failed)
+		}
+		if done >= want {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%d of %d items finished: %w", done, want, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dbos-inc/dbos-transact-golang/dbos"
+	"github.com/jackc/pgx/v5"
+)
+
+// dbosSchema is the schema of DBOS's system database inside the benchmark
+// database. It is dropped before and after every DBOS measurement (DBOS's
+// own migrations create it at Launch), and with the database at the end.
+const dbosSchema = "tbench_dbos"
+
+// dbosNoop is DBOS's no-op step.
+func dbosNoop(context.Context) (int, error) { return 0, nil }
+
+// dbosDiamond is the 4-step diamond A → B, C → D as one DBOS workflow whose
+// four steps are durable DBOS steps (each checkpointed in the system
+// database): A and D with RunAsStep, B and C in parallel with dbos.Go (DBOS's
+// own way to run steps concurrently in one workflow: each gets a
+// deterministic step ID before its goroutine starts, so replay after a crash
+// finds the checkpoint of each).
+func dbosDiamond(ctx dbos.Context, _ int) (int, error) {
+	if _, err := dbos.RunAsStep(ctx, dbosNoop, dbos.WithStepName("a")); err != nil {
+		return 0, err
+	}
+	b, err := dbos.Go(ctx, dbosNoop, dbos.WithStepName("b"))
+	if err != nil {
+		return 0, err
+	}
+	c, err := dbos.Go(ctx, dbosNoop, dbos.WithStepName("c"))
+	if err != nil {
+		return 0, err
+	}
+	ob, oc := <-b, <-c
+	if err := errors.Join(ob.Err, oc.Err); err != nil {
+		return 0, err
+	}
+	return dbos.RunAsStep(ctx, dbosNoop, dbos.WithStepName("d"))
+}
+
+// startDBOS launches a DBOS executor (in this process) on a fresh schema of
+// the benchmark database, with dbosDiamond registered and DBOS's defaults
+// otherwise (its own pool of 20 connections). stop shuts it down and drops
+// the schema.
+func startDBOS(ctx context.Context, db *benchDB) (dbos.Context, func() error, error) {
+	if err := dropDBOSSchema(ctx, db); err != nil {
+		return nil, nil, err
+	}
+	dctx, err := dbos.NewContext(ctx, dbos.Config{
+		AppName: "tbench", DatabaseURL: db.url, DatabaseSchema: dbosSchema, Logger: workerLogger(),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dbos: %w", err)
+	}
+	dbos.RegisterWorkflow(dctx, dbosDiamond, dbos.WithWorkflowName("diamond"))
+	if err := dbos.Launch(dctx); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("dbos launch: %w", err), dbos.Shutdown(dctx, 10*time.Second))
+	}
+	stop := func() error {
+		err := dbos.Shutdown(dctx, 10*time.Second)
+		return errors.Join(err, dropDBOSSchema(context.WithoutCancel(ctx), db))
+	}
+	return dctx, stop, nil
+}
+
+func dropDBOSSchema(ctx context.Context, db *benchDB) error {
+	_, err := db.pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{dbosSchema}.Sanitize()+" CASCADE")
+	return err
+}
+
+// measureDBOSDiamond: DBOS diamonds end to end, one at a time: from
+// RunWorkflow until the handle's GetResult returns.
+func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *results) (err error) {
+	dctx, stop, err := startDBOS(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stop()) }()
+	e2e := make([]time.Duration, 0, o.n)
+	for i := range o.warmup + o.n {
+		start := time.Now()
+		h, err := dbos.RunWorkflow(dctx, dbosDiamond, i)
+		if err != nil {
+			return err
+		}
+		if _, err := h.GetResult(); err != nil {
+			return fmt.Errorf("workflow %s: %w", h.GetWorkflowID(), err)
+		}
+		if i >= o.warmup {
+			e2e = append(e2e, time.Since(start))
+		}
+	}
+	res.addLatency(rep, diamondDBOS, e2e)
+	return nil
+}
+
+// measureDBOSBurst: the burst against DBOS's in-process executor, each
+// diamond started with RunWorkflow (which records the workflow and runs it
+// in a goroutine of this process).
+func measureDBOSBurst(ctx context.Context, o *options, db *benchDB, rep int, res *results) (err error) {
+	dctx, stop, err := startDBOS(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stop()) }()
+	table := pgx.Identifier{dbosSchema, "workflow_status"}.Sanitize()
+	return measureBurst(ctx, o, db, rep, res, burstPeer{
+		name: burstDBOS,
+		submit: func(_ context.Context, i int) (string, error) {
+			id := fmt.Sprintf("burst-%d", i)
+			_, err := dbos.RunWorkflow(dctx, dbosDiamond, i, dbos.WithWorkflowID(id))
+			return id, err
+		},
+		countQuery: `SELECT count(*) FILTER (WHERE status = 'SUCCESS'),
+			count(*) FILTER (WHERE status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')) FROM ` + table,
+		doneQuery: `SELECT workflow_uuid, to_timestamp(updated_at / 1000.0) FROM ` + table + ` WHERE status = 'SUCCESS'`,
+	})
+}
