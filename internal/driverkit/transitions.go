@@ -3,6 +3,7 @@ package driverkit
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
@@ -124,9 +125,9 @@ func AssembleClaims(steps []*taskertype.Step, tasks []*taskertype.Task, started 
 // ClaimDone completes a claim: it writes the pending → in_progress
 // transition of each task the claim started (starts holds (task id, new
 // transition sequence) pairs) with write, and returns the claimed steps
-// (see AssembleClaims).
+// (see AssembleClaims), each with when it became ready (readyAt, by step id).
 func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]int64, deps []Dependency,
-	write func(taskID int64, meta json.RawMessage, seq int) error,
+	readyAt map[int64]time.Time, write func(taskID int64, meta json.RawMessage, seq int) error,
 ) ([]*taskerdriver.ClaimedStep, error) {
 	started := make(map[int64]bool, len(starts))
 	for _, st := range starts {
@@ -135,5 +136,9 @@ func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]i
 			return nil, err
 		}
 	}
-	return AssembleClaims(steps, tasks, started, deps), nil
+	claims := AssembleClaims(steps, tasks, started, deps)
+	for _, c := range claims {
+		c.ReadyAt = readyAt[c.Step.ID]
+	}
+	return claims, nil
 }

@@ -198,13 +198,9 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
-	claims, err := driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
-	for _, c := range claims {
-		c.ReadyAt = readyAt[c.Step.ID]
-	}
-	return claims, err
 }
 
 // collect reads the next result of a batch as rows.

@@ -165,11 +165,11 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	ids := make([]int64, len(ready))
 	wasError := map[int64]bool{}
-	readyAt := make(map[int64]int64, len(ready))
+	readyAt := make(map[int64]time.Time, len(ready))
 	for i, r := range ready {
 		ids[i] = r.id
 		wasError[r.id] = r.state == taskertype.StateError
-		readyAt[r.id] = r.readyAt
+		readyAt[r.id] = fromUS(sql.NullInt64{Int64: r.readyAt, Valid: true})
 	}
 	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
 		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
@@ -211,13 +211,9 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
 	}
-	claims, err := driverkit.ClaimDone(steps, taskList, starts, deps, func(taskID int64, meta json.RawMessage, seq int) error {
+	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
-	for _, c := range claims {
-		c.ReadyAt = fromUS(sql.NullInt64{Int64: readyAt[c.Step.ID], Valid: true})
-	}
-	return claims, err
 }
 
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
