@@ -92,6 +92,22 @@ func TestRunWithoutAWorkingSupervisor(t *testing.T) {
 	}
 }
 
+func TestRunTimeoutWhileTheSupervisorStartsKeepsIt(t *testing.T) {
+	t.Parallel()
+	// A supervisor killed by the step's timeout before it reports (a slow
+	// start on a loaded machine) is not broken: later commands still run
+	// under it. Marking it broken made every later command of the process
+	// start unsupervised.
+	slow := filepath.Join(t.TempDir(), "slow-supervisor")
+	require.NoError(t, os.WriteFile(slow, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755))
+	cfg := &Config{Shell: "true", supervisor: slow, Timeout: 200 * time.Millisecond}
+	_, err := Run(t.Context(), cfg, nil)
+	var te *TimeoutError
+	require.ErrorAs(t, err, &te)
+	_, broken := brokenSupervisors.Load(slow)
+	require.False(t, broken)
+}
+
 func TestSupervisorRefusesToRunOutsideRun(t *testing.T) {
 	t.Parallel()
 	// Started by hand (no pipes, not leading its process group), the

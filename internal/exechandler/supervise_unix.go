@@ -166,6 +166,8 @@ func startProcess(newCmd func() *exec.Cmd, supervisor string) (*process, error) 
 
 var errSupervisorFailed = errors.New("the exec supervisor exited before starting the command")
 
+var errSupervisorKilled = errors.New("the exec supervisor was killed before starting the command")
+
 func startSupervised(cmd *exec.Cmd, exe string) (*process, error) {
 	configureProcess(cmd)
 	lifeR, lifeW, err := os.Pipe()
@@ -203,6 +205,11 @@ func startSupervised(cmd *exec.Cmd, exe string) (*process, error) {
 	_ = cmd.Wait()
 	_ = lifeW.Close()
 	_ = statusR.Close()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		// Killed before it could report (the step's timeout or
+		// cancellation kills the group): the supervisor is not broken.
+		return nil, errSupervisorKilled
+	}
 	return nil, errSupervisorFailed
 }
 
