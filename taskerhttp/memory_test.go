@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -89,7 +90,10 @@ func liveHeap() uint64 {
 // limit, not by the size of the page; a single task over the limit is a
 // 422 naming it.
 func TestListMemoryBounded(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
+	// Not parallel, and one driver after the other: the live heap measured
+	// is the whole process's.
+	testdb.EachDriverInTurn(t, func(t *testing.T) {
+		e := newEnv(t)
 		const n, ctxSize, limit = 48, 512 << 10, 4 << 20
 		for range n {
 			_, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "diamond", Namespace: "ecommerce",

@@ -51,6 +51,16 @@ func EachDriver(t *testing.T, fn func(t *testing.T)) {
 	}
 }
 
+// EachDriverInTurn runs fn as a subtest per driver, one after the other:
+// for tests that measure the whole process (its live heap), which another
+// subtest running beside them would disturb.
+func EachDriverInTurn(t *testing.T, fn func(t *testing.T)) {
+	t.Helper()
+	for _, name := range Drivers {
+		t.Run(name, fn)
+	}
+}
+
 // DriverOf tells which driver a test runs on, from the EachDriver subtest in
 // its name ("sqlite" outside EachDriver).
 func DriverOf(t testing.TB) string {

@@ -17,7 +17,7 @@ import (
 const defaultDatabase = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // allModes is the order in which the measurements run within a repetition.
-var allModes = []string{"create", "diamond", "dbos-diamond", "chain", "burst", "dbos-burst", "throughput", "river"}
+var allModes = []string{"create", "diamond", "dbos-diamond", "chain", "burst", "dbos-burst", "throughput", "river", "profile"}
 
 // options are the command-line flags.
 type options struct {
@@ -186,6 +186,8 @@ func runMode(ctx context.Context, o *options, db *benchDB, mode string, rep int,
 		return measureDiamond(ctx, o, db, rep, res)
 	case "dbos-diamond":
 		return measureDBOSDiamond(ctx, o, db, rep, res)
+	case "profile":
+		return measureProfile(ctx, o, db, rep, res)
 	case "chain":
 		return measureChain(ctx, o, db, rep, res)
 	case "burst":

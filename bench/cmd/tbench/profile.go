@@ -1,0 +1,224 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+)
+
+// The profile mode runs diamonds one at a time, as the diamond mode does,
+// with a pgx tracer on the engine's pool that records every round trip
+// (a statement, or a pipelined batch of them) with its start and end. Per
+// diamond it reports where the end-to-end time went: waiting on round trips
+// (split into commits and the rest), and the time with no round trip in
+// flight (the engine's and the handlers' own work, and wake-ups). A round
+// trip's time is the client's view: the server's work plus the loopback.
+
+// trip is one round trip to the server.
+type trip struct {
+	start, end time.Time
+	sql        string // the statement's first words; "batch(N)" for a batch of N
+}
+
+// tripTracer records the round trips of a pool while on.
+type tripTracer struct {
+	mu    sync.Mutex
+	on    bool
+	trips []trip
+}
+
+type tripStartKey struct{}
+
+type batchState struct {
+	start time.Time
+	n     int
+	first string
+}
+
+func (t *tripTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	return context.WithValue(ctx, tripStartKey{}, trip{start: time.Now(), sql: statementName(d.SQL)})
+}
+
+func (t *tripTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	if tr, ok := ctx.Value(tripStartKey{}).(trip); ok {
+		tr.end = time.Now()
+		t.add(tr)
+	}
+}
+
+func (t *tripTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return context.WithValue(ctx, tripStartKey{}, &batchState{start: time.Now()})
+}
+
+func (t *tripTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	if b, ok := ctx.Value(tripStartKey{}).(*batchState); ok {
+		if b.n == 0 {
+			b.first = statementName(d.SQL)
+		}
+		b.n++
+	}
+}
+
+func (t *tripTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	if b, ok := ctx.Value(tripStartKey{}).(*batchState); ok {
+		t.add(trip{start: b.start, end: time.Now(), sql: fmt.Sprintf("batch of %d (%s…)", b.n, b.first)})
+	}
+}
+
+func (t *tripTracer) add(tr trip) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.on {
+		t.trips = append(t.trips, tr)
+	}
+}
+
+// take returns the trips recorded since the last take and keeps recording
+// when on.
+func (t *tripTracer) take(on bool) []trip {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.trips
+	t.trips, t.on = nil, on
+	return out
+}
+
+// statementName is a short name of a statement: its first four words,
+// in capitals for "COMMIT" and "BEGIN".
+func statementName(s string) string {
+	f := strings.Fields(s)
+	name := strings.Join(f[:min(4, len(f))], " ")
+	if strings.EqualFold(name, "commit") || strings.EqualFold(name, "begin") {
+		return strings.ToUpper(name)
+	}
+	return name
+}
+
+// diamondProfile is where one diamond's time went.
+type diamondProfile struct {
+	e2e, inTrips, commits time.Duration
+	trips, commitN        int
+}
+
+// profileOf sums trips (which may overlap: the waiting caller and the
+// worker use separate connections) over one diamond of e2e.
+func profileOf(trips []trip, e2e time.Duration) diamondProfile {
+	p := diamondProfile{e2e: e2e, trips: len(trips)}
+	slices.SortFunc(trips, func(a, b trip) int { return a.start.Compare(b.start) })
+	var busyEnd time.Time
+	for _, tr := range trips {
+		if tr.sql == "COMMIT" {
+			p.commitN++
+			p.commits += tr.end.Sub(tr.start)
+		}
+		start := tr.start
+		if start.Before(busyEnd) {
+			start = busyEnd
+		}
+		if tr.end.After(start) {
+			p.inTrips += tr.end.Sub(start)
+			busyEnd = tr.end
+		}
+	}
+	return p
+}
+
+// measureProfile: diamonds one at a time with every round trip recorded.
+func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+	tracer := &tripTracer{}
+	cfg, err := pgxpool.ParseConfig(db.url)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = 8
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	reg, err := newRegistry(nil)
+	if err != nil {
+		return err
+	}
+	c, err := tasker.NewClient(ctx, taskerpgx.New(pool), &tasker.Config{
+		Registry: reg, Logger: slog.New(slog.DiscardHandler), SkipMigrate: true,
+		Worker: tasker.WorkerConfig{Concurrency: o.workers},
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	defer func() { _ = c.Stop(context.WithoutCancel(ctx)) }()
+	var profiles []diamondProfile
+	bySQL := map[string][2]float64{} // count, total ms over the measured diamonds
+	for i := range o.warmup + o.n {
+		tracer.take(i >= o.warmup)
+		start := time.Now()
+		created, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: tmplDiamond})
+		if err != nil {
+			return err
+		}
+		t, err := c.WaitTask(ctx, created.Task.ID)
+		if err != nil {
+			return err
+		}
+		e2e := time.Since(start)
+		trips := tracer.take(false)
+		if !t.Complete() {
+			return fmt.Errorf("task %d ended %s", t.ID, t.State)
+		}
+		if i < o.warmup {
+			continue
+		}
+		profiles = append(profiles, profileOf(trips, e2e))
+		for _, tr := range trips {
+			v := bySQL[tr.sql]
+			bySQL[tr.sql] = [2]float64{v[0] + 1, v[1] + ms(tr.end.Sub(tr.start))}
+		}
+	}
+	// The median diamond by end-to-end time, and the means over all.
+	slices.SortFunc(profiles, func(a, b diamondProfile) int { return cmp.Compare(a.e2e, b.e2e) })
+	med := profiles[len(profiles)/2]
+	var mean diamondProfile
+	for _, p := range profiles {
+		mean.e2e += p.e2e
+		mean.inTrips += p.inTrips
+		mean.commits += p.commits
+		mean.trips += p.trips
+		mean.commitN += p.commitN
+	}
+	n := len(profiles)
+	fmt.Printf("rep %d  profile of %d diamonds (median diamond: %.3f ms, %d round trips of which %d commits)\n", rep, n, ms(med.e2e), med.trips, med.commitN)
+	fmt.Printf("rep %d    mean per diamond: %.3f ms = %.3f ms in round trips (%.3f ms in %.1f commits) + %.3f ms outside; %.1f round trips\n",
+		rep, ms(mean.e2e)/float64(n), ms(mean.inTrips)/float64(n), ms(mean.commits)/float64(n), float64(mean.commitN)/float64(n),
+		ms(mean.e2e-mean.inTrips)/float64(n), float64(mean.trips)/float64(n))
+	names := make([]string, 0, len(bySQL))
+	for k := range bySQL {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(bySQL[b][1], bySQL[a][1]) })
+	for _, k := range names {
+		v := bySQL[k]
+		fmt.Printf("rep %d    %6.2f round trips/diamond  %6.3f ms/diamond  %6.3f ms each  %s\n", rep, v[0]/float64(n), v[1]/float64(n), v[1]/v[0], k)
+	}
+	res.add("Tasker profile: round trips per diamond", "", float64(mean.trips)/float64(n))
+	res.add("Tasker profile: commits per diamond", "", float64(mean.commitN)/float64(n))
+	res.add("Tasker profile: ms in round trips per diamond", "ms", ms(mean.inTrips)/float64(n))
+	res.add("Tasker profile: ms in commits per diamond", "ms", ms(mean.commits)/float64(n))
+	res.add("Tasker profile: ms outside round trips per diamond", "ms", ms(mean.e2e-mean.inTrips)/float64(n))
+	return nil
+}
