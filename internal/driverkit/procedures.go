@@ -31,8 +31,10 @@ type StepWriter interface {
 type Finisher interface {
 	StepWriter
 	// FinishUpdate applies the guarded updates of ps (errs[i] is the
-	// encoded error of ps[i]) and returns the steps it updated with their
-	// new transition sequences; a step whose guard failed is left out.
+	// encoded error of ps[i]), writes the transitions of the steps it
+	// updated (FinishTransitions: the same rows, in SQL or not), and
+	// returns those steps with their new transition sequences; a step whose
+	// guard failed is left out.
 	FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error)
 }
 
@@ -60,7 +62,7 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		}
 	}
 	now := ps[0].Now.UTC()
-	steps, seqs, err := f.FinishUpdate(ctx, ps, errs, now)
+	steps, _, err := f.FinishUpdate(ctx, ps, errs, now)
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,6 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 	for i, s := range steps {
 		byID[s.ID] = i
 	}
-	rows := make([]StepTransition, 0, len(steps))
 	var completed []int64
 	retrying := false
 	for i, p := range ps {
@@ -79,15 +80,11 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		}
 		s := steps[j]
 		out[i].Result = &taskerdriver.StepFinishResult{Step: s}
-		rows = append(rows, StepTransition{s.ID, s.TaskID, taskertype.StateInProgress, p.State, p.Metadata, seqs[j]})
 		if p.State == taskertype.StateComplete {
 			completed = append(completed, s.ID)
 		} else if !p.Blocked {
 			retrying = true
 		}
-	}
-	if err := f.WriteStepTransitions(ctx, rows, now); err != nil {
-		return err
 	}
 	if len(completed) > 0 {
 		ready, err := f.SatisfyChildren(ctx, completed, now)
@@ -104,6 +101,23 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		return f.Notify(ctx, taskerdriver.TopicStepsReady)
 	}
 	return nil
+}
+
+// FinishTransitions returns the transition rows of recorded attempts: for
+// each of ps whose step is among steps (updated, with sequences seqs), the
+// move from in_progress to its state with its metadata.
+func FinishTransitions(ps []*taskerdriver.StepFinishParams, steps []*taskertype.Step, seqs []int) []StepTransition {
+	byID := make(map[int64]int, len(steps))
+	for i, s := range steps {
+		byID[s.ID] = i
+	}
+	rows := make([]StepTransition, 0, len(steps))
+	for _, p := range ps {
+		if j, ok := byID[p.StepID]; ok {
+			rows = append(rows, StepTransition{p.StepID, steps[j].TaskID, taskertype.StateInProgress, p.State, p.Metadata, seqs[j]})
+		}
+	}
+	return rows
 }
 
 // StepFound is a step selected for a state change, and the state it is in.

@@ -84,6 +84,9 @@ type flight struct {
 	claim   *taskerdriver.ClaimedStep
 	cancel  context.CancelFunc
 	started time.Time
+	// dispatched is when the handler started on the wall clock (started
+	// is on the worker's clock, which tests may freeze).
+	dispatched time.Time
 	// abandoned: the step is no longer ours (cancelled, rescued); drop the result.
 	abandoned bool
 	// release: the worker is shutting down; a cancelled attempt is given back.
@@ -241,6 +244,7 @@ func (w *Worker) loop(startCtx context.Context) {
 	defer unsub()
 	failures := 0
 	for {
+		w.gather()
 		pass, err := w.runOnce(ctx)
 		w.mu.Lock()
 		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
@@ -287,6 +291,41 @@ func (w *Worker) loop(startCtx context.Context) {
 			w.mu.Unlock()
 		}
 		timer.Stop()
+	}
+}
+
+// gatherWindow bounds how long a pass waits for handlers that started
+// together with one that finished (see gather).
+const gatherWindow = 250 * time.Microsecond
+
+// gather waits, at most gatherWindow, for the handlers that started less
+// than gatherWindow before one that has finished, so that results arriving
+// together (a diamond's middle steps, a fan-out's branches with quick
+// handlers) are recorded by one pass, one transaction, instead of one pass
+// each behind the other. It does not wait when no result is waiting or
+// when every running handler has run longer than that.
+func (w *Worker) gather() {
+	deadline := time.Now().Add(gatherWindow)
+	for {
+		w.mu.Lock()
+		waiting := len(w.done) > 0
+		young := 0
+		for _, f := range w.inflight {
+			if time.Since(f.dispatched) < gatherWindow {
+				young++
+			}
+		}
+		w.mu.Unlock()
+		left := time.Until(deadline)
+		if !waiting || young == 0 || left <= 0 {
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-w.wake: // a handler finished (or Stop: runOnce reads stopping)
+		case <-t.C:
+		}
+		t.Stop()
 	}
 }
 
@@ -337,6 +376,13 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	w.done = nil
 	free := w.cfg.Concurrency - len(w.inflight)
 	stopping := w.stopping
+	// A wake-up sent before now is answered by this pass: handlers signal
+	// under w.mu after adding their result, and Stop sets stopping before it
+	// signals. Left in the channel, it would start a pass with nothing to do.
+	select {
+	case <-w.wake:
+	default:
+	}
 	w.mu.Unlock()
 
 	if len(done) == 0 {
@@ -497,7 +543,7 @@ func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
 	// middleware or the handler, through a taskerlog handler) names it.
 	ctx, cancel := context.WithCancel(taskerlog.WithAttrs(w.runCtx, slog.Int64(taskerlog.KeyTaskID, c.Task.ID),
 		slog.String(taskerlog.KeyStep, c.Step.Name), slog.Int(taskerlog.KeyAttempt, c.Step.Attempts)))
-	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now()}
+	f := &flight{claim: c, cancel: cancel, started: w.cfg.Now(), dispatched: time.Now()}
 	w.inflight[c.Step.ID] = f
 	go func() {
 		defer w.handlers.Done()
@@ -524,8 +570,8 @@ func (w *Worker) dispatch(c *taskerdriver.ClaimedStep) {
 		w.mu.Lock()
 		delete(w.inflight, c.Step.ID)
 		w.done = append(w.done, finished{f: f, res: res, endsAt: w.cfg.Now()})
+		w.signal() // under w.mu: see runOnce
 		w.mu.Unlock()
-		w.signal()
 	}()
 }
 

@@ -21,6 +21,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.tasks(t)
 		s.steps(t)
 		s.batches(t)
+		s.fastPath(t)
 		s.service(t)
 		s.tokens(t)
 		s.workers(t)

@@ -1,10 +1,12 @@
 package taskerpgx
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +34,9 @@ type executor struct {
 	tx       pgx.Tx
 	borrowed bool
 	topics   []string
+	// readied: steps this transaction made ready and has not claimed; the
+	// steps-ready notification is sent at commit only for them.
+	readied driverkit.Readied
 }
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
@@ -54,6 +59,11 @@ func (e *executor) Commit(ctx context.Context) error {
 	if e.borrowed {
 		return nil
 	}
+	if e.readied.Owed() {
+		if err := e.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+			return err
+		}
+	}
 	if err := e.tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
@@ -69,7 +79,7 @@ func (e *executor) Rollback(ctx context.Context) error {
 	if e.tx == nil || e.borrowed {
 		return nil
 	}
-	e.topics = nil
+	e.topics, e.readied = nil, nil
 	if err := e.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return err
 	}
@@ -79,19 +89,46 @@ func (e *executor) Rollback(ctx context.Context) error {
 // Notify sends topic with pg_notify, which PostgreSQL delivers when the
 // surrounding transaction commits.
 func (e *executor) Notify(ctx context.Context, topic string) error {
-	for _, t := range e.topics {
-		if t == topic {
-			return nil
-		}
+	if e.sent(topic) {
+		return nil
 	}
 	if _, err := e.q.Exec(ctx, `SELECT pg_notify($1, '')`, topic); err != nil {
 		return fmt.Errorf("postgres: notify: %w", err)
 	}
+	e.notified(topic)
+	return nil
+}
+
+// notified records that topic was sent with pg_notify: outside a
+// transaction it reached PostgreSQL's listeners already, and this process's
+// subscribers are woken now; in one, they are woken when it commits.
+func (e *executor) notified(topic string) {
 	if e.tx == nil {
 		e.d.listener.notify(topic)
-		return nil
+		return
 	}
 	e.topics = append(e.topics, topic)
+}
+
+// sent reports whether the transaction has notified topic already.
+func (e *executor) sent(topic string) bool {
+	for _, t := range e.topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// ready records steps the transaction made ready: the steps-ready
+// notification is owed at commit unless the transaction claims them all
+// (driverkit.Readied). In a caller's transaction, whose commit the driver
+// does not see, it is sent at once.
+func (e *executor) ready(ctx context.Context, ids []int64) error {
+	if e.borrowed || e.tx == nil {
+		return e.Notify(ctx, taskerdriver.TopicStepsReady)
+	}
+	e.readied.Add(ids...)
 	return nil
 }
 
@@ -271,11 +308,18 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		return nil, err
 	}
 	now := p.Now.UTC()
-	task, err := scanTask(x.q.QueryRow(ctx, `INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
-		source_system, reason, tags, identity_hash, requested_at, created_at, updated_at, trace_parent, trace_state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
-		ON CONFLICT (identity_hash) DO NOTHING
-		RETURNING `+taskCols,
+	// Two round trips: the task with its transition, then (pipelined with
+	// the notification) the steps with their edges and transitions.
+	task, err := scanTask(x.q.QueryRow(ctx, `WITH t AS (
+			INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
+				source_system, reason, tags, identity_hash, requested_at, created_at, updated_at, trace_parent, trace_state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
+			ON CONFLICT (identity_hash) DO NOTHING
+			RETURNING `+taskCols+`),
+		tt AS (
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+			SELECT task_id, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $11 FROM t)
+		SELECT `+taskCols+` FROM t`,
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState))
 	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
@@ -286,65 +330,66 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if err != nil {
 		return nil, fmt.Errorf("postgres: insert task: %w", err)
 	}
-	if _, err := x.q.Exec(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES ($1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $2)`, task.ID, now); err != nil {
-		return nil, fmt.Errorf("postgres: insert task transition: %w", err)
+	if len(p.Steps) == 0 {
+		return &taskerdriver.TaskCreateResult{Task: task}, nil
 	}
 	rows := make([]stepRow, len(p.Steps))
+	var fromPos, toPos []int32
 	for i, s := range p.Steps {
 		rows[i] = stepRow{Name: s.Name, Position: i, Handler: s.Handler, HandlerConfig: s.HandlerConfig, Policy: s.Policy,
 			RetryLimit: s.RetryLimit, Retryable: s.Retryable, Skippable: s.Skippable, Parents: len(s.Parents), Inputs: s.Inputs, Queue: s.Queue}
+		for _, parent := range s.Parents {
+			fromPos, toPos = append(fromPos, int32(parent)), append(toPos, int32(i))
+		}
 	}
 	rowsJSON, err := json.Marshal(rows)
 	if err != nil {
 		return nil, err
 	}
-	type idPos struct {
-		id  int64
-		pos int
+	b := &pgx.Batch{}
+	b.Queue(`WITH s AS (
+			INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
+				retry_limit, retryable, skippable, pending_parents, inputs, queue, created_at, updated_at)
+			SELECT $1, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, r.q, $3, $3
+			FROM jsonb_to_recordset($2::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb, q text)
+			ORDER BY r.p
+			RETURNING `+stepCols+`),
+		e AS (
+			INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id)
+			SELECT f.workflow_step_id, c.workflow_step_id, $1 FROM unnest($4::int[], $5::int[]) AS u(fp, cp)
+			JOIN s f ON f.position = u.fp JOIN s c ON c.position = u.cp),
+		tr AS (
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+			SELECT workflow_step_id, $1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $3 FROM s)
+		SELECT `+stepCols+` FROM s ORDER BY position`, task.ID, string(rowsJSON), now, fromPos, toPos)
+	notify := !x.sent(taskerdriver.TopicStepsReady)
+	if notify {
+		b.Queue(`SELECT pg_notify($1, '')`, taskerdriver.TopicStepsReady)
 	}
-	got, err := queryAll(ctx, x.q, `INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
-			retry_limit, retryable, skippable, pending_parents, inputs, queue, created_at, updated_at)
-		SELECT $1, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, r.q, $3, $3
-		FROM jsonb_to_recordset($2::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb, q text)
-		ORDER BY r.p
-		RETURNING workflow_step_id, position`, []any{task.ID, string(rowsJSON), now}, func(r pgx.Row) (idPos, error) {
-		var v idPos
-		return v, r.Scan(&v.id, &v.pos)
-	})
+	br := x.q.SendBatch(ctx, b)
+	got, err := collect(br, scanStep)
+	if err == nil && notify {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: insert steps: %w", err)
 	}
-	ids := make([]int64, len(p.Steps))
-	for _, v := range got {
-		ids[v.pos] = v.id
+	if notify {
+		x.notified(taskerdriver.TopicStepsReady)
 	}
-	var from, to []int64
-	for i, s := range p.Steps {
-		for _, parent := range s.Parents {
-			from = append(from, ids[parent])
-			to = append(to, ids[i])
-		}
+	steps, _ := driverkit.UnzipSteps(got)
+	if len(steps) != len(p.Steps) {
+		return nil, fmt.Errorf("postgres: insert steps: %d of %d steps inserted", len(steps), len(p.Steps))
 	}
-	if len(from) > 0 {
-		if _, err := x.q.Exec(ctx, `INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id)
-			SELECT f, t, $3 FROM unnest($1::bigint[], $2::bigint[]) AS u(f, t)`, from, to, task.ID); err != nil {
-			return nil, fmt.Errorf("postgres: insert edges: %w", err)
-		}
+	edges := make([][2]int64, len(fromPos))
+	for i := range fromPos {
+		edges[i] = [2]int64{steps[fromPos[i]].ID, steps[toPos[i]].ID}
 	}
-	if len(ids) > 0 {
-		if _, err := x.q.Exec(ctx, `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-			SELECT id, $2, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $3 FROM unnest($1::bigint[]) AS u(id)`, ids, task.ID, now); err != nil {
-			return nil, fmt.Errorf("postgres: insert step transitions: %w", err)
-		}
-		if err := x.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
-			return nil, err
-		}
-	}
-	steps, err := x.StepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
-	if err != nil {
-		return nil, err
-	}
+	slices.SortFunc(edges, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	driverkit.LinkEdges(steps, edges)
 	return &taskerdriver.TaskCreateResult{Task: task, Steps: steps}, nil
 }
 

@@ -158,6 +158,13 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	b.Queue(`SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
 		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
 		WHERE e.to_step_id = ANY($1)`, ids)
+	// Steps this transaction readied and left to others are announced in
+	// the same round trip (delivered at commit).
+	x.readied.Claimed(ids)
+	notify := x.readied.Owed() && !x.sent(taskerdriver.TopicStepsReady)
+	if notify {
+		b.Queue(`SELECT pg_notify($1, '')`, taskerdriver.TopicStepsReady)
+	}
 	var (
 		starts   [][2]int64
 		taskList []*taskertype.Task
@@ -192,6 +199,13 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			return d, err
 		}); err != nil {
 			return fmt.Errorf("dependency results: %w", err)
+		}
+		if notify {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("notify: %w", err)
+			}
+			x.notified(taskerdriver.TopicStepsReady)
+			x.readied = nil
 		}
 		return br.Close()
 	}()
@@ -322,7 +336,7 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error) {
 	n := len(ps)
 	ids, attempts := make([]int64, n), make([]int32, n)
-	states, owners := make([]string, n), make([]string, n)
+	states, owners, metas := make([]string, n), make([]string, n), make([]string, n)
 	results := make([]*string, n)
 	blocked, next := make([]bool, n), make([]time.Time, n)
 	for i, p := range ps {
@@ -332,15 +346,32 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 			results[i] = &r
 		}
 		blocked[i], next[i] = p.Blocked, pgTime(p.NextAttemptAt)
+		metas[i] = string(driverkit.Meta(p.Metadata))
 	}
-	steps, seqs, err := querySteps(ctx, k.q, `UPDATE tasker_workflow_steps s SET state = u.state,
-			results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
-			next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
-			lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[])
-			AS u(id, state, results, err, blocked, next, owner, attempt)
-		WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
-		RETURNING `+prefixed("s.", stepCols), []any{ids, states, results, errs, blocked, next, owners, attempts, now})
+	// One statement: the guarded update, then the transitions of the rows
+	// it updated (driverkit.FinishTransitions; sort key SortKey(seq) =
+	// seq*10). The demotion of the previous most recent rows completes
+	// before the first insert (the insert waits on its count), so the
+	// partial unique index on most_recent never sees two.
+	steps, seqs, err := querySteps(ctx, k.q, `WITH u AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[], $10::text[])
+				AS u(id, state, results, err, blocked, next, owner, attempt, meta)),
+		upd AS (
+			UPDATE tasker_workflow_steps s SET state = u.state,
+				results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
+				next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
+				lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
+			FROM u
+			WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
+			RETURNING `+prefixed("s.", stepCols)+`, u.meta),
+		demoted AS (
+			UPDATE tasker_workflow_step_transitions t SET most_recent = false FROM upd
+			WHERE t.workflow_step_id = upd.workflow_step_id AND t.most_recent RETURNING 1),
+		inserted AS (
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
+			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, true, $9 FROM upd
+			WHERE (SELECT count(*) FROM demoted) >= 0)
+		SELECT `+stepCols+` FROM upd`, []any{ids, states, results, errs, blocked, next, owners, attempts, now, metas})
 	if err != nil {
 		return nil, nil, fmt.Errorf("finish steps: %w", err)
 	}
@@ -387,39 +418,31 @@ func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now tim
 }
 
 // SatisfyChildren decrements the unfinished-parent counts of the children
-// of parents (locking the children in id order, so that workers finishing
-// parents of the same children cannot deadlock) and returns, per parent, how
-// many of its children became ready.
+// of parents and returns, per parent, how many of its children became
+// ready. One statement: the first CTE locks the children in id order (so
+// that workers finishing parents of the same children cannot deadlock),
+// and the update touches only rows it locked.
 func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
-	if _, err := k.q.Exec(ctx, `SELECT 1 FROM tasker_workflow_steps WHERE workflow_step_id IN (
-			SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id = ANY($1))
-		ORDER BY workflow_step_id FOR UPDATE`, parents); err != nil {
-		return nil, fmt.Errorf("lock children: %w", err)
-	}
-	type readied struct{ parent, n int64 }
-	rows, err := queryAll(ctx, k.q, `WITH counts AS (
+	rows, err := queryAll(ctx, k.q, `WITH locked AS MATERIALIZED (
+			SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id IN (
+				SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id = ANY($1))
+			ORDER BY workflow_step_id FOR UPDATE),
+		counts AS (
 			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
-			WHERE from_step_id = ANY($1) GROUP BY to_step_id),
+			WHERE from_step_id = ANY($1) AND to_step_id IN (SELECT workflow_step_id FROM locked) GROUP BY to_step_id),
 		updated AS (
 			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = $2
 			FROM counts WHERE s.workflow_step_id = counts.id
 			RETURNING s.workflow_step_id, s.pending_parents, s.state)
-		SELECT e.from_step_id, count(*) FROM updated u
+		SELECT e.from_step_id, u.workflow_step_id FROM updated u
 		JOIN tasker_workflow_step_edges e ON e.to_step_id = u.workflow_step_id AND e.from_step_id = ANY($1)
-		WHERE u.pending_parents = 0 AND u.state = 'pending'
-		GROUP BY e.from_step_id`, []any{parents, now}, func(r pgx.Row) (readied, error) {
-		var v readied
-		return v, r.Scan(&v.parent, &v.n)
-	})
+		WHERE u.pending_parents = 0 AND u.state = 'pending'`, []any{parents, now}, scanPair)
 	if err != nil {
 		return nil, fmt.Errorf("satisfy children: %w", err)
 	}
-	out := make(map[int64]int, len(rows))
-	for _, r := range rows {
-		out[r.parent] = int(r.n)
-	}
-	if len(rows) > 0 {
-		if err := k.Notify(ctx, taskerdriver.TopicStepsReady); err != nil {
+	out, ready := driverkit.ReadiedBy(rows)
+	if len(ready) > 0 {
+		if err := k.ready(ctx, ready); err != nil {
 			return nil, err
 		}
 	}
@@ -469,18 +492,16 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 	if len(ids) == 0 {
 		return out, nil
 	}
-	tasks, err := queryAll(ctx, e.q, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, []any{ids}, scanTask)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: lock tasks: %w", err)
-	}
-	for _, t := range tasks {
-		out[t.ID] = &taskerdriver.TaskWithProgress{Task: t, Progress: &taskerdriver.TaskProgress{}}
-	}
 	type row struct {
 		id int64
 		p  taskerdriver.TaskProgress
 	}
-	rows, err := queryAll(ctx, e.q, `SELECT task_id, count(*),
+	// One round trip, two statements: the counts must be read after the
+	// locks are held (a statement of their own, with its own snapshot, so
+	// that they see what the transaction that held a lock committed).
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, ids)
+	b.Queue(`SELECT task_id, count(*),
 		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
 		count(*) FILTER (WHERE state = 'resolved_manually'),
 		count(*) FILTER (WHERE state = 'in_progress'),
@@ -488,7 +509,17 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 		count(*) FILTER (WHERE blocked),
 		count(*) FILTER (WHERE state = 'cancelled'),
 		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
-		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`, []any{ids}, func(r pgx.Row) (row, error) {
+		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`, ids)
+	br := e.q.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	tasks, err := collect(br, scanTask)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock tasks: %w", err)
+	}
+	for _, t := range tasks {
+		out[t.ID] = &taskerdriver.TaskWithProgress{Task: t, Progress: &taskerdriver.TaskProgress{}}
+	}
+	rows, err := collect(br, func(r pgx.Row) (row, error) {
 		var v row
 		var next *time.Time
 		err := r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled, &next)
@@ -496,6 +527,9 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 		return v, err
 	})
 	if err != nil {
+		return nil, fmt.Errorf("postgres: task progress: %w", err)
+	}
+	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("postgres: task progress: %w", err)
 	}
 	for _, r := range rows {

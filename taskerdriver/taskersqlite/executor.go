@@ -31,6 +31,9 @@ type executor struct {
 	tx       *sql.Tx // nil outside a transaction
 	borrowed bool    // tx belongs to the caller
 	topics   []string
+	// readied: steps this transaction made ready and has not claimed; the
+	// steps-ready notification is sent at commit only for them.
+	readied driverkit.Readied
 }
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
@@ -73,7 +76,7 @@ func (e *executor) Rollback(ctx context.Context) error {
 	if e.tx == nil || e.borrowed {
 		return nil
 	}
-	e.topics = nil
+	e.topics, e.readied = nil, nil
 	if err := e.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return err
 	}
@@ -81,6 +84,10 @@ func (e *executor) Rollback(ctx context.Context) error {
 }
 
 func (e *executor) flush() {
+	if e.readied.Owed() {
+		e.topics = append(e.topics, taskerdriver.TopicStepsReady)
+	}
+	e.readied = nil
 	seen := map[string]bool{}
 	for _, t := range e.topics {
 		if !seen[t] {
@@ -89,6 +96,18 @@ func (e *executor) flush() {
 		}
 	}
 	e.topics = nil
+}
+
+// ready records steps the transaction made ready: the steps-ready
+// notification is owed at commit unless the transaction claims them all
+// (driverkit.Readied). Outside a transaction of the driver's own it is
+// sent at once.
+func (e *executor) ready(ids []int64) {
+	if e.tx == nil || e.borrowed {
+		e.d.hub.notify(taskerdriver.TopicStepsReady)
+		return
+	}
+	e.readied.Add(ids...)
 }
 
 func (e *executor) Notify(ctx context.Context, topic string) error {

@@ -211,6 +211,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
 	}
+	x.readied.Claimed(ids)
 	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
@@ -448,6 +449,9 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 		}
 		steps, seqs = append(steps, step), append(seqs, seq)
 	}
+	if err := k.WriteStepTransitions(ctx, driverkit.FinishTransitions(ps, steps, seqs), now); err != nil {
+		return nil, nil, err
+	}
 	return steps, seqs, nil
 }
 
@@ -487,25 +491,29 @@ func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTran
 // SatisfyChildren decrements the unfinished-parent counts of the children
 // of each parent in turn, and returns how many each made ready.
 func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
-	out := make(map[int64]int, len(parents))
+	var pairs [][2]int64 // (parent, child made ready)
 	for _, parent := range parents {
 		children, err := queryAll(ctx, k.w, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
 			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
 			AND e.from_step_id IN (SELECT value FROM json_each(?))), updated_at = ?
 		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (SELECT value FROM json_each(?)))
-		RETURNING pending_parents, state`,
-			[]any{idsJSON([]int64{parent}), us(now), idsJSON([]int64{parent})}, scanIDState) // id holds pending_parents
+		RETURNING workflow_step_id, pending_parents = 0 AND state = 'pending'`,
+			[]any{idsJSON([]int64{parent}), us(now), idsJSON([]int64{parent})}, func(r rowScanner) ([2]int64, error) {
+				var v [2]int64 // child, 1 when it became ready
+				return v, r.Scan(&v[0], &v[1])
+			})
 		if err != nil {
 			return nil, fmt.Errorf("satisfy children: %w", err)
 		}
 		for _, c := range children {
-			if pendingParents := c.id; pendingParents == 0 && c.state == taskertype.StatePending {
-				out[parent]++
+			if c[1] == 1 {
+				pairs = append(pairs, [2]int64{parent, c[0]})
 			}
 		}
-		if out[parent] > 0 {
-			_ = k.Notify(ctx, taskerdriver.TopicStepsReady)
-		}
+	}
+	out, ready := driverkit.ReadiedBy(pairs)
+	if len(ready) > 0 {
+		k.ready(ready)
 	}
 	return out, nil
 }

@@ -1,0 +1,102 @@
+package taskerdrivertest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// fastPath checks the worker pass that records a result and claims the
+// children it readied in the same transaction: no other worker can claim
+// those children before the parent's result commits, no step is claimed
+// twice, and children the transaction leaves unclaimed are announced.
+func (s *suite) fastPath(t *testing.T) {
+	// recordAndClaim records a's completion by w1 in tx and claims up to
+	// limit steps in the same transaction, while w2 tries to claim from
+	// outside it (blocking until the commit where the database has a single
+	// writer). It returns what w1 and w2 claimed.
+	recordAndClaim := func(t *testing.T, b *bundle, limit int, commit func(tx taskerdriver.ExecutorTx)) (w1, w2 []*taskerdriver.ClaimedStep) {
+		t.Helper()
+		diamond(t, b, "")
+		a := claim(t, b, base, "w1", 10)
+		require.Equal(t, []string{"a"}, names(a))
+		tx, err := b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		r, err := finishOne(b.ctx, tx, &taskerdriver.StepFinishParams{StepID: a[0].Step.ID, Owner: "w1", Attempt: 1,
+			State: taskertype.StateComplete, Results: json.RawMessage(`{"a":1}`), Now: base.Add(time.Second)})
+		require.NoError(t, err)
+		require.Equal(t, 2, r.ChildrenReady)
+		other := make(chan []*taskerdriver.ClaimedStep, 1)
+		go func() {
+			cs, err := b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base.Add(2 * time.Second), Limit: 10, Owner: "w2",
+				LeaseExpiresAt: base.Add(time.Hour)})
+			if err != nil {
+				t.Errorf("w2 claim: %v", err)
+			}
+			other <- cs
+		}()
+		w1, err = tx.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base.Add(time.Second), Limit: limit, Owner: "w1",
+			LeaseExpiresAt: base.Add(time.Hour)})
+		require.NoError(t, err)
+		commit(tx)
+		w2 = <-other
+		for _, c := range append(w1, w2...) {
+			require.Equal(t, 1, c.Step.Attempts, "step %s", c.Step.Name)
+			require.Len(t, c.Dependencies, 1, "step %s", c.Step.Name)
+			require.JSONEq(t, `{"a":1}`, string(c.Dependencies["a"]), "step %s sees its parent's result", c.Step.Name)
+		}
+		return w1, w2
+	}
+
+	s.run(t, "FastPathChildrenOnlyAfterTheParentCommits", func(t *testing.T, b *bundle) {
+		w1, w2 := recordAndClaim(t, b, 10, func(tx taskerdriver.ExecutorTx) { require.NoError(t, tx.Commit(b.ctx)) })
+		require.Equal(t, []string{"b", "c"}, names(w1))
+		require.Empty(t, w2, "another worker claimed a child of an uncommitted result, or a step claimed already")
+	})
+
+	s.run(t, "FastPathRollbackLeavesTheChildrenWaiting", func(t *testing.T, b *bundle) {
+		w1, _ := recordAndClaim(t, b, 10, func(tx taskerdriver.ExecutorTx) { require.NoError(t, tx.Rollback(b.ctx)) })
+		require.Len(t, w1, 2)
+		// Rolled back: a is still w1's, in progress; b and c wait for it.
+		steps, err := b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: w1[0].Step.TaskID})
+		require.NoError(t, err)
+		m := byName(steps)
+		require.Equal(t, taskertype.StateInProgress, m["a"].State)
+		for _, n := range []string{"b", "c"} {
+			require.Equal(t, taskertype.StatePending, m[n].State)
+			require.Equal(t, 1, m[n].PendingParents)
+			require.Zero(t, m[n].Attempts)
+		}
+	})
+
+	s.run(t, "FastPathAnnouncesChildrenLeftUnclaimed", func(t *testing.T, b *bundle) {
+		ready, unsub := b.d.Listener().Subscribe(taskerdriver.TopicStepsReady)
+		defer unsub()
+		w1, w2 := recordAndClaim(t, b, 1, func(tx taskerdriver.ExecutorTx) {
+			for drained := false; !drained; { // the task's creation notified too
+				select {
+				case <-ready:
+				default:
+					drained = true
+				}
+			}
+			require.NoError(t, tx.Commit(b.ctx))
+		})
+		require.Len(t, w1, 1)
+		select {
+		case <-ready:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a child readied and left unclaimed was not announced")
+		}
+		if len(w2) == 0 { // w2 ran before the commit (a database with row locks)
+			w2 = claim(t, b, base.Add(3*time.Second), "w2", 10)
+		}
+		require.Len(t, w2, 1)
+		require.NotEqual(t, w1[0].Step.Name, w2[0].Step.Name, "one step claimed by two workers")
+	})
+}
