@@ -30,6 +30,14 @@
 //   - river: the same with River: 4 × -tasks single no-op jobs inserted, then
 //     k River worker processes (k from -river-procs) with the same worker
 //     count; jobs/s, and Tasker's steps/s as a ratio of it.
+//   - profile: diamonds one at a time, as diamond, with a pgx tracer on the
+//     engine's pool: per diamond, the round trips (statements and pipelined
+//     batches) by statement, their time, the commits, and the time with no
+//     round trip in flight. -profile-pg-params sets server settings of those
+//     sessions (log_min_duration_statement=0 puts each statement's server
+//     time in the server's log).
+//   - floor: the server's commit floor: a committed one-row insert (one round
+//     trip) and BEGIN, insert, COMMIT (three), one at a time.
 //
 // See bench/README.md and docs/benchmarks.md.
 //

@@ -17,7 +17,7 @@ import (
 const defaultDatabase = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // allModes is the order in which the measurements run within a repetition.
-var allModes = []string{"create", "diamond", "dbos-diamond", "chain", "burst", "dbos-burst", "throughput", "river", "profile"}
+var allModes = []string{"create", "diamond", "dbos-diamond", "chain", "burst", "dbos-burst", "throughput", "river", "profile", "floor"}
 
 // options are the command-line flags.
 type options struct {
@@ -38,6 +38,7 @@ type options struct {
 	riverPoll   time.Duration
 	worker      string
 	workerDBURL string
+	pgParams    string
 }
 
 func main() {
@@ -79,6 +80,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.pollEvery, "poll", 10*time.Millisecond, "how often the throughput modes count finished tasks or jobs")
 	fs.DurationVar(&o.riverCool, "river-fetch-cooldown", time.Millisecond, "River QueueConfig.FetchCooldown (River's default: 100ms)")
 	fs.DurationVar(&o.riverPoll, "river-fetch-poll", 50*time.Millisecond, "River QueueConfig.FetchPollInterval (River's default: 1s)")
+	fs.StringVar(&o.pgParams, "profile-pg-params", "",
+		"profile mode: server settings of the engine's sessions, as name=value,... (log_min_duration_statement=0 logs each statement's server time)")
 	fs.StringVar(&o.worker, "worker", "", "internal: run as a worker subprocess (tasker or river) on the database -worker-db")
 	fs.StringVar(&o.workerDBURL, "worker-db", "", "internal: database URL of a worker subprocess")
 	if err := fs.Parse(args); err != nil {
@@ -186,6 +189,8 @@ func runMode(ctx context.Context, o *options, db *benchDB, mode string, rep int,
 		return measureDiamond(ctx, o, db, rep, res)
 	case "dbos-diamond":
 		return measureDBOSDiamond(ctx, o, db, rep, res)
+	case "floor":
+		return measureFloor(ctx, o, db, rep, res)
 	case "profile":
 		return measureProfile(ctx, o, db, rep, res)
 	case "chain":

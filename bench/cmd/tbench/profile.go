@@ -143,6 +143,11 @@ func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *
 	}
 	cfg.MaxConns = 8
 	cfg.ConnConfig.Tracer = tracer
+	for kv := range strings.SplitSeq(o.pgParams, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -152,7 +157,9 @@ func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *
 	if err != nil {
 		return err
 	}
-	c, err := tasker.NewClient(ctx, taskerpgx.New(pool), &tasker.Config{
+	drv := taskerpgx.New(pool)
+	defer func() { _ = drv.Close() }() // its listener's connection, before the pool closes
+	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
 		Registry: reg, Logger: slog.New(slog.DiscardHandler), SkipMigrate: true,
 		Worker: tasker.WorkerConfig{Concurrency: o.workers},
 	})
@@ -220,5 +227,45 @@ func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *
 	res.add("Tasker profile: ms in round trips per diamond", "ms", ms(mean.inTrips)/float64(n))
 	res.add("Tasker profile: ms in commits per diamond", "ms", ms(mean.commits)/float64(n))
 	res.add("Tasker profile: ms outside round trips per diamond", "ms", ms(mean.e2e-mean.inTrips)/float64(n))
+	return nil
+}
+
+// measureFloor: the commit floor of the server, a committed one-row insert
+// (autocommit, one round trip) and the same in an explicit transaction
+// (BEGIN, INSERT, COMMIT: three), one at a time on one connection.
+func measureFloor(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS tbench_floor (id bigserial PRIMARY KEY, v int NOT NULL)`); err != nil {
+		return err
+	}
+	one := make([]time.Duration, 0, o.n)
+	three := make([]time.Duration, 0, o.n)
+	for i := range o.warmup + o.n {
+		start := time.Now()
+		if _, err := conn.Exec(ctx, `INSERT INTO tbench_floor (v) VALUES ($1)`, i); err != nil {
+			return err
+		}
+		mid := time.Now()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO tbench_floor (v) VALUES ($1)`, i); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		if i >= o.warmup {
+			one = append(one, mid.Sub(start))
+			three = append(three, time.Since(mid))
+		}
+	}
+	res.addLatency(rep, "floor: committed 1-row insert", one)
+	res.addLatency(rep, "floor: BEGIN, 1-row insert, COMMIT", three)
 	return nil
 }
