@@ -166,36 +166,19 @@ func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *
 	if err != nil {
 		return err
 	}
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	defer func() { _ = c.Stop(context.WithoutCancel(ctx)) }()
 	var profiles []diamondProfile
 	bySQL := map[string][2]float64{} // count, total ms over the measured diamonds
-	for i := range o.warmup + o.n {
-		tracer.take(i >= o.warmup)
-		start := time.Now()
-		created, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: tmplDiamond})
-		if err != nil {
-			return err
-		}
-		t, err := c.WaitTask(ctx, created.Task.ID)
-		if err != nil {
-			return err
-		}
-		e2e := time.Since(start)
+	err = oneAtATime(ctx, o, c, tmplDiamond, func(measured bool) { tracer.take(measured) }, func(_ int64, e2e time.Duration) error {
 		trips := tracer.take(false)
-		if !t.Complete() {
-			return fmt.Errorf("task %d ended %s", t.ID, t.State)
-		}
-		if i < o.warmup {
-			continue
-		}
 		profiles = append(profiles, profileOf(trips, e2e))
 		for _, tr := range trips {
 			v := bySQL[tr.sql]
 			bySQL[tr.sql] = [2]float64{v[0] + 1, v[1] + ms(tr.end.Sub(tr.start))}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// The median diamond by end-to-end time, and the means over all.
 	slices.SortFunc(profiles, func(a, b diamondProfile) int { return cmp.Compare(a.e2e, b.e2e) })

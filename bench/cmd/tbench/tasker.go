@@ -150,11 +150,20 @@ func runOneAtATime(ctx context.Context, o *options, db *benchDB, template string
 		return err
 	}
 	defer closeFn()
+	return oneAtATime(ctx, o, c, template, func(bool) {}, measure)
+}
+
+// oneAtATime starts c's worker, then creates tasks of template one at a
+// time and waits for each to complete; before is called ahead of each
+// (measured: it is not a warm-up), measure after each measured one.
+func oneAtATime(ctx context.Context, o *options, c *tasker.Client, template string, before func(measured bool),
+	measure func(taskID int64, e2e time.Duration) error) error {
 	if err := c.Start(ctx); err != nil {
 		return err
 	}
 	defer func() { _ = c.Stop(context.WithoutCancel(ctx)) }()
 	for i := range o.warmup + o.n {
+		before(i >= o.warmup)
 		start := time.Now()
 		created, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: template})
 		if err != nil {
