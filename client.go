@@ -121,6 +121,13 @@ type WorkerConfig struct {
 	// resolved_manually) longer ago than this; the maintenance leader does
 	// it. Zero (the default) keeps every task.
 	Retention time.Duration
+	// AsyncCommit makes the worker's passes (recording results, claiming
+	// steps) commit without waiting for the commit to reach disk, on
+	// PostgreSQL (synchronous_commit = off for those transactions only;
+	// the SQLite driver ignores it). Off by default. What a crash of the
+	// PostgreSQL server can then lose, and why every step still runs at
+	// least once, is in docs/design.md ("Relaxed durability").
+	AsyncCommit bool
 }
 
 // Client is the entry point of Tasker for Go: it creates and inspects tasks

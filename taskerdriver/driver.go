@@ -33,6 +33,18 @@ type Driver interface {
 	Close() error
 }
 
+// AsyncCommitter is implemented by drivers whose transactions can commit
+// without waiting for the commit to reach disk (PostgreSQL's
+// synchronous_commit = off). A worker configured for it begins its passes
+// through AsyncCommitExecutor; nothing else does.
+type AsyncCommitter interface {
+	// AsyncCommitExecutor returns an executor whose transactions (Begin)
+	// commit without waiting for durability: after a crash of the database
+	// server (not of a Tasker process) the last of them may be lost, the
+	// database staying consistent. Its other operations are Executor()'s.
+	AsyncCommitExecutor() Executor
+}
+
 // Listener delivers wake-up signals between workers. PostgreSQL implements it
 // with LISTEN/NOTIFY across processes; SQLite, an embedded database, delivers
 // in-process only (other processes on the same file find work by their

@@ -66,6 +66,7 @@ type fileConfig struct {
 		PollInterval  string `yaml:"poll_interval"`
 		StepTimeout   string `yaml:"step_timeout"`
 		Retention     string `yaml:"retention"`
+		AsyncCommit   bool   `yaml:"async_commit"`
 	} `yaml:"worker"`
 }
 
@@ -82,6 +83,7 @@ type settings struct {
 	poll        time.Duration
 	stepTimeout time.Duration
 	retention   time.Duration
+	asyncCommit bool
 	subsFile    string
 	server      string // --server: the task and handlers commands use this REST API
 	token       string // --token: the credential sent to --server
@@ -133,6 +135,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
+	pf.BoolVar(&a.s.asyncCommit, "async-commit", false, "PostgreSQL: the worker's passes commit without waiting for the disk; a crash of the database server can lose the last ones and run their steps again (docs/design.md)")
 	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook) [$TASKER_SUBSCRIPTIONS]")
 	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd())
 	return root
@@ -210,6 +213,11 @@ func (a *app) resolve() error {
 	}
 	if fc.Worker.Concurrency > 0 {
 		if err := setFromFile("concurrency", fmt.Sprint(fc.Worker.Concurrency)); err != nil {
+			return err
+		}
+	}
+	if fc.Worker.AsyncCommit {
+		if err := setFromFile("async-commit", "true"); err != nil {
 			return err
 		}
 	}
@@ -343,7 +351,7 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	cfg := &tasker.Config{
 		Registry: reg, Logger: a.logger(),
 		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
-			StepTimeout: a.s.stepTimeout, Retention: a.s.retention},
+			StepTimeout: a.s.stepTimeout, Retention: a.s.retention, AsyncCommit: a.s.asyncCommit},
 		Subscriptions: subs, TracerProvider: a.tracing.TracerProvider(),
 	}
 	if a.metrics != nil {

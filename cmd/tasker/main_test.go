@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
 // examplesDir is the repository's examples directory (tests run in
@@ -439,4 +441,21 @@ func TestTracingEnvErrors(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
 	_, _, err = run(t, "serve", "--database", db, "--addr", "127.0.0.1:0")
 	require.ErrorContains(t, err, "OTEL_EXPORTER_OTLP_PROTOCOL")
+}
+
+// --async-commit (and worker.async_commit in the config file) runs the
+// worker's passes with asynchronous commits on PostgreSQL: a task still
+// runs to completion with its results.
+func TestAsyncCommitFlag(t *testing.T) {
+	t.Parallel()
+	db := postgresURL(t, pgtest.URL(t))
+	out := mustRun(t, "--database", db, "--templates", examplesDir(t), "--log-level", "error", "--async-commit",
+		"task", "create", "linear_workflow", "--context", `{"even_number": 2}`, "--wait")
+	require.Contains(t, out, "task 1 default.linear_workflow@1.0.0: complete")
+	require.Contains(t, out, `{"value": 65536}`)
+
+	cfg := filepath.Join(t.TempDir(), "tasker.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("database: "+db+"\ntemplates: "+examplesDir(t)+"\nlog_level: error\nworker:\n  async_commit: true\n"), 0o600))
+	out = mustRun(t, "--config", cfg, "task", "create", "linear_workflow", "--context", `{"even_number": 4}`, "--wait")
+	require.Contains(t, out, "task 2 default.linear_workflow@1.0.0: complete")
 }

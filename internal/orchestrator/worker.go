@@ -49,6 +49,9 @@ type Config struct {
 	StepTimeout time.Duration
 	// Handlers restricts claims to these handler names (empty: all).
 	Handlers []string
+	// AsyncCommit begins the worker's passes through the driver's
+	// AsyncCommitExecutor when it has one (taskerdriver.AsyncCommitter).
+	AsyncCommit bool
 	// Publish receives the events of a transaction after it commits, in
 	// order. Defaults to dropping them.
 	Publish func([]*taskertype.Event)
@@ -129,9 +132,13 @@ type Worker struct {
 func New(cfg Config) *Worker {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
+	exec := cfg.Driver.Executor()
+	if a, ok := cfg.Driver.(taskerdriver.AsyncCommitter); ok && cfg.AsyncCommit {
+		exec = a.AsyncCommitExecutor()
+	}
 	return &Worker{
 		cfg:       cfg,
-		exec:      cfg.Driver.Executor(),
+		exec:      exec,
 		rec:       cfg.Recorder,
 		inflight:  map[int64]*flight{},
 		wake:      make(chan struct{}, 1),

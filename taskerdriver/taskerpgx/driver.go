@@ -75,6 +75,15 @@ func (d *Driver) Executor() taskerdriver.Executor {
 	return driverkit.Guard(&executor{d: d, q: d.pool}, down)
 }
 
+// AsyncCommitExecutor implements taskerdriver.AsyncCommitter: its
+// transactions run SET LOCAL synchronous_commit = off (sent with BEGIN, in
+// the same round trip), so their commits do not wait for the WAL flush.
+func (d *Driver) AsyncCommitExecutor() taskerdriver.Executor {
+	return driverkit.Guard(&executor{d: d, q: d.pool, async: true}, down)
+}
+
+var _ taskerdriver.AsyncCommitter = (*Driver)(nil)
+
 // UnwrapTx implements taskerdriver.Driver for a pgx.Tx.
 func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
 	t, ok := tx.(pgx.Tx)

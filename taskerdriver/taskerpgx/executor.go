@@ -33,7 +33,10 @@ type executor struct {
 	q        querier
 	tx       pgx.Tx
 	borrowed bool
-	topics   []string
+	// async: Begin starts transactions with synchronous_commit off
+	// (Driver.AsyncCommitExecutor).
+	async  bool
+	topics []string
 	// readied: steps this transaction made ready and has not claimed; the
 	// steps-ready notification is sent at commit only for them.
 	readied driverkit.Readied
@@ -45,7 +48,11 @@ func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if e.tx != nil {
 		return nil, errors.New("postgres: nested transactions are not supported")
 	}
-	tx, err := e.d.pool.Begin(ctx)
+	var opts pgx.TxOptions
+	if e.async {
+		opts.BeginQuery = "BEGIN; SET LOCAL synchronous_commit = off"
+	}
+	tx, err := e.d.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: begin: %w", err)
 	}

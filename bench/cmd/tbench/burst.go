@@ -76,7 +76,7 @@ func measureBurst(ctx context.Context, o *options, db *benchDB, rep int, res *re
 // measureTaskerBurst: the burst against a Tasker client with its in-process
 // worker (concurrency -workers).
 func measureTaskerBurst(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
-	c, closeFn, err := newTaskerClient(ctx, db.url, o.workers, nil, workerLogger())
+	c, closeFn, err := newTaskerClient(ctx, db.url, o, nil, workerLogger())
 	if err != nil {
 		return err
 	}

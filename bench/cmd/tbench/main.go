@@ -39,6 +39,7 @@ type options struct {
 	worker      string
 	workerDBURL string
 	pgParams    string
+	asyncCommit bool
 }
 
 func main() {
@@ -80,6 +81,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.pollEvery, "poll", 10*time.Millisecond, "how often the throughput modes count finished tasks or jobs")
 	fs.DurationVar(&o.riverCool, "river-fetch-cooldown", time.Millisecond, "River QueueConfig.FetchCooldown (River's default: 100ms)")
 	fs.DurationVar(&o.riverPoll, "river-fetch-poll", 50*time.Millisecond, "River QueueConfig.FetchPollInterval (River's default: 1s)")
+	fs.BoolVar(&o.asyncCommit, "async-commit", false,
+		"Tasker's workers commit their passes asynchronously (WorkerConfig.AsyncCommit: synchronous_commit off for them)")
 	fs.StringVar(&o.pgParams, "profile-pg-params", "",
 		"profile mode: server settings of the engine's sessions, as name=value,... (log_min_duration_statement=0 logs each statement's server time)")
 	fs.StringVar(&o.worker, "worker", "", "internal: run as a worker subprocess (tasker or river) on the database -worker-db")

@@ -99,7 +99,7 @@ func newRegistry(rec *recorder) (*tasker.Registry, error) {
 
 // newTaskerClient opens a Tasker client on dbURL. Migrations have been
 // applied by the coordinator.
-func newTaskerClient(ctx context.Context, dbURL string, workers int, rec *recorder, logger *slog.Logger) (*tasker.Client, func(), error) {
+func newTaskerClient(ctx context.Context, dbURL string, o *options, rec *recorder, logger *slog.Logger) (*tasker.Client, func(), error) {
 	reg, err := newRegistry(rec)
 	if err != nil {
 		return nil, nil, err
@@ -110,7 +110,7 @@ func newTaskerClient(ctx context.Context, dbURL string, workers int, rec *record
 	}
 	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
 		Registry: reg, Logger: logger, SkipMigrate: true,
-		Worker: tasker.WorkerConfig{Concurrency: workers},
+		Worker: tasker.WorkerConfig{Concurrency: o.workers, AsyncCommit: o.asyncCommit},
 	})
 	if err != nil {
 		_ = drv.Close()
@@ -121,7 +121,7 @@ func newTaskerClient(ctx context.Context, dbURL string, workers int, rec *record
 
 // measureCreate: sequential diamond task creations, no worker running.
 func measureCreate(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
-	c, closeFn, err := newTaskerClient(ctx, db.url, o.workers, nil, slog.New(slog.DiscardHandler))
+	c, closeFn, err := newTaskerClient(ctx, db.url, o, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func measureCreate(ctx context.Context, o *options, db *benchDB, rep int, res *r
 // each measured task's id and end-to-end latency.
 func runOneAtATime(ctx context.Context, o *options, db *benchDB, template string, rec *recorder,
 	measure func(taskID int64, e2e time.Duration) error) error {
-	c, closeFn, err := newTaskerClient(ctx, db.url, o.workers, rec, slog.New(slog.DiscardHandler))
+	c, closeFn, err := newTaskerClient(ctx, db.url, o, rec, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func measureChain(ctx context.Context, o *options, db *benchDB, rep int, res *re
 
 // taskerWorkerProcess is a Tasker worker subprocess (see runWorker).
 func taskerWorkerProcess(ctx context.Context, o *options, logger *slog.Logger) error {
-	c, closeFn, err := newTaskerClient(ctx, o.workerDBURL, o.workers, nil, logger)
+	c, closeFn, err := newTaskerClient(ctx, o.workerDBURL, o, nil, logger)
 	if err != nil {
 		return err
 	}

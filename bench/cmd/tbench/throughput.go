@@ -24,7 +24,7 @@ const throughputTimeout = 5 * time.Minute
 // measureTaskerThroughput: a backlog of o.tasks diamond tasks drained by
 // procs Tasker worker processes.
 func measureTaskerThroughput(ctx context.Context, o *options, db *benchDB, procs, rep int, res *results) error {
-	c, closeFn, err := newTaskerClient(ctx, db.url, o.workers, nil, slog.New(slog.DiscardHandler))
+	c, closeFn, err := newTaskerClient(ctx, db.url, o, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func startWorkers(ctx context.Context, o *options, db *benchDB, kind string, pro
 	var ws []*workerProc
 	for range procs {
 		cmd := exec.CommandContext(ctx, self, "-worker", kind, "-worker-db", db.url,
-			"-workers", strconv.Itoa(o.workers),
+			"-workers", strconv.Itoa(o.workers), "-async-commit="+strconv.FormatBool(o.asyncCommit),
 			"-river-fetch-cooldown", o.riverCool.String(), "-river-fetch-poll", o.riverPoll.String())
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
