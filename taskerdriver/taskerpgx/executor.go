@@ -474,9 +474,16 @@ func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskD
 	if len(p.States) == 0 {
 		return 0, nil
 	}
-	tag, err := e.q.Exec(ctx, `DELETE FROM tasker_tasks WHERE task_id IN (
-		SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < $1 AND state = ANY($2)
-		ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, p.Before.UTC(), stateStrings(p.States), driverkit.Limit(p.Limit, 1000))
+	// The steps, edges and transitions go in the same statement (they have
+	// no foreign keys to cascade from: migration 010).
+	tag, err := e.q.Exec(ctx, `WITH doomed AS MATERIALIZED (
+			SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < $1 AND state = ANY($2)
+			ORDER BY completed_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+		step_transitions AS (DELETE FROM tasker_workflow_step_transitions WHERE task_id IN (SELECT task_id FROM doomed)),
+		edges AS (DELETE FROM tasker_workflow_step_edges WHERE task_id IN (SELECT task_id FROM doomed)),
+		steps AS (DELETE FROM tasker_workflow_steps WHERE task_id IN (SELECT task_id FROM doomed)),
+		task_transitions AS (DELETE FROM tasker_task_transitions WHERE task_id IN (SELECT task_id FROM doomed))
+		DELETE FROM tasker_tasks WHERE task_id IN (SELECT task_id FROM doomed)`, p.Before.UTC(), stateStrings(p.States), driverkit.Limit(p.Limit, 1000))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete finished tasks: %w", err)
 	}

@@ -92,7 +92,8 @@ func (db *benchDB) migrate(ctx context.Context, withRiver bool) error {
 // reset empties the task and job tables so that every measurement starts
 // from the same (empty) state.
 func (db *benchDB) reset(ctx context.Context) error {
-	if _, err := db.pool.Exec(ctx, `TRUNCATE tasker_tasks CASCADE`); err != nil {
+	if _, err := db.pool.Exec(ctx, `TRUNCATE tasker_tasks, tasker_workflow_steps, tasker_workflow_step_edges,
+		tasker_task_transitions, tasker_workflow_step_transitions CASCADE`); err != nil {
 		return err
 	}
 	var river bool
