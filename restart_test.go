@@ -350,8 +350,9 @@ func (r auditRow) String() string {
 // loadAudit reads a transition table, by entity, in sort_key order.
 func loadAudit(t *testing.T, pool *pgxpool.Pool, table, idCol string) map[int64][]auditRow {
 	t.Helper()
-	rows, err := pool.Query(t.Context(), `SELECT `+idCol+`, from_state, to_state, metadata, sort_key, most_recent FROM `+table+
-		` ORDER BY `+idCol+`, sort_key, id`)
+	// most_recent as the API derives it (driverkit.TransitionQuery).
+	rows, err := pool.Query(t.Context(), `SELECT `+idCol+`, from_state, to_state, metadata, sort_key,
+		sort_key = max(sort_key) OVER (PARTITION BY `+idCol+`) FROM `+table+` ORDER BY `+idCol+`, sort_key, id`)
 	require.NoError(t, err)
 	defer rows.Close()
 	out := map[int64][]auditRow{}

@@ -153,9 +153,8 @@ func seedAnalyticsBench(b *testing.B, d *taskerpgx.Driver, n int) time.Time {
 		// Every attempt's transitions: pending → in_progress, then → error
 		// and error → pending for each failed attempt but the last, and the
 		// last attempt's outcome.
-		`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		SELECT s.workflow_step_id, s.task_id, v.from_state, v.to_state, v.meta, v.sort_key,
-			v.sort_key = max(v.sort_key) OVER (PARTITION BY s.workflow_step_id), v.at
+		`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+		SELECT s.workflow_step_id, s.task_id, v.from_state, v.to_state, v.meta, v.sort_key, v.at
 		FROM tasker_workflow_steps s CROSS JOIN LATERAL (
 			SELECT NULL AS from_state, 'pending' AS to_state, '{}'::jsonb AS meta, 0 AS sort_key, s.created_at AS at
 			UNION ALL SELECT 'pending', 'in_progress', '{}', (j * 3 - 2) * 10, s.last_attempted_at FROM generate_series(1, s.attempts) j
@@ -164,8 +163,8 @@ func seedAnalyticsBench(b *testing.B, d *taskerpgx.Driver, n int) time.Time {
 			UNION ALL SELECT 'error', 'pending', '{}', j * 30, s.last_attempted_at FROM generate_series(1, s.attempts - 1) j
 			UNION ALL SELECT 'in_progress', s.state, CASE WHEN s.state = 'error' THEN '{"reason":"attempt_failed","error_kind":"permanent"}'::jsonb ELSE '{}' END,
 				(s.attempts * 3 - 1) * 10, coalesce(s.processed_at, s.updated_at) WHERE s.state IN ('complete', 'error')) v`,
-		`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, most_recent, created_at)
-		SELECT t.task_id, v.f, v.t, v.k, v.k = CASE WHEN t.state = 'in_progress' THEN 10 ELSE 20 END, v.at FROM tasker_tasks t
+		`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, created_at)
+		SELECT t.task_id, v.f, v.t, v.k, v.at FROM tasker_tasks t
 		CROSS JOIN LATERAL (VALUES (NULL, 'pending', 0, t.created_at), ('pending', 'in_progress', 10, t.created_at),
 			('in_progress', t.state, 20, t.updated_at)) v(f, t, k, at)
 		WHERE v.k < 20 OR t.state <> 'in_progress'`,

@@ -51,11 +51,8 @@ func TestEarliest(t *testing.T) {
 	require.True(t, Earliest(time.Time{}, time.Time{}).IsZero())
 }
 
-func TestMostRecentAndSortKey(t *testing.T) {
+func TestSortKey(t *testing.T) {
 	t.Parallel()
-	rows := []StepTransition{{StepID: 1, Seq: 1}, {StepID: 2, Seq: 1}, {StepID: 1, Seq: 2}}
-	require.Equal(t, []bool{false, true, true}, MostRecent(rows))
-	require.Equal(t, []int64{1, 2}, StepIDsOf(rows))
 	require.Equal(t, 20, SortKey(2))
 }
 

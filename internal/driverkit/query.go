@@ -119,15 +119,21 @@ func ExistingTask(load func() (*taskertype.Task, error)) (*taskerdriver.TaskCrea
 // TransitionQuery returns the query of a transition list, with param the
 // placeholder of its one argument and noStep the expression of a task row's
 // step id, and the argument.
+//
+// A row is the most recent of its step (or task) when its sort key is the
+// highest: the flag is derived on read (both databases have window
+// functions), never stored, so that a state change writes one row and
+// updates none (migration 011).
 func TransitionQuery(p *taskerdriver.TransitionListParams, param, noStep string) (string, int64) {
-	const cols = `id, task_id, %s, coalesce(from_state, ''), to_state, metadata, sort_key, most_recent, created_at`
+	const cols = `id, task_id, %s, coalesce(from_state, ''), to_state, metadata, sort_key, %s, created_at`
+	const stepRecent = `sort_key = max(sort_key) OVER (PARTITION BY workflow_step_id)`
 	switch {
 	case p.StepID != 0:
-		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = %s ORDER BY sort_key`, "workflow_step_id", param), p.StepID
+		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = %s ORDER BY sort_key`, "workflow_step_id", stepRecent, param), p.StepID
 	case p.AllSteps:
-		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE task_id = %s ORDER BY workflow_step_id, sort_key`, "workflow_step_id", param), p.TaskID
+		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE task_id = %s ORDER BY workflow_step_id, sort_key`, "workflow_step_id", stepRecent, param), p.TaskID
 	default:
-		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_task_transitions WHERE task_id = %s ORDER BY sort_key`, noStep, param), p.TaskID
+		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_task_transitions WHERE task_id = %s ORDER BY sort_key`, noStep, `sort_key = max(sort_key) OVER ()`, param), p.TaskID
 	}
 }
 

@@ -30,33 +30,6 @@ type TaskTransition struct {
 // ten, as the original engine's).
 func SortKey(seq int) int { return seq * 10 }
 
-// MostRecent reports, for each row, whether it is the last row of its step:
-// the one that stays most recent.
-func MostRecent(rows []StepTransition) []bool {
-	last := make(map[int64]int, len(rows))
-	for i, r := range rows {
-		last[r.StepID] = i
-	}
-	out := make([]bool, len(rows))
-	for i, r := range rows {
-		out[i] = last[r.StepID] == i
-	}
-	return out
-}
-
-// StepIDsOf returns the distinct step ids of rows, in order.
-func StepIDsOf(rows []StepTransition) []int64 {
-	ids := make([]int64, 0, len(rows))
-	seen := make(map[int64]bool, len(rows))
-	for _, r := range rows {
-		if !seen[r.StepID] {
-			seen[r.StepID] = true
-			ids = append(ids, r.StepID)
-		}
-	}
-	return ids
-}
-
 // StepIDs returns the ids of steps.
 func StepIDs(steps []*taskertype.Step) []int64 {
 	ids := make([]int64, len(steps))

@@ -324,8 +324,8 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			ON CONFLICT (identity_hash) DO NOTHING
 			RETURNING `+taskCols+`),
 		tt AS (
-			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-			SELECT task_id, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $11 FROM t)
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, NULL, 'pending', '{"initialized_by":"task_create"}', 0, $11 FROM t)
 		SELECT `+taskCols+` FROM t`,
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState))
@@ -366,8 +366,8 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			SELECT f.workflow_step_id, c.workflow_step_id, $1 FROM unnest($4::int[], $5::int[]) AS u(fp, cp)
 			JOIN s f ON f.position = u.fp JOIN s c ON c.position = u.cp),
 		tr AS (
-			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-			SELECT workflow_step_id, $1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, true, $3 FROM s)
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT workflow_step_id, $1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, $3 FROM s)
 		SELECT `+stepCols+` FROM s ORDER BY position`, task.ID, string(rowsJSON), now, fromPos, toPos)
 	notify := !x.sent(taskerdriver.TopicStepsReady)
 	if notify {
@@ -446,11 +446,8 @@ func (x *executor) taskTransition(ctx context.Context, taskID int64, from string
 	if from != "" {
 		fromArg = &from
 	}
-	b := &pgx.Batch{}
-	b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = $1 AND most_recent`, taskID)
-	b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES ($1, $2, $3, $4, $5, true, $6)`, taskID, fromArg, string(to), string(meta), driverkit.SortKey(seq), now)
-	if err := x.q.SendBatch(ctx, b).Close(); err != nil {
+	if _, err := x.q.Exec(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, taskID, fromArg, string(to), string(meta), driverkit.SortKey(seq), now); err != nil {
 		return fmt.Errorf("postgres: task transition: %w", err)
 	}
 	return nil

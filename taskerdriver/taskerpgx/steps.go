@@ -173,10 +173,8 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	br := x.q.SendBatch(ctx, b)
 	err = func() error {
 		defer func() { _ = br.Close() }()
-		for range 2 {
-			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("step transitions: %w", err)
-			}
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("step transitions: %w", err)
 		}
 		var err error
 		if starts, err = collect(br, func(r pgx.Row) ([2]int64, error) {
@@ -350,9 +348,7 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 	}
 	// One statement: the guarded update, then the transitions of the rows
 	// it updated (driverkit.FinishTransitions; sort key SortKey(seq) =
-	// seq*10). The demotion of the previous most recent rows completes
-	// before the first insert (the insert waits on its count), so the
-	// partial unique index on most_recent never sees two.
+	// seq*10).
 	steps, seqs, err := querySteps(ctx, k.q, `WITH u AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[], $10::text[])
 				AS u(id, state, results, err, blocked, next, owner, attempt, meta)),
@@ -364,13 +360,9 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 			FROM u
 			WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
 			RETURNING `+prefixed("s.", stepCols)+`, u.meta),
-		demoted AS (
-			UPDATE tasker_workflow_step_transitions t SET most_recent = false FROM upd
-			WHERE t.workflow_step_id = upd.workflow_step_id AND t.most_recent RETURNING 1),
 		inserted AS (
-			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, true, $9 FROM upd
-			WHERE (SELECT count(*) FROM demoted) >= 0)
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)
 		SELECT `+stepCols+` FROM upd`, []any{ids, states, results, errs, blocked, next, owners, attempts, now, metas})
 	if err != nil {
 		return nil, nil, fmt.Errorf("finish steps: %w", err)
@@ -392,9 +384,8 @@ func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTran
 	return nil
 }
 
-// queueStepTransitions queues the two statements that write step
-// transition rows: demote, then insert (the partial unique index on the most
-// recent row is checked row by row, so they cannot be one statement).
+// queueStepTransitions queues the insert of step transition rows (which
+// one is most recent is read from the sort keys: driverkit.TransitionQuery).
 func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now time.Time) {
 	n := len(rows)
 	stepIDs, taskIDs := make([]int64, n), make([]int64, n)
@@ -410,11 +401,9 @@ func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now tim
 		metas[i] = string(driverkit.Meta(r.Meta))
 		keys[i] = int32(driverkit.SortKey(r.Seq))
 	}
-	b.Queue(`UPDATE tasker_workflow_step_transitions SET most_recent = false
-		WHERE workflow_step_id = ANY($1) AND most_recent`, driverkit.StepIDsOf(rows))
-	b.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		SELECT s, t, f, o, m::jsonb, k, r, $8 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::boolean[])
-			AS u(s, t, f, o, m, k, r)`, stepIDs, taskIDs, froms, tos, metas, keys, driverkit.MostRecent(rows), now)
+	b.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+		SELECT s, t, f, o, m::jsonb, k, $7 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[])
+			AS u(s, t, f, o, m, k)`, stepIDs, taskIDs, froms, tos, metas, keys, now)
 }
 
 // SatisfyChildren decrements the unfinished-parent counts of the children
@@ -591,12 +580,9 @@ func (k kit) WriteTaskTransitions(ctx context.Context, rows []driverkit.TaskTran
 	for i, r := range rows {
 		ids[i], froms[i], tos[i], metas[i], keys[i] = r.TaskID, string(r.From), string(r.To), string(r.Meta), int32(driverkit.SortKey(r.Seq))
 	}
-	b := &pgx.Batch{}
-	b.Queue(`UPDATE tasker_task_transitions SET most_recent = false WHERE task_id = ANY($1) AND most_recent`, ids)
-	b.Queue(`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		SELECT id, f, o, m::jsonb, k, true, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(id, f, o, m, k)`,
-		ids, froms, tos, metas, keys, now)
-	if err := k.q.SendBatch(ctx, b).Close(); err != nil {
+	if _, err := k.q.Exec(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+		SELECT id, f, o, m::jsonb, k, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(id, f, o, m, k)`,
+		ids, froms, tos, metas, keys, now); err != nil {
 		return fmt.Errorf("task transitions: %w", err)
 	}
 	return nil

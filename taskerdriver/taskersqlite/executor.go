@@ -284,8 +284,8 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: insert task: %w", err)
 	}
-	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES (?, NULL, 'pending', '{"initialized_by":"task_create"}', 0, 1, ?)`, task.ID, now); err != nil {
+	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+		VALUES (?, NULL, 'pending', '{"initialized_by":"task_create"}', 0, ?)`, task.ID, now); err != nil {
 		return nil, fmt.Errorf("sqlite: insert task transition: %w", err)
 	}
 
@@ -371,8 +371,8 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		for _, id := range ids[start:end] {
 			args = append(args, id, task.ID, now)
 		}
-		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, most_recent, created_at) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(`(?,?,NULL,'pending','{"initialized_by":"task_create"}',0,1,?),`, end-start), ",")
+		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(`(?,?,NULL,'pending','{"initialized_by":"task_create"}',0,?),`, end-start), ",")
 		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
 			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
 		}
@@ -427,11 +427,8 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 }
 
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now int64) error {
-	if _, err := x.w.ExecContext(ctx, `UPDATE tasker_task_transitions SET most_recent = 0 WHERE task_id = ? AND most_recent = 1`, taskID); err != nil {
-		return fmt.Errorf("sqlite: task transition: %w", err)
-	}
-	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, most_recent, created_at)
-		VALUES (?, ?, ?, ?, ?, 1, ?)`, taskID, from, string(to), string(driverkit.Meta(meta)), driverkit.SortKey(seq), now); err != nil {
+	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, taskID, from, string(to), string(driverkit.Meta(meta)), driverkit.SortKey(seq), now); err != nil {
 		return fmt.Errorf("sqlite: task transition: %w", err)
 	}
 	return nil

@@ -455,32 +455,27 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 	return steps, seqs, nil
 }
 
-// WriteStepTransitions writes step transition rows, demoting the previous
-// most recent ones; only the last row of each step is most recent.
+// WriteStepTransitions writes step transition rows (which one is most
+// recent is read from the sort keys: driverkit.TransitionQuery).
 func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTransition, now time.Time) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := k.w.ExecContext(ctx, `UPDATE tasker_workflow_step_transitions SET most_recent = 0
-		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) AND most_recent = 1`, idsJSON(driverkit.StepIDsOf(rows))); err != nil {
-		return fmt.Errorf("step transitions: %w", err)
-	}
-	recent := driverkit.MostRecent(rows)
 	t := us(now)
 	const chunk = 400
 	for start := 0; start < len(rows); start += chunk {
 		end := min(start+chunk, len(rows))
-		args := make([]any, 0, (end-start)*8)
+		args := make([]any, 0, (end-start)*7)
 		for i := start; i < end; i++ {
 			r := rows[i]
 			var from any
 			if r.From != "" {
 				from = string(r.From)
 			}
-			args = append(args, r.StepID, r.TaskID, from, string(r.To), string(driverkit.Meta(r.Meta)), driverkit.SortKey(r.Seq), boolInt(recent[i]), t)
+			args = append(args, r.StepID, r.TaskID, from, string(r.To), string(driverkit.Meta(r.Meta)), driverkit.SortKey(r.Seq), t)
 		}
 		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
-			sort_key, most_recent, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", end-start), ",")
+			sort_key, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", end-start), ",")
 		if _, err := k.w.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("step transitions: %w", err)
 		}
