@@ -250,9 +250,19 @@ func (w *Worker) loop(startCtx context.Context) {
 	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	failures := 0
+	// wakeAt is when a step is next ready by its retry time, as the last
+	// read of it said (zero: none). A pass that records results does not
+	// read it, so it is kept until the next read: a retry is not left to
+	// the poll interval because other results came first.
+	var wakeAt time.Time
 	for {
 		w.gather()
 		pass, err := w.runOnce(ctx)
+		if pass.wakeRead {
+			wakeAt = pass.nextWake
+		} else if !wakeAt.After(w.cfg.Now()) {
+			wakeAt = time.Time{} // reached: the pass claimed what it could
+		}
 		w.mu.Lock()
 		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
 		w.mu.Unlock()
@@ -280,8 +290,8 @@ func (w *Worker) loop(startCtx context.Context) {
 			continue // there may be more ready work, or results to record
 		}
 		wait := w.cfg.PollInterval
-		if !stopping && !pass.nextWake.IsZero() {
-			wait = min(wait, max(pass.nextWake.Sub(w.cfg.Now()), time.Millisecond))
+		if !stopping && !wakeAt.IsZero() {
+			wait = min(wait, max(wakeAt.Sub(w.cfg.Now()), time.Millisecond))
 		}
 		if inflight > 0 {
 			wait = min(wait, w.cfg.LeaseDuration/3)
@@ -367,9 +377,11 @@ type passResult struct {
 	// saturated: the pass claimed as many steps as it had room for, so more
 	// may be ready.
 	saturated bool
-	// nextWake is when the next step becomes ready, when the pass found
-	// nothing to claim (zero otherwise or when unknown).
+	// nextWake is when the next step becomes ready (zero: none), when
+	// wakeRead: the pass read it (it had nothing to record and found
+	// nothing ready).
 	nextWake time.Time
+	wakeRead bool
 }
 
 // runOnce records finished attempts (with the task outcomes they decide)
@@ -401,7 +413,7 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 			return passResult{}, err
 		}
 		if next.IsZero() || next.After(now) {
-			return passResult{nextWake: next}, nil
+			return passResult{nextWake: next, wakeRead: true}, nil
 		}
 	}
 

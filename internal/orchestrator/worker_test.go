@@ -31,6 +31,8 @@ type env struct {
 	// beats receives every heartbeat the worker sends (real database call,
 	// then reported).
 	beats chan *taskerdriver.StepHeartbeatParams
+	// wakes receives the answer of every read of the next wake-up time.
+	wakes chan time.Time
 	// seen receives every record of the worker in the registry of workers
 	// (real database call, then reported).
 	seen chan *taskerdriver.WorkerSeenParams
@@ -45,8 +47,8 @@ func newEnv(t *testing.T) *env {
 	db := testdb.Open(t)
 	require.NoError(t, db.Migrate(t.Context()))
 	e := &env{t: t, clock: testdb.NewClock(base), beats: make(chan *taskerdriver.StepHeartbeatParams, 64),
-		seen: make(chan *taskerdriver.WorkerSeenParams, 64), posted: make(chan struct{}, 1)}
-	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, seen: e.seen}}
+		wakes: make(chan time.Time, 64), seen: make(chan *taskerdriver.WorkerSeenParams, 64), posted: make(chan struct{}, 1)}
+	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, wakes: e.wakes, seen: e.seen}}
 	e.ex = db.Executor()
 	return e
 }
@@ -62,6 +64,7 @@ func (d spyDriver) Executor() taskerdriver.Executor { return d.ex }
 type spyExecutor struct {
 	taskerdriver.Executor
 	beats chan<- *taskerdriver.StepHeartbeatParams
+	wakes chan<- time.Time
 	seen  chan<- *taskerdriver.WorkerSeenParams
 }
 
@@ -72,6 +75,15 @@ func (x spyExecutor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenP
 	default:
 	}
 	return err
+}
+
+func (x spyExecutor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWakeParams) (time.Time, error) {
+	at, err := x.Executor.StepNextWake(ctx, p)
+	select {
+	case x.wakes <- at:
+	default:
+	}
+	return at, err
 }
 
 func (x spyExecutor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {
@@ -297,6 +309,43 @@ func TestStartClaimsAndRunsReadySteps(t *testing.T) {
 		// notification; the poll interval is an hour).
 		second := e.create(step("a"))
 		e.waitEvent(taskertype.EventTaskCompleted, second.Task.ID)
+	})
+}
+
+// TestRetryTimeKeptAcrossPasses: the worker reads when a failed step is
+// due again, then records another step's result before that time; it still
+// wakes for the retry (before, that pass made it forget the time, and the
+// retry waited for the poll interval, an hour here).
+func TestRetryTimeKeptAcrossPasses(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task := e.create(step("flaky"), step("held"))
+		g := newGate()
+		var failed atomic.Bool
+		w := e.worker(orchestrator.Config{Run: func(ctx context.Context, c *taskerdriver.ClaimedStep) orchestrator.Result {
+			if c.Step.Name == "flaky" && failed.CompareAndSwap(false, true) {
+				return orchestrator.Result{Err: fmt.Errorf("once"), RetryAfter: 2 * time.Second}
+			}
+			return g.run(ctx, c)
+		}})
+		require.NoError(t, w.Start(t.Context()))
+		defer stop(t, w)
+		require.Equal(t, "held", g.waitStarted(t))
+		e.waitEvent(taskertype.EventStepBackoff, task.Task.ID)
+		retryAt := base.Add(2 * time.Second)
+		for at := (time.Time{}); !at.Equal(retryAt); {
+			select {
+			case at = <-e.wakes:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the worker did not read the retry time")
+			}
+		}
+		g.let(t) // held's result: a pass that does not read the wake-up time
+		e.waitEvent(taskertype.EventStepCompleted, task.Task.ID)
+		e.clock.Advance(time.Minute) // after that pass: only the retry time can wake the worker now
+		require.Equal(t, "flaky", g.waitStarted(t), "the retry did not run")
+		g.let(t)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
 	})
 }
 
