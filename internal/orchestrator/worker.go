@@ -260,8 +260,8 @@ func (w *Worker) loop(startCtx context.Context) {
 		pass, err := w.runOnce(ctx)
 		if pass.wakeRead {
 			wakeAt = pass.nextWake
-		} else if !wakeAt.After(w.cfg.Now()) {
-			wakeAt = time.Time{} // reached: the pass claimed what it could
+		} else if pass.claimedAt.Compare(wakeAt) >= 0 {
+			wakeAt = time.Time{} // reached when the pass claimed: it claimed what it could
 		}
 		w.mu.Lock()
 		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
@@ -382,6 +382,9 @@ type passResult struct {
 	// nothing ready).
 	nextWake time.Time
 	wakeRead bool
+	// claimedAt is the time (the worker's clock) at which the pass
+	// claimed; zero when it did not.
+	claimedAt time.Time
 }
 
 // runOnce records finished attempts (with the task outcomes they decide)
@@ -469,7 +472,11 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	}
 	w.mu.Unlock()
 	w.cfg.Publish(b.Events)
-	return passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}, nil
+	res := passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}
+	if !stopping && free > 0 {
+		res.claimedAt = now
+	}
+	return res, nil
 }
 
 // sort splits finished attempts into those to record and the steps to give
