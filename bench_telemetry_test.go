@@ -83,7 +83,7 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sinkURL string) (time.
 		m  *taskermetrics.Metrics
 		tp *sdktrace.TracerProvider
 	)
-	c := newBenchClient(b, 64, func(cfg *tasker.Config) {
+	c, closeDB := newBenchClient(b, 64, func(cfg *tasker.Config) {
 		if mode.metrics {
 			m = taskermetrics.New(nil)
 			m.Instrument(cfg)
@@ -110,6 +110,7 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sinkURL string) (time.
 	waitComplete(b, c, ids)
 	took := time.Since(start)
 	_ = c.Stop(context.Background())
+	closeDB()
 	if tp != nil {
 		if err := tp.Shutdown(context.Background()); err != nil { // exports what is left
 			b.Fatal(err)

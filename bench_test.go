@@ -4,32 +4,51 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
 )
 
-// Benchmarks of the targets in ARCHITECTURE §5 on the embedded SQLite driver.
+// Benchmarks of the targets in ARCHITECTURE §5 on the embedded SQLite driver
+// (on PostgreSQL with TASKER_BENCH_DRIVER=postgres, on a fresh database of
+// the server of TASKER_TEST_DATABASE_URL).
 // Run: go test -run x -bench . -benchtime 3s .   (results: docs/benchmarks.md)
 
 func benchClient(b *testing.B, concurrency int) *tasker.Client {
-	return newBenchClient(b, concurrency)
+	c, _ := newBenchClient(b, concurrency)
+	return c
 }
 
-// newBenchClient returns a client on a fresh SQLite database with the
-// diamond template of no-op steps; configure, when given, changes its
-// config before the client is made.
-func newBenchClient(b testing.TB, concurrency int, configure ...func(*tasker.Config)) *tasker.Client {
+// newBenchClient returns a client on a fresh database (SQLite, or
+// PostgreSQL with TASKER_BENCH_DRIVER=postgres) with the diamond template
+// of no-op steps; configure, when given, changes its config before the
+// client is made. closeDB closes its database's connections (also done
+// when b ends), for a benchmark that makes many clients.
+func newBenchClient(b testing.TB, concurrency int, configure ...func(*tasker.Config)) (c *tasker.Client, closeDB func()) {
 	b.Helper()
-	d, err := taskersqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	var (
+		d   taskerdriver.Driver
+		err error
+	)
+	if os.Getenv("TASKER_BENCH_DRIVER") == "postgres" {
+		d, err = taskerpgx.Open(context.Background(), pgtest.URL(b))
+	} else {
+		d, err = taskersqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = d.Close() })
+	closeDB = sync.OnceFunc(func() { _ = d.Close() })
+	b.Cleanup(closeDB)
 	reg := tasker.NewRegistry()
 	reg.MustRegisterHandler("noop", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) { return nil, nil }))
 	if err := reg.RegisterTemplate(&tasker.TaskTemplate{Name: "diamond", Steps: []tasker.StepTemplate{
@@ -42,11 +61,11 @@ func newBenchClient(b testing.TB, concurrency int, configure ...func(*tasker.Con
 	for _, f := range configure {
 		f(cfg)
 	}
-	c, err := tasker.NewClient(context.Background(), d, cfg)
+	c, err = tasker.NewClient(context.Background(), d, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return c
+	return c, closeDB
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
