@@ -3,6 +3,7 @@ package taskerhttp
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
@@ -14,10 +15,16 @@ func (s *server) analyticsPerformance(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	rep.GeneratedAt, rep.CacheInfo.ExpiresAt = apiview.UTC(rep.GeneratedAt), apiview.UTC(rep.CacheInfo.ExpiresAt)
+	writeReport(w, &rep.GeneratedAt, &rep.CacheInfo, rep)
+	return nil
+}
+
+// writeReport writes an analytics report, its times in UTC, never cached
+// by the client (the report says itself how long it is cached here).
+func writeReport(w http.ResponseWriter, generated *time.Time, cache *tasker.CacheInfo, rep any) {
+	*generated, cache.ExpiresAt = apiview.UTC(*generated), apiview.UTC(cache.ExpiresAt)
 	noStore(w)
 	writeJSON(w, http.StatusOK, rep)
-	return nil
 }
 
 // analyticsBottlenecks serves Client.AnalyticsBottlenecks for
@@ -37,8 +44,6 @@ func (s *server) analyticsBottlenecks(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	rep.GeneratedAt, rep.CacheInfo.ExpiresAt = apiview.UTC(rep.GeneratedAt), apiview.UTC(rep.CacheInfo.ExpiresAt)
-	noStore(w)
-	writeJSON(w, http.StatusOK, rep)
+	writeReport(w, &rep.GeneratedAt, &rep.CacheInfo, rep)
 	return nil
 }

@@ -31,11 +31,11 @@ type StepWriter interface {
 type Finisher interface {
 	StepWriter
 	// FinishUpdate applies the guarded updates of ps (errs[i] is the
-	// encoded error of ps[i]), writes the transitions of the steps it
-	// updated (FinishTransitions: the same rows, in SQL or not), and
-	// returns those steps with their new transition sequences; a step whose
-	// guard failed is left out.
-	FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error)
+	// encoded error of ps[i]), writes the transition of each step it
+	// updated (in_progress → its state, with its metadata, sort key
+	// SortKey of the new transition sequence), and returns those steps; a
+	// step whose guard failed is left out.
+	FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error)
 }
 
 // FinishSteps is StepFinishMany: it checks the params, records the
@@ -62,7 +62,7 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		}
 	}
 	now := ps[0].Now.UTC()
-	steps, _, err := f.FinishUpdate(ctx, ps, errs, now)
+	steps, err := f.FinishUpdate(ctx, ps, errs, now)
 	if err != nil {
 		return err
 	}
@@ -101,23 +101,6 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		return f.Notify(ctx, taskerdriver.TopicStepsReady)
 	}
 	return nil
-}
-
-// FinishTransitions returns the transition rows of recorded attempts: for
-// each of ps whose step is among steps (updated, with sequences seqs), the
-// move from in_progress to its state with its metadata.
-func FinishTransitions(ps []*taskerdriver.StepFinishParams, steps []*taskertype.Step, seqs []int) []StepTransition {
-	byID := make(map[int64]int, len(steps))
-	for i, s := range steps {
-		byID[s.ID] = i
-	}
-	rows := make([]StepTransition, 0, len(steps))
-	for _, p := range ps {
-		if j, ok := byID[p.StepID]; ok {
-			rows = append(rows, StepTransition{p.StepID, steps[j].TaskID, taskertype.StateInProgress, p.State, p.Metadata, seqs[j]})
-		}
-	}
-	return rows
 }
 
 // StepFound is a step selected for a state change, and the state it is in.

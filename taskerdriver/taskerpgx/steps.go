@@ -331,7 +331,7 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 	})
 }
 
-func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error) {
+func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {
 	n := len(ps)
 	ids, attempts := make([]int64, n), make([]int32, n)
 	states, owners, metas := make([]string, n), make([]string, n), make([]string, n)
@@ -347,9 +347,8 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 		metas[i] = string(driverkit.Meta(p.Metadata))
 	}
 	// One statement: the guarded update, then the transitions of the rows
-	// it updated (driverkit.FinishTransitions; sort key SortKey(seq) =
-	// seq*10).
-	steps, seqs, err := querySteps(ctx, k.q, `WITH u AS (
+	// it updated (sort key driverkit.SortKey(seq) = seq*10).
+	steps, _, err := querySteps(ctx, k.q, `WITH u AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[], $10::text[])
 				AS u(id, state, results, err, blocked, next, owner, attempt, meta)),
 		upd AS (
@@ -365,9 +364,9 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)
 		SELECT `+stepCols+` FROM upd`, []any{ids, states, results, errs, blocked, next, owners, attempts, now, metas})
 	if err != nil {
-		return nil, nil, fmt.Errorf("finish steps: %w", err)
+		return nil, fmt.Errorf("finish steps: %w", err)
 	}
-	return steps, seqs, nil
+	return steps, nil
 }
 
 // WriteStepTransitions writes step transition rows (the last row of each

@@ -422,9 +422,9 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 
 // FinishUpdate updates the steps one by one (SQLite has one writer: the
 // statements are short, and each is prepared once).
-func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, []int, error) {
+func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {
 	steps := make([]*taskertype.Step, 0, len(ps))
-	seqs := make([]int, 0, len(ps))
+	rows := make([]driverkit.StepTransition, 0, len(ps))
 	t := us(now)
 	for i, p := range ps {
 		var errJSON, processed any
@@ -445,14 +445,16 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 			continue // the guard failed: the lease is lost
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("finish step: %w", err)
+			return nil, fmt.Errorf("finish step: %w", err)
 		}
-		steps, seqs = append(steps, step), append(seqs, seq)
+		steps = append(steps, step)
+		rows = append(rows, driverkit.StepTransition{StepID: p.StepID, TaskID: step.TaskID, From: taskertype.StateInProgress,
+			To: p.State, Meta: p.Metadata, Seq: seq})
 	}
-	if err := k.WriteStepTransitions(ctx, driverkit.FinishTransitions(ps, steps, seqs), now); err != nil {
-		return nil, nil, err
+	if err := k.WriteStepTransitions(ctx, rows, now); err != nil {
+		return nil, err
 	}
-	return steps, seqs, nil
+	return steps, nil
 }
 
 // WriteStepTransitions writes step transition rows (which one is most
