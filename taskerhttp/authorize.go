@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/tasker-go/tasker"
@@ -26,7 +28,8 @@ var (
 // handler (see serveRoute). It returns the request to serve, with the
 // principal in its context (taskerauth.PrincipalFrom) when one was
 // established:
-//   - an open route (health live and ready) is allowed;
+//   - an open route (health live and ready) is allowed, and so is a route
+//     whose operation Options.PublicOperations lists;
 //   - with Options.Authenticator, the request's credential must be valid
 //     (401 otherwise) and the principal must hold the route's permission
 //     (Options.Authorizer, default taskerauth.PermissionAuthorizer; 403
@@ -37,7 +40,7 @@ var (
 //   - without an Authenticator, the remote-worker routes need the worker
 //     token, as they always have.
 func (s *server) authorize(r *http.Request, rt Route) (*http.Request, error) {
-	if rt.Open {
+	if rt.Open || s.public[rt.Operation] {
 		return r, nil
 	}
 	if s.opts.Authenticator != nil {
@@ -159,4 +162,22 @@ func (s *server) denied(w http.ResponseWriter, r *http.Request, err error) {
 	s.opts.Logger.Debug("request refused", "method", r.Method, "path", r.URL.Path,
 		"request_id", w.Header().Get("X-Request-Id"), "status", f.err.Status, "error", f.err.Message)
 	writeError(w, f.err.Status, f.err.Code, f.err.Message, nil)
+}
+
+// PublicOperationsAllowed are the operations Options.PublicOperations may
+// open: reads of the server's own state that hold no task data (health
+// status, metrics, analytics, the OpenAPI document).
+var PublicOperationsAllowed = []Operation{OpHealthStatusIndex, OpMetricsIndex, OpAnalyticsIndex, OpOpenAPIShow}
+
+// ValidPublicOperation reports whether op may be listed in
+// Options.PublicOperations, with an error naming the ones that may.
+func ValidPublicOperation(op Operation) error {
+	if slices.Contains(PublicOperationsAllowed, op) {
+		return nil
+	}
+	names := make([]string, len(PublicOperationsAllowed))
+	for i, o := range PublicOperationsAllowed {
+		names[i] = string(o)
+	}
+	return fmt.Errorf("%q cannot be public: only %s can (the other operations read task data or change something)", op, strings.Join(names, ", "))
 }

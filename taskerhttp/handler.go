@@ -71,6 +71,12 @@ type Options struct {
 	// taskerauth.PermissionAuthorizer (the principal's permissions, with
 	// wildcards). Used only with an Authenticator.
 	Authorizer taskerauth.Authorizer
+	// PublicOperations lists operations whose routes need no credential,
+	// as health live and ready (for example OpMetricsIndex, so that a
+	// scraper inside the cluster needs no token). Only the read-only
+	// operations of PublicOperationsAllowed may be listed: NewHandler
+	// panics on any other (ValidPublicOperation checks one first).
+	PublicOperations []Operation
 	// AllowedHosts lists the Host header values the server answers besides
 	// the ones it always accepts: loopback names and addresses (localhost,
 	// *.localhost, 127.0.0.0/8, ::1) and the address the request came in
@@ -125,6 +131,7 @@ type server struct {
 	mux     *http.ServeMux
 	guard   *browserGuard
 	metrics http.Handler // opts.Metrics.Handler(), nil without metrics
+	public  map[Operation]bool // opts.PublicOperations
 }
 
 // NewHandler returns the REST API of c: every route under /tasker.
@@ -148,6 +155,13 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	if s.opts.RequestTimeout <= 0 {
 		s.opts.RequestTimeout = defaultRequestTimeout
+	}
+	s.public = make(map[Operation]bool, len(s.opts.PublicOperations))
+	for _, op := range s.opts.PublicOperations {
+		if err := ValidPublicOperation(op); err != nil {
+			panic("taskerhttp: Options.PublicOperations: " + err.Error())
+		}
+		s.public[op] = true
 	}
 	s.guard = newBrowserGuard(&s.opts)
 	if s.opts.Metrics != nil {

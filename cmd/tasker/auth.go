@@ -11,12 +11,14 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerauth"
+	"github.com/tasker-go/tasker/taskerhttp"
 )
 
 // authFlags are serve's credential settings (docs/security.md).
 type authFlags struct {
 	jwtSecret, jwksURL, issuer, audience string
 	roles                                []string // --auth-role NAME=PERM[,PERM...], repeated
+	public                               []string // --auth-public OP[,OP...]
 }
 
 func (f *authFlags) register(fs *pflag.FlagSet) {
@@ -24,7 +26,30 @@ func (f *authFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.jwksURL, "auth-jwks-url", "", "accept JWTs signed (RS256, ES256, ...) by a key of this JWKS, fetched and refreshed [$TASKER_AUTH_JWKS_URL]")
 	fs.StringVar(&f.issuer, "auth-issuer", "", "with a JWT configuration: the required iss claim [$TASKER_AUTH_ISSUER]")
 	fs.StringVar(&f.audience, "auth-audience", "", "with a JWT configuration: the required aud claim [$TASKER_AUTH_AUDIENCE]")
+	fs.StringSliceVar(&f.public, "auth-public", nil, "operations served without a credential, comma-separated, from "+publicChoices()+" (for a Prometheus scraper or a load balancer that sends no token) [$TASKER_AUTH_PUBLIC]")
 	fs.StringArrayVar(&f.roles, "auth-role", nil, "with a JWT configuration: NAME=PERM[,PERM...] grants the permissions to a JWT whose roles claim holds NAME; repeat for more roles [$TASKER_AUTH_ROLES: the same, separated by ;]")
+}
+
+// publicChoices lists the operations --auth-public accepts.
+func publicChoices() string {
+	names := make([]string, len(taskerhttp.PublicOperationsAllowed))
+	for i, op := range taskerhttp.PublicOperationsAllowed {
+		names[i] = string(op)
+	}
+	return strings.Join(names, ", ")
+}
+
+// publicOperations reads --auth-public into Options.PublicOperations.
+func (f *authFlags) publicOperations() ([]taskerhttp.Operation, error) {
+	ops := make([]taskerhttp.Operation, 0, len(f.public))
+	for _, v := range f.public {
+		op := taskerhttp.Operation(strings.TrimSpace(v))
+		if err := taskerhttp.ValidPublicOperation(op); err != nil {
+			return nil, fmt.Errorf("--auth-public (or $TASKER_AUTH_PUBLIC): %w", err)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
 }
 
 // parseRoles reads --auth-role values (NAME=PERM[,PERM...]) into the role

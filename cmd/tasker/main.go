@@ -166,6 +166,7 @@ func (a *app) resolve() error {
 	setFromEnv("auth-jwks-url", "TASKER_AUTH_JWKS_URL")
 	setFromEnv("auth-issuer", "TASKER_AUTH_ISSUER")
 	setFromEnv("auth-audience", "TASKER_AUTH_AUDIENCE")
+	setFromEnv("auth-public", "TASKER_AUTH_PUBLIC")
 	setFromEnv("tls-cert", "TASKER_TLS_CERT")
 	setFromEnv("tls-key", "TASKER_TLS_KEY")
 	setFromEnv("token", "TASKER_TOKEN") // the credential of --server mode

@@ -102,6 +102,10 @@ start is waited for, with backoff, instead of exiting.`,
 			if err != nil {
 				return err
 			}
+			public, err := auth.publicOperations()
+			if err != nil {
+				return err
+			}
 			a.runsSteps = true
 			a.metrics = taskermetrics.New(nil)
 			stopTraces, err := a.startTraces(ctx, "serve")
@@ -141,7 +145,7 @@ start is waited for, with backoff, instead of exiting.`,
 				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
 					Logger: a.logger(), MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
 					WorkerToken: workerToken, Stopping: stopping,
-					Authenticator: taskerhttp.NewAuthenticator(c, jwt),
+					Authenticator: taskerhttp.NewAuthenticator(c, jwt), PublicOperations: public,
 					AllowedHosts:  append(listenHost(addr), allowedHosts...),
 					CORSOrigins:   corsOrigins, RequestTimeout: requestTimeout,
 					Metrics: a.metrics,

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// get answers a GET of base+path with an optional bearer token, through
+// 127.0.0.1 whatever address the server listens on.
+func get(t *testing.T, base, path, token string) int {
+	t.Helper()
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://127.0.0.1:"+u.Port()+path, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// serve --insecure-no-auth listens on every interface without a credential
+// configured, and says loudly that anyone can do anything.
+func TestServeInsecureNoAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs `tasker serve`: skipped in -short mode")
+	}
+	db := "sqlite://" + filepath.Join(t.TempDir(), "open.db")
+	srv := startServe(t, taskerBinary(t), "--database", db, "--addr", "0.0.0.0:0", "--insecure-no-auth")
+	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/tasks", ""))
+	logs, err := os.ReadFile(srv.stderr)
+	require.NoError(t, err)
+	require.Contains(t, string(logs), "tasker serve: authentication is off: no API token exists and no JWT configuration is given")
+}
+
+// --auth-public (and $TASKER_AUTH_PUBLIC) serves the listed read-only
+// operations without a credential while authentication is on; any other
+// operation is refused at start with the list of the ones that may be.
+func TestServeAuthPublic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs `tasker serve`: skipped in -short mode")
+	}
+	db := "sqlite://" + filepath.Join(t.TempDir(), "public.db")
+	token := strings.TrimSpace(mustRun(t, "--database", db, "token", "create", "reader", "--permission", "tasker.task:index"))
+
+	srv := startServe(t, taskerBinary(t), "--database", db, "--auth-public", "tasker.metrics:index,tasker.health_status:index")
+	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/metrics", ""))
+	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/health/status", ""))
+	require.Equal(t, http.StatusUnauthorized, get(t, srv.base, "/tasker/analytics/performance", ""))
+	require.Equal(t, http.StatusUnauthorized, get(t, srv.base, "/tasker/tasks", ""))
+	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/tasks", token))
+
+	srv = startServeEnv(t, taskerBinary(t), []string{"TASKER_AUTH_PUBLIC=tasker.analytics:index"}, "--database", db)
+	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/analytics/performance", ""))
+	require.Equal(t, http.StatusUnauthorized, get(t, srv.base, "/tasker/metrics", ""))
+
+	_, _, err := run(t, "--database", db, "serve", "--auth-public", "tasker.task:index")
+	require.ErrorContains(t, err, `--auth-public (or $TASKER_AUTH_PUBLIC): "tasker.task:index" cannot be public: only tasker.health_status:index, tasker.metrics:index, tasker.analytics:index, tasker.openapi:show can`)
+}
