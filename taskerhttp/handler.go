@@ -130,7 +130,7 @@ type server struct {
 	opts    Options
 	mux     *http.ServeMux
 	guard   *browserGuard
-	metrics http.Handler // opts.Metrics.Handler(), nil without metrics
+	metrics http.Handler       // opts.Metrics.Handler(), nil without metrics
 	public  map[Operation]bool // opts.PublicOperations
 }
 
