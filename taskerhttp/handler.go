@@ -39,6 +39,11 @@ type Options struct {
 	// it, and a single item over it is refused with 422
 	// response_too_large. Default 16 MiB.
 	MaxResponseBytes int64
+	// MaxHeaderBytes bounds the size of a request's line and headers: a
+	// larger request is answered 431 header_too_large (JSON). Default
+	// 64 KiB. Set http.Server.MaxHeaderBytes above it (Go's default 1 MiB
+	// is), or the server answers first, in plain text.
+	MaxHeaderBytes int
 	// ReadinessTimeout bounds the database check of /tasker/health/ready.
 	// Default 2s.
 	ReadinessTimeout time.Duration
@@ -118,6 +123,7 @@ type Metrics interface {
 // defaults.
 const (
 	defaultMaxBodyBytes     = 1 << 20
+	defaultMaxHeaderBytes   = 64 << 10
 	defaultMaxResponseBytes = 16 << 20
 	defaultReadinessTimeout = 2 * time.Second
 	defaultRequestTimeout   = 30 * time.Second
@@ -149,6 +155,9 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	if s.opts.MaxResponseBytes <= 0 {
 		s.opts.MaxResponseBytes = defaultMaxResponseBytes
+	}
+	if s.opts.MaxHeaderBytes <= 0 {
+		s.opts.MaxHeaderBytes = defaultMaxHeaderBytes
 	}
 	if s.opts.ReadinessTimeout <= 0 {
 		s.opts.ReadinessTimeout = defaultReadinessTimeout
@@ -231,6 +240,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logger.InfoContext(r.Context(), "http request", "method", r.Method, "path", r.URL.Path, "status", rec.statusCode(),
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	}()
+	if n := headerBytes(r); n > s.opts.MaxHeaderBytes {
+		writeError(rec, http.StatusRequestHeaderFieldsTooLarge, "header_too_large", fmt.Sprintf(
+			"the request line and headers hold %d bytes, more than the %d this server accepts: send fewer or shorter headers (a credential is at most 8 KiB)",
+			n, s.opts.MaxHeaderBytes), nil)
+		return
+	}
 	if s.guard.screen(rec, r) {
 		return
 	}
@@ -240,6 +255,18 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	orig.Pattern = pattern // for the request's span name (traced)
 	s.mux.ServeHTTP(rec, r)
+}
+
+// headerBytes is about what r's request line and headers took on the
+// wire.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return n
 }
 
 // routeLabels are the labels of a request's metrics: the method and path of

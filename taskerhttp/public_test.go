@@ -2,8 +2,10 @@ package taskerhttp_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,4 +106,30 @@ func errorMessage(t *testing.T, res *response) string {
 	require.True(t, ok, "an error answer: %s", res.Body)
 	s, _ := m["message"].(string)
 	return s
+}
+
+// Headers over Options.MaxHeaderBytes (a huge credential among them) get a
+// JSON 431 naming the limit, on every route, before any authentication.
+func TestOversizedHeaders(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newAuthEnv(t, "")
+		for _, h := range [][2]string{{"Authorization", "Bearer " + strings.Repeat("A", 70<<10)}, {"X-Junk", strings.Repeat("j", 70<<10)}} {
+			for _, path := range []string{"/tasker/tasks", "/tasker/health/live", "/nowhere"} {
+				req, err := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+path, nil)
+				require.NoError(t, err)
+				req.Header.Set(h[0], h[1])
+				res, err := e.srv.Client().Do(req)
+				require.NoError(t, err)
+				var body struct {
+					Error struct{ Code, Message string }
+				}
+				require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+				_ = res.Body.Close()
+				require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode, "%s with a large %s", path, h[0])
+				require.Equal(t, "header_too_large", body.Error.Code)
+				require.Contains(t, body.Error.Message, "more than the 65536 this server accepts")
+			}
+		}
+		e.do("GET", "/tasker/health/live", nil, "X-Fine", strings.Repeat("f", 60<<10)).want(t, http.StatusOK)
+	})
 }

@@ -154,7 +154,7 @@ start is waited for, with backoff, instead of exiting.`,
 				ReadTimeout:       serveReadTimeout,
 				WriteTimeout:      writeTimeout,
 				IdleTimeout:       serveIdleTimeout,
-				MaxHeaderBytes:    64 << 10,
+				MaxHeaderBytes:    1 << 20, // above Options.MaxHeaderBytes, so that the handler answers in JSON
 				ErrorLog:          slog.NewLogLogger(a.logger().Handler(), slog.LevelWarn),
 				// Requests keep running while the server shuts down.
 				BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,11 +59,22 @@ func TestServeAuthPublic(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, get(t, srv.base, "/tasker/analytics/performance", ""))
 	require.Equal(t, http.StatusUnauthorized, get(t, srv.base, "/tasker/tasks", ""))
 	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/tasks", token))
+	// A credential far over the limit is a JSON 431, not Go's plain-text one.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.base+"/tasker/tasks", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("A", 200<<10))
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode)
+	require.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"))
+	require.Contains(t, string(body), `"code":"header_too_large"`)
 
 	srv = startServeEnv(t, taskerBinary(t), []string{"TASKER_AUTH_PUBLIC=tasker.analytics:index"}, "--database", db)
 	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/analytics/performance", ""))
 	require.Equal(t, http.StatusUnauthorized, get(t, srv.base, "/tasker/metrics", ""))
 
-	_, _, err := run(t, "--database", db, "serve", "--auth-public", "tasker.task:index")
+	_, _, err = run(t, "--database", db, "serve", "--auth-public", "tasker.task:index")
 	require.ErrorContains(t, err, `--auth-public (or $TASKER_AUTH_PUBLIC): "tasker.task:index" cannot be public: only tasker.health_status:index, tasker.metrics:index, tasker.analytics:index, tasker.openapi:show can`)
 }
