@@ -123,6 +123,9 @@ func (c *Client) startSubscriptions(workerID string) func() {
 // DeadLetters lists the events a durable subscription gave up on (all
 // subscriptions when subscription is empty), newest first.
 func (c *Client) DeadLetters(ctx context.Context, subscription string, limit int) ([]*OutboxMessage, error) {
+	if fields := nulFields(map[string]any{"subscription": subscription}); fields != nil {
+		return nil, &ValidationError{Message: "invalid dead letter filter", Fields: fields}
+	}
 	return c.exec.OutboxList(ctx, &taskerdriver.OutboxListParams{State: "dead", Subscription: subscription, Limit: limit})
 }
 

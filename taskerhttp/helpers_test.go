@@ -132,7 +132,13 @@ func newEnvOpts(t *testing.T, opts *taskerhttp.Options) *env {
 // newEnvFor is newEnvOpts with options made from the env's client.
 func newEnvFor(t *testing.T, optsFor func(c *tasker.Client) *taskerhttp.Options) *env {
 	t.Helper()
-	c, err := tasker.NewClient(context.Background(), openTestDriver(t), &tasker.Config{Registry: testRegistry(t)})
+	return newEnvOn(t, openTestDriver(t), optsFor)
+}
+
+// newEnvOn is newEnvFor on the driver d (which a test may prepare).
+func newEnvOn(t *testing.T, d taskerdriver.Driver, optsFor func(c *tasker.Client) *taskerhttp.Options) *env {
+	t.Helper()
+	c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: testRegistry(t)})
 	require.NoError(t, err)
 	h := taskerhttp.NewHandler(c, optsFor(c))
 	doc := openAPIDoc(t, h)

@@ -199,6 +199,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/analytics/bottlenecks":                            {"get"},
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
+		"/tasker/dead_letters":                                     {"get"},
+		"/tasker/dead_letters/replay":                              {"post"},
 		"/tasker/metrics":                                          {"get"},
 		"/tasker/tasks/{task_id}/transitions":                      {"get"},
 		"/tasker/tokens":                                           {"get", "post"},

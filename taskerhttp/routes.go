@@ -39,7 +39,11 @@ const (
 	OpHandlerIndex Operation = "tasker.handler:index"
 	OpHandlerShow  Operation = "tasker.handler:show"
 
-	OpEventIndex        Operation = "tasker.event:index"
+	OpEventIndex Operation = "tasker.event:index"
+	// OpDeadLetterIndex lists the events durable subscriptions gave up on;
+	// OpDeadLetterReplay sends them again.
+	OpDeadLetterIndex   Operation = "tasker.dead_letter:index"
+	OpDeadLetterReplay  Operation = "tasker.dead_letter:replay"
 	OpHealthStatusIndex Operation = "tasker.health_status:index"
 	// OpMetricsIndex reads the Prometheus metrics (GET /tasker/metrics).
 	OpMetricsIndex Operation = "tasker.metrics:index"
@@ -126,6 +130,8 @@ var table = []route{
 	{Route{"GET", "/tasker/analytics/performance", OpAnalyticsIndex, false, "analyticsPerformance"}, (*server).analyticsPerformance},
 	{Route{"GET", "/tasker/analytics/bottlenecks", OpAnalyticsIndex, false, "analyticsBottlenecks"}, (*server).analyticsBottlenecks},
 	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
+	{Route{"GET", "/tasker/dead_letters", OpDeadLetterIndex, false, "listDeadLetters"}, (*server).listDeadLetters},
+	{Route{"POST", "/tasker/dead_letters/replay", OpDeadLetterReplay, false, "replayDeadLetters"}, (*server).replayDeadLetters},
 	{Route{"GET", "/tasker/openapi.json", OpOpenAPIShow, false, "openAPI"}, (*server).openAPI},
 
 	{Route{"GET", "/tasker/tokens", OpTokenIndex, false, "listTokens"}, (*server).listTokens},

@@ -80,6 +80,8 @@ func TestRoutesPermissions(t *testing.T) {
 		"GET /tasker/analytics/performance":                             "tasker.analytics:index",
 		"GET /tasker/analytics/bottlenecks":                             "tasker.analytics:index",
 		"GET /tasker/events":                                            "tasker.event:index",
+		"GET /tasker/dead_letters":                                      "tasker.dead_letter:index",
+		"POST /tasker/dead_letters/replay":                              "tasker.dead_letter:replay",
 		"GET /tasker/openapi.json":                                      "tasker.openapi:show",
 		"GET /tasker/tokens":                                            "tasker.token:index",
 		"POST /tasker/tokens":                                           "tasker.token:create",
