@@ -81,6 +81,9 @@ func (a *app) taskCreateCmd() *cobra.Command {
 			}
 			req.Context = raw
 			if a.s.server != "" {
+				if a.s.token != "" && !cmd.Flags().Changed("initiator") {
+					req.Initiator = "" // the server names the credential's actor
+				}
 				return a.remoteCreate(ctx, &req, raw, wait, output, timeout)
 			}
 			c, closeFn, err := a.client(ctx)
@@ -116,7 +119,7 @@ func (a *app) taskCreateCmd() *cobra.Command {
 	f.StringVar(&contextJSON, "context", "{}", "task context as a JSON object, or @FILE to read it from a file")
 	f.StringVar(&req.Namespace, "namespace", "", "template namespace (default \"default\")")
 	f.StringVar(&req.Version, "version", "", "template version (default: the highest registered)")
-	f.StringVar(&req.Initiator, "initiator", "cli", "who asked for the task")
+	f.StringVar(&req.Initiator, "initiator", "cli", "who asked for the task (with --server the default is the credential's name: the API token's, or the JWT's subject)")
 	f.StringVar(&req.SourceSystem, "source-system", "tasker-cli", "system the request came from")
 	f.StringVar(&req.Reason, "reason", "", "why the task runs")
 	f.StringSliceVar(&req.Tags, "tag", nil, "tag the task (repeatable)")

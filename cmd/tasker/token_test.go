@@ -45,7 +45,8 @@ func TestTokenCommandsAndServe(t *testing.T) {
 	require.ErrorContains(t, err, "HTTP 401 unauthorized")
 
 	// The token's name is the actor of what it does.
-	mustRun(t, "task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--server", srv.base)
+	created := mustRun(t, "task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--server", srv.base, "-o", "json")
+	require.Contains(t, created, `"initiator": "ci"`, "the token's name is the initiator when --initiator is not given")
 	mustRun(t, "task", "cancel", "1", "--reason", "not needed", "--server", srv.base)
 	trail := mustRun(t, "task", "get", "1", "--transitions", "--server", srv.base)
 	require.Regexp(t, `(?m) +(pending|in_progress) +cancelled +cancelled +ci +not needed$`, trail)
