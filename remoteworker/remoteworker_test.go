@@ -476,11 +476,16 @@ func TestRunStopsOnRefusedCredential(t *testing.T) {
 	e := newEngine(t)
 	noWorkers := httptest.NewServer(taskerhttp.NewHandler(e.client, &taskerhttp.Options{}))
 	t.Cleanup(noWorkers.Close)
+	withAuth := httptest.NewServer(taskerhttp.NewHandler(e.client, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(e.client, nil)}))
+	t.Cleanup(withAuth.Close)
+	reader, _, err := e.client.CreateToken(t.Context(), tasker.TokenParams{Name: "reader", Permissions: []string{"tasker.task:index"}})
+	require.NoError(t, err)
 	for _, tc := range []struct {
 		name, url, token, status string
 	}{
 		{"wrong token", e.url, "not-the-token", "HTTP 401"},
 		{"workers disabled", noWorkers.URL, token, "HTTP 403"},
+		{"API token without tasker.worker:work", withAuth.URL, reader, "tasker.worker:work"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := remoteworker.New(remoteworker.Config{ServerURL: tc.url, Token: tc.token, Queues: []string{"billing"},

@@ -1,10 +1,11 @@
 """Example remote worker for the "billing" queue (examples/remote_billing.yaml).
 
-    export TASKER_WORKER_TOKEN=...            # the server's --worker-token
+    export TASKER_TOKEN=$(tasker token create billing-worker --permission tasker.worker:work)
     TASKER_URL=http://127.0.0.1:8080 python3 clients/python/example_worker.py
 
-Environment: TASKER_URL (default http://127.0.0.1:8080), TASKER_WORKER_TOKEN
-(required), TASKER_QUEUE (default billing), TASKER_WORKER_ID (default
+Environment: TASKER_URL (default http://127.0.0.1:8080), TASKER_TOKEN (an API
+token or JWT with tasker.worker:work) or TASKER_WORKER_TOKEN (the server's
+legacy --worker-token): one is required; TASKER_QUEUE (default billing), TASKER_WORKER_ID (default
 host-pid-random), TASKER_LEASE_SECONDS (default 30), TASKER_CONCURRENCY
 (default 4).
 
@@ -39,9 +40,11 @@ def charge(step):
 
 def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    token = os.environ.get("TASKER_WORKER_TOKEN")
+    token = os.environ.get("TASKER_TOKEN") or os.environ.get("TASKER_WORKER_TOKEN")
     if not token:
-        sys.exit("TASKER_WORKER_TOKEN is required: the server's --worker-token")
+        sys.exit("TASKER_TOKEN is required: an API token with tasker.worker:work "
+                 "(tasker token create NAME --permission tasker.worker:work), "
+                 "or TASKER_WORKER_TOKEN: the server's --worker-token")
     Worker(
         os.environ.get("TASKER_URL", "http://127.0.0.1:8080"), token,
         [os.environ.get("TASKER_QUEUE", "billing")], charge,

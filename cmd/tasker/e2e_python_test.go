@@ -33,15 +33,17 @@ func python3(t *testing.T) string {
 	return p
 }
 
-// startPythonWorker runs the example worker; it is killed at the end of the
-// test if still running.
-func startPythonWorker(t *testing.T, py, url, id string) *exec.Cmd {
+// startPythonWorker runs the example worker (with env added to its
+// environment: TASKER_TOKEN, which it prefers to the worker token); it is
+// killed at the end of the test if still running.
+func startPythonWorker(t *testing.T, py, url, id string, env ...string) *exec.Cmd {
 	t.Helper()
 	script, err := filepath.Abs(filepath.Join("..", "..", "clients", "python", "example_worker.py"))
 	require.NoError(t, err)
 	cmd := exec.Command(py, "-B", script)
 	cmd.Env = append(os.Environ(), "TASKER_URL="+url, "TASKER_WORKER_TOKEN="+e2eWorkerToken,
 		"TASKER_WORKER_ID="+id, "TASKER_LEASE_SECONDS=2", "PYTHONUNBUFFERED=1")
+	cmd.Env = append(cmd.Env, env...)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), id+".log"))
 	require.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -20,6 +20,8 @@ func main() {
 	flag.Parse()
 
 	w, err := remoteworker.New(remoteworker.Config{
+		// TASKER_TOKEN (an API token or JWT with tasker.worker:work) is read
+		// by New when Token is empty; the legacy worker token works too.
 		ServerURL: *server, Token: os.Getenv("TASKER_WORKER_TOKEN"),
 		Queues: []string{*queue}, Concurrency: *concurrency,
 	}, charge)
