@@ -73,7 +73,7 @@ type served struct {
 	err    error // Wait's result, once exited is closed
 }
 
-var listeningRe = regexp.MustCompile(`^tasker serve listening on (http://\S+) \(database (\S+), (\d+) templates\)$`)
+var listeningRe = regexp.MustCompile(`^tasker serve listening on (https?://\S+) \(database (\S+), (\d+) templates\)$`)
 
 // startServe starts the binary's serve command on a free loopback port and
 // waits for its "listening" line. The process is killed at the end of the

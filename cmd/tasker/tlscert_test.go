@@ -10,8 +10,10 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +93,38 @@ func TestCertReloader(t *testing.T) {
 
 	_, err = newCertReloader(filepath.Join(dir, "missing.pem"), key, nil)
 	require.ErrorContains(t, err, "--tls-cert")
+}
+
+// serve --tls-cert/--tls-key serves HTTPS with the pair and serves a
+// renewed pair from the next handshake on; the flags go together.
+func TestServeTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs `tasker serve`: skipped in -short mode")
+	}
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	t0 := time.Now().Add(-time.Minute)
+	writePair(t, cert, key, 11, t0)
+	db := "sqlite://" + filepath.Join(dir, "tls.db")
+	srv := startServe(t, taskerBinary(t), "--database", db, "--tls-cert", cert, "--tls-key", key)
+	require.True(t, strings.HasPrefix(srv.base, "https://127.0.0.1:"), srv.base)
+	addr := strings.TrimPrefix(srv.base, "https://")
+	require.EqualValues(t, 11, servedSerial(t, addr))
+
+	pool := x509.NewCertPool()
+	certPEM, err := os.ReadFile(cert)
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(certPEM))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	res, err := hc.Get(srv.base + "/tasker/health/live")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, "the API over verified TLS")
+	hc.CloseIdleConnections()
+
+	writePair(t, cert, key, 12, t0.Add(time.Second))
+	require.EqualValues(t, 12, servedSerial(t, addr), "the renewed pair, without a restart")
+
+	_, _, err = run(t, "--database", db, "serve", "--tls-cert", cert)
+	require.ErrorContains(t, err, "--tls-cert and --tls-key go together")
 }
