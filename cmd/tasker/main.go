@@ -301,10 +301,12 @@ func (a *app) withClient(ctx context.Context, fn func(*tasker.Client) error) err
 
 // Waiting for the database at start (worker, serve): the first retry
 // after startWaitFirst, each next one after twice as long, up to
-// startWaitMax.
+// startWaitMax; an attempt that gets no answer within startAttemptTimeout
+// (a frozen server, a black hole) counts as unavailable.
 var (
-	startWaitFirst = time.Second
-	startWaitMax   = 30 * time.Second
+	startWaitFirst      = time.Second
+	startWaitMax        = 30 * time.Second
+	startAttemptTimeout = 15 * time.Second
 )
 
 // clientWaiting is client for the long-running commands (worker, serve): a
@@ -315,7 +317,12 @@ var (
 func (a *app) clientWaiting(ctx context.Context, command string) (*tasker.Client, func(), error) {
 	delay := startWaitFirst
 	for attempt := 1; ; attempt++ {
-		c, closeFn, err := a.client(ctx)
+		actx, cancel := context.WithTimeout(ctx, startAttemptTimeout)
+		c, closeFn, err := a.client(actx)
+		if err != nil && actx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w: no answer within %s: %w", tasker.ErrUnavailable, startAttemptTimeout, err)
+		}
+		cancel()
 		if err == nil || !errors.Is(err, tasker.ErrUnavailable) || ctx.Err() != nil {
 			return c, closeFn, err
 		}
