@@ -200,13 +200,15 @@ func TestDatabaseFrozenIs503WithinTheDeadline(t *testing.T) {
 		status       int
 		h            http.Header
 		body         string
+		took         time.Duration
 	}
 	answers := make(chan answer, 64)
 	for range 2 {
 		for _, rq := range o.requests() {
 			wg.Go(func() {
+				start := time.Now()
 				status, h, body := o.sendFull(t, rq[0], rq[1], rq[2])
-				answers <- answer{rq[0], rq[1], status, h, body}
+				answers <- answer{rq[0], rq[1], status, h, body, time.Since(start)}
 			})
 		}
 	}
@@ -214,6 +216,10 @@ func TestDatabaseFrozenIs503WithinTheDeadline(t *testing.T) {
 	close(answers)
 	for a := range answers {
 		o.checkUnavailable(t, a.method, a.path, a.status, a.h, a.body)
+		// The deadline ends the request (a hang would last until the
+		// client gives up at 10× the deadline); the slack absorbs a busy
+		// machine, not a missing deadline.
+		require.Less(t, a.took, outageTimeout+5*time.Second, "%s %s answered after %s", a.method, a.path, a.took)
 	}
 	o.cl.Thaw(t)
 	status, body := o.send(t, "GET", "/tasker/tasks/"+o.taskID, "")
