@@ -1,6 +1,7 @@
 package envsubst
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -179,7 +180,9 @@ func Redactor(v any, lookup func(string) (string, bool)) func(string) string {
 				}
 				seen[name] = true
 				if val, ok := lookup(name); ok && len(val) >= MinRedacted {
-					pairs = append(pairs, [2]string{val, "${" + name + "}"})
+					for _, form := range valueForms(val) { // as written, and inside JSON text
+						pairs = append(pairs, [2]string{form, "${" + name + "}"})
+					}
 				}
 			}
 		case map[string]any:
@@ -203,6 +206,26 @@ func Redactor(v any, lookup func(string) (string, bool)) func(string) string {
 	}
 	r := strings.NewReplacer(args...)
 	return r.Replace
+}
+
+// valueForms returns val and the forms it takes inside a JSON string (an
+// error's details are JSON): escaped as encoding/json writes it, with and
+// without HTML escaping.
+func valueForms(val string) []string {
+	forms := []string{val}
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(val) != nil {
+			continue
+		}
+		quoted := strings.TrimSuffix(b.String(), "\n")
+		if f := quoted[1 : len(quoted)-1]; !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 // refNames returns the names of the well-formed references in s.

@@ -1,6 +1,8 @@
 package envsubst_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -78,4 +80,21 @@ func TestRedactor(t *testing.T) {
 	r := envsubst.Redactor(map[string]any{"h": []any{"Bearer ${TOKEN}", "${LONG} ${SHORT} ${UNSET} ${1X}"}}, look)
 	require.NotNil(t, r)
 	require.Equal(t, "sent ${LONG} then ${TOKEN}, 3 retries", r("sent tok-123456-and-more then tok-123456, 3 retries"))
+
+	// A value JSON escapes is also found inside JSON text (an error's
+	// details), in both of encoding/json's forms.
+	vals["ODD"] = `p"a\ss<&>word`
+	r = envsubst.Redactor(map[string]any{"h": "${ODD}"}, look)
+	{
+		v := map[string]string{"echo": vals["ODD"]}
+		escaped, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"echo": "${ODD}"}`, r(string(escaped)))
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		require.NoError(t, enc.Encode(v))
+		require.JSONEq(t, `{"echo": "${ODD}"}`, r(b.String()))
+	}
+	require.Equal(t, "got ${ODD}", r("got "+vals["ODD"]))
 }
