@@ -49,6 +49,33 @@ func AnalyticsBuckets(p *taskerdriver.AnalyticsParams, v string) []string {
 	return append(out, "count(CASE WHEN "+v+" > "+lo+" THEN 1 END)")
 }
 
+// AnalyticsStepWaits returns the CTE sx of a detailed analytics statement:
+// the steps of s with their failed attempts and their waits (dependency
+// wait: from creation to the first start, for a step with parents; queue
+// wait: from when it could start to the first start), read from the CTEs
+// tr (each step's first start, first completion and failed attempts) and
+// par (when a step's parents were all done), with secs the driver's
+// seconds between two of its timestamps.
+func AnalyticsStepWaits(secs func(to, from string) string) string {
+	return `sx AS MATERIALIZED (
+		SELECT s.*, coalesce(tr.failed, 0) AS failed,
+			CASE WHEN par.to_step_id IS NOT NULL THEN ` + secs("tr.started_at", "s.created_at") + ` END AS dep_wait,
+			` + secs("tr.started_at", "CASE WHEN par.to_step_id IS NULL THEN s.created_at ELSE par.ready_at END") + ` AS queue_wait
+		FROM s LEFT JOIN tr ON tr.workflow_step_id = s.workflow_step_id
+		LEFT JOIN par ON par.to_step_id = s.workflow_step_id)`
+}
+
+// AnalyticsRetryCounts are the fields of a detailed analytics document
+// that count failed attempts, retried steps and steps waiting for their
+// parents, from the CTEs s and sx, in SQL both drivers run: one definition
+// of what each count means.
+var AnalyticsRetryCounts = []string{
+	`'failed_attempts', (SELECT coalesce(sum(failed), 0) FROM sx)`,
+	`'retried_steps', (SELECT count(*) FROM sx WHERE failed > 0 AND (state = 'complete' OR (state = 'error' AND blocked)))`,
+	`'retried_completed', (SELECT count(*) FROM sx WHERE failed > 0 AND state = 'complete')`,
+	`'waiting_steps', (SELECT count(*) FROM s WHERE state = 'pending' AND pending_parents > 0)`,
+}
+
 // analyticsKeys are the group columns of the per-template and per-step
 // rows of an analytics answer.
 type analyticsKeys struct {

@@ -93,12 +93,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 	par AS (
 		SELECT ed.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
 		FROM ed LEFT JOIN tr ON tr.workflow_step_id = ed.from_step_id GROUP BY ed.to_step_id),
-	sx AS MATERIALIZED (
-		SELECT s.*, coalesce(tr.failed, 0) AS failed,
-			CASE WHEN par.to_step_id IS NOT NULL THEN ` + secs("tr.started_at", "s.created_at") + ` END AS dep_wait,
-			` + secs("tr.started_at", "CASE WHEN par.to_step_id IS NULL THEN s.created_at ELSE par.ready_at END") + ` AS queue_wait
-		FROM s LEFT JOIN tr ON tr.workflow_step_id = s.workflow_step_id
-		LEFT JOIN par ON par.to_step_id = s.workflow_step_id)`
+	` + driverkit.AnalyticsStepWaits(secs)
 		args = append(args, driverkit.Limit(p.Top, driverkit.AnalyticsDefaultTop))
 		top := fmt.Sprintf("$%d", len(args))
 		keys := []string{"namespace", "name", "version"}
@@ -127,17 +122,14 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 			`'slowest_steps', (SELECT coalesce(json_agg(x ORDER BY duration DESC, step_id), '[]') FROM (
 				SELECT workflow_step_id AS step_id, task_id, namespace, name, version, step, duration, attempts, retryable
 				FROM s WHERE duration IS NOT NULL ORDER BY duration DESC, workflow_step_id LIMIT `+top+`) x)`,
-			`'failed_attempts', (SELECT coalesce(sum(failed), 0) FROM sx)`,
 			`'error_kinds', (SELECT coalesce(json_object_agg(kind, n), '{}') FROM (
 				SELECT coalesce(t.metadata->>'error_kind', 'unknown') AS kind, count(*) AS n
 				FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_transitions t WHERE t.task_id = w.task_id OFFSET 0) t
 				WHERE t.from_state = 'in_progress' AND t.to_state = 'error' GROUP BY 1) x)`,
-			`'retried_steps', (SELECT count(*) FROM sx WHERE failed > 0 AND (state = 'complete' OR (state = 'error' AND blocked)))`,
-			`'retried_completed', (SELECT count(*) FROM sx WHERE failed > 0 AND state = 'complete')`,
 			`'dependency_wait', `+pgDist("sx", "dep_wait"),
 			`'queue_wait', `+pgDist("sx", "queue_wait"),
-			`'waiting_steps', (SELECT count(*) FROM s WHERE state = 'pending' AND pending_parents > 0)`,
 		)
+		fields = append(fields, driverkit.AnalyticsRetryCounts...)
 	}
 	return with + `
 	SELECT json_build_object(` + strings.Join(fields, ",\n") + `)::text`, args

@@ -102,12 +102,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 		SELECT ed.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
 		FROM w CROSS JOIN tasker_workflow_step_edges ed ON ed.task_id = w.task_id
 		LEFT JOIN tr ON tr.workflow_step_id = ed.from_step_id GROUP BY ed.to_step_id),
-	sx AS MATERIALIZED (
-		SELECT s.*, coalesce(tr.failed, 0) AS failed,
-			CASE WHEN par.to_step_id IS NOT NULL THEN ` + secs("tr.started_at", "s.created_at") + ` END AS dep_wait,
-			` + secs("tr.started_at", "CASE WHEN par.to_step_id IS NULL THEN s.created_at ELSE par.ready_at END") + ` AS queue_wait
-		FROM s LEFT JOIN tr ON tr.workflow_step_id = s.workflow_step_id
-		LEFT JOIN par ON par.to_step_id = s.workflow_step_id)`
+	` + driverkit.AnalyticsStepWaits(secs)
 		keys := []string{"namespace", "name", "version"}
 		stepKeys := []string{"namespace", "name", "version", "step"}
 		ts := fmt.Sprint(top)
@@ -139,17 +134,14 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 				'namespace', namespace, 'name', name, 'version', version, 'step', step, 'duration', duration, 'attempts', attempts,
 				'retryable', json(CASE WHEN retryable THEN 'true' ELSE 'false' END))), '[]') FROM (
 				SELECT * FROM s WHERE duration IS NOT NULL ORDER BY duration DESC, workflow_step_id LIMIT `+ts+`)))`,
-			`'failed_attempts', (SELECT coalesce(sum(failed), 0) FROM sx)`,
 			`'error_kinds', json((SELECT coalesce(json_group_object(kind, n), '{}') FROM (
 				SELECT coalesce(json_extract(tt.metadata, '$.error_kind'), 'unknown') AS kind, count(*) AS n
 				FROM w CROSS JOIN tasker_workflow_step_transitions tt ON tt.task_id = w.task_id
 				WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error' GROUP BY 1)))`,
-			`'retried_steps', (SELECT count(*) FROM sx WHERE failed > 0 AND (state = 'complete' OR (state = 'error' AND blocked)))`,
-			`'retried_completed', (SELECT count(*) FROM sx WHERE failed > 0 AND state = 'complete')`,
 			`'dependency_wait', `+liteDist("sx", "dep_wait"),
 			`'queue_wait', `+liteDist("sx", "queue_wait"),
-			`'waiting_steps', (SELECT count(*) FROM s WHERE state = 'pending' AND pending_parents > 0)`,
 		)
+		fields = append(fields, driverkit.AnalyticsRetryCounts...)
 	}
 	return with + `
 	SELECT json_object(` + strings.Join(fields, ",\n") + `)`, args
