@@ -2,11 +2,9 @@ package taskerhttp_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
@@ -26,13 +24,7 @@ func newAnalyticsEnv(t *testing.T) (*env, *testdb.Clock) {
 	c, err := tasker.NewClient(t.Context(), d, &tasker.Config{Registry: testRegistry(t), Now: clock.Now})
 	require.NoError(t, err)
 	taskerdrivertest.SeedAnalytics(t.Context(), t, d.Executor(), t0)
-	h := taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil)})
-	doc := openAPIDoc(t, h)
-	router, err := legacy.NewRouter(doc)
-	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, client: c, srv: srv, router: router, doc: doc}, clock
+	return newEnvWithClient(t, c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil)}), clock
 }
 
 func TestAnalyticsRoutes(t *testing.T) {

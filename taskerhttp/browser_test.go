@@ -28,22 +28,23 @@ func (e *env) raw(method, path, body string, headers ...string) *response {
 		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := e.srv.Client().Do(req)
-	require.NoError(e.t, err)
-	defer func() { _ = res.Body.Close() }()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return &response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return e.send(req)
+}
+
+// failedTask creates a fragile task and runs it until its step pay failed;
+// it returns the task and the paths that retry it and resolve that step.
+func failedTask(t *testing.T, e *env) (task map[string]any, retry, resolve string) {
+	t.Helper()
+	task = e.createTask(`{"name": "fragile"}`)
+	e.runUntilIdle()
+	return task, "/tasker/tasks/" + itoa(idOf(task, "task_id")) + "/retry", stepPath(t, task, "pay") + "/resolve"
 }
 
 // TestCrossSiteFormPostRefused: a web page in the operator's browser cannot
 // resolve a step or retry a task (the form posts of issue 12 answered 200).
 func TestCrossSiteFormPostRefused(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		task := e.createTask(`{"name": "fragile"}`)
-		e.runUntilIdle()
-		retry := "/tasker/tasks/" + itoa(idOf(task, "task_id")) + "/retry"
-		resolve := stepPath(t, task, "pay") + "/resolve"
+		task, retry, resolve := failedTask(t, e)
 		form := "application/x-www-form-urlencoded"
 		for _, path := range []string{resolve, retry} {
 			// A modern browser says where the request comes from.
@@ -69,10 +70,7 @@ func TestCrossSiteFormPostRefused(t *testing.T) {
 // application/json, with a body or without (no HTML form can).
 func TestBodilessPostNeedsJSONContentType(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		task := e.createTask(`{"name": "fragile"}`)
-		e.runUntilIdle()
-		retry := "/tasker/tasks/" + itoa(idOf(task, "task_id")) + "/retry"
-		resolve := stepPath(t, task, "pay") + "/resolve"
+		task, retry, resolve := failedTask(t, e)
 		for _, path := range []string{resolve, retry} {
 			for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
 				res := e.do("POST", path, nil, "Content-Type", ct).want(t, http.StatusUnsupportedMediaType, "%s with %q", path, ct)
@@ -81,9 +79,8 @@ func TestBodilessPostNeedsJSONContentType(t *testing.T) {
 		}
 		e.do("PATCH", "/tasker/tasks/"+itoa(idOf(task, "task_id")), nil, "Content-Type", "").want(t, http.StatusUnsupportedMediaType)
 		e.do("POST", retry, nil, "Content-Type", "application/json; charset=utf-8").want(t, http.StatusOK)
-		other := e.createTask(`{"name": "fragile"}`)
-		e.runUntilIdle()
-		e.do("POST", stepPath(t, other, "pay")+"/resolve", nil, "Content-Type", "application/json").want(t, http.StatusOK)
+		_, _, resolveOther := failedTask(t, e)
+		e.do("POST", resolveOther, nil, "Content-Type", "application/json").want(t, http.StatusOK)
 		// DELETE is bodiless by design.
 		e.do("DELETE", "/tasker/tasks/"+itoa(idOf(task, "task_id")), nil).want(t, http.StatusOK)
 	})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,13 +17,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
 
+// replacement is a part of an answer that a golden file holds as a
+// placeholder: every match of re is replaced with with.
+type replacement struct {
+	re   *regexp.Regexp
+	with string
+}
+
 // volatile matches the parts of an answer that change from run to run
 // (times, durations, generated identity hashes); golden answers hold a
 // placeholder instead.
-var volatile = []struct {
-	re   *regexp.Regexp
-	with string
-}{
+var volatile = []replacement{
 	{regexp.MustCompile(`"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"`), `"<time>"`},
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), `<uuid>`},
 	{regexp.MustCompile(`"(response_time_ms|check_duration_ms|duration_ms|time_until_ready|elapsed_seconds|duration_seconds|generation_duration)":-?[0-9.e+-]+`), `"$1":<n>`},
@@ -30,11 +35,25 @@ var volatile = []struct {
 	{regexp.MustCompile(`"(active_connections|max_connections|connection_utilization)":[0-9.]+`), `"$1":<n>`},
 }
 
-func normalize(b []byte) []byte {
-	for _, v := range volatile {
-		b = v.re.ReplaceAll(b, []byte(v.with))
+// normalize replaces in b what rs match with their placeholders.
+func normalize(b []byte, rs []replacement) []byte {
+	for _, r := range rs {
+		b = r.re.ReplaceAll(b, []byte(r.with))
 	}
 	return b
+}
+
+// checkGolden requires got to be the content of the golden file path, or
+// (write: the test runs with -update) rewrites the file with it.
+func checkGolden(t *testing.T, path string, got []byte, write bool) {
+	t.Helper()
+	if write {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -run %s -update to create it", strings.Split(t.Name(), "/")[0])
+	require.Equal(t, string(want), string(got))
 }
 
 // TestGoldenAnswers pins the bytes of the REST answers (key order, empty
@@ -48,7 +67,7 @@ func TestGoldenAnswers(t *testing.T) {
 		rec := func(method, path string, body any, headers ...string) *response {
 			t.Helper()
 			res := e.do(method, path, body, headers...)
-			fmt.Fprintf(&out, "=== %s %s\n%d %s\n%s\n", method, path, res.Status, res.Header.Get("Content-Type"), normalize(res.Body))
+			fmt.Fprintf(&out, "=== %s %s\n%d %s\n%s\n", method, path, res.Status, res.Header.Get("Content-Type"), normalize(res.Body, volatile))
 			return res
 		}
 		rec("POST", "/tasker/tasks", `{"task": {"name": "dummy_task", "context": {"dummy": true}, "tags": ["a", "b"], "initiator": "ada"}}`)
@@ -90,14 +109,7 @@ func TestGoldenAnswers(t *testing.T) {
 		rec("POST", "/tasker/health/live", nil)
 		rec("POST", "/tasker/workers/claim", `{}`)
 
-		path := filepath.Join("testdata", "answers."+testdb.DriverOf(t)+".golden")
-		if *update {
-			require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
-			return
-		}
-		want, err := os.ReadFile(path)
-		require.NoError(t, err, "run go test -run TestGoldenAnswers -update to create it")
-		require.Equal(t, string(want), out.String())
+		checkGolden(t, filepath.Join("testdata", "answers."+testdb.DriverOf(t)+".golden"), out.Bytes(), *update)
 	})
 }
 

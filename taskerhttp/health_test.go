@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
@@ -24,10 +21,7 @@ import (
 // healthVolatile matches what differs between databases and machines in a
 // health answer: the server's connections (none on SQLite) and the
 // in-process worker's host, pid and version.
-var healthVolatile = []struct {
-	re   *regexp.Regexp
-	with string
-}{
+var healthVolatile = []replacement{
 	{regexp.MustCompile(`"(active_connections|max_connections|connection_utilization)":[0-9.]+`), `"$1":<n>`},
 	{regexp.MustCompile(`"(host|version)":"[^"]*"`), `"$1":"<$1>"`},
 	{regexp.MustCompile(`"pid":[0-9]+`), `"pid":<pid>`},
@@ -48,23 +42,13 @@ func TestGoldenHealthStatus(t *testing.T) {
 			Worker: tasker.WorkerConfig{ID: "in-process-1"},
 		})
 		require.NoError(t, err)
-		h := taskerhttp.NewHandler(c, &taskerhttp.Options{WorkerToken: workerToken})
-		doc := openAPIDoc(t, h)
-		router, err := legacy.NewRouter(doc)
-		require.NoError(t, err)
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		e := &env{t: t, client: c, srv: srv, router: router, doc: doc}
+		e := newEnvWithClient(t, c, &taskerhttp.Options{WorkerToken: workerToken})
 
 		var out bytes.Buffer
 		status := func(want int) {
 			t.Helper()
 			res := e.do("GET", "/tasker/health/status", nil).want(t, want)
-			b := res.Body
-			for _, v := range healthVolatile {
-				b = v.re.ReplaceAll(b, []byte(v.with))
-			}
-			fmt.Fprintf(&out, "=== %d\n%s\n", res.Status, b)
+			fmt.Fprintf(&out, "=== %d\n%s\n", res.Status, normalize(res.Body, healthVolatile))
 		}
 		status(http.StatusOK) // empty database
 
@@ -92,14 +76,7 @@ func TestGoldenHealthStatus(t *testing.T) {
 		clock.Advance(5*time.Minute + time.Second)
 		status(http.StatusServiceUnavailable) // the workers are out of the window
 
-		path := filepath.Join("testdata", "health.golden")
-		if *update && testdb.DriverOf(t) == "sqlite" {
-			require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
-			return
-		}
-		want, err := os.ReadFile(path)
-		require.NoError(t, err, "run go test -run TestGoldenHealthStatus -update to create it")
-		require.Equal(t, string(want), out.String())
+		checkGolden(t, filepath.Join("testdata", "health.golden"), out.Bytes(), *update && testdb.DriverOf(t) == "sqlite")
 	})
 }
 

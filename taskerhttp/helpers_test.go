@@ -140,7 +140,13 @@ func newEnvOn(t *testing.T, d taskerdriver.Driver, optsFor func(c *tasker.Client
 	t.Helper()
 	c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: testRegistry(t)})
 	require.NoError(t, err)
-	h := taskerhttp.NewHandler(c, optsFor(c))
+	return newEnvWithClient(t, c, optsFor(c))
+}
+
+// newEnvWithClient serves a client the test configured, with opts.
+func newEnvWithClient(t *testing.T, c *tasker.Client, opts *taskerhttp.Options) *env {
+	t.Helper()
+	h := taskerhttp.NewHandler(c, opts)
 	doc := openAPIDoc(t, h)
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
@@ -216,16 +222,22 @@ func (e *env) do(method, path string, body any, headers ...string) *response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	out := e.send(req)
+	require.NotEmpty(e.t, out.Header.Get("X-Request-Id"), "X-Request-Id missing")
+	require.NotEqual(e.t, http.StatusInternalServerError, out.Status, "500 for %s %s: %s", method, path, out.Body)
+	e.validate(req, out)
+	return out
+}
+
+// send sends req to the env's server and reads the whole answer.
+func (e *env) send(req *http.Request) *response {
+	e.t.Helper()
 	res, err := e.srv.Client().Do(req)
 	require.NoError(e.t, err)
 	defer func() { _ = res.Body.Close() }()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(e.t, err)
-	out := &response{Status: res.StatusCode, Header: res.Header, Body: raw}
-	require.NotEmpty(e.t, res.Header.Get("X-Request-Id"), "X-Request-Id missing")
-	require.NotEqual(e.t, http.StatusInternalServerError, res.StatusCode, "500 for %s %s: %s", method, path, raw)
-	e.validate(req, out)
-	return out
+	return &response{Status: res.StatusCode, Header: res.Header, Body: raw}
 }
 
 // validate checks an answer against the OpenAPI document: the route's

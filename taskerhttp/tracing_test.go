@@ -3,17 +3,14 @@ package taskerhttp_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/taskerhttp"
 )
 
 const callerTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -28,7 +25,7 @@ func TestTraceparentHonouredOnCreate(t *testing.T) {
 			Registry: testRegistry(t), TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)),
 		})
 		require.NoError(t, err)
-		e := newEnvWithClient(t, c)
+		e := newEnvWithClient(t, c, nil)
 		created := e.do("POST", "/tasker/tasks", map[string]any{"name": "order", "namespace": "ecommerce", "context": map[string]any{"order_id": 1}},
 			"Traceparent", callerTraceparent, "Tracestate", "vendor=abc").want(t, http.StatusCreated).json(t)["task"].(map[string]any)
 		e.do("GET", "/tasker/tasks/1", nil).want(t, http.StatusOK) // another route, its own span name
@@ -74,16 +71,4 @@ func TestTraceparentStoredWithoutProvider(t *testing.T) {
 	task, err = e.client.GetTask(t.Context(), idOf(created, "task_id"))
 	require.NoError(t, err)
 	require.Empty(t, task.TraceParent)
-}
-
-// newEnvWithClient is newEnv on a client the test configured.
-func newEnvWithClient(t *testing.T, c *tasker.Client) *env {
-	t.Helper()
-	h := taskerhttp.NewHandler(c, nil)
-	doc := openAPIDoc(t, h)
-	router, err := legacy.NewRouter(doc)
-	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, client: c, srv: srv, router: router, doc: doc}
 }
