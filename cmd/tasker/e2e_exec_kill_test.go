@@ -23,11 +23,7 @@ import (
 )
 
 func TestE2EKilledWorkerTakesExecProcessesWithIt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test of the tasker binary: skipped in -short mode")
-	}
-	t.Parallel()
-	bin := taskerBinary(t)
+	bin := e2eBinary(t)
 	dir := t.TempDir()
 	// A duration no other process uses marks the step's processes: both
 	// sleeps (the backgrounded grandchild and the foreground one) have it

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,15 +58,7 @@ func hasConnectionTo(pid, port int) bool {
 }
 
 func TestE2EPythonWorkerStopsWhenTold(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test with a Python worker process: skipped in -short mode")
-	}
-	t.Parallel()
-	py := python3(t)
-	bin := taskerBinary(t)
-	db := "sqlite://" + filepath.Join(t.TempDir(), "pystop.db")
-	srv := startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"),
-		"--worker-token", e2eWorkerToken, "--drain-timeout", "5s")
+	py, srv := startPythonServe(t)
 	u, err := url.Parse(srv.base)
 	require.NoError(t, err)
 	port, err := strconv.Atoi(u.Port())
@@ -86,13 +77,7 @@ func TestE2EPythonWorkerStopsWhenTold(t *testing.T) {
 	signalled := time.Now()
 	// A step of its queue becomes ready right after the signal: a worker
 	// still polling would claim and run it.
-	var out struct {
-		Task struct {
-			ID int64 `json:"task_id"`
-		} `json:"task"`
-	}
-	require.Equal(t, http.StatusCreated, httpJSON(t, hc, "POST", srv.base+"/tasker/tasks",
-		map[string]any{"name": "remote_billing", "context": map[string]any{"order_id": 9, "amount": 1}}, &out))
+	id := createRemoteBilling(t, hc, srv.base, map[string]any{"order_id": 9, "amount": 1})
 
 	select {
 	case err := <-exited:
@@ -101,14 +86,14 @@ func TestE2EPythonWorkerStopsWhenTold(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the Python worker did not exit within 5s of SIGTERM (mid long poll)")
 	}
-	steps := waitTask(t, srv.base, out.Task.ID, "validate_order complete", func(_ string, s map[string]e2eStep) bool {
+	steps := waitTask(t, srv.base, id, "validate_order complete", func(_ string, s map[string]e2eStep) bool {
 		return s["validate_order"].Status == "complete"
 	})
 	// The charge step has been ready since validate_order completed; give a
 	// worker that kept claiming the time to show it (its claims wake at once
 	// when a step becomes ready), then check nobody took it.
 	require.False(t, proctest.Eventually(2*time.Second, func() bool {
-		steps = waitTask(t, srv.base, out.Task.ID, "read", func(string, map[string]e2eStep) bool { return true })
+		steps = waitTask(t, srv.base, id, "read", func(string, map[string]e2eStep) bool { return true })
 		return steps["charge"].Attempts > 0 || steps["charge"].LeaseOwner != ""
 	}), "the charge step was claimed after the signal: %+v", steps["charge"])
 	require.Equal(t, 0, steps["charge"].Attempts)

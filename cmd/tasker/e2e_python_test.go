@@ -60,6 +60,32 @@ func startPythonWorker(t *testing.T, py, url, id string, env ...string) *exec.Cm
 	return cmd
 }
 
+// startPythonServe begins an end-to-end test with Python workers: it returns
+// the interpreter and a `tasker serve` of the examples, on a new SQLite
+// database, that accepts the workers' token.
+func startPythonServe(t *testing.T) (py string, srv *served) {
+	t.Helper()
+	bin := e2eBinary(t)
+	py = python3(t)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "py.db")
+	return py, startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"),
+		"--worker-token", e2eWorkerToken, "--drain-timeout", "5s")
+}
+
+// createRemoteBilling creates a task of examples/remote_billing.yaml with
+// context ctx through the REST API and returns its id.
+func createRemoteBilling(t *testing.T, hc *http.Client, base string, ctx map[string]any) int64 {
+	t.Helper()
+	var out struct {
+		Task struct {
+			ID int64 `json:"task_id"`
+		} `json:"task"`
+	}
+	require.Equal(t, http.StatusCreated, httpJSON(t, hc, "POST", base+"/tasker/tasks",
+		map[string]any{"name": "remote_billing", "context": ctx}, &out))
+	return out.Task.ID
+}
+
 type e2eStep struct {
 	Name       string         `json:"name"`
 	Status     string         `json:"status"`
@@ -99,30 +125,12 @@ func waitTask(t *testing.T, base string, id int64, what string, cond func(status
 }
 
 func TestE2EPythonWorker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test with Python worker processes: skipped in -short mode")
-	}
-	t.Parallel()
-	py := python3(t)
-	bin := taskerBinary(t)
-	db := "sqlite://" + filepath.Join(t.TempDir(), "py.db")
-	srv := startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"),
-		"--worker-token", e2eWorkerToken, "--drain-timeout", "5s")
+	py, srv := startPythonServe(t)
 	hc := &http.Client{Timeout: 10 * time.Second}
-	create := func(ctx map[string]any) int64 {
-		var out struct {
-			Task struct {
-				ID int64 `json:"task_id"`
-			} `json:"task"`
-		}
-		require.Equal(t, http.StatusCreated, httpJSON(t, hc, "POST", srv.base+"/tasker/tasks",
-			map[string]any{"name": "remote_billing", "context": ctx}, &out))
-		return out.Task.ID
-	}
 
 	// A worker runs the remote step of a workflow with exec steps around it.
 	a := startPythonWorker(t, py, srv.base, "py-a")
-	id := create(map[string]any{"order_id": 7, "amount": 42.5})
+	id := createRemoteBilling(t, hc, srv.base, map[string]any{"order_id": 7, "amount": 42.5})
 	steps := waitTask(t, srv.base, id, "complete", func(status string, _ map[string]e2eStep) bool { return status == "complete" })
 	require.Equal(t, map[string]any{"charge_id": fmt.Sprintf("ch_%d_7", id), "amount": 42.5, "provider": "demo", "attempt": float64(1)}, steps["charge"].Results)
 	require.Equal(t, map[string]any{"receipt": fmt.Sprintf("receipt-for-ch_%d_7", id)}, steps["receipt"].Results)
@@ -130,7 +138,7 @@ func TestE2EPythonWorker(t *testing.T) {
 	// The worker hangs on attempt 1 and is killed mid-step: its lease
 	// expires, the step is rescued as worker_lost and another worker runs
 	// attempt 2.
-	id = create(map[string]any{"order_id": 8, "amount": 10, "hang_on_attempt": 1})
+	id = createRemoteBilling(t, hc, srv.base, map[string]any{"order_id": 8, "amount": 10, "hang_on_attempt": 1})
 	waitTask(t, srv.base, id, "charge claimed by py-a", func(_ string, s map[string]e2eStep) bool {
 		return s["charge"].Status == "in_progress" && s["charge"].LeaseOwner == "py-a"
 	})

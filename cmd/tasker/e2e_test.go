@@ -64,6 +64,18 @@ func taskerBinary(t testing.TB) string {
 	return builtBin
 }
 
+// e2eBinary begins an end-to-end test of the tasker binary: it skips the
+// test in -short mode, runs it in parallel with the others and returns the
+// binary.
+func e2eBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test of the tasker binary: skipped in -short mode")
+	}
+	t.Parallel()
+	return taskerBinary(t)
+}
+
 // served is a running `tasker serve` process.
 type served struct {
 	cmd    *exec.Cmd
@@ -211,11 +223,7 @@ type e2eTask struct {
 }
 
 func TestE2EServe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test of the tasker binary (builds it and runs `tasker serve`): skipped in -short mode")
-	}
-	t.Parallel()
-	bin := taskerBinary(t)
+	bin := e2eBinary(t)
 	db := "sqlite://" + filepath.Join(t.TempDir(), "e2e.db")
 	srv := startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"), "--drain-timeout", "10s")
 	hc := &http.Client{Timeout: 10 * time.Second}
@@ -375,11 +383,7 @@ func TestE2EServe(t *testing.T) {
 // TestE2EServeShutdownDrains checks that SIGTERM lets a running step finish
 // (within --drain-timeout) before the process exits.
 func TestE2EServeShutdownDrains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test of the tasker binary: skipped in -short mode")
-	}
-	t.Parallel()
-	bin := taskerBinary(t)
+	bin := e2eBinary(t)
 	dir := t.TempDir()
 	tmpl := "name: slowish\nversion: 1.0.0\nstep_templates:\n  - name: nap\n    handler: exec\n    handler_config: {command: [\"sh\", \"-c\", \"sleep 1; printf '{\\\"slept\\\": true}'\"]}\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "slowish.yaml"), []byte(tmpl), 0o600))

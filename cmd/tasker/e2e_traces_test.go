@@ -88,11 +88,7 @@ step_templates:
 // the exec command gets a TRACEPARENT of that trace, and the spans still
 // buffered at SIGTERM are flushed before the process exits.
 func TestE2ETracesOTLP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test of the tasker binary: skipped in -short mode")
-	}
-	t.Parallel()
-	bin := taskerBinary(t)
+	bin := e2eBinary(t)
 	recv := newOTLPReceiver(t)
 	dir := t.TempDir()
 	tmplDir := filepath.Join(dir, "templates")

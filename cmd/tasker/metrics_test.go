@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"regexp"
@@ -22,34 +21,26 @@ func TestWorkerMetricsAddr(t *testing.T) {
 	mustRun(t, withDB(t, db, "migrate")...)
 	mustRun(t, withDB(t, db, "task", "create", "linear_workflow", "--context", `{"even_number": 2}`)...)
 
-	var out, errOut lockedBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot(&out, &errOut)
-		root.SetArgs(withDB(t, db, "worker", "--metrics-addr", "127.0.0.1:0", "--drain-timeout", "5s"))
-		done <- root.ExecuteContext(ctx)
-	}()
+	w := startBackground(t, withDB(t, db, "worker", "--metrics-addr", "127.0.0.1:0", "--drain-timeout", "5s")...)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	var url string
 	var body string
 	deadline := time.After(30 * time.Second)
 	for !strings.Contains(body, `tasker_task_completed_total{name="linear_workflow",namespace="default",version="1.0.0"} 1`) {
 		select {
-		case err := <-done:
-			t.Fatalf("the worker exited: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+		case err := <-w.done:
+			t.Fatalf("the worker exited: %v\nstdout:\n%s\nstderr:\n%s", err, w.out.String(), w.errOut.String())
 		case <-deadline:
-			t.Fatalf("no completed task in the worker's metrics after 30s:\n%s\nstdout:\n%s", body, out.String())
+			t.Fatalf("no completed task in the worker's metrics after 30s:\n%s\nstdout:\n%s", body, w.out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if url == "" {
-			m := metricsLineRe.FindStringSubmatch(out.String())
+			m := metricsLineRe.FindStringSubmatch(w.out.String())
 			if m == nil {
 				continue
 			}
 			url = m[1]
-			require.Contains(t, out.String(), "(unauthenticated)")
+			require.Contains(t, w.out.String(), "(unauthenticated)")
 		}
 		res, err := hc.Get(url)
 		require.NoError(t, err)
@@ -67,8 +58,8 @@ func TestWorkerMetricsAddr(t *testing.T) {
 	require.NoError(t, err)
 	_ = res.Body.Close()
 	require.Equal(t, http.StatusNotFound, res.StatusCode, "the metrics listener serves nothing else")
-	cancel()
-	require.NoError(t, <-done)
+	w.stop()
+	require.NoError(t, <-w.done)
 }
 
 // A --metrics-addr that cannot be listened on is an error naming the flag.

@@ -33,6 +33,40 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// background is a CLI command line run in-process in the background, as a
+// long-running command (worker, serve) runs until its signal.
+type background struct {
+	out, errOut lockedBuffer
+	stop        context.CancelFunc // the signal: the command's context is cancelled
+	done        chan error         // receives the command's result
+}
+
+// startBackground runs the CLI with args in a goroutine.
+func startBackground(t *testing.T, args ...string) *background {
+	t.Helper()
+	b := &background{done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	b.stop = cancel
+	root := newRoot(&b.out, &b.errOut)
+	root.SetArgs(args)
+	go func() { b.done <- root.ExecuteContext(ctx) }()
+	return b
+}
+
+// waitFor waits until cond holds, failing the test if the command exits
+// first.
+func (b *background) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case err := <-b.done:
+			t.Fatalf("the command exited while waiting for %s: %v\nstdout:\n%s\nstderr:\n%s", what, err, b.out.String(), b.errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // TestWorkerWaitsForTheDatabase: a worker started while PostgreSQL is down
 // waits, logging why, and runs once the database is up (issue 12: it
 // exited).
@@ -44,36 +78,18 @@ func TestWorkerWaitsForTheDatabase(t *testing.T) {
 	cl := pgtest.NewCluster(t)
 	cl.Stop(t)
 	db := "postgres://postgres@/postgres?sslmode=disable&host=" + cl.Dir()
-	var out, errOut lockedBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot(&out, &errOut)
-		root.SetArgs([]string{"--database", db, "worker", "--drain-timeout", "5s"})
-		done <- root.ExecuteContext(ctx)
-	}()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for !cond() {
-			select {
-			case err := <-done:
-				t.Fatalf("the worker exited while waiting for %s: %v\nstdout:\n%s\nstderr:\n%s", what, err, out.String(), errOut.String())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	waitFor("its third attempt", func() bool { return strings.Contains(errOut.String(), "attempt=3") })
-	log := errOut.String()
+	w := startBackground(t, "--database", db, "worker", "--drain-timeout", "5s")
+	w.waitFor(t, "its third attempt", func() bool { return strings.Contains(w.errOut.String(), "attempt=3") })
+	log := w.errOut.String()
 	require.Contains(t, log, "the database is unavailable; waiting for it")
 	require.Contains(t, log, "retry_in=")
 	require.Contains(t, log, "error=", "the log says why")
-	require.NotContains(t, out.String(), "tasker worker running")
+	require.NotContains(t, w.out.String(), "tasker worker running")
 
 	cl.Start(t)
-	waitFor("the database", func() bool { return strings.Contains(out.String(), "tasker worker running") })
-	cancel()
-	require.NoError(t, <-done)
+	w.waitFor(t, "the database", func() bool { return strings.Contains(w.out.String(), "tasker worker running") })
+	w.stop()
+	require.NoError(t, <-w.done)
 }
 
 // A database that accepts connections but never answers (a frozen server)
@@ -125,23 +141,12 @@ func TestServeWaitsForAFrozenDatabase(t *testing.T) {
 func TestWorkerStoppedWhileWaiting(t *testing.T) {
 	cl := pgtest.NewCluster(t)
 	cl.Stop(t)
-	var out, errOut lockedBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	root := newRoot(&out, &errOut)
-	root.SetArgs([]string{"--database", "postgres://postgres:secret@/postgres?sslmode=disable&host=" + cl.Dir(), "worker"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	for !strings.Contains(errOut.String(), "waiting for it") {
-		select {
-		case err := <-done:
-			t.Fatalf("the worker exited before waiting: %v\n%s", err, errOut.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	cancel()
-	err := <-done
+	w := startBackground(t, "--database", "postgres://postgres:secret@/postgres?sslmode=disable&host="+cl.Dir(), "worker")
+	w.waitFor(t, "the database", func() bool { return strings.Contains(w.errOut.String(), "waiting for it") })
+	w.stop()
+	err := <-w.done
 	require.ErrorContains(t, err, "stopped while waiting for the database")
-	require.NotContains(t, err.Error()+errOut.String(), "secret", "the password is masked")
+	require.NotContains(t, err.Error()+w.errOut.String(), "secret", "the password is masked")
 }
 
 // TestE2EServeBrowsers: the serve flags of issue 12 through their

@@ -43,29 +43,26 @@ func dbosDiamond(ctx dbos.Context, _ int) (int, error) {
 	return dbos.RunAsStep(ctx, dbosNoop, dbos.WithStepName("d"))
 }
 
-// startDBOS launches a DBOS executor (in this process) on a fresh schema of
+// withDBOS launches a DBOS executor (in this process) on a fresh schema of
 // the benchmark database, with dbosDiamond registered and DBOS's defaults
-// otherwise (its own pool of 20 connections). stop shuts it down and drops
-// the schema.
-func startDBOS(ctx context.Context, db *benchDB) (dbos.Context, func() error, error) {
+// otherwise (its own pool of 20 connections), runs f with it, then shuts it
+// down and drops the schema.
+func withDBOS(ctx context.Context, db *benchDB, f func(dctx dbos.Context) error) error {
 	if err := dropDBOSSchema(ctx, db); err != nil {
-		return nil, nil, err
+		return err
 	}
 	dctx, err := dbos.NewContext(ctx, dbos.Config{
 		AppName: "tbench", DatabaseURL: db.url, DatabaseSchema: dbosSchema, Logger: workerLogger(),
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("dbos: %w", err)
+		return fmt.Errorf("dbos: %w", err)
 	}
 	dbos.RegisterWorkflow(dctx, dbosDiamond, dbos.WithWorkflowName("diamond"))
 	if err := dbos.Launch(dctx); err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("dbos launch: %w", err), dbos.Shutdown(dctx, 10*time.Second))
+		return errors.Join(fmt.Errorf("dbos launch: %w", err), dbos.Shutdown(dctx, 10*time.Second))
 	}
-	stop := func() error {
-		err := dbos.Shutdown(dctx, 10*time.Second)
-		return errors.Join(err, dropDBOSSchema(context.WithoutCancel(ctx), db))
-	}
-	return dctx, stop, nil
+	err = f(dctx)
+	return errors.Join(err, dbos.Shutdown(dctx, 10*time.Second), dropDBOSSchema(context.WithoutCancel(ctx), db))
 }
 
 func dropDBOSSchema(ctx context.Context, db *benchDB) error {
@@ -75,49 +72,43 @@ func dropDBOSSchema(ctx context.Context, db *benchDB) error {
 
 // measureDBOSDiamond: DBOS diamonds end to end, one at a time: from
 // RunWorkflow until the handle's GetResult returns.
-func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *results) (err error) {
-	dctx, stop, err := startDBOS(ctx, db)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, stop()) }()
-	e2e := make([]time.Duration, 0, o.n)
-	for i := range o.warmup + o.n {
-		start := time.Now()
-		h, err := dbos.RunWorkflow(dctx, dbosDiamond, i)
-		if err != nil {
-			return err
+func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+	return withDBOS(ctx, db, func(dctx dbos.Context) error {
+		e2e := make([]time.Duration, 0, o.n)
+		for i := range o.warmup + o.n {
+			start := time.Now()
+			h, err := dbos.RunWorkflow(dctx, dbosDiamond, i)
+			if err != nil {
+				return err
+			}
+			if _, err := h.GetResult(); err != nil {
+				return fmt.Errorf("workflow %s: %w", h.GetWorkflowID(), err)
+			}
+			if i >= o.warmup {
+				e2e = append(e2e, time.Since(start))
+			}
 		}
-		if _, err := h.GetResult(); err != nil {
-			return fmt.Errorf("workflow %s: %w", h.GetWorkflowID(), err)
-		}
-		if i >= o.warmup {
-			e2e = append(e2e, time.Since(start))
-		}
-	}
-	res.addLatency(rep, diamondDBOS, e2e)
-	return nil
+		res.addLatency(rep, diamondDBOS, e2e)
+		return nil
+	})
 }
 
 // measureDBOSBurst: the burst against DBOS's in-process executor, each
 // diamond started with RunWorkflow (which records the workflow and runs it
 // in a goroutine of this process).
-func measureDBOSBurst(ctx context.Context, o *options, db *benchDB, rep int, res *results) (err error) {
-	dctx, stop, err := startDBOS(ctx, db)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, stop()) }()
+func measureDBOSBurst(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
 	table := pgx.Identifier{dbosSchema, "workflow_status"}.Sanitize()
-	return measureBurst(ctx, o, db, rep, res, burstPeer{
-		name: burstDBOS,
-		submit: func(_ context.Context, i int) (string, error) {
-			id := fmt.Sprintf("burst-%d", i)
-			_, err := dbos.RunWorkflow(dctx, dbosDiamond, i, dbos.WithWorkflowID(id))
-			return id, err
-		},
-		countQuery: `SELECT count(*) FILTER (WHERE status = 'SUCCESS'),
+	return withDBOS(ctx, db, func(dctx dbos.Context) error {
+		return measureBurst(ctx, o, db, rep, res, burstPeer{
+			name: burstDBOS,
+			submit: func(_ context.Context, i int) (string, error) {
+				id := fmt.Sprintf("burst-%d", i)
+				_, err := dbos.RunWorkflow(dctx, dbosDiamond, i, dbos.WithWorkflowID(id))
+				return id, err
+			},
+			countQuery: `SELECT count(*) FILTER (WHERE status = 'SUCCESS'),
 			count(*) FILTER (WHERE status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')) FROM ` + table,
-		doneQuery: `SELECT workflow_uuid, to_timestamp(updated_at / 1000.0) FROM ` + table + ` WHERE status = 'SUCCESS'`,
+			doneQuery: `SELECT workflow_uuid, to_timestamp(updated_at / 1000.0) FROM ` + table + ` WHERE status = 'SUCCESS'`,
+		})
 	})
 }

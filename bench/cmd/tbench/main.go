@@ -16,8 +16,35 @@ import (
 
 const defaultDatabase = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-// allModes is the order in which the measurements run within a repetition.
-var allModes = []string{"create", "diamond", "dbos-diamond", "chain", "burst", "dbos-burst", "throughput", "river", "profile", "floor"}
+// measurement measures one mode in repetition rep, adding to res.
+type measurement func(ctx context.Context, o *options, db *benchDB, rep int, res *results) error
+
+// measurements are the modes of -mode, in the order in which they run
+// within a repetition.
+var measurements = []struct {
+	mode    string
+	measure measurement
+}{
+	{"create", measureCreate},
+	{"diamond", measureDiamond},
+	{"dbos-diamond", measureDBOSDiamond},
+	{"chain", measureChain},
+	{"burst", measureTaskerBurst},
+	{"dbos-burst", measureDBOSBurst},
+	{"throughput", eachProcs(func(o *options) []int { return o.procs }, measureTaskerThroughput)},
+	{"river", eachProcs(func(o *options) []int { return o.riverProcs }, measureRiverThroughput)},
+	{"profile", measureProfile},
+	{"floor", measureFloor},
+}
+
+// allModes are the names of the measurements, in their order.
+var allModes = func() []string {
+	names := make([]string, len(measurements))
+	for i, m := range measurements {
+		names[i] = m.mode
+	}
+	return names
+}()
 
 // options are the command-line flags.
 type options struct {
@@ -155,15 +182,15 @@ func run(ctx context.Context, o *options) error {
 	res := newResults()
 	for rep := 1; rep <= o.reps; rep++ {
 		fmt.Printf("rep %d  (load average before: %s)\n", rep, loadAverage())
-		for _, mode := range allModes {
-			if !slices.Contains(o.modes, mode) {
+		for _, m := range measurements {
+			if !slices.Contains(o.modes, m.mode) {
 				continue
 			}
 			if err := db.reset(ctx); err != nil {
 				return err
 			}
-			if err := runMode(ctx, o, db, mode, rep, res); err != nil {
-				return fmt.Errorf("rep %d, %s: %w", rep, mode, err)
+			if err := m.measure(ctx, o, db, rep, res); err != nil {
+				return fmt.Errorf("rep %d, %s: %w", rep, m.mode, err)
 			}
 		}
 	}
@@ -184,46 +211,22 @@ func loadAverage() string {
 	return strings.Join(f[:min(3, len(f))], " ")
 }
 
-func runMode(ctx context.Context, o *options, db *benchDB, mode string, rep int, res *results) error {
-	switch mode {
-	case "create":
-		return measureCreate(ctx, o, db, rep, res)
-	case "diamond":
-		return measureDiamond(ctx, o, db, rep, res)
-	case "dbos-diamond":
-		return measureDBOSDiamond(ctx, o, db, rep, res)
-	case "floor":
-		return measureFloor(ctx, o, db, rep, res)
-	case "profile":
-		return measureProfile(ctx, o, db, rep, res)
-	case "chain":
-		return measureChain(ctx, o, db, rep, res)
-	case "burst":
-		return measureTaskerBurst(ctx, o, db, rep, res)
-	case "dbos-burst":
-		return measureDBOSBurst(ctx, o, db, rep, res)
-	case "throughput":
-		return eachProcs(ctx, o, db, o.procs, rep, res, measureTaskerThroughput)
-	case "river":
-		return eachProcs(ctx, o, db, o.riverProcs, rep, res, measureRiverThroughput)
-	}
-	return fmt.Errorf("unknown mode %q", mode)
-}
-
-// eachProcs runs measure once for each number of worker processes in
-// procs, on a database reset before each.
-func eachProcs(ctx context.Context, o *options, db *benchDB, procs []int, rep int, res *results,
+// eachProcs is the measurement that runs measure once for each number of
+// worker processes in procs(o), on a database reset before each.
+func eachProcs(procs func(o *options) []int,
 	measure func(ctx context.Context, o *options, db *benchDB, procs, rep int, res *results) error,
-) error {
-	for _, k := range procs {
-		if err := db.reset(ctx); err != nil {
-			return err
+) measurement {
+	return func(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+		for _, k := range procs(o) {
+			if err := db.reset(ctx); err != nil {
+				return err
+			}
+			if err := measure(ctx, o, db, k, rep, res); err != nil {
+				return err
+			}
 		}
-		if err := measure(ctx, o, db, k, rep, res); err != nil {
-			return err
-		}
+		return nil
 	}
-	return nil
 }
 
 // runWorker is the body of a worker subprocess: build the worker, print
