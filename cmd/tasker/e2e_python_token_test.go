@@ -15,10 +15,7 @@ import (
 // remote step. A token without that permission is refused with 403 and the
 // worker stops at once, saying why.
 func TestE2EPythonWorkerWithAPIToken(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test with a Python worker process: skipped in -short mode")
-	}
-	t.Parallel()
+	bin := e2eBinary(t)
 	py := python3(t)
 	db := "sqlite://" + filepath.Join(t.TempDir(), "pytoken.db")
 	token := func(name string, perms ...string) string {
@@ -29,7 +26,7 @@ func TestE2EPythonWorkerWithAPIToken(t *testing.T) {
 		return strings.TrimSpace(mustRun(t, args...))
 	}
 	worker, admin, reader := token("billing-worker", "tasker.worker:work"), token("admin", "*"), token("reader", "tasker.task:index")
-	srv := startServe(t, taskerBinary(t), "--database", db, "--templates", filepath.Join("..", "..", "examples"), "--drain-timeout", "5s")
+	srv := startServe(t, bin, "--database", db, "--templates", filepath.Join("..", "..", "examples"), "--drain-timeout", "5s")
 
 	startPythonWorker(t, py, srv.base, "py-token", "TASKER_TOKEN="+worker)
 	out := mustRun(t, "task", "create", "remote_billing", "--context", `{"order_id": 3, "amount": 5}`, "--wait", "--timeout", "60s",

@@ -104,36 +104,15 @@ func TestServeWaitsForAFrozenDatabase(t *testing.T) {
 	cl := pgtest.NewCluster(t)
 	db := "postgres://postgres@/postgres?sslmode=disable&host=" + cl.Dir()
 	cl.Freeze(t)
-	var out, errOut lockedBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot(&out, &errOut)
-		root.SetArgs([]string{"--database", db, "serve", "--addr", "127.0.0.1:0", "--drain-timeout", "5s"})
-		done <- root.ExecuteContext(ctx)
-	}()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.After(60 * time.Second)
-		for !cond() {
-			select {
-			case err := <-done:
-				t.Fatalf("serve exited while waiting for %s: %v\nstdout:\n%s\nstderr:\n%s", what, err, out.String(), errOut.String())
-			case <-deadline:
-				t.Fatalf("no %s within 60 s\nstdout:\n%s\nstderr:\n%s", what, out.String(), errOut.String())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	waitFor("third attempt", func() bool { return strings.Contains(errOut.String(), "attempt=3") })
-	require.Contains(t, errOut.String(), "no answer within 300ms", "the log says why")
-	require.NotContains(t, out.String(), "tasker serve listening")
+	b := startBackground(t, "--database", db, "serve", "--addr", "127.0.0.1:0", "--drain-timeout", "5s")
+	b.waitFor(t, "the third attempt", func() bool { return strings.Contains(b.errOut.String(), "attempt=3") })
+	require.Contains(t, b.errOut.String(), "no answer within 300ms", "the log says why")
+	require.NotContains(t, b.out.String(), "tasker serve listening")
 
 	cl.Thaw(t)
-	waitFor("listening line", func() bool { return strings.Contains(out.String(), "tasker serve listening") })
-	cancel()
-	require.NoError(t, <-done)
+	b.waitFor(t, "the listening line", func() bool { return strings.Contains(b.out.String(), "tasker serve listening") })
+	b.stop()
+	require.NoError(t, <-b.done)
 }
 
 // TestWorkerStoppedWhileWaiting: SIGINT while waiting for the database
