@@ -17,10 +17,28 @@ import (
 // ListSteps returns the steps of a task in template order, optionally only
 // those in the given states.
 func (c *Client) ListSteps(ctx context.Context, taskID int64, states ...State) ([]*Step, error) {
+	return c.ListStepsWith(ctx, taskID, &StepListOptions{States: states})
+}
+
+// StepListOptions selects and trims the steps ListStepsWith returns.
+type StepListOptions struct {
+	// States keeps the steps in these states (all when empty).
+	States []State
+	// OmitInputs and OmitResults leave each step's Inputs and Results nil,
+	// the database not reading them: the steps of a task with large
+	// results then cost little memory.
+	OmitInputs, OmitResults bool
+}
+
+// ListStepsWith is ListSteps with options (nil: all steps, every field).
+func (c *Client) ListStepsWith(ctx context.Context, taskID int64, o *StepListOptions) ([]*Step, error) {
+	if o == nil {
+		o = &StepListOptions{}
+	}
 	if _, err := c.GetTask(ctx, taskID); err != nil {
 		return nil, err
 	}
-	return c.exec.StepList(ctx, &taskerdriver.StepListParams{TaskID: taskID, States: states})
+	return c.exec.StepList(ctx, &taskerdriver.StepListParams{TaskID: taskID, States: o.States, OmitInputs: o.OmitInputs, OmitResults: o.OmitResults})
 }
 
 // GetStep returns a step.

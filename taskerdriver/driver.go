@@ -310,6 +310,9 @@ type StepListParams struct {
 	TaskID int64
 	IDs    []int64
 	States []taskertype.State
+	// OmitInputs and OmitResults leave Step.Inputs and Step.Results nil:
+	// the columns are not read (list views leave them out unless asked for).
+	OmitInputs, OmitResults bool
 }
 
 // StepClaimParams claims ready steps.

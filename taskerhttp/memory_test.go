@@ -171,3 +171,41 @@ func TestGetTaskOverLimit(t *testing.T) {
 	require.Contains(t, rec.Body.String(), fmt.Sprintf("task %d with its steps is", res.Task.ID))
 	e.do("GET", path, nil).want(t, http.StatusOK)
 }
+
+// TestStepListMemoryBounded: the steps of a task with 8 MiB of results
+// are listed without reading the results (nor the inputs) from the
+// database unless include= asks for them: the bytes the request allocates
+// stay far below the results' size, while with include=results they do
+// not (the measure sees them).
+func TestStepListMemoryBounded(t *testing.T) {
+	testdb.EachDriverInTurn(t, func(t *testing.T) {
+		e := newEnv(t)
+		res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "diamond", Namespace: "ecommerce", Context: map[string]any{}})
+		require.NoError(t, err)
+		const resultSize = 2 << 20
+		steps, err := e.client.ListSteps(t.Context(), res.Task.ID)
+		require.NoError(t, err)
+		for _, s := range steps {
+			_, err := e.client.ResolveStep(t.Context(), s.ID, map[string]string{"pad": strings.Repeat("r", resultSize)}, "")
+			require.NoError(t, err)
+		}
+		total := len(steps) * resultSize
+		h := taskerhttp.NewHandler(e.client, nil)
+		allocated := func(query string) (uint64, int) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			w := &heapWriter{header: http.Header{}}
+			h.ServeHTTP(w, localRequest(http.MethodGet, fmt.Sprintf("/tasker/tasks/%d/workflow_steps%s", res.Task.ID, query)))
+			runtime.ReadMemStats(&after)
+			require.Equal(t, http.StatusOK, w.status, "%s", w.body)
+			return after.TotalAlloc - before.TotalAlloc, w.n
+		}
+		alloc, n := allocated("")
+		require.Less(t, n, 64<<10, "no results in the answer")
+		require.Less(t, alloc, uint64(total/4), "bytes allocated listing steps with %d bytes of results", total)
+		alloc, n = allocated("?include=results")
+		require.Greater(t, n, total)
+		require.Greater(t, alloc, uint64(total), "with include=results the results are read")
+	})
+}

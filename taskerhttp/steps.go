@@ -18,7 +18,7 @@ func (s *server) listSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	steps, err := s.c.ListSteps(r.Context(), id)
+	steps, err := s.c.ListStepsWith(r.Context(), id, &tasker.StepListOptions{OmitInputs: !include["inputs"], OmitResults: !include["results"]})
 	if err != nil {
 		return err
 	}

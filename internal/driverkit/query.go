@@ -28,6 +28,20 @@ func TaskListColumns(p *taskerdriver.TaskListParams, null string) string {
 	return strings.Replace(TaskColumns, " context,", " "+null+" AS context,", 1)
 }
 
+// StepListColumns returns the columns of a step list: StepColumns, with
+// inputs and results read as null (the driver's null literal of their type)
+// when the list omits them.
+func StepListColumns(p *taskerdriver.StepListParams, null string) string {
+	cols := StepColumns
+	if p.OmitInputs {
+		cols = strings.Replace(cols, " inputs,", " "+null+" AS inputs,", 1)
+	}
+	if p.OmitResults {
+		cols = strings.Replace(cols, " results,", " "+null+" AS results,", 1)
+	}
+	return cols
+}
+
 // ListTasks is TaskList given the driver's filter conditions (where): it
 // counts the matching tasks with count (cond is " WHERE ..." or empty),
 // then reads the page with page (after is cond and the ORDER BY clause).

@@ -169,7 +169,7 @@ func (s *suite) batches(t *testing.T) {
 		require.ElementsMatch(t, []int64{st["b"].ID, st["c"].ID}, steps[0].ParentIDs, "edges of the listed steps, to steps not listed")
 		require.Len(t, steps[1].ChildIDs, 2)
 
-		claim(t, b, base, "w", 10)
+		claimed := claim(t, b, base, "w", 10)
 		steps, err = b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: res.Task.ID, States: []taskertype.State{taskertype.StateInProgress}})
 		require.NoError(t, err)
 		require.Len(t, steps, 1)
@@ -184,5 +184,33 @@ func (s *suite) batches(t *testing.T) {
 		require.Empty(t, steps)
 		_, err = b.ex.StepList(b.ctx, &taskerdriver.StepListParams{})
 		require.Error(t, err, "a list selects by task, ids or states")
+
+		// Inputs and results can be left unread; every other field is the same.
+		for _, c := range claimed {
+			if c.Step.ID == st["a"].ID {
+				complete(t, b, c, "w", base)
+			}
+		}
+		_, err = b.ex.StepUpdate(b.ctx, &taskerdriver.StepUpdateParams{ID: st["b"].ID, Inputs: json.RawMessage(`{"in": 1}`), Now: base})
+		require.NoError(t, err)
+		full, err := b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: res.Task.ID})
+		require.NoError(t, err)
+		require.JSONEq(t, `{"from": "a"}`, string(full[0].Results))
+		require.JSONEq(t, `{"in": 1}`, string(full[1].Inputs))
+		for _, omit := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+			trimmed, err := b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: res.Task.ID, OmitInputs: omit[0], OmitResults: omit[1]})
+			require.NoError(t, err)
+			require.Len(t, trimmed, len(full))
+			for i := range full {
+				want := *full[i]
+				if omit[0] {
+					want.Inputs = nil
+				}
+				if omit[1] {
+					want.Results = nil
+				}
+				require.Equal(t, &want, trimmed[i], "omit inputs %v, results %v", omit[0], omit[1])
+			}
+		}
 	})
 }

@@ -65,7 +65,7 @@ func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, err
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
 	var args sqlArgs
 	steps, err := driverkit.ListSteps(stepWhere(args.add, p.TaskID, p.IDs, p.States), func(cond string) ([]*taskertype.Step, error) {
-		steps, _, err := querySteps(ctx, e.q, `SELECT `+stepCols+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
+		steps, _, err := querySteps(ctx, e.q, `SELECT `+driverkit.StepListColumns(p, "NULL::jsonb")+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
 		return steps, err
 	}, func(ids []int64) ([][2]int64, error) {
 		return queryAll(ctx, e.q, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges

@@ -70,7 +70,7 @@ func querySteps(ctx context.Context, q querier, query string, args []any) ([]*ta
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
 	where, args := stepWhere(p.TaskID, p.IDs, p.States)
 	steps, err := driverkit.ListSteps(where, func(cond string) ([]*taskertype.Step, error) {
-		steps, _, err := querySteps(ctx, e.r, `SELECT `+stepCols+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
+		steps, _, err := querySteps(ctx, e.r, `SELECT `+driverkit.StepListColumns(p, "NULL")+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
 		return steps, err
 	}, func(ids []int64) ([][2]int64, error) { // parent and child ids
 		in := placeholders(len(ids))
