@@ -152,6 +152,9 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	}
 	p.IdentityHash = c.identity(tmpl, req, p)
 	p.TraceParent, p.TraceState = TraceContext(ctx)
+	if a := ActorFrom(ctx); a != "" { // who created it, in its first transition
+		p.Metadata, _ = json.Marshal(map[string]string{"initialized_by": "task_create", "actor": jsonclean.String(a)})
+	}
 	if req.IdempotencyKey != "" {
 		p.IdempotencyKey, p.IdempotencySince = req.IdempotencyKey, now.Add(-c.cfg.IdempotencyWindow)
 		p.IdempotencyHash = IdentityHashOf(p.Namespace, p.Name, p.Version, p.Initiator, p.SourceSystem, p.Reason,

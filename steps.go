@@ -125,10 +125,33 @@ func (c *Client) UpdateStep(ctx context.Context, stepID int64, retryLimit *int, 
 	if fields := nulFields(map[string]any{"inputs": inputs}); fields != nil {
 		return nil, &ValidationError{Message: "invalid step update", Fields: fields}
 	}
-	if _, err := c.exec.StepUpdate(ctx, &taskerdriver.StepUpdateParams{ID: stepID, RetryLimit: retryLimit, Inputs: inputs, Now: c.cfg.Now().UTC()}); err != nil {
+	var changed []string
+	if retryLimit != nil {
+		changed = append(changed, "retry_limit")
+	}
+	if inputs != nil {
+		changed = append(changed, "inputs")
+	}
+	if _, err := c.exec.StepUpdate(ctx, &taskerdriver.StepUpdateParams{ID: stepID, RetryLimit: retryLimit, Inputs: inputs, Now: c.cfg.Now().UTC(),
+		Metadata: updateMeta(ctx, changed)}); err != nil {
 		return nil, c.notFound(err, "step", stepID)
 	}
 	return c.GetStep(ctx, stepID)
+}
+
+// updateMeta is the metadata of the audit transition of an update: the
+// fields it changed and its actor; nil (no transition) when it changes
+// nothing.
+func updateMeta(ctx context.Context, fields []string) json.RawMessage {
+	if len(fields) == 0 {
+		return nil
+	}
+	m := map[string]any{"reason": "updated", "fields": fields}
+	if a := ActorFrom(ctx); a != "" {
+		m["actor"] = jsonclean.String(a)
+	}
+	b, _ := json.Marshal(m)
+	return b
 }
 
 func reasonMeta(ctx context.Context, kind, reason string) json.RawMessage {

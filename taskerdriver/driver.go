@@ -220,6 +220,9 @@ type TaskCreateParams struct {
 	// created under (empty: none), stored with the task and returned in
 	// Task.TraceParent and Task.TraceState.
 	TraceParent, TraceState string
+	// Metadata is the metadata of the task's first transition (→ pending);
+	// empty: {"initialized_by": "task_create"}.
+	Metadata json.RawMessage
 }
 
 // StepCreateParams describes one step of a new task.
@@ -287,6 +290,10 @@ type TaskUpdateParams struct {
 	Reason *string
 	Tags   []string
 	Now    time.Time
+	// Metadata, when not empty, audits the change: a transition from the
+	// task's state to the same state, with this metadata, is written with
+	// the update.
+	Metadata json.RawMessage
 }
 
 // TaskProgress counts a task's steps by what they can still do.
@@ -415,6 +422,8 @@ type StepUpdateParams struct {
 	Retryable  *bool
 	Inputs     json.RawMessage
 	Now        time.Time
+	// Metadata, when not empty, audits the change as TaskUpdateParams's.
+	Metadata json.RawMessage
 }
 
 // StepHeartbeatParams extends leases.

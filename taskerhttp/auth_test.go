@@ -228,6 +228,74 @@ func TestActorInAuditTrail(t *testing.T) {
 	})
 }
 
+// TestActorOnEveryChange: every change an authenticated caller makes is in
+// the audit trail with its actor: the creation, updates of a task and of a
+// step (which change no state), a retry, a resolution and a step's cancel.
+func TestActorOnEveryChange(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e := newAuthEnv(t, "")
+		auth := []string{"Authorization", "Bearer " + e.token(t, "ops-bot", "tasker.task:*", "tasker.workflow_step:*")}
+		type transition struct {
+			FromState string         `json:"from_state"`
+			ToState   string         `json:"to_state"`
+			Metadata  map[string]any `json:"metadata"`
+		}
+		taskTrail := func(path string) []transition {
+			var body struct{ Transitions []transition }
+			require.NoError(t, json.Unmarshal(e.do("GET", path+"/transitions", nil, auth...).want(t, http.StatusOK).Body, &body))
+			return body.Transitions
+		}
+		stepTrail := func(path string) []transition {
+			var body struct {
+				Step struct{ Transitions []transition } `json:"step"`
+			}
+			require.NoError(t, json.Unmarshal(e.do("GET", path, nil, auth...).want(t, http.StatusOK).Body, &body))
+			return body.Step.Transitions
+		}
+		last := func(trs []transition) transition { require.NotEmpty(t, trs); return trs[len(trs)-1] }
+
+		task := e.do("POST", "/tasker/tasks", `{"name": "fragile"}`, auth...).want(t, http.StatusCreated).json(t)["task"].(map[string]any)
+		path := "/tasker/tasks/" + itoa(idOf(task, "task_id"))
+		first := taskTrail(path)[0]
+		require.Equal(t, "pending", first.ToState)
+		require.Equal(t, map[string]any{"initialized_by": "task_create", "actor": "ops-bot"}, first.Metadata)
+
+		e.do("PATCH", path, `{"reason": "triage"}`, auth...).want(t, http.StatusOK)
+		tr := last(taskTrail(path))
+		require.Equal(t, tr.FromState, tr.ToState, "an update changes no state")
+		require.Equal(t, map[string]any{"reason": "updated", "fields": []any{"reason"}, "actor": "ops-bot"}, tr.Metadata)
+		e.do("PUT", path, `{"tags": ["a"], "reason": "again"}`, auth...).want(t, http.StatusOK)
+		require.Equal(t, []any{"reason", "tags"}, last(taskTrail(path)).Metadata["fields"])
+
+		e.runUntilIdle() // pay fails
+		pay := stepPath(t, task, "pay")
+		e.do("PATCH", pay, `{"retry_limit": 7}`, auth...).want(t, http.StatusOK)
+		tr = last(stepTrail(pay))
+		require.Equal(t, "error", tr.ToState)
+		require.Equal(t, tr.FromState, tr.ToState)
+		require.Equal(t, map[string]any{"reason": "updated", "fields": []any{"retry_limit"}, "actor": "ops-bot"}, tr.Metadata)
+
+		e.do("POST", path+"/retry", nil, auth...).want(t, http.StatusOK)
+		tr = last(taskTrail(path))
+		require.Equal(t, "pending", tr.ToState)
+		require.Equal(t, "ops-bot", tr.Metadata["actor"])
+		require.Equal(t, "task_retry", tr.Metadata["reason"])
+
+		e.runUntilIdle() // pay fails again
+		e.do("POST", pay+"/resolve", `{"results": {"paid": "by hand"}}`, auth...).want(t, http.StatusOK)
+		tr = last(stepTrail(pay))
+		require.Equal(t, "resolved_manually", tr.ToState)
+		require.Equal(t, "ops-bot", tr.Metadata["actor"])
+
+		other := e.do("POST", "/tasker/tasks", `{"name": "dummy_task", "context": {"dummy": true}}`, auth...).want(t, http.StatusCreated).json(t)["task"].(map[string]any)
+		one := stepPath(t, other, "step-one")
+		e.do("DELETE", one, nil, auth...).want(t, http.StatusOK)
+		tr = last(stepTrail(one))
+		require.Equal(t, "cancelled", tr.ToState)
+		require.Equal(t, "ops-bot", tr.Metadata["actor"])
+	})
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)

@@ -12,6 +12,28 @@ import (
 // EmptyObject is the metadata of a transition that has none.
 var EmptyObject = json.RawMessage(`{}`)
 
+// CreatedMeta is the metadata of a task's first transition when the create
+// gives none.
+var CreatedMeta = json.RawMessage(`{"initialized_by":"task_create"}`)
+
+// CreateMeta is the metadata of a new task's first transition.
+func CreateMeta(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 {
+		return CreatedMeta
+	}
+	return m
+}
+
+// AuditMeta is the metadata argument of an audited update: nil (SQL NULL,
+// no transition) when the update gives none.
+func AuditMeta(m json.RawMessage) *string {
+	if len(m) == 0 {
+		return nil
+	}
+	s := string(m)
+	return &s
+}
+
 // Meta returns a transition's metadata, {} when empty.
 func Meta(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 {

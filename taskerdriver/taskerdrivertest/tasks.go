@@ -223,6 +223,67 @@ func (s *suite) tasks(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 9, step.RetryLimit)
 		require.JSONEq(t, `{"i":1}`, string(step.Inputs))
+		tt, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tt, 2, "an update without Metadata writes no transition")
+	})
+
+	s.run(t, "AuditedUpdate", func(t *testing.T, b *bundle) {
+		res := diamond(t, b, "")
+		reason := "audited"
+		later := base.Add(time.Minute)
+		task, err := b.ex.TaskUpdate(b.ctx, &taskerdriver.TaskUpdateParams{ID: res.Task.ID, Reason: &reason, Now: later,
+			Metadata: json.RawMessage(`{"reason":"updated","fields":["reason"],"actor":"ops"}`)})
+		require.NoError(t, err)
+		require.Equal(t, "audited", task.Reason)
+		tt, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tt, 2, "the create's and the update's")
+		require.Equal(t, taskertype.StatePending, tt[1].FromState, "an audit transition keeps the state")
+		require.Equal(t, taskertype.StatePending, tt[1].ToState)
+		require.Greater(t, tt[1].SortKey, tt[0].SortKey)
+		require.True(t, tt[1].MostRecent)
+		require.Equal(t, later, tt[1].CreatedAt)
+		require.JSONEq(t, `{"reason":"updated","fields":["reason"],"actor":"ops"}`, string(tt[1].Metadata))
+
+		limit := 4
+		before, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{StepID: res.Steps[0].ID})
+		require.NoError(t, err)
+		_, err = b.ex.StepUpdate(b.ctx, &taskerdriver.StepUpdateParams{ID: res.Steps[0].ID, RetryLimit: &limit, Now: later,
+			Metadata: json.RawMessage(`{"reason":"updated","fields":["retry_limit"]}`)})
+		require.NoError(t, err)
+		after, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{StepID: res.Steps[0].ID})
+		require.NoError(t, err)
+		require.Len(t, after, len(before)+1)
+		last := after[len(after)-1]
+		require.Equal(t, last.FromState, last.ToState)
+		require.Equal(t, res.Steps[0].State, last.ToState)
+		require.JSONEq(t, `{"reason":"updated","fields":["retry_limit"]}`, string(last.Metadata))
+		require.True(t, last.MostRecent)
+
+		// the next state change sorts after the audit row
+		_, err = setTaskState(b.ctx, b.ex, &taskerdriver.TaskSetStateParams{ID: res.Task.ID, To: taskertype.StateCancelled, Now: later})
+		require.NoError(t, err)
+		tt, err = b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tt, 3)
+		require.Equal(t, taskertype.StateCancelled, tt[2].ToState)
+		require.Greater(t, tt[2].SortKey, tt[1].SortKey)
+
+		_, err = b.ex.TaskUpdate(b.ctx, &taskerdriver.TaskUpdateParams{ID: 424242, Reason: &reason, Now: later, Metadata: json.RawMessage(`{}`)})
+		require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+	})
+
+	s.run(t, "CreateMetadata", func(t *testing.T, b *bundle) {
+		res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "meta", Version: "1.0.0",
+			Context: json.RawMessage(`{}`), IdentityHash: "create-meta", RequestedAt: base, Now: base,
+			Metadata: json.RawMessage(`{"initialized_by":"task_create","actor":"ops"}`),
+			Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h", RetryLimit: 1, Retryable: true}}})
+		require.NoError(t, err)
+		tt, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tt, 1)
+		require.JSONEq(t, `{"initialized_by":"task_create","actor":"ops"}`, string(tt[0].Metadata))
 	})
 
 	s.run(t, "TaskSetStateMany", func(t *testing.T, b *bundle) {

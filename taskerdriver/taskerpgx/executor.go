@@ -325,10 +325,10 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			RETURNING `+taskCols+`),
 		tt AS (
 			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT task_id, NULL, 'pending', '{"initialized_by":"task_create"}', 0, $11 FROM t)
+			SELECT task_id, NULL, 'pending', $14::jsonb, 0, $11 FROM t)
 		SELECT `+taskCols+` FROM t`,
 		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
-		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState))
+		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState, string(driverkit.CreateMeta(p.Metadata))))
 	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
 		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
 			return scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
@@ -462,8 +462,15 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 		}
 		tags = string(b)
 	}
-	task, err := scanTask(e.q.QueryRow(ctx, `UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason),
-		tags = coalesce($3::jsonb, tags) WHERE task_id = $4 RETURNING `+taskCols, p.Now.UTC(), p.Reason, tags, p.ID))
+	// With Metadata, the audit transition goes in the same statement.
+	task, err := scanTask(e.q.QueryRow(ctx, `WITH u AS (
+			UPDATE tasker_tasks SET updated_at = $1, reason = coalesce($2, reason), tags = coalesce($3::jsonb, tags),
+				transition_seq = transition_seq + CASE WHEN $5::jsonb IS NULL THEN 0 ELSE 1 END
+			WHERE task_id = $4 RETURNING *),
+		tr AS (
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, state, state, $5::jsonb, transition_seq * 10, $1 FROM u WHERE $5::jsonb IS NOT NULL)
+		SELECT `+taskCols+` FROM u`, p.Now.UTC(), p.Reason, tags, p.ID, driverkit.AuditMeta(p.Metadata)))
 	return task, valueRejected(err)
 }
 

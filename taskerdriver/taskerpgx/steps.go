@@ -242,9 +242,16 @@ func prefixed(prefix, cols string) string {
 }
 
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
-	ss, err := scanStep(e.q.QueryRow(ctx, `UPDATE tasker_workflow_steps SET updated_at = $1,
-		retry_limit = coalesce($2, retry_limit), retryable = coalesce($3, retryable), inputs = coalesce($4::jsonb, inputs)
-		WHERE workflow_step_id = $5 RETURNING `+stepCols, p.Now.UTC(), p.RetryLimit, p.Retryable, jsonArg(p.Inputs), p.ID))
+	// With Metadata, the audit transition goes in the same statement.
+	ss, err := scanStep(e.q.QueryRow(ctx, `WITH u AS (
+			UPDATE tasker_workflow_steps SET updated_at = $1,
+				retry_limit = coalesce($2, retry_limit), retryable = coalesce($3, retryable), inputs = coalesce($4::jsonb, inputs),
+				transition_seq = transition_seq + CASE WHEN $6::jsonb IS NULL THEN 0 ELSE 1 END
+			WHERE workflow_step_id = $5 RETURNING *),
+		tr AS (
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT workflow_step_id, task_id, state, state, $6::jsonb, transition_seq * 10, $1 FROM u WHERE $6::jsonb IS NOT NULL)
+		SELECT `+stepCols+` FROM u`, p.Now.UTC(), p.RetryLimit, p.Retryable, jsonArg(p.Inputs), p.ID, driverkit.AuditMeta(p.Metadata)))
 	return ss.Step, valueRejected(err)
 }
 

@@ -285,7 +285,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		return nil, fmt.Errorf("sqlite: insert task: %w", err)
 	}
 	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-		VALUES (?, NULL, 'pending', '{"initialized_by":"task_create"}', 0, ?)`, task.ID, now); err != nil {
+		VALUES (?, NULL, 'pending', ?, 0, ?)`, task.ID, string(driverkit.CreateMeta(p.Metadata)), now); err != nil {
 		return nil, fmt.Errorf("sqlite: insert task transition: %w", err)
 	}
 
@@ -451,10 +451,20 @@ func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdatePar
 			sets = append(sets, "tags = ?")
 			args = append(args, string(b))
 		}
+		if len(p.Metadata) > 0 {
+			sets = append(sets, "transition_seq = transition_seq + 1")
+		}
 		var err error
 		task, err = scanTask(x.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET `+strings.Join(sets, ", ")+
 			` WHERE task_id = ? RETURNING `+taskCols, append(args, p.ID)...))
-		return err
+		if err != nil || len(p.Metadata) == 0 {
+			return err
+		}
+		if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, state, state, ?, transition_seq * 10, ? FROM tasker_tasks WHERE task_id = ?`, string(p.Metadata), us(p.Now), p.ID); err != nil {
+			return fmt.Errorf("sqlite: task update transition: %w", err)
+		}
+		return nil
 	})
 	return task, err
 }

@@ -234,10 +234,21 @@ func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdatePar
 			sets = append(sets, "inputs = ?")
 			args = append(args, string(p.Inputs))
 		}
+		if len(p.Metadata) > 0 {
+			sets = append(sets, "transition_seq = transition_seq + 1")
+		}
 		var err error
 		step, _, err = scanStep(x.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
 			` WHERE workflow_step_id = ? RETURNING `+stepCols, append(args, p.ID)...))
-		return err
+		if err != nil || len(p.Metadata) == 0 {
+			return err
+		}
+		if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT workflow_step_id, task_id, state, state, ?, transition_seq * 10, ? FROM tasker_workflow_steps WHERE workflow_step_id = ?`,
+			string(p.Metadata), us(p.Now), p.ID); err != nil {
+			return fmt.Errorf("sqlite: step update transition: %w", err)
+		}
+		return nil
 	})
 	return step, err
 }
