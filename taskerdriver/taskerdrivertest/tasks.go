@@ -278,7 +278,7 @@ func (s *suite) tasks(t *testing.T) {
 		res, err := b.ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "meta", Version: "1.0.0",
 			Context: json.RawMessage(`{}`), IdentityHash: "create-meta", RequestedAt: base, Now: base,
 			Metadata: json.RawMessage(`{"initialized_by":"task_create","actor":"ops"}`),
-			Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h", RetryLimit: 1, Retryable: true}}})
+			Steps:    []taskerdriver.StepCreateParams{{Name: "a", Handler: "h", RetryLimit: 1, Retryable: true}}})
 		require.NoError(t, err)
 		tt, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
 		require.NoError(t, err)
