@@ -41,6 +41,20 @@ func (c *Client) ListStepsWith(ctx context.Context, taskID int64, o *StepListOpt
 	return c.exec.StepList(ctx, &taskerdriver.StepListParams{TaskID: taskID, States: o.States, OmitInputs: o.OmitInputs, OmitResults: o.OmitResults})
 }
 
+// ListStepsOfTasks returns the steps of the tasks taskIDs, by task and in
+// template order, in one query whatever their number (an API showing a
+// page of tasks with their steps); a task that does not exist has none.
+// Options as ListStepsWith's (nil: all steps, every field).
+func (c *Client) ListStepsOfTasks(ctx context.Context, taskIDs []int64, o *StepListOptions) ([]*Step, error) {
+	if len(taskIDs) == 0 {
+		return nil, nil
+	}
+	if o == nil {
+		o = &StepListOptions{}
+	}
+	return c.exec.StepList(ctx, &taskerdriver.StepListParams{TaskIDs: taskIDs, States: o.States, OmitInputs: o.OmitInputs, OmitResults: o.OmitResults})
+}
+
 // GetStep returns a step.
 func (c *Client) GetStep(ctx context.Context, stepID int64) (*Step, error) {
 	s, err := c.exec.StepGet(ctx, stepID)

@@ -315,8 +315,10 @@ type TaskProgress struct {
 // StepListParams selects steps.
 type StepListParams struct {
 	TaskID int64
-	IDs    []int64
-	States []taskertype.State
+	// TaskIDs selects the steps of these tasks (with TaskID, of both).
+	TaskIDs []int64
+	IDs     []int64
+	States  []taskertype.State
 	// OmitInputs and OmitResults leave Step.Inputs and Step.Results nil:
 	// the columns are not read (list views leave them out unless asked for).
 	OmitInputs, OmitResults bool

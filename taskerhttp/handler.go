@@ -1,6 +1,7 @@
 package taskerhttp
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskerauth"
+	"github.com/tasker-go/tasker/taskergraphql"
 	"github.com/tasker-go/tasker/taskerlog"
 )
 
@@ -104,6 +107,14 @@ type Options struct {
 	// Retry-After (a remote claim may wait its wait_seconds on top).
 	// Default 30s.
 	RequestTimeout time.Duration
+	// GraphQL configures the GraphQL API served at /tasker/graphql
+	// (taskergraphql; see docs/graphql.md). Nil: its defaults. Its
+	// Authenticator, Authorizer, Logger and OriginPatterns default to this
+	// handler's Authenticator, Authorizer, Logger and CORSOrigins' hosts,
+	// and Authorize is called for each field's permission.
+	GraphQL *taskergraphql.Config
+	// DisableGraphQL leaves /tasker/graphql out (404).
+	DisableGraphQL bool
 	// Metrics, when set, is served at GET /tasker/metrics (permission
 	// tasker.metrics:index) and records every request by method, route
 	// pattern and status code (taskermetrics.Metrics implements it). Nil
@@ -177,6 +188,7 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 		s.metrics = s.opts.Metrics.Handler()
 	}
 	s.routes()
+	s.graphQL(c)
 	return traced(s, c.TracerProvider())
 }
 
@@ -371,6 +383,19 @@ func (w *statusWriter) statusCode() int {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection over (a WebSocket of the GraphQL API); the
+// answer then counts as 101 and nothing more is written through w. The
+// server's read and write deadlines (http.Server ReadTimeout and
+// WriteTimeout) are cleared: a subscription lives longer than a request.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.status, w.wrote = http.StatusSwitchingProtocols, true
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		_ = conn.SetDeadline(time.Time{})
+	}
+	return conn, rw, err
+}
 
 // apiError is an error answer: the shared error shape of the APIs.
 type apiError = apiview.Error

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tasker-go/tasker/taskerauth"
 	"github.com/tasker-go/tasker/taskerwire"
 )
 
@@ -23,53 +24,53 @@ func (o Operation) Action() string { _, a, _ := strings.Cut(string(o), ":"); ret
 // The operations of the REST routes (see Routes for which route needs
 // which).
 const (
-	OpTaskIndex   Operation = "tasker.task:index"
-	OpTaskShow    Operation = "tasker.task:show"
-	OpTaskCreate  Operation = "tasker.task:create"
-	OpTaskUpdate  Operation = "tasker.task:update"
-	OpTaskDestroy Operation = "tasker.task:destroy"
-	OpTaskRetry   Operation = "tasker.task:retry"
+	OpTaskIndex   Operation = taskerauth.PermTaskIndex
+	OpTaskShow    Operation = taskerauth.PermTaskShow
+	OpTaskCreate  Operation = taskerauth.PermTaskCreate
+	OpTaskUpdate  Operation = taskerauth.PermTaskUpdate
+	OpTaskDestroy Operation = taskerauth.PermTaskDestroy
+	OpTaskRetry   Operation = taskerauth.PermTaskRetry
 
-	OpStepIndex   Operation = "tasker.workflow_step:index"
-	OpStepShow    Operation = "tasker.workflow_step:show"
-	OpStepUpdate  Operation = "tasker.workflow_step:update"
-	OpStepDestroy Operation = "tasker.workflow_step:destroy"
-	OpStepResolve Operation = "tasker.workflow_step:resolve"
+	OpStepIndex   Operation = taskerauth.PermStepIndex
+	OpStepShow    Operation = taskerauth.PermStepShow
+	OpStepUpdate  Operation = taskerauth.PermStepUpdate
+	OpStepDestroy Operation = taskerauth.PermStepDestroy
+	OpStepResolve Operation = taskerauth.PermStepResolve
 
-	OpHandlerIndex Operation = "tasker.handler:index"
-	OpHandlerShow  Operation = "tasker.handler:show"
+	OpHandlerIndex Operation = taskerauth.PermHandlerIndex
+	OpHandlerShow  Operation = taskerauth.PermHandlerShow
 
-	OpEventIndex Operation = "tasker.event:index"
+	OpEventIndex Operation = taskerauth.PermEventIndex
 	// OpDeadLetterIndex lists the events durable subscriptions gave up on;
 	// OpDeadLetterReplay sends them again.
-	OpDeadLetterIndex   Operation = "tasker.dead_letter:index"
-	OpDeadLetterReplay  Operation = "tasker.dead_letter:replay"
-	OpHealthStatusIndex Operation = "tasker.health_status:index"
+	OpDeadLetterIndex   Operation = taskerauth.PermDeadLetterIndex
+	OpDeadLetterReplay  Operation = taskerauth.PermDeadLetterReplay
+	OpHealthStatusIndex Operation = taskerauth.PermHealthStatusIndex
 	// OpMetricsIndex reads the Prometheus metrics (GET /tasker/metrics).
-	OpMetricsIndex Operation = "tasker.metrics:index"
+	OpMetricsIndex Operation = taskerauth.PermMetricsIndex
 	// OpAnalyticsIndex reads the analytics (performance, bottlenecks), as
 	// in the original engine.
-	OpAnalyticsIndex Operation = "tasker.analytics:index"
+	OpAnalyticsIndex Operation = taskerauth.PermAnalyticsIndex
 	// OpTokenIndex, OpTokenCreate and OpTokenDestroy list, create and
 	// revoke API tokens (GET, POST /tasker/tokens, DELETE
 	// /tasker/tokens/{name}); the original engine had no API tokens, so
 	// they extend its names. A token created through the API grants no
 	// more than its creator holds (taskerauth.Covers).
-	OpTokenIndex   Operation = "tasker.token:index"
-	OpTokenCreate  Operation = "tasker.token:create"
-	OpTokenDestroy Operation = "tasker.token:destroy"
+	OpTokenIndex   Operation = taskerauth.PermTokenIndex
+	OpTokenCreate  Operation = taskerauth.PermTokenCreate
+	OpTokenDestroy Operation = taskerauth.PermTokenDestroy
 
 	// OpOpenAPIShow reads the OpenAPI document. The original engine had no
 	// such route, so it has no permission of its own there.
-	OpOpenAPIShow Operation = "tasker.openapi:show"
+	OpOpenAPIShow Operation = taskerauth.PermOpenAPIShow
 
 	// OpWorkerWork is every remote-worker route (claim, heartbeat, result,
 	// release). Without Options.Authorize these routes need the worker
 	// token (Options.WorkerToken); with it, they need both.
-	OpWorkerWork Operation = "tasker.worker:work"
+	OpWorkerWork Operation = taskerauth.PermWorkerWork
 	// OpWorkerIndex lists the workers seen recently (GET /tasker/workers);
 	// the original engine had no registry of workers.
-	OpWorkerIndex Operation = "tasker.worker:index"
+	OpWorkerIndex Operation = taskerauth.PermWorkerIndex
 
 	// OpHealthLive and OpHealthReady are open: never authorized.
 	OpHealthLive  Operation = "tasker.health:live"

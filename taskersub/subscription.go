@@ -85,8 +85,8 @@ func Validate(subs []Subscription) error {
 		}
 		seen[s.Name] = true
 		for _, p := range s.Events {
-			if _, err := path.Match(p, ""); err != nil {
-				return fmt.Errorf("%s: event pattern %q is malformed: %w", where, p, err)
+			if err := ValidPattern(p); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
 			}
 		}
 		if s.Type != "log" {
@@ -109,6 +109,14 @@ func (s Subscription) IsDurable() bool { return s.Type != "log" }
 // Matches reports whether the event name matches the subscription's
 // patterns.
 func (s Subscription) Matches(name string) bool { return MatchEvent(s.Events, name) }
+
+// ValidPattern checks an event pattern of MatchEvent.
+func ValidPattern(p string) error {
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("event pattern %q is malformed: %w (write path.Match patterns such as \"task.*\")", p, err)
+	}
+	return nil
+}
 
 // MatchEvent reports whether the event name matches one of patterns
 // (path.Match syntax: "task.*", "step.failed"; none or "*" for all). It is

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/internal/dburl"
+	"github.com/tasker-go/tasker/taskergraphql"
 	"github.com/tasker-go/tasker/taskerhttp"
 	"github.com/tasker-go/tasker/taskermetrics"
 	"github.com/tasker-go/tasker/taskerwire"
@@ -43,6 +44,9 @@ func (a *app) serveCmd() *cobra.Command {
 		allowedHosts     []string
 		corsOrigins      []string
 		requestTimeout   time.Duration
+		gqlDepth         int
+		gqlComplexity    int
+		gqlNoIntrospect  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -149,6 +153,7 @@ start is waited for, with backoff, instead of exiting.`,
 					AllowedHosts: append(listenHost(addr), allowedHosts...),
 					CORSOrigins:  corsOrigins, RequestTimeout: requestTimeout,
 					Metrics: a.metrics,
+					GraphQL: &taskergraphql.Config{MaxDepth: gqlDepth, MaxComplexity: gqlComplexity, DisableIntrospection: gqlNoIntrospect},
 				}),
 				ReadHeaderTimeout: serveReadHeaderTimeout,
 				ReadTimeout:       serveReadTimeout,
@@ -209,6 +214,9 @@ start is waited for, with backoff, instead of exiting.`,
 	f.StringSliceVar(&allowedHosts, "allowed-hosts", nil, "Host header values accepted besides loopback names (localhost, 127.0.0.1, ::1), the --addr host and the address a request came in on: names or addresses, name:port for one port only, *.example.com for its subdomains, * for any (behind a proxy that checks Host); comma-separated [$TASKER_ALLOWED_HOSTS]")
 	f.StringSliceVar(&corsOrigins, "cors-origins", nil, "origins of browser front ends allowed to call the API (CORS), such as https://console.example.com; comma-separated; empty: none [$TASKER_CORS_ORIGINS]")
 	f.DurationVar(&requestTimeout, "request-timeout", 30*time.Second, "longest a request may take; past it the answer is 503 unavailable with Retry-After (a remote claim may wait its wait_seconds on top) [$TASKER_REQUEST_TIMEOUT]")
+	f.IntVar(&gqlDepth, "graphql-max-depth", taskergraphql.DefaultMaxDepth, "deepest nesting of selections a GraphQL document may have [$TASKER_GRAPHQL_MAX_DEPTH]")
+	f.IntVar(&gqlComplexity, "graphql-max-complexity", taskergraphql.DefaultMaxComplexity, "highest complexity of a GraphQL document (each field 1, a list's fields times its limit) [$TASKER_GRAPHQL_MAX_COMPLEXITY]")
+	f.BoolVar(&gqlNoIntrospect, "graphql-no-introspection", false, "refuse GraphQL introspection (__schema, __type) [$TASKER_GRAPHQL_NO_INTROSPECTION]")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf); reloaded when the file changes [$TASKER_TLS_CERT]")
 	f.StringVar(&tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert; reloaded when the file changes [$TASKER_TLS_KEY]")
 	return cmd

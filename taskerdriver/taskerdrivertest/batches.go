@@ -169,6 +169,16 @@ func (s *suite) batches(t *testing.T) {
 		require.ElementsMatch(t, []int64{st["b"].ID, st["c"].ID}, steps[0].ParentIDs, "edges of the listed steps, to steps not listed")
 		require.Len(t, steps[1].ChildIDs, 2)
 
+		third := diamond(t, b, "")
+		steps, err = b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskIDs: []int64{other.Task.ID, res.Task.ID, 424242}})
+		require.NoError(t, err)
+		require.Len(t, steps, 8, "the steps of both tasks, none of the third")
+		for i, s := range steps {
+			require.Equal(t, []int64{res.Task.ID, other.Task.ID}[i/4], s.TaskID, "by task, then position")
+			require.NotEqual(t, third.Task.ID, s.TaskID)
+		}
+		require.ElementsMatch(t, []int64{st["b"].ID, st["c"].ID}, steps[3].ParentIDs)
+
 		claimed := claim(t, b, base, "w", 10)
 		steps, err = b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: res.Task.ID, States: []taskertype.State{taskertype.StateInProgress}})
 		require.NoError(t, err)

@@ -64,7 +64,7 @@ func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, err
 
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
 	var args sqlArgs
-	steps, err := driverkit.ListSteps(stepWhere(args.add, p.TaskID, p.IDs, p.States), func(cond string) ([]*taskertype.Step, error) {
+	steps, err := driverkit.ListSteps(stepWhere(args.add, p.TaskID, p.TaskIDs, p.IDs, p.States), func(cond string) ([]*taskertype.Step, error) {
 		steps, _, err := querySteps(ctx, e.q, `SELECT `+driverkit.StepListColumns(p, "NULL::jsonb")+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
 		return steps, err
 	}, func(ids []int64) ([][2]int64, error) {
@@ -79,10 +79,13 @@ func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams)
 
 // stepWhere returns the conditions that select the steps of a task, of
 // ids, in states (each when given), adding their arguments with arg.
-func stepWhere(arg func(any) string, taskID int64, ids []int64, states []taskertype.State) []string {
+func stepWhere(arg func(any) string, taskID int64, taskIDs, ids []int64, states []taskertype.State) []string {
 	var where []string
 	if taskID != 0 {
 		where = append(where, "task_id = "+arg(taskID))
+	}
+	if len(taskIDs) > 0 {
+		where = append(where, "task_id = ANY("+arg(taskIDs)+")")
 	}
 	if len(ids) > 0 {
 		where = append(where, "workflow_step_id = ANY("+arg(ids)+")")
@@ -450,7 +453,7 @@ func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 
 func (k kit) FindSteps(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]driverkit.StepFound, error) {
 	var args sqlArgs
-	where := stepWhere(args.add, p.TaskID, p.IDs, p.From)
+	where := stepWhere(args.add, p.TaskID, nil, p.IDs, p.From)
 	if p.Owner != "" {
 		where = append(where, "lease_owner = "+args.add(p.Owner))
 	}

@@ -163,6 +163,12 @@ func placeholders(n int) string {
 	return strings.Repeat("?,", n-1) + "?"
 }
 
+// jsonList is ids as a JSON array, one argument for json_each.
+func jsonList(ids []int64) string {
+	b, _ := json.Marshal(ids) // []int64 always encodes
+	return string(b)
+}
+
 func int64Args(ids []int64) []any {
 	out := make([]any, len(ids))
 	for i, id := range ids {

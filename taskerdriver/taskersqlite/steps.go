@@ -68,15 +68,15 @@ func querySteps(ctx context.Context, q querier, query string, args []any) ([]*ta
 }
 
 func (e *executor) StepList(ctx context.Context, p *taskerdriver.StepListParams) ([]*taskertype.Step, error) {
-	where, args := stepWhere(p.TaskID, p.IDs, p.States)
+	where, args := stepWhere(p.TaskID, p.TaskIDs, p.IDs, p.States)
 	steps, err := driverkit.ListSteps(where, func(cond string) ([]*taskertype.Step, error) {
 		steps, _, err := querySteps(ctx, e.r, `SELECT `+driverkit.StepListColumns(p, "NULL")+` FROM tasker_workflow_steps`+cond+` ORDER BY task_id, position`, args)
 		return steps, err
 	}, func(ids []int64) ([][2]int64, error) { // parent and child ids
-		in := placeholders(len(ids))
+		in := jsonList(ids) // one argument, however many steps a page of tasks has
 		return queryAll(ctx, e.r, `SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE from_step_id IN (`+in+`) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
-		WHERE to_step_id IN (`+in+`) ORDER BY 1, 2`, append(int64Args(ids), int64Args(ids)...), scanPair)
+		WHERE from_step_id IN (SELECT value FROM json_each(?)) UNION SELECT from_step_id, to_step_id FROM tasker_workflow_step_edges
+		WHERE to_step_id IN (SELECT value FROM json_each(?)) ORDER BY 1, 2`, []any{in, in}, scanPair)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", driverName, err)
@@ -89,11 +89,16 @@ func (e *executor) StepGet(ctx context.Context, id int64) (*taskertype.Step, err
 }
 
 // stepWhere returns the conditions, and their arguments, that select the
-// steps of a task, of ids, in states (each when given).
-func stepWhere(taskID int64, ids []int64, states []taskertype.State) (where []string, args []any) {
+// steps of a task, of the tasks taskIDs, of ids, in states (each when
+// given).
+func stepWhere(taskID int64, taskIDs, ids []int64, states []taskertype.State) (where []string, args []any) {
 	if taskID != 0 {
 		where = append(where, "task_id = ?")
 		args = append(args, taskID)
+	}
+	if len(taskIDs) > 0 {
+		where = append(where, "task_id IN (SELECT value FROM json_each(?))")
+		args = append(args, jsonList(taskIDs))
 	}
 	if len(ids) > 0 {
 		where = append(where, "workflow_step_id IN ("+placeholders(len(ids))+")")
@@ -531,7 +536,7 @@ func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStat
 }
 
 func (k kit) FindSteps(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]driverkit.StepFound, error) {
-	where, args := stepWhere(p.TaskID, p.IDs, p.From)
+	where, args := stepWhere(p.TaskID, nil, p.IDs, p.From)
 	if p.Owner != "" {
 		where = append(where, "lease_owner = ?")
 		args = append(args, p.Owner)

@@ -1,0 +1,36 @@
+package taskerauth
+
+// The permissions of Tasker's APIs, in the original engine's
+// "resource:action" form: the one list that the REST API (taskerhttp's
+// operations), the GraphQL API (taskergraphql) and tokens name. Grant them
+// as such, as "resource:*" or as "*".
+const (
+	PermTaskIndex   = "tasker.task:index"
+	PermTaskShow    = "tasker.task:show"
+	PermTaskCreate  = "tasker.task:create"
+	PermTaskUpdate  = "tasker.task:update"
+	PermTaskDestroy = "tasker.task:destroy"
+	PermTaskRetry   = "tasker.task:retry"
+
+	PermStepIndex   = "tasker.workflow_step:index"
+	PermStepShow    = "tasker.workflow_step:show"
+	PermStepUpdate  = "tasker.workflow_step:update"
+	PermStepDestroy = "tasker.workflow_step:destroy"
+	PermStepResolve = "tasker.workflow_step:resolve"
+
+	PermHandlerIndex = "tasker.handler:index"
+	PermHandlerShow  = "tasker.handler:show"
+
+	PermEventIndex        = "tasker.event:index"
+	PermDeadLetterIndex   = "tasker.dead_letter:index"
+	PermDeadLetterReplay  = "tasker.dead_letter:replay"
+	PermHealthStatusIndex = "tasker.health_status:index"
+	PermMetricsIndex      = "tasker.metrics:index"
+	PermAnalyticsIndex    = "tasker.analytics:index"
+	PermTokenIndex        = "tasker.token:index"
+	PermTokenCreate       = "tasker.token:create"
+	PermTokenDestroy      = "tasker.token:destroy"
+	PermOpenAPIShow       = "tasker.openapi:show"
+	PermWorkerWork        = "tasker.worker:work"
+	PermWorkerIndex       = "tasker.worker:index"
+)
