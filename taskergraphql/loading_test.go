@@ -65,6 +65,7 @@ func TestBatchedLoading(t *testing.T) {
 	small := statements(2)
 	create(48)
 	large := statements(50)
+	t.Logf("statements: page of 2: %d, page of 50: %d", small, large)
 	require.Equal(t, small, large, "the statements of a page do not grow with its size")
 	require.LessOrEqual(t, large, int64(6), "the page, its steps and their edges")
 }
