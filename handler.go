@@ -86,9 +86,12 @@ type StepContext struct {
 	// Logger is the client's logger with task and step attributes.
 	Logger *slog.Logger
 
-	deps      map[string]json.RawMessage
-	registry  *Registry
-	now       func() time.Time
+	deps     map[string]json.RawMessage
+	registry *Registry
+	now      func() time.Time
+	// annotate records an annotation of the task (Annotate); nil when the
+	// step context was not made by a Client.
+	annotate  func(annotationType string, annotation any) error
 	mu        sync.Mutex
 	published []*Event
 }

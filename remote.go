@@ -270,13 +270,18 @@ func (c *Client) FinishRemoteStep(ctx context.Context, r *taskerwire.Result) (*S
 		}
 		res.Events = evs
 	}
+	annotations := remoteAnnotations(r.Annotations, fields)
 	if len(fields) > 0 {
 		return nil, &ValidationError{Message: "invalid remote result", Fields: fields}
 	}
 	if len(c.cfg.StepMiddleware) > 0 {
 		res = c.wrapRemote(ctx, r, res)
 	}
-	step, err := c.remote().Finish(ctx, r.WorkerID, r.StepID, r.Attempt, res)
+	step, err := c.remote().Finish(ctx, r.WorkerID, r.StepID, r.Attempt, res, annotations)
+	if ae, ok := errors.AsType[*orchestrator.AnnotationError](err); ok && errors.Is(err, taskerdriver.ErrValueRejected) {
+		return nil, &ValidationError{Message: "invalid remote result", Fields: map[string]string{
+			"annotations[" + strconv.Itoa(ae.Index) + "].annotation": "the database refused it (" + ae.Err.Error() + "): send values it can store"}}
+	}
 	if errors.Is(err, taskerdriver.ErrValueRejected) {
 		field := "results"
 		if r.Error != nil {
@@ -374,6 +379,30 @@ func (c *Client) remoteEvents(ctx context.Context, r *taskerwire.Result, fields 
 	return out, nil
 }
 
+// maxRemoteAnnotations bounds the annotations of one remote result.
+const maxRemoteAnnotations = 100
+
+// remoteAnnotations checks the annotations of a remote result as
+// AnnotateTask does, adding field problems (annotations[i].annotation_type,
+// annotations[i].annotation) to fields, and returns them for Finish.
+func remoteAnnotations(list []taskerwire.Annotation, fields map[string]string) []*taskerdriver.AnnotationInsertParams {
+	if len(list) > maxRemoteAnnotations {
+		fields["annotations"] = fmt.Sprintf("has %d annotations: record at most %d per attempt", len(list), maxRemoteAnnotations)
+		return nil
+	}
+	out := make([]*taskerdriver.AnnotationInsertParams, 0, len(list))
+	for i, a := range list {
+		// A missing annotation is JSON null, which is refused as not an
+		// object (json.Marshal refuses an empty RawMessage otherwise).
+		raw, bad := annotationJSON(a.Type, rawOr(a.Annotation, "null"))
+		for k, v := range bad {
+			fields["annotations["+strconv.Itoa(i)+"]."+k] = v
+		}
+		out = append(out, &taskerdriver.AnnotationInsertParams{Type: a.Type, Annotation: raw})
+	}
+	return out
+}
+
 // rawOr returns raw, or def when raw is empty.
 func rawOr(raw json.RawMessage, def string) json.RawMessage {
 	if len(raw) == 0 {
@@ -402,7 +431,8 @@ func (c *Client) wrapRemote(ctx context.Context, r *taskerwire.Result, res orche
 	ctx = taskerlog.WithAttrs(ctx, slog.Int64(taskerlog.KeyTaskID, task.ID), slog.String(taskerlog.KeyStep, s.Name), slog.Int(taskerlog.KeyAttempt, r.Attempt))
 	sc := &StepContext{
 		Task: task, Step: s, Attempt: r.Attempt, registry: c.registry, now: c.cfg.Now,
-		Logger: c.logger.With("task_id", task.ID, "step_id", s.ID, "step", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
+		Logger:   c.logger.With("task_id", task.ID, "step_id", s.ID, "step", s.Name, "attempt", r.Attempt, "worker_id", r.WorkerID),
+		annotate: c.annotator(ctx, task.ID),
 	}
 	if len(s.HandlerConfig) > 0 {
 		_ = json.Unmarshal(s.HandlerConfig, &sc.Config)

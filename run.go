@@ -120,7 +120,8 @@ func (c *Client) runStep(ctx context.Context, cs *taskerdriver.ClaimedStep) orch
 	}
 	sc := &StepContext{
 		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies, registry: c.registry, now: c.cfg.Now,
-		Logger: c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step", cs.Step.Name, "attempt", cs.Step.Attempts),
+		Logger:   c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step", cs.Step.Name, "attempt", cs.Step.Attempts),
+		annotate: c.annotator(ctx, cs.Task.ID),
 	}
 	var redact func(string) string
 	if len(cs.Step.HandlerConfig) > 0 {

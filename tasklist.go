@@ -32,7 +32,20 @@ type TaskListParams struct {
 	// OmitContext leaves each task's Context nil, the database not reading
 	// it: a page of tasks with large contexts then costs little memory.
 	OmitContext bool
+	// Annotation, when not nil, keeps the tasks that have an annotation of
+	// its Type whose top-level member Key has the value Value (see
+	// AnnotationFilter), each such task once.
+	Annotation *AnnotationFilter
 }
+
+// AnnotationFilter selects tasks by an annotation member: Type is the
+// annotation type's name, Key a top-level member of the annotation and
+// Value its value as text, compared as PostgreSQL's annotation ->> key =
+// value does on both databases: a JSON string by its content (without
+// quotes), true and false by those words, a number by its text as
+// PostgreSQL's numeric writes it (1e2 is "100", 1.50 is "1.50"). A member
+// that is absent, null, an object or an array never matches.
+type AnnotationFilter = taskerdriver.AnnotationFilter
 
 // driver returns p as the driver's parameters (the same fields: a
 // conversion, checked by the compiler).

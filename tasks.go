@@ -38,6 +38,18 @@ func (c *Client) ListTasks(ctx context.Context, p *TaskListParams) (*TaskList, e
 		"initiator": p.Initiator, "source_system": p.SourceSystem, "tags": p.Tags}); fields != nil {
 		return nil, &ValidationError{Message: "invalid task filter", Fields: fields}
 	}
+	if f := p.Annotation; f != nil {
+		fields := nulFields(map[string]any{"annotation_key": f.Key, "annotation_value": f.Value})
+		if msg := nameProblem(f.Type, MaxAnnotationTypeLen, "billing_reference"); msg != "" {
+			if fields == nil {
+				fields = map[string]string{}
+			}
+			fields["annotation_type"] = msg
+		}
+		if fields != nil {
+			return nil, &ValidationError{Message: "invalid task filter", Fields: fields}
+		}
+	}
 	q := *p
 	if q.OrderBy == "" {
 		q.OrderBy, q.Desc = "task_id", true

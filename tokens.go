@@ -314,12 +314,17 @@ func (p *TokenParams) validate() ([]string, error) {
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // tokenNameProblem says what is wrong with a token name, or "".
-func tokenNameProblem(name string) string {
-	const fix = "use 1 to 64 of the characters A-Z a-z 0-9 . _ - (such as ci-deploy)"
+func tokenNameProblem(name string) string { return nameProblem(name, maxTokenNameLen, "ci-deploy") }
+
+// nameProblem says what is wrong with a name of up to maxLen bytes (an API
+// token's, an annotation type's), or "": names are made of the characters
+// A-Z a-z 0-9 . _ -; example is shown in the fix.
+func nameProblem(name string, maxLen int, example string) string {
+	fix := fmt.Sprintf("use 1 to %d of the characters A-Z a-z 0-9 . _ - (such as %s)", maxLen, example)
 	if name == "" {
 		return "is required: " + fix
 	}
-	if len(name) > maxTokenNameLen {
+	if len(name) > maxLen {
 		return "is too long: " + fix
 	}
 	for i := range len(name) {

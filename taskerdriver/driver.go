@@ -162,6 +162,16 @@ type Executor interface {
 	// TokenAny reports whether any token was ever stored (revoked ones
 	// count): the server then requires a credential.
 	TokenAny(ctx context.Context) (bool, error)
+	// AnnotationInsert records an annotation of a task, creating its type
+	// (by name) when no type has that name yet; concurrent inserts of a new
+	// type's first annotations create it once. A task that does not exist
+	// is an ErrNotFound, and then no type is created.
+	AnnotationInsert(ctx context.Context, p *AnnotationInsertParams) (*taskertype.TaskAnnotation, error)
+	// AnnotationList returns the annotations of the tasks of TaskIDs, in
+	// one query, ordered by task id then annotation id.
+	AnnotationList(ctx context.Context, p *AnnotationListParams) ([]*taskertype.TaskAnnotation, error)
+	// AnnotationTypeList returns every annotation type, ordered by name.
+	AnnotationTypeList(ctx context.Context) ([]*taskertype.AnnotationType, error)
 	// HealthCounts counts tasks and steps by state for health reporting, and
 	// checks that the database answers.
 	HealthCounts(ctx context.Context, now time.Time) (*HealthCounts, error)
@@ -273,6 +283,20 @@ type TaskListParams struct {
 	// OmitContext leaves Task.Context nil: the column is not read (list
 	// views leave the heavy context out unless asked for).
 	OmitContext bool
+	// Annotation, when not nil, keeps the tasks that have an annotation
+	// matching it (each such task once).
+	Annotation *AnnotationFilter
+}
+
+// AnnotationFilter selects tasks by their annotations: those having an
+// annotation of type Type whose top-level member Key has the value Value,
+// compared as text as PostgreSQL's annotation ->> Key = Value does. A JSON
+// string compares by its content (without quotes), true and false by
+// those words, and a number by its text as PostgreSQL's numeric writes it
+// (1e2 is 100, 1.50 stays 1.50; the drivers store numbers so). A member
+// that is null, an object or an array, or that is absent, never matches.
+type AnnotationFilter struct {
+	Type, Key, Value string
 }
 
 // TaskSetStateParams moves a task from the one state of From to To.
@@ -579,6 +603,21 @@ type TokenListParams struct {
 type TokenRevokeParams struct {
 	Name string
 	Now  time.Time
+}
+
+// AnnotationInsertParams describes a new annotation of a task.
+type AnnotationInsertParams struct {
+	TaskID int64
+	// Type names the annotation's type; it is created when new.
+	Type string
+	// Annotation is a JSON object.
+	Annotation json.RawMessage
+	Now        time.Time
+}
+
+// AnnotationListParams selects the annotations of tasks.
+type AnnotationListParams struct {
+	TaskIDs []int64
 }
 
 // WorkerSeenParams describes a worker that reports itself alive.

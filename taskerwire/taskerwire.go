@@ -138,8 +138,8 @@ type HeartbeatResponse struct {
 }
 
 // Result is a remote worker's report on one attempt. Its JSON form is
-// {"worker_id", "attempt", "results" | "error", "events"}; the step id is
-// in the route (ResultPath).
+// {"worker_id", "attempt", "results" | "error", "events", "annotations"};
+// the step id is in the route (ResultPath).
 type Result struct {
 	WorkerID string `json:"worker_id"`
 	StepID   int64  `json:"-"`
@@ -153,6 +153,18 @@ type Result struct {
 	// (declared like those of Go handlers); they are delivered after the
 	// result is recorded, and dropped if it is not.
 	Events []Event `json:"events,omitempty"`
+	// Annotations are annotations of the step's task the worker recorded
+	// during the attempt; they are stored with the result (whatever its
+	// outcome), and not at all if it is refused.
+	Annotations []Annotation `json:"annotations,omitempty"`
+}
+
+// Annotation is an annotation of a task recorded by a remote worker: Type
+// names its type (1 to 64 of A-Z a-z 0-9 . _ -) and Annotation is a JSON
+// object.
+type Annotation struct {
+	Type       string          `json:"annotation_type"`
+	Annotation json.RawMessage `json:"annotation"`
 }
 
 // Event is a custom event published by a remote worker.

@@ -26,6 +26,8 @@ func TestJSONForms(t *testing.T) {
 		{&taskerwire.Result{WorkerID: "w1", Attempt: 2, Error: &taskerwire.Error{Message: "busy", RetryAfter: 30 * time.Second, Class: "Busy"},
 			Events: []taskerwire.Event{{Name: "order.held", Payload: json.RawMessage(`1`)}}},
 			`{"worker_id": "w1", "attempt": 2, "error": {"message": "busy", "class": "Busy", "retry_after_seconds": 30}, "events": [{"name": "order.held", "payload": 1}]}`},
+		{&taskerwire.Result{WorkerID: "w1", Attempt: 1, Annotations: []taskerwire.Annotation{{Type: "billing", Annotation: json.RawMessage(`{"invoice": "INV-1"}`)}}},
+			`{"worker_id": "w1", "attempt": 1, "annotations": [{"annotation_type": "billing", "annotation": {"invoice": "INV-1"}}]}`},
 		{taskerwire.ReleaseRequest{WorkerID: "w1", Attempt: 3}, `{"worker_id": "w1", "attempt": 3}`},
 	} {
 		b, err := json.Marshal(c.v)

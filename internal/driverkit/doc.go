@@ -4,11 +4,12 @@
 // a claim, listing steps, tasks and transitions), the rows they write
 // (transitions with their sort keys and metadata), their errors (lost
 // leases, state conflicts, values the database refuses) and encodings (step
-// errors, tags, API token permissions), the write-transaction helper, the in-process notification
+// errors, tags, API token permissions, annotations and their filter), the write-transaction helper, the in-process notification
 // hub, and embedded migrations. Each procedure takes the driver's SQL as a
 // small interface (Finisher, StepMover, TaskMover) or as functions, so a
 // driver keeps only its SQL and the mechanics of its database.
 //
-// Imports: the standard library, taskerdriver and taskertype; never a
-// database library and never a driver.
+// Imports: the standard library, taskerdriver, taskertype and
+// internal/jsonclean (the numbers the databases store); never a database
+// library and never a driver.
 package driverkit

@@ -198,6 +198,21 @@ func (g *guarded) TokenAny(ctx context.Context) (bool, error) {
 	return v, g.m(err)
 }
 
+func (g *guarded) AnnotationInsert(ctx context.Context, p *taskerdriver.AnnotationInsertParams) (*taskertype.TaskAnnotation, error) {
+	v, err := g.ex.AnnotationInsert(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) AnnotationList(ctx context.Context, p *taskerdriver.AnnotationListParams) ([]*taskertype.TaskAnnotation, error) {
+	v, err := g.ex.AnnotationList(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) AnnotationTypeList(ctx context.Context) ([]*taskertype.AnnotationType, error) {
+	v, err := g.ex.AnnotationTypeList(ctx)
+	return v, g.m(err)
+}
+
 func (g *guarded) Notify(ctx context.Context, topic string) error {
 	return g.m(g.ex.Notify(ctx, topic))
 }

@@ -193,10 +193,12 @@ func (r *Remote) Heartbeat(ctx context.Context, workerID string, stepIDs []int64
 
 // Finish records the outcome of attempt of stepID that workerID ran, with
 // its effects (children made ready, retry scheduled or step blocked, task
-// finalized) in one transaction, as the in-process worker does. A worker
-// that no longer holds the attempt gets a *LeaseLostError and nothing is
-// written.
-func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, attempt int, res Result) (*taskertype.Step, error) {
+// finalized) and the annotations of the step's task the worker recorded
+// (their TaskID and Now are set here) in one transaction, as the
+// in-process worker does. A worker that no longer holds the attempt gets a
+// *LeaseLostError and nothing is written; an annotation the database
+// refuses is an *AnnotationError, and nothing is written either.
+func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, attempt int, res Result, annotations []*taskerdriver.AnnotationInsertParams) (*taskertype.Step, error) {
 	now := r.cfg.Now()
 	var b recorder.Batch
 	var step *taskertype.Step
@@ -227,6 +229,13 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 			return &LeaseLostError{StepID: stepID, WorkerID: workerID, Attempt: attempt, Step: cur}
 		}
 		step = rec[0].Step
+		for i, a := range annotations {
+			p := *a
+			p.TaskID, p.Now = task.ID, now
+			if _, err := tx.AnnotationInsert(ctx, &p); err != nil {
+				return &AnnotationError{Index: i, Err: err}
+			}
+		}
 		return r.rec.WriteOutbox(ctx, tx, &b)
 	})
 	if err != nil {
@@ -235,6 +244,18 @@ func (r *Remote) Finish(ctx context.Context, workerID string, stepID int64, atte
 	r.cfg.Publish(b.Events)
 	return step, nil
 }
+
+// AnnotationError is the failure of the annotation at Index of a remote
+// result (Remote.Finish).
+type AnnotationError struct {
+	Index int
+	Err   error
+}
+
+func (e *AnnotationError) Error() string { return fmt.Sprintf("annotation %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the driver's error.
+func (e *AnnotationError) Unwrap() error { return e.Err }
 
 // Release gives back attempt of stepID that workerID holds without a
 // result (the worker is shutting down): the step is pending again and the

@@ -24,6 +24,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.fastPath(t)
 		s.service(t)
 		s.tokens(t)
+		s.annotations(t)
 		s.workers(t)
 		s.analytics(t)
 		s.unavailable(t)

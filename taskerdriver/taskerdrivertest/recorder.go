@@ -216,6 +216,21 @@ func (r *recorder) TokenAny(ctx context.Context) (bool, error) {
 	return r.ExecutorTx.TokenAny(ctx)
 }
 
+func (r *recorder) AnnotationInsert(ctx context.Context, p *taskerdriver.AnnotationInsertParams) (*taskertype.TaskAnnotation, error) {
+	r.calls.add("AnnotationInsert")
+	return r.ExecutorTx.AnnotationInsert(ctx, p)
+}
+
+func (r *recorder) AnnotationList(ctx context.Context, p *taskerdriver.AnnotationListParams) ([]*taskertype.TaskAnnotation, error) {
+	r.calls.add("AnnotationList")
+	return r.ExecutorTx.AnnotationList(ctx, p)
+}
+
+func (r *recorder) AnnotationTypeList(ctx context.Context) ([]*taskertype.AnnotationType, error) {
+	r.calls.add("AnnotationTypeList")
+	return r.ExecutorTx.AnnotationTypeList(ctx)
+}
+
 func (r *recorder) Notify(ctx context.Context, topic string) error {
 	r.calls.add("Notify")
 	return r.ExecutorTx.Notify(ctx, topic)

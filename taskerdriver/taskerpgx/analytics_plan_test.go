@@ -53,3 +53,41 @@ func TestAnalyticsPlansUseIndexes(t *testing.T) {
 	}
 	check("overview", taskerpgx.OverviewSQL)
 }
+
+// A selective annotation filter of the task list is answered by the GIN
+// index on the annotations (containment of each candidate first), not by
+// reading every annotation.
+func TestAnnotationFilterPlanUsesGINIndex(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	require.NoError(t, d.Migrate(t.Context()))
+	_, err := d.Pool().Exec(t.Context(), `
+		INSERT INTO tasker_tasks (namespace, name, version, identity_hash, requested_at, created_at, updated_at)
+			SELECT 'ns', 't', '1.0.0', 'h' || g, now(), now(), now() FROM generate_series(1, 5000) g;
+		INSERT INTO tasker_annotation_types (name, created_at) VALUES ('fact', now());
+		INSERT INTO tasker_task_annotations (task_id, annotation_type_id, annotation, created_at)
+			SELECT task_id, 1, jsonb_build_object('order', 'o' || task_id, 'id', task_id), now() FROM tasker_tasks;
+		ANALYZE tasker_tasks, tasker_task_annotations, tasker_annotation_types`)
+	require.NoError(t, err)
+	for _, f := range []*taskerdriver.AnnotationFilter{{Type: "fact", Key: "order", Value: "o42"}, {Type: "fact", Key: "id", Value: "42"}} {
+		cond, args := taskerpgx.AnnotationWhere(f)
+		var plan []string
+		err := pgx.BeginTxFunc(t.Context(), d.Pool(), pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+				return err
+			}
+			rows, err := tx.Query(t.Context(), `EXPLAIN SELECT count(*) FROM tasker_tasks WHERE `+cond, args...)
+			if err != nil {
+				return err
+			}
+			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+		require.NoError(t, err)
+		joined := strings.Join(plan, "\n")
+		require.Contains(t, joined, "Bitmap Index Scan on tasker_task_annotations_annotation", "%s = %s:\n%s", f.Key, f.Value, joined)
+		var n int
+		require.NoError(t, d.Pool().QueryRow(t.Context(), `SELECT count(*) FROM tasker_tasks WHERE `+cond, args...).Scan(&n))
+		require.Equal(t, 1, n)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/internal/jsonclean"
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/internal/testdb"
@@ -276,7 +277,7 @@ func TestMigrateFromOldNumbering(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s", n, s))
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql", "6 006_idempotency_fair_claim.sql", "7 007_trace_context.sql", "8 008_analytics.sql", "9 009_workers.sql", "10 010_hot_path_foreign_keys.sql", "11 011_most_recent_on_read.sql"}, got)
+	require.Equal(t, []string{"1 001_initial.sql", "2 002_maintenance.sql", "3 003_outbox.sql", "4 004_queues.sql", "5 005_api_tokens.sql", "6 006_idempotency_fair_claim.sql", "7 007_trace_context.sql", "8 008_analytics.sql", "9 009_workers.sql", "10 010_hot_path_foreign_keys.sql", "11 011_most_recent_on_read.sql", "12 012_annotations.sql"}, got)
 
 	now := time.Now().UTC()
 	res, err := d.Executor().TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
@@ -319,5 +320,29 @@ func TestBadNumberAgreesWithPostgres(t *testing.T) {
 		var s string
 		pgErr := conn.QueryRow(t.Context(), `SELECT ($1::text)::jsonb::text`, `[`+n+`]`).Scan(&s)
 		require.Equal(t, pgErr == nil, jsonclean.BadNumber([]byte(`[`+n+`]`)) == "", "%.40s: PostgreSQL says %v", n, pgErr)
+	}
+}
+
+// driverkit.PGNumber, the text SQLite's driver stores the numbers of
+// annotations as (so that its annotation filter compares as PostgreSQL's
+// annotation ->> key does), is PostgreSQL's own text of every number:
+// hand-picked edges and a deterministic sweep of mantissas and exponents.
+func TestPGNumberAgreesWithPostgres(t *testing.T) {
+	t.Parallel()
+	conn, err := pgx.Connect(t.Context(), pgtest.URL(t))
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	nums := []string{`0`, `-0`, `0.0`, `-0.000`, `1`, `-1`, `1.50`, `100`, `1e2`, `1E+2`, `1e-2`, `-1.5e-3`, `12.5e1`, `12.5e-1`,
+		`0.001e2`, `0.001e3`, `0.001e4`, `100e-2`, `0e5`, `0.0e-3`, `-0e-2`, `123456789012345678901234567890`, `1e40`,
+		`9.999e-20`, `1.000e3`, `5e0`, `-7.25E+00`}
+	for _, m := range []string{"1", "-1", "0", "12", "-305", "1.5", "0.25", "-10.010", "0.000", "7.0"} {
+		for _, e := range []string{"", "e0", "e1", "e-1", "e3", "E-4", "e+2", "e-10"} {
+			nums = append(nums, m+e)
+		}
+	}
+	for _, n := range nums {
+		var s string
+		require.NoError(t, conn.QueryRow(t.Context(), `SELECT ($1::text)::jsonb ->> 0`, `[`+n+`]`).Scan(&s), n)
+		require.Equal(t, s, driverkit.PGNumber(n), "%s", n)
 	}
 }

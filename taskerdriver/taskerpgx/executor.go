@@ -421,6 +421,9 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		}
 		where = append(where, "tags @> "+arg(string(b))+"::jsonb")
 	}
+	if p.Annotation != nil {
+		where = append(where, annotationWhere(p.Annotation, arg))
+	}
 	if !p.CreatedAfter.IsZero() {
 		where = append(where, "created_at >= "+arg(p.CreatedAfter.UTC()))
 	}

@@ -1,8 +1,17 @@
 package taskerpgx
 
+import "github.com/tasker-go/tasker/taskerdriver"
+
 // AnalyticsSQL and OverviewSQL expose the analytics statements to the plan
 // test.
 var (
 	AnalyticsSQL = analyticsSQL
 	OverviewSQL  = overviewSQL
 )
+
+// AnnotationWhere exposes the task list's annotation condition to the plan
+// test, with its arguments.
+func AnnotationWhere(f *taskerdriver.AnnotationFilter) (string, []any) {
+	var args sqlArgs
+	return annotationWhere(f, args.add), args
+}

@@ -65,3 +65,36 @@ func TestValueRejected(t *testing.T) {
 	require.ErrorAs(t, err, &vr)
 	require.Equal(t, "18", vr.Code)
 }
+
+// On a database the caller opened without foreign keys (New), the
+// annotations of an unknown task are refused all the same, and the
+// retention cleaner's deletion of a task still deletes its annotations.
+func TestAnnotationsWithoutForeignKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "tasker.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	db.SetMaxOpenConns(1)
+	d := taskersqlite.New(db)
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	require.NoError(t, d.Migrate(ctx))
+	ex := d.Executor()
+	now := time.Now().UTC()
+	_, err = ex.AnnotationInsert(ctx, &taskerdriver.AnnotationInsertParams{TaskID: 99, Type: "t", Annotation: []byte(`{}`), Now: now})
+	require.ErrorIs(t, err, taskerdriver.ErrNotFound)
+	res, err := ex.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
+		IdentityHash: "h", RequestedAt: now, Now: now})
+	require.NoError(t, err)
+	_, err = ex.AnnotationInsert(ctx, &taskerdriver.AnnotationInsertParams{TaskID: res.Task.ID, Type: "t", Annotation: []byte(`{"a":1}`), Now: now})
+	require.NoError(t, err)
+	_, err = ex.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: res.Task.ID, From: []taskertype.State{taskertype.StatePending},
+		To: taskertype.StateCancelled, Now: now}})
+	require.NoError(t, err)
+	n, err := ex.TaskDeleteFinished(ctx, &taskerdriver.TaskDeleteFinishedParams{States: []taskertype.State{taskertype.StateCancelled}, Before: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	var left int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM tasker_task_annotations`).Scan(&left))
+	require.Zero(t, left)
+}

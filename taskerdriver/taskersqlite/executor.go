@@ -412,6 +412,11 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		where = append(where, "EXISTS (SELECT 1 FROM json_each(tasker_tasks.tags) WHERE value = ?)")
 		args = append(args, tag)
 	}
+	if p.Annotation != nil {
+		cond, a := annotationWhere(p.Annotation)
+		where = append(where, cond)
+		args = append(args, a...)
+	}
 	if !p.CreatedAfter.IsZero() {
 		where = append(where, "created_at >= ?")
 		args = append(args, us(p.CreatedAfter))

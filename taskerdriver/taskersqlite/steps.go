@@ -346,15 +346,25 @@ func (e *executor) TaskDeleteFinished(ctx context.Context, p *taskerdriver.TaskD
 	}
 	var n int
 	err = e.write(ctx, func(x *executor) error {
-		res, err := x.w.ExecContext(ctx, `DELETE FROM tasker_tasks WHERE task_id IN (
+		ids, err := queryAll(ctx, x.w, `DELETE FROM tasker_tasks WHERE task_id IN (
 			SELECT task_id FROM tasker_tasks WHERE completed_at IS NOT NULL AND completed_at < ?
-			AND state IN (SELECT value FROM json_each(?)) ORDER BY completed_at LIMIT ?)`, us(p.Before), string(states), limit)
+			AND state IN (SELECT value FROM json_each(?)) ORDER BY completed_at LIMIT ?) RETURNING task_id`,
+			[]any{us(p.Before), string(states), limit}, scanID)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete finished tasks: %w", err)
 		}
-		affected, err := res.RowsAffected()
-		n = int(affected)
-		return err
+		n = len(ids)
+		if n == 0 {
+			return nil
+		}
+		// The steps, edges and transitions go by their foreign keys'
+		// ON DELETE CASCADE. A database opened by the caller (New) may not
+		// enforce foreign keys: the annotations, which users read, are
+		// deleted explicitly (none are left when the cascade ran).
+		if _, err := x.w.ExecContext(ctx, `DELETE FROM tasker_task_annotations WHERE task_id IN (SELECT value FROM json_each(?))`, idsJSON(ids)); err != nil {
+			return fmt.Errorf("sqlite: delete finished tasks' annotations: %w", err)
+		}
+		return nil
 	})
 	return n, err
 }
