@@ -49,6 +49,8 @@ func TestOperationPermissions(t *testing.T) {
 		}{
 			{"tasker.task:index", "tasks", `{ tasks { taskId } }`},
 			{"tasker.task:index", "tasksByStatus", `{ tasksByStatus(status: "error") { taskId } }`},
+			{"tasker.task:index", "tasksByAnnotation", `{ tasksByAnnotation(annotationType: "a", annotationKey: "k", annotationValue: "v") { taskId } }`},
+			{"tasker.task:index", "annotationTypes", `{ annotationTypes { name } }`},
 			{"tasker.task:show", "task", fmt.Sprintf(`{ task(taskId: "%s") { taskId } }`, task.TaskID)},
 			{"tasker.workflow_step:show", "step", fmt.Sprintf(`{ step(taskId: "%s", stepId: "%s") { name } }`, task.TaskID, pay)},
 			{"tasker.task:create", "createTask", `mutation { createTask(input: {name: "dummy_task", context: {dummy: true}}) { taskId } }`},

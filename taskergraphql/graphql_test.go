@@ -110,6 +110,48 @@ func TestOriginalRequests(t *testing.T) {
 		require.True(t, one.step(t, "step-one").IsLeafStep)
 		require.Equal(t, "dummy-system", three.NamedStep.DependentSystem.Name)
 
+		// Annotations, as the original's request specs query them.
+		var byAnnotation []taskView
+		e.query(`query { tasksByAnnotation(annotationType: "dummy-annotation", annotationKey: "dummy", annotationValue: "annotation") { taskId } }`, nil).
+			noErrors(t).field(t, "tasksByAnnotation", &byAnnotation)
+		require.Len(t, byAnnotation, 2, "both tasks ran their steps")
+		e.query(`query { tasksByAnnotation(annotationType: "dummy-annotation", annotationKey: "dummy", annotationValue: "other") { taskId } }`, nil).
+			noErrors(t).field(t, "tasksByAnnotation", &byAnnotation)
+		require.Empty(t, byAnnotation)
+		e.query(`query { tasksByAnnotation(annotationType: "no-such-type", annotationKey: "dummy", annotationValue: "annotation") { taskId } }`, nil).
+			noErrors(t).field(t, "tasksByAnnotation", &byAnnotation)
+		require.Empty(t, byAnnotation)
+		var annotated struct {
+			TaskAnnotations []struct {
+				TaskAnnotationID string         `json:"taskAnnotationId"`
+				TaskID           int            `json:"taskId"`
+				Annotation       map[string]any `json:"annotation"`
+				AnnotationType   struct {
+					AnnotationTypeID string `json:"annotationTypeId"`
+					Name             string `json:"name"`
+				} `json:"annotationType"`
+			} `json:"taskAnnotations"`
+		}
+		e.query(`query($id: ID!) { task(taskId: $id) { taskAnnotations { taskAnnotationId taskId annotation annotationType { annotationTypeId name } } } }`,
+			map[string]any{"id": created.TaskID}).noErrors(t).field(t, "task", &annotated)
+		require.Len(t, annotated.TaskAnnotations, 4, "one a step")
+		var steps []string
+		for _, a := range annotated.TaskAnnotations {
+			require.Equal(t, "dummy-annotation", a.AnnotationType.Name)
+			require.Equal(t, "annotation", a.Annotation["dummy"])
+			require.Equal(t, created.TaskID, fmt.Sprint(a.TaskID))
+			steps = append(steps, a.Annotation["step"].(string))
+		}
+		require.ElementsMatch(t, []string{"step-one", "step-two", "step-three", "step-four"}, steps)
+		var types []struct {
+			AnnotationTypeID string `json:"annotationTypeId"`
+			Name             string `json:"name"`
+		}
+		e.query(`{ annotationTypes { annotationTypeId name } }`, nil).noErrors(t).field(t, "annotationTypes", &types)
+		require.Len(t, types, 1)
+		require.Equal(t, "dummy-annotation", types[0].Name)
+		require.Equal(t, annotated.TaskAnnotations[0].AnnotationType.AnnotationTypeID, types[0].AnnotationTypeID, "one id for one type")
+
 		var st stepView
 		e.query(`query($t: ID!, $s: ID!) { step(taskId: $t, stepId: $s) { workflowStepId taskId name status parents { name } children { name } } }`,
 			map[string]any{"t": created.TaskID, "s": three.WorkflowStepID}).noErrors(t).field(t, "step", &st)

@@ -184,6 +184,9 @@ func complexity() generated.ComplexityRoot {
 	}
 	c.Query.Tasks = func(child int, limit, _ *int, _, _ *string) int { return page(child, limit) }
 	c.Query.TasksByStatus = func(child int, _ string, limit, _ *int, _, _ *string) int { return page(child, limit) }
+	c.Query.TasksByAnnotation = func(child int, _, _, _ string, limit, _ *int, _, _ *string) int {
+		return page(child, limit)
+	}
 	c.Query.Nodes = func(child int, ids []string) int { return 1 + len(ids)*child }
 	// A task's steps: count them as 10 a task.
 	c.Task.WorkflowSteps = func(child int) int { return 1 + 10*child }

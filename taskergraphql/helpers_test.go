@@ -23,7 +23,12 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // three after two, four after three) and a task whose "pay" step fails.
 func registry(t testing.TB) *tasker.Registry {
 	reg := tasker.NewRegistry()
+	// ok annotates the task with each step it runs, as the original
+	// DummyTask's update_annotations hook did.
 	reg.MustRegisterHandler("ok", tasker.StepHandlerFunc(func(_ context.Context, s *tasker.StepContext) (any, error) {
+		if err := s.Annotate("dummy-annotation", map[string]any{"dummy": "annotation", "step": s.Step.Name}); err != nil {
+			return nil, err
+		}
 		return map[string]any{"step": s.Step.Name}, nil
 	}))
 	reg.MustRegisterHandler("fail", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) {

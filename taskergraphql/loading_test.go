@@ -26,9 +26,9 @@ func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 func (*queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // nested is a page of tasks with their steps, their steps' relations and
-// tasks.
+// tasks, and their annotations.
 const nested = `query($n: Int) { tasks(limit: $n) { taskId workflowSteps { name parents { name children { name } } children { name }
-	task { taskId workflowSteps { name } } namedStep { name } } } }`
+	task { taskId workflowSteps { name } } namedStep { name } } taskAnnotations { annotation } } }`
 
 // TestBatchedLoading: a page of tasks with nested steps costs the same
 // number of statements whatever the page size (PostgreSQL, counted by a
@@ -67,5 +67,5 @@ func TestBatchedLoading(t *testing.T) {
 	large := statements(50)
 	t.Logf("statements: page of 2: %d, page of 50: %d", small, large)
 	require.Equal(t, small, large, "the statements of a page do not grow with its size")
-	require.LessOrEqual(t, large, int64(6), "the page, its steps and their edges")
+	require.LessOrEqual(t, large, int64(6), "the page, its steps and their edges, its annotations")
 }

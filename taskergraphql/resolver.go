@@ -3,6 +3,7 @@ package taskergraphql
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,9 @@ func (r *resolver) Mutation() generated.MutationResolver         { return (*muta
 func (r *resolver) Subscription() generated.SubscriptionResolver { return (*subscriptionResolver)(r) }
 func (r *resolver) Task() generated.TaskResolver                 { return (*taskResolver)(r) }
 func (r *resolver) WorkflowStep() generated.WorkflowStepResolver { return (*stepResolver)(r) }
+func (r *resolver) TaskAnnotation() generated.TaskAnnotationResolver {
+	return (*annotationResolver)(r)
+}
 
 type (
 	queryResolver        resolver
@@ -30,6 +34,7 @@ type (
 	subscriptionResolver resolver
 	taskResolver         resolver
 	stepResolver         resolver
+	annotationResolver   resolver
 )
 
 // Page sizes of the task lists, as the original engine's.
@@ -109,6 +114,18 @@ func (r *queryResolver) TasksByStatus(ctx context.Context, status string, limit,
 	return r.list(ctx, p)
 }
 
+func (r *queryResolver) TasksByAnnotation(ctx context.Context, annotationType, annotationKey, annotationValue string, limit, offset *int, sortBy, sortOrder *string) ([]*model.Task, error) {
+	if err := r.cfg.allow(ctx, PermTaskIndex); err != nil {
+		return nil, err
+	}
+	p, err := listParams(limit, offset, sortBy, sortOrder)
+	if err != nil {
+		return nil, err
+	}
+	p.Annotation = &tasker.AnnotationFilter{Type: annotationType, Key: annotationKey, Value: annotationValue}
+	return r.list(ctx, p)
+}
+
 func (r *queryResolver) Task(ctx context.Context, taskID string) (*model.Task, error) {
 	if err := r.cfg.allow(ctx, PermTaskShow); err != nil {
 		return nil, err
@@ -133,6 +150,21 @@ func (r *queryResolver) Step(ctx context.Context, taskID, stepID string) (*model
 		return nil, err
 	}
 	return &model.Step{S: st}, nil
+}
+
+func (r *queryResolver) AnnotationTypes(ctx context.Context) ([]*model.AnnotationType, error) {
+	if err := r.cfg.allow(ctx, PermTaskIndex); err != nil {
+		return nil, err
+	}
+	types, err := r.c.AnnotationTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.AnnotationType, len(types))
+	for i, t := range types {
+		out[i] = &model.AnnotationType{T: t}
+	}
+	return out, nil
 }
 
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
@@ -247,6 +279,50 @@ func (r *taskResolver) WorkflowSteps(ctx context.Context, obj *model.Task) ([]*m
 		steps = []*model.Step{}
 	}
 	return steps, nil
+}
+
+// TaskAnnotations loads the annotations of every task of obj's batch at
+// once.
+func (r *taskResolver) TaskAnnotations(ctx context.Context, obj *model.Task) ([]*model.TaskAnnotation, error) {
+	b := obj.Batch
+	b.AnnotationsOnce.Do(func() {
+		b.Annotations, b.AnnotationsErr = r.c.TaskAnnotations(ctx, b.IDs...)
+	})
+	if b.AnnotationsErr != nil {
+		return nil, b.AnnotationsErr
+	}
+	list := b.Annotations[obj.T.ID]
+	out := make([]*model.TaskAnnotation, len(list))
+	for i, a := range list {
+		out[i] = &model.TaskAnnotation{A: a, Batch: b}
+	}
+	return out, nil
+}
+
+// --- TaskAnnotation fields ---
+
+// AnnotationType loads the annotation types once for the batch.
+func (r *annotationResolver) AnnotationType(ctx context.Context, obj *model.TaskAnnotation) (*model.AnnotationType, error) {
+	b := obj.Batch
+	b.TypesOnce.Do(func() {
+		types, err := r.c.AnnotationTypes(ctx)
+		if err != nil {
+			b.TypesErr = err
+			return
+		}
+		b.Types = make(map[string]*tasker.AnnotationType, len(types))
+		for _, t := range types {
+			b.Types[t.Name] = t
+		}
+	})
+	if b.TypesErr != nil {
+		return nil, b.TypesErr
+	}
+	t := b.Types[obj.A.Type]
+	if t == nil { // cannot happen: an annotation's type exists before it
+		return nil, fmt.Errorf("annotation type %q not found", obj.A.Type)
+	}
+	return &model.AnnotationType{T: t}, nil
 }
 
 // --- WorkflowStep fields ---

@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	Task() TaskResolver
+	TaskAnnotation() TaskAnnotationResolver
 	WorkflowStep() WorkflowStepResolver
 }
 
@@ -39,6 +40,12 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AnnotationType struct {
+		AnnotationTypeID func(childComplexity int) int
+		Description      func(childComplexity int) int
+		Name             func(childComplexity int) int
+	}
+
 	DependentSystem struct {
 		DependentSystemID func(childComplexity int) int
 		Name              func(childComplexity int) int
@@ -80,12 +87,14 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Node          func(childComplexity int, id string) int
-		Nodes         func(childComplexity int, ids []string) int
-		Step          func(childComplexity int, taskID string, stepID string) int
-		Task          func(childComplexity int, taskID string) int
-		Tasks         func(childComplexity int, limit *int, offset *int, sortBy *string, sortOrder *string) int
-		TasksByStatus func(childComplexity int, status string, limit *int, offset *int, sortBy *string, sortOrder *string) int
+		AnnotationTypes   func(childComplexity int) int
+		Node              func(childComplexity int, id string) int
+		Nodes             func(childComplexity int, ids []string) int
+		Step              func(childComplexity int, taskID string, stepID string) int
+		Task              func(childComplexity int, taskID string) int
+		Tasks             func(childComplexity int, limit *int, offset *int, sortBy *string, sortOrder *string) int
+		TasksByAnnotation func(childComplexity int, annotationType string, annotationKey string, annotationValue string, limit *int, offset *int, sortBy *string, sortOrder *string) int
+		TasksByStatus     func(childComplexity int, status string, limit *int, offset *int, sortBy *string, sortOrder *string) int
 	}
 
 	Subscription struct {
@@ -94,28 +103,37 @@ type ComplexityRoot struct {
 	}
 
 	Task struct {
-		BypassSteps   func(childComplexity int) int
-		Complete      func(childComplexity int) int
-		CompletedAt   func(childComplexity int) int
-		Context       func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		FullName      func(childComplexity int) int
-		ID            func(childComplexity int) int
-		IdentityHash  func(childComplexity int) int
-		Initiator     func(childComplexity int) int
-		Name          func(childComplexity int) int
-		NamedTask     func(childComplexity int) int
-		NamedTaskID   func(childComplexity int) int
-		Namespace     func(childComplexity int) int
-		Reason        func(childComplexity int) int
-		RequestedAt   func(childComplexity int) int
-		SourceSystem  func(childComplexity int) int
-		Status        func(childComplexity int) int
-		Tags          func(childComplexity int) int
-		TaskID        func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
-		Version       func(childComplexity int) int
-		WorkflowSteps func(childComplexity int) int
+		BypassSteps     func(childComplexity int) int
+		Complete        func(childComplexity int) int
+		CompletedAt     func(childComplexity int) int
+		Context         func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		FullName        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IdentityHash    func(childComplexity int) int
+		Initiator       func(childComplexity int) int
+		Name            func(childComplexity int) int
+		NamedTask       func(childComplexity int) int
+		NamedTaskID     func(childComplexity int) int
+		Namespace       func(childComplexity int) int
+		Reason          func(childComplexity int) int
+		RequestedAt     func(childComplexity int) int
+		SourceSystem    func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Tags            func(childComplexity int) int
+		TaskAnnotations func(childComplexity int) int
+		TaskID          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		Version         func(childComplexity int) int
+		WorkflowSteps   func(childComplexity int) int
+	}
+
+	TaskAnnotation struct {
+		Annotation       func(childComplexity int) int
+		AnnotationType   func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		TaskAnnotationID func(childComplexity int) int
+		TaskID           func(childComplexity int) int
 	}
 
 	WorkflowStep struct {
@@ -167,8 +185,10 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Tasks(ctx context.Context, limit *int, offset *int, sortBy *string, sortOrder *string) ([]*model.Task, error)
 	TasksByStatus(ctx context.Context, status string, limit *int, offset *int, sortBy *string, sortOrder *string) ([]*model.Task, error)
+	TasksByAnnotation(ctx context.Context, annotationType string, annotationKey string, annotationValue string, limit *int, offset *int, sortBy *string, sortOrder *string) ([]*model.Task, error)
 	Task(ctx context.Context, taskID string) (*model.Task, error)
 	Step(ctx context.Context, taskID string, stepID string) (*model.Step, error)
+	AnnotationTypes(ctx context.Context) ([]*model.AnnotationType, error)
 	Node(ctx context.Context, id string) (model.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 }
@@ -179,6 +199,10 @@ type SubscriptionResolver interface {
 type TaskResolver interface {
 	NamedTask(ctx context.Context, obj *model.Task) (*model.NamedTask, error)
 	WorkflowSteps(ctx context.Context, obj *model.Task) ([]*model.Step, error)
+	TaskAnnotations(ctx context.Context, obj *model.Task) ([]*model.TaskAnnotation, error)
+}
+type TaskAnnotationResolver interface {
+	AnnotationType(ctx context.Context, obj *model.TaskAnnotation) (*model.AnnotationType, error)
 }
 type WorkflowStepResolver interface {
 	NamedStepID(ctx context.Context, obj *model.Step) (int, error)
@@ -206,6 +230,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AnnotationType.annotationTypeId":
+		if e.ComplexityRoot.AnnotationType.AnnotationTypeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnnotationType.AnnotationTypeID(childComplexity), true
+	case "AnnotationType.description":
+		if e.ComplexityRoot.AnnotationType.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnnotationType.Description(childComplexity), true
+	case "AnnotationType.name":
+		if e.ComplexityRoot.AnnotationType.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnnotationType.Name(childComplexity), true
 
 	case "DependentSystem.dependentSystemId":
 		if e.ComplexityRoot.DependentSystem.DependentSystemID == nil {
@@ -397,6 +440,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.NamedTask.Version(childComplexity), true
 
+	case "Query.annotationTypes":
+		if e.ComplexityRoot.Query.AnnotationTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AnnotationTypes(childComplexity), true
+
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -452,6 +502,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tasks(childComplexity, args["limit"].(*int), args["offset"].(*int), args["sortBy"].(*string), args["sortOrder"].(*string)), true
+	case "Query.tasksByAnnotation":
+		if e.ComplexityRoot.Query.TasksByAnnotation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_tasksByAnnotation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TasksByAnnotation(childComplexity, args["annotationType"].(string), args["annotationKey"].(string), args["annotationValue"].(string), args["limit"].(*int), args["offset"].(*int), args["sortBy"].(*string), args["sortOrder"].(*string)), true
 	case "Query.tasksByStatus":
 		if e.ComplexityRoot.Query.TasksByStatus == nil {
 			break
@@ -595,6 +656,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.Tags(childComplexity), true
+	case "Task.taskAnnotations":
+		if e.ComplexityRoot.Task.TaskAnnotations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Task.TaskAnnotations(childComplexity), true
 	case "Task.taskId":
 		if e.ComplexityRoot.Task.TaskID == nil {
 			break
@@ -619,6 +686,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Task.WorkflowSteps(childComplexity), true
+
+	case "TaskAnnotation.annotation":
+		if e.ComplexityRoot.TaskAnnotation.Annotation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskAnnotation.Annotation(childComplexity), true
+	case "TaskAnnotation.annotationType":
+		if e.ComplexityRoot.TaskAnnotation.AnnotationType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskAnnotation.AnnotationType(childComplexity), true
+	case "TaskAnnotation.createdAt":
+		if e.ComplexityRoot.TaskAnnotation.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskAnnotation.CreatedAt(childComplexity), true
+	case "TaskAnnotation.taskAnnotationId":
+		if e.ComplexityRoot.TaskAnnotation.TaskAnnotationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskAnnotation.TaskAnnotationID(childComplexity), true
+	case "TaskAnnotation.taskId":
+		if e.ComplexityRoot.TaskAnnotation.TaskID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskAnnotation.TaskID(childComplexity), true
 
 	case "WorkflowStep.attempts":
 		if e.ComplexityRoot.WorkflowStep.Attempts == nil {
@@ -925,10 +1023,15 @@ type Query {
   tasks(limit: Int = 20, offset: Int = 0, sortBy: String, sortOrder: String): [Task!]
   """Tasks in a state (pending, in_progress, complete, error, cancelled, resolved_manually)."""
   tasksByStatus(status: String!, limit: Int = 20, offset: Int = 0, sortBy: String, sortOrder: String): [Task!]
+  """Tasks having an annotation of annotationType whose top-level annotationKey is annotationValue."""
+  tasksByAnnotation(annotationType: String!, annotationKey: String!, annotationValue: String!,
+    limit: Int = 20, offset: Int = 0, sortBy: String, sortOrder: String): [Task!]
   """A task, or null with a NOT_FOUND error."""
   task(taskId: ID!): Task
   """A step of a task, or null with a NOT_FOUND error."""
   step(taskId: ID!, stepId: ID!): WorkflowStep
+  """The annotation types in use."""
+  annotationTypes: [AnnotationType!]
   """An object by its global id (Relay)."""
   node(id: ID!): Node
   """Objects by their global ids (Relay); null for each one not found."""
@@ -1029,6 +1132,7 @@ type Task implements Node {
   fullName: String!
   namedTask: NamedTask!
   workflowSteps: [WorkflowStep!]!
+  taskAnnotations: [TaskAnnotation!]!
 }
 
 type WorkflowStep implements Node {
@@ -1061,6 +1165,20 @@ type WorkflowStep implements Node {
   isLeafStep: Boolean!
   parentCount: Int!
   childCount: Int!
+}
+
+type TaskAnnotation {
+  taskAnnotationId: ID!
+  taskId: Int!
+  annotationType: AnnotationType!
+  annotation: JSON!
+  createdAt: ISO8601DateTime!
+}
+
+type AnnotationType {
+  annotationTypeId: ID!
+  name: String!
+  description: String
 }
 
 """A task template (the original's named task), id stable per namespace, name and version."""
@@ -1103,6 +1221,18 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AnnotationType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "annotationTypeId":
+		return ec.fieldContext_AnnotationType_annotationTypeId(ctx, field)
+	case "name":
+		return ec.fieldContext_AnnotationType_name(ctx, field)
+	case "description":
+		return ec.fieldContext_AnnotationType_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnnotationType", field.Name)
+}
 
 func (ec *executionContext) childFields_DependentSystem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1210,8 +1340,26 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_namedTask(ctx, field)
 	case "workflowSteps":
 		return ec.fieldContext_Task_workflowSteps(ctx, field)
+	case "taskAnnotations":
+		return ec.fieldContext_Task_taskAnnotations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskAnnotation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "taskAnnotationId":
+		return ec.fieldContext_TaskAnnotation_taskAnnotationId(ctx, field)
+	case "taskId":
+		return ec.fieldContext_TaskAnnotation_taskId(ctx, field)
+	case "annotationType":
+		return ec.fieldContext_TaskAnnotation_annotationType(ctx, field)
+	case "annotation":
+		return ec.fieldContext_TaskAnnotation_annotation(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TaskAnnotation_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskAnnotation", field.Name)
 }
 
 func (ec *executionContext) childFields_WorkflowStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1570,6 +1718,68 @@ func (ec *executionContext) field_Query_task_args(ctx context.Context, rawArgs m
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_tasksByAnnotation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "annotationType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["annotationType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "annotationKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["annotationKey"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "annotationValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["annotationValue"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "sortBy",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortBy"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_tasksByStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1755,6 +1965,75 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AnnotationType_annotationTypeId(ctx context.Context, field graphql.CollectedField, obj *model.AnnotationType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnnotationType_annotationTypeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AnnotationTypeID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnnotationType_annotationTypeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnnotationType", field, true, false, "ID")
+}
+
+func (ec *executionContext) _AnnotationType_name(ctx context.Context, field graphql.CollectedField, obj *model.AnnotationType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnnotationType_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnnotationType_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnnotationType", field, true, false, "String")
+}
+
+func (ec *executionContext) _AnnotationType_description(ctx context.Context, field graphql.CollectedField, obj *model.AnnotationType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnnotationType_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnnotationType_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnnotationType", field, true, false, "String")
+}
 
 func (ec *executionContext) _DependentSystem_dependentSystemId(ctx context.Context, field graphql.CollectedField, obj *model.DependentSystem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2575,6 +2854,50 @@ func (ec *executionContext) fieldContext_Query_tasksByStatus(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_tasksByAnnotation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_tasksByAnnotation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TasksByAnnotation(ctx, fc.Args["annotationType"].(string), fc.Args["annotationKey"].(string), fc.Args["annotationValue"].(string), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["sortBy"].(*string), fc.Args["sortOrder"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚕᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐTaskᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_tasksByAnnotation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_tasksByAnnotation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_task(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2659,6 +2982,38 @@ func (ec *executionContext) fieldContext_Query_step(ctx context.Context, field g
 	if fc.Args, err = ec.field_Query_step_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_annotationTypes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_annotationTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AnnotationTypes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AnnotationType) graphql.Marshaler {
+			return ec.marshalOAnnotationType2ᚕᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐAnnotationTypeᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_annotationTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnnotationType(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -3437,6 +3792,162 @@ func (ec *executionContext) fieldContext_Task_workflowSteps(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Task_taskAnnotations(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Task_taskAnnotations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Task().TaskAnnotations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaskAnnotation) graphql.Marshaler {
+			return ec.marshalNTaskAnnotation2ᚕᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐTaskAnnotationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Task_taskAnnotations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Task",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskAnnotation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskAnnotation_taskAnnotationId(ctx context.Context, field graphql.CollectedField, obj *model.TaskAnnotation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskAnnotation_taskAnnotationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskAnnotationID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskAnnotation_taskAnnotationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskAnnotation", field, true, false, "ID")
+}
+
+func (ec *executionContext) _TaskAnnotation_taskId(ctx context.Context, field graphql.CollectedField, obj *model.TaskAnnotation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskAnnotation_taskId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskAnnotation_taskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskAnnotation", field, true, false, "Int")
+}
+
+func (ec *executionContext) _TaskAnnotation_annotationType(ctx context.Context, field graphql.CollectedField, obj *model.TaskAnnotation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskAnnotation_annotationType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskAnnotation().AnnotationType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnnotationType) graphql.Marshaler {
+			return ec.marshalNAnnotationType2ᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐAnnotationType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskAnnotation_annotationType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskAnnotation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnnotationType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskAnnotation_annotation(ctx context.Context, field graphql.CollectedField, obj *model.TaskAnnotation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskAnnotation_annotation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Annotation(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskAnnotation_annotation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskAnnotation", field, true, false, "JSON")
+}
+
+func (ec *executionContext) _TaskAnnotation_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.TaskAnnotation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskAnnotation_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DateTime) graphql.Marshaler {
+			return ec.marshalNISO8601DateTime2githubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐDateTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskAnnotation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskAnnotation", field, true, false, "ISO8601DateTime")
 }
 
 func (ec *executionContext) _WorkflowStep_id(ctx context.Context, field graphql.CollectedField, obj *model.Step) (ret graphql.Marshaler) {
@@ -5722,6 +6233,49 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var annotationTypeImplementors = []string{"AnnotationType"}
+
+func (ec *executionContext) _AnnotationType(ctx context.Context, sel ast.SelectionSet, obj *model.AnnotationType) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, annotationTypeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnnotationType")
+		case "annotationTypeId":
+			out.Values[i] = ec._AnnotationType_annotationTypeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._AnnotationType_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._AnnotationType_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dependentSystemImplementors = []string{"DependentSystem"}
 
 func (ec *executionContext) _DependentSystem(ctx context.Context, sel ast.SelectionSet, obj *model.DependentSystem) graphql.Marshaler {
@@ -6040,6 +6594,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tasksByStatus(ctx, field)
 				})
+		case "tasksByAnnotation":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_tasksByAnnotation(ctx, field)
+				})
 		case "task":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -6051,6 +6611,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_step(ctx, field)
+				})
+		case "annotationTypes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_annotationTypes(ctx, field)
 				})
 		case "node":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -6240,6 +6806,66 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Task_workflowSteps(ctx, field, obj)
 				})
+		case "taskAnnotations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Task_taskAnnotations(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var taskAnnotationImplementors = []string{"TaskAnnotation"}
+
+func (ec *executionContext) _TaskAnnotation(ctx context.Context, sel ast.SelectionSet, obj *model.TaskAnnotation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskAnnotationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskAnnotation")
+		case "taskAnnotationId":
+			out.Values[i] = ec._TaskAnnotation_taskAnnotationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "taskId":
+			out.Values[i] = ec._TaskAnnotation_taskId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "annotationType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskAnnotation_annotationType(ctx, field, obj)
+				})
+		case "annotation":
+			out.Values[i] = ec._TaskAnnotation_annotation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._TaskAnnotation_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6797,6 +7423,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAnnotationType2ᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐAnnotationType(ctx context.Context, sel ast.SelectionSet, v *model.AnnotationType) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnnotationType!")
+		return graphql.Null
+	}
+	return ec._AnnotationType(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7029,6 +7663,30 @@ func (ec *executionContext) marshalNTask2ᚖgithubᚗcomᚋtaskerᚑgoᚋtasker�
 	return ec._Task(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTaskAnnotation2ᚕᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐTaskAnnotationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TaskAnnotation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaskAnnotation2ᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐTaskAnnotation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTaskAnnotation2ᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐTaskAnnotation(ctx context.Context, sel ast.SelectionSet, v *model.TaskAnnotation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TaskAnnotation!")
+		return graphql.Null
+	}
+	return ec._TaskAnnotation(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUpdateStepInput2githubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐUpdateStepInput(ctx context.Context, v any) (model.UpdateStepInput, error) {
 	res, err := ec.unmarshalInputUpdateStepInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7203,6 +7861,25 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalOAnnotationType2ᚕᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐAnnotationTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnnotationType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnnotationType2ᚖgithubᚗcomᚋtaskerᚑgoᚋtaskerᚋtaskergraphqlᚋinternalᚋmodelᚐAnnotationType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {

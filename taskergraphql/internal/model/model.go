@@ -59,8 +59,8 @@ func StableID(parts ...string) int {
 }
 
 // Batch is a set of tasks resolved together (a page, or one task): the
-// first of them that needs its steps loads those of all of them, in one
-// query.
+// first of them that needs its steps or annotations loads those of all of
+// them, in one query.
 type Batch struct {
 	IDs   []int64
 	Tasks map[int64]*Task // by id
@@ -68,6 +68,14 @@ type Batch struct {
 	StepsOnce sync.Once
 	Steps     map[int64][]*Step // by task id
 	StepsErr  error
+
+	AnnotationsOnce sync.Once
+	Annotations     map[int64][]*tasker.TaskAnnotation // by task id
+	AnnotationsErr  error
+
+	TypesOnce sync.Once
+	Types     map[string]*tasker.AnnotationType // by name
+	TypesErr  error
 }
 
 // Task is the Task object.
@@ -185,6 +193,30 @@ func ints(in []int64) []int {
 		out[i] = int(v)
 	}
 	return out
+}
+
+// TaskAnnotation is the TaskAnnotation object; Batch is its task's (its
+// annotationType is loaded once for the batch).
+type TaskAnnotation struct {
+	A     *tasker.TaskAnnotation
+	Batch *Batch
+}
+
+func (a *TaskAnnotation) TaskAnnotationID() string { return strconv.FormatInt(a.A.ID, 10) }
+func (a *TaskAnnotation) TaskID() int              { return int(a.A.TaskID) }
+func (a *TaskAnnotation) Annotation() JSON         { return JSON(a.A.Annotation) }
+func (a *TaskAnnotation) CreatedAt() DateTime      { return DateTime(a.A.CreatedAt) }
+
+// AnnotationType is the AnnotationType object.
+type AnnotationType struct{ T *tasker.AnnotationType }
+
+func (a *AnnotationType) AnnotationTypeID() string { return strconv.FormatInt(a.T.ID, 10) }
+func (a *AnnotationType) Name() string             { return a.T.Name }
+func (a *AnnotationType) Description() *string {
+	if a.T.Description == "" {
+		return nil
+	}
+	return &a.T.Description
 }
 
 // Event is the Event object.
