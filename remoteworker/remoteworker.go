@@ -72,8 +72,9 @@ type Config struct {
 type Step struct {
 	taskerwire.Step
 
-	mu     sync.Mutex
-	events []taskerwire.Event
+	mu          sync.Mutex
+	events      []taskerwire.Event
+	annotations []taskerwire.Annotation
 }
 
 // Publish publishes a custom event declared for this step (under
@@ -95,6 +96,31 @@ func (s *Step) published() []taskerwire.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]taskerwire.Event(nil), s.events...)
+}
+
+// Annotate records an annotation of the step's task: annotationType names
+// its type (1 to 64 of A-Z a-z 0-9 . _ -) and annotation must encode as a
+// JSON object. It is sent with the attempt's result, whatever its outcome,
+// and stored when the result is recorded; the server refuses the result
+// when an annotation is invalid (and the attempt then fails saying why).
+func (s *Step) Annotate(annotationType string, annotation any) error {
+	raw, err := json.Marshal(annotation)
+	if err != nil {
+		return fmt.Errorf("annotation %q: not JSON-encodable: %w", annotationType, err)
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return fmt.Errorf("annotation %q: must be a JSON object, such as {\"invoice\": \"INV-1\"}", annotationType)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.annotations = append(s.annotations, taskerwire.Annotation{Type: annotationType, Annotation: raw})
+	return nil
+}
+
+func (s *Step) recorded() []taskerwire.Annotation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]taskerwire.Annotation(nil), s.annotations...)
 }
 
 // DecodeContext decodes the task context into v.
@@ -369,7 +395,7 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 		w.release(ctx, s, "stopped by the shutdown")
 		return
 	}
-	body := &taskerwire.Result{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt, Events: s.published()}
+	body := &taskerwire.Result{WorkerID: w.cfg.WorkerID, Attempt: s.Attempt, Events: s.published(), Annotations: s.recorded()}
 	err := res.err
 	if err == nil {
 		raw, merr := json.Marshal(res.out)
@@ -386,7 +412,7 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 			// storable): fail the attempt permanently, saying why, rather
 			// than letting it be rescued and refused again.
 			err = Permanent(errors.New("the server refused the step's result: " + refusal))
-			body.Events = nil // they may be what was refused
+			body.Events, body.Annotations = nil, nil // they may be what was refused
 		} else {
 			err = Permanent(fmt.Errorf("encode step result as JSON: %w", merr))
 		}
@@ -396,11 +422,19 @@ func (w *Worker) run(ctx context.Context, s *Step) {
 		err = &kindError{err: fmt.Errorf("step timed out after %s: %w", timeout, err), kind: "timeout"}
 	}
 	body.Error = errorBody(err)
+	if refusal := w.reportRetrying(ctx, s, body); refusal != "" && (len(body.Events) > 0 || len(body.Annotations) > 0) {
+		// The server refused the failure with what the attempt recorded
+		// (an undeclared event, an invalid annotation): report it without
+		// them, permanently, saying why, rather than letting the step be
+		// rescued and refused again.
+		err = Permanent(fmt.Errorf("%w; the server refused the step's result: %s", err, refusal))
+		body.Events, body.Annotations, body.Error = nil, nil, errorBody(err)
+		w.reportRetrying(ctx, s, body)
+	}
 	if span != nil {
 		span.SetAttributes(attribute.String("tasker.step.outcome", "failed"), attribute.String("tasker.error.kind", body.Error.Kind))
 		span.SetStatus(codes.Error, body.Error.Message)
 	}
-	w.reportRetrying(ctx, s, body)
 }
 
 // release gives a claimed attempt back without a result.

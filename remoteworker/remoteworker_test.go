@@ -585,3 +585,47 @@ func TestStepsClaimedAsTheWorkerStopsAreReleased(t *testing.T) {
 	require.Equal(t, 0, s.Attempts)
 	require.Empty(t, s.LeaseOwner)
 }
+
+// A handler's annotations are sent with its result and stored with it,
+// failed attempts' too; one the server refuses fails the attempt
+// permanently, saying why, and none of its annotations is stored.
+func TestAnnotate(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, billingTemplate("annotated"))
+	startWorker(t, e, remoteworker.Config{}, func(_ context.Context, s *remoteworker.Step) (any, error) {
+		var in struct {
+			Type string `json:"type"`
+		}
+		if err := s.DecodeContext(&in); err != nil {
+			return nil, err
+		}
+		if err := s.Annotate("not an object", []int{1}); err == nil {
+			return nil, remoteworker.Permanent(errors.New("Annotate took a JSON array"))
+		}
+		if err := s.Annotate(in.Type, map[string]any{"attempt": s.Attempt}); err != nil {
+			return nil, err
+		}
+		if s.Attempt == 1 {
+			return nil, errors.New("gateway busy")
+		}
+		return map[string]bool{"ok": true}, nil
+	})
+	res, err := e.client.CreateTask(t.Context(), &tasker.TaskRequest{Name: "annotated", Context: map[string]string{"type": "gateway"}})
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateComplete, waitFinal(t, e.client, res.Task.ID).State)
+	got, err := e.client.TaskAnnotations(t.Context(), res.Task.ID)
+	require.NoError(t, err)
+	require.Len(t, got[res.Task.ID], 2, "the failed attempt's and the successful one's")
+	for i, a := range got[res.Task.ID] {
+		require.Equal(t, "gateway", a.Type)
+		require.JSONEq(t, fmt.Sprintf(`{"attempt": %d}`, i+1), string(a.Annotation))
+	}
+
+	s := runToEnd(t, e, &tasker.TaskRequest{Name: "annotated", Context: map[string]string{"type": "bad type"}}, taskertype.StateError)
+	require.Equal(t, "permanent", s.LastError.Kind)
+	require.Contains(t, s.LastError.Message, "the server refused the step's result: HTTP 400: invalid remote result")
+	require.Contains(t, s.LastError.Message, "annotations[0].annotation_type")
+	got, err = e.client.TaskAnnotations(t.Context(), s.TaskID)
+	require.NoError(t, err)
+	require.Empty(t, got[s.TaskID])
+}

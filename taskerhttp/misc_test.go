@@ -203,6 +203,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/dead_letters/replay":                              {"post"},
 		"/tasker/metrics":                                          {"get"},
 		"/tasker/tasks/{task_id}/transitions":                      {"get"},
+		"/tasker/tasks/{task_id}/annotations":                      {"post"},
 		"/tasker/tokens":                                           {"get", "post"},
 		"/tasker/tokens/{name}":                                    {"delete"},
 		"/tasker/workers":                                          {"get"},

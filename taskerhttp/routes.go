@@ -112,6 +112,7 @@ var table = []route{
 	{Route{"POST", "/tasker/tasks/{task_id}/retry", OpTaskRetry, false, "retryTask"}, (*server).retryTask},
 	{Route{"GET", "/tasker/tasks/{task_id}/diagram", OpTaskShow, false, "taskDiagram"}, (*server).taskDiagram},
 	{Route{"GET", "/tasker/tasks/{task_id}/transitions", OpTaskShow, false, "taskTransitions"}, (*server).taskTransitions},
+	{Route{"POST", "/tasker/tasks/{task_id}/annotations", OpTaskUpdate, false, "annotateTask"}, (*server).createAnnotation},
 
 	{Route{"GET", "/tasker/tasks/{task_id}/workflow_steps", OpStepIndex, false, "listSteps"}, (*server).listSteps},
 	{Route{"GET", "/tasker/tasks/{task_id}/workflow_steps/{step_id}", OpStepShow, false, "getStep"}, (*server).getStep},

@@ -64,6 +64,7 @@ func TestRoutesPermissions(t *testing.T) {
 		"POST /tasker/tasks/{task_id}/retry":                            "tasker.task:retry",
 		"GET /tasker/tasks/{task_id}/diagram":                           "tasker.task:show",
 		"GET /tasker/tasks/{task_id}/transitions":                       "tasker.task:show",
+		"POST /tasker/tasks/{task_id}/annotations":                      "tasker.task:update",
 		"GET /tasker/tasks/{task_id}/workflow_steps":                    "tasker.workflow_step:index",
 		"GET /tasker/tasks/{task_id}/workflow_steps/{step_id}":          "tasker.workflow_step:show",
 		"PATCH /tasker/tasks/{task_id}/workflow_steps/{step_id}":        "tasker.workflow_step:update",

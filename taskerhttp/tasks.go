@@ -2,9 +2,11 @@ package taskerhttp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +128,11 @@ func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
 		}
 		p.OrderBy = v
 	}
+	if f, err := annotationFilter(q); err != nil {
+		return nil, err
+	} else if f != nil {
+		p.Annotation = f
+	}
 	switch v := q.Get("sort_order"); v {
 	case "":
 	case "asc":
@@ -136,6 +143,32 @@ func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
 		return nil, badParam("sort_order", "%q is not allowed; allowed: asc, desc", v)
 	}
 	return p, nil
+}
+
+// annotationParams are the query parameters of the task list's annotation
+// filter: all three or none.
+var annotationParams = []string{"annotation_type", "annotation_key", "annotation_value"}
+
+// annotationFilter reads the annotation filter of a task list (nil when
+// none of its parameters is given). A given empty annotation_value is the
+// empty string.
+func annotationFilter(q url.Values) (*tasker.AnnotationFilter, error) {
+	var given, missing []string
+	for _, name := range annotationParams {
+		if q.Has(name) {
+			given = append(given, name)
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		return nil, nil
+	case len(missing) > 0:
+		return nil, badParam(missing[0], "is required with %s: filter by an annotation with annotation_type, annotation_key and annotation_value together",
+			strings.Join(given, " and "))
+	}
+	return &tasker.AnnotationFilter{Type: q.Get("annotation_type"), Key: q.Get("annotation_key"), Value: q.Get("annotation_value")}, nil
 }
 
 func statesList() string {
@@ -214,7 +247,11 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := newTaskView(task, steps)
+	notes, err := s.c.TaskAnnotations(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	v := newTaskView(task, steps).WithAnnotations(notes[id])
 	if withDeps {
 		ec, err := s.c.TaskExecutionContext(r.Context(), id)
 		if err != nil {
@@ -316,6 +353,53 @@ func (s *server) retryTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
+	return nil
+}
+
+// annotationFields are the members of an annotation body (flat or inside
+// {"task_annotation": {...}}).
+var annotationFields = []string{"annotation_type", "annotation"}
+
+// decodeAnnotation decodes {"annotation_type": NAME, "annotation": {...}}.
+func decodeAnnotation(body []byte) (string, json.RawMessage, error) {
+	d, err := decodeFields(body, "task_annotation", annotationFields...)
+	if err != nil {
+		return "", nil, err
+	}
+	typ := d.str("annotation_type")
+	if !d.has("annotation_type") {
+		d.problem("annotation_type", "is required: name the annotation's type, such as billing_reference")
+	}
+	annotation := d.object("annotation")
+	if !d.has("annotation") {
+		d.problem("annotation", `is required: a JSON object, such as {"invoice": "INV-1"}`)
+	}
+	if err := d.err(); err != nil {
+		return "", nil, err
+	}
+	return typ, annotation, nil
+}
+
+// createAnnotation records an annotation of a task (POST
+// /tasker/tasks/{task_id}/annotations).
+func (s *server) createAnnotation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "task_id")
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	typ, annotation, err := decodeAnnotation(body)
+	if err != nil {
+		return err
+	}
+	a, err := s.c.AnnotateTask(r.Context(), id, typ, annotation)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"task_annotation": apiview.NewAnnotation(a)})
 	return nil
 }
 

@@ -109,7 +109,7 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var resultFields = []string{"worker_id", "attempt", "results", "error", "events"}
+var resultFields = []string{"worker_id", "attempt", "results", "error", "events", "annotations"}
 var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
 
 func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
@@ -174,6 +174,29 @@ func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
 				d.problem(fmt.Sprintf("events[%d].%s", i, k), v)
 			}
 			res.Events = append(res.Events, ev)
+		}
+	}
+	if d.has("annotations") {
+		var list []json.RawMessage
+		if err := json.Unmarshal(d.m["annotations"], &list); err != nil {
+			d.problem("annotations", `must be an array of {"annotation_type": ..., "annotation": {...}}`)
+		}
+		for i, raw := range list {
+			am, err := objectMembers(raw, fmt.Sprintf("annotations[%d]", i))
+			if err != nil {
+				return nil, err
+			}
+			for k := range am {
+				if k != "annotation_type" && k != "annotation" {
+					return nil, unknownFields([]string{fmt.Sprintf("annotations[%d].%s", i, k)}, "an annotation has annotation_type and annotation")
+				}
+			}
+			ad := &fieldDecoder{m: am}
+			a := taskerwire.Annotation{Type: ad.str("annotation_type"), Annotation: ad.raw("annotation")}
+			for k, v := range ad.fields {
+				d.problem(fmt.Sprintf("annotations[%d].%s", i, k), v)
+			}
+			res.Annotations = append(res.Annotations, a)
 		}
 	}
 	if err := d.err(); err != nil {

@@ -22,7 +22,9 @@ its result is dropped by the server. A handler still running after the step's
 timeout (step.timeout_ms) is given up: a timeout is reported, step.lost is set
 and its eventual result dropped; check step.lost in long loops. A result the
 server refuses (not JSON, larger than its body limit) fails the attempt
-permanently with the server's reason.
+permanently with the server's reason. step.publish(name, payload) publishes a
+custom event and step.annotate(annotation_type, annotation) records an
+annotation of the task; both are sent with the result.
 
 stop() (or SIGINT/SIGTERM during run()) ends the claim waiting in its long
 poll at once and claims nothing more: steps a claim returns after it are
@@ -108,6 +110,7 @@ class Step:
         # Set when the lease is lost: stop working, the result will be refused.
         self.lost = threading.Event()
         self._events = []
+        self._annotations = []
         self._events_lock = threading.Lock()
 
     def publish(self, name, payload=None):
@@ -122,6 +125,24 @@ class Step:
     def published(self):
         with self._events_lock:
             return list(self._events)
+
+    def annotate(self, annotation_type, annotation):
+        """Record an annotation of the step's task: annotation_type names its
+        type (1 to 64 of A-Z a-z 0-9 . _ -) and annotation is a dict (a JSON
+        object). It is sent with the result, whatever its outcome, and stored
+        when the result is recorded; the server refuses the result when an
+        annotation is invalid (the attempt then fails permanently, saying
+        why)."""
+        if not isinstance(annotation, dict):
+            raise TypeError("annotation %r must be a dict (a JSON object), not %s"
+                            % (annotation_type, type(annotation).__name__))
+        json.dumps(annotation, allow_nan=False)  # must be JSON
+        with self._events_lock:
+            self._annotations.append({"annotation_type": annotation_type, "annotation": annotation})
+
+    def annotations(self):
+        with self._events_lock:
+            return list(self._annotations)
 
     def trace_headers(self):
         """The traceparent and tracestate headers that continue the task's
@@ -281,10 +302,13 @@ class Worker:
         return out["lost_step_ids"]
 
     def complete(self, step, results):
-        """Report a successful attempt (with the events the step published)."""
+        """Report a successful attempt (with the events the step published
+        and the annotations it recorded)."""
         body = {"worker_id": self.worker_id, "attempt": step.attempt, "results": results}
         if step.published():
             body["events"] = step.published()
+        if step.annotations():
+            body["annotations"] = step.annotations()
         return self._post("/tasker/workers/steps/%d/result" % step.step_id, body,
                           timeout=max(self.lease_seconds / 3, 1.0), headers=step.trace_headers())
 
@@ -297,8 +321,8 @@ class Worker:
 
     def fail(self, step, message, kind="retryable", retry_after_seconds=None, error_class=None, detail=None,
              events=True):
-        """Report a failed attempt (with the events the step published, unless
-        events is False)."""
+        """Report a failed attempt (with the events the step published and the
+        annotations it recorded, unless events is False)."""
         err = {"message": message or "error", "kind": kind}
         if retry_after_seconds is not None:
             err["retry_after_seconds"] = retry_after_seconds
@@ -309,6 +333,8 @@ class Worker:
         body = {"worker_id": self.worker_id, "attempt": step.attempt, "error": err}
         if events and step.published():
             body["events"] = step.published()
+        if events and step.annotations():
+            body["annotations"] = step.annotations()
         return self._post("/tasker/workers/steps/%d/result" % step.step_id, body,
                           timeout=max(self.lease_seconds / 3, 1.0), headers=step.trace_headers())
 
@@ -351,7 +377,9 @@ class Worker:
         refusal = self._report(step, report)
         if refusal is not None:
             # The server refused the result itself (too large, not
-            # storable): fail the attempt permanently, saying why.
+            # storable, an undeclared event, an invalid annotation): fail
+            # the attempt permanently, saying why, without its events and
+            # annotations.
             self._report(step, lambda: self.fail(
                 step, "the server refused the step's result: %s" % refusal, kind="permanent", events=False))
 

@@ -189,6 +189,49 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(got[2]["events"], [{"name": "payment.charged", "payload": {"amount": 42}}])
         self.assertEqual(got[2]["error"]["message"], "after publishing")
 
+    def test_annotations_go_with_the_result(self):
+        self.stub.to_claim = [step_doc(1), step_doc(2), step_doc(3)]
+        bad = {}
+
+        def handler(step):
+            for wrong in ([1], "text", None):
+                try:
+                    step.annotate("t", wrong)
+                except TypeError as e:
+                    bad[repr(wrong)] = str(e)
+            try:
+                step.annotate("t", {"n": float("nan")})
+            except ValueError as e:
+                bad["nan"] = str(e)
+            if step.step_id == 3:
+                return {"ok": True}  # none recorded: no annotations member
+            step.annotate("billing_reference", {"invoice": "INV-%d" % step.step_id})
+            if step.step_id == 2:
+                raise RuntimeError("after annotating")
+            return {"ok": True}
+        self.run_worker(handler)
+        got = dict(self.stub.wait_results(3))
+        self.assertEqual(got[1]["annotations"], [{"annotation_type": "billing_reference", "annotation": {"invoice": "INV-1"}}])
+        self.assertEqual(got[1]["results"], {"ok": True})
+        self.assertEqual(got[2]["annotations"], [{"annotation_type": "billing_reference", "annotation": {"invoice": "INV-2"}}])
+        self.assertEqual(got[2]["error"]["message"], "after annotating")
+        self.assertNotIn("annotations", got[3])
+        self.assertEqual(sorted(bad), ["'text'", "None", "[1]", "nan"])
+        self.assertIn("must be a dict", bad["[1]"])
+
+    def test_refused_annotations_fail_permanently_without_them(self):
+        self.stub.to_claim = [step_doc(1)]
+        self.stub.result_status[1] = [400]
+
+        def handler(step):
+            step.annotate("bad type", {"a": 1})
+            return {"ok": True}
+        self.run_worker(handler)
+        (sid, body), = self.stub.wait_results(1)
+        self.assertEqual(body["error"]["kind"], "permanent")
+        self.assertIn("the server refused the step's result: HTTP 400", body["error"]["message"])
+        self.assertNotIn("annotations", body)
+
     def test_result_not_json_fails_permanently(self):
         self.stub.to_claim = [step_doc(1), step_doc(2)]
         self.run_worker(lambda step: float("nan") if step.step_id == 1 else {"s": {1, 2}})

@@ -213,6 +213,9 @@ type apiTask struct {
 	FullNameField string         `json:"full_name"`
 	CompleteField bool           `json:"complete"`
 	Steps         []*tasker.Step `json:"workflow_steps"`
+	// Annotations are in the answer of GET /tasker/tasks/{id} (without
+	// their task_id: the task's).
+	Annotations []*tasker.TaskAnnotation `json:"task_annotations"`
 }
 
 type taskEnvelope struct {

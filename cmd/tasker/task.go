@@ -244,6 +244,24 @@ func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Durat
 	})
 }
 
+// printAnnotations prints a task's annotations after its summary: type,
+// time and the annotation (cut to 80 characters); nothing when it has none.
+func (a *app) printAnnotations(list []*tasker.TaskAnnotation) {
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(a.out)
+	a.printTable("ANNOTATION\tCREATED\tVALUE", func(tw io.Writer) {
+		for _, n := range list {
+			value := string(n.Annotation)
+			if len(value) > 80 {
+				value = value[:80] + "…"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Type, n.CreatedAt.UTC().Format(time.RFC3339), value)
+		}
+	})
+}
+
 func (a *app) taskGetCmd() *cobra.Command {
 	var (
 		output       string
@@ -292,10 +310,15 @@ func (a *app) taskGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			notes, err := c.TaskAnnotations(ctx, id)
+			if err != nil {
+				return err
+			}
 			if output == "json" {
-				return a.printJSON(map[string]any{"task": t, "steps": steps})
+				return a.printJSON(map[string]any{"task": t, "steps": steps, "task_annotations": notes[id]})
 			}
 			a.printSummary(t, steps, t.UpdatedAt.Sub(t.CreatedAt))
+			a.printAnnotations(notes[id])
 			return nil
 		})
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")

@@ -73,10 +73,18 @@ func (a *app) remoteGet(ctx context.Context, id int64, output string) error {
 	if err != nil {
 		return err
 	}
+	notes := t.Annotations
+	if notes == nil {
+		notes = []*tasker.TaskAnnotation{} // a server without annotations
+	}
+	for _, n := range notes {
+		n.TaskID = t.ID
+	}
 	if output == "json" {
-		return a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps)})
+		return a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps), "task_annotations": notes})
 	}
 	a.printSummary(&t.Task, t.Steps, remoteTook(t))
+	a.printAnnotations(notes)
 	return nil
 }
 

@@ -20,10 +20,43 @@ func UTC(t time.Time) time.Time {
 // runtime dependency analysis.
 type Task struct {
 	*tasker.Task
-	FullName           string              `json:"full_name"`
-	Complete           bool                `json:"complete"`
-	WorkflowSteps      []*Step             `json:"workflow_steps,omitempty"`
+	FullName      string  `json:"full_name"`
+	Complete      bool    `json:"complete"`
+	WorkflowSteps []*Step `json:"workflow_steps,omitempty"`
+	// TaskAnnotations are the task's annotations, oldest first: present
+	// (an empty list when there are none) in the views that read them (a
+	// task read alone, WithAnnotations), absent from the others.
+	TaskAnnotations    []*TaskAnnotation   `json:"task_annotations,omitzero"`
 	DependencyAnalysis *DependencyAnalysis `json:"dependency_analysis,omitempty"`
+}
+
+// WithAnnotations sets the task's annotations (never nil: an empty list
+// when there are none) and returns v.
+func (v *Task) WithAnnotations(list []*tasker.TaskAnnotation) *Task {
+	v.TaskAnnotations = each(list, NewTaskAnnotation)
+	return v
+}
+
+// TaskAnnotation is the view of an annotation inside its task's view: its
+// task's id is the task's.
+type TaskAnnotation struct {
+	ID         int64           `json:"task_annotation_id"`
+	Type       string          `json:"annotation_type"`
+	Annotation json.RawMessage `json:"annotation"`
+	CreatedAt  time.Time       `json:"created_at"`
+}
+
+// NewTaskAnnotation returns the view of a in its task's view.
+func NewTaskAnnotation(a *tasker.TaskAnnotation) *TaskAnnotation {
+	return &TaskAnnotation{ID: a.ID, Type: a.Type, Annotation: a.Annotation, CreatedAt: UTC(a.CreatedAt)}
+}
+
+// NewAnnotation returns the view of an annotation on its own (the answer
+// to its creation): the persisted fields, its time in UTC.
+func NewAnnotation(a *tasker.TaskAnnotation) *tasker.TaskAnnotation {
+	c := *a
+	c.CreatedAt = UTC(c.CreatedAt)
+	return &c
 }
 
 // NewTask returns the view of t (a copy: t is not changed) with its steps
