@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -28,16 +29,37 @@ type Config struct {
 	// an Authenticator.
 	Authorizer taskerauth.Authorizer
 	// Authorize, when set, is called after the Authorizer for every
-	// field's permission, with the request's context: a non-nil error
+	// field's permission, with the field's context (RequestFrom gives its
+	// request; taskerauth.PrincipalFrom its principal): a non-nil error
 	// refuses the field (FORBIDDEN, or UNAUTHENTICATED when it wraps
-	// taskerauth.ErrNoCredential). taskerhttp sets it to its
-	// Options.Authorize. Called even without an Authenticator.
+	// taskerauth.ErrNoCredential or taskerauth.ErrInvalidCredential).
+	// taskerhttp sets it to its Options.Authorize. Called even without an
+	// Authenticator.
 	Authorize func(ctx context.Context, permission string) error
 	// MaxDepth bounds the nesting of a document's selections; default 15.
 	MaxDepth int
-	// MaxComplexity bounds a document's complexity (each field 1, a
-	// list's fields times its limit, a task's steps 10 times); default 25,000.
+	// MaxFields bounds a document's fields, its fragments expanded (each
+	// __schema or __type counting 500); default 2,000. It is checked
+	// before the document is validated, as validation compares the
+	// fields of a selection set pairwise.
+	MaxFields int
+	// MaxComplexity bounds a document's complexity: each field 1, a list's
+	// fields times the items it may return (its limit, 10 steps a task, 5
+	// parents or children a step), and each field that reads or writes
+	// the database on its own (a root field, a mutation, each id of
+	// nodes) 100; default 25,000.
 	MaxComplexity int
+	// MaxResponseBytes bounds one response (each message of a
+	// subscription): an answer that would be larger is refused as a
+	// whole with RESPONSE_TOO_LARGE; default 16 MiB. taskerhttp sets its
+	// own MaxResponseBytes.
+	MaxResponseBytes int64
+	// MaxBodyBytes bounds a POST body (413 above it); default 1 MiB.
+	// taskerhttp sets its own MaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxSubscriptions bounds the subscriptions running at once on one
+	// WebSocket; default 100.
+	MaxSubscriptions int
 	// DisableIntrospection refuses __schema and __type queries.
 	DisableIntrospection bool
 	// OriginPatterns lists the hosts of browser pages ("console.example.com",
@@ -59,18 +81,34 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxDepth      = 15
-	DefaultMaxComplexity = 25000
-	DefaultPollInterval  = 2 * time.Second
-	DefaultKeepAlive     = 15 * time.Second
+	DefaultMaxDepth         = 15
+	DefaultMaxFields        = 2_000
+	DefaultMaxComplexity    = 25_000
+	DefaultMaxResponseBytes = 16 << 20
+	DefaultMaxBodyBytes     = 1 << 20
+	DefaultMaxSubscriptions = 100
+	DefaultPollInterval     = 2 * time.Second
+	DefaultKeepAlive        = 15 * time.Second
 )
 
 func (c Config) withDefaults() *Config {
 	if c.MaxDepth <= 0 {
 		c.MaxDepth = DefaultMaxDepth
 	}
+	if c.MaxFields <= 0 {
+		c.MaxFields = DefaultMaxFields
+	}
 	if c.MaxComplexity <= 0 {
 		c.MaxComplexity = DefaultMaxComplexity
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
@@ -96,6 +134,7 @@ const (
 	PermTaskUpdate  = taskerauth.PermTaskUpdate
 	PermTaskDestroy = taskerauth.PermTaskDestroy
 	PermTaskRetry   = taskerauth.PermTaskRetry
+	PermStepIndex   = taskerauth.PermStepIndex
 	PermStepShow    = taskerauth.PermStepShow
 	PermStepUpdate  = taskerauth.PermStepUpdate
 	PermStepDestroy = taskerauth.PermStepDestroy
@@ -112,7 +151,9 @@ const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
 	CodeConflict        = "CONFLICT"
 	CodeUnavailable     = "UNAVAILABLE"
-	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeResponseTooLarge: the answer would be over MaxResponseBytes.
+	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	CodeInternal         = "INTERNAL_SERVER_ERROR"
 )
 
 // allow checks that the request's principal holds perm (always, without an
@@ -125,12 +166,33 @@ func (c *Config) allow(ctx context.Context, perm string) error {
 		return nil
 	}
 	if err := c.Authorize(ctx, perm); err != nil {
-		if errors.Is(err, taskerauth.ErrNoCredential) {
+		if errors.Is(err, taskerauth.ErrNoCredential) || errors.Is(err, taskerauth.ErrInvalidCredential) {
 			return codeError(CodeUnauthenticated, err.Error(), nil)
 		}
 		return codeError(CodeForbidden, err.Error(), map[string]any{"permission": perm})
 	}
 	return nil
+}
+
+// allowAny checks that the request's principal holds one of perms; a
+// refusal names them all.
+func (c *Config) allowAny(ctx context.Context, perms ...string) error {
+	var first error
+	for _, p := range perms {
+		err := c.allow(ctx, p)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	var ge *gqlerror.Error
+	if errors.As(first, &ge) && ge.Extensions["code"] == CodeForbidden && len(perms) > 1 {
+		return codeError(CodeForbidden, "this field needs the permission "+strings.Join(perms, " or "),
+			map[string]any{"permission": perms[0], "permissions": perms})
+	}
+	return first
 }
 
 // authorizeWith checks perm with the Authenticator's principal and the
@@ -213,11 +275,23 @@ func (c *Config) classify(ctx context.Context, err error) error {
 	return ge
 }
 
-// aroundFields classifies the error of every field's resolver.
+// aroundFields classifies the error of every field's resolver, and
+// charges its answer to the response's budget (MaxResponseBytes): once
+// the budget is spent, no field runs (a nullable one answers null, a
+// non-null one the error; the response becomes the error alone).
 func (c *Config) aroundFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	if overBudget(ctx) {
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Definition != nil && !fc.Field.Definition.Type.NonNull {
+			return nil, nil
+		}
+		return nil, c.tooLarge()
+	}
 	res, err := next(ctx)
 	if err != nil {
 		return res, c.classify(ctx, err)
+	}
+	if !spend(ctx, res) {
+		return nil, c.tooLarge()
 	}
 	return res, nil
 }

@@ -1,14 +1,16 @@
 package taskergraphql
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -37,6 +39,7 @@ func NewHandler(c *tasker.Client, cfg *Config) http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: conf.KeepAlive,
+		InitTimeout:           wsInitTimeout,
 		// A browser page's upgrade is refused unless its Origin is the
 		// request's host or one of OriginPatterns (cross-site WebSocket
 		// hijacking); programs send no Origin.
@@ -46,11 +49,14 @@ func NewHandler(c *tasker.Client, cfg *Config) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(maxTokens)
 	if !conf.DisableIntrospection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(documentLimits{cfg: conf}) // before the complexity, which expands every fragment
 	srv.Use(extension.FixedComplexityLimit(conf.MaxComplexity))
-	srv.Use(depthLimit{max: conf.MaxDepth})
+	srv.AroundOperations(conf.aroundOperations)
+	srv.AroundResponses(conf.aroundResponses)
 	srv.AroundFields(conf.aroundFields)
 	srv.SetErrorPresenter(conf.presentError)
 	srv.SetRecoverFunc(conf.recoverPanic)
@@ -62,7 +68,22 @@ type server struct {
 	gql http.Handler
 }
 
-type upgradeKey struct{}
+type (
+	upgradeKey struct{}
+	requestKey struct{}
+)
+
+// wsInitTimeout is how long a WebSocket may take to send connection_init.
+const wsInitTimeout = 10 * time.Second
+
+// RequestFrom returns the HTTP request that carries the operation of ctx
+// (a resolver's, or an Authorize hook's context): the request itself, or
+// for a WebSocket its upgrade request with the Authorization of its
+// connection_init payload. Nil outside an operation.
+func RequestFrom(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	return r
+}
 
 // ServeHTTP authenticates an HTTP request (a WebSocket authenticates when
 // it starts, see initWebSocket) and serves it.
@@ -76,17 +97,60 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusMethodNotAllowed, codeError("METHOD_NOT_ALLOWED", "use POST (application/json), or GET for queries", nil))
 		return
 	}
-	if r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")) {
-		writeErrors(w, http.StatusUnsupportedMediaType, codeError(CodeBadUserInput,
-			"send the request as Content-Type: application/json ({\"query\": ..., \"variables\": ...})", nil))
-		return
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if !isJSON(r.Header.Get("Content-Type")) {
+			writeErrors(w, http.StatusUnsupportedMediaType, codeError(CodeBadUserInput,
+				"send the request as Content-Type: application/json ({\"query\": ..., \"variables\": ...})", nil))
+			return
+		}
+		body, status, err := readParams(r.Body)
+		if err != nil {
+			writeErrors(w, status, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	ctx, err := s.cfg.authenticate(r)
 	if err != nil {
 		s.refuse(w, err)
 		return
 	}
-	s.gql.ServeHTTP(w, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(ctx, requestKey{}, r)))
+}
+
+// readParams reads a POST body and checks that it is a request
+// ({"query": string, "operationName": string, "variables": object,
+// "extensions": object}), so that a bad one is answered with what is wrong
+// in terms of the request (not of the server's Go types), and one over the
+// body limit with 413.
+func readParams(body io.Reader) ([]byte, int, *gqlerror.Error) {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, codeError(CodeBadUserInput,
+				"the request body is over "+strconv.FormatInt(mbe.Limit, 10)+" bytes: send a smaller document or fewer variables", nil)
+		}
+		return nil, http.StatusBadRequest, codeError(CodeBadUserInput, "the request body could not be read", nil)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, http.StatusBadRequest, codeError(CodeBadUserInput,
+			`the body must be a JSON object: {"query": "...", "variables": {...}, "operationName": "..."}`, nil)
+	}
+	for name, want := range map[string]byte{"query": '"', "operationName": '"', "variables": '{', "extensions": '{'} {
+		v := bytes.TrimSpace(fields[name])
+		if len(v) == 0 || string(v) == "null" || v[0] == want {
+			continue
+		}
+		kind := "a string"
+		if want == '{' {
+			kind = "an object"
+		}
+		return nil, http.StatusBadRequest, codeError(CodeBadUserInput, name+" must be "+kind+" (or left out)", map[string]any{"field": name})
+	}
+	return raw, 0, nil
 }
 
 // authenticate returns r's context with its principal (and actor), or the
@@ -144,9 +208,6 @@ func isJSON(ct string) bool {
 // arrives: the credential of the payload's "authorization" ("Bearer …"),
 // else the upgrade request's Authorization header.
 func (c *Config) initWebSocket(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	if c.Authenticator == nil {
-		return ctx, nil, nil
-	}
 	up, _ := ctx.Value(upgradeKey{}).(*http.Request)
 	if up == nil {
 		return transport.WithWebsocketCloseCode(ctx, 4500), nil, errors.New("internal error: no upgrade request")
@@ -155,7 +216,11 @@ func (c *Config) initWebSocket(ctx context.Context, payload transport.InitPayloa
 	if auth := payload.Authorization(); auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	actx, err := c.authenticate(req)
+	ctx = context.WithValue(context.WithValue(ctx, requestKey{}, req), wsConnKey{}, &wsConn{})
+	if c.Authenticator == nil {
+		return ctx, nil, nil
+	}
+	actx, err := c.authenticate(req.WithContext(ctx))
 	if err != nil {
 		// graphql-transport-ws: close with 4403 Forbidden.
 		refused := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "unauthenticated"), 4403)
@@ -171,74 +236,3 @@ func (c *Config) initWebSocket(ctx context.Context, payload transport.InitPayloa
 	}
 	return actx, nil, nil
 }
-
-// complexity makes a list's fields count once per item it may return.
-func complexity() generated.ComplexityRoot {
-	var c generated.ComplexityRoot
-	page := func(child int, limit *int) int {
-		n := defaultLimit
-		if limit != nil && *limit > 0 {
-			n = min(*limit, maxLimit)
-		}
-		return 1 + n*child
-	}
-	c.Query.Tasks = func(child int, limit, _ *int, _, _ *string) int { return page(child, limit) }
-	c.Query.TasksByStatus = func(child int, _ string, limit, _ *int, _, _ *string) int { return page(child, limit) }
-	c.Query.TasksByAnnotation = func(child int, _, _, _ string, limit, _ *int, _, _ *string) int {
-		return page(child, limit)
-	}
-	c.Query.Nodes = func(child int, ids []string) int { return 1 + len(ids)*child }
-	// A task's steps: count them as 10 a task.
-	c.Task.WorkflowSteps = func(child int) int { return 1 + 10*child }
-	return c
-}
-
-// depthLimit refuses documents whose selections nest deeper than max.
-type depthLimit struct{ max int }
-
-var _ interface {
-	graphql.HandlerExtension
-	graphql.OperationContextMutator
-} = depthLimit{}
-
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
-	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, map[string]bool{}); depth > d.max {
-		return codeError(CodeBadUserInput, "the document nests "+itoa(depth)+" levels deep; at most "+itoa(d.max)+" are allowed", nil)
-	}
-	return nil
-}
-
-// selectionDepth is the deepest nesting of fields in set (fragments
-// followed once per path).
-func selectionDepth(set ast.SelectionSet, depth int, seen map[string]bool) int {
-	deepest := depth
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			d = depth + 1
-			if len(s.SelectionSet) > 0 {
-				d = selectionDepth(s.SelectionSet, depth+1, seen)
-			}
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, seen)
-		case *ast.FragmentSpread:
-			if seen[s.Name] || s.Definition == nil {
-				continue
-			}
-			seen[s.Name] = true
-			d = selectionDepth(s.Definition.SelectionSet, depth, seen)
-			delete(seen, s.Name)
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }

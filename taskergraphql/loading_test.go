@@ -63,9 +63,9 @@ func TestBatchedLoading(t *testing.T) {
 	}
 	create(2)
 	small := statements(2)
-	create(48)
-	large := statements(50)
-	t.Logf("statements: page of 2: %d, page of 50: %d", small, large)
+	create(38)
+	large := statements(40)
+	t.Logf("statements: page of 2: %d, page of 40: %d", small, large)
 	require.Equal(t, small, large, "the statements of a page do not grow with its size")
 	require.LessOrEqual(t, large, int64(6), "the page, its steps and their edges, its annotations")
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskergraphql/internal/generated"
@@ -80,6 +83,7 @@ func listParams(limit, offset *int, sortBy, sortOrder *string) (*tasker.TaskList
 }
 
 func (r *queryResolver) list(ctx context.Context, p *tasker.TaskListParams) ([]*model.Task, error) {
+	p.OmitContext = !slices.Contains(graphql.CollectAllFields(ctx), "context") // read only when asked
 	page, err := r.c.ListTasks(ctx, p)
 	if err != nil {
 		return nil, err
@@ -257,8 +261,23 @@ func (r *taskResolver) NamedTask(ctx context.Context, obj *model.Task) (*model.N
 	return nt, nil
 }
 
+// Nested fields that show another object than the one they hang on need
+// the permission of a REST route that shows it: a task's steps and a
+// step's parents and children those of GET /tasker/tasks/{id} (which
+// answers its steps) or of the step list; a task's annotations and a
+// step's task those of GET /tasker/tasks/{id}.
+var stepsPermissions = []string{PermTaskShow, PermStepIndex}
+
 // WorkflowSteps loads the steps of every task of obj's batch at once.
 func (r *taskResolver) WorkflowSteps(ctx context.Context, obj *model.Task) ([]*model.Step, error) {
+	if err := r.cfg.allowAny(ctx, stepsPermissions...); err != nil {
+		return nil, err
+	}
+	return r.steps(ctx, obj)
+}
+
+// steps returns the steps of obj, loading those of its whole batch.
+func (r *taskResolver) steps(ctx context.Context, obj *model.Task) ([]*model.Step, error) {
 	b := obj.Batch
 	b.StepsOnce.Do(func() {
 		steps, err := r.c.ListStepsOfTasks(ctx, b.IDs, nil)
@@ -284,6 +303,9 @@ func (r *taskResolver) WorkflowSteps(ctx context.Context, obj *model.Task) ([]*m
 // TaskAnnotations loads the annotations of every task of obj's batch at
 // once.
 func (r *taskResolver) TaskAnnotations(ctx context.Context, obj *model.Task) ([]*model.TaskAnnotation, error) {
+	if err := r.cfg.allow(ctx, PermTaskShow); err != nil {
+		return nil, err
+	}
 	b := obj.Batch
 	b.AnnotationsOnce.Do(func() {
 		b.Annotations, b.AnnotationsErr = r.c.TaskAnnotations(ctx, b.IDs...)
@@ -345,6 +367,9 @@ func (r *stepResolver) task(ctx context.Context, obj *model.Step) (*model.Task, 
 }
 
 func (r *stepResolver) Task(ctx context.Context, obj *model.Step) (*model.Task, error) {
+	if err := r.cfg.allow(ctx, PermTaskShow); err != nil {
+		return nil, err
+	}
 	return r.task(ctx, obj)
 }
 
@@ -385,6 +410,9 @@ func (r *stepResolver) NamedStep(ctx context.Context, obj *model.Step) (*model.N
 // related returns the steps of obj's task with the given ids, from the
 // steps its task's batch loaded.
 func (r *stepResolver) related(ctx context.Context, obj *model.Step, ids []int64) ([]*model.Step, error) {
+	if err := r.cfg.allowAny(ctx, stepsPermissions...); err != nil {
+		return nil, err
+	}
 	if len(ids) == 0 {
 		return []*model.Step{}, nil
 	}
@@ -392,7 +420,7 @@ func (r *stepResolver) related(ctx context.Context, obj *model.Step, ids []int64
 	if err != nil {
 		return nil, err
 	}
-	steps, err := (*taskResolver)(r).WorkflowSteps(ctx, t)
+	steps, err := (*taskResolver)(r).steps(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@ package taskergraphql
 import (
 	"context"
 	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasker-go/tasker/taskergraphql/internal/model"
@@ -22,8 +25,13 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, taskID string) (
 	if err != nil {
 		return nil, err
 	}
+	release, err := r.cfg.openSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	first, err := r.read(ctx, id)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	changes, stop := r.c.SubscribeChanges()
@@ -31,6 +39,7 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, taskID string) (
 	out <- first.task
 	go func() {
 		defer close(out)
+		defer release()
 		defer stop()
 		tick := time.NewTicker(r.cfg.PollInterval)
 		defer tick.Stop()
@@ -111,10 +120,15 @@ func (r *subscriptionResolver) Events(ctx context.Context, filter []string) (<-c
 			return nil, inputError("filter", err.Error())
 		}
 	}
+	release, err := r.cfg.openSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	events, stop := r.c.Subscribe(filter...)
 	out := make(chan *model.Event, 16)
 	go func() {
 		defer close(out)
+		defer release()
 		defer stop()
 		for {
 			select {
@@ -133,4 +147,25 @@ func (r *subscriptionResolver) Events(ctx context.Context, filter []string) (<-c
 		}
 	}()
 	return out, nil
+}
+
+// wsConn is the state of one WebSocket connection: its subscriptions.
+type wsConn struct{ subs atomic.Int64 }
+
+type wsConnKey struct{}
+
+// openSubscription counts a subscription against its connection's
+// MaxSubscriptions; release ends it (once).
+func (c *Config) openSubscription(ctx context.Context) (release func(), err error) {
+	conn, _ := ctx.Value(wsConnKey{}).(*wsConn)
+	if conn == nil {
+		return func() {}, nil
+	}
+	if conn.subs.Add(1) > int64(c.MaxSubscriptions) {
+		conn.subs.Add(-1)
+		return nil, codeError(CodeBadUserInput, "at most "+strconv.Itoa(c.MaxSubscriptions)+
+			" subscriptions may run on one connection: complete one before starting another", nil)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { conn.subs.Add(-1) }) }, nil
 }

@@ -2,19 +2,19 @@ package taskerhttp
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/taskerauth"
 	"github.com/tasker-go/tasker/taskergraphql"
 )
 
 // graphQLPath is where the GraphQL API is served (POST and GET; a
 // WebSocket upgrade of GET for subscriptions).
 const graphQLPath = "/tasker/graphql"
-
-type graphQLRequestKey struct{}
 
 // graphQL mounts the GraphQL API (taskergraphql) at graphQLPath, unless
 // Options.GraphQL disables it. It authenticates with the REST API's
@@ -38,6 +38,12 @@ func (s *server) graphQL(c *tasker.Client) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.opts.Logger
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = s.opts.MaxResponseBytes
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = s.opts.MaxBodyBytes
+	}
 	if cfg.OriginPatterns == nil {
 		for _, o := range s.opts.CORSOrigins {
 			if u, err := url.Parse(o); err == nil && u.Host != "" {
@@ -46,18 +52,24 @@ func (s *server) graphQL(c *tasker.Client) {
 		}
 	}
 	if authorize := s.opts.Authorize; authorize != nil && cfg.Authorize == nil {
+		// The hook sees the request as REST's would: authenticated (its
+		// context holds the principal) and, for a WebSocket, with the
+		// credential of connection_init.
 		cfg.Authorize = func(ctx context.Context, perm string) error {
-			r, _ := ctx.Value(graphQLRequestKey{}).(*http.Request)
+			r := taskergraphql.RequestFrom(ctx)
 			if r == nil {
 				return ErrForbidden
 			}
-			return authorize(r, Operation(perm))
+			err := authorize(r.WithContext(ctx), Operation(perm))
+			if errors.Is(err, ErrUnauthenticated) {
+				return noCredential{err} // UNAUTHENTICATED
+			}
+			return err
 		}
 	}
 	h := taskergraphql.NewHandler(c, &cfg)
 	serve := func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-		ctx := context.WithValue(r.Context(), graphQLRequestKey{}, r)
+		ctx := r.Context()
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
@@ -68,3 +80,10 @@ func (s *server) graphQL(c *tasker.Client) {
 	s.mux.HandleFunc("POST "+graphQLPath, serve)
 	s.mux.HandleFunc("GET "+graphQLPath, serve)
 }
+
+// noCredential is an Authorize error wrapping ErrUnauthenticated, told to
+// taskergraphql as taskerauth.ErrNoCredential with its own message.
+type noCredential struct{ err error }
+
+func (e noCredential) Error() string   { return e.err.Error() }
+func (e noCredential) Unwrap() []error { return []error{e.err, taskerauth.ErrNoCredential} }
