@@ -9,11 +9,17 @@ import (
 // Real JWTs are a few KiB at most; API tokens far less.
 const MaxCredentialBytes = 8 << 10
 
+// SessionCookie is the name of the dashboard's session cookie, which holds
+// the credential a user signed in with (HttpOnly, SameSite=Strict).
+const SessionCookie = "tasker_session"
+
 // BearerToken returns the credential of the request's
-// "Authorization: Bearer <credential>" header. The scheme is matched
-// without regard to case and surrounding blanks are trimmed.
+// "Authorization: Bearer <credential>" header, or, when the request has no
+// Authorization header, of its SessionCookie (the dashboard's requests).
+// The scheme is matched without regard to case and surrounding blanks are
+// trimmed.
 //
-// It returns ErrNoCredential when there is no Authorization header or it
+// It returns ErrNoCredential when there is neither, when the header
 // uses another scheme (so that an authenticator for that scheme may handle
 // it), and an error wrapping ErrInvalidCredential when the header is
 // repeated, longer than MaxCredentialBytes, has an empty credential, or
@@ -23,6 +29,9 @@ func BearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	switch len(values) {
 	case 0:
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+			return parseBearer("Bearer " + c.Value)
+		}
 		return "", ErrNoCredential
 	case 1:
 	default:

@@ -34,3 +34,15 @@ const (
 	PermWorkerWork        = "tasker.worker:work"
 	PermWorkerIndex       = "tasker.worker:index"
 )
+
+// Permissions returns every permission above, in the order of their
+// resources (a page that shows what its user may do asks about each).
+func Permissions() []string {
+	return []string{
+		PermTaskIndex, PermTaskShow, PermTaskCreate, PermTaskUpdate, PermTaskDestroy, PermTaskRetry,
+		PermStepIndex, PermStepShow, PermStepUpdate, PermStepDestroy, PermStepResolve,
+		PermHandlerIndex, PermHandlerShow, PermEventIndex, PermDeadLetterIndex, PermDeadLetterReplay,
+		PermHealthStatusIndex, PermMetricsIndex, PermAnalyticsIndex,
+		PermTokenIndex, PermTokenCreate, PermTokenDestroy, PermOpenAPIShow, PermWorkerWork, PermWorkerIndex,
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerauth"
+	"github.com/tasker-go/tasker/taskerdashboard"
 	"github.com/tasker-go/tasker/taskergraphql"
 )
 
@@ -87,3 +88,30 @@ type noCredential struct{ err error }
 
 func (e noCredential) Error() string   { return e.err.Error() }
 func (e noCredential) Unwrap() []error { return []error{e.err, taskerauth.ErrNoCredential} }
+
+// dashboard mounts the web dashboard (taskerdashboard) at its pages,
+// unless Options.DisableDashboard: its sign-in, session and live feed use
+// this handler's Authenticator and Authorizer, and its pages act through
+// this API.
+func (s *server) dashboard(c *tasker.Client) {
+	if s.opts.DisableDashboard {
+		return
+	}
+	var cfg taskerdashboard.Config
+	if s.opts.Dashboard != nil {
+		cfg = *s.opts.Dashboard
+	}
+	if cfg.Authenticator == nil {
+		cfg.Authenticator = s.opts.Authenticator
+	}
+	if cfg.Authorizer == nil {
+		cfg.Authorizer = s.opts.Authorizer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = s.opts.Logger
+	}
+	h := taskerdashboard.NewHandler(c, &cfg)
+	for _, p := range taskerdashboard.Patterns() {
+		s.mux.Handle(p, h)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskerauth"
+	"github.com/tasker-go/tasker/taskerdashboard"
 	"github.com/tasker-go/tasker/taskergraphql"
 	"github.com/tasker-go/tasker/taskerlog"
 )
@@ -115,6 +116,12 @@ type Options struct {
 	GraphQL *taskergraphql.Config
 	// DisableGraphQL leaves /tasker/graphql out (404).
 	DisableGraphQL bool
+	// Dashboard configures the web dashboard served at / (taskerdashboard;
+	// see docs/dashboard.md). Nil: its defaults. Its Authenticator,
+	// Authorizer and Logger default to this handler's.
+	Dashboard *taskerdashboard.Config
+	// DisableDashboard leaves the dashboard out (its pages answer 404).
+	DisableDashboard bool
 	// Metrics, when set, is served at GET /tasker/metrics (permission
 	// tasker.metrics:index) and records every request by method, route
 	// pattern and status code (taskermetrics.Metrics implements it). Nil
@@ -189,6 +196,7 @@ func NewHandler(c *tasker.Client, opts *Options) http.Handler {
 	}
 	s.routes()
 	s.graphQL(c)
+	s.dashboard(c)
 	return traced(s, c.TracerProvider())
 }
 

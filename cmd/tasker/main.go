@@ -178,6 +178,12 @@ func (a *app) resolve() error {
 	setFromEnv("cors-origins", "TASKER_CORS_ORIGINS")
 	setFromEnv("request-timeout", "TASKER_REQUEST_TIMEOUT")
 	setFromEnv("metrics-addr", "TASKER_METRICS_ADDR") // only worker has --metrics-addr
+	// Only serve has the --graphql-* and dashboard flags.
+	setFromEnv("graphql-max-depth", "TASKER_GRAPHQL_MAX_DEPTH")
+	setFromEnv("graphql-max-complexity", "TASKER_GRAPHQL_MAX_COMPLEXITY")
+	setFromEnv("graphql-no-introspection", "TASKER_GRAPHQL_NO_INTROSPECTION")
+	setFromEnv("dashboard-trace-url", "TASKER_DASHBOARD_TRACE_URL")
+	setFromEnv("no-dashboard", "TASKER_NO_DASHBOARD")
 	if a.s.configFile == "" {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/internal/dburl"
+	"github.com/tasker-go/tasker/taskerdashboard"
 	"github.com/tasker-go/tasker/taskergraphql"
 	"github.com/tasker-go/tasker/taskerhttp"
 	"github.com/tasker-go/tasker/taskermetrics"
@@ -47,6 +48,8 @@ func (a *app) serveCmd() *cobra.Command {
 		gqlDepth         int
 		gqlComplexity    int
 		gqlNoIntrospect  bool
+		traceURL         string
+		noDashboard      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -152,8 +155,9 @@ start is waited for, with backoff, instead of exiting.`,
 					Authenticator: taskerhttp.NewAuthenticator(c, jwt), PublicOperations: public,
 					AllowedHosts: append(listenHost(addr), allowedHosts...),
 					CORSOrigins:  corsOrigins, RequestTimeout: requestTimeout,
-					Metrics: a.metrics,
-					GraphQL: &taskergraphql.Config{MaxDepth: gqlDepth, MaxComplexity: gqlComplexity, DisableIntrospection: gqlNoIntrospect},
+					Metrics:   a.metrics,
+					GraphQL:   &taskergraphql.Config{MaxDepth: gqlDepth, MaxComplexity: gqlComplexity, DisableIntrospection: gqlNoIntrospect},
+					Dashboard: &taskerdashboard.Config{TraceURL: traceURL}, DisableDashboard: noDashboard,
 				}),
 				ReadHeaderTimeout: serveReadHeaderTimeout,
 				ReadTimeout:       serveReadTimeout,
@@ -217,6 +221,8 @@ start is waited for, with backoff, instead of exiting.`,
 	f.IntVar(&gqlDepth, "graphql-max-depth", taskergraphql.DefaultMaxDepth, "deepest nesting of selections a GraphQL document may have [$TASKER_GRAPHQL_MAX_DEPTH]")
 	f.IntVar(&gqlComplexity, "graphql-max-complexity", taskergraphql.DefaultMaxComplexity, "highest complexity of a GraphQL document (each field 1, a list's fields times its limit) [$TASKER_GRAPHQL_MAX_COMPLEXITY]")
 	f.BoolVar(&gqlNoIntrospect, "graphql-no-introspection", false, "refuse GraphQL introspection (__schema, __type) [$TASKER_GRAPHQL_NO_INTROSPECTION]")
+	f.StringVar(&traceURL, "dashboard-trace-url", "", "link from a task's page to its trace: a URL with {trace_id}, e.g. https://jaeger.example.com/trace/{trace_id} [$TASKER_DASHBOARD_TRACE_URL]")
+	f.BoolVar(&noDashboard, "no-dashboard", false, "serve the API only, without the web dashboard at / [$TASKER_NO_DASHBOARD]")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf); reloaded when the file changes [$TASKER_TLS_CERT]")
 	f.StringVar(&tlsKey, "tls-key", "", "the private key (PEM) of --tls-cert; reloaded when the file changes [$TASKER_TLS_KEY]")
 	return cmd

@@ -68,9 +68,11 @@ type Handler struct {
 	FullName        string          `json:"full_name"`
 	Name            string          `json:"name"`
 	Namespace       string          `json:"namespace"`
-	StepTemplates   []StepTemplate  `json:"step_templates"`
-	Version         string          `json:"version"`
-	Versions        []string        `json:"versions"`
+	// Schema is the JSON Schema of the task context (absent: any object).
+	Schema        map[string]any `json:"schema,omitempty"`
+	StepTemplates []StepTemplate `json:"step_templates"`
+	Version       string         `json:"version"`
+	Versions      []string       `json:"versions"`
 }
 
 // StepTemplate is one step template of a Handler.
@@ -151,7 +153,7 @@ func NewHandler(reg *tasker.Registry, tmpl *tasker.TaskTemplate) *Handler {
 	}
 	return &Handler{
 		Name: tmpl.Name, Namespace: tmpl.Namespace, Version: tmpl.Version, FullName: tmpl.FullName(),
-		Description: tmpl.Description, Versions: reg.Versions(tmpl.Namespace, tmpl.Name),
+		Description: tmpl.Description, Versions: reg.Versions(tmpl.Namespace, tmpl.Name), Schema: tmpl.Schema,
 		StepTemplates: steps,
 		DependencyGraph: DependencyGraph{
 			Nodes: nodes, Edges: edges, ExecutionOrder: a.Topology, Levels: a.Levels,

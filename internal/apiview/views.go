@@ -2,6 +2,7 @@ package apiview
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker"
@@ -20,8 +21,12 @@ func UTC(t time.Time) time.Time {
 // runtime dependency analysis.
 type Task struct {
 	*tasker.Task
-	FullName      string  `json:"full_name"`
-	Complete      bool    `json:"complete"`
+	FullName string `json:"full_name"`
+	Complete bool   `json:"complete"`
+	// TraceID is the W3C trace id of the task's trace (of its stored trace
+	// context), when it was created with tracing on: what a trace UI's link
+	// needs.
+	TraceID       string  `json:"trace_id,omitempty"`
 	WorkflowSteps []*Step `json:"workflow_steps,omitempty"`
 	// TaskAnnotations are the task's annotations, oldest first: present
 	// (an empty list when there are none) in the views that read them (a
@@ -72,6 +77,9 @@ func NewTask(t *tasker.Task, steps []*tasker.Step) *Task {
 		c.Context = json.RawMessage(`{}`)
 	}
 	v := &Task{Task: &c, FullName: c.FullName(), Complete: c.Complete()}
+	if parts := strings.Split(c.TraceParent, "-"); len(parts) == 4 && len(parts[1]) == 32 {
+		v.TraceID = parts[1]
+	}
 	if steps != nil {
 		v.WorkflowSteps = NewSteps(steps)
 	}
