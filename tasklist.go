@@ -36,6 +36,11 @@ type TaskListParams struct {
 	// its Type whose top-level member Key has the value Value (see
 	// AnnotationFilter), each such task once.
 	Annotation *AnnotationFilter
+	// CountLimit, when > 0, stops counting the matching tasks past it:
+	// TaskList.Total is then at most CountLimit, and TotalCapped tells
+	// when there are more. A page then costs the same on a table of any
+	// size (an exact count reads every matching row).
+	CountLimit int
 }
 
 // AnnotationFilter selects tasks by an annotation member: Type is the

@@ -22,10 +22,15 @@ func (c *Client) GetTask(ctx context.Context, id int64) (*Task, error) {
 
 // TaskList is one page of tasks.
 type TaskList struct {
-	Tasks  []*Task
-	Total  int
-	Limit  int
-	Offset int
+	Tasks []*Task
+	// Total is the number of matching tasks: exact, or CountLimit when
+	// TotalCapped.
+	Total int
+	// TotalCapped tells that more than TaskListParams.CountLimit tasks
+	// match.
+	TotalCapped bool
+	Limit       int
+	Offset      int
 }
 
 // ListTasks lists tasks matching p, newest first unless p.OrderBy says
@@ -64,7 +69,11 @@ func (c *Client) ListTasks(ctx context.Context, p *TaskListParams) (*TaskList, e
 	if err != nil {
 		return nil, err
 	}
-	return &TaskList{Tasks: tasks, Total: total, Limit: q.Limit, Offset: q.Offset}, nil
+	list := &TaskList{Tasks: tasks, Total: total, Limit: q.Limit, Offset: q.Offset}
+	if q.CountLimit > 0 && total > q.CountLimit {
+		list.Total, list.TotalCapped = q.CountLimit, true
+	}
+	return list, nil
 }
 
 // TaskTransitions returns the audit trail of a task's own state changes.

@@ -294,3 +294,38 @@ func TestOpenWithoutAuthentication(t *testing.T) {
 	_ = res.Body.Close()
 	require.Equal(t, http.StatusNotFound, res.StatusCode)
 }
+
+// TestCountLimit: the task list's count stops at count_limit (what the
+// tasks page asks for), saying so with total_capped; a bad one is a 400.
+func TestCountLimit(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t, nil)
+		secret := e.token("ops", "*")
+		for range 3 {
+			_, err := e.client.CreateTask(context.Background(), &tasker.TaskRequest{Name: "hello", Context: map[string]any{}})
+			require.NoError(t, err)
+		}
+		var list struct {
+			Pagination struct {
+				Total       int  `json:"total"`
+				TotalCapped bool `json:"total_capped"`
+				HasMore     bool `json:"has_more"`
+			} `json:"pagination"`
+		}
+		res, body := e.do("GET", "/tasker/tasks?limit=2&count_limit=2", secret, nil, nil)
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+		require.NoError(t, json.Unmarshal([]byte(body), &list))
+		require.Equal(t, 2, list.Pagination.Total)
+		require.True(t, list.Pagination.TotalCapped)
+		require.True(t, list.Pagination.HasMore)
+		res, body = e.do("GET", "/tasker/tasks?count_limit=3", secret, nil, nil)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		list.Pagination.TotalCapped = false
+		require.NoError(t, json.Unmarshal([]byte(body), &list))
+		require.Equal(t, 3, list.Pagination.Total)
+		require.False(t, list.Pagination.TotalCapped)
+		res, body = e.do("GET", "/tasker/tasks?count_limit=0", secret, nil, nil)
+		require.Equal(t, http.StatusBadRequest, res.StatusCode)
+		require.Contains(t, body, "count_limit")
+	})
+}

@@ -286,6 +286,10 @@ type TaskListParams struct {
 	// Annotation, when not nil, keeps the tasks that have an annotation
 	// matching it (each such task once).
 	Annotation *AnnotationFilter
+	// CountLimit, when > 0, stops the count of matching tasks at
+	// CountLimit + 1 (TaskList's total is then at most that), so that a
+	// page costs the same on a table of any size.
+	CountLimit int
 }
 
 // AnnotationFilter selects tasks by their annotations: those having an

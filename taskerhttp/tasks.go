@@ -22,6 +22,8 @@ var sortColumns = apiview.TaskSortColumns
 const (
 	defaultListLimit = apiview.DefaultListLimit
 	maxListLimit     = apiview.MaxListLimit
+	// maxCountLimit bounds count_limit: past it, ask for the exact count.
+	maxCountLimit = 1_000_000
 )
 
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request) error {
@@ -63,6 +65,9 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := apiview.NewPagination(list.Total, p.Limit, p.Offset, len(items))
+	if list.TotalCapped {
+		page.TotalCapped, page.HasMore = true, page.HasMore || len(items) == p.Limit
+	}
 	if truncated {
 		page.Limit, page.HasMore, page.Truncated = len(items), true, true
 	}
@@ -115,6 +120,13 @@ func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
 			return nil, badParam("offset", "must be an integer 0 or more, not %q", v)
 		}
 		p.Offset = n
+	}
+	if v := q.Get("count_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxCountLimit {
+			return nil, badParam("count_limit", "must be an integer from 1 to %d, not %q", maxCountLimit, v)
+		}
+		p.CountLimit = n
 	}
 	if v := q.Get("sort_by"); v != "" {
 		found := false

@@ -21,6 +21,9 @@ type Pagination struct {
 	// because the answer reached its byte limit: Limit is then the number
 	// of items given, so the next page starts at Offset+Limit.
 	Truncated bool `json:"truncated,omitempty"`
+	// TotalCapped is true when the count stopped at the request's
+	// count_limit: Total is then that limit, and more items match.
+	TotalCapped bool `json:"total_capped,omitempty"`
 }
 
 // NewPagination describes the page of n items at offset of a list of total

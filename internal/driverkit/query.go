@@ -2,6 +2,7 @@ package driverkit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/tasker-go/tasker/taskerdriver"
@@ -43,16 +44,21 @@ func StepListColumns(p *taskerdriver.StepListParams, null string) string {
 }
 
 // ListTasks is TaskList given the driver's filter conditions (where): it
-// counts the matching tasks with count (cond is " WHERE ..." or empty),
-// then reads the page with page (after is cond and the ORDER BY clause).
-func ListTasks(p *taskerdriver.TaskListParams, where []string, count func(cond string) (int, error),
+// counts the matching tasks with count (query is the counting statement,
+// which stops at p.CountLimit + 1 when p.CountLimit is set), then reads the
+// page with page (after is the WHERE and ORDER BY clauses).
+func ListTasks(p *taskerdriver.TaskListParams, where []string, count func(query string) (int, error),
 	page func(after string, limit, offset int) ([]*taskertype.Task, error),
 ) ([]*taskertype.Task, int, error) {
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	total, err := count(cond)
+	query := `SELECT count(*) FROM tasker_tasks` + cond
+	if p.CountLimit > 0 {
+		query = `SELECT count(*) FROM (SELECT 1 FROM tasker_tasks` + cond + ` LIMIT ` + strconv.Itoa(p.CountLimit+1) + `) AS capped`
+	}
+	total, err := count(query)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count tasks: %w", err)
 	}

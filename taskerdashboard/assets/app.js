@@ -5,6 +5,14 @@
 const STATES = ['pending', 'in_progress', 'complete', 'error', 'cancelled', 'resolved_manually'];
 const FINAL = new Set(['complete', 'cancelled', 'resolved_manually']);
 const PAGE_SIZE = 50;
+// COUNT_LIMIT stops the counts of a page past this many tasks ("10,000+"),
+// so that a page costs the same on a table of any size.
+const COUNT_LIMIT = 10000;
+
+function countOf(list) {
+  const p = list.pagination;
+  return p.total_capped ? `${p.total.toLocaleString()}+` : p.total.toLocaleString();
+}
 
 // ---- DOM helpers ----
 
@@ -321,10 +329,10 @@ async function tasksPage() {
   }
 
   const load = async () => {
-    const q = taskQuery(apiParams, { limit: PAGE_SIZE, offset, sort_by: 'created_at', sort_order: 'desc' });
+    const q = taskQuery(apiParams, { limit: PAGE_SIZE, offset, sort_by: 'created_at', sort_order: 'desc', count_limit: COUNT_LIMIT });
     const [page, ...totals] = await Promise.all([
       api('/tasker/tasks?' + q),
-      ...STATES.map((s) => api('/tasker/tasks?' + taskQuery(apiParams, { status: s, limit: 1 })).then((r) => r.pagination.total).catch(() => null)),
+      ...STATES.map((s) => api('/tasker/tasks?' + taskQuery(apiParams, { status: s, limit: 1, count_limit: COUNT_LIMIT })).then(countOf).catch(() => null)),
     ]);
     counts.replaceChildren(...STATES.map((s, i) => {
       const q2 = new URLSearchParams(params);
@@ -353,7 +361,7 @@ async function tasksPage() {
     };
     table.replaceChildren(
       el('div', { class: 'table-wrap', tabindex: 0 }, el('table', {},
-        el('caption', { class: 'muted' }, `Tasks ${p.offset + 1}–${p.offset + page.tasks.length} of ${p.total}, newest first`),
+        el('caption', { class: 'muted' }, `Tasks ${p.offset + 1}–${p.offset + page.tasks.length} of ${countOf(page)}, newest first`),
         el('thead', {}, el('tr', {}, ['Id', 'Template', 'Version', 'State', 'Initiator', 'Created', 'Duration'].map((h, i) => el('th', { scope: 'col', class: i === 0 || i === 6 ? 'num' : undefined }, h)))),
         el('tbody', {}, rows))),
       el('nav', { class: 'pager', 'aria-label': 'Pages' },

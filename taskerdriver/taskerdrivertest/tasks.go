@@ -59,6 +59,21 @@ func (s *suite) tasks(t *testing.T) {
 		require.Equal(t, 1, total)
 	})
 
+	s.run(t, "TaskListCountLimit", func(t *testing.T, b *bundle) {
+		for i := range 5 {
+			diamond(t, b, fmt.Sprintf("capped-%d", i))
+		}
+		for _, c := range []struct{ limit, want int }{{0, 5}, {2, 3}, {4, 5}, {5, 5}, {9, 5}} {
+			list, total, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{CountLimit: c.limit, Limit: 2})
+			require.NoError(t, err)
+			require.Equal(t, c.want, total, "count limit %d: the count stops at the limit + 1", c.limit)
+			require.Len(t, list, 2, "the page is the page")
+		}
+		_, total, err := b.ex.TaskList(b.ctx, &taskerdriver.TaskListParams{CountLimit: 1, States: []taskertype.State{taskertype.StateError}})
+		require.NoError(t, err)
+		require.Zero(t, total, "with the filters")
+	})
+
 	s.run(t, "TaskCreateTraceContext", func(t *testing.T, b *bundle) {
 		const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 		const state = "vendor=abc,other=x:y"

@@ -430,9 +430,9 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	if !p.CreatedUntil.IsZero() {
 		where = append(where, "created_at <= "+arg(p.CreatedUntil.UTC()))
 	}
-	tasks, total, err := driverkit.ListTasks(p, where, func(cond string) (int, error) {
+	tasks, total, err := driverkit.ListTasks(p, where, func(query string) (int, error) {
 		var n int
-		return n, e.q.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
+		return n, e.q.QueryRow(ctx, query, args...).Scan(&n)
 	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
 		q := `SELECT ` + driverkit.TaskListColumns(p, "NULL::jsonb") + ` FROM tasker_tasks` + after + ` LIMIT ` + arg(limit) + ` OFFSET ` + arg(offset)
 		return queryAll(ctx, e.q, q, args, scanTask)

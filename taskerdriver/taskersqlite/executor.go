@@ -425,8 +425,8 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		where = append(where, "created_at <= ?")
 		args = append(args, us(p.CreatedUntil))
 	}
-	tasks, total, err := driverkit.ListTasks(p, where, func(cond string) (n int, err error) {
-		err = e.r.QueryRowContext(ctx, `SELECT count(*) FROM tasker_tasks`+cond, args...).Scan(&n)
+	tasks, total, err := driverkit.ListTasks(p, where, func(query string) (n int, err error) {
+		err = e.r.QueryRowContext(ctx, query, args...).Scan(&n)
 		return n, err
 	}, func(after string, limit, offset int) ([]*taskertype.Task, error) {
 		return queryAll(ctx, e.r, `SELECT `+driverkit.TaskListColumns(p, "NULL")+` FROM tasker_tasks`+after+` LIMIT ? OFFSET ?`, append(args, limit, offset), scanTask)
