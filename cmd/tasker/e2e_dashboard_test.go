@@ -38,14 +38,7 @@ func chromium(t *testing.T) (browser, nodeBin string) {
 		}
 		t.Skip("node is not installed")
 	}
-	if _, err := os.Stat(filepath.Join(browserChecks, "node_modules", "playwright-core")); err != nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-		defer cancel()
-		install := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		install.Dir = browserChecks
-		out, err := install.CombinedOutput()
-		require.NoError(t, err, "npm ci in %s:\n%s", browserChecks, out)
-	}
+	npmCI(t, browserChecks, "playwright-core")
 	return browser, nodeBin
 }
 

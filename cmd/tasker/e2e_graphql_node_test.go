@@ -27,15 +27,23 @@ func node(t *testing.T) string {
 		}
 		t.Skip("node is not installed")
 	}
-	if _, err := os.Stat(filepath.Join(nodeChecks, "node_modules", "graphql-ws")); err != nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-		defer cancel()
-		install := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		install.Dir = nodeChecks
-		out, err := install.CombinedOutput()
-		require.NoError(t, err, "npm ci in %s:\n%s", nodeChecks, out)
-	}
+	npmCI(t, nodeChecks, "graphql-ws")
 	return n
+}
+
+// npmCI installs the packages of the Node project in dir (npm ci) unless
+// its node_modules already holds pkg.
+func npmCI(t *testing.T, dir, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	install := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+	install.Dir = dir
+	out, err := install.CombinedOutput()
+	require.NoError(t, err, "npm ci in %s:\n%s", dir, out)
 }
 
 // TestGraphQLWithNodeClients checks the GraphQL API of `tasker serve` with
