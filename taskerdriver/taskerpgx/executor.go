@@ -31,7 +31,7 @@ type querier interface {
 type executor struct {
 	d        *Driver
 	q        querier
-	tx       pgx.Tx
+	tx       txn
 	borrowed bool
 	// async: Begin starts transactions with synchronous_commit off
 	// (Driver.AsyncCommitExecutor).
@@ -44,15 +44,18 @@ type executor struct {
 
 var _ taskerdriver.ExecutorTx = (*executor)(nil)
 
+// txn is what the executor needs of a transaction: a pipeTx of its own, or
+// a caller's pgx.Tx.
+type txn interface {
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if e.tx != nil {
 		return nil, errors.New("postgres: nested transactions are not supported")
 	}
-	var opts pgx.TxOptions
-	if e.async {
-		opts.BeginQuery = "BEGIN; SET LOCAL synchronous_commit = off"
-	}
-	tx, err := e.d.pool.BeginTx(ctx, opts)
+	tx, err := beginPipeTx(ctx, e.d.pool, e.async)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: begin: %w", err)
 	}
@@ -93,17 +96,32 @@ func (e *executor) Rollback(ctx context.Context) error {
 	return nil
 }
 
+// notifySQL sends a notification of topic $1.
+const notifySQL = `SELECT pg_notify($1, '')`
+
 // Notify sends topic with pg_notify, which PostgreSQL delivers when the
 // surrounding transaction commits.
 func (e *executor) Notify(ctx context.Context, topic string) error {
 	if e.sent(topic) {
 		return nil
 	}
-	if _, err := e.q.Exec(ctx, `SELECT pg_notify($1, '')`, topic); err != nil {
+	if err := deferExec(ctx, e.q, notifySQL, topic); err != nil {
 		return fmt.Errorf("postgres: notify: %w", err)
 	}
 	e.notified(topic)
 	return nil
+}
+
+// deferExec runs a write on q whose only result is its error. In the
+// driver's own transaction it is deferred: sent with the next statement or
+// with COMMIT, where its error fails that call.
+func deferExec(ctx context.Context, q querier, sql string, args ...any) error {
+	if p, ok := q.(*pipeTx); ok {
+		p.Defer(sql, args...)
+		return nil
+	}
+	_, err := q.Exec(ctx, sql, args...)
+	return err
 }
 
 // notified records that topic was sent with pg_notify: outside a
@@ -449,7 +467,7 @@ func (x *executor) taskTransition(ctx context.Context, taskID int64, from string
 	if from != "" {
 		fromArg = &from
 	}
-	if _, err := x.q.Exec(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+	if err := deferExec(ctx, x.q, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, taskID, fromArg, string(to), string(meta), driverkit.SortKey(seq), now); err != nil {
 		return fmt.Errorf("postgres: task transition: %w", err)
 	}

@@ -589,7 +589,7 @@ func (k kit) WriteTaskTransitions(ctx context.Context, rows []driverkit.TaskTran
 	for i, r := range rows {
 		ids[i], froms[i], tos[i], metas[i], keys[i] = r.TaskID, string(r.From), string(r.To), string(r.Meta), int32(driverkit.SortKey(r.Seq))
 	}
-	if _, err := k.q.Exec(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+	if err := deferExec(ctx, k.q, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
 		SELECT id, f, o, m::jsonb, k, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u(id, f, o, m, k)`,
 		ids, froms, tos, metas, keys, now); err != nil {
 		return fmt.Errorf("task transitions: %w", err)

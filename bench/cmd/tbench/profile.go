@@ -29,6 +29,7 @@ import (
 type trip struct {
 	start, end time.Time
 	sql        string // the statement's first words; "batch(N)" for a batch of N
+	commit     bool   // the trip commits (COMMIT, alone or ending a batch)
 }
 
 // tripTracer records the round trips of a pool while on.
@@ -41,13 +42,15 @@ type tripTracer struct {
 type tripStartKey struct{}
 
 type batchState struct {
-	start time.Time
-	n     int
-	first string
+	start         time.Time
+	n             int
+	first         string // the first statement other than BEGIN
+	begin, commit bool
 }
 
 func (t *tripTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	return context.WithValue(ctx, tripStartKey{}, trip{start: time.Now(), sql: statementName(d.SQL)})
+	name := statementName(d.SQL)
+	return context.WithValue(ctx, tripStartKey{}, trip{start: time.Now(), sql: name, commit: name == "COMMIT"})
 }
 
 func (t *tripTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
@@ -63,8 +66,13 @@ func (t *tripTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 
 func (t *tripTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
 	if b, ok := ctx.Value(tripStartKey{}).(*batchState); ok {
-		if b.n == 0 {
-			b.first = statementName(d.SQL)
+		switch name := statementName(d.SQL); {
+		case name == "BEGIN":
+			b.begin = true
+		case name == "COMMIT":
+			b.commit = true
+		case b.first == "":
+			b.first = name
 		}
 		b.n++
 	}
@@ -72,7 +80,14 @@ func (t *tripTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.Tra
 
 func (t *tripTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
 	if b, ok := ctx.Value(tripStartKey{}).(*batchState); ok {
-		t.add(trip{start: b.start, end: time.Now(), sql: fmt.Sprintf("batch of %d (%s…)", b.n, b.first)})
+		name := fmt.Sprintf("batch of %d (%s…)", b.n, b.first)
+		if b.begin {
+			name = "BEGIN + " + name
+		}
+		if b.commit {
+			name += " + COMMIT"
+		}
+		t.add(trip{start: b.start, end: time.Now(), sql: name, commit: b.commit})
 	}
 }
 
@@ -118,7 +133,7 @@ func profileOf(trips []trip, e2e time.Duration) diamondProfile {
 	slices.SortFunc(trips, func(a, b trip) int { return a.start.Compare(b.start) })
 	var busyEnd time.Time
 	for _, tr := range trips {
-		if tr.sql == "COMMIT" {
+		if tr.commit {
 			p.commitN++
 			p.commits += tr.end.Sub(tr.start)
 		}

@@ -1,0 +1,178 @@
+package taskerpgx
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
+)
+
+// tripCounter counts round trips: statements and batches sent.
+type tripCounter struct{ n atomic.Int64 }
+
+func (c *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+func (*tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+func (*tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (*tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+func tracedPool(t *testing.T) (*pgxpool.Pool, *tripCounter) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	require.NoError(t, err)
+	c := &tripCounter{}
+	cfg.ConnConfig.Tracer = c
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = pool.Exec(t.Context(), `CREATE TABLE pipe_t (id int PRIMARY KEY, v text NOT NULL)`)
+	require.NoError(t, err)
+	c.n.Store(0)
+	return pool, c
+}
+
+func count(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM pipe_t`).Scan(&n))
+	return n
+}
+
+// BEGIN travels with the first statement, deferred writes with the next
+// statement or COMMIT: a transaction of one write, one deferred write and
+// a read costs two round trips and is atomic.
+func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, trips := tracedPool(t)
+
+	tx, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`) // BEGIN + insert
+	require.NoError(t, err)
+	tx.Defer(`INSERT INTO pipe_t VALUES (2, 'b')`)
+	var n int
+	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM pipe_t`).Scan(&n)) // deferred insert + read
+	require.Equal(t, 2, n, "the deferred write ran before the read")
+	tx.Defer(`INSERT INTO pipe_t VALUES (3, 'c')`)
+	require.NoError(t, tx.Commit(ctx)) // deferred insert + COMMIT
+	require.EqualValues(t, 3, trips.n.Load())
+	require.Equal(t, 3, count(t, pool))
+
+	// Rolled back: none of it stays, the deferred write is never sent.
+	trips.n.Store(0)
+	tx, err = beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	rows, err := tx.Query(ctx, `INSERT INTO pipe_t VALUES (4, 'd') RETURNING id`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	require.NoError(t, err)
+	require.Equal(t, []int{4}, ids)
+	tx.Defer(`INSERT INTO pipe_t VALUES (5, 'e')`)
+	require.NoError(t, tx.Rollback(ctx))
+	require.EqualValues(t, 2, trips.n.Load(), "BEGIN + insert, ROLLBACK")
+	require.Equal(t, 3, count(t, pool))
+	require.NoError(t, tx.Rollback(ctx), "a second rollback is a no-op")
+	require.ErrorIs(t, tx.Commit(ctx), pgx.ErrTxClosed)
+
+	// A transaction that ran nothing costs nothing, and its connection
+	// goes back to the pool usable.
+	trips.n.Store(0)
+	for range 3 {
+		tx, err = beginPipeTx(ctx, pool, false)
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit(ctx))
+	}
+	require.Zero(t, trips.n.Load())
+	require.Equal(t, 3, count(t, pool))
+}
+
+// A batch sent first carries BEGIN: its results are the caller's.
+func TestPipeTxBatchFirst(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, trips := tracedPool(t)
+	tx, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO pipe_t VALUES (1, 'a')`)
+	b.Queue(`SELECT v FROM pipe_t WHERE id = 1`)
+	br := tx.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	var v string
+	require.NoError(t, br.QueryRow().Scan(&v))
+	require.Equal(t, "a", v)
+	require.NoError(t, br.Close())
+	// No row on a first statement is pgx.ErrNoRows, as with pgx.Tx.
+	require.NoError(t, tx.Commit(ctx))
+	tx, err = beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	require.ErrorIs(t, tx.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 99`).Scan(&v), pgx.ErrNoRows)
+	require.NoError(t, tx.Rollback(ctx))
+	require.EqualValues(t, 4, trips.n.Load(), "BEGIN + batch, COMMIT, BEGIN + select, ROLLBACK")
+}
+
+// A deferred write that fails fails the call that carries it, with the
+// server's error, and the transaction commits nothing.
+func TestPipeTxDeferredError(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+
+	tx, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
+	require.NoError(t, err)
+	tx.Defer(`INSERT INTO pipe_t VALUES (1, 'duplicate')`)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (2, 'b')`)
+	var pgErr *pgconn.PgError
+	require.True(t, errors.As(err, &pgErr), "%v", err)
+	require.Equal(t, "23505", pgErr.Code)
+	require.ErrorIs(t, tx.Commit(ctx), pgx.ErrTxCommitRollback, "COMMIT of an aborted transaction rolls back")
+	require.Zero(t, count(t, pool))
+
+	// The same when the failing write travels with COMMIT.
+	tx, err = beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
+	require.NoError(t, err)
+	tx.Defer(`INSERT INTO pipe_t VALUES (1, 'duplicate')`)
+	err = tx.Commit(ctx)
+	require.True(t, errors.As(err, &pgErr), "%v", err)
+	require.Zero(t, count(t, pool))
+	// The pool still works (a connection left in a transaction is
+	// destroyed, not reused).
+	for range 4 {
+		require.Zero(t, count(t, pool))
+	}
+}
+
+// The asynchronous executor's BEGIN carries SET LOCAL synchronous_commit.
+func TestPipeTxAsync(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	tx, err := beginPipeTx(ctx, pool, true)
+	require.NoError(t, err)
+	var v string
+	require.NoError(t, tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v))
+	require.Equal(t, "off", v)
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v))
+	require.Equal(t, "on", v, "SET LOCAL ends with the transaction")
+}
