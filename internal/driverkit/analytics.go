@@ -49,6 +49,15 @@ func AnalyticsBuckets(p *taskerdriver.AnalyticsParams, v string) []string {
 	return append(out, "count(CASE WHEN "+v+" > "+lo+" THEN 1 END)")
 }
 
+// AnalyticsStepTimes is the select list of the CTE tr of a detailed
+// analytics statement, over the transitions tt of the window's steps
+// grouped by step: each step's first start, first completion and failed
+// attempts. Both drivers run it: one definition of each time.
+const AnalyticsStepTimes = `tt.workflow_step_id,
+			min(tt.created_at) FILTER (WHERE tt.to_state = 'in_progress') AS started_at,
+			min(tt.created_at) FILTER (WHERE tt.to_state IN ('complete', 'resolved_manually')) AS done_at,
+			count(*) FILTER (WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error') AS failed`
+
 // AnalyticsStepWaits returns the CTE sx of a detailed analytics statement:
 // the steps of s with their failed attempts and their waits (dependency
 // wait: from creation to the first start, for a step with parents; queue

@@ -93,10 +93,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 	if p.Detail {
 		with += `,
 	tr AS MATERIALIZED (
-		SELECT tt.workflow_step_id,
-			min(tt.created_at) FILTER (WHERE tt.to_state = 'in_progress') AS started_at,
-			min(tt.created_at) FILTER (WHERE tt.to_state IN ('complete', 'resolved_manually')) AS done_at,
-			count(*) FILTER (WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error') AS failed
+		SELECT ` + driverkit.AnalyticsStepTimes + `
 		FROM w CROSS JOIN tasker_workflow_step_transitions tt ON tt.task_id = w.task_id GROUP BY tt.workflow_step_id),
 	par AS (
 		SELECT ed.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
