@@ -154,12 +154,7 @@ func (e *executor) analyticsQuery(ctx context.Context, q string, args []any) ([]
 }
 
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
-	var o taskerdriver.AnalyticsOverview
-	err := e.q.QueryRow(ctx, overviewSQL).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: analytics overview: %w", err)
-	}
-	return &o, nil
+	return driverkit.AnalyticsOverview("postgres", e.q.QueryRow(ctx, overviewSQL))
 }
 
 // overviewSQL is the statement of AnalyticsOverview. The distinct templates

@@ -147,12 +147,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
 	// The distinct templates by a loose index scan of the named index (one
 	// descent per template, not a read of every task).
-	var o taskerdriver.AnalyticsOverview
-	err := e.r.QueryRowContext(ctx, overviewSQL).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: analytics overview: %w", err)
-	}
-	return &o, nil
+	return driverkit.AnalyticsOverview("sqlite", e.r.QueryRowContext(ctx, overviewSQL))
 }
 
 // overviewSQL is the statement of AnalyticsOverview. The distinct templates
