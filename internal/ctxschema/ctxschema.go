@@ -14,6 +14,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/tasker-go/tasker/internal/jsontree"
 )
 
 // schemaURL is the location under which a context schema is compiled. It only
@@ -243,7 +245,7 @@ func applyDefaults(sch *jsonschema.Schema, obj map[string]any, applied map[*json
 			if !ok {
 				continue
 			}
-			val = deepCopy(def)
+			val = jsontree.Map(def, nil) // a copy: defaults are never shared between contexts
 			obj[name] = val
 		}
 		if child, ok := val.(map[string]any); ok {
@@ -265,27 +267,6 @@ func defaultOf(sch *jsonschema.Schema) (any, bool) {
 		sch = sch.Ref
 	}
 	return nil, false
-}
-
-// deepCopy copies decoded JSON so that defaults are never shared between
-// contexts.
-func deepCopy(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = deepCopy(e)
-		}
-		return out
-	default:
-		return v
-	}
 }
 
 // problems flattens a validation error tree into one problem per failing

@@ -10,6 +10,6 @@
 // schema (for example to "#/$defs/address").
 //
 // Imports: the standard library, the JSON Schema validator
-// (santhosh-tekuri/jsonschema) and golang.org/x/text (the printer of its
-// messages); nothing of the engine.
+// (santhosh-tekuri/jsonschema), golang.org/x/text (the printer of its
+// messages) and internal/jsontree (stdlib only); nothing of the engine.
 package ctxschema

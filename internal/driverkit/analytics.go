@@ -49,6 +49,26 @@ func AnalyticsBuckets(p *taskerdriver.AnalyticsParams, v string) []string {
 	return append(out, "count(CASE WHEN "+v+" > "+lo+" THEN 1 END)")
 }
 
+// AnalyticsOverview is Executor.AnalyticsOverview: row is the driver's
+// overview statement's row (active tasks, namespaces, templates); driver
+// names it in the error.
+func AnalyticsOverview(driver string, row interface{ Scan(dest ...any) error }) (*taskerdriver.AnalyticsOverview, error) {
+	var o taskerdriver.AnalyticsOverview
+	if err := row.Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes); err != nil {
+		return nil, fmt.Errorf("%s: analytics overview: %w", driver, err)
+	}
+	return &o, nil
+}
+
+// AnalyticsStepTimes is the select list of the CTE tr of a detailed
+// analytics statement, over the transitions tt of the window's steps
+// grouped by step: each step's first start, first completion and failed
+// attempts. Both drivers run it: one definition of each time.
+const AnalyticsStepTimes = `tt.workflow_step_id,
+			min(tt.created_at) FILTER (WHERE tt.to_state = 'in_progress') AS started_at,
+			min(tt.created_at) FILTER (WHERE tt.to_state IN ('complete', 'resolved_manually')) AS done_at,
+			count(*) FILTER (WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error') AS failed`
+
 // AnalyticsStepWaits returns the CTE sx of a detailed analytics statement:
 // the steps of s with their failed attempts and their waits (dependency
 // wait: from creation to the first start, for a step with parents; queue

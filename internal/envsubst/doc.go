@@ -7,5 +7,5 @@
 // it keeps as written; the engine (root package) uses it to expand a
 // step's handler_config when the step runs, in the process that runs it.
 //
-// Imports: the standard library and internal/names only.
+// Imports: the standard library, internal/names and internal/jsontree only.
 package envsubst

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tasker-go/tasker/internal/jsontree"
 	"github.com/tasker-go/tasker/internal/names"
 )
 
@@ -91,32 +92,19 @@ func Expand(s string, lookup func(string) (string, bool)) (out string, changed b
 // modified. Problems are those of every string, in no particular order.
 func Value(v any, lookup func(string) (string, bool)) (any, []Problem) {
 	var problems []Problem
-	var walk func(v any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
-		case string:
-			out, changed, ps := Expand(x, lookup)
-			problems = append(problems, ps...)
-			if !changed {
-				return x
-			}
-			return out
-		case map[string]any:
-			m := make(map[string]any, len(x))
-			for k, e := range x {
-				m[k] = walk(e)
-			}
-			return m
-		case []any:
-			l := make([]any, len(x))
-			for i, e := range x {
-				l[i] = walk(e)
-			}
-			return l
+	out := jsontree.Map(v, func(v any) any {
+		s, ok := v.(string)
+		if !ok {
+			return v
 		}
-		return v
-	}
-	return walk(v), problems
+		out, changed, ps := Expand(s, lookup)
+		problems = append(problems, ps...)
+		if !changed {
+			return s
+		}
+		return out
+	})
+	return out, problems
 }
 
 // Map is Value for a mapping (a handler_config); nil stays nil.

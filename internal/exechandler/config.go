@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -387,26 +388,10 @@ func toInt(v any) (int64, bool) {
 			return 0, false
 		}
 		return floatToInt(f)
-	case int:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint:
-		return uintToInt(uint64(n))
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case uint64:
-		return uintToInt(n)
+	case int, int8, int16, int32, int64:
+		return reflect.ValueOf(n).Int(), true
+	case uint, uint8, uint16, uint32, uint64:
+		return uintToInt(reflect.ValueOf(n).Uint())
 	case float32:
 		return floatToInt(float64(n))
 	case float64:

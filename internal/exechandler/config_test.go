@@ -1,7 +1,9 @@
 package exechandler
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -299,5 +301,28 @@ func TestParseConfigErrors(t *testing.T) {
 			require.Equal(t, tt.field, ce.Field)
 			require.True(t, IsPermanent(err))
 		})
+	}
+}
+
+// toInt reads every integer type a decoder may produce, saturating an
+// unsigned value beyond int64, and a float or json.Number holding a whole
+// number; nothing else.
+func TestToInt(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   any
+		want int64
+		ok   bool
+	}{
+		{int(-3), -3, true}, {int8(-8), -8, true}, {int16(16), 16, true}, {int32(-32), -32, true}, {int64(-64), -64, true},
+		{uint(1), 1, true}, {uint8(8), 8, true}, {uint16(16), 16, true}, {uint32(32), 32, true}, {uint64(64), 64, true},
+		{uint64(1) << 63, math.MaxInt64, true}, {uint(1) << 63, math.MaxInt64, true},
+		{float32(2), 2, true}, {2.0, 2, true}, {2.5, 0, false}, {1e300, math.MaxInt64, true},
+		{json.Number("7"), 7, true}, {json.Number("7.0"), 7, true}, {json.Number("7.5"), 0, false},
+		{"7", 0, false}, {true, 0, false}, {time.Second, 0, false}, {nil, 0, false},
+	} {
+		got, ok := toInt(c.in)
+		require.Equal(t, c.ok, ok, "%T %v", c.in, c.in)
+		require.Equal(t, c.want, got, "%T %v", c.in, c.in)
 	}
 }

@@ -81,12 +81,9 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 		// done; sx: the steps with their waits.
 		with += `,
 	tr AS MATERIALIZED (
-		SELECT t.workflow_step_id,
-			min(t.created_at) FILTER (WHERE t.to_state = 'in_progress') AS started_at,
-			min(t.created_at) FILTER (WHERE t.to_state IN ('complete', 'resolved_manually')) AS done_at,
-			count(*) FILTER (WHERE t.from_state = 'in_progress' AND t.to_state = 'error') AS failed
-		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_transitions t WHERE t.task_id = w.task_id OFFSET 0) t
-		GROUP BY t.workflow_step_id),
+		SELECT ` + driverkit.AnalyticsStepTimes + `
+		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_transitions tt WHERE tt.task_id = w.task_id OFFSET 0) tt
+		GROUP BY tt.workflow_step_id),
 	ed AS MATERIALIZED (
 		SELECT e.from_step_id, e.to_step_id
 		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_step_edges e WHERE e.task_id = w.task_id OFFSET 0) e),
@@ -157,12 +154,7 @@ func (e *executor) analyticsQuery(ctx context.Context, q string, args []any) ([]
 }
 
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
-	var o taskerdriver.AnalyticsOverview
-	err := e.q.QueryRow(ctx, overviewSQL).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: analytics overview: %w", err)
-	}
-	return &o, nil
+	return driverkit.AnalyticsOverview("postgres", e.q.QueryRow(ctx, overviewSQL))
 }
 
 // overviewSQL is the statement of AnalyticsOverview. The distinct templates

@@ -1,7 +1,6 @@
 package taskerpgx_test
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,20 +25,7 @@ func TestAnalyticsPlansUseIndexes(t *testing.T) {
 	seq := regexp.MustCompile(`Seq Scan on (tasker_\w+)`)
 	check := func(what, q string, args ...any) {
 		t.Helper()
-		var plan []string
-		err := pgx.BeginTxFunc(t.Context(), d.Pool(), pgx.TxOptions{}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(context.Background(), `SET LOCAL enable_seqscan = off`); err != nil {
-				return err
-			}
-			rows, err := tx.Query(t.Context(), "EXPLAIN "+q, args...)
-			if err != nil {
-				return err
-			}
-			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-		require.NoError(t, err)
-		joined := strings.Join(plan, "\n")
+		joined := explainWithoutSeqScans(t, d, q, args...)
 		require.NotRegexp(t, seq, joined, "%s scans a table whole:\n%s", what, joined)
 		require.Regexp(t, `Index (Only )?Scan (Backward )?using tasker_tasks_\w+ on tasker_tasks`, joined, what)
 	}
@@ -71,23 +57,30 @@ func TestAnnotationFilterPlanUsesGINIndex(t *testing.T) {
 	require.NoError(t, err)
 	for _, f := range []*taskerdriver.AnnotationFilter{{Type: "fact", Key: "order", Value: "o42"}, {Type: "fact", Key: "id", Value: "42"}} {
 		cond, args := taskerpgx.AnnotationWhere(f)
-		var plan []string
-		err := pgx.BeginTxFunc(t.Context(), d.Pool(), pgx.TxOptions{}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
-				return err
-			}
-			rows, err := tx.Query(t.Context(), `EXPLAIN SELECT count(*) FROM tasker_tasks WHERE `+cond, args...)
-			if err != nil {
-				return err
-			}
-			plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-		require.NoError(t, err)
-		joined := strings.Join(plan, "\n")
+		joined := explainWithoutSeqScans(t, d, `SELECT count(*) FROM tasker_tasks WHERE `+cond, args...)
 		require.Contains(t, joined, "Bitmap Index Scan on tasker_task_annotations_annotation", "%s = %s:\n%s", f.Key, f.Value, joined)
 		var n int
 		require.NoError(t, d.Pool().QueryRow(t.Context(), `SELECT count(*) FROM tasker_tasks WHERE `+cond, args...).Scan(&n))
 		require.Equal(t, 1, n)
 	}
+}
+
+// explainWithoutSeqScans returns the plan of q, one line a row, with
+// sequential scans priced out (enable_seqscan off in its transaction).
+func explainWithoutSeqScans(t *testing.T, d *taskerpgx.Driver, q string, args ...any) string {
+	t.Helper()
+	var plan []string
+	err := pgx.BeginTxFunc(t.Context(), d.Pool(), pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(t.Context(), `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(t.Context(), "EXPLAIN "+q, args...)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	require.NoError(t, err)
+	return strings.Join(plan, "\n")
 }

@@ -42,12 +42,8 @@ func (e *executor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenPar
 }
 
 func (e *executor) WorkerList(ctx context.Context, p *taskerdriver.WorkerListParams) ([]*taskertype.Worker, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = driverkit.DefaultWorkerListLimit
-	}
 	out, err := queryAll(ctx, e.q, `SELECT `+driverkit.WorkerColumns+` FROM tasker_workers WHERE last_seen_at >= $1
-		ORDER BY last_seen_at DESC, worker_id LIMIT $2`, []any{p.Since.UTC(), limit}, scanWorker)
+		ORDER BY last_seen_at DESC, worker_id LIMIT $2`, []any{p.Since.UTC(), driverkit.Limit(p.Limit, driverkit.DefaultWorkerListLimit)}, scanWorker)
 	if err != nil {
 		return nil, valueRejected(fmt.Errorf("postgres: worker list: %w", err))
 	}

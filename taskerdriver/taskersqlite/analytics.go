@@ -93,10 +93,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 	if p.Detail {
 		with += `,
 	tr AS MATERIALIZED (
-		SELECT tt.workflow_step_id,
-			min(tt.created_at) FILTER (WHERE tt.to_state = 'in_progress') AS started_at,
-			min(tt.created_at) FILTER (WHERE tt.to_state IN ('complete', 'resolved_manually')) AS done_at,
-			count(*) FILTER (WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error') AS failed
+		SELECT ` + driverkit.AnalyticsStepTimes + `
 		FROM w CROSS JOIN tasker_workflow_step_transitions tt ON tt.task_id = w.task_id GROUP BY tt.workflow_step_id),
 	par AS (
 		SELECT ed.to_step_id, CASE WHEN count(tr.done_at) = count(*) THEN max(tr.done_at) END AS ready_at
@@ -150,12 +147,7 @@ func analyticsSQL(p *taskerdriver.AnalyticsParams) (string, []any) {
 func (e *executor) AnalyticsOverview(ctx context.Context) (*taskerdriver.AnalyticsOverview, error) {
 	// The distinct templates by a loose index scan of the named index (one
 	// descent per template, not a read of every task).
-	var o taskerdriver.AnalyticsOverview
-	err := e.r.QueryRowContext(ctx, overviewSQL).Scan(&o.ActiveTasks, &o.Namespaces, &o.TaskTypes)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: analytics overview: %w", err)
-	}
-	return &o, nil
+	return driverkit.AnalyticsOverview("sqlite", e.r.QueryRowContext(ctx, overviewSQL))
 }
 
 // overviewSQL is the statement of AnalyticsOverview. The distinct templates

@@ -28,12 +28,13 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// A value over SQLite's length limit (SQLITE_TOOBIG) is a
-// *taskerdriver.ValueRejectedError matching ErrValueRejected.
-func TestValueRejected(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "tasker.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+// openWithNew opens a database file in a new temporary directory with
+// database/sql (WAL, a busy timeout, then the pragmas given as more query
+// parameters) on one connection that stays open, and returns it with the
+// driver New makes on it, migrated.
+func openWithNew(t *testing.T, pragmas string) (*sql.DB, *taskersqlite.Driver) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "tasker.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"+pragmas)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
 	db.SetMaxOpenConns(1)
@@ -41,7 +42,16 @@ func TestValueRejected(t *testing.T) {
 	db.SetConnMaxLifetime(0)
 	d := taskersqlite.New(db)
 	t.Cleanup(func() { require.NoError(t, d.Close()) })
-	require.NoError(t, d.Migrate(ctx))
+	require.NoError(t, d.Migrate(t.Context()))
+	return db, d
+}
+
+// A value over SQLite's length limit (SQLITE_TOOBIG) is a
+// *taskerdriver.ValueRejectedError matching ErrValueRejected.
+func TestValueRejected(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, d := openWithNew(t, "")
 	conn, err := db.Conn(ctx)
 	require.NoError(t, err)
 	_, err = sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
@@ -72,16 +82,10 @@ func TestValueRejected(t *testing.T) {
 func TestAnnotationsWithoutForeignKeys(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "tasker.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)")
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	db.SetMaxOpenConns(1)
-	d := taskersqlite.New(db)
-	t.Cleanup(func() { require.NoError(t, d.Close()) })
-	require.NoError(t, d.Migrate(ctx))
+	db, d := openWithNew(t, "&_pragma=foreign_keys(0)")
 	ex := d.Executor()
 	now := time.Now().UTC()
-	_, err = ex.AnnotationInsert(ctx, &taskerdriver.AnnotationInsertParams{TaskID: 99, Type: "t", Annotation: []byte(`{}`), Now: now})
+	_, err := ex.AnnotationInsert(ctx, &taskerdriver.AnnotationInsertParams{TaskID: 99, Type: "t", Annotation: []byte(`{}`), Now: now})
 	require.ErrorIs(t, err, taskerdriver.ErrNotFound)
 	res, err := ex.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "t", Version: "1.0.0",
 		IdentityHash: "h", RequestedAt: now, Now: now})

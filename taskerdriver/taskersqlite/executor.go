@@ -446,38 +446,72 @@ func (x *executor) taskTransition(ctx context.Context, taskID int64, from string
 }
 
 func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
-	var task *taskertype.Task
-	err := e.write(ctx, func(x *executor) error {
-		sets := []string{"updated_at = ?"}
-		args := []any{us(p.Now)}
-		if p.Reason != nil {
-			sets = append(sets, "reason = ?")
-			args = append(args, *p.Reason)
+	var sets columnSets
+	if p.Reason != nil {
+		sets.set("reason", *p.Reason)
+	}
+	if p.Tags != nil {
+		b, err := json.Marshal(p.Tags)
+		if err != nil {
+			return nil, err
 		}
-		if p.Tags != nil {
-			b, err := json.Marshal(p.Tags)
-			if err != nil {
-				return err
-			}
-			sets = append(sets, "tags = ?")
-			args = append(args, string(b))
+		sets.set("tags", string(b))
+	}
+	return auditedUpdate(ctx, e, taskRows, p.ID, p.Now, p.Metadata, sets, scanTask)
+}
+
+// columnSets are the columns an UPDATE changes, each with its value.
+type columnSets struct {
+	cols []string
+	args []any
+}
+
+func (c *columnSets) set(col string, v any) {
+	c.cols = append(c.cols, col+" = ?")
+	c.args = append(c.args, v)
+}
+
+// auditedRows are a table of tasks or steps and their audit transitions.
+type auditedRows struct {
+	what        string // in error messages
+	table       string
+	id          string // the primary key
+	keys        string // the columns a transition shares with its row
+	cols        string // returned by the update
+	transitions string
+}
+
+var (
+	taskRows = auditedRows{what: "task", table: "tasker_tasks", id: "task_id", keys: "task_id", cols: taskCols,
+		transitions: "tasker_task_transitions"}
+	stepRows = auditedRows{what: "step", table: "tasker_workflow_steps", id: "workflow_step_id", keys: "workflow_step_id, task_id",
+		cols: stepCols, transitions: "tasker_workflow_step_transitions"}
+)
+
+// auditedUpdate sets updated_at and sets on row id of t in a write,
+// returning the updated row; with metadata, it also advances the row's
+// transition_seq and records an audit transition from the row's state to
+// the same state.
+func auditedUpdate[T any](ctx context.Context, e *executor, t auditedRows, id int64, now time.Time, metadata json.RawMessage,
+	sets columnSets, scan func(r rowScanner) (T, error)) (T, error) {
+	cols := append([]string{"updated_at = ?"}, sets.cols...)
+	if len(metadata) > 0 {
+		cols = append(cols, "transition_seq = transition_seq + 1")
+	}
+	args := append(append([]any{us(now)}, sets.args...), id)
+	return driverkit.Write(ctx, e.write, func(x *executor) (T, error) {
+		row, err := scan(x.w.QueryRowContext(ctx, `UPDATE `+t.table+` SET `+strings.Join(cols, ", ")+
+			` WHERE `+t.id+` = ? RETURNING `+t.cols, args...))
+		if err != nil || len(metadata) == 0 {
+			return row, err
 		}
-		if len(p.Metadata) > 0 {
-			sets = append(sets, "transition_seq = transition_seq + 1")
+		if _, err := x.w.ExecContext(ctx, `INSERT INTO `+t.transitions+` (`+t.keys+`, from_state, to_state, metadata, sort_key, created_at)
+			SELECT `+t.keys+`, state, state, ?, transition_seq * 10, ? FROM `+t.table+` WHERE `+t.id+` = ?`,
+			string(metadata), us(now), id); err != nil {
+			return row, fmt.Errorf("sqlite: %s update transition: %w", t.what, err)
 		}
-		var err error
-		task, err = scanTask(x.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET `+strings.Join(sets, ", ")+
-			` WHERE task_id = ? RETURNING `+taskCols, append(args, p.ID)...))
-		if err != nil || len(p.Metadata) == 0 {
-			return err
-		}
-		if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT task_id, state, state, ?, transition_seq * 10, ? FROM tasker_tasks WHERE task_id = ?`, string(p.Metadata), us(p.Now), p.ID); err != nil {
-			return fmt.Errorf("sqlite: task update transition: %w", err)
-		}
-		return nil
+		return row, nil
 	})
-	return task, err
 }
 
 func (e *executor) taskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {

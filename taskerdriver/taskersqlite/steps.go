@@ -223,39 +223,20 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 }
 
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
-	var step *taskertype.Step
-	err := e.write(ctx, func(x *executor) error {
-		sets := []string{"updated_at = ?"}
-		args := []any{us(p.Now)}
-		if p.RetryLimit != nil {
-			sets = append(sets, "retry_limit = ?")
-			args = append(args, *p.RetryLimit)
-		}
-		if p.Retryable != nil {
-			sets = append(sets, "retryable = ?")
-			args = append(args, boolInt(*p.Retryable))
-		}
-		if p.Inputs != nil {
-			sets = append(sets, "inputs = ?")
-			args = append(args, string(p.Inputs))
-		}
-		if len(p.Metadata) > 0 {
-			sets = append(sets, "transition_seq = transition_seq + 1")
-		}
-		var err error
-		step, _, err = scanStep(x.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET `+strings.Join(sets, ", ")+
-			` WHERE workflow_step_id = ? RETURNING `+stepCols, append(args, p.ID)...))
-		if err != nil || len(p.Metadata) == 0 {
-			return err
-		}
-		if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT workflow_step_id, task_id, state, state, ?, transition_seq * 10, ? FROM tasker_workflow_steps WHERE workflow_step_id = ?`,
-			string(p.Metadata), us(p.Now), p.ID); err != nil {
-			return fmt.Errorf("sqlite: step update transition: %w", err)
-		}
-		return nil
+	var sets columnSets
+	if p.RetryLimit != nil {
+		sets.set("retry_limit", *p.RetryLimit)
+	}
+	if p.Retryable != nil {
+		sets.set("retryable", boolInt(*p.Retryable))
+	}
+	if p.Inputs != nil {
+		sets.set("inputs", string(p.Inputs))
+	}
+	return auditedUpdate(ctx, e, stepRows, p.ID, p.Now, p.Metadata, sets, func(r rowScanner) (*taskertype.Step, error) {
+		step, _, err := scanStep(r)
+		return step, err
 	})
-	return step, err
 }
 
 func (e *executor) StepHeartbeat(ctx context.Context, p *taskerdriver.StepHeartbeatParams) ([]int64, error) {

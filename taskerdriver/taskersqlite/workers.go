@@ -46,12 +46,8 @@ func (e *executor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenPar
 }
 
 func (e *executor) WorkerList(ctx context.Context, p *taskerdriver.WorkerListParams) ([]*taskertype.Worker, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = driverkit.DefaultWorkerListLimit
-	}
 	out, err := queryAll(ctx, e.r, `SELECT `+driverkit.WorkerColumns+` FROM tasker_workers WHERE last_seen_at >= ?
-		ORDER BY last_seen_at DESC, worker_id LIMIT ?`, []any{us(p.Since), limit}, scanWorker)
+		ORDER BY last_seen_at DESC, worker_id LIMIT ?`, []any{us(p.Since), driverkit.Limit(p.Limit, driverkit.DefaultWorkerListLimit)}, scanWorker)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: worker list: %w", err)
 	}
