@@ -382,12 +382,12 @@ func declaredAlready(kind, name, dir string, src []byte, pkg *goPackage) error {
 func (a *app) generateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Write a task template or a Go step handler",
+		Short: "Write a task template, a Go step handler, an event subscriber or an API authenticator",
 		Long: `Writes a starting point that builds and passes its tests (Go files) or
 tasker template validate (templates). An existing file is never overwritten
 without --force. See docs/scaffolding.md.`,
 	}
-	cmd.AddCommand(a.generateTemplateCmd(), a.generateHandlerCmd())
+	cmd.AddCommand(a.generateTemplateCmd(), a.generateHandlerCmd(), a.generateSubscriberCmd(), a.generateAuthenticatorCmd())
 	return cmd
 }
 
@@ -421,6 +421,61 @@ reg.MustRegisterHandler(<Type>HandlerName, <Type>{}).`,
 				return err
 			}
 			return a.generateGo("handler", name, camelName(name), f.dir, f.pkg, f.force)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// suffixed is camelName(name) ending in suffix once.
+func suffixed(name, suffix string) string {
+	n := camelName(name)
+	if strings.HasSuffix(n, suffix) {
+		return n
+	}
+	return n + suffix
+}
+
+func (a *app) generateSubscriberCmd() *cobra.Command {
+	var f goGenFlags
+	cmd := &cobra.Command{
+		Use:   "subscriber NAME",
+		Short: "Write a Go in-process event subscriber and its test",
+		Long: `Writes the type <Name>Subscriber, whose Subscribe(client) has the client
+call its Handle for every event matching its Patterns (Client.SubscribeFunc),
+and a test that runs a task through a real client on a temporary SQLite
+database and counts the events.`,
+		Example: "  tasker generate subscriber audit_log   # audit_log_subscriber.go: type AuditLogSubscriber",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			name := args[0]
+			if err := checkGoName("subscriber", name, "audit_log"); err != nil {
+				return err
+			}
+			return a.generateGo("subscriber", name, suffixed(name, "Subscriber"), f.dir, f.pkg, f.force)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func (a *app) generateAuthenticatorCmd() *cobra.Command {
+	var f goGenFlags
+	cmd := &cobra.Command{
+		Use:   "authenticator NAME",
+		Short: "Write a Go authenticator for the REST API (taskerhttp) and its test",
+		Long: `Writes the type <Name>Authenticator, a taskerauth.Authenticator for
+taskerhttp.Options.Authenticator that accepts one shared key in the X-Api-Key
+header (compared in constant time) as a principal with fixed permissions, and
+tests that call it directly and through taskerhttp.NewHandler.`,
+		Example: "  tasker generate authenticator static_key   # static_key_authenticator.go: type StaticKeyAuthenticator",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			name := args[0]
+			if err := checkGoName("authenticator", name, "static_key"); err != nil {
+				return err
+			}
+			return a.generateGo("authenticator", name, suffixed(name, "Authenticator"), f.dir, f.pkg, f.force)
 		},
 	}
 	f.add(cmd)

@@ -100,9 +100,9 @@ func TestScaffoldInit(t *testing.T) {
 	require.Contains(t, out, `{"message":"Hello, Ada!"}`)
 }
 
-// TestScaffoldGenerateGo generates a handler into a project made by init
-// (package main, found from its files) and one into a new package, then
-// vets and tests the module.
+// TestScaffoldGenerateGo generates each kind of Go file into a project made
+// by init (package main, found from its files) and a handler into a new
+// package, then vets and tests the module.
 func TestScaffoldGenerateGo(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -114,18 +114,25 @@ func TestScaffoldGenerateGo(t *testing.T) {
 	out := mustRun(t, "generate", "handler", "charge_card", "--dir", dir)
 	require.Contains(t, out, "wrote "+filepath.Join(dir, "charge_card.go"))
 	require.Contains(t, out, "wrote "+filepath.Join(dir, "charge_card_test.go"))
+	mustRun(t, "generate", "subscriber", "audit_log", "--dir", dir)
+	mustRun(t, "generate", "authenticator", "static_key", "--dir", dir)
 	billing := filepath.Join(dir, "billing")
 	mustRun(t, "generate", "handler", "sendInvoice", "--dir", billing, "--package", "billing")
+	mustRun(t, "generate", "subscriber", "BillingEvents", "--dir", billing) // package billing, from the handler's files
 
 	require.Contains(t, readString(t, filepath.Join(dir, "charge_card.go")), "package main\n")
+	require.Contains(t, readString(t, filepath.Join(dir, "audit_log_subscriber.go")), "type AuditLogSubscriber struct")
+	require.Contains(t, readString(t, filepath.Join(dir, "static_key_authenticator.go")), "subtle.ConstantTimeCompare")
 	require.Contains(t, readString(t, filepath.Join(billing, "send_invoice.go")), "package billing\n")
 	require.Contains(t, readString(t, filepath.Join(billing, "send_invoice.go")), `const SendInvoiceHandlerName = "sendInvoice"`)
+	require.FileExists(t, filepath.Join(billing, "billing_events_subscriber_test.go"))
 
 	runGo(t, dir, "mod", "tidy")
 	runGo(t, dir, "vet", "./...")
 	out = runGo(t, dir, "test", "-count=1", "-v", "./...")
 	for _, test := range []string{
-		"TestChargeCard", "TestChargeCardWithoutID", "TestSendInvoice", "TestHello",
+		"TestChargeCard", "TestChargeCardWithoutID", "TestAuditLogSubscriber", "TestStaticKeyAuthenticatorAuthenticate",
+		"TestStaticKeyAuthenticatorServer", "TestSendInvoice", "TestBillingEventsSubscriber", "TestHello",
 	} {
 		require.Contains(t, out, "--- PASS: "+test+" ", "go test output:\n%s", out)
 	}
@@ -206,6 +213,8 @@ func TestScaffoldGenerateRefusesOverwrite(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"generate", "handler", "charge"},
+		{"generate", "subscriber", "audit"},
+		{"generate", "authenticator", "static_key"},
 		{"generate", "template", "order", "--steps", "a,b"},
 	} {
 		dir := filepath.Join(t.TempDir(), "gen")
@@ -262,6 +271,8 @@ func TestScaffoldBadNames(t *testing.T) {
 		{[]string{"generate", "handler", "charge", "--package", "func"}, "--package"},
 		{[]string{"generate", "handler", "charge_card", "--dir", declared}, "declares ChargeCard, which " + declared + " declares already (in x.go)"},
 		{[]string{"generate", "handler", "charge", "--dir", declared, "--package", "other"}, "holds package main already"},
+		{[]string{"generate", "subscriber", "audit.log"}, `subscriber NAME "audit.log" is not valid`},
+		{[]string{"generate", "authenticator", "key/x"}, `authenticator NAME "key/x" is not valid`},
 	} {
 		args := tc.args
 		if args[0] == "generate" && !strings.Contains(strings.Join(args, " "), "--dir") {
@@ -285,6 +296,8 @@ func TestScaffoldGoNames(t *testing.T) {
 		require.Equal(t, tc.camel, camelName(tc.name), tc.name)
 		require.Equal(t, tc.snake, snakeName(tc.name), tc.name)
 	}
+	require.Equal(t, "AuditSubscriber", suffixed("audit", "Subscriber"))
+	require.Equal(t, "AuditSubscriber", suffixed("audit_subscriber", "Subscriber"))
 }
 
 // TestScaffoldGoVersionIsTheModules: generated go.mod files have the go
