@@ -38,6 +38,16 @@ type Finisher interface {
 	FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error)
 }
 
+// FinishSatisfier is a Finisher that can also satisfy the children of the
+// steps it completes in the same statement as the update (a round trip
+// fewer); FinishSteps uses it when the driver has it.
+type FinishSatisfier interface {
+	// FinishAndSatisfy is FinishUpdate, then SatisfyChildren of the steps
+	// it updated to complete; it returns the steps and, per completed
+	// step, how many of its children became ready.
+	FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, map[int64]int, error)
+}
+
 // FinishSteps is StepFinishMany: it checks the params, records the
 // attempts, writes their transitions, readies the children of completed
 // steps, and returns one outcome per param (ErrLeaseLost for a step whose
@@ -62,7 +72,18 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		}
 	}
 	now := ps[0].Now.UTC()
-	steps, err := f.FinishUpdate(ctx, ps, errs, now)
+	var (
+		steps     []*taskertype.Step
+		ready     map[int64]int
+		satisfied bool
+		err       error
+	)
+	if fs, ok := f.(FinishSatisfier); ok {
+		steps, ready, err = fs.FinishAndSatisfy(ctx, ps, errs, now)
+		satisfied = true
+	} else {
+		steps, err = f.FinishUpdate(ctx, ps, errs, now)
+	}
 	if err != nil {
 		return err
 	}
@@ -87,9 +108,10 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		}
 	}
 	if len(completed) > 0 {
-		ready, err := f.SatisfyChildren(ctx, completed, now)
-		if err != nil {
-			return err
+		if !satisfied {
+			if ready, err = f.SatisfyChildren(ctx, completed, now); err != nil {
+				return err
+			}
 		}
 		for i, p := range ps {
 			if out[i].Result != nil && p.State == taskertype.StateComplete {

@@ -342,6 +342,66 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 }
 
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {
+	steps, _, err := querySteps(ctx, k.q, finishSQL+` SELECT `+stepCols+` FROM upd`, finishArgs(ps, errs, now))
+	if err != nil {
+		return nil, fmt.Errorf("finish steps: %w", err)
+	}
+	return steps, nil
+}
+
+// FinishAndSatisfy is FinishUpdate and SatisfyChildren of the steps it
+// completed in one statement (driverkit.FinishSatisfier): one round trip
+// fewer per pass that records completions.
+func (k kit) FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, map[int64]int, error) {
+	type row struct {
+		driverkit.SeqStep
+		ready []int64
+	}
+	rows, err := queryAll(ctx, k.q, finishSQL+`,
+		parents AS (SELECT workflow_step_id AS id FROM upd WHERE state = 'complete'),
+		`+satisfySQL("IN (SELECT id FROM parents)", "$9")+`
+		SELECT `+stepCols+`, ARRAY(SELECT r.child FROM readied r WHERE r.parent = upd.workflow_step_id ORDER BY r.child) FROM upd`,
+		finishArgs(ps, errs, now), func(r pgx.Row) (row, error) {
+			var v row
+			ss, err := scanStep(appendScan2{r, &v.ready})
+			v.SeqStep = ss
+			return v, err
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("finish steps: %w", err)
+	}
+	steps := make([]*taskertype.Step, len(rows))
+	var pairs [][2]int64
+	for i, r := range rows {
+		steps[i] = r.Step
+		for _, c := range r.ready {
+			pairs = append(pairs, [2]int64{r.Step.ID, c})
+		}
+	}
+	ready, err := k.readied(ctx, pairs)
+	return steps, ready, err
+}
+
+// finishSQL applies the guarded updates of a pass's finished attempts
+// (CTE upd: the steps updated, with their transitions' metadata) and
+// inserts their transitions (sort key driverkit.SortKey(seq) = seq*10);
+// arguments: finishArgs.
+var finishSQL = `WITH u AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[], $10::text[])
+				AS u(id, state, results, err, blocked, next, owner, attempt, meta)),
+		upd AS (
+			UPDATE tasker_workflow_steps s SET state = u.state,
+				results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
+				next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
+				lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
+			FROM u
+			WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
+			RETURNING ` + prefixed("s.", stepCols) + `, u.meta),
+		inserted AS (
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)`
+
+func finishArgs(ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) []any {
 	n := len(ps)
 	ids, attempts := make([]int64, n), make([]int32, n)
 	states, owners, metas := make([]string, n), make([]string, n), make([]string, n)
@@ -356,28 +416,17 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 		blocked[i], next[i] = p.Blocked, pgTime(p.NextAttemptAt)
 		metas[i] = string(driverkit.Meta(p.Metadata))
 	}
-	// One statement: the guarded update, then the transitions of the rows
-	// it updated (sort key driverkit.SortKey(seq) = seq*10).
-	steps, _, err := querySteps(ctx, k.q, `WITH u AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[], $10::text[])
-				AS u(id, state, results, err, blocked, next, owner, attempt, meta)),
-		upd AS (
-			UPDATE tasker_workflow_steps s SET state = u.state,
-				results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
-				next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
-				lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
-			FROM u
-			WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
-			RETURNING `+prefixed("s.", stepCols)+`, u.meta),
-		inserted AS (
-			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)
-		SELECT `+stepCols+` FROM upd`, []any{ids, states, results, errs, blocked, next, owners, attempts, now, metas})
-	if err != nil {
-		return nil, fmt.Errorf("finish steps: %w", err)
-	}
-	return steps, nil
+	return []any{ids, states, results, errs, blocked, next, owners, attempts, now, metas}
 }
+
+// appendScan2 scans the caller's destinations, then one trailing array
+// column into last.
+type appendScan2 struct {
+	r    pgx.Row
+	last *[]int64
+}
+
+func (a appendScan2) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
 
 // WriteStepTransitions writes step transition rows (the last row of each
 // step is the most recent), demoting the previous most recent rows.
@@ -417,34 +466,50 @@ func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now tim
 
 // SatisfyChildren decrements the unfinished-parent counts of the children
 // of parents and returns, per parent, how many of its children became
-// ready. One statement: the first CTE locks the children in id order (so
-// that workers finishing parents of the same children cannot deadlock),
-// and the update touches only rows it locked.
+// ready. One statement (satisfySQL).
 func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
-	rows, err := queryAll(ctx, k.q, `WITH locked AS MATERIALIZED (
-			SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id IN (
-				SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id = ANY($1))
-			ORDER BY workflow_step_id FOR UPDATE),
-		counts AS (
-			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
-			WHERE from_step_id = ANY($1) AND to_step_id IN (SELECT workflow_step_id FROM locked) GROUP BY to_step_id),
-		updated AS (
-			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = $2
-			FROM counts WHERE s.workflow_step_id = counts.id
-			RETURNING s.workflow_step_id, s.pending_parents, s.state)
-		SELECT e.from_step_id, u.workflow_step_id FROM updated u
-		JOIN tasker_workflow_step_edges e ON e.to_step_id = u.workflow_step_id AND e.from_step_id = ANY($1)
-		WHERE u.pending_parents = 0 AND u.state = 'pending'`, []any{parents, now}, scanPair)
+	rows, err := queryAll(ctx, k.q, `WITH `+satisfySQL("= ANY($1)", "$2")+`
+		SELECT parent, child FROM readied`, []any{parents, now}, scanPair)
 	if err != nil {
 		return nil, fmt.Errorf("satisfy children: %w", err)
 	}
-	out, ready := driverkit.ReadiedBy(rows)
+	return k.readied(ctx, rows)
+}
+
+// readied counts the children that (parent, child) pairs readied per
+// parent and owes the steps-ready notification for them.
+func (k kit) readied(ctx context.Context, pairs [][2]int64) (map[int64]int, error) {
+	out, ready := driverkit.ReadiedBy(pairs)
 	if len(ready) > 0 {
 		if err := k.ready(ctx, ready); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// satisfySQL returns the CTEs that decrement the unfinished-parent counts
+// of the children of the parents whose ids are `from_step_id `+parentsIn,
+// at now (a placeholder), ending with readied (parent, child): the
+// children that became ready. The first CTE locks the children in id order
+// (so that workers finishing parents of the same children cannot
+// deadlock), and the update touches only rows it locked.
+func satisfySQL(parentsIn, now string) string {
+	return `locked AS MATERIALIZED (
+			SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id IN (
+				SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id ` + parentsIn + `)
+			ORDER BY workflow_step_id FOR UPDATE),
+		counts AS (
+			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
+			WHERE from_step_id ` + parentsIn + ` AND to_step_id IN (SELECT workflow_step_id FROM locked) GROUP BY to_step_id),
+		updated AS (
+			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = ` + now + `
+			FROM counts WHERE s.workflow_step_id = counts.id
+			RETURNING s.workflow_step_id, s.pending_parents, s.state),
+		readied AS (
+			SELECT e.from_step_id AS parent, u.workflow_step_id AS child FROM updated u
+			JOIN tasker_workflow_step_edges e ON e.to_step_id = u.workflow_step_id AND e.from_step_id ` + parentsIn + `
+			WHERE u.pending_parents = 0 AND u.state = 'pending')`
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
@@ -610,3 +675,4 @@ type appendScan struct {
 }
 
 func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
+var _ driverkit.FinishSatisfier = kit{}
