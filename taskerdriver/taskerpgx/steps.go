@@ -327,7 +327,10 @@ func scanTransition(r pgx.Row) (*taskertype.Transition, error) {
 // driverkit: it gives them this driver's SQL.
 type kit struct{ *executor }
 
-var _ driverkit.Kit = kit{}
+var (
+	_ driverkit.Kit             = kit{}
+	_ driverkit.FinishSatisfier = kit{}
+)
 
 // StepFinishMany records a pass's finished attempts with set-based
 // statements: one guarded update of every step, one batch of transitions,
@@ -675,4 +678,3 @@ type appendScan struct {
 }
 
 func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
-var _ driverkit.FinishSatisfier = kit{}
