@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,20 +21,8 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-// logBuffer is a bytes.Buffer safe for the concurrent writes of handlers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // records decodes the JSON lines written so far.
-func (b *logBuffer) records(t *testing.T) []map[string]any {
+func (b *syncBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -65,7 +52,7 @@ func withMsg(recs []map[string]any, msg string) []map[string]any {
 // whose handler is a taskerlog.Handler (the context's attributes).
 func TestLogRecordsOfAStepRun(t *testing.T) {
 	eachDriver(t, func(t *testing.T) {
-		var clientLog, ownLog logBuffer
+		var clientLog, ownLog syncBuffer
 		spans := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -90,7 +77,7 @@ func TestLogRecordsOfAStepRun(t *testing.T) {
 		// The attempts run one after the other: a, b (fails), b.
 		ended := spans.Ended()
 		require.Len(t, ended, 3)
-		for name, buf := range map[string]*logBuffer{"StepContext.Logger": &clientLog, "a taskerlog logger": &ownLog} {
+		for name, buf := range map[string]*syncBuffer{"StepContext.Logger": &clientLog, "a taskerlog logger": &ownLog} {
 			msg := map[string]string{"StepContext.Logger": "handler says hello", "a taskerlog logger": "handler's own logger"}[name]
 			recs := withMsg(buf.records(t), msg)
 			require.Len(t, recs, 3, name)
@@ -130,7 +117,7 @@ func TestLogRecordsOfAStepRun(t *testing.T) {
 func TestDefaultLoggerIsQuiet(t *testing.T) {
 	for _, driver := range testdb.Drivers {
 		t.Run(driver, func(t *testing.T) {
-			var def logBuffer
+			var def syncBuffer
 			old := slog.Default()
 			slog.SetDefault(slog.New(slog.NewJSONHandler(&def, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			t.Cleanup(func() { slog.SetDefault(old) })
@@ -168,7 +155,7 @@ func TestDefaultLoggerIsQuiet(t *testing.T) {
 
 			// The same run with a logger given at debug shows the routine
 			// records at debug.
-			var given logBuffer
+			var given syncBuffer
 			c2, err := tasker.NewClient(t.Context(), d, &tasker.Config{Registry: reg, SkipMigrate: true,
 				Logger: slog.New(slog.NewJSONHandler(&given, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			require.NoError(t, err)

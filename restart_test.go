@@ -287,7 +287,8 @@ func (r *runRecorder) runs(stepID int64) []recordedRun {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers (a log sink).
+// syncBuffer is a bytes.Buffer safe for concurrent writers (a log sink,
+// such as the one handlers write to).
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

@@ -170,22 +170,28 @@ func TestSecretsAreExpandedOnlyWhenTheStepRuns(t *testing.T) {
 	})
 }
 
+// runOneStep creates a task of the template name of the one step st, its
+// worker's environment read with lookup, and runs one pass: it returns the
+// env, the task's id and the step after the pass.
+func runOneStep(t *testing.T, name string, st tasker.StepTemplate, lookup func(string) (string, bool)) (*env, int64, *tasker.Step) {
+	t.Helper()
+	e := newEnvWith(t, func(c *tasker.Config) { c.Worker.LookupEnv = lookup },
+		&tasker.TaskTemplate{Name: name, Steps: []tasker.StepTemplate{st}})
+	task := e.create(name, map[string]any{})
+	e.singlePass()
+	return e, task.ID, e.steps(task.ID)[st.Name]
+}
+
 // An unset variable fails the step permanently, naming the variable.
 func TestSecretsUnsetVariableFailsTheStep(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
-		tmpl := &tasker.TaskTemplate{Name: "unset", Steps: []tasker.StepTemplate{
-			{Name: "run", Handler: "exec", HandlerConfig: map[string]any{"command": "true", "env": map[string]any{"K": "${SECRETS_TEST_UNSET_VAR}"}}},
-		}}
-		e := newEnvWith(t, func(c *tasker.Config) {
-			c.Worker.LookupEnv = func(string) (string, bool) { return "", false }
-		}, tmpl)
-		task := e.create("unset", map[string]any{})
-		e.singlePass()
-		s := e.steps(task.ID)["run"]
+		e, taskID, s := runOneStep(t, "unset", tasker.StepTemplate{
+			Name: "run", Handler: "exec", HandlerConfig: map[string]any{"command": "true", "env": map[string]any{"K": "${SECRETS_TEST_UNSET_VAR}"}},
+		}, func(string) (string, bool) { return "", false })
 		require.Equal(t, taskertype.StateError, s.State)
 		require.Contains(t, s.LastError.Message, "environment variable SECRETS_TEST_UNSET_VAR is not set")
-		require.Equal(t, taskertype.StateError, e.task(task.ID).State, "permanent: no retry")
+		require.Equal(t, taskertype.StateError, e.task(taskID).State, "permanent: no retry")
 	})
 }
 
@@ -314,15 +320,9 @@ func TestSecretsRedactedFromFailures(t *testing.T) {
 		require.NoError(t, err)
 		base := "http://" + ln.Addr().String() + "/tenant-5ecret-path"
 		require.NoError(t, ln.Close()) // connections are refused
-		tmpl := &tasker.TaskTemplate{Name: "refused", Steps: []tasker.StepTemplate{
-			{Name: "call", Handler: "http", HandlerConfig: map[string]any{"url": "${BASE_URL}/orders"}},
-		}}
-		e := newEnvWith(t, func(c *tasker.Config) {
-			c.Worker.LookupEnv = func(k string) (string, bool) { return base, k == "BASE_URL" }
-		}, tmpl)
-		task := e.create("refused", map[string]any{})
-		e.singlePass()
-		s := e.steps(task.ID)["call"]
+		_, _, s := runOneStep(t, "refused", tasker.StepTemplate{
+			Name: "call", Handler: "http", HandlerConfig: map[string]any{"url": "${BASE_URL}/orders"},
+		}, func(k string) (string, bool) { return base, k == "BASE_URL" })
 		require.Equal(t, taskertype.StateError, s.State)
 		require.Contains(t, s.LastError.Message, "${BASE_URL}/orders")
 		require.NotContains(t, s.LastError.Message, "tenant-5ecret-path")

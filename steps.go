@@ -139,24 +139,29 @@ func (c *Client) UpdateStep(ctx context.Context, stepID int64, retryLimit *int, 
 	if fields := nulFields(map[string]any{"inputs": inputs}); fields != nil {
 		return nil, &ValidationError{Message: "invalid step update", Fields: fields}
 	}
-	var changed []string
-	if retryLimit != nil {
-		changed = append(changed, "retry_limit")
-	}
-	if inputs != nil {
-		changed = append(changed, "inputs")
-	}
 	if _, err := c.exec.StepUpdate(ctx, &taskerdriver.StepUpdateParams{ID: stepID, RetryLimit: retryLimit, Inputs: inputs, Now: c.cfg.Now().UTC(),
-		Metadata: updateMeta(ctx, changed)}); err != nil {
+		Metadata: updateMeta(ctx, updated{"retry_limit", retryLimit != nil}, updated{"inputs", inputs != nil})}); err != nil {
 		return nil, c.notFound(err, "step", stepID)
 	}
 	return c.GetStep(ctx, stepID)
 }
 
+// updated is a field an update may change, and whether it was given.
+type updated struct {
+	field string
+	given bool
+}
+
 // updateMeta is the metadata of the audit transition of an update: the
 // fields it changed and its actor; nil (no transition) when it changes
 // nothing.
-func updateMeta(ctx context.Context, fields []string) json.RawMessage {
+func updateMeta(ctx context.Context, given ...updated) json.RawMessage {
+	var fields []string
+	for _, u := range given {
+		if u.given {
+			fields = append(fields, u.field)
+		}
+	}
 	if len(fields) == 0 {
 		return nil
 	}

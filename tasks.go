@@ -202,15 +202,8 @@ func (c *Client) UpdateTask(ctx context.Context, taskID int64, reason *string, t
 	if fields := nulFields(map[string]any{"reason": r, "tags": tags}); fields != nil {
 		return nil, &ValidationError{Message: "invalid task update", Fields: fields}
 	}
-	var changed []string
-	if reason != nil {
-		changed = append(changed, "reason")
-	}
-	if tags != nil {
-		changed = append(changed, "tags")
-	}
 	t, err := c.exec.TaskUpdate(ctx, &taskerdriver.TaskUpdateParams{ID: taskID, Reason: reason, Tags: tags, Now: c.cfg.Now().UTC(),
-		Metadata: updateMeta(ctx, changed)})
+		Metadata: updateMeta(ctx, updated{"reason", reason != nil}, updated{"tags", tags != nil})})
 	return t, c.notFound(err, "task", taskID)
 }
 

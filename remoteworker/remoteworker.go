@@ -86,17 +86,11 @@ func (s *Step) Publish(name string, payload any) error {
 	if err != nil {
 		return fmt.Errorf("custom event %q: payload is not JSON-encodable: %w", name, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, taskerwire.Event{Name: name, Payload: raw})
+	lockedAppend(&s.mu, &s.events, taskerwire.Event{Name: name, Payload: raw})
 	return nil
 }
 
-func (s *Step) published() []taskerwire.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]taskerwire.Event(nil), s.events...)
-}
+func (s *Step) published() []taskerwire.Event { return lockedCopy(&s.mu, &s.events) }
 
 // Annotate records an annotation of the step's task: annotationType names
 // its type (1 to 64 of A-Z a-z 0-9 . _ -) and annotation must encode as a
@@ -111,16 +105,25 @@ func (s *Step) Annotate(annotationType string, annotation any) error {
 	if len(raw) == 0 || raw[0] != '{' {
 		return fmt.Errorf("annotation %q: must be a JSON object, such as {\"invoice\": \"INV-1\"}", annotationType)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.annotations = append(s.annotations, taskerwire.Annotation{Type: annotationType, Annotation: raw})
+	lockedAppend(&s.mu, &s.annotations, taskerwire.Annotation{Type: annotationType, Annotation: raw})
 	return nil
 }
 
-func (s *Step) recorded() []taskerwire.Annotation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]taskerwire.Annotation(nil), s.annotations...)
+func (s *Step) recorded() []taskerwire.Annotation { return lockedCopy(&s.mu, &s.annotations) }
+
+// lockedAppend appends v to the list holding mu (a handler may publish
+// and annotate from several goroutines).
+func lockedAppend[T any](mu *sync.Mutex, list *[]T, v T) {
+	mu.Lock()
+	defer mu.Unlock()
+	*list = append(*list, v)
+}
+
+// lockedCopy returns a copy of the list, read holding mu.
+func lockedCopy[T any](mu *sync.Mutex, list *[]T) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]T(nil), *list...)
 }
 
 // DecodeContext decodes the task context into v.

@@ -348,10 +348,7 @@ func TestShutdownWhileBusy(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return after its context was cancelled with every slot busy")
 	}
-	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
-	require.NoError(t, err)
-	require.Equal(t, taskertype.StatePending, s.State, "the cancelled attempt was given back")
-	require.Equal(t, 0, s.Attempts)
+	s := requireGivenBack(t, e, res.Steps[0].ID, "the cancelled attempt was given back")
 	require.Nil(t, s.LastError)
 }
 
@@ -579,11 +576,19 @@ func TestStepsClaimedAsTheWorkerStopsAreReleased(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Run(ctx))
 	require.Zero(t, ran.Load(), "a step claimed as the worker stopped was run")
-	s, err := e.client.GetStep(t.Context(), res.Steps[0].ID)
-	require.NoError(t, err)
-	require.Equal(t, taskertype.StatePending, s.State, "the step was given back")
-	require.Equal(t, 0, s.Attempts)
+	s := requireGivenBack(t, e, res.Steps[0].ID, "the step was given back")
 	require.Empty(t, s.LeaseOwner)
+}
+
+// requireGivenBack requires that step stepID is pending again with no
+// attempt counted, and returns it.
+func requireGivenBack(t *testing.T, e *engine, stepID int64, msg string) *tasker.Step {
+	t.Helper()
+	s, err := e.client.GetStep(t.Context(), stepID)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StatePending, s.State, msg)
+	require.Equal(t, 0, s.Attempts)
+	return s
 }
 
 // A handler's annotations are sent with its result and stored with it,

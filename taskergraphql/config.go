@@ -92,30 +92,14 @@ const (
 )
 
 func (c Config) withDefaults() *Config {
-	if c.MaxDepth <= 0 {
-		c.MaxDepth = DefaultMaxDepth
-	}
-	if c.MaxFields <= 0 {
-		c.MaxFields = DefaultMaxFields
-	}
-	if c.MaxComplexity <= 0 {
-		c.MaxComplexity = DefaultMaxComplexity
-	}
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxSubscriptions <= 0 {
-		c.MaxSubscriptions = DefaultMaxSubscriptions
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = DefaultPollInterval
-	}
-	if c.KeepAlive <= 0 {
-		c.KeepAlive = DefaultKeepAlive
-	}
+	orDefault(&c.MaxDepth, DefaultMaxDepth)
+	orDefault(&c.MaxFields, DefaultMaxFields)
+	orDefault(&c.MaxComplexity, DefaultMaxComplexity)
+	orDefault(&c.MaxResponseBytes, DefaultMaxResponseBytes)
+	orDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	orDefault(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	orDefault(&c.PollInterval, DefaultPollInterval)
+	orDefault(&c.KeepAlive, DefaultKeepAlive)
 	if c.Authorizer == nil {
 		c.Authorizer = taskerauth.PermissionAuthorizer{}
 	}
@@ -123,6 +107,13 @@ func (c Config) withDefaults() *Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &c
+}
+
+// orDefault sets a limit that is zero or negative (unset) to its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // The permission each root field needs: the REST API's names (see

@@ -131,29 +131,15 @@ func (r *queryResolver) TasksByAnnotation(ctx context.Context, annotationType, a
 }
 
 func (r *queryResolver) Task(ctx context.Context, taskID string) (*model.Task, error) {
-	if err := r.cfg.allow(ctx, PermTaskShow); err != nil {
-		return nil, err
-	}
-	id, err := parseID("taskId", taskID)
-	if err != nil {
-		return nil, err
-	}
-	t, err := r.c.GetTask(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return model.NewTask(t), nil
+	return (*resolver)(r).onTask(ctx, PermTaskShow, taskID, func(id int64) (*tasker.Task, error) {
+		return r.c.GetTask(ctx, id)
+	})
 }
 
 func (r *queryResolver) Step(ctx context.Context, taskID, stepID string) (*model.Step, error) {
-	if err := r.cfg.allow(ctx, PermStepShow); err != nil {
-		return nil, err
-	}
-	st, err := (*resolver)(r).taskStep(ctx, taskID, stepID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.Step{S: st}, nil
+	return (*resolver)(r).onStep(ctx, PermStepShow, taskID, stepID, func(st *tasker.Step) (*tasker.Step, error) {
+		return st, nil
+	})
 }
 
 func (r *queryResolver) AnnotationTypes(ctx context.Context) ([]*model.AnnotationType, error) {
@@ -218,6 +204,40 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 		out[i] = n
 	}
 	return out, nil
+}
+
+// onTask answers a root field on one task: it checks perm, parses taskID
+// and answers the task that act returns for that id.
+func (r *resolver) onTask(ctx context.Context, perm, taskID string, act func(id int64) (*tasker.Task, error)) (*model.Task, error) {
+	if err := r.cfg.allow(ctx, perm); err != nil {
+		return nil, err
+	}
+	id, err := parseID("taskId", taskID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := act(id)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewTask(t), nil
+}
+
+// onStep answers a root field on one step: it checks perm, reads the step
+// stepID of the task taskID and answers the step that act returns for it.
+func (r *resolver) onStep(ctx context.Context, perm, taskID, stepID string, act func(st *tasker.Step) (*tasker.Step, error)) (*model.Step, error) {
+	if err := r.cfg.allow(ctx, perm); err != nil {
+		return nil, err
+	}
+	st, err := r.taskStep(ctx, taskID, stepID)
+	if err != nil {
+		return nil, err
+	}
+	st, err = act(st)
+	if err != nil {
+		return nil, err
+	}
+	return &model.Step{S: st}, nil
 }
 
 // taskStep returns the step stepID of the task taskID (not found when the
@@ -463,114 +483,60 @@ func (r *mutationResolver) CreateTask(ctx context.Context, in model.CreateTaskIn
 }
 
 func (r *mutationResolver) UpdateTask(ctx context.Context, in model.UpdateTaskInput) (*model.Task, error) {
-	if err := r.cfg.allow(ctx, PermTaskUpdate); err != nil {
-		return nil, err
-	}
-	id, err := parseID("taskId", in.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	if in.Reason == nil && in.Tags == nil {
-		return nil, inputError("input", "give reason, tags or both")
-	}
-	var tags []string
-	if in.Tags != nil {
-		tags = strs(in.Tags)
-		if tags == nil {
-			tags = []string{}
+	return (*resolver)(r).onTask(ctx, PermTaskUpdate, in.TaskID, func(id int64) (*tasker.Task, error) {
+		if in.Reason == nil && in.Tags == nil {
+			return nil, inputError("input", "give reason, tags or both")
 		}
-	}
-	t, err := r.c.UpdateTask(ctx, id, in.Reason, tags)
-	if err != nil {
-		return nil, err
-	}
-	return model.NewTask(t), nil
+		var tags []string
+		if in.Tags != nil {
+			tags = strs(in.Tags)
+			if tags == nil {
+				tags = []string{}
+			}
+		}
+		return r.c.UpdateTask(ctx, id, in.Reason, tags)
+	})
 }
 
 func (r *mutationResolver) CancelTask(ctx context.Context, in model.CancelTaskInput) (*model.Task, error) {
-	if err := r.cfg.allow(ctx, PermTaskDestroy); err != nil {
-		return nil, err
-	}
-	id, err := parseID("taskId", in.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	t, err := r.c.CancelTask(ctx, id, deref(in.Reason))
-	if err != nil {
-		return nil, err
-	}
-	return model.NewTask(t), nil
+	return (*resolver)(r).onTask(ctx, PermTaskDestroy, in.TaskID, func(id int64) (*tasker.Task, error) {
+		return r.c.CancelTask(ctx, id, deref(in.Reason))
+	})
 }
 
 func (r *mutationResolver) RetryTask(ctx context.Context, in model.RetryTaskInput) (*model.Task, error) {
-	if err := r.cfg.allow(ctx, PermTaskRetry); err != nil {
-		return nil, err
-	}
-	id, err := parseID("taskId", in.TaskID)
-	if err != nil {
-		return nil, err
-	}
-	t, err := r.c.RetryTask(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return model.NewTask(t), nil
+	return (*resolver)(r).onTask(ctx, PermTaskRetry, in.TaskID, func(id int64) (*tasker.Task, error) {
+		return r.c.RetryTask(ctx, id)
+	})
 }
 
 func (r *mutationResolver) UpdateStep(ctx context.Context, in model.UpdateStepInput) (*model.Step, error) {
-	if err := r.cfg.allow(ctx, PermStepUpdate); err != nil {
-		return nil, err
-	}
-	st, err := (*resolver)(r).taskStep(ctx, in.TaskID, in.StepID)
-	if err != nil {
-		return nil, err
-	}
-	if in.RetryLimit == nil && in.Inputs == nil {
-		return nil, inputError("input", "give retryLimit, inputs or both")
-	}
-	var inputs json.RawMessage
-	if in.Inputs != nil {
-		inputs = in.Inputs.Raw()
-	}
-	st, err = r.c.UpdateStep(ctx, st.ID, in.RetryLimit, inputs)
-	if err != nil {
-		return nil, err
-	}
-	return &model.Step{S: st}, nil
+	return (*resolver)(r).onStep(ctx, PermStepUpdate, in.TaskID, in.StepID, func(st *tasker.Step) (*tasker.Step, error) {
+		if in.RetryLimit == nil && in.Inputs == nil {
+			return nil, inputError("input", "give retryLimit, inputs or both")
+		}
+		var inputs json.RawMessage
+		if in.Inputs != nil {
+			inputs = in.Inputs.Raw()
+		}
+		return r.c.UpdateStep(ctx, st.ID, in.RetryLimit, inputs)
+	})
 }
 
 func (r *mutationResolver) CancelStep(ctx context.Context, in model.CancelStepInput) (*model.Step, error) {
-	if err := r.cfg.allow(ctx, PermStepDestroy); err != nil {
-		return nil, err
-	}
-	st, err := (*resolver)(r).taskStep(ctx, in.TaskID, in.StepID)
-	if err != nil {
-		return nil, err
-	}
-	st, err = r.c.CancelStep(ctx, st.ID, deref(in.Reason))
-	if err != nil {
-		return nil, err
-	}
-	return &model.Step{S: st}, nil
+	return (*resolver)(r).onStep(ctx, PermStepDestroy, in.TaskID, in.StepID, func(st *tasker.Step) (*tasker.Step, error) {
+		return r.c.CancelStep(ctx, st.ID, deref(in.Reason))
+	})
 }
 
 func (r *mutationResolver) ResolveStep(ctx context.Context, in model.ResolveStepInput) (*model.Step, error) {
-	if err := r.cfg.allow(ctx, PermStepResolve); err != nil {
-		return nil, err
-	}
-	st, err := (*resolver)(r).taskStep(ctx, in.TaskID, in.StepID)
-	if err != nil {
-		return nil, err
-	}
-	var results any
-	if in.Results != nil {
-		results = in.Results.Raw()
-	}
-	st, err = r.c.ResolveStep(ctx, st.ID, results, deref(in.Reason))
-	if err != nil {
-		return nil, err
-	}
-	return &model.Step{S: st}, nil
+	return (*resolver)(r).onStep(ctx, PermStepResolve, in.TaskID, in.StepID, func(st *tasker.Step) (*tasker.Step, error) {
+		var results any
+		if in.Results != nil {
+			results = in.Results.Raw()
+		}
+		return r.c.ResolveStep(ctx, st.ID, results, deref(in.Reason))
+	})
 }
 
 func deref(s *string) string {

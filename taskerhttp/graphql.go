@@ -3,6 +3,7 @@ package taskerhttp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,15 +31,7 @@ func (s *server) graphQL(c *tasker.Client) {
 	if s.opts.DisableGraphQL {
 		return
 	}
-	if cfg.Authenticator == nil {
-		cfg.Authenticator = s.opts.Authenticator
-	}
-	if cfg.Authorizer == nil {
-		cfg.Authorizer = s.opts.Authorizer
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = s.opts.Logger
-	}
+	s.inherit(&cfg.Authenticator, &cfg.Authorizer, &cfg.Logger)
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = s.opts.MaxResponseBytes
 	}
@@ -82,6 +75,20 @@ func (s *server) graphQL(c *tasker.Client) {
 	s.mux.HandleFunc("GET "+graphQLPath, serve)
 }
 
+// inherit gives a mounted handler's configuration this handler's
+// Authenticator, Authorizer and Logger where it sets none of its own.
+func (s *server) inherit(authn *taskerauth.Authenticator, authz *taskerauth.Authorizer, logger **slog.Logger) {
+	if *authn == nil {
+		*authn = s.opts.Authenticator
+	}
+	if *authz == nil {
+		*authz = s.opts.Authorizer
+	}
+	if *logger == nil {
+		*logger = s.opts.Logger
+	}
+}
+
 // noCredential is an Authorize error wrapping ErrUnauthenticated, told to
 // taskergraphql as taskerauth.ErrNoCredential with its own message.
 type noCredential struct{ err error }
@@ -101,15 +108,7 @@ func (s *server) dashboard(c *tasker.Client) {
 	if s.opts.Dashboard != nil {
 		cfg = *s.opts.Dashboard
 	}
-	if cfg.Authenticator == nil {
-		cfg.Authenticator = s.opts.Authenticator
-	}
-	if cfg.Authorizer == nil {
-		cfg.Authorizer = s.opts.Authorizer
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = s.opts.Logger
-	}
+	s.inherit(&cfg.Authenticator, &cfg.Authorizer, &cfg.Logger)
 	h := taskerdashboard.NewHandler(c, &cfg)
 	for _, p := range taskerdashboard.Patterns() {
 		s.mux.Handle(p, h)

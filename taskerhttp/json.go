@@ -126,6 +126,18 @@ func readDecoded[T any](s *server, w http.ResponseWriter, r *http.Request, decod
 	return decode(body)
 }
 
+// readIDDecoded parses the id in the path value name of r, then reads and
+// decodes its required body as readDecoded does.
+func readIDDecoded[T any](s *server, w http.ResponseWriter, r *http.Request, name string, decode func(body []byte) (T, error)) (int64, T, error) {
+	id, err := pathID(r, name)
+	if err != nil {
+		var zero T
+		return 0, zero, err
+	}
+	v, err := readDecoded(s, w, r, decode)
+	return id, v, err
+}
+
 // readFields reads the required body of r as a flat object of the allowed
 // members.
 func (s *server) readFields(w http.ResponseWriter, r *http.Request, allowed ...string) (*fieldDecoder, error) {
@@ -136,6 +148,52 @@ func (s *server) readFields(w http.ResponseWriter, r *http.Request, allowed ...s
 type fieldDecoder struct {
 	m      map[string]json.RawMessage
 	fields map[string]string
+}
+
+// nested decodes raw, the object at where (such as "error" or
+// "events[2]"), with a decoder of its own given to decode; a member outside
+// allowed refuses the whole body with hint, and the problems of the others
+// are d's, named where.member.
+func (d *fieldDecoder) nested(raw json.RawMessage, where string, allowed []string, hint string, decode func(*fieldDecoder)) error {
+	m, err := objectMembers(raw, where)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			unknown = append(unknown, where+"."+k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return unknownFields(unknown, hint)
+	}
+	nd := &fieldDecoder{m: m}
+	decode(nd)
+	for k, v := range nd.fields {
+		d.problem(where+"."+k, v)
+	}
+	return nil
+}
+
+// array calls each with every element of the member name, when it is
+// there: an array of objects, each named name[i]; anything else is the
+// problem must.
+func (d *fieldDecoder) array(name, must string, each func(where string, raw json.RawMessage) error) error {
+	if !d.has(name) {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(d.m[name], &list); err != nil {
+		d.problem(name, must)
+	}
+	for i, raw := range list {
+		if err := each(fmt.Sprintf("%s[%d]", name, i), raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *fieldDecoder) has(name string) bool {

@@ -79,21 +79,26 @@ func (s *server) getStep(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// stepUpdate is the body of PATCH and PUT of a step.
+type stepUpdate struct {
+	retryLimit *int
+	inputs     json.RawMessage
+}
+
 // decodeStepUpdate decodes {"retry_limit", "inputs"} or {"workflow_step": {...}}.
-func decodeStepUpdate(body []byte) (*int, json.RawMessage, error) {
+func decodeStepUpdate(body []byte) (*stepUpdate, error) {
 	d, err := decodeFields(body, "workflow_step", "retry_limit", "inputs")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	limit := d.intPtr("retry_limit")
-	inputs := d.object("inputs")
+	u := &stepUpdate{retryLimit: d.intPtr("retry_limit"), inputs: d.object("inputs")}
 	if err := d.err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if limit == nil && inputs == nil {
-		return nil, nil, nothingToUpdate("retry_limit", "inputs")
+	if u.retryLimit == nil && u.inputs == nil {
+		return nil, nothingToUpdate("retry_limit", "inputs")
 	}
-	return limit, inputs, nil
+	return u, nil
 }
 
 func (s *server) updateStep(w http.ResponseWriter, r *http.Request) error {
@@ -101,15 +106,11 @@ func (s *server) updateStep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
+	u, err := readDecoded(s, w, r, decodeStepUpdate)
 	if err != nil {
 		return err
 	}
-	limit, inputs, err := decodeStepUpdate(body)
-	if err != nil {
-		return err
-	}
-	st, err = s.c.UpdateStep(r.Context(), st.ID, limit, inputs)
+	st, err = s.c.UpdateStep(r.Context(), st.ID, u.retryLimit, u.inputs)
 	return s.changedStep(w, r, st, err, false)
 }
 

@@ -2,7 +2,6 @@ package taskerhttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskertype"
+	"github.com/tasker-go/tasker/taskerwire"
 )
 
 // sortColumns are the allowed values of sort_by.
@@ -305,41 +305,35 @@ func (s *server) taskWithSteps(ctx context.Context, id int64) (*tasker.Task, []*
 }
 
 func (s *server) updateTask(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "task_id")
+	id, u, err := readIDDecoded(s, w, r, "task_id", decodeTaskUpdate)
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	reason, tags, err := decodeTaskUpdate(body)
-	if err != nil {
-		return err
-	}
-	task, err := s.c.UpdateTask(r.Context(), id, reason, tags)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
-	return nil
+	task, err := s.c.UpdateTask(r.Context(), id, u.reason, u.tags)
+	return changedTask(w, task, err, false)
+}
+
+// taskUpdate is the body of PATCH and PUT /tasker/tasks/{task_id}.
+type taskUpdate struct {
+	reason *string
+	tags   []string
 }
 
 // decodeTaskUpdate decodes {"reason", "tags"} or {"task": {...}}.
-func decodeTaskUpdate(body []byte) (*string, []string, error) {
+func decodeTaskUpdate(body []byte) (*taskUpdate, error) {
 	d, err := decodeFields(body, "task", "reason", "tags")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	reason := d.strPtr("reason")
-	tags, _ := d.strings("tags")
+	u := &taskUpdate{reason: d.strPtr("reason")}
+	u.tags, _ = d.strings("tags")
 	if err := d.err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if reason == nil && tags == nil {
-		return nil, nil, nothingToUpdate("reason", "tags")
+	if u.reason == nil && u.tags == nil {
+		return nil, nothingToUpdate("reason", "tags")
 	}
-	return reason, tags, nil
+	return u, nil
 }
 
 func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) error {
@@ -348,11 +342,7 @@ func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	task, err := s.c.CancelTask(r.Context(), id, r.URL.Query().Get("reason"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"cancelled": true, "task": newTaskView(task, nil)})
-	return nil
+	return changedTask(w, task, err, true)
 }
 
 func (s *server) retryTask(w http.ResponseWriter, r *http.Request) error {
@@ -361,10 +351,21 @@ func (s *server) retryTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	task, err := s.c.RetryTask(r.Context(), id)
+	return changedTask(w, task, err, false)
+}
+
+// changedTask answers a change of a task (UpdateTask, CancelTask,
+// RetryTask): err when the change failed, otherwise {"task": ...} (and
+// "cancelled": true for a cancellation).
+func changedTask(w http.ResponseWriter, task *tasker.Task, err error, cancelled bool) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": newTaskView(task, nil)})
+	body := map[string]any{"task": newTaskView(task, nil)}
+	if cancelled {
+		body["cancelled"] = true
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -373,41 +374,33 @@ func (s *server) retryTask(w http.ResponseWriter, r *http.Request) error {
 var annotationFields = []string{"annotation_type", "annotation"}
 
 // decodeAnnotation decodes {"annotation_type": NAME, "annotation": {...}}.
-func decodeAnnotation(body []byte) (string, json.RawMessage, error) {
+func decodeAnnotation(body []byte) (*taskerwire.Annotation, error) {
 	d, err := decodeFields(body, "task_annotation", annotationFields...)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	typ := d.str("annotation_type")
+	a := &taskerwire.Annotation{Type: d.str("annotation_type")}
 	if !d.has("annotation_type") {
 		d.problem("annotation_type", "is required: name the annotation's type, such as billing_reference")
 	}
-	annotation := d.object("annotation")
+	a.Annotation = d.object("annotation")
 	if !d.has("annotation") {
 		d.problem("annotation", `is required: a JSON object, such as {"invoice": "INV-1"}`)
 	}
 	if err := d.err(); err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	return typ, annotation, nil
+	return a, nil
 }
 
 // createAnnotation records an annotation of a task (POST
 // /tasker/tasks/{task_id}/annotations).
 func (s *server) createAnnotation(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "task_id")
+	id, in, err := readIDDecoded(s, w, r, "task_id", decodeAnnotation)
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r, true)
-	if err != nil {
-		return err
-	}
-	typ, annotation, err := decodeAnnotation(body)
-	if err != nil {
-		return err
-	}
-	a, err := s.c.AnnotateTask(r.Context(), id, typ, annotation)
+	a, err := s.c.AnnotateTask(r.Context(), id, in.Type, in.Annotation)
 	if err != nil {
 		return err
 	}

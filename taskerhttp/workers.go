@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,12 +110,14 @@ func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 var resultFields = []string{"worker_id", "attempt", "results", "error", "events", "annotations"}
 var remoteErrorFields = []string{"message", "kind", "retry_after_seconds", "class", "detail", "details"}
 
-func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
+// decodeResult decodes the body of a result (its StepID is left to the
+// caller: the path's).
+func decodeResult(body []byte) (*taskerwire.Result, error) {
 	d, err := decodeFields(body, "", resultFields...)
 	if err != nil {
 		return nil, err
 	}
-	res := &taskerwire.Result{WorkerID: d.str("worker_id"), StepID: stepID}
+	res := &taskerwire.Result{WorkerID: d.str("worker_id")}
 	if n := d.intPtr("attempt"); n != nil {
 		res.Attempt = *n
 	}
@@ -126,78 +126,35 @@ func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
 	case d.has("error") && hasResults:
 		d.problem("error", "give either results (success) or error (failure), not both")
 	case d.has("error"):
-		raw := d.object("error")
-		if raw != nil {
-			em, err := objectMembers(raw, "error")
+		if raw := d.object("error"); raw != nil {
+			err := d.nested(raw, "error", remoteErrorFields, "allowed error fields: "+strings.Join(remoteErrorFields, ", "), func(ed *fieldDecoder) {
+				res.Error = &taskerwire.Error{
+					Message: ed.str("message"), Kind: ed.str("kind"), Class: ed.str("class"), Detail: ed.str("detail"),
+					RetryAfter: ed.seconds("retry_after_seconds"), Details: ed.object("details"),
+				}
+			})
 			if err != nil {
 				return nil, err
-			}
-			var unknown []string
-			for k := range em {
-				if !slices.Contains(remoteErrorFields, k) {
-					unknown = append(unknown, "error."+k)
-				}
-			}
-			if len(unknown) > 0 {
-				return nil, unknownFields(unknown, "allowed error fields: "+strings.Join(remoteErrorFields, ", "))
-			}
-			ed := &fieldDecoder{m: em}
-			res.Error = &taskerwire.Error{
-				Message: ed.str("message"), Kind: ed.str("kind"), Class: ed.str("class"), Detail: ed.str("detail"),
-				RetryAfter: ed.seconds("retry_after_seconds"), Details: ed.object("details"),
-			}
-			for k, v := range ed.fields {
-				d.problem("error."+k, v)
 			}
 		}
 	default:
 		res.Results = d.raw("results") // absent or null: a null result
 	}
-	if d.has("events") {
-		var evs []json.RawMessage
-		if err := json.Unmarshal(d.m["events"], &evs); err != nil {
-			d.problem("events", `must be an array of {"name": ..., "payload": ...}`)
-		}
-		for i, raw := range evs {
-			em, err := objectMembers(raw, fmt.Sprintf("events[%d]", i))
-			if err != nil {
-				return nil, err
-			}
-			for k := range em {
-				if k != "name" && k != "payload" {
-					return nil, unknownFields([]string{fmt.Sprintf("events[%d].%s", i, k)}, "an event has name and payload")
-				}
-			}
-			ed := &fieldDecoder{m: em}
-			ev := taskerwire.Event{Name: ed.str("name"), Payload: ed.raw("payload")}
-			for k, v := range ed.fields {
-				d.problem(fmt.Sprintf("events[%d].%s", i, k), v)
-			}
-			res.Events = append(res.Events, ev)
-		}
+	err = d.array("events", `must be an array of {"name": ..., "payload": ...}`, func(where string, raw json.RawMessage) error {
+		return d.nested(raw, where, []string{"name", "payload"}, "an event has name and payload", func(ed *fieldDecoder) {
+			res.Events = append(res.Events, taskerwire.Event{Name: ed.str("name"), Payload: ed.raw("payload")})
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
-	if d.has("annotations") {
-		var list []json.RawMessage
-		if err := json.Unmarshal(d.m["annotations"], &list); err != nil {
-			d.problem("annotations", `must be an array of {"annotation_type": ..., "annotation": {...}}`)
-		}
-		for i, raw := range list {
-			am, err := objectMembers(raw, fmt.Sprintf("annotations[%d]", i))
-			if err != nil {
-				return nil, err
-			}
-			for k := range am {
-				if k != "annotation_type" && k != "annotation" {
-					return nil, unknownFields([]string{fmt.Sprintf("annotations[%d].%s", i, k)}, "an annotation has annotation_type and annotation")
-				}
-			}
-			ad := &fieldDecoder{m: am}
-			a := taskerwire.Annotation{Type: ad.str("annotation_type"), Annotation: ad.raw("annotation")}
-			for k, v := range ad.fields {
-				d.problem(fmt.Sprintf("annotations[%d].%s", i, k), v)
-			}
-			res.Annotations = append(res.Annotations, a)
-		}
+	err = d.array("annotations", `must be an array of {"annotation_type": ..., "annotation": {...}}`, func(where string, raw json.RawMessage) error {
+		return d.nested(raw, where, annotationFields, "an annotation has annotation_type and annotation", func(ad *fieldDecoder) {
+			res.Annotations = append(res.Annotations, taskerwire.Annotation{Type: ad.str("annotation_type"), Annotation: ad.raw("annotation")})
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := d.err(); err != nil {
 		return nil, err
@@ -206,14 +163,11 @@ func decodeResult(body []byte, stepID int64) (*taskerwire.Result, error) {
 }
 
 func (s *server) stepResult(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "step_id")
+	id, res, err := readIDDecoded(s, w, r, "step_id", decodeResult)
 	if err != nil {
 		return err
 	}
-	res, err := readDecoded(s, w, r, func(body []byte) (*taskerwire.Result, error) { return decodeResult(body, id) })
-	if err != nil {
-		return err
-	}
+	res.StepID = id
 	step, err := s.c.FinishRemoteStep(r.Context(), res)
 	if err != nil {
 		return bodyFieldNames(leaseLost(err))

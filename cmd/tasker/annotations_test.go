@@ -2,15 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tasker-go/tasker/taskerhttp"
 )
 
 // `task get` shows the task's annotations after its steps, from the
@@ -21,16 +16,11 @@ func TestTaskGetShowsAnnotations(t *testing.T) {
 	mustRun(t, withDB(t, db, "task", "create", "linear_workflow", "--context", `{"even_number": 2}`)...)
 	mustRun(t, withDB(t, db, "task", "create", "linear_workflow", "--context", `{"even_number": 4}`)...)
 
-	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: examplesDir(t), logLevel: "error"}}
-	c, closeFn, err := a.client(t.Context())
-	require.NoError(t, err)
-	t.Cleanup(closeFn)
-	_, err = c.AnnotateTask(t.Context(), 1, "billing_reference", map[string]any{"invoice": "INV-7"})
+	c, srv := serveDB(t, db, examplesDir(t), 0)
+	_, err := c.AnnotateTask(t.Context(), 1, "billing_reference", map[string]any{"invoice": "INV-7"})
 	require.NoError(t, err)
 	_, err = c.AnnotateTask(t.Context(), 1, "review", map[string]any{"note": strings.Repeat("x", 100)})
 	require.NoError(t, err)
-	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Logger: slog.New(slog.DiscardHandler)}))
-	t.Cleanup(srv.Close)
 
 	for _, mode := range [][]string{withDB(t, db), {"--server", srv.URL}} {
 		get := func(args ...string) string { return mustRun(t, append(append([]string{}, mode...), args...)...) }

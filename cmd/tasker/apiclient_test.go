@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -40,23 +41,34 @@ func testServer(t *testing.T, extra map[string]string) (string, string) {
 	for name, y := range extra {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(y), 0o600))
 	}
-	a := &app{out: io.Discard, errOut: io.Discard, s: settings{
-		database: "sqlite://" + filepath.Join(t.TempDir(), "server.db"), templates: dir, logLevel: "error",
-		poll: 200 * time.Millisecond,
-	}}
+	c, srv := serveDB(t, "sqlite://"+filepath.Join(t.TempDir(), "server.db"), dir, 1<<20)
+	startWorker(t, c)
+	return srv.URL, dir
+}
+
+// serveDB opens the client the CLI opens on database db with the templates
+// of dir (polling every 200ms, logs discarded) and serves it with
+// taskerhttp.NewHandler (maxBody: Options.MaxBodyBytes) on a test server;
+// both are closed after the test.
+func serveDB(t *testing.T, db, dir string, maxBody int64) (*tasker.Client, *httptest.Server) {
+	t.Helper()
+	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: dir, logLevel: "error", poll: 200 * time.Millisecond}}
 	c, closeFn, err := a.client(t.Context())
 	require.NoError(t, err)
-	ctx := t.Context()
-	require.NoError(t, c.Start(ctx))
-	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 20}))
+	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: maxBody}))
+	t.Cleanup(func() { srv.Close(); closeFn() })
+	return c, srv
+}
+
+// startWorker starts c's worker, stopped after the test.
+func startWorker(t *testing.T, c *tasker.Client) {
+	t.Helper()
+	require.NoError(t, c.Start(t.Context()))
 	t.Cleanup(func() {
-		srv.Close()
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = c.Stop(stopCtx)
-		closeFn()
+		_ = c.Stop(ctx)
 	})
-	return srv.URL, dir
 }
 
 func slowTemplate() string {

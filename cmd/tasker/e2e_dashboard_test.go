@@ -23,21 +23,8 @@ var browserChecks = filepath.Join("..", "..", "taskerdashboard", "testdata", "e2
 // TASKER_TEST_REQUIRE_BROWSER=1 (.ci/run installs Debian's chromium).
 func chromium(t *testing.T) (browser, nodeBin string) {
 	t.Helper()
-	required := os.Getenv("TASKER_TEST_REQUIRE_BROWSER") == "1"
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		if required {
-			t.Fatal("chromium is not installed and TASKER_TEST_REQUIRE_BROWSER=1")
-		}
-		t.Skip("chromium is not installed")
-	}
-	nodeBin, err = exec.LookPath("node")
-	if err != nil {
-		if required {
-			t.Fatal("node is not installed and TASKER_TEST_REQUIRE_BROWSER=1")
-		}
-		t.Skip("node is not installed")
-	}
+	browser = lookTool(t, "chromium", "TASKER_TEST_REQUIRE_BROWSER")
+	nodeBin = lookTool(t, "node", "TASKER_TEST_REQUIRE_BROWSER")
 	npmCI(t, browserChecks, "playwright-core")
 	return browser, nodeBin
 }

@@ -20,13 +20,7 @@ var nodeChecks = filepath.Join("..", "..", "taskergraphql", "testdata", "node")
 // node the test skips, or fails with TASKER_TEST_REQUIRE_NODE=1.
 func node(t *testing.T) string {
 	t.Helper()
-	n, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("TASKER_TEST_REQUIRE_NODE") == "1" {
-			t.Fatal("node is not installed and TASKER_TEST_REQUIRE_NODE=1")
-		}
-		t.Skip("node is not installed")
-	}
+	n := lookTool(t, "node", "TASKER_TEST_REQUIRE_NODE")
 	npmCI(t, nodeChecks, "graphql-ws")
 	return n
 }

@@ -23,14 +23,7 @@ const e2eWorkerToken = "e2e-worker-token-0123456789"
 // (unless TASKER_TEST_REQUIRE_PYTHON=1, as in CI).
 func python3(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("TASKER_TEST_REQUIRE_PYTHON") == "1" {
-			t.Fatal("python3 is not installed and TASKER_TEST_REQUIRE_PYTHON=1")
-		}
-		t.Skip("python3 is not installed")
-	}
-	return p
+	return lookTool(t, "python3", "TASKER_TEST_REQUIRE_PYTHON")
 }
 
 // startPythonWorker runs the example worker (with env added to its

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,6 +22,20 @@ func examplesDir(t *testing.T) string {
 	dir, err := filepath.Abs(filepath.Join("..", "..", "examples"))
 	require.NoError(t, err)
 	return dir
+}
+
+// lookTool returns the path of the program name; without it the test
+// skips, or fails when the environment variable requireVar is 1 (as in CI).
+func lookTool(t *testing.T, name, requireVar string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv(requireVar) == "1" {
+			t.Fatalf("%s is not installed and %s=1", name, requireVar)
+		}
+		t.Skip(name + " is not installed")
+	}
+	return p
 }
 
 // tempDB returns a database URL of a new SQLite file in a test directory.

@@ -58,8 +58,7 @@ func TestWorkerMetricsAddr(t *testing.T) {
 	require.NoError(t, err)
 	_ = res.Body.Close()
 	require.Equal(t, http.StatusNotFound, res.StatusCode, "the metrics listener serves nothing else")
-	w.stop()
-	require.NoError(t, <-w.done)
+	w.stopOK(t)
 }
 
 // A --metrics-addr that cannot be listened on is an error naming the flag.

@@ -54,11 +54,11 @@ func startBackground(t *testing.T, args ...string) *background {
 	return b
 }
 
-// waitFor waits until cond holds, failing the test if the command exits
-// first.
-func (b *background) waitFor(t *testing.T, what string, cond func() bool) {
+// waitForText waits until the output o of the command contains text,
+// failing the test if the command exits first.
+func (b *background) waitForText(t *testing.T, what string, o *lockedBuffer, text string) {
 	t.Helper()
-	for !cond() {
+	for !strings.Contains(o.String(), text) {
 		select {
 		case err := <-b.done:
 			t.Fatalf("the command exited while waiting for %s: %v\nstdout:\n%s\nstderr:\n%s", what, err, b.out.String(), b.errOut.String())
@@ -67,19 +67,37 @@ func (b *background) waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// stopOK stops the command (its signal) and requires that it exits
+// without an error.
+func (b *background) stopOK(t *testing.T) {
+	t.Helper()
+	b.stop()
+	require.NoError(t, <-b.done)
+}
+
+// fastStartWaits shortens the waits between the attempts to reach the
+// database for the test (restored after it), and the time one attempt may
+// take when attempt is not 0.
+func fastStartWaits(t *testing.T, attempt time.Duration) {
+	first, most, was := startWaitFirst, startWaitMax, startAttemptTimeout
+	startWaitFirst, startWaitMax = 20*time.Millisecond, 100*time.Millisecond
+	if attempt != 0 {
+		startAttemptTimeout = attempt
+	}
+	t.Cleanup(func() { startWaitFirst, startWaitMax, startAttemptTimeout = first, most, was })
+}
+
 // TestWorkerWaitsForTheDatabase: a worker started while PostgreSQL is down
 // waits, logging why, and runs once the database is up (issue 12: it
 // exited).
 func TestWorkerWaitsForTheDatabase(t *testing.T) {
-	first, most := startWaitFirst, startWaitMax
-	startWaitFirst, startWaitMax = 20*time.Millisecond, 100*time.Millisecond
-	t.Cleanup(func() { startWaitFirst, startWaitMax = first, most })
+	fastStartWaits(t, 0)
 
 	cl := pgtest.NewCluster(t)
 	cl.Stop(t)
 	db := "postgres://postgres@/postgres?sslmode=disable&host=" + cl.Dir()
 	w := startBackground(t, "--database", db, "worker", "--drain-timeout", "5s")
-	w.waitFor(t, "its third attempt", func() bool { return strings.Contains(w.errOut.String(), "attempt=3") })
+	w.waitForText(t, "its third attempt", &w.errOut, "attempt=3")
 	log := w.errOut.String()
 	require.Contains(t, log, "the database is unavailable; waiting for it")
 	require.Contains(t, log, "retry_in=")
@@ -87,9 +105,8 @@ func TestWorkerWaitsForTheDatabase(t *testing.T) {
 	require.NotContains(t, w.out.String(), "tasker worker running")
 
 	cl.Start(t)
-	w.waitFor(t, "the database", func() bool { return strings.Contains(w.out.String(), "tasker worker running") })
-	w.stop()
-	require.NoError(t, <-w.done)
+	w.waitForText(t, "the database", &w.out, "tasker worker running")
+	w.stopOK(t)
 }
 
 // A database that accepts connections but never answers (a frozen server)
@@ -97,22 +114,19 @@ func TestWorkerWaitsForTheDatabase(t *testing.T) {
 // startAttemptTimeout and says so, instead of hanging silently; serve
 // starts once the server answers again.
 func TestServeWaitsForAFrozenDatabase(t *testing.T) {
-	first, most, attempt := startWaitFirst, startWaitMax, startAttemptTimeout
-	startWaitFirst, startWaitMax, startAttemptTimeout = 20*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
-	t.Cleanup(func() { startWaitFirst, startWaitMax, startAttemptTimeout = first, most, attempt })
+	fastStartWaits(t, 300*time.Millisecond)
 
 	cl := pgtest.NewCluster(t)
 	db := "postgres://postgres@/postgres?sslmode=disable&host=" + cl.Dir()
 	cl.Freeze(t)
 	b := startBackground(t, "--database", db, "serve", "--addr", "127.0.0.1:0", "--drain-timeout", "5s")
-	b.waitFor(t, "the third attempt", func() bool { return strings.Contains(b.errOut.String(), "attempt=3") })
+	b.waitForText(t, "the third attempt", &b.errOut, "attempt=3")
 	require.Contains(t, b.errOut.String(), "no answer within 300ms", "the log says why")
 	require.NotContains(t, b.out.String(), "tasker serve listening")
 
 	cl.Thaw(t)
-	b.waitFor(t, "the listening line", func() bool { return strings.Contains(b.out.String(), "tasker serve listening") })
-	b.stop()
-	require.NoError(t, <-b.done)
+	b.waitForText(t, "the listening line", &b.out, "tasker serve listening")
+	b.stopOK(t)
 }
 
 // TestWorkerStoppedWhileWaiting: SIGINT while waiting for the database
@@ -121,7 +135,7 @@ func TestWorkerStoppedWhileWaiting(t *testing.T) {
 	cl := pgtest.NewCluster(t)
 	cl.Stop(t)
 	w := startBackground(t, "--database", "postgres://postgres:secret@/postgres?sslmode=disable&host="+cl.Dir(), "worker")
-	w.waitFor(t, "the database", func() bool { return strings.Contains(w.errOut.String(), "waiting for it") })
+	w.waitForText(t, "the database", &w.errOut, "waiting for it")
 	w.stop()
 	err := <-w.done
 	require.ErrorContains(t, err, "stopped while waiting for the database")

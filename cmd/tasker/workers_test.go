@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/taskerhttp"
 )
 
 // `task show --dependencies` prints the same analysis from the database
@@ -38,21 +32,11 @@ func TestDependenciesAndWorkersCommands(t *testing.T) {
 	_, _, err = run(t, "--database", db, "workers", "--since", "30s")
 	require.ErrorContains(t, err, "--since 30s is out of range")
 
-	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: examplesDir(t), logLevel: "error",
-		poll: 200 * time.Millisecond}}
-	c, closeFn, err := a.client(t.Context())
-	require.NoError(t, err)
-	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Logger: slog.New(slog.DiscardHandler)}))
-	t.Cleanup(func() { srv.Close(); closeFn() })
+	c, srv := serveDB(t, db, examplesDir(t), 0)
 
 	require.Equal(t, local, mustRun(t, "task", "show", "1", "--dependencies", "--server", srv.URL), "the same analysis through the server")
 
-	require.NoError(t, c.Start(t.Context()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Stop(ctx)
-	})
+	startWorker(t, c)
 	out := mustRun(t, "--database", db, "workers")
 	require.Regexp(t, `(?m)^\S+ +in_process +\S+ +\d+ +\S+ +.*exec`, out)
 	require.Contains(t, out, "1 workers seen in the last 5m0s")
