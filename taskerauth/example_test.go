@@ -3,33 +3,32 @@ package taskerauth_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/tasker-go/tasker/taskerauth"
 )
 
-// A Go program plugs its own authenticator: here an authenticating reverse
-// proxy (an OIDC proxy) in front of the server names the user in a header.
+// A Go program chains authenticators: here an authenticating reverse proxy
+// (an OIDC proxy) in front of the server names the user in a header
+// (NewTrustedProxy, what tasker serve --auth-proxy-* configures).
 // The header is trusted only from the proxy's address; everyone else must
 // bring a JWT. The chain tries the proxy header first.
 func Example_trustedProxyHeader() {
-	proxy := taskerauth.AuthenticatorFunc(func(r *http.Request) (*taskerauth.Principal, error) {
-		user := r.Header.Get("X-Forwarded-User")
-		if user == "" {
-			return nil, taskerauth.ErrNoCredential
-		}
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if host != "10.0.0.5" { // the proxy
-			return nil, taskerauth.InvalidCredential("X-Forwarded-User is accepted from the proxy only")
-		}
-		return &taskerauth.Principal{
-			Subject:     user,
-			Method:      "proxy",
-			Permissions: []string{"tasker.task:index", "tasker.task:show"},
-		}, nil
+	trusted, err := taskerauth.ParsePrefixes([]string{"10.0.0.5"}) // the proxy
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	proxy, err := taskerauth.NewTrustedProxy(taskerauth.TrustedProxyConfig{
+		Header:      "X-Forwarded-User",
+		Trusted:     trusted,
+		Permissions: []string{"tasker.task:index", "tasker.task:show"},
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	jwtAuth, err := taskerauth.NewJWT(taskerauth.JWTConfig{Secret: []byte("an example secret of at least 32 bytes")})
 	if err != nil {
 		fmt.Println(err)
@@ -66,6 +65,6 @@ func Example_trustedProxyHeader() {
 	// Output:
 	// ok: alice@example.com (proxy) may tasker.task:index
 	// 403: forbidden: the permission "tasker.task:destroy" is required
-	// 401: X-Forwarded-User is accepted from the proxy only
+	// 401: the X-Forwarded-User header is accepted only from the trusted proxy; send requests through it, or authenticate with a bearer token
 	// 401: no credential
 }

@@ -165,19 +165,9 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 		return nil, fmt.Errorf("JWTConfig.Leeway: %s is more than the maximum %s", cfg.Leeway, MaxLeeway)
 	}
 
-	if len(cfg.Roles) > 0 {
-		j.roles = make(map[string][]string, len(cfg.Roles))
-		for role, perms := range cfg.Roles {
-			if role == "" {
-				return nil, errors.New("JWTConfig.Roles: a role name is empty")
-			}
-			for _, p := range perms {
-				if err := ValidatePermission(p); err != nil {
-					return nil, fmt.Errorf("JWTConfig.Roles[%q]: %w", role, err)
-				}
-			}
-			j.roles[role] = slices.Clone(perms)
-		}
+	var err error
+	if j.roles, err = checkRoles("JWTConfig.Roles", cfg.Roles); err != nil {
+		return nil, err
 	}
 
 	opts := []jwt.ParserOption{
@@ -289,16 +279,48 @@ func (j *JWT) authenticateToken(ctx context.Context, raw string) (*Principal, er
 	if sub == "" {
 		return nil, InvalidCredential(`the token has no subject (claim "sub")`)
 	}
-	if len(sub) > maxSubjectBytes || !utf8.ValidString(sub) || strings.ContainsFunc(sub, unicode.IsControl) {
+	if !printableSubject(sub) {
 		return nil, InvalidCredential(`the token's subject (claim "sub") must be printable UTF-8 of at most 255 bytes`)
 	}
-	perms := slices.Clone(claims.Permissions)
-	for _, role := range claims.Roles {
-		perms = append(perms, j.roles[role]...)
+	return &Principal{Subject: sub, Method: MethodJWT, Permissions: grants(claims.Permissions, j.roles, claims.Roles)}, nil
+}
+
+// printableSubject reports whether sub can name an actor in the audit
+// trail: printable UTF-8 of at most maxSubjectBytes.
+func printableSubject(sub string) bool {
+	return len(sub) <= maxSubjectBytes && utf8.ValidString(sub) && !strings.ContainsFunc(sub, unicode.IsControl)
+}
+
+// checkRoles validates a map of role names to permissions (field names it
+// in errors) and returns a copy.
+func checkRoles(field string, roles map[string][]string) (map[string][]string, error) {
+	if len(roles) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]string, len(roles))
+	for role, perms := range roles {
+		if role == "" {
+			return nil, fmt.Errorf("%s: a role name is empty", field)
+		}
+		for _, p := range perms {
+			if err := ValidatePermission(p); err != nil {
+				return nil, fmt.Errorf("%s[%q]: %w", field, role, err)
+			}
+		}
+		out[role] = slices.Clone(perms)
+	}
+	return out, nil
+}
+
+// grants are direct permissions plus those roles maps the held roles to,
+// sorted, without repeats.
+func grants(direct []string, roles map[string][]string, held []string) []string {
+	perms := slices.Clone(direct)
+	for _, role := range held {
+		perms = append(perms, roles[role]...)
 	}
 	slices.Sort(perms)
-	perms = slices.Compact(perms)
-	return &Principal{Subject: sub, Method: MethodJWT, Permissions: perms}, nil
+	return slices.Compact(perms)
 }
 
 // key is the jwt.Keyfunc: it pins the algorithm and finds the key.

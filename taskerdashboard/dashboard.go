@@ -231,7 +231,8 @@ func etags(static fs.FS) map[string]string {
 type sessionView struct {
 	Subject string `json:"subject"`
 	Method  string `json:"method"`
-	// SignIn tells whether sign-in is on (a sign-out button makes sense).
+	// SignIn tells whether the user signed in here (a sign-out button makes
+	// sense): not for anonymous use nor for a trusted proxy's users.
 	SignIn bool `json:"sign_in"`
 	// Permissions tells for every permission whether the user holds it.
 	Permissions map[string]bool `json:"permissions"`
@@ -251,7 +252,7 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized", "message": "sign in at /sign-in"}})
 		return
 	}
-	v := sessionView{Subject: p.Subject, Method: p.Method, SignIn: h.cfg.Authenticator != nil && p.Method != taskerauth.MethodAnonymous,
+	v := sessionView{Subject: p.Subject, Method: p.Method, SignIn: h.cfg.Authenticator != nil && p.Method != taskerauth.MethodAnonymous && p.Method != taskerauth.MethodProxy,
 		Permissions: map[string]bool{}, TraceURL: h.cfg.TraceURL}
 	ctx := taskerauth.WithPrincipal(r.Context(), p)
 	for _, perm := range taskerauth.Permissions() {

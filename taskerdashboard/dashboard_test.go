@@ -34,12 +34,18 @@ type env struct {
 
 func newEnv(t *testing.T, dash *taskerdashboard.Config) *env {
 	t.Helper()
+	return newEnvAuth(t, dash, taskerhttp.AuthenticatorOptions{})
+}
+
+// newEnvAuth is newEnv with the credentials of opts accepted too.
+func newEnvAuth(t *testing.T, dash *taskerdashboard.Config, opts taskerhttp.AuthenticatorOptions) *env {
+	t.Helper()
 	reg := tasker.NewRegistry()
 	reg.MustRegisterHandler("ok", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) { return map[string]any{"ok": true}, nil }))
 	require.NoError(t, reg.RegisterTemplate(&tasker.TaskTemplate{Name: "hello", Steps: []tasker.StepTemplate{{Name: "greet", Handler: "ok"}}}, tasker.RegisterOptions{}))
 	c, err := tasker.NewClient(context.Background(), testdb.Open(t), &tasker.Config{Registry: reg})
 	require.NoError(t, err)
-	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticator(c, nil), Dashboard: dash}))
+	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticatorWith(c, opts), Dashboard: dash}))
 	t.Cleanup(srv.Close)
 	hc := srv.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -328,4 +334,86 @@ func TestCountLimit(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, res.StatusCode)
 		require.Contains(t, body, "count_limit")
 	})
+}
+
+// TestTrustedProxy: behind an authenticating proxy, the user its header
+// names is signed in on every page and in the API, with the permissions
+// the configuration grants, and is the actor of what they do; the header
+// from another address, or no header, signs nobody in.
+func TestTrustedProxy(t *testing.T) {
+	proxyFrom := func(cidr string) *taskerauth.TrustedProxy {
+		trusted, err := taskerauth.ParsePrefixes([]string{cidr})
+		require.NoError(t, err)
+		p, err := taskerauth.NewTrustedProxy(taskerauth.TrustedProxyConfig{Header: "X-Forwarded-User", GroupsHeader: "X-Forwarded-Groups",
+			Trusted: trusted, Permissions: []string{"tasker.task:index", "tasker.task:show"}, Roles: map[string][]string{"ops": {"tasker.task:create"}}})
+		require.NoError(t, err)
+		return p
+	}
+	as := func(user string, groups ...string) http.Header {
+		h := http.Header{"X-Forwarded-User": {user}}
+		if len(groups) > 0 {
+			h.Set("X-Forwarded-Groups", strings.Join(groups, ","))
+		}
+		return h
+	}
+	e := newEnvAuth(t, nil, taskerhttp.AuthenticatorOptions{Proxy: proxyFrom("127.0.0.0/8")})
+
+	res, body := e.do("GET", "/tasks", "", nil, as("ada"))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, body, "<html")
+	res, _ = e.do("GET", "/tasks", "", nil, nil)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "without the header nobody is signed in")
+	require.True(t, strings.HasPrefix(res.Header.Get("Location"), "/sign-in"))
+
+	res, body = e.do("GET", "/_/session", "", nil, as("ada", "ops"))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	var s struct {
+		Subject     string          `json:"subject"`
+		Method      string          `json:"method"`
+		SignIn      bool            `json:"sign_in"`
+		Permissions map[string]bool `json:"permissions"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &s))
+	require.Equal(t, "ada", s.Subject)
+	require.Equal(t, taskerauth.MethodProxy, s.Method)
+	require.False(t, s.SignIn, "no sign-out for a proxy's user")
+	require.True(t, s.Permissions["tasker.task:create"], "granted by the group ops")
+	require.False(t, s.Permissions["tasker.task:cancel"])
+
+	// The API: the same user, the same grants, recorded as the actor.
+	create := http.Header{"Content-Type": {"application/json"}}
+	for k, v := range as("ada", "ops") {
+		create[k] = v
+	}
+	req, err := http.NewRequest("POST", e.srv.URL+"/tasker/tasks", strings.NewReader(`{"name":"hello"}`))
+	require.NoError(t, err)
+	req.Header = create
+	created, err := e.hc.Do(req)
+	require.NoError(t, err)
+	var v struct {
+		Task struct {
+			Initiator string `json:"initiator"`
+		} `json:"task"`
+	}
+	require.NoError(t, json.NewDecoder(created.Body).Decode(&v))
+	_ = created.Body.Close()
+	require.Equal(t, http.StatusCreated, created.StatusCode)
+	require.Equal(t, "ada", v.Task.Initiator, "the proxy's user is the actor")
+	res, _ = e.do("GET", "/tasker/tasks", "", nil, as("bob"))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	req, err = http.NewRequest("POST", e.srv.URL+"/tasker/tasks", strings.NewReader(`{"name":"hello"}`))
+	require.NoError(t, err)
+	req.Header = http.Header{"Content-Type": {"application/json"}, "X-Forwarded-User": {"bob"}}
+	refused, err := e.hc.Do(req)
+	require.NoError(t, err)
+	_ = refused.Body.Close()
+	require.Equal(t, http.StatusForbidden, refused.StatusCode, "bob is not in ops")
+
+	// A server that trusts another address refuses the header.
+	other := newEnvAuth(t, nil, taskerhttp.AuthenticatorOptions{Proxy: proxyFrom("10.0.0.0/8")})
+	res, _ = other.do("GET", "/tasks", "", nil, as("ada"))
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	res, body = other.do("GET", "/tasker/tasks", "", nil, as("ada"))
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	require.Contains(t, body, "accepted only from the trusted proxy")
 }

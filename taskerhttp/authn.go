@@ -44,9 +44,35 @@ func TokenAuthenticator(c *tasker.Client) taskerauth.Authenticator {
 // addresses then, unless told --insecure-no-auth); a credential that is
 // sent is still checked.
 func NewAuthenticator(c *tasker.Client, jwt *taskerauth.JWT) taskerauth.Authenticator {
+	return NewAuthenticatorWith(c, AuthenticatorOptions{JWT: jwt})
+}
+
+// AuthenticatorOptions are the credentials NewAuthenticatorWith accepts
+// beside the API tokens of the database.
+type AuthenticatorOptions struct {
+	// JWT, when set, verifies bearer JWTs.
+	JWT *taskerauth.JWT
+	// Proxy, when set, believes the user named by a trusted proxy's header
+	// (single sign-on in front of the dashboard and the API); requests
+	// that come without it need a bearer credential.
+	Proxy *taskerauth.TrustedProxy
+}
+
+// NewAuthenticatorWith is NewAuthenticator with more kinds of credential:
+// a trusted proxy's user header first, then a JWT, then an API token.
+// Authentication is required as soon as any of them is configured (or an
+// API token exists).
+func NewAuthenticatorWith(c *tasker.Client, opts AuthenticatorOptions) taskerauth.Authenticator {
 	tokens := TokenAuthenticator(c)
-	if jwt != nil {
-		return taskerauth.Chain(jwt, tokens)
+	var chain []taskerauth.Authenticator
+	if opts.Proxy != nil {
+		chain = append(chain, opts.Proxy)
+	}
+	if opts.JWT != nil {
+		chain = append(chain, opts.JWT)
+	}
+	if len(chain) > 0 {
+		return taskerauth.Chain(append(chain, tokens)...)
 	}
 	return taskerauth.AuthenticatorFunc(func(r *http.Request) (*taskerauth.Principal, error) {
 		p, err := tokens.Authenticate(r)

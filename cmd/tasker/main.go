@@ -167,6 +167,10 @@ func (a *app) resolve() error {
 	setFromEnv("auth-issuer", "TASKER_AUTH_ISSUER")
 	setFromEnv("auth-audience", "TASKER_AUTH_AUDIENCE")
 	setFromEnv("auth-public", "TASKER_AUTH_PUBLIC")
+	setFromEnv("auth-proxy-header", "TASKER_AUTH_PROXY_HEADER")
+	setFromEnv("auth-proxy-groups-header", "TASKER_AUTH_PROXY_GROUPS_HEADER")
+	setFromEnv("auth-proxy-trusted", "TASKER_AUTH_PROXY_TRUSTED")
+	setFromEnv("auth-proxy-permissions", "TASKER_AUTH_PROXY_PERMISSIONS")
 	setFromEnv("tls-cert", "TASKER_TLS_CERT")
 	setFromEnv("tls-key", "TASKER_TLS_KEY")
 	setFromEnv("token", "TASKER_TOKEN") // the credential of --server mode

@@ -109,6 +109,10 @@ start is waited for, with backoff, instead of exiting.`,
 			if err != nil {
 				return err
 			}
+			proxy, err := auth.proxy()
+			if err != nil {
+				return err
+			}
 			public, err := auth.publicOperations()
 			if err != nil {
 				return err
@@ -130,7 +134,7 @@ start is waited for, with backoff, instead of exiting.`,
 					a.logger().Warn("tasker serve: the JWKS could not be fetched yet; JWTs are refused until it can", "error", err)
 				}
 			}
-			if err := a.checkAuthOn(ctx, c, jwt != nil, addr, insecureNoAuth); err != nil {
+			if err := a.checkAuthOn(ctx, c, jwt != nil || proxy != nil, addr, insecureNoAuth); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", addr)
@@ -152,7 +156,7 @@ start is waited for, with backoff, instead of exiting.`,
 				Handler: taskerhttp.NewHandler(c, &taskerhttp.Options{
 					Logger: a.logger(), MaxBodyBytes: maxBody, ReadinessTimeout: readinessTimeout,
 					WorkerToken: workerToken, Stopping: stopping,
-					Authenticator: taskerhttp.NewAuthenticator(c, jwt), PublicOperations: public,
+					Authenticator: taskerhttp.NewAuthenticatorWith(c, taskerhttp.AuthenticatorOptions{JWT: jwt, Proxy: proxy}), PublicOperations: public,
 					AllowedHosts: append(listenHost(addr), allowedHosts...),
 					CORSOrigins:  corsOrigins, RequestTimeout: requestTimeout,
 					Metrics:   a.metrics,
