@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerauth"
@@ -34,13 +35,21 @@ type Config struct {
 	// MaxLiveConnections bounds the live feeds (/_/live) one user holds
 	// open at once; default 8.
 	MaxLiveConnections int
+	// LivePoll is how often the live feeds read the database's change
+	// feed (tasker.Client.ReadChanges: every process's changes), while at
+	// least one is open; default 250ms. Changes made through this process
+	// are read at once.
+	LivePoll time.Duration
 	// Logger receives the errors of the dashboard's own routes; default:
 	// discard.
 	Logger *slog.Logger
 }
 
-// DefaultMaxLiveConnections is Config.MaxLiveConnections's default.
-const DefaultMaxLiveConnections = 8
+// Defaults of Config.
+const (
+	DefaultMaxLiveConnections = 8
+	DefaultLivePoll           = 250 * time.Millisecond
+)
 
 //go:embed assets
 var assets embed.FS
@@ -70,6 +79,7 @@ type handler struct {
 	static fs.FS
 	etags  map[string]string
 	live   *liveLimiter
+	hub    *changeHub
 }
 
 // NewHandler returns the dashboard of c. Mount it at the root of the
@@ -88,7 +98,11 @@ func NewHandler(c *tasker.Client, cfg *Config) http.Handler {
 	if h.cfg.Logger == nil {
 		h.cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if h.cfg.LivePoll <= 0 {
+		h.cfg.LivePoll = DefaultLivePoll
+	}
 	h.live = newLiveLimiter(h.cfg.MaxLiveConnections)
+	h.hub = &changeHub{c: c, every: h.cfg.LivePoll, log: h.cfg.Logger, subs: map[chan tasker.Change]struct{}{}}
 	static, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err) // the embedded directory exists: a build without it is broken

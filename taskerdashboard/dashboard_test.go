@@ -18,6 +18,7 @@ import (
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerauth"
 	"github.com/tasker-go/tasker/taskerdashboard"
+	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -28,6 +29,8 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 type env struct {
 	t      *testing.T
 	client *tasker.Client
+	driver taskerdriver.Driver
+	reg    *tasker.Registry
 	srv    *httptest.Server
 	hc     *http.Client // follows no redirect
 }
@@ -43,13 +46,14 @@ func newEnvAuth(t *testing.T, dash *taskerdashboard.Config, opts taskerhttp.Auth
 	reg := tasker.NewRegistry()
 	reg.MustRegisterHandler("ok", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) { return map[string]any{"ok": true}, nil }))
 	require.NoError(t, reg.RegisterTemplate(&tasker.TaskTemplate{Name: "hello", Steps: []tasker.StepTemplate{{Name: "greet", Handler: "ok"}}}, tasker.RegisterOptions{}))
-	c, err := tasker.NewClient(context.Background(), testdb.Open(t), &tasker.Config{Registry: reg})
+	d := testdb.Open(t)
+	c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: reg})
 	require.NoError(t, err)
 	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Authenticator: taskerhttp.NewAuthenticatorWith(c, opts), Dashboard: dash}))
 	t.Cleanup(srv.Close)
 	hc := srv.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &env{t: t, client: c, srv: srv, hc: hc}
+	return &env{t: t, client: c, driver: d, reg: reg, srv: srv, hc: hc}
 }
 
 func (e *env) token(name string, perms ...string) string {
@@ -261,15 +265,45 @@ func TestLiveFeed(t *testing.T) {
 			var c struct {
 				TaskID int64  `json:"task_id"`
 				To     string `json:"to"`
-				Step   string `json:"step_name"`
+				StepID int64  `json:"step_id"`
+				Event  string `json:"event"`
 			}
 			require.NoError(t, json.Unmarshal([]byte(data), &c))
 			require.Equal(t, created.Task.ID, c.TaskID)
-			if c.Step == "" {
+			if c.StepID == 0 {
 				seen[c.To] = true
+				if c.To == "complete" {
+					require.Equal(t, "task.completed", c.Event)
+				}
 			}
 		}
 		require.True(t, seen["complete"], "the task's completion is sent")
+
+		// Another process on the same database (a client of its own: its
+		// changes never reach this one's in-process feed) runs a task: the
+		// feed sends its changes too, read from the database.
+		other, err := tasker.NewClient(ctx, e.driver, &tasker.Config{Registry: e.reg})
+		require.NoError(t, err)
+		elsewhere, err := other.CreateTask(ctx, &tasker.TaskRequest{Name: "hello", Context: map[string]any{"n": 2}})
+		require.NoError(t, err)
+		require.NoError(t, other.RunUntilIdle(ctx))
+		seen = map[string]bool{}
+		for !seen["complete"] && lines.Scan() {
+			data, ok := strings.CutPrefix(lines.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var c struct {
+				TaskID int64  `json:"task_id"`
+				To     string `json:"to"`
+				StepID int64  `json:"step_id"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(data), &c))
+			if c.TaskID == elsewhere.Task.ID && c.StepID == 0 {
+				seen[c.To] = true
+			}
+		}
+		require.True(t, seen["complete"], "another process's task completion is sent")
 	})
 }
 

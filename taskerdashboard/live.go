@@ -1,12 +1,15 @@
 package taskerdashboard
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskerauth"
 )
 
@@ -39,26 +42,16 @@ func (l *liveLimiter) acquire(subject string) (release func(), ok bool) {
 	}, true
 }
 
-// change is one state change as the live feed sends it.
-type change struct {
-	TaskID   int64     `json:"task_id"`
-	StepID   int64     `json:"step_id,omitempty"`
-	StepName string    `json:"step_name,omitempty"`
-	To       string    `json:"to"`
-	Event    string    `json:"event"`
-	At       time.Time `json:"at"`
-}
-
 // livePing is how often an idle feed sends a comment, so that proxies keep
 // it open and a dead client is noticed.
 const livePing = 15 * time.Second
 
-// liveFeed sends every task and step state change made through this
-// process as Server-Sent Events ("event: change", data {task_id, step_id,
-// step_name, to, event, at}), to a user who may list tasks; at most
-// MaxLiveConnections feeds a user. Pages re-read what they show on each
-// change (and every few seconds, for changes made by workers in other
-// processes).
+// liveFeed sends every task and step state change, made by any process on
+// the database, as Server-Sent Events ("event: change", data a
+// tasker.Change: {task_id, step_id, from, to, event, at}), to a user who may
+// list tasks; at most MaxLiveConnections feeds a user. Pages re-read what
+// they show on each change (and every few seconds, for a change the feed
+// missed: see tasker.Client.ReadChanges).
 func (h *handler) liveFeed(w http.ResponseWriter, r *http.Request) {
 	p, err := h.principal(r)
 	if err != nil {
@@ -84,7 +77,14 @@ func (h *handler) liveFeed(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // the server's write timeout is for answers, not feeds
-	changes, stop := h.c.SubscribeChanges()
+	changes, stop, err := h.hub.subscribe(r.Context())
+	if err != nil {
+		h.cfg.Logger.ErrorContext(r.Context(), "dashboard: the live feed cannot read the change feed", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable",
+			"message": "the change feed cannot be read now (the database may be unavailable); retry in a few seconds"}})
+		return
+	}
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -106,18 +106,109 @@ func (h *handler) liveFeed(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			c := change{To: string(ch.To), Event: ch.Event, At: ch.At}
-			if ch.Task != nil {
-				c.TaskID = ch.Task.ID
-			}
-			if ch.Step != nil {
-				c.StepID, c.StepName, c.TaskID = ch.Step.ID, ch.Step.Name, ch.Step.TaskID
-			}
-			b, _ := json.Marshal(c)
+			b, _ := json.Marshal(ch)
 			msg = "event: change\ndata: " + string(b) + "\n\n"
 		}
 		if _, err := fmt.Fprint(w, msg); err != nil || rc.Flush() != nil {
 			return
+		}
+	}
+}
+
+// changeHub fans the database's change feed out to the open live feeds:
+// one reader per dashboard, whatever the number of feeds, running while
+// at least one is open.
+type changeHub struct {
+	c     *tasker.Client
+	every time.Duration
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	subs map[chan tasker.Change]struct{}
+	stop context.CancelFunc // the running reader's; nil when none runs
+	done chan struct{}      // closed when that reader has returned
+}
+
+// liveBuffer is how many changes a feed may fall behind before it loses
+// some (its page's periodic re-read covers them).
+const liveBuffer = 1024
+
+// subscribe returns a channel of the changes committed from now on, and a
+// function that ends the subscription.
+func (hb *changeHub) subscribe(ctx context.Context) (<-chan tasker.Change, func(), error) {
+	ch := make(chan tasker.Change, liveBuffer)
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if hb.stop == nil {
+		cur, err := hb.c.ChangesNow(ctx) // the feed starts at the present
+		if err != nil {
+			return nil, nil, err
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		hb.stop, hb.done = cancel, make(chan struct{})
+		go hb.run(rctx, cur, hb.done)
+	}
+	hb.subs[ch] = struct{}{}
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			hb.mu.Lock()
+			delete(hb.subs, ch)
+			var done chan struct{}
+			if len(hb.subs) == 0 && hb.stop != nil {
+				hb.stop()
+				hb.stop, done = nil, hb.done
+			}
+			hb.mu.Unlock()
+			if done != nil {
+				<-done // no reader outlives its last feed
+			}
+		})
+	}, nil
+}
+
+// run reads the change feed after cur every hb.every, and at once when
+// this process changes something, and hands each change to every
+// subscriber (one whose buffer is full loses it).
+func (hb *changeHub) run(ctx context.Context, cur tasker.ChangeCursor, done chan struct{}) {
+	defer close(done)
+	local, unsub := hb.c.SubscribeChanges()
+	defer unsub()
+	tick := time.NewTicker(hb.every)
+	defer tick.Stop()
+	for {
+		changes, next, err := hb.c.ReadChanges(ctx, cur, 0)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			hb.log.Warn("taskerdashboard: the live feed cannot read the change feed; retrying", "error", err)
+		case err == nil:
+			cur = next
+			hb.publish(changes)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-local:
+			for len(local) > 0 { // one read answers them all
+				<-local
+			}
+		}
+	}
+}
+
+func (hb *changeHub) publish(changes []tasker.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	for ch := range hb.subs {
+		for _, c := range changes {
+			select {
+			case ch <- c:
+			default:
+			}
 		}
 	}
 }

@@ -561,12 +561,25 @@ type LeaderAttemptParams struct {
 
 // TransitionListParams selects audit rows of a task (StepID zero: the task's
 // own transitions; AllSteps: every step's transitions of the task) or of a
-// step.
+// step; or, with Feed, of every task or step (a feed of changes).
 type TransitionListParams struct {
 	TaskID   int64
 	StepID   int64
 	AllSteps bool
+	// Feed lists the transitions of every task (AllSteps false) or of
+	// every step (AllSteps true) whose id is above AfterID, in id order, at
+	// most Limit (0 or above MaxFeedLimit: MaxFeedLimit); TaskID and StepID
+	// must be zero. AfterID -1 lists only the newest transition (a feed
+	// starts from it). Ids grow with inserts; a transaction that commits
+	// after one with higher ids may appear behind a reader's position, so
+	// a feed is for live views that also re-read, not for accounting.
+	Feed    bool
+	AfterID int64
+	Limit   int
 }
+
+// MaxFeedLimit bounds the rows of one TransitionListParams.Feed read.
+const MaxFeedLimit = 1000
 
 // Token is a stored API token: never its secret, only the secret's hash.
 type Token struct {

@@ -116,6 +116,9 @@ func TaskEquals(p *taskerdriver.TaskListParams) []Equal {
 // TransitionQuery) with query, and never returns a nil list.
 // An error names driver.
 func ListTransitions(driver string, p *taskerdriver.TransitionListParams, param, noStep string, query func(q string, arg int64) ([]*taskertype.Transition, error)) ([]*taskertype.Transition, error) {
+	if p.Feed && (p.TaskID != 0 || p.StepID != 0) {
+		return nil, fmt.Errorf("%s: list transitions: a feed lists every task's or every step's: TaskID and StepID must be zero", driver)
+	}
 	out, err := query(TransitionQuery(p, param, noStep))
 	if err != nil {
 		return nil, fmt.Errorf("%s: list transitions: %w", driver, err)
@@ -148,6 +151,20 @@ func TransitionQuery(p *taskerdriver.TransitionListParams, param, noStep string)
 	const cols = `id, task_id, %s, coalesce(from_state, ''), to_state, metadata, sort_key, %s, created_at`
 	const stepRecent = `sort_key = max(sort_key) OVER (PARTITION BY workflow_step_id)`
 	switch {
+	case p.Feed:
+		table, key, step := "tasker_task_transitions", "task_id", noStep
+		if p.AllSteps {
+			table, key, step = "tasker_workflow_step_transitions", "workflow_step_id", "workflow_step_id"
+		}
+		recent := fmt.Sprintf(`sort_key = (SELECT max(x.sort_key) FROM %s x WHERE x.%s = t.%s)`, table, key, key)
+		if p.AfterID < 0 {
+			return fmt.Sprintf(`SELECT `+cols+` FROM %s t WHERE id > %s ORDER BY id DESC LIMIT 1`, step, recent, table, param), -1
+		}
+		limit := p.Limit
+		if limit <= 0 || limit > taskerdriver.MaxFeedLimit {
+			limit = taskerdriver.MaxFeedLimit
+		}
+		return fmt.Sprintf(`SELECT `+cols+` FROM %s t WHERE id > %s ORDER BY id LIMIT %d`, step, recent, table, param, limit), p.AfterID
 	case p.StepID != 0:
 		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = %s ORDER BY sort_key`, "workflow_step_id", stepRecent, param), p.StepID
 	case p.AllSteps:

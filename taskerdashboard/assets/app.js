@@ -371,7 +371,7 @@ async function tasksPage() {
   try { await load(); } catch (e) { table.replaceChildren(errorBox(e, () => load().catch(() => {}))); }
   const refresh = debounce(() => load().catch(() => {}), 500);
   onChange(refresh);
-  every(5000, refresh);
+  every(15000, refresh);
 }
 
 // layout places the nodes of a DAG in columns by their longest path from a
@@ -588,7 +588,7 @@ async function taskPage(id) {
   }
   const refresh = debounce(() => load().catch(() => {}), 150);
   onChange((c) => { if (String(c.task_id) === String(task.task_id)) refresh(); });
-  every(3000, () => { if (!FINAL.has(task.status)) refresh(); }); // workers in other processes
+  every(10000, () => { if (!FINAL.has(task.status)) refresh(); }); // a change the feed missed
   window.addEventListener('hashchange', focusStep);
 }
 

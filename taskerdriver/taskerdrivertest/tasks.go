@@ -49,6 +49,57 @@ func (s *suite) tasks(t *testing.T) {
 		require.Equal(t, res.Task, got)
 	})
 
+	s.run(t, "TransitionFeed", func(t *testing.T, b *bundle) {
+		feed := func(steps bool, after int64, limit int) []*taskertype.Transition {
+			t.Helper()
+			tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{Feed: true, AllSteps: steps, AfterID: after, Limit: limit})
+			require.NoError(t, err)
+			return tr
+		}
+		require.Empty(t, feed(false, -1, 0), "an empty database has no newest transition")
+		first := diamond(t, b, "f1")
+		newest := feed(true, -1, 0)
+		require.Len(t, newest, 1, "the newest step transition only")
+		stepsBefore := feed(true, 0, 0)
+		require.Len(t, stepsBefore, 4, "the creation's step transitions")
+		require.Equal(t, newest[0].ID, stepsBefore[3].ID)
+		tasksBefore := feed(false, 0, 0)
+		require.Len(t, tasksBefore, 1)
+		require.Equal(t, first.Task.ID, tasksBefore[0].TaskID)
+		require.Zero(t, tasksBefore[0].StepID)
+
+		// What happens next is exactly what the feed lists after the newest
+		// ids read before, in id order; the last row of a step is its most
+		// recent.
+		second := diamond(t, b, "f2")
+		a := claim(t, b, base, "w1", 1)
+		require.Len(t, a, 1)
+		_, err := finishOne(b.ctx, b.ex, &taskerdriver.StepFinishParams{StepID: a[0].Step.ID, Owner: "w1", Attempt: 1,
+			State: taskertype.StateComplete, Now: base.Add(time.Second)})
+		require.NoError(t, err)
+		steps := feed(true, newest[0].ID, 0)
+		require.Len(t, steps, 4+2, "the second task's creation, then a's claim and completion")
+		for i, tr := range steps {
+			if i > 0 {
+				require.Greater(t, tr.ID, steps[i-1].ID)
+			}
+		}
+		last := steps[len(steps)-1]
+		require.Equal(t, a[0].Step.ID, last.StepID)
+		require.Equal(t, taskertype.StateInProgress, last.FromState)
+		require.Equal(t, taskertype.StateComplete, last.ToState)
+		require.True(t, last.MostRecent)
+		require.False(t, steps[len(steps)-2].MostRecent, "a's claim is no longer its most recent")
+		tasks := feed(false, tasksBefore[0].ID, 0)
+		require.NotEmpty(t, tasks)
+		require.Equal(t, second.Task.ID, tasks[0].TaskID)
+		require.Len(t, feed(true, newest[0].ID, 2), 2, "the limit")
+		require.Empty(t, feed(true, last.ID, 0), "nothing after the newest")
+
+		_, err = b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{Feed: true, TaskID: first.Task.ID})
+		require.ErrorContains(t, err, "TaskID and StepID must be zero")
+	})
+
 	s.run(t, "TaskCreateIdentityConflictReturnsExisting", func(t *testing.T, b *bundle) {
 		first := diamond(t, b, "same")
 		second := diamond(t, b, "same")
