@@ -39,6 +39,13 @@ schema:
   type: object
   properties:
     order_id: {type: integer, description: the order to charge}
+    customer:
+      type: object
+      required: [email]
+      properties:
+        email: {type: string}
+        vip: {type: boolean}
+    skus: {type: array, items: {type: string}}
 step_templates:
   - name: prepare
     handler: exec

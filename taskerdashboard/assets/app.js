@@ -614,49 +614,90 @@ async function templatesPage() {
   }
 }
 
-// schemaForm builds inputs for the top-level properties of a JSON Schema
-// (strings, numbers, integers, booleans, enums; anything else as JSON),
-// and returns the form part and a function that reads the context.
+// schemaForm builds inputs for the properties of a JSON Schema: strings,
+// numbers, integers, booleans and enums as inputs, objects with properties
+// as nested fieldsets, arrays of scalars as one item per line; anything
+// else as JSON. It returns the form part and a function that reads the
+// context (throwing an Error that names the field on bad input).
 function schemaForm(schema) {
   const props = (schema && schema.properties) || {};
-  const required = new Set((schema && schema.required) || []);
+  if (Object.keys(props).length === 0) {
+    const raw = el('textarea', { id: 'ctx-raw', 'aria-label': 'Context as JSON' }, '{}');
+    return {
+      part: el('div', {}, el('label', { for: 'ctx-raw' }, 'Context (JSON object)'), raw),
+      read: () => {
+        try { return JSON.parse(raw.value || '{}'); } catch { throw new Error('The context is not JSON: write an object such as {"order_id": 1}.'); }
+      },
+    };
+  }
+  const { part, read } = objectFields(schema, 'ctx', '');
+  return { part: el('div', {}, part), read: () => read() || {} };
+}
+
+const SCALARS = new Set(['string', 'integer', 'number', 'boolean']);
+
+// objectFields returns the fields of an object schema's properties (ids
+// under idPrefix, names shown under path) and a reader of the object: with
+// nothing filled in, undefined.
+function objectFields(schema, idPrefix, path) {
+  const required = new Set(schema.required || []);
   const readers = [];
-  const fields = Object.entries(props).map(([name, p]) => {
-    const id = `ctx-${name}`;
-    const label = el('label', { for: id }, name, required.has(name) ? ' *' : '', p.description ? el('span', { class: 'muted' }, ` — ${p.description}`) : null);
+  const fields = Object.entries(schema.properties || {}).map(([name, p]) => {
+    const id = `${idPrefix}-${name}`;
+    const where = path ? `${path}.${name}` : name;
+    const req = required.has(name);
+    const hint = p.description ? el('span', { class: 'muted' }, ` — ${p.description}`) : null;
+    if (p.type === 'object' && p.properties && Object.keys(p.properties).length > 0) {
+      const sub = objectFields(p, id, where);
+      readers.push((obj) => { const v = sub.read(); if (v !== undefined || req) obj[name] = v || {}; });
+      return el('fieldset', { class: 'field nested' }, el('legend', {}, name, req ? ' *' : '', hint), sub.part);
+    }
+    const label = el('label', { for: id }, name, req ? ' *' : '', hint);
     let input;
     if (Array.isArray(p.enum)) {
-      input = el('select', { id, name }, required.has(name) ? null : el('option', { value: '' }, '(none)'), p.enum.map((v) => el('option', { value: JSON.stringify(v) }, String(v))));
-      readers.push((ctx) => { if (input.value !== '') ctx[name] = JSON.parse(input.value); });
+      input = el('select', { id, name: where }, req ? null : el('option', { value: '' }, '(none)'), p.enum.map((v) => el('option', { value: JSON.stringify(v) }, String(v))));
+      readers.push((obj) => { if (input.value !== '') obj[name] = JSON.parse(input.value); });
     } else if (p.type === 'boolean') {
-      input = el('input', { id, name, type: 'checkbox' });
-      readers.push((ctx) => { ctx[name] = input.checked; });
+      input = el('input', { id, name: where, type: 'checkbox' });
+      readers.push((obj) => { obj[name] = input.checked; });
     } else if (p.type === 'integer' || p.type === 'number') {
-      input = el('input', { id, name, type: 'number', step: p.type === 'integer' ? 1 : 'any', required: required.has(name), min: p.minimum, max: p.maximum });
-      readers.push((ctx) => { if (input.value !== '') ctx[name] = Number(input.value); });
+      input = el('input', { id, name: where, type: 'number', step: p.type === 'integer' ? 1 : 'any', required: req, min: p.minimum, max: p.maximum });
+      readers.push((obj) => { if (input.value !== '') obj[name] = Number(input.value); });
     } else if (p.type === 'string') {
-      input = el('input', { id, name, required: required.has(name), minlength: p.minLength, maxlength: p.maxLength, pattern: p.pattern });
-      readers.push((ctx) => { if (input.value !== '' || required.has(name)) ctx[name] = input.value; });
+      input = el('input', { id, name: where, required: req, minlength: p.minLength, maxlength: p.maxLength, pattern: p.pattern });
+      readers.push((obj) => { if (input.value !== '' || req) obj[name] = input.value; });
+    } else if (p.type === 'array' && p.items && SCALARS.has(p.items.type)) {
+      const kind = p.items.type;
+      input = el('textarea', { id, name: where, rows: 3, placeholder: `one ${kind} a line` });
+      readers.push((obj) => {
+        const lines = input.value.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        if (lines.length === 0 && !req) return;
+        obj[name] = lines.map((l) => {
+          if (kind === 'string') return l;
+          if (kind === 'boolean') {
+            if (l !== 'true' && l !== 'false') throw new Error(`${where}: "${l}" is not true or false`);
+            return l === 'true';
+          }
+          const n = Number(l);
+          if (!Number.isFinite(n) || (kind === 'integer' && !Number.isInteger(n))) throw new Error(`${where}: "${l}" is not ${kind === 'integer' ? 'an integer' : 'a number'}`);
+          return n;
+        });
+      });
     } else {
-      input = el('textarea', { id, name, placeholder: 'JSON' });
-      readers.push((ctx) => {
+      input = el('textarea', { id, name: where, placeholder: 'JSON' });
+      readers.push((obj) => {
         if (input.value.trim() === '') return;
-        try { ctx[name] = JSON.parse(input.value); } catch { throw new Error(`${name}: not JSON`); }
+        try { obj[name] = JSON.parse(input.value); } catch { throw new Error(`${where}: not JSON`); }
       });
     }
     return el('div', { class: 'field' }, label, el('div', {}, input));
   });
-  const raw = el('textarea', { id: 'ctx-raw', 'aria-label': 'Context as JSON' }, '{}');
-  const useRaw = Object.keys(props).length === 0;
   return {
-    part: useRaw ? el('div', {}, el('label', { for: 'ctx-raw' }, 'Context (JSON object)'), raw) : el('div', {}, fields),
+    part: fields,
     read: () => {
-      if (useRaw) {
-        try { return JSON.parse(raw.value || '{}'); } catch { throw new Error('The context is not JSON: write an object such as {"order_id": 1}.'); }
-      }
-      const ctx = {};
-      for (const r of readers) r(ctx);
-      return ctx;
+      const obj = {};
+      for (const r of readers) r(obj);
+      return Object.keys(obj).length > 0 ? obj : undefined;
     },
   };
 }

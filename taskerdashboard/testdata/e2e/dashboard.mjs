@@ -191,6 +191,18 @@ async function main() {
     await visit(page, '/templates', 'templates', () => page.waitForSelector('#templates tbody tr'));
     await visit(page, '/templates/dashboard/dashboard_flaky/1.0.0', 'template', () => page.waitForSelector('#step-templates tbody tr'));
 
+    // Create a task from the form the schema draws: a nested object and an
+    // array of strings, read back through the API.
+    await page.fill('#ctx-order_id', '42');
+    await page.fill('#ctx-customer-email', 'ada@example.com');
+    await page.check('#ctx-customer-vip');
+    await page.fill('#ctx-skus', 'A-1\n\nB-2');
+    await page.click('#create-task button[type=submit]');
+    await page.waitForURL(/\/tasks\/\d+$/);
+    const createdId = page.url().split('/').pop();
+    findings.formContext = await page.evaluate(async (id) => (await (await fetch(`/tasker/tasks/${id}`)).json()).task.context, createdId);
+    assert.deepEqual(findings.formContext, { order_id: 42, customer: { email: 'ada@example.com', vip: true }, skus: ['A-1', 'B-2'] });
+
     // On a phone's width, nothing overflows the page sideways.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/tasks/${flaky}`);
