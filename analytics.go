@@ -35,6 +35,17 @@ const (
 	// min).
 	AnalyticsPerformanceTTL = 90 * time.Second
 	AnalyticsBottlenecksTTL = 2 * time.Minute
+	// AnalyticsSeriesMaxBuckets is the most buckets of a series;
+	// AnalyticsSeriesDefaultBuckets the number when none is given.
+	AnalyticsSeriesMaxBuckets     = 240
+	AnalyticsSeriesDefaultBuckets = 24
+	// AnalyticsSeriesSampleLimit bounds the finished tasks of a series
+	// whose steps are read, split evenly among its buckets (the last to
+	// finish in each); every finished task is still counted.
+	AnalyticsSeriesSampleLimit = 20000
+	// AnalyticsSeriesTTL is how long a series is served from the cache
+	// (at most one bucket's width: a new bucket is a new answer anyway).
+	AnalyticsSeriesTTL = 90 * time.Second
 	// analyticsCacheEntries bounds the cache (scopes are caller input).
 	analyticsCacheEntries = 256
 	// analyticsTop is how many slowest tasks and steps are listed.
@@ -298,6 +309,70 @@ type StepPerformance struct {
 	WaitTime       Distribution `json:"wait_time"`
 }
 
+// SeriesQuery selects the time series of Client.AnalyticsSeries: the tasks
+// that finished in the last PeriodHours, of a namespace, name and version
+// when set, in Buckets equal buckets.
+type SeriesQuery struct {
+	Namespace string
+	Name      string
+	Version   string
+	// PeriodHours is the span, 1 to 720 hours. Zero means 24.
+	PeriodHours int
+	// Buckets is how many buckets divide the span, 1 to 240; a bucket is
+	// a whole number of minutes (PeriodHours·60 must be a multiple of
+	// Buckets). Zero means 24.
+	Buckets int
+	// NoCache computes a fresh answer, as AnalyticsOptions.NoCache.
+	NoCache bool
+}
+
+// SeriesReport is the answer of Client.AnalyticsSeries (GET
+// /tasker/analytics/series): the tasks that finished in each bucket of
+// time, and the steps of those tasks. Buckets are aligned on multiples of
+// their width since the Unix epoch (UTC): the last one holds now and is
+// still filling.
+type SeriesReport struct {
+	Scope       AnalyticsScope `json:"scope"`
+	PeriodHours int            `json:"period_hours"`
+	// BucketSeconds is the width of a bucket.
+	BucketSeconds int `json:"bucket_seconds"`
+	// Since is the first bucket's start, Until the last one's end.
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+	// SampleLimitPerBucket is the most finished tasks of a bucket whose
+	// steps are analyzed (AnalyticsSeriesSampleLimit / buckets).
+	SampleLimitPerBucket int            `json:"sample_limit_per_bucket"`
+	Buckets              []SeriesBucket `json:"buckets"`
+	GeneratedAt          time.Time      `json:"generated_at"`
+	CacheInfo            CacheInfo      `json:"cache_info"`
+}
+
+// SeriesBucket is one bucket of a series, [Start, End): the tasks that
+// finished in it (their completed_at), and the steps of the analyzed ones.
+type SeriesBucket struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// TasksFinished counts the tasks that reached a final state in the
+	// bucket; TasksCompleted those complete, TasksFailed those in error.
+	TasksFinished  int `json:"tasks_finished"`
+	TasksCompleted int `json:"tasks_completed"`
+	TasksFailed    int `json:"tasks_failed"`
+	// ErrorRate is TasksFailed / (TasksCompleted + TasksFailed) in
+	// percent, rounded to 2 places; 0 when there are none.
+	ErrorRate float64 `json:"error_rate"`
+	// AnalyzedTasks is how many of the finished tasks the step figures
+	// describe (all of them, or SampleLimitPerBucket, the last to finish).
+	AnalyzedTasks int `json:"analyzed_tasks"`
+	// StepsCompleted counts the complete steps of the analyzed tasks,
+	// StepAttemptsFailed their failed attempts (in_progress → error
+	// transitions, retried or not).
+	StepsCompleted     int `json:"steps_completed"`
+	StepAttemptsFailed int `json:"step_attempts_failed"`
+	// StepDuration is the run time of the successful attempt of those
+	// complete steps: count, mean, interpolated p50/p95/p99 and maximum.
+	StepDuration Distribution `json:"step_duration"`
+}
+
 // analyticsCache holds recent answers by key.
 type analyticsCache struct {
 	mu      sync.Mutex
@@ -425,6 +500,70 @@ func (c *Client) AnalyticsBottlenecks(ctx context.Context, q *BottleneckQuery) (
 	r.Scope, r.AnalysisPeriodHours, r.GeneratedAt = scope, period, now
 	r.ScopeSummary.TimeSpanHours = float64(period)
 	r.CacheInfo = CacheInfo{CacheKey: key, TTLSeconds: int(AnalyticsBottlenecksTTL / time.Second), ExpiresAt: now.Add(AnalyticsBottlenecksTTL)}
+	c.analytics.put(key, r, r.CacheInfo.ExpiresAt, now)
+	out := *r
+	return &out, nil
+}
+
+// AnalyticsSeries returns the throughput, error rate and step latency of
+// the last q.PeriodHours (of q's template scope) in q.Buckets buckets of
+// time: per bucket, the tasks that finished complete and in error, and the
+// complete steps, failed attempts and step run times of (a bounded sample
+// of) those tasks. Computed by the database, one index range per bucket;
+// cached as AnalyticsPerformance (AnalyticsSeriesTTL). q may be nil (24
+// hours in 24 buckets, every template).
+func (c *Client) AnalyticsSeries(ctx context.Context, q *SeriesQuery) (*SeriesReport, error) {
+	if q == nil {
+		q = &SeriesQuery{}
+	}
+	period, buckets := cmp.Or(q.PeriodHours, AnalyticsDefaultPeriodHours), cmp.Or(q.Buckets, AnalyticsSeriesDefaultBuckets)
+	fields := map[string]string{}
+	if period < 1 || period > AnalyticsMaxPeriodHours {
+		fields["period"] = fmt.Sprintf("%d hours is out of range: give a whole number of hours from 1 to %d", q.PeriodHours, AnalyticsMaxPeriodHours)
+	}
+	switch {
+	case buckets < 1 || buckets > AnalyticsSeriesMaxBuckets:
+		fields["buckets"] = fmt.Sprintf("%d buckets is out of range: give a whole number from 1 to %d", q.Buckets, AnalyticsSeriesMaxBuckets)
+	case len(fields) == 0 && period*60%buckets != 0:
+		fields["buckets"] = fmt.Sprintf("%d buckets do not divide %d hours into whole minutes: give a divisor of %d, for example %d",
+			buckets, period, period*60, period)
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Message: "invalid analytics series query", Fields: fields}
+	}
+	if fields := nulFields(map[string]any{"namespace": q.Namespace, "name": q.Name, "version": q.Version}); fields != nil {
+		return nil, &ValidationError{Message: "invalid analytics series query", Fields: fields}
+	}
+	now := c.cfg.Now().UTC()
+	width := time.Duration(period*60/buckets) * time.Minute
+	ws := int64(width / time.Second)
+	last := time.Unix(now.Unix()/ws*ws, 0).UTC()
+	since := last.Add(-time.Duration(buckets-1) * width)
+	scope := AnalyticsScope{Namespace: q.Namespace, Name: q.Name, Version: q.Version}
+	key := fmt.Sprintf("tasker:analytics:series:%q:%q:%q:%dh:%d:%d", scope.Namespace, scope.Name, scope.Version, period, buckets, since.Unix())
+	if !q.NoCache {
+		if v, exp, ok := c.analytics.get(key, now); ok {
+			r := *v.(*SeriesReport)
+			r.CacheInfo.Cached, r.CacheInfo.ExpiresAt = true, exp
+			return &r, nil
+		}
+	}
+	limit := max(AnalyticsSeriesSampleLimit/buckets, 1)
+	got, err := c.exec.AnalyticsSeries(ctx, &taskerdriver.AnalyticsSeriesParams{Since: since, Width: width, Buckets: buckets,
+		Namespace: q.Namespace, Name: q.Name, Version: q.Version, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	r := &SeriesReport{Scope: scope, PeriodHours: period, BucketSeconds: int(ws), Since: since, Until: since.Add(time.Duration(buckets) * width),
+		SampleLimitPerBucket: limit, Buckets: make([]SeriesBucket, len(got)), GeneratedAt: now}
+	for i, b := range got {
+		start := since.Add(time.Duration(i) * width)
+		r.Buckets[i] = SeriesBucket{Start: start, End: start.Add(width), TasksFinished: b.Finished, TasksCompleted: b.Complete,
+			TasksFailed: b.Error, ErrorRate: percent(b.Error, b.Complete+b.Error), AnalyzedTasks: b.Analyzed,
+			StepsCompleted: b.StepsComplete, StepAttemptsFailed: b.FailedAttempts, StepDuration: roundDist(b.StepDuration)}
+	}
+	ttl := min(AnalyticsSeriesTTL, width)
+	r.CacheInfo = CacheInfo{CacheKey: key, TTLSeconds: int(ttl / time.Second), ExpiresAt: now.Add(ttl)}
 	c.analytics.put(key, r, r.CacheInfo.ExpiresAt, now)
 	out := *r
 	return &out, nil

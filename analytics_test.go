@@ -173,3 +173,86 @@ func TestAnalyticsPeriodValidated(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.Contains(t, ve.Fields["version"], "not UTF-8")
 }
+
+func TestAnalyticsSeriesGolden(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T) {
+		c, clock, t0 := analyticsEnv(t, true)
+		// The clock is at t0+30min: 15-minute buckets from t0−15min; the
+		// four seeded tasks finish between t0+10s and t0+3min40s.
+		r, err := c.AnalyticsSeries(t.Context(), &tasker.SeriesQuery{PeriodHours: 1, Buckets: 4})
+		require.NoError(t, err)
+		require.Equal(t, 900, r.BucketSeconds)
+		require.Equal(t, t0.Add(-15*time.Minute), r.Since)
+		require.Equal(t, t0.Add(45*time.Minute), r.Until)
+		require.Equal(t, 5000, r.SampleLimitPerBucket)
+		require.Len(t, r.Buckets, 4)
+		require.Equal(t, tasker.SeriesBucket{Start: t0, End: t0.Add(15 * time.Minute), TasksFinished: 4, TasksCompleted: 3, TasksFailed: 1,
+			ErrorRate: 25, AnalyzedTasks: 4, StepsCompleted: 5, StepAttemptsFailed: 2,
+			StepDuration: tasker.Distribution{Count: 5, Avg: 10, P50: 6, P95: 25.6, P99: 29.12, Max: 30}}, r.Buckets[1])
+		for _, i := range []int{0, 2, 3} {
+			b := r.Buckets[i]
+			require.Equal(t, tasker.SeriesBucket{Start: t0.Add(time.Duration(i-1) * 15 * time.Minute), End: t0.Add(time.Duration(i) * 15 * time.Minute)}, b)
+		}
+		require.False(t, r.CacheInfo.Cached)
+		require.Equal(t, 90, r.CacheInfo.TTLSeconds)
+
+		// Minute buckets: each task in its own.
+		m, err := c.AnalyticsSeries(t.Context(), &tasker.SeriesQuery{PeriodHours: 1, Buckets: 60, Namespace: "shop"})
+		require.NoError(t, err)
+		require.Equal(t, t0.Add(-29*time.Minute), m.Since)
+		require.Equal(t, tasker.AnalyticsScope{Namespace: "shop"}, m.Scope)
+		got := [][3]int{}
+		for _, b := range m.Buckets[29:33] {
+			got = append(got, [3]int{b.TasksCompleted, b.TasksFailed, b.StepsCompleted})
+		}
+		require.Equal(t, [][3]int{{1, 0, 2}, {1, 0, 2}, {0, 1, 0}, {1, 0, 1}}, got)
+		require.Equal(t, 100.0, m.Buckets[31].ErrorRate)
+		require.Equal(t, tasker.Distribution{Count: 2, Avg: 6, P50: 6, P95: 7.8, P99: 7.96, Max: 8}, m.Buckets[30].StepDuration)
+		require.Equal(t, 60, m.CacheInfo.TTLSeconds, "at most a bucket")
+
+		// Cached until the TTL passes, or a new bucket starts.
+		again, err := c.AnalyticsSeries(t.Context(), &tasker.SeriesQuery{PeriodHours: 1, Buckets: 4})
+		require.NoError(t, err)
+		require.True(t, again.CacheInfo.Cached)
+		clock.Advance(59 * time.Second)
+		again, err = c.AnalyticsSeries(t.Context(), &tasker.SeriesQuery{PeriodHours: 1, Buckets: 60, Namespace: "shop"})
+		require.NoError(t, err)
+		require.True(t, again.CacheInfo.Cached)
+		clock.Advance(time.Second)
+		again, err = c.AnalyticsSeries(t.Context(), &tasker.SeriesQuery{PeriodHours: 1, Buckets: 60, Namespace: "shop"})
+		require.NoError(t, err)
+		require.False(t, again.CacheInfo.Cached, "the clock entered the next minute bucket")
+		require.Equal(t, t0.Add(-28*time.Minute), again.Since)
+
+		// The defaults: 24 hours in 24 buckets.
+		def, err := c.AnalyticsSeries(t.Context(), nil)
+		require.NoError(t, err)
+		require.Equal(t, 24, def.PeriodHours)
+		require.Len(t, def.Buckets, 24)
+		require.Equal(t, 3, def.Buckets[23].TasksCompleted)
+	})
+}
+
+func TestAnalyticsSeriesValidation(t *testing.T) {
+	t.Parallel()
+	c, _, _ := analyticsEnv(t, false)
+	for _, tc := range []struct {
+		q     tasker.SeriesQuery
+		field string
+		msg   string
+	}{
+		{tasker.SeriesQuery{PeriodHours: 721}, "period", "from 1 to 720"},
+		{tasker.SeriesQuery{PeriodHours: -1}, "period", "from 1 to 720"},
+		{tasker.SeriesQuery{Buckets: 241}, "buckets", "from 1 to 240"},
+		{tasker.SeriesQuery{Buckets: -2}, "buckets", "from 1 to 240"},
+		{tasker.SeriesQuery{PeriodHours: 24, Buckets: 7}, "buckets", "give a divisor of 1440, for example 24"},
+		{tasker.SeriesQuery{Name: "a\x00b"}, "name", ""},
+	} {
+		_, err := c.AnalyticsSeries(t.Context(), &tc.q)
+		var ve *tasker.ValidationError
+		require.ErrorAs(t, err, &ve, "%+v", tc.q)
+		require.Contains(t, ve.Fields, tc.field)
+		require.Contains(t, ve.Fields[tc.field], tc.msg)
+	}
+}

@@ -190,6 +190,11 @@ type Executor interface {
 	// AnalyticsOverview counts the active tasks and the distinct
 	// namespaces and templates in use, without reading every task.
 	AnalyticsOverview(ctx context.Context) (*AnalyticsOverview, error)
+	// AnalyticsSeries computes, per bucket of time, the tasks that
+	// finished in it and the steps of (a bounded sample of) them (see
+	// AnalyticsSeriesParams) in SQL, reading only the buckets' rows. It
+	// returns exactly p.Buckets buckets, the oldest first.
+	AnalyticsSeries(ctx context.Context, p *AnalyticsSeriesParams) ([]AnalyticsSeriesBucket, error)
 
 	// Notify sends topic to listeners when the surrounding transaction commits
 	// (at once outside a transaction).
@@ -793,6 +798,44 @@ type AnalyticsSlowStep struct {
 	Duration  float64 `json:"duration"`
 	Attempts  int     `json:"attempts"`
 	Retryable bool    `json:"retryable"`
+}
+
+// AnalyticsSeriesParams selects the buckets of AnalyticsSeries: Buckets
+// consecutive intervals [Since + i·Width, Since + (i+1)·Width), each
+// counting the tasks that finished (completed_at) in it, of a namespace,
+// name and version when set.
+type AnalyticsSeriesParams struct {
+	Since time.Time
+	// Width is a bucket's length; it must be positive.
+	Width time.Duration
+	// Buckets is how many buckets; it must be positive.
+	Buckets                  int
+	Namespace, Name, Version string
+	// Limit bounds, per bucket, the finished tasks whose steps are read
+	// (the last to finish); every finished task is still counted. Default
+	// 1000.
+	Limit int
+}
+
+// AnalyticsSeriesBucket is one bucket of AnalyticsSeries: the tasks that
+// finished in it, and the steps of the analyzed ones.
+type AnalyticsSeriesBucket struct {
+	// Finished counts the tasks that finished in the bucket (any final
+	// state); Complete and Error those complete and in error.
+	Finished int `json:"finished"`
+	Complete int `json:"complete"`
+	Error    int `json:"error"`
+	// Analyzed counts the finished tasks whose steps were read (at most
+	// AnalyticsSeriesParams.Limit, the last to finish).
+	Analyzed int `json:"analyzed"`
+	// StepsComplete counts the complete steps of the analyzed tasks;
+	// FailedAttempts their failed attempts (in_progress → error
+	// transitions).
+	StepsComplete  int `json:"steps_complete"`
+	FailedAttempts int `json:"failed_attempts"`
+	// StepDuration is the successful attempt's run time (finished −
+	// claimed) of the complete steps of the analyzed tasks.
+	StepDuration AnalyticsDistribution `json:"step_duration"`
 }
 
 // AnalyticsOverview is the whole database's headline counts.

@@ -21,8 +21,8 @@ import (
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
-// BenchmarkAnalyticsRoutes measures GET /tasker/analytics/performance and
-// /bottlenecks on PostgreSQL with 1,000,000 tasks (4-step diamonds, 4M
+// BenchmarkAnalyticsRoutes measures GET /tasker/analytics/performance,
+// /bottlenecks and /series on PostgreSQL with 1,000,000 tasks (4-step diamonds, 4M
 // steps, 4M edges, about 15M transitions) created over 30 days, through the
 // route's handler, every request a cache miss (the injected clock moves past
 // the cache's life between requests). Gated:
@@ -60,6 +60,13 @@ func BenchmarkAnalyticsRoutes(b *testing.B) {
 		{"bottlenecks_24h", "/tasker/analytics/bottlenecks?period=24"},
 		{"bottlenecks_24h_one_template", "/tasker/analytics/bottlenecks?namespace=ns1&name=tmpl1&version=1.0.0&period=24"},
 		{"bottlenecks_720h", "/tasker/analytics/bottlenecks?period=720"},
+		// The dashboard's overview charts (1 h, 24 h, 7 d), 30 days, and
+		// one template.
+		{"series_1h_60", "/tasker/analytics/series?period=1&buckets=60"},
+		{"series_24h_48", "/tasker/analytics/series?period=24&buckets=48"},
+		{"series_168h_56", "/tasker/analytics/series?period=168&buckets=56"},
+		{"series_720h_60", "/tasker/analytics/series?period=720&buckets=60"},
+		{"series_168h_56_one_template", "/tasker/analytics/series?namespace=ns1&name=tmpl1&version=1.0.0&period=168&buckets=56"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {

@@ -80,3 +80,61 @@ func TestAnalyticsRoutes(t *testing.T) {
 		}
 	})
 }
+
+func TestAnalyticsSeriesRoute(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		e, clock := newAnalyticsEnv(t)
+		ok := "Bearer " + e.token(t, "analyst", "tasker.analytics:index")
+		other := "Bearer " + e.token(t, "reader", "tasker.task:index")
+		const path = "/tasker/analytics/series?period=1&buckets=4"
+		require.Equal(t, "unauthorized", e.do("GET", path, nil).want(t, http.StatusUnauthorized).errorCode(t))
+		res := e.do("GET", path, nil, "Authorization", other).want(t, http.StatusForbidden)
+		require.Contains(t, string(res.Body), "tasker.analytics:index")
+
+		// The clock is at t0+30min: 15-minute buckets from t0−15min; the
+		// seeded tasks finish in the second.
+		res = e.do("GET", path, nil, "Authorization", ok).want(t, http.StatusOK)
+		require.Equal(t, "no-cache, no-store, must-revalidate", res.Header.Get("Cache-Control"))
+		m := res.json(t)
+		t0 := clock.Now().Add(-30 * time.Minute).UTC()
+		require.Equal(t, 1.0, m["period_hours"])
+		require.Equal(t, 900.0, m["bucket_seconds"])
+		require.Equal(t, t0.Add(-15*time.Minute).Format(time.RFC3339), m["since"])
+		require.Equal(t, t0.Add(45*time.Minute).Format(time.RFC3339), m["until"])
+		require.Equal(t, 5000.0, m["sample_limit_per_bucket"])
+		buckets := m["buckets"].([]any)
+		require.Len(t, buckets, 4)
+		require.Equal(t, map[string]any{"start": t0.Format(time.RFC3339), "end": t0.Add(15 * time.Minute).Format(time.RFC3339),
+			"tasks_finished": 4.0, "tasks_completed": 3.0, "tasks_failed": 1.0, "error_rate": 25.0, "analyzed_tasks": 4.0,
+			"steps_completed": 5.0, "step_attempts_failed": 2.0,
+			"step_duration": map[string]any{"count": 5.0, "avg": 10.0, "p50": 6.0, "p95": 25.6, "p99": 29.12, "max": 30.0}}, buckets[1])
+		require.Equal(t, 0.0, buckets[0].(map[string]any)["tasks_finished"])
+		require.Equal(t, false, m["cache_info"].(map[string]any)["cached"])
+		require.Equal(t, true, e.do("GET", path, nil, "Authorization", ok).want(t, http.StatusOK).json(t)["cache_info"].(map[string]any)["cached"])
+
+		scoped := e.do("GET", "/tasker/analytics/series?namespace=shop&name=refund&version=2.0.0&period=1&buckets=1", nil, "Authorization", ok).
+			want(t, http.StatusOK).json(t)
+		require.Equal(t, map[string]any{"namespace": "shop", "name": "refund", "version": "2.0.0"}, scoped["scope"])
+		require.Equal(t, 1.0, scoped["buckets"].([]any)[0].(map[string]any)["tasks_completed"])
+
+		def := e.do("GET", "/tasker/analytics/series", nil, "Authorization", ok).want(t, http.StatusOK).json(t)
+		require.Equal(t, 24.0, def["period_hours"])
+		require.Len(t, def["buckets"].([]any), 24)
+
+		for _, bad := range []struct{ query, field, says string }{
+			{"period=0", "period", "from 1 to 720"},
+			{"period=721", "period", "from 1 to 720"},
+			{"period=1.5", "period", "period=24"},
+			{"buckets=0", "buckets", "from 1 to 240"},
+			{"buckets=241", "buckets", "from 1 to 240"},
+			{"buckets=x", "buckets", "buckets=24"},
+			{"period=24&buckets=7", "buckets", "give a divisor of 1440, for example 24"},
+			{"period=1&buckets=7", "buckets", "give a divisor of 60"},
+		} {
+			res := e.do("GET", "/tasker/analytics/series?"+bad.query, nil, "Authorization", ok).want(t, http.StatusBadRequest)
+			require.Equal(t, "invalid_parameter", res.errorCode(t), bad.query)
+			require.Contains(t, res.errorFields(t), bad.field, bad.query)
+			require.Contains(t, res.errorFields(t)[bad.field], bad.says, bad.query)
+		}
+	})
+}

@@ -118,6 +118,7 @@ var fuzzQueries = []string{
 	"sort_by=name&sort_order=asc", "sort_by=%00", "created_since=2025-01-02T15:04:05Z&created_until=%00",
 	"created_since=9999-99-99", "include_dependencies=%00", "reason=%00", "version=%ff", "search=%00&category=%ff",
 	"format=%00", "limit=1&offset=1", "%zz", "a=%",
+	"period=720&buckets=240", "period=1&buckets=7", "buckets=-1&period=99999999999999999999", "period=24&buckets=96&namespace=%00&name=%ff",
 }
 
 // fuzzSegments stand in for a path id: numbers beyond int64, negative,

@@ -197,6 +197,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/tasker/health/status":                                    {"get"},
 		"/tasker/analytics/performance":                            {"get"},
 		"/tasker/analytics/bottlenecks":                            {"get"},
+		"/tasker/analytics/series":                                 {"get"},
 		"/tasker/openapi.json":                                     {"get"},
 		"/tasker/events":                                           {"get"},
 		"/tasker/dead_letters":                                     {"get"},

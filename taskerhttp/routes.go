@@ -48,8 +48,8 @@ const (
 	OpHealthStatusIndex Operation = taskerauth.PermHealthStatusIndex
 	// OpMetricsIndex reads the Prometheus metrics (GET /tasker/metrics).
 	OpMetricsIndex Operation = taskerauth.PermMetricsIndex
-	// OpAnalyticsIndex reads the analytics (performance, bottlenecks), as
-	// in the original engine.
+	// OpAnalyticsIndex reads the analytics (performance, bottlenecks, and
+	// the series this engine adds), as in the original engine.
 	OpAnalyticsIndex Operation = taskerauth.PermAnalyticsIndex
 	// OpTokenIndex, OpTokenCreate and OpTokenDestroy list, create and
 	// revoke API tokens (GET, POST /tasker/tokens, DELETE
@@ -131,6 +131,7 @@ var table = []route{
 	{Route{"GET", "/tasker/metrics", OpMetricsIndex, false, "metrics"}, (*server).serveMetrics},
 	{Route{"GET", "/tasker/analytics/performance", OpAnalyticsIndex, false, "analyticsPerformance"}, (*server).analyticsPerformance},
 	{Route{"GET", "/tasker/analytics/bottlenecks", OpAnalyticsIndex, false, "analyticsBottlenecks"}, (*server).analyticsBottlenecks},
+	{Route{"GET", "/tasker/analytics/series", OpAnalyticsIndex, false, "analyticsSeries"}, (*server).analyticsSeries},
 	{Route{"GET", "/tasker/events", OpEventIndex, false, "listEvents"}, (*server).listEvents},
 	{Route{"GET", "/tasker/dead_letters", OpDeadLetterIndex, false, "listDeadLetters"}, (*server).listDeadLetters},
 	{Route{"POST", "/tasker/dead_letters/replay", OpDeadLetterReplay, false, "replayDeadLetters"}, (*server).replayDeadLetters},

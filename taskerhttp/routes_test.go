@@ -80,6 +80,7 @@ func TestRoutesPermissions(t *testing.T) {
 		"GET /tasker/metrics":                                           "tasker.metrics:index",
 		"GET /tasker/analytics/performance":                             "tasker.analytics:index",
 		"GET /tasker/analytics/bottlenecks":                             "tasker.analytics:index",
+		"GET /tasker/analytics/series":                                  "tasker.analytics:index",
 		"GET /tasker/events":                                            "tasker.event:index",
 		"GET /tasker/dead_letters":                                      "tasker.dead_letter:index",
 		"POST /tasker/dead_letters/replay":                              "tasker.dead_letter:replay",

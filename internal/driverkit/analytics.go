@@ -180,3 +180,58 @@ func DecodeAnalytics(b []byte, p *taskerdriver.AnalyticsParams) (*taskerdriver.A
 	}
 	return &w, nil
 }
+
+// Series defaults.
+const AnalyticsSeriesDefaultLimit = 1000
+
+// AnalyticsSeriesScope returns the conditions (each with a leading " AND
+// ") restricting a series' tasks to p's namespace, name and version, with
+// ph(i) the placeholder of the i-th argument, numbered after the first n
+// arguments, and their arguments.
+func AnalyticsSeriesScope(p *taskerdriver.AnalyticsSeriesParams, ph func(i int) string, n int) (string, []any) {
+	var conds string
+	var args []any
+	for _, f := range []Equal{{"namespace", p.Namespace}, {"name", p.Name}, {"version", p.Version}} {
+		if f.Value != "" {
+			args = append(args, f.Value)
+			conds += " AND " + f.Column + " = " + ph(n+len(args))
+		}
+	}
+	return conds, args
+}
+
+// analyticsSeriesAnswer is the JSON document a driver's series query
+// returns: the counts of every bucket by its index (bucket), and the step
+// durations of the buckets that have some.
+type analyticsSeriesAnswer struct {
+	Buckets []struct {
+		Bucket int `json:"bucket"`
+		taskerdriver.AnalyticsSeriesBucket
+	} `json:"buckets"`
+	Durations []struct {
+		Bucket int `json:"bucket"`
+		taskerdriver.AnalyticsDistribution
+	} `json:"durations"`
+}
+
+// DecodeAnalyticsSeries turns a driver's series JSON document into
+// p.Buckets buckets, the oldest first (a bucket the document lacks is all
+// zero).
+func DecodeAnalyticsSeries(b []byte, p *taskerdriver.AnalyticsSeriesParams) ([]taskerdriver.AnalyticsSeriesBucket, error) {
+	var a analyticsSeriesAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("decode analytics series: %w", err)
+	}
+	out := make([]taskerdriver.AnalyticsSeriesBucket, max(p.Buckets, 0))
+	for _, r := range a.Buckets {
+		if r.Bucket >= 0 && r.Bucket < len(out) {
+			out[r.Bucket] = r.AnalyticsSeriesBucket
+		}
+	}
+	for _, r := range a.Durations {
+		if r.Bucket >= 0 && r.Bucket < len(out) {
+			out[r.Bucket].StepDuration = r.AnalyticsDistribution
+		}
+	}
+	return out, nil
+}

@@ -248,3 +248,8 @@ func (g *guarded) AnalyticsOverview(ctx context.Context) (*taskerdriver.Analytic
 	v, err := g.ex.AnalyticsOverview(ctx)
 	return v, g.m(err)
 }
+
+func (g *guarded) AnalyticsSeries(ctx context.Context, p *taskerdriver.AnalyticsSeriesParams) ([]taskerdriver.AnalyticsSeriesBucket, error) {
+	v, err := g.ex.AnalyticsSeries(ctx, p)
+	return v, g.m(err)
+}

@@ -228,22 +228,178 @@ function every(ms, fn) {
   setInterval(() => { if (document.visibilityState === 'visible') fn(); }, ms);
 }
 
+// ---- charts ----
+
+// SPANS are the overview's periods: hours and buckets of GET
+// /tasker/analytics/series (a bucket is a whole number of minutes).
+const SPANS = {
+  '1h': { period: 1, buckets: 60, label: 'Last hour', unit: '1 minute' },
+  '24h': { period: 24, buckets: 48, label: 'Last 24 hours', unit: '30 minutes' },
+  '7d': { period: 168, buckets: 56, label: 'Last 7 days', unit: '3 hours' },
+};
+
+const CHART = { w: 360, h: 180, left: 46, right: 8, top: 10, bottom: 24 };
+
+// periodPicker links to the overview of each span (a stable URL), the
+// current one marked.
+function periodPicker(current) {
+  return el('nav', { class: 'spans', 'aria-label': 'Period of the charts' }, Object.entries(SPANS).map(([k, s]) =>
+    el('a', { href: `/?span=${k}`, class: 'span', 'aria-current': k === current ? 'true' : undefined }, s.label)));
+}
+
+// niceMax returns the top of an axis of 4 equal steps reaching v (at
+// least min), each step 1, 2 or 5 times a power of ten, so that every
+// tick is a round number.
+function niceMax(v, min) {
+  const x = Math.max(v, min) / 4;
+  const p = 10 ** Math.floor(Math.log10(x));
+  for (const m of [1, 2, 5, 10]) if (m * p >= x) return 4 * m * p;
+  return 40 * p;
+}
+
+function fmtNum(v, unit) {
+  if (unit === 's') return v < 1 ? `${Math.round(v * 1000)} ms` : `${+v.toFixed(v < 10 ? 2 : 1)} s`;
+  if (unit === '%') return `${+v.toFixed(2)} %`;
+  return v.toLocaleString(undefined, { maximumFractionDigits: 1 });
+}
+
+function bucketLabel(iso, period) {
+  const d = new Date(iso);
+  return period > 24 ? d.toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' })
+    : d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+// chart draws one SVG chart of the series' buckets: bars (stacked, one
+// class each) and lines (a point per bucket that has a value: null is a
+// gap). It returns a figure with the SVG (title and description for
+// screen readers), a legend, and the same numbers as a table in a
+// <details> for those who cannot see the chart.
+function chart({ id, title, unit, bars = [], lines = [], buckets, period, summary }) {
+  const { w, h, left, right, top, bottom } = CHART;
+  const n = buckets.length;
+  const pw = w - left - right;
+  const ph = h - top - bottom;
+  const step = pw / Math.max(n, 1);
+  let hi = 0;
+  for (const b of buckets) {
+    hi = Math.max(hi, bars.reduce((a, s) => a + (s.value(b) || 0), 0));
+    for (const l of lines) { const v = l.value(b); if (v !== null && v !== undefined) hi = Math.max(hi, v); }
+  }
+  const ymax = niceMax(hi, unit === '%' ? 4 : unit === 's' ? 0.004 : 4);
+  const y = (v) => top + ph - (v / ymax) * ph;
+  const parts = [svg('title', { id: `${id}-title` }, title), svg('desc', { id: `${id}-desc` }, summary)];
+  // Grid and y labels: 0, ¼, ½, ¾ and the maximum.
+  for (let i = 0; i <= 4; i++) {
+    const v = (ymax * i) / 4;
+    parts.push(svg('line', { class: 'grid', x1: left, x2: w - right, y1: y(v), y2: y(v) }));
+    parts.push(svg('text', { class: 'tick', x: left - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmtNum(v, unit)));
+  }
+  // X labels: the first bucket, the middle and the last.
+  for (const i of [...new Set([0, Math.floor(n / 2), n - 1])].filter((i) => i >= 0 && i < n)) {
+    parts.push(svg('text', { class: 'tick', x: left + step * i + step / 2, y: h - 8, 'text-anchor': i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle' },
+      bucketLabel(buckets[i].start, period)));
+  }
+  const bw = Math.max(step * 0.72, 1);
+  buckets.forEach((b, i) => {
+    let base = 0;
+    for (const s of bars) {
+      const v = s.value(b) || 0;
+      if (v > 0) {
+        parts.push(svg('rect', { class: `col ${s.cls}`, x: (left + step * i + (step - bw) / 2).toFixed(1), y: y(base + v).toFixed(1),
+          width: bw.toFixed(1), height: Math.max(y(base) - y(base + v), 0.5).toFixed(1) },
+        svg('title', {}, `${bucketLabel(b.start, period)}: ${fmtNum(v, unit)} ${s.label}`)));
+      }
+      base += v;
+    }
+  });
+  for (const l of lines) {
+    let d = '';
+    let pen = false;
+    const points = [];
+    buckets.forEach((b, i) => {
+      const v = l.value(b);
+      if (v === null || v === undefined) { pen = false; return; }
+      const px = (left + step * i + step / 2).toFixed(1);
+      const py = y(v).toFixed(1);
+      d += `${pen ? 'L' : 'M'}${px} ${py} `;
+      pen = true;
+      points.push(svg('circle', { class: `point ${l.cls}`, cx: px, cy: py, r: n > 50 ? 1.6 : 2.2 },
+        svg('title', {}, `${bucketLabel(b.start, period)}: ${fmtNum(v, unit)} ${l.label}`)));
+    });
+    if (d) parts.push(svg('path', { class: `line ${l.cls}`, d: d.trim() }));
+    parts.push(...points);
+  }
+  const series = [...bars, ...lines];
+  const detailsId = `${id}-data`;
+  const wasOpen = document.getElementById(detailsId)?.open;
+  return el('figure', { class: 'card chart', id },
+    el('figcaption', {}, el('h3', {}, title)),
+    svg('svg', { viewBox: `0 0 ${w} ${h}`, role: 'img', 'aria-labelledby': `${id}-title ${id}-desc`, focusable: 'false' }, ...parts),
+    el('ul', { class: 'legend' }, series.map((s) => el('li', {}, el('span', { class: `swatch ${s.cls}`, 'aria-hidden': 'true' }), s.label))),
+    el('details', { id: detailsId, open: wasOpen },
+      el('summary', {}, 'Data table'),
+      el('div', { class: 'table-wrap', tabindex: 0 }, el('table', {},
+        el('caption', { class: 'sr-only' }, title),
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Bucket start'), series.map((s) => el('th', { scope: 'col', class: 'num' }, `${s.label}${unit === 'count' ? '' : ` (${unit})`}`)))),
+        el('tbody', {}, buckets.map((b) => el('tr', {}, el('th', { scope: 'row' }, el('time', { datetime: b.start }, bucketLabel(b.start, period))),
+          series.map((s) => { const v = s.value(b); return el('td', { class: 'num' }, v === null || v === undefined ? '—' : fmtNum(v, unit)); }))))))));
+}
+
+// seriesCharts draws the three charts of the overview from GET
+// /tasker/analytics/series: tasks and steps finished, the error rate, and
+// the step latency.
+function seriesCharts(rep, span) {
+  const bs = rep.buckets || [];
+  const s = SPANS[span];
+  const total = (f) => bs.reduce((a, b) => a + (b[f] || 0), 0);
+  const done = total('tasks_completed');
+  const failed = total('tasks_failed');
+  const sampled = bs.some((b) => b.analyzed_tasks < b.tasks_finished);
+  const ran = bs.filter((b) => b.step_duration && b.step_duration.count > 0);
+  const peak = (f) => ran.reduce((a, b) => Math.max(a, b.step_duration[f]), 0);
+  const range = `${bs.length} buckets of ${s.unit}, ${s.label.toLowerCase()}`;
+  const rate = done + failed ? (failed / (done + failed)) * 100 : 0;
+  const out = el('div', { class: 'charts', id: 'charts', 'aria-labelledby': 'charts-title', role: 'group' },
+    chart({ id: 'chart-throughput', title: 'Throughput', unit: 'count', buckets: bs, period: s.period,
+      summary: `${range}: ${done.toLocaleString()} tasks completed, ${failed.toLocaleString()} failed, ${total('steps_completed').toLocaleString()} steps completed.`,
+      bars: [{ cls: 's-complete', label: 'tasks completed', value: (b) => b.tasks_completed },
+        { cls: 's-error', label: 'tasks failed', value: (b) => b.tasks_failed }],
+      lines: [{ cls: 's-in_progress', label: 'steps completed', value: (b) => b.steps_completed }] }),
+    chart({ id: 'chart-errors', title: 'Error rate', unit: '%', buckets: bs, period: s.period,
+      summary: `${range}: ${fmtNum(rate, '%')} of the finished tasks failed overall; ${total('step_attempts_failed').toLocaleString()} step attempts failed. Buckets where no task finished have no point.`,
+      lines: [{ cls: 's-error', label: 'tasks failed', value: (b) => (b.tasks_completed + b.tasks_failed ? b.error_rate : null) }] }),
+    chart({ id: 'chart-latency', title: 'Step latency', unit: 's', buckets: bs, period: s.period,
+      summary: `${range}: step run time p50 up to ${fmtNum(peak('p50'), 's')}, p95 up to ${fmtNum(peak('p95'), 's')}. Buckets without a completed step have no point.`,
+      lines: [{ cls: 's-complete', label: 'p50', value: (b) => (b.step_duration && b.step_duration.count ? b.step_duration.p50 : null) },
+        { cls: 's-cancelled', label: 'p95', value: (b) => (b.step_duration && b.step_duration.count ? b.step_duration.p95 : null) }] }));
+  const note = el('p', { class: 'muted chart-note' }, 'Tasks by the time they finished; steps are those of these tasks',
+    sampled ? `, read from up to ${rep.sample_limit_per_bucket.toLocaleString()} tasks per bucket (the last to finish).` : '.');
+  return [out, note];
+}
+
 // ---- pages ----
 
 async function overviewPage() {
   document.title = 'Overview · Tasker';
   const parts = [];
+  const asked = new URLSearchParams(location.search).get('span');
+  const span = Object.hasOwn(SPANS, asked) ? asked : '24h';
   const load = async () => {
-    const [health, perf] = await Promise.all([
+    const s = SPANS[span];
+    const [health, series] = await Promise.all([
       can('tasker.health_status:index') ? api('/tasker/health/status').catch((e) => (e.status === 503 ? null : Promise.reject(e))) : null,
-      can('tasker.analytics:index') ? api('/tasker/analytics/performance').catch(() => null) : null,
+      can('tasker.analytics:index') ? api(`/tasker/analytics/series?period=${s.period}&buckets=${s.buckets}`).catch(() => null) : null,
     ]);
     parts.length = 0;
     parts.push(el('h1', {}, 'Overview'));
+    // The charts come after the counts by state (or first, without them).
+    const charts = [el('h2', { id: 'charts-title' }, 'Throughput, errors and step latency'),
+      series ? [periodPicker(span), seriesCharts(series, span)] : empty('Analytics need the permission tasker.analytics:index.')];
     if (health) {
       const tasks = health.tasks || {};
       parts.push(el('div', { class: 'grid', id: 'task-counts' }, STATES.map((s) =>
         el('a', { class: 'card stat', href: `/tasks?status=${s}` }, el('div', { class: `n s-${s}` }, tasks[s] ?? 0), el('div', { class: 'l' }, `tasks ${s.replace('_', ' ')}`)))));
+      parts.push(charts);
       parts.push(el('h2', {}, 'Work'));
       parts.push(el('div', { class: 'grid' },
         el('div', { class: 'card stat' }, el('div', { class: 'n' }, health.ready_steps ?? 0), el('div', { class: 'l' }, 'steps ready to run')),
@@ -258,22 +414,7 @@ async function overviewPage() {
           el('tbody', {}, workers.map((w) => el('tr', {}, el('td', {}, el('code', {}, w.worker_id)), el('td', {}, w.kind), el('td', {}, w.host),
             el('td', {}, (w.namespaces || []).join(', ')), el('td', {}, when(w.last_seen_at))))))));
     } else {
-      parts.push(empty('Health and counts need the permission tasker.health_status:index.'));
-    }
-    parts.push(el('h2', {}, 'Throughput, errors and step latency'));
-    if (perf && perf.performance_trends) {
-      const windows = [['last_hour', 'Last hour'], ['last_4_hours', 'Last 4 hours'], ['last_24_hours', 'Last 24 hours']];
-      parts.push(el('div', { class: 'table-wrap', tabindex: 0 }, el('table', { id: 'trends' },
-        el('thead', {}, el('tr', {}, ['Window', 'Tasks created', 'Completion rate', 'Error rate', 'Step p50', 'Step p95', 'Steps'].map((h, i) => el('th', { scope: 'col', class: i ? 'num' : undefined }, h)))),
-        el('tbody', {}, windows.map(([k, label]) => {
-          const t = perf.performance_trends[k] || {};
-          const sd = t.step_duration || {};
-          return el('tr', {}, el('th', { scope: 'row' }, label), el('td', { class: 'num' }, t.task_throughput ?? 0),
-            el('td', { class: 'num' }, `${t.completion_rate ?? 0} %`), el('td', { class: 'num' }, `${t.error_rate ?? 0} %`),
-            el('td', { class: 'num' }, `${sd.p50 ?? 0} s`), el('td', { class: 'num' }, `${sd.p95 ?? 0} s`), el('td', { class: 'num' }, t.step_throughput ?? 0));
-        })))));
-    } else {
-      parts.push(empty('Analytics need the permission tasker.analytics:index.'));
+      parts.push(charts, empty('Health and counts need the permission tasker.health_status:index.'));
     }
     render(parts);
   };

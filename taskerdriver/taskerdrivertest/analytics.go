@@ -232,6 +232,56 @@ func (s *suite) analytics(t *testing.T) {
 		require.Equal(t, &taskerdriver.AnalyticsOverview{}, o)
 	})
 
+	s.run(t, "AnalyticsSeriesGolden", func(t *testing.T, b *bundle) {
+		SeedAnalytics(b.ctx, t, b.ex, t0)
+		// Minutes from t0: task 1 finishes complete at 0:10, task 2 at
+		// 1:18, task 3 in error at 2:02, task 4 complete at 3:40; the
+		// bucket before t0 and the one after are empty.
+		got, err := b.ex.AnalyticsSeries(b.ctx, &taskerdriver.AnalyticsSeriesParams{Since: t0.Add(-time.Minute), Width: time.Minute, Buckets: 6})
+		require.NoError(t, err)
+		require.Len(t, got, 6)
+		require.Equal(t, taskerdriver.AnalyticsSeriesBucket{}, got[0])
+		require.Equal(t, taskerdriver.AnalyticsSeriesBucket{}, got[5])
+		type counts struct{ finished, complete, failed, analyzed, steps, attempts int }
+		want := []counts{{1, 1, 0, 1, 2, 0}, {1, 1, 0, 1, 2, 1}, {1, 0, 1, 1, 0, 1}, {1, 1, 0, 1, 1, 0}}
+		for i, w := range want {
+			g := got[i+1]
+			require.Equal(t, w, counts{g.Finished, g.Complete, g.Error, g.Analyzed, g.StepsComplete, g.FailedAttempts}, "bucket %d", i+1)
+		}
+		requireDist(t, dist(2, 4, 4, 5.8, 5.96, 6), got[1].StepDuration, "task 1: a 2 s, b 6 s")
+		requireDist(t, dist(2, 6, 6, 7.8, 7.96, 8), got[2].StepDuration, "task 2: a 4 s, b 8 s (its second attempt)")
+		requireDist(t, dist(0, 0, 0, 0, 0, 0), got[3].StepDuration, "task 3: no complete step")
+		requireDist(t, dist(1, 30, 30, 30, 30, 30), got[4].StepDuration, "task 4: r 30 s")
+
+		// Limit: of tasks 1 and 2 (the first two minutes), the last to
+		// finish is analyzed; both are counted.
+		got, err = b.ex.AnalyticsSeries(b.ctx, &taskerdriver.AnalyticsSeriesParams{Since: t0, Width: 2 * time.Minute, Buckets: 2, Limit: 1})
+		require.NoError(t, err)
+		require.Equal(t, []int{2, 2, 1, 2, 1}, []int{got[0].Finished, got[0].Complete, got[0].Analyzed, got[0].StepsComplete, got[0].FailedAttempts})
+		requireDist(t, dist(2, 6, 6, 7.8, 7.96, 8), got[0].StepDuration, "task 2 only")
+		require.Equal(t, []int{2, 1, 1, 1}, []int{got[1].Finished, got[1].Complete, got[1].Error, got[1].Analyzed})
+
+		// Scope.
+		got, err = b.ex.AnalyticsSeries(b.ctx, &taskerdriver.AnalyticsSeriesParams{Since: t0, Width: time.Hour, Buckets: 1,
+			Namespace: "shop", Name: "refund", Version: "2.0.0"})
+		require.NoError(t, err)
+		require.Equal(t, []int{1, 1, 1, 1}, []int{got[0].Finished, got[0].Complete, got[0].Analyzed, got[0].StepsComplete})
+		got, err = b.ex.AnalyticsSeries(b.ctx, &taskerdriver.AnalyticsSeriesParams{Since: t0, Width: time.Hour, Buckets: 1, Name: "order"})
+		require.NoError(t, err)
+		require.Equal(t, []int{3, 2, 1, 3, 4, 2}, []int{got[0].Finished, got[0].Complete, got[0].Error, got[0].Analyzed,
+			got[0].StepsComplete, got[0].FailedAttempts})
+		requireDist(t, dist(4, 5, 5, 7.7, 7.94, 8), got[0].StepDuration, "a 2 s, b 6 s, a 4 s, b 8 s")
+
+		_, err = b.ex.AnalyticsSeries(b.ctx, &taskerdriver.AnalyticsSeriesParams{Since: t0, Width: time.Hour})
+		require.Error(t, err, "no bucket")
+	})
+
+	s.run(t, "AnalyticsSeriesEmpty", func(t *testing.T, b *bundle) {
+		got, err := b.ex.AnalyticsSeries(b.ctx, &taskerdriver.AnalyticsSeriesParams{Since: t0, Width: 15 * time.Minute, Buckets: 4})
+		require.NoError(t, err)
+		require.Equal(t, make([]taskerdriver.AnalyticsSeriesBucket, 4), got)
+	})
+
 	s.run(t, "AnalyticsOverview", func(t *testing.T, b *bundle) {
 		SeedAnalytics(b.ctx, t, b.ex, t0)
 		o, err := b.ex.AnalyticsOverview(b.ctx)

@@ -270,3 +270,8 @@ func (r *recorder) AnalyticsOverview(ctx context.Context) (*taskerdriver.Analyti
 	r.calls.add("AnalyticsOverview")
 	return r.ExecutorTx.AnalyticsOverview(ctx)
 }
+
+func (r *recorder) AnalyticsSeries(ctx context.Context, p *taskerdriver.AnalyticsSeriesParams) ([]taskerdriver.AnalyticsSeriesBucket, error) {
+	r.calls.add("AnalyticsSeries")
+	return r.ExecutorTx.AnalyticsSeries(ctx, p)
+}

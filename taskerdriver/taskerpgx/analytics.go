@@ -169,3 +169,60 @@ const overviewSQL = `WITH RECURSIVE t AS (
 			ORDER BY namespace, name, version LIMIT 1) n)
 	SELECT (SELECT count(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress')),
 		(SELECT count(DISTINCT namespace) FROM t), (SELECT count(*) FROM t)`
+
+func (e *executor) AnalyticsSeries(ctx context.Context, p *taskerdriver.AnalyticsSeriesParams) ([]taskerdriver.AnalyticsSeriesBucket, error) {
+	if p.Buckets <= 0 || p.Width <= 0 {
+		return nil, fmt.Errorf("postgres: analytics series: %d buckets of %s: both must be positive", p.Buckets, p.Width)
+	}
+	q, args := seriesSQL(p)
+	doc, err := e.analyticsQuery(ctx, q, args)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: analytics series: %w", err)
+	}
+	out, err := driverkit.DecodeAnalyticsSeries(doc, p)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return out, nil
+}
+
+// seriesSQL returns the statement of AnalyticsSeries: one JSON document.
+// b: the buckets; c: each bucket's finished tasks counted, one index range
+// of tasker_tasks_finished each; w: each bucket's last Limit finished
+// tasks; s: their steps, and f: their failed attempts, read per task by
+// the task_id indexes (LATERAL ... OFFSET 0, as analyticsSQL).
+func seriesSQL(p *taskerdriver.AnalyticsSeriesParams) (string, []any) {
+	args := []any{p.Since.UTC(), p.Width.Seconds(), p.Buckets, driverkit.Limit(p.Limit, driverkit.AnalyticsSeriesDefaultLimit)}
+	scope, more := driverkit.AnalyticsSeriesScope(p, func(i int) string { return fmt.Sprintf("$%d", i) }, len(args))
+	args = append(args, more...)
+	q := `WITH b AS MATERIALIZED (
+		SELECT bucket, $1::timestamptz + make_interval(secs => bucket * $2::float8) AS lo,
+			$1::timestamptz + make_interval(secs => (bucket + 1) * $2::float8) AS hi
+		FROM generate_series(0, $3::int - 1) bucket),
+	c AS MATERIALIZED (
+		SELECT b.bucket, c.finished, c.complete, c.error FROM b CROSS JOIN LATERAL (
+			SELECT count(*) AS finished, count(*) FILTER (WHERE state = 'complete') AS complete,
+				count(*) FILTER (WHERE state = 'error') AS error
+			FROM tasker_tasks WHERE completed_at >= b.lo AND completed_at < b.hi` + scope + ` OFFSET 0) c),
+	w AS MATERIALIZED (
+		SELECT b.bucket, t.task_id FROM b CROSS JOIN LATERAL (
+			SELECT task_id FROM tasker_tasks WHERE completed_at >= b.lo AND completed_at < b.hi` + scope + `
+			ORDER BY completed_at DESC, task_id DESC LIMIT $4 OFFSET 0) t),
+	s AS MATERIALIZED (
+		SELECT w.bucket, st.state, CASE WHEN st.state = 'complete' THEN ` + secs("st.processed_at", "st.last_attempted_at") + ` END AS duration
+		FROM w CROSS JOIN LATERAL (SELECT * FROM tasker_workflow_steps st WHERE st.task_id = w.task_id OFFSET 0) st),
+	f AS (
+		SELECT w.bucket, count(*) AS failed
+		FROM w CROSS JOIN LATERAL (SELECT 1 FROM tasker_workflow_step_transitions tt
+			WHERE tt.task_id = w.task_id AND tt.from_state = 'in_progress' AND tt.to_state = 'error' OFFSET 0) tt
+		GROUP BY w.bucket)
+	SELECT json_build_object(
+		'buckets', (SELECT coalesce(json_agg(x ORDER BY bucket), '[]') FROM (
+			SELECT c.bucket, c.finished, c.complete, c.error, coalesce(wa.n, 0) AS analyzed,
+				coalesce(sa.n, 0) AS steps_complete, coalesce(f.failed, 0) AS failed_attempts
+			FROM c LEFT JOIN (SELECT bucket, count(*) AS n FROM w GROUP BY bucket) wa ON wa.bucket = c.bucket
+			LEFT JOIN (SELECT bucket, count(*) AS n FROM s WHERE state = 'complete' GROUP BY bucket) sa ON sa.bucket = c.bucket
+			LEFT JOIN f ON f.bucket = c.bucket) x),
+		'durations', ` + pgDist("s", "duration", "bucket") + `)::text`
+	return q, args
+}

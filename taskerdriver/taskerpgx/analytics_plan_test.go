@@ -38,6 +38,16 @@ func TestAnalyticsPlansUseIndexes(t *testing.T) {
 		check("window", q, args...)
 	}
 	check("overview", taskerpgx.OverviewSQL)
+	for _, p := range []*taskerdriver.AnalyticsSeriesParams{
+		{Since: now.Add(-24 * time.Hour), Width: time.Hour, Buckets: 24},
+		{Since: now.Add(-24 * time.Hour), Width: time.Hour, Buckets: 24, Namespace: "ns", Name: "n", Version: "1"},
+	} {
+		q, args := taskerpgx.SeriesSQL(p)
+		check("series", q, args...)
+		joined := explainWithoutSeqScans(t, d, q, args...)
+		require.Regexp(t, `Index (Only )?Scan (Backward )?using tasker_tasks_finished on tasker_tasks`, joined, "series: each bucket is a range of the finished index")
+		require.NotContains(t, joined, "tasker_tasks_named", "series: a scope does not read every task of the template")
+	}
 }
 
 // A selective annotation filter of the task list is answered by the GIN

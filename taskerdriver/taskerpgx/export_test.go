@@ -7,6 +7,7 @@ import "github.com/tasker-go/tasker/taskerdriver"
 var (
 	AnalyticsSQL = analyticsSQL
 	OverviewSQL  = overviewSQL
+	SeriesSQL    = seriesSQL
 )
 
 // AnnotationWhere exposes the task list's annotation condition to the plan

@@ -167,3 +167,61 @@ const overviewSQL = `WITH RECURSIVE t(namespace, name, version) AS (
 	SELECT (SELECT count(*) FROM tasker_tasks WHERE state IN ('pending', 'in_progress')),
 		(SELECT count(DISTINCT namespace) FROM t WHERE namespace IS NOT NULL),
 		(SELECT count(*) FROM t WHERE namespace IS NOT NULL)`
+
+func (e *executor) AnalyticsSeries(ctx context.Context, p *taskerdriver.AnalyticsSeriesParams) ([]taskerdriver.AnalyticsSeriesBucket, error) {
+	if p.Buckets <= 0 || p.Width <= 0 {
+		return nil, fmt.Errorf("sqlite: analytics series: %d buckets of %s: both must be positive", p.Buckets, p.Width)
+	}
+	q, args := seriesSQL(p)
+	var doc string
+	if err := e.r.QueryRowContext(ctx, q, args...).Scan(&doc); err != nil {
+		return nil, fmt.Errorf("sqlite: analytics series: %w", err)
+	}
+	out, err := driverkit.DecodeAnalyticsSeries([]byte(doc), p)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return out, nil
+}
+
+// seriesSQL returns the statement of AnalyticsSeries: one JSON document.
+// b: the buckets (microseconds); c: each bucket's finished tasks counted,
+// one range of tasker_tasks_finished each; w: each bucket's last Limit
+// finished tasks; s: their steps, and f: their failed attempts, searched
+// by task_id (the buckets, then the tasks, are the outer loops). INDEXED
+// BY keeps a template scope from reading every task of the template (by
+// tasker_tasks_named) for each bucket.
+func seriesSQL(p *taskerdriver.AnalyticsSeriesParams) (string, []any) {
+	args := []any{us(p.Since), p.Width.Microseconds(), p.Buckets, driverkit.Limit(p.Limit, driverkit.AnalyticsSeriesDefaultLimit)}
+	scope, more := driverkit.AnalyticsSeriesScope(p, func(i int) string { return fmt.Sprintf("?%d", i) }, len(args))
+	args = append(args, more...)
+	q := `WITH RECURSIVE b(bucket, lo, hi) AS (
+		SELECT 0, ?1, ?1 + ?2
+		UNION ALL SELECT bucket + 1, hi, hi + ?2 FROM b WHERE bucket + 1 < ?3),
+	c AS MATERIALIZED (
+		SELECT b.bucket, count(tk.task_id) AS finished, count(*) FILTER (WHERE tk.state = 'complete') AS complete,
+			count(*) FILTER (WHERE tk.state = 'error') AS error
+		FROM b LEFT JOIN tasker_tasks tk INDEXED BY tasker_tasks_finished ON tk.completed_at >= b.lo AND tk.completed_at < b.hi` + strings.ReplaceAll(scope, " AND ", " AND tk.") + `
+		GROUP BY b.bucket),
+	w AS MATERIALIZED (
+		SELECT b.bucket, tk.task_id FROM b CROSS JOIN tasker_tasks tk ON tk.task_id IN (
+			SELECT task_id FROM tasker_tasks INDEXED BY tasker_tasks_finished WHERE completed_at >= b.lo AND completed_at < b.hi` + scope + `
+			ORDER BY completed_at DESC, task_id DESC LIMIT ?4)),
+	s AS MATERIALIZED (
+		SELECT w.bucket, st.state, CASE WHEN st.state = 'complete' THEN ` + secs("st.processed_at", "st.last_attempted_at") + ` END AS duration
+		FROM w CROSS JOIN tasker_workflow_steps st ON st.task_id = w.task_id),
+	f AS (
+		SELECT w.bucket, count(*) AS failed
+		FROM w CROSS JOIN tasker_workflow_step_transitions tt ON tt.task_id = w.task_id
+		WHERE tt.from_state = 'in_progress' AND tt.to_state = 'error' GROUP BY w.bucket)
+	SELECT json_object(
+		'buckets', json((SELECT coalesce(json_group_array(json_object('bucket', bucket, 'finished', finished, 'complete', complete, 'error', error,
+			'analyzed', analyzed, 'steps_complete', steps_complete, 'failed_attempts', failed_attempts)), '[]') FROM (
+			SELECT c.bucket, c.finished, c.complete, c.error, coalesce(wa.n, 0) AS analyzed,
+				coalesce(sa.n, 0) AS steps_complete, coalesce(f.failed, 0) AS failed_attempts
+			FROM c LEFT JOIN (SELECT bucket, count(*) AS n FROM w GROUP BY bucket) wa ON wa.bucket = c.bucket
+			LEFT JOIN (SELECT bucket, count(*) AS n FROM s WHERE state = 'complete' GROUP BY bucket) sa ON sa.bucket = c.bucket
+			LEFT JOIN f ON f.bucket = c.bucket ORDER BY c.bucket))),
+		'durations', ` + liteDist("s", "duration", "bucket") + `)`
+	return q, args
+}

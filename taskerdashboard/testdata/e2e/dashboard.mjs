@@ -73,6 +73,49 @@ async function snap(page, name) {
   await page.emulateMedia({ colorScheme: 'light' });
 }
 
+// checkCharts compares the overview's three charts with the series the
+// API answers (GET /tasker/analytics/series of the page's span): one bar
+// per non-empty bucket and state, one point per bucket with a value, every
+// bucket a row of each chart's data table, the same numbers in it.
+async function checkCharts(page, buckets) {
+  const span = new URL(page.url()).searchParams.get('span') || '24h';
+  const period = { '1h': 1, '24h': 24, '7d': 168 }[span];
+  const rep = await rest(`/tasker/analytics/series?period=${period}&buckets=${buckets}`);
+  assert.equal(rep.buckets.length, buckets);
+  const got = await page.evaluate(() => {
+    const q = (sel) => document.querySelectorAll(sel).length;
+    const rows = (id) => [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    return {
+      completeBars: q('#chart-throughput rect.s-complete'), errorBars: q('#chart-throughput rect.s-error'),
+      stepPoints: q('#chart-throughput circle.s-in_progress'), ratePoints: q('#chart-errors circle'),
+      p50Points: q('#chart-latency circle.s-complete'), p95Points: q('#chart-latency circle.s-cancelled'),
+      throughputRows: rows('chart-throughput'), errorRows: rows('chart-errors').length, latencyRows: rows('chart-latency').length,
+      svgLabels: [...document.querySelectorAll('.chart svg')].map((s) => s.getAttribute('aria-labelledby')),
+      titles: [...document.querySelectorAll('.chart svg > title')].map((t) => t.textContent),
+    };
+  });
+  const n = (f) => rep.buckets.filter(f).length;
+  const finished = rep.buckets.reduce((a, b) => a + b.tasks_completed + b.tasks_failed, 0);
+  assert.ok(finished > 0, 'the series has finished tasks');
+  assert.deepEqual(got.titles, ['Throughput', 'Error rate', 'Step latency']);
+  assert.equal(got.completeBars, n((b) => b.tasks_completed > 0), 'a bar per bucket with completed tasks');
+  assert.ok(got.completeBars > 0);
+  assert.equal(got.errorBars, n((b) => b.tasks_failed > 0), 'a bar per bucket with failed tasks');
+  assert.equal(got.stepPoints, buckets, 'a steps point per bucket');
+  assert.equal(got.ratePoints, n((b) => b.tasks_completed + b.tasks_failed > 0), 'an error-rate point per bucket with finished tasks');
+  assert.equal(got.p50Points, n((b) => b.step_duration.count > 0));
+  assert.equal(got.p95Points, got.p50Points);
+  assert.equal(got.throughputRows.length, buckets);
+  assert.equal(got.errorRows, buckets);
+  assert.equal(got.latencyRows, buckets);
+  rep.buckets.forEach((b, i) => {
+    assert.deepEqual(got.throughputRows[i].map((v) => Number(v.replace(/[^0-9.]/g, ''))), [b.tasks_completed, b.tasks_failed, b.steps_completed],
+      `data table row ${i}`);
+  });
+  for (const l of got.svgLabels) assert.match(l, /^chart-\w+-title chart-\w+-desc$/);
+  return { buckets, completeBars: got.completeBars, errorBars: got.errorBars, ratePoints: got.ratePoints, latencyPoints: got.p50Points, finished };
+}
+
 // visit opens a page, checks it and photographs it.
 async function visit(page, path, name, ready) {
   await page.goto(base + path);
@@ -187,7 +230,20 @@ async function main() {
     findings.replayed = true;
 
     // The other pages.
-    await visit(page, '/', 'overview', () => page.waitForSelector('#task-counts'));
+    await visit(page, '/', 'overview', async () => {
+      await page.waitForSelector('#task-counts');
+      await page.waitForSelector('#chart-throughput svg');
+    });
+    findings.charts = await checkCharts(page, 48);
+    // The charts' data tables, open, pass axe too.
+    for (const id of ['chart-throughput', 'chart-errors', 'chart-latency']) await page.click(`#${id}-data summary`);
+    await axeCheck(page, 'overview (data tables)');
+    // The period picker: a link per span, the current one marked.
+    await page.click('.spans a:has-text("Last hour")');
+    await page.waitForURL(/\/\?span=1h$/);
+    await page.waitForSelector('#chart-latency svg');
+    assert.equal(await page.getAttribute('.spans a[aria-current="true"]', 'href'), '/?span=1h');
+    findings.chartsHour = await checkCharts(page, 60);
     await visit(page, '/templates', 'templates', () => page.waitForSelector('#templates tbody tr'));
     await visit(page, '/templates/dashboard/dashboard_flaky/1.0.0', 'template', () => page.waitForSelector('#step-templates tbody tr'));
 
