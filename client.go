@@ -128,6 +128,11 @@ type WorkerConfig struct {
 	// PostgreSQL server can then lose, and why every step still runs at
 	// least once, is in docs/design.md ("Relaxed durability").
 	AsyncCommit bool
+	// SkipTemplateRegistration keeps Start from registering the templates
+	// of the client's registry in the database (see
+	// Client.RegisterTemplates). By default Start registers them, and a
+	// version registered with other content stops the start.
+	SkipTemplateRegistration bool
 }
 
 // Client is the entry point of Tasker for Go: it creates and inspects tasks
@@ -165,6 +170,8 @@ type Client struct {
 
 	// analytics caches recent analytics answers.
 	analytics analyticsCache
+	// dbTemplates caches the templates registered in the database.
+	dbTemplates templateCache
 }
 
 // NewClient returns a client on driver, applying its migrations unless

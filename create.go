@@ -107,7 +107,7 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	if strings.TrimSpace(req.Name) == "" {
 		return nil, &ValidationError{Message: "invalid task request", Fields: map[string]string{"name": "is required: give the name of a registered task template"}}
 	}
-	tmpl, err := c.registry.Template(req.Namespace, req.Name, req.Version)
+	tmpl, err := c.Template(ctx, req.Namespace, req.Name, req.Version)
 	if err != nil {
 		return nil, err
 	}

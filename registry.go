@@ -429,3 +429,23 @@ func checkConfigParents(v ConfigValidator, cfg map[string]any, parents []string)
 	}
 	return nil
 }
+
+// add keeps t, a prepared template, unless the registry has its version
+// already; it checks nothing (the registry views of Client.TemplateCatalog).
+func (r *Registry) add(t *TaskTemplate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	byName := r.templates[t.Namespace]
+	if byName == nil {
+		byName = map[string]map[string]*TaskTemplate{}
+		r.templates[t.Namespace] = byName
+	}
+	versions := byName[t.Name]
+	if versions == nil {
+		versions = map[string]*TaskTemplate{}
+		byName[t.Name] = versions
+	}
+	if _, ok := versions[t.Version]; !ok {
+		versions[t.Version] = t
+	}
+}

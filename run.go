@@ -21,6 +21,9 @@ func (c *Client) Start(ctx context.Context) error {
 	if c.worker != nil {
 		return errors.New("tasker: client already started")
 	}
+	if err := c.registerOnStart(ctx); err != nil {
+		return err
+	}
 	c.worker, c.maint = c.newWorker()
 	c.stopSubs = c.startSubscriptions(c.worker.ID())
 	if err := c.maint.Start(ctx); err != nil {

@@ -2,6 +2,7 @@ package tasker
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -124,4 +125,85 @@ func (c *Client) remoteSeen(ctx context.Context, worker string, queues []string)
 	if err := c.exec.WorkerSeen(ctx, p); err != nil {
 		c.logger.WarnContext(ctx, "tasker: cannot record a remote worker in the registry of workers", "worker", worker, "error", err)
 	}
+}
+
+// HandlerWait says why a step waits: no worker seen recently runs its
+// handler (or, for a remote step, polls its queue).
+type HandlerWait struct {
+	// Handler is the step's handler.
+	Handler string `json:"handler"`
+	// Queue is the remote queue of a remote step.
+	Queue string `json:"queue,omitempty"`
+	// Message says so, such as `no worker for handler "charge" in the
+	// last 5 minutes`, and what to do.
+	Message string `json:"message"`
+}
+
+// WorkerCoverage is what the workers seen recently run: the handlers of
+// the in-process workers and the queues of the remote ones (see
+// Client.WorkerCoverage).
+type WorkerCoverage struct {
+	// Window is how far back workers were looked for
+	// (Config.HealthWorkerWindow).
+	Window   time.Duration
+	handlers map[string]bool
+	queues   map[string]bool
+}
+
+// WorkerCoverage reads the registry of workers seen within
+// Config.HealthWorkerWindow (5 minutes by default): what Waiting judges
+// steps by.
+func (c *Client) WorkerCoverage(ctx context.Context) (*WorkerCoverage, error) {
+	window := c.cfg.HealthWorkerWindow
+	if window <= 0 {
+		window = DefaultHealthWorkerWindow
+	}
+	ws, err := c.Workers(ctx, c.cfg.Now().Add(-window))
+	if err != nil {
+		return nil, err
+	}
+	cov := &WorkerCoverage{Window: window, handlers: map[string]bool{}, queues: map[string]bool{}}
+	for _, w := range ws {
+		for _, h := range w.Handlers {
+			cov.handlers[h] = true
+		}
+		for _, q := range w.Queues {
+			cov.queues[q] = true
+		}
+	}
+	return cov, nil
+}
+
+// Waiting reports why s waits for a worker: s is pending (or in error and
+// to be retried) and no worker seen within the window runs its handler
+// (for a remote step: polls its queue). Nil when s does not wait for one.
+func (w *WorkerCoverage) Waiting(s *Step) *HandlerWait {
+	waits := s.State == StatePending || (s.State == StateError && !s.Blocked)
+	if w == nil || !waits {
+		return nil
+	}
+	within := "in the last " + describeWindow(w.Window)
+	if s.Queue != "" {
+		if w.queues[s.Queue] {
+			return nil
+		}
+		return &HandlerWait{Handler: s.Handler, Queue: s.Queue, Message: fmt.Sprintf(
+			"no remote worker for queue %q %s: start a remote worker that polls it", s.Queue, within)}
+	}
+	if w.handlers[s.Handler] {
+		return nil
+	}
+	return &HandlerWait{Handler: s.Handler, Message: fmt.Sprintf(
+		"no worker for handler %q %s: start a worker that registers it", s.Handler, within)}
+}
+
+// describeWindow is d in words: "5 minutes", "1 minute", "90s".
+func describeWindow(d time.Duration) string {
+	switch {
+	case d == time.Minute:
+		return "minute"
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }

@@ -184,6 +184,20 @@ type Executor interface {
 	// WorkerDeleteStale deletes the workers last seen before Before and
 	// returns how many it deleted.
 	WorkerDeleteStale(ctx context.Context, p *WorkerDeleteStaleParams) (int, error)
+	// TemplateRegister stores a template under its namespace, name and
+	// version, in one statement safe against concurrent registrations of
+	// the same key. The same content (Hash) again changes nothing
+	// (TemplateUnchanged); other content is refused (TemplateConflict, with
+	// the stored row, nothing written) unless Replace (TemplateReplaced).
+	// The result's Template is the row stored after the call.
+	TemplateRegister(ctx context.Context, p *TemplateRegisterParams) (*TemplateRegisterResult, error)
+	// TemplateGet returns one registered template with its definition, or
+	// ErrNotFound.
+	TemplateGet(ctx context.Context, p *TemplateGetParams) (*taskertype.RegisteredTemplate, error)
+	// TemplateList returns the registered templates (of Namespace and Name
+	// when set), ordered by namespace, name and version (as text), with
+	// their definitions when WithDefinition.
+	TemplateList(ctx context.Context, p *TemplateListParams) ([]*taskertype.RegisteredTemplate, error)
 	// AnalyticsWindow computes the analytics of the tasks created in a
 	// window (see AnalyticsParams) in SQL, reading only that window's rows.
 	AnalyticsWindow(ctx context.Context, p *AnalyticsParams) (*AnalyticsWindow, error)
@@ -671,6 +685,58 @@ type WorkerListParams struct {
 // WorkerDeleteStaleParams selects the workers to forget.
 type WorkerDeleteStaleParams struct {
 	Before time.Time
+}
+
+// TemplateRegisterParams describes a template to register.
+type TemplateRegisterParams struct {
+	Namespace, Name, Version string
+	// Hash is the hex SHA-256 of Definition.
+	Hash string
+	// Definition is the template's canonical JSON form.
+	Definition   []byte
+	Source       string
+	RegisteredBy string
+	// Replace stores Definition over other content of the same version.
+	Replace bool
+	Now     time.Time
+}
+
+// TemplateRegisterOutcome says what TemplateRegister did.
+type TemplateRegisterOutcome string
+
+// The outcomes of TemplateRegister.
+const (
+	// TemplateCreated: the version was not registered; it is now.
+	TemplateCreated TemplateRegisterOutcome = "created"
+	// TemplateUnchanged: the version was registered with the same content.
+	TemplateUnchanged TemplateRegisterOutcome = "unchanged"
+	// TemplateReplaced: other content of the version was replaced
+	// (Replace was set).
+	TemplateReplaced TemplateRegisterOutcome = "replaced"
+	// TemplateConflict: other content of the version is registered and
+	// Replace was not set; nothing was written.
+	TemplateConflict TemplateRegisterOutcome = "conflict"
+)
+
+// TemplateRegisterResult is the outcome of TemplateRegister.
+type TemplateRegisterResult struct {
+	Outcome TemplateRegisterOutcome
+	// Template is the row stored after the call, without its definition:
+	// on TemplateConflict, the other registration.
+	Template *taskertype.RegisteredTemplate
+}
+
+// TemplateGetParams names one registered template.
+type TemplateGetParams struct {
+	Namespace, Name, Version string
+}
+
+// TemplateListParams selects registered templates. Zero values do not
+// filter.
+type TemplateListParams struct {
+	Namespace, Name string
+	// WithDefinition returns the definitions too.
+	WithDefinition bool
 }
 
 // AnalyticsParams selects the tasks that AnalyticsWindow analyzes: those

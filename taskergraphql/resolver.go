@@ -275,7 +275,7 @@ func parseID(field, s string) (int64, error) {
 func (r *taskResolver) NamedTask(ctx context.Context, obj *model.Task) (*model.NamedTask, error) {
 	t := obj.T
 	nt := &model.NamedTask{NamedTaskID: obj.NamedTaskID(), Name: t.Name, Namespace: t.Namespace, Version: t.Version, FullName: t.FullName()}
-	if tmpl, err := r.c.Registry().Template(t.Namespace, t.Name, t.Version); err == nil && tmpl.Description != "" {
+	if tmpl, err := r.c.Template(ctx, t.Namespace, t.Name, t.Version); err == nil && tmpl.Description != "" {
 		nt.Description = &tmpl.Description
 	}
 	return nt, nil
@@ -410,7 +410,7 @@ func (r *stepResolver) NamedStep(ctx context.Context, obj *model.Step) (*model.N
 	t := task.T
 	ns := &model.NamedStep{NamedStepID: id, Name: obj.S.Name}
 	system := "unknown"
-	if tmpl, err := r.c.Registry().Template(t.Namespace, t.Name, t.Version); err == nil {
+	if tmpl, err := r.c.Template(ctx, t.Namespace, t.Name, t.Version); err == nil {
 		for _, st := range tmpl.Steps {
 			if st.Name == obj.S.Name {
 				if st.Description != "" {

@@ -8,8 +8,12 @@ import (
 	"github.com/tasker-go/tasker/internal/apiview"
 )
 
-func (s *server) listNamespaces(w http.ResponseWriter, _ *http.Request) error {
-	namespaces := apiview.Namespaces(s.c.Registry())
+func (s *server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
+	reg, err := s.c.TemplateCatalog(r.Context())
+	if err != nil {
+		return err
+	}
+	namespaces := apiview.Namespaces(reg)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"namespaces": namespaces, "total_namespaces": len(namespaces), "generated_at": time.Now().UTC(),
 	})
@@ -18,7 +22,11 @@ func (s *server) listNamespaces(w http.ResponseWriter, _ *http.Request) error {
 
 func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) error {
 	ns := r.PathValue("namespace")
-	handlers, err := apiview.Handlers(s.c.Registry(), ns)
+	reg, err := s.c.TemplateCatalog(r.Context())
+	if err != nil {
+		return err
+	}
+	handlers, err := apiview.Handlers(reg, ns)
 	if err != nil {
 		return err
 	}
@@ -28,11 +36,15 @@ func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) getHandler(w http.ResponseWriter, r *http.Request) error {
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
-	tmpl, err := s.c.Registry().Template(ns, name, r.URL.Query().Get("version"))
+	reg, err := s.c.TemplateCatalog(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"handler": apiview.NewHandler(s.c.Registry(), tmpl), "generated_at": time.Now().UTC()})
+	tmpl, err := reg.Template(ns, name, r.URL.Query().Get("version"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"handler": apiview.NewHandler(reg, tmpl), "generated_at": time.Now().UTC()})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package taskerhttp
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,8 +23,15 @@ func (s *server) listSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	views := make([]*apiview.Step, len(steps))
+	for i, st := range steps {
+		views[i] = apiview.NewListStep(st, include["inputs"], include["results"])
+	}
+	if err := s.coverage(r.Context(), steps, views); err != nil {
+		return err
+	}
 	items, truncated, err := boundedItems(len(steps), s.opts.MaxResponseBytes, func(i int) (any, error) {
-		return apiview.NewListStep(steps[i], include["inputs"], include["results"]), nil
+		return views[i], nil
 	}, func(i, size int) error {
 		return responseTooLarge(fmt.Sprintf("step %d", steps[i].ID), size, s.opts.MaxResponseBytes,
 			fmt.Sprintf("list without include=inputs,results, or read it alone with GET /tasker/tasks/%d/workflow_steps/%d", id, steps[i].ID))
@@ -75,7 +83,26 @@ func (s *server) getStep(w http.ResponseWriter, r *http.Request) error {
 	if trs == nil {
 		trs = []*tasker.Transition{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"step": newStepView(st, trs)})
+	v := newStepView(st, trs)
+	if err := s.coverage(r.Context(), []*tasker.Step{st}, []*apiview.Step{v}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"step": v})
+	return nil
+}
+
+// coverage sets waiting_for_handler on the views of steps (in the same
+// order) that no worker seen recently runs; it reads the registry of
+// workers only when some step may wait.
+func (s *server) coverage(ctx context.Context, steps []*tasker.Step, views []*apiview.Step) error {
+	if !apiview.Waits(steps) {
+		return nil
+	}
+	cov, err := s.c.WorkerCoverage(ctx)
+	if err != nil {
+		return err
+	}
+	apiview.WithCoverage(views, cov)
 	return nil
 }
 

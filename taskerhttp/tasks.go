@@ -264,6 +264,9 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := newTaskView(task, steps).WithAnnotations(notes[id])
+	if err := s.coverage(r.Context(), steps, v.WorkflowSteps); err != nil {
+		return err
+	}
 	if withDeps {
 		ec, err := s.c.TaskExecutionContext(r.Context(), id)
 		if err != nil {
@@ -273,7 +276,11 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		v.DependencyAnalysis = apiview.NewDependencyAnalysis(s.c.Registry(), task, steps, ec).WithRuntime(a)
+		reg, err := s.c.TemplateCatalog(r.Context())
+		if err != nil {
+			return err
+		}
+		v.DependencyAnalysis = apiview.NewDependencyAnalysis(reg, task, steps, ec).WithRuntime(a)
 	}
 	body, err := encodeCompact(map[string]any{"task": v})
 	if err != nil {

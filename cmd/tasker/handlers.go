@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/dburl"
 )
 
 func (a *app) handlersCmd() *cobra.Command {
@@ -19,7 +23,8 @@ func (a *app) handlersCmd() *cobra.Command {
 		Long: `Without a namespace, lists the namespaces and how many task handlers
 (templates) each has; with one, lists its handlers and their versions. With
 --server it asks a running tasker serve; otherwise it lists the templates
-loaded with --templates.`,
+loaded with --templates and those registered in the database (by workers
+as they start, or by tasker template push).`,
 		Example: `  tasker handlers --templates examples
   tasker handlers ecommerce --server http://127.0.0.1:8080`,
 		Args: cobra.MaximumNArgs(1),
@@ -59,6 +64,24 @@ loaded with --templates.`,
 	return cmd
 }
 
+// catalog is what the handlers command lists without --server: the
+// templates of --templates and those registered in the database. A SQLite
+// database whose file does not exist has none, and is not created.
+func (a *app) catalog(ctx context.Context) (*tasker.Registry, error) {
+	if file, ok := dburl.SQLiteFile(a.s.database); ok {
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			return a.localRegistry()
+		}
+	}
+	var reg *tasker.Registry
+	err := a.withClient(ctx, func(c *tasker.Client) error {
+		var err error
+		reg, err = c.TemplateCatalog(ctx)
+		return err
+	})
+	return reg, err
+}
+
 // localRegistry loads --templates without opening the database.
 func (a *app) localRegistry() (*tasker.Registry, error) {
 	reg := tasker.NewRegistry()
@@ -74,7 +97,7 @@ func (a *app) namespaceList(ctx context.Context) (*namespaceList, error) {
 	if a.s.server != "" {
 		return callServer(a, func(r *apiClient) (*namespaceList, error) { return r.namespaces(ctx) })
 	}
-	reg, err := a.localRegistry()
+	reg, err := a.catalog(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -90,15 +113,16 @@ func (a *app) namespaceHandlers(ctx context.Context, ns string) (*namespaceHandl
 	if a.s.server != "" {
 		return callServer(a, func(r *apiClient) (*namespaceHandlers, error) { return r.handlers(ctx, ns) })
 	}
-	reg, err := a.localRegistry()
+	reg, err := a.catalog(ctx)
 	if err != nil {
 		return nil, err
 	}
 	hs := localHandlers(reg, ns)
 	if len(hs) == 0 {
 		hint := ""
-		if a.s.templates == "" {
-			hint = " (no templates loaded: give --templates DIR, or --server URL)"
+		if len(reg.Namespaces()) == 0 {
+			hint = " (no templates loaded, none registered in the database " + dburl.Redact(a.s.database) +
+				": give --templates DIR, register them with tasker template push DIR, or ask a server with --server URL)"
 		}
 		return nil, fmt.Errorf("namespace %q not found: it has no task templates%s", ns, hint)
 	}

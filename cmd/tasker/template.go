@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,8 +14,8 @@ import (
 )
 
 func (a *app) templateCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "template", Short: "Validate task templates and show their graphs"}
-	cmd.AddCommand(a.templateValidateCmd(), a.templateGraphCmd())
+	cmd := &cobra.Command{Use: "template", Short: "Validate task templates, show their graphs, register them in the database"}
+	cmd.AddCommand(a.templateValidateCmd(), a.templateGraphCmd(), a.templatePushCmd())
 	return cmd
 }
 
@@ -111,4 +113,73 @@ func (a *app) templateGraphCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output: text, json or mermaid")
 	return cmd
+}
+
+func (a *app) templatePushCmd() *cobra.Command {
+	var replace bool
+	cmd := &cobra.Command{
+		Use:   "push DIR|FILE...",
+		Short: "Register templates in the database, without running a worker",
+		Long: `Loads every template (checked as tasker template validate --strict=false
+does: the Go handlers live in the worker programs) and registers it in the
+database, as a worker does when it starts, so that every process on the
+database can create, list and draw its tasks without the files. A version
+already registered with the same content is left as it is; with other
+content it is refused, naming both sources: bump the version, or replace
+the registered template with --replace. A file that does not load
+registers nothing.`,
+		Example: `  tasker template push examples --database postgres://tasker@db:5432/tasker
+  tasker template push billing/charge.yaml --replace`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := tasker.NewRegistry()
+			opts := a.loadOptions()
+			opts.AllowUnknownHandlers = true
+			var errs []error
+			for _, arg := range args {
+				info, err := os.Stat(arg)
+				switch {
+				case err != nil:
+					errs = append(errs, err)
+				case info.IsDir():
+					errs = append(errs, reg.LoadDir(arg, opts))
+				default:
+					_, err := reg.LoadFile(arg, opts)
+					errs = append(errs, err)
+				}
+			}
+			if err := errors.Join(errs...); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("nothing registered:\n%w", err)}
+			}
+			templates := reg.Templates("")
+			if len(templates) == 0 {
+				return &exitError{code: 2, err: fmt.Errorf("no template found in %s", strings.Join(args, ", "))}
+			}
+			return a.withClient(cmd.Context(), func(c *tasker.Client) error {
+				regs, err := c.RegisterTemplates(cmd.Context(), &tasker.RegisterTemplatesOptions{
+					Templates: templates, Replace: replace, RegisteredBy: pushedBy(),
+				})
+				for _, r := range regs {
+					t := r.Template
+					fmt.Fprintf(a.out, "%-9s %s.%s@%s %s\n", r.Outcome, t.Namespace, t.Name, t.Version, t.Source)
+				}
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace a version registered with other content (tasks already created keep their steps)")
+	return cmd
+}
+
+// pushedBy names the registrations of tasker template push.
+func pushedBy() string {
+	host, _ := os.Hostname()
+	who := "tasker template push on " + cmp.Or(host, "an unknown host")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		who += " by " + u.Username
+	}
+	return who
 }

@@ -125,6 +125,29 @@ type Step struct {
 	*tasker.Step
 	Processed   bool                 `json:"processed"`
 	Transitions []*tasker.Transition `json:"transitions,omitempty"`
+	// WaitingForHandler, in the views that look (WithCoverage), says that
+	// the step waits because no worker seen recently runs its handler.
+	WaitingForHandler *tasker.HandlerWait `json:"waiting_for_handler,omitempty"`
+}
+
+// Waits reports whether some step may be waiting for a worker (pending,
+// or in error to be retried): only then is the registry of workers worth
+// reading for WithCoverage.
+func Waits(steps []*tasker.Step) bool {
+	for _, s := range steps {
+		if s.State == tasker.StatePending || (s.State == tasker.StateError && !s.Blocked) {
+			return true
+		}
+	}
+	return false
+}
+
+// WithCoverage sets WaitingForHandler on the views of steps that no
+// worker of cov runs.
+func WithCoverage(views []*Step, cov *tasker.WorkerCoverage) {
+	for _, v := range views {
+		v.WaitingForHandler = cov.Waiting(v.Step)
+	}
 }
 
 // NewStep returns the view of s (a copy: s is not changed) with its

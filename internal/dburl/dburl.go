@@ -15,6 +15,25 @@ import (
 // file in the working directory.
 const Default = "sqlite://tasker.db"
 
+// SQLiteFile returns the file of a SQLite database URL, and false for a
+// database of another kind.
+func SQLiteFile(url string) (string, bool) {
+	if url == "" {
+		url = Default
+	}
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		path, _, _ := strings.Cut(strings.TrimPrefix(url, "sqlite://"), "?")
+		return path, path != ""
+	case strings.HasPrefix(url, "file:"):
+		path, _, _ := strings.Cut(strings.TrimPrefix(url, "file:"), "?")
+		return path, true
+	case !strings.Contains(url, "://"):
+		return url, true
+	}
+	return "", false
+}
+
 // Open opens the driver for url.
 func Open(ctx context.Context, url string) (taskerdriver.Driver, error) {
 	if url == "" {

@@ -239,6 +239,21 @@ func (g *guarded) WorkerDeleteStale(ctx context.Context, p *taskerdriver.WorkerD
 	return v, g.m(err)
 }
 
+func (g *guarded) TemplateRegister(ctx context.Context, p *taskerdriver.TemplateRegisterParams) (*taskerdriver.TemplateRegisterResult, error) {
+	v, err := g.ex.TemplateRegister(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) TemplateGet(ctx context.Context, p *taskerdriver.TemplateGetParams) (*taskertype.RegisteredTemplate, error) {
+	v, err := g.ex.TemplateGet(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) TemplateList(ctx context.Context, p *taskerdriver.TemplateListParams) ([]*taskertype.RegisteredTemplate, error) {
+	v, err := g.ex.TemplateList(ctx, p)
+	return v, g.m(err)
+}
+
 func (g *guarded) AnalyticsWindow(ctx context.Context, p *taskerdriver.AnalyticsParams) (*taskerdriver.AnalyticsWindow, error) {
 	v, err := g.ex.AnalyticsWindow(ctx, p)
 	return v, g.m(err)

@@ -190,7 +190,9 @@ func (p *parser) parse(data []byte) *Template {
 		p.add(&Error{Line: root.Line, Problem: "a template must be a YAML mapping, got " + describe(root)})
 		return nil
 	}
-	p.substituteDocument(root)
+	if !p.opts.Verbatim {
+		p.substituteDocument(root)
+	}
 	return p.template(root)
 }
 

@@ -166,4 +166,9 @@ type Options struct {
 	Env string
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Verbatim reads the document's strings as they are, substituting and
+	// checking no ${VAR}: a template's stored canonical form, whose
+	// references outside handler_config were expanded when its file was
+	// loaded and whose handler_config references were checked then.
+	Verbatim bool
 }

@@ -26,6 +26,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.tokens(t)
 		s.annotations(t)
 		s.workers(t)
+		s.templates(t)
 		s.analytics(t)
 		s.unavailable(t)
 	})

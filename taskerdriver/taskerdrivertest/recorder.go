@@ -231,6 +231,21 @@ func (r *recorder) AnnotationTypeList(ctx context.Context) ([]*taskertype.Annota
 	return r.ExecutorTx.AnnotationTypeList(ctx)
 }
 
+func (r *recorder) TemplateRegister(ctx context.Context, p *taskerdriver.TemplateRegisterParams) (*taskerdriver.TemplateRegisterResult, error) {
+	r.calls.add("TemplateRegister")
+	return r.ExecutorTx.TemplateRegister(ctx, p)
+}
+
+func (r *recorder) TemplateGet(ctx context.Context, p *taskerdriver.TemplateGetParams) (*taskertype.RegisteredTemplate, error) {
+	r.calls.add("TemplateGet")
+	return r.ExecutorTx.TemplateGet(ctx, p)
+}
+
+func (r *recorder) TemplateList(ctx context.Context, p *taskerdriver.TemplateListParams) ([]*taskertype.RegisteredTemplate, error) {
+	r.calls.add("TemplateList")
+	return r.ExecutorTx.TemplateList(ctx, p)
+}
+
 func (r *recorder) Notify(ctx context.Context, topic string) error {
 	r.calls.add("Notify")
 	return r.ExecutorTx.Notify(ctx, topic)

@@ -1,0 +1,33 @@
+package driverkit
+
+import (
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// TemplateColumns are the columns of tasker_templates without the
+// definition, in the order the drivers scan them; TemplateDefinitionColumns
+// adds the definition last.
+const (
+	TemplateColumns           = `namespace, name, version, content_hash, source, registered_by, created_at, updated_at`
+	TemplateDefinitionColumns = TemplateColumns + `, definition`
+)
+
+// TemplateKey names a template in the drivers' errors.
+func TemplateKey(namespace, name, version string) string {
+	return namespace + "." + name + "@" + version
+}
+
+// TemplateExisting decides what TemplateRegister does when the key is
+// already stored with row: nothing (the same content), refuse (other
+// content, no Replace), or replace (update, guarded by the stored hash).
+func TemplateExisting(p *taskerdriver.TemplateRegisterParams, row *taskertype.RegisteredTemplate) (outcome taskerdriver.TemplateRegisterOutcome, update bool) {
+	switch {
+	case row.Hash == p.Hash:
+		return taskerdriver.TemplateUnchanged, false
+	case !p.Replace:
+		return taskerdriver.TemplateConflict, false
+	default:
+		return taskerdriver.TemplateReplaced, true
+	}
+}
