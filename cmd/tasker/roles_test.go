@@ -40,7 +40,7 @@ func TestServeRolesValidatedAtStart(t *testing.T) {
 	db := "sqlite://" + filepath.Join(t.TempDir(), "roles.db")
 	secret := "--auth-jwt-secret=0123456789abcdef0123456789abcdef-roles"
 	_, _, err := run(t, "--database", db, "serve", "--addr", "127.0.0.1:0", "--auth-role", "ops=tasker.task:*")
-	require.ErrorContains(t, err, "--auth-role (or $TASKER_AUTH_ROLES) maps the roles claim of JWTs: it needs --auth-jwt-secret or --auth-jwks-url")
+	require.ErrorContains(t, err, "--auth-role (or $TASKER_AUTH_ROLES) maps the roles claim of JWTs or a proxy's groups: it needs --auth-jwt-secret, --auth-jwks-url or --auth-proxy-groups-header")
 	_, _, err = run(t, "--database", db, "serve", "--addr", "127.0.0.1:0", secret, "--auth-role", "ops=tasker task")
 	require.ErrorContains(t, err, `--auth-role "ops=tasker task": permission "tasker task" has no colon`)
 	t.Setenv("TASKER_AUTH_ROLES", "ops=tasker.task:*;viewer")
