@@ -255,9 +255,13 @@ func (w *Worker) loop(startCtx context.Context) {
 	// read it, so it is kept until the next read: a retry is not left to
 	// the poll interval because other results came first.
 	var wakeAt time.Time
+	// notified: the last wake-up was a steps-ready notification, so the
+	// next pass claims without first reading whether a step is ready.
+	notified := false
 	for {
 		w.gather()
-		pass, err := w.runOnce(ctx)
+		pass, err := w.runOnce(ctx, notified)
+		notified = false
 		if pass.wakeRead {
 			wakeAt = pass.nextWake
 		} else if pass.claimedAt.Compare(wakeAt) >= 0 {
@@ -300,6 +304,7 @@ func (w *Worker) loop(startCtx context.Context) {
 		select {
 		case <-w.wake:
 		case <-ready:
+			notified = true
 		case <-timer.C:
 		case <-startDone:
 			startDone = nil
@@ -351,7 +356,7 @@ func (w *Worker) gather() {
 // while the worker runs in the background.
 func (w *Worker) Drain(ctx context.Context) error {
 	for {
-		pass, err := w.runOnce(ctx)
+		pass, err := w.runOnce(ctx, false)
 		if err != nil {
 			return err
 		}
@@ -390,8 +395,10 @@ type passResult struct {
 // runOnce records finished attempts (with the task outcomes they decide)
 // and claims new steps in one transaction, then starts the claimed
 // handlers. When there is nothing to record and nothing is ready, it only
-// reads (no write transaction).
-func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
+// reads (no write transaction). After a steps-ready notification
+// (notified) it claims at once, and reads when the next step is ready only
+// if it claimed nothing.
+func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error) {
 	now := w.cfg.Now()
 	w.mu.Lock()
 	done := w.done
@@ -411,12 +418,10 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 		if stopping || free <= 0 {
 			return passResult{}, nil
 		}
-		next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now})
-		if err != nil {
-			return passResult{}, err
-		}
-		if next.IsZero() || next.After(now) {
-			return passResult{nextWake: next, wakeRead: true}, nil
+		if !notified {
+			if res, idle, err := w.nextWake(ctx, now); idle || err != nil {
+				return res, err
+			}
 		}
 	}
 
@@ -476,7 +481,25 @@ func (w *Worker) runOnce(ctx context.Context) (passResult, error) {
 	if !stopping && free > 0 {
 		res.claimedAt = now
 	}
+	if notified && len(done) == 0 && len(claims) == 0 {
+		// The notification found nothing to claim: learn when the next
+		// step is ready, as the pass would have without it.
+		res, _, err := w.nextWake(ctx, now)
+		return res, err
+	}
 	return res, nil
+}
+
+// nextWake reads when the next step is ready; idle: none is ready at now.
+func (w *Worker) nextWake(ctx context.Context, now time.Time) (res passResult, idle bool, err error) {
+	next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now})
+	if err != nil {
+		return passResult{}, false, err
+	}
+	if next.IsZero() || next.After(now) {
+		return passResult{nextWake: next, wakeRead: true}, true, nil
+	}
+	return passResult{}, false, nil
 }
 
 // sort splits finished attempts into those to record and the steps to give

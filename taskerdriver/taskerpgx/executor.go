@@ -74,7 +74,15 @@ func (e *executor) Commit(ctx context.Context) error {
 			return err
 		}
 	}
+	var own *pgconn.PgConn
+	if p, ok := e.tx.(*pipeTx); ok && len(e.topics) > 0 {
+		own = p.conn.Conn().PgConn()
+		e.d.listener.notifying(own, e.topics)
+	}
 	if err := e.tx.Commit(ctx); err != nil {
+		if own != nil {
+			e.d.listener.notCommitted(own, e.topics)
+		}
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	// NOTIFY reached other processes at commit; wake this one at once too.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasker-go/tasker/internal/driverkit"
@@ -25,6 +26,14 @@ type listener struct {
 	started bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	// own are the notifications this driver's own transactions are about
+	// to commit, by backend pid and topic: at their commit the driver wakes
+	// this process's subscribers itself, so the server's echo of each is
+	// dropped, once (a pid belongs to one live backend at a time; a closed
+	// connection's entries are forgotten).
+	ownMu sync.Mutex
+	own   map[uint32]*ownNotes
 }
 
 func newListener(pool *pgxpool.Pool) *listener {
@@ -105,8 +114,91 @@ func (l *listener) listen(ctx context.Context, reconnected bool) (listened bool,
 		if err != nil {
 			return true, err
 		}
+		if l.echo(n.PID, n.Channel) {
+			continue
+		}
 		l.notify(n.Channel)
 	}
+}
+
+// ownNotes are the topics a connection's transaction notified.
+type ownNotes struct {
+	conn   *pgconn.PgConn
+	topics map[string]int
+}
+
+// notifying records that c is about to commit notifications of topics,
+// whose subscribers in this process the driver wakes itself.
+func (l *listener) notifying(c *pgconn.PgConn, topics []string) {
+	l.mu.Lock()
+	listening := l.started
+	l.mu.Unlock()
+	if !listening { // no echo will be read
+		return
+	}
+	l.ownMu.Lock()
+	defer l.ownMu.Unlock()
+	if l.own == nil {
+		l.own = map[uint32]*ownNotes{}
+	}
+	o := l.own[c.PID()]
+	if o == nil || o.conn != c {
+		o = &ownNotes{conn: c, topics: map[string]int{}}
+		l.own[c.PID()] = o
+	}
+	for _, t := range topics {
+		o.topics[t]++
+	}
+}
+
+// closed reports whether c is closed (safe while another goroutine uses
+// it).
+func closed(c *pgconn.PgConn) bool {
+	select {
+	case <-c.CleanupDone():
+		return true
+	default:
+		return false
+	}
+}
+
+// notCommitted undoes notifying: the transaction did not commit, so no
+// echo comes.
+func (l *listener) notCommitted(c *pgconn.PgConn, topics []string) {
+	l.ownMu.Lock()
+	defer l.ownMu.Unlock()
+	o := l.own[c.PID()]
+	if o == nil || o.conn != c {
+		return
+	}
+	for _, t := range topics {
+		if o.topics[t] > 0 {
+			if o.topics[t]--; o.topics[t] == 0 {
+				delete(o.topics, t)
+			}
+		}
+	}
+}
+
+// echo reports whether a notification of topic from backend pid is one of
+// those notifying recorded, and forgets it.
+func (l *listener) echo(pid uint32, topic string) bool {
+	l.ownMu.Lock()
+	defer l.ownMu.Unlock()
+	o := l.own[pid]
+	switch {
+	case o == nil:
+		return false
+	case closed(o.conn):
+		delete(l.own, pid)
+		return false
+	case o.topics[topic] == 0:
+		return false
+	}
+	if o.topics[topic]--; o.topics[topic] == 0 {
+		delete(o.topics, topic)
+	}
+	return true
 }
 
 func (l *listener) close() {

@@ -78,3 +78,89 @@ func TestStepsReadyNotifiedOnlyForChildrenLeftUnclaimed(t *testing.T) {
 	require.False(t, pass(10), "both children claimed by the transaction that readied them: no notification")
 	require.True(t, pass(1), "a child left unclaimed: notified")
 }
+
+// TestOwnNotificationsWakeOnce: the driver wakes this process's subscribers
+// itself when its transaction commits, so the server's echo of the same
+// notification is dropped (one wake-up, not two); a caller's own
+// transaction (UnwrapTx), whose commit the driver does not see, still
+// wakes them through the server.
+func TestOwnNotificationsWakeOnce(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
+	outbox, unsubOutbox := d.Listener().Subscribe(taskerdriver.TopicOutbox)
+	defer unsubOutbox()
+	other, err := pgx.Connect(ctx, d.Pool().Config().ConnConfig.ConnString())
+	require.NoError(t, err)
+	defer func() { _ = other.Close(context.Background()) }()
+	wait := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no wake-up: %s", what)
+		}
+	}
+	// sentinel sends a notification from another connection and waits for
+	// it: the server delivers in commit order, so every echo committed
+	// before it has arrived too.
+	sentinel := func() {
+		t.Helper()
+		_, err := other.Exec(ctx, `SELECT pg_notify($1, '')`, taskerdriver.TopicOutbox)
+		require.NoError(t, err)
+		wait(outbox, "the sentinel")
+	}
+	// The listener starts with the first subscription: notify until it
+	// hears.
+	for listening := false; !listening; {
+		_, err := other.Exec(ctx, `SELECT pg_notify($1, '')`, taskerdriver.TopicOutbox)
+		require.NoError(t, err)
+		select {
+		case <-outbox:
+			listening = true
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	sentinel() // and every earlier sentinel has arrived
+	drainTopic(outbox)
+	drainTopic(ready)
+
+	tx, err := d.Executor().Begin(ctx)
+	require.NoError(t, err)
+	testdb.CreateTask(t, tx, testdb.Base, taskerdriver.StepCreateParams{Name: "a", Handler: "h", RetryLimit: 1})
+	require.NoError(t, tx.Commit(ctx))
+	wait(ready, "the driver's own commit")
+	sentinel()
+	select {
+	case <-ready:
+		t.Fatal("the server's echo of the driver's own notification woke the subscribers again")
+	default:
+	}
+
+	// A caller's transaction on the same pool: only the server tells.
+	for range 3 { // whichever pooled connection it gets, one the driver used or not
+		ptx, err := d.Pool().Begin(ctx)
+		require.NoError(t, err)
+		etx, err := d.UnwrapTx(ptx)
+		require.NoError(t, err)
+		testdb.CreateTask(t, etx, testdb.Base, taskerdriver.StepCreateParams{Name: "a", Handler: "h", RetryLimit: 1})
+		require.NoError(t, ptx.Commit(ctx))
+		wait(ready, "a caller's transaction, through the server")
+		sentinel()
+		drainTopic(ready)
+	}
+}
+
+func drainTopic(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
