@@ -135,16 +135,7 @@ func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, looku
 			}
 		}
 	}
-	byName := r.templates[t.Namespace]
-	if byName == nil {
-		byName = map[string]map[string]*TaskTemplate{}
-		r.templates[t.Namespace] = byName
-	}
-	versions := byName[t.Name]
-	if versions == nil {
-		versions = map[string]*TaskTemplate{}
-		byName[t.Name] = versions
-	}
+	versions := r.versionsLocked(t.Namespace, t.Name)
 	if _, ok := versions[t.Version]; ok && !opts.Replace {
 		return &TemplateError{File: t.File, Template: t.Name, Problem: fmt.Sprintf("%s is already registered", t.FullName()),
 			Fix: "bump the version, or register with Replace to replace it"}
@@ -430,21 +421,28 @@ func checkConfigParents(v ConfigValidator, cfg map[string]any, parents []string)
 	return nil
 }
 
+// versionsLocked returns the versions of namespace.name, making the maps
+// that hold them; r.mu is held.
+func (r *Registry) versionsLocked(namespace, name string) map[string]*TaskTemplate {
+	byName := r.templates[namespace]
+	if byName == nil {
+		byName = map[string]map[string]*TaskTemplate{}
+		r.templates[namespace] = byName
+	}
+	versions := byName[name]
+	if versions == nil {
+		versions = map[string]*TaskTemplate{}
+		byName[name] = versions
+	}
+	return versions
+}
+
 // add keeps t, a prepared template, unless the registry has its version
 // already; it checks nothing (the registry views of Client.TemplateCatalog).
 func (r *Registry) add(t *TaskTemplate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	byName := r.templates[t.Namespace]
-	if byName == nil {
-		byName = map[string]map[string]*TaskTemplate{}
-		r.templates[t.Namespace] = byName
-	}
-	versions := byName[t.Name]
-	if versions == nil {
-		versions = map[string]*TaskTemplate{}
-		byName[t.Name] = versions
-	}
+	versions := r.versionsLocked(t.Namespace, t.Name)
 	if _, ok := versions[t.Version]; !ok {
 		versions[t.Version] = t
 	}
