@@ -15,6 +15,8 @@ const (
 	EventTaskCancelled           = "task.cancelled"
 	EventTaskRetryRequested      = "task.retry_requested"
 	EventTaskResolvedManually    = "task.resolved_manually"
+	// EventTaskScheduled: a schedule fired and created the task.
+	EventTaskScheduled = "task.scheduled"
 	EventTaskBlocked             = "task.blocked"
 
 	EventWorkflowViableStepsDiscovered = "workflow.viable_steps_discovered"

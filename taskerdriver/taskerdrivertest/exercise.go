@@ -27,6 +27,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.annotations(t)
 		s.workers(t)
 		s.analytics(t)
+		s.schedules(t)
 		s.unavailable(t)
 	})
 	t.Run("EveryExecutorMethodHasACase", func(t *testing.T) {
