@@ -26,6 +26,7 @@ const (
 	EventTaskRetryRequested            = taskertype.EventTaskRetryRequested
 	EventTaskResolvedManually          = taskertype.EventTaskResolvedManually
 	EventTaskBlocked                   = taskertype.EventTaskBlocked
+	// EventTaskScheduled is declared with the schedules (schedule.go).
 	EventWorkflowViableStepsDiscovered = taskertype.EventWorkflowViableStepsDiscovered
 	EventWorkflowNoViableSteps         = taskertype.EventWorkflowNoViableSteps
 	EventStepInitializeRequested       = taskertype.EventStepInitializeRequested

@@ -17,7 +17,7 @@ const (
 	EventTaskResolvedManually    = "task.resolved_manually"
 	// EventTaskScheduled: a schedule fired and created the task.
 	EventTaskScheduled = "task.scheduled"
-	EventTaskBlocked             = "task.blocked"
+	EventTaskBlocked   = "task.blocked"
 
 	EventWorkflowViableStepsDiscovered = "workflow.viable_steps_discovered"
 	EventWorkflowNoViableSteps         = "workflow.no_viable_steps"
