@@ -183,6 +183,9 @@ func (c *Client) GetSchedule(ctx context.Context, name string) (*Schedule, error
 }
 
 func (c *Client) schedule(ctx context.Context, ex taskerdriver.Executor, name string) (*Schedule, error) {
+	if !scheduleNameRE.MatchString(name) { // no schedule has such a name: never ask the database
+		return nil, fmt.Errorf("%w: no schedule named %q", ErrNotFound, name)
+	}
 	l, err := ex.ScheduleList(ctx, &taskerdriver.ScheduleListParams{Names: []string{name}})
 	if err != nil {
 		return nil, err
@@ -252,6 +255,9 @@ func nextFire(s *Schedule, now time.Time) (time.Time, error) {
 // ErrNotFound. A schedule declared by a template comes back when a
 // process that loads the template starts, unless the template drops it.
 func (c *Client) DeleteSchedule(ctx context.Context, name string) error {
+	if !scheduleNameRE.MatchString(name) {
+		return fmt.Errorf("%w: no schedule named %q", ErrNotFound, name)
+	}
 	n, err := c.exec.ScheduleDeleteMany(ctx, []string{name})
 	if err != nil {
 		return err
