@@ -1,7 +1,9 @@
 package tasker_test
 
 import (
+	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,4 +134,21 @@ func sortedFields(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The YAML example of docs/schedules.md loads.
+func TestSchedulesDocExample(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("docs/schedules.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(raw), "<!-- schedules:example")
+	require.True(t, ok)
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	doc, _, _ := strings.Cut(rest, "```")
+	tmpl, err := tasker.ParseTemplate("schedules.md", []byte(doc), tasker.LoadOptions{})
+	require.NoError(t, err)
+	require.Len(t, tmpl.Schedules, 2)
+	require.Equal(t, tasker.ScheduleTemplate{Name: "nightly_report", Cron: "30 2 * * *", TimeZone: "Europe/Paris",
+		Context: map[string]any{"region": "eu"}, Overlap: "skip", CatchUp: "one"}, tmpl.Schedules[0])
+	require.Equal(t, 20, tmpl.Schedules[1].CatchUpLimit)
 }
