@@ -308,7 +308,7 @@ func (c *Client) TriggerSchedule(ctx context.Context, name string) (*CreateResul
 func (c *Client) fireTask(ctx context.Context, tx taskerdriver.ExecutorTx, f *maintenance.Fire, trigger string) (*CreateResult, []*Event, error) {
 	s := f.Schedule
 	req := &TaskRequest{
-		Namespace: s.Namespace, Name: s.TaskName, Version: s.Version, Context: json.RawMessage(s.Context),
+		Namespace: s.Namespace, Name: s.TaskName, Version: s.Version, Context: s.Context,
 		Initiator: cmpOr(ActorFrom(ctx), "scheduler"), SourceSystem: SourceSystemSchedule,
 		Reason: s.Name + "@" + f.At.UTC().Format(time.RFC3339), RequestedAt: f.At,
 	}

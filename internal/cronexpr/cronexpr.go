@@ -180,9 +180,7 @@ func parsePart(part string, f field) (uint64, error) {
 		step = n
 	}
 	lo, hi := f.min, f.max
-	switch {
-	case rng == "*" || rng == "?":
-	default:
+	if rng != "*" && rng != "?" {
 		a, b, isRange := strings.Cut(rng, "-")
 		var err error
 		if lo, err = value(a, f, part); err != nil {
@@ -301,7 +299,7 @@ func (s *Schedule) Next(after time.Time, loc *time.Location) time.Time {
 		if !has(s.month, int(mo)) {
 			nm, ok := next(s.month, int(mo))
 			if !ok {
-				y, mo = y+1, 1
+				y++
 				mo = time.Month(bits.TrailingZeros64(s.month))
 			} else {
 				mo = time.Month(nm)
