@@ -337,6 +337,11 @@ func (c *Client) scheduler() *maintenance.Scheduler {
 				trigger = "catch_up"
 			}
 			res, events, err := c.fireTask(ctx, tx, f, trigger)
+			var ve *ValidationError
+			if errors.As(err, &ve) || (errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable)) {
+				// Checked before any write: no retry cures it.
+				return nil, nil, fmt.Errorf("%w: %w", maintenance.ErrFireRejected, err)
+			}
 			if err != nil {
 				return nil, nil, err
 			}

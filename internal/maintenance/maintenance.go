@@ -140,8 +140,12 @@ func (m *Maintainer) loop(ctx context.Context, done chan struct{}) {
 		case <-timer.C:
 		case <-m.wake:
 		}
-		if err := m.RunDue(ctx); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.WarnContext(ctx, "maintenance: round failed; retrying at the next interval", "error", err)
+		if err := m.RunDue(ctx); err != nil {
+			if ctx.Err() == nil {
+				m.cfg.Logger.WarnContext(ctx, "maintenance: round failed; retrying at the next interval", "error", err)
+			}
+			timer.Reset(m.cfg.Interval) // never a tight loop on an error
+			continue
 		}
 		timer.Reset(max(0, m.nextWake(ctx).Sub(m.cfg.Now())))
 	}

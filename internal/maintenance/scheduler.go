@@ -25,6 +25,11 @@ const MaxCatchUpLimit = 1000
 // (after a long downtime); older ones beyond it are dropped as missed.
 const maxScan = 100_000
 
+// ErrFireRejected marks an error of Scheduler.Create that no retry can
+// cure (the template is not registered, the context no longer matches its
+// schema): the fire time is then skipped and logged, not retried.
+var ErrFireRejected = errors.New("fire rejected")
+
 // Fire is one fire of a schedule that the scheduler asks to create.
 type Fire struct {
 	Schedule *taskertype.Schedule
@@ -180,8 +185,9 @@ func (s *Scheduler) fire(ctx context.Context, sc *taskertype.Schedule, now time.
 	}
 	var events []*taskertype.Event
 	var created, skipped, taken int
+	var rejected []error
 	err = recorder.InTx(ctx, s.Driver.Executor(), func(tx taskerdriver.ExecutorTx) error {
-		events, created, skipped, taken = nil, 0, 0, 0
+		events, created, skipped, taken, rejected = nil, 0, 0, 0, nil
 		if sc.Overlap == taskertype.OverlapSkip && len(fires) > 0 {
 			busy, err := unfinished(ctx, tx, sc.LastTaskID)
 			if err != nil {
@@ -209,6 +215,10 @@ func (s *Scheduler) fire(ctx context.Context, sc *taskertype.Schedule, now time.
 					continue
 				}
 				task, evs, err := s.Create(ctx, tx, &Fire{Schedule: sc, At: at, CatchUp: catchUp[i]})
+				if errors.Is(err, ErrFireRejected) { // checked before any write: the transaction goes on
+					rejected = append(rejected, err)
+					continue
+				}
 				if err != nil {
 					return fmt.Errorf("create the task of the fire at %s: %w", at.UTC().Format(time.RFC3339), err)
 				}
@@ -227,6 +237,9 @@ func (s *Scheduler) fire(ctx context.Context, sc *taskertype.Schedule, now time.
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range rejected {
+		s.logger().ErrorContext(ctx, "scheduler: a fire could not create its task; skipped", "schedule", sc.Name, "error", r)
 	}
 	if skipped > 0 || taken > 0 {
 		s.logger().InfoContext(ctx, "scheduler: fire times not fired", "schedule", sc.Name, "skipped_overlap", skipped,

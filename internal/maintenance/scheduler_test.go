@@ -3,6 +3,7 @@ package maintenance_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -220,5 +221,34 @@ func TestMaintainerRunsTheSchedulerAtFireTimes(t *testing.T) {
 		clock.Advance(time.Second)
 		require.NoError(t, other.RunDue(t.Context()))
 		require.Len(t, reasons(t, d), 3)
+	})
+}
+
+// A fire whose task cannot be created (ErrFireRejected) is skipped, not
+// retried forever; another error rolls the fire back for a retry.
+func TestSchedulerRejectedFire(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		d := open(t)
+		start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		insertSchedule(t, d, "r", "@every 1m", "UTC", start.Add(time.Minute), taskertype.OverlapAllow, taskertype.CatchUpNone, 0)
+		var fail error
+		s := schedulerOn(d, time.Minute)
+		create := s.Create
+		s.Create = func(ctx context.Context, tx taskerdriver.ExecutorTx, f *maintenance.Fire) (*taskertype.Task, []*taskertype.Event, error) {
+			if fail != nil {
+				return nil, nil, fail
+			}
+			return create(ctx, tx, f)
+		}
+		fail = fmt.Errorf("%w: no template", maintenance.ErrFireRejected)
+		_, err := s.Run(t.Context(), start.Add(time.Minute))
+		require.NoError(t, err)
+		fail = errors.New("transient")
+		_, err = s.Run(t.Context(), start.Add(2*time.Minute))
+		require.ErrorContains(t, err, "transient")
+		fail = nil
+		_, err = s.Run(t.Context(), start.Add(2*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at("r@2026-05-01T12:02:00Z"), reasons(t, d), "12:01 rejected and skipped, 12:02 retried after the transient error")
 	})
 }
