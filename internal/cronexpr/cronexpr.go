@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // every IANA zone loads, whatever the machine has
 )
@@ -375,9 +376,16 @@ func resolve(y int, mo time.Month, d, h, mi, se int, loc *time.Location) time.Ti
 	return first.UTC()
 }
 
+// zones caches the zones loaded (a few hundred exist): the scheduler loads
+// a schedule's zone at each fire.
+var zones sync.Map
+
 // LoadLocation loads an IANA time zone by name ("" is UTC). "Local" is
 // refused: every process must compute the same fire times.
 func LoadLocation(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	if name == "" || name == "UTC" {
 		return time.UTC, nil
 	}
@@ -391,5 +399,6 @@ func LoadLocation(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%q is not an IANA time zone: use a name such as \"America/New_York\" or \"UTC\"", name)
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }

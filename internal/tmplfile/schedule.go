@@ -45,7 +45,13 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 	}
 	var out []Schedule
 	seen := map[string]int{}
+	// Aliases can repeat one item many times: each zone and expression is
+	// checked once (a zone that does not exist costs a file search).
+	zones, crons := map[string]error{}, map[string]error{}
 	for i, item := range n.Content {
+		if !p.spend(1, n.Line) {
+			break
+		}
 		item = deref(item)
 		if item.Kind != yaml.MappingNode {
 			p.add(&Error{Line: item.Line, Field: "schedules",
@@ -62,7 +68,12 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 			case "cron":
 				if c, ok := p.str(v, "", field); ok {
 					s.Cron = c
-					if _, err := cronexpr.Parse(c); err != nil {
+					err, done := crons[c]
+					if !done {
+						_, err = cronexpr.Parse(c)
+						crons[c] = err
+					}
+					if err != nil {
 						p.add(&Error{Line: v.Line, Field: field, Problem: fmt.Sprintf("cron %q %s", c, err.Error()),
 							Fix: `use 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, @daily or @every 10m`})
 					}
@@ -70,7 +81,12 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 			case "time_zone":
 				if z, ok := p.str(v, "", field); ok {
 					s.TimeZone = z
-					if _, err := cronexpr.LoadLocation(z); err != nil {
+					err, done := zones[z]
+					if !done {
+						_, err = cronexpr.LoadLocation(z)
+						zones[z] = err
+					}
+					if err != nil {
 						p.add(&Error{Line: v.Line, Field: field, Problem: "time_zone " + err.Error()})
 					}
 				}
