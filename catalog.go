@@ -166,6 +166,12 @@ func buildSystemEvents() []EventSpec {
 		{name: EventTaskCancelled, category: "task", desc: "The task was cancelled with its unfinished steps.", firedBy: client},
 		{name: EventTaskRetryRequested, category: "task", desc: "A task in error was retried, or a manual resolution let it progress again: it is pending.", firedBy: client + ", " + worker},
 		{name: EventTaskResolvedManually, category: "task", desc: "An operator's resolution of its last unfinished step finished the task.", firedBy: client},
+		{name: EventTaskScheduled, category: "task", desc: "A schedule fired: it created the task (source_system schedule, reason <schedule>@<fire time>); the payload names the schedule, the fire time and what fired it (schedule, catch_up or manual).",
+			firedBy: leader + ", " + client + " (TriggerSchedule)",
+			payload: map[string]any{"type": "object", "required": []any{"schedule", "fire_at", "trigger"}, "properties": map[string]any{
+				"schedule": map[string]any{"type": "string"}, "fire_at": map[string]any{"type": "string", "format": "date-time"},
+				"catch_up": map[string]any{"type": "boolean"}, "trigger": map[string]any{"type": "string", "enum": []any{"schedule", "catch_up", "manual"}}}},
+			extra: map[string]any{"payload": map[string]any{"schedule": "nightly_report", "fire_at": "2026-11-23T12:00:00Z", "catch_up": false, "trigger": "schedule"}}},
 		{name: EventWorkflowViableStepsDiscovered, category: "workflow", desc: "A worker claimed ready steps of the task; the payload lists them.", firedBy: worker,
 			payload: map[string]any{"type": "object", "properties": map[string]any{
 				"step_names": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}, "processing_mode": map[string]any{"type": "string"}}},

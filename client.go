@@ -106,8 +106,14 @@ type WorkerConfig struct {
 	// PollInterval is the longest a worker sleeps without a notification.
 	// Defaults to 1s.
 	PollInterval time.Duration
-	// RescueInterval is how often expired leases are looked for. Defaults to 5s.
+	// RescueInterval is how often expired leases are looked for (and the
+	// maintenance leadership renewed). Defaults to 5s. Schedules fire at
+	// their fire times, not on this interval.
 	RescueInterval time.Duration
+	// ScheduleGrace is how late the maintenance leader may handle a
+	// schedule's fire time and still count it on time; a later one was
+	// missed and follows the schedule's catch-up policy. Defaults to 1m.
+	ScheduleGrace time.Duration
 	// StepTimeout is the default timeout of one attempt. Defaults to 5m.
 	StepTimeout time.Duration
 	// Handlers restricts the worker to steps of these handlers (empty: any).

@@ -20,6 +20,7 @@ func (cfg *Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"Worker.LeaseDuration": w.LeaseDuration, "Worker.PollInterval": w.PollInterval,
 		"Worker.RescueInterval": w.RescueInterval, "Worker.StepTimeout": w.StepTimeout, "Worker.Retention": w.Retention,
+		"Worker.ScheduleGrace": w.ScheduleGrace,
 	} {
 		if d < 0 {
 			fields[name] = fmt.Sprintf("is %v; it must be positive (0 means the default)", d)

@@ -18,14 +18,15 @@ type Event = taskertype.Event
 
 // The names of the system events (Event.Name); SystemEvents describes each.
 const (
-	EventTaskInitializeRequested       = taskertype.EventTaskInitializeRequested
-	EventTaskStartRequested            = taskertype.EventTaskStartRequested
-	EventTaskCompleted                 = taskertype.EventTaskCompleted
-	EventTaskFailed                    = taskertype.EventTaskFailed
-	EventTaskCancelled                 = taskertype.EventTaskCancelled
-	EventTaskRetryRequested            = taskertype.EventTaskRetryRequested
-	EventTaskResolvedManually          = taskertype.EventTaskResolvedManually
-	EventTaskBlocked                   = taskertype.EventTaskBlocked
+	EventTaskInitializeRequested = taskertype.EventTaskInitializeRequested
+	EventTaskStartRequested      = taskertype.EventTaskStartRequested
+	EventTaskCompleted           = taskertype.EventTaskCompleted
+	EventTaskFailed              = taskertype.EventTaskFailed
+	EventTaskCancelled           = taskertype.EventTaskCancelled
+	EventTaskRetryRequested      = taskertype.EventTaskRetryRequested
+	EventTaskResolvedManually    = taskertype.EventTaskResolvedManually
+	EventTaskBlocked             = taskertype.EventTaskBlocked
+	// EventTaskScheduled is declared with the schedules (schedule.go).
 	EventWorkflowViableStepsDiscovered = taskertype.EventWorkflowViableStepsDiscovered
 	EventWorkflowNoViableSteps         = taskertype.EventWorkflowNoViableSteps
 	EventStepInitializeRequested       = taskertype.EventStepInitializeRequested

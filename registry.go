@@ -328,6 +328,10 @@ func fromFile(f *tmplfile.Template) *TaskTemplate {
 		Schema: f.Schema, DefaultDependentSystem: f.DefaultDependentSystem,
 		IdentityStrategy: IdentityStrategy(f.IdentityStrategy), File: f.File,
 	}
+	for _, s := range f.Schedules {
+		t.Schedules = append(t.Schedules, ScheduleTemplate{Name: s.Name, Cron: s.Cron, TimeZone: s.TimeZone, Context: s.Context,
+			Overlap: s.Overlap, CatchUp: s.CatchUp, CatchUpLimit: s.CatchUpLimit})
+	}
 	for _, s := range f.Steps {
 		st := StepTemplate{
 			Name: s.Name, Description: s.Description, Handler: s.Handler, HandlerConfig: s.HandlerConfig,

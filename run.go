@@ -13,8 +13,9 @@ import (
 )
 
 // Start starts an in-process worker that claims and runs steps until Stop,
-// and the maintenance services (lease rescue, retention) that run on the
-// elected leader among the processes on the database.
+// and the maintenance services (lease rescue, retention, schedules) that
+// run on the elected leader among the processes on the database. It first
+// stores the schedules of registered templates (SyncTemplateSchedules).
 func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -22,6 +23,9 @@ func (c *Client) Start(ctx context.Context) error {
 		return errors.New("tasker: client already started")
 	}
 	if err := c.registerOnStart(ctx); err != nil {
+		return err
+	}
+	if err := c.SyncTemplateSchedules(ctx); err != nil {
 		return err
 	}
 	c.worker, c.maint = c.newWorker()
@@ -79,6 +83,9 @@ func (c *Client) RunUntilIdle(ctx context.Context) error {
 		c.mu.Unlock()
 	}()
 	defer c.trace.endAll()
+	if err := c.SyncTemplateSchedules(ctx); err != nil {
+		return err
+	}
 	if err := m.RunDue(ctx); err != nil {
 		return err
 	}
@@ -99,6 +106,7 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 			&maintenance.Rescuer{Driver: c.driver, Recorder: c.rec, Logger: c.logger},
 			&maintenance.Cleaner{Driver: c.driver, Retention: wc.Retention, Logger: c.logger},
 			&maintenance.WorkerPruner{Driver: c.driver, Retention: WorkerRetention, Logger: c.logger},
+			c.scheduler(),
 		},
 	})
 	return w, m

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/cronexpr"
 	"github.com/tasker-go/tasker/internal/ctxschema"
 	"github.com/tasker-go/tasker/internal/dag"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
@@ -48,6 +49,9 @@ type TaskTemplate struct {
 	IdentityStrategy IdentityStrategy
 	// Steps of the workflow (at least one).
 	Steps []StepTemplate
+	// Schedules create tasks of this template (its highest registered
+	// version) on cron schedules; see SyncTemplateSchedules.
+	Schedules []ScheduleTemplate
 	// File is the file the template was loaded from, "" for Go templates.
 	File string
 
@@ -251,6 +255,22 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 		}
 		s.DependentSystem = cmpOr(s.DependentSystem, t.DefaultDependentSystem)
 		s.Description = cmpOr(s.Description, s.Name)
+	}
+	seenSchedule := map[string]bool{}
+	for _, s := range t.Schedules {
+		switch {
+		case !scheduleNameRE.MatchString(s.Name):
+			return fail("", fmt.Sprintf("schedule name %q is not valid", s.Name), `use letters, digits, "_", "." and "-", at most 128 bytes`, nil)
+		case seenSchedule[s.Name]:
+			return fail("", fmt.Sprintf("schedule %q is declared twice", s.Name), "give each schedule a unique name", nil)
+		}
+		seenSchedule[s.Name] = true
+		if _, err := cronexpr.Parse(s.Cron); err != nil {
+			return fail("", fmt.Sprintf("schedule %q: cron %s", s.Name, err), "", err)
+		}
+		if _, err := cronexpr.LoadLocation(s.TimeZone); err != nil {
+			return fail("", fmt.Sprintf("schedule %q: time_zone %s", s.Name, err), "", err)
+		}
 	}
 	g, err := dag.New(t.nodes())
 	if err != nil {

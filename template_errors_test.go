@@ -42,7 +42,7 @@ func TestTemplateErrorMessages(t *testing.T) {
 			yaml: "name: t\nfoo: 1\nstep_templates:\n  - name: a\n    handler: exec\n",
 			want: `bad.yaml:2: unknown key "foo"; valid keys are: name, namespace_name, version, description, ` +
 				`task_handler_class, module_namespace, concurrent, default_dependent_system, named_steps, schema, ` +
-				`identity_strategy, step_templates, environments`,
+				`identity_strategy, step_templates, environments, schedules`,
 		},
 		{
 			name: "unknown step key",
@@ -198,7 +198,7 @@ func TestTemplateErrorMessages(t *testing.T) {
 			want: "bad.yaml:2: version \"x\" is not semantic versioning; use MAJOR.MINOR.PATCH such as \"1.0.0\"\n" +
 				"bad.yaml:3: unknown key \"foo\"; valid keys are: name, namespace_name, version, description, " +
 				"task_handler_class, module_namespace, concurrent, default_dependent_system, named_steps, schema, " +
-				"identity_strategy, step_templates, environments\n" +
+				"identity_strategy, step_templates, environments, schedules\n" +
 				"bad.yaml:7: step \"a\": timeout must be positive, got 0s; use a duration such as \"30s\" or \"5m\"",
 		},
 	}

@@ -33,6 +33,12 @@ const (
 	PermOpenAPIShow       = "tasker.openapi:show"
 	PermWorkerWork        = "tasker.worker:work"
 	PermWorkerIndex       = "tasker.worker:index"
+
+	PermScheduleIndex   = "tasker.schedule:index"
+	PermScheduleCreate  = "tasker.schedule:create"
+	PermScheduleUpdate  = "tasker.schedule:update"
+	PermScheduleDestroy = "tasker.schedule:destroy"
+	PermScheduleTrigger = "tasker.schedule:trigger"
 )
 
 // Permissions returns every permission above, in the order of their
@@ -44,5 +50,6 @@ func Permissions() []string {
 		PermHandlerIndex, PermHandlerShow, PermEventIndex, PermDeadLetterIndex, PermDeadLetterReplay,
 		PermHealthStatusIndex, PermMetricsIndex, PermAnalyticsIndex,
 		PermTokenIndex, PermTokenCreate, PermTokenDestroy, PermOpenAPIShow, PermWorkerWork, PermWorkerIndex,
+		PermScheduleIndex, PermScheduleCreate, PermScheduleUpdate, PermScheduleDestroy, PermScheduleTrigger,
 	}
 }

@@ -210,6 +210,33 @@ type Executor interface {
 	// returns exactly p.Buckets buckets, the oldest first.
 	AnalyticsSeries(ctx context.Context, p *AnalyticsSeriesParams) ([]AnalyticsSeriesBucket, error)
 
+	// ScheduleInsertMany stores new schedules, all or none: a name that a
+	// schedule has is an ErrAlreadyExists for the whole call. It returns
+	// them in the order of ps.
+	ScheduleInsertMany(ctx context.Context, ps []*ScheduleInsertParams) ([]*taskertype.Schedule, error)
+	// ScheduleUpdateMany changes schedules by id, all or none, and returns
+	// them in the order of ps. A schedule that does not exist is an
+	// ErrNotFound, and one whose next fire time is not ExpectNextFireAt
+	// (when set) an ErrStateConflict, for the whole call: the compare-and-set
+	// by which two schedulers never both handle a fire time.
+	ScheduleUpdateMany(ctx context.Context, ps []*ScheduleUpdateParams) ([]*taskertype.Schedule, error)
+	// ScheduleList returns schedules: by name, or the active ones due at a
+	// time (earliest next fire time first), or all (by name).
+	ScheduleList(ctx context.Context, p *ScheduleListParams) ([]*taskertype.Schedule, error)
+	// ScheduleDeleteMany deletes schedules by name (with their fire
+	// records) and returns how many it deleted.
+	ScheduleDeleteMany(ctx context.Context, names []string) (int, error)
+	// ScheduleFireInsertMany records fire times of schedules, each at most
+	// once: it reports, in the order of ps, whether each was recorded now
+	// (false: it was already). A concurrent insert of the same fire time
+	// waits for the other transaction and then reports false; this unique
+	// key per schedule and fire time is what makes a fire create one task
+	// even under two schedulers at once.
+	ScheduleFireInsertMany(ctx context.Context, ps []*ScheduleFireParams) ([]bool, error)
+	// ScheduleFirePrune deletes the fire records of fire times before
+	// Before and returns how many it deleted.
+	ScheduleFirePrune(ctx context.Context, p *ScheduleFirePruneParams) (int, error)
+
 	// Notify sends topic to listeners when the surrounding transaction commits
 	// (at once outside a transaction).
 	Notify(ctx context.Context, topic string) error
@@ -912,4 +939,64 @@ type AnalyticsOverview struct {
 	// (namespace, name, version) that tasks use.
 	Namespaces int
 	TaskTypes  int
+}
+
+// ScheduleDefinition is what a user defines of a schedule.
+type ScheduleDefinition struct {
+	Name                         string
+	Namespace, TaskName, Version string
+	Cron, TimeZone               string
+	// Context is a JSON object.
+	Context          json.RawMessage
+	Overlap, CatchUp string
+	CatchUpLimit     int
+	// Source is "api" or "template".
+	Source string
+}
+
+// ScheduleInsertParams describes a new schedule.
+type ScheduleInsertParams struct {
+	ScheduleDefinition
+	Paused     bool
+	NextFireAt time.Time
+	Now        time.Time
+}
+
+// ScheduleUpdateParams changes a schedule. Zero values keep what is stored.
+type ScheduleUpdateParams struct {
+	ID int64
+	// Definition replaces the definition (its Name is ignored: a schedule
+	// keeps its name).
+	Definition *ScheduleDefinition
+	Paused     *bool
+	NextFireAt time.Time
+	// ExpectNextFireAt, when set, makes the update a compare-and-set on the
+	// stored next fire time.
+	ExpectNextFireAt time.Time
+	LastFireAt       time.Time
+	LastTaskID       int64
+	Now              time.Time
+}
+
+// ScheduleListParams selects schedules: by Names when not empty, else the
+// schedules due at DueAt (not paused, next fire time at or before it,
+// earliest first) when it is set, else all by name; with Active, only
+// those not paused, earliest next fire time first. Limit 0 is no limit.
+type ScheduleListParams struct {
+	Names  []string
+	DueAt  time.Time
+	Active bool
+	Limit  int
+}
+
+// ScheduleFireParams is one fire time of a schedule.
+type ScheduleFireParams struct {
+	ScheduleID int64
+	FireAt     time.Time
+	Now        time.Time
+}
+
+// ScheduleFirePruneParams selects the fire records to forget.
+type ScheduleFirePruneParams struct {
+	Before time.Time
 }

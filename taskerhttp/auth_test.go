@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestEveryRouteNeedsItsPermission(t *testing.T) {
 		all := e.token(t, "all", operations()...)
 		lacking := map[string]string{}
 		for i, op := range operations() {
-			lacking[op] = e.token(t, "lacking-"+strings.NewReplacer(":", "-").Replace(op)+"-"+string(rune('a'+i)),
+			lacking[op] = e.token(t, "lacking-"+strings.NewReplacer(":", "-").Replace(op)+"-"+strconv.Itoa(i),
 				slices.DeleteFunc(operations(), func(o string) bool { return o == op })...)
 		}
 		for _, rt := range taskerhttp.Routes() {

@@ -87,6 +87,7 @@ var fuzzSeeds = []string{
 	`{"reason": "r", "tags": ["a", "b"]}`,
 	`{"task": {"reason": null}}`,
 	`{"retry_limit": 3, "inputs": {"a": 1}}`,
+	`{"name": "s1", "task_name": "dummy_task", "cron": "*/5 * * * *", "time_zone": "Europe/Paris", "context": {"dummy": true}, "overlap": "skip", "catch_up": "all", "catch_up_limit": 3, "paused": true}`,
 	`{"workflow_step": {"retry_limit": -1}}`,
 	`{"retry_limit": 2147483648}`, `{"retry_limit": 9223372036854775808}`,
 	`{"results": [1, 2], "reason": "x"}`,

@@ -258,6 +258,18 @@ func (d *fieldDecoder) intPtr(name string) *int {
 	return &n
 }
 
+func (d *fieldDecoder) boolPtr(name string) *bool {
+	if !d.has(name) {
+		return nil
+	}
+	var b bool
+	if err := json.Unmarshal(d.m[name], &b); err != nil {
+		d.problem(name, "must be true or false")
+		return nil
+	}
+	return &b
+}
+
 // object returns a member that must be a JSON object (nil when absent or null).
 func (d *fieldDecoder) object(name string) json.RawMessage {
 	if !d.has(name) {

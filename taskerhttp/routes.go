@@ -72,6 +72,15 @@ const (
 	// the original engine had no registry of workers.
 	OpWorkerIndex Operation = taskerauth.PermWorkerIndex
 
+	// The schedules (cron): list and show (index), create, pause and
+	// resume (update), delete (destroy) and fire now (trigger); the
+	// original engine had no schedules.
+	OpScheduleIndex   Operation = taskerauth.PermScheduleIndex
+	OpScheduleCreate  Operation = taskerauth.PermScheduleCreate
+	OpScheduleUpdate  Operation = taskerauth.PermScheduleUpdate
+	OpScheduleDestroy Operation = taskerauth.PermScheduleDestroy
+	OpScheduleTrigger Operation = taskerauth.PermScheduleTrigger
+
 	// OpHealthLive and OpHealthReady are open: never authorized.
 	OpHealthLive  Operation = "tasker.health:live"
 	OpHealthReady Operation = "tasker.health:ready"
@@ -140,6 +149,14 @@ var table = []route{
 	{Route{"GET", "/tasker/tokens", OpTokenIndex, false, "listTokens"}, (*server).listTokens},
 	{Route{"POST", "/tasker/tokens", OpTokenCreate, false, "createToken"}, (*server).createToken},
 	{Route{"DELETE", "/tasker/tokens/{name}", OpTokenDestroy, false, "revokeToken"}, (*server).revokeToken},
+
+	{Route{"GET", "/tasker/schedules", OpScheduleIndex, false, "listSchedules"}, (*server).listSchedules},
+	{Route{"POST", "/tasker/schedules", OpScheduleCreate, false, "createSchedule"}, (*server).createSchedule},
+	{Route{"GET", "/tasker/schedules/{name}", OpScheduleIndex, false, "getSchedule"}, (*server).getSchedule},
+	{Route{"DELETE", "/tasker/schedules/{name}", OpScheduleDestroy, false, "deleteSchedule"}, (*server).deleteSchedule},
+	{Route{"POST", "/tasker/schedules/{name}/pause", OpScheduleUpdate, false, "pauseSchedule"}, (*server).pauseSchedule},
+	{Route{"POST", "/tasker/schedules/{name}/resume", OpScheduleUpdate, false, "resumeSchedule"}, (*server).resumeSchedule},
+	{Route{"POST", "/tasker/schedules/{name}/trigger", OpScheduleTrigger, false, "triggerSchedule"}, (*server).triggerSchedule},
 
 	{Route{"GET", "/tasker/workers", OpWorkerIndex, false, "listWorkers"}, (*server).listWorkers},
 	{Route{"POST", "/tasker/workers/claim", OpWorkerWork, false, "claimRemoteSteps"}, (*server).claimSteps},

@@ -15,7 +15,9 @@ const (
 	EventTaskCancelled           = "task.cancelled"
 	EventTaskRetryRequested      = "task.retry_requested"
 	EventTaskResolvedManually    = "task.resolved_manually"
-	EventTaskBlocked             = "task.blocked"
+	// EventTaskScheduled: a schedule fired and created the task.
+	EventTaskScheduled = "task.scheduled"
+	EventTaskBlocked   = "task.blocked"
 
 	EventWorkflowViableStepsDiscovered = "workflow.viable_steps_discovered"
 	EventWorkflowNoViableSteps         = "workflow.no_viable_steps"

@@ -137,7 +137,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
 	pf.BoolVar(&a.s.asyncCommit, "async-commit", false, "PostgreSQL: the worker's passes commit without waiting for the disk; a crash of the database server can lose the last ones and run their steps again (docs/design.md)")
 	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook) [$TASKER_SUBSCRIPTIONS]")
-	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd())
+	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd(), a.scheduleCmd())
 	return root
 }
 

@@ -54,7 +54,7 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, tasker.ErrIdempotencyKeyReused):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused, Message: err.Error(), Fields: map[string]string{"Idempotency-Key": "was given before with a different request: use a new key for a new request"}}
-	case errors.Is(err, tasker.ErrInvalidState), errors.Is(err, tasker.ErrTokenExists):
+	case errors.Is(err, tasker.ErrInvalidState), errors.Is(err, tasker.ErrTokenExists), errors.Is(err, tasker.ErrScheduleExists):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
 	case errors.Is(err, tasker.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: MessageUnavailable}

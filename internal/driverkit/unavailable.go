@@ -268,3 +268,33 @@ func (g *guarded) AnalyticsSeries(ctx context.Context, p *taskerdriver.Analytics
 	v, err := g.ex.AnalyticsSeries(ctx, p)
 	return v, g.m(err)
 }
+
+func (g *guarded) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleInsertParams) ([]*taskertype.Schedule, error) {
+	v, err := g.ex.ScheduleInsertMany(ctx, ps)
+	return v, g.m(err)
+}
+
+func (g *guarded) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.ScheduleUpdateParams) ([]*taskertype.Schedule, error) {
+	v, err := g.ex.ScheduleUpdateMany(ctx, ps)
+	return v, g.m(err)
+}
+
+func (g *guarded) ScheduleList(ctx context.Context, p *taskerdriver.ScheduleListParams) ([]*taskertype.Schedule, error) {
+	v, err := g.ex.ScheduleList(ctx, p)
+	return v, g.m(err)
+}
+
+func (g *guarded) ScheduleDeleteMany(ctx context.Context, names []string) (int, error) {
+	v, err := g.ex.ScheduleDeleteMany(ctx, names)
+	return v, g.m(err)
+}
+
+func (g *guarded) ScheduleFireInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleFireParams) ([]bool, error) {
+	v, err := g.ex.ScheduleFireInsertMany(ctx, ps)
+	return v, g.m(err)
+}
+
+func (g *guarded) ScheduleFirePrune(ctx context.Context, p *taskerdriver.ScheduleFirePruneParams) (int, error) {
+	v, err := g.ex.ScheduleFirePrune(ctx, p)
+	return v, g.m(err)
+}

@@ -9,8 +9,12 @@
 //     (kind worker_lost; the retry policy re-runs them), through the same
 //     recorder as a worker's results;
 //   - Cleaner deletes tasks that finished longer ago than the retention;
-//   - the future scheduler (cron) is one more Service.
+//   - Scheduler fires the schedules (cron): one task per schedule and fire
+//     time, guarded by a unique key per fire time and a compare-and-set of
+//     the next fire time, so that even two leaders at once cannot
+//     duplicate a fire. It is Timed: the leader runs it at each fire time,
+//     not only every Interval.
 //
-// It may import the driver seam, taskertype and internal/recorder; never the
-// root package nor a driver.
+// It may import the driver seam, taskertype, internal/recorder and
+// internal/cronexpr; never the root package nor a driver.
 package maintenance

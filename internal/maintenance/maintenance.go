@@ -25,6 +25,15 @@ type Service interface {
 	Run(ctx context.Context, now time.Time) ([]*taskertype.Event, error)
 }
 
+// Timed is a Service that says when it next has work: while the process
+// leads, the Maintainer runs it then (and at every round), not only every
+// Interval. The scheduler is one.
+type Timed interface {
+	Service
+	// NextRun returns when the service next has work (zero: none known).
+	NextRun(ctx context.Context) (time.Time, error)
+}
+
 // Config configures a Maintainer. Zero values mean the documented defaults.
 type Config struct {
 	Driver taskerdriver.Driver
@@ -60,6 +69,7 @@ type Maintainer struct {
 	nextRun time.Time
 	cancel  context.CancelFunc
 	done    chan struct{}
+	wake    chan struct{}
 }
 
 // New returns a Maintainer.
@@ -75,7 +85,17 @@ func New(cfg Config) *Maintainer {
 	if cfg.Publish == nil {
 		cfg.Publish = func([]*taskertype.Event) {}
 	}
-	return &Maintainer{cfg: cfg, exec: cfg.Driver.Executor()}
+	return &Maintainer{cfg: cfg, exec: cfg.Driver.Executor(), wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the background loop look again at once when its timed
+// services next have work (a schedule was created or resumed in this
+// process). It never blocks.
+func (m *Maintainer) Wake() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Start runs rounds every Interval in the background until Stop or until
@@ -118,25 +138,77 @@ func (m *Maintainer) loop(ctx context.Context, done chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-m.wake:
 		}
-		if err := m.round(ctx, m.cfg.Now()); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.WarnContext(ctx, "maintenance: round failed; retrying at the next interval", "error", err)
+		if err := m.RunDue(ctx); err != nil {
+			if ctx.Err() == nil {
+				m.cfg.Logger.WarnContext(ctx, "maintenance: round failed; retrying at the next interval", "error", err)
+			}
+			timer.Reset(m.cfg.Interval) // never a tight loop on an error
+			continue
 		}
-		timer.Reset(m.cfg.Interval)
+		timer.Reset(max(0, m.nextWake(ctx).Sub(m.cfg.Now())))
 	}
 }
 
+// nextWake is when the loop next has something to do: the next round, or
+// earlier the next work of a timed service while this process leads.
+func (m *Maintainer) nextWake(ctx context.Context) time.Time {
+	m.mu.Lock()
+	next, leads := m.nextRun, m.leader
+	m.mu.Unlock()
+	if !leads {
+		return next
+	}
+	for _, s := range m.cfg.Services {
+		if ts, ok := s.(Timed); ok {
+			t, err := ts.NextRun(ctx)
+			if err != nil {
+				m.cfg.Logger.WarnContext(ctx, "maintenance: next run", "service", s.Name(), "error", err)
+				continue
+			}
+			if !t.IsZero() && t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next
+}
+
 // RunDue runs one round when Interval has passed (by the injected clock)
-// since the last one: the synchronous form for Client.RunUntilIdle.
+// since the last one, else, while this process leads (its term, renewed
+// every Interval, lasts LeaderTTL), the timed services whose work is due:
+// the synchronous form for Client.RunUntilIdle, and the background loop's.
 func (m *Maintainer) RunDue(ctx context.Context) error {
 	now := m.cfg.Now()
 	m.mu.Lock()
-	due := !now.Before(m.nextRun)
+	due, leads := !now.Before(m.nextRun), m.leader
 	m.mu.Unlock()
-	if !due {
+	if due {
+		return m.round(ctx, now)
+	}
+	if !leads {
 		return nil
 	}
-	return m.round(ctx, now)
+	for _, s := range m.cfg.Services {
+		ts, ok := s.(Timed)
+		if !ok {
+			continue
+		}
+		t, err := ts.NextRun(ctx)
+		if err != nil {
+			return fmt.Errorf("maintenance: %s: %w", s.Name(), err)
+		}
+		if t.IsZero() || t.After(now) {
+			continue
+		}
+		events, err := s.Run(ctx, now)
+		m.cfg.Publish(events)
+		if err != nil {
+			return fmt.Errorf("maintenance: %s: %w", s.Name(), err)
+		}
+	}
+	return nil
 }
 
 // round takes or renews the leadership and, when it leads, runs each

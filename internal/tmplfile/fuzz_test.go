@@ -29,6 +29,7 @@ func FuzzParse(f *testing.F) {
 		"- a\n- b\n",
 		"name: [\n",
 		"name: t\n---\nname: u\n",
+		"name: t\nstep_templates: [{name: a, handler: h}]\nschedules: [{name: s, cron: '0 9 * * MON-FRI', time_zone: Europe/Paris, context: {a: 1}, overlap: skip, catch_up: all, catch_up_limit: 5}, {name: s, cron: '@every 1s'}]\n",
 	} {
 		f.Add([]byte(seed), "development")
 	}

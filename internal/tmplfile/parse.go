@@ -23,7 +23,7 @@ var (
 	templateKeys = []string{
 		"name", "namespace_name", "version", "description", "task_handler_class",
 		"module_namespace", "concurrent", "default_dependent_system", "named_steps",
-		"schema", "identity_strategy", "step_templates", "environments",
+		"schema", "identity_strategy", "step_templates", "environments", "schedules",
 	}
 	stepKeys = []string{
 		"name", "description", "handler", "handler_class", "dependent_system",
@@ -278,6 +278,8 @@ func (p *parser) template(root *yaml.Node) *Template {
 			stepsNode = v
 		case "environments":
 			envNode = v
+		case "schedules":
+			t.Schedules = p.schedules(v)
 		}
 	}
 	if !nameSet {

@@ -442,7 +442,7 @@ func TestParseRejectsUnknownKeys(t *testing.T) {
 				name: t
 				priority: 3
 			`,
-			want: `t.yaml:2: unknown key "priority"; valid keys are: name, namespace_name, version, description, task_handler_class, module_namespace, concurrent, default_dependent_system, named_steps, schema, identity_strategy, step_templates, environments`,
+			want: `t.yaml:2: unknown key "priority"; valid keys are: name, namespace_name, version, description, task_handler_class, module_namespace, concurrent, default_dependent_system, named_steps, schema, identity_strategy, step_templates, environments, schedules`,
 		},
 		{
 			name: "backoff key",
@@ -1084,4 +1084,46 @@ func TestStepDependencies(t *testing.T) {
 	require.Equal(t, []string{"a", "b", "c"},
 		tmplfile.Step{DependsOnStep: "a", DependsOnSteps: []string{"b", "a", "c", "b"}}.Dependencies())
 	require.Equal(t, []string{"b"}, tmplfile.Step{DependsOnSteps: []string{"b"}}.Dependencies())
+}
+
+func TestParseSchedules(t *testing.T) {
+	t.Parallel()
+	doc := `name: report
+step_templates:
+  - name: build
+    handler: h
+schedules:
+  - name: nightly
+    cron: "30 2 * * *"
+    time_zone: Europe/Paris
+    context: {region: eu}
+    overlap: skip
+    catch_up: all
+    catch_up_limit: 5
+  - name: ticker
+    cron: "@every 10s"
+`
+	tmpl, err := tmplfile.Parse("t.yaml", []byte(doc), tmplfile.Options{})
+	require.NoError(t, err)
+	require.Equal(t, []tmplfile.Schedule{
+		{Name: "nightly", Cron: "30 2 * * *", TimeZone: "Europe/Paris", Context: map[string]any{"region": "eu"}, Overlap: "skip", CatchUp: "all", CatchUpLimit: 5, Line: 6},
+		{Name: "ticker", Cron: "@every 10s", Line: 13},
+	}, tmpl.Schedules)
+
+	for bad, want := range map[string]string{
+		"schedules: {name: x}":                                               `key "schedules" must be a list`,
+		"schedules: [{cron: '@daily'}]":                                      `missing required key "name"`,
+		"schedules: [{name: x}]":                                             `missing required key "cron"`,
+		"schedules: [{name: x, cron: '61 * * * *'}]":                         `minute field`,
+		"schedules: [{name: x, cron: '@daily', time_zone: Mars}]":            `not an IANA time zone`,
+		"schedules: [{name: x, cron: '@daily', overlap: queue}]":             `overlap "queue" is not a policy`,
+		"schedules: [{name: x, cron: '@daily', catch_up: some}]":             `catch_up "some" is not a policy`,
+		"schedules: [{name: x, cron: '@daily', catch_up_limit: 0}]":          `catch_up_limit 0 is out of range`,
+		"schedules: [{name: x, cron: '@daily', every: 1}]":                   `unknown key "every"`,
+		"schedules: [{name: 'a b', cron: '@daily'}]":                         `schedule name "a b" is not valid`,
+		"schedules: [{name: x, cron: '@daily'}, {name: x, cron: '@hourly'}]": `duplicate schedule name "x"`,
+	} {
+		_, err := tmplfile.Parse("t.yaml", []byte("name: report\nstep_templates: [{name: build, handler: h}]\n"+bad+"\n"), tmplfile.Options{})
+		require.ErrorContains(t, err, want, bad)
+	}
 }

@@ -53,6 +53,9 @@ type Template struct {
 	// Steps are the step templates in file order (YAML key step_templates),
 	// with the overrides of the selected environment already merged in.
 	Steps []Step `json:"step_templates"`
+	// Schedules are the template's schedules (YAML schedules), in file
+	// order.
+	Schedules []Schedule `json:"schedules,omitempty"`
 	// Environments holds the raw environments.<env>.step_templates
 	// overrides of every environment, as written in the file.
 	Environments map[string]Environment `json:"environments,omitempty"`

@@ -28,6 +28,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.workers(t)
 		s.templates(t)
 		s.analytics(t)
+		s.schedules(t)
 		s.unavailable(t)
 	})
 	t.Run("EveryExecutorMethodHasACase", func(t *testing.T) {

@@ -290,3 +290,33 @@ func (r *recorder) AnalyticsSeries(ctx context.Context, p *taskerdriver.Analytic
 	r.calls.add("AnalyticsSeries")
 	return r.ExecutorTx.AnalyticsSeries(ctx, p)
 }
+
+func (r *recorder) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleInsertParams) ([]*taskertype.Schedule, error) {
+	r.calls.add("ScheduleInsertMany")
+	return r.ExecutorTx.ScheduleInsertMany(ctx, ps)
+}
+
+func (r *recorder) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.ScheduleUpdateParams) ([]*taskertype.Schedule, error) {
+	r.calls.add("ScheduleUpdateMany")
+	return r.ExecutorTx.ScheduleUpdateMany(ctx, ps)
+}
+
+func (r *recorder) ScheduleList(ctx context.Context, p *taskerdriver.ScheduleListParams) ([]*taskertype.Schedule, error) {
+	r.calls.add("ScheduleList")
+	return r.ExecutorTx.ScheduleList(ctx, p)
+}
+
+func (r *recorder) ScheduleDeleteMany(ctx context.Context, names []string) (int, error) {
+	r.calls.add("ScheduleDeleteMany")
+	return r.ExecutorTx.ScheduleDeleteMany(ctx, names)
+}
+
+func (r *recorder) ScheduleFireInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleFireParams) ([]bool, error) {
+	r.calls.add("ScheduleFireInsertMany")
+	return r.ExecutorTx.ScheduleFireInsertMany(ctx, ps)
+}
+
+func (r *recorder) ScheduleFirePrune(ctx context.Context, p *taskerdriver.ScheduleFirePruneParams) (int, error) {
+	r.calls.add("ScheduleFirePrune")
+	return r.ExecutorTx.ScheduleFirePrune(ctx, p)
+}
