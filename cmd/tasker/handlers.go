@@ -58,9 +58,9 @@ as they start, or by tasker template push).`,
 			}, fmt.Sprintf("%d handlers in namespace %s", len(hs.Handlers), hs.Namespace))
 		},
 	}
-	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
+	cmd.Flags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
 	cmd.Flags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd.Flags(), &output)
 	return cmd
 }
 

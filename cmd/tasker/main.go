@@ -93,6 +93,8 @@ type app struct {
 	out, errOut io.Writer
 	s           settings
 	flags       *pflag.FlagSet
+	// cmd is the command running (set before its RunE).
+	cmd *cobra.Command
 	// runsSteps is set by the commands that run steps (serve, worker).
 	runsSteps bool
 	// metrics, when set (serve; worker with --metrics-addr), instruments
@@ -111,12 +113,19 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tasker",
 		Short:         "Tasker for Go: resilient multi-step workflows",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.flags = cmd.Flags()
+			a.cmd = cmd
 			if err := a.resolve(); err != nil {
 				return err
+			}
+			if f := cmd.Flags().Lookup("output"); f != nil {
+				if err := checkOutput(f.Value.String()); err != nil {
+					return err
+				}
 			}
 			return a.resolveLogger()
 		},
@@ -136,9 +145,28 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
 	pf.BoolVar(&a.s.asyncCommit, "async-commit", false, "PostgreSQL: the worker's passes commit without waiting for the disk; a crash of the database server can lose the last ones and run their steps again (docs/design.md)")
-	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook) [$TASKER_SUBSCRIPTIONS]")
+	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook, nats; a list or a map keyed by name: docs/events.md) [$TASKER_SUBSCRIPTIONS]")
 	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd())
+	root.SetVersionTemplate("tasker {{.Version}}\n")
+	// The commands that read or change what is in a database refuse one
+	// that does not exist instead of creating it (a mistyped --database, a
+	// wrong working directory); migrate, worker, serve, task create,
+	// template push and token create make it.
+	for _, path := range existingDatabaseCommands {
+		if c, _, err := root.Find(strings.Fields(path)); err == nil && c.Name() == path[strings.LastIndex(path, " ")+1:] {
+			needExistingDatabase(c)
+		}
+	}
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// existingDatabaseCommands are the commands that need a database that
+// exists (see needExistingDatabase).
+var existingDatabaseCommands = []string{
+	"task get", "task list", "task cancel", "task retry", "workers",
+	"events dead-letters", "events replay", "analytics performance", "analytics bottlenecks",
+	"token list", "token revoke",
 }
 
 // resolve applies environment variables and the config file to every flag
@@ -348,8 +376,15 @@ func (a *app) clientWaiting(ctx context.Context, command string) (*tasker.Client
 }
 
 func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
+	if err := a.checkDatabaseFile(); err != nil {
+		return nil, nil, err
+	}
 	drv, err := dburl.Open(ctx, a.s.database)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.checkDatabaseTables(ctx, drv); err != nil {
+		_ = drv.Close()
 		return nil, nil, err
 	}
 	reg := tasker.NewRegistry()

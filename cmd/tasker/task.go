@@ -20,7 +20,7 @@ import (
 
 func (a *app) taskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Create, inspect, cancel and retry tasks"}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
+	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
 	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
 	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd())
 	return cmd
@@ -124,7 +124,7 @@ func (a *app) taskCreateCmd() *cobra.Command {
 	f.StringVar(&req.Reason, "reason", "", "why the task runs")
 	f.StringSliceVar(&req.Tags, "tag", nil, "tag the task (repeatable)")
 	f.BoolVar(&wait, "wait", false, "run the task in this process (with --server: poll the server) and wait for it to finish, showing each step")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(f, &output)
 	f.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0: no limit)")
 	return cmd
 }
@@ -321,7 +321,7 @@ func (a *app) taskGetCmd() *cobra.Command {
 			a.printAnnotations(notes[id])
 			return nil
 		})
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd.Flags(), &output)
 	cmd.Flags().BoolVar(&transitions, "transitions", false, "show the task's own transitions (who moved it, when and why) instead of its steps")
 	cmd.Flags().BoolVar(&dependencies, "dependencies", false, "show the task's dependency analysis (critical paths, bottlenecks, error chains, recommendations) instead of its steps")
 	cmd.MarkFlagsMutuallyExclusive("transitions", "dependencies")
@@ -424,7 +424,7 @@ func (a *app) taskListCmd() *cobra.Command {
 	f.StringSliceVar(&p.Tags, "tag", nil, "only tasks with these tags")
 	f.IntVar(&p.Limit, "limit", 50, "page size")
 	f.IntVar(&p.Offset, "offset", 0, "tasks to skip")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(f, &output)
 	p.OrderBy, p.Desc = "task_id", true
 	return cmd
 }
