@@ -423,13 +423,11 @@ func (r *apiClient) handlers(ctx context.Context, ns string) (*namespaceHandlers
 }
 
 // remoteTook is how long a task ran, from what the API tells: the task's
-// own timestamps when present, else its request time to its last step.
-func remoteTook(t *apiTask) time.Duration {
-	if !t.CreatedAt.IsZero() && !t.UpdatedAt.IsZero() {
-		return t.UpdatedAt.Sub(t.CreatedAt)
-	}
-	if !t.CompletedAt.IsZero() && !t.RequestedAt.IsZero() {
-		return t.CompletedAt.Sub(t.RequestedAt)
+// own timestamps when present (to now while it runs, see taskDuration),
+// else its request time to its last step.
+func remoteTook(t *apiTask, now time.Time) time.Duration {
+	if !t.CreatedAt.IsZero() || !t.CompletedAt.IsZero() || !t.State.Final() {
+		return taskDuration(&t.Task, now)
 	}
 	var last time.Time
 	for _, s := range t.Steps {

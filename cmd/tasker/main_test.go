@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -362,6 +363,41 @@ func TestTaskCreateWaitFailure(t *testing.T) {
 	require.Error(t, err, out)
 	require.Equal(t, 2, exitCode(err))
 	require.ErrorContains(t, err, "task 1 ended error")
+// Creating the same task again (the hash identity) says it found the
+// existing task and does not run it; its duration is the task's (creation
+// to end), not the time of this command; task get of a running task shows
+// the time so far.
+func TestTaskCreateAgainSaysExisting(t *testing.T) {
+	t.Parallel()
+	db := tempDB(t)
+	// The README's first command (process_order has identity_strategy: hash).
+	order := `{"customer_email": "ada@example.com", "cart_items": [{"sku": "A1", "quantity": 2, "price": 12.5}]}`
+	args := withDB(t, db, "task", "create", "process_order", "--namespace", "ecommerce", "--context", order, "--wait")
+	first := mustRun(t, args...)
+	require.True(t, strings.HasPrefix(first, "created task 1 (ecommerce.process_order@1.0.0); running its steps here\n"), first)
+	took := regexp.MustCompile(`(?m)^task 1 ecommerce\.process_order@1\.0\.0: complete in (\S+)$`)
+	m := took.FindStringSubmatch(first)
+	require.NotNil(t, m, first)
+
+	again := mustRun(t, args...)
+	require.True(t, strings.HasPrefix(again, "existing task 1 (ecommerce.process_order@1.0.0, same identity) already complete; not run again\n"), again)
+	require.NotContains(t, again, "▶", "no step runs again")
+	m2 := took.FindStringSubmatch(again)
+	require.NotNil(t, m2, again)
+	require.Equal(t, m[1], m2[1], "the task's own duration both times")
+	require.Equal(t, m[1], took.FindStringSubmatch(mustRun(t, withDB(t, db, "task", "get", "1")...))[1], "task get shows the same")
+	require.Equal(t, "existing task 1 (ecommerce.process_order@1.0.0, same identity), status complete\n",
+		mustRun(t, withDB(t, db, "task", "create", "process_order", "--namespace", "ecommerce", "--context", order)...))
+
+	// A task that runs: task get shows how long it has run so far.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "slow.yaml"), []byte(slowTemplate()), 0o600))
+	mustRun(t, "--database", db, "--templates", dir, "task", "create", "slow")
+	time.Sleep(1100 * time.Millisecond)
+	out := mustRun(t, "--database", db, "--templates", dir, "task", "get", "2")
+	require.Regexp(t, `(?m)^task 2 default\.slow@1\.0\.0: pending, running for [1-9][0-9.]*m?s$`, out)
+}
+
 	require.Regexp(t, `✗ once_broken +failed \(attempt 1/1, no retry\)`, out)
 	require.Regexp(t, `(?m)^once_broken +error +1/1 +error: `, out)
 
@@ -392,6 +428,7 @@ func TestDatabasePrecedence(t *testing.T) {
 	t.Setenv("TASKER_DATABASE_URL", envDB)
 
 	out := mustRun(t, "migrate")
+	require.True(t, strings.HasPrefix(out, "task 1 (default.flaky@1.0.0) is pending again; running its failed steps here\n"), out)
 	require.Contains(t, out, "database "+envDB+" ", "TASKER_DATABASE_URL is used without --database")
 	out = mustRun(t, "--database", flagDB, "migrate")
 	require.Contains(t, out, "database "+flagDB+" ", "--database wins over TASKER_DATABASE_URL")
