@@ -177,6 +177,32 @@ func TestTemplateValidateBroken(t *testing.T) {
 	mustRun(t, "template", "validate", "--handler", "charge_card", dir)
 	mustRun(t, "template", "validate", "--strict=false", dir)
 
+	// Every problem of a template is reported, each unknown handler with
+	// the flags that fix it, and every handler_config problem.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte(`name: broken
+step_templates:
+  - name: a
+    handler: charge_card
+  - name: b
+    handler: refund
+  - name: c
+    handler: exec
+    handler_config: {command: 5}
+  - name: d
+    handler: http
+    handler_config: {url: "ftp://x"}
+`), 0o600))
+	out, _, err = run(t, "template", "validate", dir)
+	require.EqualError(t, err, "2 problem(s) found")
+	require.Contains(t, out, `step "a": handler "charge_card" is not registered; if your program registers a Go handler "charge_card" `+
+		`(Registry.RegisterHandler), declare it here with --handler charge_card (repeatable), or skip the handler check with --strict=false; `+
+		`else use a built-in handler: exec, http, remote`)
+	require.Contains(t, out, `step "b": handler "refund" is not registered`)
+	out, _, err = run(t, "template", "validate", "--handler", "charge_card,refund", dir)
+	require.EqualError(t, err, "2 problem(s) found")
+	require.Contains(t, out, `step "c": handler_config.command must be a list`)
+	require.Contains(t, out, `step "d": handler_config.url "ftp://x" must be an absolute http(s) URL`)
+
 	_, _, err = run(t, "template", "validate", filepath.Join(dir, "does_not_exist"))
 	require.Error(t, err)
 	require.Equal(t, 2, exitCode(err))
@@ -337,32 +363,6 @@ func TestTaskListGetCancel(t *testing.T) {
 	require.ErrorContains(t, err, "task 2 is cancelled and cannot be cancelled")
 }
 
-func TestTaskRetry(t *testing.T) {
-	t.Parallel()
-	db := tempDB(t)
-	mustRun(t, withDB(t, db, "task", "create", "diamond_workflow", "--context", `{"even_number": 2}`, "--wait")...)
-	_, _, err := run(t, withDB(t, db, "task", "retry", "1")...)
-	require.Error(t, err)
-	require.Equal(t, 2, exitCode(err))
-	require.ErrorContains(t, err, "only a task in error can be retried")
-
-	_, _, err = run(t, withDB(t, db, "task", "retry", "42")...)
-	require.ErrorContains(t, err, "not found")
-	require.Equal(t, 1, exitCode(err))
-}
-
-// A task that fails ends with exit status 2 from --wait, and retry --wait
-// runs its failed steps again.
-func TestTaskCreateWaitFailure(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	marker := filepath.Join(dir, "second_time")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky.yaml"), []byte(flakyTemplate(marker)), 0o600))
-	db := tempDB(t)
-	out, _, err := run(t, "--database", db, "--templates", dir, "task", "create", "flaky", "--wait")
-	require.Error(t, err, out)
-	require.Equal(t, 2, exitCode(err))
-	require.ErrorContains(t, err, "task 1 ended error")
 // Creating the same task again (the hash identity) says it found the
 // existing task and does not run it; its duration is the task's (creation
 // to end), not the time of this command; task get of a running task shows
@@ -398,10 +398,37 @@ func TestTaskCreateAgainSaysExisting(t *testing.T) {
 	require.Regexp(t, `(?m)^task 2 default\.slow@1\.0\.0: pending, running for [1-9][0-9.]*m?s$`, out)
 }
 
+func TestTaskRetry(t *testing.T) {
+	t.Parallel()
+	db := tempDB(t)
+	mustRun(t, withDB(t, db, "task", "create", "diamond_workflow", "--context", `{"even_number": 2}`, "--wait")...)
+	_, _, err := run(t, withDB(t, db, "task", "retry", "1")...)
+	require.Error(t, err)
+	require.Equal(t, 2, exitCode(err))
+	require.ErrorContains(t, err, "only a task in error can be retried")
+
+	_, _, err = run(t, withDB(t, db, "task", "retry", "42")...)
+	require.ErrorContains(t, err, "not found")
+	require.Equal(t, 1, exitCode(err))
+}
+
+// A task that fails ends with exit status 2 from --wait, and retry --wait
+// runs its failed steps again.
+func TestTaskCreateWaitFailure(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "second_time")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "flaky.yaml"), []byte(flakyTemplate(marker)), 0o600))
+	db := tempDB(t)
+	out, _, err := run(t, "--database", db, "--templates", dir, "task", "create", "flaky", "--wait")
+	require.Error(t, err, out)
+	require.Equal(t, 2, exitCode(err))
+	require.ErrorContains(t, err, "task 1 ended error")
 	require.Regexp(t, `✗ once_broken +failed \(attempt 1/1, no retry\)`, out)
 	require.Regexp(t, `(?m)^once_broken +error +1/1 +error: `, out)
 
 	out = mustRun(t, "--database", db, "--templates", dir, "task", "retry", "1", "--wait")
+	require.True(t, strings.HasPrefix(out, "task 1 (default.flaky@1.0.0) is pending again; running its failed steps here\n"), out)
 	require.Contains(t, out, "task complete")
 	require.Regexp(t, `(?m)^once_broken +complete +1/1 +\{"fixed": true\}`, out)
 }
@@ -428,7 +455,6 @@ func TestDatabasePrecedence(t *testing.T) {
 	t.Setenv("TASKER_DATABASE_URL", envDB)
 
 	out := mustRun(t, "migrate")
-	require.True(t, strings.HasPrefix(out, "task 1 (default.flaky@1.0.0) is pending again; running its failed steps here\n"), out)
 	require.Contains(t, out, "database "+envDB+" ", "TASKER_DATABASE_URL is used without --database")
 	out = mustRun(t, "--database", flagDB, "migrate")
 	require.Contains(t, out, "database "+flagDB+" ", "--database wins over TASKER_DATABASE_URL")
