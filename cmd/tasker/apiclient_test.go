@@ -52,7 +52,7 @@ func testServer(t *testing.T, extra map[string]string) (string, string) {
 // both are closed after the test.
 func serveDB(t *testing.T, db, dir string, maxBody int64) (*tasker.Client, *httptest.Server) {
 	t.Helper()
-	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: dir, logLevel: "error", poll: 200 * time.Millisecond}}
+	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: []string{dir}, logLevel: "error", poll: 200 * time.Millisecond}}
 	c, closeFn, err := a.client(t.Context())
 	require.NoError(t, err)
 	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: maxBody}))

@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 )
 
@@ -93,4 +97,99 @@ func TestReadCommandsDoNotCreateTheDatabase(t *testing.T) {
 	// Once made, the same commands work.
 	mustRun(t, "--database", "sqlite://"+typo, "migrate")
 	require.Contains(t, mustRun(t, "--database", "sqlite://"+typo, "task", "list"), "0 tasks")
+}
+
+// Every key of the config file sets a flag some command has, and the
+// README's config file section names every key (and loads).
+func TestConfigKeysDocumented(t *testing.T) {
+	t.Parallel()
+	flags := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(io.Discard, io.Discard))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, block, ok := strings.Cut(string(readme), "<!-- config-keys:")
+	require.True(t, ok)
+	_, block, _ = strings.Cut(block, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	file := filepath.Join(t.TempDir(), "tasker.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(block), 0o600))
+	values, err := readConfigFile(file)
+	require.NoError(t, err)
+	documented := map[string]bool{}
+	for _, v := range values {
+		documented[v.key.key] = true
+	}
+	for _, k := range configKeys {
+		require.True(t, flags[k.flag], "config key %s sets --%s, which no command has", k.key, k.flag)
+		require.True(t, documented[k.key], "README's config file section lacks %s", k.key)
+	}
+}
+
+// The config file: an unknown key (nested too) is named with its line and
+// the valid keys; the keys beyond the first ones (subscriptions, worker.*,
+// templates as a list) set their flags; flag > environment > file.
+func TestConfigFileKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tasker.yaml")
+	write := func(body string) {
+		require.NoError(t, os.WriteFile(cfg, []byte(body), 0o600))
+	}
+	write("database: x.db\nbogus: 1\n")
+	_, _, err := run(t, "--config", cfg, "migrate")
+	require.ErrorContains(t, err, "config file "+cfg+": line 2: unknown key \"bogus\" (valid keys: database, templates, env, log_level, log_format, subscriptions, server, token, addr, worker.concurrency,")
+	require.NotContains(t, err.Error(), "main.fileConfig")
+	write("worker:\n  concurency: 2\n")
+	_, _, err = run(t, "--config", cfg, "migrate")
+	require.ErrorContains(t, err, `line 2: unknown key "worker.concurency"`)
+	write("worker: 3\n")
+	_, _, err = run(t, "--config", cfg, "migrate")
+	require.ErrorContains(t, err, "line 1: worker must be a map of keys")
+
+	// subscriptions: a file with an unknown type fails the commands that
+	// open a client, which shows the key was applied.
+	db := tempDB(t)
+	mustRun(t, "--database", db, "migrate")
+	subs := filepath.Join(dir, "subs.yaml")
+	require.NoError(t, os.WriteFile(subs, []byte("subscriptions:\n  bad: {type: smtp}\n"), 0o600))
+	write("database: " + db + "\nsubscriptions: " + subs + "\n")
+	_, _, err = run(t, "--config", cfg, "task", "list")
+	require.ErrorContains(t, err, `type "smtp" is unknown`)
+
+	// templates as a list of files; the flag wins over the file.
+	ex := examplesDir(t)
+	write("database: " + db + "\ntemplates: [" + filepath.Join(ex, "order_processing.yaml") + ", " + filepath.Join(ex, "linear_workflow.yaml") + "]\n")
+	out := mustRun(t, "--config", cfg, "handlers")
+	require.Contains(t, out, "ecommerce")
+	require.Contains(t, out, "default")
+	out = mustRun(t, "--config", cfg, "--templates", filepath.Join(ex, "linear_workflow.yaml"), "handlers")
+	require.NotContains(t, out, "ecommerce")
+}
+
+// --templates takes several directories or files, comma-separated or
+// repeated; a missing one is named once.
+func TestTemplatesList(t *testing.T) {
+	t.Parallel()
+	ex := examplesDir(t)
+	order, linear := filepath.Join(ex, "order_processing.yaml"), filepath.Join(ex, "linear_workflow.yaml")
+	for _, args := range [][]string{{"--templates", order + "," + linear}, {"--templates", order, "--templates", linear}} {
+		out := mustRun(t, append(args, "handlers")...)
+		require.Contains(t, out, "2 namespaces", args)
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.yaml"), []byte("name: x\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config: {command: [\"true\"]}\n"), 0o600))
+	out := mustRun(t, "--templates", ex+","+dir, "handlers", "default")
+	require.Contains(t, out, "x ")
+	require.Contains(t, out, "linear_workflow")
+
+	missing := filepath.Join(dir, "nowhere")
+	_, _, err := run(t, "--templates", missing+","+ex, "handlers")
+	require.EqualError(t, err, "--templates "+missing+": no such directory or file [$TASKER_TEMPLATES, config templates]")
 }

@@ -141,9 +141,9 @@ func TestEventsCatalogErrors(t *testing.T) {
 	// Without templates only the system events are listed.
 	out := mustRun(t, "events", "catalog")
 	require.Contains(t, out, fmt.Sprintf("\n%d events\n", len(tasker.SystemEvents())))
-	_, _, err := run(t, "events", "catalog", "--templates", filepath.Join(t.TempDir(), "missing"))
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "load templates from")
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, _, err := run(t, "events", "catalog", "--templates", missing)
+	require.EqualError(t, err, "--templates "+missing+": no such directory or file [$TASKER_TEMPLATES, config templates]")
 	_, _, err = run(t, "events", "catalog", "extra")
 	require.Error(t, err)
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
@@ -53,27 +52,10 @@ func exitCode(err error) int {
 	return 1
 }
 
-// fileConfig is the optional YAML config file.
-type fileConfig struct {
-	Database  string `yaml:"database"`
-	Templates string `yaml:"templates"`
-	Env       string `yaml:"env"`
-	LogLevel  string `yaml:"log_level"`
-	LogFormat string `yaml:"log_format"`
-	Worker    struct {
-		Concurrency   int    `yaml:"concurrency"`
-		LeaseDuration string `yaml:"lease_duration"`
-		PollInterval  string `yaml:"poll_interval"`
-		StepTimeout   string `yaml:"step_timeout"`
-		Retention     string `yaml:"retention"`
-		AsyncCommit   bool   `yaml:"async_commit"`
-	} `yaml:"worker"`
-}
-
 // settings are the resolved global options.
 type settings struct {
 	database    string
-	templates   string
+	templates   []string
 	env         string
 	configFile  string
 	logLevel    string
@@ -134,9 +116,9 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.s.database, "database", dburl.Default, "database URL: sqlite://FILE (relative), sqlite:///ABS/PATH or postgres://USER@HOST:PORT/DB [$TASKER_DATABASE_URL]")
-	pf.StringVar(&a.s.templates, "templates", "", "directory of YAML task templates loaded at start [$TASKER_TEMPLATES]")
+	pf.StringSliceVar(&a.s.templates, "templates", nil, "directories (or files) of YAML task templates loaded at start: comma-separated or repeated [$TASKER_TEMPLATES]")
 	pf.StringVar(&a.s.env, "env", "", "environment whose template overrides apply [$TASKER_ENV]")
-	pf.StringVar(&a.s.configFile, "config", "", "YAML config file (database, templates, env, log_level, log_format, worker.*) [$TASKER_CONFIG]")
+	pf.StringVar(&a.s.configFile, "config", "", "YAML config file: every setting of the flags, such as database, templates, worker.concurrency, auth.* (README.md, Config file) [$TASKER_CONFIG]")
 	pf.StringVar(&a.s.logLevel, "log-level", "info", "log level: debug, info, warn, error [$TASKER_LOG_LEVEL]")
 	pf.StringVar(&a.s.logFormat, "log-format", "text", "log format on stderr: text (key=value) or json (one object a line, for production) [$TASKER_LOG_FORMAT]")
 	pf.IntVar(&a.s.concurrency, "concurrency", 16, "maximum steps run at once by this process's worker")
@@ -219,48 +201,7 @@ func (a *app) resolve() error {
 	if a.s.configFile == "" {
 		return nil
 	}
-	data, err := os.ReadFile(a.s.configFile)
-	if err != nil {
-		return fmt.Errorf("config file: %w", err)
-	}
-	var fc fileConfig
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, log_format, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout, worker.retention)", a.s.configFile, err)
-	}
-	setFromFile := func(name, v string) error {
-		if v == "" || a.flags.Changed(name) {
-			return nil
-		}
-		if _, envSet := os.LookupEnv(envFor[name]); envSet && envFor[name] != "" {
-			return nil
-		}
-		if err := a.flags.Set(name, v); err != nil {
-			return fmt.Errorf("config file %s: %s: %w", a.s.configFile, name, err)
-		}
-		return nil
-	}
-	for name, v := range map[string]string{
-		"database": fc.Database, "templates": fc.Templates, "env": fc.Env, "log-level": fc.LogLevel, "log-format": fc.LogFormat,
-		"lease": fc.Worker.LeaseDuration, "poll-interval": fc.Worker.PollInterval, "step-timeout": fc.Worker.StepTimeout,
-		"retention": fc.Worker.Retention,
-	} {
-		if err := setFromFile(name, v); err != nil {
-			return err
-		}
-	}
-	if fc.Worker.Concurrency > 0 {
-		if err := setFromFile("concurrency", fmt.Sprint(fc.Worker.Concurrency)); err != nil {
-			return err
-		}
-	}
-	if fc.Worker.AsyncCommit {
-		if err := setFromFile("async-commit", "true"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.applyConfigFile()
 }
 
 // rolesFromEnv applies $TASKER_AUTH_ROLES (NAME=PERM[,PERM...] values
@@ -279,11 +220,6 @@ func (a *app) rolesFromEnv() error {
 		}
 	}
 	return nil
-}
-
-var envFor = map[string]string{
-	"database": "TASKER_DATABASE_URL", "templates": "TASKER_TEMPLATES", "env": "TASKER_ENV", "log-level": "TASKER_LOG_LEVEL",
-	"log-format": "TASKER_LOG_FORMAT",
 }
 
 // resolveLogger checks --log-level and --log-format (after the environment
@@ -380,19 +316,17 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 		return nil, nil, err
 	}
 	drv, err := dburl.Open(ctx, a.s.database)
+	// The templates first: a broken one leaves no new database behind.
+	reg := tasker.NewRegistry()
+	if err := a.loadTemplates(reg); err != nil {
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := a.checkDatabaseTables(ctx, drv); err != nil {
 		_ = drv.Close()
 		return nil, nil, err
-	}
-	reg := tasker.NewRegistry()
-	if a.s.templates != "" {
-		if err := reg.LoadDir(a.s.templates, a.loadOptions()); err != nil {
-			_ = drv.Close()
-			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
-		}
 	}
 	var subs []taskersub.Subscription
 	if a.s.subsFile != "" {
