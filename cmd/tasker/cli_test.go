@@ -21,7 +21,7 @@ func TestUnknownSubcommand(t *testing.T) {
 	t.Parallel()
 	_, _, err := run(t, "task", "lst")
 	require.EqualError(t, err, "unknown command \"lst\" for \"tasker task\"; did you mean get or list?\n"+
-		"  its commands: cancel, create, get, list, retry (run 'tasker task --help')")
+		"  its commands: cancel, create, get, list, retry, transitions (run 'tasker task --help')")
 	require.Equal(t, 2, exitCode(err))
 	_, _, err = run(t, "events", "replays")
 	require.ErrorContains(t, err, `unknown command "replays" for "tasker events"; did you mean replay?`)

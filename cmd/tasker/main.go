@@ -128,7 +128,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
 	pf.BoolVar(&a.s.asyncCommit, "async-commit", false, "PostgreSQL: the worker's passes commit without waiting for the disk; a crash of the database server can lose the last ones and run their steps again (docs/design.md)")
 	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook, nats; a list or a map keyed by name: docs/events.md) [$TASKER_SUBSCRIPTIONS]")
-	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd())
+	root.AddCommand(a.taskCmd(), a.stepCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd())
 	root.SetVersionTemplate("tasker {{.Version}}\n")
 	// The commands that read or change what is in a database refuse one
 	// that does not exist instead of creating it (a mistyped --database, a
@@ -148,7 +148,8 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 var existingDatabaseCommands = []string{
 	"task get", "task list", "task cancel", "task retry", "workers",
 	"events dead-letters", "events replay", "analytics performance", "analytics bottlenecks",
-	"token list", "token revoke",
+	"token list", "token revoke", "task transitions",
+	"step get", "step resolve", "step cancel", "step retry-limit",
 }
 
 // resolve applies environment variables and the config file to every flag
@@ -315,12 +316,12 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	if err := a.checkDatabaseFile(); err != nil {
 		return nil, nil, err
 	}
-	drv, err := dburl.Open(ctx, a.s.database)
 	// The templates first: a broken one leaves no new database behind.
 	reg := tasker.NewRegistry()
 	if err := a.loadTemplates(reg); err != nil {
 		return nil, nil, err
 	}
+	drv, err := dburl.Open(ctx, a.s.database)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,7 +22,7 @@ func (a *app) taskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Create, inspect, cancel and retry tasks"}
 	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
 	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
-	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd())
+	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd(), a.taskTransitionsCmd())
 	return cmd
 }
 
@@ -541,6 +541,28 @@ func (a *app) taskRetryCmd() *cobra.Command {
 			return a.runAndWatch(ctx, c, t, watchRetried, events, unsub, "text", 0)
 		})
 	cmd.Flags().BoolVar(&wait, "wait", false, "run the task here and wait for it to finish")
+	return cmd
+}
+
+func (a *app) taskTransitionsCmd() *cobra.Command {
+	var output string
+	cmd := a.taskIDCmd(&cobra.Command{Use: "transitions ID", Aliases: []string{"audit"},
+		Short: "Show a task's audit trail: who moved it, when and why (the same as task get ID --transitions)"},
+		func(ctx context.Context, id int64) error {
+			trs, err := callServer(a, func(r *apiClient) ([]*tasker.Transition, error) { return r.taskTransitions(ctx, id) })
+			if err != nil {
+				return err
+			}
+			return a.printTransitions(trs, output)
+		},
+		func(ctx context.Context, c *tasker.Client, id int64) error {
+			trs, err := c.TaskTransitions(ctx, id)
+			if err != nil {
+				return err
+			}
+			return a.printTransitions(trs, output)
+		})
+	addOutputFlag(cmd.Flags(), &output)
 	return cmd
 }
 
