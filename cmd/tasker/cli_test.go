@@ -193,3 +193,28 @@ func TestTemplatesList(t *testing.T) {
 	_, _, err := run(t, "--templates", missing+","+ex, "handlers")
 	require.EqualError(t, err, "--templates "+missing+": no such directory or file [$TASKER_TEMPLATES, config templates]")
 }
+
+// A step's policy in -o json has its durations in milliseconds (the _ms
+// fields, as the REST API), beside the stored nanoseconds.
+func TestStepPolicyJSONMilliseconds(t *testing.T) {
+	t.Parallel()
+	db := tempDB(t)
+	order := `{"customer_email": "ada@example.com", "cart_items": [{"sku": "A1", "quantity": 2, "price": 12.5}]}`
+	mustRun(t, withDB(t, db, "task", "create", "process_order", "--namespace", "ecommerce", "--context", order)...)
+	var got struct {
+		Steps []struct {
+			Name   string         `json:"name"`
+			Policy map[string]any `json:"policy"`
+		} `json:"steps"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(mustRun(t, withDB(t, db, "task", "get", "1", "-o", "json")...)), &got))
+	var seen bool
+	for _, s := range got.Steps {
+		if s.Name == "process_payment" {
+			require.Equal(t, 500.0, s.Policy["backoff_base_ms"], s.Policy)
+			require.Equal(t, 5e8, s.Policy["backoff_base"], "the older nanosecond field is kept")
+			seen = true
+		}
+	}
+	require.True(t, seen)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -204,7 +205,7 @@ func (a *app) watchEnd(ctx context.Context, c *tasker.Client, final *tasker.Task
 		return err
 	}
 	if output == "json" {
-		if err := a.printJSON(map[string]any{"task": final, "steps": steps}); err != nil {
+		if err := a.printJSON(map[string]any{"task": final, "steps": policyViews(steps)}); err != nil {
 			return err
 		}
 	} else {
@@ -214,6 +215,21 @@ func (a *app) watchEnd(ctx context.Context, c *tasker.Client, final *tasker.Task
 		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", final.ID, final.State)}
 	}
 	return nil
+}
+
+// policyViews returns copies of steps whose policy shows its durations as
+// the REST API does (the _ms fields beside the stored ones), so that -o json
+// prints the same on the database as through --server.
+func policyViews(steps []*tasker.Step) []*tasker.Step {
+	out := make([]*tasker.Step, len(steps))
+	for i, s := range steps {
+		c := *s
+		if c.Policy != nil {
+			c.Policy = apiview.PolicyView(c.Policy)
+		}
+		out[i] = &c
+	}
+	return out
 }
 
 // watchKind is how the task a --wait watches came to be.
@@ -376,7 +392,7 @@ func (a *app) taskGetCmd() *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				return a.printJSON(map[string]any{"task": t, "steps": steps, "task_annotations": notes[id]})
+				return a.printJSON(map[string]any{"task": t, "steps": policyViews(steps), "task_annotations": notes[id]})
 			}
 			a.printSummary(t, steps, taskDuration(t, time.Now()))
 			a.printAnnotations(notes[id])
