@@ -161,6 +161,7 @@ type Client struct {
 	trace *tracing
 
 	mu       sync.Mutex
+	closed   bool // Close was called
 	worker   *orchestrator.Worker
 	maint    *maintenance.Maintainer
 	stopSubs func()

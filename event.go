@@ -47,7 +47,10 @@ const subscriberBuffer = 1024
 type eventBus struct {
 	mu      sync.RWMutex
 	subs    map[*subscription]struct{}
-	changes map[chan StateChange]struct{}
+	changes map[chan StateChange]*sync.Once
+	// closed is set by closeAll (Client.Close): later subscriptions get a
+	// closed channel.
+	closed  bool
 	hooks   []Hook
 	dropped atomic.Int64
 	logger  *slog.Logger
@@ -56,12 +59,17 @@ type eventBus struct {
 type subscription struct {
 	patterns []string
 	ch       chan *Event
+	once     sync.Once
 }
+
+// end closes the subscription's channel once (its stop function and
+// Client.Close may both end it).
+func (s *subscription) end() { s.once.Do(func() { close(s.ch) }) }
 
 func (s *subscription) matches(name string) bool { return taskersub.MatchEvent(s.patterns, name) }
 
 func newEventBus(logger *slog.Logger, hooks []Hook) *eventBus {
-	return &eventBus{subs: map[*subscription]struct{}{}, changes: map[chan StateChange]struct{}{}, hooks: hooks, logger: logger}
+	return &eventBus{subs: map[*subscription]struct{}{}, changes: map[chan StateChange]*sync.Once{}, hooks: hooks, logger: logger}
 }
 
 // publish calls the hooks synchronously, then hands the event to the
@@ -116,33 +124,55 @@ func (b *eventBus) callHook(h Hook, ev *Event) {
 
 func (b *eventBus) subscribeChanges() (<-chan StateChange, func()) {
 	feed := make(chan StateChange, subscriberBuffer)
+	once := new(sync.Once)
 	b.mu.Lock()
-	b.changes[feed] = struct{}{}
+	if b.closed {
+		b.mu.Unlock()
+		close(feed)
+		return feed, func() {}
+	}
+	b.changes[feed] = once
 	b.mu.Unlock()
-	var once sync.Once
 	return feed, func() {
-		once.Do(func() {
-			b.mu.Lock()
-			delete(b.changes, feed)
-			b.mu.Unlock()
-			close(feed)
-		})
+		b.mu.Lock()
+		delete(b.changes, feed)
+		b.mu.Unlock()
+		once.Do(func() { close(feed) })
 	}
 }
 
 func (b *eventBus) subscribe(patterns []string) (<-chan *Event, func()) {
 	s := &subscription{patterns: patterns, ch: make(chan *Event, subscriberBuffer)}
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		s.end()
+		return s.ch, func() {}
+	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	var once sync.Once
 	return s.ch, func() {
-		once.Do(func() {
-			b.mu.Lock()
-			delete(b.subs, s)
-			b.mu.Unlock()
-			close(s.ch)
-		})
+		b.mu.Lock()
+		delete(b.subs, s)
+		b.mu.Unlock()
+		s.end()
+	}
+}
+
+// closeAll ends every subscription and change feed: their channels are
+// closed, and later ones are closed at once. Events published after it
+// reach only the hooks.
+func (b *eventBus) closeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
+		delete(b.subs, s)
+		s.end()
+	}
+	for feed, once := range b.changes {
+		delete(b.changes, feed)
+		once.Do(func() { close(feed) })
 	}
 }
 

@@ -109,6 +109,7 @@ func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, looku
 	if err := t.prepare(known, r.handlerNamesLocked); err != nil {
 		return err
 	}
+	var configErrs []error // every step's handler_config problem, not only the first
 	for _, s := range t.Steps {
 		if v, ok := r.handlers[s.Handler].(ConfigValidator); ok {
 			cfg, err := configAsStored(s.HandlerConfig, usesExactConfig(r.handlers[s.Handler]))
@@ -131,9 +132,12 @@ func (r *Registry) registerTemplate(t *TaskTemplate, opts RegisterOptions, looku
 			}
 			if err != nil {
 				err = redactError(err, redact)
-				return &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err}
+				configErrs = append(configErrs, &TemplateError{File: t.File, Line: s.line, Template: t.Name, Step: s.Name, Problem: err.Error(), Err: err})
 			}
 		}
+	}
+	if err := joinErrors(configErrs); err != nil {
+		return err
 	}
 	versions := r.versionsLocked(t.Namespace, t.Name)
 	if _, ok := versions[t.Version]; ok && !opts.Replace {

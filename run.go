@@ -19,6 +19,9 @@ import (
 func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClientClosed
+	}
 	if c.worker != nil {
 		return errors.New("tasker: client already started")
 	}
@@ -61,6 +64,26 @@ func (c *Client) Stop(ctx context.Context) error {
 	return err
 }
 
+// ErrClientClosed is returned by Start and RunUntilIdle after Close.
+var ErrClientClosed = errors.New("tasker: client closed")
+
+// Close stops the worker if it runs (as Stop, with ctx bounding the wait for
+// running handlers), ends every event subscription (the channels of
+// Subscribe and SubscribeChanges are closed, SubscribeFunc's functions stop
+// being called) and marks the client closed: Start and RunUntilIdle then
+// return ErrClientClosed. It does not close the driver or its database
+// handle: the caller opened them and closes them after Close. Reads and
+// writes that need no worker (CreateTask, Task, ...) still work until then.
+// Close is safe to call more than once.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	err := c.Stop(ctx)
+	c.bus.closeAll()
+	return err
+}
+
 // RunUntilIdle runs steps in the calling goroutine until no step is ready at
 // the client's current clock and none is running, then returns. It is the
 // synchronous alternative to Start for tests and scripts (with a frozen clock
@@ -70,6 +93,10 @@ func (c *Client) Stop(ctx context.Context) error {
 // started.
 func (c *Client) RunUntilIdle(ctx context.Context) error {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClientClosed
+	}
 	if c.worker != nil {
 		c.mu.Unlock()
 		return errors.New("tasker: RunUntilIdle while the client is started")

@@ -1,6 +1,7 @@
 package tasker
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -215,6 +216,7 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 	case len(t.Steps) == 0:
 		return fail("", "the template has no steps", "declare at least one step under step_templates", nil)
 	}
+	var unknown []error
 	for i := range t.Steps {
 		s := &t.Steps[i]
 		if strings.TrimSpace(s.Name) == "" {
@@ -224,8 +226,9 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 			return fail(s.Name, "handler is missing", `name a registered handler, such as "exec"`, nil)
 		}
 		if handlerKnown != nil && !handlerKnown(s.Handler) {
-			return fail(s.Name, fmt.Sprintf("handler %q is not registered", s.Handler),
-				"register it with Registry.RegisterHandler before loading templates, or use one of: "+strings.Join(handlerNames(), ", "), nil)
+			// Every step's unknown handler is reported, not only the first.
+			unknown = append(unknown, fail(s.Name, fmt.Sprintf("handler %q is not registered", s.Handler),
+				"register it with Registry.RegisterHandler before loading templates, or use one of: "+strings.Join(handlerNames(), ", "), nil))
 		}
 		if s.RetryLimit == 0 {
 			s.RetryLimit = 3
@@ -255,6 +258,9 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 		}
 		s.DependentSystem = cmpOr(s.DependentSystem, t.DefaultDependentSystem)
 		s.Description = cmpOr(s.Description, s.Name)
+	}
+	if err := joinErrors(unknown); err != nil {
+		return err
 	}
 	seenSchedule := map[string]bool{}
 	for _, s := range t.Schedules {
@@ -300,6 +306,19 @@ func (t *TaskTemplate) prepare(handlerKnown func(string) bool, handlerNames func
 	}
 	t.schema = sch
 	return nil
+}
+
+// joinErrors is nil for none, the error itself for one (so that a single
+// problem keeps its type for errors.As and type switches alike) and
+// errors.Join for more.
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
 func cmpOr(v, def string) string {

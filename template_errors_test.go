@@ -467,3 +467,20 @@ func TestTemplateHTTPDependenciesMustBeParents(t *testing.T) {
 	err = reg.RegisterTemplate(&tasker.TaskTemplate{Name: "none", Steps: steps()}, tasker.RegisterOptions{})
 	require.ErrorContains(t, err, `"lookup" is not a parent of this step (it has none)`)
 }
+
+// Every step's problem of one kind is reported in one run: all the unknown
+// handlers, and all the handler_config problems (each names its step and
+// line), not only the first.
+func TestTemplateErrorEveryStepReported(t *testing.T) {
+	t.Parallel()
+	err := loadBad(t, "name: t\nstep_templates:\n  - name: a\n    handler: charge\n  - name: b\n    handler: refund\n")
+	require.ErrorContains(t, err, `bad.yaml:3: template "t": step "a": handler "charge" is not registered`)
+	require.ErrorContains(t, err, `bad.yaml:5: template "t": step "b": handler "refund" is not registered`)
+
+	err = loadBad(t, "name: t\nstep_templates:\n  - name: a\n    handler: exec\n    handler_config: {command: 5}\n"+
+		"  - name: b\n    handler: http\n    handler_config: {url: \"ftp://x\"}\n")
+	require.ErrorContains(t, err, `bad.yaml:3: template "t": step "a": handler_config.command must be a list`)
+	require.ErrorContains(t, err, `bad.yaml:6: template "t": step "b": handler_config.url "ftp://x" must be an absolute http(s) URL`)
+	var te *tasker.TemplateError
+	require.ErrorAs(t, err, &te)
+}

@@ -40,13 +40,21 @@ type subscriptionsFile struct {
 	Subscriptions []Subscription `yaml:"subscriptions"`
 }
 
-// Load reads a YAML subscriptions file:
+// Load reads a YAML subscriptions file, a list:
 //
 //	subscriptions:
 //	  - name: ops-webhook
 //	    type: webhook
 //	    events: ["task.failed", "step.max_retries_reached"]
 //	    config: {url: https://ops.example.com/hooks/tasker, secret: ${TASKER_WEBHOOK_SECRET}}
+//
+// or, as the original Tasker's files, a map keyed by name (a name inside
+// an entry, if any, must be the same):
+//
+//	subscriptions:
+//	  ops-webhook:
+//	    type: webhook
+//	    config: {url: https://ops.example.com/hooks/tasker}
 //
 // ${VAR} in values is replaced from the environment.
 func Load(file string) ([]Subscription, error) {
@@ -55,16 +63,68 @@ func Load(file string) ([]Subscription, error) {
 		return nil, fmt.Errorf("subscriptions: %w", err)
 	}
 	data = []byte(os.Expand(string(data), func(k string) string { return os.Getenv(k) }))
+	if data, err = mapToList(data); err != nil {
+		return nil, fmt.Errorf("subscriptions %s: %w", file, err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var f subscriptionsFile
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("subscriptions %s: %w (keys: subscriptions[].name, type, enabled, events, config)", file, err)
+		return nil, fmt.Errorf("subscriptions %s: %w (keys: subscriptions[].name, type, enabled, events, config; or subscriptions.NAME.type, ...)", file, err)
 	}
 	if err := Validate(f.Subscriptions); err != nil {
 		return nil, fmt.Errorf("subscriptions %s: %w", file, err)
 	}
 	return f.Subscriptions, nil
+}
+
+// mapToList rewrites a file whose subscriptions are a map keyed by name
+// into the list form (each entry gets its key as name), in file order, so
+// that one strict decoding reads both forms. Other files are returned as
+// they are.
+func mapToList(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return data, nil //nolint:nilerr // the strict decoding reports it
+	}
+	top := doc.Content[0]
+	var subs *yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "subscriptions" {
+			subs = top.Content[i+1]
+		}
+	}
+	if subs == nil || subs.Kind != yaml.MappingNode {
+		return data, nil
+	}
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: subs.Line, Column: subs.Column}
+	for i := 0; i+1 < len(subs.Content); i += 2 {
+		key, entry := subs.Content[i], subs.Content[i+1]
+		if entry.Kind == yaml.ScalarNode && entry.Tag == "!!null" {
+			entry = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: entry.Line, Column: entry.Column}
+		}
+		if entry.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("line %d: subscription %q is not a map of its settings (type, events, config, enabled)", key.Line, key.Value)
+		}
+		named := false
+		for j := 0; j+1 < len(entry.Content); j += 2 {
+			if entry.Content[j].Value == "name" {
+				if v := entry.Content[j+1].Value; v != key.Value {
+					return nil, fmt.Errorf("line %d: subscription %q has name %q: leave the name out (the key names it) or make them equal", key.Line, key.Value, v)
+				}
+				named = true
+			}
+		}
+		if !named {
+			entry.Content = append([]*yaml.Node{
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: "name"},
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: key.Value},
+			}, entry.Content...)
+		}
+		list.Content = append(list.Content, entry)
+	}
+	*subs = *list
+	return yaml.Marshal(&doc)
 }
 
 // Validate checks names, types, event patterns and configs.

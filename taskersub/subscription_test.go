@@ -38,10 +38,40 @@ func TestLoadSubscriptions(t *testing.T) {
 		"subscriptions:\n  - {name: a, type: webhook, config: {url: http://x, retries: 3}}\n": `config.retries is unknown`,
 		"subscriptions:\n  - {name: a, type: log, events: [\"[\"]}\n":                         `event pattern "[" is malformed`,
 		"subscriptions:\n  - {name: a, type: log, colour: red}\n":                             `field colour not found`,
+		"subscriptions:\n  a: {type: log, colour: red}\n":                                     `field colour not found`,
+		"subscriptions:\n  a: {name: b, type: log}\n":                                         `subscription "a" has name "b": leave the name out`,
+		"subscriptions:\n  a: [log]\n":                                                        `subscription "a" is not a map of its settings`,
+		"subscriptions:\n  a: {type: smtp}\n":                                                 `subscription "a": type "smtp" is unknown`,
 	} {
 		_, err := taskersub.Load(write(body))
 		require.ErrorContains(t, err, want, body)
 	}
+}
+
+// The original Tasker's shape, a map keyed by name, loads as the list does,
+// in file order.
+func TestLoadSubscriptionsMap(t *testing.T) {
+	t.Setenv("HOOK_SECRET", "abc")
+	p := filepath.Join(t.TempDir(), "subs.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(`subscriptions:
+  ops:
+    type: webhook
+    events: ["task.failed"]
+    config: {url: "https://ops.example.com/hook", secret: "${HOOK_SECRET}", timeout: 5s, max_attempts: 3}
+  audit:
+    name: audit
+    type: log
+    enabled: false
+`), 0o600))
+	subs, err := taskersub.Load(p)
+	require.NoError(t, err)
+	require.Len(t, subs, 2)
+	require.Equal(t, "ops", subs[0].Name)
+	require.Equal(t, "webhook", subs[0].Type)
+	require.Equal(t, []string{"task.failed"}, subs[0].Events)
+	require.Equal(t, "abc", subs[0].Config["secret"])
+	require.Equal(t, "audit", subs[1].Name)
+	require.False(t, *subs[1].Enabled)
 }
 
 // Without the taskernats package, a nats subscription is refused with the

@@ -25,24 +25,22 @@ computing a fresh answer, or with --server URL through a running tasker serve
 (its answer may come from its 90 s / 2 min cache: see cache_info), with --token
 a credential holding tasker.analytics:index. Durations are seconds.`,
 	}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
+	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
 	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT holding tasker.analytics:index [$TASKER_TOKEN]")
 	cmd.AddCommand(a.analyticsPerformanceCmd(), a.analyticsBottlenecksCmd())
 	return cmd
 }
 
-// outputFlags adds --output/-o and its --json shorthand to cmd; asJSON
-// reads them (an unknown --output is an error).
+// outputFlags adds -o/--output (and the deprecated --json) to cmd; asJSON
+// reads it (an unknown --output is an error).
 func outputFlags(cmd *cobra.Command) (asJSON func() (bool, error)) {
 	var output string
-	var jsonOut bool
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text (tables) or json")
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON (the REST answer's shape): the same as --output json")
+	addOutputFlag(cmd.Flags(), &output)
 	return func() (bool, error) {
-		if output != "text" && output != "json" {
-			return false, fmt.Errorf("--output %q is unknown: use text or json", output)
+		if err := checkOutput(output); err != nil {
+			return false, err
 		}
-		return jsonOut || output == "json", nil
+		return output == "json", nil
 	}
 }
 
@@ -51,7 +49,7 @@ func (a *app) analyticsPerformanceCmd() *cobra.Command {
 		Use:   "performance",
 		Short: "The system overview and the performance of the last hour, 4 hours and 24 hours",
 		Example: `  tasker analytics performance --database postgres://localhost/tasker
-  tasker analytics performance --server http://127.0.0.1:8080 --token $TOKEN --json`,
+  tasker analytics performance --server http://127.0.0.1:8080 --token $TOKEN -o json`,
 		Args: cobra.NoArgs,
 	}
 	asJSON := outputFlags(cmd)
@@ -110,7 +108,7 @@ error kinds, retry outcome, the time steps wait for their dependencies and
 for a worker, and recommendations, over the tasks created in the last
 --period hours (of --namespace, --name and --version when given).`,
 		Example: `  tasker analytics bottlenecks --namespace ecommerce --name order --period 4
-  tasker analytics bottlenecks --server http://127.0.0.1:8080 --token $TOKEN --json`,
+  tasker analytics bottlenecks --server http://127.0.0.1:8080 --token $TOKEN -o json`,
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().StringVar(&q.Namespace, "namespace", "", "only tasks of this namespace")

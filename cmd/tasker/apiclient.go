@@ -206,6 +206,33 @@ func (r *apiClient) do(ctx context.Context, method, path string, query url.Value
 	return resp.StatusCode, nil
 }
 
+// deadLetters calls GET /tasker/dead_letters.
+func (r *apiClient) deadLetters(ctx context.Context, subscription string, limit int) ([]*tasker.OutboxMessage, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if subscription != "" {
+		q.Set("subscription", subscription)
+	}
+	var env struct {
+		DeadLetters []*tasker.OutboxMessage `json:"dead_letters"`
+	}
+	_, err := r.do(ctx, http.MethodGet, "/tasker/dead_letters", q, nil, &env)
+	return env.DeadLetters, err
+}
+
+// replayDeadLetters calls POST /tasker/dead_letters/replay: the ids, or
+// all of them when none.
+func (r *apiClient) replayDeadLetters(ctx context.Context, ids []int64) (int, error) {
+	body := map[string]any{"all": true}
+	if len(ids) > 0 {
+		body = map[string]any{"ids": ids}
+	}
+	var out struct {
+		Replayed int `json:"replayed"`
+	}
+	_, err := r.do(ctx, http.MethodPost, "/tasker/dead_letters/replay", nil, body, &out)
+	return out.Replayed, err
+}
+
 // apiTask is a task as the API sends it: tasker.Task's fields plus
 // full_name, complete and, from GET /tasker/tasks/{id}, workflow_steps.
 type apiTask struct {
@@ -396,13 +423,11 @@ func (r *apiClient) handlers(ctx context.Context, ns string) (*namespaceHandlers
 }
 
 // remoteTook is how long a task ran, from what the API tells: the task's
-// own timestamps when present, else its request time to its last step.
-func remoteTook(t *apiTask) time.Duration {
-	if !t.CreatedAt.IsZero() && !t.UpdatedAt.IsZero() {
-		return t.UpdatedAt.Sub(t.CreatedAt)
-	}
-	if !t.CompletedAt.IsZero() && !t.RequestedAt.IsZero() {
-		return t.CompletedAt.Sub(t.RequestedAt)
+// own timestamps when present (to now while it runs, see taskDuration),
+// else its request time to its last step.
+func remoteTook(t *apiTask, now time.Time) time.Duration {
+	if !t.CreatedAt.IsZero() || !t.CompletedAt.IsZero() || !t.State.Final() {
+		return taskDuration(&t.Task, now)
 	}
 	var last time.Time
 	for _, s := range t.Steps {

@@ -52,7 +52,7 @@ func testServer(t *testing.T, extra map[string]string) (string, string) {
 // both are closed after the test.
 func serveDB(t *testing.T, db, dir string, maxBody int64) (*tasker.Client, *httptest.Server) {
 	t.Helper()
-	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: dir, logLevel: "error", poll: 200 * time.Millisecond}}
+	a := &app{out: io.Discard, errOut: io.Discard, s: settings{database: db, templates: []string{dir}, logLevel: "error", poll: 200 * time.Millisecond}}
 	c, closeFn, err := a.client(t.Context())
 	require.NoError(t, err)
 	srv := httptest.NewServer(taskerhttp.NewHandler(c, &taskerhttp.Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: maxBody}))
@@ -94,7 +94,7 @@ func TestRemoteTaskCommands(t *testing.T) {
 
 	// create --wait polls the server and prints each step as it finishes.
 	out := mustRun(t, srv("task", "create", "diamond_workflow", "--context", `{"even_number": 4}`, "--wait")...)
-	require.Contains(t, out, "task 1 (default.diamond_workflow@1.0.0) created; waiting for "+url)
+	require.Contains(t, out, "created task 1 (default.diamond_workflow@1.0.0); waiting for "+url)
 	requireDiamondWaited(t, out)
 	require.Regexp(t, `(?m)^diamond_end +complete +1/3 +\{"value": ?288, ?"branch_b": ?256, ?"branch_c": ?32\}`, out)
 
@@ -119,7 +119,10 @@ func TestRemoteTaskCommands(t *testing.T) {
 	require.Regexp(t, `(?m)^process_payment +complete +2/3 `, out)
 	require.Regexp(t, `(?m)^validate_cart +complete +1/3 +\{"total_cents": ?2500\}`, out)
 	out = mustRun(t, srv("task", "create", "process_order", "--namespace", "ecommerce", "--context", order)...)
-	require.Equal(t, "found existing task 4 (ecommerce.process_order@1.0.0), status complete\n", out)
+	require.Equal(t, "existing task 4 (ecommerce.process_order@1.0.0, same identity), status complete\n", out)
+	out = mustRun(t, srv("task", "create", "process_order", "--namespace", "ecommerce", "--context", order, "--wait")...)
+	require.Contains(t, out, "existing task 4 (ecommerce.process_order@1.0.0, same identity), status complete; waiting for "+url)
+	require.NotRegexp(t, `complete in 0s\n`, out, "the duration is the task's, not this command's")
 
 	// list: newest first, the local table and footer.
 	out = mustRun(t, srv("task", "list")...)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,10 +25,7 @@ func (a *app) eventsCmd() *cobra.Command {
 }
 
 func (a *app) eventsCatalogCmd() *cobra.Command {
-	var (
-		search, namespace string
-		asJSON            bool
-	)
+	var search, namespace string
 	cmd := &cobra.Command{
 		Use:   "catalog",
 		Short: "List the system events and the custom events declared by the templates",
@@ -38,27 +37,31 @@ needed). --search keeps the events whose name or description contains TEXT
 templates of that namespace.`,
 		Example: `  tasker events catalog --templates examples
   tasker events catalog --templates examples --search step.
-  tasker events catalog --templates examples --namespace ecommerce --json`,
+  tasker events catalog --templates examples --namespace ecommerce -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			reg, err := a.localRegistry()
-			if err != nil {
-				return err
+	}
+	asJSON := outputFlags(cmd)
+	cmd.RunE = func(_ *cobra.Command, _ []string) error {
+		js, err := asJSON()
+		if err != nil {
+			return err
+		}
+		reg, err := a.localRegistry()
+		if err != nil {
+			return err
+		}
+		all := append(tasker.SystemEvents(), reg.CustomEvents()...)
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name }) // as Client.EventCatalog
+		events := filterEvents(all, search, namespace)
+		return a.printList(js, events, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION", func(tw io.Writer) {
+			for _, e := range events {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
 			}
-			all := append(tasker.SystemEvents(), reg.CustomEvents()...)
-			sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name }) // as Client.EventCatalog
-			events := filterEvents(all, search, namespace)
-			return a.printList(asJSON, events, "NAME\tCATEGORY\tFIRED BY\tDESCRIPTION", func(tw io.Writer) {
-				for _, e := range events {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
-				}
-			}, fmt.Sprintf("%d events", len(events)))
-		},
+		}, fmt.Sprintf("%d events", len(events)))
 	}
 	f := cmd.Flags()
 	f.StringVar(&search, "search", "", "keep events whose name or description contains TEXT (case-insensitive)")
 	f.StringVar(&namespace, "namespace", "", "keep only the custom events declared by templates of this namespace")
-	f.BoolVar(&asJSON, "json", false, "print a JSON array of event specs (with payload schemas and examples)")
 	return cmd
 }
 
@@ -84,43 +87,73 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 	var (
 		subscription string
 		limit        int
-		asJSON       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dead-letters",
-		Short: "List the events durable subscriptions gave up delivering",
+		Short: "List the events durable subscriptions gave up delivering (on --database, or through --server)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := a.client(cmd.Context())
-			if err != nil {
-				return err
+	}
+	asJSON := outputFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		js, err := asJSON()
+		if err != nil {
+			return err
+		}
+		dead, err := a.deadLetters(cmd, subscription, limit)
+		if err != nil {
+			return err
+		}
+		if dead == nil {
+			dead = []*tasker.OutboxMessage{} // JSON []
+		}
+		return a.printList(js, dead, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR", func(tw io.Writer) {
+			for _, m := range dead {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
+					m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
 			}
-			defer closeFn()
-			dead, err := c.DeadLetters(cmd.Context(), subscription, limit)
-			if err != nil {
-				return err
-			}
-			if dead == nil {
-				dead = []*tasker.OutboxMessage{} // JSON []
-			}
-			return a.printList(asJSON, dead, "ID\tSUBSCRIPTION\tEVENT\tATTEMPTS\tCREATED\tLAST ERROR", func(tw io.Writer) {
-				for _, m := range dead {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Subscription, m.EventName, m.Attempts,
-						m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
-				}
-			}, fmt.Sprintf("%d dead letters; replay them with: tasker events replay [ID...]", len(dead)))
-		},
+		}, fmt.Sprintf("%d dead letters; replay them with: tasker events replay [ID...]", len(dead)))
 	}
 	cmd.Flags().StringVar(&subscription, "subscription", "", "only this subscription")
-	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first (at most 1000 through --server)")
+	a.serverFlags(cmd, "tasker.dead_letter:index")
 	return cmd
 }
 
+// serverFlags adds --server and --token to cmd (for the commands whose
+// parent has none); perm names the permission the token needs.
+func (a *app) serverFlags(cmd *cobra.Command, perm string) {
+	cmd.Flags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
+	cmd.Flags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT holding "+perm+" [$TASKER_TOKEN]")
+}
+
+// deadLetters lists dead letters from the database or through --server.
+func (a *app) deadLetters(cmd *cobra.Command, subscription string, limit int) ([]*tasker.OutboxMessage, error) {
+	if a.s.server != "" {
+		return callServer(a, func(r *apiClient) ([]*tasker.OutboxMessage, error) {
+			return r.deadLetters(cmd.Context(), subscription, limit)
+		})
+	}
+	var dead []*tasker.OutboxMessage
+	err := a.withClient(cmd.Context(), func(c *tasker.Client) error {
+		var err error
+		dead, err = c.DeadLetters(cmd.Context(), subscription, limit)
+		return err
+	})
+	return dead, err
+}
+
+// replayCheckLimit is how many dead letters replay reads to check that the
+// ids given are dead letters (the REST API's page limit).
+const replayCheckLimit = 1000
+
 func (a *app) eventsReplayCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "replay [ID...]",
-		Short: "Deliver dead letters again (the given ids, or all), with fresh attempts",
+		Short: "Deliver dead letters again (the given ids, or all), with fresh attempts (on --database, or through --server)",
+		Long: `Marks dead letters for delivery again with fresh attempts: the given ids, or
+all of them without ids. An id that is not a dead letter (unknown, or
+already delivered or replayed) is an error naming it, and nothing is
+replayed. A running worker or server with the subscriptions delivers them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids := make([]int64, len(args))
 			for i, arg := range args {
@@ -130,17 +163,63 @@ func (a *app) eventsReplayCmd() *cobra.Command {
 				}
 				ids[i] = id
 			}
-			c, closeFn, err := a.client(cmd.Context())
+			if len(ids) > 0 {
+				dead, err := a.deadLetters(cmd, "", replayCheckLimit)
+				var ae *apiError
+				switch {
+				case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+					dead = make([]*tasker.OutboxMessage, replayCheckLimit) // a token without :index: no check before
+				case err != nil:
+					return err
+				}
+				if len(dead) < replayCheckLimit { // the whole list: check every id
+					if err := unknownDeadLetters(ids, dead); err != nil {
+						return err
+					}
+				}
+			}
+			var n int
+			var err error
+			if a.s.server != "" {
+				n, err = callServer(a, func(r *apiClient) (int, error) { return r.replayDeadLetters(cmd.Context(), ids) })
+			} else {
+				err = a.withClient(cmd.Context(), func(c *tasker.Client) error {
+					n, err = c.ReplayDeadLetters(cmd.Context(), ids...)
+					return err
+				})
+			}
 			if err != nil {
 				return err
 			}
-			defer closeFn()
-			n, err := c.ReplayDeadLetters(cmd.Context(), ids...)
-			if err != nil {
-				return err
+			if len(ids) > 0 && n < len(ids) {
+				return fmt.Errorf("%d of the %d ids given were dead letters and are queued again; the others are not dead letters (tasker events dead-letters lists them)", n, len(ids))
 			}
 			fmt.Fprintf(a.out, "%d dead letters queued for delivery again; a running worker or server with the subscriptions delivers them\n", n)
 			return nil
 		},
 	}
+	a.serverFlags(cmd, "tasker.dead_letter:replay")
+	return cmd
+}
+
+// unknownDeadLetters is an error naming the ids that are not in dead.
+func unknownDeadLetters(ids []int64, dead []*tasker.OutboxMessage) error {
+	known := make(map[int64]bool, len(dead))
+	for _, m := range dead {
+		known[m.ID] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !known[id] {
+			missing = append(missing, strconv.FormatInt(id, 10))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	what := "id " + missing[0] + " is not a dead letter"
+	if len(missing) > 1 {
+		what = "ids " + strings.Join(missing, ", ") + " are not dead letters"
+	}
+	return fmt.Errorf("%s (unknown, or delivered or replayed already); nothing replayed: tasker events dead-letters lists them", what)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,9 +141,9 @@ func TestEventsCatalogErrors(t *testing.T) {
 	// Without templates only the system events are listed.
 	out := mustRun(t, "events", "catalog")
 	require.Contains(t, out, fmt.Sprintf("\n%d events\n", len(tasker.SystemEvents())))
-	_, _, err := run(t, "events", "catalog", "--templates", filepath.Join(t.TempDir(), "missing"))
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "load templates from")
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, _, err := run(t, "events", "catalog", "--templates", missing)
+	require.EqualError(t, err, "--templates "+missing+": no such directory or file [$TASKER_TEMPLATES, config templates]")
 	_, _, err = run(t, "events", "catalog", "extra")
 	require.Error(t, err)
 }
@@ -176,6 +177,23 @@ func TestEventsDeadLettersAndReplay(t *testing.T) {
 	require.NotContains(t, out, "\n0 dead letters")
 	require.Contains(t, out, "ops")
 	require.Contains(t, out, "task.initialize_requested")
+	_, err = run("events", "replay", "999")
+	require.EqualError(t, err, "id 999 is not a dead letter (unknown, or delivered or replayed already); nothing replayed: tasker events dead-letters lists them")
+
+	// Through --server: the same list, the same check, a replay.
+	_, srv := serveDB(t, db, "../../examples", 1<<20)
+	out, err = run("events", "dead-letters", "-o", "json", "--server", srv.URL)
+	require.NoError(t, err)
+	var dead []*tasker.OutboxMessage
+	require.NoError(t, json.Unmarshal([]byte(out), &dead))
+	require.NotEmpty(t, dead)
+	require.Equal(t, "ops", dead[0].Subscription)
+	_, err = run("events", "replay", "999", "998", "--server", srv.URL)
+	require.ErrorContains(t, err, "ids 999, 998 are not dead letters")
+	out, err = run("events", "replay", strconv.FormatInt(dead[0].ID, 10), "--server", srv.URL)
+	require.NoError(t, err)
+	require.Equal(t, "1 dead letters queued for delivery again; a running worker or server with the subscriptions delivers them\n", out)
+
 	out, err = run("events", "replay")
 	require.NoError(t, err)
 	require.Regexp(t, `^[1-9][0-9]* dead letters queued for delivery again`, out)

@@ -58,9 +58,9 @@ as they start, or by tasker template push).`,
 			}, fmt.Sprintf("%d handlers in namespace %s", len(hs.Handlers), hs.Namespace))
 		},
 	}
-	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
+	cmd.Flags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT) to ask instead of the local templates [$TASKER_SERVER]")
 	cmd.Flags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd.Flags(), &output)
 	return cmd
 }
 
@@ -82,13 +82,39 @@ func (a *app) catalog(ctx context.Context) (*tasker.Registry, error) {
 	return reg, err
 }
 
+// loadTemplates loads every directory and file of --templates into reg,
+// reporting the problems of all of them together, each under its path.
+func (a *app) loadTemplates(reg *tasker.Registry) error {
+	var errs []error
+	for _, p := range a.s.templates {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		info, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, fmt.Errorf("--templates %s: no such directory or file [$TASKER_TEMPLATES, config templates]", p))
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--templates %s: %w", p, err))
+			continue
+		case info.IsDir():
+			err = reg.LoadDir(p, a.loadOptions())
+		default:
+			_, err = reg.LoadFile(p, a.loadOptions())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("load templates from %s:\n%w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // localRegistry loads --templates without opening the database.
 func (a *app) localRegistry() (*tasker.Registry, error) {
 	reg := tasker.NewRegistry()
-	if a.s.templates != "" {
-		if err := reg.LoadDir(a.s.templates, a.loadOptions()); err != nil {
-			return nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
-		}
+	if err := a.loadTemplates(reg); err != nil {
+		return nil, err
 	}
 	return reg, nil
 }

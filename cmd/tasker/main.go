@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/dburl"
@@ -53,27 +52,10 @@ func exitCode(err error) int {
 	return 1
 }
 
-// fileConfig is the optional YAML config file.
-type fileConfig struct {
-	Database  string `yaml:"database"`
-	Templates string `yaml:"templates"`
-	Env       string `yaml:"env"`
-	LogLevel  string `yaml:"log_level"`
-	LogFormat string `yaml:"log_format"`
-	Worker    struct {
-		Concurrency   int    `yaml:"concurrency"`
-		LeaseDuration string `yaml:"lease_duration"`
-		PollInterval  string `yaml:"poll_interval"`
-		StepTimeout   string `yaml:"step_timeout"`
-		Retention     string `yaml:"retention"`
-		AsyncCommit   bool   `yaml:"async_commit"`
-	} `yaml:"worker"`
-}
-
 // settings are the resolved global options.
 type settings struct {
 	database    string
-	templates   string
+	templates   []string
 	env         string
 	configFile  string
 	logLevel    string
@@ -93,6 +75,8 @@ type app struct {
 	out, errOut io.Writer
 	s           settings
 	flags       *pflag.FlagSet
+	// cmd is the command running (set before its RunE).
+	cmd *cobra.Command
 	// runsSteps is set by the commands that run steps (serve, worker).
 	runsSteps bool
 	// metrics, when set (serve; worker with --metrics-addr), instruments
@@ -111,12 +95,19 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tasker",
 		Short:         "Tasker for Go: resilient multi-step workflows",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.flags = cmd.Flags()
+			a.cmd = cmd
 			if err := a.resolve(); err != nil {
 				return err
+			}
+			if f := cmd.Flags().Lookup("output"); f != nil {
+				if err := checkOutput(f.Value.String()); err != nil {
+					return err
+				}
 			}
 			return a.resolveLogger()
 		},
@@ -125,9 +116,9 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.s.database, "database", dburl.Default, "database URL: sqlite://FILE (relative), sqlite:///ABS/PATH or postgres://USER@HOST:PORT/DB [$TASKER_DATABASE_URL]")
-	pf.StringVar(&a.s.templates, "templates", "", "directory of YAML task templates loaded at start [$TASKER_TEMPLATES]")
+	pf.StringSliceVar(&a.s.templates, "templates", nil, "directories (or files) of YAML task templates loaded at start: comma-separated or repeated [$TASKER_TEMPLATES]")
 	pf.StringVar(&a.s.env, "env", "", "environment whose template overrides apply [$TASKER_ENV]")
-	pf.StringVar(&a.s.configFile, "config", "", "YAML config file (database, templates, env, log_level, log_format, worker.*) [$TASKER_CONFIG]")
+	pf.StringVar(&a.s.configFile, "config", "", "YAML config file: every setting of the flags, such as database, templates, worker.concurrency, auth.* (README.md, Config file) [$TASKER_CONFIG]")
 	pf.StringVar(&a.s.logLevel, "log-level", "info", "log level: debug, info, warn, error [$TASKER_LOG_LEVEL]")
 	pf.StringVar(&a.s.logFormat, "log-format", "text", "log format on stderr: text (key=value) or json (one object a line, for production) [$TASKER_LOG_FORMAT]")
 	pf.IntVar(&a.s.concurrency, "concurrency", 16, "maximum steps run at once by this process's worker")
@@ -136,9 +127,29 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
 	pf.BoolVar(&a.s.asyncCommit, "async-commit", false, "PostgreSQL: the worker's passes commit without waiting for the disk; a crash of the database server can lose the last ones and run their steps again (docs/design.md)")
-	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook) [$TASKER_SUBSCRIPTIONS]")
-	root.AddCommand(a.taskCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd(), a.scheduleCmd())
+	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook, nats; a list or a map keyed by name: docs/events.md) [$TASKER_SUBSCRIPTIONS]")
+	root.AddCommand(a.taskCmd(), a.stepCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd(), a.scheduleCmd())
+	root.SetVersionTemplate("tasker {{.Version}}\n")
+	// The commands that read or change what is in a database refuse one
+	// that does not exist instead of creating it (a mistyped --database, a
+	// wrong working directory); migrate, worker, serve, task create,
+	// template push and token create make it.
+	for _, path := range existingDatabaseCommands {
+		if c, _, err := root.Find(strings.Fields(path)); err == nil && c.Name() == path[strings.LastIndex(path, " ")+1:] {
+			needExistingDatabase(c)
+		}
+	}
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// existingDatabaseCommands are the commands that need a database that
+// exists (see needExistingDatabase).
+var existingDatabaseCommands = []string{
+	"task get", "task list", "task cancel", "task retry", "workers",
+	"events dead-letters", "events replay", "analytics performance", "analytics bottlenecks",
+	"token list", "token revoke", "task transitions",
+	"step get", "step resolve", "step cancel", "step retry-limit",
 }
 
 // resolve applies environment variables and the config file to every flag
@@ -191,48 +202,7 @@ func (a *app) resolve() error {
 	if a.s.configFile == "" {
 		return nil
 	}
-	data, err := os.ReadFile(a.s.configFile)
-	if err != nil {
-		return fmt.Errorf("config file: %w", err)
-	}
-	var fc fileConfig
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w (valid keys: database, templates, env, log_level, log_format, worker.concurrency, worker.lease_duration, worker.poll_interval, worker.step_timeout, worker.retention)", a.s.configFile, err)
-	}
-	setFromFile := func(name, v string) error {
-		if v == "" || a.flags.Changed(name) {
-			return nil
-		}
-		if _, envSet := os.LookupEnv(envFor[name]); envSet && envFor[name] != "" {
-			return nil
-		}
-		if err := a.flags.Set(name, v); err != nil {
-			return fmt.Errorf("config file %s: %s: %w", a.s.configFile, name, err)
-		}
-		return nil
-	}
-	for name, v := range map[string]string{
-		"database": fc.Database, "templates": fc.Templates, "env": fc.Env, "log-level": fc.LogLevel, "log-format": fc.LogFormat,
-		"lease": fc.Worker.LeaseDuration, "poll-interval": fc.Worker.PollInterval, "step-timeout": fc.Worker.StepTimeout,
-		"retention": fc.Worker.Retention,
-	} {
-		if err := setFromFile(name, v); err != nil {
-			return err
-		}
-	}
-	if fc.Worker.Concurrency > 0 {
-		if err := setFromFile("concurrency", fmt.Sprint(fc.Worker.Concurrency)); err != nil {
-			return err
-		}
-	}
-	if fc.Worker.AsyncCommit {
-		if err := setFromFile("async-commit", "true"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.applyConfigFile()
 }
 
 // rolesFromEnv applies $TASKER_AUTH_ROLES (NAME=PERM[,PERM...] values
@@ -251,11 +221,6 @@ func (a *app) rolesFromEnv() error {
 		}
 	}
 	return nil
-}
-
-var envFor = map[string]string{
-	"database": "TASKER_DATABASE_URL", "templates": "TASKER_TEMPLATES", "env": "TASKER_ENV", "log-level": "TASKER_LOG_LEVEL",
-	"log-format": "TASKER_LOG_FORMAT",
 }
 
 // resolveLogger checks --log-level and --log-format (after the environment
@@ -348,16 +313,21 @@ func (a *app) clientWaiting(ctx context.Context, command string) (*tasker.Client
 }
 
 func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
+	if err := a.checkDatabaseFile(); err != nil {
+		return nil, nil, err
+	}
+	// The templates first: a broken one leaves no new database behind.
+	reg := tasker.NewRegistry()
+	if err := a.loadTemplates(reg); err != nil {
+		return nil, nil, err
+	}
 	drv, err := dburl.Open(ctx, a.s.database)
 	if err != nil {
 		return nil, nil, err
 	}
-	reg := tasker.NewRegistry()
-	if a.s.templates != "" {
-		if err := reg.LoadDir(a.s.templates, a.loadOptions()); err != nil {
-			_ = drv.Close()
-			return nil, nil, fmt.Errorf("load templates from %s:\n%w", a.s.templates, err)
-		}
+	if err := a.checkDatabaseTables(ctx, drv); err != nil {
+		_ = drv.Close()
+		return nil, nil, err
 	}
 	var subs []taskersub.Subscription
 	if a.s.subsFile != "" {

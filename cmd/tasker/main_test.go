@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -176,6 +177,32 @@ func TestTemplateValidateBroken(t *testing.T) {
 	mustRun(t, "template", "validate", "--handler", "charge_card", dir)
 	mustRun(t, "template", "validate", "--strict=false", dir)
 
+	// Every problem of a template is reported, each unknown handler with
+	// the flags that fix it, and every handler_config problem.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte(`name: broken
+step_templates:
+  - name: a
+    handler: charge_card
+  - name: b
+    handler: refund
+  - name: c
+    handler: exec
+    handler_config: {command: 5}
+  - name: d
+    handler: http
+    handler_config: {url: "ftp://x"}
+`), 0o600))
+	out, _, err = run(t, "template", "validate", dir)
+	require.EqualError(t, err, "2 problem(s) found")
+	require.Contains(t, out, `step "a": handler "charge_card" is not registered; if your program registers a Go handler "charge_card" `+
+		`(Registry.RegisterHandler), declare it here with --handler charge_card (repeatable), or skip the handler check with --strict=false; `+
+		`else use a built-in handler: exec, http, remote`)
+	require.Contains(t, out, `step "b": handler "refund" is not registered`)
+	out, _, err = run(t, "template", "validate", "--handler", "charge_card,refund", dir)
+	require.EqualError(t, err, "2 problem(s) found")
+	require.Contains(t, out, `step "c": handler_config.command must be a list`)
+	require.Contains(t, out, `step "d": handler_config.url "ftp://x" must be an absolute http(s) URL`)
+
 	_, _, err = run(t, "template", "validate", filepath.Join(dir, "does_not_exist"))
 	require.Error(t, err)
 	require.Equal(t, 2, exitCode(err))
@@ -336,6 +363,41 @@ func TestTaskListGetCancel(t *testing.T) {
 	require.ErrorContains(t, err, "task 2 is cancelled and cannot be cancelled")
 }
 
+// Creating the same task again (the hash identity) says it found the
+// existing task and does not run it; its duration is the task's (creation
+// to end), not the time of this command; task get of a running task shows
+// the time so far.
+func TestTaskCreateAgainSaysExisting(t *testing.T) {
+	t.Parallel()
+	db := tempDB(t)
+	// The README's first command (process_order has identity_strategy: hash).
+	order := `{"customer_email": "ada@example.com", "cart_items": [{"sku": "A1", "quantity": 2, "price": 12.5}]}`
+	args := withDB(t, db, "task", "create", "process_order", "--namespace", "ecommerce", "--context", order, "--wait")
+	first := mustRun(t, args...)
+	require.True(t, strings.HasPrefix(first, "created task 1 (ecommerce.process_order@1.0.0); running its steps here\n"), first)
+	took := regexp.MustCompile(`(?m)^task 1 ecommerce\.process_order@1\.0\.0: complete in (\S+)$`)
+	m := took.FindStringSubmatch(first)
+	require.NotNil(t, m, first)
+
+	again := mustRun(t, args...)
+	require.True(t, strings.HasPrefix(again, "existing task 1 (ecommerce.process_order@1.0.0, same identity) already complete; not run again\n"), again)
+	require.NotContains(t, again, "▶", "no step runs again")
+	m2 := took.FindStringSubmatch(again)
+	require.NotNil(t, m2, again)
+	require.Equal(t, m[1], m2[1], "the task's own duration both times")
+	require.Equal(t, m[1], took.FindStringSubmatch(mustRun(t, withDB(t, db, "task", "get", "1")...))[1], "task get shows the same")
+	require.Equal(t, "existing task 1 (ecommerce.process_order@1.0.0, same identity), status complete\n",
+		mustRun(t, withDB(t, db, "task", "create", "process_order", "--namespace", "ecommerce", "--context", order)...))
+
+	// A task that runs: task get shows how long it has run so far.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "slow.yaml"), []byte(slowTemplate()), 0o600))
+	mustRun(t, "--database", db, "--templates", dir, "task", "create", "slow")
+	time.Sleep(1100 * time.Millisecond)
+	out := mustRun(t, "--database", db, "--templates", dir, "task", "get", "2")
+	require.Regexp(t, `(?m)^task 2 default\.slow@1\.0\.0: pending, running for [1-9][0-9.]*m?s$`, out)
+}
+
 func TestTaskRetry(t *testing.T) {
 	t.Parallel()
 	db := tempDB(t)
@@ -366,6 +428,7 @@ func TestTaskCreateWaitFailure(t *testing.T) {
 	require.Regexp(t, `(?m)^once_broken +error +1/1 +error: `, out)
 
 	out = mustRun(t, "--database", db, "--templates", dir, "task", "retry", "1", "--wait")
+	require.True(t, strings.HasPrefix(out, "task 1 (default.flaky@1.0.0) is pending again; running its failed steps here\n"), out)
 	require.Contains(t, out, "task complete")
 	require.Regexp(t, `(?m)^once_broken +complete +1/1 +\{"fixed": true\}`, out)
 }

@@ -15,14 +15,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/apiview"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
 func (a *app) taskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Create, inspect, cancel and retry tasks"}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
+	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
 	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
-	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd())
+	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd(), a.taskTransitionsCmd())
 	return cmd
 }
 
@@ -105,14 +106,18 @@ func (a *app) taskCreateCmd() *cobra.Command {
 				if output == "json" {
 					return a.printJSON(res.Task)
 				}
-				verb := "created"
 				if res.Duplicate {
-					verb = "found existing"
+					fmt.Fprintf(a.out, "existing task %d (%s, same identity), status %s\n", res.Task.ID, res.Task.FullName(), res.Task.State)
+					return nil
 				}
-				fmt.Fprintf(a.out, "%s task %d (%s), status %s\n", verb, res.Task.ID, res.Task.FullName(), res.Task.State)
+				fmt.Fprintf(a.out, "created task %d (%s), status %s\n", res.Task.ID, res.Task.FullName(), res.Task.State)
 				return nil
 			}
-			return a.runAndWatch(ctx, c, res.Task, events, unsub, output, timeout)
+			how := watchCreated
+			if res.Duplicate {
+				how = watchExisting
+			}
+			return a.runAndWatch(ctx, c, res.Task, how, events, unsub, output, timeout)
 		},
 	}
 	f := cmd.Flags()
@@ -124,7 +129,7 @@ func (a *app) taskCreateCmd() *cobra.Command {
 	f.StringVar(&req.Reason, "reason", "", "why the task runs")
 	f.StringSliceVar(&req.Tags, "tag", nil, "tag the task (repeatable)")
 	f.BoolVar(&wait, "wait", false, "run the task in this process (with --server: poll the server) and wait for it to finish, showing each step")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(f, &output)
 	f.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0: no limit)")
 	return cmd
 }
@@ -145,14 +150,18 @@ func readContextArg(s string) (json.RawMessage, error) {
 
 // runAndWatch runs the task's steps in this process, printing progress, and
 // reports the outcome. The exit status is 0 for complete, 2 otherwise.
-func (a *app) runAndWatch(ctx context.Context, c *tasker.Client, task *tasker.Task, events <-chan *tasker.Event, unsub func(), output string, timeout time.Duration) error {
+func (a *app) runAndWatch(ctx context.Context, c *tasker.Client, task *tasker.Task, how watchKind, events <-chan *tasker.Event, unsub func(), output string, timeout time.Duration) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	if output != "json" {
-		fmt.Fprintf(a.out, "task %d (%s) created; running steps here\n", task.ID, task.FullName())
+		fmt.Fprintln(a.out, watchHeader(task, how))
+	}
+	if task.State.Final() { // an existing task that finished: nothing to run
+		unsub()
+		return a.watchEnd(ctx, c, task, output)
 	}
 	if steps, err := c.ListSteps(ctx, task.ID); err == nil {
 		for _, s := range steps {
@@ -185,21 +194,85 @@ func (a *app) runAndWatch(ctx context.Context, c *tasker.Client, task *tasker.Ta
 	if waitErr != nil {
 		return fmt.Errorf("task %d did not finish: %w", task.ID, waitErr)
 	}
-	steps, err := c.ListSteps(context.WithoutCancel(ctx), task.ID)
+	return a.watchEnd(ctx, c, final, output)
+}
+
+// watchEnd prints a finished task's summary (or JSON) for --wait. The exit
+// status is 0 for complete, 2 otherwise.
+func (a *app) watchEnd(ctx context.Context, c *tasker.Client, final *tasker.Task, output string) error {
+	steps, err := c.ListSteps(context.WithoutCancel(ctx), final.ID)
 	if err != nil {
 		return err
 	}
 	if output == "json" {
-		if err := a.printJSON(map[string]any{"task": final, "steps": steps}); err != nil {
+		if err := a.printJSON(map[string]any{"task": final, "steps": policyViews(steps)}); err != nil {
 			return err
 		}
 	} else {
-		a.printSummary(final, steps, time.Since(start))
+		a.printSummary(final, steps, taskDuration(final, time.Now()))
 	}
 	if final.State != taskertype.StateComplete {
-		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", task.ID, final.State)}
+		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", final.ID, final.State)}
 	}
 	return nil
+}
+
+// policyViews returns copies of steps whose policy shows its durations as
+// the REST API does (the _ms fields beside the stored ones), so that -o json
+// prints the same on the database as through --server.
+func policyViews(steps []*tasker.Step) []*tasker.Step {
+	out := make([]*tasker.Step, len(steps))
+	for i, s := range steps {
+		c := *s
+		if c.Policy != nil {
+			c.Policy = apiview.PolicyView(c.Policy)
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+// watchKind is how the task a --wait watches came to be.
+type watchKind int
+
+const (
+	watchCreated  watchKind = iota // task create made it
+	watchExisting                  // task create found it (the same identity)
+	watchRetried                   // task retry restarted it
+)
+
+// watchHeader is the first line of a --wait: what happened to the task,
+// then what this process does with it.
+func watchHeader(t *tasker.Task, how watchKind) string {
+	switch {
+	case how == watchExisting && t.State.Final():
+		return fmt.Sprintf("existing task %d (%s, same identity) already %s; not run again", t.ID, t.FullName(), t.State)
+	case how == watchExisting:
+		return fmt.Sprintf("existing task %d (%s, same identity), status %s; running its steps here", t.ID, t.FullName(), t.State)
+	case how == watchRetried:
+		return fmt.Sprintf("task %d (%s) is %s again; running its failed steps here", t.ID, t.FullName(), t.State)
+	}
+	return fmt.Sprintf("created task %d (%s); running its steps here", t.ID, t.FullName())
+}
+
+// taskDuration is how long a task has run: from its creation to its end
+// when it finished, to now while it runs.
+func taskDuration(t *tasker.Task, now time.Time) time.Duration {
+	start := t.CreatedAt
+	if start.IsZero() { // the REST API reports requested_at
+		start = t.RequestedAt
+	}
+	end := t.CompletedAt
+	if end.IsZero() && t.State.Final() {
+		end = t.UpdatedAt
+	}
+	if end.IsZero() {
+		end = now
+	}
+	if start.IsZero() || end.Before(start) {
+		return 0
+	}
+	return end.Sub(start)
 }
 
 func (a *app) printEvent(ev *tasker.Event, start time.Time) {
@@ -229,7 +302,11 @@ func firstLine(s string) string {
 }
 
 func (a *app) printSummary(t *tasker.Task, steps []*tasker.Step, took time.Duration) {
-	fmt.Fprintf(a.out, "\ntask %d %s: %s in %s\n", t.ID, t.FullName(), t.State, took.Round(time.Millisecond))
+	if t.State.Final() {
+		fmt.Fprintf(a.out, "\ntask %d %s: %s in %s\n", t.ID, t.FullName(), t.State, took.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(a.out, "\ntask %d %s: %s, running for %s\n", t.ID, t.FullName(), t.State, took.Round(time.Millisecond))
+	}
 	a.printTable("STEP\tSTATUS\tATTEMPTS\tRESULT", func(tw io.Writer) {
 		for _, s := range steps {
 			result := string(s.Results)
@@ -315,13 +392,13 @@ func (a *app) taskGetCmd() *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				return a.printJSON(map[string]any{"task": t, "steps": steps, "task_annotations": notes[id]})
+				return a.printJSON(map[string]any{"task": t, "steps": policyViews(steps), "task_annotations": notes[id]})
 			}
-			a.printSummary(t, steps, t.UpdatedAt.Sub(t.CreatedAt))
+			a.printSummary(t, steps, taskDuration(t, time.Now()))
 			a.printAnnotations(notes[id])
 			return nil
 		})
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd.Flags(), &output)
 	cmd.Flags().BoolVar(&transitions, "transitions", false, "show the task's own transitions (who moved it, when and why) instead of its steps")
 	cmd.Flags().BoolVar(&dependencies, "dependencies", false, "show the task's dependency analysis (critical paths, bottlenecks, error chains, recommendations) instead of its steps")
 	cmd.MarkFlagsMutuallyExclusive("transitions", "dependencies")
@@ -424,7 +501,7 @@ func (a *app) taskListCmd() *cobra.Command {
 	f.StringSliceVar(&p.Tags, "tag", nil, "only tasks with these tags")
 	f.IntVar(&p.Limit, "limit", 50, "page size")
 	f.IntVar(&p.Offset, "offset", 0, "tasks to skip")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(f, &output)
 	p.OrderBy, p.Desc = "task_id", true
 	return cmd
 }
@@ -477,9 +554,31 @@ func (a *app) taskRetryCmd() *cobra.Command {
 				fmt.Fprintf(a.out, "task %d is %s again; a worker will run its failed steps\n", t.ID, t.State)
 				return nil
 			}
-			return a.runAndWatch(ctx, c, t, events, unsub, "text", 0)
+			return a.runAndWatch(ctx, c, t, watchRetried, events, unsub, "text", 0)
 		})
 	cmd.Flags().BoolVar(&wait, "wait", false, "run the task here and wait for it to finish")
+	return cmd
+}
+
+func (a *app) taskTransitionsCmd() *cobra.Command {
+	var output string
+	cmd := a.taskIDCmd(&cobra.Command{Use: "transitions ID", Aliases: []string{"audit"},
+		Short: "Show a task's audit trail: who moved it, when and why (the same as task get ID --transitions)"},
+		func(ctx context.Context, id int64) error {
+			trs, err := callServer(a, func(r *apiClient) ([]*tasker.Transition, error) { return r.taskTransitions(ctx, id) })
+			if err != nil {
+				return err
+			}
+			return a.printTransitions(trs, output)
+		},
+		func(ctx context.Context, c *tasker.Client, id int64) error {
+			trs, err := c.TaskTransitions(ctx, id)
+			if err != nil {
+				return err
+			}
+			return a.printTransitions(trs, output)
+		})
+	addOutputFlag(cmd.Flags(), &output)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,7 +56,14 @@ the handler check.`,
 				fmt.Fprintf(a.out, "ok  %s (%d steps) %s\n", t.FullName(), len(t.Steps), t.File)
 			}
 			if err := errors.Join(errs...); err != nil {
-				n := len(strings.Split(strings.TrimSpace(err.Error()), "\n"))
+				n := 0
+				eachProblem(err, func(e error) {
+					n++
+					var te *tasker.TemplateError
+					if errors.As(e, &te) {
+						cliHandlerHint(te)
+					}
+				})
 				fmt.Fprintln(a.out, err.Error())
 				return &exitError{code: 2, err: fmt.Errorf("%d problem(s) found", n)}
 			}
@@ -65,6 +73,34 @@ the handler check.`,
 	cmd.Flags().StringSliceVar(&handlers, "handler", nil, "a Go handler name your program registers (repeatable)")
 	cmd.Flags().BoolVar(&strict, "strict", true, "fail on handlers that are not registered")
 	return cmd
+}
+
+var unknownHandlerRe = regexp.MustCompile(`^handler "(.+)" is not registered$`)
+
+// cliHandlerHint rewrites the fix of an unknown handler, which names the Go
+// API, to name this command's flags.
+func cliHandlerHint(te *tasker.TemplateError) {
+	m := unknownHandlerRe.FindStringSubmatch(te.Problem)
+	if m == nil {
+		return
+	}
+	_, builtins, _ := strings.Cut(te.Fix, "use one of: ")
+	te.Fix = fmt.Sprintf("if your program registers a Go handler %q (Registry.RegisterHandler), declare it here with --handler %s "+
+		"(repeatable), or skip the handler check with --strict=false; else use a built-in handler: %s", m[1], m[1], builtins)
+}
+
+// eachProblem calls fn with every problem in err: the leaves of its
+// errors.Join trees.
+func eachProblem(err error, fn func(error)) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			eachProblem(e, fn)
+		}
+		return
+	}
+	if err != nil {
+		fn(err)
+	}
 }
 
 func (a *app) templateGraphCmd() *cobra.Command {

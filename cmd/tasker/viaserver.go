@@ -51,19 +51,19 @@ func (a *app) remoteCreate(ctx context.Context, req *tasker.TaskRequest, raw jso
 		if output == "json" {
 			return a.printJSON(&t.Task)
 		}
-		verb := "created"
 		if dup {
-			verb = "found existing"
+			fmt.Fprintf(a.out, "existing task %d (%s, same identity), status %s\n", t.ID, t.FullName(), t.State)
+			return nil
 		}
-		fmt.Fprintf(a.out, "%s task %d (%s), status %s\n", verb, t.ID, t.FullName(), t.State)
+		fmt.Fprintf(a.out, "created task %d (%s), status %s\n", t.ID, t.FullName(), t.State)
 		return nil
 	}
 	if output != "json" {
-		verb := "created"
 		if dup {
-			verb = "found existing"
+			fmt.Fprintf(a.out, "existing task %d (%s, same identity), status %s; waiting for %s to run it\n", t.ID, t.FullName(), t.State, r.base)
+		} else {
+			fmt.Fprintf(a.out, "created task %d (%s); waiting for %s to run it\n", t.ID, t.FullName(), r.base)
 		}
-		fmt.Fprintf(a.out, "task %d (%s) %s; waiting for %s to run it\n", t.ID, t.FullName(), verb, r.base)
 	}
 	return a.remoteWatch(ctx, r, t.ID, output, timeout)
 }
@@ -83,7 +83,7 @@ func (a *app) remoteGet(ctx context.Context, id int64, output string) error {
 	if output == "json" {
 		return a.printJSON(map[string]any{"task": &t.Task, "steps": nonNilSteps(t.Steps), "task_annotations": notes})
 	}
-	a.printSummary(&t.Task, t.Steps, remoteTook(t))
+	a.printSummary(&t.Task, t.Steps, remoteTook(t, time.Now()))
 	a.printAnnotations(notes)
 	return nil
 }
@@ -192,7 +192,7 @@ func (a *app) remoteWatch(ctx context.Context, r *apiClient, id int64, output st
 		}
 	} else {
 		fmt.Fprintf(a.out, "%8s  task %s\n", time.Since(start).Round(time.Millisecond), t.State)
-		a.printSummary(&t.Task, t.Steps, time.Since(start))
+		a.printSummary(&t.Task, t.Steps, remoteTook(t, time.Now()))
 	}
 	if t.State != taskertype.StateComplete {
 		return &exitError{code: 2, err: fmt.Errorf("task %d ended %s", id, t.State)}

@@ -62,9 +62,9 @@ running tasker serve (GET /tasker/workers); otherwise it reads the database.`,
 		},
 	}
 	cmd.Flags().DurationVar(&since, "since", tasker.DefaultHealthWorkerWindow, "list the workers seen within this long (1m to 24h)")
-	cmd.Flags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT) to ask instead of the database [$TASKER_SERVER]")
+	cmd.Flags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT) to ask instead of the database [$TASKER_SERVER]")
 	cmd.Flags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd.Flags(), &output)
 	return cmd
 }
 

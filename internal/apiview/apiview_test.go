@@ -99,3 +99,23 @@ func TestFilterEvents(t *testing.T) {
 	require.True(t, apiview.ValidCategory(""))
 	require.False(t, apiview.ValidCategory("nope"))
 }
+
+// A step's policy shows its durations in milliseconds (the API's unit for
+// durations) beside the stored nanosecond fields, kept for existing
+// readers; a template's step timeout shows timeout_ms beside "10s".
+func TestDurationsInMilliseconds(t *testing.T) {
+	st := &tasker.Step{ID: 1, Policy: json.RawMessage(`{"timeout":10000000000,"backoff_base":500000000,"backoff_jitter":0.1}`)}
+	b, err := json.Marshal(apiview.NewStep(st, nil))
+	require.NoError(t, err)
+	var got struct{ Policy map[string]any }
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, map[string]any{"timeout": 1e10, "timeout_ms": 1e4, "backoff_base": 5e8, "backoff_base_ms": 500.0, "backoff_jitter": 0.1}, got.Policy)
+	require.Nil(t, apiview.NewStep(&tasker.Step{ID: 2}, nil).Policy, "no policy: none shown")
+
+	reg := tasker.NewRegistry()
+	tmpl, err := reg.LoadYAML("t.yaml", []byte("name: t\nstep_templates:\n  - name: a\n    handler: exec\n    timeout: 10s\n    handler_config: {command: [\"true\"]}\n"), tasker.LoadOptions{})
+	require.NoError(t, err)
+	h := apiview.NewHandler(reg, tmpl)
+	require.Equal(t, "10s", h.StepTemplates[0].Timeout)
+	require.Equal(t, int64(10000), h.StepTemplates[0].TimeoutMS)
+}

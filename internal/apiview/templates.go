@@ -85,7 +85,8 @@ type StepTemplate struct {
 	Retryable     bool           `json:"retryable"`
 	RetryLimit    int            `json:"retry_limit"`
 	Skippable     bool           `json:"skippable"`
-	Timeout       string         `json:"timeout,omitempty"`
+	Timeout       string         `json:"timeout,omitempty"` // as written: "10s"
+	TimeoutMS     int64          `json:"timeout_ms,omitempty"`
 	CustomEvents  []CustomEvent  `json:"custom_events"`
 }
 
@@ -140,6 +141,7 @@ func NewHandler(reg *tasker.Registry, tmpl *tasker.TaskTemplate) *Handler {
 		}
 		if st.Timeout > 0 {
 			v.Timeout = st.Timeout.String()
+			v.TimeoutMS = st.Timeout.Milliseconds()
 		}
 		for _, ce := range st.CustomEvents {
 			v.CustomEvents = append(v.CustomEvents, CustomEvent{Name: ce.Name, Description: ce.Description})

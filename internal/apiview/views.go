@@ -161,6 +161,9 @@ func NewStep(s *tasker.Step, transitions []*tasker.Transition) *Step {
 		le.At = UTC(le.At)
 		c.LastError = &le
 	}
+	if c.Policy != nil {
+		c.Policy = PolicyView(c.Policy)
+	}
 	if c.ParentIDs == nil {
 		c.ParentIDs = []int64{}
 	}
@@ -172,6 +175,37 @@ func NewStep(s *tasker.Step, transitions []*tasker.Transition) *Step {
 		v.Transitions = NewTransitions(transitions)
 	}
 	return v
+}
+
+// policyDurations are the duration fields of a step's stored policy, in
+// nanoseconds (see internal/retrypolicy.StepPolicy).
+var policyDurations = []string{"timeout", "backoff_base", "backoff_max", "backoff_max_requested"}
+
+// PolicyView returns a step's policy as the APIs show it: every duration
+// also in whole milliseconds under its name with _ms (timeout_ms,
+// backoff_base_ms, ...), the unit of the API's other durations, beside the
+// stored nanosecond fields, kept so that existing readers do not break.
+func PolicyView(raw json.RawMessage) json.RawMessage {
+	var m map[string]json.Number
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return raw // not the stored form: shown as it is
+	}
+	var all map[string]any
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return raw
+	}
+	for _, k := range policyDurations {
+		if n, err := m[k].Int64(); err == nil && n != 0 {
+			all[k+"_ms"] = n / int64(time.Millisecond)
+		}
+	}
+	b, err := json.Marshal(all)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // NewSteps returns the views of a task's steps (without transitions).
