@@ -19,6 +19,27 @@ func ScheduleNameTaken(name string) error {
 }
 
 // NewSchedule is the row ScheduleInsertMany stores for p.
+// InsertSchedules is ScheduleInsertMany's procedure: insert writes one
+// new schedule (NewSchedule of its params) and returns it as stored; an
+// error that taken recognises as the name's uniqueness is
+// ScheduleNameTaken; the driver names its errors with driver.
+func InsertSchedules(driver string, ps []*taskerdriver.ScheduleInsertParams, insert func(n *taskertype.Schedule) (*taskertype.Schedule, error),
+	taken func(error) bool,
+) ([]*taskertype.Schedule, error) {
+	out := make([]*taskertype.Schedule, 0, len(ps))
+	for _, p := range ps {
+		s, err := insert(NewSchedule(p))
+		if taken(err) {
+			return nil, ScheduleNameTaken(p.Name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: schedule insert: %w", driver, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func NewSchedule(p *taskerdriver.ScheduleInsertParams) *taskertype.Schedule {
 	s := &taskertype.Schedule{Name: p.Name, Paused: p.Paused, NextFireAt: p.NextFireAt.UTC(), CreatedAt: p.Now.UTC(), UpdatedAt: p.Now.UTC()}
 	defineSchedule(s, &p.ScheduleDefinition)

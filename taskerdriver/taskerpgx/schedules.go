@@ -42,31 +42,22 @@ func nullID(id int64) *int64 {
 }
 
 func (e *executor) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleInsertParams) ([]*taskertype.Schedule, error) {
-	out := make([]*taskertype.Schedule, 0, len(ps))
+	var out []*taskertype.Schedule
 	err := e.write(ctx, func(x *executor) error {
-		out = out[:0]
-		for _, p := range ps {
-			n := driverkit.NewSchedule(p)
-			s, err := scanSchedule(x.q.QueryRow(ctx, `INSERT INTO tasker_schedules (name, namespace, task_name, version, cron, time_zone,
+		var err error
+		out, err = driverkit.InsertSchedules(driverName, ps, func(n *taskertype.Schedule) (*taskertype.Schedule, error) {
+			return scanSchedule(x.q.QueryRow(ctx, `INSERT INTO tasker_schedules (name, namespace, task_name, version, cron, time_zone,
 				context, overlap, catch_up, catch_up_limit, paused, source, next_fire_at, created_at, updated_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING `+scheduleCols,
 				n.Name, n.Namespace, n.TaskName, n.Version, n.Cron, n.TimeZone, string(n.Context), n.Overlap, n.CatchUp, n.CatchUpLimit,
 				n.Paused, n.Source, n.NextFireAt, n.CreatedAt, n.UpdatedAt))
+		}, func(err error) bool {
 			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "tasker_schedules_name_key" {
-				return driverkit.ScheduleNameTaken(p.Name)
-			}
-			if err != nil {
-				return fmt.Errorf("postgres: schedule insert: %w", err)
-			}
-			out = append(out, s)
-		}
-		return nil
+			return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "tasker_schedules_name_key"
+		})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, err
 }
 
 func (e *executor) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.ScheduleUpdateParams) ([]*taskertype.Schedule, error) {

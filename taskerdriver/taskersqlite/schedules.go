@@ -48,30 +48,19 @@ func nullID(id int64) any {
 }
 
 func (e *executor) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleInsertParams) ([]*taskertype.Schedule, error) {
-	out := make([]*taskertype.Schedule, 0, len(ps))
+	var out []*taskertype.Schedule
 	err := e.write(ctx, func(x *executor) error {
-		out = out[:0]
-		for _, p := range ps {
-			n := driverkit.NewSchedule(p)
-			s, err := scanSchedule(x.w.QueryRowContext(ctx, `INSERT INTO tasker_schedules (name, namespace, task_name, version, cron, time_zone,
+		var err error
+		out, err = driverkit.InsertSchedules(driverName, ps, func(n *taskertype.Schedule) (*taskertype.Schedule, error) {
+			return scanSchedule(x.w.QueryRowContext(ctx, `INSERT INTO tasker_schedules (name, namespace, task_name, version, cron, time_zone,
 				context, overlap, catch_up, catch_up_limit, paused, source, next_fire_at, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+scheduleCols,
 				n.Name, n.Namespace, n.TaskName, n.Version, n.Cron, n.TimeZone, string(n.Context), n.Overlap, n.CatchUp, n.CatchUpLimit,
 				n.Paused, n.Source, us(n.NextFireAt), us(n.CreatedAt), us(n.UpdatedAt)))
-			if scheduleNameTaken(err) {
-				return driverkit.ScheduleNameTaken(p.Name)
-			}
-			if err != nil {
-				return fmt.Errorf("sqlite: schedule insert: %w", err)
-			}
-			out = append(out, s)
-		}
-		return nil
+		}, scheduleNameTaken)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, err
 }
 
 func (e *executor) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.ScheduleUpdateParams) ([]*taskertype.Schedule, error) {
