@@ -74,6 +74,19 @@ step_templates:
         echo 'the warehouse is closed' >&2; exit 1
 `
 
+// dashboardRemote is a template whose step waits for remote workers of a
+// queue that none polls: its task page says so.
+const dashboardRemote = `name: dashboard_remote
+namespace_name: dashboard
+version: 1.0.0
+description: A step for remote workers that nobody runs
+step_templates:
+  - name: ship
+    handler: remote
+    handler_config:
+      queue: shipping
+`
+
 // TestDashboardInBrowser drives the dashboard of `tasker serve` in headless
 // Chromium (taskerdashboard/testdata/e2e/dashboard.mjs): sign-in, filters,
 // a failing step's error and attempts, retry watched live, resolve, dead
@@ -89,6 +102,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.NoError(t, os.MkdirAll(tmpl, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(tmpl, "flaky.yaml"), []byte(strings.ReplaceAll(dashboardTemplates, "FLAG", flag)), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(tmpl, "stuck.yaml"), []byte(dashboardStuck), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(tmpl, "remote.yaml"), []byte(dashboardRemote), 0o600))
 	subs := filepath.Join(dir, "subscriptions.yaml")
 	require.NoError(t, os.WriteFile(subs, []byte(`subscriptions:
   - name: e2e-hook
@@ -123,7 +137,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		logs, _ := os.ReadFile(srv.stderr)
 		t.Fatalf("node dashboard.mjs: %v\n%s\nserve stderr (tail):\n%s", err, out, tail(string(logs), 4000))
 	}
-	for _, want := range []string{`"retriedLive":true`, `"resolved":true`, `"replayed":true`, `"forcedRetry":403`} {
+	for _, want := range []string{`"retriedLive":true`, `"resolved":true`, `"replayed":true`, `"forcedRetry":403`, `"waitingShown":true`} {
 		require.Contains(t, string(out), want)
 	}
 	t.Logf("dashboard check: %s", out)

@@ -648,8 +648,10 @@ async function taskPage(id) {
         session.trace_url && traceId ? el('a', { href: session.trace_url.replace('{trace_id}', traceId), rel: 'noopener' }, 'Open the trace') : null));
     const stepItems = steps.map((s) => {
       const d = el('details', { class: 'step', id: `step-${s.workflow_step_id}`, open: openSteps.has(`step-${s.workflow_step_id}`), dataset: { status: s.status, name: s.name } },
-        el('summary', {}, badge(s.status), el('strong', {}, s.name), el('span', { class: 'muted' }, `${s.handler} · attempt ${s.attempts} of ${s.retry_limit}`)),
+        el('summary', {}, badge(s.status), el('strong', {}, s.name), el('span', { class: 'muted' }, `${s.handler} · attempt ${s.attempts} of ${s.retry_limit}`),
+          s.waiting_for_handler ? el('span', { class: 'waiting' }, ' · waiting for a worker') : null),
         el('div', {},
+          s.waiting_for_handler ? el('p', { class: 'waiting', role: 'note' }, s.waiting_for_handler.message) : null,
           el('div', { class: 'actions' },
             !FINAL.has(s.status) && s.status !== 'in_progress' ? guarded('Resolve…', 'tasker.workflow_step:resolve', () => {
               const results = el('textarea', { id: 'resolve-results', 'aria-label': 'Results (JSON)' }, '{}');

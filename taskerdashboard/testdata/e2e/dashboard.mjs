@@ -259,6 +259,17 @@ async function main() {
     findings.formContext = await page.evaluate(async (id) => (await (await fetch(`/tasker/tasks/${id}`)).json()).task.context, createdId);
     assert.deepEqual(findings.formContext, { order_id: 42, customer: { email: 'ada@example.com', vip: true }, skus: ['A-1', 'B-2'] });
 
+    // A step no worker runs: its task page says it waits, and for what.
+    const remoteId = await page.evaluate(async () => (await (await fetch('/tasker/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ namespace: 'dashboard', name: 'dashboard_remote', version: '1.0.0', context: {} }) })).json()).task.task_id);
+    await page.goto(`${base}/tasks/${remoteId}`);
+    const ship = page.locator('details.step[data-name="ship"]');
+    await ship.locator('summary .waiting').waitFor();
+    await ship.locator('summary').click();
+    const waitText = await ship.locator('p.waiting').textContent();
+    assert.match(waitText, /shipping/, `the wait names the queue: ${waitText}`);
+    findings.waitingShown = true;
+
     // On a phone's width, nothing overflows the page sideways.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/tasks/${flaky}`);
