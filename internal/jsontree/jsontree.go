@@ -1,7 +1,3 @@
-// Package jsontree copies decoded JSON and YAML values: trees of
-// map[string]any and []any with other values as leaves.
-//
-// Imports: the standard library only.
 package jsontree
 
 // Map returns a copy of v whose maps and lists are new, with each leaf
