@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/pgtest"
-	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
 
 // TestMultiProcessSchedule runs a schedule "@every 1s" on two worker
@@ -28,22 +25,9 @@ func TestMultiProcessSchedule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs worker processes for ~15s: skipped in -short mode")
 	}
-	url := pgtest.URL(t)
 	ctx := t.Context()
-	bin := buildTestWorker(t)
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = pool.Exec(ctx, mpRunsTable)
-	require.NoError(t, err)
-
-	drv, err := taskerpgx.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = drv.Close() })
-	reg := tasker.NewRegistry()
-	require.NoError(t, reg.RegisterTemplate(mpTemplate(), tasker.RegisterOptions{AllowUnknownHandlers: true}))
-	client, err := tasker.NewClient(ctx, drv, &tasker.Config{Registry: reg})
-	require.NoError(t, err)
+	mp := newMultiProcess(t)
+	url, bin, pool, client := mp.url, mp.bin, mp.pool, mp.client
 
 	env := []string{"TASKER_DATABASE_URL=" + url, "TESTWORKER_SLEEP=10ms", "TESTWORKER_CONCURRENCY=4",
 		"TESTWORKER_LEASE=2s", "TESTWORKER_RESCUE=500ms", "TESTWORKER_POLL=200ms"}
@@ -51,7 +35,7 @@ func TestMultiProcessSchedule(t *testing.T) {
 	for _, w := range workers {
 		w.waitLine(t, "READY "+w.id, 60*time.Second)
 	}
-	_, err = client.CreateSchedule(ctx, &tasker.ScheduleRequest{Name: "tick", TaskName: "mixed_dag", Cron: "@every 1s",
+	_, err := client.CreateSchedule(ctx, &tasker.ScheduleRequest{Name: "tick", TaskName: "mixed_dag", Cron: "@every 1s",
 		Context: map[string]any{"fail_c": false}, CatchUp: tasker.CatchUpAll, CatchUpLimit: 100})
 	require.NoError(t, err)
 	start := time.Now()

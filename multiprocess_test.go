@@ -80,24 +80,10 @@ const mpRunsTable = `CREATE TABLE testworker_runs (
 //     A's); the graceful stop loses no lease;
 //   - the audit trail is exact (see auditTrailProblems).
 func TestMultiProcess(t *testing.T) {
-	url := pgtest.URL(t)
 	ctx := t.Context()
-	bin := buildTestWorker(t)
-
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = pool.Exec(ctx, mpRunsTable)
-	require.NoError(t, err)
-
 	// The test process creates the tasks; it runs no worker.
-	drv, err := taskerpgx.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = drv.Close() })
-	reg := tasker.NewRegistry()
-	require.NoError(t, reg.RegisterTemplate(mpTemplate(), tasker.RegisterOptions{AllowUnknownHandlers: true}))
-	client, err := tasker.NewClient(ctx, drv, &tasker.Config{Registry: reg})
-	require.NoError(t, err)
+	mp := newMultiProcess(t)
+	url, bin, pool, client := mp.url, mp.bin, mp.pool, mp.client
 
 	const n = 200
 	failC := map[int64]bool{} // task → its context asks for the permanent failure
@@ -682,6 +668,36 @@ func tail(s string, n int) string {
 // "Shutdown") is that running handlers get until ctx is done, then are
 // cancelled and their steps given back. The claim is held inside the
 // pass's transaction until Stop's drain timeout has expired, then let go.
+// multiProcess is the set-up of the multi-process tests: a fresh PostgreSQL
+// database with the runs table, the test worker binary, and a client of
+// the test process (it runs no worker) that knows mpTemplate.
+type multiProcess struct {
+	url    string
+	bin    string
+	pool   *pgxpool.Pool
+	client *tasker.Client
+}
+
+func newMultiProcess(t *testing.T) *multiProcess {
+	t.Helper()
+	ctx := t.Context()
+	mp := &multiProcess{url: pgtest.URL(t), bin: buildTestWorker(t)}
+	var err error
+	mp.pool, err = pgxpool.New(ctx, mp.url)
+	require.NoError(t, err)
+	t.Cleanup(mp.pool.Close)
+	_, err = mp.pool.Exec(ctx, mpRunsTable)
+	require.NoError(t, err)
+	drv, err := taskerpgx.Open(ctx, mp.url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = drv.Close() })
+	reg := tasker.NewRegistry()
+	require.NoError(t, reg.RegisterTemplate(mpTemplate(), tasker.RegisterOptions{AllowUnknownHandlers: true}))
+	mp.client, err = tasker.NewClient(ctx, drv, &tasker.Config{Registry: reg})
+	require.NoError(t, err)
+	return mp
+}
+
 func TestMultiProcessGracefulStopDuringClaim(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := t.Context()
