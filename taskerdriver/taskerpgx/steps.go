@@ -366,7 +366,7 @@ func (k kit) FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinish
 		SELECT `+stepCols+`, ARRAY(SELECT r.child FROM readied r WHERE r.parent = upd.workflow_step_id ORDER BY r.child) FROM upd`,
 		finishArgs(ps, errs, now), func(r pgx.Row) (row, error) {
 			var v row
-			ss, err := scanStep(appendScan2{r, &v.ready})
+			ss, err := scanStep(appendScan{r, &v.ready})
 			v.SeqStep = ss
 			return v, err
 		})
@@ -421,15 +421,6 @@ func finishArgs(ps []*taskerdriver.StepFinishParams, errs []*string, now time.Ti
 	}
 	return []any{ids, states, results, errs, blocked, next, owners, attempts, now, metas}
 }
-
-// appendScan2 scans the caller's destinations, then one trailing array
-// column into last.
-type appendScan2 struct {
-	r    pgx.Row
-	last *[]int64
-}
-
-func (a appendScan2) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
 
 // WriteStepTransitions writes step transition rows (the last row of each
 // step is the most recent), demoting the previous most recent rows.
@@ -671,10 +662,10 @@ type seqTask struct {
 }
 
 // appendScan scans the caller's destinations, then one trailing column into
-// last.
+// last (a pointer).
 type appendScan struct {
 	r    pgx.Row
-	last *int
+	last any
 }
 
 func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
