@@ -21,6 +21,7 @@ import (
 type pipeTx struct {
 	conn    *pgxpool.Conn
 	pending []*pgx.QueuedQuery // sent before the next statement
+	opening int                // the first pending are BEGIN and its settings
 	begun   bool               // BEGIN was sent: COMMIT or ROLLBACK is owed
 	done    bool
 }
@@ -39,6 +40,7 @@ func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, 
 	if async {
 		t.Defer("SET LOCAL synchronous_commit = off")
 	}
+	t.opening = len(t.pending)
 	return t, nil
 }
 
@@ -131,8 +133,8 @@ func (t *pipeTx) Commit(ctx context.Context) error {
 		return errPipeTxDone
 	}
 	t.done = true
-	defer t.conn.Release()               // a connection left in a transaction is destroyed
-	if !t.begun && len(t.pending) <= 1 { // nothing, or BEGIN alone
+	defer t.conn.Release()                       // a connection left in a transaction is destroyed
+	if !t.begun && len(t.pending) <= t.opening { // nothing but BEGIN and its settings
 		return nil
 	}
 	b := &pgx.Batch{}

@@ -166,7 +166,7 @@ func TestPipeTxDeferredError(t *testing.T) {
 func TestPipeTxAsync(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool, _ := tracedPool(t)
+	pool, trips := tracedPool(t)
 	tx, err := beginPipeTx(ctx, pool, true)
 	require.NoError(t, err)
 	var v string
@@ -175,4 +175,11 @@ func TestPipeTxAsync(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	require.NoError(t, pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v))
 	require.Equal(t, "on", v, "SET LOCAL ends with the transaction")
+
+	// An asynchronous transaction that ran nothing costs nothing either.
+	trips.n.Store(0)
+	tx, err = beginPipeTx(ctx, pool, true)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	require.Zero(t, trips.n.Load())
 }
