@@ -181,3 +181,43 @@ func waitComplete(b testing.TB, c *tasker.Client, ids []int64) {
 		}
 	}
 }
+
+// BenchmarkThroughputPastWaitingSteps measures what steps that no worker
+// has the handler for cost the workers that pass over them: before a
+// backlog of 500 diamonds, it creates N one-step tasks of a handler no
+// worker registers (older tasks, so every claim, in task order, passes
+// over them), then drains the diamonds. Compare steps/s with waiting=0.
+func BenchmarkThroughputPastWaitingSteps(b *testing.B) {
+	for _, waiting := range []int{0, 1000, 10000} {
+		b.Run(fmt.Sprintf("tasks=500/waiting=%d", waiting), func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				c, _ := newBenchClient(b, 64, func(cfg *tasker.Config) {
+					if err := cfg.Registry.RegisterTemplate(&tasker.TaskTemplate{Name: "elsewhere",
+						Steps: []tasker.StepTemplate{{Name: "x", Handler: "absent"}}}, tasker.RegisterOptions{AllowUnknownHandlers: true}); err != nil {
+						b.Fatal(err)
+					}
+				})
+				ctx := b.Context()
+				for i := range waiting {
+					if _, err := c.CreateTask(ctx, &tasker.TaskRequest{Name: "elsewhere", Context: map[string]any{"i": i}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ids := createDiamonds(b, c, 500)
+				b.StartTimer()
+				start := time.Now()
+				if err := c.Start(ctx); err != nil {
+					b.Fatal(err)
+				}
+				waitComplete(b, c, ids)
+				total += time.Since(start)
+				b.StopTimer()
+				_ = c.Stop(context.Background())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(500*4*b.N)/total.Seconds(), "steps/s")
+		})
+	}
+}

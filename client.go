@@ -116,7 +116,12 @@ type WorkerConfig struct {
 	ScheduleGrace time.Duration
 	// StepTimeout is the default timeout of one attempt. Defaults to 5m.
 	StepTimeout time.Duration
-	// Handlers restricts the worker to steps of these handlers (empty: any).
+	// Handlers restricts the worker to steps of these handlers. Empty: the
+	// handlers registered in the client's registry (read again each pass,
+	// so handlers registered after Start count). A step whose handler the
+	// worker does not run stays pending for a worker that runs it; the
+	// task's views mark it waiting_for_handler when no worker has reported
+	// that handler recently.
 	Handlers []string
 	// LookupEnv resolves the ${VAR} references of a step's handler_config
 	// when a worker of this client runs the step (StepContext.Config holds

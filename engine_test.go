@@ -244,8 +244,12 @@ func TestHandlerPanic(t *testing.T) {
 	})
 }
 
-// A step whose handler is not registered in the worker fails (retryable:
-// another worker may have it) with a message saying so.
+// A step whose handler is not registered in the worker stays pending: the
+// worker does not claim it (no attempt is spent), the views say that no
+// worker runs its handler, and a worker that registers the handler runs
+// it. A worker told by Worker.Handlers to claim a handler it does not
+// have fails the attempt (retryable: another worker may have it) with a
+// message saying so.
 func TestUnknownHandlerAtRunTime(t *testing.T) {
 	t.Parallel()
 	eachDriver(t, func(t *testing.T) {
@@ -258,8 +262,39 @@ func TestUnknownHandlerAtRunTime(t *testing.T) {
 		require.NoError(t, err)
 		res, err := c.CreateTask(t.Context(), &tasker.TaskRequest{Name: "other"})
 		require.NoError(t, err)
-		require.NoError(t, c.RunUntilIdle(t.Context()))
+		require.NoError(t, c.RunUntilIdle(t.Context()), "a worker without the handler is idle, not stuck")
 		steps, err := c.ListSteps(t.Context(), res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StatePending, steps[0].State, "left for a worker that has the handler")
+		require.Zero(t, steps[0].Attempts)
+		require.Nil(t, steps[0].LastError)
+		cov, err := c.WorkerCoverage(t.Context())
+		require.NoError(t, err)
+		wait := cov.Waiting(steps[0])
+		require.NotNil(t, wait, "the step is marked as waiting for a worker with its handler")
+		require.Equal(t, "elsewhere", wait.Handler)
+
+		// A worker that registers it (after its client was made) runs it.
+		reg2 := tasker.NewRegistry()
+		require.NoError(t, reg2.RegisterTemplate(tmpl, tasker.RegisterOptions{AllowUnknownHandlers: true}))
+		other, err := tasker.NewClient(t.Context(), d, &tasker.Config{Registry: reg2})
+		require.NoError(t, err)
+		require.NoError(t, reg2.RegisterHandler("elsewhere", tasker.StepHandlerFunc(func(context.Context, *tasker.StepContext) (any, error) {
+			return "ran", nil
+		}), false))
+		require.NoError(t, other.RunUntilIdle(t.Context()))
+		task, err := c.GetTask(t.Context(), res.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateComplete, task.State)
+
+		// A worker told to claim the handler without having it fails the attempt.
+		told, err := tasker.NewClient(t.Context(), d, &tasker.Config{Registry: reg,
+			Worker: tasker.WorkerConfig{Handlers: []string{"elsewhere"}}})
+		require.NoError(t, err)
+		res, err = c.CreateTask(t.Context(), &tasker.TaskRequest{Name: "other", Context: map[string]any{"n": 2}})
+		require.NoError(t, err)
+		require.NoError(t, told.RunUntilIdle(t.Context()))
+		steps, err = c.ListSteps(t.Context(), res.Task.ID)
 		require.NoError(t, err)
 		require.Equal(t, "handler_not_found", steps[0].LastError.Kind)
 		require.Contains(t, steps[0].LastError.Message, `no handler "elsewhere" is registered`)

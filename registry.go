@@ -22,6 +22,7 @@ type Registry struct {
 	mu        sync.RWMutex
 	templates map[string]map[string]map[string]*TaskTemplate // namespace → name → version
 	handlers  map[string]StepHandler
+	names     []string // sorted handler names, shared read-only; nil after a registration
 	goEvents  map[string]string // custom events registered by Go code: name → description
 }
 
@@ -49,6 +50,7 @@ func (r *Registry) RegisterHandler(name string, h StepHandler, replace bool) err
 		return fmt.Errorf("register handler %q: already registered; pass replace=true to replace it", name)
 	}
 	r.handlers[name] = h
+	r.names = nil
 	return nil
 }
 
@@ -73,6 +75,23 @@ func (r *Registry) HandlerNames() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.handlerNamesLocked()
+}
+
+// handlerSnapshot returns the sorted handler names without copying them:
+// the caller must not modify the slice. A worker calls it once a pass.
+func (r *Registry) handlerSnapshot() []string {
+	r.mu.RLock()
+	names := r.names
+	r.mu.RUnlock()
+	if names != nil {
+		return names
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.names == nil {
+		r.names = r.handlerNamesLocked()
+	}
+	return r.names
 }
 
 func (r *Registry) handlerNamesLocked() []string {

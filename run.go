@@ -125,7 +125,7 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 	w := orchestrator.New(orchestrator.Config{
 		Driver: c.driver, Run: c.run, Recorder: c.rec, Now: c.cfg.Now, Logger: c.logger, ID: c.workerID,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
-		StepTimeout: wc.StepTimeout, Handlers: wc.Handlers, AsyncCommit: wc.AsyncCommit, Publish: c.publish, Describe: c.describeWorker,
+		StepTimeout: wc.StepTimeout, Handlers: c.runnableHandlers, AsyncCommit: wc.AsyncCommit, Publish: c.publish, Describe: c.describeWorker,
 	})
 	m := maintenance.New(maintenance.Config{
 		Driver: c.driver, ID: c.workerID, Now: c.cfg.Now, Logger: c.logger, Interval: wc.RescueInterval, Publish: c.publish,
@@ -137,6 +137,17 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 		},
 	})
 	return w, m
+}
+
+// runnableHandlers is what the in-process worker claims: the handlers of
+// Worker.Handlers, or else every handler registered now. Steps of other
+// handlers stay pending for a worker that has them (the task view marks
+// them waiting_for_handler) instead of failing here.
+func (c *Client) runnableHandlers() []string {
+	if hs := c.cfg.Worker.Handlers; len(hs) > 0 {
+		return hs
+	}
+	return c.registry.handlerSnapshot()
 }
 
 // run executes one claimed step with its registered handler.

@@ -54,13 +54,9 @@ func (c *Client) Workers(ctx context.Context, since time.Time) ([]*WorkerInfo, e
 // registered after Start).
 func (c *Client) describeWorker() taskerdriver.WorkerSeenParams {
 	host, _ := os.Hostname()
-	handlers := c.cfg.Worker.Handlers
-	if len(handlers) == 0 {
-		handlers = c.registry.HandlerNames()
-	}
 	return taskerdriver.WorkerSeenParams{
 		Host: host, PID: os.Getpid(), Version: moduleVersion(),
-		Handlers: slices.Clone(handlers), Namespaces: c.registry.Namespaces(),
+		Handlers: slices.Clone(c.runnableHandlers()), Namespaces: c.registry.Namespaces(),
 	}
 }
 

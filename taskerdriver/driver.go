@@ -417,6 +417,9 @@ type StepNextWakeParams struct {
 	Now time.Time
 	// Queues as in StepClaimParams: empty means the steps without a queue.
 	Queues []string
+	// Handlers as in StepClaimParams: when not empty, only steps of these
+	// handlers wake the caller.
+	Handlers []string
 	// Leases includes the expiry of every in_progress step's lease.
 	Leases bool
 }

@@ -47,8 +47,12 @@ type Config struct {
 	PollInterval time.Duration
 	// StepTimeout is the default timeout of one attempt. Defaults to 5m.
 	StepTimeout time.Duration
-	// Handlers restricts claims to these handler names (empty: all).
-	Handlers []string
+	// Handlers, when set, returns the handler names the worker runs: its
+	// claims, and the wake time it reads, skip steps of other handlers,
+	// which stay pending for a worker that has them. It is called once a
+	// pass (handlers may be registered while the worker runs); nil or an
+	// empty list means every handler.
+	Handlers func() []string
 	// AsyncCommit begins the worker's passes through the driver's
 	// AsyncCommitExecutor when it has one (taskerdriver.AsyncCommitter).
 	AsyncCommit bool
@@ -440,7 +444,7 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 		if !stopping && free > 0 {
 			var err error
 			claims, err = w.rec.Claim(ctx, tx, &taskerdriver.StepClaimParams{
-				Now: now, Limit: free, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.cfg.Handlers,
+				Now: now, Limit: free, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(),
 			}, &b)
 			if err != nil {
 				return err
@@ -492,7 +496,7 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 
 // nextWake reads when the next step is ready; idle: none is ready at now.
 func (w *Worker) nextWake(ctx context.Context, now time.Time) (res passResult, idle bool, err error) {
-	next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now})
+	next, err := w.exec.StepNextWake(ctx, &taskerdriver.StepNextWakeParams{Now: now, Handlers: w.claimHandlers()})
 	if err != nil {
 		return passResult{}, false, err
 	}
@@ -500,6 +504,14 @@ func (w *Worker) nextWake(ctx context.Context, now time.Time) (res passResult, i
 		return passResult{nextWake: next, wakeRead: true}, true, nil
 	}
 	return passResult{}, false, nil
+}
+
+// claimHandlers is what the worker claims: Config.Handlers' list, nil for all.
+func (w *Worker) claimHandlers() []string {
+	if w.cfg.Handlers == nil {
+		return nil
+	}
+	return w.cfg.Handlers()
 }
 
 // sort splits finished attempts into those to record and the steps to give

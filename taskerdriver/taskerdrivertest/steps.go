@@ -80,10 +80,25 @@ func (s *suite) steps(t *testing.T) {
 		for range 3 {
 			diamond(t, b, "")
 		}
-		require.Len(t, claim(t, b, base, "w", 2), 2)
+		first := claim(t, b, base, "w", 2)
+		require.Len(t, first, 2)
 		cs, err := b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "w", LeaseExpiresAt: base.Add(time.Minute), Handlers: []string{"h2"}})
 		require.NoError(t, err)
 		require.Empty(t, cs, "no h2 step is ready yet")
+		wake, err := b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Handlers: []string{"h2", "h3"}})
+		require.NoError(t, err)
+		require.True(t, wake.IsZero(), "the ready steps are not of these handlers: nothing wakes their worker")
+		wake, err = b.ex.StepNextWake(b.ctx, &taskerdriver.StepNextWakeParams{Now: base, Handlers: []string{"h2", "h"}})
+		require.NoError(t, err)
+		require.False(t, wake.IsZero() || wake.After(base), "a ready step of one of the handlers wakes now")
+
+		// Once the roots finish, a claim by handler takes only that handler's children.
+		for _, c := range append(first, claim(t, b, base, "w", 10)...) {
+			complete(t, b, c, "w", base)
+		}
+		cs, err = b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "w", LeaseExpiresAt: base.Add(time.Minute), Handlers: []string{"h2"}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"c", "c", "c"}, names(cs), "only the h2 steps, of every task")
 	})
 
 	s.run(t, "ConcurrentClaimsNeverShareAStep", func(t *testing.T, b *bundle) {

@@ -15,6 +15,9 @@ func TestAsyncCommitTransactions(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	require.NoError(t, err)
 	cfg.MaxConns = 1 // both transactions on the same connection
+	// The session's default is "on" whatever the server's (the throwaway
+	// test cluster runs with synchronous_commit=off).
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

@@ -35,6 +35,9 @@ func tracedPool(t *testing.T) (*pgxpool.Pool, *tripCounter) {
 	require.NoError(t, err)
 	c := &tripCounter{}
 	cfg.ConnConfig.Tracer = c
+	// The session's default is "on" whatever the server's (the throwaway
+	// test cluster runs with synchronous_commit=off).
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

@@ -110,10 +110,6 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, nil
 	}
 	now := p.Now.UTC()
-	var handlers []string
-	if len(p.Handlers) > 0 {
-		handlers = p.Handlers
-	}
 	type claimed struct {
 		old     string
 		readyAt time.Time
@@ -131,7 +127,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
 		FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
 		RETURNING ready.old_state, ready.ready_at, `+prefixed("s.", stepCols),
-		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlers, driverkit.Queues(p.Queues)}, func(r pgx.Row) (claimed, error) {
+		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlerFilter(p.Handlers), driverkit.Queues(p.Queues)}, func(r pgx.Row) (claimed, error) {
 			var c claimed
 			ss, err := scanStep(prependScan{r, []any{&c.old, &c.readyAt}})
 			c.SeqStep = ss
@@ -218,6 +214,15 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	})
 }
 
+// handlerFilter is the claim's handler list as a parameter: NULL (every
+// handler) when empty.
+func handlerFilter(handlers []string) []string {
+	if len(handlers) == 0 {
+		return nil
+	}
+	return handlers
+}
+
 // collect reads the next result of a batch as rows.
 func collect[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error)) ([]T, error) {
 	rows, err := br.Query()
@@ -287,9 +292,10 @@ func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWak
 	var a, b *time.Time
 	if err := e.q.QueryRow(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
-			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND queue = ANY($1)),
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND queue = ANY($1)
+				AND ($3::text[] IS NULL OR handler = ANY($3))),
 		CASE WHEN $2 THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
-		driverkit.Queues(p.Queues), p.Leases).Scan(&a, &b); err != nil {
+		driverkit.Queues(p.Queues), p.Leases, handlerFilter(p.Handlers)).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("postgres: next wake: %w", err)
 	}
 	var ta, tb time.Time

@@ -143,12 +143,8 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			AND next_attempt_at <= ?`
 	args := []any{queuesJSON(p.Queues), now}
 	if len(p.Handlers) > 0 {
-		handlers, err := json.Marshal(p.Handlers)
-		if err != nil {
-			return nil, err
-		}
 		q += ` AND handler IN (SELECT value FROM json_each(?))`
-		args = append(args, string(handlers))
+		args = append(args, stringsJSON(p.Handlers))
 	}
 	q += ` ORDER BY task_id, workflow_step_id LIMIT ?` // fair: older tasks first (docs/design.md)
 	type readyStep struct {
@@ -273,11 +269,17 @@ func (e *executor) StepListExpired(ctx context.Context, p *taskerdriver.StepList
 
 func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWakeParams) (time.Time, error) {
 	var a, b sql.NullInt64
+	handlers := ""
+	args := []any{queuesJSON(p.Queues)}
+	if len(p.Handlers) > 0 {
+		handlers = ` AND handler IN (SELECT value FROM json_each(?))`
+		args = append(args, stringsJSON(p.Handlers))
+	}
 	if err := e.r.QueryRowContext(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
-			WHERE queue IN (SELECT value FROM json_each(?)) AND state IN ('pending','error') AND pending_parents = 0 AND blocked = 0),
+			WHERE queue IN (SELECT value FROM json_each(?)) AND state IN ('pending','error') AND pending_parents = 0 AND blocked = 0`+handlers+`),
 		CASE WHEN ? THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
-		queuesJSON(p.Queues), boolInt(p.Leases)).Scan(&a, &b); err != nil {
+		append(args, boolInt(p.Leases))...).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next wake: %w", err)
 	}
 	ta, tb := fromUS(a), fromUS(b)
@@ -290,7 +292,12 @@ func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWak
 // queuesJSON is the JSON array of the queues a claim looks at: the empty
 // queue (in-process steps) when none is given.
 func queuesJSON(queues []string) string {
-	b, _ := json.Marshal(driverkit.Queues(queues))
+	return stringsJSON(driverkit.Queues(queues))
+}
+
+// stringsJSON is a JSON array of names, for json_each.
+func stringsJSON(names []string) string {
+	b, _ := json.Marshal(names) // a []string always encodes
 	return string(b)
 }
 
