@@ -22,7 +22,7 @@ type Registry struct {
 	mu        sync.RWMutex
 	templates map[string]map[string]map[string]*TaskTemplate // namespace → name → version
 	handlers  map[string]StepHandler
-	names     []string // sorted handler names, shared read-only; nil after a registration
+	names     []string          // sorted handler names, shared read-only; nil after a registration
 	goEvents  map[string]string // custom events registered by Go code: name → description
 }
 
