@@ -27,6 +27,8 @@ func (s *suite) steps(t *testing.T) {
 		require.Equal(t, res.Task.ID, cs[0].Task.ID)
 		require.Equal(t, taskertype.StateInProgress, cs[0].Task.State)
 		require.True(t, cs[0].TaskStarted)
+		require.Equal(t, base, cs[0].Task.UpdatedAt, "the task as the claim left it")
+		require.JSONEq(t, `{"n":1}`, string(cs[0].Task.Context))
 		require.Empty(t, cs[0].Dependencies)
 		require.Empty(t, claim(t, b, base, "w2", 10), "nothing else is ready")
 
@@ -40,6 +42,12 @@ func (s *suite) steps(t *testing.T) {
 		require.False(t, cs[0].TaskStarted, "the task was already in progress")
 		for _, c := range cs {
 			require.JSONEq(t, `{"from":"a"}`, string(c.Dependencies["a"]))
+			// Every claimed step carries its whole task, however the driver
+			// reads it (PostgreSQL sends the context once per task).
+			require.Equal(t, res.Task.ID, c.Task.ID)
+			require.JSONEq(t, `{"n":1}`, string(c.Task.Context), "step %s", c.Step.Name)
+			require.Equal(t, []string{"x", "y"}, c.Task.Tags, "step %s", c.Step.Name)
+			require.Equal(t, taskertype.StateInProgress, c.Task.State)
 		}
 		require.Empty(t, claim(t, b, base, "w1", 10))
 		complete(t, b, cs[0], "w1", base)

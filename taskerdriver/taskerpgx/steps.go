@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,10 +111,19 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, nil
 	}
 	now := p.Now.UTC()
+	// One statement claims the steps, starts their pending tasks and
+	// returns each claimed step with its task (the context on the first
+	// row of each task only) and its parents' results; the
+	// transition rows, which return nothing, travel with the next
+	// statement of the transaction (pipeTx).
 	type claimed struct {
-		old     string
-		readyAt time.Time
-		driverkit.SeqStep
+		old       string
+		readyAt   time.Time
+		startSeq  *int32 // the task's transition_seq after this claim started it
+		firstOf   bool   // the first row of its task: carries the task's context
+		parents   []byte // JSON [[id, name, results], ...]
+		task      *taskertype.Task
+		stepTaken driverkit.SeqStep
 	}
 	rows, err := queryAll(ctx, x.q, `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
@@ -121,16 +131,32 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6)
 			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
 			LIMIT $2
-			FOR UPDATE SKIP LOCKED)
-		UPDATE tasker_workflow_steps s SET state = 'in_progress', attempts = s.attempts + 1,
-			lease_owner = $3, lease_expires_at = $4, last_attempted_at = $1, updated_at = $1,
-			transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
-		FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
-		RETURNING ready.old_state, ready.ready_at, `+prefixed("s.", stepCols),
+			FOR UPDATE SKIP LOCKED),
+		c AS (
+			UPDATE tasker_workflow_steps s SET state = 'in_progress', attempts = s.attempts + 1,
+				lease_owner = $3, lease_expires_at = $4, last_attempted_at = $1, updated_at = $1,
+				transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
+			FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
+			RETURNING ready.old_state, ready.ready_at, `+prefixed("s.", stepCols)+`),
+		started AS (
+			UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1, updated_at = $1
+			WHERE task_id IN (SELECT task_id FROM c) AND state = 'pending' RETURNING task_id, transition_seq),
+		firsts AS (SELECT task_id, min(workflow_step_id) AS first FROM c GROUP BY task_id)
+		SELECT c.*, started.transition_seq, f.first = c.workflow_step_id,
+			(SELECT json_agg(json_build_array(p.workflow_step_id, p.name, p.results)) FROM tasker_workflow_step_edges e
+				JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id WHERE e.to_step_id = c.workflow_step_id),
+			`+claimTaskCols+`
+		FROM c JOIN firsts f ON f.task_id = c.task_id JOIN tasker_tasks t ON t.task_id = c.task_id
+		LEFT JOIN started ON started.task_id = c.task_id`,
 		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlerFilter(p.Handlers), driverkit.Queues(p.Queues)}, func(r pgx.Row) (claimed, error) {
 			var c claimed
-			ss, err := scanStep(prependScan{r, []any{&c.old, &c.readyAt}})
-			c.SeqStep = ss
+			var err error
+			c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents},
+				inner: func(r pgx.Row) error {
+					var err error
+					c.task, err = scanTask(r)
+					return err
+				}})
 			return c, err
 		})
 	if err != nil {
@@ -141,78 +167,95 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	}
 	steps, seqs, wasError := make([]*taskertype.Step, len(rows)), make([]int, len(rows)), make([]bool, len(rows))
 	readyAt := make(map[int64]time.Time, len(rows))
-	for i, c := range rows {
-		steps[i], seqs[i], wasError[i] = c.Step, c.Seq, c.old == string(taskertype.StateError)
-		readyAt[c.Step.ID] = c.readyAt.UTC()
-	}
-	trans, taskIDs := driverkit.ClaimTransitions(steps, seqs, wasError, p.Owner)
-	ids := driverkit.StepIDs(steps)
-	// Everything else of the claim goes in one round trip: the transitions,
-	// starting the pending tasks, loading the tasks and the parents' results.
-	b := &pgx.Batch{}
-	queueStepTransitions(b, trans, now)
-	b.Queue(`UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
-		updated_at = $1 WHERE task_id = ANY($2) AND state = 'pending' RETURNING task_id, transition_seq`, now, taskIDs)
-	b.Queue(`SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1)`, taskIDs)
-	b.Queue(`SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
-		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
-		WHERE e.to_step_id = ANY($1)`, ids)
-	// Steps this transaction readied and left to others are announced in
-	// the same round trip (delivered at commit).
-	x.readied.Claimed(ids)
-	notify := x.readied.Owed() && !x.sent(taskerdriver.TopicStepsReady)
-	if notify {
-		b.Queue(`SELECT pg_notify($1, '')`, taskerdriver.TopicStepsReady)
-	}
 	var (
-		starts   [][2]int64
 		taskList []*taskertype.Task
+		starts   [][2]int64
 		deps     []driverkit.Dependency
 	)
-	br := x.q.SendBatch(ctx, b)
-	err = func() error {
-		defer func() { _ = br.Close() }()
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("step transitions: %w", err)
-		}
-		var err error
-		if starts, err = collect(br, func(r pgx.Row) ([2]int64, error) {
-			var v [2]int64
-			var seq int32
-			err := r.Scan(&v[0], &seq)
-			v[1] = int64(seq)
-			return v, err
-		}); err != nil {
-			return fmt.Errorf("start tasks: %w", err)
-		}
-		if taskList, err = collect(br, scanTask); err != nil {
-			return fmt.Errorf("load tasks: %w", err)
-		}
-		if deps, err = collect(br, func(r pgx.Row) (driverkit.Dependency, error) {
-			var d driverkit.Dependency
-			var results []byte
-			err := r.Scan(&d.Child, &d.Parent, &d.Name, &results)
-			d.Results = rawJSON(results)
-			return d, err
-		}); err != nil {
-			return fmt.Errorf("dependency results: %w", err)
-		}
-		if notify {
-			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("notify: %w", err)
+	for i, c := range rows {
+		steps[i], seqs[i], wasError[i] = c.stepTaken.Step, c.stepTaken.Seq, c.old == string(taskertype.StateError)
+		readyAt[c.stepTaken.Step.ID] = c.readyAt.UTC()
+		if c.firstOf {
+			if c.startSeq != nil { // the row was read before this statement started the task
+				c.task.State, c.task.UpdatedAt = taskertype.StateInProgress, now
+				starts = append(starts, [2]int64{c.task.ID, int64(*c.startSeq)})
 			}
-			x.notified(taskerdriver.TopicStepsReady)
-			x.readied = nil
+			taskList = append(taskList, c.task)
 		}
-		return br.Close()
-	}()
-	if err != nil {
+		ds, err := parentResults(c.stepTaken.Step.ID, c.parents)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: %w", err)
+		}
+		deps = append(deps, ds...)
+	}
+	trans, _ := driverkit.ClaimTransitions(steps, seqs, wasError, p.Owner)
+	if err := (kit{x}).WriteStepTransitions(ctx, trans, now); err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	// Steps this transaction readied and left to others are announced
+	// with the next statement (delivered at commit).
+	x.readied.Claimed(driverkit.StepIDs(steps))
+	if x.readied.Owed() && !x.sent(taskerdriver.TopicStepsReady) {
+		if err := deferExec(ctx, x.q, notifySQL, taskerdriver.TopicStepsReady); err != nil {
+			return nil, fmt.Errorf("postgres: claim: notify: %w", err)
+		}
+		x.notified(taskerdriver.TopicStepsReady)
+		x.readied = nil
 	}
 	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
 }
+
+// claimTaskCols are the task's columns in a claim's rows: its context only
+// on the first row of the task (the rows of its other steps would repeat
+// it, and a context can be large).
+var claimTaskCols = strings.NewReplacer(
+	"t.context,", "CASE WHEN f.first = c.workflow_step_id THEN t.context END,",
+).Replace(prefixed("t.", taskCols))
+
+// parentResults decodes a claimed step's parents, as the claim returns
+// them: a JSON array of [id, name, results].
+func parentResults(child int64, raw []byte) ([]driverkit.Dependency, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var rows [][3]json.RawMessage
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("parents of step %d: %w", child, err)
+	}
+	out := make([]driverkit.Dependency, len(rows))
+	for i, r := range rows {
+		out[i].Child = child
+		if err := json.Unmarshal(r[0], &out[i].Parent); err != nil {
+			return nil, fmt.Errorf("parents of step %d: %w", child, err)
+		}
+		if err := json.Unmarshal(r[1], &out[i].Name); err != nil {
+			return nil, fmt.Errorf("parents of step %d: %w", child, err)
+		}
+		out[i].Results = rawJSON(r[2])
+	}
+	return out, nil
+}
+
+// rowPair scans a row that holds two records: head columns, the outer
+// scanner's columns, mid columns, then the inner scanner's columns (the
+// inner scanner runs inside the outer one's Scan).
+type rowPair struct {
+	r         pgx.Row
+	head, mid []any
+	inner     func(pgx.Row) error
+}
+
+func (p rowPair) Scan(outer ...any) error {
+	return p.inner(scanFunc(func(inner ...any) error {
+		return p.r.Scan(slices.Concat(p.head, outer, p.mid, inner)...)
+	}))
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // handlerFilter is the claim's handler list as a parameter: NULL (every
 // handler) when empty.
@@ -231,15 +274,6 @@ func collect[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error)) ([]T, er
 	}
 	return scanAll(rows, scan)
 }
-
-// prependScan scans leading columns into first, then the rest into the
-// caller's destinations.
-type prependScan struct {
-	r     pgx.Row
-	first []any
-}
-
-func (p prependScan) Scan(dest ...any) error { return p.r.Scan(append(p.first, dest...)...) }
 
 func prefixed(prefix, cols string) string {
 	parts := strings.Split(cols, ",")
@@ -429,22 +463,13 @@ func finishArgs(ps []*taskerdriver.StepFinishParams, errs []*string, now time.Ti
 }
 
 // WriteStepTransitions writes step transition rows (the last row of each
-// step is the most recent), demoting the previous most recent rows.
+// step is the most recent, read from the sort keys:
+// driverkit.TransitionQuery). The insert returns nothing, so in a
+// transaction it travels with the next statement (deferExec).
 func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTransition, now time.Time) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	queueStepTransitions(b, rows, now)
-	if err := k.q.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("step transitions: %w", err)
-	}
-	return nil
-}
-
-// queueStepTransitions queues the insert of step transition rows (which
-// one is most recent is read from the sort keys: driverkit.TransitionQuery).
-func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now time.Time) {
 	n := len(rows)
 	stepIDs, taskIDs := make([]int64, n), make([]int64, n)
 	froms, tos, metas := make([]*string, n), make([]string, n), make([]string, n)
@@ -459,9 +484,12 @@ func queueStepTransitions(b *pgx.Batch, rows []driverkit.StepTransition, now tim
 		metas[i] = string(driverkit.Meta(r.Meta))
 		keys[i] = int32(driverkit.SortKey(r.Seq))
 	}
-	b.Queue(`INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+	if err := deferExec(ctx, k.q, `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
 		SELECT s, t, f, o, m::jsonb, k, $7 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[])
-			AS u(s, t, f, o, m, k)`, stepIDs, taskIDs, froms, tos, metas, keys, now)
+			AS u(s, t, f, o, m, k)`, stepIDs, taskIDs, froms, tos, metas, keys, now); err != nil {
+		return fmt.Errorf("step transitions: %w", err)
+	}
+	return nil
 }
 
 // SatisfyChildren decrements the unfinished-parent counts of the children
