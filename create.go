@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/ctxschema"
 	"github.com/tasker-go/tasker/internal/jsonclean"
+	"github.com/tasker-go/tasker/internal/orchestrator"
 	"github.com/tasker-go/tasker/internal/retrypolicy"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
@@ -189,10 +191,29 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 		}
 		return c.writeOutbox(ctx, ex, []*Event{{Name: taskertype.EventTaskInitializeRequested, Task: dres.Task, At: now}})
 	}
-	var err2 error
-	if committed && len(c.durable()) > 0 {
+	var (
+		err2 error
+		// after starts the steps this process's worker claimed in the
+		// creating transaction (create-and-claim), once it has ended.
+		after func(committed bool)
+	)
+	switch w := c.creatorWorker(tmpl); {
+	case committed && w != nil:
+		err2 = c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
+			if err := create(tx); err != nil || dres.Existing {
+				return err
+			}
+			var err error
+			after, err = w.ClaimFor(ctx, tx, []int64{dres.Task.ID})
+			return err
+		})
+		if err2 != nil && after != nil {
+			after(false)
+			after = nil
+		}
+	case committed && len(c.durable()) > 0:
 		err2 = c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error { return create(tx) })
-	} else {
+	default:
 		err2 = create(ex)
 	}
 	if err2 != nil {
@@ -207,7 +228,30 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	if committed {
 		c.publish([]*Event{{Name: taskertype.EventTaskInitializeRequested, Task: dres.Task, At: now}})
 	}
+	if after != nil {
+		after(true)
+	}
 	return &CreateResult{Task: dres.Task, Steps: dres.Steps}, nil
+}
+
+// creatorWorker returns the worker that claims a new task's first steps in
+// the creating transaction: this client's, when it runs in the background
+// and runs the handler of one of the template's root steps (not a remote
+// one), so that a creation whose steps it would not claim costs no claim.
+func (c *Client) creatorWorker(tmpl *TaskTemplate) *orchestrator.Worker {
+	c.mu.Lock()
+	w := c.worker // claims nothing unless it runs in the background (ClaimFor)
+	c.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	runs := c.runnableHandlers()
+	for i, s := range tmpl.Steps {
+		if len(tmpl.graph.Parents(i)) == 0 && s.Handler != RemoteHandler && slices.Contains(runs, s.Handler) {
+			return w
+		}
+	}
+	return nil
 }
 
 func stepPolicy(s *StepTemplate) retrypolicy.StepPolicy {

@@ -407,6 +407,10 @@ type StepClaimParams struct {
 	LeaseExpiresAt time.Time
 	// Handlers, when not empty, restricts the claim to steps of these handlers.
 	Handlers []string
+	// TaskIDs, when not empty, restricts the claim to steps of these tasks
+	// (the process that creates a task claiming its first steps in the
+	// creating transaction).
+	TaskIDs []int64
 	// Queues selects the steps of these remote queues; when empty the claim
 	// takes only steps without a queue (those of in-process workers).
 	Queues []string

@@ -1,5 +1,7 @@
 package driverkit
 
+import "github.com/tasker-go/tasker/taskertype"
+
 // Readied holds the steps a transaction made ready (their last parent
 // finished) and that it has not claimed itself. The steps-ready
 // notification is owed at commit only while it is not empty: a worker pass
@@ -45,4 +47,16 @@ func ReadiedBy(pairs [][2]int64) (perParent map[int64]int, children []int64) {
 		}
 	}
 	return perParent, children
+}
+
+// ReadyRoots returns the ids of the steps of a new task that are ready at
+// once: those without parents.
+func ReadyRoots(steps []*taskertype.Step) []int64 {
+	var ids []int64
+	for _, s := range steps {
+		if s.PendingParents == 0 {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
 }

@@ -116,6 +116,8 @@ type Worker struct {
 
 	mu       sync.Mutex
 	inflight map[int64]*flight
+	// reserved: slots held by ClaimFor calls whose transaction has not ended.
+	reserved int
 	done     []finished
 	stopping bool
 
@@ -407,7 +409,7 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 	w.mu.Lock()
 	done := w.done
 	w.done = nil
-	free := w.cfg.Concurrency - len(w.inflight)
+	free := w.cfg.Concurrency - len(w.inflight) - w.reserved
 	stopping := w.stopping
 	// A wake-up sent before now is answered by this pass: handlers signal
 	// under w.mu after adding their result, and Stop sets stopping before it
@@ -492,6 +494,59 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 		return res, err
 	}
 	return res, nil
+}
+
+// ClaimFor claims, in the caller's transaction tx, the ready steps of the
+// given tasks that this worker runs: the process that creates a task runs
+// its first steps without a pass, a commit and a wake-up of their own
+// (create-and-claim). It claims nothing unless the worker runs in the
+// background (Start) and has free slots. The returned function must be
+// called once tx has ended: committed, it starts the claimed handlers and
+// publishes the claim's events; otherwise it only frees the slots held.
+func (w *Worker) ClaimFor(ctx context.Context, tx taskerdriver.ExecutorTx, taskIDs []int64) (after func(committed bool), err error) {
+	w.mu.Lock()
+	free := w.cfg.Concurrency - len(w.inflight) - w.reserved
+	if w.loopDone == nil || w.stopping || free <= 0 {
+		w.mu.Unlock()
+		return func(bool) {}, nil
+	}
+	w.reserved += free
+	w.mu.Unlock()
+	now := w.cfg.Now()
+	var b recorder.Batch
+	claims, err := w.rec.Claim(ctx, tx, &taskerdriver.StepClaimParams{Now: now, Limit: free, Owner: w.cfg.ID,
+		LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(), TaskIDs: taskIDs}, &b)
+	if err == nil {
+		err = w.rec.WriteOutbox(ctx, tx, &b)
+	}
+	if err != nil {
+		w.mu.Lock()
+		w.reserved -= free
+		w.mu.Unlock()
+		return nil, err
+	}
+	return func(committed bool) {
+		w.mu.Lock()
+		w.reserved -= free
+		if !committed || len(claims) == 0 {
+			w.mu.Unlock()
+			return
+		}
+		if w.stopping { // as in runOnce: claimed while Stop began, given back unrun
+			w.mu.Unlock()
+			w.cfg.Publish(b.Events)
+			if err := w.giveBack(context.WithoutCancel(ctx), claims, w.cfg.Now()); err != nil {
+				w.cfg.Logger.WarnContext(ctx, "orchestrator: cannot give back steps claimed while stopping; they will be rescued when their leases expire", "error", err)
+			}
+			return
+		}
+		w.handlers.Add(len(claims))
+		for _, c := range claims {
+			w.dispatch(c)
+		}
+		w.mu.Unlock()
+		w.cfg.Publish(b.Events)
+	}, nil
 }
 
 // nextWake reads when the next step is ready; idle: none is ready at now.

@@ -2,6 +2,7 @@ package taskerdrivertest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -112,6 +113,55 @@ func (s *suite) fastPath(t *testing.T) {
 		}
 		require.Len(t, w2, 1)
 		require.NotEqual(t, w1[0].Step.Name, w2[0].Step.Name, "one step claimed by two workers")
+	})
+}
+
+// createAndClaim checks the creating process's claim: a task created and its
+// ready steps claimed in one transaction (StepClaimParams.TaskIDs) wakes
+// nobody, and the claim takes nothing of other tasks.
+func (s *suite) createAndClaim(t *testing.T) {
+	s.run(t, "FastPathCreateAndClaim", func(t *testing.T, b *bundle) {
+		older := diamond(t, b, "") // an older task: a plain claim would take its root first
+		ready, unsub := b.d.Listener().Subscribe(taskerdriver.TopicStepsReady)
+		defer unsub()
+		drain(ready)
+		tx, err := b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		res, err := tx.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+			Namespace: "default", Name: "diamond", Version: "1.0.0", Context: json.RawMessage(`{"n":2}`),
+			IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: base, Now: base,
+			Steps: []taskerdriver.StepCreateParams{
+				{Name: "a", Handler: "h", RetryLimit: 1, Retryable: true},
+				{Name: "b", Handler: "h", RetryLimit: 1, Retryable: true, Parents: []int{0}},
+			},
+		})
+		require.NoError(t, err)
+		cs, err := tx.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "creator",
+			LeaseExpiresAt: base.Add(time.Minute), TaskIDs: []int64{res.Task.ID}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"a"}, names(cs))
+		require.Equal(t, res.Task.ID, cs[0].Task.ID)
+		require.True(t, cs[0].TaskStarted)
+		require.NoError(t, tx.Commit(b.ctx))
+		if !b.d.Listener().CrossProcess() { // exact for in-process listeners, woken at commit
+			select {
+			case <-ready:
+				t.Fatal("a creation that claimed its ready steps announced them")
+			default:
+			}
+		}
+		rest := claim(t, b, base, "other", 10)
+		require.Equal(t, []string{"a"}, names(rest), "the older task's root is still there")
+		require.Equal(t, older.Task.ID, rest[0].Task.ID)
+
+		// Created without a claim, its roots are announced at commit.
+		drain(ready)
+		diamond(t, b, "")
+		select {
+		case <-ready:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a new task's ready steps were not announced")
+		}
 	})
 }
 

@@ -395,7 +395,11 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT workflow_step_id, $1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, $3 FROM s)
 		SELECT `+stepCols+` FROM s ORDER BY position`, task.ID, string(rowsJSON), now, fromPos, toPos)
-	notify := !x.sent(taskerdriver.TopicStepsReady)
+	// In the driver's own transaction the new ready steps are owed a
+	// steps-ready notification at commit unless the transaction claims them
+	// all (driverkit.Readied: the creating process may claim them); in a
+	// caller's transaction it goes in this round trip.
+	notify := x.borrowed && !x.sent(taskerdriver.TopicStepsReady)
 	if notify {
 		b.Queue(`SELECT pg_notify($1, '')`, taskerdriver.TopicStepsReady)
 	}
@@ -416,6 +420,11 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	steps, _ := driverkit.UnzipSteps(got)
 	if len(steps) != len(p.Steps) {
 		return nil, fmt.Errorf("postgres: insert steps: %d of %d steps inserted", len(steps), len(p.Steps))
+	}
+	if !x.borrowed {
+		if err := x.ready(ctx, driverkit.ReadyRoots(steps)); err != nil {
+			return nil, err
+		}
 	}
 	edges := make([][2]int64, len(fromPos))
 	for i := range fromPos {

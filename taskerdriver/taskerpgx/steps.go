@@ -128,7 +128,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	rows, err := queryAll(ctx, x.q, `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
-				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6)
+				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6) AND ($7::bigint[] IS NULL OR task_id = ANY($7))
 			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED),
@@ -141,14 +141,20 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		started AS (
 			UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1, updated_at = $1
 			WHERE task_id IN (SELECT task_id FROM c) AND state = 'pending' RETURNING task_id, transition_seq),
-		firsts AS (SELECT task_id, min(workflow_step_id) AS first FROM c GROUP BY task_id)
-		SELECT c.*, started.transition_seq, f.first = c.workflow_step_id,
-			(SELECT json_agg(json_build_array(p.workflow_step_id, p.name, p.results)) FROM tasker_workflow_step_edges e
-				JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id WHERE e.to_step_id = c.workflow_step_id),
-			`+claimTaskCols+`
+		firsts AS (SELECT task_id, min(workflow_step_id) AS first FROM c GROUP BY task_id),
+		-- The parents' results, read once for the claim, each parent by its
+		-- key (LIMIT 1 keeps the planner from joining the whole table).
+		deps AS (
+			SELECT e.to_step_id, json_agg(json_build_array(e.from_step_id, p.name, p.results)) AS parents
+			FROM tasker_workflow_step_edges e
+			CROSS JOIN LATERAL (SELECT name, results FROM tasker_workflow_steps WHERE workflow_step_id = e.from_step_id LIMIT 1) p
+			WHERE e.to_step_id = ANY(ARRAY(SELECT workflow_step_id FROM c))
+			GROUP BY e.to_step_id)
+		SELECT c.*, started.transition_seq, f.first = c.workflow_step_id, d.parents, `+claimTaskCols+`
 		FROM c JOIN firsts f ON f.task_id = c.task_id JOIN tasker_tasks t ON t.task_id = c.task_id
-		LEFT JOIN started ON started.task_id = c.task_id`,
-		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlerFilter(p.Handlers), driverkit.Queues(p.Queues)}, func(r pgx.Row) (claimed, error) {
+		LEFT JOIN started ON started.task_id = c.task_id LEFT JOIN deps d ON d.to_step_id = c.workflow_step_id`,
+		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlerFilter(p.Handlers), driverkit.Queues(p.Queues), taskFilter(p.TaskIDs)},
+		func(r pgx.Row) (claimed, error) {
 			var c claimed
 			var err error
 			c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents},
@@ -264,6 +270,15 @@ func handlerFilter(handlers []string) []string {
 		return nil
 	}
 	return handlers
+}
+
+// taskFilter is the claim's task list as a parameter: NULL (every task)
+// when empty.
+func taskFilter(ids []int64) []int64 {
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
 }
 
 // collect reads the next result of a batch as rows.

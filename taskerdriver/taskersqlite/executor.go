@@ -388,7 +388,9 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		return nil, err
 	}
 	if len(steps) > 0 {
-		x.topics = append(x.topics, taskerdriver.TopicStepsReady)
+		// Owed at commit unless the transaction claims them all (the
+		// creating process may: driverkit.Readied).
+		x.ready(driverkit.ReadyRoots(steps))
 	}
 	return &taskerdriver.TaskCreateResult{Task: task, Steps: steps}, nil
 }

@@ -146,6 +146,11 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		q += ` AND handler IN (SELECT value FROM json_each(?))`
 		args = append(args, stringsJSON(p.Handlers))
 	}
+	if len(p.TaskIDs) > 0 {
+		ids, _ := json.Marshal(p.TaskIDs) // an []int64 always encodes
+		q += ` AND task_id IN (SELECT value FROM json_each(?))`
+		args = append(args, string(ids))
+	}
 	q += ` ORDER BY task_id, workflow_step_id LIMIT ?` // fair: older tasks first (docs/design.md)
 	type readyStep struct {
 		idState
