@@ -1,7 +1,8 @@
 // Package driverkit holds what every taskerdriver implementation shares
 // besides the seam itself: the procedures of the executor's multi-statement
 // operations (recording attempts, changing step and task states, completing
-// a claim, listing steps, tasks and transitions), the rows they write
+// a claim, listing steps, tasks, transitions, templates and annotations,
+// writing schedules and their fires), the rows they write
 // (transitions with their sort keys and metadata), their errors (lost
 // leases, state conflicts, values the database refuses) and encodings (step
 // errors, tags, API token permissions, annotations and their filter), the write-transaction helper, the in-process notification
