@@ -413,6 +413,30 @@ func (a *analyticsCache) put(key string, v any, expires, now time.Time) {
 	a.entries[key] = analyticsEntry{value: v, expires: expires}
 }
 
+// cachedAnalytics returns the report cached under key while it is fresh (a
+// copy, marked Cached) unless noCache is set; else it computes the report,
+// caches it for ttl from now and returns a copy. info is the report's
+// CacheInfo.
+func cachedAnalytics[R any](c *Client, key string, now time.Time, ttl time.Duration, noCache bool, info func(*R) *CacheInfo,
+	compute func() (*R, error),
+) (*R, error) {
+	if !noCache {
+		if v, exp, ok := c.analytics.get(key, now); ok {
+			r := *v.(*R)
+			info(&r).Cached, info(&r).ExpiresAt = true, exp
+			return &r, nil
+		}
+	}
+	r, err := compute()
+	if err != nil {
+		return nil, err
+	}
+	*info(r) = CacheInfo{CacheKey: key, TTLSeconds: int(ttl / time.Second), ExpiresAt: now.Add(ttl)}
+	c.analytics.put(key, r, info(r).ExpiresAt, now)
+	out := *r
+	return &out, nil
+}
+
 // AnalyticsPerformance returns the system overview and the performance of
 // the tasks created in the last hour, 4 hours and 24 hours, computed by the
 // database (from the cache when a fresh enough answer is there, see
@@ -423,43 +447,35 @@ func (c *Client) AnalyticsPerformance(ctx context.Context, opts *AnalyticsOption
 	}
 	now := c.cfg.Now().UTC()
 	const key = "tasker:analytics:performance"
-	if !opts.NoCache {
-		if v, exp, ok := c.analytics.get(key, now); ok {
-			r := *v.(*PerformanceReport)
-			r.CacheInfo.Cached, r.CacheInfo.ExpiresAt = true, exp
-			return &r, nil
-		}
-	}
-	o, err := c.exec.AnalyticsOverview(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &PerformanceReport{GeneratedAt: now, TelemetryInsights: TelemetryInsights{DroppedEvents: c.DroppedEvents()},
-		SystemOverview: SystemOverview{ActiveTasks: o.ActiveTasks, TotalNamespaces: o.Namespaces, UniqueTaskTypes: o.TaskTypes}}
-	for _, p := range []struct {
-		hours int
-		into  *PeriodPerformance
-	}{{1, &r.PerformanceTrends.LastHour}, {4, &r.PerformanceTrends.Last4Hours}, {24, &r.PerformanceTrends.Last24Hours}} {
-		w, err := c.exec.AnalyticsWindow(ctx, &taskerdriver.AnalyticsParams{Since: now.Add(-time.Duration(p.hours) * time.Hour),
-			Until: now.Add(time.Nanosecond), Limit: AnalyticsSampleLimit})
+	return cachedAnalytics(c, key, now, AnalyticsPerformanceTTL, opts.NoCache, func(r *PerformanceReport) *CacheInfo { return &r.CacheInfo }, func() (*PerformanceReport, error) {
+		o, err := c.exec.AnalyticsOverview(ctx)
 		if err != nil {
 			return nil, err
 		}
-		*p.into = PeriodPerformance{TaskThroughput: w.Tasks, AnalyzedTasks: w.Analyzed,
-			CompletionRate: percent(w.TaskStates[string(StateComplete)], w.Analyzed), ErrorRate: percent(w.TaskStates[string(StateError)], w.Analyzed),
-			TaskDuration: roundDist(w.TaskDuration), StepDuration: roundDist(w.StepDuration), StepThroughput: sum(w.StepStates)}
-		p.into.AvgTaskDuration, p.into.AvgStepDuration = p.into.TaskDuration.Avg, p.into.StepDuration.Avg
-		if p.hours == 1 {
-			r.SystemOverview.SystemHealthScore = 1
-			if w.Analyzed > 0 {
-				r.SystemOverview.SystemHealthScore = round(1-float64(w.TaskStates[string(StateError)])/float64(w.Analyzed), 3)
+		r := &PerformanceReport{GeneratedAt: now, TelemetryInsights: TelemetryInsights{DroppedEvents: c.DroppedEvents()},
+			SystemOverview: SystemOverview{ActiveTasks: o.ActiveTasks, TotalNamespaces: o.Namespaces, UniqueTaskTypes: o.TaskTypes}}
+		for _, p := range []struct {
+			hours int
+			into  *PeriodPerformance
+		}{{1, &r.PerformanceTrends.LastHour}, {4, &r.PerformanceTrends.Last4Hours}, {24, &r.PerformanceTrends.Last24Hours}} {
+			w, err := c.exec.AnalyticsWindow(ctx, &taskerdriver.AnalyticsParams{Since: now.Add(-time.Duration(p.hours) * time.Hour),
+				Until: now.Add(time.Nanosecond), Limit: AnalyticsSampleLimit})
+			if err != nil {
+				return nil, err
+			}
+			*p.into = PeriodPerformance{TaskThroughput: w.Tasks, AnalyzedTasks: w.Analyzed,
+				CompletionRate: percent(w.TaskStates[string(StateComplete)], w.Analyzed), ErrorRate: percent(w.TaskStates[string(StateError)], w.Analyzed),
+				TaskDuration: roundDist(w.TaskDuration), StepDuration: roundDist(w.StepDuration), StepThroughput: sum(w.StepStates)}
+			p.into.AvgTaskDuration, p.into.AvgStepDuration = p.into.TaskDuration.Avg, p.into.StepDuration.Avg
+			if p.hours == 1 {
+				r.SystemOverview.SystemHealthScore = 1
+				if w.Analyzed > 0 {
+					r.SystemOverview.SystemHealthScore = round(1-float64(w.TaskStates[string(StateError)])/float64(w.Analyzed), 3)
+				}
 			}
 		}
-	}
-	r.CacheInfo = CacheInfo{CacheKey: key, TTLSeconds: int(AnalyticsPerformanceTTL / time.Second), ExpiresAt: now.Add(AnalyticsPerformanceTTL)}
-	c.analytics.put(key, r, r.CacheInfo.ExpiresAt, now)
-	out := *r
-	return &out, nil
+		return r, nil
+	})
 }
 
 // AnalyticsBottlenecks returns where the time and the failures of the tasks
@@ -483,26 +499,18 @@ func (c *Client) AnalyticsBottlenecks(ctx context.Context, q *BottleneckQuery) (
 	now := c.cfg.Now().UTC()
 	scope := AnalyticsScope{Namespace: q.Namespace, Name: q.Name, Version: q.Version}
 	key := fmt.Sprintf("tasker:analytics:bottlenecks:%q:%q:%q:%dh", scope.Namespace, scope.Name, scope.Version, period)
-	if !q.NoCache {
-		if v, exp, ok := c.analytics.get(key, now); ok {
-			r := *v.(*BottleneckReport)
-			r.CacheInfo.Cached, r.CacheInfo.ExpiresAt = true, exp
-			return &r, nil
+	return cachedAnalytics(c, key, now, AnalyticsBottlenecksTTL, q.NoCache, func(r *BottleneckReport) *CacheInfo { return &r.CacheInfo }, func() (*BottleneckReport, error) {
+		w, err := c.exec.AnalyticsWindow(ctx, &taskerdriver.AnalyticsParams{Since: now.Add(-time.Duration(period) * time.Hour),
+			Until: now.Add(time.Nanosecond), Namespace: q.Namespace, Name: q.Name, Version: q.Version,
+			Limit: AnalyticsSampleLimit, Detail: true, Top: analyticsTop, Buckets: analyticsBuckets})
+		if err != nil {
+			return nil, err
 		}
-	}
-	w, err := c.exec.AnalyticsWindow(ctx, &taskerdriver.AnalyticsParams{Since: now.Add(-time.Duration(period) * time.Hour),
-		Until: now.Add(time.Nanosecond), Namespace: q.Namespace, Name: q.Name, Version: q.Version,
-		Limit: AnalyticsSampleLimit, Detail: true, Top: analyticsTop, Buckets: analyticsBuckets})
-	if err != nil {
-		return nil, err
-	}
-	r := bottleneckReport(w)
-	r.Scope, r.AnalysisPeriodHours, r.GeneratedAt = scope, period, now
-	r.ScopeSummary.TimeSpanHours = float64(period)
-	r.CacheInfo = CacheInfo{CacheKey: key, TTLSeconds: int(AnalyticsBottlenecksTTL / time.Second), ExpiresAt: now.Add(AnalyticsBottlenecksTTL)}
-	c.analytics.put(key, r, r.CacheInfo.ExpiresAt, now)
-	out := *r
-	return &out, nil
+		r := bottleneckReport(w)
+		r.Scope, r.AnalysisPeriodHours, r.GeneratedAt = scope, period, now
+		r.ScopeSummary.TimeSpanHours = float64(period)
+		return r, nil
+	})
 }
 
 // AnalyticsSeries returns the throughput, error rate and step latency of
@@ -541,32 +549,23 @@ func (c *Client) AnalyticsSeries(ctx context.Context, q *SeriesQuery) (*SeriesRe
 	since := last.Add(-time.Duration(buckets-1) * width)
 	scope := AnalyticsScope{Namespace: q.Namespace, Name: q.Name, Version: q.Version}
 	key := fmt.Sprintf("tasker:analytics:series:%q:%q:%q:%dh:%d:%d", scope.Namespace, scope.Name, scope.Version, period, buckets, since.Unix())
-	if !q.NoCache {
-		if v, exp, ok := c.analytics.get(key, now); ok {
-			r := *v.(*SeriesReport)
-			r.CacheInfo.Cached, r.CacheInfo.ExpiresAt = true, exp
-			return &r, nil
+	return cachedAnalytics(c, key, now, min(AnalyticsSeriesTTL, width), q.NoCache, func(r *SeriesReport) *CacheInfo { return &r.CacheInfo }, func() (*SeriesReport, error) {
+		limit := max(AnalyticsSeriesSampleLimit/buckets, 1)
+		got, err := c.exec.AnalyticsSeries(ctx, &taskerdriver.AnalyticsSeriesParams{Since: since, Width: width, Buckets: buckets,
+			Namespace: q.Namespace, Name: q.Name, Version: q.Version, Limit: limit})
+		if err != nil {
+			return nil, err
 		}
-	}
-	limit := max(AnalyticsSeriesSampleLimit/buckets, 1)
-	got, err := c.exec.AnalyticsSeries(ctx, &taskerdriver.AnalyticsSeriesParams{Since: since, Width: width, Buckets: buckets,
-		Namespace: q.Namespace, Name: q.Name, Version: q.Version, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	r := &SeriesReport{Scope: scope, PeriodHours: period, BucketSeconds: int(ws), Since: since, Until: since.Add(time.Duration(buckets) * width),
-		SampleLimitPerBucket: limit, Buckets: make([]SeriesBucket, len(got)), GeneratedAt: now}
-	for i, b := range got {
-		start := since.Add(time.Duration(i) * width)
-		r.Buckets[i] = SeriesBucket{Start: start, End: start.Add(width), TasksFinished: b.Finished, TasksCompleted: b.Complete,
-			TasksFailed: b.Error, ErrorRate: percent(b.Error, b.Complete+b.Error), AnalyzedTasks: b.Analyzed,
-			StepsCompleted: b.StepsComplete, StepAttemptsFailed: b.FailedAttempts, StepDuration: roundDist(b.StepDuration)}
-	}
-	ttl := min(AnalyticsSeriesTTL, width)
-	r.CacheInfo = CacheInfo{CacheKey: key, TTLSeconds: int(ttl / time.Second), ExpiresAt: now.Add(ttl)}
-	c.analytics.put(key, r, r.CacheInfo.ExpiresAt, now)
-	out := *r
-	return &out, nil
+		r := &SeriesReport{Scope: scope, PeriodHours: period, BucketSeconds: int(ws), Since: since, Until: since.Add(time.Duration(buckets) * width),
+			SampleLimitPerBucket: limit, Buckets: make([]SeriesBucket, len(got)), GeneratedAt: now}
+		for i, b := range got {
+			start := since.Add(time.Duration(i) * width)
+			r.Buckets[i] = SeriesBucket{Start: start, End: start.Add(width), TasksFinished: b.Finished, TasksCompleted: b.Complete,
+				TasksFailed: b.Error, ErrorRate: percent(b.Error, b.Complete+b.Error), AnalyzedTasks: b.Analyzed,
+				StepsCompleted: b.StepsComplete, StepAttemptsFailed: b.FailedAttempts, StepDuration: roundDist(b.StepDuration)}
+		}
+		return r, nil
+	})
 }
 
 // bottleneckReport shapes a window's figures as the report.

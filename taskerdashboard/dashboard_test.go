@@ -256,19 +256,7 @@ func TestLiveFeed(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, e.client.RunUntilIdle(ctx))
 		seen := map[string]bool{}
-		for !seen["complete"] && lines.Scan() {
-			line := lines.Text()
-			data, ok := strings.CutPrefix(line, "data: ")
-			if !ok {
-				continue
-			}
-			var c struct {
-				TaskID int64  `json:"task_id"`
-				To     string `json:"to"`
-				StepID int64  `json:"step_id"`
-				Event  string `json:"event"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(data), &c))
+		readChanges(t, lines, func(c liveChange) bool {
 			require.Equal(t, created.Task.ID, c.TaskID)
 			if c.StepID == 0 {
 				seen[c.To] = true
@@ -276,7 +264,8 @@ func TestLiveFeed(t *testing.T) {
 					require.Equal(t, "task.completed", c.Event)
 				}
 			}
-		}
+			return seen["complete"]
+		})
 		require.True(t, seen["complete"], "the task's completion is sent")
 
 		// Another process on the same database (a client of its own: its
@@ -288,23 +277,39 @@ func TestLiveFeed(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, other.RunUntilIdle(ctx))
 		seen = map[string]bool{}
-		for !seen["complete"] && lines.Scan() {
-			data, ok := strings.CutPrefix(lines.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			var c struct {
-				TaskID int64  `json:"task_id"`
-				To     string `json:"to"`
-				StepID int64  `json:"step_id"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(data), &c))
+		readChanges(t, lines, func(c liveChange) bool {
 			if c.TaskID == elsewhere.Task.ID && c.StepID == 0 {
 				seen[c.To] = true
 			}
-		}
+			return seen["complete"]
+		})
 		require.True(t, seen["complete"], "another process's task completion is sent")
 	})
+}
+
+// liveChange is a change the live feed sends (a data: line).
+type liveChange struct {
+	TaskID int64  `json:"task_id"`
+	To     string `json:"to"`
+	StepID int64  `json:"step_id"`
+	Event  string `json:"event"`
+}
+
+// readChanges reads the live feed's changes, passing each to done, until
+// done returns true or the feed ends.
+func readChanges(t *testing.T, lines *bufio.Scanner, done func(c liveChange) bool) {
+	t.Helper()
+	for lines.Scan() {
+		data, ok := strings.CutPrefix(lines.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var c liveChange
+		require.NoError(t, json.Unmarshal([]byte(data), &c))
+		if done(c) {
+			return
+		}
+	}
 }
 
 // TestOpenWithoutAuthentication: without an Authenticator every page is

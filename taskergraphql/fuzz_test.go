@@ -6,17 +6,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/pgtest"
-	"github.com/tasker-go/tasker/taskerdriver"
-	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
-	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -25,19 +20,8 @@ import (
 // answer is JSON with data or errors, never a 5xx, and an error never
 // carries internal detail.
 func FuzzGraphQL(f *testing.F) {
-	drivers := []taskerdriver.Driver{}
-	d, err := taskersqlite.Open(filepath.Join(f.TempDir(), "t.db"))
-	require.NoError(f, err)
-	f.Cleanup(func() { _ = d.Close() })
-	drivers = append(drivers, d)
-	if pgtest.Available() || os.Getenv(pgtest.EnvRequire) == "1" {
-		pd, err := taskerpgx.Open(context.Background(), pgtest.URL(f))
-		require.NoError(f, err)
-		f.Cleanup(func() { _ = pd.Close() })
-		drivers = append(drivers, pd)
-	}
 	var handlers []http.Handler
-	for _, d := range drivers {
+	for _, d := range testdb.OpenEach(f) {
 		c, err := tasker.NewClient(context.Background(), d, &tasker.Config{Registry: registry(f)})
 		require.NoError(f, err)
 		_, err = c.CreateTask(context.Background(), &tasker.TaskRequest{Name: "dummy_task", Context: map[string]any{"dummy": true}})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -16,10 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
-	"github.com/tasker-go/tasker/internal/pgtest"
-	"github.com/tasker-go/tasker/taskerdriver"
-	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
-	"github.com/tasker-go/tasker/taskerdriver/taskersqlite"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -51,17 +46,7 @@ func fuzzTargets(f *testing.F) []fuzzTarget {
 // cluster; required with TASKER_TEST_REQUIRE_POSTGRES=1), one on a fresh
 // PostgreSQL database, for the fuzz targets that cover both.
 func fuzzClients(f *testing.F) []*tasker.Client {
-	drivers := []taskerdriver.Driver{}
-	d, err := taskersqlite.Open(filepath.Join(f.TempDir(), "t.db"))
-	require.NoError(f, err)
-	f.Cleanup(func() { _ = d.Close() })
-	drivers = append(drivers, d)
-	if pgtest.Available() || os.Getenv(pgtest.EnvRequire) == "1" {
-		pd, err := taskerpgx.Open(f.Context(), pgtest.URL(f))
-		require.NoError(f, err)
-		f.Cleanup(func() { _ = pd.Close() })
-		drivers = append(drivers, pd)
-	}
+	drivers := testdb.OpenEach(f)
 	clients := make([]*tasker.Client, len(drivers))
 	for i, d := range drivers {
 		c, err := tasker.NewClient(f.Context(), d, &tasker.Config{Registry: testRegistry(f)})

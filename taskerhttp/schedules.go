@@ -1,6 +1,7 @@
 package taskerhttp
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tasker-go/tasker"
@@ -50,14 +51,20 @@ func (s *server) createSchedule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getSchedule answers GET /tasker/schedules/{name}.
-func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.c.GetSchedule(r.Context(), r.PathValue("name"))
+// answerSchedule answers with the schedule named by the path, as act
+// (GetSchedule, PauseSchedule or ResumeSchedule) returns it.
+func (s *server) answerSchedule(w http.ResponseWriter, r *http.Request, act func(*tasker.Client, context.Context, string) (*tasker.Schedule, error)) error {
+	sc, err := act(s.c, r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"schedule": sc})
 	return nil
+}
+
+// getSchedule answers GET /tasker/schedules/{name}.
+func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) error {
+	return s.answerSchedule(w, r, (*tasker.Client).GetSchedule)
 }
 
 // deleteSchedule answers DELETE /tasker/schedules/{name}.
@@ -71,22 +78,12 @@ func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
 
 // pauseSchedule answers POST /tasker/schedules/{name}/pause.
 func (s *server) pauseSchedule(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.c.PauseSchedule(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"schedule": sc})
-	return nil
+	return s.answerSchedule(w, r, (*tasker.Client).PauseSchedule)
 }
 
 // resumeSchedule answers POST /tasker/schedules/{name}/resume.
 func (s *server) resumeSchedule(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.c.ResumeSchedule(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"schedule": sc})
-	return nil
+	return s.answerSchedule(w, r, (*tasker.Client).ResumeSchedule)
 }
 
 // triggerSchedule answers POST /tasker/schedules/{name}/trigger: 201 with

@@ -25,8 +25,7 @@ computing a fresh answer, or with --server URL through a running tasker serve
 (its answer may come from its 90 s / 2 min cache: see cache_info), with --token
 a credential holding tasker.analytics:index. Durations are seconds.`,
 	}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT holding tasker.analytics:index [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.PersistentFlags(), "an API token or a JWT holding tasker.analytics:index")
 	cmd.AddCommand(a.analyticsPerformanceCmd(), a.analyticsBottlenecksCmd())
 	return cmd
 }
@@ -59,20 +58,13 @@ func (a *app) analyticsPerformanceCmd() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		var rep *tasker.PerformanceReport
-		if a.s.server != "" {
-			rep, err = callServer(a, func(r *apiClient) (*tasker.PerformanceReport, error) {
-				var out tasker.PerformanceReport
-				_, err := r.do(ctx, http.MethodGet, "/tasker/analytics/performance", nil, nil, &out)
-				return &out, err
-			})
-		} else {
-			err = a.withClient(ctx, func(c *tasker.Client) error {
-				var err error
-				rep, err = c.AnalyticsPerformance(ctx, &tasker.AnalyticsOptions{NoCache: true})
-				return err
-			})
-		}
+		rep, err := remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.PerformanceReport, error) {
+			var out tasker.PerformanceReport
+			_, err := r.do(ctx, http.MethodGet, "/tasker/analytics/performance", nil, nil, &out)
+			return &out, err
+		}, func(c *tasker.Client) (*tasker.PerformanceReport, error) {
+			return c.AnalyticsPerformance(ctx, &tasker.AnalyticsOptions{NoCache: true})
+		})
 		if err != nil {
 			return err
 		}
@@ -139,27 +131,20 @@ for a worker, and recommendations, over the tasks created in the last
 }
 
 func (a *app) bottlenecks(ctx context.Context, q tasker.BottleneckQuery) (*tasker.BottleneckReport, error) {
-	if a.s.server != "" {
-		return callServer(a, func(r *apiClient) (*tasker.BottleneckReport, error) {
-			v := url.Values{"period": {strconv.Itoa(q.PeriodHours)}}
-			for k, s := range map[string]string{"namespace": q.Namespace, "name": q.Name, "version": q.Version} {
-				if s != "" {
-					v.Set(k, s)
-				}
+	return remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.BottleneckReport, error) {
+		v := url.Values{"period": {strconv.Itoa(q.PeriodHours)}}
+		for k, s := range map[string]string{"namespace": q.Namespace, "name": q.Name, "version": q.Version} {
+			if s != "" {
+				v.Set(k, s)
 			}
-			var out tasker.BottleneckReport
-			_, err := r.do(ctx, http.MethodGet, "/tasker/analytics/bottlenecks", v, nil, &out)
-			return &out, err
-		})
-	}
-	var rep *tasker.BottleneckReport
-	err := a.withClient(ctx, func(c *tasker.Client) error {
+		}
+		var out tasker.BottleneckReport
+		_, err := r.do(ctx, http.MethodGet, "/tasker/analytics/bottlenecks", v, nil, &out)
+		return &out, err
+	}, func(c *tasker.Client) (*tasker.BottleneckReport, error) {
 		q.NoCache = true
-		var err error
-		rep, err = c.AnalyticsBottlenecks(ctx, &q)
-		return err
+		return c.AnalyticsBottlenecks(ctx, &q)
 	})
-	return rep, err
 }
 
 func (a *app) printBottlenecks(rep *tasker.BottleneckReport) {

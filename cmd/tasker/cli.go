@@ -89,6 +89,17 @@ func version() string {
 	return v + " (" + bi.GoVersion + ")"
 }
 
+// anyToken describes the --token of the commands whose actions need
+// permissions of their own.
+const anyToken = "an API token (tasker token create) or a JWT"
+
+// addServerFlags adds --server and --token to f; token describes the
+// credential --token sends.
+func (a *app) addServerFlags(f *pflag.FlagSet, token string) {
+	f.StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
+	f.StringVar(&a.s.token, "token", "", "the credential sent to --server: "+token+" [$TASKER_TOKEN]")
+}
+
 // addOutputFlag adds -o/--output text|json to f, writing to output, and
 // --json, a deprecated alias of -o json (hidden from the help) kept so that
 // scripts written for it still work.

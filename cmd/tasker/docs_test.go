@@ -189,16 +189,8 @@ func shellWords(s string) []string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				j = len(s) - i - 1
-			}
-			w.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			j := strings.IndexByte(s[i+1:], '"')
+		case c == '\'' || c == '"': // to the closing quote of the same kind
+			j := strings.IndexByte(s[i+1:], c)
 			if j < 0 {
 				j = len(s) - i - 1
 			}

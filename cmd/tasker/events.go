@@ -122,24 +122,16 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 // serverFlags adds --server and --token to cmd (for the commands whose
 // parent has none); perm names the permission the token needs.
 func (a *app) serverFlags(cmd *cobra.Command, perm string) {
-	cmd.Flags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.Flags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT holding "+perm+" [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.Flags(), "an API token or a JWT holding "+perm)
 }
 
 // deadLetters lists dead letters from the database or through --server.
 func (a *app) deadLetters(cmd *cobra.Command, subscription string, limit int) ([]*tasker.OutboxMessage, error) {
-	if a.s.server != "" {
-		return callServer(a, func(r *apiClient) ([]*tasker.OutboxMessage, error) {
-			return r.deadLetters(cmd.Context(), subscription, limit)
+	ctx := cmd.Context()
+	return remoteOrLocal(ctx, a, func(r *apiClient) ([]*tasker.OutboxMessage, error) { return r.deadLetters(ctx, subscription, limit) },
+		func(c *tasker.Client) ([]*tasker.OutboxMessage, error) {
+			return c.DeadLetters(ctx, subscription, limit)
 		})
-	}
-	var dead []*tasker.OutboxMessage
-	err := a.withClient(cmd.Context(), func(c *tasker.Client) error {
-		var err error
-		dead, err = c.DeadLetters(cmd.Context(), subscription, limit)
-		return err
-	})
-	return dead, err
 }
 
 // replayCheckLimit is how many dead letters replay reads to check that the
@@ -178,16 +170,9 @@ replayed. A running worker or server with the subscriptions delivers them.`,
 					}
 				}
 			}
-			var n int
-			var err error
-			if a.s.server != "" {
-				n, err = callServer(a, func(r *apiClient) (int, error) { return r.replayDeadLetters(cmd.Context(), ids) })
-			} else {
-				err = a.withClient(cmd.Context(), func(c *tasker.Client) error {
-					n, err = c.ReplayDeadLetters(cmd.Context(), ids...)
-					return err
-				})
-			}
+			ctx := cmd.Context()
+			n, err := remoteOrLocal(ctx, a, func(r *apiClient) (int, error) { return r.replayDeadLetters(ctx, ids) },
+				func(c *tasker.Client) (int, error) { return c.ReplayDeadLetters(ctx, ids...) })
 			if err != nil {
 				return err
 			}

@@ -67,22 +67,14 @@ func (a *app) scheduleCreateCmd() *cobra.Command {
 				return err
 			}
 			req.Context = raw
-			var sc *tasker.Schedule
-			if a.s.server != "" {
-				sc, err = callServer(a, func(r *apiClient) (*tasker.Schedule, error) {
-					var out struct {
-						Schedule *tasker.Schedule `json:"schedule"`
-					}
-					_, err := r.do(cmd.Context(), http.MethodPost, "/tasker/schedules", nil, &req, &out)
-					return out.Schedule, err
-				})
-			} else {
-				err = a.withClient(cmd.Context(), func(c *tasker.Client) error {
-					var err error
-					sc, err = c.CreateSchedule(cmd.Context(), &req)
-					return err
-				})
-			}
+			ctx := cmd.Context()
+			sc, err := remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.Schedule, error) {
+				var out struct {
+					Schedule *tasker.Schedule `json:"schedule"`
+				}
+				_, err := r.do(ctx, http.MethodPost, "/tasker/schedules", nil, &req, &out)
+				return out.Schedule, err
+			}, func(c *tasker.Client) (*tasker.Schedule, error) { return c.CreateSchedule(ctx, &req) })
 			if err != nil {
 				return err
 			}
@@ -117,23 +109,14 @@ func (a *app) scheduleListCmd() *cobra.Command {
 		Short: "List the schedules with their next fire times",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var list []*tasker.Schedule
-			var err error
-			if a.s.server != "" {
-				list, err = callServer(a, func(r *apiClient) ([]*tasker.Schedule, error) {
-					var out struct {
-						Schedules []*tasker.Schedule `json:"schedules"`
-					}
-					_, err := r.do(cmd.Context(), http.MethodGet, "/tasker/schedules", nil, nil, &out)
-					return out.Schedules, err
-				})
-			} else {
-				err = a.withClient(cmd.Context(), func(c *tasker.Client) error {
-					var err error
-					list, err = c.Schedules(cmd.Context())
-					return err
-				})
-			}
+			ctx := cmd.Context()
+			list, err := remoteOrLocal(ctx, a, func(r *apiClient) ([]*tasker.Schedule, error) {
+				var out struct {
+					Schedules []*tasker.Schedule `json:"schedules"`
+				}
+				_, err := r.do(ctx, http.MethodGet, "/tasker/schedules", nil, nil, &out)
+				return out.Schedules, err
+			}, func(c *tasker.Client) ([]*tasker.Schedule, error) { return c.Schedules(ctx) })
 			if err != nil {
 				return err
 			}
@@ -173,22 +156,13 @@ func (a *app) scheduleListCmd() *cobra.Command {
 // scheduleOne gets, pauses or resumes a schedule: locally with local, or
 // through the server with method on path suffix.
 func (a *app) scheduleOne(ctx context.Context, name, method, suffix string, local func(*tasker.Client, context.Context, string) (*tasker.Schedule, error)) (*tasker.Schedule, error) {
-	if a.s.server != "" {
-		return callServer(a, func(r *apiClient) (*tasker.Schedule, error) {
-			var out struct {
-				Schedule *tasker.Schedule `json:"schedule"`
-			}
-			_, err := r.do(ctx, method, "/tasker/schedules/"+url.PathEscape(name)+suffix, nil, nil, &out)
-			return out.Schedule, err
-		})
-	}
-	var sc *tasker.Schedule
-	err := a.withClient(ctx, func(c *tasker.Client) error {
-		var err error
-		sc, err = local(c, ctx, name)
-		return err
-	})
-	return sc, err
+	return remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.Schedule, error) {
+		var out struct {
+			Schedule *tasker.Schedule `json:"schedule"`
+		}
+		_, err := r.do(ctx, method, "/tasker/schedules/"+url.PathEscape(name)+suffix, nil, nil, &out)
+		return out.Schedule, err
+	}, func(c *tasker.Client) (*tasker.Schedule, error) { return local(c, ctx, name) })
 }
 
 func (a *app) scheduleGetCmd() *cobra.Command {
@@ -228,34 +202,29 @@ func (a *app) scheduleTriggerCmd() *cobra.Command {
 		Short: "Fire a schedule now: create its task (paused or not)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var task *tasker.Task
-			var err error
-			if a.s.server != "" {
-				task, err = callServer(a, func(r *apiClient) (*tasker.Task, error) {
-					var out struct {
-						Task json.RawMessage `json:"task"`
-					}
-					if _, err := r.do(cmd.Context(), http.MethodPost, "/tasker/schedules/"+url.PathEscape(args[0])+"/trigger", nil, nil, &out); err != nil {
-						return nil, err
-					}
-					var v struct {
-						ID     int64  `json:"task_id"`
-						Reason string `json:"reason"`
-					}
-					if err := json.Unmarshal(out.Task, &v); err != nil {
-						return nil, err
-					}
-					return &tasker.Task{ID: v.ID, Reason: v.Reason}, nil
-				})
-			} else {
-				err = a.withClient(cmd.Context(), func(c *tasker.Client) error {
-					res, err := c.TriggerSchedule(cmd.Context(), args[0])
-					if err == nil {
-						task = res.Task
-					}
-					return err
-				})
-			}
+			ctx := cmd.Context()
+			task, err := remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.Task, error) {
+				var out struct {
+					Task json.RawMessage `json:"task"`
+				}
+				if _, err := r.do(ctx, http.MethodPost, "/tasker/schedules/"+url.PathEscape(args[0])+"/trigger", nil, nil, &out); err != nil {
+					return nil, err
+				}
+				var v struct {
+					ID     int64  `json:"task_id"`
+					Reason string `json:"reason"`
+				}
+				if err := json.Unmarshal(out.Task, &v); err != nil {
+					return nil, err
+				}
+				return &tasker.Task{ID: v.ID, Reason: v.Reason}, nil
+			}, func(c *tasker.Client) (*tasker.Task, error) {
+				res, err := c.TriggerSchedule(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				return res.Task, nil
+			})
 			if err != nil {
 				return err
 			}
@@ -271,15 +240,11 @@ func (a *app) scheduleDeleteCmd() *cobra.Command {
 		Short: "Delete a schedule (its tasks stay)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if a.s.server != "" {
-				_, err = callServer(a, func(r *apiClient) (struct{}, error) {
-					_, err := r.do(cmd.Context(), http.MethodDelete, "/tasker/schedules/"+url.PathEscape(args[0]), nil, nil, nil)
-					return struct{}{}, err
-				})
-			} else {
-				err = a.withClient(cmd.Context(), func(c *tasker.Client) error { return c.DeleteSchedule(cmd.Context(), args[0]) })
-			}
+			ctx := cmd.Context()
+			_, err := remoteOrLocal(ctx, a, func(r *apiClient) (struct{}, error) {
+				_, err := r.do(ctx, http.MethodDelete, "/tasker/schedules/"+url.PathEscape(args[0]), nil, nil, nil)
+				return struct{}{}, err
+			}, func(c *tasker.Client) (struct{}, error) { return struct{}{}, c.DeleteSchedule(ctx, args[0]) })
 			if err != nil {
 				return err
 			}

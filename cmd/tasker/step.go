@@ -29,8 +29,7 @@ database or, with --server URL, through a running tasker serve (its REST
 API: POST .../workflow_steps/{id}/resolve, DELETE and PATCH of the step,
 GET of the step with its transitions).`,
 	}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.PersistentFlags(), anyToken)
 	cmd.AddCommand(a.stepGetCmd(), a.stepResolveCmd(), a.stepCancelCmd(), a.stepRetryLimitCmd())
 	return cmd
 }

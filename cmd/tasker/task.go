@@ -21,8 +21,7 @@ import (
 
 func (a *app) taskCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Create, inspect, cancel and retry tasks"}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token (tasker token create) or a JWT [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.PersistentFlags(), anyToken)
 	cmd.AddCommand(a.taskCreateCmd(), a.taskGetCmd(), a.taskListCmd(), a.taskCancelCmd(), a.taskRetryCmd(), a.taskTransitionsCmd())
 	return cmd
 }

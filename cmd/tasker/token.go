@@ -28,8 +28,7 @@ with --server URL through a running tasker serve, with --token an admin
 credential holding tasker.token:create, :index or :destroy; a token made
 through a server grants no more than that credential holds.`,
 	}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "`URL` of a running tasker serve (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT with the tasker.token permissions [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.PersistentFlags(), "an API token or a JWT with the tasker.token permissions")
 	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd())
 	return cmd
 }
@@ -87,20 +86,17 @@ func (a *app) tokenListCmd() *cobra.Command {
 		Short: "List API tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var toks []apiToken
-			if a.s.server != "" {
-				list, err := callServer(a, func(r *apiClient) ([]apiToken, error) { return r.listTokens(cmd.Context()) })
-				if err != nil {
-					return err
-				}
-				toks = list
-			} else if err := a.withClient(cmd.Context(), func(c *tasker.Client) error {
-				list, err := c.Tokens(cmd.Context())
-				for _, t := range list {
-					toks = append(toks, apiToken{APIToken: t, StatusField: t.Status()})
-				}
-				return err
-			}); err != nil {
+			ctx := cmd.Context()
+			toks, err := remoteOrLocal(ctx, a, func(r *apiClient) ([]apiToken, error) { return r.listTokens(ctx) },
+				func(c *tasker.Client) ([]apiToken, error) {
+					list, err := c.Tokens(ctx)
+					toks := make([]apiToken, len(list))
+					for i, t := range list {
+						toks[i] = apiToken{APIToken: t, StatusField: t.Status()}
+					}
+					return toks, err
+				})
+			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
@@ -127,12 +123,9 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke an API token: every server refuses it from now on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if a.s.server != "" {
-				_, err = callServer(a, func(r *apiClient) (struct{}, error) { return struct{}{}, r.revokeToken(cmd.Context(), args[0]) })
-			} else {
-				err = a.withClient(cmd.Context(), func(c *tasker.Client) error { return c.RevokeToken(cmd.Context(), args[0]) })
-			}
+			ctx := cmd.Context()
+			_, err := remoteOrLocal(ctx, a, func(r *apiClient) (struct{}, error) { return struct{}{}, r.revokeToken(ctx, args[0]) },
+				func(c *tasker.Client) (struct{}, error) { return struct{}{}, c.RevokeToken(ctx, args[0]) })
 			if err != nil {
 				return err
 			}

@@ -37,6 +37,22 @@ func callServer[T any](a *app, call func(r *apiClient) (T, error)) (T, error) {
 	return v, nil
 }
 
+// remoteOrLocal gets a value through the server given by --server with
+// remote (callServer), or else from the database with local, given a client
+// on it (withClient).
+func remoteOrLocal[T any](ctx context.Context, a *app, remote func(r *apiClient) (T, error), local func(c *tasker.Client) (T, error)) (T, error) {
+	if a.s.server != "" {
+		return callServer(a, remote)
+	}
+	var v T
+	err := a.withClient(ctx, func(c *tasker.Client) error {
+		var err error
+		v, err = local(c)
+		return err
+	})
+	return v, err
+}
+
 func (a *app) remoteCreate(ctx context.Context, req *tasker.TaskRequest, raw json.RawMessage, wait bool, output string, timeout time.Duration) error {
 	r, err := a.apiClient()
 	if err != nil {

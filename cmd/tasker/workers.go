@@ -69,21 +69,12 @@ running tasker serve (GET /tasker/workers); otherwise it reads the database.`,
 }
 
 func (a *app) workers(ctx context.Context, since time.Duration) ([]*tasker.WorkerInfo, error) {
-	if a.s.server != "" {
-		return callServer(a, func(r *apiClient) ([]*tasker.WorkerInfo, error) {
-			var out struct {
-				Workers []*tasker.WorkerInfo `json:"workers"`
-			}
-			q := url.Values{"since_minutes": {strconv.Itoa(int(since / time.Minute))}}
-			_, err := r.do(ctx, http.MethodGet, "/tasker/workers", q, nil, &out)
-			return out.Workers, err
-		})
-	}
-	var ws []*tasker.WorkerInfo
-	err := a.withClient(ctx, func(c *tasker.Client) error {
-		var err error
-		ws, err = c.Workers(ctx, time.Now().Add(-since))
-		return err
-	})
-	return ws, err
+	return remoteOrLocal(ctx, a, func(r *apiClient) ([]*tasker.WorkerInfo, error) {
+		var out struct {
+			Workers []*tasker.WorkerInfo `json:"workers"`
+		}
+		q := url.Values{"since_minutes": {strconv.Itoa(int(since / time.Minute))}}
+		_, err := r.do(ctx, http.MethodGet, "/tasker/workers", q, nil, &out)
+		return out.Workers, err
+	}, func(c *tasker.Client) ([]*tasker.WorkerInfo, error) { return c.Workers(ctx, time.Now().Add(-since)) })
 }

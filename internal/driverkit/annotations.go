@@ -10,12 +10,52 @@ import (
 
 	"github.com/tasker-go/tasker/internal/jsonclean"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
 )
 
 // AnnotationColumns are the columns every annotation query selects, in the
 // order the drivers scan them (a is tasker_task_annotations, y
 // tasker_annotation_types).
 const AnnotationColumns = `a.task_annotation_id, a.task_id, y.name, a.annotation, a.created_at`
+
+// ListAnnotations is Executor.AnnotationList: list reads the annotations of
+// the tasks ids, a non-empty list; driver names it in the error. The list
+// is never nil, and empty, without a query, for no task.
+func ListAnnotations(driver string, ids []int64, list func(ids []int64) ([]*taskertype.TaskAnnotation, error)) ([]*taskertype.TaskAnnotation, error) {
+	out := []*taskertype.TaskAnnotation{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	more, err := list(ids)
+	if err != nil {
+		return nil, fmt.Errorf("%s: annotation list: %w", driver, err)
+	}
+	return append(out, more...), nil
+}
+
+// AnnotationTypeQuery lists the annotation types by name, in the columns
+// ScanAnnotationType reads.
+const AnnotationTypeQuery = `SELECT annotation_type_id, name, description FROM tasker_annotation_types ORDER BY name`
+
+// ScanAnnotationType reads a row of AnnotationTypeQuery.
+func ScanAnnotationType[R interface{ Scan(dest ...any) error }](r R) (*taskertype.AnnotationType, error) {
+	var t taskertype.AnnotationType
+	return &t, r.Scan(&t.ID, &t.Name, &t.Description)
+}
+
+// ListAnnotationTypes is Executor.AnnotationTypeList: list runs
+// AnnotationTypeQuery in the driver's database (ScanAnnotationType reads
+// its rows); driver names it in the error. The list is never nil.
+func ListAnnotationTypes(driver string, list func(query string) ([]*taskertype.AnnotationType, error)) ([]*taskertype.AnnotationType, error) {
+	out, err := list(AnnotationTypeQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%s: annotation type list: %w", driver, err)
+	}
+	if out == nil {
+		out = []*taskertype.AnnotationType{}
+	}
+	return out, nil
+}
 
 // MaxAnnotationTypeLen is the longest annotation type name the schema
 // stores (bytes).

@@ -18,7 +18,6 @@ func ScheduleNameTaken(name string) error {
 	return fmt.Errorf("%w: a schedule named %q", taskerdriver.ErrAlreadyExists, name)
 }
 
-// NewSchedule is the row ScheduleInsertMany stores for p.
 // InsertSchedules is ScheduleInsertMany's procedure: insert writes one
 // new schedule (NewSchedule of its params) and returns it as stored; an
 // error that taken recognises as the name's uniqueness is
@@ -40,6 +39,7 @@ func InsertSchedules(driver string, ps []*taskerdriver.ScheduleInsertParams, ins
 	return out, nil
 }
 
+// NewSchedule is the row ScheduleInsertMany stores for p.
 func NewSchedule(p *taskerdriver.ScheduleInsertParams) *taskertype.Schedule {
 	s := &taskertype.Schedule{Name: p.Name, Paused: p.Paused, NextFireAt: p.NextFireAt.UTC(), CreatedAt: p.Now.UTC(), UpdatedAt: p.Now.UTC()}
 	defineSchedule(s, &p.ScheduleDefinition)
@@ -55,8 +55,18 @@ func defineSchedule(s *taskertype.Schedule, d *taskerdriver.ScheduleDefinition) 
 // ScheduleUpdateMany is Executor.ScheduleUpdateMany, in the driver's
 // transaction: get reads a schedule by id (locking it where the database
 // locks rows; ErrNotFound when there is none), put writes its changed row
-// and returns it as stored.
-func ScheduleUpdateMany(ps []*taskerdriver.ScheduleUpdateParams, get func(id int64) (*taskertype.Schedule, error),
+// and returns it as stored; the driver names its errors with driver.
+func ScheduleUpdateMany(driver string, ps []*taskerdriver.ScheduleUpdateParams, get func(id int64) (*taskertype.Schedule, error),
+	put func(s *taskertype.Schedule) (*taskertype.Schedule, error),
+) ([]*taskertype.Schedule, error) {
+	out, err := updateSchedules(ps, get, put)
+	if err != nil {
+		return nil, fmt.Errorf("%s: schedule update: %w", driver, err)
+	}
+	return out, nil
+}
+
+func updateSchedules(ps []*taskerdriver.ScheduleUpdateParams, get func(id int64) (*taskertype.Schedule, error),
 	put func(s *taskertype.Schedule) (*taskertype.Schedule, error),
 ) ([]*taskertype.Schedule, error) {
 	out := make([]*taskertype.Schedule, 0, len(ps))
@@ -89,6 +99,21 @@ func ScheduleUpdateMany(ps []*taskerdriver.ScheduleUpdateParams, get func(id int
 			return nil, err
 		}
 		out = append(out, s)
+	}
+	return out, nil
+}
+
+// InsertFires is ScheduleFireInsertMany's procedure: insert records one
+// fire and reports whether it is new (false: the fire was recorded
+// before); the driver names its errors with driver.
+func InsertFires(driver string, ps []*taskerdriver.ScheduleFireParams, insert func(p *taskerdriver.ScheduleFireParams) (bool, error)) ([]bool, error) {
+	out := make([]bool, len(ps))
+	for i, p := range ps {
+		added, err := insert(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: schedule fire insert: %w", driver, err)
+		}
+		out[i] = added
 	}
 	return out, nil
 }

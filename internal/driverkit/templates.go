@@ -1,6 +1,8 @@
 package driverkit
 
 import (
+	"strings"
+
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -30,4 +32,28 @@ func TemplateExisting(p *taskerdriver.TemplateRegisterParams, row *taskertype.Re
 	default:
 		return taskerdriver.TemplateReplaced, true
 	}
+}
+
+// TemplateListQuery is TemplateList's statement but for its ORDER BY (the
+// driver adds it, in the collation of its database), with its arguments:
+// the columns (the definition too when asked) and the namespace and name
+// filters, whose i-th argument (from 1) ph writes as a placeholder.
+func TemplateListQuery(p *taskerdriver.TemplateListParams, ph func(i int) string) (string, []any) {
+	cols := TemplateColumns
+	if p.WithDefinition {
+		cols = TemplateDefinitionColumns
+	}
+	var where []string
+	var args []any
+	for _, f := range []struct{ col, value string }{{"namespace", p.Namespace}, {"name", p.Name}} {
+		if f.value != "" {
+			args = append(args, f.value)
+			where = append(where, f.col+" = "+ph(len(args)))
+		}
+	}
+	q := `SELECT ` + cols + ` FROM tasker_templates`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return q, args
 }

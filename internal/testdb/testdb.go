@@ -2,6 +2,7 @@ package testdb
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,4 +94,28 @@ func Open(t testing.TB) taskerdriver.Driver {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	return d
+}
+
+// OpenEach opens a fresh database (as Open does) of each driver that can
+// run here, closed when tb ends: SQLite always, and PostgreSQL when a
+// server is available (TASKER_TEST_DATABASE_URL, or a throwaway cluster;
+// required with TASKER_TEST_REQUIRE_POSTGRES=1). It is for the fuzz
+// targets, whose iterations share one database of each.
+func OpenEach(tb testing.TB) []taskerdriver.Driver {
+	tb.Helper()
+	d, err := taskersqlite.Open(filepath.Join(tb.TempDir(), "t.db"))
+	if err != nil {
+		tb.Fatalf("testdb: open sqlite: %v", err)
+	}
+	tb.Cleanup(func() { _ = d.Close() })
+	drivers := []taskerdriver.Driver{d}
+	if pgtest.Available() || os.Getenv(pgtest.EnvRequire) == "1" {
+		pd, err := taskerpgx.Open(tb.Context(), pgtest.URL(tb))
+		if err != nil {
+			tb.Fatalf("testdb: open postgres: %v", err)
+		}
+		tb.Cleanup(func() { _ = pd.Close() })
+		drivers = append(drivers, pd)
+	}
+	return drivers
 }

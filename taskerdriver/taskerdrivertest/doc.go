@@ -8,10 +8,11 @@
 // batches.go (StepFinishMany, TaskProgressMany, StepList) and service.go
 // (leader election, the outbox, migrations, health counts, notifications,
 // transactions). Every case talks to the driver through a recording
-// executor (recorder.go); after the cases, the suite fails if a method of
-// taskerdriver.ExecutorTx was never called, so a method added to the seam
-// needs a case (and an override in the recorder).
+// executor (recorder.go, on driverkit.Intercept); after the cases, the
+// suite fails if a method of taskerdriver.ExecutorTx was never called, so a
+// method added to the seam needs a case (and an override in
+// driverkit.Intercept).
 //
-// Imports: the standard library, testify, taskerdriver and taskertype; never
-// a driver.
+// Imports: the standard library, testify, taskerdriver, taskertype and
+// internal/driverkit; never a driver.
 package taskerdrivertest

@@ -61,32 +61,17 @@ func (e *executor) AnnotationInsert(ctx context.Context, p *taskerdriver.Annotat
 }
 
 func (e *executor) AnnotationList(ctx context.Context, p *taskerdriver.AnnotationListParams) ([]*taskertype.TaskAnnotation, error) {
-	out := []*taskertype.TaskAnnotation{}
-	if len(p.TaskIDs) == 0 {
-		return out, nil
-	}
-	list, err := queryAll(ctx, e.q, `SELECT `+annotationCols+` FROM tasker_task_annotations a
-		JOIN tasker_annotation_types y ON y.annotation_type_id = a.annotation_type_id
-		WHERE a.task_id = ANY($1) ORDER BY a.task_id, a.task_annotation_id`, []any{p.TaskIDs}, scanAnnotation)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: annotation list: %w", err)
-	}
-	return append(out, list...), nil
+	return driverkit.ListAnnotations(driverName, p.TaskIDs, func(ids []int64) ([]*taskertype.TaskAnnotation, error) {
+		return queryAll(ctx, e.q, `SELECT `+annotationCols+` FROM tasker_task_annotations a
+			JOIN tasker_annotation_types y ON y.annotation_type_id = a.annotation_type_id
+			WHERE a.task_id = ANY($1) ORDER BY a.task_id, a.task_annotation_id`, []any{ids}, scanAnnotation)
+	})
 }
 
 func (e *executor) AnnotationTypeList(ctx context.Context) ([]*taskertype.AnnotationType, error) {
-	out, err := queryAll(ctx, e.q, `SELECT annotation_type_id, name, description FROM tasker_annotation_types ORDER BY name`, nil,
-		func(r pgx.Row) (*taskertype.AnnotationType, error) {
-			var t taskertype.AnnotationType
-			return &t, r.Scan(&t.ID, &t.Name, &t.Description)
-		})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: annotation type list: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.AnnotationType{}
-	}
-	return out, nil
+	return driverkit.ListAnnotationTypes(driverName, func(q string) ([]*taskertype.AnnotationType, error) {
+		return queryAll(ctx, e.q, q, nil, driverkit.ScanAnnotationType[pgx.Row])
+	})
 }
 
 // annotationWhere is the task list's condition of an annotation filter:

@@ -42,10 +42,8 @@ func nullID(id int64) *int64 {
 }
 
 func (e *executor) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleInsertParams) ([]*taskertype.Schedule, error) {
-	var out []*taskertype.Schedule
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		out, err = driverkit.InsertSchedules(driverName, ps, func(n *taskertype.Schedule) (*taskertype.Schedule, error) {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Schedule, error) {
+		return driverkit.InsertSchedules(driverName, ps, func(n *taskertype.Schedule) (*taskertype.Schedule, error) {
 			return scanSchedule(x.q.QueryRow(ctx, `INSERT INTO tasker_schedules (name, namespace, task_name, version, cron, time_zone,
 				context, overlap, catch_up, catch_up_limit, paused, source, next_fire_at, created_at, updated_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING `+scheduleCols,
@@ -55,16 +53,12 @@ func (e *executor) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.Sc
 			var pe *pgconn.PgError
 			return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "tasker_schedules_name_key"
 		})
-		return err
 	})
-	return out, err
 }
 
 func (e *executor) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.ScheduleUpdateParams) ([]*taskertype.Schedule, error) {
-	var out []*taskertype.Schedule
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		out, err = driverkit.ScheduleUpdateMany(ps, func(id int64) (*taskertype.Schedule, error) {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Schedule, error) {
+		return driverkit.ScheduleUpdateMany(driverName, ps, func(id int64) (*taskertype.Schedule, error) {
 			return scanSchedule(x.q.QueryRow(ctx, `SELECT `+scheduleCols+` FROM tasker_schedules WHERE schedule_id = $1 FOR UPDATE`, id))
 		}, func(s *taskertype.Schedule) (*taskertype.Schedule, error) {
 			return scanSchedule(x.q.QueryRow(ctx, `UPDATE tasker_schedules SET namespace = $1, task_name = $2, version = $3, cron = $4,
@@ -73,12 +67,7 @@ func (e *executor) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.Sc
 				s.Namespace, s.TaskName, s.Version, s.Cron, s.TimeZone, string(s.Context), s.Overlap, s.CatchUp, s.CatchUpLimit, s.Paused,
 				s.Source, s.NextFireAt, nullTime(s.LastFireAt), nullID(s.LastTaskID), s.UpdatedAt, s.ID))
 		})
-		if err != nil {
-			return fmt.Errorf("postgres: schedule update: %w", err)
-		}
-		return nil
 	})
-	return out, err
 }
 
 func (e *executor) ScheduleList(ctx context.Context, p *taskerdriver.ScheduleListParams) ([]*taskertype.Schedule, error) {
@@ -114,19 +103,13 @@ func (e *executor) ScheduleDeleteMany(ctx context.Context, names []string) (int,
 }
 
 func (e *executor) ScheduleFireInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleFireParams) ([]bool, error) {
-	out := make([]bool, len(ps))
-	err := e.write(ctx, func(x *executor) error {
-		for i, p := range ps {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]bool, error) {
+		return driverkit.InsertFires(driverName, ps, func(p *taskerdriver.ScheduleFireParams) (bool, error) {
 			tag, err := x.q.Exec(ctx, `INSERT INTO tasker_schedule_fires (schedule_id, fire_at, created_at) VALUES ($1, $2, $3)
 				ON CONFLICT DO NOTHING`, p.ScheduleID, p.FireAt.UTC(), p.Now.UTC())
-			if err != nil {
-				return fmt.Errorf("postgres: schedule fire insert: %w", err)
-			}
-			out[i] = tag.RowsAffected() == 1
-		}
-		return nil
+			return tag.RowsAffected() == 1, err
+		})
 	})
-	return out, err
 }
 
 func (e *executor) ScheduleFirePrune(ctx context.Context, p *taskerdriver.ScheduleFirePruneParams) (int, error) {

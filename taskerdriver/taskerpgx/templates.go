@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -88,24 +87,7 @@ func (e *executor) TemplateGet(ctx context.Context, p *taskerdriver.TemplateGetP
 }
 
 func (e *executor) TemplateList(ctx context.Context, p *taskerdriver.TemplateListParams) ([]*taskertype.RegisteredTemplate, error) {
-	cols := driverkit.TemplateColumns
-	if p.WithDefinition {
-		cols = driverkit.TemplateDefinitionColumns
-	}
-	var where []string
-	var args []any
-	if p.Namespace != "" {
-		args = append(args, p.Namespace)
-		where = append(where, fmt.Sprintf("namespace = $%d", len(args)))
-	}
-	if p.Name != "" {
-		args = append(args, p.Name)
-		where = append(where, fmt.Sprintf("name = $%d", len(args)))
-	}
-	q := `SELECT ` + cols + ` FROM tasker_templates`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	q, args := driverkit.TemplateListQuery(p, func(i int) string { return fmt.Sprintf("$%d", i) })
 	out, err := queryAll(ctx, e.q, q+` ORDER BY namespace COLLATE "C", name COLLATE "C", version COLLATE "C"`, args, scanTemplate(p.WithDefinition))
 	if err != nil {
 		return nil, valueRejected(fmt.Errorf("postgres: template list: %w", err))

@@ -64,32 +64,17 @@ func (e *executor) AnnotationInsert(ctx context.Context, p *taskerdriver.Annotat
 }
 
 func (e *executor) AnnotationList(ctx context.Context, p *taskerdriver.AnnotationListParams) ([]*taskertype.TaskAnnotation, error) {
-	out := []*taskertype.TaskAnnotation{}
-	if len(p.TaskIDs) == 0 {
-		return out, nil
-	}
-	list, err := queryAll(ctx, e.r, `SELECT `+annotationCols+annotationFrom+`
-		WHERE a.task_id IN (SELECT value FROM json_each(?)) ORDER BY a.task_id, a.task_annotation_id`,
-		[]any{idsJSON(p.TaskIDs)}, scanAnnotation)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: annotation list: %w", err)
-	}
-	return append(out, list...), nil
+	return driverkit.ListAnnotations(driverName, p.TaskIDs, func(ids []int64) ([]*taskertype.TaskAnnotation, error) {
+		return queryAll(ctx, e.r, `SELECT `+annotationCols+annotationFrom+`
+			WHERE a.task_id IN (SELECT value FROM json_each(?)) ORDER BY a.task_id, a.task_annotation_id`,
+			[]any{idsJSON(ids)}, scanAnnotation)
+	})
 }
 
 func (e *executor) AnnotationTypeList(ctx context.Context) ([]*taskertype.AnnotationType, error) {
-	out, err := queryAll(ctx, e.r, `SELECT annotation_type_id, name, description FROM tasker_annotation_types ORDER BY name`, nil,
-		func(r rowScanner) (*taskertype.AnnotationType, error) {
-			var t taskertype.AnnotationType
-			return &t, r.Scan(&t.ID, &t.Name, &t.Description)
-		})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: annotation type list: %w", err)
-	}
-	if out == nil {
-		out = []*taskertype.AnnotationType{}
-	}
-	return out, nil
+	return driverkit.ListAnnotationTypes(driverName, func(q string) ([]*taskertype.AnnotationType, error) {
+		return queryAll(ctx, e.r, q, nil, driverkit.ScanAnnotationType[rowScanner])
+	})
 }
 
 // annotationWhere is the task list's condition of an annotation filter. A

@@ -44,6 +44,19 @@ func (e *executor) write(ctx context.Context, fn func(x *executor) error) error 
 	return valueRejected(driverkit.RunInTx(ctx, e, e.tx != nil, e.Begin, fn))
 }
 
+// execCount runs one statement in a write and returns the number of rows it
+// changed; what names the statement in its error.
+func (e *executor) execCount(ctx context.Context, what, query string, args ...any) (int, error) {
+	return driverkit.Write(ctx, e.write, func(x *executor) (int, error) {
+		res, err := x.w.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
+	})
+}
+
 func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if e.tx != nil {
 		return nil, errors.New("sqlite: nested transactions are not supported")

@@ -48,26 +48,20 @@ func nullID(id int64) any {
 }
 
 func (e *executor) ScheduleInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleInsertParams) ([]*taskertype.Schedule, error) {
-	var out []*taskertype.Schedule
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		out, err = driverkit.InsertSchedules(driverName, ps, func(n *taskertype.Schedule) (*taskertype.Schedule, error) {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Schedule, error) {
+		return driverkit.InsertSchedules(driverName, ps, func(n *taskertype.Schedule) (*taskertype.Schedule, error) {
 			return scanSchedule(x.w.QueryRowContext(ctx, `INSERT INTO tasker_schedules (name, namespace, task_name, version, cron, time_zone,
 				context, overlap, catch_up, catch_up_limit, paused, source, next_fire_at, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+scheduleCols,
 				n.Name, n.Namespace, n.TaskName, n.Version, n.Cron, n.TimeZone, string(n.Context), n.Overlap, n.CatchUp, n.CatchUpLimit,
 				n.Paused, n.Source, us(n.NextFireAt), us(n.CreatedAt), us(n.UpdatedAt)))
 		}, scheduleNameTaken)
-		return err
 	})
-	return out, err
 }
 
 func (e *executor) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.ScheduleUpdateParams) ([]*taskertype.Schedule, error) {
-	var out []*taskertype.Schedule
-	err := e.write(ctx, func(x *executor) error {
-		var err error
-		out, err = driverkit.ScheduleUpdateMany(ps, func(id int64) (*taskertype.Schedule, error) {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskertype.Schedule, error) {
+		return driverkit.ScheduleUpdateMany(driverName, ps, func(id int64) (*taskertype.Schedule, error) {
 			return scanSchedule(x.w.QueryRowContext(ctx, `SELECT `+scheduleCols+` FROM tasker_schedules WHERE schedule_id = ?`, id))
 		}, func(s *taskertype.Schedule) (*taskertype.Schedule, error) {
 			return scanSchedule(x.w.QueryRowContext(ctx, `UPDATE tasker_schedules SET namespace = ?, task_name = ?, version = ?, cron = ?,
@@ -76,12 +70,7 @@ func (e *executor) ScheduleUpdateMany(ctx context.Context, ps []*taskerdriver.Sc
 				s.Namespace, s.TaskName, s.Version, s.Cron, s.TimeZone, string(s.Context), s.Overlap, s.CatchUp, s.CatchUpLimit, s.Paused,
 				s.Source, us(s.NextFireAt), nullUS(s.LastFireAt), nullID(s.LastTaskID), us(s.UpdatedAt), s.ID))
 		})
-		if err != nil {
-			return fmt.Errorf("sqlite: schedule update: %w", err)
-		}
-		return nil
 	})
-	return out, err
 }
 
 func (e *executor) ScheduleList(ctx context.Context, p *taskerdriver.ScheduleListParams) ([]*taskertype.Schedule, error) {
@@ -111,47 +100,23 @@ func (e *executor) ScheduleList(ctx context.Context, p *taskerdriver.ScheduleLis
 }
 
 func (e *executor) ScheduleDeleteMany(ctx context.Context, names []string) (int, error) {
-	var n int64
-	err := e.write(ctx, func(x *executor) error {
-		res, err := x.w.ExecContext(ctx, `DELETE FROM tasker_schedules WHERE name IN (SELECT value FROM json_each(?))`, driverkit.NamesJSON(names))
-		if err != nil {
-			return fmt.Errorf("sqlite: schedule delete: %w", err)
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return int(n), err
+	return e.execCount(ctx, "schedule delete", `DELETE FROM tasker_schedules WHERE name IN (SELECT value FROM json_each(?))`, driverkit.NamesJSON(names))
 }
 
 func (e *executor) ScheduleFireInsertMany(ctx context.Context, ps []*taskerdriver.ScheduleFireParams) ([]bool, error) {
-	out := make([]bool, len(ps))
-	err := e.write(ctx, func(x *executor) error {
-		for i, p := range ps {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]bool, error) {
+		return driverkit.InsertFires(driverName, ps, func(p *taskerdriver.ScheduleFireParams) (bool, error) {
 			res, err := x.w.ExecContext(ctx, `INSERT INTO tasker_schedule_fires (schedule_id, fire_at, created_at) VALUES (?, ?, ?)
 				ON CONFLICT DO NOTHING`, p.ScheduleID, us(p.FireAt), us(p.Now))
 			if err != nil {
-				return fmt.Errorf("sqlite: schedule fire insert: %w", err)
+				return false, err
 			}
 			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			out[i] = n == 1
-		}
-		return nil
+			return n == 1, err
+		})
 	})
-	return out, err
 }
 
 func (e *executor) ScheduleFirePrune(ctx context.Context, p *taskerdriver.ScheduleFirePruneParams) (int, error) {
-	var n int64
-	err := e.write(ctx, func(x *executor) error {
-		res, err := x.w.ExecContext(ctx, `DELETE FROM tasker_schedule_fires WHERE fire_at < ?`, us(p.Before))
-		if err != nil {
-			return fmt.Errorf("sqlite: schedule fire prune: %w", err)
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return int(n), err
+	return e.execCount(ctx, "schedule fire prune", `DELETE FROM tasker_schedule_fires WHERE fire_at < ?`, us(p.Before))
 }

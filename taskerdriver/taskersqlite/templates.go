@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/internal/driverkit"
@@ -85,22 +84,7 @@ func (e *executor) TemplateGet(ctx context.Context, p *taskerdriver.TemplateGetP
 }
 
 func (e *executor) TemplateList(ctx context.Context, p *taskerdriver.TemplateListParams) ([]*taskertype.RegisteredTemplate, error) {
-	cols := driverkit.TemplateColumns
-	if p.WithDefinition {
-		cols = driverkit.TemplateDefinitionColumns
-	}
-	var where []string
-	var args []any
-	if p.Namespace != "" {
-		where, args = append(where, "namespace = ?"), append(args, p.Namespace)
-	}
-	if p.Name != "" {
-		where, args = append(where, "name = ?"), append(args, p.Name)
-	}
-	q := `SELECT ` + cols + ` FROM tasker_templates`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	q, args := driverkit.TemplateListQuery(p, func(int) string { return "?" })
 	out, err := queryAll(ctx, e.r, q+` ORDER BY namespace, name, version`, args, scanTemplate(p.WithDefinition))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: template list: %w", err)

@@ -55,14 +55,5 @@ func (e *executor) WorkerList(ctx context.Context, p *taskerdriver.WorkerListPar
 }
 
 func (e *executor) WorkerDeleteStale(ctx context.Context, p *taskerdriver.WorkerDeleteStaleParams) (int, error) {
-	var n int64
-	err := e.write(ctx, func(x *executor) error {
-		res, err := x.w.ExecContext(ctx, `DELETE FROM tasker_workers WHERE last_seen_at < ?`, us(p.Before))
-		if err != nil {
-			return fmt.Errorf("sqlite: worker delete stale: %w", err)
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return int(n), err
+	return e.execCount(ctx, "worker delete stale", `DELETE FROM tasker_workers WHERE last_seen_at < ?`, us(p.Before))
 }
