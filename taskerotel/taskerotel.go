@@ -39,7 +39,8 @@ type Traces struct {
 
 // NewTraces reads the environment and builds the TracerProvider it asks
 // for; with OTEL_TRACES_EXPORTER unset or none, tracing is off
-// (TracerProvider returns nil). Spans go through a batch span processor.
+// (TracerProvider returns nil). Spans go through a batch span processor
+// configured by OTEL_BSP_* as the SDK's is (see batcher).
 func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 	var o Options
 	if opts != nil {
@@ -64,12 +65,18 @@ func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 		return nil, err
 	}
 	popts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	bsp := bspFromEnv()
+	var procs []*batcher
 	for _, name := range names {
 		exp, err := newExporter(ctx, name, o)
 		if err != nil {
+			for _, p := range procs {
+				_ = p.Shutdown(ctx)
+			}
 			return nil, err
 		}
-		popts = append(popts, sdktrace.WithBatcher(exp))
+		procs = append(procs, newBatcher(exp, bsp))
+		popts = append(popts, sdktrace.WithSpanProcessor(procs[len(procs)-1]))
 	}
 	return &Traces{provider: sdktrace.NewTracerProvider(popts...), exporters: names}, nil
 }
