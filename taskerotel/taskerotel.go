@@ -143,15 +143,35 @@ func newExporter(ctx context.Context, name string, o Options) (sdktrace.SpanExpo
 			return nil, err
 		}
 	}
+	// The exporters' clients, with the spans encoded by otlpExporter; with
+	// the exporters' experimental self-observability on, their own
+	// exporters (which count the spans of the structs they build).
+	stock := os.Getenv("OTEL_GO_X_OBSERVABILITY") != ""
 	switch proto {
 	case "", "http/protobuf":
-		exp, err := otlptracehttp.New(ctx)
+		var (
+			exp sdktrace.SpanExporter
+			err error
+		)
+		if stock {
+			exp, err = otlptracehttp.New(ctx)
+		} else {
+			exp, err = newOTLPExporter(ctx, otlptracehttp.NewClient())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
 		}
 		return exp, nil
 	case "grpc":
-		exp, err := otlptracegrpc.New(ctx)
+		var (
+			exp sdktrace.SpanExporter
+			err error
+		)
+		if stock {
+			exp, err = otlptracegrpc.New(ctx)
+		} else {
+			exp, err = newOTLPExporter(ctx, otlptracegrpc.NewClient())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("OTLP/gRPC trace exporter: %w", err)
 		}
