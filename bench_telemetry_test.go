@@ -3,21 +3,30 @@
 package tasker_test
 
 import (
+	"bufio"
+	"cmp"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/taskermetrics"
+	"github.com/tasker-go/tasker/taskerotel"
 )
 
 // telemetryMode is what BenchmarkTelemetryOverhead turns on.
@@ -28,73 +37,119 @@ type telemetryMode struct {
 
 var telemetryModes = []telemetryMode{{"off", false, false}, {"metrics", true, false}, {"traces", false, true}, {"both", true, true}}
 
+// Spans a drain of telemetryTasks diamond tasks must export: per task one
+// tasker.task.create, four tasker.step (one attempt each) and one tasker.task.
+const telemetryTasks = 500
+
+var telemetrySpans = map[string]int64{tasker.SpanTaskCreate: telemetryTasks, tasker.SpanStep: 4 * telemetryTasks, tasker.SpanTask: telemetryTasks}
+
 // BenchmarkTelemetryOverhead measures what the telemetry costs: sustained
 // steps per second draining a backlog of 500 diamond tasks of no-op steps
 // (one worker, as BenchmarkThroughput), with telemetry off, with the
 // Prometheus metrics on (taskermetrics: hook, step middleware, database
-// gauges attached), with tracing on (always-on sampler, batch span processor
-// exporting OTLP/HTTP to a local sink: 1 create, 4 step and 1 task span per
-// task, each encoded and sent), and with both. Each iteration drains one
-// backlog per mode, in an order that rotates, so that a shared machine's
-// drift hits every mode alike. It reports each mode's steps/s and CPU per
-// step, and each mode's elapsed cost against off in percent. Run:
+// gauges attached), with tracing on, and with both. Tracing is what
+// taskerotel builds from the environment, as `tasker` does:
+// OTEL_TRACES_EXPORTER=otlp, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP
+// protobuf to a local sink (1 create, 4 step and 1 task span per task, each
+// encoded and sent; OTEL_BSP_* and other OTEL_EXPORTER_OTLP_* variables of
+// the environment apply). The sink stands in for a local collector: it runs
+// in a child process (this test binary, re-executed), decodes every request
+// and counts the spans by name; a drain whose spans did not all arrive fails
+// the benchmark (a processor that dropped spans would fake a low cost).
+//
+// Each iteration drains one backlog per mode, in an order that rotates, so
+// that a shared machine's drift hits every mode alike. It reports each
+// mode's steps/s and this process's CPU per step, the sink's CPU per step
+// (traced modes; the collector's share, on the same cores), and each mode's
+// elapsed cost against off in percent. TASKER_BENCH_TELEMETRY=off,traces
+// runs only the modes named. Run:
 //
 //	go test -run '^$' -bench TelemetryOverhead -benchtime 8x .
 //
 // (results: docs/benchmarks.md)
 func BenchmarkTelemetryOverhead(b *testing.B) {
-	var received atomic.Int64
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		received.Add(n)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	}))
-	defer sink.Close()
-	took := make([]time.Duration, len(telemetryModes))
-	cpu := make([]time.Duration, len(telemetryModes))
+	modes := telemetryModes
+	if v := os.Getenv("TASKER_BENCH_TELEMETRY"); v != "" {
+		modes = nil
+		for _, m := range telemetryModes {
+			if slices.Contains(strings.Split(v, ","), m.name) {
+				modes = append(modes, m)
+			}
+		}
+		if len(modes) == 0 {
+			b.Fatalf("TASKER_BENCH_TELEMETRY=%q names no mode: use off, metrics, traces, both", v)
+		}
+	}
+	sink := startOTLPSink(b)
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER_ARG"} {
+		b.Setenv(k, "")
+	}
+	b.Setenv("OTEL_TRACES_SAMPLER", "always_on")
+	b.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+	b.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", sink.url+"/v1/traces")
+	var bsp []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OTEL_BSP_") {
+			bsp = append(bsp, kv)
+		}
+	}
+	b.Logf("tracing: always_on sampler, OTLP http/protobuf to a sink in child process %d; batch span processor: %s",
+		sink.cmd.Process.Pid, cmp.Or(strings.Join(bsp, " "), "taskerotel's defaults (no OTEL_BSP_* set)"))
+
+	took := make([]time.Duration, len(modes))
+	cpu := make([]time.Duration, len(modes))
+	sinkCPU := make([]time.Duration, len(modes))
 	n := 0
 	for b.Loop() {
-		for k := range telemetryModes {
-			i := (k + n) % len(telemetryModes)
-			t, c := drainWithTelemetry(b, telemetryModes[i], sink.URL)
-			took[i] += t
-			cpu[i] += c
+		for k := range modes {
+			i := (k + n) % len(modes)
+			r := drainWithTelemetry(b, modes[i], sink)
+			took[i] += r.took
+			cpu[i] += r.cpu
+			sinkCPU[i] += r.sinkCPU
 		}
 		n++
 	}
-	if received.Load() == 0 {
-		b.Fatal("the OTLP sink received nothing")
-	}
-	steps := float64(500 * 4 * n)
-	for i, m := range telemetryModes {
+	steps := float64(4 * telemetryTasks * n)
+	for i, m := range modes {
 		b.ReportMetric(steps/took[i].Seconds(), m.name+"-steps/s")
 		b.ReportMetric(float64(cpu[i].Microseconds())/steps, m.name+"-cpu-µs/step")
-		if i > 0 {
+		if m.traces {
+			b.ReportMetric(float64(sinkCPU[i].Microseconds())/steps, m.name+"-sink-cpu-µs/step")
+		}
+		if i > 0 && modes[0].name == "off" {
 			b.ReportMetric(100*(took[i].Seconds()-took[0].Seconds())/took[0].Seconds(), m.name+"-cost-%")
 		}
 	}
 }
 
+type drainResult struct {
+	took, cpu, sinkCPU time.Duration
+}
+
 // drainWithTelemetry creates 500 diamond tasks, then times a worker
-// draining them with mode's telemetry; it returns the elapsed and the
-// process CPU time (the sink's included) of the drain.
-func drainWithTelemetry(b *testing.B, mode telemetryMode, sinkURL string) (time.Duration, time.Duration) {
+// draining them with mode's telemetry; it returns the elapsed, this
+// process's CPU time and the sink's CPU time of the drain (until the last
+// span is exported), after checking that every span reached the sink.
+func drainWithTelemetry(b *testing.B, mode telemetryMode, sink *otlpSink) drainResult {
 	var (
-		m  *taskermetrics.Metrics
-		tp *sdktrace.TracerProvider
+		m      *taskermetrics.Metrics
+		traces *taskerotel.Traces
 	)
+	if mode.traces {
+		b.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+		var err error
+		if traces, err = taskerotel.NewTraces(context.Background(), &taskerotel.Options{ServiceName: "tasker-bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	c, closeDB := newBenchClient(b, 64, func(cfg *tasker.Config) {
 		if mode.metrics {
 			m = taskermetrics.New(nil)
 			m.Instrument(cfg)
 		}
-		if mode.traces {
-			exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(sinkURL+"/v1/traces"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(exp))
-			cfg.TracerProvider = tp
+		if traces != nil {
+			cfg.TracerProvider = traces.TracerProvider()
 		}
 	})
 	if m != nil {
@@ -102,7 +157,8 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sinkURL string) (time.
 			b.Fatal(err)
 		}
 	}
-	ids := createDiamonds(b, c, 500)
+	before := sink.stats(b)
+	ids := createDiamonds(b, c, telemetryTasks)
 	start, cpu0 := time.Now(), processCPU()
 	if err := c.Start(b.Context()); err != nil {
 		b.Fatal(err)
@@ -111,20 +167,26 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sinkURL string) (time.
 	took := time.Since(start)
 	_ = c.Stop(context.Background())
 	closeDB()
-	if tp != nil {
-		if err := tp.Shutdown(context.Background()); err != nil { // exports what is left
-			b.Fatal(err)
-		}
+	if err := traces.Shutdown(context.Background()); err != nil { // exports what is left
+		b.Fatal(err)
 	}
 	cpu := processCPU() - cpu0
+	after := sink.stats(b)
+	if mode.traces {
+		for name, want := range telemetrySpans {
+			if got := after.spans[name] - before.spans[name]; got != want {
+				b.Fatalf("mode %s: the sink received %d %s spans, want %d: spans were dropped (all received: %v)", mode.name, got, name, want, after.spans)
+			}
+		}
+	}
 	if m != nil { // the metrics counted every step
 		rec := httptest.NewRecorder()
 		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-		if !strings.Contains(rec.Body.String(), `tasker_step_completed_total{name="diamond",namespace="default",step="d",version="0.1.0"} 500`) {
+		if !strings.Contains(rec.Body.String(), fmt.Sprintf(`tasker_step_completed_total{name="diamond",namespace="default",step="d",version="0.1.0"} %d`, telemetryTasks)) {
 			b.Fatalf("metrics missed steps:\n%s", rec.Body.String())
 		}
 	}
-	return took, cpu
+	return drainResult{took: took, cpu: cpu, sinkCPU: after.cpu - before.cpu}
 }
 
 // processCPU is the user and system CPU time the process used so far.
@@ -134,4 +196,184 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// otlpSink is the OTLP/HTTP receiver of BenchmarkTelemetryOverhead, a child
+// process (see TestOTLPSinkProcess).
+type otlpSink struct {
+	url string
+	cmd *exec.Cmd
+}
+
+type otlpSinkStats struct {
+	spans map[string]int64 // by span name
+	cpu   time.Duration    // the sink process's CPU time so far
+}
+
+const otlpSinkEnv = "TASKER_BENCH_OTLP_SINK"
+
+// startOTLPSink starts the sink process; it ends when the benchmark does
+// (its stdin closes).
+func startOTLPSink(b *testing.B) *otlpSink {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run", "^TestOTLPSinkProcess$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), otlpSinkEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if url, ok := strings.CutPrefix(sc.Text(), "otlp-sink-listening "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return &otlpSink{url: url, cmd: cmd}
+		}
+	}
+	b.Fatalf("the OTLP sink process did not start: %v", sc.Err())
+	return nil
+}
+
+func (s *otlpSink) stats(b *testing.B) otlpSinkStats {
+	resp, err := http.Get(s.url + "/stats")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	st := otlpSinkStats{spans: map[string]int64{}}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var (
+			name string
+			n    int64
+		)
+		if _, err := fmt.Sscan(sc.Text(), &name, &n); err != nil {
+			b.Fatalf("sink stats %q: %v", sc.Text(), err)
+		}
+		if name == "cpu_ns" {
+			st.cpu = time.Duration(n)
+		} else {
+			st.spans[name] = n
+		}
+	}
+	return st
+}
+
+// TestOTLPSinkProcess is the OTLP sink of BenchmarkTelemetryOverhead when
+// run as its child process (skipped otherwise): an OTLP/HTTP protobuf trace
+// receiver that reads each export request's protobuf down to its spans'
+// names (countOTLPSpans), counts the spans by name and answers as the OTLP
+// specification says. It does less than a collector (which decodes every
+// field, batches and forwards): its CPU is the floor of a local collector's. GET /stats
+// gives the counts and the process's CPU time. It serves until its stdin
+// closes.
+func TestOTLPSinkProcess(t *testing.T) {
+	if os.Getenv(otlpSinkEnv) != "1" {
+		t.Skip("the OTLP sink of BenchmarkTelemetryOverhead, run as its child process")
+	}
+	var (
+		mu    sync.Mutex
+		spans = map[string]int64{}
+	)
+	ok, err := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		names := map[string]int64{}
+		if err == nil {
+			err = countOTLPSpans(body, names)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for name, n := range names {
+			spans[name] += n
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(ok)
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		for name, n := range spans {
+			_, _ = fmt.Fprintf(w, "%s %d\n", name, n)
+		}
+		_, _ = fmt.Fprintf(w, "cpu_ns %d\n", processCPU())
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Printf("otlp-sink-listening http://%s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = srv.Close()
+}
+
+// countOTLPSpans adds the spans of an OTLP ExportTraceServiceRequest to
+// names, by span name, walking the protobuf wire format:
+// resource_spans (1) > scope_spans (2) > spans (2) > name (5).
+func countOTLPSpans(req []byte, names map[string]int64) error {
+	return eachOTLPField(req, 1, func(rs []byte) error {
+		return eachOTLPField(rs, 2, func(ss []byte) error {
+			return eachOTLPField(ss, 2, func(span []byte) error {
+				var name []byte
+				if err := eachOTLPField(span, 5, func(v []byte) error { name = v; return nil }); err != nil {
+					return err
+				}
+				names[string(name)]++
+				return nil
+			})
+		})
+	})
+}
+
+// eachOTLPField calls fn with the bytes of each length-delimited field num
+// of the protobuf message msg, and checks that the rest is well formed.
+func eachOTLPField(msg []byte, num protowire.Number, fn func([]byte) error) error {
+	for len(msg) > 0 {
+		n, typ, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		msg = msg[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(msg)
+			if l < 0 {
+				return protowire.ParseError(l)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			msg = msg[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(n, typ, msg)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		msg = msg[l:]
+	}
+	return nil
 }

@@ -77,6 +77,10 @@ type tracing struct {
 	mu      sync.Mutex
 	open    map[int64]*openStep // by step id: attempts whose outcome has not committed yet
 	inserts int
+	// parents caches the span context of each task's stored trace context
+	// (by task id), parsed once for all of its steps' spans; an entry goes
+	// when the task's span ends here, all of them when maxParents is reached.
+	parents map[int64]taskParent
 }
 
 // openStep is a tasker.step span waiting for its attempt's outcome.
@@ -84,10 +88,23 @@ type openStep struct {
 	span     trace.Span
 	attempt  int
 	returned time.Time // when the handler returned; zero while it runs
+	// attrs backs the span's start attributes (one allocation with the
+	// openStep's).
+	attrs [9]attribute.KeyValue
 }
 
+// taskParent is a task's stored trace context and its parsed span context.
+type taskParent struct {
+	traceparent, tracestate string
+	sc                      trace.SpanContext
+}
+
+// maxParents bounds tracing.parents (tasks finished by other workers never
+// leave it otherwise).
+const maxParents = 4096
+
 func newTracing(tp trace.TracerProvider, workerID string) *tracing {
-	t := &tracing{workerID: workerID, open: map[int64]*openStep{}}
+	t := &tracing{workerID: workerID, open: map[int64]*openStep{}, parents: map[int64]taskParent{}}
 	if tp != nil {
 		t.tracer = tp.Tracer(TracerName)
 	}
@@ -157,25 +174,66 @@ func TaskTraceContext(ctx context.Context, task *Task) context.Context {
 // attempt's outcome commits (onEvent) or stepSpanTTL after the handler
 // returned (stepReturned).
 func (t *tracing) startStep(ctx context.Context, cs *taskerdriver.ClaimedStep) (context.Context, trace.Span) {
-	ctx = TaskTraceContext(ctx, cs.Task)
+	ctx = t.taskContext(ctx, cs.Task, false)
 	if t.tracer == nil {
 		return ctx, nil
 	}
-	ctx, span := t.tracer.Start(ctx, SpanStep, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+	o := &openStep{attempt: cs.Step.Attempts, attrs: [...]attribute.KeyValue{
 		AttrTaskID.Int64(cs.Task.ID), AttrNamespace.String(cs.Task.Namespace), AttrName.String(cs.Task.Name),
 		AttrVersion.String(cs.Task.Version), AttrStepID.Int64(cs.Step.ID), AttrStepName.String(cs.Step.Name),
-		AttrAttempt.Int(cs.Step.Attempts), AttrHandler.String(cs.Step.Handler), AttrWorkerID.String(t.workerID)))
+		AttrAttempt.Int(cs.Step.Attempts), AttrHandler.String(cs.Step.Handler), AttrWorkerID.String(t.workerID),
+	}}
+	ctx, o.span = t.tracer.Start(ctx, SpanStep, stepSpanKind, trace.WithAttributes(o.attrs[:]...))
+	span := o.span
 	t.mu.Lock()
 	if prev := t.open[cs.Step.ID]; prev != nil { // an earlier attempt never recorded here
 		endUnrecorded(prev.span)
 	}
-	t.open[cs.Step.ID] = &openStep{span: span, attempt: cs.Step.Attempts}
+	t.open[cs.Step.ID] = o
 	t.inserts++
 	if t.inserts%64 == 0 {
 		t.sweepLocked(time.Now())
 	}
 	t.mu.Unlock()
 	return ctx, span
+}
+
+var stepSpanKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
+// taskContext returns ctx with the span context of task's stored trace
+// context as its remote parent (as TaskTraceContext), parsing it once per
+// task: later calls reuse the parse. done: the task is final, its entry goes.
+func (t *tracing) taskContext(ctx context.Context, task *Task, done bool) context.Context {
+	if task == nil || task.TraceParent == "" {
+		if task != nil && done {
+			t.mu.Lock()
+			delete(t.parents, task.ID)
+			t.mu.Unlock()
+		}
+		return ctx
+	}
+	t.mu.Lock()
+	p, ok := t.parents[task.ID]
+	if done {
+		delete(t.parents, task.ID)
+	}
+	t.mu.Unlock()
+	if !ok || p.traceparent != task.TraceParent || p.tracestate != task.TraceState {
+		p = taskParent{traceparent: task.TraceParent, tracestate: task.TraceState,
+			sc: trace.SpanContextFromContext(WithTraceContext(context.Background(), task.TraceParent, task.TraceState))}
+		if !done {
+			t.mu.Lock()
+			if len(t.parents) >= maxParents {
+				clear(t.parents)
+			}
+			t.parents[task.ID] = p
+			t.mu.Unlock()
+		}
+	}
+	if !p.sc.IsValid() {
+		return ctx
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, p.sc)
 }
 
 // stepReturned notes that the handler of step id returned res.
@@ -265,7 +323,10 @@ func (t *tracing) onStepEvent(ev *Event) {
 		if o == nil {
 			return
 		}
-		outcome := map[bool]string{true: OutcomeRetry, false: OutcomeFailed}[retry]
+		outcome := OutcomeFailed
+		if retry {
+			outcome = OutcomeRetry
+		}
 		o.span.SetAttributes(AttrOutcome.String(outcome))
 		if ev.Error != nil {
 			o.span.SetAttributes(AttrErrorKind.String(ev.Error.Kind))
@@ -305,7 +366,7 @@ func (t *tracing) onStepEvent(ev *Event) {
 // stored trace context (the tasker.task.create span, or the caller's span).
 func (t *tracing) taskSpan(ev *Event) {
 	task := ev.Task
-	ctx := TaskTraceContext(context.Background(), task)
+	ctx := t.taskContext(context.Background(), task, true)
 	_, span := t.tracer.Start(ctx, SpanTask, trace.WithSpanKind(trace.SpanKindInternal), trace.WithTimestamp(task.CreatedAt),
 		trace.WithAttributes(AttrTaskID.Int64(task.ID), AttrNamespace.String(task.Namespace), AttrName.String(task.Name),
 			AttrVersion.String(task.Version), AttrTaskState.String(string(task.State)), AttrWorkerID.String(t.workerID)))

@@ -15,13 +15,17 @@
 //     http/protobuf (the default) or grpc.
 //   - OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 //     OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT and the other
-//     OTEL_EXPORTER_OTLP_* variables, read by the OTLP exporters themselves.
+//     OTEL_EXPORTER_OTLP_* variables, read by the OTLP exporters' clients
+//     themselves (the spans are encoded by this package: otlpExporter).
 //   - OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES: the resource (the
 //     service name defaults to "tasker").
 //   - OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG: always_on,
 //     always_off, traceidratio, parentbased_always_on (the default),
 //     parentbased_always_off, parentbased_traceidratio.
-//   - OTEL_BSP_*: the batch span processor's settings, read by the SDK.
+//   - OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT,
+//     OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: the batch
+//     span processor's settings, with the SDK's defaults and rules (the
+//     processor is this package's: batcher).
 //
 // A value this package cannot use is an error naming the variable and the
 // values it takes. The global TracerProvider is never set.

@@ -39,7 +39,8 @@ type Traces struct {
 
 // NewTraces reads the environment and builds the TracerProvider it asks
 // for; with OTEL_TRACES_EXPORTER unset or none, tracing is off
-// (TracerProvider returns nil). Spans go through a batch span processor.
+// (TracerProvider returns nil). Spans go through a batch span processor
+// configured by OTEL_BSP_* as the SDK's is (see batcher).
 func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 	var o Options
 	if opts != nil {
@@ -64,12 +65,18 @@ func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 		return nil, err
 	}
 	popts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	bsp := bspFromEnv()
+	var procs []*batcher
 	for _, name := range names {
 		exp, err := newExporter(ctx, name, o)
 		if err != nil {
+			for _, p := range procs {
+				_ = p.Shutdown(ctx)
+			}
 			return nil, err
 		}
-		popts = append(popts, sdktrace.WithBatcher(exp))
+		procs = append(procs, newBatcher(exp, bsp))
+		popts = append(popts, sdktrace.WithSpanProcessor(procs[len(procs)-1]))
 	}
 	return &Traces{provider: sdktrace.NewTracerProvider(popts...), exporters: names}, nil
 }
@@ -136,15 +143,35 @@ func newExporter(ctx context.Context, name string, o Options) (sdktrace.SpanExpo
 			return nil, err
 		}
 	}
+	// The exporters' clients, with the spans encoded by otlpExporter; with
+	// the exporters' experimental self-observability on, their own
+	// exporters (which count the spans of the structs they build).
+	stock := os.Getenv("OTEL_GO_X_OBSERVABILITY") != ""
 	switch proto {
 	case "", "http/protobuf":
-		exp, err := otlptracehttp.New(ctx)
+		var (
+			exp sdktrace.SpanExporter
+			err error
+		)
+		if stock {
+			exp, err = otlptracehttp.New(ctx)
+		} else {
+			exp, err = newOTLPExporter(ctx, otlptracehttp.NewClient())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
 		}
 		return exp, nil
 	case "grpc":
-		exp, err := otlptracegrpc.New(ctx)
+		var (
+			exp sdktrace.SpanExporter
+			err error
+		)
+		if stock {
+			exp, err = otlptracegrpc.New(ctx)
+		} else {
+			exp, err = newOTLPExporter(ctx, otlptracegrpc.NewClient())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("OTLP/gRPC trace exporter: %w", err)
 		}
