@@ -138,21 +138,22 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 				transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
 			FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
 			RETURNING ready.old_state, ready.ready_at, `+prefixed("s.", stepCols)+`),
+		-- The claimed rows' tasks and parents are looked up by key (arrays
+		-- built from c, LIMIT 1 on each parent): the planner's estimates of
+		-- c are no guide, and a join it chose scanned whole tables per claim.
 		started AS (
 			UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1, updated_at = $1
-			WHERE task_id IN (SELECT task_id FROM c) AND state = 'pending' RETURNING task_id, transition_seq),
-		firsts AS (SELECT task_id, min(workflow_step_id) AS first FROM c GROUP BY task_id),
-		-- The parents' results, read once for the claim, each parent by its
-		-- key (LIMIT 1 keeps the planner from joining the whole table).
-		deps AS (
+			WHERE state = 'pending' AND task_id = ANY(ARRAY(SELECT DISTINCT task_id FROM c)) RETURNING task_id, transition_seq),
+		deps AS MATERIALIZED (
 			SELECT e.to_step_id, json_agg(json_build_array(e.from_step_id, p.name, p.results)) AS parents
 			FROM tasker_workflow_step_edges e
 			CROSS JOIN LATERAL (SELECT name, results FROM tasker_workflow_steps WHERE workflow_step_id = e.from_step_id LIMIT 1) p
 			WHERE e.to_step_id = ANY(ARRAY(SELECT workflow_step_id FROM c))
 			GROUP BY e.to_step_id)
-		SELECT c.*, started.transition_seq, f.first = c.workflow_step_id, d.parents, `+claimTaskCols+`
-		FROM c JOIN firsts f ON f.task_id = c.task_id JOIN tasker_tasks t ON t.task_id = c.task_id
-		LEFT JOIN started ON started.task_id = c.task_id LEFT JOIN deps d ON d.to_step_id = c.workflow_step_id`,
+		SELECT c.*, (SELECT transition_seq FROM started WHERE started.task_id = c.task_id),
+			`+claimFirst+`, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
+			`+claimTaskCols+`
+		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`,
 		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlerFilter(p.Handlers), driverkit.Queues(p.Queues), taskFilter(p.TaskIDs)},
 		func(r pgx.Row) (claimed, error) {
 			var c claimed
@@ -217,8 +218,11 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 // on the first row of the task (the rows of its other steps would repeat
 // it, and a context can be large).
 var claimTaskCols = strings.NewReplacer(
-	"t.context,", "CASE WHEN f.first = c.workflow_step_id THEN t.context END,",
+	"t.context,", "CASE WHEN "+claimFirst+" THEN t.context END,",
 ).Replace(prefixed("t.", taskCols))
+
+// claimFirst is true on the first row of each task in a claim's rows.
+const claimFirst = `c.workflow_step_id = min(c.workflow_step_id) OVER (PARTITION BY c.task_id)`
 
 // parentResults decodes a claimed step's parents, as the claim returns
 // them: a JSON array of [id, name, results].
