@@ -1,4 +1,0 @@
--- Claims by handler: the same schema version as the SQLite driver's 015.
--- PostgreSQL's ready index stays as it is: before version 17 it checks a
--- list condition (handler = ANY(...)) on a later index column against the
--- row, not the index entry, so the column would only make the index larger.
