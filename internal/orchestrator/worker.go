@@ -468,21 +468,11 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 		w.mu.Unlock()
 		return passResult{}, err
 	}
-	// Register the claims as running under the lock that Stop takes to set
-	// stopping: once Stop waits for the handlers, no new one can start. Steps
-	// claimed by a pass that raced with Stop are given back unrun.
+	// Steps claimed by a pass that raced with Stop are given back unrun.
 	w.mu.Lock()
-	if w.stopping && len(claims) > 0 {
-		w.mu.Unlock()
-		w.cfg.Publish(b.Events) // what the pass recorded did happen
-		return passResult{}, w.giveBack(ctx, claims, now)
+	if gaveBack, err := w.launch(ctx, claims, b.Events, now); gaveBack {
+		return passResult{}, err
 	}
-	w.handlers.Add(len(claims))
-	for _, c := range claims {
-		w.dispatch(c)
-	}
-	w.mu.Unlock()
-	w.cfg.Publish(b.Events)
 	res := passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}
 	if !stopping && free > 0 {
 		res.claimedAt = now
@@ -532,21 +522,31 @@ func (w *Worker) ClaimFor(ctx context.Context, tx taskerdriver.ExecutorTx, taskI
 			w.mu.Unlock()
 			return
 		}
-		if w.stopping { // as in runOnce: claimed while Stop began, given back unrun
-			w.mu.Unlock()
-			w.cfg.Publish(b.Events)
-			if err := w.giveBack(context.WithoutCancel(ctx), claims, w.cfg.Now()); err != nil {
-				w.cfg.Logger.WarnContext(ctx, "orchestrator: cannot give back steps claimed while stopping; they will be rescued when their leases expire", "error", err)
-			}
-			return
+		if _, err := w.launch(context.WithoutCancel(ctx), claims, b.Events, w.cfg.Now()); err != nil {
+			w.cfg.Logger.WarnContext(ctx, "orchestrator: cannot give back steps claimed while stopping; they will be rescued when their leases expire", "error", err)
 		}
-		w.handlers.Add(len(claims))
-		for _, c := range claims {
-			w.dispatch(c)
-		}
-		w.mu.Unlock()
-		w.cfg.Publish(b.Events)
 	}, nil
+}
+
+// launch starts the handlers of claimed steps, or, when Stop has begun,
+// gives the steps back unrun (gaveBack), then publishes the events of the
+// transaction that claimed them (what it recorded did happen). Register
+// the claims as running under the lock that Stop takes to set stopping:
+// once Stop waits for the handlers, no new one can start. The caller
+// holds w.mu; launch releases it.
+func (w *Worker) launch(ctx context.Context, claims []*taskerdriver.ClaimedStep, events []*taskertype.Event, now time.Time) (gaveBack bool, err error) {
+	if w.stopping && len(claims) > 0 {
+		w.mu.Unlock()
+		w.cfg.Publish(events)
+		return true, w.giveBack(ctx, claims, now)
+	}
+	w.handlers.Add(len(claims))
+	for _, c := range claims {
+		w.dispatch(c)
+	}
+	w.mu.Unlock()
+	w.cfg.Publish(events)
+	return false, nil
 }
 
 // nextWake reads when the next step is ready; idle: none is ready at now.

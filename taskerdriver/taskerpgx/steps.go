@@ -154,7 +154,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			`+claimFirst+`, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
 			`+claimTaskCols+`
 		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`,
-		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), handlerFilter(p.Handlers), driverkit.Queues(p.Queues), taskFilter(p.TaskIDs)},
+		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues), orNull(p.TaskIDs)},
 		func(r pgx.Row) (claimed, error) {
 			var c claimed
 			var err error
@@ -267,22 +267,12 @@ type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
-// handlerFilter is the claim's handler list as a parameter: NULL (every
-// handler) when empty.
-func handlerFilter(handlers []string) []string {
-	if len(handlers) == 0 {
+// orNull is a claim's list parameter: NULL (no restriction) when empty.
+func orNull[T any](list []T) []T {
+	if len(list) == 0 {
 		return nil
 	}
-	return handlers
-}
-
-// taskFilter is the claim's task list as a parameter: NULL (every task)
-// when empty.
-func taskFilter(ids []int64) []int64 {
-	if len(ids) == 0 {
-		return nil
-	}
-	return ids
+	return list
 }
 
 // collect reads the next result of a batch as rows.
@@ -348,7 +338,7 @@ func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWak
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND queue = ANY($1)
 				AND ($3::text[] IS NULL OR handler = ANY($3))),
 		CASE WHEN $2 THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
-		driverkit.Queues(p.Queues), p.Leases, handlerFilter(p.Handlers)).Scan(&a, &b); err != nil {
+		driverkit.Queues(p.Queues), p.Leases, orNull(p.Handlers)).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("postgres: next wake: %w", err)
 	}
 	var ta, tb time.Time
