@@ -813,9 +813,20 @@ type stallClaimTx struct {
 
 func (tx stallClaimTx) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
 	claims, err := tx.ExecutorTx.StepClaim(ctx, p)
+	tx.stall(claims, err)
+	return claims, err
+}
+
+// StepFinishAndClaim is a worker pass's claim.
+func (tx stallClaimTx) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, p *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
+	outs, claims, err := tx.ExecutorTx.StepFinishAndClaim(ctx, ps, p)
+	tx.stall(claims, err)
+	return outs, claims, err
+}
+
+func (tx stallClaimTx) stall(claims []*taskerdriver.ClaimedStep, err error) {
 	if err == nil && len(claims) > 0 && tx.d.armed.CompareAndSwap(true, false) {
 		close(tx.d.entered)
 		<-tx.d.release
 	}
-	return claims, err
 }

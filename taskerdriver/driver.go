@@ -100,6 +100,12 @@ type Executor interface {
 	// counts. Results are in the order of ps; a step whose guard fails has
 	// Err ErrLeaseLost and the others are still recorded.
 	StepFinishMany(ctx context.Context, ps []*StepFinishParams) ([]StepFinishOutcome, error)
+	// StepFinishAndClaim is StepFinishMany(ps) then StepClaim(claim) in one
+	// transaction: a worker pass records its results and claims its next
+	// steps, among them the children the results readied. A driver may
+	// send both in one round trip. With no ps it only claims; with a nil
+	// claim (or Limit 0) it only records and returns no claims.
+	StepFinishAndClaim(ctx context.Context, ps []*StepFinishParams, claim *StepClaimParams) ([]StepFinishOutcome, []*ClaimedStep, error)
 	// StepSetState moves steps (by IDs, or all of a task's steps) that are in
 	// one of From to To, with transitions; used for cancel, manual resolution
 	// and retry. Moves to complete or resolved_manually decrement children.

@@ -80,6 +80,11 @@ func (i *intercepted) StepFinishMany(ctx context.Context, ps []*taskerdriver.Ste
 	return v, i.after("StepFinishMany", err)
 }
 
+func (i *intercepted) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
+	outs, claims, err := i.ex.StepFinishAndClaim(ctx, ps, claim)
+	return outs, claims, i.after("StepFinishAndClaim", err)
+}
+
 func (i *intercepted) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
 	v, err := i.ex.StepSetState(ctx, p)
 	return v, i.after("StepSetState", err)

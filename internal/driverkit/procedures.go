@@ -60,6 +60,27 @@ func FinishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 	return out, finishSteps(ctx, f, ps, out)
 }
 
+// FinishThenClaim is Executor.StepFinishAndClaim as two calls of ex:
+// StepFinishMany (when there is a result), then StepClaim (when claim asks
+// for steps). Given both, ex must be in a transaction.
+func FinishThenClaim(ctx context.Context, ex taskerdriver.Executor, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
+	outs := []taskerdriver.StepFinishOutcome{}
+	if len(ps) > 0 {
+		var err error
+		if outs, err = ex.StepFinishMany(ctx, ps); err != nil {
+			return nil, nil, err
+		}
+	}
+	if claim == nil || claim.Limit <= 0 {
+		return outs, nil, nil
+	}
+	claims, err := ex.StepClaim(ctx, claim)
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, claims, nil
+}
+
 func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishParams, out []taskerdriver.StepFinishOutcome) error {
 	errs := make([]*string, len(ps))
 	for i, p := range ps {

@@ -439,18 +439,15 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, released, map[string]any{"worker": w.cfg.ID}, now, &b); err != nil {
 			return err
 		}
-		if _, err := w.rec.Record(ctx, tx, now, attempts, &b); err != nil {
-			return err
-		}
-		claims = nil
+		var claim *taskerdriver.StepClaimParams
 		if !stopping && free > 0 {
-			var err error
-			claims, err = w.rec.Claim(ctx, tx, &taskerdriver.StepClaimParams{
+			claim = &taskerdriver.StepClaimParams{
 				Now: now, Limit: free, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(),
-			}, &b)
-			if err != nil {
-				return err
 			}
+		}
+		var err error
+		if _, claims, err = w.rec.RecordAndClaim(ctx, tx, now, attempts, claim, &b); err != nil {
+			return err
 		}
 		return w.rec.WriteOutbox(ctx, tx, &b)
 	})

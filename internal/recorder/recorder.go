@@ -58,8 +58,20 @@ func New(cfg Config) *Recorder {
 // of attempts, what it did with each; an attempt whose lease was lost is
 // skipped (Recorded.Lost) and the others are still recorded.
 func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now time.Time, attempts []Attempt, b *Batch) ([]Recorded, error) {
-	if len(attempts) == 0 {
-		return nil, nil
+	recorded, _, err := r.RecordAndClaim(ctx, tx, now, attempts, nil, b)
+	return recorded, err
+}
+
+// RecordAndClaim is Record and Claim(claim) in one transaction, the claim
+// written before the tasks are finalized and sent with the results
+// (Executor.StepFinishAndClaim): a worker pass's work in one round trip
+// where the driver can. Claiming first changes no outcome: a claimed step
+// counts as in progress where it counted as runnable, and neither lets a
+// task end. The claim's events follow the record's in b. A nil claim
+// claims nothing.
+func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor, now time.Time, attempts []Attempt, claim *taskerdriver.StepClaimParams, b *Batch) ([]Recorded, []*taskerdriver.ClaimedStep, error) {
+	if len(attempts) == 0 && claim == nil {
+		return nil, nil, nil
 	}
 	params := make([]*taskerdriver.StepFinishParams, len(attempts))
 	fails := make([]*failure, len(attempts))
@@ -71,9 +83,9 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 		fails[i] = r.failure(a.Step, a.Owner, a.Result, now)
 		params[i] = fails[i].params
 	}
-	outs, err := tx.StepFinishMany(ctx, params)
+	outs, claims, err := tx.StepFinishAndClaim(ctx, params, claim)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	recorded := make([]Recorded, len(attempts))
 	var decide []int64
@@ -104,10 +116,13 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 	}
 	if len(decide) > 0 {
 		if _, err := FinalizeMany(ctx, tx, decide, blocked, now, b); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return recorded, nil
+	if claim != nil {
+		claimEvents(claims, claim.Now, b)
+	}
+	return recorded, claims, nil
 }
 
 // completion is how a successful attempt is recorded.

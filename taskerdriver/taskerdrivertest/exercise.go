@@ -22,6 +22,7 @@ func Exercise(t *testing.T, newDriver func(t *testing.T) taskerdriver.Driver) {
 		s.steps(t)
 		s.batches(t)
 		s.fastPath(t)
+		s.finishAndClaim(t)
 		s.createAndClaim(t)
 		s.service(t)
 		s.tokens(t)

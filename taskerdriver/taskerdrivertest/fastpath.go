@@ -18,9 +18,10 @@ import (
 // twice, and children the transaction leaves unclaimed are announced.
 func (s *suite) fastPath(t *testing.T) {
 	// recordAndClaim records a's completion by w1 in tx and claims up to
-	// limit steps in the same transaction, while w2 tries to claim from
-	// outside it (blocking until the commit where the database has a single
-	// writer). It returns what w1 and w2 claimed.
+	// limit steps in the same transaction (as a worker's pass does: one
+	// StepFinishAndClaim), while w2 tries to claim from outside it
+	// (blocking until the commit where the database has a single writer).
+	// It returns what w1 and w2 claimed.
 	recordAndClaim := func(t *testing.T, b *bundle, limit int, commit func(tx taskerdriver.ExecutorTx)) (w1, w2 []*taskerdriver.ClaimedStep) {
 		t.Helper()
 		diamond(t, b, "")
@@ -28,10 +29,6 @@ func (s *suite) fastPath(t *testing.T) {
 		require.Equal(t, []string{"a"}, names(a))
 		tx, err := b.ex.Begin(b.ctx)
 		require.NoError(t, err)
-		r, err := finishOne(b.ctx, tx, &taskerdriver.StepFinishParams{StepID: a[0].Step.ID, Owner: "w1", Attempt: 1,
-			State: taskertype.StateComplete, Results: json.RawMessage(`{"a":1}`), Now: base.Add(time.Second)})
-		require.NoError(t, err)
-		require.Equal(t, 2, r.ChildrenReady)
 		other := make(chan []*taskerdriver.ClaimedStep, 1)
 		go func() {
 			cs, err := b.ex.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base.Add(2 * time.Second), Limit: 10, Owner: "w2",
@@ -41,13 +38,17 @@ func (s *suite) fastPath(t *testing.T) {
 			}
 			other <- cs
 		}()
-		w1, err = tx.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base.Add(time.Second), Limit: limit, Owner: "w1",
-			LeaseExpiresAt: base.Add(time.Hour)})
+		outs, w1, err := tx.StepFinishAndClaim(b.ctx, []*taskerdriver.StepFinishParams{{StepID: a[0].Step.ID, Owner: "w1", Attempt: 1,
+			State: taskertype.StateComplete, Results: json.RawMessage(`{"a":1}`), Now: base.Add(time.Second)}},
+			&taskerdriver.StepClaimParams{Now: base.Add(time.Second), Limit: limit, Owner: "w1", LeaseExpiresAt: base.Add(time.Hour)})
 		if err != nil {
 			_ = tx.Rollback(b.ctx) // let w2's claim end: failing with the transaction open would hang it
 			<-other
 		}
 		require.NoError(t, err)
+		require.Len(t, outs, 1)
+		require.NoError(t, outs[0].Err)
+		require.Equal(t, 2, outs[0].Result.ChildrenReady)
 		commit(tx)
 		w2 = <-other
 		for _, c := range append(w1, w2...) {
@@ -113,6 +114,70 @@ func (s *suite) fastPath(t *testing.T) {
 		}
 		require.Len(t, w2, 1)
 		require.NotEqual(t, w1[0].Step.Name, w2[0].Step.Name, "one step claimed by two workers")
+	})
+}
+
+// finishAndClaim checks StepFinishAndClaim on its own (no caller's
+// transaction): the claim sees what the results readied, a lost lease
+// still lets the claim run, and either half may be absent.
+func (s *suite) finishAndClaim(t *testing.T) {
+	s.run(t, "FinishAndClaim", func(t *testing.T, b *bundle) {
+		diamond(t, b, "")
+		a := claim(t, b, base, "w1", 10)
+		require.Equal(t, []string{"a"}, names(a))
+		at := base.Add(time.Second)
+		claimBy := func(owner string, limit int) *taskerdriver.StepClaimParams {
+			return &taskerdriver.StepClaimParams{Now: at, Limit: limit, Owner: owner, LeaseExpiresAt: at.Add(time.Minute)}
+		}
+		done := func(owner string) []*taskerdriver.StepFinishParams {
+			return []*taskerdriver.StepFinishParams{{StepID: a[0].Step.ID, Owner: owner, Attempt: 1,
+				State: taskertype.StateComplete, Results: json.RawMessage(`{"a":1}`), Now: at}}
+		}
+
+		// Another owner's result: its lease guard fails, nothing is
+		// recorded, and the claim finds nothing ready.
+		outs, cs, err := b.ex.StepFinishAndClaim(b.ctx, done("w9"), claimBy("w1", 10))
+		require.NoError(t, err)
+		require.Len(t, outs, 1)
+		require.ErrorIs(t, outs[0].Err, taskerdriver.ErrLeaseLost)
+		require.Empty(t, cs)
+
+		// The owner's result readies b and c, which the same call claims
+		// with a's result as their dependency.
+		outs, cs, err = b.ex.StepFinishAndClaim(b.ctx, done("w1"), claimBy("w1", 10))
+		require.NoError(t, err)
+		require.NoError(t, outs[0].Err)
+		require.Equal(t, taskertype.StateComplete, outs[0].Result.Step.State)
+		require.Equal(t, 2, outs[0].Result.ChildrenReady)
+		require.Equal(t, []string{"b", "c"}, names(cs))
+		for _, c := range cs {
+			require.Equal(t, taskertype.StateInProgress, c.Step.State)
+			require.JSONEq(t, `{"a":1}`, string(c.Dependencies["a"]), "step %s", c.Step.Name)
+		}
+
+		// Only a claim: another task's root.
+		other := diamond(t, b, "")
+		outs, only, err := b.ex.StepFinishAndClaim(b.ctx, nil, claimBy("w2", 10))
+		require.NoError(t, err)
+		require.Empty(t, outs)
+		require.Equal(t, []string{"a"}, names(only))
+		require.Equal(t, other.Task.ID, only[0].Task.ID)
+
+		// Only results: b and c complete, d is ready and nobody claimed it.
+		var ps []*taskerdriver.StepFinishParams
+		for _, c := range cs {
+			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1,
+				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: at})
+		}
+		outs, none, err := b.ex.StepFinishAndClaim(b.ctx, ps, nil)
+		require.NoError(t, err)
+		require.Nil(t, none)
+		require.Len(t, outs, 2)
+		// d's last two parents finished in one call: one of them, or both,
+		// may count it.
+		require.Positive(t, outs[0].Result.ChildrenReady+outs[1].Result.ChildrenReady)
+		rest := claim(t, b, at, "w3", 10)
+		require.Equal(t, []string{"d"}, names(rest))
 	})
 }
 

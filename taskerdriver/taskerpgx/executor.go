@@ -228,10 +228,11 @@ func queryAll[T any](ctx context.Context, q querier, sql string, args []any, sca
 	return scanAll(rows, scan)
 }
 
-// scanAll scans every row of rows and closes them.
+// scanAll scans every row of rows and closes them; its error includes
+// what closing found (the queries that followed in a pipeline: pipeTx).
 func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
-	defer rows.Close()
 	out, err := driverkit.ScanRows(pgx.Row(rows), rows.Next, scan)
+	rows.Close()
 	if err != nil {
 		return nil, err
 	}

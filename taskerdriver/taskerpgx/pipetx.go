@@ -1,6 +1,7 @@
 package taskerpgx
 
 import (
+	"cmp"
 	"context"
 	"errors"
 
@@ -21,6 +22,7 @@ import (
 type pipeTx struct {
 	conn    *pgxpool.Conn
 	pending []*pgx.QueuedQuery // sent before the next statement
+	follow  []follower         // sent after the next statement
 	opening int                // the first pending are BEGIN and its settings
 	begun   bool               // BEGIN was sent: COMMIT or ROLLBACK is owed
 	done    bool
@@ -50,27 +52,115 @@ func (t *pipeTx) Defer(sql string, args ...any) {
 	t.pending = append(t.pending, &pgx.QueuedQuery{SQL: sql, Arguments: args})
 }
 
-// flushWith sends the pending statements and those of b in one batch: the
-// caller's results start after the pending ones'.
+// follower is a query sent after the transaction's next statement, in the
+// same round trip; read receives its rows once that statement's results
+// are read.
+type follower struct {
+	sql  string
+	args []any
+	read func(pgx.Rows) error
+}
+
+// Follow queues a query that travels after the transaction's next
+// statement, in the same pipeline: read is called with its rows when the
+// results of that statement are closed (its error, or read's, is then the
+// statement's error). A query that must follow another whose results
+// decide nothing about it (a worker pass's claim after its results) costs
+// no round trip of its own. The next statement must be sent before
+// Commit.
+func (t *pipeTx) Follow(read func(pgx.Rows) error, sql string, args ...any) {
+	t.follow = append(t.follow, follower{sql: sql, args: args, read: read})
+}
+
+// idle: nothing is queued to travel with the next statement.
+func (t *pipeTx) idle() bool { return len(t.pending) == 0 && len(t.follow) == 0 }
+
+// flushWith sends the pending statements, those of b and the followers in
+// one batch: the caller's results start after the pending ones', and the
+// followers are read when the caller closes the results.
 func (t *pipeTx) flushWith(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	n := len(t.pending)
-	nb := &pgx.Batch{QueuedQueries: append(t.pending, b.QueuedQueries...)}
-	t.pending, t.begun = nil, true
-	br := t.conn.SendBatch(ctx, nb)
+	queued := append(t.pending, b.QueuedQueries...)
+	for _, f := range t.follow {
+		queued = append(queued, &pgx.QueuedQuery{SQL: f.sql, Arguments: f.args})
+	}
+	follow := t.follow
+	t.pending, t.follow, t.begun = nil, nil, true
+	br := t.conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: queued})
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return failedBatch{err: err}
 		}
 	}
-	return br
+	if len(follow) == 0 {
+		return br
+	}
+	return &followedBatch{BatchResults: br, unread: len(b.QueuedQueries), follow: follow}
+}
+
+// followedBatch is a batch whose last results are followers': closing it
+// reads the caller's unread results, then gives the followers theirs.
+type followedBatch struct {
+	pgx.BatchResults
+	unread int // the caller's results not read yet
+	follow []follower
+	err    error // the first error the caller read
+}
+
+func (b *followedBatch) Exec() (pgconn.CommandTag, error) {
+	b.unread--
+	tag, err := b.BatchResults.Exec()
+	b.err = cmp.Or(b.err, err)
+	return tag, err
+}
+
+func (b *followedBatch) Query() (pgx.Rows, error) {
+	b.unread--
+	rows, err := b.BatchResults.Query()
+	b.err = cmp.Or(b.err, err)
+	return rows, err
+}
+
+func (b *followedBatch) QueryRow() pgx.Row {
+	rows, err := b.Query()
+	if err != nil {
+		return errRow{err: err}
+	}
+	return firstRow{rows: rows}
+}
+
+func (b *followedBatch) Close() error {
+	if b.follow == nil {
+		return b.BatchResults.Close()
+	}
+	follow := b.follow
+	b.follow = nil
+	for ; b.unread > 0 && b.err == nil; b.unread-- {
+		_, b.err = b.BatchResults.Exec()
+	}
+	if b.err != nil { // the pipeline stopped at the caller's error
+		return b.BatchResults.Close()
+	}
+	for _, f := range follow {
+		rows, err := b.BatchResults.Query()
+		if err == nil {
+			err = f.read(rows)
+			rows.Close()
+			err = cmp.Or(err, rows.Err())
+		}
+		if err != nil {
+			return errors.Join(err, b.BatchResults.Close())
+		}
+	}
+	return b.BatchResults.Close()
 }
 
 func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if t.done {
 		return pgconn.CommandTag{}, errPipeTxDone
 	}
-	if len(t.pending) == 0 {
+	if t.idle() {
 		return t.conn.Exec(ctx, sql, args...)
 	}
 	b := &pgx.Batch{}
@@ -84,7 +174,7 @@ func (t *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 	if t.done {
 		return nil, errPipeTxDone
 	}
-	if len(t.pending) == 0 {
+	if t.idle() {
 		return t.conn.Query(ctx, sql, args...)
 	}
 	b := &pgx.Batch{}
@@ -101,7 +191,7 @@ func (t *pipeTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 	switch {
 	case t.done:
 		return errRow{err: errPipeTxDone}
-	case len(t.pending) == 0:
+	case t.idle():
 		return t.conn.QueryRow(ctx, sql, args...)
 	}
 	rows, err := t.Query(ctx, sql, args...)
@@ -115,7 +205,7 @@ func (t *pipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	switch {
 	case t.done:
 		return failedBatch{err: errPipeTxDone}
-	case len(t.pending) == 0:
+	case t.idle():
 		return t.conn.SendBatch(ctx, b)
 	}
 	return t.flushWith(ctx, b)
@@ -133,9 +223,24 @@ func (t *pipeTx) Commit(ctx context.Context) error {
 		return errPipeTxDone
 	}
 	t.done = true
-	defer t.conn.Release()                       // a connection left in a transaction is destroyed
+	defer t.conn.Release() // a connection left in a transaction is destroyed
+	if len(t.follow) > 0 {
+		// A follower never sent: committing would lose what it was to
+		// write or read.
+		t.pending, t.follow = nil, nil
+		if t.begun {
+			_, _ = t.conn.Exec(ctx, "ROLLBACK")
+		}
+		return errors.New("postgres: a pipelined query was queued but never sent; the transaction was rolled back")
+	}
 	if !t.begun && len(t.pending) <= t.opening { // nothing but BEGIN and its settings
 		return nil
+	}
+	if t.begun && t.conn.Conn().PgConn().TxStatus() == 'I' {
+		// BEGIN was sent in a pipeline that failed before running it (a
+		// statement PostgreSQL could not prepare): no transaction is open,
+		// nothing was written, and COMMIT would only warn.
+		return pgx.ErrTxCommitRollback
 	}
 	b := &pgx.Batch{}
 	b.Queue("COMMIT")
@@ -157,7 +262,7 @@ func (t *pipeTx) Rollback(ctx context.Context) error {
 		return nil
 	}
 	t.done = true
-	t.pending = nil
+	t.pending, t.follow = nil, nil
 	defer t.conn.Release()
 	if !t.begun {
 		return nil

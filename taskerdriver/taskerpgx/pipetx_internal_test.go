@@ -186,3 +186,94 @@ func TestPipeTxAsync(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	require.Zero(t, trips.n.Load())
 }
+
+// A follower travels after the next statement, in its round trip, sees
+// what it wrote, and is read when that statement's results are closed,
+// whichever call sends it.
+func TestPipeTxFollow(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, trips := tracedPool(t)
+	values := func(got *[]string) func(pgx.Rows) error {
+		return func(rows pgx.Rows) error {
+			var err error
+			*got, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		}
+	}
+
+	// After a query: BEGIN + insert + follower in one round trip.
+	tx, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	var first []string
+	tx.Follow(values(&first), `SELECT v FROM pipe_t ORDER BY id`)
+	rows, err := tx.Query(ctx, `INSERT INTO pipe_t VALUES (1, 'a'), (2, 'b') RETURNING id`)
+	require.NoError(t, err)
+	ids, err := scanAll(rows, func(r pgx.Row) (int, error) {
+		var id int
+		return id, r.Scan(&id)
+	})
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, ids)
+	require.Equal(t, []string{"a", "b"}, first, "the follower saw the statement's rows")
+	require.EqualValues(t, 1, trips.n.Load())
+
+	// After an exec, and after a batch whose results the caller leaves
+	// unread: the follower still gets its own rows.
+	var second, third []string
+	tx.Follow(values(&second), `SELECT v FROM pipe_t WHERE id > 2 ORDER BY id`)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (3, 'c')`)
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, second)
+	tx.Follow(values(&third), `SELECT v FROM pipe_t WHERE id > 3 ORDER BY id`)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO pipe_t VALUES (4, 'd')`)
+	b.Queue(`INSERT INTO pipe_t VALUES (5, 'e')`)
+	br := tx.SendBatch(ctx, b)
+	_, err = br.Exec()
+	require.NoError(t, err)
+	require.NoError(t, br.Close())
+	require.Equal(t, []string{"d", "e"}, third)
+	require.NoError(t, tx.Commit(ctx))
+	require.EqualValues(t, 4, trips.n.Load(), "three statements with their followers, COMMIT")
+	require.Equal(t, 5, count(t, pool))
+}
+
+// A follower's error is the error of the statement it followed; a
+// statement's error leaves the follower unread; a follower never sent
+// fails the commit, which then writes nothing.
+func TestPipeTxFollowErrors(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	called := false
+	never := func(pgx.Rows) error { called = true; return nil }
+
+	tx, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	tx.Follow(never, `SELECT v FROM no_such_table`)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
+	var pgErr *pgconn.PgError
+	require.True(t, errors.As(err, &pgErr), "%v", err)
+	require.Equal(t, "42P01", pgErr.Code)
+	require.False(t, called, "the follower failed: nothing to read")
+	require.ErrorIs(t, tx.Commit(ctx), pgx.ErrTxCommitRollback)
+
+	tx, err = beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	tx.Follow(never, `SELECT v FROM pipe_t`)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, NULL)`)
+	require.True(t, errors.As(err, &pgErr), "%v", err)
+	require.Equal(t, "23502", pgErr.Code)
+	require.False(t, called, "the statement failed: the follower did not run")
+	require.NoError(t, tx.Rollback(ctx))
+
+	tx, err = beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
+	require.NoError(t, err)
+	tx.Follow(never, `SELECT v FROM pipe_t`)
+	require.ErrorContains(t, tx.Commit(ctx), "never sent")
+	require.False(t, called)
+	require.Zero(t, count(t, pool))
+}

@@ -110,22 +110,27 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	now := p.Now.UTC()
-	// One statement claims the steps, starts their pending tasks and
-	// returns each claimed step with its task (the context on the first
-	// row of each task only) and its parents' results; the
-	// transition rows, which return nothing, travel with the next
-	// statement of the transaction (pipeTx).
-	type claimed struct {
-		old       string
-		readyAt   time.Time
-		startSeq  *int32 // the task's transition_seq after this claim started it
-		firstOf   bool   // the first row of its task: carries the task's context
-		parents   []byte // JSON [[id, name, results], ...]
-		task      *taskertype.Task
-		stepTaken driverkit.SeqStep
-	}
-	rows, err := queryAll(ctx, x.q, `WITH ready AS (
+	rows, err := queryAll(ctx, x.q, claimSQL, claimArgs(p), scanClaimed)
+	return x.claimed(ctx, p, rows, err)
+}
+
+// claimed is one row of claimSQL: a claimed step with its task.
+type claimed struct {
+	old       string
+	readyAt   time.Time
+	startSeq  *int32 // the task's transition_seq after this claim started it
+	firstOf   bool   // the first row of its task: carries the task's context
+	parents   []byte // JSON [[id, name, results], ...]
+	task      *taskertype.Task
+	stepTaken driverkit.SeqStep
+}
+
+// claimSQL claims the steps, starts their pending tasks and returns each
+// claimed step with its task (the context on the first row of each task
+// only) and its parents' results, in one statement (arguments:
+// claimArgs; rows: scanClaimed). The transition rows, which return
+// nothing, travel with the next statement of the transaction (pipeTx).
+var claimSQL = `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
 				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6) AND ($7::bigint[] IS NULL OR task_id = ANY($7))
@@ -137,7 +142,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 				lease_owner = $3, lease_expires_at = $4, last_attempted_at = $1, updated_at = $1,
 				transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
 			FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
-			RETURNING ready.old_state, ready.ready_at, `+prefixed("s.", stepCols)+`),
+			RETURNING ready.old_state, ready.ready_at, ` + stepColsS + `),
 		-- The claimed rows' tasks and parents are looked up by key (arrays
 		-- built from c, LIMIT 1 on each parent): the planner's estimates of
 		-- c are no guide, and a join it chose scanned whole tables per claim.
@@ -151,21 +156,34 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 			WHERE e.to_step_id = ANY(ARRAY(SELECT workflow_step_id FROM c))
 			GROUP BY e.to_step_id)
 		SELECT c.*, (SELECT transition_seq FROM started WHERE started.task_id = c.task_id),
-			`+claimFirst+`, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
-			`+claimTaskCols+`
-		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`,
-		[]any{now, p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues), orNull(p.TaskIDs)},
-		func(r pgx.Row) (claimed, error) {
-			var c claimed
+			` + claimFirst + `, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
+			` + claimTaskCols + `
+		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`
+
+// stepColsS are the step's columns prefixed with s.
+var stepColsS = prefixed("s.", stepCols)
+
+func claimArgs(p *taskerdriver.StepClaimParams) []any {
+	return []any{p.Now.UTC(), p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues), orNull(p.TaskIDs)}
+}
+
+func scanClaimed(r pgx.Row) (claimed, error) {
+	var c claimed
+	var err error
+	c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents},
+		inner: func(r pgx.Row) error {
 			var err error
-			c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents},
-				inner: func(r pgx.Row) error {
-					var err error
-					c.task, err = scanTask(r)
-					return err
-				}})
-			return c, err
-		})
+			c.task, err = scanTask(r)
+			return err
+		}})
+	return c, err
+}
+
+// claimed completes the claim whose rows (or error) claimSQL returned:
+// the steps' transitions, the tasks it started, the steps-ready
+// notification owed for the steps the transaction readied and left.
+func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams, rows []claimed, err error) ([]*taskerdriver.ClaimedStep, error) {
+	now := p.Now.UTC()
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim steps: %w", err)
 	}
@@ -391,6 +409,44 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]taskerdriver.StepFinishOutcome, error) {
 		return driverkit.FinishSteps(ctx, kit{x}, ps)
 	})
+}
+
+// StepFinishAndClaim records a pass's finished attempts and claims its
+// next steps in one round trip: the claim follows the finish statement in
+// the same pipeline (pipeTx.Follow), so it sees the children the results
+// readied, and its rows are completed once the finish is.
+func (e *executor) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
+	if claim == nil || claim.Limit <= 0 || len(ps) == 0 {
+		return driverkit.FinishThenClaim(ctx, e, ps, claim)
+	}
+	var (
+		outs   []taskerdriver.StepFinishOutcome
+		claims []*taskerdriver.ClaimedStep
+	)
+	err := e.write(ctx, func(x *executor) error {
+		p, ok := x.q.(*pipeTx)
+		if !ok { // a transaction the driver did not begin
+			var err error
+			outs, claims, err = driverkit.FinishThenClaim(ctx, x, ps, claim)
+			return err
+		}
+		var rows []claimed
+		p.Follow(func(r pgx.Rows) error {
+			var err error
+			rows, err = scanAll(r, scanClaimed)
+			return err
+		}, claimSQL, claimArgs(claim)...)
+		var err error
+		if outs, err = driverkit.FinishSteps(ctx, kit{x}, ps); err != nil {
+			return fmt.Errorf("%s: %w", driverName, err)
+		}
+		claims, err = x.claimed(ctx, claim, rows, nil)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, claims, nil
 }
 
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {

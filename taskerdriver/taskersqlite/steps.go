@@ -439,6 +439,23 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 	})
 }
 
+// StepFinishAndClaim records then claims in one write transaction.
+func (e *executor) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
+	var (
+		outs   []taskerdriver.StepFinishOutcome
+		claims []*taskerdriver.ClaimedStep
+	)
+	err := e.write(ctx, func(x *executor) error {
+		var err error
+		outs, claims, err = driverkit.FinishThenClaim(ctx, x, ps, claim)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, claims, nil
+}
+
 // FinishUpdate updates the steps one by one (SQLite has one writer: the
 // statements are short, and each is prepared once).
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {

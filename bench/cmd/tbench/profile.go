@@ -124,12 +124,13 @@ func statementName(s string) string {
 type diamondProfile struct {
 	e2e, inTrips, commits time.Duration
 	trips, commitN        int
+	timeline              []trip // the trips in order of start
 }
 
 // profileOf sums trips (which may overlap: the waiting caller and the
 // worker use separate connections) over one diamond of e2e.
 func profileOf(trips []trip, e2e time.Duration) diamondProfile {
-	p := diamondProfile{e2e: e2e, trips: len(trips)}
+	p := diamondProfile{e2e: e2e, trips: len(trips), timeline: trips}
 	slices.SortFunc(trips, func(a, b trip) int { return a.start.Compare(b.start) })
 	var busyEnd time.Time
 	for _, tr := range trips {
@@ -219,6 +220,13 @@ func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *
 	for _, k := range names {
 		v := bySQL[k]
 		fmt.Printf("rep %d    %6.2f round trips/diamond  %6.3f ms/diamond  %6.3f ms each  %s\n", rep, v[0]/float64(n), v[1]/float64(n), v[1]/v[0], k)
+	}
+	// The median diamond's round trips in order, from its first: what runs
+	// one after the other and what overlaps.
+	fmt.Printf("rep %d    the median diamond's round trips (start–end ms from its first)\n", rep)
+	for _, tr := range med.timeline {
+		t0 := med.timeline[0].start
+		fmt.Printf("rep %d      %7.3f–%7.3f  %s\n", rep, ms(tr.start.Sub(t0)), ms(tr.end.Sub(t0)), tr.sql)
 	}
 	res.add("Tasker profile: round trips per diamond", "", float64(mean.trips)/float64(n))
 	res.add("Tasker profile: commits per diamond", "", float64(mean.commitN)/float64(n))
