@@ -200,11 +200,14 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	switch w := c.creatorWorker(tmpl); {
 	case committed && w != nil:
 		err2 = c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
-			if err := create(tx); err != nil || dres.Existing {
-				return err
-			}
 			var err error
-			after, err = w.ClaimFor(ctx, tx, []int64{dres.Task.ID})
+			after, err = w.ClaimFor(ctx, tx, func(claim *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+				p.Claim = claim // the driver claims with the insert (TaskCreateParams.Claim)
+				if err := create(tx); err != nil {
+					return nil, err
+				}
+				return dres.Claimed, nil
+			})
 			return err
 		})
 		if err2 != nil && after != nil {

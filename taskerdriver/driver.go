@@ -285,6 +285,12 @@ type TaskCreateParams struct {
 	// Metadata is the metadata of the task's first transition (→ pending);
 	// empty: {"initialized_by": "task_create"}.
 	Metadata json.RawMessage
+	// Claim, when set, claims the new task's ready steps in the same
+	// transaction, as StepClaim with these params restricted to the new
+	// task (its TaskIDs are ignored), into TaskCreateResult.Claimed: the
+	// creating process runs them (create-and-claim). A task that existed
+	// already claims nothing. A driver may send the claim with the insert.
+	Claim *StepClaimParams
 }
 
 // StepCreateParams describes one step of a new task.
@@ -313,6 +319,8 @@ type TaskCreateResult struct {
 	// RequestHash is then the IdempotencyHash stored with the key.
 	Replayed    bool
 	RequestHash string
+	// Claimed are the steps TaskCreateParams.Claim claimed.
+	Claimed []*ClaimedStep
 }
 
 // TaskListParams filters and pages tasks. Zero values do not filter.

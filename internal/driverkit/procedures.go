@@ -60,6 +60,17 @@ func FinishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 	return out, finishSteps(ctx, f, ps, out)
 }
 
+// NewTaskClaim is the claim TaskCreateParams.Claim asks for, restricted
+// to the new task taskID; nil when it asks for none.
+func NewTaskClaim(p *taskerdriver.TaskCreateParams, taskID int64) *taskerdriver.StepClaimParams {
+	if p.Claim == nil || p.Claim.Limit <= 0 {
+		return nil
+	}
+	c := *p.Claim
+	c.TaskIDs = []int64{taskID}
+	return &c
+}
+
 // FinishThenClaim is Executor.StepFinishAndClaim as two calls of ex:
 // StepFinishMany (when there is a result), then StepClaim (when claim asks
 // for steps). Given both, ex must be in a transaction.

@@ -483,27 +483,33 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 	return res, nil
 }
 
-// ClaimFor claims, in the caller's transaction tx, the ready steps of the
-// given tasks that this worker runs: the process that creates a task runs
-// its first steps without a pass, a commit and a wake-up of their own
-// (create-and-claim). It claims nothing unless the worker runs in the
-// background (Start) and has free slots. The returned function must be
-// called once tx has ended: committed, it starts the claimed handlers and
-// publishes the claim's events; otherwise it only frees the slots held.
-func (w *Worker) ClaimFor(ctx context.Context, tx taskerdriver.ExecutorTx, taskIDs []int64) (after func(committed bool), err error) {
+// ClaimFor lets the caller's transaction tx claim, for this worker, the
+// ready steps of the tasks it creates: the process that creates a task
+// runs its first steps without a pass, a commit and a wake-up of their own
+// (create-and-claim). It reserves the worker's free slots and calls create
+// with the claim to make (nil: none, when the worker does not run in the
+// background (Start), is stopping or has no free slot); create returns
+// what it claimed. The returned function must be called once tx has
+// ended: committed, it starts the claimed handlers and publishes the
+// claim's events; otherwise it only frees the slots held.
+func (w *Worker) ClaimFor(ctx context.Context, tx taskerdriver.ExecutorTx, create func(claim *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error)) (after func(committed bool), err error) {
 	w.mu.Lock()
 	free := w.cfg.Concurrency - len(w.inflight) - w.reserved
 	if w.loopDone == nil || w.stopping || free <= 0 {
 		w.mu.Unlock()
+		if _, err := create(nil); err != nil {
+			return nil, err
+		}
 		return func(bool) {}, nil
 	}
 	w.reserved += free
 	w.mu.Unlock()
 	now := w.cfg.Now()
 	var b recorder.Batch
-	claims, err := w.rec.Claim(ctx, tx, &taskerdriver.StepClaimParams{Now: now, Limit: free, Owner: w.cfg.ID,
-		LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(), TaskIDs: taskIDs}, &b)
+	claims, err := create(&taskerdriver.StepClaimParams{Now: now, Limit: free, Owner: w.cfg.ID,
+		LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers()})
 	if err == nil {
+		recorder.Claimed(claims, now, &b)
 		err = w.rec.WriteOutbox(ctx, tx, &b)
 	}
 	if err != nil {

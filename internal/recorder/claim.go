@@ -19,11 +19,13 @@ func (r *Recorder) Claim(ctx context.Context, tx taskerdriver.Executor, p *taske
 	if err != nil {
 		return nil, err
 	}
-	claimEvents(claims, p.Now, b)
+	Claimed(claims, p.Now, b)
 	return claims, nil
 }
 
-func claimEvents(claims []*taskerdriver.ClaimedStep, now time.Time, b *Batch) {
+// Claimed appends to b the events of claims made at now by another call
+// than Claim (a task's creation: taskerdriver.TaskCreateParams.Claim).
+func Claimed(claims []*taskerdriver.ClaimedStep, now time.Time, b *Batch) {
 	byTask := map[int64][]*taskerdriver.ClaimedStep{}
 	var order []int64
 	for _, c := range claims {

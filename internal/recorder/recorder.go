@@ -120,7 +120,7 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 		}
 	}
 	if claim != nil {
-		claimEvents(claims, claim.Now, b)
+		Claimed(claims, claim.Now, b)
 	}
 	return recorded, claims, nil
 }

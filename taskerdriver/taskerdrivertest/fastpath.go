@@ -192,22 +192,38 @@ func (s *suite) createAndClaim(t *testing.T) {
 		drain(ready)
 		tx, err := b.ex.Begin(b.ctx)
 		require.NoError(t, err)
-		res, err := tx.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
-			Namespace: "default", Name: "diamond", Version: "1.0.0", Context: json.RawMessage(`{"n":2}`),
-			IdentityHash: fmt.Sprintf("unique-%d", hashSeq.Add(1)), RequestedAt: base, Now: base,
-			Steps: []taskerdriver.StepCreateParams{
-				{Name: "a", Handler: "h", RetryLimit: 1, Retryable: true},
-				{Name: "b", Handler: "h", RetryLimit: 1, Retryable: true, Parents: []int{0}},
-			},
-		})
+		hash := fmt.Sprintf("unique-%d", hashSeq.Add(1))
+		create := func(ex taskerdriver.Executor) (*taskerdriver.TaskCreateResult, error) {
+			return ex.TaskCreate(b.ctx, &taskerdriver.TaskCreateParams{
+				Namespace: "default", Name: "diamond", Version: "1.0.0", Context: json.RawMessage(`{"n":2}`),
+				IdentityHash: hash, RequestedAt: base, Now: base,
+				Steps: []taskerdriver.StepCreateParams{
+					{Name: "a", Handler: "h", RetryLimit: 1, Retryable: true},
+					{Name: "b", Handler: "h", RetryLimit: 1, Retryable: true, Parents: []int{0}},
+				},
+				// Its TaskIDs are ignored: the claim is the new task's.
+				Claim: &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "creator",
+					LeaseExpiresAt: base.Add(time.Minute), TaskIDs: []int64{older.Task.ID}},
+			})
+		}
+		res, err := create(tx)
 		require.NoError(t, err)
-		cs, err := tx.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: base, Limit: 10, Owner: "creator",
-			LeaseExpiresAt: base.Add(time.Minute), TaskIDs: []int64{res.Task.ID}})
-		require.NoError(t, err)
+		cs := res.Claimed
 		require.Equal(t, []string{"a"}, names(cs))
 		require.Equal(t, res.Task.ID, cs[0].Task.ID)
+		require.Equal(t, res.Steps[0].ID, cs[0].Step.ID)
+		require.Equal(t, taskertype.StateInProgress, cs[0].Step.State)
+		require.JSONEq(t, `{"n":2}`, string(cs[0].Task.Context))
 		require.True(t, cs[0].TaskStarted)
 		require.NoError(t, tx.Commit(b.ctx))
+
+		// The same identity again (outside a transaction): the task
+		// exists, nothing is claimed.
+		again, err := create(b.ex)
+		require.NoError(t, err)
+		require.True(t, again.Existing)
+		require.Equal(t, res.Task.ID, again.Task.ID)
+		require.Empty(t, again.Claimed)
 		if !b.d.Listener().CrossProcess() { // exact for in-process listeners, woken at commit
 			select {
 			case <-ready:

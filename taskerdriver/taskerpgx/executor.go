@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -342,29 +343,21 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		return nil, err
 	}
 	now := p.Now.UTC()
-	// Two round trips: the task with its transition, then (pipelined with
-	// the notification) the steps with their edges and transitions.
-	task, err := scanTask(x.q.QueryRow(ctx, `WITH t AS (
-			INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
-				source_system, reason, tags, identity_hash, requested_at, created_at, updated_at, trace_parent, trace_state)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
-			ON CONFLICT (identity_hash) DO NOTHING
-			RETURNING `+taskCols+`),
-		tt AS (
-			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT task_id, NULL, 'pending', $14::jsonb, 0, $11 FROM t)
-		SELECT `+taskCols+` FROM t`,
-		p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
-		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState, string(driverkit.CreateMeta(p.Metadata))))
-	if errors.Is(err, taskerdriver.ErrNotFound) { // the identity exists
+	args := []any{p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
+		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState, string(driverkit.CreateMeta(p.Metadata))}
+	existing := func() (*taskerdriver.TaskCreateResult, error) { // the identity exists
 		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
 			return scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
 		})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: insert task: %w", err)
-	}
 	if len(p.Steps) == 0 {
+		task, err := scanTask(x.q.QueryRow(ctx, taskInsertSQL+` SELECT `+taskCols+` FROM t`, args...))
+		if errors.Is(err, taskerdriver.ErrNotFound) {
+			return existing()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgres: insert task: %w", err)
+		}
 		return &taskerdriver.TaskCreateResult{Task: task}, nil
 	}
 	rows := make([]stepRow, len(p.Steps))
@@ -380,22 +373,13 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if err != nil {
 		return nil, err
 	}
+	// One statement inserts the task, its steps, edges and transitions and
+	// returns the steps, each with the task (its context on the first
+	// row only); none when the identity exists (the task insert did
+	// nothing, so neither did the others).
 	b := &pgx.Batch{}
-	b.Queue(`WITH s AS (
-			INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
-				retry_limit, retryable, skippable, pending_parents, inputs, queue, created_at, updated_at)
-			SELECT $1, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, r.q, $3, $3
-			FROM jsonb_to_recordset($2::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb, q text)
-			ORDER BY r.p
-			RETURNING `+stepCols+`),
-		e AS (
-			INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id)
-			SELECT f.workflow_step_id, c.workflow_step_id, $1 FROM unnest($4::int[], $5::int[]) AS u(fp, cp)
-			JOIN s f ON f.position = u.fp JOIN s c ON c.position = u.cp),
-		tr AS (
-			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT workflow_step_id, $1, NULL, 'pending', '{"initialized_by":"task_create"}', 0, $3 FROM s)
-		SELECT `+stepCols+` FROM s ORDER BY position`, task.ID, string(rowsJSON), now, fromPos, toPos)
+	b.Queue(taskInsertSQL+`, `+stepsInsertSQL+` SELECT `+stepColsS+`, `+createdTaskCols+` FROM s CROSS JOIN t ORDER BY s.position`,
+		append(args, string(rowsJSON), fromPos, toPos)...)
 	// In the driver's own transaction the new ready steps are owed a
 	// steps-ready notification at commit unless the transaction claims them
 	// all (driverkit.Readied: the creating process may claim them); in a
@@ -404,8 +388,35 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if notify {
 		b.Queue(`SELECT pg_notify($1, '')`, taskerdriver.TopicStepsReady)
 	}
+	// The creating process's claim travels in the same round trip: the
+	// task's id is not known when it is sent, so it names the task this
+	// session's insert just numbered (a task that existed already took no
+	// id of its own: the claim finds nothing).
+	var claimRows []claimed
+	claim := driverkit.NewTaskClaim(p, 0)
+	pt, follow := x.q.(*pipeTx)
+	if follow = follow && claim != nil; follow {
+		pt.Follow(func(r pgx.Rows) error {
+			var err error
+			claimRows, err = scanAll(r, scanClaimed)
+			return err
+		}, newTaskClaimSQL, claimArgs(claim)[:6]...)
+	}
+	type created struct {
+		step driverkit.SeqStep
+		task *taskertype.Task
+	}
 	br := x.q.SendBatch(ctx, b)
-	got, err := collect(br, scanStep)
+	got, err := collect(br, func(r pgx.Row) (created, error) {
+		var c created
+		var err error
+		c.step, err = scanStep(rowPair{r: r, inner: func(r pgx.Row) error {
+			var err error
+			c.task, err = scanTask(r)
+			return err
+		}})
+		return c, err
+	})
 	if err == nil && notify {
 		_, err = br.Exec()
 	}
@@ -413,12 +424,19 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: insert steps: %w", err)
+		return nil, fmt.Errorf("postgres: insert task: %w", err)
+	}
+	if len(got) == 0 {
+		return existing()
 	}
 	if notify {
 		x.notified(taskerdriver.TopicStepsReady)
 	}
-	steps, _ := driverkit.UnzipSteps(got)
+	task := got[0].task
+	steps := make([]*taskertype.Step, len(got))
+	for i, c := range got {
+		steps[i] = c.step.Step
+	}
 	if len(steps) != len(p.Steps) {
 		return nil, fmt.Errorf("postgres: insert steps: %d of %d steps inserted", len(steps), len(p.Steps))
 	}
@@ -433,8 +451,52 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	}
 	slices.SortFunc(edges, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	driverkit.LinkEdges(steps, edges)
-	return &taskerdriver.TaskCreateResult{Task: task, Steps: steps}, nil
+	res := &taskerdriver.TaskCreateResult{Task: task, Steps: steps}
+	switch claim = driverkit.NewTaskClaim(p, task.ID); {
+	case follow:
+		res.Claimed, err = x.claimed(ctx, claim, claimRows, nil)
+	case claim != nil:
+		res.Claimed, err = x.stepClaim(ctx, claim)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
+
+// taskInsertSQL inserts a task and its first transition (arguments $1 to
+// $14, see taskInsert); CTE t returns the task's columns.
+const taskInsertSQL = `WITH t AS (
+			INSERT INTO tasker_tasks (namespace, name, version, context, initiator,
+				source_system, reason, tags, identity_hash, requested_at, created_at, updated_at, trace_parent, trace_state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
+			ON CONFLICT (identity_hash) DO NOTHING
+			RETURNING ` + taskCols + `),
+		tt AS (
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, NULL, 'pending', $14::jsonb, 0, $11 FROM t)`
+
+// stepsInsertSQL follows taskInsertSQL: it inserts the task's steps ($15,
+// a JSON array of stepRow), edges ($16, $17: parent and child positions)
+// and their transitions; CTE s returns the steps' columns.
+const stepsInsertSQL = `s AS (
+			INSERT INTO tasker_workflow_steps (task_id, name, position, handler, handler_config, policy,
+				retry_limit, retryable, skippable, pending_parents, inputs, queue, created_at, updated_at)
+			SELECT t.task_id, r.n, r.p, r.h, r.c, r.o, r.l, r.r, r.s, r.pp, r.i, r.q, $11, $11
+			FROM t CROSS JOIN jsonb_to_recordset($15::jsonb) AS r(n text, p int, h text, c jsonb, o jsonb, l int, r boolean, s boolean, pp int, i jsonb, q text)
+			ORDER BY r.p
+			RETURNING ` + stepCols + `),
+		e AS (
+			INSERT INTO tasker_workflow_step_edges (from_step_id, to_step_id, task_id)
+			SELECT f.workflow_step_id, c.workflow_step_id, f.task_id FROM unnest($16::int[], $17::int[]) AS u(fp, cp)
+			JOIN s f ON f.position = u.fp JOIN s c ON c.position = u.cp),
+		tr AS (
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT workflow_step_id, task_id, NULL, 'pending', '{"initialized_by":"task_create"}', 0, $11 FROM s)`
+
+// createdTaskCols are the new task's columns in the rows of its steps:
+// its context only on the first step's row.
+var createdTaskCols = strings.NewReplacer("t.context,", "CASE WHEN s.position = 0 THEN t.context END,").Replace(prefixed("t.", taskCols))
 
 func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, error) {
 	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))

@@ -130,10 +130,19 @@ type claimed struct {
 // only) and its parents' results, in one statement (arguments:
 // claimArgs; rows: scanClaimed). The transition rows, which return
 // nothing, travel with the next statement of the transaction (pipeTx).
-var claimSQL = `WITH ready AS (
+var claimSQL = claimSQLOf(`($7::bigint[] IS NULL OR task_id = ANY($7))`)
+
+// newTaskClaimSQL is claimSQL restricted to the task this session's
+// insert numbered last (the first six arguments of claimArgs): the claim
+// that follows a task's insert in its round trip (taskInsert).
+var newTaskClaimSQL = claimSQLOf(`task_id = currval(pg_get_serial_sequence('tasker_tasks', 'task_id'))`)
+
+// claimSQLOf is the claim statement with tasks, a condition on task_id.
+func claimSQLOf(tasks string) string {
+	return `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
-				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6) AND ($7::bigint[] IS NULL OR task_id = ANY($7))
+				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6) AND ` + tasks + `
 			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED),
@@ -159,6 +168,7 @@ var claimSQL = `WITH ready AS (
 			` + claimFirst + `, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
 			` + claimTaskCols + `
 		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`
+}
 
 // stepColsS are the step's columns prefixed with s.
 var stepColsS = prefixed("s.", stepCols)

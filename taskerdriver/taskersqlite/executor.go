@@ -244,6 +244,11 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 			task, err := scanTask(x.w.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ?`, id))
 			return &taskerdriver.TaskCreateResult{Task: task}, err
 		})
+	if err == nil && !res.Existing {
+		if claim := driverkit.NewTaskClaim(p, res.Task.ID); claim != nil {
+			res.Claimed, err = x.stepClaim(ctx, claim)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
