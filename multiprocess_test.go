@@ -818,10 +818,12 @@ func (tx stallClaimTx) StepClaim(ctx context.Context, p *taskerdriver.StepClaimP
 }
 
 // StepFinishAndClaim is a worker pass's claim.
-func (tx stallClaimTx) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, p *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
-	outs, claims, err := tx.ExecutorTx.StepFinishAndClaim(ctx, ps, p)
-	tx.stall(claims, err)
-	return outs, claims, err
+func (tx stallClaimTx) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	res, err := tx.ExecutorTx.StepFinishAndClaim(ctx, p)
+	if err == nil {
+		tx.stall(res.Claimed, nil)
+	}
+	return res, err
 }
 
 func (tx stallClaimTx) stall(claims []*taskerdriver.ClaimedStep, err error) {

@@ -100,12 +100,15 @@ type Executor interface {
 	// counts. Results are in the order of ps; a step whose guard fails has
 	// Err ErrLeaseLost and the others are still recorded.
 	StepFinishMany(ctx context.Context, ps []*StepFinishParams) ([]StepFinishOutcome, error)
-	// StepFinishAndClaim is StepFinishMany(ps) then StepClaim(claim) in one
-	// transaction: a worker pass records its results and claims its next
-	// steps, among them the children the results readied. A driver may
-	// send both in one round trip. With no ps it only claims; with a nil
-	// claim (or Limit 0) it only records and returns no claims.
-	StepFinishAndClaim(ctx context.Context, ps []*StepFinishParams, claim *StepClaimParams) ([]StepFinishOutcome, []*ClaimedStep, error)
+	// StepFinishAndClaim is a worker pass in one transaction:
+	// StepFinishMany(p.Finish), then StepClaim(p.Claim), which sees the
+	// children the results readied. A driver may send both in one round
+	// trip, and with them lock and count the tasks of p.Progress, as
+	// TaskProgressMany does, into Result.Progress; a driver for which that
+	// read would cost a round trip of its own returns no Progress (the
+	// caller reads what it needs). With no Finish it only claims; with a
+	// nil Claim (or Limit 0) it claims nothing.
+	StepFinishAndClaim(ctx context.Context, p *StepFinishAndClaimParams) (*StepFinishAndClaimResult, error)
 	// StepSetState moves steps (by IDs, or all of a task's steps) that are in
 	// one of From to To, with transitions; used for cancel, manual resolution
 	// and retry. Moves to complete or resolved_manually decrement children.
@@ -472,6 +475,26 @@ type StepFinishParams struct {
 	NextAttemptAt time.Time
 	Metadata      json.RawMessage
 	Now           time.Time
+}
+
+// StepFinishAndClaimParams is a worker pass: its results, its claim, and
+// the tasks whose outcome it may decide.
+type StepFinishAndClaimParams struct {
+	Finish []*StepFinishParams
+	Claim  *StepClaimParams
+	// Progress lists tasks to lock and count after the results and the
+	// claim, when the driver can do so without a round trip of its own.
+	Progress []int64
+}
+
+// StepFinishAndClaimResult is what a worker pass wrote and read.
+type StepFinishAndClaimResult struct {
+	// Finished holds the outcomes of Finish, in its order.
+	Finished []StepFinishOutcome
+	Claimed  []*ClaimedStep
+	// Progress holds the locked tasks of Progress and their counts, by id
+	// (nil when the driver did not read them).
+	Progress map[int64]*TaskWithProgress
 }
 
 // StepFinishResult reports what StepFinishMany changed for one step.

@@ -80,9 +80,9 @@ func (i *intercepted) StepFinishMany(ctx context.Context, ps []*taskerdriver.Ste
 	return v, i.after("StepFinishMany", err)
 }
 
-func (i *intercepted) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
-	outs, claims, err := i.ex.StepFinishAndClaim(ctx, ps, claim)
-	return outs, claims, i.after("StepFinishAndClaim", err)
+func (i *intercepted) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	v, err := i.ex.StepFinishAndClaim(ctx, p)
+	return v, i.after("StepFinishAndClaim", err)
 }
 
 func (i *intercepted) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {

@@ -72,24 +72,25 @@ func NewTaskClaim(p *taskerdriver.TaskCreateParams, taskID int64) *taskerdriver.
 }
 
 // FinishThenClaim is Executor.StepFinishAndClaim as two calls of ex:
-// StepFinishMany (when there is a result), then StepClaim (when claim asks
-// for steps). Given both, ex must be in a transaction.
-func FinishThenClaim(ctx context.Context, ex taskerdriver.Executor, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
-	outs := []taskerdriver.StepFinishOutcome{}
-	if len(ps) > 0 {
+// StepFinishMany (when there is a result), then StepClaim (when the claim
+// asks for steps); it reads no Progress. Given both, ex must be in a
+// transaction.
+func FinishThenClaim(ctx context.Context, ex taskerdriver.Executor, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	res := &taskerdriver.StepFinishAndClaimResult{Finished: []taskerdriver.StepFinishOutcome{}}
+	if len(p.Finish) > 0 {
 		var err error
-		if outs, err = ex.StepFinishMany(ctx, ps); err != nil {
-			return nil, nil, err
+		if res.Finished, err = ex.StepFinishMany(ctx, p.Finish); err != nil {
+			return nil, err
 		}
 	}
-	if claim == nil || claim.Limit <= 0 {
-		return outs, nil, nil
+	if p.Claim == nil || p.Claim.Limit <= 0 {
+		return res, nil
 	}
-	claims, err := ex.StepClaim(ctx, claim)
-	if err != nil {
-		return nil, nil, err
+	var err error
+	if res.Claimed, err = ex.StepClaim(ctx, p.Claim); err != nil {
+		return nil, err
 	}
-	return outs, claims, nil
+	return res, nil
 }
 
 func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishParams, out []taskerdriver.StepFinishOutcome) error {

@@ -25,12 +25,35 @@ import (
 // when a step of it was blocked (blocked[id]) while other steps can still
 // progress: it can no longer complete.
 func FinalizeMany(ctx context.Context, tx taskerdriver.Executor, ids []int64, blocked map[int64]bool, now time.Time, b *Batch) (map[int64]*taskertype.Task, error) {
+	return finalize(ctx, tx, ids, blocked, nil, now, b)
+}
+
+// finalize is FinalizeMany given the tasks read already, locked in tx
+// (known, from StepFinishAndClaim): it reads only the others.
+func finalize(ctx context.Context, tx taskerdriver.Executor, ids []int64, blocked map[int64]bool, known map[int64]*taskerdriver.TaskWithProgress,
+	now time.Time, b *Batch) (map[int64]*taskertype.Task, error) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	all, err := tx.TaskProgressMany(ctx, ids)
-	if err != nil {
-		return nil, err
+	var unknown []int64
+	for _, id := range ids {
+		if known[id] == nil {
+			unknown = append(unknown, id)
+		}
+	}
+	all := known
+	if len(unknown) > 0 {
+		read, err := tx.TaskProgressMany(ctx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		all = make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
+		for id, tp := range known {
+			all[id] = tp
+		}
+		for id, tp := range read {
+			all[id] = tp
+		}
 	}
 	tasks := make(map[int64]*taskertype.Task, len(all))
 	var steps [2][]*taskerdriver.TaskSetStateParams // first moves, then second moves (of via decisions)

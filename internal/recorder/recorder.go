@@ -63,12 +63,13 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 }
 
 // RecordAndClaim is Record and Claim(claim) in one transaction, the claim
-// written before the tasks are finalized and sent with the results
+// written before the tasks are finalized and sent with the results, and
+// the tasks of the attempts locked and counted with them
 // (Executor.StepFinishAndClaim): a worker pass's work in one round trip
-// where the driver can. Claiming first changes no outcome: a claimed step
-// counts as in progress where it counted as runnable, and neither lets a
-// task end. The claim's events follow the record's in b. A nil claim
-// claims nothing.
+// where the driver can, plus the finalization's writes. Claiming first
+// changes no outcome: a claimed step counts as in progress where it
+// counted as runnable, and neither lets a task end. The claim's events
+// follow the record's in b. A nil claim claims nothing.
 func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor, now time.Time, attempts []Attempt, claim *taskerdriver.StepClaimParams, b *Batch) ([]Recorded, []*taskerdriver.ClaimedStep, error) {
 	if len(attempts) == 0 && claim == nil {
 		return nil, nil, nil
@@ -83,10 +84,19 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 		fails[i] = r.failure(a.Step, a.Owner, a.Result, now)
 		params[i] = fails[i].params
 	}
-	outs, claims, err := tx.StepFinishAndClaim(ctx, params, claim)
+	// Every task of the attempts is read ahead: one whose outcome they do
+	// not decide (a completion that readied a child) is only locked until
+	// the commit. Reading only those an attempt may decide would lock
+	// the others later, out of id order with these.
+	taskIDs := make([]int64, len(attempts))
+	for i, a := range attempts {
+		taskIDs[i] = a.Step.TaskID
+	}
+	res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: params, Claim: claim, Progress: taskIDs})
 	if err != nil {
 		return nil, nil, err
 	}
+	outs, claims := res.Finished, res.Claimed
 	recorded := make([]Recorded, len(attempts))
 	var decide []int64
 	blocked := map[int64]bool{}
@@ -115,7 +125,7 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 		}
 	}
 	if len(decide) > 0 {
-		if _, err := FinalizeMany(ctx, tx, decide, blocked, now, b); err != nil {
+		if _, err := finalize(ctx, tx, decide, blocked, res.Progress, now, b); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -38,17 +38,19 @@ func (s *suite) fastPath(t *testing.T) {
 			}
 			other <- cs
 		}()
-		outs, w1, err := tx.StepFinishAndClaim(b.ctx, []*taskerdriver.StepFinishParams{{StepID: a[0].Step.ID, Owner: "w1", Attempt: 1,
-			State: taskertype.StateComplete, Results: json.RawMessage(`{"a":1}`), Now: base.Add(time.Second)}},
-			&taskerdriver.StepClaimParams{Now: base.Add(time.Second), Limit: limit, Owner: "w1", LeaseExpiresAt: base.Add(time.Hour)})
+		res, err := tx.StepFinishAndClaim(b.ctx, &taskerdriver.StepFinishAndClaimParams{
+			Finish: []*taskerdriver.StepFinishParams{{StepID: a[0].Step.ID, Owner: "w1", Attempt: 1,
+				State: taskertype.StateComplete, Results: json.RawMessage(`{"a":1}`), Now: base.Add(time.Second)}},
+			Claim: &taskerdriver.StepClaimParams{Now: base.Add(time.Second), Limit: limit, Owner: "w1", LeaseExpiresAt: base.Add(time.Hour)}})
 		if err != nil {
 			_ = tx.Rollback(b.ctx) // let w2's claim end: failing with the transaction open would hang it
 			<-other
 		}
 		require.NoError(t, err)
-		require.Len(t, outs, 1)
-		require.NoError(t, outs[0].Err)
-		require.Equal(t, 2, outs[0].Result.ChildrenReady)
+		w1 = res.Claimed
+		require.Len(t, res.Finished, 1)
+		require.NoError(t, res.Finished[0].Err)
+		require.Equal(t, 2, res.Finished[0].Result.ChildrenReady)
 		commit(tx)
 		w2 = <-other
 		for _, c := range append(w1, w2...) {
@@ -136,32 +138,41 @@ func (s *suite) finishAndClaim(t *testing.T) {
 
 		// Another owner's result: its lease guard fails, nothing is
 		// recorded, and the claim finds nothing ready.
-		outs, cs, err := b.ex.StepFinishAndClaim(b.ctx, done("w9"), claimBy("w1", 10))
+		res, err := b.ex.StepFinishAndClaim(b.ctx, &taskerdriver.StepFinishAndClaimParams{Finish: done("w9"), Claim: claimBy("w1", 10)})
 		require.NoError(t, err)
-		require.Len(t, outs, 1)
-		require.ErrorIs(t, outs[0].Err, taskerdriver.ErrLeaseLost)
-		require.Empty(t, cs)
+		require.Len(t, res.Finished, 1)
+		require.ErrorIs(t, res.Finished[0].Err, taskerdriver.ErrLeaseLost)
+		require.Empty(t, res.Claimed)
 
 		// The owner's result readies b and c, which the same call claims
-		// with a's result as their dependency.
-		outs, cs, err = b.ex.StepFinishAndClaim(b.ctx, done("w1"), claimBy("w1", 10))
+		// with a's result as their dependency; the task's progress, when
+		// the driver reads it, counts them in progress.
+		res, err = b.ex.StepFinishAndClaim(b.ctx, &taskerdriver.StepFinishAndClaimParams{Finish: done("w1"), Claim: claimBy("w1", 10),
+			Progress: []int64{a[0].Task.ID, a[0].Task.ID}})
 		require.NoError(t, err)
-		require.NoError(t, outs[0].Err)
-		require.Equal(t, taskertype.StateComplete, outs[0].Result.Step.State)
-		require.Equal(t, 2, outs[0].Result.ChildrenReady)
+		require.NoError(t, res.Finished[0].Err)
+		require.Equal(t, taskertype.StateComplete, res.Finished[0].Result.Step.State)
+		require.Equal(t, 2, res.Finished[0].Result.ChildrenReady)
+		cs := res.Claimed
 		require.Equal(t, []string{"b", "c"}, names(cs))
 		for _, c := range cs {
 			require.Equal(t, taskertype.StateInProgress, c.Step.State)
 			require.JSONEq(t, `{"a":1}`, string(c.Dependencies["a"]), "step %s", c.Step.Name)
 		}
+		if res.Progress != nil {
+			require.Len(t, res.Progress, 1)
+			tp := res.Progress[a[0].Task.ID]
+			require.Equal(t, taskertype.StateInProgress, tp.Task.State)
+			require.Equal(t, taskerdriver.TaskProgress{Total: 4, Done: 1, InProgress: 2}, *tp.Progress)
+		}
 
 		// Only a claim: another task's root.
 		other := diamond(t, b, "")
-		outs, only, err := b.ex.StepFinishAndClaim(b.ctx, nil, claimBy("w2", 10))
+		res, err = b.ex.StepFinishAndClaim(b.ctx, &taskerdriver.StepFinishAndClaimParams{Claim: claimBy("w2", 10)})
 		require.NoError(t, err)
-		require.Empty(t, outs)
-		require.Equal(t, []string{"a"}, names(only))
-		require.Equal(t, other.Task.ID, only[0].Task.ID)
+		require.Empty(t, res.Finished)
+		require.Equal(t, []string{"a"}, names(res.Claimed))
+		require.Equal(t, other.Task.ID, res.Claimed[0].Task.ID)
 
 		// Only results: b and c complete, d is ready and nobody claimed it.
 		var ps []*taskerdriver.StepFinishParams
@@ -169,13 +180,13 @@ func (s *suite) finishAndClaim(t *testing.T) {
 			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w1", Attempt: 1,
 				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: at})
 		}
-		outs, none, err := b.ex.StepFinishAndClaim(b.ctx, ps, nil)
+		res, err = b.ex.StepFinishAndClaim(b.ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps})
 		require.NoError(t, err)
-		require.Nil(t, none)
-		require.Len(t, outs, 2)
+		require.Nil(t, res.Claimed)
+		require.Len(t, res.Finished, 2)
 		// d's last two parents finished in one call: one of them, or both,
 		// may count it.
-		require.Positive(t, outs[0].Result.ChildrenReady+outs[1].Result.ChildrenReady)
+		require.Positive(t, res.Finished[0].Result.ChildrenReady+res.Finished[1].Result.ChildrenReady)
 		rest := claim(t, b, at, "w3", 10)
 		require.Equal(t, []string{"d"}, names(rest))
 	})

@@ -421,42 +421,66 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 	})
 }
 
-// StepFinishAndClaim records a pass's finished attempts and claims its
-// next steps in one round trip: the claim follows the finish statement in
-// the same pipeline (pipeTx.Follow), so it sees the children the results
-// readied, and its rows are completed once the finish is.
-func (e *executor) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
-	if claim == nil || claim.Limit <= 0 || len(ps) == 0 {
-		return driverkit.FinishThenClaim(ctx, e, ps, claim)
+// StepFinishAndClaim records a pass's finished attempts, claims its next
+// steps and reads the progress of the tasks it may decide in one round
+// trip: the claim, then the lock and the count of the tasks, follow the
+// finish statement in the same pipeline (pipeTx.Follow), each a statement
+// of its own that sees what the ones before it wrote.
+func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	if len(p.Finish) == 0 {
+		return driverkit.FinishThenClaim(ctx, e, p)
 	}
-	var (
-		outs   []taskerdriver.StepFinishOutcome
-		claims []*taskerdriver.ClaimedStep
-	)
+	var res *taskerdriver.StepFinishAndClaimResult
 	err := e.write(ctx, func(x *executor) error {
-		p, ok := x.q.(*pipeTx)
+		pt, ok := x.q.(*pipeTx)
 		if !ok { // a transaction the driver did not begin
 			var err error
-			outs, claims, err = driverkit.FinishThenClaim(ctx, x, ps, claim)
+			res, err = driverkit.FinishThenClaim(ctx, x, p)
 			return err
+		}
+		claim := p.Claim
+		if claim != nil && claim.Limit <= 0 {
+			claim = nil
 		}
 		var rows []claimed
-		p.Follow(func(r pgx.Rows) error {
-			var err error
-			rows, err = scanAll(r, scanClaimed)
-			return err
-		}, claimSQL, claimArgs(claim)...)
-		var err error
-		if outs, err = driverkit.FinishSteps(ctx, kit{x}, ps); err != nil {
+		if claim != nil {
+			pt.Follow(func(r pgx.Rows) error {
+				var err error
+				rows, err = scanAll(r, scanClaimed)
+				return err
+			}, claimSQL, claimArgs(claim)...)
+		}
+		var progress map[int64]*taskerdriver.TaskWithProgress
+		if len(p.Progress) > 0 {
+			ids := slices.Clone(p.Progress)
+			slices.Sort(ids)
+			ids = slices.Compact(ids)
+			var tasks []*taskertype.Task
+			pt.Follow(func(r pgx.Rows) error {
+				var err error
+				tasks, err = scanAll(r, scanTask)
+				return err
+			}, lockTasksSQL, ids)
+			pt.Follow(func(r pgx.Rows) error {
+				counts, err := scanAll(r, scanProgress)
+				progress = withProgress(tasks, counts)
+				return err
+			}, progressSQL, ids)
+		}
+		outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
+		if err != nil {
 			return fmt.Errorf("%s: %w", driverName, err)
 		}
-		claims, err = x.claimed(ctx, claim, rows, nil)
+		res = &taskerdriver.StepFinishAndClaimResult{Finished: outs, Progress: progress}
+		if claim != nil {
+			res.Claimed, err = x.claimed(ctx, claim, rows, nil)
+		}
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return outs, claims, nil
+	return res, nil
 }
 
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {
@@ -654,20 +678,36 @@ func (k kit) MoveSteps(ctx context.Context, p *taskerdriver.StepSetStateParams, 
 }
 
 func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
-	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
 	if len(ids) == 0 {
-		return out, nil
-	}
-	type row struct {
-		id int64
-		p  taskerdriver.TaskProgress
+		return map[int64]*taskerdriver.TaskWithProgress{}, nil
 	}
 	// One round trip, two statements: the counts must be read after the
 	// locks are held (a statement of their own, with its own snapshot, so
 	// that they see what the transaction that held a lock committed).
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`, ids)
-	b.Queue(`SELECT task_id, count(*),
+	b.Queue(lockTasksSQL, ids)
+	b.Queue(progressSQL, ids)
+	br := e.q.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	tasks, err := collect(br, scanTask)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock tasks: %w", err)
+	}
+	counts, err := collect(br, scanProgress)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: task progress: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("postgres: task progress: %w", err)
+	}
+	return withProgress(tasks, counts), nil
+}
+
+// lockTasksSQL locks the tasks $1 in id order and returns them; progressSQL,
+// a statement of its own after it, counts their steps (rows: scanProgress).
+const (
+	lockTasksSQL = `SELECT ` + taskCols + ` FROM tasker_tasks WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE`
+	progressSQL  = `SELECT task_id, count(*),
 		count(*) FILTER (WHERE state IN ('complete','resolved_manually')),
 		count(*) FILTER (WHERE state = 'resolved_manually'),
 		count(*) FILTER (WHERE state = 'in_progress'),
@@ -675,36 +715,37 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 		count(*) FILTER (WHERE blocked),
 		count(*) FILTER (WHERE state = 'cancelled'),
 		min(next_attempt_at) FILTER (WHERE state IN ('pending','error') AND NOT blocked AND pending_parents = 0)
-		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`, ids)
-	br := e.q.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
-	tasks, err := collect(br, scanTask)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: lock tasks: %w", err)
-	}
+		FROM tasker_workflow_steps WHERE task_id = ANY($1) GROUP BY task_id`
+)
+
+// taskCounts is a row of progressSQL.
+type taskCounts struct {
+	id int64
+	p  taskerdriver.TaskProgress
+}
+
+func scanProgress(r pgx.Row) (taskCounts, error) {
+	var v taskCounts
+	var next *time.Time
+	err := r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled, &next)
+	v.p.NextRunnableAt = fromPGPtr(next)
+	return v, err
+}
+
+// withProgress pairs locked tasks with their counts (a task without steps
+// has zero counts).
+func withProgress(tasks []*taskertype.Task, counts []taskCounts) map[int64]*taskerdriver.TaskWithProgress {
+	out := make(map[int64]*taskerdriver.TaskWithProgress, len(tasks))
 	for _, t := range tasks {
 		out[t.ID] = &taskerdriver.TaskWithProgress{Task: t, Progress: &taskerdriver.TaskProgress{}}
 	}
-	rows, err := collect(br, func(r pgx.Row) (row, error) {
-		var v row
-		var next *time.Time
-		err := r.Scan(&v.id, &v.p.Total, &v.p.Done, &v.p.Resolved, &v.p.InProgress, &v.p.Runnable, &v.p.Blocked, &v.p.Cancelled, &next)
-		v.p.NextRunnableAt = fromPGPtr(next)
-		return v, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: task progress: %w", err)
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("postgres: task progress: %w", err)
-	}
-	for _, r := range rows {
-		if t := out[r.id]; t != nil {
-			p := r.p
+	for _, c := range counts {
+		if t := out[c.id]; t != nil {
+			p := c.p
 			t.Progress = &p
 		}
 	}
-	return out, nil
+	return out
 }
 
 // TaskSetStateMany moves tasks with one update and one batch of transitions.

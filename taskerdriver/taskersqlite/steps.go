@@ -439,21 +439,19 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 	})
 }
 
-// StepFinishAndClaim records then claims in one write transaction.
-func (e *executor) StepFinishAndClaim(ctx context.Context, ps []*taskerdriver.StepFinishParams, claim *taskerdriver.StepClaimParams) ([]taskerdriver.StepFinishOutcome, []*taskerdriver.ClaimedStep, error) {
-	var (
-		outs   []taskerdriver.StepFinishOutcome
-		claims []*taskerdriver.ClaimedStep
-	)
+// StepFinishAndClaim records then claims in one write transaction. It
+// reads no Progress: on SQLite a read costs no round trip.
+func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	var res *taskerdriver.StepFinishAndClaimResult
 	err := e.write(ctx, func(x *executor) error {
 		var err error
-		outs, claims, err = driverkit.FinishThenClaim(ctx, x, ps, claim)
+		res, err = driverkit.FinishThenClaim(ctx, x, p)
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return outs, claims, nil
+	return res, nil
 }
 
 // FinishUpdate updates the steps one by one (SQLite has one writer: the
