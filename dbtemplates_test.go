@@ -192,6 +192,17 @@ func TestRegisteredTemplateWithoutFiles(t *testing.T) {
 		_, err = api.CreateTask(ctx, &tasker.TaskRequest{Namespace: "billing", Name: "nope"})
 		require.ErrorIs(t, err, tasker.ErrNotFound)
 
+		// Schedules of it too, validated by the stored schema.
+		s, err := api.CreateSchedule(ctx, &tasker.ScheduleRequest{Name: "daily_charge", Namespace: "billing", TaskName: "charge",
+			Cron: "@daily", Context: map[string]any{"amount": 5}})
+		require.NoError(t, err)
+		require.Equal(t, "charge", s.TaskName)
+		_, err = api.CreateSchedule(ctx, &tasker.ScheduleRequest{Name: "bad_charge", Namespace: "billing", TaskName: "charge",
+			Cron: "@daily", Context: map[string]any{"amount": 0}})
+		require.ErrorAs(t, err, &ve)
+		require.Contains(t, ve.Fields["context"], "does not match the schema of billing.charge@1.0.0")
+		require.NoError(t, api.DeleteSchedule(ctx, "daily_charge"))
+
 		res, err := api.CreateTask(ctx, &tasker.TaskRequest{Namespace: "billing", Name: "charge", Context: map[string]any{"amount": 5}})
 		require.NoError(t, err)
 		done, err := api.WaitTask(ctx, res.Task.ID)

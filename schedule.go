@@ -89,8 +89,10 @@ type ScheduleRequest struct {
 }
 
 // scheduleDefinition validates a request and returns its stored form and
-// its parsed expression and zone.
-func (c *Client) scheduleDefinition(req *ScheduleRequest, source string) (*taskerdriver.ScheduleDefinition, *cronexpr.Schedule, *time.Location, error) {
+// its parsed expression and zone. The template is looked up as CreateTask
+// does: in the client's registry, else among those registered in the
+// database.
+func (c *Client) scheduleDefinition(ctx context.Context, req *ScheduleRequest, source string) (*taskerdriver.ScheduleDefinition, *cronexpr.Schedule, *time.Location, error) {
 	fields := map[string]string{}
 	if req == nil {
 		req = &ScheduleRequest{}
@@ -132,13 +134,17 @@ func (c *Client) scheduleDefinition(req *ScheduleRequest, source string) (*taske
 			fields[k] = v
 		}
 	}
-	if len(fields) == 0 {
-		tmpl, err := c.registry.Template(d.Namespace, d.TaskName, d.Version)
+	switch {
+	case len(fields) > 0:
+	case req.TaskName == "":
+		fields["task_name"] = "is required: give the name of a registered task template"
+	default:
+		tmpl, err := c.Template(ctx, d.Namespace, d.TaskName, d.Version)
 		switch {
-		case req.TaskName == "":
-			fields["task_name"] = "is required: give the name of a registered task template"
-		case err != nil:
+		case errors.Is(err, ErrNotFound):
 			fields["task_name"] = err.Error()
+		case err != nil:
+			return nil, nil, nil, err
 		default:
 			if _, err := tmpl.schema.Validate(raw); err != nil {
 				fields["context"] = fmt.Sprintf("does not match the schema of %s: %v", tmpl.FullName(), err)
@@ -155,7 +161,7 @@ func (c *Client) scheduleDefinition(req *ScheduleRequest, source string) (*taske
 // CreateSchedule stores a new schedule; its first fire time is the first
 // after now. A name that exists is an ErrScheduleExists.
 func (c *Client) CreateSchedule(ctx context.Context, req *ScheduleRequest) (*Schedule, error) {
-	d, expr, loc, err := c.scheduleDefinition(req, taskertype.ScheduleSourceAPI)
+	d, expr, loc, err := c.scheduleDefinition(ctx, req, taskertype.ScheduleSourceAPI)
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +407,7 @@ func (c *Client) SyncTemplateSchedules(ctx context.Context) error {
 		var updates []*taskerdriver.ScheduleUpdateParams
 		for _, n := range names {
 			d := byName[n]
-			def, expr, loc, err := c.scheduleDefinition(&ScheduleRequest{Name: n, Namespace: d.t.Namespace, TaskName: d.t.Name, Cron: d.s.Cron,
+			def, expr, loc, err := c.scheduleDefinition(ctx, &ScheduleRequest{Name: n, Namespace: d.t.Namespace, TaskName: d.t.Name, Cron: d.s.Cron,
 				TimeZone: d.s.TimeZone, Context: d.s.Context, Overlap: d.s.Overlap, CatchUp: d.s.CatchUp, CatchUpLimit: d.s.CatchUpLimit},
 				taskertype.ScheduleSourceTemplate)
 			if err != nil {

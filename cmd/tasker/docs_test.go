@@ -3,8 +3,8 @@ package main
 // The docs cannot drift: every fenced YAML block of README.md and docs/*.md
 // loads (a template, a subscriptions file or the config file), and every
 // tasker command in a fenced shell block names a command and flags that
-// exist; the README's first command runs. A block that is a fragment on
-// purpose says so with <!-- not-runnable: REASON --> on the line before its
+// exist, and runs (TestDocsCommandsRun, docs_exec_test.go). A block that is
+// a fragment on purpose says so with <!-- not-runnable: REASON --> above its
 // fence, and is counted, not silently skipped.
 
 import (
@@ -31,6 +31,9 @@ type docBlock struct {
 	lang   string // yaml, sh, ...
 	text   string
 	marker string // the comment on the line before the fence, if any
+	// markers are the comment lines right above the fence, nearest last
+	// (<!-- KIND: VALUE -->, see markerValues).
+	markers []string
 }
 
 func (b docBlock) where() string { return b.file + ":" + strconv.Itoa(b.line) }
@@ -58,6 +61,9 @@ func docBlocks(t *testing.T) []docBlock {
 			if i > 0 {
 				b.marker = strings.TrimSpace(lines[i-1])
 			}
+			for j := i - 1; j >= 0 && markerRe.MatchString(strings.TrimSpace(lines[j])); j-- {
+				b.markers = append([]string{strings.TrimSpace(lines[j])}, b.markers...)
+			}
 			var body []string
 			for i++; i < len(lines) && !strings.HasPrefix(lines[i], "```"); i++ {
 				body = append(body, lines[i])
@@ -71,11 +77,33 @@ func docBlocks(t *testing.T) []docBlock {
 
 // notRunnable returns the reason of a block's not-runnable marker.
 func (b docBlock) notRunnable() (string, bool) {
-	m := markerRe.FindStringSubmatch(b.marker)
-	if m == nil || m[1] != "not-runnable" {
+	v := b.markerValues("not-runnable")
+	if len(v) == 0 {
 		return "", false
 	}
-	return m[2], true
+	return v[0], true
+}
+
+// markerValues returns the values of the block's markers of a kind: the
+// VALUE of each <!-- KIND: VALUE -->, split at ";" for background.
+func (b docBlock) markerValues(kind string) []string {
+	var out []string
+	for _, line := range b.markers {
+		m := markerRe.FindStringSubmatch(line)
+		if m == nil || m[1] != kind {
+			continue
+		}
+		if kind != "background" {
+			out = append(out, m[2])
+			continue
+		}
+		for _, v := range strings.Split(m[2], ";") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 func TestDocsYAMLBlocksLoad(t *testing.T) {
@@ -251,28 +279,4 @@ func TestDocsCommandsExist(t *testing.T) {
 	}
 	t.Logf("%d commands checked", checked)
 	require.Positive(t, checked)
-}
-
-// The README's first command runs as written, on a new database.
-func TestDocsREADMEFirstCommandRuns(t *testing.T) {
-	t.Parallel()
-	var first string
-	for _, b := range docBlocks(t) {
-		if b.file == "README.md" && b.lang == "sh" {
-			if cmds := docCommands(b.text, false); len(cmds) > 0 {
-				first = cmds[0]
-				break
-			}
-		}
-	}
-	args := shellWords(first)[1:]
-	for i, a := range args {
-		if a == "examples" {
-			args[i] = examplesDir(t)
-		}
-	}
-	out := mustRun(t, append([]string{"--database", tempDB(t)}, args...)...)
-	require.Contains(t, out, "created task 1 (ecommerce.process_order@1.0.0); running its steps here")
-	require.Regexp(t, `✗ process_payment +failed \(attempt 1/3, retry`, out, "the README says the payment step fails once")
-	require.Regexp(t, `(?m)^task 1 ecommerce\.process_order@1\.0\.0: complete in `, out)
 }
