@@ -373,6 +373,13 @@ type TaskSetStateParams struct {
 	To       taskertype.State
 	Metadata json.RawMessage
 	Now      time.Time
+	// Locked, when set, is the task as the caller read it in this
+	// transaction under the row lock it holds (TaskProgressMany), in its
+	// one From state: the move cannot conflict, so a driver may write it
+	// with the transaction's next statement and return Locked as moved
+	// (a move that then finds the task in another state fails the
+	// transaction).
+	Locked *taskertype.Task
 }
 
 // TaskUpdateParams updates a task's mutable fields (nil = unchanged).

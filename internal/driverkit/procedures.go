@@ -288,6 +288,29 @@ func SetTaskStates(ctx context.Context, m TaskMover, ps []*taskerdriver.TaskSetS
 	return out, nil
 }
 
+// AllLocked reports whether every move of ps names its task as read
+// under its lock, in its one From state (TaskSetStateParams.Locked).
+func AllLocked(ps []*taskerdriver.TaskSetStateParams) bool {
+	for _, p := range ps {
+		if p.Locked == nil || p.Locked.ID != p.ID || len(p.From) != 1 || p.Locked.State != p.From[0] {
+			return false
+		}
+	}
+	return len(ps) > 0
+}
+
+// MovedTask is t as a move to `to` at now leaves it (what both drivers'
+// task moves write): its state, its update time, and its completion time
+// when the state is final (zero otherwise).
+func MovedTask(t *taskertype.Task, to taskertype.State, now time.Time) *taskertype.Task {
+	m := *t
+	m.State, m.UpdatedAt, m.CompletedAt = to, now, time.Time{}
+	if to.Final() {
+		m.CompletedAt = now
+	}
+	return &m
+}
+
 // taskConflict is the error of SetTaskStates when some tasks did not move.
 func taskConflict(ctx context.Context, m TaskMover, moves []TaskMove, moved int) error {
 	ids := make([]int64, len(moves))

@@ -15,8 +15,9 @@ import (
 // FinalizeMany applies the task outcome rule (statemachine.Decide) to the
 // tasks ids inside tx: it locks them in id order and counts their steps with
 // one TaskProgressMany, and moves them with one TaskSetStateMany per step of
-// the decisions (a pending task that completes passes through in_progress).
-// Every move is checked against the task state machine and fires the event
+// the decisions (a pending task that completes passes through in_progress),
+// each naming the task it holds locked (TaskSetStateParams.Locked). Every
+// move is checked against the task state machine and fires the event
 // the state machine names. It returns every task by id, as it is after the
 // decision (a task deleted meanwhile is missing).
 //
@@ -87,6 +88,13 @@ func finalize(ctx context.Context, tx taskerdriver.Executor, ids []int64, blocke
 	for i, ps := range steps {
 		if len(ps) == 0 {
 			continue
+		}
+		for _, p := range ps {
+			// Each task is locked, as read or as its first move left it:
+			// the driver need not read it back.
+			if t := tasks[p.ID]; t != nil && t.State == p.From[0] {
+				p.Locked = t
+			}
 		}
 		moved, err := tx.TaskSetStateMany(ctx, ps)
 		if err != nil {

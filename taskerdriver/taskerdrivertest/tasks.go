@@ -392,6 +392,63 @@ func (s *suite) tasks(t *testing.T) {
 		require.True(t, tasks[0].CompletedAt.IsZero(), "a task no longer final has no completion time")
 	})
 
+	s.run(t, "TaskSetStateManyLocked", func(t *testing.T, b *bundle) {
+		// Moves of tasks the transaction holds locked (Locked): what they
+		// return is what a read finds after the commit, transitions
+		// included, through a two-move decision.
+		x := diamond(t, b, "")
+		at := base.Add(1500 * time.Microsecond)
+		tx, err := b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		read, err := tx.TaskProgressMany(b.ctx, []int64{x.Task.ID})
+		require.NoError(t, err)
+		first, err := tx.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{{ID: x.Task.ID,
+			From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateInProgress, Now: at, Locked: read[x.Task.ID].Task}})
+		require.NoError(t, err)
+		final, err := tx.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{{ID: x.Task.ID,
+			From: []taskertype.State{taskertype.StateInProgress}, To: taskertype.StateComplete, Metadata: json.RawMessage(`{"why":"done"}`),
+			Now: at, Locked: first[0]}})
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit(b.ctx))
+		got, err := b.ex.TaskGet(b.ctx, x.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, got, final[0], "the moved task as returned and as stored")
+		require.Equal(t, taskertype.StateComplete, got.State)
+		require.Equal(t, at, got.CompletedAt)
+		tr, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: x.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tr, 3)
+		require.Equal(t, []taskertype.State{taskertype.StatePending, taskertype.StateInProgress, taskertype.StateComplete},
+			[]taskertype.State{tr[0].ToState, tr[1].ToState, tr[2].ToState})
+		require.Equal(t, []int{0, 10, 20}, []int{tr[0].SortKey, tr[1].SortKey, tr[2].SortKey})
+		require.True(t, tr[2].MostRecent)
+		require.JSONEq(t, `{"why":"done"}`, string(tr[2].Metadata))
+
+		// A Locked that is not what the task is in fails the move, at the
+		// latest when the transaction commits, and nothing is written.
+		y := diamond(t, b, "")
+		stale := *y.Task
+		_, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{{ID: y.Task.ID,
+			From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateInProgress, Now: at}})
+		require.NoError(t, err)
+		tx, err = b.ex.Begin(b.ctx)
+		require.NoError(t, err)
+		_, err = tx.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{{ID: y.Task.ID,
+			From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateCancelled, Now: at, Locked: &stale}})
+		if err == nil {
+			err = tx.Commit(b.ctx)
+		} else {
+			require.NoError(t, tx.Rollback(b.ctx))
+		}
+		require.Error(t, err)
+		got, err = b.ex.TaskGet(b.ctx, y.Task.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateInProgress, got.State)
+		tr, err = b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: y.Task.ID})
+		require.NoError(t, err)
+		require.Len(t, tr, 2)
+	})
+
 	s.run(t, "TaskProgressManyReturnsTheTasks", func(t *testing.T, b *bundle) {
 		res := diamond(t, b, "")
 		tx, err := b.ex.Begin(b.ctx)

@@ -750,7 +750,51 @@ func withProgress(tasks []*taskertype.Task, counts []taskCounts) map[int64]*task
 
 // TaskSetStateMany moves tasks with one update and one batch of transitions.
 func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
-	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
+	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) {
+		if _, ok := x.q.(*pipeTx); ok && driverkit.AllLocked(ps) {
+			return x.deferTaskMoves(ctx, ps)
+		}
+		return driverkit.SetTaskStates(ctx, kit{x}, ps)
+	})
+}
+
+// deferTaskMoves moves tasks the transaction holds locked, in the states
+// it read them in (TaskSetStateParams.Locked), with one statement that
+// also writes their transitions and travels with the transaction's next
+// one: the moved tasks are known without reading them back. A task found
+// in another state fails the statement, and so the transaction.
+func (x *executor) deferTaskMoves(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
+	// The time as stored: pgx sends microseconds, truncated.
+	now := ps[0].Now.UTC().Truncate(time.Microsecond)
+	n := len(ps)
+	ids, froms, tos, metas, finals := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]bool, n)
+	out := make([]*taskertype.Task, n)
+	anyFinal := false
+	for i, p := range ps {
+		ids[i], froms[i], tos[i], metas[i], finals[i] = p.ID, string(p.From[0]), string(p.To), string(driverkit.Meta(p.Metadata)), p.To.Final()
+		anyFinal = anyFinal || finals[i]
+		out[i] = driverkit.MovedTask(p.Locked, p.To, now)
+	}
+	if err := deferExec(ctx, x.q, `WITH m AS (
+			UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
+				updated_at = $6, completed_at = CASE WHEN u.final THEN $6::timestamptz END
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, from_state, to_state, meta, final)
+			WHERE t.task_id = u.id AND t.state = u.from_state
+			RETURNING t.task_id, t.transition_seq, u.from_state, u.to_state, u.meta),
+		tr AS (
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, from_state, to_state, meta::jsonb, transition_seq * 10, $6 FROM m)
+		SELECT CASE WHEN count(*) <> $7 THEN
+			('tasker: ' || ($7 - count(*)) || ' of ' || $7 || ' locked tasks were not in their expected state')::int END FROM m`,
+		ids, froms, tos, metas, finals, now, int64(n)); err != nil {
+		return nil, fmt.Errorf("set task states: %w", err)
+	}
+	if anyFinal {
+		if err := x.Notify(ctx, taskerdriver.TopicTaskChanged); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time.Time) ([]*taskertype.Task, []int, error) {
