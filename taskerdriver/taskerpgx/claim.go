@@ -1,0 +1,217 @@
+package taskerpgx
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/internal/driverkit"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+func (e *executor) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskerdriver.ClaimedStep, error) { return x.stepClaim(ctx, p) })
+}
+
+func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	rows, err := queryAll(ctx, x.q, claimSQL, claimArgs(p), scanClaimed)
+	return x.claimed(ctx, p, rows, err)
+}
+
+// claimed is one row of claimSQL: a claimed step with its task.
+type claimed struct {
+	old       string
+	readyAt   time.Time
+	startSeq  *int32 // the task's transition_seq after this claim started it
+	firstOf   bool   // the first row of its task: carries the task's context
+	parents   []byte // JSON [[id, name, results], ...]
+	task      *taskertype.Task
+	stepTaken driverkit.SeqStep
+}
+
+// claimSQL claims the steps, starts their pending tasks and returns each
+// claimed step with its task (the context on the first row of each task
+// only) and its parents' results, in one statement (arguments:
+// claimArgs; rows: scanClaimed). The transition rows, which return
+// nothing, travel with the next statement of the transaction (pipeTx).
+var claimSQL = claimSQLOf(`($7::bigint[] IS NULL OR task_id = ANY($7))`)
+
+// newTaskClaimSQL is claimSQL restricted to the task this session's
+// insert numbered last (the first six arguments of claimArgs): the claim
+// that follows a task's insert in its round trip (taskInsert).
+var newTaskClaimSQL = claimSQLOf(`task_id = currval(pg_get_serial_sequence('tasker_tasks', 'task_id'))`)
+
+// claimSQLOf is the claim statement with tasks, a condition on task_id.
+func claimSQLOf(tasks string) string {
+	return `WITH ready AS (
+			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
+			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
+				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6) AND ` + tasks + `
+			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED),
+		c AS (
+			UPDATE tasker_workflow_steps s SET state = 'in_progress', attempts = s.attempts + 1,
+				lease_owner = $3, lease_expires_at = $4, last_attempted_at = $1, updated_at = $1,
+				transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
+			FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
+			RETURNING ready.old_state, ready.ready_at, ` + stepColsS + `),
+		-- The claimed rows' tasks and parents are looked up by key (arrays
+		-- built from c, LIMIT 1 on each parent): the planner's estimates of
+		-- c are no guide, and a join it chose scanned whole tables per claim.
+		started AS (
+			UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1, updated_at = $1
+			WHERE state = 'pending' AND task_id = ANY(ARRAY(SELECT DISTINCT task_id FROM c)) RETURNING task_id, transition_seq),
+		deps AS MATERIALIZED (
+			SELECT e.to_step_id, json_agg(json_build_array(e.from_step_id, p.name, p.results)) AS parents
+			FROM tasker_workflow_step_edges e
+			CROSS JOIN LATERAL (SELECT name, results FROM tasker_workflow_steps WHERE workflow_step_id = e.from_step_id LIMIT 1) p
+			WHERE e.to_step_id = ANY(ARRAY(SELECT workflow_step_id FROM c))
+			GROUP BY e.to_step_id)
+		SELECT c.*, (SELECT transition_seq FROM started WHERE started.task_id = c.task_id),
+			` + claimFirst + `, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
+			` + claimTaskCols + `
+		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`
+}
+
+// stepColsS are the step's columns prefixed with s.
+var stepColsS = prefixed("s.", stepCols)
+
+func claimArgs(p *taskerdriver.StepClaimParams) []any {
+	return []any{p.Now.UTC(), p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues), orNull(p.TaskIDs)}
+}
+
+func scanClaimed(r pgx.Row) (claimed, error) {
+	var c claimed
+	var err error
+	c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents},
+		inner: func(r pgx.Row) error {
+			var err error
+			c.task, err = scanTask(r)
+			return err
+		}})
+	return c, err
+}
+
+// claimed completes the claim whose rows (or error) claimSQL returned:
+// the steps' transitions, the tasks it started, the steps-ready
+// notification owed for the steps the transaction readied and left.
+func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams, rows []claimed, err error) ([]*taskerdriver.ClaimedStep, error) {
+	now := p.Now.UTC()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim steps: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	steps, seqs, wasError := make([]*taskertype.Step, len(rows)), make([]int, len(rows)), make([]bool, len(rows))
+	readyAt := make(map[int64]time.Time, len(rows))
+	var (
+		taskList []*taskertype.Task
+		starts   [][2]int64
+		deps     []driverkit.Dependency
+	)
+	for i, c := range rows {
+		steps[i], seqs[i], wasError[i] = c.stepTaken.Step, c.stepTaken.Seq, c.old == string(taskertype.StateError)
+		readyAt[c.stepTaken.Step.ID] = c.readyAt.UTC()
+		if c.firstOf {
+			if c.startSeq != nil { // the row was read before this statement started the task
+				c.task.State, c.task.UpdatedAt = taskertype.StateInProgress, now
+				starts = append(starts, [2]int64{c.task.ID, int64(*c.startSeq)})
+			}
+			taskList = append(taskList, c.task)
+		}
+		ds, err := parentResults(c.stepTaken.Step.ID, c.parents)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: claim: %w", err)
+		}
+		deps = append(deps, ds...)
+	}
+	trans, _ := driverkit.ClaimTransitions(steps, seqs, wasError, p.Owner)
+	if err := (kit{x}).WriteStepTransitions(ctx, trans, now); err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	// Steps this transaction readied and left to others are announced
+	// with the next statement (delivered at commit).
+	x.readied.Claimed(driverkit.StepIDs(steps))
+	if x.readied.Owed() && !x.sent(taskerdriver.TopicStepsReady) {
+		if err := deferExec(ctx, x.q, notifySQL, taskerdriver.TopicStepsReady); err != nil {
+			return nil, fmt.Errorf("postgres: claim: notify: %w", err)
+		}
+		x.notified(taskerdriver.TopicStepsReady)
+		x.readied = nil
+	}
+	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
+		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
+	})
+}
+
+// claimTaskCols are the task's columns in a claim's rows: its context only
+// on the first row of the task (the rows of its other steps would repeat
+// it, and a context can be large).
+var claimTaskCols = strings.NewReplacer(
+	"t.context,", "CASE WHEN "+claimFirst+" THEN t.context END,",
+).Replace(prefixed("t.", taskCols))
+
+// claimFirst is true on the first row of each task in a claim's rows.
+const claimFirst = `c.workflow_step_id = min(c.workflow_step_id) OVER (PARTITION BY c.task_id)`
+
+// parentResults decodes a claimed step's parents, as the claim returns
+// them: a JSON array of [id, name, results].
+func parentResults(child int64, raw []byte) ([]driverkit.Dependency, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var rows [][3]json.RawMessage
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("parents of step %d: %w", child, err)
+	}
+	out := make([]driverkit.Dependency, len(rows))
+	for i, r := range rows {
+		out[i].Child = child
+		if err := json.Unmarshal(r[0], &out[i].Parent); err != nil {
+			return nil, fmt.Errorf("parents of step %d: %w", child, err)
+		}
+		if err := json.Unmarshal(r[1], &out[i].Name); err != nil {
+			return nil, fmt.Errorf("parents of step %d: %w", child, err)
+		}
+		out[i].Results = rawJSON(r[2])
+	}
+	return out, nil
+}
+
+// rowPair scans a row that holds two records: head columns, the outer
+// scanner's columns, mid columns, then the inner scanner's columns (the
+// inner scanner runs inside the outer one's Scan).
+type rowPair struct {
+	r         pgx.Row
+	head, mid []any
+	inner     func(pgx.Row) error
+}
+
+func (p rowPair) Scan(outer ...any) error {
+	return p.inner(scanFunc(func(inner ...any) error {
+		return p.r.Scan(slices.Concat(p.head, outer, p.mid, inner)...)
+	}))
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// orNull is a claim's list parameter: NULL (no restriction) when empty.
+func orNull[T any](list []T) []T {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
+}
