@@ -27,8 +27,7 @@ on the wall clock of a time zone. The maintenance leader among the worker and
 serve processes fires them, one task per fire time (docs/schedules.md).
 Templates declare schedules too (schedules: in the YAML).`,
 	}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT with the tasker.schedule permissions [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.PersistentFlags(), "an API token or a JWT with the tasker.schedule permissions")
 	cmd.AddCommand(a.scheduleCreateCmd(), a.scheduleListCmd(), a.scheduleGetCmd(),
 		a.scheduleActionCmd("pause", "Pause a schedule: it fires nothing until resumed", (*tasker.Client).PauseSchedule),
 		a.scheduleActionCmd("resume", "Resume a paused schedule from now (missed fire times are not caught up)", (*tasker.Client).ResumeSchedule),
