@@ -1,9 +1,7 @@
 package taskerpgx
 
 import (
-	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -14,26 +12,11 @@ import (
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
-// tripCounter counts round trips: statements and batches sent.
-type tripCounter struct{ n atomic.Int64 }
-
-func (c *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (*tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (*tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (*tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
-
-func tracedPool(t *testing.T) (*pgxpool.Pool, *tripCounter) {
+func tracedPool(t *testing.T) (*pgxpool.Pool, *pgtest.Trips) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	require.NoError(t, err)
-	c := &tripCounter{}
+	c := &pgtest.Trips{}
 	cfg.ConnConfig.Tracer = c
 	// The session's default is "on" whatever the server's (the throwaway
 	// test cluster runs with synchronous_commit=off).
@@ -43,7 +26,7 @@ func tracedPool(t *testing.T) (*pgxpool.Pool, *tripCounter) {
 	t.Cleanup(pool.Close)
 	_, err = pool.Exec(t.Context(), `CREATE TABLE pipe_t (id int PRIMARY KEY, v text NOT NULL)`)
 	require.NoError(t, err)
-	c.n.Store(0)
+	c.Reset()
 	return pool, c
 }
 
@@ -72,11 +55,11 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	require.Equal(t, 2, n, "the deferred write ran before the read")
 	tx.Defer(`INSERT INTO pipe_t VALUES (3, 'c')`)
 	require.NoError(t, tx.Commit(ctx)) // deferred insert + COMMIT
-	require.EqualValues(t, 3, trips.n.Load())
+	require.EqualValues(t, 3, trips.Total())
 	require.Equal(t, 3, count(t, pool))
 
 	// Rolled back: none of it stays, the deferred write is never sent.
-	trips.n.Store(0)
+	trips.Reset()
 	tx, err = beginPipeTx(ctx, pool, false)
 	require.NoError(t, err)
 	rows, err := tx.Query(ctx, `INSERT INTO pipe_t VALUES (4, 'd') RETURNING id`)
@@ -86,20 +69,20 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	require.Equal(t, []int{4}, ids)
 	tx.Defer(`INSERT INTO pipe_t VALUES (5, 'e')`)
 	require.NoError(t, tx.Rollback(ctx))
-	require.EqualValues(t, 2, trips.n.Load(), "BEGIN + insert, ROLLBACK")
+	require.EqualValues(t, 2, trips.Total(), "BEGIN + insert, ROLLBACK")
 	require.Equal(t, 3, count(t, pool))
 	require.NoError(t, tx.Rollback(ctx), "a second rollback is a no-op")
 	require.ErrorIs(t, tx.Commit(ctx), pgx.ErrTxClosed)
 
 	// A transaction that ran nothing costs nothing, and its connection
 	// goes back to the pool usable.
-	trips.n.Store(0)
+	trips.Reset()
 	for range 3 {
 		tx, err = beginPipeTx(ctx, pool, false)
 		require.NoError(t, err)
 		require.NoError(t, tx.Commit(ctx))
 	}
-	require.Zero(t, trips.n.Load())
+	require.Zero(t, trips.Total())
 	require.Equal(t, 3, count(t, pool))
 }
 
@@ -127,7 +110,7 @@ func TestPipeTxBatchFirst(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, tx.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 99`).Scan(&v), pgx.ErrNoRows)
 	require.NoError(t, tx.Rollback(ctx))
-	require.EqualValues(t, 4, trips.n.Load(), "BEGIN + batch, COMMIT, BEGIN + select, ROLLBACK")
+	require.EqualValues(t, 4, trips.Total(), "BEGIN + batch, COMMIT, BEGIN + select, ROLLBACK")
 }
 
 // A deferred write that fails fails the call that carries it, with the
@@ -180,9 +163,9 @@ func TestPipeTxAsync(t *testing.T) {
 	require.Equal(t, "on", v, "SET LOCAL ends with the transaction")
 
 	// An asynchronous transaction that ran nothing costs nothing either.
-	trips.n.Store(0)
+	trips.Reset()
 	tx, err = beginPipeTx(ctx, pool, true)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
-	require.Zero(t, trips.n.Load())
+	require.Zero(t, trips.Total())
 }
