@@ -38,7 +38,7 @@ func TestServeInsecureNoAuth(t *testing.T) {
 	db := "sqlite://" + filepath.Join(t.TempDir(), "open.db")
 	srv := startServe(t, taskerBinary(t), "--database", db, "--addr", "0.0.0.0:0", "--insecure-no-auth")
 	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/tasks", ""))
-	logs, err := os.ReadFile(srv.stderr)
+	logs, err := os.ReadFile(srv.Stderr)
 	require.NoError(t, err)
 	require.Contains(t, string(logs), "tasker serve: authentication is off: no API token exists and no JWT configuration is given")
 }
