@@ -30,6 +30,14 @@ func tracedPool(t *testing.T) (*pgxpool.Pool, *pgtest.Trips) {
 	return pool, c
 }
 
+// begin begins a pipeTx on pool (asynchronous commit when async).
+func begin(t *testing.T, pool *pgxpool.Pool, async bool) *pipeTx {
+	t.Helper()
+	tx, err := beginPipeTx(t.Context(), pool, async)
+	require.NoError(t, err)
+	return tx
+}
+
 func count(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
 	var n int
@@ -45,9 +53,8 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	ctx := t.Context()
 	pool, trips := tracedPool(t)
 
-	tx, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`) // BEGIN + insert
+	tx := begin(t, pool, false)
+	_, err := tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`) // BEGIN + insert
 	require.NoError(t, err)
 	tx.Defer(`INSERT INTO pipe_t VALUES (2, 'b')`)
 	var n int
@@ -60,8 +67,7 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 
 	// Rolled back: none of it stays, the deferred write is never sent.
 	trips.Reset()
-	tx, err = beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx = begin(t, pool, false)
 	rows, err := tx.Query(ctx, `INSERT INTO pipe_t VALUES (4, 'd') RETURNING id`)
 	require.NoError(t, err)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
@@ -78,8 +84,7 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	// goes back to the pool usable.
 	trips.Reset()
 	for range 3 {
-		tx, err = beginPipeTx(ctx, pool, false)
-		require.NoError(t, err)
+		tx = begin(t, pool, false)
 		require.NoError(t, tx.Commit(ctx))
 	}
 	require.Zero(t, trips.Total())
@@ -91,8 +96,7 @@ func TestPipeTxBatchFirst(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, trips := tracedPool(t)
-	tx, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx := begin(t, pool, false)
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO pipe_t VALUES (1, 'a')`)
 	b.Queue(`SELECT v FROM pipe_t WHERE id = 1`)
@@ -106,8 +110,7 @@ func TestPipeTxBatchFirst(t *testing.T) {
 	require.NoError(t, br.Close())
 	// No row on a first statement is pgx.ErrNoRows, as with pgx.Tx.
 	require.NoError(t, tx.Commit(ctx))
-	tx, err = beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx = begin(t, pool, false)
 	require.ErrorIs(t, tx.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 99`).Scan(&v), pgx.ErrNoRows)
 	require.NoError(t, tx.Rollback(ctx))
 	require.EqualValues(t, 4, trips.Total(), "BEGIN + batch, COMMIT, BEGIN + select, ROLLBACK")
@@ -120,9 +123,8 @@ func TestPipeTxDeferredError(t *testing.T) {
 	ctx := t.Context()
 	pool, _ := tracedPool(t)
 
-	tx, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
+	tx := begin(t, pool, false)
+	_, err := tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
 	require.NoError(t, err)
 	tx.Defer(`INSERT INTO pipe_t VALUES (1, 'duplicate')`)
 	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (2, 'b')`)
@@ -133,8 +135,7 @@ func TestPipeTxDeferredError(t *testing.T) {
 	require.Zero(t, count(t, pool))
 
 	// The same when the failing write travels with COMMIT.
-	tx, err = beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx = begin(t, pool, false)
 	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
 	require.NoError(t, err)
 	tx.Defer(`INSERT INTO pipe_t VALUES (1, 'duplicate')`)
@@ -153,8 +154,7 @@ func TestPipeTxAsync(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, trips := tracedPool(t)
-	tx, err := beginPipeTx(ctx, pool, true)
-	require.NoError(t, err)
+	tx := begin(t, pool, true)
 	var v string
 	require.NoError(t, tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v))
 	require.Equal(t, "off", v)
@@ -164,8 +164,7 @@ func TestPipeTxAsync(t *testing.T) {
 
 	// An asynchronous transaction that ran nothing costs nothing either.
 	trips.Reset()
-	tx, err = beginPipeTx(ctx, pool, true)
-	require.NoError(t, err)
+	tx = begin(t, pool, true)
 	require.NoError(t, tx.Commit(ctx))
 	require.Zero(t, trips.Total())
 }
