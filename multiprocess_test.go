@@ -556,7 +556,7 @@ func startTestWorker(t *testing.T, bin, id string, env []string) *testWorker {
 	// last-registered first): the stderr of a worker that has exited.
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("stderr of worker %s (tail):\n%s", id, tail(w.StderrText(), 6000))
+			t.Logf("stderr of worker %s (tail):\n%s", id, w.StderrTail(6000))
 		}
 	})
 	cmd := exec.Command(bin, "-id", id)
@@ -584,7 +584,7 @@ func (w *testWorker) waitLine(t *testing.T, want string, timeout time.Duration) 
 			if !ok {
 				// The output ended: the worker exits.
 				<-w.Done
-				t.Fatalf("worker %s exited (%v) before printing %q; stderr:\n%s", w.id, w.Err, want, tail(w.StderrText(), 4000))
+				t.Fatalf("worker %s exited (%v) before printing %q; stderr:\n%s", w.id, w.Err, want, w.StderrTail(4000))
 			}
 			if take(l) {
 				return
@@ -614,13 +614,6 @@ func (w *testWorker) waitExit(t *testing.T, timeout time.Duration) {
 	case <-time.After(timeout):
 		t.Fatalf("worker %s did not exit within %s", w.id, timeout)
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // TestMultiProcessGracefulStopDuringClaim reproduces in one process what

@@ -126,7 +126,7 @@ func (s *served) terminate(t testing.TB, within time.Duration) (int, time.Durati
 	select {
 	case <-s.Done:
 	case <-time.After(within):
-		t.Fatalf("tasker serve did not exit within %s of SIGTERM\n%s", within, tail(s.StderrText(), 3000))
+		t.Fatalf("tasker serve did not exit within %s of SIGTERM\n%s", within, s.StderrTail(3000))
 	}
 	took := time.Since(start)
 	var ee *exec.ExitError
@@ -135,13 +135,6 @@ func (s *served) terminate(t testing.TB, within time.Duration) (int, time.Durati
 	}
 	require.NoError(t, s.Err)
 	return 0, took
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // httpJSON sends a request with an optional JSON body and decodes the JSON
@@ -336,11 +329,11 @@ func TestE2EServe(t *testing.T) {
 	// SIGTERM: a graceful stop, exit status 0, within the drain timeout.
 	hc.CloseIdleConnections()
 	code, took := srv.terminate(t, 15*time.Second)
-	logs, _ := os.ReadFile(srv.Stderr)
-	require.Equal(t, 0, code, "exit status after SIGTERM\n%s", tail(string(logs), 3000))
+	require.Equal(t, 0, code, "exit status after SIGTERM\n%s", srv.StderrTail(3000))
 	require.Less(t, took, 10*time.Second, "exits within --drain-timeout")
-	require.Contains(t, string(logs), `msg="http request"`, "request log on stderr")
-	require.Contains(t, string(logs), "tasker serve: stopped")
+	logs := srv.StderrText()
+	require.Contains(t, logs, `msg="http request"`, "request log on stderr")
+	require.Contains(t, logs, "tasker serve: stopped")
 	t.Logf("tasker serve exited 0 %s after SIGTERM", took.Round(time.Millisecond))
 }
 
@@ -372,8 +365,7 @@ func TestE2EServeShutdownDrains(t *testing.T) {
 	}
 	hc.CloseIdleConnections()
 	code, took := srv.terminate(t, 25*time.Second)
-	logs, _ := os.ReadFile(srv.Stderr)
-	require.Equal(t, 0, code, tail(string(logs), 3000))
+	require.Equal(t, 0, code, srv.StderrTail(3000))
 	require.Less(t, took, 20*time.Second)
 
 	// The step finished during the drain: the database says complete.

@@ -71,3 +71,13 @@ func (c *Child) StderrText() string {
 	b, _ := os.ReadFile(c.Stderr)
 	return string(b)
 }
+
+// StderrTail returns the last n bytes of StderrText, after "…" when it is
+// longer.
+func (c *Child) StderrTail(n int) string {
+	s := c.StderrText()
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}

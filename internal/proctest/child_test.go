@@ -25,4 +25,6 @@ func TestStartLinesExitAndStderr(t *testing.T) {
 	require.True(t, errors.As(c.Err, &ee), "%v", c.Err)
 	require.Equal(t, 3, ee.ExitCode())
 	require.Equal(t, "oops\n", c.StderrText())
+	require.Equal(t, "oops\n", c.StderrTail(5))
+	require.Equal(t, "…s\n", c.StderrTail(2))
 }
