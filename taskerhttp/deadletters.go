@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-
-	"github.com/tasker-go/tasker"
 )
 
 // maxDeadLetters bounds one page of GET /tasker/dead_letters.
@@ -24,9 +22,7 @@ func (s *server) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if msgs == nil {
-		msgs = []*tasker.OutboxMessage{}
-	}
+	msgs = nonNil(msgs)
 	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": msgs, "count": len(msgs)})
 	return nil
 }

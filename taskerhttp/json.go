@@ -240,10 +240,7 @@ func (d *fieldDecoder) strings(name string) ([]string, bool) {
 		d.problem(name, "must be an array of strings")
 		return nil, false
 	}
-	if s == nil {
-		s = []string{}
-	}
-	return s, true
+	return nonNil(s), true
 }
 
 func (d *fieldDecoder) intPtr(name string) *int {
@@ -252,6 +249,15 @@ func (d *fieldDecoder) intPtr(name string) *int {
 
 func (d *fieldDecoder) boolPtr(name string) *bool {
 	return optional[bool](d, name, "must be true or false")
+}
+
+// nonNil is s, or an empty slice for nil: a list answers [] in JSON, never
+// null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // optional decodes the member name as a T (nil when absent or null); a

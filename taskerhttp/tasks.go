@@ -228,9 +228,7 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if steps == nil {
-		steps = []*tasker.Step{}
-	}
+	steps = nonNil(steps)
 	w.Header().Set("Location", fmt.Sprintf("/tasker/tasks/%d", res.Task.ID))
 	writeJSON(w, status, map[string]any{"task": newTaskView(res.Task, steps)})
 	return nil
@@ -297,9 +295,7 @@ func (s *server) taskWithSteps(ctx context.Context, id int64) (*tasker.Task, []*
 	if err != nil {
 		return nil, nil, err
 	}
-	if steps == nil {
-		steps = []*tasker.Step{}
-	}
+	steps = nonNil(steps)
 	return task, steps, nil
 }
 
@@ -421,9 +417,7 @@ func (s *server) taskTransitions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if trs == nil {
-		trs = []*tasker.Transition{}
-	}
+	trs = nonNil(trs)
 	writeJSON(w, http.StatusOK, map[string]any{"transitions": trs})
 	return nil
 }
