@@ -16,18 +16,17 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/testdb"
+	"github.com/tasker-go/tasker/internal/testio"
 	"github.com/tasker-go/tasker/taskerlog"
 	"github.com/tasker-go/tasker/taskersub"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-// records decodes the JSON lines written so far.
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
+// records decodes the JSON lines written to b so far.
+func records(t *testing.T, b *testio.Buffer) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(b.Bytes()))
 	for sc.Scan() {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), "a JSON log line: %s", sc.Text())
@@ -52,7 +51,7 @@ func withMsg(recs []map[string]any, msg string) []map[string]any {
 // whose handler is a taskerlog.Handler (the context's attributes).
 func TestLogRecordsOfAStepRun(t *testing.T) {
 	eachDriver(t, func(t *testing.T) {
-		var clientLog, ownLog syncBuffer
+		var clientLog, ownLog testio.Buffer
 		spans := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -77,9 +76,9 @@ func TestLogRecordsOfAStepRun(t *testing.T) {
 		// The attempts run one after the other: a, b (fails), b.
 		ended := spans.Ended()
 		require.Len(t, ended, 3)
-		for name, buf := range map[string]*syncBuffer{"StepContext.Logger": &clientLog, "a taskerlog logger": &ownLog} {
+		for name, buf := range map[string]*testio.Buffer{"StepContext.Logger": &clientLog, "a taskerlog logger": &ownLog} {
 			msg := map[string]string{"StepContext.Logger": "handler says hello", "a taskerlog logger": "handler's own logger"}[name]
-			recs := withMsg(buf.records(t), msg)
+			recs := withMsg(records(t, buf), msg)
 			require.Len(t, recs, 3, name)
 			for i, want := range []struct {
 				step    string
@@ -98,10 +97,7 @@ func TestLogRecordsOfAStepRun(t *testing.T) {
 		// StepContext.Logger carries the attributes itself; the context's
 		// are not repeated (a JSON object with a key twice would decode
 		// with the last value only: count them in the text).
-		clientLog.mu.Lock()
-		text := clientLog.buf.String()
-		clientLog.mu.Unlock()
-		for line := range strings.Lines(text) {
+		for line := range strings.Lines(clientLog.String()) {
 			if strings.Contains(line, "handler says hello") {
 				require.Equal(t, 1, strings.Count(line, `"task_id"`), line)
 				require.Equal(t, 1, strings.Count(line, `"step"`), line)
@@ -117,7 +113,7 @@ func TestLogRecordsOfAStepRun(t *testing.T) {
 func TestDefaultLoggerIsQuiet(t *testing.T) {
 	for _, driver := range testdb.Drivers {
 		t.Run(driver, func(t *testing.T) {
-			var def syncBuffer
+			var def testio.Buffer
 			old := slog.Default()
 			slog.SetDefault(slog.New(slog.NewJSONHandler(&def, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			t.Cleanup(func() { slog.SetDefault(old) })
@@ -139,7 +135,7 @@ func TestDefaultLoggerIsQuiet(t *testing.T) {
 			failing() // waits for the subscriber: its warning is written
 			require.NoError(t, c.Stop(t.Context()))
 
-			recs := def.records(t)
+			recs := records(t, &def)
 			var levels []string
 			for _, r := range recs {
 				switch r["level"] {
@@ -155,13 +151,13 @@ func TestDefaultLoggerIsQuiet(t *testing.T) {
 
 			// The same run with a logger given at debug shows the routine
 			// records at debug.
-			var given syncBuffer
+			var given testio.Buffer
 			c2, err := tasker.NewClient(t.Context(), d, &tasker.Config{Registry: reg, SkipMigrate: true,
 				Logger: slog.New(slog.NewJSONHandler(&given, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			require.NoError(t, err)
 			require.NoError(t, c2.RunUntilIdle(t.Context()))
-			require.NotEmpty(t, withMsg(given.records(t), "maintenance: leadership changed"))
-			for _, r := range withMsg(given.records(t), "maintenance: leadership changed") {
+			require.NotEmpty(t, withMsg(records(t, &given), "maintenance: leadership changed"))
+			for _, r := range withMsg(records(t, &given), "maintenance: leadership changed") {
 				require.Equal(t, "DEBUG", r["level"])
 			}
 		})

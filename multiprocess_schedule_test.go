@@ -109,7 +109,7 @@ func TestMultiProcessSchedule(t *testing.T) {
 	}
 	for _, w := range []*testWorker{workers[otherThan(leader)], restarted} {
 		w.waitExit(t, 30*time.Second)
-		require.NoError(t, w.err, "worker %s stops gracefully", w.id)
+		require.NoError(t, w.Err, "worker %s stops gracefully", w.id)
 	}
 }
 

@@ -3,7 +3,6 @@
 package tasker_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/proctest"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
@@ -139,7 +139,7 @@ func TestMultiProcess(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM tasker_tasks WHERE state IN ('pending','in_progress')`).Scan(&unfinished))
 	require.Positive(t, unfinished, "work remains when B stops (the test must stop B earlier)")
 	b.waitExit(t, 30*time.Second)
-	require.NoError(t, b.err, "B stops gracefully with exit status 0")
+	require.NoError(t, b.Err, "B stops gracefully with exit status 0")
 	b.waitLine(t, "STOPPED B", time.Second)
 	t.Logf("stopped B (SIGTERM) with %d tasks unfinished", unfinished)
 	b2 := startTestWorker(t, bin, "B2", env)
@@ -157,10 +157,10 @@ func TestMultiProcess(t *testing.T) {
 	}
 	for _, w := range []*testWorker{c, b2} {
 		w.waitExit(t, 30*time.Second)
-		require.NoError(t, w.err, "worker %s stops gracefully", w.id)
+		require.NoError(t, w.Err, "worker %s stops gracefully", w.id)
 	}
 	for _, w := range []*testWorker{a, b, c, b2} {
-		if r := w.stderrText(); strings.Contains(r, "DATA RACE") {
+		if r := w.StderrText(); strings.Contains(r, "DATA RACE") {
 			t.Errorf("worker %s reported a data race:\n%s", w.id, r)
 		}
 	}
@@ -542,58 +542,27 @@ func buildTestWorker(t *testing.T) string {
 
 // testWorker is a running internal/testworker process.
 type testWorker struct {
-	id     string
-	cmd    *exec.Cmd
-	lines  chan string   // stdout lines
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit status, once done
-	stderr string        // file of its stderr
-	seen   []string
+	*proctest.Child
+	id   string
+	seen []string
 }
 
 // startTestWorker starts a worker process; t.Cleanup kills it (SIGKILL) if it
 // still runs and shows its stderr if the test failed.
 func startTestWorker(t *testing.T, bin, id string, env []string) *testWorker {
 	t.Helper()
-	w := &testWorker{id: id, lines: make(chan string, 64), done: make(chan struct{}),
-		stderr: filepath.Join(t.TempDir(), "worker-"+id+".log")}
-	errFile, err := os.Create(w.stderr)
-	require.NoError(t, err)
-	w.cmd = exec.Command(bin, "-id", id)
-	w.cmd.Env = append(append(os.Environ(), env...), "GORACE=halt_on_error=0")
-	w.cmd.Stderr = errFile
-	stdout, err := w.cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, w.cmd.Start())
-	_ = errFile.Close() // the child has its own descriptor
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case w.lines <- sc.Text():
-			default:
-			}
-		}
-		w.err = w.cmd.Wait()
-		close(w.done)
-	}()
+	w := &testWorker{id: id}
+	// Registered before Start's kill, so it runs after it (cleanups run
+	// last-registered first): the stderr of a worker that has exited.
 	t.Cleanup(func() {
-		select {
-		case <-w.done:
-		default:
-			_ = w.cmd.Process.Kill()
-			<-w.done
-		}
 		if t.Failed() {
-			t.Logf("stderr of worker %s (tail):\n%s", id, tail(w.stderrText(), 6000))
+			t.Logf("stderr of worker %s (tail):\n%s", id, w.StderrTail(6000))
 		}
 	})
+	cmd := exec.Command(bin, "-id", id)
+	cmd.Env = append(append(os.Environ(), env...), "GORACE=halt_on_error=0")
+	w.Child = proctest.Start(t, cmd, 64)
 	return w
-}
-
-func (w *testWorker) stderrText() string {
-	b, _ := os.ReadFile(w.stderr)
-	return string(b)
 }
 
 // waitLine waits for a line on the worker's stdout.
@@ -611,21 +580,14 @@ func (w *testWorker) waitLine(t *testing.T, want string, timeout time.Duration) 
 	defer timer.Stop()
 	for {
 		select {
-		case l := <-w.lines:
+		case l, ok := <-w.Lines:
+			if !ok {
+				// The output ended: the worker exits.
+				<-w.Done
+				t.Fatalf("worker %s exited (%v) before printing %q; stderr:\n%s", w.id, w.Err, want, w.StderrTail(4000))
+			}
 			if take(l) {
 				return
-			}
-		case <-w.done:
-			// Lines printed before the exit are still buffered.
-			for {
-				select {
-				case l := <-w.lines:
-					if take(l) {
-						return
-					}
-				default:
-					t.Fatalf("worker %s exited (%v) before printing %q; stderr:\n%s", w.id, w.err, want, tail(w.stderrText(), 4000))
-				}
 			}
 		case <-timer.C:
 			t.Fatalf("worker %s did not print %q within %s", w.id, want, timeout)
@@ -635,30 +597,23 @@ func (w *testWorker) waitLine(t *testing.T, want string, timeout time.Duration) 
 
 func (w *testWorker) signal(t *testing.T, sig os.Signal) {
 	t.Helper()
-	require.NoError(t, w.cmd.Process.Signal(sig), "signal worker %s", w.id)
+	require.NoError(t, w.Cmd.Process.Signal(sig), "signal worker %s", w.id)
 }
 
 // kill kills the worker with SIGKILL and waits until it is gone.
 func (w *testWorker) kill(t *testing.T) {
 	t.Helper()
-	require.NoError(t, w.cmd.Process.Kill())
+	require.NoError(t, w.Cmd.Process.Kill())
 	w.waitExit(t, 30*time.Second)
 }
 
 func (w *testWorker) waitExit(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	select {
-	case <-w.done:
+	case <-w.Done:
 	case <-time.After(timeout):
 		t.Fatalf("worker %s did not exit within %s", w.id, timeout)
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // TestMultiProcessGracefulStopDuringClaim reproduces in one process what

@@ -1,7 +1,6 @@
 package tasker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/testio"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
 
@@ -45,7 +45,7 @@ func TestPostgresRestart(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 
-	logs := &syncBuffer{}
+	logs := &testio.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	defer func() {
 		if t.Failed() {
@@ -285,25 +285,6 @@ func (r *runRecorder) runs(stepID int64) []recordedRun {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (a log sink,
-// such as the one handlers write to).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // waitFor polls cond every 50ms until it holds, failing the test after

@@ -155,9 +155,8 @@ func (h *handler) principal(r *http.Request) (*taskerauth.Principal, error) {
 // page answers the document of every page to a signed-in user, and sends
 // anyone else to /sign-in (back here once signed in).
 func (h *handler) page(w http.ResponseWriter, r *http.Request) {
-	p, err := h.principal(r)
-	if err != nil {
-		h.unavailable(w, r, err)
+	p, ok := h.signedIn(w, r)
+	if !ok {
 		return
 	}
 	if p == nil {
@@ -169,6 +168,23 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	h.serveAsset(w, r, "index.html")
+}
+
+// signedIn returns the request's principal, nil when nobody is signed in;
+// when the credential could not be checked (the database may be down), it
+// has answered 503 and returns false.
+func (h *handler) signedIn(w http.ResponseWriter, r *http.Request) (*taskerauth.Principal, bool) {
+	p, err := h.principal(r)
+	if err != nil {
+		h.unavailable(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// unauthorized answers 401 to an API call of nobody signed in.
+func unauthorized(w http.ResponseWriter) {
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized", "message": "sign in at /sign-in"}})
 }
 
 func (h *handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
@@ -256,14 +272,13 @@ type sessionView struct {
 // session answers the signed-in user and what they may do; 401 when
 // nobody is.
 func (h *handler) session(w http.ResponseWriter, r *http.Request) {
-	p, err := h.principal(r)
-	if err != nil {
-		h.unavailable(w, r, err)
+	p, ok := h.signedIn(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if p == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized", "message": "sign in at /sign-in"}})
+		unauthorized(w)
 		return
 	}
 	v := sessionView{Subject: p.Subject, Method: p.Method, SignIn: h.cfg.Authenticator != nil && p.Method != taskerauth.MethodAnonymous && p.Method != taskerauth.MethodProxy,

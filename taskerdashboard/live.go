@@ -53,13 +53,12 @@ const livePing = 15 * time.Second
 // they show on each change (and every few seconds, for a change the feed
 // missed: see tasker.Client.ReadChanges).
 func (h *handler) liveFeed(w http.ResponseWriter, r *http.Request) {
-	p, err := h.principal(r)
-	if err != nil {
-		h.unavailable(w, r, err)
+	p, ok := h.signedIn(w, r)
+	if !ok {
 		return
 	}
 	if p == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized", "message": "sign in at /sign-in"}})
+		unauthorized(w)
 		return
 	}
 	if err := h.cfg.Authorizer.Authorize(taskerauth.WithPrincipal(r.Context(), p), p, taskerauth.PermTaskIndex); err != nil {

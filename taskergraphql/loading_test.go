@@ -3,10 +3,8 @@ package taskergraphql_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -14,16 +12,6 @@ import (
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
-
-// queryCounter counts the statements a pgx pool sends.
-type queryCounter struct{ n atomic.Int64 }
-
-func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	q.n.Add(1)
-	return ctx
-}
-
-func (*queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // nested is a page of tasks with their steps, their steps' relations and
 // tasks, and their annotations.
@@ -36,7 +24,7 @@ const nested = `query($n: Int) { tasks(limit: $n) { taskId workflowSteps { name 
 func TestBatchedLoading(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	require.NoError(t, err)
-	counter := &queryCounter{}
+	counter := &pgtest.Trips{}
 	cfg.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
@@ -52,14 +40,14 @@ func TestBatchedLoading(t *testing.T) {
 		}
 	}
 	statements := func(n int) int64 {
-		before := counter.n.Load()
+		before := counter.Statements.Load()
 		var tasks []taskView
 		e.query(nested, map[string]any{"n": n}).noErrors(t).field(t, "tasks", &tasks)
 		require.Len(t, tasks, n)
 		for _, task := range tasks {
 			require.Len(t, task.WorkflowSteps, 4)
 		}
-		return counter.n.Load() - before
+		return counter.Statements.Load() - before
 	}
 	create(2)
 	small := statements(2)

@@ -164,25 +164,24 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 	}
 	switch typ {
 	case model.TypeTask:
-		if err := r.cfg.allow(ctx, PermTaskShow); err != nil {
-			return nil, err
-		}
-		t, err := r.c.GetTask(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		return model.NewTask(t), nil
+		return node(ctx, r, PermTaskShow, n, r.c.GetTask, func(t *tasker.Task) model.Node { return model.NewTask(t) })
 	case model.TypeStep:
-		if err := r.cfg.allow(ctx, PermStepShow); err != nil {
-			return nil, err
-		}
-		st, err := r.c.GetStep(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		return &model.Step{S: st}, nil
+		return node(ctx, r, PermStepShow, n, r.c.GetStep, func(st *tasker.Step) model.Node { return &model.Step{S: st} })
 	}
 	return nil, inputError("id", "is not a global id of this API (take it from a Task's or WorkflowStep's id field)")
+}
+
+// node answers the object n of a global id: it checks perm, reads the
+// object with get and wraps it as a Node.
+func node[T any](ctx context.Context, r *queryResolver, perm string, n int64, get func(context.Context, int64) (T, error), wrap func(T) model.Node) (model.Node, error) {
+	if err := r.cfg.allow(ctx, perm); err != nil {
+		return nil, err
+	}
+	v, err := get(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(v), nil
 }
 
 // maxNodes bounds the ids of one nodes query.

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
-
-	"github.com/tasker-go/tasker"
 )
 
 // maxDeadLetters bounds one page of GET /tasker/dead_letters.
@@ -18,20 +15,14 @@ const maxDeadLetters = 1000
 func (s *server) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxDeadLetters {
-			return badParam("limit", "must be an integer from 1 to %d, not %q", maxDeadLetters, v)
-		}
-		limit = n
+	if err := limitParam(q, "limit", maxDeadLetters, &limit); err != nil {
+		return err
 	}
 	msgs, err := s.c.DeadLetters(r.Context(), q.Get("subscription"), limit)
 	if err != nil {
 		return err
 	}
-	if msgs == nil {
-		msgs = []*tasker.OutboxMessage{}
-	}
+	msgs = nonNil(msgs)
 	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": msgs, "count": len(msgs)})
 	return nil
 }

@@ -240,34 +240,38 @@ func (d *fieldDecoder) strings(name string) ([]string, bool) {
 		d.problem(name, "must be an array of strings")
 		return nil, false
 	}
-	if s == nil {
-		s = []string{}
-	}
-	return s, true
+	return nonNil(s), true
 }
 
 func (d *fieldDecoder) intPtr(name string) *int {
-	if !d.has(name) {
-		return nil
-	}
-	var n int
-	if err := json.Unmarshal(d.m[name], &n); err != nil {
-		d.problem(name, "must be an integer")
-		return nil
-	}
-	return &n
+	return optional[int](d, name, "must be an integer")
 }
 
 func (d *fieldDecoder) boolPtr(name string) *bool {
+	return optional[bool](d, name, "must be true or false")
+}
+
+// nonNil is s, or an empty slice for nil: a list answers [] in JSON, never
+// null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// optional decodes the member name as a T (nil when absent or null); a
+// value of another type is the problem must, and nil.
+func optional[T any](d *fieldDecoder, name, must string) *T {
 	if !d.has(name) {
 		return nil
 	}
-	var b bool
-	if err := json.Unmarshal(d.m[name], &b); err != nil {
-		d.problem(name, "must be true or false")
+	var v T
+	if err := json.Unmarshal(d.m[name], &v); err != nil {
+		d.problem(name, must)
 		return nil
 	}
-	return &b
+	return &v
 }
 
 // object returns a member that must be a JSON object (nil when absent or null).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tasker-go/tasker/internal/testio"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
 
@@ -17,7 +18,7 @@ import (
 // made of safe characters, else replaced by a new one; the request's log
 // record carries the id answered (through the request's context).
 func TestRequestIDEchoValidationAndLog(t *testing.T) {
-	log := &syncBuffer{}
+	log := &testio.Buffer{}
 	e := newEnvOpts(t, &taskerhttp.Options{Logger: slog.New(slog.NewJSONHandler(log, nil))})
 	generated := regexp.MustCompile(`^[0-9a-f]{32}$`)
 	for _, tc := range []struct {

@@ -1,7 +1,6 @@
 package taskerhttp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,34 +17,17 @@ import (
 
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/testio"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskerhttp"
 )
-
-// syncBuffer is a log destination the handler's goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // outage is a client on a throwaway PostgreSQL server of its own (which
 // the test stops and freezes), served by the REST API.
 type outage struct {
 	cl     *pgtest.Cluster
 	srv    *httptest.Server
-	log    *syncBuffer
+	log    *testio.Buffer
 	taskID string
 	stepID string
 }
@@ -62,7 +44,7 @@ func newOutage(t *testing.T, auth bool) *outage {
 	t.Cleanup(func() { _ = drv.Close() })
 	c, err := tasker.NewClient(t.Context(), drv, &tasker.Config{Registry: testRegistry(t)})
 	require.NoError(t, err)
-	log := &syncBuffer{}
+	log := &testio.Buffer{}
 	opts := &taskerhttp.Options{RequestTimeout: outageTimeout, WorkerToken: "0123456789abcdef-worker",
 		Logger: slog.New(slog.NewTextHandler(log, nil))}
 	if auth {

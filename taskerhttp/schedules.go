@@ -14,9 +14,7 @@ func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if l == nil {
-		l = []*tasker.Schedule{}
-	}
+	l = nonNil(l)
 	writeJSON(w, http.StatusOK, map[string]any{"schedules": l})
 	return nil
 }

@@ -80,9 +80,7 @@ func (s *server) getStep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if trs == nil {
-		trs = []*tasker.Transition{}
-	}
+	trs = nonNil(trs)
 	v := newStepView(st, trs)
 	if err := s.coverage(r.Context(), []*tasker.Step{st}, []*apiview.Step{v}); err != nil {
 		return err

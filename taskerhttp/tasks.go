@@ -107,12 +107,8 @@ func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
 			*f.dst = t.UTC()
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			return nil, badParam("limit", "must be an integer from 1 to %d, not %q", maxListLimit, v)
-		}
-		p.Limit = n
+	if err := limitParam(q, "limit", maxListLimit, &p.Limit); err != nil {
+		return nil, err
 	}
 	if v := q.Get("offset"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -121,12 +117,8 @@ func taskListParams(r *http.Request) (*tasker.TaskListParams, error) {
 		}
 		p.Offset = n
 	}
-	if v := q.Get("count_limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxCountLimit {
-			return nil, badParam("count_limit", "must be an integer from 1 to %d, not %q", maxCountLimit, v)
-		}
-		p.CountLimit = n
+	if err := limitParam(q, "count_limit", maxCountLimit, &p.CountLimit); err != nil {
+		return nil, err
 	}
 	if v := q.Get("sort_by"); v != "" {
 		found := false
@@ -236,9 +228,7 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if steps == nil {
-		steps = []*tasker.Step{}
-	}
+	steps = nonNil(steps)
 	w.Header().Set("Location", fmt.Sprintf("/tasker/tasks/%d", res.Task.ID))
 	writeJSON(w, status, map[string]any{"task": newTaskView(res.Task, steps)})
 	return nil
@@ -305,9 +295,7 @@ func (s *server) taskWithSteps(ctx context.Context, id int64) (*tasker.Task, []*
 	if err != nil {
 		return nil, nil, err
 	}
-	if steps == nil {
-		steps = []*tasker.Step{}
-	}
+	steps = nonNil(steps)
 	return task, steps, nil
 }
 
@@ -429,9 +417,22 @@ func (s *server) taskTransitions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if trs == nil {
-		trs = []*tasker.Transition{}
-	}
+	trs = nonNil(trs)
 	writeJSON(w, http.StatusOK, map[string]any{"transitions": trs})
+	return nil
+}
+
+// limitParam reads the query parameter name, when it is given, into *dst:
+// an integer from 1 to most.
+func limitParam(q url.Values, name string, most int, dst *int) error {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return badParam(name, "must be an integer from 1 to %d, not %q", most, v)
+	}
+	*dst = n
 	return nil
 }

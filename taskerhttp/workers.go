@@ -69,9 +69,7 @@ func (s *server) claimSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return bodyFieldNames(err)
 	}
-	if steps == nil {
-		steps = []*taskerwire.Step{}
-	}
+	steps = nonNil(steps)
 	writeJSON(w, http.StatusOK, taskerwire.ClaimResponse{Steps: steps})
 	return nil
 }
@@ -286,9 +284,7 @@ func (s *server) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if workers == nil {
-		workers = []*tasker.WorkerInfo{}
-	}
+	workers = nonNil(workers)
 	writeJSON(w, http.StatusOK, map[string]any{"workers": workers, "since": since, "since_minutes": minutes})
 	return nil
 }

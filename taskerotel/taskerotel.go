@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
@@ -149,35 +150,31 @@ func newExporter(ctx context.Context, name string, o Options) (sdktrace.SpanExpo
 	stock := os.Getenv("OTEL_GO_X_OBSERVABILITY") != ""
 	switch proto {
 	case "", "http/protobuf":
-		var (
-			exp sdktrace.SpanExporter
-			err error
-		)
-		if stock {
-			exp, err = otlptracehttp.New(ctx)
-		} else {
-			exp, err = newOTLPExporter(ctx, otlptracehttp.NewClient())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
-		}
-		return exp, nil
+		return clientExporter(ctx, otlptracehttp.NewClient(), stock, "OTLP/HTTP")
 	case "grpc":
-		var (
-			exp sdktrace.SpanExporter
-			err error
-		)
-		if stock {
-			exp, err = otlptracegrpc.New(ctx)
-		} else {
-			exp, err = newOTLPExporter(ctx, otlptracegrpc.NewClient())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("OTLP/gRPC trace exporter: %w", err)
-		}
-		return exp, nil
+		return clientExporter(ctx, otlptracegrpc.NewClient(), stock, "OTLP/gRPC")
 	}
 	return nil, fmt.Errorf("%s=%q is not supported: use http/protobuf (the default) or grpc", protoVar, proto)
+}
+
+// clientExporter is the exporter that sends spans through client: the
+// stock one when stock (otlptracehttp.New and otlptracegrpc.New are
+// otlptrace.New of their client), else otlpExporter; what names the
+// protocol in an error.
+func clientExporter(ctx context.Context, client otlptrace.Client, stock bool, what string) (sdktrace.SpanExporter, error) {
+	var (
+		exp sdktrace.SpanExporter
+		err error
+	)
+	if stock {
+		exp, err = otlptrace.New(ctx, client)
+	} else {
+		exp, err = newOTLPExporter(ctx, client)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s trace exporter: %w", what, err)
+	}
+	return exp, nil
 }
 
 // checkEndpoint refuses an endpoint the exporters would silently ignore.

@@ -206,17 +206,29 @@ func (r *apiClient) do(ctx context.Context, method, path string, query url.Value
 	return resp.StatusCode, nil
 }
 
+// member calls the API like do and returns the member key of its answer (a
+// JSON object), decoded as a T: the zero T when the answer has no such key.
+func member[T any](ctx context.Context, r *apiClient, method, path string, query url.Values, body any, key string) (T, error) {
+	var v T
+	var out map[string]json.RawMessage
+	if _, err := r.do(ctx, method, path, query, body, &out); err != nil {
+		return v, err
+	}
+	if raw, ok := out[key]; ok {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return v, fmt.Errorf("%s %s: the server's answer is not the expected JSON: %w", method, path, err)
+		}
+	}
+	return v, nil
+}
+
 // deadLetters calls GET /tasker/dead_letters.
 func (r *apiClient) deadLetters(ctx context.Context, subscription string, limit int) ([]*tasker.OutboxMessage, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if subscription != "" {
 		q.Set("subscription", subscription)
 	}
-	var env struct {
-		DeadLetters []*tasker.OutboxMessage `json:"dead_letters"`
-	}
-	_, err := r.do(ctx, http.MethodGet, "/tasker/dead_letters", q, nil, &env)
-	return env.DeadLetters, err
+	return member[[]*tasker.OutboxMessage](ctx, r, http.MethodGet, "/tasker/dead_letters", q, nil, "dead_letters")
 }
 
 // replayDeadLetters calls POST /tasker/dead_letters/replay: the ids, or
@@ -226,11 +238,7 @@ func (r *apiClient) replayDeadLetters(ctx context.Context, ids []int64) (int, er
 	if len(ids) > 0 {
 		body = map[string]any{"ids": ids}
 	}
-	var out struct {
-		Replayed int `json:"replayed"`
-	}
-	_, err := r.do(ctx, http.MethodPost, "/tasker/dead_letters/replay", nil, body, &out)
-	return out.Replayed, err
+	return member[int](ctx, r, http.MethodPost, "/tasker/dead_letters/replay", nil, body, "replayed")
 }
 
 // apiTask is a task as the API sends it: tasker.Task's fields plus
@@ -308,13 +316,7 @@ func (r *apiClient) taskDependencies(ctx context.Context, id int64) (*tasker.Tas
 }
 
 func (r *apiClient) taskTransitions(ctx context.Context, id int64) ([]*tasker.Transition, error) {
-	var out struct {
-		Transitions []*tasker.Transition `json:"transitions"`
-	}
-	if _, err := r.do(ctx, http.MethodGet, taskPath(id)+"/transitions", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Transitions, nil
+	return member[[]*tasker.Transition](ctx, r, http.MethodGet, taskPath(id)+"/transitions", nil, nil, "transitions")
 }
 
 func (r *apiClient) cancelTask(ctx context.Context, id int64, reason string) (*apiTask, error) {

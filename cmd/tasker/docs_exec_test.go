@@ -80,6 +80,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/testio"
 )
 
 // docFixtures writes, into the directory of every block of a Markdown file,
@@ -903,7 +905,7 @@ type docProc struct {
 	tasker bool
 	cmd    *exec.Cmd
 	stdout lineWriter
-	stderr lockedBuffer
+	stderr testio.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -912,7 +914,7 @@ func (p *docProc) output() string { return p.stdout.buf.String() + p.stderr.Stri
 
 // lineWriter keeps what is written and calls line with each complete line.
 type lineWriter struct {
-	buf     lockedBuffer
+	buf     testio.Buffer
 	partial []byte
 	line    func(string)
 }

@@ -134,8 +134,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		"FLAG_FILE="+flag, "CHROMIUM="+browser, "SCREENSHOTS="+shots)
 	out, err := run.CombinedOutput()
 	if err != nil {
-		logs, _ := os.ReadFile(srv.stderr)
-		t.Fatalf("node dashboard.mjs: %v\n%s\nserve stderr (tail):\n%s", err, out, tail(string(logs), 4000))
+		t.Fatalf("node dashboard.mjs: %v\n%s\nserve stderr (tail):\n%s", err, out, srv.StderrTail(4000))
 	}
 	for _, want := range []string{`"retriedLive":true`, `"resolved":true`, `"replayed":true`, `"forcedRetry":403`, `"waitingShown":true`} {
 		require.Contains(t, string(out), want)

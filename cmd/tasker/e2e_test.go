@@ -4,7 +4,6 @@ package main
 // process on a free port, driven over HTTP. Skipped with -short.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/proctest"
 )
 
 var (
@@ -76,13 +76,11 @@ func e2eBinary(t *testing.T) string {
 	return taskerBinary(t)
 }
 
-// served is a running `tasker serve` process.
+// served is a running `tasker serve` process; its Stderr is the request
+// log.
 type served struct {
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:PORT
-	stderr string // path of its stderr (the request log)
-	exited chan struct{}
-	err    error // Wait's result, once exited is closed
+	*proctest.Child
+	base string // http://127.0.0.1:PORT
 }
 
 var listeningRe = regexp.MustCompile(`^tasker serve listening on (https?://\S+) \(database (\S+), (\d+) templates\)$`)
@@ -98,56 +96,23 @@ func startServe(t testing.TB, bin string, args ...string) *served {
 // startServeEnv is startServe with env added to the process's environment.
 func startServeEnv(t testing.TB, bin string, env []string, args ...string) *served {
 	t.Helper()
-	dir := t.TempDir()
-	s := &served{stderr: filepath.Join(dir, "serve.stderr"), exited: make(chan struct{})}
-	errFile, err := os.Create(s.stderr)
-	require.NoError(t, err)
-	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	s.cmd.Env = append(append(os.Environ(), "TASKER_SERVER=", "TASKER_ADDR="), env...)
-	s.cmd.Stderr = errFile
-	stdout, err := s.cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, s.cmd.Start())
-	lines := make(chan string, 16)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default: // nobody listens any more
-			}
-		}
-	}()
-	go func() {
-		s.err = s.cmd.Wait()
-		_ = errFile.Close()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	})
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "TASKER_SERVER=", "TASKER_ADDR="), env...)
+	s := &served{Child: proctest.Start(t, cmd, 16)}
 	deadline := time.After(30 * time.Second)
 	for {
 		select {
-		case line, ok := <-lines:
+		case line, ok := <-s.Lines:
 			if !ok {
-				<-s.exited
-				logs, _ := os.ReadFile(s.stderr)
-				t.Fatalf("tasker serve exited before listening: %v\n%s", s.err, logs)
+				<-s.Done
+				t.Fatalf("tasker serve exited before listening: %v\n%s", s.Err, s.StderrText())
 			}
 			if m := listeningRe.FindStringSubmatch(line); m != nil {
 				s.base = m[1]
 				return s
 			}
 		case <-deadline:
-			logs, _ := os.ReadFile(s.stderr)
-			t.Fatalf("tasker serve printed no listening line in 30s\n%s", logs)
+			t.Fatalf("tasker serve printed no listening line in 30s\n%s", s.StderrText())
 		}
 	}
 }
@@ -157,27 +122,19 @@ func startServeEnv(t testing.TB, bin string, env []string, args ...string) *serv
 func (s *served) terminate(t testing.TB, within time.Duration) (int, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.Cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case <-s.exited:
+	case <-s.Done:
 	case <-time.After(within):
-		logs, _ := os.ReadFile(s.stderr)
-		t.Fatalf("tasker serve did not exit within %s of SIGTERM\n%s", within, tail(string(logs), 3000))
+		t.Fatalf("tasker serve did not exit within %s of SIGTERM\n%s", within, s.StderrTail(3000))
 	}
 	took := time.Since(start)
 	var ee *exec.ExitError
-	if errors.As(s.err, &ee) {
+	if errors.As(s.Err, &ee) {
 		return ee.ExitCode(), took
 	}
-	require.NoError(t, s.err)
+	require.NoError(t, s.Err)
 	return 0, took
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // httpJSON sends a request with an optional JSON body and decodes the JSON
@@ -372,11 +329,11 @@ func TestE2EServe(t *testing.T) {
 	// SIGTERM: a graceful stop, exit status 0, within the drain timeout.
 	hc.CloseIdleConnections()
 	code, took := srv.terminate(t, 15*time.Second)
-	logs, _ := os.ReadFile(srv.stderr)
-	require.Equal(t, 0, code, "exit status after SIGTERM\n%s", tail(string(logs), 3000))
+	require.Equal(t, 0, code, "exit status after SIGTERM\n%s", srv.StderrTail(3000))
 	require.Less(t, took, 10*time.Second, "exits within --drain-timeout")
-	require.Contains(t, string(logs), `msg="http request"`, "request log on stderr")
-	require.Contains(t, string(logs), "tasker serve: stopped")
+	logs := srv.StderrText()
+	require.Contains(t, logs, `msg="http request"`, "request log on stderr")
+	require.Contains(t, logs, "tasker serve: stopped")
 	t.Logf("tasker serve exited 0 %s after SIGTERM", took.Round(time.Millisecond))
 }
 
@@ -408,8 +365,7 @@ func TestE2EServeShutdownDrains(t *testing.T) {
 	}
 	hc.CloseIdleConnections()
 	code, took := srv.terminate(t, 25*time.Second)
-	logs, _ := os.ReadFile(srv.stderr)
-	require.Equal(t, 0, code, tail(string(logs), 3000))
+	require.Equal(t, 0, code, srv.StderrTail(3000))
 	require.Less(t, took, 20*time.Second)
 
 	// The step finished during the drain: the database says complete.

@@ -1,42 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/testio"
 )
-
-// lockedBuffer is an output the command writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // background is a CLI command line run in-process in the background, as a
 // long-running command (worker, serve) runs until its signal.
 type background struct {
-	out, errOut lockedBuffer
+	out, errOut testio.Buffer
 	stop        context.CancelFunc // the signal: the command's context is cancelled
 	done        chan error         // receives the command's result
 }
@@ -56,7 +37,7 @@ func startBackground(t *testing.T, args ...string) *background {
 
 // waitForText waits until the output o of the command contains text,
 // failing the test if the command exits first.
-func (b *background) waitForText(t *testing.T, what string, o *lockedBuffer, text string) {
+func (b *background) waitForText(t *testing.T, what string, o *testio.Buffer, text string) {
 	t.Helper()
 	for !strings.Contains(o.String(), text) {
 		select {

@@ -403,9 +403,26 @@ func (f *goGenFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.force, "force", false, "overwrite existing files")
 }
 
-func (a *app) generateHandlerCmd() *cobra.Command {
+// generateGoCmd completes cmd (its Use, Short, Long and Example given) as
+// the command that writes the Go file of kind (handler, subscriber,
+// authenticator) and its test for NAME: typeName(NAME) is the type's name,
+// and sample a valid NAME that the error of an invalid one suggests.
+func (a *app) generateGoCmd(cmd *cobra.Command, kind, sample string, typeName func(string) string) *cobra.Command {
 	var f goGenFlags
-	cmd := &cobra.Command{
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(_ *cobra.Command, args []string) error {
+		name := args[0]
+		if err := checkGoName(kind, name, sample); err != nil {
+			return err
+		}
+		return a.generateGo(kind, name, typeName(name), f.dir, f.pkg, f.force)
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func (a *app) generateHandlerCmd() *cobra.Command {
+	return a.generateGoCmd(&cobra.Command{
 		Use:   "handler NAME",
 		Short: "Write a Go step handler (NAME.go) and its test (NAME_test.go)",
 		Long: `Writes a Go step handler registered under NAME (the name a step's handler
@@ -414,17 +431,7 @@ client on a temporary SQLite database. Register it in your program:
 reg.MustRegisterHandler(<Type>HandlerName, <Type>{}).`,
 		Example: "  tasker generate handler charge_card             # charge_card.go: type ChargeCard\n" +
 			"  tasker generate handler charge_card --dir handlers --package handlers",
-		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			name := args[0]
-			if err := checkGoName("handler", name, "charge_card"); err != nil {
-				return err
-			}
-			return a.generateGo("handler", name, camelName(name), f.dir, f.pkg, f.force)
-		},
-	}
-	f.add(cmd)
-	return cmd
+	}, "handler", "charge_card", camelName)
 }
 
 // suffixed is camelName(name) ending in suffix once.
@@ -437,8 +444,7 @@ func suffixed(name, suffix string) string {
 }
 
 func (a *app) generateSubscriberCmd() *cobra.Command {
-	var f goGenFlags
-	cmd := &cobra.Command{
+	return a.generateGoCmd(&cobra.Command{
 		Use:   "subscriber NAME",
 		Short: "Write a Go in-process event subscriber and its test",
 		Long: `Writes the type <Name>Subscriber, whose Subscribe(client) has the client
@@ -446,22 +452,11 @@ call its Handle for every event matching its Patterns (Client.SubscribeFunc),
 and a test that runs a task through a real client on a temporary SQLite
 database and counts the events.`,
 		Example: "  tasker generate subscriber audit_log   # audit_log_subscriber.go: type AuditLogSubscriber",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			name := args[0]
-			if err := checkGoName("subscriber", name, "audit_log"); err != nil {
-				return err
-			}
-			return a.generateGo("subscriber", name, suffixed(name, "Subscriber"), f.dir, f.pkg, f.force)
-		},
-	}
-	f.add(cmd)
-	return cmd
+	}, "subscriber", "audit_log", func(name string) string { return suffixed(name, "Subscriber") })
 }
 
 func (a *app) generateAuthenticatorCmd() *cobra.Command {
-	var f goGenFlags
-	cmd := &cobra.Command{
+	return a.generateGoCmd(&cobra.Command{
 		Use:   "authenticator NAME",
 		Short: "Write a Go authenticator for the REST API (taskerhttp) and its test",
 		Long: `Writes the type <Name>Authenticator, a taskerauth.Authenticator for
@@ -469,17 +464,7 @@ taskerhttp.Options.Authenticator that accepts one shared key in the X-Api-Key
 header (compared in constant time) as a principal with fixed permissions, and
 tests that call it directly and through taskerhttp.NewHandler.`,
 		Example: "  tasker generate authenticator static_key   # static_key_authenticator.go: type StaticKeyAuthenticator",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			name := args[0]
-			if err := checkGoName("authenticator", name, "static_key"); err != nil {
-				return err
-			}
-			return a.generateGo("authenticator", name, suffixed(name, "Authenticator"), f.dir, f.pkg, f.force)
-		},
-	}
-	f.add(cmd)
-	return cmd
+	}, "authenticator", "static_key", func(name string) string { return suffixed(name, "Authenticator") })
 }
 
 // templateStep is one step of a generated template.

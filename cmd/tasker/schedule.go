@@ -27,8 +27,7 @@ on the wall clock of a time zone. The maintenance leader among the worker and
 serve processes fires them, one task per fire time (docs/schedules.md).
 Templates declare schedules too (schedules: in the YAML).`,
 	}
-	cmd.PersistentFlags().StringVar(&a.s.server, "server", "", "URL of a running `tasker serve` (http://HOST:PORT): use its REST API instead of the database [$TASKER_SERVER]")
-	cmd.PersistentFlags().StringVar(&a.s.token, "token", "", "the credential sent to --server: an API token or a JWT with the tasker.schedule permissions [$TASKER_TOKEN]")
+	a.addServerFlags(cmd.PersistentFlags(), "an API token or a JWT with the tasker.schedule permissions")
 	cmd.AddCommand(a.scheduleCreateCmd(), a.scheduleListCmd(), a.scheduleGetCmd(),
 		a.scheduleActionCmd("pause", "Pause a schedule: it fires nothing until resumed", (*tasker.Client).PauseSchedule),
 		a.scheduleActionCmd("resume", "Resume a paused schedule from now (missed fire times are not caught up)", (*tasker.Client).ResumeSchedule),
@@ -69,11 +68,7 @@ func (a *app) scheduleCreateCmd() *cobra.Command {
 			req.Context = raw
 			ctx := cmd.Context()
 			sc, err := remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.Schedule, error) {
-				var out struct {
-					Schedule *tasker.Schedule `json:"schedule"`
-				}
-				_, err := r.do(ctx, http.MethodPost, "/tasker/schedules", nil, &req, &out)
-				return out.Schedule, err
+				return member[*tasker.Schedule](ctx, r, http.MethodPost, "/tasker/schedules", nil, &req, "schedule")
 			}, func(c *tasker.Client) (*tasker.Schedule, error) { return c.CreateSchedule(ctx, &req) })
 			if err != nil {
 				return err
@@ -111,11 +106,7 @@ func (a *app) scheduleListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			list, err := remoteOrLocal(ctx, a, func(r *apiClient) ([]*tasker.Schedule, error) {
-				var out struct {
-					Schedules []*tasker.Schedule `json:"schedules"`
-				}
-				_, err := r.do(ctx, http.MethodGet, "/tasker/schedules", nil, nil, &out)
-				return out.Schedules, err
+				return member[[]*tasker.Schedule](ctx, r, http.MethodGet, "/tasker/schedules", nil, nil, "schedules")
 			}, func(c *tasker.Client) ([]*tasker.Schedule, error) { return c.Schedules(ctx) })
 			if err != nil {
 				return err
@@ -157,11 +148,7 @@ func (a *app) scheduleListCmd() *cobra.Command {
 // through the server with method on path suffix.
 func (a *app) scheduleOne(ctx context.Context, name, method, suffix string, local func(*tasker.Client, context.Context, string) (*tasker.Schedule, error)) (*tasker.Schedule, error) {
 	return remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.Schedule, error) {
-		var out struct {
-			Schedule *tasker.Schedule `json:"schedule"`
-		}
-		_, err := r.do(ctx, method, "/tasker/schedules/"+url.PathEscape(name)+suffix, nil, nil, &out)
-		return out.Schedule, err
+		return member[*tasker.Schedule](ctx, r, method, "/tasker/schedules/"+url.PathEscape(name)+suffix, nil, nil, "schedule")
 	}, func(c *tasker.Client) (*tasker.Schedule, error) { return local(c, ctx, name) })
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,24 +18,37 @@ func TestParseTemplateRef(t *testing.T) {
 	}
 }
 
-// The schedule commands on a database, in process.
+// The schedule commands on a database, in process, and through a server.
 func TestScheduleCommands(t *testing.T) {
-	db := "sqlite://" + filepath.Join(t.TempDir(), "sched.db")
+	t.Parallel()
 	tmpl := filepath.Join("..", "..", "examples")
-	out := mustRun(t, "--database", db, "--templates", tmpl, "schedule", "create", "nightly", "--template", "default/linear_workflow",
-		"--cron", "30 2 * * *", "--time-zone", "America/New_York", "--context", `{"even_number": 4}`, "--overlap", "skip", "--catch-up", "one")
-	require.Regexp(t, `created schedule nightly \(30 2 \* \* \*, America/New_York\), next fire \d{4}-\d\d-\d\dT0[67]:30:00Z`, out)
-	_, errOut, err := run(t, "--database", db, "--templates", tmpl, "schedule", "create", "bad", "--template", "linear_workflow", "--cron", "61 * * * *")
-	require.ErrorContains(t, err, "cron", errOut)
+	serverDB := "sqlite://" + filepath.Join(t.TempDir(), "served.db")
+	_, srv := serveDB(t, serverDB, tmpl, 0)
+	for _, mode := range []struct {
+		name  string
+		flags []string
+	}{
+		{"database", []string{"--database", "sqlite://" + filepath.Join(t.TempDir(), "sched.db"), "--templates", tmpl}},
+		{"server", []string{"--server", srv.URL}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			args := func(a ...string) []string { return append(slices.Clone(mode.flags), a...) }
+			out := mustRun(t, args("schedule", "create", "nightly", "--template", "default/linear_workflow",
+				"--cron", "30 2 * * *", "--time-zone", "America/New_York", "--context", `{"even_number": 4}`, "--overlap", "skip", "--catch-up", "one")...)
+			require.Regexp(t, `created schedule nightly \(30 2 \* \* \*, America/New_York\), next fire \d{4}-\d\d-\d\dT0[67]:30:00Z`, out)
+			_, errOut, err := run(t, args("schedule", "create", "bad", "--template", "linear_workflow", "--cron", "61 * * * *")...)
+			require.ErrorContains(t, err, "cron", errOut)
 
-	list := mustRun(t, "--database", db, "schedule", "list")
-	require.Regexp(t, `(?m)^nightly +default/linear_workflow +30 2 \* \* \* +America/New_York +active `, list)
-	require.Contains(t, mustRun(t, "--database", db, "schedule", "pause", "nightly"), "paused schedule nightly")
-	require.Regexp(t, `(?m)^nightly .* paused `, mustRun(t, "--database", db, "schedule", "list"))
-	require.Contains(t, mustRun(t, "--database", db, "schedule", "resume", "nightly"), "resumed schedule nightly")
-	require.Regexp(t, `created task 1 \(reason nightly@`, mustRun(t, "--database", db, "--templates", tmpl, "schedule", "trigger", "nightly"))
-	require.Contains(t, mustRun(t, "--database", db, "schedule", "get", "nightly"), `"last_task_id": 1`)
-	mustRun(t, "--database", db, "schedule", "delete", "nightly")
-	_, _, err = run(t, "--database", db, "schedule", "get", "nightly")
-	require.ErrorContains(t, err, "no schedule named")
+			list := mustRun(t, args("schedule", "list")...)
+			require.Regexp(t, `(?m)^nightly +default/linear_workflow +30 2 \* \* \* +America/New_York +active `, list)
+			require.Contains(t, mustRun(t, args("schedule", "pause", "nightly")...), "paused schedule nightly")
+			require.Regexp(t, `(?m)^nightly .* paused `, mustRun(t, args("schedule", "list")...))
+			require.Contains(t, mustRun(t, args("schedule", "resume", "nightly")...), "resumed schedule nightly")
+			require.Regexp(t, `created task 1 \(reason nightly@`, mustRun(t, args("schedule", "trigger", "nightly")...))
+			require.Contains(t, mustRun(t, args("schedule", "get", "nightly")...), `"last_task_id": 1`)
+			mustRun(t, args("schedule", "delete", "nightly")...)
+			_, _, err = run(t, args("schedule", "get", "nightly")...)
+			require.ErrorContains(t, err, "no schedule named")
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/internal/testio"
 )
 
 // pgURLWithPassword creates a fresh PostgreSQL database on the server of
@@ -58,7 +59,7 @@ func TestCLIMasksDatabasePassword(t *testing.T) {
 	require.NotContains(t, out+errOut, password)
 	require.Contains(t, out, ":xxxxx@")
 
-	var wout, werr lockedBuffer
+	var wout, werr testio.Buffer
 	root := newRoot(&wout, &werr)
 	root.SetArgs([]string{"--database", db, "--log-level", "info", "worker", "--drain-timeout", "1s"})
 	ctx, cancel := context.WithCancel(t.Context())

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,9 +37,7 @@ func TestServeInsecureNoAuth(t *testing.T) {
 	db := "sqlite://" + filepath.Join(t.TempDir(), "open.db")
 	srv := startServe(t, taskerBinary(t), "--database", db, "--addr", "0.0.0.0:0", "--insecure-no-auth")
 	require.Equal(t, http.StatusOK, get(t, srv.base, "/tasker/tasks", ""))
-	logs, err := os.ReadFile(srv.stderr)
-	require.NoError(t, err)
-	require.Contains(t, string(logs), "tasker serve: authentication is off: no API token exists and no JWT configuration is given")
+	require.Contains(t, srv.StderrText(), "tasker serve: authentication is off: no API token exists and no JWT configuration is given")
 }
 
 // --auth-public (and $TASKER_AUTH_PUBLIC) serves the listed read-only

@@ -167,13 +167,7 @@ func (a *app) remoteCreateToken(ctx context.Context, name string, perms []string
 }
 
 func (r *apiClient) listTokens(ctx context.Context) ([]apiToken, error) {
-	var out struct {
-		Tokens []apiToken `json:"tokens"`
-	}
-	if _, err := r.do(ctx, http.MethodGet, "/tasker/tokens", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Tokens, nil
+	return member[[]apiToken](ctx, r, http.MethodGet, "/tasker/tokens", nil, nil, "tokens")
 }
 
 func (r *apiClient) revokeToken(ctx context.Context, name string) error {

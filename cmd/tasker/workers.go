@@ -70,11 +70,7 @@ running tasker serve (GET /tasker/workers); otherwise it reads the database.`,
 
 func (a *app) workers(ctx context.Context, since time.Duration) ([]*tasker.WorkerInfo, error) {
 	return remoteOrLocal(ctx, a, func(r *apiClient) ([]*tasker.WorkerInfo, error) {
-		var out struct {
-			Workers []*tasker.WorkerInfo `json:"workers"`
-		}
 		q := url.Values{"since_minutes": {strconv.Itoa(int(since / time.Minute))}}
-		_, err := r.do(ctx, http.MethodGet, "/tasker/workers", q, nil, &out)
-		return out.Workers, err
+		return member[[]*tasker.WorkerInfo](ctx, r, http.MethodGet, "/tasker/workers", q, nil, "workers")
 	}, func(c *tasker.Client) ([]*tasker.WorkerInfo, error) { return c.Workers(ctx, time.Now().Add(-since)) })
 }

@@ -238,6 +238,15 @@ func next(set uint64, v int) (int, bool) {
 	return bits.TrailingZeros64(rest), true
 }
 
+// nextOr is the smallest value of set at or above v, or past when there is
+// none (a value past the field's range, which carries into the next field).
+func nextOr(set uint64, v, past int) int {
+	if n, ok := next(set, v); ok {
+		return n
+	}
+	return past
+}
+
 func daysIn(year int, m time.Month) int {
 	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
@@ -313,29 +322,17 @@ func (s *Schedule) Next(after time.Time, loc *time.Location) time.Time {
 			continue
 		}
 		if !has(s.hour, h) {
-			if nh, ok := next(s.hour, h); ok {
-				h = nh
-			} else {
-				h = 24
-			}
+			h = nextOr(s.hour, h, 24)
 			mi, se = 0, 0
 			continue
 		}
 		if !has(s.min, mi) {
-			if nm, ok := next(s.min, mi); ok {
-				mi = nm
-			} else {
-				mi = 60
-			}
+			mi = nextOr(s.min, mi, 60)
 			se = 0
 			continue
 		}
 		if !has(s.sec, se) {
-			if ns, ok := next(s.sec, se); ok {
-				se = ns
-			} else {
-				se = 60
-			}
+			se = nextOr(s.sec, se, 60)
 			continue
 		}
 		if t := resolve(y, mo, d, h, mi, se, loc); t.After(after) {

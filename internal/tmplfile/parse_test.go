@@ -563,19 +563,10 @@ func TestParseRejectsMissingRequiredKeys(t *testing.T) {
 	})
 }
 
-func TestParseRejectsHandlerAliasConflict(t *testing.T) {
+// Handler and its alias handler_class may both be given when they agree;
+// TestParseRejectsInconsistentTemplates has the case where they differ.
+func TestParseAcceptsMatchingHandlerAlias(t *testing.T) {
 	t.Parallel()
-	runRejections(t, []rejection{{
-		name: "handler and handler_class differ",
-		src: `
-			name: t
-			step_templates:
-			  - name: a
-			    handler: http
-			    handler_class: Api::Fetch
-		`,
-		want: `t.yaml:5: step "a": handler "http" and handler_class "Api::Fetch" differ; keep only one of them (handler_class is an alias of handler)`,
-	}})
 	got, err := parse(`
 		name: t
 		step_templates:
@@ -825,68 +816,72 @@ func TestParseRejectsOutOfRangeValues(t *testing.T) {
 	})
 }
 
-func TestParseRejectsDuplicateStepNames(t *testing.T) {
+// Templates whose parts contradict each other: two names for one handler,
+// one name for two steps or keys, an incomplete named_steps, a schema that
+// is not one.
+func TestParseRejectsInconsistentTemplates(t *testing.T) {
 	t.Parallel()
-	runRejections(t, []rejection{{
-		name: "duplicate",
-		src: `
-			name: t
-			step_templates:
-			  - name: fetch
-			    handler: h
-			  - name: other
-			    handler: h
-			  - name: fetch
-			    handler: h
-		`,
-		want: `t.yaml:7: step "fetch": duplicate step name "fetch" (lines 3 and 7); give each step a unique name`,
-	}})
-}
-
-func TestParseRejectsDuplicateKeys(t *testing.T) {
-	t.Parallel()
-	runRejections(t, []rejection{{
-		name: "duplicate key",
-		src: `
-			name: t
-			step_templates:
-			  - name: a
-			    handler: h
-			    handler: g
-		`,
-		want: `t.yaml:5: key "handler" appears twice (lines 4 and 5); remove one of them`,
-	}})
-}
-
-func TestParseRejectsIncompleteNamedSteps(t *testing.T) {
-	t.Parallel()
-	runRejections(t, []rejection{{
-		name: "named_steps",
-		src: `
-			name: t
-			named_steps: [a]
-			step_templates:
-			  - {name: a, handler: h}
-			  - {name: b, handler: h}
-			  - {name: c, handler: h}
-		`,
-		want: `t.yaml:2: named_steps does not list steps "b", "c"; add them to named_steps, or remove named_steps`,
-	}})
-}
-
-func TestParseRejectsInvalidSchema(t *testing.T) {
-	t.Parallel()
-	runRejections(t, []rejection{{
-		name: "schema",
-		src: `
-			name: t
-			schema:
-			  type: object
-			  properties:
-			    order_id: {type: integer, minimum: one}
-		`,
-		want: `t.yaml:2: schema is not a valid JSON Schema: invalid JSON Schema: at /properties/order_id/minimum: type: got string, want number`,
-	}})
+	runRejections(t, []rejection{
+		{
+			name: "handler and handler_class differ",
+			src: `
+				name: t
+				step_templates:
+				  - name: a
+				    handler: http
+				    handler_class: Api::Fetch
+			`,
+			want: `t.yaml:5: step "a": handler "http" and handler_class "Api::Fetch" differ; keep only one of them (handler_class is an alias of handler)`,
+		},
+		{
+			name: "duplicate step name",
+			src: `
+				name: t
+				step_templates:
+				  - name: fetch
+				    handler: h
+				  - name: other
+				    handler: h
+				  - name: fetch
+				    handler: h
+			`,
+			want: `t.yaml:7: step "fetch": duplicate step name "fetch" (lines 3 and 7); give each step a unique name`,
+		},
+		{
+			name: "duplicate key",
+			src: `
+				name: t
+				step_templates:
+				  - name: a
+				    handler: h
+				    handler: g
+			`,
+			want: `t.yaml:5: key "handler" appears twice (lines 4 and 5); remove one of them`,
+		},
+		{
+			name: "named_steps",
+			src: `
+				name: t
+				named_steps: [a]
+				step_templates:
+				  - {name: a, handler: h}
+				  - {name: b, handler: h}
+				  - {name: c, handler: h}
+			`,
+			want: `t.yaml:2: named_steps does not list steps "b", "c"; add them to named_steps, or remove named_steps`,
+		},
+		{
+			name: "schema",
+			src: `
+				name: t
+				schema:
+				  type: object
+				  properties:
+				    order_id: {type: integer, minimum: one}
+			`,
+			want: `t.yaml:2: schema is not a valid JSON Schema: invalid JSON Schema: at /properties/order_id/minimum: type: got string, want number`,
+		},
+	})
 }
 
 func TestParseRejectsBadCustomEventNames(t *testing.T) {

@@ -31,6 +31,27 @@ var (
 	scheduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
+// checkOnce returns check(v), calling check only for a v not in checked
+// yet and keeping its answer there.
+func checkOnce(checked map[string]error, v string, check func(string) error) error {
+	err, done := checked[v]
+	if !done {
+		err = check(v)
+		checked[v] = err
+	}
+	return err
+}
+
+func parseCron(expr string) error {
+	_, err := cronexpr.Parse(expr)
+	return err
+}
+
+func loadZone(name string) error {
+	_, err := cronexpr.LoadLocation(name)
+	return err
+}
+
 // maxCatchUpLimit is the largest catch_up_limit (the engine's too).
 const maxCatchUpLimit = 1000
 
@@ -68,12 +89,7 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 			case "cron":
 				if c, ok := p.str(v, "", field); ok {
 					s.Cron = c
-					err, done := crons[c]
-					if !done {
-						_, err = cronexpr.Parse(c)
-						crons[c] = err
-					}
-					if err != nil {
+					if err := checkOnce(crons, c, parseCron); err != nil {
 						p.add(&Error{Line: v.Line, Field: field, Problem: fmt.Sprintf("cron %q %s", c, err.Error()),
 							Fix: `use 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, @daily or @every 10m`})
 					}
@@ -81,12 +97,7 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 			case "time_zone":
 				if z, ok := p.str(v, "", field); ok {
 					s.TimeZone = z
-					err, done := zones[z]
-					if !done {
-						_, err = cronexpr.LoadLocation(z)
-						zones[z] = err
-					}
-					if err != nil {
+					if err := checkOnce(zones, z, loadZone); err != nil {
 						p.add(&Error{Line: v.Line, Field: field, Problem: "time_zone " + err.Error()})
 					}
 				}

@@ -1,9 +1,7 @@
 package taskerpgx
 
 import (
-	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -14,26 +12,11 @@ import (
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
-// tripCounter counts round trips: statements and batches sent.
-type tripCounter struct{ n atomic.Int64 }
-
-func (c *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (*tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (*tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (*tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
-
-func tracedPool(t *testing.T) (*pgxpool.Pool, *tripCounter) {
+func tracedPool(t *testing.T) (*pgxpool.Pool, *pgtest.Trips) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	require.NoError(t, err)
-	c := &tripCounter{}
+	c := &pgtest.Trips{}
 	cfg.ConnConfig.Tracer = c
 	// The session's default is "on" whatever the server's (the throwaway
 	// test cluster runs with synchronous_commit=off).
@@ -43,8 +26,16 @@ func tracedPool(t *testing.T) (*pgxpool.Pool, *tripCounter) {
 	t.Cleanup(pool.Close)
 	_, err = pool.Exec(t.Context(), `CREATE TABLE pipe_t (id int PRIMARY KEY, v text NOT NULL)`)
 	require.NoError(t, err)
-	c.n.Store(0)
+	c.Reset()
 	return pool, c
+}
+
+// begin begins a pipeTx on pool (asynchronous commit when async).
+func begin(t *testing.T, pool *pgxpool.Pool, async bool) *pipeTx {
+	t.Helper()
+	tx, err := beginPipeTx(t.Context(), pool, async)
+	require.NoError(t, err)
+	return tx
 }
 
 func count(t *testing.T, pool *pgxpool.Pool) int {
@@ -62,9 +53,8 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	ctx := t.Context()
 	pool, trips := tracedPool(t)
 
-	tx, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`) // BEGIN + insert
+	tx := begin(t, pool, false)
+	_, err := tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`) // BEGIN + insert
 	require.NoError(t, err)
 	tx.Defer(`INSERT INTO pipe_t VALUES (2, 'b')`)
 	var n int
@@ -72,13 +62,12 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	require.Equal(t, 2, n, "the deferred write ran before the read")
 	tx.Defer(`INSERT INTO pipe_t VALUES (3, 'c')`)
 	require.NoError(t, tx.Commit(ctx)) // deferred insert + COMMIT
-	require.EqualValues(t, 3, trips.n.Load())
+	require.EqualValues(t, 3, trips.Total())
 	require.Equal(t, 3, count(t, pool))
 
 	// Rolled back: none of it stays, the deferred write is never sent.
-	trips.n.Store(0)
-	tx, err = beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	trips.Reset()
+	tx = begin(t, pool, false)
 	rows, err := tx.Query(ctx, `INSERT INTO pipe_t VALUES (4, 'd') RETURNING id`)
 	require.NoError(t, err)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
@@ -86,20 +75,19 @@ func TestPipeTxRoundTripsAndAtomicity(t *testing.T) {
 	require.Equal(t, []int{4}, ids)
 	tx.Defer(`INSERT INTO pipe_t VALUES (5, 'e')`)
 	require.NoError(t, tx.Rollback(ctx))
-	require.EqualValues(t, 2, trips.n.Load(), "BEGIN + insert, ROLLBACK")
+	require.EqualValues(t, 2, trips.Total(), "BEGIN + insert, ROLLBACK")
 	require.Equal(t, 3, count(t, pool))
 	require.NoError(t, tx.Rollback(ctx), "a second rollback is a no-op")
 	require.ErrorIs(t, tx.Commit(ctx), pgx.ErrTxClosed)
 
 	// A transaction that ran nothing costs nothing, and its connection
 	// goes back to the pool usable.
-	trips.n.Store(0)
+	trips.Reset()
 	for range 3 {
-		tx, err = beginPipeTx(ctx, pool, false)
-		require.NoError(t, err)
+		tx = begin(t, pool, false)
 		require.NoError(t, tx.Commit(ctx))
 	}
-	require.Zero(t, trips.n.Load())
+	require.Zero(t, trips.Total())
 	require.Equal(t, 3, count(t, pool))
 }
 
@@ -108,8 +96,7 @@ func TestPipeTxBatchFirst(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, trips := tracedPool(t)
-	tx, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx := begin(t, pool, false)
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO pipe_t VALUES (1, 'a')`)
 	b.Queue(`SELECT v FROM pipe_t WHERE id = 1`)
@@ -123,11 +110,10 @@ func TestPipeTxBatchFirst(t *testing.T) {
 	require.NoError(t, br.Close())
 	// No row on a first statement is pgx.ErrNoRows, as with pgx.Tx.
 	require.NoError(t, tx.Commit(ctx))
-	tx, err = beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx = begin(t, pool, false)
 	require.ErrorIs(t, tx.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 99`).Scan(&v), pgx.ErrNoRows)
 	require.NoError(t, tx.Rollback(ctx))
-	require.EqualValues(t, 4, trips.n.Load(), "BEGIN + batch, COMMIT, BEGIN + select, ROLLBACK")
+	require.EqualValues(t, 4, trips.Total(), "BEGIN + batch, COMMIT, BEGIN + select, ROLLBACK")
 }
 
 // A deferred write that fails fails the call that carries it, with the
@@ -137,9 +123,8 @@ func TestPipeTxDeferredError(t *testing.T) {
 	ctx := t.Context()
 	pool, _ := tracedPool(t)
 
-	tx, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
+	tx := begin(t, pool, false)
+	_, err := tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
 	require.NoError(t, err)
 	tx.Defer(`INSERT INTO pipe_t VALUES (1, 'duplicate')`)
 	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (2, 'b')`)
@@ -150,8 +135,7 @@ func TestPipeTxDeferredError(t *testing.T) {
 	require.Zero(t, count(t, pool))
 
 	// The same when the failing write travels with COMMIT.
-	tx, err = beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
+	tx = begin(t, pool, false)
 	_, err = tx.Exec(ctx, `INSERT INTO pipe_t VALUES (1, 'a')`)
 	require.NoError(t, err)
 	tx.Defer(`INSERT INTO pipe_t VALUES (1, 'duplicate')`)
@@ -170,8 +154,7 @@ func TestPipeTxAsync(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, trips := tracedPool(t)
-	tx, err := beginPipeTx(ctx, pool, true)
-	require.NoError(t, err)
+	tx := begin(t, pool, true)
 	var v string
 	require.NoError(t, tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v))
 	require.Equal(t, "off", v)
@@ -180,11 +163,10 @@ func TestPipeTxAsync(t *testing.T) {
 	require.Equal(t, "on", v, "SET LOCAL ends with the transaction")
 
 	// An asynchronous transaction that ran nothing costs nothing either.
-	trips.n.Store(0)
-	tx, err = beginPipeTx(ctx, pool, true)
-	require.NoError(t, err)
+	trips.Reset()
+	tx = begin(t, pool, true)
 	require.NoError(t, tx.Commit(ctx))
-	require.Zero(t, trips.n.Load())
+	require.Zero(t, trips.Total())
 }
 
 // A follower travels after the next statement, in its round trip, sees
@@ -216,7 +198,7 @@ func TestPipeTxFollow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2}, ids)
 	require.Equal(t, []string{"a", "b"}, first, "the follower saw the statement's rows")
-	require.EqualValues(t, 1, trips.n.Load())
+	require.EqualValues(t, 1, trips.Total())
 
 	// After an exec, and after a batch whose results the caller leaves
 	// unread: the follower still gets its own rows.
@@ -235,7 +217,7 @@ func TestPipeTxFollow(t *testing.T) {
 	require.NoError(t, br.Close())
 	require.Equal(t, []string{"d", "e"}, third)
 	require.NoError(t, tx.Commit(ctx))
-	require.EqualValues(t, 4, trips.n.Load(), "three statements with their followers, COMMIT")
+	require.EqualValues(t, 4, trips.Total(), "three statements with their followers, COMMIT")
 	require.Equal(t, 5, count(t, pool))
 }
 
