@@ -28,7 +28,7 @@ import (
 // the cache's life between requests). Gated:
 //
 //	TASKER_BENCH_ANALYTICS=1 TASKER_TEST_DATABASE_URL=postgres://... \
-//	  go test ./taskerhttp -run '^$' -bench BenchmarkAnalyticsRoutes -benchtime 20x
+//	  go test ./taskerhttp -run '^$' -bench BenchmarkAnalyticsRoutes -benchtime 20x   # in tests/
 //
 // The data lives in the database tasker_bench_analytics (or
 // TASKER_BENCH_ANALYTICS_URL), seeded once with generate_series and kept

@@ -108,7 +108,7 @@ func TestRoutesPermissions(t *testing.T) {
 // openness on each operation.
 func TestRoutesMatchOpenAPI(t *testing.T) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile("openapi.json")
+	doc, err := loader.LoadFromFile(filepath.Join("..", "..", "taskerhttp", "openapi.json"))
 	require.NoError(t, err)
 	require.NoError(t, doc.Validate(loader.Context))
 	inDoc := map[string]*openapi3.Operation{}
@@ -259,7 +259,7 @@ func TestRESTDocListsRoutes(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | `%s` | %s | `%s` |\n", rt.Method, rt.Pattern, perm, rt.Name)
 	}
 	b.WriteString("\n" + end)
-	path := filepath.Join("..", "docs", "rest.md")
+	path := filepath.Join("..", "..", "docs", "rest.md")
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	doc := string(raw)
@@ -270,5 +270,5 @@ func TestRESTDocListsRoutes(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(doc[:i]+b.String()+doc[j+len(end):]), 0o644))
 		return
 	}
-	require.Equal(t, b.String(), got, "docs/rest.md is out of date: run go test ./taskerhttp -run TestRESTDocListsRoutes -update")
+	require.Equal(t, b.String(), got, "docs/rest.md is out of date: run (cd tests && go test ./taskerhttp -run TestRESTDocListsRoutes -update)")
 }

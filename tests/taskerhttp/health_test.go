@@ -20,7 +20,10 @@ import (
 
 // healthVolatile matches what differs between databases and machines in a
 // health answer: the server's connections (none on SQLite) and the
-// in-process worker's host, pid and version.
+// in-process worker's host, pid and version. (This test binary, of the tests
+// module, carries no build information of the engine's module, so the
+// worker reports no version here; the root package's
+// TestInProcessWorkerRecordsItsProcess checks that it does.)
 var healthVolatile = []replacement{
 	{regexp.MustCompile(`"(active_connections|max_connections|connection_utilization)":[0-9.]+`), `"$1":<n>`},
 	{regexp.MustCompile(`"(host|version)":"[^"]*"`), `"$1":"<$1>"`},
