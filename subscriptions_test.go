@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskersub"
 )
@@ -84,16 +85,8 @@ func webhookClient(t *testing.T, d taskerdriver.Driver, url string, maxAttempts 
 	return c
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitUntil is testdb.WaitUntil.
+var waitUntil = testdb.WaitUntil
 
 // Webhook events are written in the fact's transaction and delivered at
 // least once across failures, timeouts and a restart of the process; they

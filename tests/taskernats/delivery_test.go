@@ -29,16 +29,8 @@ func eachDriver(t *testing.T, fn func(t *testing.T)) { t.Helper(); testdb.EachDr
 // openTestDriver opens a fresh, empty database of the test's driver.
 func openTestDriver(t testing.TB) taskerdriver.Driver { t.Helper(); return testdb.Open(t) }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitUntil is testdb.WaitUntil.
+var waitUntil = testdb.WaitUntil
 
 // NATS subscriptions publish each event to JetStream (a real, embedded
 // server), once per event thanks to the message id.
