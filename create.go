@@ -210,9 +210,11 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 			})
 			return err
 		})
-		if err2 != nil && after != nil {
-			after(false)
-			after = nil
+		if after != nil {
+			// Once the transaction has ended, and on every return below:
+			// the worker's reserved slots are freed even when the
+			// creation found an existing task (which claimed nothing).
+			defer after(err2 == nil)
 		}
 	case committed && len(c.durable()) > 0:
 		err2 = c.inTx(ctx, func(tx taskerdriver.ExecutorTx) error { return create(tx) })
@@ -230,9 +232,6 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 	}
 	if committed {
 		c.publish([]*Event{{Name: taskertype.EventTaskInitializeRequested, Task: dres.Task, At: now}})
-	}
-	if after != nil {
-		after(true)
 	}
 	return &CreateResult{Task: dres.Task, Steps: dres.Steps}, nil
 }

@@ -67,3 +67,43 @@ func TestCreateAndClaim(t *testing.T) {
 		require.Equal(t, taskertype.EventTaskInitializeRequested, names[0], "the creation's event comes first: %v", names)
 	})
 }
+
+// A creation that finds its task already there (the same identity, or a
+// replayed idempotency key) claims nothing and gives back the worker's
+// slots it reserved for the claim: the worker keeps claiming.
+func TestCreateAndClaimDuplicateKeepsTheWorkerClaiming(t *testing.T) {
+	eachDriver(t, func(t *testing.T) {
+		hashed := dummyTask()
+		hashed.Name, hashed.IdentityStrategy = "hashed", tasker.IdentityHash
+		e := newEnvWith(t, func(cfg *tasker.Config) { cfg.Now = nil }, hashed, dummyTask())
+		require.NoError(t, e.client.Start(e.ctx))
+		defer func() { require.NoError(t, e.client.Stop(context.Background())) }()
+		wait := func(id int64) {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+			defer cancel()
+			task, err := e.client.WaitTask(ctx, id)
+			require.NoError(t, err, "task %d: state %s", id, e.task(id).State)
+			require.Equal(t, taskertype.StateComplete, task.State)
+		}
+		req := &tasker.TaskRequest{Name: "hashed", Context: `{"a":1}`, Initiator: "me", SourceSystem: "s", Reason: "r"}
+		first, err := e.client.CreateTask(e.ctx, req)
+		require.NoError(t, err)
+		wait(first.Task.ID)
+		keyed := &tasker.TaskRequest{Name: "dummy_task", IdempotencyKey: "k1"}
+		once, err := e.client.CreateTask(e.ctx, keyed)
+		require.NoError(t, err)
+		wait(once.Task.ID)
+		for range 3 { // more duplicates than one reservation would show
+			dup, err := e.client.CreateTask(e.ctx, req)
+			require.NoError(t, err)
+			require.True(t, dup.Duplicate)
+			replay, err := e.client.CreateTask(e.ctx, keyed)
+			require.NoError(t, err)
+			require.True(t, replay.Replayed)
+		}
+		next, err := e.client.CreateTask(e.ctx, &tasker.TaskRequest{Name: "dummy_task"})
+		require.NoError(t, err)
+		wait(next.Task.ID)
+	})
+}

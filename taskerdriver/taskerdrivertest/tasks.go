@@ -424,8 +424,9 @@ func (s *suite) tasks(t *testing.T) {
 		require.True(t, tr[2].MostRecent)
 		require.JSONEq(t, `{"why":"done"}`, string(tr[2].Metadata))
 
-		// A Locked that is not what the task is in fails the move, at the
-		// latest when the transaction commits, and nothing is written.
+		// A Locked that is not what the task is in fails the move as a
+		// state conflict, by the transaction's next statement at the
+		// latest (here a claim), and nothing is written.
 		y := diamond(t, b, "")
 		stale := *y.Task
 		_, err = b.ex.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{{ID: y.Task.ID,
@@ -436,11 +437,10 @@ func (s *suite) tasks(t *testing.T) {
 		_, err = tx.TaskSetStateMany(b.ctx, []*taskerdriver.TaskSetStateParams{{ID: y.Task.ID,
 			From: []taskertype.State{taskertype.StatePending}, To: taskertype.StateCancelled, Now: at, Locked: &stale}})
 		if err == nil {
-			err = tx.Commit(b.ctx)
-		} else {
-			require.NoError(t, tx.Rollback(b.ctx))
+			_, err = tx.StepClaim(b.ctx, &taskerdriver.StepClaimParams{Now: at, Limit: 1, Owner: "w", LeaseExpiresAt: at.Add(time.Minute)})
 		}
-		require.Error(t, err)
+		require.ErrorIs(t, err, taskerdriver.ErrStateConflict)
+		require.NoError(t, tx.Rollback(b.ctx))
 		got, err = b.ex.TaskGet(b.ctx, y.Task.ID)
 		require.NoError(t, err)
 		require.Equal(t, taskertype.StateInProgress, got.State)

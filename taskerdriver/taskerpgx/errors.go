@@ -2,6 +2,7 @@ package taskerpgx
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -9,12 +10,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tasker-go/tasker/internal/driverkit"
+	"github.com/tasker-go/tasker/taskerdriver"
 )
 
 // valueRejected maps PostgreSQL refusing a value (SQL state class 22, data
 // exception, or 54, program limit exceeded) to a
-// *taskerdriver.ValueRejectedError.
+// *taskerdriver.ValueRejectedError. The guard of deferred task moves
+// (lockedMovesGuard), which raises its error through a failed cast (class
+// 22) for want of RAISE outside PL/pgSQL, is a state conflict instead.
 func valueRejected(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.Contains(pe.Message, lockedMovesGuard) {
+		return fmt.Errorf("postgres: %w: %s", taskerdriver.ErrStateConflict, pe.Message)
+	}
 	return driverkit.ValueRejected(err, func(pe *pgconn.PgError) (string, string, bool) {
 		return pe.Message, pe.Code, strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54")
 	})

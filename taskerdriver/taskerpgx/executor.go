@@ -390,8 +390,10 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	}
 	// The creating process's claim travels in the same round trip: the
 	// task's id is not known when it is sent, so it names the task this
-	// session's insert just numbered (a task that existed already took no
-	// id of its own: the claim finds nothing).
+	// session's insert just numbered. An insert that met an existing
+	// identity still drew a number from the sequence (ON CONFLICT DO
+	// NOTHING draws before it checks), one no task has: the claim finds
+	// nothing, and never the steps of a task this session inserted before.
 	var claimRows []claimed
 	claim := driverkit.NewTaskClaim(p, 0)
 	pt, follow := x.q.(*pipeTx)

@@ -280,6 +280,20 @@ type batchRows struct {
 	err    error
 }
 
+// Next closes the rows once they are read to the end, so that Err, read
+// before a deferred Close (pgx.CollectRows, a Next loop), reports what
+// closing found: a follower's error (pipeTx.Follow).
+func (r *batchRows) Next() bool {
+	if r.closed {
+		return false
+	}
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
 func (r *batchRows) Close() {
 	if r.closed {
 		return

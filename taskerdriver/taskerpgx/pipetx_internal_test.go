@@ -259,3 +259,22 @@ func TestPipeTxFollowErrors(t *testing.T) {
 	require.False(t, called)
 	require.Zero(t, count(t, pool))
 }
+
+// A follower's error reaches a caller that reads the statement's rows the
+// usual pgx way (Next to the end, then Err before a deferred Close).
+func TestPipeTxFollowerErrorWithCollectRows(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	tx, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	boom := errors.New("follower read failed")
+	tx.Follow(func(pgx.Rows) error { return boom }, `SELECT v FROM pipe_t`)
+	rows, err := tx.Query(ctx, `INSERT INTO pipe_t VALUES (1, 'a') RETURNING id`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	require.ErrorIs(t, err, boom)
+	require.Nil(t, ids)
+	require.NoError(t, tx.Rollback(ctx))
+	require.Zero(t, count(t, pool))
+}

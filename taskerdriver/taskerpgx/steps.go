@@ -557,6 +557,11 @@ func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.Task
 	})
 }
 
+// lockedMovesGuard ends the message of the error that fails a
+// transaction whose deferred task moves found a task elsewhere
+// (valueRejected maps it to taskerdriver.ErrStateConflict).
+const lockedMovesGuard = "locked tasks were not in their expected state"
+
 // deferTaskMoves moves tasks the transaction holds locked, in the states
 // it read them in (TaskSetStateParams.Locked), with one statement that
 // also writes their transitions and travels with the transaction's next
@@ -584,7 +589,7 @@ func (x *executor) deferTaskMoves(ctx context.Context, ps []*taskerdriver.TaskSe
 			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT task_id, from_state, to_state, meta::jsonb, transition_seq * 10, $6 FROM m)
 		SELECT CASE WHEN count(*) <> $7 THEN
-			('tasker: ' || ($7 - count(*)) || ' of ' || $7 || ' locked tasks were not in their expected state')::int END FROM m`,
+			('tasker: ' || ($7 - count(*)) || ' of ' || $7 || ' `+lockedMovesGuard+`')::int END FROM m`,
 		ids, froms, tos, metas, finals, now, int64(n)); err != nil {
 		return nil, fmt.Errorf("set task states: %w", err)
 	}
