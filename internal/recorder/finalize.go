@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -49,12 +50,8 @@ func finalize(ctx context.Context, tx taskerdriver.Executor, ids []int64, blocke
 			return nil, err
 		}
 		all = make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
-		for id, tp := range known {
-			all[id] = tp
-		}
-		for id, tp := range read {
-			all[id] = tp
-		}
+		maps.Copy(all, read)
+		maps.Copy(all, known)
 	}
 	tasks := make(map[int64]*taskertype.Task, len(all))
 	var steps [2][]*taskerdriver.TaskSetStateParams // first moves, then second moves (of via decisions)

@@ -24,7 +24,10 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, nil
 	}
 	rows, err := queryAll(ctx, x.q, claimSQL, claimArgs(p), scanClaimed)
-	return x.claimed(ctx, p, rows, err)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim steps: %w", err)
+	}
+	return x.claimed(ctx, p, rows)
 }
 
 // claimed is one row of claimSQL: a claimed step with its task.
@@ -102,14 +105,11 @@ func scanClaimed(r pgx.Row) (claimed, error) {
 	return c, err
 }
 
-// claimed completes the claim whose rows (or error) claimSQL returned:
-// the steps' transitions, the tasks it started, the steps-ready
-// notification owed for the steps the transaction readied and left.
-func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams, rows []claimed, err error) ([]*taskerdriver.ClaimedStep, error) {
+// claimed completes the claim whose rows claimSQL returned: the steps'
+// transitions, the tasks it started, the steps-ready notification owed for
+// the steps the transaction readied and left.
+func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams, rows []claimed) ([]*taskerdriver.ClaimedStep, error) {
 	now := p.Now.UTC()
-	if err != nil {
-		return nil, fmt.Errorf("postgres: claim steps: %w", err)
-	}
 	if len(rows) == 0 {
 		return nil, nil
 	}

@@ -398,11 +398,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	claim := driverkit.NewTaskClaim(p, 0)
 	pt, follow := x.q.(*pipeTx)
 	if follow = follow && claim != nil; follow {
-		pt.Follow(func(r pgx.Rows) error {
-			var err error
-			claimRows, err = scanAll(r, scanClaimed)
-			return err
-		}, newTaskClaimSQL, claimArgs(claim)[:6]...)
+		followRows(pt, &claimRows, scanClaimed, newTaskClaimSQL, claimArgs(claim)[:6]...)
 	}
 	type created struct {
 		step driverkit.SeqStep
@@ -456,7 +452,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	res := &taskerdriver.TaskCreateResult{Task: task, Steps: steps}
 	switch claim = driverkit.NewTaskClaim(p, task.ID); {
 	case follow:
-		res.Claimed, err = x.claimed(ctx, claim, claimRows, nil)
+		res.Claimed, err = x.claimed(ctx, claim, claimRows)
 	case claim != nil:
 		res.Claimed, err = x.stepClaim(ctx, claim)
 	}

@@ -72,6 +72,16 @@ func (t *pipeTx) Follow(read func(pgx.Rows) error, sql string, args ...any) {
 	t.follow = append(t.follow, follower{sql: sql, args: args, read: read})
 }
 
+// followRows is Follow of a query whose rows, scanned with scan, go to
+// *dest.
+func followRows[T any](t *pipeTx, dest *[]T, scan func(pgx.Row) (T, error), sql string, args ...any) {
+	t.Follow(func(rows pgx.Rows) error {
+		var err error
+		*dest, err = scanAll(rows, scan)
+		return err
+	}, sql, args...)
+}
+
 // idle: nothing is queued to travel with the next statement.
 func (t *pipeTx) idle() bool { return len(t.pending) == 0 && len(t.follow) == 0 }
 

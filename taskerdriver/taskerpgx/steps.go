@@ -241,38 +241,31 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 		if claim != nil && claim.Limit <= 0 {
 			claim = nil
 		}
-		var rows []claimed
+		var (
+			rows   []claimed
+			tasks  []*taskertype.Task
+			counts []taskCounts
+		)
 		if claim != nil {
-			pt.Follow(func(r pgx.Rows) error {
-				var err error
-				rows, err = scanAll(r, scanClaimed)
-				return err
-			}, claimSQL, claimArgs(claim)...)
+			followRows(pt, &rows, scanClaimed, claimSQL, claimArgs(claim)...)
 		}
-		var progress map[int64]*taskerdriver.TaskWithProgress
 		if len(p.Progress) > 0 {
 			ids := slices.Clone(p.Progress)
 			slices.Sort(ids)
 			ids = slices.Compact(ids)
-			var tasks []*taskertype.Task
-			pt.Follow(func(r pgx.Rows) error {
-				var err error
-				tasks, err = scanAll(r, scanTask)
-				return err
-			}, lockTasksSQL, ids)
-			pt.Follow(func(r pgx.Rows) error {
-				counts, err := scanAll(r, scanProgress)
-				progress = withProgress(tasks, counts)
-				return err
-			}, progressSQL, ids)
+			followRows(pt, &tasks, scanTask, lockTasksSQL, ids)
+			followRows(pt, &counts, scanProgress, progressSQL, ids)
 		}
 		outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
 		if err != nil {
 			return fmt.Errorf("%s: %w", driverName, err)
 		}
-		res = &taskerdriver.StepFinishAndClaimResult{Finished: outs, Progress: progress}
+		res = &taskerdriver.StepFinishAndClaimResult{Finished: outs}
+		if len(p.Progress) > 0 {
+			res.Progress = withProgress(tasks, counts)
+		}
 		if claim != nil {
-			res.Claimed, err = x.claimed(ctx, claim, rows, nil)
+			res.Claimed, err = x.claimed(ctx, claim, rows)
 		}
 		return err
 	})

@@ -1,0 +1,95 @@
+package taskerpgx_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// The fast path's round trips, pinned: a creation that claims its roots,
+// and each worker pass (results, claim, the tasks' lock and counts), cost
+// one round trip and their commit another; the task's final move travels
+// with the commit. A diamond's engine work is 4 transactions of 2.
+func TestFastPathRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	require.NoError(t, err)
+	trips := &pgtest.Trips{}
+	cfg.ConnConfig.Tracer = trips
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	d := taskerpgx.New(pool)
+	t.Cleanup(func() { _ = d.Close() })
+	require.NoError(t, d.Migrate(ctx))
+	ex := d.Executor()
+	now := time.Now().UTC()
+	claim := &taskerdriver.StepClaimParams{Now: now, Limit: 10, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)}
+
+	// inTx runs fn in a transaction and returns the round trips of fn and
+	// of the commit.
+	inTx := func(fn func(tx taskerdriver.ExecutorTx)) (work, commit int64) {
+		t.Helper()
+		tx, err := ex.Begin(ctx)
+		require.NoError(t, err)
+		trips.Reset()
+		fn(tx)
+		work = trips.Total()
+		require.NoError(t, tx.Commit(ctx))
+		return work, trips.Total() - work
+	}
+	pass := func(tx taskerdriver.ExecutorTx, taskID int64, done ...*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
+		t.Helper()
+		var ps []*taskerdriver.StepFinishParams
+		for _, c := range done {
+			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
+				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now})
+		}
+		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps, Claim: claim, Progress: []int64{taskID}})
+		require.NoError(t, err)
+		require.NotNil(t, res.Progress[taskID], "the task's lock and counts were read with the pass")
+		return res
+	}
+
+	var created *taskerdriver.TaskCreateResult
+	work, commit := inTx(func(tx taskerdriver.ExecutorTx) {
+		created, err = tx.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "diamond", Version: "1",
+			Context: json.RawMessage(`{}`), Tags: []string{}, IdentityHash: "d1", RequestedAt: now, Now: now, Claim: claim,
+			Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", Parents: []int{0}},
+				{Name: "c", Handler: "h", Parents: []int{0}}, {Name: "d", Handler: "h", Parents: []int{1, 2}}}})
+		require.NoError(t, err)
+	})
+	require.Len(t, created.Claimed, 1)
+	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "creation with its claim, commit")
+	id := created.Task.ID
+
+	var res *taskerdriver.StepFinishAndClaimResult
+	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, created.Claimed...) })
+	require.Len(t, res.Claimed, 2)
+	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "a's pass")
+	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, res.Claimed...) })
+	require.Len(t, res.Claimed, 1)
+	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "b and c's pass")
+	work, commit = inTx(func(tx taskerdriver.ExecutorTx) {
+		res = pass(tx, id, res.Claimed...)
+		require.Empty(t, res.Claimed)
+		tp := res.Progress[id]
+		require.Equal(t, tp.Progress.Total, tp.Progress.Done)
+		_, err := tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: id, From: []taskertype.State{tp.Task.State},
+			To: taskertype.StateComplete, Now: now, Locked: tp.Task}})
+		require.NoError(t, err)
+	})
+	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "d's pass; the task's move travels with the commit")
+	task, err := ex.TaskGet(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateComplete, task.State)
+}
