@@ -24,13 +24,13 @@ import (
 // are dropped, as the SDK's processor drops them, and counted; the count
 // goes to the OpenTelemetry error handler (otel.Handle) at the next export.
 type batcher struct {
-	exp                sdktrace.SpanExporter
+	exp                spanExporter
 	maxQueue, maxBatch int
 	delay, timeout     time.Duration
 
 	mu       sync.Mutex
-	queue    []sdktrace.ReadOnlySpan // ended, not yet taken for export
-	kicked   bool                    // a full batch was signalled, not yet taken
+	queue    []spanData // ended, not yet taken for export
+	kicked   bool       // a full batch was signalled, not yet taken
 	closed   bool
 	dropped  uint64
 	reported uint64 // dropped spans already reported
@@ -39,8 +39,8 @@ type batcher struct {
 	stop, done chan struct{}
 	stopOnce   sync.Once
 
-	exportMu sync.Mutex              // one export at a time
-	batch    []sdktrace.ReadOnlySpan // under exportMu
+	exportMu sync.Mutex // one export at a time
+	batch    []spanData // under exportMu
 }
 
 // bspSettings are the batch processor's settings from the environment,
@@ -85,7 +85,7 @@ func envInt(key string, def int) int {
 	return n
 }
 
-func newBatcher(exp sdktrace.SpanExporter, s bspSettings) *batcher {
+func newBatcher(exp spanExporter, s bspSettings) *batcher {
 	b := &batcher{
 		exp: exp, maxQueue: s.maxQueue, maxBatch: s.maxBatch, delay: s.delay, timeout: s.timeout,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
@@ -94,11 +94,9 @@ func newBatcher(exp sdktrace.SpanExporter, s bspSettings) *batcher {
 	return b
 }
 
-// OnStart does nothing.
-func (*batcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-
-// OnEnd queues a sampled span for export, or drops it when the queue is full.
-func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
+// enqueue queues an ended span for export, or drops it when the queue is
+// full; an unsampled span is not exported.
+func (b *batcher) enqueue(s spanData) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}

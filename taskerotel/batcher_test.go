@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -22,7 +23,7 @@ type recordingExporter struct {
 	block    chan struct{} // when set, ExportSpans waits for it
 }
 
-func (e *recordingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+func (e *recordingExporter) ExportSpans(ctx context.Context, spans []spanData) error {
 	if e.block != nil {
 		select {
 		case <-e.block:
@@ -57,12 +58,17 @@ func (e *recordingExporter) exported() (names []string, sizes []int) {
 	return names, sizes
 }
 
-func endSpans(tp *sdktrace.TracerProvider, from, n int) {
+func endSpans(tp *tracerProvider, from, n int) {
 	tr := tp.Tracer("test")
 	for i := from; i < from+n; i++ {
 		_, s := tr.Start(context.Background(), fmt.Sprint(i))
 		s.End()
 	}
+}
+
+// testProvider is a provider of spans that go to b.
+func testProvider(sampler sdktrace.Sampler, b *batcher) *tracerProvider {
+	return newTracerProvider(sampler, resource.Empty(), []*batcher{b})
 }
 
 func spanNames(from, n int) []string {
@@ -108,7 +114,7 @@ func TestBatcherSettingsFromEnv(t *testing.T) {
 func TestBatcherExportsFullBatchesInOrder(t *testing.T) {
 	exp := &recordingExporter{}
 	b := newBatcher(exp, bspSettings{maxQueue: 1000, maxBatch: 10, delay: time.Hour})
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(b))
+	tp := testProvider(sdktrace.AlwaysSample(), b)
 	endSpans(tp, 0, 35)
 	require.Eventually(t, func() bool { _, sizes := exp.exported(); return len(sizes) == 3 }, 5*time.Second, time.Millisecond)
 	names, sizes := exp.exported()
@@ -127,16 +133,14 @@ func TestBatcherExportsFullBatchesInOrder(t *testing.T) {
 
 func TestBatcherScheduleDelayAndForceFlush(t *testing.T) {
 	exp := &recordingExporter{}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(newBatcher(exp, bspSettings{maxQueue: 100, maxBatch: 50, delay: 20 * time.Millisecond})))
+	tp := testProvider(sdktrace.AlwaysSample(), newBatcher(exp, bspSettings{maxQueue: 100, maxBatch: 50, delay: 20 * time.Millisecond}))
 	defer func() { require.NoError(t, tp.Shutdown(context.Background())) }()
 	endSpans(tp, 0, 3)
 	require.Eventually(t, func() bool { names, _ := exp.exported(); return len(names) == 3 }, 5*time.Second, time.Millisecond,
 		"a partial batch goes after the schedule delay")
 
 	exp2 := &recordingExporter{}
-	tp2 := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithSpanProcessor(newBatcher(exp2, bspSettings{maxQueue: 100, maxBatch: 50, delay: time.Hour})))
+	tp2 := testProvider(sdktrace.AlwaysSample(), newBatcher(exp2, bspSettings{maxQueue: 100, maxBatch: 50, delay: time.Hour}))
 	defer func() { require.NoError(t, tp2.Shutdown(context.Background())) }()
 	endSpans(tp2, 0, 70)
 	require.NoError(t, tp2.ForceFlush(t.Context()))
@@ -158,7 +162,7 @@ func TestBatcherDropsAndReportsWhenFull(t *testing.T) {
 
 	exp := &recordingExporter{block: make(chan struct{})}
 	b := newBatcher(exp, bspSettings{maxQueue: 20, maxBatch: 10, delay: time.Hour})
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(b))
+	tp := testProvider(sdktrace.AlwaysSample(), b)
 	endSpans(tp, 0, 10) // a full batch: the export goroutine takes it and blocks
 	require.Eventually(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 0 }, 5*time.Second, time.Millisecond)
 	endSpans(tp, 10, 30) // 20 fit in the queue, 10 are dropped
@@ -175,8 +179,7 @@ func TestBatcherDropsAndReportsWhenFull(t *testing.T) {
 
 func TestBatcherSkipsUnsampled(t *testing.T) {
 	exp := &recordingExporter{}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()),
-		sdktrace.WithSpanProcessor(newBatcher(exp, bspSettings{maxQueue: 10, maxBatch: 5, delay: time.Hour})))
+	tp := testProvider(sdktrace.NeverSample(), newBatcher(exp, bspSettings{maxQueue: 10, maxBatch: 5, delay: time.Hour}))
 	endSpans(tp, 0, 20)
 	require.NoError(t, tp.Shutdown(t.Context()))
 	names, _ := exp.exported()

@@ -26,7 +26,11 @@
 //     OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: the batch
 //     span processor's settings, with the SDK's defaults and rules (the
 //     processor is this package's: batcher).
+//   - OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and the other span limits, read by
+//     sdktrace.NewSpanLimits.
 //
-// A value this package cannot use is an error naming the variable and the
-// values it takes. The global TracerProvider is never set.
+// The provider is this package's (tracerProvider): its spans behave as the
+// SDK's and cost less to make and export. A value this package cannot use
+// is an error naming the variable and the values it takes. The global
+// TracerProvider is never set.
 package taskerotel

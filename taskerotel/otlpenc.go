@@ -41,7 +41,7 @@ type otlpExporter struct {
 type otlpGroup struct {
 	res   *resource.Resource
 	scope instrumentation.Scope
-	spans []sdktrace.ReadOnlySpan
+	spans []spanData
 }
 
 func newOTLPExporter(ctx context.Context, client otlptrace.Client) (*otlpExporter, error) {
@@ -52,7 +52,7 @@ func newOTLPExporter(ctx context.Context, client otlptrace.Client) (*otlpExporte
 }
 
 // ExportSpans encodes spans and uploads them.
-func (e *otlpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+func (e *otlpExporter) ExportSpans(ctx context.Context, spans []spanData) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.groups = e.groups[:0]
@@ -115,7 +115,7 @@ func (e *otlpExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 }
 
 // spans is a reusable span slice for group i.
-func (e *otlpExporter) spans(i int) []sdktrace.ReadOnlySpan {
+func (e *otlpExporter) spans(i int) []spanData {
 	if i < cap(e.groups) {
 		return e.groups[:cap(e.groups)][i].spans[:0]
 	}
@@ -172,7 +172,7 @@ func appendScopeSpans(b []byte, g *otlpGroup) []byte {
 	return endMessage(b, at)
 }
 
-func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
+func appendSpan(b []byte, s spanData) []byte {
 	b, at := beginMessage(b, 2) // spans
 	sc, parent := s.SpanContext(), s.Parent()
 	tid, sid := sc.TraceID(), sc.SpanID()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -72,7 +73,7 @@ func TestOTLPEncodingIsTheExporters(t *testing.T) {
 	ours, err := newOTLPExporter(t.Context(), otlptracehttp.NewClient(otlptracehttp.WithEndpointURL(oursURL+"/v1/traces")))
 	require.NoError(t, err)
 	for range 2 { // the second export reuses the buffers
-		require.NoError(t, ours.ExportSpans(t.Context(), spans))
+		require.NoError(t, ours.ExportSpans(t.Context(), asSpanData(spans)))
 	}
 	require.NoError(t, ours.ExportSpans(t.Context(), nil))
 	require.NoError(t, ours.Shutdown(t.Context()))
@@ -115,14 +116,16 @@ func TestOTLPEncodingOverGRPC(t *testing.T) {
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Stop()
 		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(ln.Addr().String()), otlptracegrpc.WithInsecure()}
-		var exp sdktrace.SpanExporter
+		var exp spanExporter
 		if ours {
 			exp, err = newOTLPExporter(t.Context(), otlptracegrpc.NewClient(opts...))
 		} else {
-			exp, err = otlptracegrpc.New(t.Context(), opts...)
+			var stock *otlptrace.Exporter
+			stock, err = otlptracegrpc.New(t.Context(), opts...)
+			exp = sdkExporter{stock}
 		}
 		require.NoError(t, err)
-		require.NoError(t, exp.ExportSpans(t.Context(), spans))
+		require.NoError(t, exp.ExportSpans(t.Context(), asSpanData(spans)))
 		require.NoError(t, exp.Shutdown(t.Context()))
 		svc.mu.Lock()
 		defer svc.mu.Unlock()
@@ -180,6 +183,15 @@ func encodingSpans(t *testing.T) []sdktrace.ReadOnlySpan {
 			Parent: local, SpanKind: trace.SpanKindClient, StartTime: now, EndTime: now, Attributes: attrs[:2], Resource: resA, InstrumentationScope: scope1},
 	}
 	return stubs.Snapshots()
+}
+
+// asSpanData is spans as the batcher queues them.
+func asSpanData(spans []sdktrace.ReadOnlySpan) []spanData {
+	out := make([]spanData, len(spans))
+	for i, s := range spans {
+		out[i] = s
+	}
+	return out
 }
 
 func cmpDiff(want, got proto.Message) string {

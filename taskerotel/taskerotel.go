@@ -34,14 +34,15 @@ type Options struct {
 
 // Traces is the tracing configured by the environment.
 type Traces struct {
-	provider  *sdktrace.TracerProvider
+	provider  *tracerProvider
 	exporters []string
 }
 
 // NewTraces reads the environment and builds the TracerProvider it asks
 // for; with OTEL_TRACES_EXPORTER unset or none, tracing is off
-// (TracerProvider returns nil). Spans go through a batch span processor
-// configured by OTEL_BSP_* as the SDK's is (see batcher).
+// (TracerProvider returns nil). The provider's spans behave as the SDK's
+// and cost less (see tracerProvider); they go through a batch span
+// processor configured by OTEL_BSP_* as the SDK's is (see batcher).
 func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 	var o Options
 	if opts != nil {
@@ -65,7 +66,6 @@ func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 	if err != nil {
 		return nil, err
 	}
-	popts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	bsp := bspFromEnv()
 	var procs []*batcher
 	for _, name := range names {
@@ -77,9 +77,8 @@ func NewTraces(ctx context.Context, opts *Options) (*Traces, error) {
 			return nil, err
 		}
 		procs = append(procs, newBatcher(exp, bsp))
-		popts = append(popts, sdktrace.WithSpanProcessor(procs[len(procs)-1]))
 	}
-	return &Traces{provider: sdktrace.NewTracerProvider(popts...), exporters: names}, nil
+	return &Traces{provider: newTracerProvider(sampler, res, procs), exporters: names}, nil
 }
 
 // TracerProvider is the provider to give tasker.Config.TracerProvider (and
@@ -131,9 +130,13 @@ func exporterNames() ([]string, error) {
 	return names, nil
 }
 
-func newExporter(ctx context.Context, name string, o Options) (sdktrace.SpanExporter, error) {
+func newExporter(ctx context.Context, name string, o Options) (spanExporter, error) {
 	if name == "console" {
-		return stdouttrace.New(stdouttrace.WithWriter(o.Console))
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(o.Console))
+		if err != nil {
+			return nil, err
+		}
+		return sdkExporter{exp}, nil
 	}
 	protoVar, proto := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", strings.TrimSpace(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"))
 	if proto == "" {
@@ -161,13 +164,15 @@ func newExporter(ctx context.Context, name string, o Options) (sdktrace.SpanExpo
 // stock one when stock (otlptracehttp.New and otlptracegrpc.New are
 // otlptrace.New of their client), else otlpExporter; what names the
 // protocol in an error.
-func clientExporter(ctx context.Context, client otlptrace.Client, stock bool, what string) (sdktrace.SpanExporter, error) {
+func clientExporter(ctx context.Context, client otlptrace.Client, stock bool, what string) (spanExporter, error) {
 	var (
-		exp sdktrace.SpanExporter
+		exp spanExporter
 		err error
 	)
 	if stock {
-		exp, err = otlptrace.New(ctx, client)
+		var sexp *otlptrace.Exporter
+		sexp, err = otlptrace.New(ctx, client)
+		exp = sdkExporter{sexp}
 	} else {
 		exp, err = newOTLPExporter(ctx, client)
 	}
