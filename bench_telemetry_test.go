@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/proctest"
 	"github.com/tasker-go/tasker/taskermetrics"
 	"github.com/tasker-go/tasker/taskerotel"
 )
@@ -188,7 +188,7 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sink *otlpSink) drainR
 	}
 	before := sink.stats(b)
 	ids := createDiamonds(b, c, telemetryTasks)
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), proctest.CPU()
 	if err := c.Start(b.Context()); err != nil {
 		b.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sink *otlpSink) drainR
 	if err := traces.Shutdown(context.Background()); err != nil { // exports what is left
 		b.Fatal(err)
 	}
-	cpu := processCPU() - cpu0
+	cpu := proctest.CPU() - cpu0
 	after := sink.stats(b)
 	if mode.traces {
 		for name, want := range telemetrySpans {
@@ -216,15 +216,6 @@ func drainWithTelemetry(b *testing.B, mode telemetryMode, sink *otlpSink) drainR
 		}
 	}
 	return drainResult{took: took, cpu: cpu, sinkCPU: after.cpu - before.cpu}
-}
-
-// processCPU is the user and system CPU time the process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // otlpSink is the OTLP/HTTP receiver of BenchmarkTelemetryOverhead, a child
@@ -347,7 +338,7 @@ func TestOTLPSinkProcess(t *testing.T) {
 		for name, n := range spans {
 			_, _ = fmt.Fprintf(w, "%s %d\n", name, n)
 		}
-		_, _ = fmt.Fprintf(w, "cpu_ns %d\n", processCPU())
+		_, _ = fmt.Fprintf(w, "cpu_ns %d\n", proctest.CPU())
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

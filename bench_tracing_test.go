@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tasker-go/tasker/internal/proctest"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerotel"
 	"github.com/tasker-go/tasker/taskertype"
@@ -58,7 +58,7 @@ func BenchmarkStepTracing(b *testing.B) {
 		id   int64
 	)
 	runtime.GC()
-	cpu0 := rusageCPU()
+	cpu0 := proctest.CPU()
 	b.ReportAllocs()
 	for b.Loop() {
 		k := id % 4
@@ -82,13 +82,5 @@ func BenchmarkStepTracing(b *testing.B) {
 	if err := traces.Shutdown(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64((rusageCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/step")
-}
-
-func rusageCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((proctest.CPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/step")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testworker/mixeddag"
 )
 
 // TestMultiProcessSchedule runs a schedule "@every 1s" on two worker
@@ -35,7 +36,7 @@ func TestMultiProcessSchedule(t *testing.T) {
 	for _, w := range workers {
 		w.waitLine(t, "READY "+w.id, 60*time.Second)
 	}
-	_, err := client.CreateSchedule(ctx, &tasker.ScheduleRequest{Name: "tick", TaskName: "mixed_dag", Cron: "@every 1s",
+	_, err := client.CreateSchedule(ctx, &tasker.ScheduleRequest{Name: "tick", TaskName: mixeddag.TemplateName, Cron: "@every 1s",
 		Context: map[string]any{"fail_c": false}, CatchUp: tasker.CatchUpAll, CatchUpLimit: 100})
 	require.NoError(t, err)
 	start := time.Now()

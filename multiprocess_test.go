@@ -24,41 +24,10 @@ import (
 	"github.com/tasker-go/tasker"
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/internal/proctest"
+	"github.com/tasker-go/tasker/internal/testworker/mixeddag"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
-
-// The mixed DAG run by internal/testworker (its Template; the two must
-// agree):
-//
-//	start ─┬─ branch_a ─┬─ join ─┬─ finish
-//	       ├─ branch_b ─┘        │
-//	       └─ branch_c ──────────┘
-//
-// branch_a and join fail on their first attempt; branch_c fails permanently
-// when the context has {"fail_c": true}.
-func mpTemplate() *tasker.TaskTemplate {
-	step := func(name string, deps ...string) tasker.StepTemplate {
-		return tasker.StepTemplate{Name: name, Handler: "testworker_step", DependsOn: deps, RetryLimit: 5}
-	}
-	return &tasker.TaskTemplate{Name: "mixed_dag", Version: "1.0.0", Steps: []tasker.StepTemplate{
-		step("start"),
-		step("branch_a", "start"), step("branch_b", "start"), step("branch_c", "start"),
-		step("join", "branch_a", "branch_b"),
-		step("finish", "join", "branch_c"),
-	}}
-}
-
-const mpRunsTable = `CREATE TABLE testworker_runs (
-	id         bigserial   PRIMARY KEY,
-	step_id    bigint      NOT NULL,
-	task_id    bigint      NOT NULL,
-	step_name  text        NOT NULL,
-	attempt    integer     NOT NULL,
-	worker     text        NOT NULL,
-	started_at timestamptz NOT NULL,
-	ended_at   timestamptz,
-	outcome    text)`
 
 // TestMultiProcess runs 200 tasks of a mixed DAG on three worker processes
 // (internal/testworker) sharing one PostgreSQL database. Worker A is killed
@@ -641,13 +610,13 @@ func newMultiProcess(t *testing.T) *multiProcess {
 	mp.pool, err = pgxpool.New(ctx, mp.url)
 	require.NoError(t, err)
 	t.Cleanup(mp.pool.Close)
-	_, err = mp.pool.Exec(ctx, mpRunsTable)
+	_, err = mp.pool.Exec(ctx, mixeddag.RunsTable)
 	require.NoError(t, err)
 	drv, err := taskerpgx.Open(ctx, mp.url)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = drv.Close() })
 	reg := tasker.NewRegistry()
-	require.NoError(t, reg.RegisterTemplate(mpTemplate(), tasker.RegisterOptions{AllowUnknownHandlers: true}))
+	require.NoError(t, reg.RegisterTemplate(mixeddag.Template(), tasker.RegisterOptions{AllowUnknownHandlers: true}))
 	mp.client, err = tasker.NewClient(ctx, drv, &tasker.Config{Registry: reg})
 	require.NoError(t, err)
 	return mp

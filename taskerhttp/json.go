@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -41,30 +40,30 @@ func decodeFields(body []byte, envelope string, allowed ...string) (*fieldDecode
 	}
 	if inner, ok := m[envelope]; ok && envelope != "" {
 		if len(m) > 1 {
-			var others []string
-			for k := range m {
-				if k != envelope {
-					others = append(others, k)
-				}
-			}
-			sort.Strings(others)
-			return nil, unknownFields(others, fmt.Sprintf("a body with %q may hold nothing else; put the fields inside it", envelope))
+			return nil, unknownFields(unknownMembers(m, []string{envelope}, ""),
+				fmt.Sprintf("a body with %q may hold nothing else; put the fields inside it", envelope))
 		}
 		if m, err = objectMembers(inner, envelope); err != nil {
 			return nil, err
 		}
 	}
-	var unknown []string
-	for k := range m {
-		if !slices.Contains(allowed, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
+	if unknown := unknownMembers(m, allowed, ""); len(unknown) > 0 {
 		return nil, unknownFields(unknown, "allowed fields: "+strings.Join(allowed, ", "))
 	}
 	return &fieldDecoder{m: m}, nil
+}
+
+// unknownMembers returns the names of the members of m that allowed does
+// not list, sorted, each after prefix.
+func unknownMembers(m map[string]json.RawMessage, allowed []string, prefix string) []string {
+	var unknown []string
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			unknown = append(unknown, prefix+k)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
 }
 
 func unknownFields(names []string, hint string) *apiError {
@@ -159,14 +158,7 @@ func (d *fieldDecoder) nested(raw json.RawMessage, where string, allowed []strin
 	if err != nil {
 		return err
 	}
-	var unknown []string
-	for k := range m {
-		if !slices.Contains(allowed, k) {
-			unknown = append(unknown, where+"."+k)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
+	if unknown := unknownMembers(m, allowed, where+"."); len(unknown) > 0 {
 		return unknownFields(unknown, hint)
 	}
 	nd := &fieldDecoder{m: m}

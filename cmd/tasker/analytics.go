@@ -30,16 +30,17 @@ a credential holding tasker.analytics:index. Durations are seconds.`,
 	return cmd
 }
 
-// outputFlags adds -o/--output (and the deprecated --json) to cmd; asJSON
-// reads it (an unknown --output is an error).
-func outputFlags(cmd *cobra.Command) (asJSON func() (bool, error)) {
+// runWithOutput adds -o/--output (and the deprecated --json) to cmd and
+// makes run its RunE, told whether the output is JSON (an unknown --output
+// is an error).
+func runWithOutput(cmd *cobra.Command, run func(cmd *cobra.Command, args []string, js bool) error) {
 	var output string
 	addOutputFlag(cmd.Flags(), &output)
-	return func() (bool, error) {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(output); err != nil {
-			return false, err
+			return err
 		}
-		return output == "json", nil
+		return run(cmd, args, output == "json")
 	}
 }
 
@@ -51,12 +52,7 @@ func (a *app) analyticsPerformanceCmd() *cobra.Command {
   tasker analytics performance --server http://127.0.0.1:8080 --token $TOKEN -o json`,
 		Args: cobra.NoArgs,
 	}
-	asJSON := outputFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		js, err := asJSON()
-		if err != nil {
-			return err
-		}
+	runWithOutput(cmd, func(cmd *cobra.Command, _ []string, js bool) error {
 		ctx := cmd.Context()
 		rep, err := remoteOrLocal(ctx, a, func(r *apiClient) (*tasker.PerformanceReport, error) {
 			var out tasker.PerformanceReport
@@ -86,7 +82,7 @@ func (a *app) analyticsPerformanceCmd() *cobra.Command {
 		})
 		fmt.Fprintln(a.out, cacheLine(rep.CacheInfo))
 		return nil
-	}
+	})
 	return cmd
 }
 
@@ -107,12 +103,7 @@ for a worker, and recommendations, over the tasks created in the last
 	cmd.Flags().StringVar(&q.Name, "name", "", "only tasks of this template name")
 	cmd.Flags().StringVar(&q.Version, "version", "", "only tasks of this template version")
 	cmd.Flags().IntVar(&q.PeriodHours, "period", tasker.AnalyticsDefaultPeriodHours, "the window in hours, 1 to 720")
-	asJSON := outputFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		js, err := asJSON()
-		if err != nil {
-			return err
-		}
+	runWithOutput(cmd, func(cmd *cobra.Command, _ []string, js bool) error {
 		if q.PeriodHours < 1 || q.PeriodHours > tasker.AnalyticsMaxPeriodHours {
 			return fmt.Errorf("--period %d is out of range: give a whole number of hours from 1 to %d", q.PeriodHours, tasker.AnalyticsMaxPeriodHours)
 		}
@@ -126,7 +117,7 @@ for a worker, and recommendations, over the tasks created in the last
 		}
 		a.printBottlenecks(rep)
 		return nil
-	}
+	})
 	return cmd
 }
 

@@ -40,12 +40,7 @@ templates of that namespace.`,
   tasker events catalog --templates examples --namespace ecommerce -o json`,
 		Args: cobra.NoArgs,
 	}
-	asJSON := outputFlags(cmd)
-	cmd.RunE = func(_ *cobra.Command, _ []string) error {
-		js, err := asJSON()
-		if err != nil {
-			return err
-		}
+	runWithOutput(cmd, func(_ *cobra.Command, _ []string, js bool) error {
 		reg, err := a.localRegistry()
 		if err != nil {
 			return err
@@ -58,7 +53,7 @@ templates of that namespace.`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Category, e.FiredBy, e.Description)
 			}
 		}, fmt.Sprintf("%d events", len(events)))
-	}
+	})
 	f := cmd.Flags()
 	f.StringVar(&search, "search", "", "keep events whose name or description contains TEXT (case-insensitive)")
 	f.StringVar(&namespace, "namespace", "", "keep only the custom events declared by templates of this namespace")
@@ -93,12 +88,7 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 		Short: "List the events durable subscriptions gave up delivering (on --database, or through --server)",
 		Args:  cobra.NoArgs,
 	}
-	asJSON := outputFlags(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		js, err := asJSON()
-		if err != nil {
-			return err
-		}
+	runWithOutput(cmd, func(cmd *cobra.Command, _ []string, js bool) error {
 		dead, err := a.deadLetters(cmd, subscription, limit)
 		if err != nil {
 			return err
@@ -112,7 +102,7 @@ func (a *app) eventsDeadLettersCmd() *cobra.Command {
 					m.CreatedAt.Format(time.RFC3339), firstLine(m.LastError))
 			}
 		}, fmt.Sprintf("%d dead letters; replay them with: tasker events replay [ID...]", len(dead)))
-	}
+	})
 	cmd.Flags().StringVar(&subscription, "subscription", "", "only this subscription")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first (at most 1000 through --server)")
 	a.serverFlags(cmd, "tasker.dead_letter:index")

@@ -5,8 +5,8 @@
 // writing schedules and their fires), the rows they write
 // (transitions with their sort keys and metadata), their errors (lost
 // leases, state conflicts, values the database refuses) and encodings (step
-// errors, tags, API token permissions, annotations and their filter), the
-// write-transaction helper, the executor wrapper that marks outages
+// errors, tags, raw JSON parameters, API token permissions, annotations and
+// their filter), the write-transaction helper, the executor wrapper that marks outages
 // (Intercept, Guard; the conformance suite records calls with it too), the
 // in-process notification hub, and embedded migrations. Each procedure takes the driver's SQL as a
 // small interface (Finisher, StepMover, TaskMover) or as functions, so a

@@ -34,6 +34,15 @@ func AuditMeta(m json.RawMessage) *string {
 	return &s
 }
 
+// JSONArg passes raw JSON as a text parameter (of a jsonb or TEXT
+// column): nil (SQL NULL) when empty.
+func JSONArg(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
 // Meta returns a transition's metadata, {} when empty.
 func Meta(m json.RawMessage) json.RawMessage {
 	if len(m) == 0 {

@@ -3,13 +3,14 @@
 // the public API.
 //
 // It connects to the PostgreSQL database named by TASKER_DATABASE_URL,
-// registers the "mixed_dag" template and its handler "testworker_step", and
+// registers the "mixed_dag" template and its handler "testworker_step"
+// (internal/testworker/mixeddag, which the tests share), and
 // runs an in-process worker (tasker.Client.Start) until SIGTERM or SIGINT,
 // when it stops gracefully: running handlers get TESTWORKER_DRAIN to finish,
 // then they are cancelled and their steps given back.
 //
 // Every run of the handler is recorded in the table testworker_runs, which
-// the test creates:
+// the test creates (mixeddag.RunsTable):
 //
 //	CREATE TABLE testworker_runs (
 //	    id         bigserial   PRIMARY KEY,
@@ -49,5 +50,5 @@
 // after a graceful stop, then exits 0.
 //
 // Imports: the standard library, the root package (a worker, as a user
-// writes one), taskerpgx and pgxpool.
+// writes one), internal/testworker/mixeddag, taskerpgx and pgxpool.
 package main

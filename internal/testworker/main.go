@@ -16,33 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tasker-go/tasker"
+	"github.com/tasker-go/tasker/internal/testworker/mixeddag"
 	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
-
-// Names shared with multiprocess_test.go.
-const (
-	TemplateName = "mixed_dag"
-	HandlerName  = "testworker_step"
-)
-
-// Template is the mixed DAG: a fan-out of three branches from start, a
-// fan-in of two of them into join, and a final fan-in of the third branch
-// and join.
-//
-//	start ─┬─ branch_a ─┬─ join ─┬─ finish
-//	       ├─ branch_b ─┘        │
-//	       └─ branch_c ──────────┘
-func Template() *tasker.TaskTemplate {
-	step := func(name string, deps ...string) tasker.StepTemplate {
-		return tasker.StepTemplate{Name: name, Handler: HandlerName, DependsOn: deps, RetryLimit: 5}
-	}
-	return &tasker.TaskTemplate{Name: TemplateName, Version: "1.0.0", Steps: []tasker.StepTemplate{
-		step("start"),
-		step("branch_a", "start"), step("branch_b", "start"), step("branch_c", "start"),
-		step("join", "branch_a", "branch_b"),
-		step("finish", "join", "branch_c"),
-	}}
-}
 
 func main() {
 	if err := run(); err != nil {
@@ -169,10 +145,10 @@ func run() error {
 	defer func() { _ = drv.Close() }()
 	h := &handler{pool: drv.Pool(), worker: *id, sleep: sleep, logger: logger}
 	reg := tasker.NewRegistry()
-	if err := reg.RegisterHandler(HandlerName, h, false); err != nil {
+	if err := reg.RegisterHandler(mixeddag.HandlerName, h, false); err != nil {
 		return err
 	}
-	if err := reg.RegisterTemplate(Template(), tasker.RegisterOptions{}); err != nil {
+	if err := reg.RegisterTemplate(mixeddag.Template(), tasker.RegisterOptions{}); err != nil {
 		return err
 	}
 	client, err := tasker.NewClient(context.Background(), drv, &tasker.Config{

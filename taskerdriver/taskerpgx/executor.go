@@ -197,14 +197,6 @@ func fromPGPtr(t *time.Time) time.Time {
 	return fromPG(*t)
 }
 
-// jsonArg passes raw JSON as text for a jsonb parameter (nil → NULL).
-func jsonArg(b json.RawMessage) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
-}
-
 func rawJSON(b []byte) json.RawMessage {
 	if len(b) == 0 {
 		return nil

@@ -129,7 +129,7 @@ func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdatePar
 		tr AS (
 			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT workflow_step_id, task_id, state, state, $6::jsonb, transition_seq * 10, $1 FROM u WHERE $6::jsonb IS NOT NULL)
-		SELECT `+stepCols+` FROM u`, p.Now.UTC(), p.RetryLimit, p.Retryable, jsonArg(p.Inputs), p.ID, driverkit.AuditMeta(p.Metadata)))
+		SELECT `+stepCols+` FROM u`, p.Now.UTC(), p.RetryLimit, p.Retryable, driverkit.JSONArg(p.Inputs), p.ID, driverkit.AuditMeta(p.Metadata)))
 	return ss.Step, valueRejected(err)
 }
 

@@ -148,13 +148,6 @@ func fromUS(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64).UTC()
 }
 
-func nullJSON(b json.RawMessage) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
-}
-
 func rawOrNil(s sql.NullString) json.RawMessage {
 	if !s.Valid || s.String == "" {
 		return nil
@@ -328,8 +321,8 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 				sb.WriteString(",")
 			}
 			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-			args = append(args, task.ID, s.Name, i, s.Handler, nullJSON(s.HandlerConfig), nullJSON(s.Policy),
-				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), nullJSON(s.Inputs), s.Queue, now, now)
+			args = append(args, task.ID, s.Name, i, s.Handler, driverkit.JSONArg(s.HandlerConfig), driverkit.JSONArg(s.Policy),
+				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), driverkit.JSONArg(s.Inputs), s.Queue, now, now)
 		}
 		sb.WriteString(" RETURNING workflow_step_id, position")
 		type idPos struct {

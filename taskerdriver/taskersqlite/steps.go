@@ -473,7 +473,7 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
 		WHERE workflow_step_id = ? AND state = 'in_progress' AND lease_owner = ? AND attempts = ?
 		RETURNING `+stepCols,
-			string(p.State), nullJSON(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt), processed, t,
+			string(p.State), driverkit.JSONArg(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt), processed, t,
 			p.StepID, p.Owner, p.Attempt))
 		if errors.Is(err, taskerdriver.ErrNotFound) {
 			continue // the guard failed: the lease is lost
