@@ -101,7 +101,7 @@ func limitKeyValues(kvs []attribute.KeyValue, depthLimit, limit int) ([]attribut
 // dedupKeyValues leaves one attribute per key in kvs (in place), where
 // the key first stood, with its last value.
 func dedupKeyValues(kvs []attribute.KeyValue) []attribute.KeyValue {
-	if len(kvs) > 16 {
+	if len(kvs) > smallAttrs {
 		at := make(map[attribute.Key]int, len(kvs))
 		out := kvs[:0]
 		for _, kv := range kvs {
@@ -126,6 +126,10 @@ func dedupKeyValues(kvs []attribute.KeyValue) []attribute.KeyValue {
 	clear(kvs[len(out):])
 	return out
 }
+
+// smallAttrs is how many attributes a linear search by key handles before
+// a map is cheaper.
+const smallAttrs = 16
 
 func indexOfKey(kvs []attribute.KeyValue, k attribute.Key) int {
 	for i := range kvs {

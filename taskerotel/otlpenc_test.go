@@ -200,3 +200,32 @@ func cmpDiff(want, got proto.Message) string {
 	}
 	return "messages differ:\nwant " + prototext.Format(want) + "\ngot  " + prototext.Format(got)
 }
+
+// TestOTLPEncodingOfProviderSpans: spans made by tracerProvider (every
+// attribute type, events, links, statuses, children, a remote parent)
+// encode, through otlpExporter, to the very message the stock exporter
+// sends for them.
+func TestOTLPEncodingOfProviderSpans(t *testing.T) {
+	col := &spanCollector{}
+	tp := newTracerProvider(sdktrace.AlwaysSample(), resource.NewSchemaless(attribute.String("service.name", "t")),
+		[]*batcher{newBatcher(col, bspSettings{maxQueue: 100, maxBatch: 100, delay: time.Hour})})
+	for _, c := range providerCases {
+		if c.sampler == nil && c.limits == nil {
+			c.run(t, tp)
+		}
+	}
+	require.NoError(t, tp.Shutdown(t.Context()))
+	spans := col.raw
+	require.NotEmpty(t, spans)
+	require.IsType(t, endedSpan{}, spans[0], "the provider's own spans, not copies")
+
+	stockURL, stockBodies := captureServer(t)
+	stock, err := otlptracehttp.New(t.Context(), otlptracehttp.WithEndpointURL(stockURL+"/v1/traces"))
+	require.NoError(t, err)
+	require.NoError(t, sdkExporter{stock}.ExportSpans(t.Context(), spans))
+	oursURL, oursBodies := captureServer(t)
+	ours, err := newOTLPExporter(t.Context(), otlptracehttp.NewClient(otlptracehttp.WithEndpointURL(oursURL+"/v1/traces")))
+	require.NoError(t, err)
+	require.NoError(t, ours.ExportSpans(t.Context(), spans))
+	require.Empty(t, cmpDiff(decodeRequest(t, stockBodies()[0]), decodeRequest(t, oursBodies()[0])))
+}

@@ -3,6 +3,7 @@ package taskerotel
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -85,30 +86,34 @@ func (p *tracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.T
 	return t
 }
 
-// ForceFlush exports every span ended before it.
+// ForceFlush exports every span ended before it, through every exporter
+// (their errors joined); it stops when ctx is done.
 func (p *tracerProvider) ForceFlush(ctx context.Context) error {
+	var err error
 	for _, b := range p.procs {
-		if err := b.ForceFlush(ctx); err != nil {
-			return err
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
+		err = errors.Join(err, b.ForceFlush(ctx))
 	}
-	return nil
+	return err
 }
 
 // Shutdown stops making spans, exports those ended and stops the
-// exporters. Calls after the first do nothing.
+// exporters (their errors joined); it stops when ctx is done. Calls after
+// the first do nothing.
 func (p *tracerProvider) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
-	first := !p.stopped.Swap(true)
-	p.mu.Unlock()
-	if !first {
+	defer p.mu.Unlock()
+	if p.stopped.Swap(true) {
 		return nil
 	}
 	var err error
 	for _, b := range p.procs {
-		if e := b.Shutdown(ctx); e != nil && err == nil {
-			err = e
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
+		err = errors.Join(err, b.Shutdown(ctx))
 	}
 	return err
 }
@@ -144,7 +149,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		scc.TraceFlags |= trace.FlagsSampled
 	}
 	sc := trace.NewSpanContext(scc)
-	if res.Decision == sdktrace.Drop {
+	if res.Decision != sdktrace.RecordOnly && res.Decision != sdktrace.RecordAndSample {
 		s := nonRecordingSpan{sc: sc, tp: t.p}
 		return trace.ContextWithSpan(ctx, s), s
 	}
@@ -268,8 +273,15 @@ func (s *span) setAttributes(kvs []attribute.KeyValue) {
 		return
 	}
 	over := limit > 0 && len(s.attrs)+len(kvs) > limit
+	var at map[attribute.Key]int // past the limit on a large span: where each key stands
 	if over {
 		s.dedupAttrs()
+		if len(s.attrs)+len(kvs) > smallAttrs {
+			at = make(map[attribute.Key]int, len(s.attrs)+len(kvs))
+			for i, kv := range s.attrs {
+				at[kv.Key] = i
+			}
+		}
 	}
 	for _, kv := range kvs {
 		if !kv.Valid() {
@@ -278,13 +290,21 @@ func (s *span) setAttributes(kvs []attribute.KeyValue) {
 		}
 		kv = normAttr(kv, lim.AttributeValueDepthLimit, lim.AttributeValueLengthLimit)
 		if over {
-			if i := indexOfKey(s.attrs, kv.Key); i >= 0 {
+			i, ok := at[kv.Key]
+			if at == nil {
+				i = indexOfKey(s.attrs, kv.Key)
+				ok = i >= 0
+			}
+			if ok {
 				s.attrs[i] = kv
 				continue
 			}
 			if len(s.attrs) >= limit {
 				s.droppedAttrs++
 				continue
+			}
+			if at != nil {
+				at[kv.Key] = len(s.attrs)
 			}
 		} else {
 			s.dupAttrs = true
@@ -324,7 +344,7 @@ func (s *span) addEvent(name string, opts ...trace.EventOption) {
 // RecordError adds an exception event for err (nil: none), with its type
 // and message, and its stack trace when asked (trace.WithStackTrace).
 func (s *span) RecordError(err error, opts ...trace.EventOption) {
-	if err == nil {
+	if err == nil || !s.IsRecording() {
 		return
 	}
 	opts = append(opts, trace.WithAttributes(semconv.ExceptionType(typeName(err)), semconv.ExceptionMessage(err.Error())))
@@ -395,48 +415,53 @@ func (s *span) End(opts ...trace.SpanEndOption) {
 		return
 	}
 	for _, b := range s.tracer.p.procs {
-		b.enqueue(s)
+		b.enqueue(endedSpan{s})
 	}
 }
 
-// The spanData methods: what the exporters read once the span has ended.
+// endedSpan is an ended span as the exporters read it (spanData): nothing
+// writes a span once it has ended, so they read it without its lock. A
+// live span has no such methods.
+type endedSpan struct{ s *span }
 
-func (s *span) Name() string                                { return s.name }
-func (s *span) Parent() trace.SpanContext                   { return s.parent }
-func (s *span) SpanKind() trace.SpanKind                    { return s.kind }
-func (s *span) StartTime() time.Time                        { return s.start }
-func (s *span) EndTime() time.Time                          { return s.end }
-func (s *span) Status() sdktrace.Status                     { return s.status }
-func (s *span) DroppedAttributes() int                      { return s.droppedAttrs }
-func (s *span) ChildSpanCount() int                         { return s.children }
-func (s *span) Resource() *resource.Resource                { return s.tracer.p.resource }
-func (s *span) InstrumentationScope() instrumentation.Scope { return s.tracer.scope }
-func (s *span) Events() []sdktrace.Event                    { return s.events }
-func (s *span) Links() []sdktrace.Link                      { return s.links }
+func (e endedSpan) SpanContext() trace.SpanContext { return e.s.sc }
+
+func (e endedSpan) Name() string                                { return e.s.name }
+func (e endedSpan) Parent() trace.SpanContext                   { return e.s.parent }
+func (e endedSpan) SpanKind() trace.SpanKind                    { return e.s.kind }
+func (e endedSpan) StartTime() time.Time                        { return e.s.start }
+func (e endedSpan) EndTime() time.Time                          { return e.s.end }
+func (e endedSpan) Status() sdktrace.Status                     { return e.s.status }
+func (e endedSpan) DroppedAttributes() int                      { return e.s.droppedAttrs }
+func (e endedSpan) ChildSpanCount() int                         { return e.s.children }
+func (e endedSpan) Resource() *resource.Resource                { return e.s.tracer.p.resource }
+func (e endedSpan) InstrumentationScope() instrumentation.Scope { return e.s.tracer.scope }
+func (e endedSpan) Events() []sdktrace.Event                    { return e.s.events }
+func (e endedSpan) Links() []sdktrace.Link                      { return e.s.links }
 
 // Attributes returns the span's attributes (nil when none, as the SDK's).
-func (s *span) Attributes() []attribute.KeyValue {
-	if len(s.attrs) == 0 {
+func (e endedSpan) Attributes() []attribute.KeyValue {
+	if len(e.s.attrs) == 0 {
 		return nil
 	}
-	return s.attrs
+	return e.s.attrs
 }
 
 // DroppedEvents is the number of events dropped by the limit; as the SDK
 // reports it, zero when the span kept no event.
-func (s *span) DroppedEvents() int {
-	if len(s.events) == 0 {
+func (e endedSpan) DroppedEvents() int {
+	if len(e.s.events) == 0 {
 		return 0
 	}
-	return s.droppedEvents
+	return e.s.droppedEvents
 }
 
 // DroppedLinks is as DroppedEvents, for links.
-func (s *span) DroppedLinks() int {
-	if len(s.links) == 0 {
+func (e endedSpan) DroppedLinks() int {
+	if len(e.s.links) == 0 {
 		return 0
 	}
-	return s.droppedLinks
+	return e.s.droppedLinks
 }
 
 // nonRecordingSpan is a span the sampler dropped: it carries its context

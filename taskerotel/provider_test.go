@@ -20,10 +20,16 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// ptrError is an error whose Error method needs a non-nil receiver.
+type ptrError struct{ msg string }
+
+func (e *ptrError) Error() string { return e.msg }
+
 // spanCollector is an exporter that keeps every span it is given.
 type spanCollector struct {
 	mu    sync.Mutex
-	spans []sdktrace.ReadOnlySpan
+	spans []sdktrace.ReadOnlySpan // as the SDK's exporters get them
+	raw   []spanData              // as given
 }
 
 func (c *spanCollector) ExportSpans(_ context.Context, spans []spanData) error {
@@ -31,6 +37,7 @@ func (c *spanCollector) ExportSpans(_ context.Context, spans []spanData) error {
 	defer c.mu.Unlock()
 	for _, s := range spans {
 		c.spans = append(c.spans, readOnly(s))
+		c.raw = append(c.raw, s)
 	}
 	return nil
 }
@@ -106,6 +113,8 @@ var providerCases = []providerCase{
 		s.SetName("renamed after end")
 		s.AddEvent("after end")
 		s.SetStatus(codes.Ok, "")
+		var typedNil *ptrError
+		s.RecordError(typedNil) // ignored after End (its Error method is not called)
 		s.End()
 		_, _ = tr.Start(ctx, "child after end", trace.WithTimestamp(at(10)))
 	}},
@@ -167,6 +176,18 @@ var providerCases = []providerCase{
 		_, s := tr.Start(context.Background(), "nothing kept", trace.WithTimestamp(at(1)), trace.WithAttributes(everyType...),
 			trace.WithLinks(trace.Link{SpanContext: trace.SpanContextFromContext(remoteParent(t, true))}))
 		s.AddEvent("dropped", trace.WithAttributes(everyType...))
+		s.End(trace.WithTimestamp(at(2)))
+	}},
+	{name: "past a large limit", limits: &sdktrace.SpanLimits{
+		AttributeValueLengthLimit: -1, AttributeValueDepthLimit: -1, AttributeCountLimit: 100, EventCountLimit: -1, LinkCountLimit: -1,
+		AttributePerEventCountLimit: -1, AttributePerLinkCountLimit: -1,
+	}, run: func(t *testing.T, tp trace.TracerProvider) {
+		var kvs []attribute.KeyValue
+		for i := range 300 {
+			kvs = append(kvs, attribute.Int(fmt.Sprint("k", i%150), i))
+		}
+		_, s := tp.Tracer("scope").Start(context.Background(), "large", trace.WithTimestamp(at(1)), trace.WithAttributes(kvs[:60]...))
+		s.SetAttributes(kvs...)
 		s.End(trace.WithTimestamp(at(2)))
 	}},
 	{name: "many attributes", run: func(t *testing.T, tp trace.TracerProvider) {
@@ -335,5 +356,76 @@ func TestProviderConcurrentUse(t *testing.T) {
 		key := [2]int64{s.Attributes()[0].Value.AsInt64(), s.Attributes()[1].Value.AsInt64()}
 		require.False(t, seen[key], "exported twice: %v", key)
 		seen[key] = true
+	}
+}
+
+// failingExporter fails every export with err and counts the spans given.
+type failingExporter struct {
+	err   error
+	mu    sync.Mutex
+	spans int
+}
+
+func (e *failingExporter) ExportSpans(_ context.Context, spans []spanData) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.spans += len(spans)
+	return e.err
+}
+
+func (e *failingExporter) Shutdown(context.Context) error { return e.err }
+
+// TestProviderFlushAndShutdownReachEveryExporter: as the SDK's, ForceFlush
+// and Shutdown go through every exporter when one fails, and return the
+// errors joined; with ctx done they return its error.
+func TestProviderFlushAndShutdownReachEveryExporter(t *testing.T) {
+	first, second := &failingExporter{err: errors.New("first down")}, &failingExporter{err: errors.New("second down")}
+	settings := bspSettings{maxQueue: 10, maxBatch: 10, delay: time.Hour}
+	tp := newTracerProvider(sdktrace.AlwaysSample(), resource.Empty(), []*batcher{newBatcher(first, settings), newBatcher(second, settings)})
+	_, s := tp.Tracer("t").Start(context.Background(), "one")
+	s.End()
+	err := tp.ForceFlush(t.Context())
+	require.ErrorContains(t, err, "first down")
+	require.ErrorContains(t, err, "second down")
+	require.Equal(t, 1, first.spans)
+	require.Equal(t, 1, second.spans)
+	err = tp.Shutdown(t.Context())
+	require.ErrorContains(t, err, "first down")
+	require.ErrorContains(t, err, "second down")
+	require.NoError(t, tp.Shutdown(t.Context()), "a second Shutdown does nothing")
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	tp2 := testProvider(sdktrace.AlwaysSample(), newBatcher(&spanCollector{}, settings))
+	require.ErrorIs(t, tp2.ForceFlush(done), context.Canceled)
+	require.ErrorIs(t, tp2.Shutdown(done), context.Canceled)
+}
+
+// decisionSampler returns its decision for every span.
+type decisionSampler sdktrace.SamplingDecision
+
+func (d decisionSampler) ShouldSample(sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	return sdktrace.SamplingResult{Decision: sdktrace.SamplingDecision(d)}
+}
+
+func (decisionSampler) Description() string { return "decision" }
+
+// TestProviderSamplingDecisions: a span records when the sampler says
+// RecordOnly or RecordAndSample and only then (an unknown decision does not
+// record), is exported only when sampled, as with the SDK.
+func TestProviderSamplingDecisions(t *testing.T) {
+	for _, d := range []sdktrace.SamplingDecision{sdktrace.Drop, sdktrace.RecordOnly, sdktrace.RecordAndSample, 7} {
+		mem := tracetest.NewInMemoryExporter()
+		sdk := sdktrace.NewTracerProvider(sdktrace.WithSampler(decisionSampler(d)), sdktrace.WithSyncer(mem))
+		col := &spanCollector{}
+		ours := testProvider(decisionSampler(d), newBatcher(col, bspSettings{maxQueue: 10, maxBatch: 10, delay: time.Hour}))
+		_, want := sdk.Tracer("t").Start(context.Background(), "s")
+		_, got := ours.Tracer("t").Start(context.Background(), "s")
+		require.Equal(t, want.IsRecording(), got.IsRecording(), "decision %d", d)
+		require.Equal(t, want.SpanContext().IsSampled(), got.SpanContext().IsSampled(), "decision %d", d)
+		want.End()
+		got.End()
+		require.NoError(t, ours.Shutdown(t.Context()))
+		require.Len(t, col.spans, len(mem.GetSpans()), "decision %d", d)
 	}
 }
