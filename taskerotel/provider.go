@@ -89,14 +89,7 @@ func (p *tracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.T
 // ForceFlush exports every span ended before it, through every exporter
 // (their errors joined); it stops when ctx is done.
 func (p *tracerProvider) ForceFlush(ctx context.Context) error {
-	var err error
-	for _, b := range p.procs {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		err = errors.Join(err, b.ForceFlush(ctx))
-	}
-	return err
+	return p.eachProcessor(ctx, (*batcher).ForceFlush)
 }
 
 // Shutdown stops making spans, exports those ended and stops the
@@ -108,12 +101,18 @@ func (p *tracerProvider) Shutdown(ctx context.Context) error {
 	if p.stopped.Swap(true) {
 		return nil
 	}
+	return p.eachProcessor(ctx, (*batcher).Shutdown)
+}
+
+// eachProcessor calls fn for every processor, as long as ctx is not done,
+// and joins their errors (as the SDK's provider does).
+func (p *tracerProvider) eachProcessor(ctx context.Context, fn func(*batcher, context.Context) error) error {
 	var err error
 	for _, b := range p.procs {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		err = errors.Join(err, b.Shutdown(ctx))
+		err = errors.Join(err, fn(b, ctx))
 	}
 	return err
 }
