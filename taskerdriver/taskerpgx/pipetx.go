@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -254,13 +255,26 @@ func (t *pipeTx) Commit(ctx context.Context) error {
 	}
 	b := &pgx.Batch{}
 	b.Queue("COMMIT")
-	br := t.flushWith(ctx, b)
+	return commitOutcome(t.flushWith(ctx, b))
+}
+
+// commitOutcome reads the result of a pipeline whose next statement is
+// COMMIT, and closes it. Once COMMIT has answered, the transaction is
+// committed whatever the connection does next: an error that arrives after
+// it (the server shutting down sends FATAL before the pipeline's Sync is
+// answered) is not the commit's, and reporting it would make the caller
+// redo or abandon work that did commit (a worker would leave the steps the
+// pass claimed unrun until their leases expire).
+func commitOutcome(br pgx.BatchResults) error {
 	tag, err := br.Exec()
-	if err = errors.Join(err, br.Close()); err != nil {
-		return err
-	}
-	if tag.String() == "ROLLBACK" { // the transaction had failed
+	closeErr := br.Close()
+	switch {
+	case err != nil:
+		return errors.Join(err, closeErr)
+	case tag.String() == "ROLLBACK": // the transaction had failed
 		return pgx.ErrTxCommitRollback
+	case tag.String() != "COMMIT":
+		return errors.Join(fmt.Errorf("postgres: COMMIT answered %q", tag.String()), closeErr)
 	}
 	return nil
 }

@@ -278,3 +278,46 @@ func TestPipeTxFollowerErrorWithCollectRows(t *testing.T) {
 	require.NoError(t, tx.Rollback(ctx))
 	require.Zero(t, count(t, pool))
 }
+
+// TestPipeTxCommitThenFatal: when the server answers COMMIT and then ends
+// the session (a shutdown's FATAL arriving before the pipeline's Sync is
+// answered), the transaction did commit, and commitOutcome says so. The
+// pipeline here ends its own session right after COMMIT; the first half
+// shows that closing such a pipeline does report the FATAL, which Commit
+// used to return as the commit's error.
+func TestPipeTxCommitThenFatal(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	run := func(id int, read func(br pgx.BatchResults) error) error {
+		conn, err := pool.Acquire(ctx)
+		require.NoError(t, err)
+		defer conn.Release()
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
+		b.Queue(`INSERT INTO pipe_t VALUES ($1, 'committed')`, id)
+		b.Queue(`COMMIT`)
+		b.Queue(`SELECT pg_terminate_backend(pg_backend_pid())`)
+		br := conn.SendBatch(ctx, b)
+		for range 2 {
+			_, err := br.Exec()
+			require.NoError(t, err)
+		}
+		return read(br)
+	}
+
+	err := run(1, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		require.NoError(t, err)
+		require.Equal(t, "COMMIT", tag.String())
+		return br.Close()
+	})
+	var pe *pgconn.PgError
+	require.ErrorAs(t, err, &pe, "the session's end arrives after COMMIT's answer")
+	require.Equal(t, "57P01", pe.Code)
+
+	require.NoError(t, run(2, commitOutcome), "COMMIT answered: committed")
+	var v string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 2`).Scan(&v))
+	require.Equal(t, "committed", v)
+}
