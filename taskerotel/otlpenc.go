@@ -23,7 +23,7 @@ import (
 // otlptracegrpc.NewClient: endpoint, headers, compression, timeout, TLS and
 // retries from OTEL_EXPORTER_OTLP_*, as otlptracehttp.New and
 // otlptracegrpc.New read them) with the spans encoded here, straight from
-// the SDK's spans into protobuf bytes, where otlptrace.Exporter builds a
+// the ended spans (spanData) into protobuf bytes, where otlptrace.Exporter builds a
 // tree of protobuf structs per span (a few dozen allocations) and marshals
 // it by reflection. The bytes are the same message: each ResourceSpans
 // given to the client carries its fields (resource, scope_spans,

@@ -14,7 +14,7 @@ import (
 
 // spanData is an ended span as the batch processor queues it and the
 // exporters read it: the exported methods of sdktrace.ReadOnlySpan, which
-// tracerProvider's spans implement (and the SDK's satisfy).
+// tracerProvider's ended spans implement (endedSpan) and the SDK's satisfy.
 type spanData interface {
 	Name() string
 	SpanContext() trace.SpanContext
