@@ -1,6 +1,10 @@
 package taskerpgx
 
-import "github.com/tasker-go/tasker/taskerdriver"
+import (
+	"time"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+)
 
 // AnalyticsSQL and OverviewSQL expose the analytics statements to the plan
 // test.
@@ -15,4 +19,10 @@ var (
 func AnnotationWhere(f *taskerdriver.AnnotationFilter) (string, []any) {
 	var args sqlArgs
 	return annotationWhere(f, args.add), args
+}
+
+// FinishSatisfyQuery exposes a pass's finish statement to the plan test,
+// with its arguments for ps (no errors) at now.
+func FinishSatisfyQuery(ps []*taskerdriver.StepFinishParams, now time.Time) (string, []any) {
+	return finishSatisfySQL, finishArgs(ps, make([]*string, len(ps)), now)
 }

@@ -284,23 +284,19 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 }
 
 // FinishAndSatisfy is FinishUpdate and SatisfyChildren of the steps it
-// completed in one statement (driverkit.FinishSatisfier): one round trip
-// fewer per pass that records completions.
+// completed in one statement (finishSatisfySQL; driverkit.FinishSatisfier):
+// one round trip fewer per pass that records completions.
 func (k kit) FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, map[int64]int, error) {
 	type row struct {
 		driverkit.SeqStep
-		ready []int64
+		ready []int64 // on one row: the (parent, child) pairs the statement readied, flattened
 	}
-	rows, err := queryAll(ctx, k.q, finishSQL+`,
-		parents AS (SELECT workflow_step_id AS id FROM upd WHERE state = 'complete'),
-		`+satisfySQL("IN (SELECT id FROM parents)", "$9")+`
-		SELECT `+stepCols+`, ARRAY(SELECT r.child FROM readied r WHERE r.parent = upd.workflow_step_id ORDER BY r.child) FROM upd`,
-		finishArgs(ps, errs, now), func(r pgx.Row) (row, error) {
-			var v row
-			ss, err := scanStep(appendScan{r, &v.ready})
-			v.SeqStep = ss
-			return v, err
-		})
+	rows, err := queryAll(ctx, k.q, finishSatisfySQL, finishArgs(ps, errs, now), func(r pgx.Row) (row, error) {
+		var v row
+		ss, err := scanStep(appendScan{r, &v.ready})
+		v.SeqStep = ss
+		return v, err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("finish steps: %w", err)
 	}
@@ -308,8 +304,8 @@ func (k kit) FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinish
 	var pairs [][2]int64
 	for i, r := range rows {
 		steps[i] = r.Step
-		for _, c := range r.ready {
-			pairs = append(pairs, [2]int64{r.Step.ID, c})
+		for j := 0; j+1 < len(r.ready); j += 2 {
+			pairs = append(pairs, [2]int64{r.ready[j], r.ready[j+1]})
 		}
 	}
 	ready, err := k.readied(ctx, pairs)
@@ -334,6 +330,18 @@ var finishSQL = `WITH u AS (
 		inserted AS (
 			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)`
+
+// finishSatisfySQL is finishSQL followed by satisfySQL for the steps it
+// completed; its rows are the updated steps, the first (lowest id) also
+// carrying the (parent, child) pairs the statement readied, flattened into
+// one array (each step's own list, a correlated subquery per row, made
+// the statement quadratic in a pass's results: TestFinishPlanIsLinear).
+var finishSatisfySQL = finishSQL + `,
+		parents AS (SELECT workflow_step_id AS id FROM upd WHERE state = 'complete'),
+		` + satisfySQL("IN (SELECT id FROM parents)", "$9") + `
+		SELECT ` + stepCols + `, CASE WHEN workflow_step_id = (SELECT min(workflow_step_id) FROM upd)
+			THEN (SELECT array_agg(x ORDER BY child, parent, i) FROM readied, LATERAL (VALUES (1, parent), (2, child)) AS v(i, x)) END
+		FROM upd`
 
 func finishArgs(ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) []any {
 	n := len(ps)
@@ -419,16 +427,18 @@ func satisfySQL(parentsIn, now string) string {
 				SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id ` + parentsIn + `)
 			ORDER BY workflow_step_id FOR UPDATE),
 		counts AS (
-			SELECT to_step_id AS id, count(*) AS n FROM tasker_workflow_step_edges
+			SELECT to_step_id AS id, count(*) AS n, array_agg(from_step_id) AS parents FROM tasker_workflow_step_edges
 			WHERE from_step_id ` + parentsIn + ` AND to_step_id IN (SELECT workflow_step_id FROM locked) GROUP BY to_step_id),
 		updated AS (
 			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = ` + now + `
 			FROM counts WHERE s.workflow_step_id = counts.id
-			RETURNING s.workflow_step_id, s.pending_parents, s.state),
+			RETURNING s.workflow_step_id, s.pending_parents, s.state, counts.parents),
+		-- The parents come with the update: joining the edges again here
+		-- made a nested loop over both CTEs (the planner sees one row in
+		-- each), quadratic in a pass's results.
 		readied AS (
-			SELECT e.from_step_id AS parent, u.workflow_step_id AS child FROM updated u
-			JOIN tasker_workflow_step_edges e ON e.to_step_id = u.workflow_step_id AND e.from_step_id ` + parentsIn + `
-			WHERE u.pending_parents = 0 AND u.state = 'pending')`
+			SELECT unnest(parents) AS parent, workflow_step_id AS child FROM updated
+			WHERE pending_parents = 0 AND state = 'pending')`
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {

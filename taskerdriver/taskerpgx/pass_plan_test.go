@@ -1,0 +1,80 @@
+package taskerpgx_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// A pass's finish statement does work linear in the pass's results: no
+// node of its executed plan runs more often than there are results (each
+// step's readied children looked up per row once made it quadratic: a pass
+// of 64 results ran a node 3,264 times, most of the statement's time).
+// The pass here completes the roots of 64 diamonds, readying 128 children.
+func TestFinishPlanIsLinear(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := open(t)
+	require.NoError(t, d.Migrate(ctx))
+	ex := d.Executor()
+	now := time.Now().UTC()
+	const n = 64
+	for i := range n {
+		_, err := ex.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "diamond", Version: "1",
+			Context: json.RawMessage(`{}`), Tags: []string{}, IdentityHash: fmt.Sprint("plan-", i), RequestedAt: now, Now: now,
+			Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", Parents: []int{0}},
+				{Name: "c", Handler: "h", Parents: []int{0}}, {Name: "d", Handler: "h", Parents: []int{1, 2}}}})
+		require.NoError(t, err)
+	}
+	claimed, err := ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: n, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, claimed, n)
+	ps := make([]*taskerdriver.StepFinishParams, n)
+	for i, c := range claimed {
+		ps[i] = &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
+			State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now}
+	}
+	q, args := taskerpgx.FinishSatisfyQuery(ps, now)
+
+	var plan []map[string]any
+	err = pgx.BeginTxFunc(ctx, d.Pool(), pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args...).Scan(&plan); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	require.ErrorIs(t, err, errRollback)
+	require.Len(t, plan, 1)
+	root := plan[0]["Plan"].(map[string]any)
+	require.EqualValues(t, n, root["Actual Rows"], "the statement returns every finished step")
+
+	// The node executed most often.
+	var worst struct {
+		node  string
+		loops float64
+	}
+	var walk func(node map[string]any)
+	walk = func(node map[string]any) {
+		loops := node["Actual Loops"].(float64)
+		if loops > worst.loops {
+			worst.node, worst.loops = fmt.Sprintf("%v on %v (%v)", node["Node Type"], node["Relation Name"], node["Index Name"]), loops
+		}
+		if kids, ok := node["Plans"].([]any); ok {
+			for _, k := range kids {
+				walk(k.(map[string]any))
+			}
+		}
+	}
+	walk(root)
+	require.LessOrEqual(t, worst.loops, float64(2*n), "a node runs once per result or less, not once per pair of them: %s ran %v times", worst.node, worst.loops)
+}
+
+var errRollback = fmt.Errorf("rollback")
