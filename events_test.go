@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -155,6 +156,27 @@ func TestTaskBlockedEvent(t *testing.T) {
 		e := newEnv(t, template("default", "branches", "1.0.0",
 			stepDef{name: "a"}, stepDef{name: "b"}, stepDef{name: "c", deps: []string{"b"}}))
 		e.h.permanent["a"] = true
+		// c returns only once a's failure is published: recorded in the same
+		// pass as a's failure, c's completion would leave nothing running,
+		// and the task would fail without being blocked first (a race the
+		// handlers' timing decided under load).
+		aFailed := make(chan struct{})
+		var once sync.Once
+		stopA := e.client.SubscribeFunc(func(_ context.Context, ev *tasker.Event) error {
+			if ev.Step != nil && ev.Step.Name == "a" {
+				once.Do(func() { close(aFailed) })
+			}
+			return nil
+		}, "step.failed")
+		defer stopA()
+		e.h.hook = func(ctx context.Context, s *tasker.StepContext) {
+			if s.Step.Name == "c" {
+				select {
+				case <-aFailed:
+				case <-ctx.Done():
+				}
+			}
+		}
 		events, unsub := e.client.Subscribe("task.blocked", "task.failed", "step.completed")
 		task := e.create("branches", nil)
 		e.singlePass()
