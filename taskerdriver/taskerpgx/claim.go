@@ -50,8 +50,11 @@ var claimSQL = claimSQLOf(`($7::bigint[] IS NULL OR task_id = ANY($7))`)
 
 // newTaskClaimSQL is claimSQL restricted to the task this session's
 // insert numbered last (the first six arguments of claimArgs): the claim
-// that follows a task's insert in its round trip (taskInsert).
-var newTaskClaimSQL = claimSQLOf(`task_id = currval(pg_get_serial_sequence('tasker_tasks', 'task_id'))`)
+// that follows a task's insert in its round trip (taskInsert). currval is
+// read in a subquery, evaluated once: compared directly, a volatile
+// function cannot bound the index scan, and the claim walked every ready
+// step of older tasks to reach the new one's (TestNewTaskClaimPlan).
+var newTaskClaimSQL = claimSQLOf(`task_id = (SELECT currval(pg_get_serial_sequence('tasker_tasks', 'task_id')))`)
 
 // claimSQLOf is the claim statement with tasks, a condition on task_id.
 func claimSQLOf(tasks string) string {

@@ -26,3 +26,7 @@ func AnnotationWhere(f *taskerdriver.AnnotationFilter) (string, []any) {
 func FinishSatisfyQuery(ps []*taskerdriver.StepFinishParams, now time.Time) (string, []any) {
 	return finishSatisfySQL, finishArgs(ps, make([]*string, len(ps)), now)
 }
+
+// NewTaskClaimSQL exposes the claim that follows a task's insert to the
+// plan test.
+var NewTaskClaimSQL = newTaskClaimSQL
