@@ -1,9 +1,11 @@
 package driverkit
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +69,14 @@ func LinkEdges(steps []*taskertype.Step, edges [][2]int64) {
 			s.ParentIDs = append(s.ParentIDs, ed[0])
 		}
 	}
+}
+
+// LinkNewEdges is LinkEdges for the edges of a task just created, in any
+// order: it sorts them by parent, then child, first, the order in which
+// StepList links a task's edges (it sorts edges in place).
+func LinkNewEdges(steps []*taskertype.Step, edges [][2]int64) {
+	slices.SortFunc(edges, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	LinkEdges(steps, edges)
 }
 
 // Earliest returns the earlier of two times, ignoring zero times.

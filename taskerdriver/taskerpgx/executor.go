@@ -1,12 +1,10 @@
 package taskerpgx
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -439,8 +437,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	for i := range fromPos {
 		edges[i] = [2]int64{steps[fromPos[i]].ID, steps[toPos[i]].ID}
 	}
-	slices.SortFunc(edges, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-	driverkit.LinkEdges(steps, edges)
+	driverkit.LinkNewEdges(steps, edges)
 	res := &taskerdriver.TaskCreateResult{Task: task, Steps: steps}
 	switch claim = driverkit.NewTaskClaim(p, task.ID); {
 	case follow:

@@ -306,7 +306,9 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		return nil, fmt.Errorf("sqlite: insert task transition: %w", err)
 	}
 
-	// Steps, in chunks to stay under SQLite's variable limit.
+	// Steps, in chunks to stay under SQLite's variable limit; each insert
+	// returns its steps, so the task's steps need no read after.
+	steps := make([]*taskertype.Step, len(p.Steps))
 	ids := make([]int64, len(p.Steps))
 	const chunk = 400
 	for start := 0; start < len(p.Steps); start += chunk {
@@ -324,20 +326,13 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			args = append(args, task.ID, s.Name, i, s.Handler, driverkit.JSONArg(s.HandlerConfig), driverkit.JSONArg(s.Policy),
 				s.RetryLimit, boolInt(s.Retryable), boolInt(s.Skippable), len(s.Parents), driverkit.JSONArg(s.Inputs), s.Queue, now, now)
 		}
-		sb.WriteString(" RETURNING workflow_step_id, position")
-		type idPos struct {
-			id  int64
-			pos int
-		}
-		got, err := queryAll(ctx, x.w, sb.String(), args, func(r rowScanner) (idPos, error) {
-			var v idPos
-			return v, r.Scan(&v.id, &v.pos)
-		})
+		sb.WriteString(" RETURNING " + stepCols)
+		got, _, err := querySteps(ctx, x.w, sb.String(), args)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: insert steps: %w", err)
 		}
-		for _, v := range got {
-			ids[v.pos] = v.id
+		for _, st := range got {
+			steps[st.Position], ids[st.Position] = st, st.ID
 		}
 	}
 
@@ -394,10 +389,11 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
 		}
 	}
-	steps, err := x.StepList(ctx, &taskerdriver.StepListParams{TaskID: task.ID})
-	if err != nil {
-		return nil, err
+	pairs := make([][2]int64, len(edges))
+	for i, ed := range edges {
+		pairs[i] = [2]int64{ed.from, ed.to}
 	}
+	driverkit.LinkNewEdges(steps, pairs)
 	if len(steps) > 0 {
 		// Owed at commit unless the transaction claims them all (the
 		// creating process may: driverkit.Readied).
