@@ -1,7 +1,11 @@
 package taskerpgx
 
 import (
+	"context"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tasker-go/tasker/taskerdriver"
 )
@@ -30,3 +34,39 @@ func FinishSatisfyQuery(ps []*taskerdriver.StepFinishParams, now time.Time) (str
 // NewTaskClaimSQL exposes the claim that follows a task's insert to the
 // plan test.
 var NewTaskClaimSQL = newTaskClaimSQL
+
+// WriteStatements are the statements of a worker pass and of a creation's
+// claim, with arguments for now, for the plan test.
+func WriteStatements(now time.Time) map[string][]any {
+	claim := claimArgs(&taskerdriver.StepClaimParams{Now: now, Limit: 64, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
+	finish, finishArgs := FinishSatisfyQuery([]*taskerdriver.StepFinishParams{{StepID: 1, Owner: "w", Attempt: 1, State: "complete", Now: now}}, now)
+	return map[string][]any{
+		claimSQL:        claim,
+		newTaskClaimSQL: claim[:6],
+		finish:          finishArgs,
+		lockTasksSQL:    {[]int64{1, 2}},
+		progressSQL:     {[]int64{1, 2}},
+	}
+}
+
+// ExplainIn returns the plan of q, one line a row, in a transaction begun
+// as the driver begins its own (inTx), or on the pool.
+func ExplainIn(ctx context.Context, d *Driver, inTx bool, q string, args ...any) (string, error) {
+	var on querier = d.pool
+	if inTx {
+		t, err := beginPipeTx(ctx, d.pool, false)
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = t.Rollback(context.WithoutCancel(ctx)) }()
+		on = t
+	}
+	lines, err := queryAll(ctx, on, "EXPLAIN "+q, args, func(r pgx.Row) (string, error) {
+		var s string
+		return s, r.Scan(&s)
+	})
+	return strings.Join(lines, "\n"), err
+}
+
+// ClaimSQL exposes a worker pass's claim to the plan test.
+var ClaimSQL = claimSQL

@@ -3,6 +3,7 @@ package taskerpgx_test
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -101,4 +102,34 @@ func TestNewTaskClaimPlan(t *testing.T) {
 		now, 64, "w", now.Add(time.Minute), []string(nil), []string{""})
 	require.Regexp(t, `Index Scan using tasker_workflow_steps_ready on tasker_workflow_steps(?s:.)*?Index Cond: \(\(task_id = `, plan,
 		"the new task's id bounds the ready index scan:\n%s", plan)
+}
+
+// The statements of the write path reach their rows by indexes even when
+// the tables look empty to the planner (a new database, vacuumed before its
+// first task): in the driver's transactions sequential scans are priced
+// out, so the generic plan a prepared statement settles on early is not a
+// set of whole-table scans kept as the tables grow. On the pool, outside
+// the driver's transactions, the same claim is planned with them (the
+// control: what the setting changes).
+func TestWritePlansUseIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := open(t)
+	require.NoError(t, d.Migrate(ctx))
+	_, err := d.Pool().Exec(ctx, `VACUUM ANALYZE tasker_tasks, tasker_workflow_steps, tasker_workflow_step_edges`)
+	require.NoError(t, err)
+	seq := regexp.MustCompile(`Seq Scan on (tasker_\w+)`)
+	now := time.Now().UTC()
+	stmts := taskerpgx.WriteStatements(now)
+
+	claim := stmts[taskerpgx.ClaimSQL]
+	control, err := taskerpgx.ExplainIn(ctx, d, false, taskerpgx.ClaimSQL, claim...)
+	require.NoError(t, err)
+	require.Regexp(t, seq, control, "control: on empty-looking tables the planner picks whole-table scans")
+
+	for q, args := range stmts {
+		plan, err := taskerpgx.ExplainIn(ctx, d, true, q, args...)
+		require.NoError(t, err)
+		require.NotRegexp(t, seq, plan, "%.60s…:\n%s", q, plan)
+	}
 }

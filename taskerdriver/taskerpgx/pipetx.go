@@ -40,6 +40,15 @@ func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, 
 	}
 	t := &pipeTx{conn: conn}
 	t.Defer("BEGIN")
+	// Every statement of the driver's transactions reaches its rows by an
+	// index. On small tables (a new database, or one emptied and vacuumed)
+	// PostgreSQL prices a sequential scan cheaper, and the generic plan a
+	// prepared statement settles on then is kept for the connection's life:
+	// as the tables grew, each worker pass scanned them whole
+	// (docs/benchmarks.md). With sequential scans priced out the plans are
+	// the index plans whatever the size; a table no index serves is still
+	// scanned (TestWritePlansUseIndexes).
+	t.Defer("SET LOCAL enable_seqscan = off")
 	if async {
 		t.Defer("SET LOCAL synchronous_commit = off")
 	}
