@@ -45,6 +45,7 @@ func WriteStatements(now time.Time) map[string][]any {
 		newTaskClaimSQL: claim[:6],
 		finish:          finishArgs,
 		lockTasksSQL:    {[]int64{1, 2}},
+		moveTasksSQL:    {[]int64{1}, []string{"in_progress"}, []string{"complete"}, []string{"{}"}, []bool{true}, now, int64(1)},
 		progressSQL:     {[]int64{1, 2}},
 	}
 }
@@ -70,3 +71,6 @@ func ExplainIn(ctx context.Context, d *Driver, inTx bool, q string, args ...any)
 
 // ClaimSQL exposes a worker pass's claim to the plan test.
 var ClaimSQL = claimSQL
+
+// MoveTasksSQL exposes the deferred task moves to the plan test.
+const MoveTasksSQL = moveTasksSQL

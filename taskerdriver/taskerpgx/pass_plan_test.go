@@ -132,4 +132,15 @@ func TestWritePlansUseIndexes(t *testing.T) {
 		require.NoError(t, err)
 		require.NotRegexp(t, seq, plan, "%.60s…:\n%s", q, plan)
 	}
+	// The task moves, once a few pages of tasks are in progress: found by
+	// their keys, not through the state index (every task in the state).
+	_, err = d.Pool().Exec(ctx, `
+		INSERT INTO tasker_tasks (namespace, name, version, state, identity_hash, requested_at, created_at, updated_at)
+			SELECT 'ns', 't', '1', 'in_progress', 'h' || g, now(), now(), now() FROM generate_series(1, 200) g;
+		ANALYZE tasker_tasks`)
+	require.NoError(t, err)
+	moves, err := taskerpgx.ExplainIn(ctx, d, true, taskerpgx.MoveTasksSQL, stmts[taskerpgx.MoveTasksSQL]...)
+	require.NoError(t, err)
+	require.Regexp(t, `Index Cond: \(task_id = ANY`, moves, "the moved tasks are found by their keys:\n%s", moves)
+	require.NotContains(t, moves, "tasker_tasks_state", "not through the state index:\n%s", moves)
 }

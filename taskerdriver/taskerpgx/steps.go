@@ -565,6 +565,23 @@ func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.Task
 // (valueRejected maps it to taskerdriver.ErrStateConflict).
 const lockedMovesGuard = "locked tasks were not in their expected state"
 
+// moveTasksSQL moves the tasks $1 from the states $2 to $3 and writes their
+// transitions (metadata $4, final $5, at $6), failing when fewer than $7
+// moved. The tasks are found by their keys (task_id = ANY($1)): joined to
+// the arguments alone, a plan made on a small table reached them through
+// the state index, every task in the state (TestWritePlansUseIndexes).
+const moveTasksSQL = `WITH m AS (
+			UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
+				updated_at = $6, completed_at = CASE WHEN u.final THEN $6::timestamptz END
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, from_state, to_state, meta, final)
+			WHERE t.task_id = ANY($1::bigint[]) AND t.task_id = u.id AND t.state = u.from_state
+			RETURNING t.task_id, t.transition_seq, u.from_state, u.to_state, u.meta),
+		tr AS (
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, from_state, to_state, meta::jsonb, transition_seq * 10, $6 FROM m)
+		SELECT CASE WHEN count(*) <> $7 THEN
+			('tasker: ' || ($7 - count(*)) || ' of ' || $7 || ' ` + lockedMovesGuard + `')::int END FROM m`
+
 // deferTaskMoves moves tasks the transaction holds locked, in the states
 // it read them in (TaskSetStateParams.Locked), with one statement that
 // also writes their transitions and travels with the transaction's next
@@ -582,18 +599,7 @@ func (x *executor) deferTaskMoves(ctx context.Context, ps []*taskerdriver.TaskSe
 		anyFinal = anyFinal || finals[i]
 		out[i] = driverkit.MovedTask(p.Locked, p.To, now)
 	}
-	if err := deferExec(ctx, x.q, `WITH m AS (
-			UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
-				updated_at = $6, completed_at = CASE WHEN u.final THEN $6::timestamptz END
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, from_state, to_state, meta, final)
-			WHERE t.task_id = u.id AND t.state = u.from_state
-			RETURNING t.task_id, t.transition_seq, u.from_state, u.to_state, u.meta),
-		tr AS (
-			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-			SELECT task_id, from_state, to_state, meta::jsonb, transition_seq * 10, $6 FROM m)
-		SELECT CASE WHEN count(*) <> $7 THEN
-			('tasker: ' || ($7 - count(*)) || ' of ' || $7 || ' `+lockedMovesGuard+`')::int END FROM m`,
-		ids, froms, tos, metas, finals, now, int64(n)); err != nil {
+	if err := deferExec(ctx, x.q, moveTasksSQL, ids, froms, tos, metas, finals, now, int64(n)); err != nil {
 		return nil, fmt.Errorf("set task states: %w", err)
 	}
 	if anyFinal {
@@ -613,7 +619,7 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 	rows, err := queryAll(ctx, k.q, `UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
 			updated_at = $5, completed_at = CASE WHEN u.final THEN $5::timestamptz END
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(id, from_state, to_state, final)
-		WHERE t.task_id = u.id AND t.state = u.from_state
+		WHERE t.task_id = ANY($1::bigint[]) AND t.task_id = u.id AND t.state = u.from_state
 		RETURNING `+prefixed("t.", taskCols)+`, t.transition_seq`, []any{ids, froms, tos, finals, now},
 		func(r pgx.Row) (seqTask, error) {
 			var st seqTask
