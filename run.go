@@ -133,6 +133,7 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 			&maintenance.Rescuer{Driver: c.driver, Recorder: c.rec, Logger: c.logger},
 			&maintenance.Cleaner{Driver: c.driver, Retention: wc.Retention, Logger: c.logger},
 			&maintenance.WorkerPruner{Driver: c.driver, Retention: WorkerRetention, Logger: c.logger},
+			&maintenance.StatisticsKeeper{Driver: c.driver, Logger: c.logger},
 			c.scheduler(),
 		},
 	})

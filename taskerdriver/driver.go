@@ -45,6 +45,15 @@ type AsyncCommitter interface {
 	AsyncCommitExecutor() Executor
 }
 
+// StatisticsKeeper is implemented by drivers whose database plans prepared
+// statements from table statistics that can lag the tables' growth
+// (PostgreSQL). The maintenance leader calls RefreshStatistics every round.
+type StatisticsKeeper interface {
+	// RefreshStatistics analyzes the engine's tables whose size has
+	// outgrown their statistics and returns their names (none most rounds).
+	RefreshStatistics(ctx context.Context) ([]string, error)
+}
+
 // Listener delivers wake-up signals between workers. PostgreSQL implements it
 // with LISTEN/NOTIFY across processes; SQLite, an embedded database, delivers
 // in-process only (other processes on the same file find work by their

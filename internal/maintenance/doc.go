@@ -9,6 +9,9 @@
 //     (kind worker_lost; the retry policy re-runs them), through the same
 //     recorder as a worker's results;
 //   - Cleaner deletes tasks that finished longer ago than the retention;
+//   - StatisticsKeeper has a driver that keeps table statistics refresh
+//     those its tables have outgrown, so that prepared statements are
+//     planned again for the tables' size (taskerdriver.StatisticsKeeper);
 //   - Scheduler fires the schedules (cron): one task per schedule and fire
 //     time, guarded by a unique key per fire time and a compare-and-set of
 //     the next fire time, so that even two leaders at once cannot

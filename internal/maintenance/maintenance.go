@@ -368,6 +368,34 @@ func (c *Cleaner) Run(ctx context.Context, now time.Time) ([]*taskertype.Event, 
 	return nil, nil
 }
 
+// StatisticsKeeper asks a driver that keeps table statistics
+// (taskerdriver.StatisticsKeeper) to refresh those its tables' growth has
+// outdated, so that the database plans the engine's statements from their
+// current size. Nothing for other drivers.
+type StatisticsKeeper struct {
+	Driver taskerdriver.Driver
+	Logger *slog.Logger
+}
+
+// Name implements Service.
+func (k *StatisticsKeeper) Name() string { return "statistics" }
+
+// Run implements Service.
+func (k *StatisticsKeeper) Run(ctx context.Context, _ time.Time) ([]*taskertype.Event, error) {
+	sk, ok := k.Driver.(taskerdriver.StatisticsKeeper)
+	if !ok {
+		return nil, nil
+	}
+	tables, err := sk.RefreshStatistics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(tables) > 0 {
+		cmp.Or(k.Logger, slog.New(slog.DiscardHandler)).DebugContext(ctx, "maintenance: analyzed tables that outgrew their statistics", "tables", tables)
+	}
+	return nil, nil
+}
+
 // WorkerPruner deletes the registry rows of workers not seen for
 // Retention (their processes stopped or died).
 type WorkerPruner struct {

@@ -360,3 +360,37 @@ func TestWorkerPrunerForgetsWorkersNotSeenWithinRetention(t *testing.T) {
 		require.Len(t, ws, 1, "no retention: nothing is deleted")
 	})
 }
+
+// keeping is a driver that keeps statistics: it counts the refreshes asked
+// of it.
+type keeping struct {
+	taskerdriver.Driver
+	refreshes int
+}
+
+func (k *keeping) RefreshStatistics(context.Context) ([]string, error) {
+	k.refreshes++
+	return []string{"tasker_tasks"}, nil
+}
+
+// The leader asks a driver that keeps statistics to refresh them at every
+// round; a follower does not, and a driver without statistics is left alone.
+func TestStatisticsKeeperRefreshesOnTheLeader(t *testing.T) {
+	t.Parallel()
+	d := &keeping{Driver: open(t)}
+	clock := testdb.NewClock(base)
+	leader := maintainer(d, "a", clock, time.Second, 3*time.Second, &maintenance.StatisticsKeeper{Driver: d})
+	follower := maintainer(d, "b", clock, time.Second, 3*time.Second, &maintenance.StatisticsKeeper{Driver: d})
+	require.NoError(t, leader.RunDue(t.Context()))
+	require.NoError(t, follower.RunDue(t.Context()))
+	require.True(t, leader.IsLeader())
+	require.False(t, follower.IsLeader())
+	require.Equal(t, 1, d.refreshes, "the leader's round, not the follower's")
+	clock.Advance(time.Second)
+	require.NoError(t, leader.RunDue(t.Context()))
+	require.Equal(t, 2, d.refreshes)
+
+	plain := open(t)
+	_, err := (&maintenance.StatisticsKeeper{Driver: plain}).Run(t.Context(), base)
+	require.NoError(t, err, "a driver without statistics to keep")
+}

@@ -40,14 +40,16 @@ func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, 
 	}
 	t := &pipeTx{conn: conn}
 	t.Defer("BEGIN")
-	// Every statement of the driver's transactions reaches its rows by an
-	// index. On small tables (a new database, or one emptied and vacuumed)
-	// PostgreSQL prices a sequential scan cheaper, and the generic plan a
-	// prepared statement settles on then is kept for the connection's life:
-	// as the tables grew, each worker pass scanned them whole
-	// (docs/benchmarks.md). With sequential scans priced out the plans are
-	// the index plans whatever the size; a table no index serves is still
-	// scanned (TestWritePlansUseIndexes).
+	// Sequential scans are priced out of the driver's transactions: every
+	// statement there can reach its rows by an index, but on small tables
+	// (a new database, or one emptied and vacuumed) PostgreSQL prices a
+	// whole-table scan cheaper, and the generic plan a prepared statement
+	// settles on then is kept until the table's statistics change. This
+	// keeps small and middling tables on index plans; it does not make a
+	// plan made on empty statistics good at any size (the planner may pick
+	// an index scan without a selective condition instead):
+	// RefreshStatistics, run by the maintenance leader, replans those as
+	// the tables grow. TestWriteTransactionsPlanWithoutSeqScans.
 	t.Defer("SET LOCAL enable_seqscan = off")
 	if async {
 		t.Defer("SET LOCAL synchronous_commit = off")

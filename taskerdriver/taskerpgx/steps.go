@@ -569,7 +569,7 @@ const lockedMovesGuard = "locked tasks were not in their expected state"
 // transitions (metadata $4, final $5, at $6), failing when fewer than $7
 // moved. The tasks are found by their keys (task_id = ANY($1)): joined to
 // the arguments alone, a plan made on a small table reached them through
-// the state index, every task in the state (TestWritePlansUseIndexes).
+// the state index, every task in the state (TestWriteTransactionsPlanWithoutSeqScans).
 const moveTasksSQL = `WITH m AS (
 			UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
 				updated_at = $6, completed_at = CASE WHEN u.final THEN $6::timestamptz END

@@ -1,0 +1,60 @@
+package taskerpgx_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// A prepared statement planned while the tasks table was empty keeps its
+// whole-table plan as the table grows; RefreshStatistics analyzes the
+// table once it has outgrown its statistics, and the same prepared
+// statement, in the same session, is planned again by its index. Tables
+// that have not grown are left alone.
+func TestRefreshStatisticsReplansStatements(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := open(t)
+	require.NoError(t, d.Migrate(ctx))
+	_, err := d.Pool().Exec(ctx, `VACUUM ANALYZE tasker_tasks, tasker_workflow_steps, tasker_workflow_step_edges`)
+	require.NoError(t, err)
+	got, err := d.RefreshStatistics(ctx)
+	require.NoError(t, err)
+	require.Empty(t, got, "nothing has grown")
+
+	conn, err := d.Pool().Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	explain := func() string {
+		t.Helper()
+		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE by_ids('{1,2}')`)
+		require.NoError(t, err)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return strings.Join(lines, "\n")
+	}
+	_, err = conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan;
+		PREPARE by_ids(bigint[]) AS SELECT namespace FROM tasker_tasks WHERE task_id = ANY($1)`)
+	require.NoError(t, err)
+	defer func() {
+		_, _ = conn.Exec(context.Background(), `DEALLOCATE by_ids; RESET plan_cache_mode`)
+	}()
+	require.Contains(t, explain(), "Seq Scan on tasker_tasks", "planned on an empty table")
+
+	_, err = d.Pool().Exec(ctx, `INSERT INTO tasker_tasks (namespace, name, version, identity_hash, requested_at, created_at, updated_at)
+		SELECT 'ns', 't', '1', 'stats-' || g, now(), now(), now() FROM generate_series(1, 5000) g`)
+	require.NoError(t, err)
+	require.Contains(t, explain(), "Seq Scan on tasker_tasks", "the cached plan outlives the table's growth")
+
+	got, err = d.RefreshStatistics(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"tasker_tasks"}, got)
+	require.Contains(t, explain(), "tasker_tasks_pkey", "planned again from the new statistics")
+
+	got, err = d.RefreshStatistics(ctx)
+	require.NoError(t, err)
+	require.Empty(t, got, "analyzed once for this growth")
+}
