@@ -74,3 +74,10 @@ var ClaimSQL = claimSQL
 
 // MoveTasksSQL exposes the deferred task moves to the plan test.
 const MoveTasksSQL = moveTasksSQL
+
+// StaleStatisticsSQL and StatisticsTables expose RefreshStatistics's
+// choice of tables to its test.
+var (
+	StaleStatisticsSQL = staleStatisticsSQL
+	StatisticsTables   = statisticsTables
+)

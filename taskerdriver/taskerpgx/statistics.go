@@ -16,10 +16,14 @@ var _ taskerdriver.StatisticsKeeper = (*Driver)(nil)
 var statisticsTables = []string{"tasker_tasks", "tasker_workflow_steps", "tasker_workflow_step_edges"}
 
 // staleStatisticsSQL names the tables of $1 that have more than doubled
-// (plus 8 pages) since their statistics were taken. relpages is what the
-// last ANALYZE or VACUUM saw (0 for a table never looked at).
+// (plus 8 pages) since their statistics were taken and that this role may
+// analyze (it owns them, as the role that migrates them does; for any other
+// ANALYZE only warns and skips, and autovacuum's statistics are all there
+// is). relpages is what the last ANALYZE or VACUUM saw (0 for a table never
+// looked at).
 const staleStatisticsSQL = `SELECT c.relname FROM pg_class c
 	WHERE c.oid = ANY(ARRAY(SELECT to_regclass(t) FROM unnest($1::text[]) t))
+		AND pg_has_role(c.relowner, 'USAGE')
 		AND pg_relation_size(c.oid) / current_setting('block_size')::bigint > 2 * greatest(c.relpages, 0) + 8
 	ORDER BY c.relname`
 

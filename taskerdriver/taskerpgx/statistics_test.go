@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 )
 
 // A prepared statement planned while the tasks table was empty keeps its
@@ -48,6 +50,23 @@ func TestRefreshStatisticsReplansStatements(t *testing.T) {
 		SELECT 'ns', 't', '1', 'stats-' || g, now(), now(), now() FROM generate_series(1, 5000) g`)
 	require.NoError(t, err)
 	require.Contains(t, explain(), "Seq Scan on tasker_tasks", "the cached plan outlives the table's growth")
+
+	// A role that does not own the tables may not analyze them (ANALYZE
+	// would only warn): they are not named for it.
+	err = pgx.BeginTxFunc(ctx, d.Pool(), pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE ROLE tasker_test_not_owner; SET LOCAL ROLE tasker_test_not_owner`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, taskerpgx.StaleStatisticsSQL, taskerpgx.StatisticsTables)
+		if err != nil {
+			return err
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Empty(t, names, "not the owner")
+		return errRollback // the role goes with the transaction
+	})
+	require.ErrorIs(t, err, errRollback)
 
 	got, err = d.RefreshStatistics(ctx)
 	require.NoError(t, err)
