@@ -380,18 +380,22 @@ type StatisticsKeeper struct {
 // Name implements Service.
 func (k *StatisticsKeeper) Name() string { return "statistics" }
 
-// Run implements Service.
+// Run implements Service. A refresh that fails is logged and left to the
+// next round: statistics are an optimization, and the services after this
+// one (the scheduler) must not wait on them.
 func (k *StatisticsKeeper) Run(ctx context.Context, _ time.Time) ([]*taskertype.Event, error) {
 	sk, ok := k.Driver.(taskerdriver.StatisticsKeeper)
 	if !ok {
 		return nil, nil
 	}
+	log := cmp.Or(k.Logger, slog.New(slog.DiscardHandler))
 	tables, err := sk.RefreshStatistics(ctx)
 	if err != nil {
-		return nil, err
+		log.WarnContext(ctx, "maintenance: cannot refresh table statistics; trying again next round", "error", err)
+		return nil, nil
 	}
 	if len(tables) > 0 {
-		cmp.Or(k.Logger, slog.New(slog.DiscardHandler)).DebugContext(ctx, "maintenance: analyzed tables that outgrew their statistics", "tables", tables)
+		log.DebugContext(ctx, "maintenance: analyzed tables that outgrew their statistics", "tables", tables)
 	}
 	return nil, nil
 }

@@ -2,6 +2,7 @@ package maintenance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -362,15 +363,16 @@ func TestWorkerPrunerForgetsWorkersNotSeenWithinRetention(t *testing.T) {
 }
 
 // keeping is a driver that keeps statistics: it counts the refreshes asked
-// of it.
+// of it, and fails them with err when set.
 type keeping struct {
 	taskerdriver.Driver
 	refreshes int
+	err       error
 }
 
 func (k *keeping) RefreshStatistics(context.Context) ([]string, error) {
 	k.refreshes++
-	return []string{"tasker_tasks"}, nil
+	return []string{"tasker_tasks"}, k.err
 }
 
 // The leader asks a driver that keeps statistics to refresh them at every
@@ -389,6 +391,15 @@ func TestStatisticsKeeperRefreshesOnTheLeader(t *testing.T) {
 	clock.Advance(time.Second)
 	require.NoError(t, leader.RunDue(t.Context()))
 	require.Equal(t, 2, d.refreshes)
+
+	// A failed refresh does not fail the round: the services after it run.
+	d.err = errors.New("statement timeout")
+	after := newProbe("after")
+	m := maintainer(d, "a", clock, time.Second, 3*time.Second, &maintenance.StatisticsKeeper{Driver: d}, after)
+	clock.Advance(time.Second)
+	require.NoError(t, m.RunDue(t.Context()))
+	require.Equal(t, 3, d.refreshes)
+	require.Equal(t, 1, after.rounds(), "the next service ran")
 
 	plain := open(t)
 	_, err := (&maintenance.StatisticsKeeper{Driver: plain}).Run(t.Context(), base)
