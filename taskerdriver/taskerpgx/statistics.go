@@ -29,7 +29,8 @@ const staleStatisticsSQL = `SELECT c.relname FROM pg_class c
 
 // RefreshStatistics implements taskerdriver.StatisticsKeeper: it runs
 // ANALYZE on each of the engine's key-read tables whose size has more
-// than doubled since its statistics were taken. A prepared statement's
+// than doubled since its statistics were taken (one that is locked, by
+// autovacuum for instance, is skipped until a later round). A prepared statement's
 // generic plan is made from the statistics of the moment and kept until
 // they change: made while the tables were nearly empty (a new database),
 // it reads whole tables or whole indexes as they grow, for as long as
@@ -47,7 +48,10 @@ func (d *Driver) RefreshStatistics(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("postgres: statistics: %w", err)
 	}
 	for _, t := range stale {
-		if _, err := d.pool.Exec(ctx, "ANALYZE "+pgx.Identifier{t}.Sanitize()); err != nil {
+		// SKIP_LOCKED: a table autovacuum (or another ANALYZE) is working on
+		// is left to the next round instead of holding up the leader's
+		// services behind it.
+		if _, err := d.pool.Exec(ctx, "ANALYZE (SKIP_LOCKED) "+pgx.Identifier{t}.Sanitize()); err != nil {
 			return nil, fmt.Errorf("postgres: analyze %s: %w", t, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -67,6 +68,19 @@ func TestRefreshStatisticsReplansStatements(t *testing.T) {
 		return errRollback // the role goes with the transaction
 	})
 	require.ErrorIs(t, err, errRollback)
+
+	// A table another ANALYZE or a VACUUM holds is skipped, not waited for.
+	holder, err := d.Pool().Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(context.Background()) }() // a failure must not leave the lock held
+	_, err = holder.Exec(ctx, `LOCK TABLE tasker_tasks IN SHARE UPDATE EXCLUSIVE MODE`)
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = d.RefreshStatistics(wctx)
+	cancel()
+	require.NoError(t, err, "skipped, not waited for")
+	require.Contains(t, explain(), "Seq Scan on tasker_tasks", "not analyzed while locked")
+	require.NoError(t, holder.Rollback(ctx))
 
 	got, err = d.RefreshStatistics(ctx)
 	require.NoError(t, err)
