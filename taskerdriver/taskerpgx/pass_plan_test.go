@@ -116,10 +116,7 @@ func TestNewTaskClaimPlan(t *testing.T) {
 func TestWriteTransactionsPlanWithoutSeqScans(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := open(t)
-	require.NoError(t, d.Migrate(ctx))
-	_, err := d.Pool().Exec(ctx, `VACUUM ANALYZE tasker_tasks, tasker_workflow_steps, tasker_workflow_step_edges`)
-	require.NoError(t, err)
+	d := openEmptied(t)
 	seq := regexp.MustCompile(`Seq Scan on (tasker_\w+)`)
 	now := time.Now().UTC()
 	stmts := taskerpgx.WriteStatements(now)

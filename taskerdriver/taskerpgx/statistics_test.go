@@ -20,10 +20,7 @@ import (
 func TestRefreshStatisticsReplansStatements(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	d := open(t)
-	require.NoError(t, d.Migrate(ctx))
-	_, err := d.Pool().Exec(ctx, `VACUUM ANALYZE tasker_tasks, tasker_workflow_steps, tasker_workflow_step_edges`)
-	require.NoError(t, err)
+	d := openEmptied(t)
 	got, err := d.RefreshStatistics(ctx)
 	require.NoError(t, err)
 	require.Empty(t, got, "nothing has grown")
@@ -90,4 +87,15 @@ func TestRefreshStatisticsReplansStatements(t *testing.T) {
 	got, err = d.RefreshStatistics(ctx)
 	require.NoError(t, err)
 	require.Empty(t, got, "analyzed once for this growth")
+}
+
+// openEmptied returns a migrated database whose tables the planner has seen
+// empty (vacuumed and analyzed before any row): a new database's state.
+func openEmptied(t *testing.T) *taskerpgx.Driver {
+	t.Helper()
+	d := open(t)
+	require.NoError(t, d.Migrate(t.Context()))
+	_, err := d.Pool().Exec(t.Context(), `VACUUM ANALYZE tasker_tasks, tasker_workflow_steps, tasker_workflow_step_edges`)
+	require.NoError(t, err)
+	return d
 }
