@@ -31,8 +31,9 @@ type pipeTx struct {
 
 var errPipeTxDone = pgx.ErrTxClosed
 
-// beginPipeTx acquires a connection; BEGIN (and SET LOCAL
-// synchronous_commit = off when async) is sent with the first statement.
+// beginPipeTx acquires a connection; BEGIN and the transaction's settings
+// (txSettingsSQL, or asyncTxSettingsSQL when async) are sent with the first
+// statement.
 func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -40,23 +41,37 @@ func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, 
 	}
 	t := &pipeTx{conn: conn}
 	t.Defer("BEGIN")
-	// Sequential scans are priced out of the driver's transactions: every
-	// statement there can reach its rows by an index, but on small tables
-	// (a new database, or one emptied and vacuumed) PostgreSQL prices a
-	// whole-table scan cheaper, and the generic plan a prepared statement
-	// settles on then is kept until the table's statistics change. This
-	// keeps small and middling tables on index plans; it does not make a
-	// plan made on empty statistics good at any size (the planner may pick
-	// an index scan without a selective condition instead):
-	// RefreshStatistics, run by the maintenance leader, replans those as
-	// the tables grow. TestWriteTransactionsPlanWithoutSeqScans.
-	t.Defer("SET LOCAL enable_seqscan = off")
 	if async {
-		t.Defer("SET LOCAL synchronous_commit = off")
+		t.Defer(asyncTxSettingsSQL)
+	} else {
+		t.Defer(txSettingsSQL)
 	}
 	t.opening = len(t.pending)
 	return t, nil
 }
+
+// txSettingsSQL sets, for the driver's own transactions only (set_config's
+// is_local, as SET LOCAL), in one statement:
+//
+//   - enable_seqscan off: sequential scans are priced out. Every statement
+//     there can reach its rows by an index, but on small tables (a new
+//     database, or one emptied and vacuumed) PostgreSQL prices a
+//     whole-table scan cheaper, and the generic plan a prepared statement
+//     settles on then is kept until the table's statistics change. This
+//     keeps small and middling tables on index plans; it does not make a
+//     plan made on empty statistics good at any size (the planner may pick
+//     an index scan without a selective condition instead):
+//     RefreshStatistics, run by the maintenance leader, replans those as
+//     the tables grow. TestWriteTransactionsPlanWithoutSeqScans.
+//   - jit off: the engine's statements touch a few rows each. A plan that
+//     had to keep a sequential scan (no index serves it) carries the
+//     setting's penalty cost, far above jit_above_cost, and compiling it
+//     would take tens of milliseconds.
+const txSettingsSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`
+
+// asyncTxSettingsSQL is txSettingsSQL with synchronous_commit off, for
+// WorkerConfig.AsyncCommit's passes (docs/design.md).
+const asyncTxSettingsSQL = txSettingsSQL + `, set_config('synchronous_commit', 'off', true)`
 
 // Defer queues a write whose only result is its error: it is sent with
 // the transaction's next statement, or with COMMIT.

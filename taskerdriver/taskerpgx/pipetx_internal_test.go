@@ -1,7 +1,9 @@
 package taskerpgx
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -167,6 +169,45 @@ func TestPipeTxAsync(t *testing.T) {
 	tx = begin(t, pool, true)
 	require.NoError(t, tx.Commit(ctx))
 	require.Zero(t, trips.Total())
+}
+
+// A statement that only a sequential scan serves carries, in the driver's
+// transactions (enable_seqscan off), the setting's penalty cost, which is
+// far above jit_above_cost: it must not be compiled (tens of milliseconds
+// for a statement of a few rows). The control, a transaction with the
+// same setting but PostgreSQL's JIT default, compiles it where the server
+// can.
+func TestPipeTxCompilesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	explain := func(q querier) string {
+		t.Helper()
+		lines, err := queryAll(ctx, q, `EXPLAIN (ANALYZE) SELECT v FROM pipe_t WHERE v LIKE '%x'`, nil, func(r pgx.Row) (string, error) {
+			var s string
+			return s, r.Scan(&s)
+		})
+		require.NoError(t, err)
+		return strings.Join(lines, "\n")
+	}
+	tx := begin(t, pool, false)
+	plan := explain(tx)
+	require.NoError(t, tx.Rollback(ctx))
+	require.Contains(t, plan, "Seq Scan on pipe_t", "no index serves it")
+	require.NotContains(t, plan, "JIT:", "compiled:\n%s", plan)
+
+	var jit bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT pg_jit_available() AND current_setting('jit')::bool`).Scan(&jit))
+	if !jit {
+		t.Log("control skipped: this server does not compile plans")
+		return
+	}
+	ctl, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = ctl.Rollback(context.WithoutCancel(ctx)) }()
+	_, err = ctl.Exec(ctx, `SET LOCAL enable_seqscan = off`)
+	require.NoError(t, err)
+	require.Contains(t, explain(ctl), "JIT:", "control: the penalty cost alone has PostgreSQL compile the plan")
 }
 
 // A follower travels after the next statement, in its round trip, sees
