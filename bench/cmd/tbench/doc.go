@@ -17,12 +17,22 @@
 //   - dbos-diamond: the same diamond as one DBOS workflow of four durable
 //     steps (B and C in parallel with dbos.Go), one at a time, against DBOS's
 //     in-process executor, on the schema tbench_dbos.
+//   - river-diamond: the same diamond built with River by chaining (River
+//     has no DAG): each step a job whose worker completes it
+//     (river.JobCompleteTx) and inserts the steps it readies in one
+//     transaction, D inserted by whichever of B and C finishes last (a
+//     counter row of the diamond), one at a time, from the creation's
+//     transaction (the counter row and job A) until D's commits; an
+//     in-process River client with -workers workers and the fetch timings
+//     of the flags.
 //   - chain: the dependent-step start latency: for -n tasks of a chain A → B,
 //     the time from A's handler returning to B's handler starting.
 //   - burst: -burst diamonds submitted by -burst-goroutines goroutines to a
 //     client with its in-process worker running; steps/s and per-diamond
 //     latency (completion time minus submission).
 //   - dbos-burst: the same with DBOS (RunWorkflow, in-process executor).
+//   - river-burst: the same with River diamonds by chaining (as
+//     river-diamond).
 //   - throughput: sustained steps/s: a backlog of -tasks diamond tasks is
 //     created, then k worker processes (k from -procs) are started (this
 //     program re-executed with -worker tasker) and the time until every task
@@ -30,6 +40,8 @@
 //   - river: the same with River: 4 × -tasks single no-op jobs inserted, then
 //     k River worker processes (k from -river-procs) with the same worker
 //     count; jobs/s, and Tasker's steps/s as a ratio of it.
+//   - river-dag: the same with a backlog of -tasks River diamonds by
+//     chaining (as river-diamond); steps/s, 4 a diamond.
 //   - profile: diamonds one at a time, as diamond, with a pgx tracer on the
 //     engine's pool: per diamond, the round trips (statements and pipelined
 //     batches) by statement, their time, the commits, and the time with no

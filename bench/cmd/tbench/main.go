@@ -28,11 +28,14 @@ var measurements = []struct {
 	{"create", measureCreate},
 	{"diamond", measureDiamond},
 	{"dbos-diamond", measureDBOSDiamond},
+	{"river-diamond", measureRiverDiamond},
 	{"chain", measureChain},
 	{"burst", measureTaskerBurst},
 	{"dbos-burst", measureDBOSBurst},
+	{"river-burst", measureRiverBurst},
 	{"throughput", eachProcs(func(o *options) []int { return o.procs }, measureTaskerThroughput)},
 	{"river", eachProcs(func(o *options) []int { return o.riverProcs }, measureRiverThroughput)},
+	{"river-dag", eachProcs(func(o *options) []int { return o.riverProcs }, measureRiverDAGThroughput)},
 	{"profile", measureProfile},
 	{"floor", measureFloor},
 }
@@ -102,7 +105,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.burst, "burst", 2000, "diamonds submitted at once by the burst modes (burst, dbos-burst)")
 	fs.IntVar(&o.burstGo, "burst-goroutines", 8, "goroutines submitting the diamonds of the burst modes")
 	fs.StringVar(&procs, "procs", "1,2,4", "comma-separated numbers of Tasker worker processes for the throughput mode")
-	fs.StringVar(&riverProcs, "river-procs", "1", "comma-separated numbers of River worker processes for the river mode")
+	fs.StringVar(&riverProcs, "river-procs", "1", "comma-separated numbers of River worker processes for the river and river-dag modes")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of every selected measurement")
 	fs.BoolVar(&o.keep, "keep", false, "keep the benchmark database instead of dropping it")
 	fs.DurationVar(&o.pollEvery, "poll", 10*time.Millisecond, "how often the throughput modes count finished tasks or jobs")
@@ -176,7 +179,8 @@ func run(ctx context.Context, o *options) error {
 	if v, err := db.serverInfo(ctx); err == nil {
 		fmt.Println("tbench: server", v)
 	}
-	if err := db.migrate(ctx, slices.Contains(o.modes, "river")); err != nil {
+	withRiver := slices.ContainsFunc(o.modes, func(m string) bool { return strings.HasPrefix(m, "river") })
+	if err := db.migrate(ctx, withRiver); err != nil {
 		return err
 	}
 	res := newResults()

@@ -54,11 +54,14 @@ func (r *results) addLatency(rep int, name string, ds []time.Duration) {
 // one-at-a-time diamond and the burst. A latency ratio below 1 and a
 // throughput ratio above 1 mean Tasker leads.
 func (r *results) addRatios(o *options) {
-	river := r.values[riverMetric(1)]
+	river, riverDAG := r.values[riverMetric(1)], r.values[riverDAGMetric(1)]
 	for _, k := range o.procs {
 		tasker := r.values[taskerMetric(k)]
 		for i := range min(len(tasker), len(river)) {
 			r.add(fmt.Sprintf("ratio: Tasker %d proc steps/s ÷ River 1 proc jobs/s", k), "×", tasker[i]/river[i])
+		}
+		for i := range min(len(tasker), len(riverDAG)) {
+			r.add(fmt.Sprintf("ratio: Tasker %d proc steps/s ÷ River diamonds 1 proc steps/s", k), "×", tasker[i]/riverDAG[i])
 		}
 	}
 	pairs := []struct{ name, tasker, dbos string }{
@@ -73,6 +76,12 @@ func (r *results) addRatios(o *options) {
 		for i := range min(len(t), len(d)) {
 			r.add("ratio: Tasker ÷ DBOS, "+p.name, "×", t[i]/d[i])
 		}
+		// River's diamond and burst (by chaining), where measured.
+		peer := strings.Replace(p.dbos, "DBOS", "River", 1)
+		rv := r.values[peer]
+		for i := range min(len(t), len(rv)) {
+			r.add("ratio: Tasker ÷ River, "+p.name, "×", t[i]/rv[i])
+		}
 	}
 }
 
@@ -82,10 +91,16 @@ const (
 	diamondDBOS   = "DBOS diamond end to end"
 	burstTasker   = "Tasker burst"
 	burstDBOS     = "DBOS burst"
+	diamondRiver  = "River diamond end to end"
+	burstRiver    = "River burst"
 )
 
 func taskerMetric(procs int) string { return fmt.Sprintf("Tasker throughput, %d proc", procs) }
 func riverMetric(procs int) string  { return fmt.Sprintf("River throughput, %d proc", procs) }
+
+func riverDAGMetric(procs int) string {
+	return fmt.Sprintf("River diamonds throughput, %d proc", procs)
+}
 
 // print writes a Markdown table: every repetition's value and the median.
 func (r *results) print(w io.Writer) {

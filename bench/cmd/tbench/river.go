@@ -70,7 +70,9 @@ func measureRiverThroughput(ctx context.Context, o *options, db *benchDB, procs,
 }
 
 // riverWorkerProcess is a River worker subprocess (see runWorker): one
-// queue with MaxWorkers = -workers and the fetch timings of the flags.
+// queue with MaxWorkers = -workers and the fetch timings of the flags,
+// working the river mode's no-op jobs and the river-dag mode's diamond
+// steps.
 func riverWorkerProcess(ctx context.Context, o *options, logger *slog.Logger) error {
 	pool, err := riverPool(ctx, o.workerDBURL)
 	if err != nil {
@@ -79,6 +81,7 @@ func riverWorkerProcess(ctx context.Context, o *options, logger *slog.Logger) er
 	defer pool.Close()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, noopWorker{})
+	river.AddWorker(workers, &diamondStepWorker{pool: pool}) // the river-dag mode's
 	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:  logger,
 		Workers: workers,
