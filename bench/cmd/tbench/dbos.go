@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dbos-inc/dbos-transact-golang/dbos"
@@ -43,6 +44,35 @@ func dbosDiamond(ctx dbos.Context, _ int) (int, error) {
 	return dbos.RunAsStep(ctx, dbosNoop, dbos.WithStepName("d"))
 }
 
+// dbosStamps are when step a of the chain being measured returned and when
+// its step b started (chains run one at a time).
+var dbosStamps struct {
+	mu           sync.Mutex
+	aEnd, bStart time.Time
+}
+
+func dbosStampA(context.Context) (int, error) {
+	dbosStamps.mu.Lock()
+	dbosStamps.aEnd = time.Now()
+	dbosStamps.mu.Unlock()
+	return 0, nil
+}
+
+func dbosStampB(context.Context) (int, error) {
+	dbosStamps.mu.Lock()
+	dbosStamps.bStart = time.Now()
+	dbosStamps.mu.Unlock()
+	return 0, nil
+}
+
+// dbosChain is the chain A → B as one DBOS workflow of two durable steps.
+func dbosChain(ctx dbos.Context, _ int) (int, error) {
+	if _, err := dbos.RunAsStep(ctx, dbosStampA, dbos.WithStepName("a")); err != nil {
+		return 0, err
+	}
+	return dbos.RunAsStep(ctx, dbosStampB, dbos.WithStepName("b"))
+}
+
 // withDBOS launches a DBOS executor (in this process) on a fresh schema of
 // the benchmark database, with dbosDiamond registered and DBOS's defaults
 // otherwise (its own pool of 20 connections), runs f with it, then shuts it
@@ -58,6 +88,7 @@ func withDBOS(ctx context.Context, db *benchDB, f func(dctx dbos.Context) error)
 		return fmt.Errorf("dbos: %w", err)
 	}
 	dbos.RegisterWorkflow(dctx, dbosDiamond, dbos.WithWorkflowName("diamond"))
+	dbos.RegisterWorkflow(dctx, dbosChain, dbos.WithWorkflowName("chain"))
 	if err := dbos.Launch(dctx); err != nil {
 		return errors.Join(fmt.Errorf("dbos launch: %w", err), dbos.Shutdown(dctx, 10*time.Second))
 	}
@@ -89,6 +120,30 @@ func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, r
 			}
 		}
 		res.addLatency(rep, diamondDBOS, e2e)
+		return nil
+	})
+}
+
+// measureDBOSChain: the dependent-step start latency of DBOS: for chains
+// run one at a time, B's start minus A's return (A's checkpoint between).
+func measureDBOSChain(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+	return withDBOS(ctx, db, func(dctx dbos.Context) error {
+		dep := make([]time.Duration, 0, o.n)
+		for i := range o.warmup + o.n {
+			h, err := dbos.RunWorkflow(dctx, dbosChain, i)
+			if err != nil {
+				return err
+			}
+			if _, err := h.GetResult(); err != nil {
+				return fmt.Errorf("workflow %s: %w", h.GetWorkflowID(), err)
+			}
+			if i >= o.warmup {
+				dbosStamps.mu.Lock()
+				dep = append(dep, dbosStamps.bStart.Sub(dbosStamps.aEnd))
+				dbosStamps.mu.Unlock()
+			}
+		}
+		res.addLatency(rep, chainDBOS, dep)
 		return nil
 	})
 }

@@ -10,6 +10,10 @@
 //
 //   - create: p50/p95/p99 of -n sequential creations of a 4-step diamond task
 //     (A → B, C → D) through the Go API, with no worker running.
+//   - river-create: the same for a River diamond by chaining (as
+//     river-diamond): its counter row and job A inserted in one
+//     transaction, no worker running. (DBOS has no creation apart from
+//     starting a workflow.)
 //   - diamond: p50/p95/p99 of -n diamond tasks end to end, one at a time, against
 //     an in-process worker: from CreateTask until WaitTask returns it
 //     complete. Also the join latency of D (D's start minus the later of B's
@@ -27,6 +31,10 @@
 //     of the flags.
 //   - chain: the dependent-step start latency: for -n tasks of a chain A → B,
 //     the time from A's handler returning to B's handler starting.
+//   - dbos-chain: the same for a DBOS workflow of two durable steps A → B:
+//     B's start minus A's return (A's checkpoint between).
+//   - river-chain: the same for River by chaining: A's worker inserts B and
+//     completes A in one transaction; B's work start minus A's.
 //   - burst: -burst diamonds submitted by -burst-goroutines goroutines to a
 //     client with its in-process worker running; steps/s and per-diamond
 //     latency (completion time minus submission).

@@ -26,10 +26,13 @@ var measurements = []struct {
 	measure measurement
 }{
 	{"create", measureCreate},
+	{"river-create", measureRiverCreate},
 	{"diamond", measureDiamond},
 	{"dbos-diamond", measureDBOSDiamond},
 	{"river-diamond", measureRiverDiamond},
 	{"chain", measureChain},
+	{"dbos-chain", measureDBOSChain},
+	{"river-chain", measureRiverChain},
 	{"burst", measureTaskerBurst},
 	{"dbos-burst", measureDBOSBurst},
 	{"river-burst", measureRiverBurst},

@@ -70,6 +70,8 @@ func (r *results) addRatios(o *options) {
 		{"diamond p99 (lower leads)", diamondTasker + " p99", diamondDBOS + " p99"},
 		{"burst steps/s (higher leads)", burstTasker + " steps/s", burstDBOS + " steps/s"},
 		{"burst p50 per diamond (lower leads)", burstTasker + " per diamond p50", burstDBOS + " per diamond p50"},
+		{"dependent step start p50 (lower leads)", chainTasker + " p50", chainDBOS + " p50"},
+		{"create p50 (lower leads)", createTasker + " p50", "DBOS create diamond p50"}, // DBOS's is not measured: River's ratio only
 	}
 	for _, p := range pairs {
 		t, d := r.values[p.tasker], r.values[p.dbos]
@@ -93,6 +95,11 @@ const (
 	burstDBOS     = "DBOS burst"
 	diamondRiver  = "River diamond end to end"
 	burstRiver    = "River burst"
+	chainTasker   = "Tasker dependent step start (A → B)"
+	chainDBOS     = "DBOS dependent step start (A → B)"
+	chainRiver    = "River dependent step start (A → B)"
+	createTasker  = "Tasker create diamond (Go API)"
+	createRiver   = "River create diamond"
 )
 
 func taskerMetric(procs int) string { return fmt.Sprintf("Tasker throughput, %d proc", procs) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,6 +93,53 @@ func (w *diamondStepWorker) Work(ctx context.Context, job *river.Job[diamondStep
 	return nil
 }
 
+// chainStepArgs is one step of a chain A → B.
+type chainStepArgs struct {
+	Chain int64  `json:"chain"`
+	Step  string `json:"step"`
+}
+
+// Kind implements river.JobArgs.
+func (chainStepArgs) Kind() string { return "tbench_chain_step" }
+
+// chainStepWorker works the chain A → B: A's worker inserts B and completes
+// A in one transaction; the stamps are when A's work began (its handler,
+// a no-op, has returned: what follows is the chaining) and when B's began.
+type chainStepWorker struct {
+	river.WorkerDefaults[chainStepArgs]
+	pool *pgxpool.Pool
+	mu   sync.Mutex
+	aEnd map[int64]time.Time
+	// done is called with a chain's id and the A → B delay once B ran.
+	done func(id int64, dep time.Duration)
+}
+
+// Work implements river.Worker.
+func (w *chainStepWorker) Work(ctx context.Context, job *river.Job[chainStepArgs]) error {
+	now := time.Now()
+	id := job.Args.Chain
+	if job.Args.Step == "b" {
+		w.mu.Lock()
+		dep := now.Sub(w.aEnd[id])
+		delete(w.aEnd, id)
+		w.mu.Unlock()
+		if w.done != nil {
+			w.done(id, dep)
+		}
+		return nil
+	}
+	w.mu.Lock()
+	w.aEnd[id] = now
+	w.mu.Unlock()
+	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, chainStepArgs{id, "b"}, nil); err != nil {
+			return err
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+}
+
 // withRiverDAG starts a River client in this process (one queue,
 // MaxWorkers -workers, the fetch timings of the flags, a pool as the river
 // mode's) that works diamond steps, runs f with it and a function that
@@ -99,6 +147,14 @@ func (w *diamondStepWorker) Work(ctx context.Context, job *river.Job[diamondStep
 // finishes.
 func withRiverDAG(ctx context.Context, o *options, db *benchDB, done func(id int64),
 	f func(create func(ctx context.Context, id int64) error) error,
+) error {
+	return withRiverChains(ctx, o, db, done, nil, func(create, _ func(context.Context, int64) error) error { return f(create) })
+}
+
+// withRiverChains is withRiverDAG that also works chains A → B: chainDone
+// is called as each finishes, and f gets a function that creates chain id.
+func withRiverChains(ctx context.Context, o *options, db *benchDB, done func(id int64), chainDone func(id int64, dep time.Duration),
+	f func(create, createChain func(ctx context.Context, id int64) error) error,
 ) error {
 	if _, err := db.pool.Exec(ctx, riverDiamondsDDL+`; TRUNCATE `+riverDiamondsTable); err != nil {
 		return err
@@ -110,6 +166,7 @@ func withRiverDAG(ctx context.Context, o *options, db *benchDB, done func(id int
 	defer pool.Close()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &diamondStepWorker{pool: pool, done: done})
+	river.AddWorker(workers, &chainStepWorker{pool: pool, aEnd: map[int64]time.Time{}, done: chainDone})
 	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:  workerLogger(),
 		Workers: workers,
@@ -134,7 +191,11 @@ func withRiverDAG(ctx context.Context, o *options, db *benchDB, done func(id int
 			return err
 		})
 	}
-	err = f(create)
+	createChain := func(ctx context.Context, id int64) error {
+		_, err := client.Insert(ctx, chainStepArgs{id, "a"}, nil)
+		return err
+	}
+	err = f(create, createChain)
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return errors.Join(err, client.Stop(stopCtx))
@@ -162,6 +223,73 @@ func measureRiverDiamond(ctx context.Context, o *options, db *benchDB, rep int, 
 		res.addLatency(rep, diamondRiver, e2e)
 		return nil
 	})
+}
+
+// measureRiverChain: River's dependent-step start latency: for chains A →
+// B by chaining, run one at a time, B's work start minus A's.
+func measureRiverChain(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+	type ran struct {
+		id  int64
+		dep time.Duration
+	}
+	finished := make(chan ran, 1)
+	return withRiverChains(ctx, o, db, nil, func(id int64, dep time.Duration) { finished <- ran{id, dep} },
+		func(_, createChain func(context.Context, int64) error) error {
+			dep := make([]time.Duration, 0, o.n)
+			for i := range o.warmup + o.n {
+				id := int64(i + 1)
+				if err := createChain(ctx, id); err != nil {
+					return err
+				}
+				select {
+				case r := <-finished:
+					if r.id != id {
+						return fmt.Errorf("river chain %d finished while waiting for %d", r.id, id)
+					}
+					if i >= o.warmup {
+						dep = append(dep, r.dep)
+					}
+				case <-time.After(time.Minute):
+					return fmt.Errorf("river chain %d: not finished after a minute", id)
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			res.addLatency(rep, chainRiver, dep)
+			return nil
+		})
+}
+
+// measureRiverCreate: -n sequential creations of a River diamond (its
+// counter row and job A in one transaction), no worker running, as
+// Tasker's create mode.
+func measureRiverCreate(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
+	if _, err := db.pool.Exec(ctx, riverDiamondsDDL+`; TRUNCATE `+riverDiamondsTable); err != nil {
+		return err
+	}
+	client, err := river.NewClient(riverpgxv5.New(db.pool), &river.Config{Logger: workerLogger()})
+	if err != nil {
+		return err
+	}
+	lat := make([]time.Duration, 0, o.n)
+	for i := range o.warmup + o.n {
+		start := time.Now()
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO `+riverDiamondsTable+` (id, remaining) VALUES ($1, 2)`, i+1); err != nil {
+				return err
+			}
+			_, err := client.InsertTx(ctx, tx, diamondStepArgs{int64(i + 1), "a"}, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if i >= o.warmup {
+			lat = append(lat, time.Since(start))
+		}
+	}
+	res.addLatency(rep, createRiver, lat)
+	return nil
 }
 
 // awaitDiamond waits for diamond id to finish (a minute at most).

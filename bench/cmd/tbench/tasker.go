@@ -136,7 +136,7 @@ func measureCreate(ctx context.Context, o *options, db *benchDB, rep int, res *r
 			lat = append(lat, time.Since(start))
 		}
 	}
-	res.addLatency(rep, "Tasker create diamond (Go API)", lat)
+	res.addLatency(rep, createTasker, lat)
 	return nil
 }
 
@@ -230,7 +230,7 @@ func measureChain(ctx context.Context, o *options, db *benchDB, rep int, res *re
 	if err != nil {
 		return err
 	}
-	res.addLatency(rep, "Tasker dependent step start (A → B)", dep)
+	res.addLatency(rep, chainTasker, dep)
 	return nil
 }
 
