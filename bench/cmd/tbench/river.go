@@ -79,10 +79,23 @@ func riverWorkerProcess(ctx context.Context, o *options, logger *slog.Logger) er
 		return err
 	}
 	defer pool.Close()
+	client, err := newRiverWorkerClient(pool, o, logger, func(workers *river.Workers) {
+		river.AddWorker(workers, noopWorker{})
+		river.AddWorker(workers, &diamondStepWorker{pool: pool}) // the river-dag mode's
+	})
+	if err != nil {
+		return err
+	}
+	return serveWorker(ctx, client.Start, client.Stop)
+}
+
+// newRiverWorkerClient is a River client on pool working the workers add
+// registers: one queue with MaxWorkers = -workers and the fetch timings of
+// the flags.
+func newRiverWorkerClient(pool *pgxpool.Pool, o *options, logger *slog.Logger, add func(*river.Workers)) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, noopWorker{})
-	river.AddWorker(workers, &diamondStepWorker{pool: pool}) // the river-dag mode's
-	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
+	add(workers)
+	return river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:  logger,
 		Workers: workers,
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {
@@ -91,8 +104,4 @@ func riverWorkerProcess(ctx context.Context, o *options, logger *slog.Logger) er
 			FetchPollInterval: o.riverPoll,
 		}},
 	})
-	if err != nil {
-		return err
-	}
-	return serveWorker(ctx, client.Start, client.Stop)
 }

@@ -164,17 +164,9 @@ func withRiverChains(ctx context.Context, o *options, db *benchDB, done func(id 
 		return err
 	}
 	defer pool.Close()
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &diamondStepWorker{pool: pool, done: done})
-	river.AddWorker(workers, &chainStepWorker{pool: pool, aEnd: map[int64]time.Time{}, done: chainDone})
-	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
-		Logger:  workerLogger(),
-		Workers: workers,
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {
-			MaxWorkers:        o.workers,
-			FetchCooldown:     o.riverCool,
-			FetchPollInterval: o.riverPoll,
-		}},
+	client, err := newRiverWorkerClient(pool, o, workerLogger(), func(workers *river.Workers) {
+		river.AddWorker(workers, &diamondStepWorker{pool: pool, done: done})
+		river.AddWorker(workers, &chainStepWorker{pool: pool, aEnd: map[int64]time.Time{}, done: chainDone})
 	})
 	if err != nil {
 		return err
