@@ -69,6 +69,14 @@ func ExplainIn(ctx context.Context, d *Driver, inTx bool, q string, args ...any)
 	return strings.Join(lines, "\n"), err
 }
 
+// LockTasksSQL and ProgressSQL expose the pass's lock and counts of its
+// tasks to the plan test, with GenericPlanSQL, the setting they run with.
+const (
+	LockTasksSQL   = lockTasksSQL
+	ProgressSQL    = progressSQL
+	GenericPlanSQL = genericPlanSQL
+)
+
 // ClaimSQL exposes a worker pass's claim to the plan test.
 var ClaimSQL = claimSQL
 

@@ -253,8 +253,18 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 			ids := slices.Clone(p.Progress)
 			slices.Sort(ids)
 			ids = slices.Compact(ids)
+			// The lock and the counts find their rows by key, and with
+			// generic plans whatever the statistics say
+			// (TestLockAndCountsGenericPlansUseKeys). With custom plans,
+			// which PostgreSQL keeps choosing for them (a generic plan
+			// cannot see how many ids the array holds, so it looks
+			// dearer), each execution was planned afresh: 0.07–0.09 ms of
+			// planning a statement for 0.015–0.04 ms of execution, a
+			// fifth of a one-step pass's planning (docs/benchmarks.md).
+			pt.Follow(discardRows, genericPlanSQL)
 			followRows(pt, &tasks, scanTask, lockTasksSQL, ids)
 			followRows(pt, &counts, scanProgress, progressSQL, ids)
+			pt.Follow(discardRows, customPlanSQL)
 		}
 		outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
 		if err != nil {
@@ -273,6 +283,12 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 		return nil, err
 	}
 	return res, nil
+}
+
+// discardRows reads a follower's rows and drops them.
+func discardRows(r pgx.Rows) error {
+	r.Close()
+	return r.Err()
 }
 
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {
@@ -504,6 +520,14 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 	}
 	return withProgress(tasks, counts), nil
 }
+
+// genericPlanSQL and customPlanSQL switch the transaction's statements to
+// generic plans and back (plan_cache_mode): a worker pass runs lockTasksSQL
+// and progressSQL between them.
+const (
+	genericPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+	customPlanSQL  = `SELECT set_config('plan_cache_mode', 'auto', true)`
+)
 
 // lockTasksSQL locks the tasks $1 in id order and returns them; progressSQL,
 // a statement of its own after it, counts their steps (rows: scanProgress).
