@@ -76,8 +76,8 @@ func (d *Driver) Executor() taskerdriver.Executor {
 }
 
 // AsyncCommitExecutor implements taskerdriver.AsyncCommitter: its
-// transactions run SET LOCAL synchronous_commit = off (sent with BEGIN, in
-// the same round trip), so their commits do not wait for the WAL flush.
+// transactions set synchronous_commit = off for themselves (sent with BEGIN,
+// in the same round trip), so their commits do not wait for the WAL flush.
 func (d *Driver) AsyncCommitExecutor() taskerdriver.Executor {
 	return driverkit.Guard(&executor{d: d, q: d.pool, async: true}, down)
 }

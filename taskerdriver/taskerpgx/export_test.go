@@ -75,6 +75,7 @@ const (
 	LockTasksSQL   = lockTasksSQL
 	ProgressSQL    = progressSQL
 	GenericPlanSQL = genericPlanSQL
+	RestorePlanSQL = restorePlanSQL
 )
 
 // ClaimSQL exposes a worker pass's claim to the plan test.

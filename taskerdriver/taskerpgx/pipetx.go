@@ -65,8 +65,9 @@ func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, 
 //     the tables grow. TestWriteTransactionsPlanWithoutSeqScans.
 //   - jit off: the engine's statements touch a few rows each. A plan that
 //     had to keep a sequential scan (no index serves it) carries the
-//     setting's penalty cost, far above jit_above_cost, and compiling it
-//     would take tens of milliseconds.
+//     setting's penalty cost (before PostgreSQL 18, which counts disabled
+//     nodes instead), far above jit_above_cost, and compiling it would take
+//     tens of milliseconds.
 const txSettingsSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`
 
 // asyncTxSettingsSQL is txSettingsSQL with synchronous_commit off, for

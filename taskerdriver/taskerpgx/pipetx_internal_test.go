@@ -151,7 +151,8 @@ func TestPipeTxDeferredError(t *testing.T) {
 	}
 }
 
-// The asynchronous executor's BEGIN carries SET LOCAL synchronous_commit.
+// The asynchronous executor's BEGIN carries synchronous_commit = off for
+// its transaction only.
 func TestPipeTxAsync(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -207,7 +208,13 @@ func TestPipeTxCompilesNothing(t *testing.T) {
 	defer func() { _ = ctl.Rollback(context.WithoutCancel(ctx)) }()
 	_, err = ctl.Exec(ctx, `SET LOCAL enable_seqscan = off`)
 	require.NoError(t, err)
-	require.Contains(t, explain(ctl), "JIT:", "control: the penalty cost alone has PostgreSQL compile the plan")
+	control := explain(ctl)
+	if !strings.Contains(control, "cost=10000000000") {
+		// PostgreSQL 18 counts disabled nodes instead of adding a cost.
+		t.Log("control skipped: this server prices a disabled scan without a penalty cost")
+		return
+	}
+	require.Contains(t, control, "JIT:", "control: the penalty cost alone has PostgreSQL compile the plan")
 }
 
 // A follower travels after the next statement, in its round trip, sees

@@ -264,7 +264,7 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 			pt.Follow(discardRows, genericPlanSQL)
 			followRows(pt, &tasks, scanTask, lockTasksSQL, ids)
 			followRows(pt, &counts, scanProgress, progressSQL, ids)
-			pt.Follow(discardRows, customPlanSQL)
+			pt.Follow(discardRows, restorePlanSQL)
 		}
 		outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
 		if err != nil {
@@ -521,12 +521,14 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 	return withProgress(tasks, counts), nil
 }
 
-// genericPlanSQL and customPlanSQL switch the transaction's statements to
-// generic plans and back (plan_cache_mode): a worker pass runs lockTasksSQL
-// and progressSQL between them.
+// genericPlanSQL switches the transaction's statements to generic plans
+// (plan_cache_mode), keeping the setting it replaces, which
+// restorePlanSQL puts back: a worker pass runs lockTasksSQL and
+// progressSQL between them, whatever plan_cache_mode the session has.
 const (
-	genericPlanSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
-	customPlanSQL  = `SELECT set_config('plan_cache_mode', 'auto', true)`
+	genericPlanSQL = `SELECT set_config('tasker.plan_cache_mode', current_setting('plan_cache_mode'), true),
+		set_config('plan_cache_mode', 'force_generic_plan', true)`
+	restorePlanSQL = `SELECT set_config('plan_cache_mode', current_setting('tasker.plan_cache_mode'), true)`
 )
 
 // lockTasksSQL locks the tasks $1 in id order and returns them; progressSQL,

@@ -101,11 +101,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.database, "database", defaultDatabase,
 		"administrative postgres:// URL; a fresh database is created on that server and dropped at the end")
 	fs.StringVar(&modes, "mode", "all", "comma-separated measurements: "+strings.Join(allModes, ", ")+", or all")
-	fs.IntVar(&o.n, "n", 1000, "measured iterations of the latency modes (create, diamond, chain)")
+	fs.IntVar(&o.n, "n", 1000, "measured iterations of the latency modes (create, diamond, chain and their dbos- and river- peers)")
 	fs.IntVar(&o.warmup, "warmup", 200, "unmeasured iterations before each latency mode")
 	fs.IntVar(&o.tasks, "tasks", 2000, "backlog of the throughput modes: diamond tasks for Tasker (4 steps each), 4× as many jobs for River")
 	fs.IntVar(&o.workers, "workers", 64, "worker concurrency of each worker process (Tasker Concurrency, River MaxWorkers) and of the in-process worker")
-	fs.IntVar(&o.burst, "burst", 2000, "diamonds submitted at once by the burst modes (burst, dbos-burst)")
+	fs.IntVar(&o.burst, "burst", 2000, "diamonds submitted at once by the burst modes (burst, dbos-burst, river-burst)")
 	fs.IntVar(&o.burstGo, "burst-goroutines", 8, "goroutines submitting the diamonds of the burst modes")
 	fs.StringVar(&procs, "procs", "1,2,4", "comma-separated numbers of Tasker worker processes for the throughput mode")
 	fs.StringVar(&riverProcs, "river-procs", "1", "comma-separated numbers of River worker processes for the river and river-dag modes")

@@ -50,8 +50,10 @@ func (r *results) addLatency(rep int, name string, ds []time.Duration) {
 
 // addRatios adds, per repetition, Tasker's number over its peer's for every
 // pair measured in the same repetition: Tasker's steps/s with k processes
-// over River's jobs/s with one process, and Tasker over DBOS for the
-// one-at-a-time diamond and the burst. A latency ratio below 1 and a
+// over River's jobs/s (single jobs) and over River's diamond steps/s (by
+// chaining), each with one process; and Tasker over DBOS and over River (by
+// chaining) for the one-at-a-time diamond, the burst, the dependent step
+// start and the creation, where measured. A latency ratio below 1 and a
 // throughput ratio above 1 mean Tasker leads.
 func (r *results) addRatios(o *options) {
 	river, riverDAG := r.values[riverMetric(1)], r.values[riverDAGMetric(1)]
@@ -78,7 +80,7 @@ func (r *results) addRatios(o *options) {
 		for i := range min(len(t), len(d)) {
 			r.add("ratio: Tasker ÷ DBOS, "+p.name, "×", t[i]/d[i])
 		}
-		// River's diamond and burst (by chaining), where measured.
+		// River's, by chaining, where measured.
 		peer := strings.Replace(p.dbos, "DBOS", "River", 1)
 		rv := r.values[peer]
 		for i := range min(len(t), len(rv)) {

@@ -197,7 +197,16 @@ func withRiverChains(ctx context.Context, o *options, db *benchDB, done func(id 
 // time: from the creation's transaction until D's committed.
 func measureRiverDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
 	finished := make(chan int64, 1)
-	return withRiverDAG(ctx, o, db, func(id int64) { finished <- id }, func(create func(context.Context, int64) error) error {
+	// One diamond runs at a time and is awaited before the next is
+	// created, so the slot is free when D finishes; were the loop gone (an
+	// error), the send must not block the worker.
+	done := func(id int64) {
+		select {
+		case finished <- id:
+		default:
+		}
+	}
+	return withRiverDAG(ctx, o, db, done, func(create func(context.Context, int64) error) error {
 		e2e := make([]time.Duration, 0, o.n)
 		for i := range o.warmup + o.n {
 			id := int64(i + 1)
@@ -225,7 +234,13 @@ func measureRiverChain(ctx context.Context, o *options, db *benchDB, rep int, re
 		dep time.Duration
 	}
 	finished := make(chan ran, 1)
-	return withRiverChains(ctx, o, db, nil, func(id int64, dep time.Duration) { finished <- ran{id, dep} },
+	done := func(id int64, dep time.Duration) { // as measureRiverDiamond's
+		select {
+		case finished <- ran{id, dep}:
+		default:
+		}
+	}
+	return withRiverChains(ctx, o, db, nil, done,
 		func(_, createChain func(context.Context, int64) error) error {
 			dep := make([]time.Duration, 0, o.n)
 			for i := range o.warmup + o.n {
@@ -288,18 +303,16 @@ func measureRiverCreate(ctx context.Context, o *options, db *benchDB, rep int, r
 func awaitDiamond(ctx context.Context, finished <-chan int64, id int64) error {
 	timeout := time.NewTimer(time.Minute)
 	defer timeout.Stop()
-	for {
-		select {
-		case got := <-finished:
-			if got == id {
-				return nil
-			}
+	select {
+	case got := <-finished:
+		if got != id {
 			return fmt.Errorf("river diamond %d finished while waiting for %d", got, id)
-		case <-timeout.C:
-			return fmt.Errorf("river diamond %d: not finished after a minute", id)
-		case <-ctx.Done():
-			return ctx.Err()
 		}
+		return nil
+	case <-timeout.C:
+		return fmt.Errorf("river diamond %d: not finished after a minute", id)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -313,7 +326,7 @@ func measureRiverBurst(ctx context.Context, o *options, db *benchDB, rep int, re
 				return strconv.Itoa(i + 1), create(ctx, int64(i+1))
 			},
 			countQuery: `SELECT (SELECT count(*) FROM ` + riverDiamondsTable + ` WHERE done_at IS NOT NULL),
-				(SELECT count(*) FROM river_job WHERE state IN ('discarded', 'cancelled'))`,
+				(SELECT count(*) FROM river_job WHERE state IN ('discarded', 'cancelled', 'retryable'))`,
 			doneQuery: `SELECT id::text, done_at FROM ` + riverDiamondsTable + ` WHERE done_at IS NOT NULL`,
 		})
 	})
