@@ -70,12 +70,13 @@ func ExplainIn(ctx context.Context, d *Driver, inTx bool, q string, args ...any)
 }
 
 // LockTasksSQL and ProgressSQL expose the pass's lock and counts of its
-// tasks to the plan test, with GenericPlanSQL, the setting they run with.
+// tasks to the plan test, with the settings they run with: TxSettingsSQL,
+// the driver's transactions', and GenericPlanSQL.
 const (
 	LockTasksSQL   = lockTasksSQL
 	ProgressSQL    = progressSQL
+	TxSettingsSQL  = txSettingsSQL
 	GenericPlanSQL = genericPlanSQL
-	RestorePlanSQL = restorePlanSQL
 )
 
 // ClaimSQL exposes a worker pass's claim to the plan test.

@@ -34,11 +34,10 @@ func TestLockAndCountsGenericPlansUseKeys(t *testing.T) {
 		defer conn.Release()
 		var plan []string
 		err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, taskerpgx.GenericPlanSQL); err != nil {
-				return err
+			for _, q := range []string{taskerpgx.TxSettingsSQL, taskerpgx.GenericPlanSQL} {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, `PREPARE plan_test(bigint[]) AS `+q); err != nil {
 				return err
