@@ -95,7 +95,7 @@ func (d *Driver) UnwrapTx(tx any) (taskerdriver.ExecutorTx, error) {
 	}
 	// Notifications fire at once: the caller's commit is not observable, and a
 	// worker woken early that finds nothing waits for its fallback poll.
-	q := txQuerier{d.wcache, t}
+	q := txQuerier{d.wcache, t, nil}
 	return driverkit.Guard(&executor{d: d, r: q, w: q, tx: t, borrowed: true}, down), nil
 }
 

@@ -30,7 +30,10 @@ type executor struct {
 	w        querier // writes, in tx; nil outside a transaction
 	tx       *sql.Tx // nil outside a transaction
 	borrowed bool    // tx belongs to the caller
-	topics   []string
+	// def holds the transition rows written and not yet inserted (nil
+	// outside a transaction of the driver's own).
+	def    *deferredTransitions
+	topics []string
 	// readied: steps this transaction made ready and has not claimed; the
 	// steps-ready notification is sent at commit only for them.
 	readied driverkit.Readied
@@ -66,8 +69,9 @@ func (e *executor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
-	q := txQuerier{e.d.wcache, tx}
-	return &executor{d: e.d, r: q, w: q, tx: tx}, nil
+	def := &deferredTransitions{}
+	q := txQuerier{e.d.wcache, tx, def}
+	return &executor{d: e.d, r: q, w: q, tx: tx, def: def}, nil
 }
 
 func (e *executor) Commit(ctx context.Context) error {
@@ -77,6 +81,10 @@ func (e *executor) Commit(ctx context.Context) error {
 	if e.borrowed {
 		e.flush()
 		return nil
+	}
+	if err := e.def.insert(ctx, txQuerier{e.d.wcache, e.tx, nil}); err != nil {
+		_ = e.Rollback(ctx)
+		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	if err := e.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
@@ -239,7 +247,7 @@ func (x *executor) taskCreate(ctx context.Context, p *taskerdriver.TaskCreatePar
 		})
 	if err == nil && !res.Existing {
 		if claim := driverkit.NewTaskClaim(p, res.Task.ID); claim != nil {
-			res.Claimed, err = x.stepClaim(ctx, claim)
+			res.Claimed, err = x.stepClaim(ctx, claim, res.Task)
 		}
 	}
 	if err != nil {
@@ -301,8 +309,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: insert task: %w", err)
 	}
-	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-		VALUES (?, NULL, 'pending', ?, 0, ?)`, task.ID, string(driverkit.CreateMeta(p.Metadata)), now); err != nil {
+	if err := x.taskTransitions(ctx, task.ID, nil, string(taskertype.StatePending), string(driverkit.CreateMeta(p.Metadata)), 0, now); err != nil {
 		return nil, fmt.Errorf("sqlite: insert task transition: %w", err)
 	}
 
@@ -377,17 +384,12 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 			return nil, fmt.Errorf("sqlite: insert edges: %w", err)
 		}
 	}
-	for start := 0; start < len(ids); start += chunk {
-		end := min(start+chunk, len(ids))
-		args := make([]any, 0, (end-start)*3)
-		for _, id := range ids[start:end] {
-			args = append(args, id, task.ID, now)
-		}
-		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(`(?,?,NULL,'pending','{"initialized_by":"task_create"}',0,?),`, end-start), ",")
-		if _, err := x.w.ExecContext(ctx, q, args...); err != nil {
-			return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
-		}
+	initial := make([]any, 0, len(ids)*stepTransitionCols)
+	for _, id := range ids {
+		initial = append(initial, id, task.ID, nil, string(taskertype.StatePending), initialStepMeta, 0, now)
+	}
+	if err := x.stepTransitions(ctx, initial...); err != nil {
+		return nil, fmt.Errorf("sqlite: insert step transitions: %w", err)
 	}
 	pairs := make([][2]int64, len(edges))
 	for i, ed := range edges {
@@ -446,9 +448,11 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	return tasks, total, nil
 }
 
+// initialStepMeta is the metadata of a new step's first transition.
+const initialStepMeta = `{"initialized_by":"task_create"}`
+
 func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now int64) error {
-	if _, err := x.w.ExecContext(ctx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, taskID, from, string(to), string(driverkit.Meta(meta)), driverkit.SortKey(seq), now); err != nil {
+	if err := x.taskTransitions(ctx, taskID, from, string(to), string(driverkit.Meta(meta)), driverkit.SortKey(seq), now); err != nil {
 		return fmt.Errorf("sqlite: task transition: %w", err)
 	}
 	return nil

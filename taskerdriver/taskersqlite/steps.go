@@ -130,10 +130,12 @@ func scanIDState(r rowScanner) (idState, error) {
 }
 
 func (e *executor) StepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
-	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskerdriver.ClaimedStep, error) { return x.stepClaim(ctx, p) })
+	return driverkit.Write(ctx, e.write, func(x *executor) ([]*taskerdriver.ClaimedStep, error) { return x.stepClaim(ctx, p, nil) })
 }
 
-func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+// stepClaim claims steps as p asks. newTask, when not nil, is the task
+// this transaction just created, to which p is restricted.
+func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParams, newTask *taskertype.Task) ([]*taskerdriver.ClaimedStep, error) {
 	if p.Limit <= 0 {
 		return nil, nil
 	}
@@ -193,29 +195,56 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if err := (kit{x}).WriteStepTransitions(ctx, trans, p.Now); err != nil {
 		return nil, err
 	}
-	// Start the tasks that were pending.
-	starts, err := queryAll(ctx, x.w, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
-		updated_at = ? WHERE task_id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING task_id, transition_seq`,
-		[]any{now, idsJSON(taskIDs)}, scanPair)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: start tasks: %w", err)
-	}
-	taskList, err := queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`,
-		[]any{idsJSON(taskIDs)}, scanTask)
-	if err != nil {
+	// The tasks, read before the claim starts those that were pending: a
+	// claim that follows results (its tasks already run) then writes
+	// nothing to them. A new task (newTask, from the creation of this
+	// transaction) is not read again, and its ready steps are roots: they
+	// have no parents to read.
+	var taskList []*taskertype.Task
+	if newTask != nil {
+		t := *newTask
+		taskList = []*taskertype.Task{&t}
+	} else if taskList, err = queryAll(ctx, x.w, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`,
+		[]any{idsJSON(taskIDs)}, scanTask); err != nil {
 		return nil, err
 	}
-	deps, err := queryAll(ctx, x.w, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
+	var pending []int64
+	for _, t := range taskList {
+		if t.State == taskertype.StatePending {
+			pending = append(pending, t.ID)
+		}
+	}
+	var starts [][2]int64
+	if len(pending) > 0 {
+		if starts, err = queryAll(ctx, x.w, `UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1,
+			updated_at = ? WHERE task_id IN (SELECT value FROM json_each(?)) AND state = 'pending' RETURNING task_id, transition_seq`,
+			[]any{now, idsJSON(pending)}, scanPair); err != nil {
+			return nil, fmt.Errorf("sqlite: start tasks: %w", err)
+		}
+		started := make(map[int64]bool, len(starts))
+		for _, st := range starts {
+			started[st[0]] = true
+		}
+		for _, t := range taskList {
+			if started[t.ID] {
+				t.State, t.UpdatedAt = taskertype.StateInProgress, fromUS(sql.NullInt64{Int64: now, Valid: true})
+			}
+		}
+	}
+	var deps []driverkit.Dependency
+	if newTask == nil {
+		deps, err = queryAll(ctx, x.w, `SELECT e.to_step_id, p.workflow_step_id, p.name, p.results FROM tasker_workflow_step_edges e
 		JOIN tasker_workflow_steps p ON p.workflow_step_id = e.from_step_id
 		WHERE e.to_step_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, func(r rowScanner) (driverkit.Dependency, error) {
-		var d driverkit.Dependency
-		var results sql.NullString
-		err := r.Scan(&d.Child, &d.Parent, &d.Name, &results)
-		d.Results = rawOrNil(results)
-		return d, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: dependency results: %w", err)
+			var d driverkit.Dependency
+			var results sql.NullString
+			err := r.Scan(&d.Child, &d.Parent, &d.Name, &results)
+			d.Results = rawOrNil(results)
+			return d, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: dependency results: %w", err)
+		}
 	}
 	x.readied.Claimed(ids)
 	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
@@ -454,41 +483,64 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 	return res, nil
 }
 
-// FinishUpdate updates the steps one by one (SQLite has one writer: the
-// statements are short, and each is prepared once).
+// FinishUpdate updates the steps with one guarded statement per
+// finishChunk results (a pass's results arrive together; SQLite runs each
+// statement at a fixed cost of its own), and writes their transitions.
 func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishParams, errs []*string, now time.Time) ([]*taskertype.Step, error) {
 	steps := make([]*taskertype.Step, 0, len(ps))
 	rows := make([]driverkit.StepTransition, 0, len(ps))
 	t := us(now)
-	for i, p := range ps {
-		var errJSON, processed any
-		if errs[i] != nil {
-			errJSON = *errs[i]
+	byID := make(map[int64]*taskerdriver.StepFinishParams, len(ps))
+	for start := 0; start < len(ps); start += finishChunk {
+		end := min(start+finishChunk, len(ps))
+		args := make([]any, 0, (end-start)*9+1)
+		for i := start; i < end; i++ {
+			p := ps[i]
+			byID[p.StepID] = p
+			var errJSON, processed any
+			if errs[i] != nil {
+				errJSON = *errs[i]
+			}
+			if p.State == taskertype.StateComplete {
+				processed = t
+			}
+			args = append(args, p.StepID, string(p.State), driverkit.JSONArg(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt),
+				processed, p.Owner, p.Attempt)
 		}
-		if p.State == taskertype.StateComplete {
-			processed = t
-		}
-		step, seq, err := scanStep(k.w.QueryRowContext(ctx, `UPDATE tasker_workflow_steps SET state = ?,
-		results = coalesce(?, results), last_error = ?, blocked = ?, next_attempt_at = ?, processed_at = coalesce(?, processed_at),
-		lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
-		WHERE workflow_step_id = ? AND state = 'in_progress' AND lease_owner = ? AND attempts = ?
-		RETURNING `+stepCols,
-			string(p.State), driverkit.JSONArg(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt), processed, t,
-			p.StepID, p.Owner, p.Attempt))
-		if errors.Is(err, taskerdriver.ErrNotFound) {
-			continue // the guard failed: the lease is lost
-		}
+		got, seqs, err := querySteps(ctx, k.w, finishSQL(end-start), append(args, t))
 		if err != nil {
-			return nil, fmt.Errorf("finish step: %w", err)
+			return nil, fmt.Errorf("finish steps: %w", err)
 		}
-		steps = append(steps, step)
-		rows = append(rows, driverkit.StepTransition{StepID: p.StepID, TaskID: step.TaskID, From: taskertype.StateInProgress,
-			To: p.State, Meta: p.Metadata, Seq: seq})
+		// A step the update left out lost its lease (the guard failed).
+		for i, step := range got {
+			p := byID[step.ID]
+			steps = append(steps, step)
+			rows = append(rows, driverkit.StepTransition{StepID: step.ID, TaskID: step.TaskID, From: taskertype.StateInProgress,
+				To: p.State, Meta: p.Metadata, Seq: seqs[i]})
+		}
 	}
 	if err := k.WriteStepTransitions(ctx, rows, now); err != nil {
 		return nil, err
 	}
 	return steps, nil
+}
+
+// finishChunk bounds the results of one update (9 variables each, under
+// SQLite's 32,766).
+const finishChunk = 400
+
+// finishSQL is the guarded update of n finished attempts: 9 arguments each
+// (step id, state, results, error, blocked, next attempt, processed at,
+// lease owner, attempt), then the time. Each step is found by its key
+// (TestPassPlansUseKeys).
+func finishSQL(n int) string {
+	return `WITH u(fid, fstate, fresults, ferr, fblocked, fnext, fprocessed, fowner, fattempt) AS (VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?),", n), ",") + `)
+		UPDATE tasker_workflow_steps SET state = fstate, results = coalesce(fresults, results), last_error = ferr, blocked = fblocked,
+			next_attempt_at = fnext, processed_at = coalesce(fprocessed, processed_at),
+			lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, transition_seq = transition_seq + 1
+		FROM u WHERE workflow_step_id = fid AND state = 'in_progress' AND lease_owner = fowner AND attempts = fattempt
+		RETURNING ` + stepCols
 }
 
 // WriteStepTransitions writes step transition rows (which one is most
@@ -498,48 +550,45 @@ func (k kit) WriteStepTransitions(ctx context.Context, rows []driverkit.StepTran
 		return nil
 	}
 	t := us(now)
-	const chunk = 400
-	for start := 0; start < len(rows); start += chunk {
-		end := min(start+chunk, len(rows))
-		args := make([]any, 0, (end-start)*7)
-		for i := start; i < end; i++ {
-			r := rows[i]
-			var from any
-			if r.From != "" {
-				from = string(r.From)
-			}
-			args = append(args, r.StepID, r.TaskID, from, string(r.To), string(driverkit.Meta(r.Meta)), driverkit.SortKey(r.Seq), t)
+	values := make([]any, 0, len(rows)*stepTransitionCols)
+	for _, r := range rows {
+		var from any
+		if r.From != "" {
+			from = string(r.From)
 		}
-		q := `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
-			sort_key, created_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", end-start), ",")
-		if _, err := k.w.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("step transitions: %w", err)
-		}
+		values = append(values, r.StepID, r.TaskID, from, string(r.To), string(driverkit.Meta(r.Meta)), driverkit.SortKey(r.Seq), t)
+	}
+	if err := k.stepTransitions(ctx, values...); err != nil {
+		return fmt.Errorf("step transitions: %w", err)
 	}
 	return nil
 }
 
 // SatisfyChildren decrements the unfinished-parent counts of the children
-// of each parent in turn, and returns how many each made ready.
+// of parents in one statement, and returns how many children each parent
+// made ready: a child readied by several of them counts for each (the
+// seam allows one or all). The readied children's parents among parents
+// come with the update's rows, so no statement per parent is needed.
 func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time) (map[int64]int, error) {
+	rows, err := queryAll(ctx, k.w, satisfySQL,
+		[]any{idsJSON(parents), us(now)}, func(r rowScanner) (readiedChild, error) {
+			var v readiedChild
+			return v, r.Scan(&v.child, &v.parents)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("satisfy children: %w", err)
+	}
 	var pairs [][2]int64 // (parent, child made ready)
-	for _, parent := range parents {
-		children, err := queryAll(ctx, k.w, `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
-			SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
-			AND e.from_step_id IN (SELECT value FROM json_each(?))), updated_at = ?
-		WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (SELECT value FROM json_each(?)))
-		RETURNING workflow_step_id, pending_parents = 0 AND state = 'pending'`,
-			[]any{idsJSON([]int64{parent}), us(now), idsJSON([]int64{parent})}, func(r rowScanner) ([2]int64, error) {
-				var v [2]int64 // child, 1 when it became ready
-				return v, r.Scan(&v[0], &v[1])
-			})
-		if err != nil {
-			return nil, fmt.Errorf("satisfy children: %w", err)
+	for _, c := range rows {
+		if !c.parents.Valid {
+			continue // not ready yet
 		}
-		for _, c := range children {
-			if c[1] == 1 {
-				pairs = append(pairs, [2]int64{parent, c[0]})
-			}
+		var ps []int64
+		if err := json.Unmarshal([]byte(c.parents.String), &ps); err != nil {
+			return nil, fmt.Errorf("satisfy children: parents of step %d: %w", c.child, err)
+		}
+		for _, parent := range ps {
+			pairs = append(pairs, [2]int64{parent, c.child})
 		}
 	}
 	out, ready := driverkit.ReadiedBy(pairs)
@@ -547,6 +596,25 @@ func (k kit) SatisfyChildren(ctx context.Context, parents []int64, now time.Time
 		k.ready(ready)
 	}
 	return out, nil
+}
+
+// satisfySQL decrements the unfinished-parent counts of the children of
+// the parents in ?1 (a JSON array) at ?2, returning each child with, when
+// it became ready, the JSON array of those parents that readied it. Every
+// row is found by its key (TestPassPlansUseKeys).
+const satisfySQL = `UPDATE tasker_workflow_steps SET pending_parents = pending_parents - (
+		SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id
+		AND e.from_step_id IN (SELECT value FROM json_each(?1))), updated_at = ?2
+	WHERE workflow_step_id IN (SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id IN (SELECT value FROM json_each(?1)))
+	RETURNING workflow_step_id, CASE WHEN pending_parents = 0 AND state = 'pending' THEN (
+		SELECT json_group_array(e.from_step_id) FROM tasker_workflow_step_edges e
+		WHERE e.to_step_id = tasker_workflow_steps.workflow_step_id AND e.from_step_id IN (SELECT value FROM json_each(?1))) END`
+
+// readiedChild is a row of SatisfyChildren's update: a child, and when it
+// became ready the JSON array of the parents that readied it.
+type readiedChild struct {
+	child   int64
+	parents sql.NullString
 }
 
 func (e *executor) StepSetState(ctx context.Context, p *taskerdriver.StepSetStateParams) ([]*taskertype.Step, error) {
@@ -616,33 +684,41 @@ func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.Task
 	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
 }
 
+// MoveTasks moves each task that is in its From state with one guarded
+// update, which returns the task and its new transition sequence; a task
+// elsewhere (or gone) is left out.
 func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time.Time) ([]*taskertype.Task, []int, error) {
 	t := us(now)
 	var tasks []*taskertype.Task
 	var seqs []int
 	for _, m := range moves {
-		var from string
-		var seq int
-		err := k.w.QueryRowContext(ctx, `SELECT state, transition_seq FROM tasker_tasks WHERE task_id = ?`, m.ID).Scan(&from, &seq)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && taskertype.State(from) != m.From) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
 		completed := any(nil)
 		if m.Final {
 			completed = t
 		}
-		task, err := scanTask(k.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
-		updated_at = ?, completed_at = ? WHERE task_id = ? RETURNING `+taskCols, string(m.To), t, completed, m.ID))
+		var seq int
+		task, err := scanTask(appendScan{k.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
+		updated_at = ?, completed_at = ? WHERE task_id = ? AND state = ? RETURNING `+taskCols+`, transition_seq`,
+			string(m.To), t, completed, m.ID, string(m.From)), &seq})
+		if errors.Is(err, taskerdriver.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("update task state: %w", err)
 		}
-		tasks, seqs = append(tasks, task), append(seqs, seq+1)
+		tasks, seqs = append(tasks, task), append(seqs, seq)
 	}
 	return tasks, seqs, nil
 }
+
+// appendScan scans a row whose last column is last, after the columns its
+// scanner reads.
+type appendScan struct {
+	r    rowScanner
+	last any
+}
+
+func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
 
 func (k kit) ExistingTasks(ctx context.Context, ids []int64) (map[int64]bool, error) {
 	found, err := queryAll(ctx, k.w, `SELECT task_id FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, scanID)

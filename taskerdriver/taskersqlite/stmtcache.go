@@ -127,13 +127,17 @@ func (q dbQuerier) QueryRowContext(ctx context.Context, query string, args ...an
 	return q.c.db.QueryRowContext(ctx, query, args...)
 }
 
-// txQuerier runs queries in a transaction through the writer's cache.
+// txQuerier runs queries in a transaction through the writer's cache,
+// inserting the transaction's deferred transitions first when a query could
+// see them (def nil: none are deferred).
 type txQuerier struct {
-	c  *stmtCache
-	tx *sql.Tx
+	c   *stmtCache
+	tx  *sql.Tx
+	def *deferredTransitions
 }
 
 func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	q.def.before(ctx, q, query)
 	if s := q.c.get(query); s != nil {
 		return q.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
@@ -141,6 +145,7 @@ func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q.def.before(ctx, q, query)
 	if s := q.c.get(query); s != nil {
 		return q.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
 	}
@@ -148,6 +153,7 @@ func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	q.def.before(ctx, q, query)
 	if s := q.c.get(query); s != nil {
 		return q.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
 	}
