@@ -19,6 +19,16 @@ const (
 	OutboxColumns = `id, subscription, event_name, payload, state, attempts, next_attempt_at, coalesce(last_error, ''), created_at, delivered_at`
 )
 
+// Prefixed returns the columns cols (a comma-separated list) each with
+// prefix, a table's alias and a dot.
+func Prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // TaskListColumns returns the columns of a task list: TaskColumns, with
 // context read as null (the driver's null literal of its type) when the
 // list omits it.

@@ -90,7 +90,7 @@ func claimSQLOf(tasks string) string {
 }
 
 // stepColsS are the step's columns prefixed with s.
-var stepColsS = prefixed("s.", stepCols)
+var stepColsS = driverkit.Prefixed("s.", stepCols)
 
 func claimArgs(p *taskerdriver.StepClaimParams) []any {
 	return []any{p.Now.UTC(), p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues), orNull(p.TaskIDs)}
@@ -163,7 +163,7 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 // it, and a context can be large).
 var claimTaskCols = strings.NewReplacer(
 	"t.context,", "CASE WHEN "+claimFirst+" THEN t.context END,",
-).Replace(prefixed("t.", taskCols))
+).Replace(driverkit.Prefixed("t.", taskCols))
 
 // claimFirst is true on the first row of each task in a claim's rows.
 const claimFirst = `c.workflow_step_id = min(c.workflow_step_id) OVER (PARTITION BY c.task_id)`

@@ -483,7 +483,7 @@ const stepsInsertSQL = `s AS (
 
 // createdTaskCols are the new task's columns in the rows of its steps:
 // its context only on the first step's row.
-var createdTaskCols = strings.NewReplacer("t.context,", "CASE WHEN s.position = 0 THEN t.context END,").Replace(prefixed("t.", taskCols))
+var createdTaskCols = strings.NewReplacer("t.context,", "CASE WHEN s.position = 0 THEN t.context END,").Replace(driverkit.Prefixed("t.", taskCols))
 
 func (e *executor) TaskGet(ctx context.Context, id int64) (*taskertype.Task, error) {
 	return scanTask(e.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE task_id = $1`, id))

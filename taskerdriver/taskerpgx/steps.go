@@ -111,14 +111,6 @@ func collect[T any](br pgx.BatchResults, scan func(pgx.Row) (T, error)) ([]T, er
 	return scanAll(rows, scan)
 }
 
-func prefixed(prefix, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = prefix + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 func (e *executor) StepUpdate(ctx context.Context, p *taskerdriver.StepUpdateParams) (*taskertype.Step, error) {
 	// With Metadata, the audit transition goes in the same statement.
 	ss, err := scanStep(e.q.QueryRow(ctx, `WITH u AS (
@@ -342,7 +334,7 @@ var finishSQL = `WITH u AS (
 				lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
 			FROM u
 			WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
-			RETURNING ` + prefixed("s.", stepCols) + `, u.meta),
+			RETURNING ` + driverkit.Prefixed("s.", stepCols) + `, u.meta),
 		inserted AS (
 			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)`
@@ -646,7 +638,7 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 			updated_at = $5, completed_at = CASE WHEN u.final THEN $5::timestamptz END
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[]) AS u(id, from_state, to_state, final)
 		WHERE t.task_id = ANY($1::bigint[]) AND t.task_id = u.id AND t.state = u.from_state
-		RETURNING `+prefixed("t.", taskCols)+`, t.transition_seq`, []any{ids, froms, tos, finals, now},
+		RETURNING `+driverkit.Prefixed("t.", taskCols)+`, t.transition_seq`, []any{ids, froms, tos, finals, now},
 		func(r pgx.Row) (seqTask, error) {
 			var st seqTask
 			t, err := scanTask(appendScan{r, &st.seq})

@@ -527,26 +527,6 @@ func auditedUpdate[T any](ctx context.Context, e *executor, t auditedRows, id in
 	})
 }
 
-func (e *executor) taskProgress(ctx context.Context, taskID int64) (*taskerdriver.TaskProgress, error) {
-	var p taskerdriver.TaskProgress
-	var next sql.NullInt64
-	err := e.r.QueryRowContext(ctx, `SELECT count(*),
-		coalesce(sum(state IN ('complete','resolved_manually')), 0),
-		coalesce(sum(state = 'resolved_manually'), 0),
-		coalesce(sum(state = 'in_progress'), 0),
-		coalesce(sum(state IN ('pending','error') AND blocked = 0 AND pending_parents = 0), 0),
-		coalesce(sum(blocked), 0),
-		coalesce(sum(state = 'cancelled'), 0),
-		min(CASE WHEN state IN ('pending','error') AND blocked = 0 AND pending_parents = 0 THEN next_attempt_at END)
-		FROM tasker_workflow_steps WHERE task_id = ?`, taskID).
-		Scan(&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: task progress: %w", err)
-	}
-	p.NextRunnableAt = fromUS(next)
-	return &p, nil
-}
-
 // queryAll runs a query and scans every row with scan, closing the rows and
 // checking their error before it returns (so that the single write
 // connection is free for the next statement of the transaction).

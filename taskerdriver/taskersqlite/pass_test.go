@@ -13,19 +13,25 @@ import (
 	"github.com/tasker-go/tasker/taskerdriver"
 )
 
-// A worker pass's finish and decrement find every row they change by its
-// key, whatever the number of results: a scan would make each pass cost
+// A worker pass's finish, decrement and progress read find every row they
+// read or change by its key, whatever the number of results: a scan would make each pass cost
 // as much as the table.
 func TestPassPlansUseKeys(t *testing.T) {
 	t.Parallel()
 	d := migrated(t)
-	scan := regexp.MustCompile(`^SCAN (tasker_\w+|e)\b|USING (COVERING )?INDEX \w+$`)
+	scan := regexp.MustCompile(`^SCAN (tasker_\w+|[est])\b|USING (COVERING )?INDEX \w+$`)
 	for what, q := range map[string]struct {
 		sql  string
 		args int
-	}{"finish of 1": {finishSQL(1), 10}, "finish of 64": {finishSQL(64), 64*9 + 1}, "decrement": {satisfySQL, 2}} {
+		key  string
+	}{
+		"finish of 1":  {finishSQL(1), 10, "SEARCH tasker_workflow_steps USING INTEGER PRIMARY KEY (rowid=?)"},
+		"finish of 64": {finishSQL(64), 64*9 + 1, "SEARCH tasker_workflow_steps USING INTEGER PRIMARY KEY (rowid=?)"},
+		"decrement":    {satisfySQL, 2, "SEARCH tasker_workflow_steps USING INTEGER PRIMARY KEY (rowid=?)"},
+		"progress":     {progressSQL, 1, "SEARCH t USING INTEGER PRIMARY KEY (rowid=?)"},
+	} {
 		joined := plan(t, d, q.sql, make([]any, q.args)...)
-		require.Contains(t, joined, "SEARCH tasker_workflow_steps USING INTEGER PRIMARY KEY (rowid=?)", what)
+		require.Contains(t, joined, q.key, what)
 		for _, line := range strings.Split(joined, "\n") {
 			require.False(t, scan.MatchString(line), "%s: %q reads a whole table or index:\n%s", what, line, joined)
 		}

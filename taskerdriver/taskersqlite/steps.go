@@ -659,26 +659,42 @@ func (k kit) MoveSteps(ctx context.Context, p *taskerdriver.StepSetStateParams, 
 		` WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols, append(args, idsJSON(ids)))
 }
 
-// TaskProgressMany counts the steps of each task. SQLite has one writer: a
-// transaction already excludes every other, so there is nothing to lock.
+// TaskProgressMany reads each task with the counts of its steps, in one
+// statement. SQLite has one writer: a transaction already excludes every
+// other, so there is nothing to lock.
 func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64]*taskerdriver.TaskWithProgress, error) {
-	out := make(map[int64]*taskerdriver.TaskWithProgress, len(ids))
-	for _, id := range ids {
-		t, err := e.TaskGet(ctx, id)
-		if errors.Is(err, taskerdriver.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		p, err := e.taskProgress(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out[id] = &taskerdriver.TaskWithProgress{Task: t, Progress: p}
+	rows, err := queryAll(ctx, e.r, progressSQL, []any{idsJSON(ids)}, func(r rowScanner) (*taskerdriver.TaskWithProgress, error) {
+		var (
+			p    taskerdriver.TaskProgress
+			next sql.NullInt64
+		)
+		t, err := scanTask(appendScan{r, []any{&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next}})
+		p.NextRunnableAt = fromUS(next)
+		return &taskerdriver.TaskWithProgress{Task: t, Progress: &p}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: task progress: %w", err)
+	}
+	out := make(map[int64]*taskerdriver.TaskWithProgress, len(rows))
+	for _, r := range rows {
+		out[r.Task.ID] = r
 	}
 	return out, nil
 }
+
+// progressSQL reads the tasks of ?1 (a JSON array of ids), each with the
+// counts of its steps (read by the task's key).
+var progressSQL = `SELECT ` + driverkit.Prefixed("t.", taskCols) + `, count(s.workflow_step_id),
+		coalesce(sum(s.state IN ('complete','resolved_manually')), 0),
+		coalesce(sum(s.state = 'resolved_manually'), 0),
+		coalesce(sum(s.state = 'in_progress'), 0),
+		coalesce(sum(s.state IN ('pending','error') AND s.blocked = 0 AND s.pending_parents = 0), 0),
+		coalesce(sum(s.blocked), 0),
+		coalesce(sum(s.state = 'cancelled'), 0),
+		min(CASE WHEN s.state IN ('pending','error') AND s.blocked = 0 AND s.pending_parents = 0 THEN s.next_attempt_at END)
+	FROM tasker_tasks t LEFT JOIN tasker_workflow_steps s ON s.task_id = t.task_id
+	WHERE t.task_id IN (SELECT value FROM json_each(?1))
+	GROUP BY t.task_id`
 
 func (e *executor) TaskSetStateMany(ctx context.Context, ps []*taskerdriver.TaskSetStateParams) ([]*taskertype.Task, error) {
 	return driverkit.Run(ctx, driverName, e.write, func(x *executor) ([]*taskertype.Task, error) { return driverkit.SetTaskStates(ctx, kit{x}, ps) })
@@ -699,7 +715,7 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 		var seq int
 		task, err := scanTask(appendScan{k.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
 		updated_at = ?, completed_at = ? WHERE task_id = ? AND state = ? RETURNING `+taskCols+`, transition_seq`,
-			string(m.To), t, completed, m.ID, string(m.From)), &seq})
+			string(m.To), t, completed, m.ID, string(m.From)), []any{&seq}})
 		if errors.Is(err, taskerdriver.ErrNotFound) {
 			continue
 		}
@@ -711,14 +727,14 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 	return tasks, seqs, nil
 }
 
-// appendScan scans a row whose last column is last, after the columns its
-// scanner reads.
+// appendScan scans a row whose last columns are into, after the columns
+// its scanner reads.
 type appendScan struct {
 	r    rowScanner
-	last any
+	into []any
 }
 
-func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }
+func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.into...)...) }
 
 func (k kit) ExistingTasks(ctx context.Context, ids []int64) (map[int64]bool, error) {
 	found, err := queryAll(ctx, k.w, `SELECT task_id FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, scanID)
