@@ -83,10 +83,13 @@ func claimSQLOf(tasks string) string {
 			CROSS JOIN LATERAL (SELECT name, results FROM tasker_workflow_steps WHERE workflow_step_id = e.from_step_id LIMIT 1) p
 			WHERE e.to_step_id = ANY(ARRAY(SELECT workflow_step_id FROM c))
 			GROUP BY e.to_step_id)
-		SELECT c.*, (SELECT transition_seq FROM started WHERE started.task_id = c.task_id),
-			` + claimFirst + `, (SELECT parents FROM deps WHERE deps.to_step_id = c.workflow_step_id),
-			` + claimTaskCols + `
-		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t`
+		-- started and deps are joined, not looked up per row: a subquery
+		-- per claimed step scanned the whole CTE each time, quadratic in
+		-- the claim's size (TestClaimPlanIsLinear).
+		SELECT c.*, started.transition_seq, ` + claimFirst + `, deps.parents, ` + claimTaskCols + `
+		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t
+			LEFT JOIN started ON started.task_id = c.task_id
+			LEFT JOIN deps ON deps.to_step_id = c.workflow_step_id`
 }
 
 // stepColsS are the step's columns prefixed with s.

@@ -69,6 +69,34 @@ func ExplainIn(ctx context.Context, d *Driver, inTx bool, q string, args ...any)
 	return strings.Join(lines, "\n"), err
 }
 
+// ExplainAnalyzeIn executes q with EXPLAIN (ANALYZE, FORMAT JSON) in a
+// transaction begun as the driver begins its own, rolled back after, with
+// a generic plan when generic (the plan a prepared statement settles on),
+// and returns the plan's root node.
+func ExplainAnalyzeIn(ctx context.Context, d *Driver, generic bool, q string, args ...any) (map[string]any, error) {
+	t, err := beginPipeTx(ctx, d.pool, false)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = t.Rollback(context.WithoutCancel(ctx)) }()
+	if generic {
+		if _, err := queryAll(ctx, t, "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)", nil, func(r pgx.Row) (string, error) {
+			var s string
+			return s, r.Scan(&s)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	docs, err := queryAll(ctx, t, "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args, func(r pgx.Row) ([]map[string]any, error) {
+		var doc []map[string]any
+		return doc, r.Scan(&doc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return docs[0][0]["Plan"].(map[string]any), nil
+}
+
 // LockTasksSQL and ProgressSQL expose the pass's lock and counts of its
 // tasks to the plan test, with the settings they run with: TxSettingsSQL,
 // the driver's transactions', and GenericPlanSQL.
@@ -79,8 +107,11 @@ const (
 	GenericPlanSQL = genericPlanSQL
 )
 
-// ClaimSQL exposes a worker pass's claim to the plan test.
-var ClaimSQL = claimSQL
+// ClaimSQL and ClaimArgs expose a worker pass's claim to the plan tests.
+var (
+	ClaimSQL  = claimSQL
+	ClaimArgs = claimArgs
+)
 
 // MoveTasksSQL exposes the deferred task moves to the plan test.
 const MoveTasksSQL = moveTasksSQL

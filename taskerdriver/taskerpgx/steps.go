@@ -156,7 +156,7 @@ func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWak
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND queue = ANY($1)
 				AND ($3::text[] IS NULL OR handler = ANY($3))),
-		CASE WHEN $2 THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
+		CASE WHEN $2 THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress' AND lease_expires_at IS NOT NULL) END`,
 		driverkit.Queues(p.Queues), p.Leases, orNull(p.Handlers)).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("postgres: next wake: %w", err)
 	}
@@ -428,15 +428,19 @@ func (k kit) readied(ctx context.Context, pairs [][2]int64) (map[int64]int, erro
 // at now (a placeholder), ending with readied (parent, child): the
 // children that became ready. The first CTE locks the children in id order
 // (so that workers finishing parents of the same children cannot
-// deadlock), and the update touches only rows it locked.
+// deadlock) before the update touches any of them.
 func satisfySQL(parentsIn, now string) string {
 	return `locked AS MATERIALIZED (
 			SELECT workflow_step_id FROM tasker_workflow_steps WHERE workflow_step_id IN (
 				SELECT to_step_id FROM tasker_workflow_step_edges WHERE from_step_id ` + parentsIn + `)
 			ORDER BY workflow_step_id FOR UPDATE),
+		-- The children are counted once all are locked: locked, a
+		-- one-time condition, runs first (the children it locks are all
+		-- the parents' children). Compared row by row with what locked
+		-- returned, it made a join quadratic in the pass's results.
 		counts AS (
 			SELECT to_step_id AS id, count(*) AS n, array_agg(from_step_id) AS parents FROM tasker_workflow_step_edges
-			WHERE from_step_id ` + parentsIn + ` AND to_step_id IN (SELECT workflow_step_id FROM locked) GROUP BY to_step_id),
+			WHERE from_step_id ` + parentsIn + ` AND (SELECT count(*) FROM locked) >= 0 GROUP BY to_step_id),
 		updated AS (
 			UPDATE tasker_workflow_steps s SET pending_parents = s.pending_parents - counts.n, updated_at = ` + now + `
 			FROM counts WHERE s.workflow_step_id = counts.id

@@ -312,7 +312,7 @@ func (e *executor) StepNextWake(ctx context.Context, p *taskerdriver.StepNextWak
 	if err := e.r.QueryRowContext(ctx, `SELECT
 		(SELECT min(next_attempt_at) FROM tasker_workflow_steps
 			WHERE queue IN (SELECT value FROM json_each(?)) AND state IN ('pending','error') AND pending_parents = 0 AND blocked = 0`+handlers+`),
-		CASE WHEN ? THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress') END`,
+		CASE WHEN ? THEN (SELECT min(lease_expires_at) FROM tasker_workflow_steps WHERE state = 'in_progress' AND lease_expires_at IS NOT NULL) END`,
 		append(args, boolInt(p.Leases))...).Scan(&a, &b); err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: next wake: %w", err)
 	}
