@@ -125,6 +125,7 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		byID[s.ID] = i
 	}
 	var completed []int64
+	counted := make([]bool, len(steps))
 	retrying := false
 	for i, p := range ps {
 		j, ok := byID[p.StepID]
@@ -134,9 +135,14 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 		}
 		s := steps[j]
 		out[i].Result = &taskerdriver.StepFinishResult{Step: s}
-		if p.State == taskertype.StateComplete {
-			completed = append(completed, s.ID)
-		} else if !p.Blocked {
+		// What the update wrote decides, not what p asked: of two results
+		// for one step, only one is written.
+		if s.State == taskertype.StateComplete {
+			if !counted[j] {
+				counted[j] = true
+				completed = append(completed, s.ID)
+			}
+		} else if !s.Blocked {
 			retrying = true
 		}
 	}
@@ -146,9 +152,9 @@ func finishSteps(ctx context.Context, f Finisher, ps []*taskerdriver.StepFinishP
 				return err
 			}
 		}
-		for i, p := range ps {
-			if out[i].Result != nil && p.State == taskertype.StateComplete {
-				out[i].Result.ChildrenReady = ready[p.StepID]
+		for i := range ps {
+			if r := out[i].Result; r != nil && r.Step.State == taskertype.StateComplete {
+				r.ChildrenReady = ready[r.Step.ID]
 			}
 		}
 	}

@@ -15,6 +15,61 @@ import (
 // batches exercises the batch operations of the hot path: StepFinishMany,
 // TaskProgressMany and StepList.
 func (s *suite) batches(t *testing.T) {
+	// Two results for one attempt in one batch (a result sent twice): one
+	// is recorded, and what follows agrees with it: the newest transition,
+	// the children readied only by a completion, the outcomes of both.
+	s.run(t, "StepFinishManyTwoResultsForOneStep", func(t *testing.T, b *bundle) {
+		for _, order := range [][2]taskertype.State{{taskertype.StateComplete, taskertype.StateError}, {taskertype.StateError, taskertype.StateComplete}} {
+			task := diamond(t, b, "")
+			cs := claim(t, b, base, "w", 10)
+			var a *taskerdriver.ClaimedStep
+			for _, c := range cs {
+				if c.Task.ID == task.Task.ID {
+					a = c
+				}
+			}
+			require.NotNil(t, a)
+			ps := make([]*taskerdriver.StepFinishParams, 2)
+			for i, st := range order {
+				ps[i] = &taskerdriver.StepFinishParams{StepID: a.Step.ID, Owner: "w", Attempt: 1, State: st, Now: base,
+					Metadata: json.RawMessage(`{"result":"` + string(st) + `"}`)}
+				if st == taskertype.StateError {
+					ps[i].NextAttemptAt = base.Add(time.Minute)
+					ps[i].Error = &taskertype.StepError{Message: "no", Kind: "retryable", Attempt: 1, At: base}
+				} else {
+					ps[i].Results = json.RawMessage(`{}`)
+				}
+			}
+			outs, err := b.ex.StepFinishMany(b.ctx, ps)
+			require.NoError(t, err)
+			step, err := b.ex.StepGet(b.ctx, a.Step.ID)
+			require.NoError(t, err)
+			require.Contains(t, []taskertype.State{taskertype.StateComplete, taskertype.StateError}, step.State)
+			trs, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{StepID: a.Step.ID})
+			require.NoError(t, err)
+			last := trs[len(trs)-1]
+			require.Equal(t, step.State, last.ToState, "%v: the newest transition is the recorded result's", order)
+			require.JSONEq(t, `{"result":"`+string(step.State)+`"}`, string(last.Metadata), "%v", order)
+			ready := 0
+			for _, o := range outs {
+				if o.Err == nil {
+					require.Equal(t, step.State, o.Result.Step.State, "%v", order)
+					ready += o.Result.ChildrenReady
+				}
+			}
+			children, err := b.ex.StepList(b.ctx, &taskerdriver.StepListParams{TaskID: task.Task.ID})
+			require.NoError(t, err)
+			for _, c := range children {
+				if c.Name == "b" || c.Name == "c" {
+					require.Equal(t, step.State != taskertype.StateComplete, c.PendingParents == 1,
+						"%v: %s readied only if its parent completed", order, c.Name)
+				}
+			}
+			if step.State != taskertype.StateComplete {
+				require.Zero(t, ready, "%v", order)
+			}
+		}
+	})
 	s.run(t, "StepFinishManyMixedBatch", func(t *testing.T, b *bundle) {
 		tasks := []*taskerdriver.TaskCreateResult{diamond(t, b, ""), diamond(t, b, ""), diamond(t, b, ""), diamond(t, b, "")}
 		cs := claim(t, b, base, "w", 10)

@@ -36,8 +36,8 @@ const (
 
 const (
 	stepTransitionsInsert = `INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata,
-			sort_key, created_at) VALUES `
-	taskTransitionsInsert = `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at) VALUES `
+			sort_key, created_at) `
+	taskTransitionsInsert = `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at) `
 )
 
 // sees reports whether query may read, write or delete transition rows.
@@ -46,7 +46,10 @@ func sees(query string) bool {
 }
 
 // insert inserts the deferred rows through q (whose own deferral it
-// bypasses) and forgets them.
+// bypasses) and forgets them. When an insert fails, the transaction is
+// rolled back at once and the error kept: SQLite may have rolled it back
+// already (a full disk, an I/O error), and a statement run after that
+// would commit on its own.
 func (d *deferredTransitions) insert(ctx context.Context, q txQuerier) error {
 	if d.err != nil {
 		return d.err
@@ -56,36 +59,56 @@ func (d *deferredTransitions) insert(ctx context.Context, q txQuerier) error {
 	q.def = nil
 	if err := insertRows(ctx, q, stepTransitionsInsert, stepTransitionCols, steps); err != nil {
 		d.err = fmt.Errorf("step transitions: %w", err)
-		return d.err
-	}
-	if err := insertRows(ctx, q, taskTransitionsInsert, taskTransitionCols, tasks); err != nil {
+	} else if err := insertRows(ctx, q, taskTransitionsInsert, taskTransitionCols, tasks); err != nil {
 		d.err = fmt.Errorf("task transitions: %w", err)
-		return d.err
 	}
-	return nil
+	if d.err != nil {
+		_ = q.tx.Rollback()
+	}
+	return d.err
 }
 
-// insertRows inserts the rows of values (width values a row) with the
-// statement that starts with prefix, a multi-row VALUES per
-// transitionChunk rows.
+// insertRows inserts the rows of values (width values a row), per
+// transitionChunk rows, with the statement that starts with prefix. The
+// rows are padded with rows of NULLs, which it skips, to a power of two:
+// the statement's text depends on the number of its rows, and each text
+// is prepared and kept once (stmtCache).
 func insertRows(ctx context.Context, q querier, prefix string, width int, values []any) error {
 	group := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + "),"
 	for start := 0; start < len(values); start += transitionChunk * width {
 		end := min(start+transitionChunk*width, len(values))
-		if _, err := q.ExecContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(group, (end-start)/width), ","), values[start:end]...); err != nil {
+		n := padded((end-start)/width, transitionChunk)
+		args := append(values[start:end:end], make([]any, n*width-(end-start))...)
+		if _, err := q.ExecContext(ctx, prefix+`SELECT * FROM (VALUES `+strings.TrimSuffix(strings.Repeat(group, n), ",")+
+			`) WHERE column1 IS NOT NULL`, args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// before inserts the deferred rows when query could see them. A failure
-// is kept for the commit, which it fails.
-func (d *deferredTransitions) before(ctx context.Context, q txQuerier, query string) {
-	if d == nil || (len(d.steps) == 0 && len(d.tasks) == 0) || !sees(query) {
-		return
+// padded is the power of two at or above n, at most limit.
+func padded(n, limit int) int {
+	p := 1
+	for p < n {
+		p *= 2
 	}
-	_ = d.insert(ctx, q)
+	return min(p, limit)
+}
+
+// before inserts the deferred rows when query could see them, and returns
+// the error of a failed insert (then or before: the transaction is over).
+func (d *deferredTransitions) before(ctx context.Context, q txQuerier, query string) error {
+	if d == nil {
+		return nil
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if (len(d.steps) == 0 && len(d.tasks) == 0) || !sees(query) {
+		return nil
+	}
+	return d.insert(ctx, q)
 }
 
 // stepTransitions writes step transition rows (stepTransitionCols values

@@ -84,7 +84,7 @@ func (e *executor) Commit(ctx context.Context) error {
 	}
 	if err := e.def.insert(ctx, txQuerier{e.d.wcache, e.tx, nil}); err != nil {
 		_ = e.Rollback(ctx)
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return valueRejected(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	if err := e.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)

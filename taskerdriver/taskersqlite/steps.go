@@ -490,13 +490,22 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 	steps := make([]*taskertype.Step, 0, len(ps))
 	rows := make([]driverkit.StepTransition, 0, len(ps))
 	t := us(now)
+	// Of two results for one step, the first is recorded, as an update
+	// per result did (the second found the step no longer leased).
 	byID := make(map[int64]*taskerdriver.StepFinishParams, len(ps))
-	for start := 0; start < len(ps); start += finishChunk {
-		end := min(start+finishChunk, len(ps))
-		args := make([]any, 0, (end-start)*9+1)
-		for i := start; i < end; i++ {
-			p := ps[i]
+	first := make([]int, 0, len(ps))
+	for i, p := range ps {
+		if byID[p.StepID] == nil {
 			byID[p.StepID] = p
+			first = append(first, i)
+		}
+	}
+	for start := 0; start < len(first); start += finishChunk {
+		end := min(start+finishChunk, len(first))
+		n := padded(end-start, finishChunk)
+		args := make([]any, 0, n*9+1)
+		for _, i := range first[start:end] {
+			p := ps[i]
 			var errJSON, processed any
 			if errs[i] != nil {
 				errJSON = *errs[i]
@@ -507,7 +516,10 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 			args = append(args, p.StepID, string(p.State), driverkit.JSONArg(p.Results), errJSON, boolInt(p.Blocked), us(p.NextAttemptAt),
 				processed, p.Owner, p.Attempt)
 		}
-		got, seqs, err := querySteps(ctx, k.w, finishSQL(end-start), append(args, t))
+		// Padded with rows that match no step to a power of two: each
+		// statement text is prepared and kept once (stmtCache).
+		args = append(args, make([]any, (n-(end-start))*9)...)
+		got, seqs, err := querySteps(ctx, k.w, finishSQL(n), append(args, t))
 		if err != nil {
 			return nil, fmt.Errorf("finish steps: %w", err)
 		}
@@ -516,7 +528,7 @@ func (k kit) FinishUpdate(ctx context.Context, ps []*taskerdriver.StepFinishPara
 			p := byID[step.ID]
 			steps = append(steps, step)
 			rows = append(rows, driverkit.StepTransition{StepID: step.ID, TaskID: step.TaskID, From: taskertype.StateInProgress,
-				To: p.State, Meta: p.Metadata, Seq: seqs[i]})
+				To: step.State, Meta: p.Metadata, Seq: seqs[i]})
 		}
 	}
 	if err := k.WriteStepTransitions(ctx, rows, now); err != nil {

@@ -137,7 +137,9 @@ type txQuerier struct {
 }
 
 func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	q.def.before(ctx, q, query)
+	if err := q.def.before(ctx, q, query); err != nil {
+		return nil, err
+	}
 	if s := q.c.get(query); s != nil {
 		return q.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
@@ -145,7 +147,9 @@ func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	q.def.before(ctx, q, query)
+	if err := q.def.before(ctx, q, query); err != nil {
+		return nil, err
+	}
 	if s := q.c.get(query); s != nil {
 		return q.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
 	}
@@ -153,7 +157,9 @@ func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	q.def.before(ctx, q, query)
+	// After a failed insert of the deferred rows the transaction is rolled
+	// back: the row's Scan reports sql.ErrTxDone, the commit the cause.
+	_ = q.def.before(ctx, q, query)
 	if s := q.c.get(query); s != nil {
 		return q.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
 	}
