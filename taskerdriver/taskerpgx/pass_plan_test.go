@@ -58,6 +58,12 @@ func TestPassPlansAreLinear(t *testing.T) {
 		ps[i] = &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
 			State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now}
 	}
+	one, oneArgs := taskerpgx.FinishSatisfyQuery(ps[:1], now)
+	for _, generic := range []bool{false, true} {
+		root, err := taskerpgx.ExplainAnalyzeIn(ctx, d, generic, one, oneArgs...)
+		require.NoError(t, err)
+		requireLinear(t, root, 1, "finish of one, generic plan: %v", generic)
+	}
 	finish, finishArgs := taskerpgx.FinishSatisfyQuery(ps, now)
 	for _, generic := range []bool{false, true} {
 		root, err := taskerpgx.ExplainAnalyzeIn(ctx, d, generic, finish, finishArgs...)

@@ -324,26 +324,38 @@ func (k kit) FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinish
 // (CTE upd: the steps updated, with their transitions' metadata) and
 // inserts their transitions (sort key driverkit.SortKey(seq) = seq*10);
 // arguments: finishArgs.
-var finishSQL = `WITH u AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::timestamptz[], $7::text[], $8::int[], $10::text[])
-				AS u(id, state, results, err, blocked, next, owner, attempt, meta)),
-		upd AS (
-			UPDATE tasker_workflow_steps s SET state = u.state,
-				results = coalesce(u.results::jsonb, s.results), last_error = u.err::jsonb, blocked = u.blocked,
-				next_attempt_at = u.next, processed_at = CASE WHEN u.state = 'complete' THEN $9 ELSE s.processed_at END,
+//
+// The update reads its steps by key ($1, the primary key's index
+// condition) and takes each step's values from the argument arrays at the
+// step's position in $1 (finishAt), with no join: joined to the results,
+// the steps were read whole (a plan made while the table was small, kept
+// as it grew) or through the lease index with a nested loop over the
+// results (quadratic in a pass's size) (TestPassPlansAreLinear). Of two
+// results for one step, the first is written.
+var finishSQL = `WITH upd AS (
+			UPDATE tasker_workflow_steps s SET state = ` + finishAt(2, "text") + `,
+				results = coalesce(` + finishAt(3, "text") + `::jsonb, s.results), last_error = ` + finishAt(4, "text") + `::jsonb,
+				blocked = ` + finishAt(5, "boolean") + `, next_attempt_at = ` + finishAt(6, "timestamptz") + `,
+				processed_at = CASE WHEN ` + finishAt(2, "text") + ` = 'complete' THEN $9 ELSE s.processed_at END,
 				lease_owner = NULL, lease_expires_at = NULL, updated_at = $9, transition_seq = s.transition_seq + 1
-			FROM u
-			WHERE s.workflow_step_id = u.id AND s.state = 'in_progress' AND s.lease_owner = u.owner AND s.attempts = u.attempt
-			RETURNING ` + driverkit.Prefixed("s.", stepCols) + `, u.meta),
+			WHERE s.workflow_step_id = ANY($1::bigint[]) AND s.state = 'in_progress'
+				AND s.lease_owner = ` + finishAt(7, "text") + ` AND s.attempts = ` + finishAt(8, "int") + `
+			RETURNING ` + driverkit.Prefixed("s.", stepCols) + `, ` + finishAt(10, "text") + ` AS meta),
 		inserted AS (
 			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT workflow_step_id, task_id, 'in_progress', state, meta::jsonb, transition_seq * 10, $9 FROM upd)`
+
+// finishAt is the finish's argument array $n (of typ) at the updated
+// step's position in $1, the steps' ids.
+func finishAt(n int, typ string) string {
+	return fmt.Sprintf("($%d::%s[])[array_position($1::bigint[], s.workflow_step_id)]", n, typ)
+}
 
 // finishSatisfySQL is finishSQL followed by satisfySQL for the steps it
 // completed; its rows are the updated steps, the first (lowest id) also
 // carrying the (parent, child) pairs the statement readied, flattened into
 // one array (each step's own list, a correlated subquery per row, made
-// the statement quadratic in a pass's results: TestFinishPlanIsLinear).
+// the statement quadratic in a pass's results: TestPassPlansAreLinear).
 var finishSatisfySQL = finishSQL + `,
 		parents AS (SELECT workflow_step_id AS id FROM upd WHERE state = 'complete'),
 		` + satisfySQL("IN (SELECT id FROM parents)", "$9") + `
