@@ -1,7 +1,6 @@
 package taskersqlite
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,10 +16,7 @@ import (
 // tables through their task_id indexes: no plan scans a whole table.
 func TestAnalyticsPlansUseIndexes(t *testing.T) {
 	t.Parallel()
-	d, err := Open(filepath.Join(t.TempDir(), "tasker.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, d.Close()) })
-	require.NoError(t, d.Migrate(t.Context()))
+	d := migrated(t)
 	now := time.Now()
 	// A full scan: of a table (by name, or by the aliases the statements
 	// give them: tk, st, tt, ed, n), or of a whole index.
