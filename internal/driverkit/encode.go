@@ -138,3 +138,14 @@ func NoRows(err, noRows error) error {
 	}
 	return err
 }
+
+// AppendScan is a row whose last columns go to Into, after the columns
+// the scanner it is given to reads: a scan function for a record, reused
+// for a row that carries more.
+type AppendScan struct {
+	Row  interface{ Scan(dest ...any) error }
+	Into []any
+}
+
+// Scan implements the row scanners of both drivers.
+func (a AppendScan) Scan(dest ...any) error { return a.Row.Scan(append(dest, a.Into...)...) }

@@ -85,7 +85,7 @@ func claimSQLOf(tasks string) string {
 			GROUP BY e.to_step_id)
 		-- started and deps are joined, not looked up per row: a subquery
 		-- per claimed step scanned the whole CTE each time, quadratic in
-		-- the claim's size (TestClaimPlanIsLinear).
+		-- the claim's size (TestPassPlansAreLinear).
 		SELECT c.*, started.transition_seq, ` + claimFirst + `, deps.parents, ` + claimTaskCols + `
 		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t
 			LEFT JOIN started ON started.task_id = c.task_id

@@ -301,7 +301,7 @@ func (k kit) FinishAndSatisfy(ctx context.Context, ps []*taskerdriver.StepFinish
 	}
 	rows, err := queryAll(ctx, k.q, finishSatisfySQL, finishArgs(ps, errs, now), func(r pgx.Row) (row, error) {
 		var v row
-		ss, err := scanStep(appendScan{r, &v.ready})
+		ss, err := scanStep(driverkit.AppendScan{Row: r, Into: []any{&v.ready}})
 		v.SeqStep = ss
 		return v, err
 	})
@@ -657,7 +657,7 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 		RETURNING `+driverkit.Prefixed("t.", taskCols)+`, t.transition_seq`, []any{ids, froms, tos, finals, now},
 		func(r pgx.Row) (seqTask, error) {
 			var st seqTask
-			t, err := scanTask(appendScan{r, &st.seq})
+			t, err := scanTask(driverkit.AppendScan{Row: r, Into: []any{&st.seq}})
 			st.task = t
 			return st, err
 		})
@@ -701,12 +701,3 @@ type seqTask struct {
 	task *taskertype.Task
 	seq  int
 }
-
-// appendScan scans the caller's destinations, then one trailing column into
-// last (a pointer).
-type appendScan struct {
-	r    pgx.Row
-	last any
-}
-
-func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.last)...) }

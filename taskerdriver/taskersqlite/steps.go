@@ -680,7 +680,7 @@ func (e *executor) TaskProgressMany(ctx context.Context, ids []int64) (map[int64
 			p    taskerdriver.TaskProgress
 			next sql.NullInt64
 		)
-		t, err := scanTask(appendScan{r, []any{&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next}})
+		t, err := scanTask(driverkit.AppendScan{Row: r, Into: []any{&p.Total, &p.Done, &p.Resolved, &p.InProgress, &p.Runnable, &p.Blocked, &p.Cancelled, &next}})
 		p.NextRunnableAt = fromUS(next)
 		return &taskerdriver.TaskWithProgress{Task: t, Progress: &p}, err
 	})
@@ -725,9 +725,9 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 			completed = t
 		}
 		var seq int
-		task, err := scanTask(appendScan{k.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
+		task, err := scanTask(driverkit.AppendScan{Row: k.w.QueryRowContext(ctx, `UPDATE tasker_tasks SET state = ?, transition_seq = transition_seq + 1,
 		updated_at = ?, completed_at = ? WHERE task_id = ? AND state = ? RETURNING `+taskCols+`, transition_seq`,
-			string(m.To), t, completed, m.ID, string(m.From)), []any{&seq}})
+			string(m.To), t, completed, m.ID, string(m.From)), Into: []any{&seq}})
 		if errors.Is(err, taskerdriver.ErrNotFound) {
 			continue
 		}
@@ -738,15 +738,6 @@ func (k kit) MoveTasks(ctx context.Context, moves []driverkit.TaskMove, now time
 	}
 	return tasks, seqs, nil
 }
-
-// appendScan scans a row whose last columns are into, after the columns
-// its scanner reads.
-type appendScan struct {
-	r    rowScanner
-	into []any
-}
-
-func (a appendScan) Scan(dest ...any) error { return a.r.Scan(append(dest, a.into...)...) }
 
 func (k kit) ExistingTasks(ctx context.Context, ids []int64) (map[int64]bool, error) {
 	found, err := queryAll(ctx, k.w, `SELECT task_id FROM tasker_tasks WHERE task_id IN (SELECT value FROM json_each(?))`, []any{idsJSON(ids)}, scanID)
