@@ -97,7 +97,8 @@ func AssembleClaims(steps []*taskertype.Step, tasks []*taskertype.Task, started 
 
 // ClaimDone completes a claim: it writes the pending → in_progress
 // transition of each task the claim started (starts holds (task id, new
-// transition sequence) pairs) with write, and returns the claimed steps
+// transition sequence) pairs) with write (nil: the claim's statement wrote
+// them), and returns the claimed steps
 // (see AssembleClaims), each with when it became ready (readyAt, by step id).
 func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]int64, deps []Dependency,
 	readyAt map[int64]time.Time, write func(taskID int64, meta json.RawMessage, seq int) error,
@@ -105,6 +106,9 @@ func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]i
 	started := make(map[int64]bool, len(starts))
 	for _, st := range starts {
 		started[st[0]] = true
+		if write == nil {
+			continue
+		}
 		if err := write(st[0], TaskStartedMeta, int(st[1])); err != nil {
 			return nil, err
 		}

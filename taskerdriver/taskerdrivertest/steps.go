@@ -62,6 +62,8 @@ func (s *suite) steps(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, tt, 2)
 		require.Equal(t, taskertype.StateInProgress, tt[1].ToState)
+		require.JSONEq(t, `{"reason":"steps_claimed"}`, string(tt[1].Metadata), "the claim's start of the task")
+		require.Equal(t, 10, tt[1].SortKey)
 	})
 
 	s.run(t, "ClaimReadyAt", func(t *testing.T, b *bundle) {
@@ -309,6 +311,13 @@ func (s *suite) steps(t *testing.T) {
 			}
 		}
 		require.Equal(t, []string{">pending", "pending>in_progress", "in_progress>error", "error>pending", "pending>in_progress"}, moves)
+		// The claim's rows, as both drivers write them (PostgreSQL in the
+		// claim's statement, SQLite from driverkit.ClaimTransitions).
+		require.JSONEq(t, `{"attempt":1,"worker":"w1"}`, string(tr[1].Metadata))
+		require.JSONEq(t, `{"retry_attempt":2}`, string(tr[3].Metadata))
+		require.JSONEq(t, `{"attempt":2,"worker":"w1"}`, string(tr[4].Metadata))
+		require.Equal(t, []int{30, 40}, []int{tr[3].SortKey, tr[4].SortKey})
+		require.Equal(t, next, tr[4].CreatedAt)
 	})
 
 	s.run(t, "BlockedStepIsNeverClaimedAndCounts", func(t *testing.T, b *bundle) {

@@ -41,11 +41,12 @@ type claimed struct {
 	stepTaken driverkit.SeqStep
 }
 
-// claimSQL claims the steps, starts their pending tasks and returns each
-// claimed step with its task (the context on the first row of each task
-// only) and its parents' results, in one statement (arguments:
-// claimArgs; rows: scanClaimed). The transition rows, which return
-// nothing, travel with the next statement of the transaction (pipeTx).
+// claimSQL claims the steps, starts their pending tasks, writes their
+// transitions and returns each claimed step with its task (the context on
+// the first row of each task only) and its parents' results, in one
+// statement (arguments: claimArgs; rows: scanClaimed). Written by the
+// statement, the transitions need no statement after it: a pass's claim
+// leaves nothing to send with the commit (StepFinishAndClaimParams.Settle).
 var claimSQL = claimSQLOf(`($7::bigint[] IS NULL OR task_id = ANY($7))`)
 
 // newTaskClaimSQL is claimSQL restricted to the task this session's
@@ -77,6 +78,20 @@ func claimSQLOf(tasks string) string {
 		started AS (
 			UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1, updated_at = $1
 			WHERE state = 'pending' AND task_id = ANY(ARRAY(SELECT DISTINCT task_id FROM c)) RETURNING task_id, transition_seq),
+		-- The transitions, as driverkit.ClaimTransitions and ClaimDone
+		-- write them for the SQLite driver (the same rows: the conformance
+		-- suite's StepClaimTransitions): a retry passes from error through
+		-- pending, and a task the claim started gets its own.
+		step_transitions AS (
+			INSERT INTO tasker_workflow_step_transitions (workflow_step_id, task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT c.workflow_step_id, c.task_id, v.from_state, v.to_state, v.meta, v.seq * 10, $1 FROM c CROSS JOIN LATERAL (VALUES
+				('error', 'pending', jsonb_build_object('retry_attempt', c.attempts), c.transition_seq - 1),
+				('pending', 'in_progress', jsonb_build_object('attempt', c.attempts, 'worker', $3::text), c.transition_seq)
+			) AS v(from_state, to_state, meta, seq)
+			WHERE v.from_state = 'pending' OR c.old_state = 'error'),
+		task_transitions AS (
+			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+			SELECT task_id, 'pending', 'in_progress', '` + string(driverkit.TaskStartedMeta) + `', transition_seq * 10, $1 FROM started),
 		deps AS MATERIALIZED (
 			SELECT e.to_step_id, json_agg(json_build_array(e.from_step_id, p.name, p.results)) AS parents
 			FROM tasker_workflow_step_edges e
@@ -111,15 +126,15 @@ func scanClaimed(r pgx.Row) (claimed, error) {
 	return c, err
 }
 
-// claimed completes the claim whose rows claimSQL returned: the steps'
-// transitions, the tasks it started, the steps-ready notification owed for
+// claimed completes the claim whose rows claimSQL returned (which wrote
+// the transitions): the tasks it started, the steps-ready notification owed for
 // the steps the transaction readied and left.
 func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams, rows []claimed) ([]*taskerdriver.ClaimedStep, error) {
 	now := p.Now.UTC()
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	steps, seqs, wasError := make([]*taskertype.Step, len(rows)), make([]int, len(rows)), make([]bool, len(rows))
+	steps := make([]*taskertype.Step, len(rows))
 	readyAt := make(map[int64]time.Time, len(rows))
 	var (
 		taskList []*taskertype.Task
@@ -127,7 +142,7 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 		deps     []driverkit.Dependency
 	)
 	for i, c := range rows {
-		steps[i], seqs[i], wasError[i] = c.stepTaken.Step, c.stepTaken.Seq, c.old == string(taskertype.StateError)
+		steps[i] = c.stepTaken.Step
 		readyAt[c.stepTaken.Step.ID] = c.readyAt.UTC()
 		if c.firstOf {
 			if c.startSeq != nil { // the row was read before this statement started the task
@@ -142,10 +157,6 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 		}
 		deps = append(deps, ds...)
 	}
-	trans, _ := driverkit.ClaimTransitions(steps, seqs, wasError, p.Owner)
-	if err := (kit{x}).WriteStepTransitions(ctx, trans, now); err != nil {
-		return nil, fmt.Errorf("postgres: claim: %w", err)
-	}
 	// Steps this transaction readied and left to others are announced
 	// with the next statement (delivered at commit).
 	x.readied.Claimed(driverkit.StepIDs(steps))
@@ -156,9 +167,7 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 		x.notified(taskerdriver.TopicStepsReady)
 		x.readied = nil
 	}
-	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
-		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
-	})
+	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, nil) // claimSQL wrote the transitions
 }
 
 // claimTaskCols are the task's columns in a claim's rows: its context only

@@ -81,9 +81,9 @@ func TestLockAndCountsGenericPlansUseKeys(t *testing.T) {
 // first execution, and puts the session's plan_cache_mode back for what
 // follows in its transaction: after one pass on a connection whose session
 // says auto, the two statements have generic plans only (auto plans the
-// first executions custom); on one whose session forces generic plans, the
-// claim's transitions, inserted with the commit after them, have generic
-// plans only (a reset to auto would have planned them custom).
+// first executions custom); on one whose session forces generic plans, a
+// statement the transaction runs after the pass has generic plans only (a
+// reset to auto would have planned it custom).
 func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -111,7 +111,10 @@ func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 		claimed, err := ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: 1, Owner: "w", LeaseExpiresAt: now.Add(time.Hour)})
 		require.NoError(t, err)
 		require.Len(t, claimed, 1)
-		res, err := ex.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{
+		tx, err := ex.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{
 			Finish: []*taskerdriver.StepFinishParams{{StepID: claimed[0].Step.ID, Owner: "w", Attempt: 1,
 				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now}},
 			Claim:    &taskerdriver.StepClaimParams{Now: now, Limit: 1, Owner: "w", LeaseExpiresAt: now.Add(time.Hour)},
@@ -120,14 +123,17 @@ func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, res.Claimed, 1, "b claimed")
 		require.Contains(t, res.Progress, task.Task.ID, "the task locked and counted")
+		_, err = tx.TaskGet(ctx, task.Task.ID) // a statement after the pass
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit(ctx))
 		rows, err := pool.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements`)
 		require.NoError(t, err)
 		out := map[string][2]int64{}
 		var stmt string
 		var generic, custom int64
 		_, err = pgx.ForEachRow(rows, []any{&stmt, &generic, &custom}, func() error {
-			for _, q := range []string{taskerpgx.LockTasksSQL, taskerpgx.ProgressSQL, "INSERT INTO tasker_workflow_step_transitions"} {
-				if strings.HasPrefix(stmt, q) {
+			for _, q := range []string{taskerpgx.LockTasksSQL, taskerpgx.ProgressSQL, taskGetSQL} {
+				if strings.HasPrefix(stmt, q) || q == taskGetSQL && strings.Contains(stmt, q) {
 					c := out[q]
 					out[q] = [2]int64{c[0] + generic, c[1] + custom}
 				}
@@ -142,7 +148,10 @@ func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 		require.Equal(t, [2]int64{1, 0}, auto[q], "generic plans only for %.40s…", q)
 	}
 	generic := plans("force_generic_plan")
-	transitions := generic["INSERT INTO tasker_workflow_step_transitions"]
-	require.Positive(t, transitions[0], "the transitions after the lock and counts were run")
-	require.Zero(t, transitions[1], "with the session's mode (generic), not reset to auto (custom at first)")
+	after := generic[taskGetSQL]
+	require.Positive(t, after[0], "the statement after the lock and counts was run")
+	require.Zero(t, after[1], "with the session's mode (generic), not reset to auto (custom at first)")
 }
+
+// taskGetSQL is how TaskGet's statement ends.
+const taskGetSQL = `FROM tasker_tasks WHERE task_id = $1`
