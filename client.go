@@ -218,7 +218,11 @@ func NewClient(ctx context.Context, driver taskerdriver.Driver, cfg *Config) (*C
 	}
 	c.trace = newTracing(cfg.TracerProvider, c.workerID)
 	c.retry = cfg.Backoff.overrides().Apply(retrypolicy.Policy{}).WithDefaults()
-	c.rec = recorder.New(recorder.Config{Logger: c.logger, Retry: c.retry, Outbox: c.outboxFor})
+	rc := recorder.Config{Logger: c.logger, Retry: c.retry}
+	if len(c.durable()) > 0 { // without durable subscriptions, no transaction writes to the outbox
+		rc.Outbox = c.outboxFor
+	}
+	c.rec = recorder.New(rc)
 	if err := ValidateSubscriptions(cfg.Subscriptions); err != nil {
 		return nil, fmt.Errorf("tasker: config Subscriptions: %w", err)
 	}

@@ -475,6 +475,10 @@ type ClaimedStep struct {
 	// parent, a release) and its retry time. Claim time minus ReadyAt is how
 	// long it waited in the queue.
 	ReadyAt time.Time
+	// Children is how many steps depend on Step. The completion of a step
+	// with children leaves its task running (a child has yet to run), so
+	// the pass that records it may settle (StepFinishAndClaimParams.Settle).
+	Children int
 }
 
 // StepFinishParams records one attempt's outcome.
@@ -501,6 +505,18 @@ type StepFinishAndClaimParams struct {
 	// Progress lists tasks to lock and count after the results and the
 	// claim, when the driver can do so without a round trip of its own.
 	Progress []int64
+	// Settle offers the driver to commit the transaction with the pass, in
+	// its round trip. The caller sets it when every result of Finish is a
+	// completion and it will write nothing more in the transaction unless
+	// the outcome of a task of Progress is to be decided. A driver that
+	// takes the offer commits only if, after the results and the claim,
+	// every task of Progress still has a step in progress or ready to run
+	// (pending or in error, no unfinished parent, not blocked, its retry
+	// time reached) and is not in error: statemachine.Decide then moves
+	// none of them and no event of a running task is due (recorder's
+	// finalize). Otherwise it writes as without the offer. Result.Committed
+	// says which. A driver may ignore the offer.
+	Settle bool
 }
 
 // StepFinishAndClaimResult is what a worker pass wrote and read.
@@ -511,6 +527,9 @@ type StepFinishAndClaimResult struct {
 	// Progress holds the locked tasks of Progress and their counts, by id
 	// (nil when the driver did not read them).
 	Progress map[int64]*TaskWithProgress
+	// Committed: the driver took Settle's offer and the transaction is
+	// committed; the caller must write nothing more in it.
+	Committed bool
 }
 
 // StepFinishResult reports what StepFinishMany changed for one step.

@@ -99,9 +99,10 @@ func AssembleClaims(steps []*taskertype.Step, tasks []*taskertype.Task, started 
 // transition of each task the claim started (starts holds (task id, new
 // transition sequence) pairs) with write (nil: the claim's statement wrote
 // them), and returns the claimed steps
-// (see AssembleClaims), each with when it became ready (readyAt, by step id).
+// (see AssembleClaims), each with when it became ready (readyAt) and how
+// many steps depend on it (children), by step id.
 func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]int64, deps []Dependency,
-	readyAt map[int64]time.Time, write func(taskID int64, meta json.RawMessage, seq int) error,
+	readyAt map[int64]time.Time, children map[int64]int, write func(taskID int64, meta json.RawMessage, seq int) error,
 ) ([]*taskerdriver.ClaimedStep, error) {
 	started := make(map[int64]bool, len(starts))
 	for _, st := range starts {
@@ -115,7 +116,7 @@ func ClaimDone(steps []*taskertype.Step, tasks []*taskertype.Task, starts [][2]i
 	}
 	claims := AssembleClaims(steps, tasks, started, deps)
 	for _, c := range claims {
-		c.ReadyAt = readyAt[c.Step.ID]
+		c.ReadyAt, c.Children = readyAt[c.Step.ID], children[c.Step.ID]
 	}
 	return claims, nil
 }

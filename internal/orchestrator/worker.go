@@ -586,7 +586,7 @@ func (w *Worker) sort(done []finished) (attempts []recorder.Attempt, released []
 			released = append(released, step.ID)
 		default:
 			attempts = append(attempts, recorder.Attempt{Step: step, Task: d.f.claim.Task, Owner: w.cfg.ID,
-				Started: d.f.started, Ended: d.endsAt, Result: d.res})
+				Started: d.f.started, Ended: d.endsAt, Result: d.res, Children: d.f.claim.Children})
 		}
 	}
 	return attempts, released

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/tasker-go/tasker/internal/jsonclean"
@@ -70,19 +71,28 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 // changes no outcome: a claimed step counts as in progress where it
 // counted as runnable, and neither lets a task end. The claim's events
 // follow the record's in b. A nil claim claims nothing.
+//
+// When every attempt is a completion of a step with children and no
+// outbox is written, the pass offers the driver to settle
+// (StepFinishAndClaimParams.Settle): to commit in its round trip when no
+// task of the attempts is to be decided. A settled transaction is over:
+// the caller writes nothing more in it (its Commit does nothing).
 func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor, now time.Time, attempts []Attempt, claim *taskerdriver.StepClaimParams, b *Batch) ([]Recorded, []*taskerdriver.ClaimedStep, error) {
 	if len(attempts) == 0 && claim == nil {
 		return nil, nil, nil
 	}
 	params := make([]*taskerdriver.StepFinishParams, len(attempts))
 	fails := make([]*failure, len(attempts))
+	settle := r.cfg.Outbox == nil
 	for i, a := range attempts {
 		if a.Result.Err == nil {
 			params[i] = completion(a, now)
+			settle = settle && a.Children > 0
 			continue
 		}
 		fails[i] = r.failure(a.Step, a.Owner, a.Result, now)
 		params[i] = fails[i].params
+		settle = false
 	}
 	// Every task of the attempts is read ahead: one whose outcome they do
 	// not decide (a completion that readied a child) is only locked until
@@ -92,7 +102,8 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 	for i, a := range attempts {
 		taskIDs[i] = a.Step.TaskID
 	}
-	res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: params, Claim: claim, Progress: taskIDs})
+	res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: params, Claim: claim, Progress: taskIDs,
+		Settle: settle && len(attempts) > 0})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,6 +134,12 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 		if o.Result.ChildrenReady == 0 {
 			decide = append(decide, step.TaskID)
 		}
+	}
+	if res.Committed {
+		// The driver found every task running (the settle condition):
+		// the decisions move nothing and need no read. A task missing
+		// from Progress was deleted meanwhile.
+		decide = slices.DeleteFunc(decide, func(id int64) bool { return res.Progress[id] == nil })
 	}
 	if len(decide) > 0 {
 		if _, err := finalize(ctx, tx, decide, blocked, res.Progress, now, b); err != nil {

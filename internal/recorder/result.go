@@ -43,6 +43,11 @@ type Attempt struct {
 	// Started and Ended bound the attempt (its duration in events).
 	Started, Ended time.Time
 	Result         Result
+	// Children is how many steps depend on Step
+	// (taskerdriver.ClaimedStep.Children; zero when not known). The
+	// completion of a step with children leaves its task running, so a
+	// pass of such completions may settle (RecordAndClaim).
+	Children int
 }
 
 // Recorded is what Record did with one Attempt.

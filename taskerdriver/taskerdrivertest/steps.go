@@ -30,6 +30,7 @@ func (s *suite) steps(t *testing.T) {
 		require.Equal(t, base, cs[0].Task.UpdatedAt, "the task as the claim left it")
 		require.JSONEq(t, `{"n":1}`, string(cs[0].Task.Context))
 		require.Empty(t, cs[0].Dependencies)
+		require.Equal(t, 2, cs[0].Children, "b and c depend on a")
 		require.Empty(t, claim(t, b, base, "w2", 10), "nothing else is ready")
 
 		r := complete(t, b, cs[0], "w1", base)
@@ -48,6 +49,7 @@ func (s *suite) steps(t *testing.T) {
 			require.JSONEq(t, `{"n":1}`, string(c.Task.Context), "step %s", c.Step.Name)
 			require.Equal(t, []string{"x", "y"}, c.Task.Tags, "step %s", c.Step.Name)
 			require.Equal(t, taskertype.StateInProgress, c.Task.State)
+			require.Equal(t, 1, c.Children, "d depends on %s", c.Step.Name)
 		}
 		require.Empty(t, claim(t, b, base, "w1", 10))
 		complete(t, b, cs[0], "w1", base)
@@ -57,6 +59,7 @@ func (s *suite) steps(t *testing.T) {
 		cs = claim(t, b, base, "w1", 10)
 		require.Equal(t, []string{"d"}, names(cs))
 		require.Len(t, cs[0].Dependencies, 2)
+		require.Zero(t, cs[0].Children, "d is a leaf")
 
 		tt, err := b.ex.TransitionList(b.ctx, &taskerdriver.TransitionListParams{TaskID: res.Task.ID})
 		require.NoError(t, err)

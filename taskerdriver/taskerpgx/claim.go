@@ -36,6 +36,7 @@ type claimed struct {
 	readyAt   time.Time
 	startSeq  *int32 // the task's transition_seq after this claim started it
 	firstOf   bool   // the first row of its task: carries the task's context
+	children  int    // the steps that depend on this one
 	parents   []byte // JSON [[id, name, results], ...]
 	task      *taskertype.Task
 	stepTaken driverkit.SeqStep
@@ -101,7 +102,8 @@ func claimSQLOf(tasks string) string {
 		-- started and deps are joined, not looked up per row: a subquery
 		-- per claimed step scanned the whole CTE each time, quadratic in
 		-- the claim's size (TestPassPlansAreLinear).
-		SELECT c.*, started.transition_seq, ` + claimFirst + `, deps.parents, ` + claimTaskCols + `
+		SELECT c.*, started.transition_seq, ` + claimFirst + `, deps.parents,
+			(SELECT count(*) FROM tasker_workflow_step_edges WHERE from_step_id = c.workflow_step_id), ` + claimTaskCols + `
 		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t
 			LEFT JOIN started ON started.task_id = c.task_id
 			LEFT JOIN deps ON deps.to_step_id = c.workflow_step_id`
@@ -117,7 +119,7 @@ func claimArgs(p *taskerdriver.StepClaimParams) []any {
 func scanClaimed(r pgx.Row) (claimed, error) {
 	var c claimed
 	var err error
-	c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents},
+	c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents, &c.children},
 		inner: func(r pgx.Row) error {
 			var err error
 			c.task, err = scanTask(r)
@@ -135,7 +137,7 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 		return nil, nil
 	}
 	steps := make([]*taskertype.Step, len(rows))
-	readyAt := make(map[int64]time.Time, len(rows))
+	readyAt, children := make(map[int64]time.Time, len(rows)), make(map[int64]int, len(rows))
 	var (
 		taskList []*taskertype.Task
 		starts   [][2]int64
@@ -143,7 +145,7 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 	)
 	for i, c := range rows {
 		steps[i] = c.stepTaken.Step
-		readyAt[c.stepTaken.Step.ID] = c.readyAt.UTC()
+		readyAt[c.stepTaken.Step.ID], children[c.stepTaken.Step.ID] = c.readyAt.UTC(), c.children
 		if c.firstOf {
 			if c.startSeq != nil { // the row was read before this statement started the task
 				c.task.State, c.task.UpdatedAt = taskertype.StateInProgress, now
@@ -167,7 +169,7 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 		x.notified(taskerdriver.TopicStepsReady)
 		x.readied = nil
 	}
-	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, nil) // claimSQL wrote the transitions
+	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, children, nil) // claimSQL wrote the transitions
 }
 
 // claimTaskCols are the task's columns in a claim's rows: its context only

@@ -528,19 +528,6 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 	return tasks, total, nil
 }
 
-func (x *executor) taskTransition(ctx context.Context, taskID int64, from string, to taskertype.State, meta json.RawMessage, seq int, now time.Time) error {
-	meta = driverkit.Meta(meta)
-	var fromArg *string
-	if from != "" {
-		fromArg = &from
-	}
-	if err := deferExec(ctx, x.q, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, taskID, fromArg, string(to), string(meta), driverkit.SortKey(seq), now); err != nil {
-		return fmt.Errorf("postgres: task transition: %w", err)
-	}
-	return nil
-}
-
 func (e *executor) TaskUpdate(ctx context.Context, p *taskerdriver.TaskUpdateParams) (*taskertype.Task, error) {
 	var tags any
 	if p.Tags != nil {

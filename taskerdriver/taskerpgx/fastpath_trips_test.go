@@ -14,10 +14,16 @@ import (
 	"github.com/tasker-go/tasker/taskertype"
 )
 
-// The fast path's round trips, pinned: a creation that claims its roots,
-// and each worker pass (results, claim, the tasks' lock and counts), cost
-// one round trip and their commit another; the task's final move travels
-// with the commit. A diamond's engine work is 4 transactions of 2.
+// The fast path's round trips, pinned: a creation that claims its roots
+// costs one round trip and its commit another; a worker pass (results,
+// claim, the tasks' lock and counts) that settles (Settle: its tasks keep
+// running) costs one round trip, its commit included; one that does not
+// costs one and its commit another, the task's final move travelling with
+// the commit. A diamond's engine work is 6 round trips in 4 transactions.
+// A pass offered to settle that cannot (d's, which ends the task) is
+// rolled back and written again: 3 round trips before its commit, which
+// is why the recorder offers it only for completions of steps with
+// children.
 func TestFastPathRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -47,14 +53,14 @@ func TestFastPathRoundTrips(t *testing.T) {
 		require.NoError(t, tx.Commit(ctx))
 		return work, trips.Total() - work
 	}
-	pass := func(tx taskerdriver.ExecutorTx, taskID int64, done ...*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
+	pass := func(tx taskerdriver.ExecutorTx, taskID int64, settle bool, done ...*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
 		t.Helper()
 		var ps []*taskerdriver.StepFinishParams
 		for _, c := range done {
 			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
 				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now})
 		}
-		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps, Claim: claim, Progress: []int64{taskID}})
+		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps, Claim: claim, Progress: []int64{taskID}, Settle: settle})
 		require.NoError(t, err)
 		require.NotNil(t, res.Progress[taskID], "the task's lock and counts were read with the pass")
 		return res
@@ -73,14 +79,29 @@ func TestFastPathRoundTrips(t *testing.T) {
 	id := created.Task.ID
 
 	var res *taskerdriver.StepFinishAndClaimResult
-	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, created.Claimed...) })
+	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, true, created.Claimed...) })
 	require.Len(t, res.Claimed, 2)
-	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "a's pass")
-	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, res.Claimed...) })
+	require.True(t, res.Committed, "a's pass settles: b and c run")
+	require.Equal(t, [2]int64{1, 0}, [2]int64{work, commit}, "a's pass, its commit included")
+	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, true, res.Claimed...) })
 	require.Len(t, res.Claimed, 1)
-	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "b and c's pass")
+	require.True(t, res.Committed, "b and c's pass settles: d runs")
+	require.Equal(t, [2]int64{1, 0}, [2]int64{work, commit}, "b and c's pass, its commit included")
+	last := res.Claimed
+	for _, settle := range []bool{true, false} {
+		// d's pass, offered to settle or not, rolled back (the pass
+		// that counts follows).
+		wantWork := map[bool]int64{true: 3, false: 1}[settle]
+		tx, err := ex.Begin(ctx)
+		require.NoError(t, err)
+		trips.Reset()
+		res = pass(tx, id, settle, last...)
+		require.False(t, res.Committed, "d's pass ends the task: it does not settle")
+		require.Equal(t, wantWork, trips.Total(), "d's pass (offered to settle: %v)", settle)
+		require.NoError(t, tx.Rollback(ctx))
+	}
 	work, commit = inTx(func(tx taskerdriver.ExecutorTx) {
-		res = pass(tx, id, res.Claimed...)
+		res = pass(tx, id, false, last...)
 		require.Empty(t, res.Claimed)
 		tp := res.Progress[id]
 		require.Equal(t, tp.Progress.Total, tp.Progress.Done)

@@ -27,6 +27,10 @@ type pipeTx struct {
 	opening int                // the first pending are BEGIN and its settings
 	begun   bool               // BEGIN was sent: COMMIT or ROLLBACK is owed
 	done    bool
+	// committed: COMMIT travelled in a pipeline of the transaction's
+	// statements (settled), so Commit has nothing left to do.
+	committed bool
+	async     bool
 }
 
 var errPipeTxDone = pgx.ErrTxClosed
@@ -39,15 +43,47 @@ func beginPipeTx(ctx context.Context, pool *pgxpool.Pool, async bool) (*pipeTx, 
 	if err != nil {
 		return nil, err
 	}
-	t := &pipeTx{conn: conn}
+	t := &pipeTx{conn: conn, async: async}
+	t.open()
+	return t, nil
+}
+
+// open queues BEGIN and the transaction's settings.
+func (t *pipeTx) open() {
 	t.Defer("BEGIN")
-	if async {
+	if t.async {
 		t.Defer(asyncTxSettingsSQL)
 	} else {
 		t.Defer(txSettingsSQL)
 	}
 	t.opening = len(t.pending)
-	return t, nil
+}
+
+// fresh: nothing was sent or queued but BEGIN and its settings.
+func (t *pipeTx) fresh() bool {
+	return !t.done && !t.begun && len(t.pending) == t.opening && len(t.follow) == 0
+}
+
+// settled records that the transaction was committed by a COMMIT its
+// last pipeline carried, and releases the connection.
+func (t *pipeTx) settled() {
+	t.done, t.committed, t.begun = true, true, false
+	t.pending, t.follow = nil, nil
+	t.conn.Release()
+}
+
+// restart rolls the transaction back and begins it again (with the next
+// statement, as at first): what it wrote is gone.
+func (t *pipeTx) restart(ctx context.Context) error {
+	t.pending, t.follow = nil, nil
+	if t.begun {
+		t.begun = false
+		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
+			return err
+		}
+	}
+	t.open()
+	return nil
 }
 
 // txSettingsSQL sets, for the driver's own transactions only (set_config's
@@ -255,8 +291,12 @@ func (t *pipeTx) Begin(context.Context) (pgx.Tx, error) {
 }
 
 // Commit sends what is pending and COMMIT in one round trip. A transaction
-// that ran nothing sends nothing.
+// that ran nothing sends nothing; one that a pipeline committed
+// (settled) is done.
 func (t *pipeTx) Commit(ctx context.Context) error {
+	if t.committed {
+		return nil
+	}
 	if t.done {
 		return errPipeTxDone
 	}

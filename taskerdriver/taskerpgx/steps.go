@@ -216,7 +216,8 @@ func (e *executor) StepFinishMany(ctx context.Context, ps []*taskerdriver.StepFi
 // steps and reads the progress of the tasks it may decide in one round
 // trip: the claim, then the lock and the count of the tasks, follow the
 // finish statement in the same pipeline (pipeTx.Follow), each a statement
-// of its own that sees what the ones before it wrote.
+// of its own that sees what the ones before it wrote. A pass that settles
+// (Settle) commits in the same round trip (settle.go).
 func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
 	if len(p.Finish) == 0 {
 		return driverkit.FinishThenClaim(ctx, e, p)
@@ -229,52 +230,79 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 			res, err = driverkit.FinishThenClaim(ctx, x, p)
 			return err
 		}
-		claim := p.Claim
-		if claim != nil && claim.Limit <= 0 {
-			claim = nil
+		var err error
+		if x.canSettle(pt, p) {
+			res, err = x.finishAndClaim(ctx, pt, p, &settling{pt: pt})
+			if err == nil || !unsettled(err) {
+				return err
+			}
+			// A task of the pass is to be decided: written again, without
+			// the offer, for the caller to decide.
 		}
-		var (
-			rows   []claimed
-			tasks  []*taskertype.Task
-			counts []taskCounts
-		)
-		if claim != nil {
-			followRows(pt, &rows, scanClaimed, claimSQL, claimArgs(claim)...)
-		}
-		if len(p.Progress) > 0 {
-			ids := slices.Clone(p.Progress)
-			slices.Sort(ids)
-			ids = slices.Compact(ids)
-			// The lock and the counts find their rows by key, and with
-			// generic plans whatever the statistics say
-			// (TestLockAndCountsGenericPlansUseKeys). With custom plans,
-			// which PostgreSQL keeps choosing for them (a generic plan
-			// cannot see how many ids the array holds, so it looks
-			// dearer), each execution was planned afresh: 0.07–0.09 ms of
-			// planning a statement for 0.015–0.04 ms of execution, more
-			// than half of a one-step pass's planning (docs/benchmarks.md).
-			pt.Follow(discardRows, genericPlanSQL)
-			followRows(pt, &tasks, scanTask, lockTasksSQL, ids)
-			followRows(pt, &counts, scanProgress, progressSQL, ids)
-			pt.Follow(discardRows, restorePlanSQL)
-		}
-		outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
-		if err != nil {
-			return fmt.Errorf("%s: %w", driverName, err)
-		}
-		res = &taskerdriver.StepFinishAndClaimResult{Finished: outs}
-		if len(p.Progress) > 0 {
-			res.Progress = withProgress(tasks, counts)
-		}
-		if claim != nil {
-			res.Claimed, err = x.claimed(ctx, claim, rows)
-		}
+		res, err = x.finishAndClaim(ctx, pt, p, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// finishAndClaim is StepFinishAndClaim in pt, settling when s is not nil.
+func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriver.StepFinishAndClaimParams, s *settling) (*taskerdriver.StepFinishAndClaimResult, error) {
+	claim := p.Claim
+	if claim != nil && claim.Limit <= 0 {
+		claim = nil
+	}
+	var (
+		rows   []claimed
+		tasks  []*taskertype.Task
+		counts []taskCounts
+	)
+	if claim != nil {
+		followRows(pt, &rows, scanClaimed, claimSQL, claimArgs(claim)...)
+	}
+	var ids []int64
+	if len(p.Progress) > 0 {
+		ids = slices.Clone(p.Progress)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		// The lock and the counts find their rows by key, and with
+		// generic plans whatever the statistics say
+		// (TestLockAndCountsGenericPlansUseKeys). With custom plans,
+		// which PostgreSQL keeps choosing for them (a generic plan
+		// cannot see how many ids the array holds, so it looks
+		// dearer), each execution was planned afresh: 0.07–0.09 ms of
+		// planning a statement for 0.015–0.04 ms of execution, more
+		// than half of a one-step pass's planning (docs/benchmarks.md).
+		pt.Follow(discardRows, genericPlanSQL)
+		followRows(pt, &tasks, scanTask, lockTasksSQL, ids)
+		followRows(pt, &counts, scanProgress, progressSQL, ids)
+		if s != nil { // with generic plans too: planned afresh, the check took longer than it ran
+			s.check(x, p, ids)
+		}
+		pt.Follow(discardRows, restorePlanSQL)
+	}
+	if s != nil {
+		s.commit()
+	}
+	outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
+	if s != nil {
+		if derr := s.done(ctx, x); derr != nil && err == nil {
+			err = derr
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", driverName, err)
+	}
+	res := &taskerdriver.StepFinishAndClaimResult{Finished: outs, Committed: s != nil && s.committed}
+	if len(p.Progress) > 0 {
+		res.Progress = withProgress(tasks, counts)
+	}
+	if claim != nil {
+		res.Claimed, err = x.claimed(ctx, claim, rows)
+	}
+	return res, err
 }
 
 // discardRows reads a follower's rows and drops them.

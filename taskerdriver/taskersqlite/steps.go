@@ -179,13 +179,29 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		wasError[r.id] = r.state == taskertype.StateError
 		readyAt[r.id] = fromUS(sql.NullInt64{Int64: r.readyAt, Valid: true})
 	}
-	steps, seqs, err := querySteps(ctx, x.w, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
+	// Each claimed step comes back with how many steps depend on it.
+	type claimedStep struct {
+		driverkit.SeqStep
+		children int
+	}
+	rows, err := queryAll(ctx, x.w, `UPDATE tasker_workflow_steps SET state = 'in_progress', attempts = attempts + 1,
 		lease_owner = ?, lease_expires_at = ?, last_attempted_at = ?, updated_at = ?,
 		transition_seq = transition_seq + CASE WHEN state = 'error' THEN 2 ELSE 1 END
-		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols,
-		[]any{p.Owner, us(p.LeaseExpiresAt), now, now, idsJSON(ids)})
+		WHERE workflow_step_id IN (SELECT value FROM json_each(?)) RETURNING `+stepCols+`,
+			(SELECT count(*) FROM tasker_workflow_step_edges e WHERE e.from_step_id = tasker_workflow_steps.workflow_step_id)`,
+		[]any{p.Owner, us(p.LeaseExpiresAt), now, now, idsJSON(ids)}, func(r rowScanner) (claimedStep, error) {
+			var v claimedStep
+			var err error
+			v.SeqStep, err = scanSeqStep(driverkit.AppendScan{Row: r, Into: []any{&v.children}})
+			return v, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim steps: %w", err)
+	}
+	steps, seqs := make([]*taskertype.Step, len(rows)), make([]int, len(rows))
+	children := make(map[int64]int, len(rows))
+	for i, r := range rows {
+		steps[i], seqs[i], children[r.Step.ID] = r.Step, r.Seq, r.children
 	}
 	wasErr := make([]bool, len(steps))
 	for i, s := range steps {
@@ -247,7 +263,7 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		}
 	}
 	x.readied.Claimed(ids)
-	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, func(taskID int64, meta json.RawMessage, seq int) error {
+	return driverkit.ClaimDone(steps, taskList, starts, deps, readyAt, children, func(taskID int64, meta json.RawMessage, seq int) error {
 		return x.taskTransition(ctx, taskID, string(taskertype.StatePending), taskertype.StateInProgress, meta, seq, now)
 	})
 }

@@ -1,0 +1,126 @@
+package taskerpgx
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// A pass that settles (StepFinishAndClaimParams.Settle) commits in its one
+// round trip: after the results, the claim, the lock and the counts, the
+// pipeline carries the steps-ready notification (settleNotifySQL), the
+// check that no task of the pass is to be decided (unsettledSQL) and
+// COMMIT. PostgreSQL runs a pipeline in order and stops it at the first
+// error, so a failed check leaves COMMIT unrun: the transaction is rolled
+// back and the pass is written again without the offer, its tasks decided
+// by the caller (a second round trip, as every pass had before).
+
+// unsettledGuard ends the message of the error that unsettledSQL raises
+// through a failed cast (the error, class 22, is what stops the pipeline).
+const unsettledGuard = "is to be decided: the pass does not settle"
+
+// unsettledSQL fails when a task of $1 is in error, or has no step in
+// progress and none ready to run at $2 (the tasks whose outcome
+// statemachine.Decide may change, or that are owed an event of a running
+// task): the condition of StepFinishAndClaimParams.Settle. It reads the
+// tasks by key and their steps through (task_id, name).
+const unsettledSQL = `SELECT ('tasker: task ' || t.task_id || ' ` + unsettledGuard + `')::int FROM tasker_tasks t
+	WHERE t.task_id = ANY($1) AND (t.state = 'error' OR NOT EXISTS (
+		SELECT 1 FROM tasker_workflow_steps s WHERE s.task_id = t.task_id AND (s.state = 'in_progress'
+			OR s.state IN ('pending','error') AND s.pending_parents = 0 AND NOT s.blocked AND s.next_attempt_at <= $2)))`
+
+// settleNotifySQL sends the steps-ready notification ($1) when a child of
+// the completed steps $2 is ready and unclaimed, as the driver owes it
+// (executor.ready) when it writes the pass in two round trips; it returns
+// a row when it sent it.
+const settleNotifySQL = `SELECT pg_notify($1, '') FROM (
+	SELECT 1 FROM tasker_workflow_step_edges e JOIN tasker_workflow_steps s ON s.workflow_step_id = e.to_step_id
+	WHERE e.from_step_id = ANY($2) AND s.state = 'pending' AND s.pending_parents = 0 AND NOT s.blocked LIMIT 1) r`
+
+// unsettled reports whether err is unsettledSQL's.
+func unsettled(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.Contains(pe.Message, unsettledGuard)
+}
+
+// settling is a pass's offer to settle, taken: what it sends and learns.
+type settling struct {
+	pt        *pipeTx
+	own       *pgconn.PgConn
+	notified  bool // the notification was sent (committed when committed)
+	committed bool // COMMIT answered COMMIT
+}
+
+// canSettle reports whether x may take p's offer: a transaction of the
+// driver's own that has sent and owes nothing yet, and results that are
+// all completions.
+func (x *executor) canSettle(pt *pipeTx, p *taskerdriver.StepFinishAndClaimParams) bool {
+	if !p.Settle || len(p.Progress) == 0 || x.borrowed || len(x.topics) > 0 || x.readied.Owed() || !pt.fresh() {
+		return false
+	}
+	for _, f := range p.Finish {
+		if f.State != taskertype.StateComplete {
+			return false
+		}
+	}
+	return true
+}
+
+// check queues the notification and the check (ids: the pass's tasks,
+// sorted), to follow its counts; commit queues COMMIT, to follow them.
+func (s *settling) check(x *executor, p *taskerdriver.StepFinishAndClaimParams, ids []int64) {
+	completed := make([]int64, len(p.Finish))
+	for i, f := range p.Finish {
+		completed[i] = f.StepID
+	}
+	now := p.Finish[0].Now.UTC()
+	// This process's subscribers are woken by the driver, not by the echo
+	// of its own notification (listener.notifying).
+	s.own = s.pt.conn.Conn().PgConn()
+	x.d.listener.notifying(s.own, []string{taskerdriver.TopicStepsReady})
+	s.pt.Follow(func(rows pgx.Rows) error {
+		s.notified = rows.Next()
+		rows.Close()
+		return rows.Err()
+	}, settleNotifySQL, taskerdriver.TopicStepsReady, completed)
+	s.pt.Follow(discardRows, unsettledSQL, ids, now)
+}
+
+func (s *settling) commit() {
+	s.pt.Follow(func(rows pgx.Rows) error {
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if tag := rows.CommandTag().String(); tag != "COMMIT" {
+			return errors.Join(pgx.ErrTxCommitRollback, errors.New("postgres: COMMIT answered "+tag))
+		}
+		s.committed = true
+		return nil
+	}, "COMMIT")
+}
+
+// done ends the offer once the pipeline is read: a committed transaction
+// is over (its connection released, this process's subscribers woken); an
+// uncommitted one is rolled back and begun again, so that the pass can be
+// written without the offer.
+func (s *settling) done(ctx context.Context, x *executor) error {
+	if !s.committed || !s.notified {
+		x.d.listener.notCommitted(s.own, []string{taskerdriver.TopicStepsReady})
+	}
+	x.readied = nil // the notification was the pipeline's
+	if s.committed {
+		s.pt.settled()
+		if s.notified {
+			x.d.listener.notify(taskerdriver.TopicStepsReady)
+		}
+		return nil
+	}
+	return s.pt.restart(ctx)
+}

@@ -1,0 +1,209 @@
+package taskerpgx_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tasker-go/tasker/internal/testdb"
+	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskertype"
+)
+
+// settleFixture is a task a → (b, c) whose a this process holds, on a
+// driver of its own.
+type settleFixture struct {
+	ex   taskerdriver.Executor
+	task int64
+	a    *taskerdriver.ClaimedStep
+	now  time.Time
+}
+
+func newSettleFixture(t *testing.T, ex taskerdriver.Executor) settleFixture {
+	t.Helper()
+	now := testdb.Base
+	task := testdb.CreateTask(t, ex, now,
+		taskerdriver.StepCreateParams{Name: "a", Handler: "h", RetryLimit: 1},
+		taskerdriver.StepCreateParams{Name: "b", Handler: "h", RetryLimit: 1, Parents: []int{0}},
+		taskerdriver.StepCreateParams{Name: "c", Handler: "h", RetryLimit: 1, Parents: []int{0}})
+	claimed, err := ex.StepClaim(t.Context(), &taskerdriver.StepClaimParams{Now: now, Limit: 10, Owner: "w", LeaseExpiresAt: now.Add(time.Hour),
+		TaskIDs: []int64{task.Task.ID}})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Equal(t, 2, claimed[0].Children)
+	return settleFixture{ex: ex, task: task.Task.ID, a: claimed[0], now: now}
+}
+
+// pass records a's completion in tx, offering to settle, and claims up to
+// limit steps.
+func (f settleFixture) pass(t *testing.T, tx taskerdriver.ExecutorTx, limit int) *taskerdriver.StepFinishAndClaimResult {
+	t.Helper()
+	res, err := tx.StepFinishAndClaim(t.Context(), &taskerdriver.StepFinishAndClaimParams{
+		Finish: []*taskerdriver.StepFinishParams{{StepID: f.a.Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateComplete,
+			Results: json.RawMessage(`{"x":1}`), Now: f.now}},
+		Claim:    &taskerdriver.StepClaimParams{Now: f.now, Limit: limit, Owner: "w", LeaseExpiresAt: f.now.Add(time.Hour), TaskIDs: []int64{f.task}},
+		Progress: []int64{f.task},
+		Settle:   true,
+	})
+	require.NoError(t, err)
+	require.NoError(t, res.Finished[0].Err)
+	require.Equal(t, 2, res.Finished[0].Result.ChildrenReady)
+	return res
+}
+
+// A settled pass is committed when StepFinishAndClaim returns: another
+// connection sees it at once, the transaction's Commit does nothing and
+// its Rollback undoes nothing, and a write after it fails.
+func TestSettledPassIsCommitted(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+	f := newSettleFixture(t, d.Executor())
+	tx, err := d.Executor().Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	res := f.pass(t, tx, 10)
+	require.True(t, res.Committed, "b and c run: the task is not to be decided")
+	require.Len(t, res.Claimed, 2)
+
+	other, err := pgx.Connect(ctx, d.Pool().Config().ConnConfig.ConnString())
+	require.NoError(t, err)
+	defer func() { _ = other.Close(context.Background()) }()
+	var states []string
+	require.NoError(t, other.QueryRow(ctx, `SELECT array_agg(state ORDER BY position) FROM tasker_workflow_steps WHERE task_id = $1`, f.task).Scan(&states))
+	require.Equal(t, []string{"complete", "in_progress", "in_progress"}, states, "committed before Commit")
+
+	require.NoError(t, tx.Rollback(ctx), "nothing to roll back")
+	require.NoError(t, tx.Commit(ctx), "nothing to commit")
+	_, err = tx.TaskGet(ctx, f.task)
+	require.Error(t, err, "the transaction is over")
+
+	tr, err := d.Executor().TransitionList(ctx, &taskerdriver.TransitionListParams{TaskID: f.task, AllSteps: true})
+	require.NoError(t, err)
+	moves := map[string]int{}
+	for _, x := range tr {
+		moves[string(x.FromState)+">"+string(x.ToState)]++
+	}
+	require.Equal(t, map[string]int{">pending": 3, "pending>in_progress": 3, "in_progress>complete": 1}, moves,
+		"the step transitions, each written once")
+}
+
+// A pass offered to settle whose task is to be decided is written as
+// without the offer, once: a task in error (Decide moves it back to
+// pending when a step of it runs), and a task whose last step completes.
+func TestUnsettledPassIsWrittenOnce(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+
+	t.Run("task in error", func(t *testing.T) {
+		f := newSettleFixture(t, d.Executor())
+		_, err := d.Pool().Exec(ctx, `UPDATE tasker_tasks SET state = 'error' WHERE task_id = $1`, f.task)
+		require.NoError(t, err)
+		tx, err := d.Executor().Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		res := f.pass(t, tx, 10)
+		require.False(t, res.Committed)
+		require.Len(t, res.Claimed, 2, "the pass, written again, claims")
+		require.Equal(t, taskertype.StateError, res.Progress[f.task].Task.State, "for the caller to decide")
+		require.NoError(t, tx.Commit(ctx))
+		tr, err := d.Executor().TransitionList(ctx, &taskerdriver.TransitionListParams{StepID: f.a.Step.ID})
+		require.NoError(t, err)
+		require.Len(t, tr, 3, "a: pending, in_progress, complete, once each")
+	})
+
+	t.Run("last step", func(t *testing.T) {
+		now := testdb.Base
+		ex := d.Executor()
+		task := testdb.CreateTask(t, ex, now, taskerdriver.StepCreateParams{Name: "only", Handler: "h", RetryLimit: 1})
+		claimed, err := ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: 1, Owner: "w", LeaseExpiresAt: now.Add(time.Hour),
+			TaskIDs: []int64{task.Task.ID}})
+		require.NoError(t, err)
+		require.Zero(t, claimed[0].Children)
+		tx, err := ex.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{
+			Finish: []*taskerdriver.StepFinishParams{{StepID: claimed[0].Step.ID, Owner: "w", Attempt: 1, State: taskertype.StateComplete,
+				Results: json.RawMessage(`{}`), Now: now}},
+			Progress: []int64{task.Task.ID}, Settle: true,
+		})
+		require.NoError(t, err)
+		require.False(t, res.Committed, "the task's last step: its task is to be decided")
+		p := res.Progress[task.Task.ID].Progress
+		require.Equal(t, p.Total, p.Done)
+		require.NoError(t, tx.Rollback(ctx))
+		step, err := ex.StepGet(ctx, claimed[0].Step.ID)
+		require.NoError(t, err)
+		require.Equal(t, taskertype.StateInProgress, step.State, "rolled back with the transaction")
+	})
+}
+
+// A settled pass sends the steps-ready notification exactly when it
+// leaves a child it readied unclaimed (as TestStepsReadyNotifiedOnlyForChildrenLeftUnclaimed
+// for a pass in two round trips), and wakes this process's subscribers.
+func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, d.Pool().Config().ConnConfig.ConnString())
+	require.NoError(t, err)
+	defer func() { _ = conn.Close(context.Background()) }()
+	const sentinel = "tasker_test_settle_sentinel"
+	_, err = conn.Exec(ctx, "LISTEN "+taskerdriver.TopicStepsReady+"; LISTEN "+sentinel)
+	require.NoError(t, err)
+	notifiedBefore := func() bool {
+		t.Helper()
+		_, err := d.Pool().Exec(ctx, `SELECT pg_notify($1, '')`, sentinel)
+		require.NoError(t, err)
+		seen := false
+		for {
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			n, err := conn.WaitForNotification(wctx)
+			cancel()
+			require.NoError(t, err, "the sentinel did not arrive")
+			if n.Channel == sentinel {
+				return seen
+			}
+			seen = seen || n.Channel == taskerdriver.TopicStepsReady
+		}
+	}
+	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
+	drain := func() {
+		for {
+			select {
+			case <-ready:
+			default:
+				return
+			}
+		}
+	}
+	for _, limit := range []int{2, 1} {
+		f := newSettleFixture(t, d.Executor())
+		notifiedBefore() // the creation's
+		drain()
+		tx, err := d.Executor().Begin(ctx)
+		require.NoError(t, err)
+		res := f.pass(t, tx, limit)
+		defer func() { _ = tx.Rollback(ctx) }()
+		require.True(t, res.Committed)
+		require.Len(t, res.Claimed, limit)
+		require.NoError(t, tx.Commit(ctx))
+		if limit == 2 {
+			require.False(t, notifiedBefore(), "both children claimed by the pass that readied them: no notification")
+			continue
+		}
+		require.True(t, notifiedBefore(), "a child left unclaimed: notified")
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			t.Fatal("this process's subscriber was not woken")
+		}
+	}
+}
