@@ -203,6 +203,10 @@ func (c *Client) createTask(ctx context.Context, ex taskerdriver.Executor, req *
 			var err error
 			after, err = w.ClaimFor(ctx, tx, func(claim *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
 				p.Claim = claim // the driver claims with the insert (TaskCreateParams.Claim)
+				// Nothing follows in the transaction but the outbox rows of
+				// durable subscriptions: without them the driver may commit
+				// with the insert (TaskCreateParams.Settle).
+				p.Settle = len(c.durable()) == 0
 				if err := create(tx); err != nil {
 					return nil, err
 				}

@@ -303,6 +303,12 @@ type TaskCreateParams struct {
 	// creating process runs them (create-and-claim). A task that existed
 	// already claims nothing. A driver may send the claim with the insert.
 	Claim *StepClaimParams
+	// Settle offers the driver to commit the transaction with the creation,
+	// in its round trip: the caller will write nothing more in it. A
+	// driver that takes it sets TaskCreateResult.Committed. It may ignore
+	// it (the PostgreSQL driver takes it for a creation with Claim and no
+	// IdempotencyKey, in a transaction that has sent nothing yet).
+	Settle bool
 }
 
 // StepCreateParams describes one step of a new task.
@@ -333,6 +339,9 @@ type TaskCreateResult struct {
 	RequestHash string
 	// Claimed are the steps TaskCreateParams.Claim claimed.
 	Claimed []*ClaimedStep
+	// Committed: the driver took TaskCreateParams.Settle's offer and the
+	// transaction is committed; the caller must write nothing more in it.
+	Committed bool
 }
 
 // TaskListParams filters and pages tasks. Zero values do not filter.

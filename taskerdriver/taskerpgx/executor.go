@@ -74,7 +74,7 @@ func (e *executor) Commit(ctx context.Context) error {
 		}
 	}
 	var own *pgconn.PgConn
-	if p, ok := e.tx.(*pipeTx); ok && len(e.topics) > 0 {
+	if p, ok := e.tx.(*pipeTx); ok && len(e.topics) > 0 && !p.committed {
 		own = p.conn.Conn().PgConn()
 		e.d.listener.notifying(own, e.topics)
 	}
@@ -335,15 +335,15 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	now := p.Now.UTC()
 	args := []any{p.Namespace, p.Name, p.Version, ctxJSON, p.Initiator, p.SourceSystem, p.Reason, tagsJSON,
 		p.IdentityHash, p.RequestedAt.UTC(), now, p.TraceParent, p.TraceState, string(driverkit.CreateMeta(p.Metadata))}
-	existing := func() (*taskerdriver.TaskCreateResult, error) { // the identity exists
+	existing := func(q querier) (*taskerdriver.TaskCreateResult, error) { // the identity exists
 		return driverkit.ExistingTask(func() (*taskertype.Task, error) {
-			return scanTask(x.q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
+			return scanTask(q.QueryRow(ctx, `SELECT `+taskCols+` FROM tasker_tasks WHERE identity_hash = $1`, p.IdentityHash))
 		})
 	}
 	if len(p.Steps) == 0 {
 		task, err := scanTask(x.q.QueryRow(ctx, taskInsertSQL+` SELECT `+taskCols+` FROM t`, args...))
 		if errors.Is(err, taskerdriver.ErrNotFound) {
-			return existing()
+			return existing(x.q)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("postgres: insert task: %w", err)
@@ -387,8 +387,17 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	var claimRows []claimed
 	claim := driverkit.NewTaskClaim(p, 0)
 	pt, follow := x.q.(*pipeTx)
+	// A creation that settles commits in its round trip (settle.go).
+	var s *settling
 	if follow = follow && claim != nil; follow {
+		if p.Settle && p.IdempotencyKey == "" && x.fresh(pt) {
+			s = &settling{pt: pt}
+		}
 		followRows(pt, &claimRows, scanClaimed, newTaskClaimSQL, claimArgs(claim)[:6]...)
+	}
+	if s != nil {
+		s.notifyIf(x, newTaskNotifySQL, taskerdriver.TopicStepsReady)
+		s.commit()
 	}
 	type created struct {
 		step driverkit.SeqStep
@@ -411,11 +420,21 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
+	if s != nil {
+		err = errors.Join(err, s.done(ctx, x))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: insert task: %w", err)
 	}
 	if len(got) == 0 {
-		return existing()
+		if s == nil {
+			return existing(x.q)
+		}
+		res, err := existing(x.d.pool) // the transaction is over
+		if res != nil {
+			res.Committed = true
+		}
+		return res, err
 	}
 	if notify {
 		x.notified(taskerdriver.TopicStepsReady)
@@ -428,7 +447,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 	if len(steps) != len(p.Steps) {
 		return nil, fmt.Errorf("postgres: insert steps: %d of %d steps inserted", len(steps), len(p.Steps))
 	}
-	if !x.borrowed {
+	if !x.borrowed && s == nil { // settled: the pipeline notified
 		if err := x.ready(ctx, driverkit.ReadyRoots(steps)); err != nil {
 			return nil, err
 		}
@@ -438,7 +457,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		edges[i] = [2]int64{steps[fromPos[i]].ID, steps[toPos[i]].ID}
 	}
 	driverkit.LinkNewEdges(steps, edges)
-	res := &taskerdriver.TaskCreateResult{Task: task, Steps: steps}
+	res := &taskerdriver.TaskCreateResult{Task: task, Steps: steps, Committed: s != nil}
 	switch claim = driverkit.NewTaskClaim(p, task.ID); {
 	case follow:
 		res.Claimed, err = x.claimed(ctx, claim, claimRows)

@@ -41,14 +41,24 @@ func WriteStatements(now time.Time) map[string][]any {
 	claim := claimArgs(&taskerdriver.StepClaimParams{Now: now, Limit: 64, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
 	finish, finishArgs := FinishSatisfyQuery([]*taskerdriver.StepFinishParams{{StepID: 1, Owner: "w", Attempt: 1, State: "complete", Now: now}}, now)
 	return map[string][]any{
-		claimSQL:        claim,
-		newTaskClaimSQL: claim[:6],
-		finish:          finishArgs,
-		lockTasksSQL:    {[]int64{1, 2}},
-		moveTasksSQL:    {[]int64{1}, []string{"in_progress"}, []string{"complete"}, []string{"{}"}, []bool{true}, now, int64(1)},
-		progressSQL:     {[]int64{1, 2}},
+		claimSQL:         claim,
+		newTaskClaimSQL:  claim[:6],
+		finish:           finishArgs,
+		lockTasksSQL:     {[]int64{1, 2}},
+		moveTasksSQL:     {[]int64{1}, []string{"in_progress"}, []string{"complete"}, []string{"{}"}, []bool{true}, now, int64(1)},
+		progressSQL:      {[]int64{1, 2}},
+		settleNotifySQL:  {"topic", []int64{1, 2}},
+		unsettledSQL:     {[]int64{1, 2}, now},
+		newTaskNotifySQL: {"topic"},
 	}
 }
+
+// SettleNotifySQL and UnsettledSQL expose a settling pass's statements to
+// the plan test.
+const (
+	SettleNotifySQL = settleNotifySQL
+	UnsettledSQL    = unsettledSQL
+)
 
 // ExplainIn returns the plan of q, one line a row, in a transaction begun
 // as the driver begins its own (inTx), or on the pool.

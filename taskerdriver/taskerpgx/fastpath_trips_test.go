@@ -20,6 +20,7 @@ import (
 // running) costs one round trip, its commit included; one that does not
 // costs one and its commit another, the task's final move travelling with
 // the commit. A diamond's engine work is 6 round trips in 4 transactions.
+// A creation that settles costs one round trip, its commit included.
 // A pass offered to settle that cannot (d's, which ends the task) is
 // rolled back and written again: 3 round trips before its commit, which
 // is why the recorder offers it only for completions of steps with
@@ -77,6 +78,26 @@ func TestFastPathRoundTrips(t *testing.T) {
 	require.Len(t, created.Claimed, 1)
 	require.Equal(t, [2]int64{1, 1}, [2]int64{work, commit}, "creation with its claim, commit")
 	id := created.Task.ID
+
+	// A creation that settles: one round trip, its commit included; the
+	// same identity again finds the task, committed too.
+	for _, hash := range []string{"d2", "d2"} {
+		var settled *taskerdriver.TaskCreateResult
+		work, commit = inTx(func(tx taskerdriver.ExecutorTx) {
+			settled, err = tx.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "one", Version: "1",
+				Context: json.RawMessage(`{}`), Tags: []string{}, IdentityHash: hash, RequestedAt: now, Now: now, Claim: claim, Settle: true,
+				Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h"}}})
+			require.NoError(t, err)
+		})
+		require.True(t, settled.Committed, "%s: %+v", hash, settled)
+		if settled.Existing {
+			require.Empty(t, settled.Claimed)
+			require.Equal(t, [2]int64{2, 0}, [2]int64{work, commit}, "an existing identity: the creation's round trip, then the task's read")
+			continue
+		}
+		require.Len(t, settled.Claimed, 1)
+		require.Equal(t, [2]int64{1, 0}, [2]int64{work, commit}, "a creation that settles, its commit included")
+	}
 
 	var res *taskerdriver.StepFinishAndClaimResult
 	work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, true, created.Claimed...) })

@@ -84,6 +84,32 @@ func TestPassPlansAreLinear(t *testing.T) {
 		require.EqualValues(t, 2*n, root["Actual Rows"], "the claim returns every claimed step")
 		requireLinear(t, root, 2*n, "claim, generic plan: %v", generic)
 	}
+
+	// A settling pass's notification and check, the children claimed,
+	// beside a backlog of 4,000 ready steps the statistics do not know of
+	// either: the notification finds none of the children unclaimed
+	// without walking the backlog, the check finds its tasks by key.
+	_, err = ex.StepClaim(ctx, &taskerdriver.StepClaimParams{Now: now, Limit: 2 * n, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)})
+	require.NoError(t, err)
+	_, err = d.Pool().Exec(ctx, `INSERT INTO tasker_workflow_steps (task_id, name, position, handler, state, created_at, updated_at)
+		SELECT task_id, n, 1, 'h', 'pending', now(), now() FROM tasker_tasks, unnest('{e,f}'::text[]) n WHERE name = 'old'`)
+	require.NoError(t, err)
+	completed := make([]int64, n)
+	tasks := make([]int64, n)
+	for i, c := range claimed {
+		completed[i], tasks[i] = c.Step.ID, c.Step.TaskID
+	}
+	for _, generic := range []bool{false, true} {
+		root, err := taskerpgx.ExplainAnalyzeIn(ctx, d, generic, taskerpgx.SettleNotifySQL, "tasker_test_plan", completed)
+		require.NoError(t, err)
+		require.EqualValues(t, 0, root["Actual Rows"], "every child claimed: no notification")
+		requireLinear(t, root, n, "settle's notification, generic plan: %v", generic)
+		root, err = taskerpgx.ExplainAnalyzeIn(ctx, d, generic, taskerpgx.UnsettledSQL, tasks, now)
+		require.NoError(t, err)
+		require.EqualValues(t, 0, root["Actual Rows"], "every task runs")
+		// Linear in the tasks' steps (4 each), as their counts are.
+		requireLinear(t, root, 4*n, "settle's check, generic plan: %v", generic)
+	}
 }
 
 // indexes lists the indexes the plan under root reads.

@@ -30,10 +30,21 @@ type pipeTx struct {
 	// committed: COMMIT travelled in a pipeline of the transaction's
 	// statements (settled), so Commit has nothing left to do.
 	committed bool
-	async     bool
+	// commitFollows, when set, says that the last follower, COMMIT, was
+	// answered COMMIT: an error closing that pipeline after it is not
+	// the transaction's (commitOutcome).
+	commitFollows *bool
+	// late: a write was deferred after the transaction settled; it was
+	// dropped, and Commit fails.
+	late  bool
+	async bool
 }
 
 var errPipeTxDone = pgx.ErrTxClosed
+
+// errWriteAfterSettle is Commit's error when a write was deferred after a
+// pipeline committed the transaction (settled): the write was lost.
+var errWriteAfterSettle = errors.New("postgres: a write was sent after the transaction had settled (committed with its pass); it was not written")
 
 // beginPipeTx acquires a connection; BEGIN and the transaction's settings
 // (txSettingsSQL, or asyncTxSettingsSQL when async) are sent with the first
@@ -113,6 +124,10 @@ const asyncTxSettingsSQL = txSettingsSQL + `, set_config('synchronous_commit', '
 // Defer queues a write whose only result is its error: it is sent with
 // the transaction's next statement, or with COMMIT.
 func (t *pipeTx) Defer(sql string, args ...any) {
+	if t.committed {
+		t.late = true // Commit reports it
+		return
+	}
 	t.pending = append(t.pending, &pgx.QueuedQuery{SQL: sql, Arguments: args})
 }
 
@@ -133,6 +148,10 @@ type follower struct {
 // no round trip of its own. The next statement must be sent before
 // Commit.
 func (t *pipeTx) Follow(read func(pgx.Rows) error, sql string, args ...any) {
+	if t.committed {
+		t.late = true // Commit reports it
+		return
+	}
 	t.follow = append(t.follow, follower{sql: sql, args: args, read: read})
 }
 
@@ -170,7 +189,9 @@ func (t *pipeTx) flushWith(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if len(follow) == 0 {
 		return br
 	}
-	return &followedBatch{BatchResults: br, unread: len(b.QueuedQueries), follow: follow}
+	committed := t.commitFollows
+	t.commitFollows = nil
+	return &followedBatch{BatchResults: br, unread: len(b.QueuedQueries), follow: follow, committed: committed}
 }
 
 // followedBatch is a batch whose last results are followers': closing it
@@ -180,6 +201,8 @@ type followedBatch struct {
 	unread int // the caller's results not read yet
 	follow []follower
 	err    error // the first error the caller read
+	// committed: see pipeTx.commitFollows.
+	committed *bool
 }
 
 func (b *followedBatch) Exec() (pgconn.CommandTag, error) {
@@ -217,6 +240,9 @@ func (b *followedBatch) Close() error {
 		return b.BatchResults.Close()
 	}
 	for _, f := range follow {
+		if b.committed != nil && *b.committed {
+			break // what follows COMMIT is not the transaction's
+		}
 		rows, err := b.BatchResults.Query()
 		if err == nil {
 			err = f.read(rows)
@@ -227,7 +253,11 @@ func (b *followedBatch) Close() error {
 			return errors.Join(err, b.BatchResults.Close())
 		}
 	}
-	return b.BatchResults.Close()
+	err := b.BatchResults.Close()
+	if b.committed != nil && *b.committed {
+		return nil // once COMMIT has answered, the transaction is committed (commitOutcome)
+	}
+	return err
 }
 
 func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -295,6 +325,9 @@ func (t *pipeTx) Begin(context.Context) (pgx.Tx, error) {
 // (settled) is done.
 func (t *pipeTx) Commit(ctx context.Context) error {
 	if t.committed {
+		if t.late {
+			return errWriteAfterSettle
+		}
 		return nil
 	}
 	if t.done {

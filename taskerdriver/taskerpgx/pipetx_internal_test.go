@@ -369,3 +369,35 @@ func TestPipeTxCommitThenFatal(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 2`).Scan(&v))
 	require.Equal(t, "committed", v)
 }
+
+// A pipeline that settles (COMMIT as its last follower) and whose session
+// then ends: COMMIT answered, so the statement that carried it succeeds
+// (as commitOutcome for Commit), the transaction is committed, and a
+// write deferred after it makes Commit fail instead of vanishing.
+func TestSettledPipelineCommitThenFatal(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	pt, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	defer func() { _ = pt.Rollback(context.WithoutCancel(ctx)) }()
+	s := &settling{pt: pt}
+	s.commit()
+	// A statement after COMMIT ends the session, as a server shutting
+	// down sends FATAL before the pipeline's end is answered.
+	pt.Follow(discardRows, `SELECT pg_terminate_backend(pg_backend_pid())`)
+	ids, err := queryAll(ctx, pt, `INSERT INTO pipe_t VALUES (10, 'settled') RETURNING id`, nil, func(r pgx.Row) (int, error) {
+		var id int
+		return id, r.Scan(&id)
+	})
+	require.NoError(t, err, "COMMIT answered: committed")
+	require.Equal(t, []int{10}, ids)
+	require.True(t, s.committed)
+	pt.settled()
+	var v string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT v FROM pipe_t WHERE id = 10`).Scan(&v))
+	require.Equal(t, "settled", v)
+
+	pt.Defer(`INSERT INTO pipe_t VALUES (11, 'late')`)
+	require.ErrorIs(t, pt.Commit(ctx), errWriteAfterSettle, "a write after the settle is reported")
+}

@@ -16,7 +16,8 @@ import (
 // round trip: after the results, the claim, the lock and the counts, the
 // pipeline carries the steps-ready notification (settleNotifySQL), the
 // check that no task of the pass is to be decided (unsettledSQL) and
-// COMMIT. PostgreSQL runs a pipeline in order and stops it at the first
+// COMMIT. (A creation that settles, TaskCreateParams.Settle, sends its
+// notification, newTaskNotifySQL, and COMMIT after its insert and claim.) PostgreSQL runs a pipeline in order and stops it at the first
 // error, so a failed check leaves COMMIT unrun: the transaction is rolled
 // back and the pass is written again without the offer, its tasks decided
 // by the caller (a second round trip, as every pass had before).
@@ -38,10 +39,23 @@ const unsettledSQL = `SELECT ('tasker: task ' || t.task_id || ' ` + unsettledGua
 // settleNotifySQL sends the steps-ready notification ($1) when a child of
 // the completed steps $2 is ready and unclaimed, as the driver owes it
 // (executor.ready) when it writes the pass in two round trips; it returns
-// a row when it sent it.
+// a row when it sent it. Each child is read by its key alone (LIMIT 1,
+// its state tested outside): with the state in its condition, a plan made
+// on stale statistics walked every ready step instead, thousands of rows
+// when the children were all claimed (TestPassPlansAreLinear). (A result
+// whose lease was lost counts too: if another worker completed the step
+// and its children wait unclaimed, they are announced once more.)
 const settleNotifySQL = `SELECT pg_notify($1, '') FROM (
-	SELECT 1 FROM tasker_workflow_step_edges e JOIN tasker_workflow_steps s ON s.workflow_step_id = e.to_step_id
+	SELECT 1 FROM tasker_workflow_step_edges e
+	CROSS JOIN LATERAL (SELECT state, pending_parents, blocked FROM tasker_workflow_steps WHERE workflow_step_id = e.to_step_id LIMIT 1) s
 	WHERE e.from_step_id = ANY($2) AND s.state = 'pending' AND s.pending_parents = 0 AND NOT s.blocked LIMIT 1) r`
+
+// newTaskNotifySQL is settleNotifySQL for a creation that settles: a step
+// of the task this session's insert numbered last is ready and unclaimed
+// (its claim, newTaskClaimSQL, ran before it).
+const newTaskNotifySQL = `SELECT pg_notify($1, '') FROM (
+	SELECT 1 FROM tasker_workflow_steps WHERE task_id = (SELECT currval(pg_get_serial_sequence('tasker_tasks', 'task_id')))
+		AND state = 'pending' AND pending_parents = 0 AND NOT blocked LIMIT 1) r`
 
 // unsettled reports whether err is unsettledSQL's.
 func unsettled(err error) bool {
@@ -57,11 +71,16 @@ type settling struct {
 	committed bool // COMMIT answered COMMIT
 }
 
-// canSettle reports whether x may take p's offer: a transaction of the
-// driver's own that has sent and owes nothing yet, and results that are
-// all completions.
+// fresh reports whether x's transaction pt may settle: a transaction of
+// the driver's own that has sent, and owes, nothing yet.
+func (x *executor) fresh(pt *pipeTx) bool {
+	return !x.borrowed && len(x.topics) == 0 && !x.readied.Owed() && pt.fresh()
+}
+
+// canSettle reports whether x may take p's offer: a fresh transaction and
+// results that are all completions.
 func (x *executor) canSettle(pt *pipeTx, p *taskerdriver.StepFinishAndClaimParams) bool {
-	if !p.Settle || len(p.Progress) == 0 || x.borrowed || len(x.topics) > 0 || x.readied.Owed() || !pt.fresh() {
+	if !p.Settle || len(p.Progress) == 0 || !x.fresh(pt) {
 		return false
 	}
 	for _, f := range p.Finish {
@@ -72,27 +91,33 @@ func (x *executor) canSettle(pt *pipeTx, p *taskerdriver.StepFinishAndClaimParam
 	return true
 }
 
-// check queues the notification and the check (ids: the pass's tasks,
-// sorted), to follow its counts; commit queues COMMIT, to follow them.
-func (s *settling) check(x *executor, p *taskerdriver.StepFinishAndClaimParams, ids []int64) {
-	completed := make([]int64, len(p.Finish))
-	for i, f := range p.Finish {
-		completed[i] = f.StepID
-	}
-	now := p.Finish[0].Now.UTC()
-	// This process's subscribers are woken by the driver, not by the echo
-	// of its own notification (listener.notifying).
+// notifyIf queues sql, a steps-ready notification that returns a row when
+// it was sent. This process's subscribers are woken by the driver, not by
+// the echo of its own notification (listener.notifying).
+func (s *settling) notifyIf(x *executor, sql string, args ...any) {
 	s.own = s.pt.conn.Conn().PgConn()
 	x.d.listener.notifying(s.own, []string{taskerdriver.TopicStepsReady})
 	s.pt.Follow(func(rows pgx.Rows) error {
 		s.notified = rows.Next()
 		rows.Close()
 		return rows.Err()
-	}, settleNotifySQL, taskerdriver.TopicStepsReady, completed)
-	s.pt.Follow(discardRows, unsettledSQL, ids, now)
+	}, sql, args...)
 }
 
+// check queues the pass's notification and check (ids: its tasks,
+// sorted), to follow its counts.
+func (s *settling) check(x *executor, p *taskerdriver.StepFinishAndClaimParams, ids []int64) {
+	completed := make([]int64, len(p.Finish))
+	for i, f := range p.Finish {
+		completed[i] = f.StepID
+	}
+	s.notifyIf(x, settleNotifySQL, taskerdriver.TopicStepsReady, completed)
+	s.pt.Follow(discardRows, unsettledSQL, ids, p.Finish[0].Now.UTC())
+}
+
+// commit queues COMMIT, to follow the rest.
 func (s *settling) commit() {
+	s.pt.commitFollows = &s.committed
 	s.pt.Follow(func(rows pgx.Rows) error {
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -111,7 +136,7 @@ func (s *settling) commit() {
 // uncommitted one is rolled back and begun again, so that the pass can be
 // written without the offer.
 func (s *settling) done(ctx context.Context, x *executor) error {
-	if !s.committed || !s.notified {
+	if s.own != nil && (!s.committed || !s.notified) {
 		x.d.listener.notCommitted(s.own, []string{taskerdriver.TopicStepsReady})
 	}
 	x.readied = nil // the notification was the pipeline's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
+	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -81,6 +82,15 @@ func TestSettledPassIsCommitted(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx), "nothing to commit")
 	_, err = tx.TaskGet(ctx, f.task)
 	require.Error(t, err, "the transaction is over")
+	// A write the driver would defer to the commit is not lost silently.
+	_, err = tx.TaskSetStateMany(ctx, []*taskerdriver.TaskSetStateParams{{ID: f.task, From: []taskertype.State{taskertype.StateInProgress},
+		To: taskertype.StateComplete, Now: f.now, Locked: res.Progress[f.task].Task}})
+	if err == nil {
+		require.Error(t, tx.Commit(ctx), "a write after the settle fails the commit")
+	}
+	task, err := d.Executor().TaskGet(ctx, f.task)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateInProgress, task.State)
 
 	tr, err := d.Executor().TransitionList(ctx, &taskerdriver.TransitionListParams{TaskID: f.task, AllSteps: true})
 	require.NoError(t, err)
@@ -144,20 +154,20 @@ func TestUnsettledPassIsWrittenOnce(t *testing.T) {
 	})
 }
 
-// A settled pass sends the steps-ready notification exactly when it
-// leaves a child it readied unclaimed (as TestStepsReadyNotifiedOnlyForChildrenLeftUnclaimed
-// for a pass in two round trips), and wakes this process's subscribers.
-func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
-	t.Parallel()
-	d := open(t)
+// notifiedBefore listens to the steps-ready topic on a connection of its
+// own and returns a function that reports whether a notification arrived
+// since its last call: it sends a sentinel and reads up to it
+// (PostgreSQL delivers notifications in commit order).
+func notifiedBefore(t *testing.T, d *taskerpgx.Driver) func() bool {
+	t.Helper()
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, d.Pool().Config().ConnConfig.ConnString())
 	require.NoError(t, err)
-	defer func() { _ = conn.Close(context.Background()) }()
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	const sentinel = "tasker_test_settle_sentinel"
 	_, err = conn.Exec(ctx, "LISTEN "+taskerdriver.TopicStepsReady+"; LISTEN "+sentinel)
 	require.NoError(t, err)
-	notifiedBefore := func() bool {
+	return func() bool {
 		t.Helper()
 		_, err := d.Pool().Exec(ctx, `SELECT pg_notify($1, '')`, sentinel)
 		require.NoError(t, err)
@@ -173,21 +183,43 @@ func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
 			seen = seen || n.Channel == taskerdriver.TopicStepsReady
 		}
 	}
-	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
-	defer unsub()
-	drain := func() {
-		for {
-			select {
-			case <-ready:
-			default:
-				return
-			}
+}
+
+// woken reports whether ready receives within a few seconds; drain
+// empties it.
+func woken(ready <-chan struct{}) bool {
+	select {
+	case <-ready:
+		return true
+	case <-time.After(5 * time.Second):
+		return false
+	}
+}
+
+func drain(ready <-chan struct{}) {
+	for {
+		select {
+		case <-ready:
+		default:
+			return
 		}
 	}
+}
+
+// A settled pass sends the steps-ready notification exactly when it
+// leaves a child it readied unclaimed (as TestStepsReadyNotifiedOnlyForChildrenLeftUnclaimed
+// for a pass in two round trips), and wakes this process's subscribers.
+func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+	notified := notifiedBefore(t, d)
+	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
 	for _, limit := range []int{2, 1} {
 		f := newSettleFixture(t, d.Executor())
-		notifiedBefore() // the creation's
-		drain()
+		notified() // the creation's
+		drain(ready)
 		tx, err := d.Executor().Begin(ctx)
 		require.NoError(t, err)
 		res := f.pass(t, tx, limit)
@@ -196,14 +228,43 @@ func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
 		require.Len(t, res.Claimed, limit)
 		require.NoError(t, tx.Commit(ctx))
 		if limit == 2 {
-			require.False(t, notifiedBefore(), "both children claimed by the pass that readied them: no notification")
+			require.False(t, notified(), "both children claimed by the pass that readied them: no notification")
 			continue
 		}
-		require.True(t, notifiedBefore(), "a child left unclaimed: notified")
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("this process's subscriber was not woken")
+		require.True(t, notified(), "a child left unclaimed: notified")
+		require.True(t, woken(ready), "this process's subscriber was not woken")
+	}
+}
+
+// A creation that settles notifies exactly when it leaves a ready step of
+// its task unclaimed, and wakes this process's subscribers then.
+func TestSettledCreationNotifiesOnlyForStepsLeftUnclaimed(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+	notified := notifiedBefore(t, d)
+	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
+	defer unsub()
+	now := testdb.Base
+	for i, limit := range []int{2, 1} {
+		drain(ready)
+		tx, err := d.Executor().Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		res, err := tx.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "roots", Version: "1",
+			Context: json.RawMessage(`{}`), Tags: []string{}, IdentityHash: "roots-" + string(rune('a'+i)), RequestedAt: now, Now: now,
+			Claim:  &taskerdriver.StepClaimParams{Now: now, Limit: limit, Owner: "w", LeaseExpiresAt: now.Add(time.Hour)},
+			Settle: true,
+			Steps:  []taskerdriver.StepCreateParams{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h"}}})
+		require.NoError(t, err)
+		require.True(t, res.Committed)
+		require.Len(t, res.Claimed, limit)
+		require.NoError(t, tx.Commit(ctx))
+		if limit == 2 {
+			require.False(t, notified(), "both roots claimed by the creation: no notification")
+			continue
 		}
+		require.True(t, notified(), "a root left unclaimed: notified")
+		require.True(t, woken(ready), "this process's subscriber was not woken")
 	}
 }

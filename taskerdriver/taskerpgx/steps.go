@@ -3,6 +3,7 @@ package taskerpgx
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -233,11 +234,12 @@ func (e *executor) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepF
 		var err error
 		if x.canSettle(pt, p) {
 			res, err = x.finishAndClaim(ctx, pt, p, &settling{pt: pt})
-			if err == nil || !unsettled(err) {
-				return err
+			if err == nil || !unsettled(err) || !pt.fresh() {
+				return err // (not fresh: the rollback failed)
 			}
-			// A task of the pass is to be decided: written again, without
-			// the offer, for the caller to decide.
+			// A task of the pass is to be decided: rolled back, the pass
+			// is written again without the offer, for the caller to
+			// decide.
 		}
 		res, err = x.finishAndClaim(ctx, pt, p, nil)
 		return err
@@ -288,9 +290,7 @@ func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriv
 	}
 	outs, err := driverkit.FinishSteps(ctx, kit{x}, p.Finish)
 	if s != nil {
-		if derr := s.done(ctx, x); derr != nil && err == nil {
-			err = derr
-		}
+		err = errors.Join(err, s.done(ctx, x))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", driverName, err)
