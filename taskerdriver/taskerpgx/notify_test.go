@@ -25,30 +25,7 @@ func TestStepsReadyNotifiedOnlyForChildrenLeftUnclaimed(t *testing.T) {
 	d := open(t)
 	ex := d.Executor()
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, d.Pool().Config().ConnConfig.ConnString())
-	require.NoError(t, err)
-	defer func() { _ = conn.Close(context.Background()) }()
-	const sentinel = "tasker_test_sentinel"
-	_, err = conn.Exec(ctx, "LISTEN "+taskerdriver.TopicStepsReady+"; LISTEN "+sentinel)
-	require.NoError(t, err)
-	// notifiedBefore sends the sentinel and reports whether a steps-ready
-	// notification arrived before it.
-	notifiedBefore := func() bool {
-		t.Helper()
-		_, err := d.Pool().Exec(ctx, `SELECT pg_notify($1, '')`, sentinel)
-		require.NoError(t, err)
-		seen := false
-		for {
-			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			n, err := conn.WaitForNotification(wctx)
-			cancel()
-			require.NoError(t, err, "the sentinel did not arrive")
-			if n.Channel == sentinel {
-				return seen
-			}
-			seen = seen || n.Channel == taskerdriver.TopicStepsReady
-		}
-	}
+	notifiedBefore := notifiedBefore(t, d)
 	now := testdb.Base
 	// pass records a's completion and claims up to limit steps in one
 	// transaction, and reports whether it notified.

@@ -3,6 +3,7 @@ package taskerpgx_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -185,17 +186,24 @@ func notifiedBefore(t *testing.T, d *taskerpgx.Driver) func() bool {
 	}
 }
 
-// woken reports whether ready receives within a few seconds; drain
-// empties it.
-func woken(ready <-chan struct{}) bool {
+// requireNotified checks that a steps-ready notification was sent
+// (notified, another connection's view) exactly when want, and then woke
+// this process's subscriber (ready).
+func requireNotified(t *testing.T, notified func() bool, ready <-chan struct{}, want bool, what string, args ...any) {
+	t.Helper()
+	what = fmt.Sprintf(what, args...)
+	require.Equal(t, want, notified(), "notified after %s", what)
+	if !want {
+		return
+	}
 	select {
 	case <-ready:
-		return true
 	case <-time.After(5 * time.Second):
-		return false
+		t.Fatalf("this process's subscriber was not woken after %s", what)
 	}
 }
 
+// drain empties ready.
 func drain(ready <-chan struct{}) {
 	for {
 		select {
@@ -227,12 +235,7 @@ func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
 		require.True(t, res.Committed)
 		require.Len(t, res.Claimed, limit)
 		require.NoError(t, tx.Commit(ctx))
-		if limit == 2 {
-			require.False(t, notified(), "both children claimed by the pass that readied them: no notification")
-			continue
-		}
-		require.True(t, notified(), "a child left unclaimed: notified")
-		require.True(t, woken(ready), "this process's subscriber was not woken")
+		requireNotified(t, notified, ready, limit == 1, "a pass claiming %d of the 2 children it readied", limit)
 	}
 }
 
@@ -260,11 +263,6 @@ func TestSettledCreationNotifiesOnlyForStepsLeftUnclaimed(t *testing.T) {
 		require.True(t, res.Committed)
 		require.Len(t, res.Claimed, limit)
 		require.NoError(t, tx.Commit(ctx))
-		if limit == 2 {
-			require.False(t, notified(), "both roots claimed by the creation: no notification")
-			continue
-		}
-		require.True(t, notified(), "a root left unclaimed: notified")
-		require.True(t, woken(ready), "this process's subscriber was not woken")
+		requireNotified(t, notified, ready, limit == 1, "a creation claiming %d of its 2 roots", limit)
 	}
 }
