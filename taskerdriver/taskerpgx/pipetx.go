@@ -79,19 +79,24 @@ func (t *pipeTx) fresh() bool {
 // last pipeline carried, and releases the connection.
 func (t *pipeTx) settled() {
 	t.done, t.committed, t.begun = true, true, false
-	t.pending, t.follow = nil, nil
+	t.pending, t.follow, t.commitFollows = nil, nil, nil
 	t.conn.Release()
 }
 
 // restart rolls the transaction back and begins it again (with the next
 // statement, as at first): what it wrote is gone.
 func (t *pipeTx) restart(ctx context.Context) error {
-	t.pending, t.follow = nil, nil
+	t.pending, t.follow, t.commitFollows = nil, nil, nil
 	if t.begun {
-		t.begun = false
 		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
+			// The transaction's state is unknown: nothing more runs in
+			// it. The pool destroys a connection released in a
+			// transaction.
+			t.done = true
+			t.conn.Release()
 			return err
 		}
+		t.begun = false
 	}
 	t.open()
 	return nil
@@ -177,8 +182,8 @@ func (t *pipeTx) flushWith(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	for _, f := range t.follow {
 		queued = append(queued, &pgx.QueuedQuery{SQL: f.sql, Arguments: f.args})
 	}
-	follow := t.follow
-	t.pending, t.follow, t.begun = nil, nil, true
+	follow, committed := t.follow, t.commitFollows
+	t.pending, t.follow, t.commitFollows, t.begun = nil, nil, nil, true
 	br := t.conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: queued})
 	for range n {
 		if _, err := br.Exec(); err != nil {
@@ -189,8 +194,6 @@ func (t *pipeTx) flushWith(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if len(follow) == 0 {
 		return br
 	}
-	committed := t.commitFollows
-	t.commitFollows = nil
 	return &followedBatch{BatchResults: br, unread: len(b.QueuedQueries), follow: follow, committed: committed}
 }
 

@@ -401,3 +401,23 @@ func TestSettledPipelineCommitThenFatal(t *testing.T) {
 	pt.Defer(`INSERT INTO pipe_t VALUES (11, 'late')`)
 	require.ErrorIs(t, pt.Commit(ctx), errWriteAfterSettle, "a write after the settle is reported")
 }
+
+// A settling pipeline that fails before any result is read (a statement
+// PostgreSQL cannot prepare) leaves nothing of its COMMIT behind: begun
+// again, the transaction's next pipeline does not take its outcome for
+// its own.
+func TestSettlingPipelineFailedThenRestarted(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := tracedPool(t)
+	pt, err := beginPipeTx(ctx, pool, false)
+	require.NoError(t, err)
+	defer func() { _ = pt.Rollback(context.WithoutCancel(ctx)) }()
+	s := &settling{pt: pt}
+	s.commit()
+	_, err = pt.Exec(ctx, `INSERT INTO no_such_table VALUES (1)`)
+	require.Error(t, err)
+	require.NoError(t, pt.restart(ctx))
+	require.True(t, pt.fresh())
+	require.Nil(t, pt.commitFollows, "the failed pipeline's COMMIT is forgotten")
+}
