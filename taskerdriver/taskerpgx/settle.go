@@ -18,13 +18,15 @@ import (
 // check that no task of the pass is to be decided (unsettledSQL) and
 // COMMIT. (A creation that settles, TaskCreateParams.Settle, sends its
 // notification, newTaskNotifySQL, and COMMIT after its insert and claim.)
+// PostgreSQL runs a pipeline in order and stops it at the first error, so
+// a failed check leaves COMMIT unrun: the transaction is rolled back and
+// the pass is written again without the offer, its tasks decided by the
+// caller (a second round trip, as every pass had before).
+//
 // Once sent, the pipeline runs to its COMMIT unless the server stops it:
 // an error the client meets reading a result before COMMIT's (a row it
 // cannot decode) leaves the outcome unknown to it, as a connection lost
-// while COMMIT is answered does, and is reported as the call's error. PostgreSQL runs a pipeline in order and stops it at the first
-// error, so a failed check leaves COMMIT unrun: the transaction is rolled
-// back and the pass is written again without the offer, its tasks decided
-// by the caller (a second round trip, as every pass had before).
+// while COMMIT is answered does, and is reported as the call's error.
 
 // unsettledGuard ends the message of the error that unsettledSQL raises
 // through a failed cast (the error, class 22, is what stops the pipeline).
