@@ -377,12 +377,7 @@ func TestPipeTxCommitThenFatal(t *testing.T) {
 func TestSettledPipelineCommitThenFatal(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool, _ := tracedPool(t)
-	pt, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
-	defer func() { _ = pt.Rollback(context.WithoutCancel(ctx)) }()
-	s := &settling{pt: pt}
-	s.commit()
+	pool, pt, s := settlingPipe(t)
 	// A statement after COMMIT ends the session, as a server shutting
 	// down sends FATAL before the pipeline's end is answered.
 	pt.Follow(discardRows, `SELECT pg_terminate_backend(pg_backend_pid())`)
@@ -409,15 +404,22 @@ func TestSettledPipelineCommitThenFatal(t *testing.T) {
 func TestSettlingPipelineFailedThenRestarted(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool, _ := tracedPool(t)
-	pt, err := beginPipeTx(ctx, pool, false)
-	require.NoError(t, err)
-	defer func() { _ = pt.Rollback(context.WithoutCancel(ctx)) }()
-	s := &settling{pt: pt}
-	s.commit()
-	_, err = pt.Exec(ctx, `INSERT INTO no_such_table VALUES (1)`)
+	_, pt, _ := settlingPipe(t)
+	_, err := pt.Exec(ctx, `INSERT INTO no_such_table VALUES (1)`)
 	require.Error(t, err)
 	require.NoError(t, pt.restart(ctx))
 	require.True(t, pt.fresh())
 	require.Nil(t, pt.commitFollows, "the failed pipeline's COMMIT is forgotten")
+}
+
+// settlingPipe begins a transaction whose next pipeline settles (COMMIT
+// follows its statement), rolled back at the test's end if it did not.
+func settlingPipe(t *testing.T) (*pgxpool.Pool, *pipeTx, *settling) {
+	t.Helper()
+	pool, _ := tracedPool(t)
+	pt := begin(t, pool, false)
+	t.Cleanup(func() { _ = pt.Rollback(context.Background()) })
+	s := &settling{pt: pt}
+	s.commit()
+	return pool, pt, s
 }
