@@ -486,7 +486,7 @@ type ClaimedStep struct {
 	ReadyAt time.Time
 	// Children is how many steps depend on Step. The completion of a step
 	// with children leaves its task running (a child has yet to run), so
-	// the pass that records it may settle (StepFinishAndClaimParams.Settle).
+	// the pass that records it need not offer StepFinishAndClaimParams.Done.
 	Children int
 }
 
@@ -519,13 +519,33 @@ type StepFinishAndClaimParams struct {
 	// completion and it will write nothing more in the transaction unless
 	// the outcome of a task of Progress is to be decided. A driver that
 	// takes the offer commits only if, after the results and the claim,
-	// every task of Progress still has a step in progress or ready to run
-	// (pending or in error, no unfinished parent, not blocked, its retry
-	// time reached) and is not in error: statemachine.Decide then moves
-	// none of them and no event of a running task is due (recorder's
-	// finalize). Otherwise it writes as without the offer. Result.Committed
-	// says which. A driver may ignore the offer.
+	// every task of Progress either
+	//   - still has a step in progress or ready to run (pending or in
+	//     error, no unfinished parent, not blocked, its retry time reached)
+	//     and is not in error: statemachine.Decide then moves it nowhere
+	//     and no event of a running task is due (recorder's finalize);
+	//   - is in a final state, where Decide moves nothing either;
+	//   - or, when Done is given, is in Done.From with every step done
+	//     (complete or resolved manually): the driver moves it as Done
+	//     says, in the same transaction, into Result.Done.
+	// Otherwise it writes as without the offer. Result.Committed says
+	// which. A driver may ignore the offer.
 	Settle bool
+	// Done is, with Settle, the decision for a task of Progress whose
+	// steps are all done, which a driver that settles applies itself:
+	// statemachine.Decide's for such a task in state From, given by the
+	// caller. Its transition's metadata is Reason and the task's step
+	// counts ({"reason", "total_steps", "done_steps", "blocked_steps"}, as
+	// the recorder's finalize writes them). Nil: no task is moved, and a
+	// task whose steps are all done does not settle.
+	Done *SettleDecision
+}
+
+// SettleDecision is a task move a driver that settles a pass applies
+// itself (StepFinishAndClaimParams.Done).
+type SettleDecision struct {
+	From, To taskertype.State
+	Reason   string
 }
 
 // StepFinishAndClaimResult is what a worker pass wrote and read.
@@ -539,6 +559,10 @@ type StepFinishAndClaimResult struct {
 	// Committed: the driver took Settle's offer and the transaction is
 	// committed; the caller must write nothing more in it.
 	Committed bool
+	// Done holds the tasks a committed pass moved as
+	// StepFinishAndClaimParams.Done says, as they are after the move, in
+	// id order. Their entries in Progress are as read before it.
+	Done []*taskertype.Task
 }
 
 // StepFinishResult reports what StepFinishMany changed for one step.

@@ -72,22 +72,26 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 // counted as runnable, and neither lets a task end. The claim's events
 // follow the record's in b. A nil claim claims nothing.
 //
-// When every attempt is a completion of a step with children and no
-// outbox is written, the pass offers the driver to settle
-// (StepFinishAndClaimParams.Settle): to commit in its round trip when no
-// task of the attempts is to be decided. A settled transaction is over:
-// the caller writes nothing more in it (its Commit does nothing).
+// When every attempt is a completion and no outbox is written, the pass
+// offers the driver to settle (StepFinishAndClaimParams.Settle): to commit
+// in its round trip when no task of the attempts is to be decided, or
+// only completed, which the driver then does itself with the decision
+// statemachine.Decide makes for a running task whose steps are all done
+// (StepFinishAndClaimParams.Done, offered when a completed step has no
+// children, Attempt.Children: only such a step can be its task's last).
+// A settled transaction is over: the caller writes nothing more in it
+// (its Commit does nothing).
 func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor, now time.Time, attempts []Attempt, claim *taskerdriver.StepClaimParams, b *Batch) ([]Recorded, []*taskerdriver.ClaimedStep, error) {
 	if len(attempts) == 0 && claim == nil {
 		return nil, nil, nil
 	}
 	params := make([]*taskerdriver.StepFinishParams, len(attempts))
 	fails := make([]*failure, len(attempts))
-	settle := r.cfg.Outbox == nil
+	settle, leaf := r.cfg.Outbox == nil, false
 	for i, a := range attempts {
 		if a.Result.Err == nil {
 			params[i] = completion(a, now)
-			settle = settle && a.Children > 0
+			leaf = leaf || a.Children == 0
 			continue
 		}
 		fails[i] = r.failure(a.Step, a.Owner, a.Result, now)
@@ -102,8 +106,14 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 	for i, a := range attempts {
 		taskIDs[i] = a.Step.TaskID
 	}
-	res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: params, Claim: claim, Progress: taskIDs,
-		Settle: settle && len(attempts) > 0})
+	p := &taskerdriver.StepFinishAndClaimParams{Finish: params, Claim: claim, Progress: taskIDs}
+	if settle && len(attempts) > 0 {
+		p.Settle = true
+		if leaf { // only a step without children can be its task's last
+			p.Done = settledDone
+		}
+	}
+	res, err := tx.StepFinishAndClaim(ctx, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,10 +146,15 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 		}
 	}
 	if res.Committed {
-		// The driver found every task running (the settle condition):
-		// the decisions move nothing and need no read. A task missing
-		// from Progress was deleted meanwhile.
-		decide = slices.DeleteFunc(decide, func(id int64) bool { return res.Progress[id] == nil })
+		// The driver found every task running, final or completed (the
+		// settle condition): the other decisions move nothing and need
+		// no read. A task missing from Progress was deleted meanwhile.
+		for _, t := range res.Done {
+			b.Add(&taskertype.Event{Name: statemachine.TaskEvent(settledDone.From, t.State), Task: t, At: now})
+		}
+		decide = slices.DeleteFunc(decide, func(id int64) bool {
+			return res.Progress[id] == nil || slices.ContainsFunc(res.Done, func(t *taskertype.Task) bool { return t.ID == id })
+		})
 	}
 	if len(decide) > 0 {
 		if _, err := finalize(ctx, tx, decide, blocked, res.Progress, now, b); err != nil {
@@ -151,6 +166,17 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 	}
 	return recorded, claims, nil
 }
+
+// settledDone is the decision a driver that settles a pass applies itself
+// (StepFinishAndClaimParams.Done): statemachine.Decide's for a running
+// task whose steps are all done.
+var settledDone = func() *taskerdriver.SettleDecision {
+	d := statemachine.Decide(taskertype.StateInProgress, statemachine.Counts{Total: 1, Done: 1})
+	if len(d.Moves(taskertype.StateInProgress)) != 1 {
+		panic("recorder: a running task whose steps are all done is not moved once")
+	}
+	return &taskerdriver.SettleDecision{From: taskertype.StateInProgress, To: d.To, Reason: d.Reason}
+}()
 
 // completion is how a successful attempt is recorded.
 func completion(a Attempt, now time.Time) *taskerdriver.StepFinishParams {

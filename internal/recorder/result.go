@@ -46,7 +46,8 @@ type Attempt struct {
 	// Children is how many steps depend on Step
 	// (taskerdriver.ClaimedStep.Children; zero when not known). The
 	// completion of a step with children leaves its task running, so a
-	// pass of such completions may settle (RecordAndClaim).
+	// pass of such completions does not offer the driver to complete a
+	// task (RecordAndClaim).
 	Children int
 }
 

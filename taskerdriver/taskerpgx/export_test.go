@@ -49,14 +49,16 @@ func WriteStatements(now time.Time) map[string][]any {
 		progressSQL:      {[]int64{1, 2}},
 		settleNotifySQL:  {"topic", []int64{1, 2}},
 		unsettledSQL:     {[]int64{1, 2}, now},
+		settledDoneSQL:   {[]int64{1, 2}, "in_progress", "complete", "all_steps_complete", now, true, "topic"},
 		newTaskNotifySQL: {"topic"},
 	}
 }
 
-// SettleNotifySQL and UnsettledSQL expose a settling pass's statements to
-// the plan test.
+// SettleNotifySQL, SettledDoneSQL and UnsettledSQL expose a settling
+// pass's statements to the plan test.
 const (
 	SettleNotifySQL = settleNotifySQL
+	SettledDoneSQL  = settledDoneSQL
 	UnsettledSQL    = unsettledSQL
 )
 

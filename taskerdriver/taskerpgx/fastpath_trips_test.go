@@ -16,15 +16,14 @@ import (
 
 // The fast path's round trips, pinned: a creation that claims its roots
 // costs one round trip and its commit another; a worker pass (results,
-// claim, the tasks' lock and counts) that settles (Settle: its tasks keep
-// running) costs one round trip, its commit included; one that does not
-// costs one and its commit another, the task's final move travelling with
-// the commit. A diamond's engine work is 6 round trips in 4 transactions.
-// A creation that settles costs one round trip, its commit included.
-// A pass offered to settle that cannot (d's, which ends the task) is
-// rolled back and written again: 3 round trips before its commit, which
-// is why the recorder offers it only for completions of steps with
-// children.
+// claim, the tasks' lock and counts) that settles costs one round trip,
+// its commit included, whether its tasks keep running or it completes
+// them (Done); one that does not settle costs one and its commit another,
+// the task's final move travelling with the commit. A creation that
+// settles costs one round trip, its commit included. A diamond's engine
+// work is then 4 round trips in 4 transactions. A pass offered to settle
+// that cannot (d's, offered without Done) is rolled back and written
+// again: 3 round trips before its commit.
 func TestFastPathRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -54,14 +53,23 @@ func TestFastPathRoundTrips(t *testing.T) {
 		require.NoError(t, tx.Commit(ctx))
 		return work, trips.Total() - work
 	}
-	pass := func(tx taskerdriver.ExecutorTx, taskID int64, settle bool, done ...*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
+	// pass records the completions of steps; settle is true, false, or
+	// the Done decision offered with Settle.
+	pass := func(tx taskerdriver.ExecutorTx, taskID int64, settle any, steps ...*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
 		t.Helper()
 		var ps []*taskerdriver.StepFinishParams
-		for _, c := range done {
+		for _, c := range steps {
 			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
 				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now})
 		}
-		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps, Claim: claim, Progress: []int64{taskID}, Settle: settle})
+		p := &taskerdriver.StepFinishAndClaimParams{Finish: ps, Claim: claim, Progress: []int64{taskID}}
+		switch v := settle.(type) {
+		case bool:
+			p.Settle = v
+		case *taskerdriver.SettleDecision:
+			p.Settle, p.Done = true, v
+		}
+		res, err := tx.StepFinishAndClaim(ctx, p)
 		require.NoError(t, err)
 		require.NotNil(t, res.Progress[taskID], "the task's lock and counts were read with the pass")
 		return res
@@ -110,14 +118,15 @@ func TestFastPathRoundTrips(t *testing.T) {
 	require.Equal(t, [2]int64{1, 0}, [2]int64{work, commit}, "b and c's pass, its commit included")
 	last := res.Claimed
 	for _, settle := range []bool{true, false} {
-		// d's pass, offered to settle or not, rolled back (the pass
+		// d's pass, offered to settle without Done (it cannot: the
+		// task is to be decided) or not offered, rolled back (the pass
 		// that counts follows).
 		wantWork := map[bool]int64{true: 3, false: 1}[settle]
 		tx, err := ex.Begin(ctx)
 		require.NoError(t, err)
 		trips.Reset()
 		res = pass(tx, id, settle, last...)
-		require.False(t, res.Committed, "d's pass ends the task: it does not settle")
+		require.False(t, res.Committed, "d's pass ends the task: it does not settle without Done")
 		require.Equal(t, wantWork, trips.Total(), "d's pass (offered to settle: %v)", settle)
 		require.NoError(t, tx.Rollback(ctx))
 	}
@@ -134,4 +143,30 @@ func TestFastPathRoundTrips(t *testing.T) {
 	task, err := ex.TaskGet(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, taskertype.StateComplete, task.State)
+
+	// Another diamond, whose d's pass settles with Done: one round trip,
+	// the task's move and the commit included.
+	_, _ = inTx(func(tx taskerdriver.ExecutorTx) {
+		created, err = tx.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "diamond", Version: "1",
+			Context: json.RawMessage(`{}`), Tags: []string{}, IdentityHash: "d3", RequestedAt: now, Now: now, Claim: claim, Settle: true,
+			Steps: []taskerdriver.StepCreateParams{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", Parents: []int{0}},
+				{Name: "c", Handler: "h", Parents: []int{0}}, {Name: "d", Handler: "h", Parents: []int{1, 2}}}})
+		require.NoError(t, err)
+	})
+	id = created.Task.ID
+	done := &taskerdriver.SettleDecision{From: taskertype.StateInProgress, To: taskertype.StateComplete, Reason: "all_steps_complete"}
+	trips.Reset()
+	last = created.Claimed
+	for range 3 { // a's pass, b and c's, d's
+		work, commit = inTx(func(tx taskerdriver.ExecutorTx) { res = pass(tx, id, done, last...) })
+		require.True(t, res.Committed)
+		require.Equal(t, [2]int64{1, 0}, [2]int64{work, commit}, "a pass that settles, its commit included")
+		last = res.Claimed
+	}
+	require.Empty(t, last)
+	require.Len(t, res.Done, 1, "d's pass completed the task")
+	task, err = ex.TaskGet(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, taskertype.StateComplete, task.State)
+	require.Equal(t, task, res.Done[0], "the moved task as stored")
 }

@@ -25,7 +25,7 @@ func TestStepsReadyNotifiedOnlyForChildrenLeftUnclaimed(t *testing.T) {
 	d := open(t)
 	ex := d.Executor()
 	ctx := t.Context()
-	notifiedBefore := notifiedBefore(t, d)
+	notifiedBefore := notifiedBefore(t, d, taskerdriver.TopicStepsReady)
 	now := testdb.Base
 	// pass records a's completion and claims up to limit steps in one
 	// transaction, and reports whether it notified.

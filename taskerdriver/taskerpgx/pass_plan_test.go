@@ -85,7 +85,7 @@ func TestPassPlansAreLinear(t *testing.T) {
 		requireLinear(t, root, 2*n, "claim, generic plan: %v", generic)
 	}
 
-	// A settling pass's notification and check, the children claimed,
+	// A settling pass's notification, move and check, the children claimed,
 	// beside a backlog of 4,000 ready steps the statistics do not know of
 	// either: the notification finds none of the children unclaimed
 	// without walking the backlog, the check finds its tasks by key.
@@ -109,6 +109,10 @@ func TestPassPlansAreLinear(t *testing.T) {
 		require.EqualValues(t, 0, root["Actual Rows"], "every task runs")
 		// Linear in the tasks' steps (4 each), as their counts are.
 		requireLinear(t, root, 4*n, "settle's check, generic plan: %v", generic)
+		root, err = taskerpgx.ExplainAnalyzeIn(ctx, d, generic, taskerpgx.SettledDoneSQL, tasks, "in_progress", "complete", "r", now, true, "tasker_test_plan")
+		require.NoError(t, err)
+		require.EqualValues(t, 0, root["Actual Rows"], "no task has all its steps done")
+		requireLinear(t, root, 4*n, "settle's move of the tasks done, generic plan: %v", generic)
 	}
 }
 

@@ -3,11 +3,14 @@ package taskerpgx
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tasker-go/tasker/internal/driverkit"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
 )
@@ -32,15 +35,40 @@ import (
 // through a failed cast (the error, class 22, is what stops the pipeline).
 const unsettledGuard = "is to be decided: the pass does not settle"
 
-// unsettledSQL fails when a task of $1 is in error, or has no step in
-// progress and none ready to run at $2 (the tasks whose outcome
-// statemachine.Decide may change, or that are owed an event of a running
-// task): the condition of StepFinishAndClaimParams.Settle. It reads the
-// tasks by key and their steps through (task_id, name).
+// unsettledSQL fails when a task of $1 is not final and is in error, or
+// has no step in progress and none ready to run at $2 (the tasks whose
+// outcome statemachine.Decide may change, or that are owed an event of a
+// running task): the condition of StepFinishAndClaimParams.Settle. A task
+// settledDoneSQL completed is final. It reads the tasks by key and their
+// steps through (task_id, name).
 const unsettledSQL = `SELECT ('tasker: task ' || t.task_id || ' ` + unsettledGuard + `')::int FROM tasker_tasks t
-	WHERE t.task_id = ANY($1) AND (t.state = 'error' OR NOT EXISTS (
+	WHERE t.task_id = ANY($1) AND t.state NOT IN ('complete','cancelled','resolved_manually') AND (t.state = 'error' OR NOT EXISTS (
 		SELECT 1 FROM tasker_workflow_steps s WHERE s.task_id = t.task_id AND (s.state = 'in_progress'
 			OR s.state IN ('pending','error') AND s.pending_parents = 0 AND NOT s.blocked AND s.next_attempt_at <= $2)))`
+
+// settledDoneSQL moves the tasks of $1 in state $2 whose steps are all
+// done (complete or resolved manually) to $3 (final: $6) at $5, and writes
+// their transitions (metadata: the reason $4 and the step counts, as the
+// recorder's finalize writes them); it returns the moved tasks' ids and
+// sends the task-changed notification ($7) when it moved one. The tasks
+// are locked already (lockTasksSQL); their steps are read through
+// (task_id, name), and counted only for a task whose steps are all done.
+const settledDoneSQL = `WITH done AS (
+		SELECT t.task_id, c.total, c.blocked FROM tasker_tasks t
+		CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE s.blocked) AS blocked
+			FROM tasker_workflow_steps s WHERE s.task_id = t.task_id) c
+		WHERE t.task_id = ANY($1) AND t.state = $2 AND NOT EXISTS (SELECT 1 FROM tasker_workflow_steps s
+			WHERE s.task_id = t.task_id AND s.state NOT IN ('complete','resolved_manually')) AND c.total > 0),
+	m AS (
+		UPDATE tasker_tasks t SET state = $3, transition_seq = t.transition_seq + 1,
+			updated_at = $5, completed_at = CASE WHEN $6::boolean THEN $5::timestamptz END
+		FROM done WHERE t.task_id = ANY($1) AND t.task_id = done.task_id
+		RETURNING t.task_id, t.transition_seq, done.total, done.blocked),
+	tr AS (
+		INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
+		SELECT task_id, $2, $3, jsonb_build_object('reason', $4::text, 'total_steps', total, 'done_steps', total,
+			'blocked_steps', blocked), transition_seq * 10, $5 FROM m)
+	SELECT task_id, pg_notify($7, '') FROM m ORDER BY task_id`
 
 // settleNotifySQL sends the steps-ready notification ($1) when a child of
 // the completed steps $2 is ready and unclaimed, as the driver owes it
@@ -73,8 +101,10 @@ func unsettled(err error) bool {
 type settling struct {
 	pt        *pipeTx
 	own       *pgconn.PgConn
-	notified  bool // the notification was sent (committed when committed)
-	committed bool // COMMIT answered COMMIT
+	notified  bool                         // the steps-ready notification was sent (committed when committed)
+	decision  *taskerdriver.SettleDecision // the move settledDoneSQL was sent to apply (nil: none)
+	moved     []int64                      // the tasks it moved (and so notified), in id order
+	committed bool                         // COMMIT answered COMMIT
 }
 
 // fresh reports whether x's transaction pt may settle: a transaction of
@@ -110,15 +140,49 @@ func (s *settling) notifyIf(x *executor, sql string, args ...any) {
 	}, sql, args...)
 }
 
-// check queues the pass's notification and check (ids: its tasks,
-// sorted), to follow its counts.
+// check queues the pass's notification, the move of its tasks whose steps
+// are all done (p.Done) and the check (ids: its tasks, sorted), to follow
+// its counts.
 func (s *settling) check(x *executor, p *taskerdriver.StepFinishAndClaimParams, ids []int64) {
 	completed := make([]int64, len(p.Finish))
 	for i, f := range p.Finish {
 		completed[i] = f.StepID
 	}
 	s.notifyIf(x, settleNotifySQL, taskerdriver.TopicStepsReady, completed)
-	s.pt.Follow(discardRows, unsettledSQL, ids, p.Finish[0].Now.UTC())
+	now := p.Finish[0].Now.UTC()
+	if d := p.Done; d != nil {
+		s.decision = d
+		x.d.listener.notifying(s.own, []string{taskerdriver.TopicTaskChanged})
+		s.pt.Follow(func(rows pgx.Rows) error {
+			var err error
+			s.moved, err = scanAll(rows, func(r pgx.Row) (int64, error) {
+				var id int64
+				var note any
+				return id, r.Scan(&id, &note)
+			})
+			return err
+		}, settledDoneSQL, ids, string(d.From), string(d.To), d.Reason, settledAt(now), d.To.Final(), taskerdriver.TopicTaskChanged)
+	}
+	s.pt.Follow(discardRows, unsettledSQL, ids, now)
+}
+
+// settledAt is the time of a settled pass's task moves, as stored: pgx
+// sends microseconds, truncated.
+func settledAt(now time.Time) time.Time { return now.UTC().Truncate(time.Microsecond) }
+
+// movedTasks returns the tasks s moved as they are after the move, from
+// their locked rows.
+func (s *settling) movedTasks(locked []*taskertype.Task, d *taskerdriver.SettleDecision, now time.Time) []*taskertype.Task {
+	if len(s.moved) == 0 {
+		return nil
+	}
+	out := make([]*taskertype.Task, 0, len(s.moved))
+	for _, t := range locked {
+		if slices.Contains(s.moved, t.ID) {
+			out = append(out, driverkit.MovedTask(t, d.To, settledAt(now)))
+		}
+	}
+	return out
 }
 
 // commit queues COMMIT, to follow the rest.
@@ -145,13 +209,20 @@ func (s *settling) done(ctx context.Context, x *executor) error {
 	if s.own != nil && (!s.committed || !s.notified) {
 		x.d.listener.notCommitted(s.own, []string{taskerdriver.TopicStepsReady})
 	}
+	if d := s.decision; d != nil && (!s.committed || len(s.moved) == 0) {
+		x.d.listener.notCommitted(s.own, []string{taskerdriver.TopicTaskChanged})
+	}
 	x.readied = nil // the notification was the pipeline's
 	if s.committed {
 		s.pt.settled()
 		if s.notified {
 			x.d.listener.notify(taskerdriver.TopicStepsReady)
 		}
+		if len(s.moved) > 0 {
+			x.d.listener.notify(taskerdriver.TopicTaskChanged)
+		}
 		return nil
 	}
+	s.moved = nil
 	return s.pt.restart(ctx)
 }

@@ -155,18 +155,17 @@ func TestUnsettledPassIsWrittenOnce(t *testing.T) {
 	})
 }
 
-// notifiedBefore listens to the steps-ready topic on a connection of its
-// own and returns a function that reports whether a notification arrived
+// notifiedBefore listens to topic on a connection of its own and returns a function that reports whether a notification arrived
 // since its last call: it sends a sentinel and reads up to it
 // (PostgreSQL delivers notifications in commit order).
-func notifiedBefore(t *testing.T, d *taskerpgx.Driver) func() bool {
+func notifiedBefore(t *testing.T, d *taskerpgx.Driver, topic string) func() bool {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, d.Pool().Config().ConnConfig.ConnString())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	const sentinel = "tasker_test_settle_sentinel"
-	_, err = conn.Exec(ctx, "LISTEN "+taskerdriver.TopicStepsReady+"; LISTEN "+sentinel)
+	_, err = conn.Exec(ctx, "LISTEN "+topic+"; LISTEN "+sentinel)
 	require.NoError(t, err)
 	return func() bool {
 		t.Helper()
@@ -181,12 +180,12 @@ func notifiedBefore(t *testing.T, d *taskerpgx.Driver) func() bool {
 			if n.Channel == sentinel {
 				return seen
 			}
-			seen = seen || n.Channel == taskerdriver.TopicStepsReady
+			seen = seen || n.Channel == topic
 		}
 	}
 }
 
-// requireNotified checks that a steps-ready notification was sent
+// requireNotified checks that a notification was sent
 // (notified, another connection's view) exactly when want, and then woke
 // this process's subscriber (ready).
 func requireNotified(t *testing.T, notified func() bool, ready <-chan struct{}, want bool, what string, args ...any) {
@@ -221,7 +220,7 @@ func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
 	t.Parallel()
 	d := open(t)
 	ctx := t.Context()
-	notified := notifiedBefore(t, d)
+	notified := notifiedBefore(t, d, taskerdriver.TopicStepsReady)
 	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	for _, limit := range []int{2, 1} {
@@ -245,7 +244,7 @@ func TestSettledCreationNotifiesOnlyForStepsLeftUnclaimed(t *testing.T) {
 	t.Parallel()
 	d := open(t)
 	ctx := t.Context()
-	notified := notifiedBefore(t, d)
+	notified := notifiedBefore(t, d, taskerdriver.TopicStepsReady)
 	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	now := testdb.Base
@@ -265,4 +264,45 @@ func TestSettledCreationNotifiesOnlyForStepsLeftUnclaimed(t *testing.T) {
 		require.NoError(t, tx.Commit(ctx))
 		requireNotified(t, notified, ready, limit == 1, "a creation claiming %d of its 2 roots", limit)
 	}
+}
+
+// A settled pass that completes its task (Done) sends the task-changed
+// notification and wakes this process's subscribers; one whose task keeps
+// running sends none.
+func TestSettledCompletionNotifiesTaskChanged(t *testing.T) {
+	t.Parallel()
+	d := open(t)
+	ctx := t.Context()
+	notified := notifiedBefore(t, d, taskerdriver.TopicTaskChanged)
+	changed, unsub := d.Listener().Subscribe(taskerdriver.TopicTaskChanged)
+	defer unsub()
+	f := newSettleFixture(t, d.Executor())
+	done := &taskerdriver.SettleDecision{From: taskertype.StateInProgress, To: taskertype.StateComplete, Reason: "all_steps_complete"}
+	finish := func(steps []*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
+		t.Helper()
+		var ps []*taskerdriver.StepFinishParams
+		for _, c := range steps {
+			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
+				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: f.now})
+		}
+		tx, err := d.Executor().Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps, Progress: []int64{f.task},
+			Claim:  &taskerdriver.StepClaimParams{Now: f.now, Limit: 10, Owner: "w", LeaseExpiresAt: f.now.Add(time.Hour), TaskIDs: []int64{f.task}},
+			Settle: true, Done: done})
+		require.NoError(t, err)
+		require.True(t, res.Committed)
+		require.NoError(t, tx.Commit(ctx))
+		return res
+	}
+	drain(changed)
+	res := finish([]*taskerdriver.ClaimedStep{f.a})
+	require.Empty(t, res.Done, "b and c run")
+	require.Len(t, res.Claimed, 2)
+	requireNotified(t, notified, changed, false, "a's pass")
+	res = finish(res.Claimed)
+	require.Len(t, res.Done, 1)
+	require.Equal(t, taskertype.StateComplete, res.Done[0].State)
+	requireNotified(t, notified, changed, true, "the pass that completes the task")
 }

@@ -299,6 +299,9 @@ func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriv
 	if len(p.Progress) > 0 {
 		res.Progress = withProgress(tasks, counts)
 	}
+	if res.Committed {
+		res.Done = s.movedTasks(tasks, p.Done, p.Finish[0].Now)
+	}
 	if claim != nil {
 		res.Claimed, err = x.claimed(ctx, claim, rows)
 	}
