@@ -57,12 +57,7 @@ func TestFastPathRoundTrips(t *testing.T) {
 	// the Done decision offered with Settle.
 	pass := func(tx taskerdriver.ExecutorTx, taskID int64, settle any, steps ...*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
 		t.Helper()
-		var ps []*taskerdriver.StepFinishParams
-		for _, c := range steps {
-			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
-				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now})
-		}
-		p := &taskerdriver.StepFinishAndClaimParams{Finish: ps, Claim: claim, Progress: []int64{taskID}}
+		p := &taskerdriver.StepFinishAndClaimParams{Finish: completions(now, steps...), Claim: claim, Progress: []int64{taskID}}
 		switch v := settle.(type) {
 		case bool:
 			p.Settle = v

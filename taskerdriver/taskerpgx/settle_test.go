@@ -155,6 +155,29 @@ func TestUnsettledPassIsWrittenOnce(t *testing.T) {
 	})
 }
 
+// openListening opens a driver of its own and listens to topic there: on
+// a connection of its own (notified: notifiedBefore) and as this process's
+// subscriber (the channel).
+func openListening(t *testing.T, topic string) (*taskerpgx.Driver, func() bool, <-chan struct{}) {
+	t.Helper()
+	d := open(t)
+	notified := notifiedBefore(t, d, topic)
+	ch, unsub := d.Listener().Subscribe(topic)
+	t.Cleanup(unsub)
+	return d, notified, ch
+}
+
+// completions are the results of the attempts of steps held by "w",
+// completed at now.
+func completions(now time.Time, steps ...*taskerdriver.ClaimedStep) []*taskerdriver.StepFinishParams {
+	ps := make([]*taskerdriver.StepFinishParams, len(steps))
+	for i, c := range steps {
+		ps[i] = &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
+			State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: now}
+	}
+	return ps
+}
+
 // notifiedBefore listens to topic on a connection of its own and returns a function that reports whether a notification arrived
 // since its last call: it sends a sentinel and reads up to it
 // (PostgreSQL delivers notifications in commit order).
@@ -218,11 +241,8 @@ func drain(ready <-chan struct{}) {
 // for a pass in two round trips), and wakes this process's subscribers.
 func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
 	t.Parallel()
-	d := open(t)
+	d, notified, ready := openListening(t, taskerdriver.TopicStepsReady)
 	ctx := t.Context()
-	notified := notifiedBefore(t, d, taskerdriver.TopicStepsReady)
-	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
-	defer unsub()
 	for _, limit := range []int{2, 1} {
 		f := newSettleFixture(t, d.Executor())
 		notified() // the creation's
@@ -242,11 +262,8 @@ func TestSettledPassNotifiesOnlyForChildrenLeftUnclaimed(t *testing.T) {
 // its task unclaimed, and wakes this process's subscribers then.
 func TestSettledCreationNotifiesOnlyForStepsLeftUnclaimed(t *testing.T) {
 	t.Parallel()
-	d := open(t)
+	d, notified, ready := openListening(t, taskerdriver.TopicStepsReady)
 	ctx := t.Context()
-	notified := notifiedBefore(t, d, taskerdriver.TopicStepsReady)
-	ready, unsub := d.Listener().Subscribe(taskerdriver.TopicStepsReady)
-	defer unsub()
 	now := testdb.Base
 	for i, limit := range []int{2, 1} {
 		drain(ready)
@@ -271,24 +288,16 @@ func TestSettledCreationNotifiesOnlyForStepsLeftUnclaimed(t *testing.T) {
 // running sends none.
 func TestSettledCompletionNotifiesTaskChanged(t *testing.T) {
 	t.Parallel()
-	d := open(t)
+	d, notified, changed := openListening(t, taskerdriver.TopicTaskChanged)
 	ctx := t.Context()
-	notified := notifiedBefore(t, d, taskerdriver.TopicTaskChanged)
-	changed, unsub := d.Listener().Subscribe(taskerdriver.TopicTaskChanged)
-	defer unsub()
 	f := newSettleFixture(t, d.Executor())
 	done := &taskerdriver.SettleDecision{From: taskertype.StateInProgress, To: taskertype.StateComplete, Reason: "all_steps_complete"}
 	finish := func(steps []*taskerdriver.ClaimedStep) *taskerdriver.StepFinishAndClaimResult {
 		t.Helper()
-		var ps []*taskerdriver.StepFinishParams
-		for _, c := range steps {
-			ps = append(ps, &taskerdriver.StepFinishParams{StepID: c.Step.ID, Owner: "w", Attempt: c.Step.Attempts,
-				State: taskertype.StateComplete, Results: json.RawMessage(`{}`), Now: f.now})
-		}
 		tx, err := d.Executor().Begin(ctx)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(ctx) }()
-		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: ps, Progress: []int64{f.task},
+		res, err := tx.StepFinishAndClaim(ctx, &taskerdriver.StepFinishAndClaimParams{Finish: completions(f.now, steps...), Progress: []int64{f.task},
 			Claim:  &taskerdriver.StepClaimParams{Now: f.now, Limit: 10, Owner: "w", LeaseExpiresAt: f.now.Add(time.Hour), TaskIDs: []int64{f.task}},
 			Settle: true, Done: done})
 		require.NoError(t, err)
