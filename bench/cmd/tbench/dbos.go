@@ -106,7 +106,11 @@ func dropDBOSSchema(ctx context.Context, db *benchDB) error {
 func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
 	return withDBOS(ctx, db, func(dctx dbos.Context) error {
 		e2e := make([]time.Duration, 0, o.n)
+		var cpu *cpuMeter
 		for i := range o.warmup + o.n {
+			if i == o.warmup {
+				cpu = startCPU()
+			}
 			start := time.Now()
 			h, err := dbos.RunWorkflow(dctx, dbosDiamond, i)
 			if err != nil {
@@ -120,6 +124,7 @@ func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, r
 			}
 		}
 		res.addLatency(rep, diamondDBOS, e2e)
+		cpu.report(rep, res, "DBOS diamond", "diamond", o.n)
 		return nil
 	})
 }

@@ -17,10 +17,14 @@
 //   - diamond: p50/p95/p99 of -n diamond tasks end to end, one at a time, against
 //     an in-process worker: from CreateTask until WaitTask returns it
 //     complete. Also the join latency of D (D's start minus the later of B's
-//     and C's ends).
+//     and C's ends), and the CPU time per diamond of this process and, when
+//     the server runs on this machine and /proc shows its processes, of the
+//     PostgreSQL server (cpu.go; the server's background processes, and any
+//     other client's work, count too).
 //   - dbos-diamond: the same diamond as one DBOS workflow of four durable
 //     steps (B and C in parallel with dbos.Go), one at a time, against DBOS's
-//     in-process executor, on the schema tbench_dbos.
+//     in-process executor, on the schema tbench_dbos; with the same CPU
+//     figures as diamond.
 //   - river-diamond: the same diamond built with River by chaining (River
 //     has no DAG): each step a job whose worker completes it
 //     (river.JobCompleteTx) and inserts the steps it readies in one

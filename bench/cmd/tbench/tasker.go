@@ -144,13 +144,19 @@ func measureCreate(ctx context.Context, o *options, db *benchDB, rep int, res *r
 // in-process worker and waits for each to complete; measure is called with
 // each measured task's id and end-to-end latency.
 func runOneAtATime(ctx context.Context, o *options, db *benchDB, template string, rec *recorder,
-	measure func(taskID int64, e2e time.Duration) error) error {
+	measure func(taskID int64, e2e time.Duration) error) (*cpuMeter, error) {
 	c, closeFn, err := newTaskerClient(ctx, db.url, o, rec, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closeFn()
-	return oneAtATime(ctx, o, c, template, func(bool) {}, measure)
+	var cpu *cpuMeter
+	err = oneAtATime(ctx, o, c, template, func(measured bool) {
+		if measured && cpu == nil {
+			cpu = startCPU()
+		}
+	}, measure)
+	return cpu, err
 }
 
 // oneAtATime starts c's worker, then creates tasks of template one at a
@@ -193,7 +199,7 @@ func measureDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *
 	rec := &recorder{m: map[recKey]stamp{}}
 	e2e := make([]time.Duration, 0, o.n)
 	join := make([]time.Duration, 0, o.n)
-	err := runOneAtATime(ctx, o, db, tmplDiamondRec, rec, func(id int64, d time.Duration) error {
+	cpu, err := runOneAtATime(ctx, o, db, tmplDiamondRec, rec, func(id int64, d time.Duration) error {
 		st, err := rec.take(id, "a", "b", "c", "d")
 		if err != nil {
 			return err
@@ -211,6 +217,7 @@ func measureDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *
 	}
 	res.addLatency(rep, diamondTasker, e2e)
 	res.addLatency(rep, "Tasker diamond join (D after B, C)", join)
+	cpu.report(rep, res, "Tasker diamond", "diamond", o.n)
 	return nil
 }
 
@@ -219,7 +226,7 @@ func measureDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *
 func measureChain(ctx context.Context, o *options, db *benchDB, rep int, res *results) error {
 	rec := &recorder{m: map[recKey]stamp{}}
 	dep := make([]time.Duration, 0, o.n)
-	err := runOneAtATime(ctx, o, db, tmplChainRec, rec, func(id int64, _ time.Duration) error {
+	_, err := runOneAtATime(ctx, o, db, tmplChainRec, rec, func(id int64, _ time.Duration) error {
 		st, err := rec.take(id, "a", "b")
 		if err != nil {
 			return err
