@@ -485,8 +485,9 @@ type ClaimedStep struct {
 	// long it waited in the queue.
 	ReadyAt time.Time
 	// Children is how many steps depend on Step. The completion of a step
-	// with children leaves its task running (a child has yet to run), so
-	// the pass that records it need not offer StepFinishAndClaimParams.Done.
+	// with children leaves its task running (a child has yet to run, unless
+	// an operator resolved them all meanwhile), so the pass that records it
+	// need not offer StepFinishAndClaimParams.Done.
 	Children int
 }
 

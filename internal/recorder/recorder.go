@@ -78,7 +78,9 @@ func (r *Recorder) Record(ctx context.Context, tx taskerdriver.Executor, now tim
 // only completed, which the driver then does itself with the decision
 // statemachine.Decide makes for a running task whose steps are all done
 // (StepFinishAndClaimParams.Done, offered when a completed step has no
-// children, Attempt.Children: only such a step can be its task's last).
+// children, Attempt.Children: a step with children ends its task only when
+// they were all resolved manually while it ran, and that pass, not
+// settled, is written in two round trips).
 // A settled transaction is over: the caller writes nothing more in it
 // (its Commit does nothing).
 func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor, now time.Time, attempts []Attempt, claim *taskerdriver.StepClaimParams, b *Batch) ([]Recorded, []*taskerdriver.ClaimedStep, error) {
@@ -109,7 +111,7 @@ func (r *Recorder) RecordAndClaim(ctx context.Context, tx taskerdriver.Executor,
 	p := &taskerdriver.StepFinishAndClaimParams{Finish: params, Claim: claim, Progress: taskIDs}
 	if settle && len(attempts) > 0 {
 		p.Settle = true
-		if leaf { // only a step without children can be its task's last
+		if leaf { // a step with children rarely is its task's last
 			p.Done = settledDone
 		}
 	}

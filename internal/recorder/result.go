@@ -45,9 +45,10 @@ type Attempt struct {
 	Result         Result
 	// Children is how many steps depend on Step
 	// (taskerdriver.ClaimedStep.Children; zero when not known). The
-	// completion of a step with children leaves its task running, so a
-	// pass of such completions does not offer the driver to complete a
-	// task (RecordAndClaim).
+	// completion of a step with children leaves its task running (unless
+	// they were all resolved manually meanwhile), so a pass of such
+	// completions does not offer the driver to complete a task
+	// (RecordAndClaim).
 	Children int
 }
 

@@ -2,10 +2,14 @@ package taskerpgx
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tasker-go/tasker/taskerdriver"
 )
@@ -82,23 +86,21 @@ func ExplainIn(ctx context.Context, d *Driver, inTx bool, q string, args ...any)
 }
 
 // ExplainAnalyzeIn executes q with EXPLAIN (ANALYZE, FORMAT JSON) in a
-// transaction begun as the driver begins its own, rolled back after, with
-// a generic plan when generic (the plan a prepared statement settles on),
-// and returns the plan's root node.
+// transaction begun as the driver begins its own, rolled back after, and
+// returns the plan's root node. With generic, q runs as a prepared
+// statement under force_generic_plan (the plan a prepared statement
+// settles on) and its plan is the one auto_explain reports for that
+// execution: EXPLAIN with bound parameters plans them as constants (a
+// custom plan), and EXPLAIN EXECUTE takes no bound parameters.
 func ExplainAnalyzeIn(ctx context.Context, d *Driver, generic bool, q string, args ...any) (map[string]any, error) {
+	if generic {
+		return explainGeneric(ctx, d, q, args)
+	}
 	t, err := beginPipeTx(ctx, d.pool, false)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = t.Rollback(context.WithoutCancel(ctx)) }()
-	if generic {
-		if _, err := queryAll(ctx, t, "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)", nil, func(r pgx.Row) (string, error) {
-			var s string
-			return s, r.Scan(&s)
-		}); err != nil {
-			return nil, err
-		}
-	}
 	docs, err := queryAll(ctx, t, "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args, func(r pgx.Row) ([]map[string]any, error) {
 		var doc []map[string]any
 		return doc, r.Scan(&doc)
@@ -107,6 +109,62 @@ func ExplainAnalyzeIn(ctx context.Context, d *Driver, generic bool, q string, ar
 		return nil, err
 	}
 	return docs[0][0]["Plan"].(map[string]any), nil
+}
+
+// explainGeneric is ExplainAnalyzeIn's generic plan: q executed on a
+// connection of its own, in a transaction with the driver's settings and
+// force_generic_plan, auto_explain sending the plan as a notice.
+func explainGeneric(ctx context.Context, d *Driver, q string, args []any) (map[string]any, error) {
+	cfg := d.pool.Config().ConnConfig.Copy()
+	var notes []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notes = append(notes, n.Message) }
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	for _, s := range []string{txSettingsSQL, "LOAD 'auto_explain'", `SELECT set_config('auto_explain.log_analyze', 'on', true),
+		set_config('auto_explain.log_format', 'json', true), set_config('auto_explain.log_level', 'notice', true),
+		set_config('plan_cache_mode', 'force_generic_plan', true), set_config('auto_explain.log_min_duration', '0', true)`} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	notes = nil
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// auto_explain's notice may arrive with the next statement's answer
+	// (seen after a statement calling pg_notify).
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		var doc struct {
+			Text string         `json:"Query Text"`
+			Plan map[string]any `json:"Plan"`
+		}
+		_, body, _ := strings.Cut(n, "plan:") // "duration: … ms  plan:\n{…}"
+		if json.Unmarshal([]byte(body), &doc) == nil && doc.Text == q && doc.Plan != nil {
+			// A generic plan shows its parameters, a custom one their values.
+			plan, _ := json.Marshal(doc.Plan) // without the query's text, which names them too
+			if len(args) > 0 && !strings.Contains(string(plan), `$`) {
+				return nil, errors.New("the plan auto_explain reported is not a generic plan")
+			}
+			return doc.Plan, nil
+		}
+	}
+	return nil, fmt.Errorf("auto_explain reported no plan of the statement (%d notices)", len(notes))
 }
 
 // LockTasksSQL and ProgressSQL expose the pass's lock and counts of its

@@ -3,6 +3,7 @@ package taskerpgx_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,3 +156,75 @@ func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 
 // taskGetSQL is how TaskGet's statement ends.
 const taskGetSQL = `FROM tasker_tasks WHERE task_id = $1`
+
+// A settling pass's move of its tasks whose steps are all done, with the
+// generic plan the pass's pipeline runs it with (prepared, then executed
+// under force_generic_plan) on a database whose statistics say it is empty
+// while 2,000 other tasks run: it reads the pass's tasks by key, not every
+// running task through the state index, whether it moves them or not.
+func TestSettledDoneGenericPlanUsesKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	d := openEmptied(t)
+	_, err := d.Pool().Exec(ctx, `
+		INSERT INTO tasker_tasks (namespace, name, version, state, identity_hash, requested_at, created_at, updated_at)
+			SELECT 'ns', 'other', '1', (ARRAY['in_progress','complete'])[1 + g % 2], 'other-' || g, now(), now(), now()
+			FROM generate_series(1, 4000) g;
+		INSERT INTO tasker_workflow_steps (task_id, name, position, handler, state, created_at, updated_at)
+			SELECT task_id, 'a', 0, 'h', 'complete', now(), now() FROM tasker_tasks`)
+	require.NoError(t, err)
+	const n = 64
+	var ids []int64
+	require.NoError(t, d.Pool().QueryRow(ctx, `
+		WITH t AS (
+			INSERT INTO tasker_tasks (namespace, name, version, state, identity_hash, requested_at, created_at, updated_at)
+			SELECT 'ns', 'pass', '1', 'in_progress', 'pass-' || g, now(), now(), now() FROM generate_series(1, $1) g RETURNING task_id),
+		s AS (
+			INSERT INTO tasker_workflow_steps (task_id, name, position, handler, state, created_at, updated_at)
+			SELECT task_id, n, 0, 'h', 'complete', now(), now() FROM t, unnest('{a,b,c,d}'::text[]) n)
+		SELECT array_agg(task_id) FROM t`, n).Scan(&ids))
+	for _, done := range []bool{false, true} {
+		if !done {
+			_, err := d.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET state = 'in_progress' WHERE task_id = ANY($1) AND name = 'd'`, ids)
+			require.NoError(t, err)
+		} else {
+			_, err := d.Pool().Exec(ctx, `UPDATE tasker_workflow_steps SET state = 'complete' WHERE task_id = ANY($1)`, ids)
+			require.NoError(t, err)
+		}
+		conn, err := d.Pool().Acquire(ctx)
+		require.NoError(t, err)
+		var root map[string]any
+		err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			for _, q := range []string{taskerpgx.TxSettingsSQL, taskerpgx.GenericPlanSQL,
+				`PREPARE settled_done(bigint[], text, text, text, timestamptz, boolean, text) AS ` + taskerpgx.SettledDoneSQL} {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
+			var doc []map[string]any
+			if err := tx.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE settled_done(`+pgArray(ids)+`, 'in_progress', 'complete', 'r', now(), true, 'tasker_test_plan')`).
+				Scan(&doc); err != nil {
+				return err
+			}
+			root = doc[0]["Plan"].(map[string]any)
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		_, err = conn.Exec(context.WithoutCancel(ctx), `DEALLOCATE settled_done`)
+		require.NoError(t, err)
+		conn.Release()
+		want := map[bool]float64{false: 0, true: n}[done]
+		require.Equal(t, want, root["Actual Rows"], "tasks moved (all steps done: %v)", done)
+		requireLinear(t, root, 4*n, "the move's generic plan (all steps done: %v)", done)
+		require.NotContains(t, indexes(root), "tasker_tasks_state", "all steps done: %v", done)
+	}
+}
+
+// pgArray is ids as a PostgreSQL array literal.
+func pgArray(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return "'{" + strings.Join(parts, ",") + "}'::bigint[]"
+}

@@ -18,8 +18,9 @@ import (
 // A pass that settles (StepFinishAndClaimParams.Settle) commits in its one
 // round trip: after the results, the claim, the lock and the counts, the
 // pipeline carries the steps-ready notification (settleNotifySQL), the
-// check that no task of the pass is to be decided (unsettledSQL) and
-// COMMIT. (A creation that settles, TaskCreateParams.Settle, sends its
+// move of the tasks whose steps are all done (settledDoneSQL, when the
+// offer carries StepFinishAndClaimParams.Done), the check that no other
+// task of the pass is to be decided (unsettledSQL) and COMMIT. (A creation that settles, TaskCreateParams.Settle, sends its
 // notification, newTaskNotifySQL, and COMMIT after its insert and claim.)
 // PostgreSQL runs a pipeline in order and stops it at the first error, so
 // a failed check leaves COMMIT unrun: the transaction is rolled back and
@@ -51,14 +52,21 @@ const unsettledSQL = `SELECT ('tasker: task ' || t.task_id || ' ` + unsettledGua
 // their transitions (metadata: the reason $4 and the step counts, as the
 // recorder's finalize writes them); it returns the moved tasks' ids and
 // sends the task-changed notification ($7) when it moved one. The tasks
-// are locked already (lockTasksSQL); their steps are read through
-// (task_id, name), and counted only for a task whose steps are all done.
-const settledDoneSQL = `WITH done AS (
-		SELECT t.task_id, c.total, c.blocked FROM tasker_tasks t
+// are locked already (lockTasksSQL). Each is read by its key alone (LIMIT
+// 1, its state tested outside: with the state in its condition, a generic
+// plan made on stale statistics read every task in that state through the
+// state index), its steps through (task_id, name), and its steps are
+// counted only once they are all done (pass is materialized first).
+const settledDoneSQL = `WITH pass AS MATERIALIZED (
+		SELECT t.task_id FROM unnest($1::bigint[]) AS ids(id)
+		CROSS JOIN LATERAL (SELECT task_id, state FROM tasker_tasks WHERE task_id = ids.id LIMIT 1) t
+		WHERE t.state = $2 AND NOT EXISTS (SELECT 1 FROM tasker_workflow_steps s
+			WHERE s.task_id = t.task_id AND s.state NOT IN ('complete','resolved_manually'))),
+	done AS (
+		SELECT p.task_id, c.total, c.blocked FROM pass p
 		CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE s.blocked) AS blocked
-			FROM tasker_workflow_steps s WHERE s.task_id = t.task_id) c
-		WHERE t.task_id = ANY($1) AND t.state = $2 AND NOT EXISTS (SELECT 1 FROM tasker_workflow_steps s
-			WHERE s.task_id = t.task_id AND s.state NOT IN ('complete','resolved_manually')) AND c.total > 0),
+			FROM tasker_workflow_steps s WHERE s.task_id = p.task_id) c
+		WHERE c.total > 0),
 	m AS (
 		UPDATE tasker_tasks t SET state = $3, transition_seq = t.transition_seq + 1,
 			updated_at = $5, completed_at = CASE WHEN $6::boolean THEN $5::timestamptz END
