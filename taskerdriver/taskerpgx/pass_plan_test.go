@@ -99,6 +99,14 @@ func TestPassPlansAreLinear(t *testing.T) {
 	for i, c := range claimed {
 		completed[i], tasks[i] = c.Step.ID, c.Step.TaskID
 	}
+	// A claim of 2n steps from that backlog reads what it claims, not the
+	// backlog (its LIMIT a parameter in the generic plan).
+	for _, generic := range []bool{false, true} {
+		root, err := taskerpgx.ExplainAnalyzeIn(ctx, d, generic, taskerpgx.ClaimSQL, claim...)
+		require.NoError(t, err)
+		require.EqualValues(t, 2*n, root["Actual Rows"], "the claim returns every claimed step")
+		requireLinear(t, root, 2*n, "claim from a backlog, generic plan: %v", generic)
+	}
 	for _, generic := range []bool{false, true} {
 		root, err := taskerpgx.ExplainAnalyzeIn(ctx, d, generic, taskerpgx.SettleNotifySQL, "tasker_test_plan", completed)
 		require.NoError(t, err)
