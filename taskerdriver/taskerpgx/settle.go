@@ -20,8 +20,9 @@ import (
 // pipeline carries the steps-ready notification (settleNotifySQL), the
 // move of the tasks whose steps are all done (settledDoneSQL, when the
 // offer carries StepFinishAndClaimParams.Done), the check that no other
-// task of the pass is to be decided (unsettledSQL) and COMMIT. (A creation that settles, TaskCreateParams.Settle, sends its
-// notification, newTaskNotifySQL, and COMMIT after its insert and claim.)
+// task of the pass is to be decided (unsettledSQL) and COMMIT. (A creation
+// that settles, TaskCreateParams.Settle, sends its notification,
+// newTaskNotifySQL, and COMMIT after its insert and claim.)
 // PostgreSQL runs a pipeline in order and stops it at the first error, so
 // a failed check leaves COMMIT unrun: the transaction is rolled back and
 // the pass is written again without the offer, its tasks decided by the
