@@ -181,14 +181,14 @@ func settledAt(now time.Time) time.Time { return now.UTC().Truncate(time.Microse
 
 // movedTasks returns the tasks s moved as they are after the move, from
 // their locked rows.
-func (s *settling) movedTasks(locked []*taskertype.Task, d *taskerdriver.SettleDecision, now time.Time) []*taskertype.Task {
+func (s *settling) movedTasks(locked []*taskertype.Task, now time.Time) []*taskertype.Task {
 	if len(s.moved) == 0 {
 		return nil
 	}
 	out := make([]*taskertype.Task, 0, len(s.moved))
 	for _, t := range locked {
 		if slices.Contains(s.moved, t.ID) {
-			out = append(out, driverkit.MovedTask(t, d.To, settledAt(now)))
+			out = append(out, driverkit.MovedTask(t, s.decision.To, settledAt(now)))
 		}
 	}
 	return out
@@ -218,7 +218,7 @@ func (s *settling) done(ctx context.Context, x *executor) error {
 	if s.own != nil && (!s.committed || !s.notified) {
 		x.d.listener.notCommitted(s.own, []string{taskerdriver.TopicStepsReady})
 	}
-	if d := s.decision; d != nil && (!s.committed || len(s.moved) == 0) {
+	if s.decision != nil && (!s.committed || len(s.moved) == 0) {
 		x.d.listener.notCommitted(s.own, []string{taskerdriver.TopicTaskChanged})
 	}
 	x.readied = nil // the notification was the pipeline's

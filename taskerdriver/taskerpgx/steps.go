@@ -300,7 +300,7 @@ func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriv
 		res.Progress = withProgress(tasks, counts)
 	}
 	if res.Committed {
-		res.Done = s.movedTasks(tasks, p.Done, p.Finish[0].Now)
+		res.Done = s.movedTasks(tasks, p.Finish[0].Now)
 	}
 	if claim != nil {
 		res.Claimed, err = x.claimed(ctx, claim, rows)
