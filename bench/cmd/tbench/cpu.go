@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,21 +19,37 @@ import (
 // share is read from /proc and is known only when the server runs on this
 // machine and its processes are readable; everything else on the server
 // (another client's work) counts too, so run it on an otherwise idle server.
+// It also counts the write-ahead log the server wrote meanwhile (records
+// and bytes, from pg_stat_wal: the whole server's, like its CPU), the
+// measure of how much a workload writes.
 type cpuMeter struct {
+	db           *benchDB
 	self, server time.Duration
 	serverOK     bool
+	wal          walStat
+	walOK        bool
+}
+
+// walStat is the server's write-ahead log counters.
+type walStat struct{ records, bytes int64 }
+
+func readWAL(ctx context.Context, db *benchDB) (walStat, bool) {
+	var w walStat
+	err := db.pool.QueryRow(ctx, "SELECT wal_records, wal_bytes::bigint FROM pg_stat_wal").Scan(&w.records, &w.bytes)
+	return w, err == nil
 }
 
 // startCPU returns a meter started now.
-func startCPU() *cpuMeter {
-	m := &cpuMeter{self: selfCPU()}
+func startCPU(ctx context.Context, db *benchDB) *cpuMeter {
+	m := &cpuMeter{db: db, self: selfCPU()}
 	m.server, m.serverOK = serverCPU()
+	m.wal, m.walOK = readWAL(ctx, db)
 	return m
 }
 
 // report adds, to res, this process's and the server's CPU per unit
 // (n units since the start) under name, and prints them.
-func (m *cpuMeter) report(rep int, res *results, name, unit string, n int) {
+func (m *cpuMeter) report(ctx context.Context, rep int, res *results, name, unit string, n int) {
 	self := (selfCPU() - m.self) / time.Duration(n)
 	line := fmt.Sprintf("rep %d  %-34s client CPU %7.3f ms/%s", rep, name, ms(self), unit)
 	res.add(name+": client CPU per "+unit, "ms", ms(self))
@@ -40,6 +57,13 @@ func (m *cpuMeter) report(rep int, res *results, name, unit string, n int) {
 		per := (server - m.server) / time.Duration(n)
 		line += fmt.Sprintf("  PostgreSQL CPU %7.3f ms/%s", ms(per), unit)
 		res.add(name+": PostgreSQL CPU per "+unit, "ms", ms(per))
+	}
+	if w, ok := readWAL(ctx, m.db); ok && m.walOK {
+		records := float64(w.records-m.wal.records) / float64(n)
+		kb := float64(w.bytes-m.wal.bytes) / 1024 / float64(n)
+		line += fmt.Sprintf("  WAL %5.1f records %5.1f KB/%s", records, kb, unit)
+		res.add(name+": WAL records per "+unit, "records", records)
+		res.add(name+": WAL KB per "+unit, "KB", kb)
 	}
 	fmt.Println(line)
 }

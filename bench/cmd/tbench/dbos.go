@@ -109,7 +109,7 @@ func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, r
 		var cpu *cpuMeter
 		for i := range o.warmup + o.n {
 			if i == o.warmup {
-				cpu = startCPU()
+				cpu = startCPU(ctx, db)
 			}
 			start := time.Now()
 			h, err := dbos.RunWorkflow(dctx, dbosDiamond, i)
@@ -124,7 +124,7 @@ func measureDBOSDiamond(ctx context.Context, o *options, db *benchDB, rep int, r
 			}
 		}
 		res.addLatency(rep, diamondDBOS, e2e)
-		cpu.report(rep, res, "DBOS diamond", "diamond", o.n)
+		cpu.report(ctx, rep, res, "DBOS diamond", "diamond", o.n)
 		return nil
 	})
 }

@@ -20,11 +20,13 @@
 //     and C's ends), and the CPU time per diamond of this process and, when
 //     the server runs on this machine and /proc shows its processes, of the
 //     PostgreSQL server (cpu.go; the server's background processes, and any
-//     other client's work, count too).
+//     other client's work, count too), and the write-ahead log the server
+//     wrote per diamond (records and KB, from pg_stat_wal: the server's
+//     whole log, so any other client's writes count too).
 //   - dbos-diamond: the same diamond as one DBOS workflow of four durable
 //     steps (B and C in parallel with dbos.Go), one at a time, against DBOS's
 //     in-process executor, on the schema tbench_dbos; with the same CPU
-//     figures as diamond.
+//     and WAL figures as diamond.
 //   - river-diamond: the same diamond built with River by chaining (River
 //     has no DAG): each step a job whose worker completes it
 //     (river.JobCompleteTx) and inserts the steps it readies in one

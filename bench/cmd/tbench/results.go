@@ -71,6 +71,7 @@ func (r *results) addRatios(o *options) {
 		{"diamond p95 (lower leads)", diamondTasker + " p95", diamondDBOS + " p95"},
 		{"diamond p99 (lower leads)", diamondTasker + " p99", diamondDBOS + " p99"},
 		{"PostgreSQL CPU per diamond (lower leads)", "Tasker diamond: PostgreSQL CPU per diamond", "DBOS diamond: PostgreSQL CPU per diamond"},
+		{"WAL records per diamond (lower leads)", "Tasker diamond: WAL records per diamond", "DBOS diamond: WAL records per diamond"},
 		{"burst steps/s (higher leads)", burstTasker + " steps/s", burstDBOS + " steps/s"},
 		{"burst p50 per diamond (lower leads)", burstTasker + " per diamond p50", burstDBOS + " per diamond p50"},
 		{"dependent step start p50 (lower leads)", chainTasker + " p50", chainDBOS + " p50"},

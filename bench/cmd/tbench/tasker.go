@@ -153,7 +153,7 @@ func runOneAtATime(ctx context.Context, o *options, db *benchDB, template string
 	var cpu *cpuMeter
 	err = oneAtATime(ctx, o, c, template, func(measured bool) {
 		if measured && cpu == nil {
-			cpu = startCPU()
+			cpu = startCPU(ctx, db)
 		}
 	}, measure)
 	return cpu, err
@@ -217,7 +217,7 @@ func measureDiamond(ctx context.Context, o *options, db *benchDB, rep int, res *
 	}
 	res.addLatency(rep, diamondTasker, e2e)
 	res.addLatency(rep, "Tasker diamond join (D after B, C)", join)
-	cpu.report(rep, res, "Tasker diamond", "diamond", o.n)
+	cpu.report(ctx, rep, res, "Tasker diamond", "diamond", o.n)
 	return nil
 }
 
