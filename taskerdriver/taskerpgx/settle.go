@@ -57,12 +57,16 @@ const unsettledSQL = `SELECT ('tasker: task ' || t.task_id || ' ` + unsettledGua
 // 1, its state tested outside: with the state in its condition, a generic
 // plan made on stale statistics read every task in that state through the
 // state index), its steps through (task_id, name), and its steps are
-// counted only once they are all done (pass is materialized first).
+// counted only once they are all done (pass is materialized first). The
+// test for a step not done is a subquery per task (OFFSET 0 keeps the
+// planner from turning it into an anti-join): as a join, planned while the
+// table was small (a session keeps its generic plan), it read every step
+// of every task, with a hash.
 const settledDoneSQL = `WITH pass AS MATERIALIZED (
 		SELECT t.task_id FROM unnest($1::bigint[]) AS ids(id)
 		CROSS JOIN LATERAL (SELECT task_id, state FROM tasker_tasks WHERE task_id = ids.id LIMIT 1) t
 		WHERE t.state = $2 AND NOT EXISTS (SELECT 1 FROM tasker_workflow_steps s
-			WHERE s.task_id = t.task_id AND s.state NOT IN ('complete','resolved_manually'))),
+			WHERE s.task_id = t.task_id AND s.state NOT IN ('complete','resolved_manually') OFFSET 0)),
 	done AS (
 		SELECT p.task_id, c.total, c.blocked FROM pass p
 		CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE s.blocked) AS blocked
