@@ -264,10 +264,42 @@ func (w *Worker) loop(startCtx context.Context) {
 	// notified: the last wake-up was a steps-ready notification, so the
 	// next pass claims without first reading whether a step is ready.
 	notified := false
+	// exhaustedUntil: the last claim (or read of the next wake-up) found
+	// nothing more ready than it took, and nothing has said since that
+	// more may be (a steps-ready notification, a retry time reached, the
+	// poll); until then, a pass whose results ready no step
+	// (recorder.ReadiesNothing) skips the claim, a statement that would
+	// find nothing: the last pass of every task. It lasts one poll
+	// interval at most, so that steps made ready by time alone (a retry
+	// due) are claimed within it even by a worker that never idles.
+	var exhaustedUntil time.Time
 	for {
 		w.gather()
-		pass, err := w.runOnce(ctx, notified)
+		now := w.cfg.Now()
+		if !wakeAt.IsZero() && !now.Before(wakeAt) {
+			exhaustedUntil = time.Time{}
+		}
+		exhausted := now.Before(exhaustedUntil)
+		if exhausted && !notified {
+			select {
+			case <-ready: // sent while the loop did not wait
+				notified = true
+			default:
+			}
+		}
+		pass, err := w.runOnce(ctx, notified, exhausted)
 		notified = false
+		switch {
+		case err != nil:
+			exhaustedUntil = time.Time{}
+		case pass.wakeRead: // nothing was ready
+			exhaustedUntil = now.Add(w.cfg.PollInterval)
+		case pass.claimedAt.IsZero(): // no claim: what the last one found stands
+		case pass.saturated:
+			exhaustedUntil = time.Time{}
+		default:
+			exhaustedUntil = pass.claimedAt.Add(w.cfg.PollInterval)
+		}
 		if pass.wakeRead {
 			wakeAt = pass.nextWake
 		} else if pass.claimedAt.Compare(wakeAt) >= 0 {
@@ -312,6 +344,7 @@ func (w *Worker) loop(startCtx context.Context) {
 		case <-ready:
 			notified = true
 		case <-timer.C:
+			exhaustedUntil = time.Time{} // the poll: look again
 		case <-startDone:
 			startDone = nil
 			w.mu.Lock()
@@ -362,7 +395,7 @@ func (w *Worker) gather() {
 // while the worker runs in the background.
 func (w *Worker) Drain(ctx context.Context) error {
 	for {
-		pass, err := w.runOnce(ctx, false)
+		pass, err := w.runOnce(ctx, false, false)
 		if err != nil {
 			return err
 		}
@@ -403,8 +436,10 @@ type passResult struct {
 // handlers. When there is nothing to record and nothing is ready, it only
 // reads (no write transaction). After a steps-ready notification
 // (notified) it claims at once, and reads when the next step is ready only
-// if it claimed nothing.
-func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error) {
+// if it claimed nothing. When the last claim found nothing more
+// (exhausted) and not notified since, a pass of results that ready no
+// step does not claim.
+func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passResult, error) {
 	now := w.cfg.Now()
 	w.mu.Lock()
 	done := w.done
@@ -432,6 +467,7 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 	}
 
 	attempts, released := w.sort(done)
+	claiming := !stopping && free > 0 && !(exhausted && !notified && recorder.ReadiesNothing(attempts))
 	var b recorder.Batch
 	var claims []*taskerdriver.ClaimedStep
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
@@ -440,7 +476,7 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 			return err
 		}
 		var claim *taskerdriver.StepClaimParams
-		if !stopping && free > 0 {
+		if claiming {
 			claim = &taskerdriver.StepClaimParams{
 				Now: now, Limit: free, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(),
 			}
@@ -470,8 +506,8 @@ func (w *Worker) runOnce(ctx context.Context, notified bool) (passResult, error)
 	if gaveBack, err := w.launch(ctx, claims, b.Events, now); gaveBack {
 		return passResult{}, err
 	}
-	res := passResult{claimed: len(claims), saturated: free > 0 && len(claims) == free}
-	if !stopping && free > 0 {
+	res := passResult{claimed: len(claims), saturated: claiming && len(claims) == free}
+	if claiming {
 		res.claimedAt = now
 	}
 	if notified && len(done) == 0 && len(claims) == 0 {

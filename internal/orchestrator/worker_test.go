@@ -36,6 +36,9 @@ type env struct {
 	// seen receives every record of the worker in the registry of workers
 	// (real database call, then reported).
 	seen chan *taskerdriver.WorkerSeenParams
+	// passes receives every pass that recorded results (real database
+	// call, then reported).
+	passes chan pass
 
 	mu     sync.Mutex
 	events []*taskertype.Event
@@ -47,8 +50,9 @@ func newEnv(t *testing.T) *env {
 	db := testdb.Open(t)
 	require.NoError(t, db.Migrate(t.Context()))
 	e := &env{t: t, clock: testdb.NewClock(base), beats: make(chan *taskerdriver.StepHeartbeatParams, 64),
-		wakes: make(chan time.Time, 64), seen: make(chan *taskerdriver.WorkerSeenParams, 64), posted: make(chan struct{}, 1)}
-	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, wakes: e.wakes, seen: e.seen}}
+		wakes: make(chan time.Time, 64), seen: make(chan *taskerdriver.WorkerSeenParams, 64), posted: make(chan struct{}, 1),
+		passes: make(chan pass, 64)}
+	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, wakes: e.wakes, seen: e.seen, passes: e.passes}}
 	e.ex = db.Executor()
 	return e
 }
@@ -63,9 +67,47 @@ func (d spyDriver) Executor() taskerdriver.Executor { return d.ex }
 
 type spyExecutor struct {
 	taskerdriver.Executor
-	beats chan<- *taskerdriver.StepHeartbeatParams
-	wakes chan<- time.Time
-	seen  chan<- *taskerdriver.WorkerSeenParams
+	beats  chan<- *taskerdriver.StepHeartbeatParams
+	wakes  chan<- time.Time
+	seen   chan<- *taskerdriver.WorkerSeenParams
+	passes chan<- pass
+}
+
+// pass is a worker pass that recorded results: the steps it finished and
+// whether it claimed.
+type pass struct {
+	finished []int64
+	claimed  bool
+}
+
+func (x spyExecutor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
+	tx, err := x.Executor.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return spyTx{ExecutorTx: tx, passes: x.passes}, nil
+}
+
+// spyTx is a real transaction that reports its passes.
+type spyTx struct {
+	taskerdriver.ExecutorTx
+	passes chan<- pass
+}
+
+func (x spyTx) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	res, err := x.ExecutorTx.StepFinishAndClaim(ctx, p)
+	if len(p.Finish) > 0 {
+		var ps pass
+		for _, f := range p.Finish {
+			ps.finished = append(ps.finished, f.StepID)
+		}
+		ps.claimed = p.Claim != nil
+		select {
+		case x.passes <- ps:
+		default:
+		}
+	}
+	return res, err
 }
 
 func (x spyExecutor) WorkerSeen(ctx context.Context, p *taskerdriver.WorkerSeenParams) error {
@@ -346,6 +388,69 @@ func TestRetryTimeKeptAcrossPasses(t *testing.T) {
 		require.Equal(t, "flaky", g.waitStarted(t), "the retry did not run")
 		g.let(t)
 		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+	})
+}
+
+// TestLeafPassSkipsTheClaimAfterOneFoundNothingMore: after a claim that
+// found fewer ready steps than it had room for, a pass whose results
+// ready no step (completions of steps without children) does not claim;
+// a pass that may ready steps does, a claim that filled every free slot
+// keeps the next leaf pass claiming, and a step announced meanwhile is
+// claimed at once.
+func TestLeafPassSkipsTheClaimAfterOneFoundNothingMore(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		nextPass := func() pass {
+			t.Helper()
+			select {
+			case p := <-e.passes:
+				return p
+			case <-time.After(30 * time.Second):
+				t.Fatal("no pass recorded results")
+				return pass{}
+			}
+		}
+		chain := e.create(step("a"), step("b", 0))
+		g := newGate()
+		w := e.worker(orchestrator.Config{Run: g.run, Concurrency: 2})
+		require.NoError(t, w.Start(t.Context()))
+		defer stop(t, w)
+		require.Equal(t, "a", g.waitStarted(t))
+		g.let(t)
+		p := nextPass()
+		require.Equal(t, []int64{chain.Steps[0].ID}, p.finished)
+		require.True(t, p.claimed, "a's completion readies b: its pass claims")
+		require.Equal(t, "b", g.waitStarted(t))
+		g.let(t)
+		p = nextPass()
+		require.Equal(t, []int64{chain.Steps[1].ID}, p.finished)
+		require.False(t, p.claimed, "b is a leaf and the last claim found nothing more")
+		e.waitEvent(taskertype.EventTaskCompleted, chain.Task.ID)
+
+		// Three roots, two slots: the claim fills both, so the leaf pass
+		// that follows claims (more may be ready), and finds the third.
+		three := e.create(step("x"), step("y"), step("z"))
+		first := []string{g.waitStarted(t), g.waitStarted(t)}
+		require.ElementsMatch(t, []string{"x", "y"}, first)
+		g.let(t)
+		p = nextPass()
+		require.Len(t, p.finished, 1)
+		require.True(t, p.claimed, "the last claim took as many steps as it had room for")
+		require.Equal(t, "z", g.waitStarted(t))
+		g.let(t)
+		g.let(t)
+		e.waitEvent(taskertype.EventTaskCompleted, three.Task.ID)
+
+		// A step readied while a leaf runs (its creation announces it) is
+		// claimed at once, not at the poll (an hour here).
+		held := e.create(step("h"))
+		require.Equal(t, "h", g.waitStarted(t))
+		late := e.create(step("l"))
+		require.Equal(t, "l", g.waitStarted(t))
+		g.let(t)
+		g.let(t)
+		e.waitEvent(taskertype.EventTaskCompleted, held.Task.ID)
+		e.waitEvent(taskertype.EventTaskCompleted, late.Task.ID)
 	})
 }
 

@@ -52,6 +52,22 @@ type Attempt struct {
 	Children int
 }
 
+// ReadiesNothing reports whether recording attempts can make no step
+// ready to run: they are all completions of steps that no step depends
+// on (Attempt.Children zero, which the caller must know: a claimed step's
+// taskerdriver.ClaimedStep.Children). A completion readies only children
+// of its step, and a failure may make its own step ready again (a retry
+// due at once). A worker whose last claim found nothing more need not
+// claim in a pass of such attempts.
+func ReadiesNothing(attempts []Attempt) bool {
+	for _, a := range attempts {
+		if a.Result.Err != nil || a.Children > 0 {
+			return false
+		}
+	}
+	return len(attempts) > 0
+}
+
 // Recorded is what Record did with one Attempt.
 type Recorded struct {
 	// Step is the step as recorded; nil when Lost.

@@ -226,6 +226,7 @@ func (s *suite) createAndClaim(t *testing.T) {
 		require.Equal(t, taskertype.StateInProgress, cs[0].Step.State)
 		require.JSONEq(t, `{"n":2}`, string(cs[0].Task.Context))
 		require.True(t, cs[0].TaskStarted)
+		require.Equal(t, 1, cs[0].Children, "b depends on a (a worker's next claim depends on it: recorder.ReadiesNothing)")
 		require.NoError(t, tx.Commit(b.ctx))
 
 		// The same identity again (outside a transaction): the task
