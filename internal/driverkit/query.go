@@ -162,11 +162,11 @@ func TransitionQuery(p *taskerdriver.TransitionListParams, param, noStep string)
 	const stepRecent = `sort_key = max(sort_key) OVER (PARTITION BY workflow_step_id)`
 	switch {
 	case p.Feed:
-		table, key, step := "tasker_task_transitions", "task_id", noStep
+		table, key, step := "tasker_task_transitions", "x.task_id = t.task_id", noStep
 		if p.AllSteps {
-			table, key, step = "tasker_workflow_step_transitions", "workflow_step_id", "workflow_step_id"
+			table, key, step = "tasker_workflow_step_transitions", "x.task_id = t.task_id AND x.workflow_step_id = t.workflow_step_id", "workflow_step_id"
 		}
-		recent := fmt.Sprintf(`sort_key = (SELECT max(x.sort_key) FROM %s x WHERE x.%s = t.%s)`, table, key, key)
+		recent := fmt.Sprintf(`sort_key = (SELECT max(x.sort_key) FROM %s x WHERE %s)`, table, key)
 		if p.AfterID < 0 {
 			return fmt.Sprintf(`SELECT `+cols+` FROM %s t WHERE id > %s ORDER BY id DESC LIMIT 1`, step, recent, table, param), -1
 		}
@@ -176,7 +176,11 @@ func TransitionQuery(p *taskerdriver.TransitionListParams, param, noStep string)
 		}
 		return fmt.Sprintf(`SELECT `+cols+` FROM %s t WHERE id > %s ORDER BY id LIMIT %d`, step, recent, table, param, limit), p.AfterID
 	case p.StepID != 0:
-		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE workflow_step_id = %s ORDER BY sort_key`, "workflow_step_id", stepRecent, param), p.StepID
+		// By the step's task first: PostgreSQL indexes a step's
+		// transitions under (task_id, workflow_step_id, sort_key).
+		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions
+			JOIN (SELECT task_id AS of_task, workflow_step_id AS of_step FROM tasker_workflow_steps WHERE workflow_step_id = %s) s
+				ON task_id = s.of_task AND workflow_step_id = s.of_step ORDER BY sort_key`, "workflow_step_id", stepRecent, param), p.StepID
 	case p.AllSteps:
 		return fmt.Sprintf(`SELECT `+cols+` FROM tasker_workflow_step_transitions WHERE task_id = %s ORDER BY workflow_step_id, sort_key`, "workflow_step_id", stepRecent, param), p.TaskID
 	default:
