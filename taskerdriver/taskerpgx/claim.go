@@ -23,7 +23,8 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := queryAll(ctx, x.q, claimSQL, claimArgs(p), scanClaimed)
+	sql, args := claimQuery(p)
+	rows, err := queryAll(ctx, x.q, sql, args, scanClaimed)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim steps: %w", err)
 	}
@@ -34,10 +35,10 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 type claimed struct {
 	old       string
 	readyAt   time.Time
-	startSeq  *int32 // the task's transition_seq after this claim started it
-	firstOf   bool   // the first row of its task: carries the task's context
-	children  int    // the steps that depend on this one
-	parents   []byte // JSON [[id, name, results], ...]
+	starts    []int64 // on the claim's first row: (task id, transition_seq) of each task it started, flattened
+	firstOf   bool    // the first row of its task: carries the task's context
+	children  int     // the steps that depend on this one
+	parents   []byte  // JSON [[id, name, results], ...]
 	task      *taskertype.Task
 	stepTaken driverkit.SeqStep
 }
@@ -48,22 +49,40 @@ type claimed struct {
 // statement (arguments: claimArgs; rows: scanClaimed). Written by the
 // statement, the transitions need no statement after it: a pass's claim
 // leaves nothing to send with the commit (StepFinishAndClaimParams.Settle).
-var claimSQL = claimSQLOf(`($7::bigint[] IS NULL OR task_id = ANY($7))`)
+var claimSQL = claimSQLOf(``)
+
+// claimTasksSQL is claimSQL restricted to the tasks $7 (StepClaimParams.
+// TaskIDs), a statement of its own: with the restriction optional in one
+// statement ($7 IS NULL OR ...), its generic plan could not bound the
+// ready scan by the tasks, and walked the ready steps of every older task.
+var claimTasksSQL = claimSQLOf(`task_id = ANY($7)`)
+
+// claimQuery is the claim statement for p and its arguments.
+func claimQuery(p *taskerdriver.StepClaimParams) (string, []any) {
+	if len(p.TaskIDs) > 0 {
+		return claimTasksSQL, append(claimArgs(p), p.TaskIDs)
+	}
+	return claimSQL, claimArgs(p)
+}
 
 // newTaskClaimSQL is claimSQL restricted to the task this session's
-// insert numbered last (the first six arguments of claimArgs): the claim
+// insert numbered last (the arguments of claimArgs): the claim
 // that follows a task's insert in its round trip (taskInsert). currval is
 // read in a subquery, evaluated once: compared directly, a volatile
 // function cannot bound the index scan, and the claim walked every ready
 // step of older tasks to reach the new one's (TestNewTaskClaimPlan).
 var newTaskClaimSQL = claimSQLOf(`task_id = (SELECT currval(pg_get_serial_sequence('tasker_tasks', 'task_id')))`)
 
-// claimSQLOf is the claim statement with tasks, a condition on task_id.
+// claimSQLOf is the claim statement with tasks, a condition on task_id
+// ("": every task).
 func claimSQLOf(tasks string) string {
+	if tasks != "" {
+		tasks = " AND " + tasks
+	}
 	return `WITH ready AS (
 			SELECT workflow_step_id, state AS old_state, greatest(updated_at, next_attempt_at) AS ready_at FROM tasker_workflow_steps
 			WHERE state IN ('pending','error') AND pending_parents = 0 AND NOT blocked AND next_attempt_at <= $1
-				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6) AND ` + tasks + `
+				AND ($5::text[] IS NULL OR handler = ANY($5)) AND queue = ANY($6)` + tasks + `
 			ORDER BY task_id, workflow_step_id -- fair: older tasks first (docs/design.md)
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED),
@@ -73,12 +92,19 @@ func claimSQLOf(tasks string) string {
 				transition_seq = s.transition_seq + CASE WHEN ready.old_state = 'error' THEN 2 ELSE 1 END
 			FROM ready WHERE s.workflow_step_id = ready.workflow_step_id
 			RETURNING ready.old_state, ready.ready_at, ` + stepColsS + `),
-		-- The claimed rows' tasks and parents are looked up by key (arrays
-		-- built from c, LIMIT 1 on each parent): the planner's estimates of
-		-- c are no guide, and a join it chose scanned whole tables per claim.
+		-- The claimed rows' tasks and parents are looked up by key (an
+		-- array built from c, LIMIT 1 on each parent): the planner's
+		-- estimates of c are no guide, and a join it chose scanned whole
+		-- tables per claim. The state test is written so that no index can
+		-- serve it (IS TRUE): as a plain condition, a plan made while few
+		-- tasks were pending read every pending task through the state
+		-- index (TestGenericPlansMadeSmallStayLinear). It stays in the
+		-- update's condition, which PostgreSQL checks again on a task
+		-- another transaction changed meanwhile.
 		started AS (
 			UPDATE tasker_tasks SET state = 'in_progress', transition_seq = transition_seq + 1, updated_at = $1
-			WHERE state = 'pending' AND task_id = ANY(ARRAY(SELECT DISTINCT task_id FROM c)) RETURNING task_id, transition_seq),
+			WHERE task_id = ANY(ARRAY(SELECT DISTINCT task_id FROM c)) AND (state = 'pending') IS TRUE
+			RETURNING task_id, transition_seq),
 		-- The transitions, as driverkit.ClaimTransitions and ClaimDone
 		-- write them for the SQLite driver (the same rows: the conformance
 		-- suite's StepClaimTransitions): a retry passes from error through
@@ -93,33 +119,35 @@ func claimSQLOf(tasks string) string {
 		task_transitions AS (
 			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
 			SELECT task_id, 'pending', 'in_progress', '` + string(driverkit.TaskStartedMeta) + `', transition_seq * 10, $1 FROM started),
-		deps AS MATERIALIZED (
-			SELECT e.to_step_id, json_agg(json_build_array(e.from_step_id, p.name, p.results)) AS parents
-			FROM tasker_workflow_step_edges e
-			CROSS JOIN LATERAL (SELECT name, results FROM tasker_workflow_steps WHERE workflow_step_id = e.from_step_id LIMIT 1) p
-			WHERE e.to_step_id = ANY(ARRAY(SELECT workflow_step_id FROM c))
-			GROUP BY e.to_step_id)
-		-- started and deps are joined, not looked up per row: a subquery
-		-- per claimed step scanned the whole CTE each time, quadratic in
-		-- the claim's size (TestPassPlansAreLinear).
-		SELECT c.*, started.transition_seq, ` + claimFirst + `, deps.parents,
+		-- The tasks the claim started, once, on the first row: (task id,
+		-- transition_seq) pairs flattened. Looked up per row, or joined to
+		-- the rows (a nested loop when the plan was made on small tables),
+		-- the CTE was read once per claimed step, quadratic in the claim's
+		-- size (TestPassPlansAreLinear, TestGenericPlansMadeSmallStayLinear).
+		starts AS (SELECT array_agg(x ORDER BY task_id, i) AS pairs
+			FROM started, LATERAL (VALUES (1, task_id), (2, transition_seq::bigint)) AS v(i, x))
+		-- Each claimed step's parents are read by key from its edges.
+		SELECT c.*, CASE WHEN c.workflow_step_id = (SELECT min(workflow_step_id) FROM c) THEN (SELECT pairs FROM starts) END,
+			` + claimFirst + `, deps.parents,
 			(SELECT count(*) FROM tasker_workflow_step_edges WHERE from_step_id = c.workflow_step_id), ` + claimTaskCols + `
 		FROM c CROSS JOIN LATERAL (SELECT * FROM tasker_tasks WHERE task_id = c.task_id LIMIT 1) t
-			LEFT JOIN started ON started.task_id = c.task_id
-			LEFT JOIN deps ON deps.to_step_id = c.workflow_step_id`
+			LEFT JOIN LATERAL (SELECT json_agg(json_build_array(e.from_step_id, p.name, p.results)) AS parents
+				FROM tasker_workflow_step_edges e
+				CROSS JOIN LATERAL (SELECT name, results FROM tasker_workflow_steps WHERE workflow_step_id = e.from_step_id LIMIT 1) p
+				WHERE e.to_step_id = c.workflow_step_id) deps ON true`
 }
 
 // stepColsS are the step's columns prefixed with s.
 var stepColsS = driverkit.Prefixed("s.", stepCols)
 
 func claimArgs(p *taskerdriver.StepClaimParams) []any {
-	return []any{p.Now.UTC(), p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues), orNull(p.TaskIDs)}
+	return []any{p.Now.UTC(), p.Limit, p.Owner, p.LeaseExpiresAt.UTC(), orNull(p.Handlers), driverkit.Queues(p.Queues)}
 }
 
 func scanClaimed(r pgx.Row) (claimed, error) {
 	var c claimed
 	var err error
-	c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.startSeq, &c.firstOf, &c.parents, &c.children},
+	c.stepTaken, err = scanStep(rowPair{r: r, head: []any{&c.old, &c.readyAt}, mid: []any{&c.starts, &c.firstOf, &c.parents, &c.children},
 		inner: func(r pgx.Row) error {
 			var err error
 			c.task, err = scanTask(r)
@@ -143,13 +171,19 @@ func (x *executor) claimed(ctx context.Context, p *taskerdriver.StepClaimParams,
 		starts   [][2]int64
 		deps     []driverkit.Dependency
 	)
+	started := map[int64]bool{}
+	for _, c := range rows {
+		for j := 0; j+1 < len(c.starts); j += 2 {
+			starts = append(starts, [2]int64{c.starts[j], c.starts[j+1]})
+			started[c.starts[j]] = true
+		}
+	}
 	for i, c := range rows {
 		steps[i] = c.stepTaken.Step
 		readyAt[c.stepTaken.Step.ID], children[c.stepTaken.Step.ID] = c.readyAt.UTC(), c.children
 		if c.firstOf {
-			if c.startSeq != nil { // the row was read before this statement started the task
+			if started[c.task.ID] { // the row was read before this statement started the task
 				c.task.State, c.task.UpdatedAt = taskertype.StateInProgress, now
-				starts = append(starts, [2]int64{c.task.ID, int64(*c.startSeq)})
 			}
 			taskList = append(taskList, c.task)
 		}

@@ -393,7 +393,7 @@ func (x *executor) taskInsert(ctx context.Context, p *taskerdriver.TaskCreatePar
 		if p.Settle && p.IdempotencyKey == "" && x.fresh(pt) {
 			s = &settling{pt: pt}
 		}
-		followRows(pt, &claimRows, scanClaimed, newTaskClaimSQL, claimArgs(claim)[:6]...)
+		followRows(pt, &claimRows, scanClaimed, newTaskClaimSQL, claimArgs(claim)...)
 	}
 	if s != nil {
 		s.notifyIf(x, newTaskNotifySQL, taskerdriver.TopicStepsReady)

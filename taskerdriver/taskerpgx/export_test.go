@@ -46,7 +46,7 @@ func WriteStatements(now time.Time) map[string][]any {
 	finish, finishArgs := FinishSatisfyQuery([]*taskerdriver.StepFinishParams{{StepID: 1, Owner: "w", Attempt: 1, State: "complete", Now: now}}, now)
 	return map[string][]any{
 		claimSQL:         claim,
-		newTaskClaimSQL:  claim[:6],
+		newTaskClaimSQL:  claim,
 		finish:           finishArgs,
 		lockTasksSQL:     {[]int64{1, 2}},
 		moveTasksSQL:     {[]int64{1}, []string{"in_progress"}, []string{"complete"}, []string{"{}"}, []bool{true}, now, int64(1)},
@@ -179,8 +179,9 @@ const (
 
 // ClaimSQL and ClaimArgs expose a worker pass's claim to the plan tests.
 var (
-	ClaimSQL  = claimSQL
-	ClaimArgs = claimArgs
+	ClaimSQL   = claimSQL
+	ClaimArgs  = claimArgs
+	ClaimQuery = claimQuery
 )
 
 // MoveTasksSQL exposes the deferred task moves to the plan test.
@@ -192,3 +193,14 @@ var (
 	StaleStatisticsSQL = staleStatisticsSQL
 	StatisticsTables   = statisticsTables
 )
+
+// FinishQuery exposes a pass's finish statement without the children's
+// satisfaction (finishSQL, as FinishUpdate runs it) to the plan test, with
+// its arguments for ps (no errors) at now.
+func FinishQuery(ps []*taskerdriver.StepFinishParams, now time.Time) (string, []any) {
+	return finishSQL + ` SELECT ` + stepCols + ` FROM upd`, finishArgs(ps, make([]*string, len(ps)), now)
+}
+
+// NewTaskNotifySQL exposes a settling creation's notification to the plan
+// test.
+const NewTaskNotifySQL = newTaskNotifySQL

@@ -262,7 +262,8 @@ func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriv
 		counts []taskCounts
 	)
 	if claim != nil {
-		followRows(pt, &rows, scanClaimed, claimSQL, claimArgs(claim)...)
+		sql, args := claimQuery(claim)
+		followRows(pt, &rows, scanClaimed, sql, args...)
 	}
 	var ids []int64
 	if len(p.Progress) > 0 {
@@ -632,14 +633,21 @@ const lockedMovesGuard = "locked tasks were not in their expected state"
 
 // moveTasksSQL moves the tasks $1 from the states $2 to $3 and writes their
 // transitions (metadata $4, final $5, at $6), failing when fewer than $7
-// moved. The tasks are found by their keys (task_id = ANY($1)): joined to
-// the arguments alone, a plan made on a small table reached them through
-// the state index, every task in the state (TestWriteTransactionsPlanWithoutSeqScans).
-const moveTasksSQL = `WITH m AS (
+// moved. The tasks are locked already (deferTaskMoves), so their states
+// are read first, each by its key alone (LIMIT 1, the state tested
+// outside), and the update finds each by its key with no condition on
+// the state: joined to the arguments, or with the state in the update's
+// condition, a plan made on a small table reached them through the state
+// index, every task in the state (TestWriteTransactionsPlanWithoutSeqScans,
+// TestGenericPlansMadeSmallStayLinear).
+const moveTasksSQL = `WITH u AS MATERIALIZED (
+			SELECT u.* FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, from_state, to_state, meta, final)
+			CROSS JOIN LATERAL (SELECT state FROM tasker_tasks WHERE task_id = u.id LIMIT 1) cur
+			WHERE cur.state = u.from_state),
+		m AS (
 			UPDATE tasker_tasks t SET state = u.to_state, transition_seq = t.transition_seq + 1,
 				updated_at = $6, completed_at = CASE WHEN u.final THEN $6::timestamptz END
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[]) AS u(id, from_state, to_state, meta, final)
-			WHERE t.task_id = ANY($1::bigint[]) AND t.task_id = u.id AND t.state = u.from_state
+			FROM u WHERE t.task_id = u.id
 			RETURNING t.task_id, t.transition_seq, u.from_state, u.to_state, u.meta),
 		tr AS (
 			INSERT INTO tasker_task_transitions (task_id, from_state, to_state, metadata, sort_key, created_at)
