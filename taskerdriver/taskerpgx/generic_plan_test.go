@@ -81,8 +81,9 @@ func TestLockAndCountsGenericPlansUseKeys(t *testing.T) {
 // A worker pass runs its lock and counts with generic plans from their
 // first execution, and puts the session's plan_cache_mode back for what
 // follows in its transaction: after one pass on a connection whose session
-// says auto, the two statements have generic plans only (auto plans the
-// first executions custom); on one whose session forces generic plans, a
+// says auto, the two statements have generic plans only, and so has the
+// pass's claim (auto plans the first executions custom); on one whose
+// session forces generic plans, a
 // statement the transaction runs after the pass has generic plans only (a
 // reset to auto would have planned it custom).
 func TestPassPlansLockAndCountsGeneric(t *testing.T) {
@@ -133,7 +134,7 @@ func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 		var stmt string
 		var generic, custom int64
 		_, err = pgx.ForEachRow(rows, []any{&stmt, &generic, &custom}, func() error {
-			for _, q := range []string{taskerpgx.LockTasksSQL, taskerpgx.ProgressSQL, taskGetSQL} {
+			for _, q := range []string{taskerpgx.ClaimSQL, taskerpgx.LockTasksSQL, taskerpgx.ProgressSQL, taskGetSQL} {
 				if strings.HasPrefix(stmt, q) || q == taskGetSQL && strings.Contains(stmt, q) {
 					c := out[q]
 					out[q] = [2]int64{c[0] + generic, c[1] + custom}
@@ -145,6 +146,7 @@ func TestPassPlansLockAndCountsGeneric(t *testing.T) {
 		return out
 	}
 	auto := plans("auto")
+	require.Equal(t, [2]int64{1, 1}, auto[taskerpgx.ClaimSQL], "the pass's claim generic (the plain claim before the pass, custom)")
 	for _, q := range []string{taskerpgx.LockTasksSQL, taskerpgx.ProgressSQL} {
 		require.Equal(t, [2]int64{1, 0}, auto[q], "generic plans only for %.40s…", q)
 	}

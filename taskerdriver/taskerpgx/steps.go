@@ -261,6 +261,19 @@ func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriv
 		tasks  []*taskertype.Task
 		counts []taskCounts
 	)
+	// The claim, the lock and the counts find their rows by key, and
+	// with generic plans whatever the statistics say, also when the plan
+	// was made on small tables (TestLockAndCountsGenericPlansUseKeys,
+	// TestGenericPlansMadeSmallStayLinear). With custom plans, which
+	// PostgreSQL keeps choosing for them (a generic plan cannot see how
+	// many ids an array holds, so it looks dearer), each execution was
+	// planned afresh: for the lock and the counts 0.07–0.09 ms of
+	// planning a statement for 0.015–0.04 ms of execution, for the claim
+	// 0.1–0.9 ms (docs/benchmarks.md).
+	generic := claim != nil || len(p.Progress) > 0
+	if generic {
+		pt.Follow(discardRows, genericPlanSQL)
+	}
 	if claim != nil {
 		sql, args := claimQuery(claim)
 		followRows(pt, &rows, scanClaimed, sql, args...)
@@ -270,20 +283,13 @@ func (x *executor) finishAndClaim(ctx context.Context, pt *pipeTx, p *taskerdriv
 		ids = slices.Clone(p.Progress)
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
-		// The lock and the counts find their rows by key, and with
-		// generic plans whatever the statistics say
-		// (TestLockAndCountsGenericPlansUseKeys). With custom plans,
-		// which PostgreSQL keeps choosing for them (a generic plan
-		// cannot see how many ids the array holds, so it looks
-		// dearer), each execution was planned afresh: 0.07–0.09 ms of
-		// planning a statement for 0.015–0.04 ms of execution, more
-		// than half of a one-step pass's planning (docs/benchmarks.md).
-		pt.Follow(discardRows, genericPlanSQL)
 		followRows(pt, &tasks, scanTask, lockTasksSQL, ids)
 		followRows(pt, &counts, scanProgress, progressSQL, ids)
 		if s != nil { // with generic plans too: planned afresh, the check took longer than it ran
 			s.check(x, p, ids)
 		}
+	}
+	if generic {
 		pt.Follow(discardRows, restorePlanSQL)
 	}
 	if s != nil {
