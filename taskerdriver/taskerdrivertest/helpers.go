@@ -17,7 +17,7 @@ import (
 
 // MigrationVersion is the schema version every driver reports after
 // Migrate: the drivers number the same schema change the same.
-const MigrationVersion = 16
+const MigrationVersion = 17
 
 // base is the suite's clock.
 var base = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -523,7 +523,9 @@ func (e *executor) TaskList(ctx context.Context, p *taskerdriver.TaskListParams)
 		if err != nil {
 			return nil, 0, err
 		}
-		where = append(where, "tags @> "+arg(string(b))+"::jsonb")
+		// tags <> '[]' is implied (the list is not empty) and lets the
+		// partial tags index serve the filter (migration 017).
+		where = append(where, "tags @> "+arg(string(b))+"::jsonb AND tags <> '[]'::jsonb")
 	}
 	if p.Annotation != nil {
 		where = append(where, annotationWhere(p.Annotation, arg))
