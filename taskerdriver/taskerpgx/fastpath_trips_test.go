@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/taskerdriver"
-	"github.com/tasker-go/tasker/taskerdriver/taskerpgx"
 	"github.com/tasker-go/tasker/taskertype"
 )
 
@@ -27,17 +25,8 @@ import (
 func TestFastPathRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	require.NoError(t, err)
 	trips := &pgtest.Trips{}
-	cfg.ConnConfig.Tracer = trips
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	d := taskerpgx.New(pool)
-	t.Cleanup(func() { _ = d.Close() })
-	require.NoError(t, d.Migrate(ctx))
-	ex := d.Executor()
+	ex := openTraced(t, trips).Executor()
 	now := time.Now().UTC()
 	claim := &taskerdriver.StepClaimParams{Now: now, Limit: 10, Owner: "w", LeaseExpiresAt: now.Add(time.Minute)}
 
@@ -70,7 +59,10 @@ func TestFastPathRoundTrips(t *testing.T) {
 		return res
 	}
 
-	var created *taskerdriver.TaskCreateResult
+	var (
+		created *taskerdriver.TaskCreateResult
+		err     error
+	)
 	work, commit := inTx(func(tx taskerdriver.ExecutorTx) {
 		created, err = tx.TaskCreate(ctx, &taskerdriver.TaskCreateParams{Namespace: "default", Name: "diamond", Version: "1",
 			Context: json.RawMessage(`{}`), Tags: []string{}, IdentityHash: "d1", RequestedAt: now, Now: now, Claim: claim,

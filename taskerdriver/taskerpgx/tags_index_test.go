@@ -40,17 +40,10 @@ func (*tagQueries) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDa
 func TestTagFilterUsesThePartialTagsIndex(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	require.NoError(t, err)
 	queries := &tagQueries{}
-	cfg.ConnConfig.Tracer = queries
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	d := taskerpgx.New(pool)
-	t.Cleanup(func() { _ = d.Close() })
-	require.NoError(t, d.Migrate(ctx))
-	_, err = pool.Exec(ctx, `
+	d := openTraced(t, queries)
+	pool := d.Pool()
+	_, err := pool.Exec(ctx, `
 		INSERT INTO tasker_tasks (namespace, name, version, state, tags, identity_hash, requested_at, created_at, updated_at)
 			SELECT 'ns', 't', '1', 'complete', CASE WHEN g % 200 = 0 THEN '["rare"]'::jsonb ELSE '[]'::jsonb END,
 				'h' || g, now(), now(), now()
@@ -77,4 +70,20 @@ func TestTagFilterUsesThePartialTagsIndex(t *testing.T) {
 		text := strings.Join(plan, "\n")
 		require.Contains(t, text, "tasker_tasks_tags", "%s\n%s", q.SQL, text)
 	}
+}
+
+// openTraced opens a migrated driver on a new database whose connections
+// report their statements to tracer.
+func openTraced(t *testing.T, tracer pgx.QueryTracer) *taskerpgx.Driver {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	require.NoError(t, err)
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	d := taskerpgx.New(pool)
+	t.Cleanup(func() { _ = d.Close() })
+	require.NoError(t, d.Migrate(t.Context()))
+	return d
 }
