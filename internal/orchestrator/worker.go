@@ -467,7 +467,9 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	}
 
 	attempts, released := w.sort(done)
-	claiming := !stopping && free > 0 && !(exhausted && !notified && recorder.ReadiesNothing(attempts))
+	// Nothing was ready at the last look, and these results ready nothing.
+	needless := exhausted && !notified && recorder.ReadiesNothing(attempts)
+	claiming := !stopping && free > 0 && !needless
 	var b recorder.Batch
 	var claims []*taskerdriver.ClaimedStep
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
