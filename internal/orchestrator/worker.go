@@ -305,6 +305,9 @@ func (w *Worker) loop(startCtx context.Context) {
 		} else if pass.claimedAt.Compare(wakeAt) >= 0 {
 			wakeAt = time.Time{} // reached when the pass claimed: it claimed what it could
 		}
+		if r := pass.retryAt; !r.IsZero() && (wakeAt.IsZero() || r.Before(wakeAt)) {
+			wakeAt = r // a retry this pass scheduled: claimed when due, whatever the passes between skip
+		}
 		w.mu.Lock()
 		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
 		w.mu.Unlock()
@@ -429,6 +432,9 @@ type passResult struct {
 	// claimedAt is the time (the worker's clock) at which the pass
 	// claimed; zero when it did not.
 	claimedAt time.Time
+	// retryAt is the earliest retry time of the failed attempts the pass
+	// recorded (zero: none).
+	retryAt time.Time
 }
 
 // runOnce records finished attempts (with the task outcomes they decide)
@@ -471,7 +477,10 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	needless := exhausted && !notified && recorder.ReadiesNothing(attempts)
 	claiming := !stopping && free > 0 && !needless
 	var b recorder.Batch
-	var claims []*taskerdriver.ClaimedStep
+	var (
+		claims   []*taskerdriver.ClaimedStep
+		recorded []recorder.Recorded
+	)
 	err := w.inTx(ctx, func(tx taskerdriver.ExecutorTx) error {
 		b.Reset()
 		if _, err := w.rec.Release(ctx, tx, w.cfg.ID, released, map[string]any{"worker": w.cfg.ID}, now, &b); err != nil {
@@ -484,7 +493,7 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 			}
 		}
 		var err error
-		if _, claims, err = w.rec.RecordAndClaim(ctx, tx, now, attempts, claim, &b); err != nil {
+		if recorded, claims, err = w.rec.RecordAndClaim(ctx, tx, now, attempts, claim, &b); err != nil {
 			return err
 		}
 		return w.rec.WriteOutbox(ctx, tx, &b)
@@ -512,10 +521,16 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	if claiming {
 		res.claimedAt = now
 	}
-	if notified && len(done) == 0 && len(claims) == 0 {
-		// The notification found nothing to claim: learn when the next
-		// step is ready, as the pass would have without it.
-		res, _, err := w.nextWake(ctx, now)
+	res.retryAt = recorder.RetryAt(recorded)
+	if notified && len(claims) == 0 && claiming {
+		// The notification found nothing to claim (a failed attempt's
+		// retry, announced at once, is ready later): learn when the next
+		// step is ready, as a pass without it would have.
+		wake, _, err := w.nextWake(ctx, now)
+		if len(done) == 0 {
+			return wake, err
+		}
+		res.nextWake, res.wakeRead = wake.nextWake, wake.wakeRead
 		return res, err
 	}
 	return res, nil

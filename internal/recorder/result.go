@@ -68,6 +68,22 @@ func ReadiesNothing(attempts []Attempt) bool {
 	return len(attempts) > 0
 }
 
+// RetryAt is the earliest time at which a step that recorded left in
+// error will be ready to retry (zero: none): a worker that does not claim
+// in every pass (ReadiesNothing) wakes then.
+func RetryAt(recorded []Recorded) time.Time {
+	var at time.Time
+	for _, r := range recorded {
+		if r.Lost || r.Blocked || r.Step == nil || r.Step.State != taskertype.StateError {
+			continue
+		}
+		if next := r.Step.NextAttemptAt; at.IsZero() || next.Before(at) {
+			at = next
+		}
+	}
+	return at
+}
+
 // Recorded is what Record did with one Attempt.
 type Recorded struct {
 	// Step is the step as recorded; nil when Lost.
