@@ -24,7 +24,16 @@ func (x *executor) stepClaim(ctx context.Context, p *taskerdriver.StepClaimParam
 		return nil, nil
 	}
 	sql, args := claimQuery(p)
+	// With a generic plan, as a pass's claim (finishAndClaim): planned at
+	// each execution, the claim's planning cost more than its execution.
+	pt, generic := x.q.(*pipeTx)
+	if generic {
+		pt.Defer(genericPlanSQL)
+	}
 	rows, err := queryAll(ctx, x.q, sql, args, scanClaimed)
+	if generic {
+		pt.Defer(restorePlanSQL) // with the transaction's next statement, or its commit
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim steps: %w", err)
 	}
