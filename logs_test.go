@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -162,4 +163,54 @@ func TestDefaultLoggerIsQuiet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withAttrsCounter counts the WithAttrs calls that carry a step's
+// attributes (step_id) on the way to a JSON handler.
+type withAttrsCounter struct {
+	slog.Handler
+	stepAttrs *atomic.Int32
+}
+
+func (w withAttrsCounter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	for _, a := range attrs {
+		if a.Key == "step_id" {
+			w.stepAttrs.Add(1)
+		}
+	}
+	return withAttrsCounter{Handler: w.Handler.WithAttrs(attrs), stepAttrs: w.stepAttrs}
+}
+
+func (w withAttrsCounter) WithGroup(name string) slog.Handler {
+	return withAttrsCounter{Handler: w.Handler.WithGroup(name), stepAttrs: w.stepAttrs}
+}
+
+// StepContext.Logger hands its attributes to the client's handler only for
+// an attempt that logs at an enabled level: an attempt that logs nothing,
+// or only below the handler's level, costs no formatted logger.
+func TestStepLoggerAttributesOnlyWhenItLogs(t *testing.T) {
+	var out testio.Buffer
+	var stepAttrs atomic.Int32
+	e := newEnvWith(t, func(cfg *tasker.Config) {
+		cfg.Logger = slog.New(withAttrsCounter{Handler: slog.NewJSONHandler(&out, nil), stepAttrs: &stepAttrs})
+	}, template("default", "quietsteps", "1.0.0", stepDef{name: "a"}, stepDef{name: "b", deps: []string{"a"}},
+		stepDef{name: "c", deps: []string{"b"}}))
+	e.h.hook = func(ctx context.Context, s *tasker.StepContext) {
+		switch s.Step.Name {
+		case "b":
+			s.Logger.InfoContext(ctx, "b logs")
+		case "c":
+			s.Logger.DebugContext(ctx, "c logs below the level")
+		}
+	}
+	task := e.create("quietsteps", nil)
+	require.Equal(t, taskertype.StateComplete, e.quiesce(task.ID).State)
+	require.Equal(t, int32(1), stepAttrs.Load(), "only b's attempt formats its attributes")
+	recs := withMsg(records(t, &out), "b logs")
+	require.Len(t, recs, 1)
+	require.Equal(t, float64(task.ID), recs[0]["task_id"])
+	require.Equal(t, "b", recs[0]["step"])
+	require.Equal(t, float64(1), recs[0]["attempt"])
+	require.NotNil(t, recs[0]["step_id"])
+	require.Empty(t, withMsg(records(t, &out), "c logs below the level"))
 }

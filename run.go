@@ -170,7 +170,7 @@ func (c *Client) runStep(ctx context.Context, cs *taskerdriver.ClaimedStep) orch
 	}
 	sc := &StepContext{
 		Task: cs.Task, Step: cs.Step, Attempt: cs.Step.Attempts, deps: cs.Dependencies, registry: c.registry, now: c.cfg.Now,
-		Logger:   c.logger.With("task_id", cs.Task.ID, "step_id", cs.Step.ID, "step", cs.Step.Name, "attempt", cs.Step.Attempts),
+		Logger:   stepLogger(c.logger, cs),
 		annotate: c.annotator(ctx, cs.Task.ID),
 	}
 	var redact func(string) string
