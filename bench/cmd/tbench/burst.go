@@ -12,13 +12,13 @@ import (
 )
 
 // burstPeer is what the burst measurement needs of an engine: submit
-// diamond i (returning its key), the query counting finished and failed
-// diamonds, and the completion time of every finished diamond by key.
+// diamond i (returning its key), the queries that tell when its diamonds are
+// finished, and the completion time of every finished diamond by key.
 type burstPeer struct {
-	name       string
-	submit     func(ctx context.Context, i int) (string, error)
-	countQuery string
-	doneQuery  string // rows of (key text, completion time timestamptz)
+	name      string
+	submit    func(ctx context.Context, i int) (string, error)
+	finish    finishQueries
+	doneQuery string // rows of (key text, completion time timestamptz)
 }
 
 // measureBurst submits o.burst diamonds from o.burstGo goroutines
@@ -43,7 +43,7 @@ func measureBurst(ctx context.Context, o *options, db *benchDB, rep int, res *re
 		return fmt.Errorf("submit: %w", err)
 	}
 	submitDone := time.Since(start)
-	elapsed, err := pollUntil(ctx, db, o.pollEvery, o.burst, p.countQuery, start)
+	elapsed, err := pollUntil(ctx, db, o.pollEvery, o.burst, p.finish, start)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func measureTaskerBurst(ctx context.Context, o *options, db *benchDB, rep int, r
 			}
 			return strconv.FormatInt(t.Task.ID, 10), nil
 		},
-		countQuery: `SELECT count(*) FILTER (WHERE state = 'complete'), count(*) FILTER (WHERE state IN ('error', 'cancelled')) FROM tasker_tasks`,
-		doneQuery:  `SELECT task_id::text, completed_at FROM tasker_tasks WHERE state = 'complete'`,
+		finish:    taskerFinish,
+		doneQuery: `SELECT task_id::text, completed_at FROM tasker_tasks WHERE state = 'complete'`,
 	})
 }

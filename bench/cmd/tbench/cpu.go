@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -111,4 +112,24 @@ func serverCPU() (total time.Duration, ok bool) {
 		ok = true
 	}
 	return total, ok
+}
+
+// startCPUProfile writes a Go CPU profile of this process to path, suffixed
+// with the process id (several worker subprocesses may run at once), until
+// the returned function is called. Worker subprocesses start it when
+// TBENCH_WORKER_CPUPROFILE names a path: where the engine's own CPU goes
+// during a throughput run (go tool pprof tbench PATH.PID).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path + "." + strconv.Itoa(os.Getpid()))
+	if err != nil {
+		return nil, fmt.Errorf("TBENCH_WORKER_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("TBENCH_WORKER_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

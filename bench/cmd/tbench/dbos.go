@@ -166,8 +166,7 @@ func measureDBOSBurst(ctx context.Context, o *options, db *benchDB, rep int, res
 				_, err := dbos.RunWorkflow(dctx, dbosDiamond, i, dbos.WithWorkflowID(id))
 				return id, err
 			},
-			countQuery: `SELECT count(*) FILTER (WHERE status = 'SUCCESS'),
-			count(*) FILTER (WHERE status IN ('ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')) FROM ` + table,
+			finish:    dbosFinish(table),
 			doneQuery: `SELECT workflow_uuid, to_timestamp(updated_at / 1000.0) FROM ` + table + ` WHERE status = 'SUCCESS'`,
 		})
 	})

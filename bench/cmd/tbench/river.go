@@ -59,8 +59,7 @@ func measureRiverThroughput(ctx context.Context, o *options, db *benchDB, procs,
 		inserted += batch
 	}
 	fmt.Printf("rep %d  (backlog: %d River jobs inserted in %v)\n", rep, jobs, time.Since(created).Round(time.Millisecond))
-	elapsed, err := drain(ctx, o, db, "river", procs, jobs,
-		`SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state IN ('discarded', 'cancelled', 'retryable')) FROM river_job`)
+	elapsed, err := drain(ctx, o, db, "river", procs, jobs, riverJobsFinish)
 	if err != nil {
 		return err
 	}

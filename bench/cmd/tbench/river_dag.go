@@ -325,8 +325,7 @@ func measureRiverBurst(ctx context.Context, o *options, db *benchDB, rep int, re
 			submit: func(ctx context.Context, i int) (string, error) {
 				return strconv.Itoa(i + 1), create(ctx, int64(i+1))
 			},
-			countQuery: `SELECT (SELECT count(*) FROM ` + riverDiamondsTable + ` WHERE done_at IS NOT NULL),
-				(SELECT count(*) FROM river_job WHERE state IN ('discarded', 'cancelled', 'retryable'))`,
+			finish:    riverDAGFinish,
 			doneQuery: `SELECT id::text, done_at FROM ` + riverDiamondsTable + ` WHERE done_at IS NOT NULL`,
 		})
 	})
@@ -361,9 +360,7 @@ func measureRiverDAGThroughput(ctx context.Context, o *options, db *benchDB, pro
 		inserted += batch
 	}
 	fmt.Printf("rep %d  (backlog: %d River diamonds created in %v)\n", rep, o.tasks, time.Since(created).Round(time.Millisecond))
-	elapsed, err := drain(ctx, o, db, "river", procs, o.tasks,
-		`SELECT (SELECT count(*) FROM `+riverDiamondsTable+` WHERE done_at IS NOT NULL),
-			(SELECT count(*) FROM river_job WHERE state IN ('discarded', 'cancelled', 'retryable'))`)
+	elapsed, err := drain(ctx, o, db, "river", procs, o.tasks, riverDAGFinish)
 	if err != nil {
 		return err
 	}

@@ -260,6 +260,13 @@ func serveWorker(ctx context.Context, start, stop func(context.Context) error) e
 	if !in.Scan() {
 		return nil // the coordinator went away before the start
 	}
+	if path := os.Getenv("TBENCH_WORKER_CPUPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	if err := start(ctx); err != nil {
 		return err
 	}

@@ -38,8 +38,7 @@ func measureTaskerThroughput(ctx context.Context, o *options, db *benchDB, procs
 		return fmt.Errorf("create backlog: %w", err)
 	}
 	fmt.Printf("rep %d  (backlog: %d diamond tasks created in %v)\n", rep, o.tasks, time.Since(created).Round(time.Millisecond))
-	elapsed, err := drain(ctx, o, db, "tasker", procs, o.tasks,
-		`SELECT count(*) FILTER (WHERE state = 'complete'), count(*) FILTER (WHERE state IN ('error', 'cancelled')) FROM tasker_tasks`)
+	elapsed, err := drain(ctx, o, db, "tasker", procs, o.tasks, taskerFinish)
 	if err != nil {
 		return err
 	}
@@ -132,10 +131,9 @@ func stopWorkers(ws []*workerProc) error {
 }
 
 // drain starts procs worker processes of kind, lets them go at once, and
-// polls countQuery (which returns the number of finished items and of
-// failed ones) until want items are finished. It returns the time from the
-// start signal to the poll that saw the last item finished.
-func drain(ctx context.Context, o *options, db *benchDB, kind string, procs, want int, countQuery string) (time.Duration, error) {
+// polls until want items are finished (pollUntil). It returns the time from
+// the start signal to the poll that saw the last item finished.
+func drain(ctx context.Context, o *options, db *benchDB, kind string, procs, want int, q finishQueries) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, throughputTimeout)
 	defer cancel()
 	ws, err := startWorkers(ctx, o, db, kind, procs)
@@ -148,31 +146,6 @@ func drain(ctx context.Context, o *options, db *benchDB, kind string, procs, wan
 			return 0, errors.Join(err, stopWorkers(ws))
 		}
 	}
-	elapsed, err := pollUntil(ctx, db, o.pollEvery, want, countQuery, start)
+	elapsed, err := pollUntil(ctx, db, o.pollEvery, want, q, start)
 	return elapsed, errors.Join(err, stopWorkers(ws))
-}
-
-// pollUntil polls countQuery (which returns the number of finished items and
-// of failed ones) every `every` until want items are finished, and returns
-// the time from start to the poll that saw the last one finished.
-func pollUntil(ctx context.Context, db *benchDB, every time.Duration, want int, countQuery string, start time.Time) (time.Duration, error) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		var done, failed int
-		if err := db.pool.QueryRow(ctx, countQuery).Scan(&done, &failed); err != nil {
-			return 0, err
-		}
-		if failed > 0 {
-			return 0, fmt.Errorf("%d items failed", failed)
-		}
-		if done >= want {
-			return time.Since(start), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("%d of %d items finished: %w", done, want, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
