@@ -17,6 +17,9 @@ func (cfg *Config) Validate() error {
 	if w.Concurrency < 0 {
 		fields["Worker.Concurrency"] = fmt.Sprintf("is %d; it must be 1 or more (0 means the default, 16)", w.Concurrency)
 	}
+	if w.Passes < 0 || w.Passes > MaxWorkerPasses {
+		fields["Worker.Passes"] = fmt.Sprintf("is %d; it must be 1 to %d (0 means 1)", w.Passes, MaxWorkerPasses)
+	}
 	for name, d := range map[string]time.Duration{
 		"Worker.LeaseDuration": w.LeaseDuration, "Worker.PollInterval": w.PollInterval,
 		"Worker.RescueInterval": w.RescueInterval, "Worker.StepTimeout": w.StepTimeout, "Worker.Retention": w.Retention,

@@ -126,6 +126,7 @@ func (c *Client) newWorker() (*orchestrator.Worker, *maintenance.Maintainer) {
 		Driver: c.driver, Run: c.run, Recorder: c.rec, Now: c.cfg.Now, Logger: c.logger, ID: c.workerID,
 		Concurrency: wc.Concurrency, LeaseDuration: wc.LeaseDuration, PollInterval: wc.PollInterval,
 		StepTimeout: wc.StepTimeout, Handlers: c.runnableHandlers, AsyncCommit: wc.AsyncCommit, Publish: c.publish, Describe: c.describeWorker,
+		Passes: wc.Passes,
 	})
 	m := maintenance.New(maintenance.Config{
 		Driver: c.driver, ID: c.workerID, Now: c.cfg.Now, Logger: c.logger, Interval: wc.RescueInterval, Publish: c.publish,

@@ -111,7 +111,7 @@ func TestStepMiddlewareWrapsHandlers(t *testing.T) {
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
 	cfg := &tasker.Config{
-		Worker:           tasker.WorkerConfig{Concurrency: -1, LeaseDuration: -1, Handlers: []string{""}},
+		Worker:           tasker.WorkerConfig{Concurrency: -1, LeaseDuration: -1, Handlers: []string{""}, Passes: tasker.MaxWorkerPasses + 1},
 		IdentityStrategy: "random",
 		Backoff:          tasker.Backoff{Jitter: new(2.0)},
 		Hooks:            []tasker.Hook{nil},
@@ -120,6 +120,7 @@ func TestConfigValidation(t *testing.T) {
 	var ve *tasker.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Contains(t, ve.Fields["Worker.Concurrency"], "is -1")
+	require.Contains(t, ve.Fields["Worker.Passes"], "is 9; it must be 1 to 8")
 	require.Contains(t, ve.Fields["Worker.LeaseDuration"], "must be positive")
 	require.Contains(t, ve.Fields["Worker.Handlers[0]"], "is empty")
 	require.Contains(t, ve.Fields["IdentityStrategy"], `"random" is unknown`)

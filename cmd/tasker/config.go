@@ -42,6 +42,7 @@ var configKeys = []configKey{
 	{key: "worker.step_timeout", flag: "step-timeout"},
 	{key: "worker.retention", flag: "retention"},
 	{key: "worker.async_commit", flag: "async-commit"},
+	{key: "worker.passes", flag: "passes"},
 	{key: "worker.metrics_addr", flag: "metrics-addr"},
 	{key: "worker_token", flag: "worker-token"},
 	{key: "allowed_hosts", flag: "allowed-hosts", list: true},

@@ -61,6 +61,7 @@ type settings struct {
 	logLevel    string
 	logFormat   string
 	concurrency int
+	passes      int
 	lease       time.Duration
 	poll        time.Duration
 	stepTimeout time.Duration
@@ -126,6 +127,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.DurationVar(&a.s.poll, "poll-interval", time.Second, "longest a worker sleeps without a wake-up")
 	pf.DurationVar(&a.s.stepTimeout, "step-timeout", 5*time.Minute, "default timeout of one step attempt")
 	pf.DurationVar(&a.s.retention, "retention", 0, "delete tasks finished (complete, cancelled, resolved) longer ago than this; 0 keeps them")
+	pf.IntVar(&a.s.passes, "passes", 1, "worker passes run at once (record results, claim steps); 2 keeps the database busier for a single worker process (docs/design.md, The worker loop)")
 	pf.BoolVar(&a.s.asyncCommit, "async-commit", false, "PostgreSQL: the worker's passes commit without waiting for the disk; a crash of the database server can lose the last ones and run their steps again (docs/design.md)")
 	pf.StringVar(&a.s.subsFile, "subscriptions", "", "YAML file of event subscriptions (log, webhook, nats; a list or a map keyed by name: docs/events.md) [$TASKER_SUBSCRIPTIONS]")
 	root.AddCommand(a.taskCmd(), a.stepCmd(), a.workerCmd(), a.migrateCmd(), a.templateCmd(), a.serveCmd(), a.handlersCmd(), a.eventsCmd(), a.tokenCmd(), a.workersCmd(), a.analyticsCmd(), a.initCmd(), a.generateCmd(), a.scheduleCmd())
@@ -339,7 +341,7 @@ func (a *app) client(ctx context.Context) (*tasker.Client, func(), error) {
 	cfg := &tasker.Config{
 		Registry: reg, Logger: a.logger(),
 		Worker: tasker.WorkerConfig{Concurrency: a.s.concurrency, LeaseDuration: a.s.lease, PollInterval: a.s.poll,
-			StepTimeout: a.s.stepTimeout, Retention: a.s.retention, AsyncCommit: a.s.asyncCommit},
+			StepTimeout: a.s.stepTimeout, Retention: a.s.retention, AsyncCommit: a.s.asyncCommit, Passes: a.s.passes},
 		Subscriptions: subs, TracerProvider: a.tracing.TracerProvider(),
 	}
 	if a.metrics != nil {

@@ -537,3 +537,21 @@ func TestAsyncCommitFlag(t *testing.T) {
 	out = mustRun(t, "--config", cfg, "task", "create", "linear_workflow", "--context", `{"even_number": 4}`, "--wait")
 	require.Contains(t, out, "task 2 default.linear_workflow@1.0.0: complete")
 }
+
+// --passes (worker.passes in the config file) sets how many worker passes
+// run at once; a value out of range is refused, naming the field.
+func TestPassesFlag(t *testing.T) {
+	t.Parallel()
+	db := postgresURL(t, pgtest.URL(t))
+	out := mustRun(t, "--database", db, "--templates", examplesDir(t), "--log-level", "error", "--passes", "2",
+		"task", "create", "linear_workflow", "--context", `{"even_number": 2}`, "--wait")
+	require.Contains(t, out, "task 1 default.linear_workflow@1.0.0: complete")
+
+	cfg := filepath.Join(t.TempDir(), "tasker.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("database: "+db+"\ntemplates: "+examplesDir(t)+"\nlog_level: error\nworker:\n  passes: 3\n"), 0o600))
+	out = mustRun(t, "--config", cfg, "task", "create", "linear_workflow", "--context", `{"even_number": 4}`, "--wait")
+	require.Contains(t, out, "task 2 default.linear_workflow@1.0.0: complete")
+
+	_, _, err := run(t, "--database", db, "--passes", "9", "task", "create", "linear_workflow", "--context", `{"even_number": 2}`, "--wait")
+	require.ErrorContains(t, err, "Worker.Passes")
+}

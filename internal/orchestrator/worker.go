@@ -56,6 +56,12 @@ type Config struct {
 	// AsyncCommit begins the worker's passes through the driver's
 	// AsyncCommitExecutor when it has one (taskerdriver.AsyncCommitter).
 	AsyncCommit bool
+	// Passes is how many passes the worker runs at once (Start), each in
+	// its own transaction: while one pass is in the database, the results
+	// that arrive meanwhile are recorded, and the slots they free filled,
+	// by another, instead of waiting for it. Defaults to 1; more helps
+	// only a database that runs write transactions concurrently.
+	Passes int
 	// Publish receives the events of a transaction after it commits, in
 	// order. Defaults to dropping them.
 	Publish func([]*taskertype.Event)
@@ -80,6 +86,7 @@ func (c Config) withDefaults() Config {
 	c.LeaseDuration = cmp.Or(c.LeaseDuration, 30*time.Second)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	c.StepTimeout = cmp.Or(c.StepTimeout, 5*time.Minute)
+	c.Passes = max(c.Passes, 1)
 	if c.Publish == nil {
 		c.Publish = func([]*taskertype.Event) {}
 	}
@@ -118,8 +125,16 @@ type Worker struct {
 	inflight map[int64]*flight
 	// reserved: slots held by ClaimFor calls whose transaction has not ended.
 	reserved int
-	done     []finished
-	stopping bool
+	// passReserved: slots held by the passes running (Config.Passes), each
+	// until its claims run or it ends, so that two passes do not claim the
+	// same free slots. ClaimFor does not count them: a creation's claim
+	// competes with a pass as it did before passes ran concurrently.
+	passReserved int
+	done         []finished
+	stopping     bool
+	// stopped is closed when stopping is set (setStopping): it wakes every
+	// pass loop, where the wake channel wakes one.
+	stopped chan struct{}
 
 	wake     chan struct{}
 	nextBeat time.Time
@@ -148,6 +163,7 @@ func New(cfg Config) *Worker {
 		rec:       cfg.Recorder,
 		inflight:  map[int64]*flight{},
 		wake:      make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
 		runCtx:    ctx,
 		runCancel: cancel,
 	}
@@ -155,6 +171,14 @@ func New(cfg Config) *Worker {
 
 // ID returns the worker's lease owner id.
 func (w *Worker) ID() string { return w.cfg.ID }
+
+// setStopping marks the worker stopping; the caller holds w.mu.
+func (w *Worker) setStopping() {
+	if !w.stopping {
+		w.stopping = true
+		close(w.stopped)
+	}
+}
 
 func (w *Worker) signal() {
 	select {
@@ -194,7 +218,14 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Unlock()
 	w.started = w.cfg.Now()
 	w.seen(ctx, w.started)
-	go w.loop(ctx)
+	var loops sync.WaitGroup
+	for lane := range w.cfg.Passes {
+		loops.Go(func() { w.loop(ctx, lane) })
+	}
+	go func() {
+		loops.Wait()
+		close(w.loopDone)
+	}()
 	return nil
 }
 
@@ -223,7 +254,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		w.mu.Unlock()
 		return nil
 	}
-	w.stopping = true
+	w.setStopping()
 	w.mu.Unlock()
 	w.signal()
 	waited := make(chan struct{})
@@ -248,11 +279,14 @@ func (w *Worker) Stop(ctx context.Context) error {
 // loop runs passes until stopped. Cancelling startCtx stops claiming and
 // lets running handlers finish, like Stop without a deadline; database work
 // uses a context without that cancellation so that results are still
-// recorded.
-func (w *Worker) loop(startCtx context.Context) {
-	defer close(w.loopDone)
+// recorded. Config.Passes loops run at once, over the same results and
+// slots; lane 0 also runs the heartbeat and, once the worker is stopping,
+// records the results of the handlers still running: the other lanes end
+// with their pass in progress.
+func (w *Worker) loop(startCtx context.Context, lane int) {
 	ctx := context.WithoutCancel(startCtx)
 	startDone := startCtx.Done()
+	stopped := w.stopped
 	ready, unsub := w.cfg.Driver.Listener().Subscribe(taskerdriver.TopicStepsReady)
 	defer unsub()
 	failures := 0
@@ -311,6 +345,10 @@ func (w *Worker) loop(startCtx context.Context) {
 		w.mu.Lock()
 		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
 		w.mu.Unlock()
+		if stopping && lane > 0 {
+			w.signal() // lane 0 records what is left, this lane's results put back by a failed pass included
+			return
+		}
 		if stopping && inflight == 0 && pending == 0 && err == nil {
 			return
 		}
@@ -326,11 +364,15 @@ func (w *Worker) loop(startCtx context.Context) {
 			select {
 			case <-time.After(delay):
 			case <-w.wake:
+			case <-stopped:
+				stopped = nil
 			}
 			continue
 		}
 		failures = 0
-		w.heartbeat(ctx)
+		if lane == 0 {
+			w.heartbeat(ctx)
+		}
 		if pass.saturated || pending > 0 {
 			continue // there may be more ready work, or results to record
 		}
@@ -348,10 +390,12 @@ func (w *Worker) loop(startCtx context.Context) {
 			notified = true
 		case <-timer.C:
 			exhaustedUntil = time.Time{} // the poll: look again
+		case <-stopped:
+			stopped = nil
 		case <-startDone:
 			startDone = nil
 			w.mu.Lock()
-			w.stopping = true
+			w.setStopping()
 			w.mu.Unlock()
 		}
 		timer.Stop()
@@ -450,7 +494,18 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	w.mu.Lock()
 	done := w.done
 	w.done = nil
-	free := w.cfg.Concurrency - len(w.inflight) - w.reserved
+	free := max(w.cfg.Concurrency-len(w.inflight)-w.reserved-w.passReserved, 0)
+	// The free slots are this pass's until its claims run (or it ends):
+	// another pass running meanwhile claims only slots freed since.
+	w.passReserved += free
+	held := free
+	defer func() {
+		if held > 0 {
+			w.mu.Lock()
+			w.passReserved -= held
+			w.mu.Unlock()
+		}
+	}()
 	stopping := w.stopping
 	// A wake-up sent before now is answered by this pass: handlers signal
 	// under w.mu after adding their result, and Stop sets stopping before it
@@ -514,6 +569,8 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	}
 	// Steps claimed by a pass that raced with Stop are given back unrun.
 	w.mu.Lock()
+	w.passReserved -= held
+	held = 0
 	if gaveBack, err := w.launch(ctx, claims, b.Events, now); gaveBack {
 		return passResult{}, err
 	}

@@ -73,6 +73,7 @@ type options struct {
 	workerDBURL string
 	pgParams    string
 	asyncCommit bool
+	passes      int
 }
 
 func main() {
@@ -114,6 +115,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.pollEvery, "poll", 10*time.Millisecond, "how often the throughput modes count finished tasks or jobs")
 	fs.DurationVar(&o.riverCool, "river-fetch-cooldown", time.Millisecond, "River QueueConfig.FetchCooldown (River's default: 100ms)")
 	fs.DurationVar(&o.riverPoll, "river-fetch-poll", 50*time.Millisecond, "River QueueConfig.FetchPollInterval (River's default: 1s)")
+	fs.IntVar(&o.passes, "passes", 1, "Tasker's worker passes run at once (WorkerConfig.Passes)")
 	fs.BoolVar(&o.asyncCommit, "async-commit", false,
 		"Tasker's workers commit their passes asynchronously (WorkerConfig.AsyncCommit: synchronous_commit off for them)")
 	fs.StringVar(&o.pgParams, "profile-pg-params", "",

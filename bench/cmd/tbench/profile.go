@@ -177,7 +177,7 @@ func measureProfile(ctx context.Context, o *options, db *benchDB, rep int, res *
 	defer func() { _ = drv.Close() }() // its listener's connection, before the pool closes
 	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
 		Registry: reg, Logger: slog.New(slog.DiscardHandler), SkipMigrate: true,
-		Worker: tasker.WorkerConfig{Concurrency: o.workers, AsyncCommit: o.asyncCommit},
+		Worker: tasker.WorkerConfig{Concurrency: o.workers, AsyncCommit: o.asyncCommit, Passes: o.passes},
 	})
 	if err != nil {
 		return err

@@ -110,7 +110,7 @@ func newTaskerClient(ctx context.Context, dbURL string, o *options, rec *recorde
 	}
 	c, err := tasker.NewClient(ctx, drv, &tasker.Config{
 		Registry: reg, Logger: logger, SkipMigrate: true,
-		Worker: tasker.WorkerConfig{Concurrency: o.workers, AsyncCommit: o.asyncCommit},
+		Worker: tasker.WorkerConfig{Concurrency: o.workers, AsyncCommit: o.asyncCommit, Passes: o.passes},
 	})
 	if err != nil {
 		_ = drv.Close()

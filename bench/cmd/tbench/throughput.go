@@ -89,7 +89,7 @@ func startWorkers(ctx context.Context, o *options, db *benchDB, kind string, pro
 	var ws []*workerProc
 	for range procs {
 		cmd := exec.CommandContext(ctx, self, "-worker", kind, "-worker-db", db.url,
-			"-workers", strconv.Itoa(o.workers), "-async-commit="+strconv.FormatBool(o.asyncCommit),
+			"-workers", strconv.Itoa(o.workers), "-async-commit="+strconv.FormatBool(o.asyncCommit), "-passes", strconv.Itoa(o.passes),
 			"-river-fetch-cooldown", o.riverCool.String(), "-river-fetch-poll", o.riverPoll.String())
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
