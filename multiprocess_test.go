@@ -33,7 +33,8 @@ import (
 // (internal/testworker) sharing one PostgreSQL database. Worker A is killed
 // with SIGKILL while it runs steps, worker B is stopped gracefully (SIGTERM,
 // 20ms drain: the steps it still runs are given back) while work remains and
-// replaced by B2, and C runs throughout. Then:
+// replaced by B2, and C runs throughout; B and C run two worker passes at
+// once (WorkerConfig.Passes). Then:
 //
 //   - every task ends as predicted: error exactly when its context asks
 //     branch_c to fail permanently (then finish stays pending), complete
@@ -67,9 +68,10 @@ func TestMultiProcess(t *testing.T) {
 		"TESTWORKER_LEASE=2s", "TESTWORKER_RESCUE=500ms", "TESTWORKER_POLL=200ms"}
 	a := startTestWorker(t, bin, "A", env)
 	// B's steps take 300ms and its drain is 20ms: a step it started just
-	// before SIGTERM is still running when the drain ends.
-	b := startTestWorker(t, bin, "B", append(env, "TESTWORKER_SLEEP=300ms", "TESTWORKER_DRAIN=20ms"))
-	c := startTestWorker(t, bin, "C", env)
+	// before SIGTERM is still running when the drain ends. B and C run two
+	// passes at once (WorkerConfig.Passes), A and B2 one.
+	b := startTestWorker(t, bin, "B", append(env, "TESTWORKER_SLEEP=300ms", "TESTWORKER_DRAIN=20ms", "TESTWORKER_PASSES=2"))
+	c := startTestWorker(t, bin, "C", append(env, "TESTWORKER_PASSES=2"))
 	for _, w := range []*testWorker{a, b, c} {
 		w.waitLine(t, "READY "+w.id, 60*time.Second)
 	}

@@ -44,6 +44,7 @@
 //	TESTWORKER_SLEEP (100ms)              time each run takes
 //	TESTWORKER_DRAIN (5s)                 drain timeout of the graceful stop
 //	TESTWORKER_CONCURRENCY (8)            handlers at once
+//	TESTWORKER_PASSES (1)                 worker passes at once (WorkerConfig.Passes)
 //	TESTWORKER_LEASE (2s), TESTWORKER_RESCUE (500ms), TESTWORKER_POLL (200ms)
 //
 // It prints "READY <id>" on stdout once the worker runs and "STOPPED <id>"

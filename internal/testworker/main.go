@@ -127,11 +127,16 @@ func run() error {
 		}
 		*d.dest = v
 	}
-	concurrency := 8
-	if v := os.Getenv("TESTWORKER_CONCURRENCY"); v != "" {
-		var err error
-		if concurrency, err = strconv.Atoi(v); err != nil {
-			return fmt.Errorf("TESTWORKER_CONCURRENCY: %w", err)
+	concurrency, passes := 8, 1
+	for _, n := range []struct {
+		env  string
+		dest *int
+	}{{"TESTWORKER_CONCURRENCY", &concurrency}, {"TESTWORKER_PASSES", &passes}} {
+		if v := os.Getenv(n.env); v != "" {
+			var err error
+			if *n.dest, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("%s: %w", n.env, err)
+			}
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", *id)
@@ -156,6 +161,7 @@ func run() error {
 		Backoff: tasker.Backoff{Base: 50 * time.Millisecond, Max: 500 * time.Millisecond},
 		Worker: tasker.WorkerConfig{
 			ID: *id, Concurrency: concurrency, LeaseDuration: lease, RescueInterval: rescue, PollInterval: poll,
+			Passes: passes,
 		},
 	})
 	if err != nil {
