@@ -128,3 +128,23 @@ func TestStopEndsEveryPassLoop(t *testing.T) {
 		}
 	})
 }
+
+// The heartbeat runs in whichever pass loop wakes when it is due, one at a
+// time: the leases of a step held by a worker of several passes are
+// extended once a third of the lease on. (The first beat may come from a
+// loop that had no step yet; the claim's lease needs none before then.)
+func TestConcurrentPassesExtendLeases(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		task, g, w := e.gated(orchestrator.Config{LeaseDuration: 30 * time.Second, Passes: 3}, step("a"))
+		defer stop(t, w)
+		g.waitStarted(t)
+		require.Equal(t, base.Add(30*time.Second), e.step(task.Steps[0].ID).LeaseExpiresAt.UTC(), "the claim's lease")
+
+		beat := e.nextBeat()
+		require.Equal(t, []int64{task.Steps[0].ID}, beat.IDs)
+		require.Equal(t, base.Add(41*time.Second), e.step(task.Steps[0].ID).LeaseExpiresAt.UTC())
+		close(g.release)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+	})
+}

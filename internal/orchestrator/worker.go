@@ -136,7 +136,10 @@ type Worker struct {
 	// pass loop, where the wake channel wakes one.
 	stopped chan struct{}
 
-	wake     chan struct{}
+	wake chan struct{}
+	// beatMu: one pass loop's heartbeat at a time (Config.Passes); it
+	// guards nextBeat and nextSeen.
+	beatMu   sync.Mutex
 	nextBeat time.Time
 	// started is when Start ran; nextSeen when the worker records itself
 	// in the registry of workers next.
@@ -280,7 +283,8 @@ func (w *Worker) Stop(ctx context.Context) error {
 // lets running handlers finish, like Stop without a deadline; database work
 // uses a context without that cancellation so that results are still
 // recorded. Config.Passes loops run at once, over the same results and
-// slots; lane 0 also runs the heartbeat and, once the worker is stopping,
+// slots; each runs the heartbeat when due (the loop that launched steps
+// wakes for it, whichever it is); lane 0, once the worker is stopping,
 // records the results of the handlers still running: the other lanes end
 // with their pass in progress.
 func (w *Worker) loop(startCtx context.Context, lane int) {
@@ -370,9 +374,7 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 			continue
 		}
 		failures = 0
-		if lane == 0 {
-			w.heartbeat(ctx)
-		}
+		w.heartbeat(ctx)
 		if pass.saturated || pending > 0 {
 			continue // there may be more ready work, or results to record
 		}
@@ -816,6 +818,10 @@ func (w *Worker) safeRun(ctx context.Context, c *taskerdriver.ClaimedStep) (res 
 // heartbeat extends the leases of running steps when due and abandons those
 // the worker no longer owns.
 func (w *Worker) heartbeat(ctx context.Context) {
+	if !w.beatMu.TryLock() {
+		return // another pass loop beats now
+	}
+	defer w.beatMu.Unlock()
 	now := w.cfg.Now()
 	w.seen(ctx, now)
 	if now.Before(w.nextBeat) {
