@@ -75,30 +75,6 @@ func TestConcurrentPassesRunEveryAttemptOnce(t *testing.T) {
 	})
 }
 
-// Several passes at once claim no more than the worker's free slots: while
-// its two slots are held, no pass claims a third step.
-func TestConcurrentPassesKeepTheConcurrencyLimit(t *testing.T) {
-	testdb.EachDriver(t, func(t *testing.T) {
-		e := newEnv(t)
-		task, g, w := e.gated(orchestrator.Config{Concurrency: 2, Passes: 3}, step("a"), step("b"), step("c"), step("d"), step("e"))
-		defer stop(t, w)
-
-		g.waitStarted(t)
-		g.waitStarted(t)
-		running, err := e.ex.StepList(t.Context(), &taskerdriver.StepListParams{TaskID: task.Task.ID, States: []taskertype.State{taskertype.StateInProgress}})
-		require.NoError(t, err)
-		require.Len(t, running, 2)
-		for range 3 {
-			g.let(t)
-			g.waitStarted(t)
-		}
-		g.let(t)
-		g.let(t)
-		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
-		require.EqualValues(t, 2, g.maxRun.Load(), "never more than Concurrency handlers at once")
-	})
-}
-
 // Stop ends every pass loop of an idle worker at once, whether it asks or
 // the context given to Start ends: the loops other than the first wait on
 // their own, and the poll interval is an hour here.

@@ -571,10 +571,18 @@ func TestStopReleasesHandlersCancelledByItsDeadline(t *testing.T) {
 	})
 }
 
+// A worker runs at most Concurrency handlers at once, with one pass loop
+// or several (Config.Passes: each holds the free slots it may claim).
 func TestConcurrencyLimit(t *testing.T) {
+	for _, passes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("passes=%d", passes), func(t *testing.T) { testConcurrencyLimit(t, passes) })
+	}
+}
+
+func testConcurrencyLimit(t *testing.T, passes int) {
 	testdb.EachDriver(t, func(t *testing.T) {
 		e := newEnv(t)
-		task, g, w := e.gated(orchestrator.Config{Concurrency: 2}, step("a"), step("b"), step("c"), step("d"), step("e"))
+		task, g, w := e.gated(orchestrator.Config{Concurrency: 2, Passes: passes}, step("a"), step("b"), step("c"), step("d"), step("e"))
 		defer stop(t, w)
 
 		g.waitStarted(t)
