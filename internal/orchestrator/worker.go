@@ -132,6 +132,8 @@ type Worker struct {
 	passReserved int
 	done         []finished
 	stopping     bool
+	// exhausted: what the pass loops know of ready steps (w.mu).
+	exhausted exhaustion
 	// stopped is closed when stopping is set (setStopping): it wakes every
 	// pass loop, where the wake channel wakes one.
 	stopped chan struct{}
@@ -174,6 +176,13 @@ func New(cfg Config) *Worker {
 
 // ID returns the worker's lease owner id.
 func (w *Worker) ID() string { return w.cfg.ID }
+
+// free is how many slots a pass may claim: those no handler, creation's
+// claim (reserved) or other pass (passReserved) holds. The caller holds
+// w.mu.
+func (w *Worker) free() int {
+	return max(w.cfg.Concurrency-len(w.inflight)-w.reserved-w.passReserved, 0)
+}
 
 // setStopping marks the worker stopping; the caller holds w.mu.
 func (w *Worker) setStopping() {
@@ -222,8 +231,8 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.started = w.cfg.Now()
 	w.seen(ctx, w.started)
 	var loops sync.WaitGroup
-	for lane := range w.cfg.Passes {
-		loops.Go(func() { w.loop(ctx, lane) })
+	for range w.cfg.Passes {
+		loops.Go(func() { w.loop(ctx) })
 	}
 	go func() {
 		loops.Wait()
@@ -283,11 +292,13 @@ func (w *Worker) Stop(ctx context.Context) error {
 // lets running handlers finish, like Stop without a deadline; database work
 // uses a context without that cancellation so that results are still
 // recorded. Config.Passes loops run at once, over the same results and
-// slots; each runs the heartbeat when due (the loop that launched steps
-// wakes for it, whichever it is); lane 0, once the worker is stopping,
-// records the results of the handlers still running: the other lanes end
-// with their pass in progress.
-func (w *Worker) loop(startCtx context.Context, lane int) {
+// slots and the same knowledge of what is ready (w.exhausted); each runs
+// the heartbeat when due (the loop that launched steps wakes for it,
+// whichever it is). Once the worker is stopping, a loop ends when no
+// handler runs and no result waits, after its own pass succeeded (a loop
+// whose pass failed writes its results again), and wakes another loop as
+// it ends, so that every loop ends.
+func (w *Worker) loop(startCtx context.Context) {
 	ctx := context.WithoutCancel(startCtx)
 	startDone := startCtx.Done()
 	stopped := w.stopped
@@ -302,22 +313,16 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 	// notified: the last wake-up was a steps-ready notification, so the
 	// next pass claims without first reading whether a step is ready.
 	notified := false
-	// exhaustedUntil: the last claim (or read of the next wake-up) found
-	// nothing more ready than it took, and nothing has said since that
-	// more may be (a steps-ready notification, a retry time reached, the
-	// poll); until then, a pass whose results ready no step
-	// (recorder.ReadiesNothing) skips the claim, a statement that would
-	// find nothing: the last pass of every task. It lasts one poll
-	// interval at most, so that steps made ready by time alone (a retry
-	// due) are claimed within it even by a worker that never idles.
-	var exhaustedUntil time.Time
 	for {
 		w.gather()
 		now := w.cfg.Now()
+		w.mu.Lock()
 		if !wakeAt.IsZero() && !now.Before(wakeAt) {
-			exhaustedUntil = time.Time{}
+			w.exhausted.clear()
 		}
-		exhausted := now.Before(exhaustedUntil)
+		seq := w.exhausted.start()
+		exhausted := w.exhausted.active(now)
+		w.mu.Unlock()
 		if exhausted && !notified {
 			select {
 			case <-ready: // sent while the loop did not wait
@@ -327,17 +332,20 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 		}
 		pass, err := w.runOnce(ctx, notified, exhausted)
 		notified = false
+		w.mu.Lock()
 		switch {
 		case err != nil:
-			exhaustedUntil = time.Time{}
+			w.exhausted.clear()
 		case pass.wakeRead: // nothing was ready
-			exhaustedUntil = now.Add(w.cfg.PollInterval)
+			w.exhausted.set(seq, now.Add(w.cfg.PollInterval))
 		case pass.claimedAt.IsZero(): // no claim: what the last one found stands
 		case pass.saturated:
-			exhaustedUntil = time.Time{}
+			w.exhausted.clear()
 		default:
-			exhaustedUntil = pass.claimedAt.Add(w.cfg.PollInterval)
+			w.exhausted.set(seq, pass.claimedAt.Add(w.cfg.PollInterval))
 		}
+		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
+		w.mu.Unlock()
 		if pass.wakeRead {
 			wakeAt = pass.nextWake
 		} else if pass.claimedAt.Compare(wakeAt) >= 0 {
@@ -346,14 +354,8 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 		if r := pass.retryAt; !r.IsZero() && (wakeAt.IsZero() || r.Before(wakeAt)) {
 			wakeAt = r // a retry this pass scheduled: claimed when due, whatever the passes between skip
 		}
-		w.mu.Lock()
-		stopping, inflight, pending := w.stopping, len(w.inflight), len(w.done)
-		w.mu.Unlock()
-		if stopping && lane > 0 {
-			w.signal() // lane 0 records what is left, this lane's results put back by a failed pass included
-			return
-		}
 		if stopping && inflight == 0 && pending == 0 && err == nil {
+			w.signal() // another loop, asleep, ends too
 			return
 		}
 		if err != nil {
@@ -361,6 +363,7 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 			if stopping && failures > 5 {
 				w.cfg.Logger.ErrorContext(ctx, "orchestrator: cannot record results while stopping; giving up (their steps will be rescued when their leases expire)",
 					"error", err, "results", pending+inflight)
+				w.signal()
 				return
 			}
 			delay := min(time.Duration(1<<min(failures, 6))*50*time.Millisecond, 5*time.Second)
@@ -390,8 +393,13 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 		case <-w.wake:
 		case <-ready:
 			notified = true
+			w.mu.Lock()
+			w.exhausted.clear()
+			w.mu.Unlock()
 		case <-timer.C:
-			exhaustedUntil = time.Time{} // the poll: look again
+			w.mu.Lock()
+			w.exhausted.clear() // the poll: look again
+			w.mu.Unlock()
 		case <-stopped:
 			stopped = nil
 		case <-startDone:
@@ -403,6 +411,46 @@ func (w *Worker) loop(startCtx context.Context, lane int) {
 		timer.Stop()
 	}
 }
+
+// exhaustion is the pass loops' knowledge that nothing more is ready: the
+// last claim (or read of the next wake-up) found no more ready steps than
+// it took, and nothing has said since that more may be (a steps-ready
+// notification, a retry time reached, the poll, a saturated claim, a failed
+// pass). Until then, a pass whose results ready no step
+// (recorder.ReadiesNothing) skips the claim, a statement that would find
+// nothing: the last pass of every task. It lasts one poll interval at most,
+// so that steps made ready by time alone (a retry due) are claimed within
+// it even by a worker that never idles. The loops share it (Config.Passes):
+// a loop whose own last claim found nothing must not skip a claim after
+// another loop's claim found more. A pass that started before the last
+// clear does not set it: what it found is older than what cleared it.
+// The caller holds w.mu.
+type exhaustion struct {
+	until time.Time
+	// started counts the passes started; cleared is started at the last
+	// clear.
+	started, cleared uint64
+}
+
+// start counts a pass that starts and returns its number.
+func (e *exhaustion) start() uint64 {
+	e.started++
+	return e.started
+}
+
+func (e *exhaustion) clear() {
+	e.until = time.Time{}
+	e.cleared = e.started
+}
+
+// set records that pass number seq found nothing more ready, until until.
+func (e *exhaustion) set(seq uint64, until time.Time) {
+	if seq > e.cleared {
+		e.until = until
+	}
+}
+
+func (e *exhaustion) active(now time.Time) bool { return now.Before(e.until) }
 
 // gatherWindow bounds how long a pass waits for handlers that started
 // together with one that finished (see gather).
@@ -496,18 +544,7 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	w.mu.Lock()
 	done := w.done
 	w.done = nil
-	free := max(w.cfg.Concurrency-len(w.inflight)-w.reserved-w.passReserved, 0)
-	// The free slots are this pass's until its claims run (or it ends):
-	// another pass running meanwhile claims only slots freed since.
-	w.passReserved += free
-	held := free
-	defer func() {
-		if held > 0 {
-			w.mu.Lock()
-			w.passReserved -= held
-			w.mu.Unlock()
-		}
-	}()
+	free := w.free()
 	stopping := w.stopping
 	// A wake-up sent before now is answered by this pass: handlers signal
 	// under w.mu after adding their result, and Stop sets stopping before it
@@ -533,6 +570,27 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	// Nothing was ready at the last look, and these results ready nothing.
 	needless := exhausted && !notified && recorder.ReadiesNothing(attempts)
 	claiming := !stopping && free > 0 && !needless
+	// The slots a pass claims are its own until its claims run (or it
+	// ends): another pass running meanwhile (Config.Passes) claims only
+	// slots freed since. A pass that does not claim holds none.
+	held := 0
+	if claiming {
+		w.mu.Lock()
+		held = min(free, w.free())
+		w.passReserved += held
+		w.mu.Unlock()
+		claiming = held > 0
+	}
+	defer func() {
+		if held > 0 {
+			w.mu.Lock()
+			w.passReserved -= held
+			w.mu.Unlock()
+		}
+	}()
+	if !claiming && len(done) == 0 {
+		return passResult{}, nil // another pass took the free slots
+	}
 	var b recorder.Batch
 	var (
 		claims   []*taskerdriver.ClaimedStep
@@ -546,7 +604,7 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 		var claim *taskerdriver.StepClaimParams
 		if claiming {
 			claim = &taskerdriver.StepClaimParams{
-				Now: now, Limit: free, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(),
+				Now: now, Limit: held, Owner: w.cfg.ID, LeaseExpiresAt: now.Add(w.cfg.LeaseDuration), Handlers: w.claimHandlers(),
 			}
 		}
 		var err error
@@ -569,6 +627,7 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 		w.mu.Unlock()
 		return passResult{}, err
 	}
+	res := passResult{claimed: len(claims), saturated: claiming && len(claims) == held}
 	// Steps claimed by a pass that raced with Stop are given back unrun.
 	w.mu.Lock()
 	w.passReserved -= held
@@ -576,7 +635,6 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	if gaveBack, err := w.launch(ctx, claims, b.Events, now); gaveBack {
 		return passResult{}, err
 	}
-	res := passResult{claimed: len(claims), saturated: claiming && len(claims) == free}
 	if claiming {
 		res.claimedAt = now
 	}
@@ -830,8 +888,10 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	w.nextBeat = now.Add(w.cfg.LeaseDuration / 3)
 	w.mu.Lock()
 	ids := make([]int64, 0, len(w.inflight))
-	for id := range w.inflight {
+	asked := make(map[int64]*flight, len(w.inflight))
+	for id, f := range w.inflight {
 		ids = append(ids, id)
+		asked[id] = f
 	}
 	w.mu.Unlock()
 	if len(ids) == 0 {
@@ -851,7 +911,9 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
-		if f := w.inflight[id]; f != nil && !keep[id] {
+		// Only the attempt it asked about: another pass loop may have
+		// recorded it and claimed the step again meanwhile.
+		if f := w.inflight[id]; f != nil && f == asked[id] && !keep[id] {
 			f.abandoned = true
 			f.cancel()
 		}
