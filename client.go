@@ -144,12 +144,12 @@ type WorkerConfig struct {
 	// worker runs at once, 1 to MaxWorkerPasses; 0 means 1. With more than
 	// one, while a pass is in the database another records the results
 	// that arrive meanwhile and fills the slots they free: a single worker
-	// process on PostgreSQL then keeps the database busier (2 passes: about
+	// process on PostgreSQL then keeps the database busier (2 passes: 5 to
 	// 14 % more steps/s from a backlog on a 2-core machine that runs the
-	// database too), but each pass is smaller and costs the database as
-	// much, so where the CPU is already busy (two worker processes beside
-	// the database on those 2 cores) it costs more than it gains (about
-	// −20 %); docs/benchmarks.md has the runs. On SQLite, which has one
+	// database too, in noisy runs), but each pass is smaller and costs the
+	// database as much, so where the CPU is already busy (two worker
+	// processes beside the database on those 2 cores) it costs more than it
+	// gains (−6 to −25 %); docs/benchmarks.md has the runs. On SQLite, which has one
 	// writer at a time, the passes wait for each other.
 	Passes int
 	// SkipTemplateRegistration keeps Start from registering the templates
