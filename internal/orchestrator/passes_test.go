@@ -259,3 +259,61 @@ func TestConcurrentPassesShareWhatIsReady(t *testing.T) {
 		stop(t, w)
 	}
 }
+
+// A steps-ready notification that a pass answers while every free slot is
+// held (here by a creation's claim, ClaimFor, whose transaction then claims
+// nothing) is looked at again when the slots are let go unfilled: the ready
+// step is not left to the poll interval (an hour here). PostgreSQL only:
+// on SQLite the creation's open transaction holds the one writer's lock.
+func TestReadyStepClaimedWhenHeldSlotsAreLetGo(t *testing.T) {
+	testdb.EachDriver(t, func(t *testing.T) {
+		e := newEnv(t)
+		if e.drv.Name() != "postgres" {
+			t.Skip("a transaction held open on SQLite blocks every other write")
+		}
+		g := newGate()
+		w := e.worker(orchestrator.Config{Concurrency: 1, Run: g.run})
+		require.NoError(t, w.Start(t.Context()))
+		defer stop(t, w)
+
+		holding, release := make(chan struct{}), make(chan struct{})
+		claimed := make(chan error, 1)
+		go func() {
+			tx, err := e.ex.Begin(t.Context())
+			if err != nil {
+				claimed <- err
+				return
+			}
+			after, err := w.ClaimFor(t.Context(), tx, func(claim *taskerdriver.StepClaimParams) ([]*taskerdriver.ClaimedStep, error) {
+				if claim != nil {
+					close(holding) // the worker's one slot is held
+				}
+				<-release
+				return nil, nil
+			})
+			if err != nil {
+				_ = tx.Rollback(t.Context())
+				claimed <- err
+				return
+			}
+			err = tx.Commit(t.Context())
+			after(err == nil)
+			claimed <- err
+		}()
+		select {
+		case <-holding:
+		case <-time.After(30 * time.Second):
+			t.Fatal("ClaimFor did not hold the slot")
+		}
+		task := e.create(step("a")) // notified while the slot is held
+		select {
+		case <-e.wakes: // a look while the slot was held finds nothing to do...
+		case <-time.After(200 * time.Millisecond): // ...or the pass returned before reading
+		}
+		close(release)
+		require.NoError(t, <-claimed)
+		require.Equal(t, "a", g.waitStarted(t))
+		g.let(t)
+		e.waitEvent(taskertype.EventTaskCompleted, task.Task.ID)
+	})
+}

@@ -134,6 +134,9 @@ type Worker struct {
 	stopping     bool
 	// exhausted: what the pass loops know of ready steps (w.mu).
 	exhausted exhaustion
+	// starved: a pass wanted to claim and found every free slot held by
+	// another pass or a creation's claim (wakeStarved).
+	starved bool
 	// stopped is closed when stopping is set (setStopping): it wakes every
 	// pass loop, where the wake channel wakes one.
 	stopped chan struct{}
@@ -182,6 +185,17 @@ func (w *Worker) ID() string { return w.cfg.ID }
 // w.mu.
 func (w *Worker) free() int {
 	return max(w.cfg.Concurrency-len(w.inflight)-w.reserved-w.passReserved, 0)
+}
+
+// wakeStarved wakes a pass loop when a pass found no slot free to claim
+// (starved) and slots held meanwhile were let go unfilled: what that pass
+// was woken for (a steps-ready notification) is looked at again. The
+// caller holds w.mu.
+func (w *Worker) wakeStarved() {
+	if w.starved {
+		w.starved = false
+		w.signal()
+	}
 }
 
 // setStopping marks the worker stopping; the caller holds w.mu.
@@ -557,6 +571,11 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 
 	if len(done) == 0 {
 		if stopping || free <= 0 {
+			if !stopping && notified {
+				w.mu.Lock()
+				w.starved = true // the slots are held: look again when they are let go
+				w.mu.Unlock()
+			}
 			return passResult{}, nil
 		}
 		if !notified {
@@ -578,6 +597,9 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 		w.mu.Lock()
 		held = min(free, w.free())
 		w.passReserved += held
+		if held == 0 {
+			w.starved = true // another pass or a creation's claim holds the slots
+		}
 		w.mu.Unlock()
 		claiming = held > 0
 	}
@@ -585,6 +607,7 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 		if held > 0 {
 			w.mu.Lock()
 			w.passReserved -= held
+			w.wakeStarved()
 			w.mu.Unlock()
 		}
 	}()
@@ -631,6 +654,9 @@ func (w *Worker) runOnce(ctx context.Context, notified, exhausted bool) (passRes
 	// Steps claimed by a pass that raced with Stop are given back unrun.
 	w.mu.Lock()
 	w.passReserved -= held
+	if len(claims) < held {
+		w.wakeStarved()
+	}
 	held = 0
 	if gaveBack, err := w.launch(ctx, claims, b.Events, now); gaveBack {
 		return passResult{}, err
@@ -691,6 +717,9 @@ func (w *Worker) ClaimFor(ctx context.Context, tx taskerdriver.ExecutorTx, creat
 	return func(committed bool) {
 		w.mu.Lock()
 		w.reserved -= free
+		if !committed || len(claims) < free {
+			w.wakeStarved()
+		}
 		if !committed || len(claims) == 0 {
 			w.mu.Unlock()
 			return
