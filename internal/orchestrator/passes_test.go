@@ -3,7 +3,6 @@ package orchestrator_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tasker-go/tasker/internal/orchestrator"
-	"github.com/tasker-go/tasker/internal/recorder"
 	"github.com/tasker-go/tasker/internal/testdb"
 	"github.com/tasker-go/tasker/taskerdriver"
 	"github.com/tasker-go/tasker/taskertype"
@@ -127,85 +125,20 @@ func TestConcurrentPassesExtendLeases(t *testing.T) {
 	})
 }
 
-// hookDriver is a real driver whose passes a test can fail once (armed)
-// or watch (passes).
-type hookDriver struct {
-	taskerdriver.Driver
-	ex taskerdriver.Executor
-}
-
-func (d hookDriver) Executor() taskerdriver.Executor { return d.ex }
-
-type hookExecutor struct {
-	taskerdriver.Executor
-	h *hook
-}
-
-type hook struct {
-	armed   atomic.Bool
-	entered chan struct{}
-	release chan struct{}
-	passes  chan pass
-}
-
-func (x hookExecutor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error) {
-	tx, err := x.Executor.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return hookTx{ExecutorTx: tx, h: x.h}, nil
-}
-
-type hookTx struct {
-	taskerdriver.ExecutorTx
-	h *hook
-}
-
-func (x hookTx) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
-	if len(p.Finish) > 0 && x.h.armed.CompareAndSwap(true, false) {
-		x.h.entered <- struct{}{}
-		<-x.h.release
-		return nil, errors.New("injected: connection lost")
-	}
-	res, err := x.ExecutorTx.StepFinishAndClaim(ctx, p)
-	if len(p.Finish) > 0 && x.h.passes != nil {
-		var ps pass
-		for _, f := range p.Finish {
-			ps.finished = append(ps.finished, f.StepID)
-		}
-		ps.claimed = p.Claim != nil
-		select {
-		case x.h.passes <- ps:
-		default:
-		}
-	}
-	return res, err
-}
-
-// hooked returns a worker on the test's database whose passes go through h.
-func (e *env) hooked(h *hook, cfg orchestrator.Config) *orchestrator.Worker {
-	cfg.Driver = hookDriver{Driver: e.drv, ex: hookExecutor{Executor: e.drv.Executor(), h: h}}
-	cfg.Recorder, cfg.Now, cfg.ID = recorder.New(recorder.Config{}), e.clock.Now, "w1"
-	cfg.PollInterval = time.Hour
-	cfg.Publish = e.publish
-	return orchestrator.New(cfg)
-}
-
 // A pass that fails while the worker stops, after the other pass loops
 // ended, writes its results again itself: none is left for a loop that
 // ended (the step would wait for its lease to expire).
 func TestStopRecordsTheResultsOfAPassThatFailed(t *testing.T) {
 	for range 5 {
 		e := newEnv(t)
-		h := &hook{entered: make(chan struct{}, 1), release: make(chan struct{})}
-		h.armed.Store(true)
-		w := e.hooked(h, orchestrator.Config{Passes: 2, Concurrency: 1, Run: func(context.Context, *taskerdriver.ClaimedStep) orchestrator.Result {
+		e.fail.armed.Store(true)
+		w := e.worker(orchestrator.Config{Passes: 2, Concurrency: 1, Run: func(context.Context, *taskerdriver.ClaimedStep) orchestrator.Result {
 			return orchestrator.Result{Results: json.RawMessage(`{}`)}
 		}})
 		require.NoError(t, w.Start(t.Context()))
 		task := e.create(step("a"))
 		select {
-		case <-h.entered: // a pass holds the result and will fail
+		case <-e.fail.entered: // a pass holds the result and will fail
 		case <-time.After(30 * time.Second):
 			t.Fatal("no pass recorded")
 		}
@@ -215,7 +148,7 @@ func TestStopRecordsTheResultsOfAPassThatFailed(t *testing.T) {
 		// waiting and end (the window of the defect; not needed for the
 		// outcome checked).
 		time.Sleep(100 * time.Millisecond)
-		close(h.release)
+		close(e.fail.release)
 		select {
 		case <-stopped:
 		case <-time.After(30 * time.Second):
@@ -232,9 +165,8 @@ func TestStopRecordsTheResultsOfAPassThatFailed(t *testing.T) {
 func TestConcurrentPassesShareWhatIsReady(t *testing.T) {
 	for range 10 {
 		e := newEnv(t)
-		h := &hook{passes: make(chan pass, 64)}
 		g := newGate()
-		w := e.hooked(h, orchestrator.Config{Passes: 2, Concurrency: 1, LeaseDuration: 30 * time.Minute, Run: g.run})
+		w := e.worker(orchestrator.Config{Passes: 2, Concurrency: 1, LeaseDuration: 30 * time.Minute, Run: g.run})
 		require.NoError(t, w.Start(t.Context()))
 		select {
 		case <-e.wakes: // a loop read that nothing is ready
@@ -245,7 +177,7 @@ func TestConcurrentPassesShareWhatIsReady(t *testing.T) {
 		g.waitStarted(t)
 		g.let(t)
 		select {
-		case p := <-h.passes:
+		case p := <-e.passes:
 			require.True(t, p.claimed, "the pass that records the first step claims")
 		case <-time.After(30 * time.Second):
 			t.Fatal("no pass recorded the first step")

@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,8 @@ type env struct {
 	// passes receives every pass that recorded results (real database
 	// call, then reported).
 	passes chan pass
+	// fail, armed, fails the next pass that records results.
+	fail *failOnce
 
 	mu     sync.Mutex
 	events []*taskertype.Event
@@ -51,8 +54,8 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, db.Migrate(t.Context()))
 	e := &env{t: t, clock: testdb.NewClock(base), beats: make(chan *taskerdriver.StepHeartbeatParams, 64),
 		wakes: make(chan time.Time, 64), seen: make(chan *taskerdriver.WorkerSeenParams, 64), posted: make(chan struct{}, 1),
-		passes: make(chan pass, 64)}
-	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, wakes: e.wakes, seen: e.seen, passes: e.passes}}
+		passes: make(chan pass, 64), fail: &failOnce{entered: make(chan struct{}, 1), release: make(chan struct{})}}
+	e.drv = spyDriver{Driver: db, ex: spyExecutor{Executor: db.Executor(), beats: e.beats, wakes: e.wakes, seen: e.seen, passes: e.passes, fail: e.fail}}
 	e.ex = db.Executor()
 	return e
 }
@@ -71,6 +74,16 @@ type spyExecutor struct {
 	wakes  chan<- time.Time
 	seen   chan<- *taskerdriver.WorkerSeenParams
 	passes chan<- pass
+	fail   *failOnce
+}
+
+// failOnce fails the first pass that records results once armed: the
+// pass reports that it entered, waits for release, then returns an error
+// (a lost connection), its transaction rolled back.
+type failOnce struct {
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
 }
 
 // pass is a worker pass that recorded results: the steps it finished and
@@ -85,16 +98,23 @@ func (x spyExecutor) Begin(ctx context.Context) (taskerdriver.ExecutorTx, error)
 	if err != nil {
 		return nil, err
 	}
-	return spyTx{ExecutorTx: tx, passes: x.passes}, nil
+	return spyTx{ExecutorTx: tx, passes: x.passes, fail: x.fail}, nil
 }
 
-// spyTx is a real transaction that reports its passes.
+// spyTx is a real transaction that reports its passes (and fails one when
+// armed).
 type spyTx struct {
 	taskerdriver.ExecutorTx
 	passes chan<- pass
+	fail   *failOnce
 }
 
 func (x spyTx) StepFinishAndClaim(ctx context.Context, p *taskerdriver.StepFinishAndClaimParams) (*taskerdriver.StepFinishAndClaimResult, error) {
+	if len(p.Finish) > 0 && x.fail.armed.CompareAndSwap(true, false) {
+		x.fail.entered <- struct{}{}
+		<-x.fail.release
+		return nil, errors.New("injected: connection lost")
+	}
 	res, err := x.ExecutorTx.StepFinishAndClaim(ctx, p)
 	if len(p.Finish) > 0 {
 		var ps pass
